@@ -1,0 +1,82 @@
+// The builder parameters of a recurrent transformer, with the reference builders' names and defaults.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace stepscope {
+
+enum class ModelKind { Encoder, Decoder };
+
+// Every field carries the reference default (fast_transformers.builders).
+// Zero in a cross_* field or in feature_map_dimensions means "the reference's
+// default", which the effective_* accessors resolve.
+struct ModelConfig {
+    ModelKind kind = ModelKind::Encoder;
+    std::string attention_type = "full";       // encoders
+    std::string self_attention_type = "full";  // decoders
+    std::string cross_attention_type = "full"; // decoders
+    int n_layers = 4;
+    int n_heads = 4;
+    int query_dimensions = 64;
+    int value_dimensions = 64;
+    int feed_forward_dimensions = 1024;
+    std::string activation = "relu";
+    bool final_normalization = true;
+    double dropout = 0.1;            // accepted, inference only
+    double attention_dropout = 0.1;  // accepted, inference only
+    std::optional<double> softmax_temp;  // full attention: 1/sqrt(query_dimensions) when absent
+    double eps = 1e-6;
+    std::string feature_map = "elu";
+    int feature_map_dimensions = 0;
+    int cross_n_heads = 0;
+    int cross_query_dimensions = 0;
+    int cross_value_dimensions = 0;
+    int cross_model_dimensions = 0;
+    std::string precision = "f32";  // Stepscope: weight storage, f32 | bf16
+
+    int d_model() const { return value_dimensions * n_heads; }
+    int effective_cross_n_heads() const { return cross_n_heads ? cross_n_heads : n_heads; }
+    int effective_cross_query_dimensions() const;
+    int effective_cross_value_dimensions() const;
+    // The memory's width: cross_n_heads * cross_value_dimensions unless set.
+    int effective_cross_model_dimensions() const;
+
+    // The self-attention type of either kind.
+    const std::string& self_attention() const;
+
+    bool operator==(const ModelConfig& other) const;
+    bool operator!=(const ModelConfig& other) const { return !(*this == other); }
+};
+
+// A builder parameter's value as it comes from a form, a command line or JSON.
+using ParamValue = std::variant<bool, int64_t, double, std::string>;
+using ParamMap = std::map<std::string, ParamValue>;
+
+// Attention types each builder accepts (the reference registry's recurrent ones).
+const std::vector<std::string>& self_attention_types();   // full, linear, causal-linear
+const std::vector<std::string>& cross_attention_types();  // full, linear
+const std::vector<std::string>& builder_parameter_names();
+
+// Sets one parameter. Throws Error naming the key for an unknown key or a value
+// of the wrong type; the config is unchanged when it throws.
+void set_parameter(ModelConfig& config, const std::string& key, const ParamValue& value);
+
+// Throws Error naming the first impossible key: zero heads, non-positive
+// dimensions, an unknown attention type, activation or feature map, a negative
+// eps or dropout outside [0, 1).
+void validate(const ModelConfig& config);
+
+// Strict construction: unknown keys, wrong types and impossible values throw;
+// no config is returned half-built.
+ModelConfig config_from_params(const ParamMap& params);
+ModelConfig config_from_json(const std::string& json_text);
+
+// Every parameter, defaults included, as a JSON object text (keys sorted).
+std::string config_to_json(const ModelConfig& config);
+
+}  // namespace stepscope

@@ -1,0 +1,93 @@
+// A recurrent transformer model: immutable weights and config, stepped over a separate State.
+//
+//   auto model = Model::create_random(config, /*seed=*/1);
+//   State state = model->new_state();
+//   RowMatrix y;
+//   for (each x of shape (N, E)) model->step(x, state, y);
+//
+// Thread safety: a Model is immutable and may be shared between threads; a
+// State belongs to one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "stepscope/config.h"
+#include "stepscope/observer.h"
+#include "stepscope/state.h"
+#include "stepscope/tensor.h"
+#include "stepscope/types.h"
+
+namespace stepscope {
+
+class RecurrentTransformerEncoder;
+class RecurrentTransformerDecoder;
+
+// A decoder's memory: (N, S, E_mem) as N*S rows, with the number of valid
+// elements of each sequence (the reference's LengthMask; all S when empty).
+struct Memory {
+    RowMatrix values;  // (N*S, E_mem), rows ordered (n, s)
+    int batch = 0;     // N
+    int length = 0;    // S
+    std::vector<int64_t> lengths;  // (N) in 1..S, or empty for all S
+};
+
+class Model {
+public:
+    ~Model();
+
+    // Random weights as the reference initialises them (uniform +-1/sqrt(in)
+    // for linear layers, ones and zeros for LayerNorm), drawn from `seed`.
+    static std::shared_ptr<const Model> create_random(const ModelConfig& config, uint64_t seed);
+
+    // Weights under the reference's tensor names. Throws Error naming a
+    // missing tensor, a wrong shape or an integer dtype; unknown tensors are
+    // an error too, since they mean the file belongs to another architecture.
+    static std::shared_ptr<const Model> from_tensors(const ModelConfig& config,
+                                                     const TensorMap& tensors);
+
+    const ModelConfig& config() const { return config_; }
+    // Every weight under its reference name (what save_model writes).
+    TensorMap tensors() const;
+
+    // An empty state; `sequence_seed` seeds the random feature maps' draws.
+    State new_state(uint64_t sequence_seed = 0) const;
+
+    // Throws Error unless `state` has this model's layer structure.
+    void check_state(const State& state) const;
+
+    // Encoder step: x (N, E) -> y (N, E). Throws Error, leaving `state` as it
+    // was, when x is not d_model wide, N changed within the sequence, or the
+    // model is a decoder.
+    void step(const ConstMatrixRef& x, State& state, RowMatrix& y,
+              StepObserver* observer = nullptr) const;
+
+    // Decoder step with its memory. Also throws, leaving `state` unchanged,
+    // for lengths outside 1..S, a memory of the wrong width or batch, or a
+    // memory that differs from the one this sequence started with.
+    void step(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
+              StepObserver* observer = nullptr) const;
+
+    // The batch (parallel) encoder with a triangular causal mask, sharing
+    // these weights: xs (T, N, E) as T*N rows ordered (t, n) -> ys likewise.
+    // New sequence, no state; random feature maps draw as new_state(seed) would.
+    RowMatrix forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed = 0) const;
+
+    const RecurrentTransformerEncoder* encoder() const { return encoder_.get(); }
+    const RecurrentTransformerDecoder* decoder() const { return decoder_.get(); }
+
+private:
+    explicit Model(ModelConfig config);
+
+    ModelConfig config_;
+    std::unique_ptr<RecurrentTransformerEncoder> encoder_;
+    std::unique_ptr<RecurrentTransformerDecoder> decoder_;
+};
+
+// Reads a model saved by the reference or by save_model: the builder config
+// from `__metadata__.config`, the weights under the reference's names.
+std::shared_ptr<const Model> load_model(const std::string& path);
+void save_model(const std::string& path, const Model& model);
+
+}  // namespace stepscope

@@ -1,0 +1,26 @@
+// Layer normalisation and the feed-forward activations, as torch.nn.LayerNorm, F.relu and F.gelu.
+#pragma once
+
+#include <string>
+
+#include "stepscope/types.h"
+
+namespace stepscope {
+
+struct LayerNorm {
+    static constexpr float kEps = 1e-5f;  // torch.nn.LayerNorm default
+    Vector weight;
+    Vector bias;
+
+    // Normalises each row of x in place over its last dimension.
+    void apply(MatrixRef x) const;
+    void apply_scalar(MatrixRef x) const;
+};
+
+enum class Activation { Relu, Gelu };
+
+Activation activation_from_name(const std::string& name);  // throws Error
+void apply_activation(Activation activation, MatrixRef x);
+void apply_activation_scalar(Activation activation, MatrixRef x);  // gelu with std::erf
+
+}  // namespace stepscope

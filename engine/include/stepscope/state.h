@@ -1,0 +1,98 @@
+// The recurrent state of a model: per layer, linear-attention sums or a key/value cache.
+//
+// A State is a value. Copy it to branch a run, compare it, save it
+// (snapshot.h); the Model that steps it never changes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "stepscope/types.h"
+
+namespace stepscope {
+
+// Linear attention's fixed-size state, per batch element n and head h:
+//   S[n, h] = sum_t phi(k_t) v_t^T  (D, M),   Z[n, h] = sum_t phi(k_t)  (D)
+// where D is the feature map's width.
+struct LinearAttentionState {
+    RowMatrix sums;        // S, (N*H*D, M): rows ordered (n, h, d)
+    RowMatrix normalizer;  // Z, (N*H, D)
+};
+
+// Softmax attention's growing cache. Row n*H + h holds that head's keys
+// (capacity, D) and values (capacity, M) back to back; the first `length`
+// time steps are valid. Capacity grows geometrically, so appending is
+// amortised O(1) and most steps allocate nothing.
+struct KeyValueCache {
+    RowMatrix keys;    // (N*H, capacity*D)
+    RowMatrix values;  // (N*H, capacity*M)
+    int key_dims = 0;    // D
+    int value_dims = 0;  // M
+    int length = 0;      // T
+
+    int capacity() const { return key_dims ? static_cast<int>(keys.cols()) / key_dims : 0; }
+
+    // key (N*H, D), value (N*H, M) become time step `length`.
+    void append(const ConstMatrixRef& key, const ConstMatrixRef& value);
+    void clear();
+    // The first `length` steps of row n*H + h as (T, D) and (T, M) maps.
+    Eigen::Map<const RowMatrix> head_keys(int row) const;
+    Eigen::Map<const RowMatrix> head_values(int row) const;
+};
+
+// The state of one attention module. `started` is false for a new sequence:
+// the reference's `state is None`.
+struct AttentionState {
+    bool started = false;
+    RowMatrix omega;              // (D, C): a random feature map's draw for this sequence
+    LinearAttentionState linear;  // linear, causal-linear; linear cross attention
+    KeyValueCache cache;          // full self attention; full cross: projected memory, length S
+    std::vector<int> memory_lengths;  // cross only: valid memory elements per sequence
+    RowMatrix memory;             // cross only: the memory the state was built from, (N*S, E)
+
+    bool operator==(const AttentionState& other) const;
+    std::size_t bytes() const;
+};
+
+struct LayerState {
+    AttentionState self_attention;
+    AttentionState cross_attention;  // decoders only
+    bool operator==(const LayerState& other) const {
+        return self_attention == other.self_attention && cross_attention == other.cross_attention;
+    }
+};
+
+// Reusable buffers of a step. Not part of the value: copying a State gives
+// the copy its own empty scratch, so two branches never share buffers.
+struct StepScratch;
+class ScratchHandle {
+public:
+    ScratchHandle();
+    ~ScratchHandle();
+    ScratchHandle(const ScratchHandle&);
+    ScratchHandle& operator=(const ScratchHandle&);
+    ScratchHandle(ScratchHandle&&) noexcept;
+    ScratchHandle& operator=(ScratchHandle&&) noexcept;
+    StepScratch& get() const { return *scratch_; }
+
+private:
+    std::unique_ptr<StepScratch> scratch_;
+};
+
+struct State {
+    std::vector<LayerState> layers;
+    int batch = 0;               // N, fixed by the first step of a sequence
+    int64_t step = 0;            // sequence elements consumed
+    uint64_t sequence_seed = 0;  // seeds random feature map draws of this sequence
+    ScratchHandle scratch;
+
+    bool empty() const { return step == 0; }
+    // Bytes held by the state's tensors (capacity, not just the valid part).
+    std::size_t bytes() const;
+    bool operator==(const State& other) const;
+    bool operator!=(const State& other) const { return !(*this == other); }
+};
+
+}  // namespace stepscope
