@@ -75,6 +75,9 @@ void validate(const ModelConfig& config);
 // no config is returned half-built.
 ModelConfig config_from_params(const ParamMap& params);
 ModelConfig config_from_json(const std::string& json_text);
+// The parameters of a JSON object text, unvalidated; JSON null (the
+// reference's None) keeps the default and is left out.
+ParamMap params_from_json(const std::string& json_text);
 
 // Every parameter, defaults included, as a JSON object text (keys sorted).
 std::string config_to_json(const ModelConfig& config);

@@ -49,7 +49,7 @@ public:
 
     const ModelConfig& config() const { return config_; }
     // Every weight under its reference name (what save_model writes).
-    TensorMap tensors() const;
+    const TensorMap& tensors() const { return tensors_; }
 
     // An empty state; `sequence_seed` seeds the random feature maps' draws.
     State new_state(uint64_t sequence_seed = 0) const;
@@ -81,6 +81,7 @@ private:
     explicit Model(ModelConfig config);
 
     ModelConfig config_;
+    TensorMap tensors_;  // as loaded: saving writes back exactly what was read
     std::unique_ptr<RecurrentTransformerEncoder> encoder_;
     std::unique_ptr<RecurrentTransformerDecoder> decoder_;
 };

@@ -24,7 +24,10 @@ struct LinearAttentionState {
 // Softmax attention's growing cache. Row n*H + h holds that head's keys
 // (capacity, D) and values (capacity, M) back to back; the first `length`
 // time steps are valid. Capacity grows geometrically, so appending is
-// amortised O(1) and most steps allocate nothing.
+// amortised O(1) and most steps allocate nothing. Capacity is always a
+// multiple of kCapacityQuantum, so every head's row starts equally aligned
+// whatever the history: vectorised sums then round the same way, and a
+// restored snapshot continues bit for bit.
 struct KeyValueCache {
     RowMatrix keys;    // (N*H, capacity*D)
     RowMatrix values;  // (N*H, capacity*M)
@@ -32,10 +35,15 @@ struct KeyValueCache {
     int value_dims = 0;  // M
     int length = 0;      // T
 
+    static constexpr int kCapacityQuantum = 16;
+
     int capacity() const { return key_dims ? static_cast<int>(keys.cols()) / key_dims : 0; }
 
     // key (N*H, D), value (N*H, M) become time step `length`.
     void append(const ConstMatrixRef& key, const ConstMatrixRef& value);
+    // Replaces the contents: keys (N*H, T*D), values (N*H, T*M).
+    void assign(const ConstMatrixRef& all_keys, const ConstMatrixRef& all_values, int key_width, int value_width,
+                int steps);
     void clear();
     // The first `length` steps of row n*H + h as (T, D) and (T, M) maps.
     Eigen::Map<const RowMatrix> head_keys(int row) const;
@@ -75,10 +83,10 @@ public:
     ScratchHandle& operator=(const ScratchHandle&);
     ScratchHandle(ScratchHandle&&) noexcept;
     ScratchHandle& operator=(ScratchHandle&&) noexcept;
-    StepScratch& get() const { return *scratch_; }
+    StepScratch& get() const;  // created on first use, also after a move
 
 private:
-    std::unique_ptr<StepScratch> scratch_;
+    mutable std::unique_ptr<StepScratch> scratch_;
 };
 
 struct State {

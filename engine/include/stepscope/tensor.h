@@ -13,7 +13,8 @@ enum class DType { F32, I64, BF16 };
 const char* dtype_name(DType dtype);
 
 // Row-major (C order) storage. Floating tensors keep their values in `values`
-// (BF16 files are widened on load); I64 tensors keep theirs in `integers`.
+// (BF16 files are widened on load and come back marked F32; a Tensor marked
+// BF16 is rounded to bfloat16 when written); I64 tensors keep theirs in `integers`.
 struct Tensor {
     DType dtype = DType::F32;
     std::vector<int64_t> shape;
@@ -30,6 +31,7 @@ struct Tensor {
 
 using TensorMap = std::map<std::string, Tensor>;
 
+// Throws Error for a negative dimension or a count that overflows int64.
 int64_t numel_of(const std::vector<int64_t>& shape);
 std::string shape_to_string(const std::vector<int64_t>& shape);
 

@@ -1,0 +1,66 @@
+// Strict --option parsing shared by replay, export and bench.
+#include "arguments.h"
+
+#include <cstdio>
+#include <exception>
+
+namespace stepscope::cli {
+
+Arguments::Arguments(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string word = argv[i];
+        if (word.rfind("--", 0) != 0) throw UsageError{"unexpected argument '" + word + "'"};
+        const std::string name = word.substr(2);
+        if (flags.count(name)) {
+            values_[name] = "";
+        } else if (valued.count(name)) {
+            if (i + 1 >= argc) throw UsageError{"option --" + name + " needs a value"};
+            values_[name] = argv[++i];
+        } else {
+            throw UsageError{"unknown option '" + word + "'"};
+        }
+    }
+}
+
+std::string Arguments::text(const std::string& name) const {
+    const auto found = values_.find(name);
+    if (found == values_.end()) throw UsageError{"missing option --" + name};
+    return found->second;
+}
+
+std::string Arguments::text(const std::string& name, const std::string& fallback) const {
+    return has(name) ? text(name) : fallback;
+}
+
+long Arguments::integer(const std::string& name, long fallback, long minimum, long maximum) const {
+    if (!has(name)) return fallback;
+    const std::string value = text(name);
+    try {
+        size_t used = 0;
+        const long parsed = std::stol(value, &used);
+        if (used == value.size() && parsed >= minimum && parsed <= maximum) return parsed;
+    } catch (const std::exception&) {
+    }
+    throw UsageError{"option --" + name + " must be an integer from " + std::to_string(minimum) + " to " +
+                     std::to_string(maximum) + ", got '" + value + "'"};
+}
+
+int run_guarded(const char* command, int (*body)(const Arguments&), int argc, char** argv,
+                const std::set<std::string>& valued, const std::set<std::string>& flags, const char* usage) {
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--help") {
+            std::printf("%s", usage);
+            return 0;
+        }
+    }
+    try {
+        return body(Arguments(argc, argv, valued, flags));
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "stepscope %s: %s\n", command, e.message.c_str());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "stepscope %s: %s\n", command, e.what());
+    }
+    return 2;
+}
+
+}  // namespace stepscope::cli

@@ -1,0 +1,34 @@
+// Command-line options of the headless subcommands: --name value pairs and --flags, strictly checked.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+
+namespace stepscope::cli {
+
+// Thrown for a bad command line; main prints it on one line and exits 2.
+struct UsageError {
+    std::string message;
+};
+
+class Arguments {
+public:
+    // argv[0] is the subcommand. `valued` options take one value, `flags` none.
+    Arguments(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags);
+
+    bool has(const std::string& name) const { return values_.count(name) > 0; }
+    std::string text(const std::string& name) const;                          // required
+    std::string text(const std::string& name, const std::string& fallback) const;
+    // An integer in [minimum, maximum]; the error names the option.
+    long integer(const std::string& name, long fallback, long minimum, long maximum) const;
+
+private:
+    std::map<std::string, std::string> values_;
+};
+
+// Runs `body`, turning UsageError and engine errors into "stepscope COMMAND: message" on stderr.
+int run_guarded(const char* command, int (*body)(const Arguments&), int argc, char** argv,
+                const std::set<std::string>& valued, const std::set<std::string>& flags, const char* usage);
+
+}  // namespace stepscope::cli

@@ -1,0 +1,84 @@
+// stepscope replay: run a model over every step of a sequence file and write outputs and final state.
+#include <cstdio>
+
+#include "arguments.h"
+#include "commands.h"
+#include "stepscope/error.h"
+#include "stepscope/model.h"
+#include "stepscope/safetensors.h"
+#include "stepscope/snapshot.h"
+
+namespace {
+
+using namespace stepscope;
+
+constexpr const char* kUsage =
+    "usage: stepscope replay --model MODEL.safetensors --inputs IO.safetensors --output OUT.safetensors\n"
+    "  Runs the model over every step of x (T, N, E) from a fresh state (decoders also read\n"
+    "  memory (N, S, E) and, if present, memory_lengths (N) I64) and writes y (T, N, E) and the\n"
+    "  final state tensors state.{layer}.0/1.\n";
+
+const Tensor& input_tensor(const SafetensorsFile& file, const std::string& path, const std::string& name,
+                           size_t rank) {
+    const auto found = file.tensors.find(name);
+    if (found == file.tensors.end()) throw Error(path + ": no tensor '" + name + "'");
+    if (found->second.shape.size() != rank || found->second.dtype == DType::I64)
+        throw Error(path + ": tensor '" + name + "' must be a float tensor of rank " + std::to_string(rank) +
+                    ", got " + found->second.shape_string());
+    return found->second;
+}
+
+Memory memory_from(const SafetensorsFile& file, const std::string& path) {
+    const Tensor& values = input_tensor(file, path, "memory", 3);
+    Memory memory;
+    memory.batch = static_cast<int>(values.shape[0]);
+    memory.length = static_cast<int>(values.shape[1]);
+    memory.values = Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1], values.shape[2]);
+    if (const auto lengths = file.tensors.find("memory_lengths"); lengths != file.tensors.end()) {
+        if (lengths->second.dtype != DType::I64 || lengths->second.shape.size() != 1)
+            throw Error(path + ": tensor 'memory_lengths' must be I64 of shape (N)");
+        memory.lengths = lengths->second.integers;
+    }
+    return memory;
+}
+
+int replay(const cli::Arguments& args) {
+    const std::string model_path = args.text("model"), inputs_path = args.text("inputs");
+    const std::string output_path = args.text("output");
+    const auto model = load_model(model_path);
+    const SafetensorsFile inputs = read_safetensors(inputs_path);
+    const Tensor& x = input_tensor(inputs, inputs_path, "x", 3);
+    const long steps = x.shape[0], batch = x.shape[1], width = x.shape[2];
+    if (steps == 0 || batch == 0) throw Error(inputs_path + ": tensor 'x' is empty");
+    const bool decoder = model->config().kind == ModelKind::Decoder;
+    const Memory memory = decoder ? memory_from(inputs, inputs_path) : Memory{};
+
+    State state = model->new_state();
+    RowMatrix y;
+    Tensor ys = Tensor::f32_zeros({steps, batch, model->config().d_model()});
+    for (long t = 0; t < steps; ++t) {
+        const Eigen::Map<const RowMatrix> x_t(x.values.data() + t * batch * width, batch, width);
+        try {
+            if (decoder) model->step(x_t, memory, state, y);
+            else model->step(x_t, state, y);
+        } catch (const Error& e) {
+            throw Error(inputs_path + ": step " + std::to_string(t) + ": " + e.what());
+        }
+        std::copy(y.data(), y.data() + y.size(), ys.values.begin() + t * y.size());
+    }
+    SafetensorsFile output;
+    output.tensors = state_tensors(*model, state);
+    output.tensors["y"] = std::move(ys);
+    output.metadata["model"] = model_path;
+    output.metadata["inputs"] = inputs_path;
+    write_safetensors(output_path, output);
+    std::printf("replayed %ld steps of batch %ld through %s; wrote %s\n", steps, batch, model_path.c_str(),
+                output_path.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int run_replay(int argc, char** argv) {
+    return cli::run_guarded("replay", replay, argc, argv, {"model", "inputs", "output"}, {}, kUsage);
+}

@@ -1,0 +1,102 @@
+// Attention layers: projections to heads around an inner attention (self, or cross over a memory).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "stepscope/config.h"
+#include "stepscope/feature_map.h"
+#include "stepscope/linear.h"
+#include "stepscope/model.h"
+#include "stepscope/observer.h"
+#include "stepscope/recurrent_attention.h"
+#include "stepscope/state.h"
+#include "stepscope/tensor.h"
+
+namespace stepscope {
+
+struct StepScratch;
+
+// The inner attention of one module: its kind, feature map and the
+// constants of its formula.
+class InnerAttention {
+public:
+    InnerAttention(const ModelConfig& config, const std::string& type, int heads, int query_dims,
+                   int value_dims, const TensorMap& tensors, const std::string& prefix, uint64_t draw_tag);
+
+    AttentionKind kind() const { return kind_; }
+    int heads() const { return heads_; }
+    int query_dims() const { return query_dims_; }
+    int value_dims() const { return value_dims_; }
+    int feature_dims() const { return feature_map_ ? feature_map_->output_dims() : 0; }
+    float eps() const { return eps_; }
+    float temperature() const { return temperature_; }
+
+    // The omega of this sequence: the stored one, or a draw made from the
+    // sequence seed when the state is new (as the reference redraws on an
+    // empty state), kept in the state so a snapshot resumes exactly.
+    const RowMatrix& omega(AttentionState& state, uint64_t sequence_seed) const;
+    bool has_stored_omega() const { return stored_omega_.size() > 0; }
+
+    // phi (R, F) of x (R, D).
+    void features(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi, RowLayout layout) const;
+
+private:
+    AttentionKind kind_;
+    int heads_, query_dims_, value_dims_;
+    float eps_, temperature_;
+    std::unique_ptr<FeatureMap> feature_map_;  // linear attention only
+    RowMatrix stored_omega_;
+    uint64_t draw_tag_;
+};
+
+// Self attention, one element at a time: RecurrentAttentionLayer.
+class RecurrentAttentionLayer {
+public:
+    RecurrentAttentionLayer(const ModelConfig& config, const TensorMap& tensors, const std::string& prefix,
+                            int layer);
+
+    const InnerAttention& inner() const { return inner_; }
+    void use_bf16(bool enabled);
+
+    // x (N, E) -> out (N, E); updates `state`.
+    void forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch,
+                 RowMatrix& out, StepObserver* observer, int layer) const;
+
+    // The causal batch form over a whole sequence: xs (T*N, E), rows (t, n).
+    void forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed, RowMatrix& out) const;
+
+private:
+    InnerAttention inner_;
+    Linear projection_;  // query, key and value projections fused: (H*D + H*D + H*M, E)
+    Linear out_projection_;
+};
+
+// Cross attention over a decoder's memory: RecurrentCrossAttentionLayer.
+// The memory's keys and values are projected once, on the first step.
+class RecurrentCrossAttentionLayer {
+public:
+    RecurrentCrossAttentionLayer(const ModelConfig& config, const TensorMap& tensors, int layer);
+
+    const InnerAttention& inner() const { return inner_; }
+    int memory_dims() const { return key_projection_.in_features(); }
+    void use_bf16(bool enabled);
+
+    void forward(const ConstMatrixRef& x, const Memory& memory, AttentionState& state, uint64_t sequence_seed,
+                 StepScratch& scratch, RowMatrix& out, StepObserver* observer, int layer) const;
+
+private:
+    void start(const Memory& memory, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch) const;
+
+    InnerAttention inner_;
+    Linear query_projection_;
+    Linear key_projection_;
+    Linear value_projection_;
+    Linear out_projection_;
+};
+
+// Splits row n of `projected` at `offset` into rows n*H + h of heads (N*H, width).
+void split_heads(const RowMatrix& projected, int offset, int heads, int width, RowMatrix& out);
+
+}  // namespace stepscope

@@ -1,0 +1,62 @@
+// RecurrentTransformerEncoderLayer and RecurrentTransformerEncoder: post-norm layers stepped one element at a time.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "stepscope/attention_layer.h"
+#include "stepscope/linear.h"
+#include "stepscope/normalization.h"
+
+namespace stepscope {
+
+// The feed-forward half every layer shares: y = norm(x + linear2(act(linear1(x)))).
+struct FeedForward {
+    Linear linear1;
+    Linear linear2;
+    Activation activation = Activation::Relu;
+
+    FeedForward(const ModelConfig& config, const TensorMap& tensors, const std::string& layer_prefix);
+    // x (N, E) in place: x = norm(x + ff(x)).
+    void residual(RowMatrix& x, const LayerNorm& norm, RowMatrix& hidden, RowMatrix& out) const;
+    void use_bf16(bool enabled);
+};
+
+LayerNorm layer_norm_from(const TensorMap& tensors, const std::string& prefix);
+
+class RecurrentTransformerEncoderLayer {
+public:
+    RecurrentTransformerEncoderLayer(const ModelConfig& config, const TensorMap& tensors, int layer);
+
+    const RecurrentAttentionLayer& attention() const { return attention_; }
+    void use_bf16(bool enabled);
+
+    // x (N, E) in place:  x = norm1(x + attn(x));  x = norm2(x + ff(x))
+    void forward(RowMatrix& x, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch,
+                 StepObserver* observer, int layer) const;
+    // The same over a whole sequence (T*N, E) with causal attention.
+    void forward_batch(RowMatrix& xs, int steps, uint64_t sequence_seed) const;
+
+private:
+    RecurrentAttentionLayer attention_;
+    FeedForward feed_forward_;
+    LayerNorm norm1_, norm2_;
+};
+
+class RecurrentTransformerEncoder {
+public:
+    RecurrentTransformerEncoder(const ModelConfig& config, const TensorMap& tensors);
+
+    const std::vector<RecurrentTransformerEncoderLayer>& layers() const { return layers_; }
+    void use_bf16(bool enabled);
+
+    // x (N, E) -> y (N, E); the caller has checked shapes against `state`.
+    void forward(const ConstMatrixRef& x, State& state, RowMatrix& y, StepObserver* observer) const;
+    RowMatrix forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed) const;
+
+private:
+    std::vector<RecurrentTransformerEncoderLayer> layers_;
+    std::optional<LayerNorm> norm_;
+};
+
+}  // namespace stepscope

@@ -1,0 +1,47 @@
+// The inner recurrent attentions of the reference registry as step kernels: linear and full (softmax).
+//
+// Shapes: N batch, H heads, D query/key width, M value width, F feature width.
+// Heads are rows: row n*H + h holds head h of batch element n.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "stepscope/state.h"
+#include "stepscope/types.h"
+
+namespace stepscope {
+
+enum class AttentionKind { Linear, Full };
+
+// "linear" and "causal-linear" are the same recurrent attention, as in the
+// reference registry; "full" is softmax attention. Throws Error otherwise.
+AttentionKind attention_kind(const std::string& type);
+
+// Linear attention, state update:  S += phi(k) v^T,  Z += phi(k)
+//   phi_k (N*H, F), values (N*H, M); state S (N*H*F, M), Z (N*H, F).
+void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
+                             LinearAttentionState& state);
+void linear_attention_update_scalar(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
+                                    LinearAttentionState& state);
+
+// Linear attention, readout:  out = phi(q)^T S / (phi(q) . Z + eps)
+//   phi_q (N*H, F) -> out (N*H, M).
+void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
+                              float eps, MatrixRef out);
+void linear_attention_readout_scalar(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
+                                     float eps, MatrixRef out);
+
+// Softmax attention of one query per head over a cache:
+//   a = softmax(temperature * K q) over the valid keys,  out = V^T a
+// queries (N*H, D) -> out (N*H, M). `valid_lengths` (N) limits the keys of
+// each batch element (cross attention's memory lengths); empty means all
+// cache.length keys. `weights` (N*H, >= T) receives a, masked keys 0.
+void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
+                    const std::vector<int>& valid_lengths, int heads, MatrixRef out,
+                    RowMatrix& weights);
+void full_attention_scalar(const ConstMatrixRef& queries, const KeyValueCache& cache,
+                           float temperature, const std::vector<int>& valid_lengths, int heads,
+                           MatrixRef out, RowMatrix& weights);
+
+}  // namespace stepscope

@@ -1,0 +1,300 @@
+// Builder parameters: strict setting by name, validation with the offending key, JSON in and out.
+#include "stepscope/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "stepscope/error.h"
+#include "stepscope/feature_map.h"
+
+namespace stepscope {
+
+namespace {
+
+using nlohmann::json;
+
+const char* type_name(const ParamValue& value) {
+    switch (value.index()) {
+        case 0: return "a boolean";
+        case 1: return "an integer";
+        case 2: return "a number";
+        default: return "a string";
+    }
+}
+
+Error wrong_type(const std::string& key, const char* wanted, const ParamValue& value) {
+    return Error("parameter '" + key + "' must be " + wanted + ", got " + type_name(value));
+}
+
+int as_int(const std::string& key, const ParamValue& value) {
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+        if (*i < std::numeric_limits<int>::min() || *i > std::numeric_limits<int>::max())
+            throw Error("parameter '" + key + "' is out of range: " + std::to_string(*i));
+        return static_cast<int>(*i);
+    }
+    // A whole double (JSON writers may emit 8.0) is accepted as an integer.
+    if (const auto* d = std::get_if<double>(&value)) {
+        if (std::isfinite(*d) && std::floor(*d) == *d && std::abs(*d) < 1e9)
+            return static_cast<int>(*d);
+    }
+    throw wrong_type(key, "an integer", value);
+}
+
+double as_double(const std::string& key, const ParamValue& value) {
+    if (const auto* d = std::get_if<double>(&value)) return *d;
+    if (const auto* i = std::get_if<int64_t>(&value)) return static_cast<double>(*i);
+    throw wrong_type(key, "a number", value);
+}
+
+bool as_bool(const std::string& key, const ParamValue& value) {
+    if (const auto* b = std::get_if<bool>(&value)) return *b;
+    throw wrong_type(key, "a boolean", value);
+}
+
+std::string as_string(const std::string& key, const ParamValue& value) {
+    if (const auto* s = std::get_if<std::string>(&value)) return *s;
+    throw wrong_type(key, "a string", value);
+}
+
+using Setter = std::function<void(ModelConfig&, const std::string&, const ParamValue&)>;
+
+template <typename Field>
+Setter int_field(Field ModelConfig::*field) {
+    return [field](ModelConfig& c, const std::string& k, const ParamValue& v) { c.*field = as_int(k, v); };
+}
+Setter double_field(double ModelConfig::*field) {
+    return [field](ModelConfig& c, const std::string& k, const ParamValue& v) { c.*field = as_double(k, v); };
+}
+Setter string_field(std::string ModelConfig::*field) {
+    return [field](ModelConfig& c, const std::string& k, const ParamValue& v) { c.*field = as_string(k, v); };
+}
+
+const std::map<std::string, Setter>& setters() {
+    static const std::map<std::string, Setter> table = {
+        {"kind",
+         [](ModelConfig& c, const std::string& k, const ParamValue& v) {
+             const std::string kind = as_string(k, v);
+             if (kind == "encoder") c.kind = ModelKind::Encoder;
+             else if (kind == "decoder") c.kind = ModelKind::Decoder;
+             else throw Error("parameter 'kind' must be 'encoder' or 'decoder', got '" + kind + "'");
+         }},
+        {"attention_type", string_field(&ModelConfig::attention_type)},
+        {"self_attention_type", string_field(&ModelConfig::self_attention_type)},
+        {"cross_attention_type", string_field(&ModelConfig::cross_attention_type)},
+        {"n_layers", int_field(&ModelConfig::n_layers)},
+        {"n_heads", int_field(&ModelConfig::n_heads)},
+        {"query_dimensions", int_field(&ModelConfig::query_dimensions)},
+        {"value_dimensions", int_field(&ModelConfig::value_dimensions)},
+        {"feed_forward_dimensions", int_field(&ModelConfig::feed_forward_dimensions)},
+        {"activation", string_field(&ModelConfig::activation)},
+        {"final_normalization",
+         [](ModelConfig& c, const std::string& k, const ParamValue& v) { c.final_normalization = as_bool(k, v); }},
+        {"dropout", double_field(&ModelConfig::dropout)},
+        {"attention_dropout", double_field(&ModelConfig::attention_dropout)},
+        {"softmax_temp",
+         [](ModelConfig& c, const std::string& k, const ParamValue& v) { c.softmax_temp = as_double(k, v); }},
+        {"eps", double_field(&ModelConfig::eps)},
+        {"feature_map", string_field(&ModelConfig::feature_map)},
+        {"feature_map_dimensions", int_field(&ModelConfig::feature_map_dimensions)},
+        {"cross_n_heads", int_field(&ModelConfig::cross_n_heads)},
+        {"cross_query_dimensions", int_field(&ModelConfig::cross_query_dimensions)},
+        {"cross_value_dimensions", int_field(&ModelConfig::cross_value_dimensions)},
+        {"cross_model_dimensions", int_field(&ModelConfig::cross_model_dimensions)},
+        {"precision", string_field(&ModelConfig::precision)},
+    };
+    return table;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+    return out;
+}
+
+void require_positive(const char* key, int value) {
+    if (value <= 0) throw Error(std::string("parameter '") + key + "' must be positive, got " + std::to_string(value));
+}
+
+// Zero means "the reference default" for the optional cross dimensions.
+void require_non_negative(const char* key, int value) {
+    if (value < 0) throw Error(std::string("parameter '") + key + "' must not be negative, got " + std::to_string(value));
+}
+
+void require_one_of(const char* key, const std::string& value, const std::vector<std::string>& allowed) {
+    if (!contains(allowed, value))
+        throw Error(std::string("parameter '") + key + "' is '" + value + "', not one of: " + joined(allowed));
+}
+
+void require_dropout(const char* key, double value) {
+    if (!(value >= 0.0 && value < 1.0))
+        throw Error(std::string("parameter '") + key + "' must be in [0, 1), got " + std::to_string(value));
+}
+
+ParamValue from_json_value(const std::string& key, const json& value) {
+    switch (value.type()) {
+        case json::value_t::boolean: return value.get<bool>();
+        case json::value_t::number_integer: return value.get<int64_t>();
+        case json::value_t::number_unsigned: {
+            const auto u = value.get<uint64_t>();
+            if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+                throw Error("parameter '" + key + "' is out of range");
+            return static_cast<int64_t>(u);
+        }
+        case json::value_t::number_float: return value.get<double>();
+        case json::value_t::string: return value.get<std::string>();
+        default:
+            throw Error("parameter '" + key + "' has an unsupported JSON type (" +
+                        std::string(value.type_name()) + ")");
+    }
+}
+
+}  // namespace
+
+int ModelConfig::effective_cross_query_dimensions() const {
+    return cross_query_dimensions ? cross_query_dimensions : query_dimensions;
+}
+int ModelConfig::effective_cross_value_dimensions() const {
+    return cross_value_dimensions ? cross_value_dimensions : value_dimensions;
+}
+int ModelConfig::effective_cross_model_dimensions() const {
+    return cross_model_dimensions ? cross_model_dimensions
+                                  : effective_cross_n_heads() * effective_cross_value_dimensions();
+}
+
+const std::string& ModelConfig::self_attention() const {
+    return kind == ModelKind::Encoder ? attention_type : self_attention_type;
+}
+
+bool ModelConfig::operator==(const ModelConfig& o) const {
+    return config_to_json(*this) == config_to_json(o);
+}
+
+const std::vector<std::string>& self_attention_types() {
+    static const std::vector<std::string> names = {"full", "linear", "causal-linear"};
+    return names;
+}
+
+const std::vector<std::string>& cross_attention_types() {
+    static const std::vector<std::string> names = {"full", "linear"};
+    return names;
+}
+
+const std::vector<std::string>& builder_parameter_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        for (const auto& entry : setters()) out.push_back(entry.first);
+        return out;
+    }();
+    return names;
+}
+
+void set_parameter(ModelConfig& config, const std::string& key, const ParamValue& value) {
+    const auto& table = setters();
+    const auto found = table.find(key);
+    if (found == table.end())
+        throw Error("unknown parameter '" + key + "' (known: " + joined(builder_parameter_names()) + ")");
+    ModelConfig updated = config;
+    found->second(updated, key, value);
+    config = updated;
+}
+
+void validate(const ModelConfig& c) {
+    if (c.kind == ModelKind::Encoder) {
+        require_one_of("attention_type", c.attention_type, self_attention_types());
+    } else {
+        require_one_of("self_attention_type", c.self_attention_type, self_attention_types());
+        require_one_of("cross_attention_type", c.cross_attention_type, cross_attention_types());
+    }
+    require_positive("n_layers", c.n_layers);
+    require_positive("n_heads", c.n_heads);
+    require_positive("query_dimensions", c.query_dimensions);
+    require_positive("value_dimensions", c.value_dimensions);
+    require_positive("feed_forward_dimensions", c.feed_forward_dimensions);
+    require_one_of("activation", c.activation, {"relu", "gelu"});
+    require_dropout("dropout", c.dropout);
+    require_dropout("attention_dropout", c.attention_dropout);
+    if (c.softmax_temp && !(std::isfinite(*c.softmax_temp) && *c.softmax_temp > 0))
+        throw Error("parameter 'softmax_temp' must be a positive number, got " + std::to_string(*c.softmax_temp));
+    if (!(std::isfinite(c.eps) && c.eps >= 0))
+        throw Error("parameter 'eps' must be a non-negative number, got " + std::to_string(c.eps));
+    require_one_of("feature_map", c.feature_map, feature_map_names());
+    require_non_negative("feature_map_dimensions", c.feature_map_dimensions);
+    require_non_negative("cross_n_heads", c.cross_n_heads);
+    require_non_negative("cross_query_dimensions", c.cross_query_dimensions);
+    require_non_negative("cross_value_dimensions", c.cross_value_dimensions);
+    require_non_negative("cross_model_dimensions", c.cross_model_dimensions);
+    require_one_of("precision", c.precision, {"f32", "bf16"});
+    // A feature map's own limits (n_dims too small for its construction).
+    FeatureMapOptions options;
+    options.name = c.feature_map;
+    options.query_dimensions = c.query_dimensions;
+    options.n_dims = c.feature_map_dimensions;
+    make_feature_map(options);
+}
+
+ModelConfig config_from_params(const ParamMap& params) {
+    ModelConfig config;
+    for (const auto& [key, value] : params) set_parameter(config, key, value);
+    validate(config);
+    return config;
+}
+
+ParamMap params_from_json(const std::string& json_text) {
+    json document;
+    try {
+        document = json::parse(json_text);
+    } catch (const json::exception& e) {
+        throw Error(std::string("config is not valid JSON: ") + e.what());
+    }
+    if (!document.is_object()) throw Error("config must be a JSON object");
+    ParamMap params;
+    for (const auto& [key, value] : document.items()) {
+        if (value.is_null()) continue;
+        params[key] = from_json_value(key, value);
+    }
+    return params;
+}
+
+ModelConfig config_from_json(const std::string& json_text) {
+    return config_from_params(params_from_json(json_text));
+}
+
+std::string config_to_json(const ModelConfig& c) {
+    json out = {
+        {"kind", c.kind == ModelKind::Encoder ? "encoder" : "decoder"},
+        {"n_layers", c.n_layers},
+        {"n_heads", c.n_heads},
+        {"query_dimensions", c.query_dimensions},
+        {"value_dimensions", c.value_dimensions},
+        {"feed_forward_dimensions", c.feed_forward_dimensions},
+        {"activation", c.activation},
+        {"final_normalization", c.final_normalization},
+        {"dropout", c.dropout},
+        {"attention_dropout", c.attention_dropout},
+        {"eps", c.eps},
+        {"feature_map", c.feature_map},
+        {"precision", c.precision},
+    };
+    if (c.kind == ModelKind::Encoder) {
+        out["attention_type"] = c.attention_type;
+    } else {
+        out["self_attention_type"] = c.self_attention_type;
+        out["cross_attention_type"] = c.cross_attention_type;
+        out["cross_n_heads"] = c.effective_cross_n_heads();
+        out["cross_query_dimensions"] = c.effective_cross_query_dimensions();
+        out["cross_value_dimensions"] = c.effective_cross_value_dimensions();
+        out["cross_model_dimensions"] = c.effective_cross_model_dimensions();
+    }
+    if (c.softmax_temp) out["softmax_temp"] = *c.softmax_temp;
+    if (c.feature_map_dimensions) out["feature_map_dimensions"] = c.feature_map_dimensions;
+    return out.dump();
+}
+
+}  // namespace stepscope

@@ -1,0 +1,60 @@
+// The recurrent decoder: self attention, cross attention over the memory, feed-forward, per layer.
+#include "stepscope/decoder.h"
+
+#include "step_scratch.h"
+#include "stepscope/parameters.h"
+
+namespace stepscope {
+
+RecurrentTransformerDecoderLayer::RecurrentTransformerDecoderLayer(const ModelConfig& config,
+                                                                   const TensorMap& tensors, int layer)
+    : self_attention_(config, tensors, self_attention_prefix(config, layer), layer),
+      cross_attention_(config, tensors, layer),
+      feed_forward_(config, tensors, "layers." + std::to_string(layer)),
+      norm1_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm1")),
+      norm2_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm2")),
+      norm3_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm3")) {}
+
+void RecurrentTransformerDecoderLayer::use_bf16(bool enabled) {
+    self_attention_.use_bf16(enabled);
+    cross_attention_.use_bf16(enabled);
+    feed_forward_.use_bf16(enabled);
+}
+
+void RecurrentTransformerDecoderLayer::forward(RowMatrix& x, const Memory& memory, LayerState& state,
+                                               uint64_t sequence_seed, StepScratch& s, StepObserver* observer,
+                                               int layer) const {
+    self_attention_.forward(x, state.self_attention, sequence_seed, s, s.attended, observer, layer);
+    x += s.attended;
+    norm1_.apply(x);
+    cross_attention_.forward(x, memory, state.cross_attention, sequence_seed, s, s.attended, observer, layer);
+    x += s.attended;
+    norm2_.apply(x);
+    feed_forward_.residual(x, norm3_, s.hidden, s.feed_forward);
+}
+
+RecurrentTransformerDecoder::RecurrentTransformerDecoder(const ModelConfig& config, const TensorMap& tensors) {
+    layers_.reserve(config.n_layers);
+    for (int i = 0; i < config.n_layers; ++i) layers_.emplace_back(config, tensors, i);
+    if (config.final_normalization) norm_ = layer_norm_from(tensors, "norm");
+}
+
+void RecurrentTransformerDecoder::use_bf16(bool enabled) {
+    for (auto& layer : layers_) layer.use_bf16(enabled);
+}
+
+void RecurrentTransformerDecoder::forward(const ConstMatrixRef& x, const Memory& memory, State& state,
+                                          RowMatrix& y, StepObserver* observer) const {
+    StepScratch& s = state.scratch.get();
+    ensure_shape(s.x, x.rows(), x.cols());
+    s.x = x;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        layers_[i].forward(s.x, memory, state.layers[i], state.sequence_seed, s, observer, int(i));
+        if (observer) observer->layer_output(int(i), s.x);
+    }
+    if (norm_) norm_->apply(s.x);
+    ensure_shape(y, x.rows(), x.cols());
+    y = s.x;
+}
+
+}  // namespace stepscope

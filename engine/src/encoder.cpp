@@ -1,0 +1,91 @@
+// The recurrent encoder: its layers' step and causal batch form, and the shared feed-forward block.
+#include "stepscope/encoder.h"
+
+#include "step_scratch.h"
+#include "stepscope/parameters.h"
+
+namespace stepscope {
+
+LayerNorm layer_norm_from(const TensorMap& tensors, const std::string& prefix) {
+    return LayerNorm{vector_of(tensors.at(prefix + ".weight")), vector_of(tensors.at(prefix + ".bias"))};
+}
+
+FeedForward::FeedForward(const ModelConfig& config, const TensorMap& tensors, const std::string& layer_prefix)
+    : linear1(linear_from(tensors, layer_prefix + ".linear1")),
+      linear2(linear_from(tensors, layer_prefix + ".linear2")),
+      activation(activation_from_name(config.activation)) {}
+
+void FeedForward::residual(RowMatrix& x, const LayerNorm& norm, RowMatrix& hidden, RowMatrix& out) const {
+    linear1.forward(x, hidden);
+    apply_activation(activation, hidden);
+    linear2.forward(hidden, out);
+    x += out;
+    norm.apply(x);
+}
+
+void FeedForward::use_bf16(bool enabled) {
+    linear1.use_bf16(enabled);
+    linear2.use_bf16(enabled);
+}
+
+RecurrentTransformerEncoderLayer::RecurrentTransformerEncoderLayer(const ModelConfig& config,
+                                                                   const TensorMap& tensors, int layer)
+    : attention_(config, tensors, self_attention_prefix(config, layer), layer),
+      feed_forward_(config, tensors, "layers." + std::to_string(layer)),
+      norm1_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm1")),
+      norm2_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm2")) {}
+
+void RecurrentTransformerEncoderLayer::use_bf16(bool enabled) {
+    attention_.use_bf16(enabled);
+    feed_forward_.use_bf16(enabled);
+}
+
+void RecurrentTransformerEncoderLayer::forward(RowMatrix& x, AttentionState& state, uint64_t sequence_seed,
+                                               StepScratch& s, StepObserver* observer, int layer) const {
+    attention_.forward(x, state, sequence_seed, s, s.attended, observer, layer);
+    x += s.attended;
+    norm1_.apply(x);
+    feed_forward_.residual(x, norm2_, s.hidden, s.feed_forward);
+}
+
+void RecurrentTransformerEncoderLayer::forward_batch(RowMatrix& xs, int steps, uint64_t sequence_seed) const {
+    RowMatrix attended, hidden, out;
+    attention_.forward_batch(xs, steps, sequence_seed, attended);
+    xs += attended;
+    norm1_.apply(xs);
+    feed_forward_.residual(xs, norm2_, hidden, out);
+}
+
+RecurrentTransformerEncoder::RecurrentTransformerEncoder(const ModelConfig& config, const TensorMap& tensors) {
+    layers_.reserve(config.n_layers);
+    for (int i = 0; i < config.n_layers; ++i) layers_.emplace_back(config, tensors, i);
+    if (config.final_normalization) norm_ = layer_norm_from(tensors, "norm");
+}
+
+void RecurrentTransformerEncoder::use_bf16(bool enabled) {
+    for (auto& layer : layers_) layer.use_bf16(enabled);
+}
+
+void RecurrentTransformerEncoder::forward(const ConstMatrixRef& x, State& state, RowMatrix& y,
+                                          StepObserver* observer) const {
+    StepScratch& s = state.scratch.get();
+    ensure_shape(s.x, x.rows(), x.cols());
+    s.x = x;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        layers_[i].forward(s.x, state.layers[i].self_attention, state.sequence_seed, s, observer, int(i));
+        if (observer) observer->layer_output(int(i), s.x);
+    }
+    if (norm_) norm_->apply(s.x);
+    ensure_shape(y, x.rows(), x.cols());
+    y = s.x;
+}
+
+RowMatrix RecurrentTransformerEncoder::forward_batch(const ConstMatrixRef& xs, int steps,
+                                                     uint64_t sequence_seed) const {
+    RowMatrix out = xs;
+    for (const auto& layer : layers_) layer.forward_batch(out, steps, sequence_seed);
+    if (norm_) norm_->apply(out);
+    return out;
+}
+
+}  // namespace stepscope

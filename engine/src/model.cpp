@@ -1,0 +1,140 @@
+// Model: building from weights or a seed, checked steps that leave the state intact on error, file I/O.
+#include "stepscope/model.h"
+
+#include "stepscope/decoder.h"
+#include "stepscope/encoder.h"
+#include "stepscope/error.h"
+#include "stepscope/parameters.h"
+#include "stepscope/safetensors.h"
+
+namespace stepscope {
+
+namespace {
+
+std::string shape_text(long rows, long cols) { return "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")"; }
+
+void check_input(const ModelConfig& config, const ConstMatrixRef& x, const State& state) {
+    if (x.cols() != config.d_model())
+        throw Error("input has width " + std::to_string(x.cols()) + ", the model's d_model is " +
+                    std::to_string(config.d_model()));
+    if (x.rows() <= 0) throw Error("input has no batch elements");
+    if (!state.empty() && x.rows() != state.batch)
+        throw Error("batch size changed within a sequence: " + std::to_string(state.batch) + " then " +
+                    std::to_string(x.rows()) + " (reset the state to start a new sequence)");
+}
+
+void check_memory(const ModelConfig& config, const Memory& memory, const State& state, long batch) {
+    const int width = config.effective_cross_model_dimensions();
+    if (memory.batch != batch)
+        throw Error("memory has batch " + std::to_string(memory.batch) + ", the input has " + std::to_string(batch));
+    if (memory.length <= 0) throw Error("memory is empty");
+    if (memory.values.rows() != long(memory.batch) * memory.length || memory.values.cols() != width)
+        throw Error("memory has shape " + shape_text(memory.values.rows(), memory.values.cols()) +
+                    ", expected (N*S, cross_model_dimensions) = " + shape_text(long(memory.batch) * memory.length, width));
+    if (!memory.lengths.empty()) {
+        if (long(memory.lengths.size()) != batch)
+            throw Error("memory_lengths has " + std::to_string(memory.lengths.size()) + " entries for batch " +
+                        std::to_string(batch));
+        for (size_t n = 0; n < memory.lengths.size(); ++n)
+            if (memory.lengths[n] < 1 || memory.lengths[n] > memory.length)
+                throw Error("memory_lengths[" + std::to_string(n) + "] is " + std::to_string(memory.lengths[n]) +
+                            ", outside 1.." + std::to_string(memory.length));
+    }
+    if (state.empty() || state.layers.empty()) return;
+    const AttentionState& cross = state.layers.front().cross_attention;
+    std::vector<int> lengths(memory.batch, memory.length);
+    for (size_t n = 0; n < memory.lengths.size(); ++n) lengths[n] = int(memory.lengths[n]);
+    if (cross.memory.rows() != memory.values.rows() || cross.memory.cols() != memory.values.cols() ||
+        cross.memory != memory.values || cross.memory_lengths != lengths)
+        throw Error("the memory changed within a sequence (reset the state to start a new sequence)");
+}
+
+}  // namespace
+
+Model::Model(ModelConfig config) : config_(std::move(config)) {}
+Model::~Model() = default;
+
+std::shared_ptr<const Model> Model::create_random(const ModelConfig& config, uint64_t seed) {
+    validate(config);
+    return from_tensors(config, random_parameters(config, seed));
+}
+
+std::shared_ptr<const Model> Model::from_tensors(const ModelConfig& config, const TensorMap& tensors) {
+    validate(config);
+    check_parameters(config, tensors);
+    std::shared_ptr<Model> model(new Model(config));
+    model->tensors_ = tensors;
+    if (config.kind == ModelKind::Encoder)
+        model->encoder_ = std::make_unique<RecurrentTransformerEncoder>(config, tensors);
+    else
+        model->decoder_ = std::make_unique<RecurrentTransformerDecoder>(config, tensors);
+    if (config.precision == "bf16") {
+        if (model->encoder_) model->encoder_->use_bf16(true);
+        if (model->decoder_) model->decoder_->use_bf16(true);
+    }
+    return model;
+}
+
+State Model::new_state(uint64_t sequence_seed) const {
+    State state;
+    state.layers.resize(config_.n_layers);
+    state.sequence_seed = sequence_seed;
+    return state;
+}
+
+void Model::check_state(const State& state) const {
+    if (int(state.layers.size()) != config_.n_layers)
+        throw Error("the state has " + std::to_string(state.layers.size()) + " layers, the model " +
+                    std::to_string(config_.n_layers));
+}
+
+void Model::step(const ConstMatrixRef& x, State& state, RowMatrix& y, StepObserver* observer) const {
+    if (!encoder_) throw Error("this model is a decoder: a step needs its memory");
+    check_state(state);
+    check_input(config_, x, state);
+    encoder_->forward(x, state, y, observer);
+    state.batch = static_cast<int>(x.rows());
+    ++state.step;
+}
+
+void Model::step(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
+                 StepObserver* observer) const {
+    if (!decoder_) throw Error("this model is an encoder: it takes no memory");
+    check_state(state);
+    check_input(config_, x, state);
+    check_memory(config_, memory, state, x.rows());
+    decoder_->forward(x, memory, state, y, observer);
+    state.batch = static_cast<int>(x.rows());
+    ++state.step;
+}
+
+RowMatrix Model::forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed) const {
+    if (!encoder_) throw Error("the batch form is implemented for encoders");
+    if (steps <= 0 || xs.rows() % steps != 0)
+        throw Error("a batch of " + std::to_string(xs.rows()) + " rows is not (T, N) for T = " + std::to_string(steps));
+    if (xs.cols() != config_.d_model())
+        throw Error("input has width " + std::to_string(xs.cols()) + ", the model's d_model is " +
+                    std::to_string(config_.d_model()));
+    return encoder_->forward_batch(xs, steps, sequence_seed);
+}
+
+std::shared_ptr<const Model> load_model(const std::string& path) {
+    const SafetensorsFile file = read_safetensors(path);
+    const auto config = file.metadata.find("config");
+    if (config == file.metadata.end())
+        throw Error(path + ": no builder config in __metadata__.config");
+    try {
+        return Model::from_tensors(config_from_json(config->second), file.tensors);
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.what());
+    }
+}
+
+void save_model(const std::string& path, const Model& model) {
+    SafetensorsFile file;
+    file.tensors = model.tensors();
+    file.metadata["config"] = config_to_json(model.config());
+    write_safetensors(path, file);
+}
+
+}  // namespace stepscope

@@ -1,0 +1,206 @@
+// Snapshots: a State as reference-shaped tensors plus metadata, and back, checked against the model.
+#include "stepscope/snapshot.h"
+
+#include "stepscope/attention_layer.h"
+#include "stepscope/decoder.h"
+#include "stepscope/encoder.h"
+#include "stepscope/error.h"
+
+namespace stepscope {
+
+namespace {
+
+constexpr const char* kFormat = "stepscope-state-1";
+
+// Shape facts of one attention module, for tensor shapes.
+struct ModuleShape {
+    const InnerAttention* inner;
+    std::string name;  // "state.{i}" or "state.{i}.cross"
+};
+
+std::vector<ModuleShape> modules(const Model& model) {
+    std::vector<ModuleShape> out;
+    if (const auto* encoder = model.encoder()) {
+        for (size_t i = 0; i < encoder->layers().size(); ++i)
+            out.push_back({&encoder->layers()[i].attention().inner(), "state." + std::to_string(i)});
+    } else {
+        for (size_t i = 0; i < model.decoder()->layers().size(); ++i) {
+            out.push_back({&model.decoder()->layers()[i].self_attention().inner(), "state." + std::to_string(i)});
+            out.push_back({&model.decoder()->layers()[i].cross_attention().inner(),
+                           "state." + std::to_string(i) + ".cross"});
+        }
+    }
+    return out;
+}
+
+template <typename StateType>
+auto& module_state(StateType& state, size_t module, bool decoder) {
+    auto& layer = state.layers[decoder ? module / 2 : module];
+    return decoder && module % 2 ? layer.cross_attention : layer.self_attention;
+}
+
+Tensor tensor_of(const RowMatrix& m, std::vector<int64_t> shape) {
+    return Tensor::f32(std::move(shape), std::vector<float>(m.data(), m.data() + m.size()));
+}
+
+// The first `length` steps of each cache row, as (N, H, T, width).
+Tensor cache_tensor(const RowMatrix& buffer, int width, int length, int batch, int heads) {
+    RowMatrix valid = buffer.leftCols(long(length) * width);
+    return tensor_of(valid, {batch, heads, length, width});
+}
+
+void put_state(TensorMap& out, const ModuleShape& module, const AttentionState& s, int batch) {
+    const InnerAttention& inner = *module.inner;
+    const int heads = inner.heads();
+    if (inner.kind() == AttentionKind::Linear) {
+        const int features = static_cast<int>(s.linear.normalizer.cols());
+        out[module.name + ".0"] = tensor_of(s.linear.sums, {batch, heads, features, inner.value_dims()});
+        out[module.name + ".1"] = tensor_of(s.linear.normalizer, {batch, heads, features});
+    } else {
+        out[module.name + ".0"] = cache_tensor(s.cache.keys, inner.query_dims(), s.cache.length, batch, heads);
+        out[module.name + ".1"] = cache_tensor(s.cache.values, inner.value_dims(), s.cache.length, batch, heads);
+    }
+    if (s.omega.size()) out[module.name + ".omega"] = tensor_of(s.omega, {s.omega.rows(), s.omega.cols()});
+    if (s.memory.size()) {
+        const int length = static_cast<int>(s.memory.rows() / batch);
+        out[module.name + ".memory"] = tensor_of(s.memory, {batch, length, s.memory.cols()});
+        out[module.name + ".memory_lengths"] =
+            Tensor::i64({batch}, std::vector<int64_t>(s.memory_lengths.begin(), s.memory_lengths.end()));
+    }
+}
+
+const Tensor& require(const SafetensorsFile& file, const std::string& name) {
+    const auto found = file.tensors.find(name);
+    if (found == file.tensors.end()) throw Error("snapshot has no tensor '" + name + "'");
+    return found->second;
+}
+
+const Tensor& require_shape(const SafetensorsFile& file, const std::string& name, size_t rank,
+                            const std::vector<int64_t>& leading) {
+    const Tensor& tensor = require(file, name);
+    bool ok = tensor.shape.size() == rank && tensor.dtype != DType::I64;
+    for (size_t i = 0; ok && i < leading.size(); ++i) ok = tensor.shape[i] == leading[i];
+    for (size_t i = 0; ok && i < tensor.shape.size(); ++i) ok = tensor.shape[i] >= 0;
+    if (!ok) throw Error("snapshot tensor '" + name + "' has shape " + tensor.shape_string() + ", which does not fit the model");
+    return tensor;
+}
+
+RowMatrix matrix(const Tensor& t, long rows) {
+    return Eigen::Map<const RowMatrix>(t.values.data(), rows, rows ? t.numel() / rows : 0);
+}
+
+void get_cache(const SafetensorsFile& file, const ModuleShape& module, KeyValueCache& cache, int batch) {
+    const InnerAttention& inner = *module.inner;
+    const int heads = inner.heads();
+    const Tensor& keys = require_shape(file, module.name + ".0", 4, {batch, heads});
+    const Tensor& values = require_shape(file, module.name + ".1", 4, {batch, heads, keys.shape[2]});
+    if (keys.shape[3] != inner.query_dims() || values.shape[3] != inner.value_dims())
+        throw Error("snapshot cache '" + module.name + "' has head widths " + std::to_string(keys.shape[3]) + "/" +
+                    std::to_string(values.shape[3]) + ", the model " + std::to_string(inner.query_dims()) + "/" +
+                    std::to_string(inner.value_dims()));
+    cache.assign(matrix(keys, long(batch) * heads), matrix(values, long(batch) * heads), inner.query_dims(),
+                 inner.value_dims(), static_cast<int>(keys.shape[2]));
+}
+
+void get_state(const SafetensorsFile& file, const ModuleShape& module, AttentionState& s, int batch) {
+    const InnerAttention& inner = *module.inner;
+    const int heads = inner.heads();
+    s.started = true;
+    if (inner.kind() == AttentionKind::Linear) {
+        const int features = inner.feature_dims();
+        const Tensor& sums = require_shape(file, module.name + ".0", 4, {batch, heads, features, inner.value_dims()});
+        const Tensor& normalizer = require_shape(file, module.name + ".1", 3, {batch, heads, features});
+        s.linear.sums = matrix(sums, long(batch) * heads * features);
+        s.linear.normalizer = matrix(normalizer, long(batch) * heads);
+        if (inner.feature_dims() && !inner.has_stored_omega() && file.tensors.count(module.name + ".omega")) {
+            const Tensor& omega = require_shape(file, module.name + ".omega", 2, {inner.query_dims()});
+            s.omega = matrix(omega, inner.query_dims());
+        }
+    } else {
+        get_cache(file, module, s.cache, batch);
+    }
+    if (module.name.size() < 6 || module.name.compare(module.name.size() - 6, 6, ".cross") != 0) return;
+    const Tensor& memory = require_shape(file, module.name + ".memory", 3, {batch});
+    const Tensor& lengths = require(file, module.name + ".memory_lengths");
+    if (lengths.dtype != DType::I64 || lengths.shape != std::vector<int64_t>{batch})
+        throw Error("snapshot tensor '" + module.name + ".memory_lengths' must be I64 of shape (" +
+                    std::to_string(batch) + ")");
+    s.memory = matrix(memory, long(batch) * memory.shape[1]);
+    s.memory_lengths.assign(lengths.integers.begin(), lengths.integers.end());
+}
+
+int64_t metadata_integer(const SafetensorsFile& file, const std::string& key) {
+    const auto found = file.metadata.find(key);
+    if (found == file.metadata.end()) throw Error("snapshot metadata has no '" + key + "'");
+    try {
+        size_t used = 0;
+        const long long value = std::stoll(found->second, &used);
+        if (used != found->second.size() || value < 0) throw std::invalid_argument(key);
+        return value;
+    } catch (const std::exception&) {
+        throw Error("snapshot metadata '" + key + "' is not a non-negative integer: '" + found->second + "'");
+    }
+}
+
+}  // namespace
+
+TensorMap state_tensors(const Model& model, const State& state) {
+    TensorMap out;
+    if (state.empty()) return out;
+    const bool decoder = model.decoder() != nullptr;
+    const auto shapes = modules(model);
+    for (size_t m = 0; m < shapes.size(); ++m)
+        put_state(out, shapes[m], module_state(state, m, decoder), state.batch);
+    return out;
+}
+
+SafetensorsFile make_snapshot(const Model& model, const State& state, const SnapshotInfo& info) {
+    SafetensorsFile file;
+    file.tensors = state_tensors(model, state);
+    file.metadata = info.extra;
+    file.metadata["format"] = kFormat;
+    file.metadata["config"] = config_to_json(model.config());
+    file.metadata["step"] = std::to_string(state.step);
+    file.metadata["batch"] = std::to_string(state.batch);
+    file.metadata["sequence_seed"] = std::to_string(state.sequence_seed);
+    return file;
+}
+
+void save_snapshot(const std::string& path, const Model& model, const State& state, const SnapshotInfo& info) {
+    write_safetensors(path, make_snapshot(model, state, info));
+}
+
+State restore_snapshot(const Model& model, const SafetensorsFile& file, SnapshotInfo* info) {
+    const auto format = file.metadata.find("format");
+    if (format == file.metadata.end() || format->second != kFormat)
+        throw Error("not a Stepscope state snapshot (metadata 'format' is not " + std::string(kFormat) + ")");
+    const auto config = file.metadata.find("config");
+    if (config == file.metadata.end()) throw Error("snapshot metadata has no 'config'");
+    if (config_from_json(config->second) != model.config())
+        throw Error("the snapshot's state belongs to another model (its config differs from the loaded model's)");
+    State state = model.new_state(static_cast<uint64_t>(metadata_integer(file, "sequence_seed")));
+    state.step = metadata_integer(file, "step");
+    state.batch = static_cast<int>(metadata_integer(file, "batch"));
+    if (state.step > 0) {
+        if (state.batch <= 0) throw Error("snapshot metadata 'batch' must be positive for a started sequence");
+        const bool decoder = model.decoder() != nullptr;
+        const auto shapes = modules(model);
+        for (size_t m = 0; m < shapes.size(); ++m) get_state(file, shapes[m], module_state(state, m, decoder), state.batch);
+    }
+    if (info) {
+        info->extra = file.metadata;
+        for (const char* key : {"format", "config", "step", "batch", "sequence_seed"}) info->extra.erase(key);
+    }
+    return state;
+}
+
+State load_snapshot(const std::string& path, const Model& model, SnapshotInfo* info) {
+    try {
+        return restore_snapshot(model, read_safetensors(path), info);
+    } catch (const Error& e) {
+        const std::string message = e.what();
+        throw Error(message.rfind(path, 0) == 0 ? message : path + ": " + message);
+    }
+}
+
+}  // namespace stepscope

@@ -1,0 +1,28 @@
+// Buffers reused by every step of a sequence, so the steady-state step allocates nothing.
+#pragma once
+
+#include "stepscope/types.h"
+
+namespace stepscope {
+
+struct StepScratch {
+    RowMatrix x;            // (N, E) the running activation
+    RowMatrix projected;    // (N, H*D + H*D + H*M) fused query/key/value projection
+    RowMatrix queries;      // (N*H, D)
+    RowMatrix keys;         // (N*H, D)
+    RowMatrix values;       // (N*H, M)
+    RowMatrix phi_queries;  // (N*H, F)
+    RowMatrix phi_keys;     // (N*H, F) or (N*S*H, F) for cross attention
+    RowMatrix heads;        // (N*H, M) attention output per head
+    RowMatrix attended;     // (N, E) after the output projection
+    RowMatrix hidden;       // (N, d_ff)
+    RowMatrix feed_forward; // (N, E)
+    RowMatrix weights;      // (N*H, >= T) softmax weights
+};
+
+// Resizes only when the shape differs: Eigen's resize reallocates otherwise too.
+inline void ensure_shape(RowMatrix& m, Eigen::Index rows, Eigen::Index cols) {
+    if (m.rows() != rows || m.cols() != cols) m.resize(rows, cols);
+}
+
+}  // namespace stepscope

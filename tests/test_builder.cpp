@@ -1,0 +1,143 @@
+// Builders and config: reference defaults, strict parameter names and types, impossible values.
+#include <QtTest>
+
+#include "stepscope/builder.h"
+#include "stepscope/error.h"
+#include "stepscope/parameters.h"
+
+using namespace stepscope;
+
+namespace {
+
+// The message of the Error `body` throws, or "" when it does not throw.
+template <typename Body>
+QString error_of(Body body) {
+    try {
+        body();
+    } catch (const Error& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
+}  // namespace
+
+class BuilderTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void defaults_are_the_reference_builders() {
+        const ModelConfig config = RecurrentEncoderBuilder().config();
+        QCOMPARE(config.n_layers, 4);
+        QCOMPARE(config.n_heads, 4);
+        QCOMPARE(config.query_dimensions, 64);
+        QCOMPARE(config.value_dimensions, 64);
+        QCOMPARE(config.feed_forward_dimensions, 1024);
+        QCOMPARE(config.attention_type, std::string("full"));
+        QCOMPARE(config.activation, std::string("relu"));
+        QVERIFY(config.final_normalization);
+        QCOMPARE(config.d_model(), 256);
+        QCOMPARE(config.eps, 1e-6);
+        QVERIFY(!config.softmax_temp.has_value());
+    }
+
+    void decoder_cross_defaults_follow_the_self_attention() {
+        auto builder = RecurrentDecoderBuilder::from_kwargs({{"n_heads", int64_t(3)}, {"value_dimensions", int64_t(5)}});
+        const ModelConfig& c = builder.config();
+        QCOMPARE(c.effective_cross_n_heads(), 3);
+        QCOMPARE(c.effective_cross_value_dimensions(), 5);
+        QCOMPARE(c.effective_cross_model_dimensions(), 15);
+        builder.set("cross_n_heads", int64_t(2));
+        QCOMPARE(builder.config().effective_cross_model_dimensions(), 10);
+    }
+
+    void from_json_builds_the_seed_example() {
+        const auto builder = RecurrentEncoderBuilder::from_json(
+            R"({"attention_type": "linear", "n_layers": 8, "n_heads": 12, "query_dimensions": 32,
+                "value_dimensions": 32, "feed_forward_dimensions": 1536, "dropout": 0.1, "softmax_temp": null})");
+        QCOMPARE(builder.config().d_model(), 384);
+        QCOMPARE(builder.config().attention_type, std::string("linear"));
+    }
+
+    void config_json_round_trips() {
+        auto builder = RecurrentDecoderBuilder::from_kwargs(
+            {{"self_attention_type", std::string("linear")}, {"softmax_temp", 0.25}, {"cross_n_heads", int64_t(2)}});
+        const ModelConfig& config = builder.config();
+        QCOMPARE(config_from_json(config_to_json(config)), config);
+    }
+
+    void rejects_with_the_key_named_data() {
+        QTest::addColumn<QString>("json");
+        QTest::addColumn<QString>("key");
+        QTest::newRow("unknown key") << R"({"n_layer": 2})" << "n_layer";
+        QTest::newRow("zero heads") << R"({"n_heads": 0})" << "n_heads";
+        QTest::newRow("negative dims") << R"({"query_dimensions": -4})" << "query_dimensions";
+        QTest::newRow("unknown attention") << R"({"attention_type": "reformer"})" << "attention_type";
+        QTest::newRow("wrong type") << R"({"n_layers": "eight"})" << "n_layers";
+        QTest::newRow("fractional int") << R"({"n_layers": 2.5})" << "n_layers";
+        QTest::newRow("bool for int") << R"({"value_dimensions": true})" << "value_dimensions";
+        QTest::newRow("activation") << R"({"activation": "tanh"})" << "activation";
+        QTest::newRow("dropout") << R"({"dropout": 1.5})" << "dropout";
+        QTest::newRow("softmax_temp") << R"({"softmax_temp": -1})" << "softmax_temp";
+        QTest::newRow("feature map") << R"({"feature_map": "cosine"})" << "feature_map";
+        QTest::newRow("feature dims") << R"({"feature_map": "favor", "feature_map_dimensions": -3})"
+                                      << "feature_map_dimensions";
+        QTest::newRow("eps") << R"({"eps": -0.1})" << "eps";
+        QTest::newRow("precision") << R"({"precision": "f16"})" << "precision";
+        QTest::newRow("array value") << R"({"n_layers": [1]})" << "n_layers";
+        QTest::newRow("wrong kind") << R"({"kind": "decoder"})" << "kind";
+    }
+
+    void rejects_with_the_key_named() {
+        QFETCH(QString, json);
+        QFETCH(QString, key);
+        const QString message = error_of([&] { RecurrentEncoderBuilder::from_json(json.toStdString()); });
+        QVERIFY2(!message.isEmpty(), "no error");
+        QVERIFY2(message.contains("'" + key + "'"), qPrintable(message));
+    }
+
+    void decoder_rejects_unknown_cross_attention() {
+        const QString message = error_of(
+            [] { RecurrentDecoderBuilder::from_kwargs({{"cross_attention_type", std::string("causal-linear")}}); });
+        QVERIFY2(message.contains("cross_attention_type"), qPrintable(message));
+    }
+
+    void malformed_json_is_an_error() {
+        QVERIFY(error_of([] { RecurrentEncoderBuilder::from_json("{\"n_layers\": "); }).contains("JSON"));
+        QVERIFY(error_of([] { RecurrentEncoderBuilder::from_json("[1, 2]"); }).contains("object"));
+    }
+
+    void a_rejected_set_leaves_the_builder_unchanged() {
+        RecurrentEncoderBuilder builder;
+        builder.set("n_layers", int64_t(3));
+        QVERIFY(!error_of([&] { builder.set("n_layers", std::string("x")); }).isEmpty());
+        QCOMPARE(builder.config().n_layers, 3);
+    }
+
+    void get_builds_a_model_with_the_reference_parameter_names() {
+        auto builder = RecurrentEncoderBuilder::from_kwargs({{"n_layers", int64_t(2)}, {"n_heads", int64_t(2)},
+                                                             {"query_dimensions", int64_t(4)},
+                                                             {"value_dimensions", int64_t(4)},
+                                                             {"feed_forward_dimensions", int64_t(16)}});
+        const auto model = builder.get(7);
+        const TensorMap& tensors = model->tensors();
+        QVERIFY(tensors.count("layers.1.attention.query_projection.weight"));
+        QCOMPARE(tensors.at("layers.0.linear1.weight").shape, (std::vector<int64_t>{16, 8}));
+        QVERIFY(tensors.count("norm.weight"));
+        QCOMPARE(tensors.size(), parameter_specs(builder.config()).size());
+        // Same seed, same weights; another seed, other weights.
+        QCOMPARE(builder.get(7)->tensors().at("layers.0.linear1.weight").values,
+                 tensors.at("layers.0.linear1.weight").values);
+        QVERIFY(builder.get(8)->tensors().at("layers.0.linear1.weight").values !=
+                tensors.at("layers.0.linear1.weight").values);
+    }
+
+    void an_invalid_builder_builds_nothing() {
+        RecurrentEncoderBuilder builder;
+        builder.set("n_heads", int64_t(0));
+        QVERIFY(error_of([&] { builder.get(); }).contains("n_heads"));
+    }
+};
+
+QTEST_APPLESS_MAIN(BuilderTest)
+#include "test_builder.moc"

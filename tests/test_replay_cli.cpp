@@ -1,0 +1,86 @@
+// stepscope replay as a user runs it: every golden case reproduced, bad arguments refused with exit code 2.
+#include <QtTest>
+
+#include <QProcess>
+#include <QTemporaryDir>
+
+#include "stepscope/safetensors.h"
+#include "test_support.h"
+
+using namespace stepscope;
+
+namespace {
+
+struct Result {
+    int exit_code;
+    QString stderr_text;
+};
+
+Result run_stepscope(const QStringList& arguments) {
+    QProcess process;
+    process.start(STEPSCOPE_BINARY, arguments);
+    process.waitForFinished(120000);
+    return {process.exitCode(), QString::fromUtf8(process.readAllStandardError())};
+}
+
+}  // namespace
+
+class ReplayCliTest : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir_;
+
+private slots:
+    void replays_every_golden_case_data() {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<double>("tolerance");
+        QTest::newRow("enc_linear") << "enc_linear" << 1e-4;
+        QTest::newRow("enc_full") << "enc_full" << 1e-4;
+        QTest::newRow("enc_linear_feedback") << "enc_linear_feedback" << 5e-4;
+        QTest::newRow("enc_favor") << "enc_favor" << 1e-4;
+        QTest::newRow("dec_linear") << "dec_linear" << 1e-4;
+        QTest::newRow("dec_full") << "dec_full" << 1e-4;
+    }
+
+    void replays_every_golden_case() {
+        QFETCH(QString, name);
+        QFETCH(double, tolerance);
+        const std::string case_name = name.toStdString();
+        const QString out = dir_.path() + "/" + name + ".safetensors";
+        const Result result = run_stepscope({"replay", "--model",
+                                             QString::fromStdString(testing::golden_path(case_name, "model.safetensors")),
+                                             "--inputs", QString::fromStdString(testing::golden_path(case_name, "io.safetensors")),
+                                             "--output", out});
+        QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
+        const SafetensorsFile produced = read_safetensors(out.toStdString());
+        const SafetensorsFile expected = read_safetensors(testing::golden_path(case_name, "io.safetensors"));
+        for (const auto& [tensor, values] : expected.tensors) {
+            if (tensor != "y" && tensor.rfind("state.", 0) != 0) continue;
+            QVERIFY2(produced.tensors.count(tensor), tensor.c_str());
+            QCOMPARE(produced.tensors.at(tensor).shape, values.shape);
+            STEPSCOPE_COMPARE_CLOSE(case_name + " " + tensor, produced.tensors.at(tensor).values, values.values,
+                                    values.numel(), tolerance, 0.0);
+        }
+    }
+
+    void bad_arguments_exit_2_with_one_line() {
+        const QString model = QString::fromStdString(testing::golden_path("enc_linear", "model.safetensors"));
+        const QString dec_io = QString::fromStdString(testing::golden_path("dec_linear", "io.safetensors"));
+        const QList<QStringList> cases = {
+            {"replay"},
+            {"replay", "--model", model},
+            {"replay", "--model", model, "--inputs", dir_.path() + "/none.safetensors", "--output", "o"},
+            {"replay", "--model", model, "--inputs", dec_io, "--output", dir_.path() + "/o.safetensors"},
+            {"replay", "--model", model, "--bogus", "1"},
+            {"replay", "--model", dec_io, "--inputs", dec_io, "--output", dir_.path() + "/o.safetensors"},
+        };
+        for (const QStringList& arguments : cases) {
+            const Result result = run_stepscope(arguments);
+            QVERIFY2(result.exit_code == 2, qPrintable(arguments.join(' ')));
+            QCOMPARE(result.stderr_text.trimmed().count('\n'), 0);
+            QVERIFY2(result.stderr_text.startsWith("stepscope replay: "), qPrintable(result.stderr_text));
+        }
+    }
+};
+
+QTEST_MAIN(ReplayCliTest)
+#include "test_replay_cli.moc"

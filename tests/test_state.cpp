@@ -1,0 +1,206 @@
+// State as a value: snapshots that resume bit for bit, branches, sizes, and observed norms.
+#include <QtTest>
+
+#include <QTemporaryDir>
+
+#include "stepscope/model.h"
+#include "stepscope/observer.h"
+#include "stepscope/snapshot.h"
+#include "test_support.h"
+
+using namespace stepscope;
+
+namespace {
+
+ModelConfig small_config(ModelKind kind, const std::string& self, const std::string& cross = "full",
+                         const std::string& feature_map = "elu") {
+    ModelConfig config;
+    config.kind = kind;
+    config.attention_type = config.self_attention_type = self;
+    config.cross_attention_type = cross;
+    config.n_layers = 2;
+    config.n_heads = 3;
+    config.query_dimensions = 4;
+    config.value_dimensions = 5;
+    config.feed_forward_dimensions = 20;
+    config.feature_map = feature_map;
+    if (feature_map != "elu" && feature_map != "relu") config.feature_map_dimensions = 16;
+    return config;
+}
+
+RowMatrix input_at(int t, long batch, long width) {
+    std::srand(1000 + t);
+    return RowMatrix::Random(batch, width);
+}
+
+Memory fixed_memory(const ModelConfig& config, int batch) {
+    std::srand(77);
+    Memory memory;
+    memory.batch = batch;
+    memory.length = 6;
+    memory.values = RowMatrix::Random(long(batch) * 6, config.effective_cross_model_dimensions());
+    memory.lengths = {6, 2};
+    return memory;
+}
+
+// Steps t = from..to-1 of a fixed input sequence; returns the outputs concatenated.
+std::vector<float> run(const Model& model, State& state, int from, int to, const Memory& memory,
+                       StepObserver* observer = nullptr) {
+    std::vector<float> ys;
+    RowMatrix y;
+    for (int t = from; t < to; ++t) {
+        const RowMatrix x = input_at(t, 2, model.config().d_model());
+        if (model.config().kind == ModelKind::Decoder) model.step(x, memory, state, y, observer);
+        else model.step(x, state, y, observer);
+        ys.insert(ys.end(), y.data(), y.data() + y.size());
+    }
+    return ys;
+}
+
+// Records what an observer is told, for checks against independent computations.
+struct Recorder : StepObserver {
+    std::map<std::pair<int, int>, StateNorms> norms;  // (layer, role)
+    std::map<std::pair<int, int>, RowMatrix> weights;
+    int outputs = 0;
+    void layer_output(int, const ConstMatrixRef&) override { ++outputs; }
+    void attention_weights(int layer, AttentionRole role, const ConstMatrixRef& w) override {
+        weights[{layer, int(role)}] = w;
+    }
+    void state_norms(int layer, AttentionRole role, const StateNorms& n) override { norms[{layer, int(role)}] = n; }
+};
+
+}  // namespace
+
+class StateTest : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir_;
+
+private slots:
+    void snapshot_at_50_resumes_bit_for_bit_data() {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<QString>("self");
+        QTest::addColumn<QString>("cross");
+        QTest::addColumn<QString>("feature_map");
+        QTest::newRow("linear encoder") << int(ModelKind::Encoder) << "linear" << "full" << "elu";
+        QTest::newRow("full encoder") << int(ModelKind::Encoder) << "full" << "full" << "elu";
+        QTest::newRow("favor encoder (drawn omega)") << int(ModelKind::Encoder) << "linear" << "full" << "favor";
+        QTest::newRow("linear decoder") << int(ModelKind::Decoder) << "linear" << "linear" << "elu";
+        QTest::newRow("full decoder") << int(ModelKind::Decoder) << "full" << "full" << "elu";
+        QTest::newRow("grf decoder") << int(ModelKind::Decoder) << "linear" << "linear" << "grf";
+    }
+
+    void snapshot_at_50_resumes_bit_for_bit() {
+        QFETCH(int, kind);
+        QFETCH(QString, self);
+        QFETCH(QString, cross);
+        QFETCH(QString, feature_map);
+        const ModelConfig config =
+            small_config(ModelKind(kind), self.toStdString(), cross.toStdString(), feature_map.toStdString());
+        const auto model = Model::create_random(config, 11);
+        const Memory memory = fixed_memory(config, 2);
+
+        State uninterrupted = model->new_state(/*sequence_seed=*/42);
+        const std::vector<float> all = run(*model, uninterrupted, 0, 80, memory);
+
+        State first = model->new_state(42);
+        run(*model, first, 0, 50, memory);
+        const std::string path = (dir_.path() + "/step50.safetensors").toStdString();
+        save_snapshot(path, *model, first, {{{"weights_seed", "11"}}});
+        SnapshotInfo info;
+        State resumed = load_snapshot(path, *model, &info);
+        QCOMPARE(info.extra.at("weights_seed"), std::string("11"));
+        QCOMPARE(resumed.step, int64_t(50));
+        QVERIFY(resumed == first);
+        const std::vector<float> rest = run(*model, resumed, 50, 80, memory);
+        const std::vector<float> expected(all.end() - long(rest.size()), all.end());
+        QVERIFY2(rest == expected, "resumed run differs from the uninterrupted one");
+    }
+
+    void a_copy_branches_the_run() {
+        const auto model = Model::create_random(small_config(ModelKind::Encoder, "full"), 2);
+        State state = model->new_state();
+        run(*model, state, 0, 10, {});
+        State branch = state;
+        const auto a = run(*model, state, 10, 20, {});
+        QVERIFY(branch != state);
+        const auto b = run(*model, branch, 10, 20, {});
+        QCOMPARE(a, b);
+        QVERIFY(branch == state);
+    }
+
+    void random_feature_maps_redraw_per_sequence() {
+        const auto model = Model::create_random(small_config(ModelKind::Encoder, "linear", "full", "favor"), 2);
+        State one = model->new_state(1), same = model->new_state(1), other = model->new_state(2);
+        const auto a = run(*model, one, 0, 5, {});
+        QCOMPARE(run(*model, same, 0, 5, {}), a);
+        QVERIFY(run(*model, other, 0, 5, {}) != a);
+        QVERIFY(one.layers[0].self_attention.omega.size() > 0);
+    }
+
+    void linear_state_is_constant_and_cache_grows_by_one_step() {
+        const auto linear = Model::create_random(small_config(ModelKind::Encoder, "linear"), 1);
+        State state = linear->new_state();
+        run(*linear, state, 0, 1, {});
+        const size_t after_one = state.bytes();
+        run(*linear, state, 1, 200, {});
+        QCOMPARE(state.bytes(), after_one);
+
+        const auto full = Model::create_random(small_config(ModelKind::Encoder, "full"), 1);
+        State cache = full->new_state();
+        run(*full, cache, 0, 100, {});
+        const KeyValueCache& kv = cache.layers[0].self_attention.cache;
+        QCOMPARE(kv.length, 100);
+        // Capacity grows geometrically: never more than twice what is used.
+        QVERIFY(kv.capacity() >= 100 && kv.capacity() <= 200);
+        QVERIFY(cache.bytes() >= size_t(2 * 100 * 2 * 3 * (4 + 5)) * sizeof(float));
+    }
+
+    void observed_norms_match_independent_computation() {
+        for (const char* self : {"linear", "full"}) {
+            const auto model = Model::create_random(small_config(ModelKind::Encoder, self), 5);
+            State state = model->new_state();
+            Recorder recorder;
+            run(*model, state, 0, 6, {}, &recorder);
+            QCOMPARE(recorder.outputs, 6 * 2);
+            const StateNorms& norms = recorder.norms.at({1, int(AttentionRole::Self)});
+            const TensorMap tensors = state_tensors(*model, state);
+            const Tensor& first = tensors.at("state.1.0");  // S (N,H,F,M) or keys (N,H,T,D)
+            const Tensor& second = tensors.at("state.1.1");
+            const long per_head_first = first.numel() / 6, per_head_second = second.numel() / 6;
+            for (int r = 0; r < 6; ++r) {
+                double a = 0, b = 0;
+                for (long i = 0; i < per_head_first; ++i) a += std::pow(first.values[r * per_head_first + i], 2);
+                for (long i = 0; i < per_head_second; ++i) b += std::pow(second.values[r * per_head_second + i], 2);
+                const auto& observed_a = norms.is_linear ? norms.sums : norms.keys;
+                const auto& observed_b = norms.is_linear ? norms.normalizer : norms.values;
+                QVERIFY(std::abs(observed_a[r] - std::sqrt(a)) < 1e-4 * (1 + std::sqrt(a)));
+                QVERIFY(std::abs(observed_b[r] - std::sqrt(b)) < 1e-4 * (1 + std::sqrt(b)));
+            }
+            if (!norms.is_linear) {
+                QCOMPARE(norms.cache_length, 6);
+                const RowMatrix& w = recorder.weights.at({0, int(AttentionRole::Self)});
+                QCOMPARE(w.cols(), 6L);
+                for (int r = 0; r < w.rows(); ++r) QVERIFY(std::abs(w.row(r).sum() - 1.0f) < 1e-5f);
+            }
+        }
+    }
+
+    void cross_attention_weights_respect_memory_lengths() {
+        const ModelConfig config = small_config(ModelKind::Decoder, "full", "full");
+        const auto model = Model::create_random(config, 5);
+        State state = model->new_state();
+        Recorder recorder;
+        run(*model, state, 0, 2, fixed_memory(config, 2), &recorder);
+        const RowMatrix& w = recorder.weights.at({0, int(AttentionRole::Cross)});
+        QCOMPARE(w.rows(), 2L * 3);
+        QCOMPARE(w.cols(), 6L);
+        for (int h = 0; h < 3; ++h) {
+            QCOMPARE(w.row(3 + h).tail(4).sum(), 0.0f);  // batch element 1 sees 2 of 6
+            QVERIFY(std::abs(w.row(3 + h).sum() - 1.0f) < 1e-5f);
+        }
+        QCOMPARE(recorder.norms.at({0, int(AttentionRole::Cross)}).cache_length, 6);
+    }
+};
+
+QTEST_APPLESS_MAIN(StateTest)
+#include "test_state.moc"
