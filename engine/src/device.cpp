@@ -1,0 +1,63 @@
+// Device selection and the CPU stepper, which wraps Model::step around a host State.
+#include "stepscope/device.h"
+
+#include "stepscope/error.h"
+
+#ifdef STEPSCOPE_HAVE_CUDA
+#include "cuda_stepper.h"
+#endif
+
+namespace stepscope {
+
+namespace {
+
+class CpuStepper final : public Stepper {
+public:
+    explicit CpuStepper(std::shared_ptr<const Model> model) : model_(std::move(model)), state_(model_->new_state()) {}
+
+    Device device() const override { return Device::Cpu; }
+    const Model& model() const override { return *model_; }
+    void reset(uint64_t sequence_seed) override { state_ = model_->new_state(sequence_seed); }
+    void step(const ConstMatrixRef& x, RowMatrix& y, StepObserver* observer) override {
+        model_->step(x, state_, y, observer);
+    }
+    void step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y, StepObserver* observer) override {
+        model_->step(x, memory, state_, y, observer);
+    }
+    State state() const override { return state_; }
+    void set_state(const State& state) override {
+        model_->check_state(state);
+        state_ = state;
+    }
+
+private:
+    std::shared_ptr<const Model> model_;
+    State state_;
+};
+
+}  // namespace
+
+Device device_from_name(const std::string& name) {
+    if (name == "cpu") return Device::Cpu;
+    if (name == "cuda") return Device::Cuda;
+    throw Error("device '" + name + "' is not one of: cpu, cuda");
+}
+
+const char* device_name(Device device) { return device == Device::Cpu ? "cpu" : "cuda"; }
+
+#ifndef STEPSCOPE_HAVE_CUDA
+DeviceStatus cuda_status() { return {false, "this build of Stepscope has no CUDA support (STEPSCOPE_CUDA=OFF)"}; }
+#endif
+
+std::unique_ptr<Stepper> make_stepper(std::shared_ptr<const Model> model, Device device) {
+    if (device == Device::Cpu) return std::make_unique<CpuStepper>(std::move(model));
+    const DeviceStatus status = cuda_status();
+    if (!status.available) throw Error("CUDA is not available: " + status.reason);
+#ifdef STEPSCOPE_HAVE_CUDA
+    return make_cuda_stepper(std::move(model));
+#else
+    throw Error("CUDA is not available");
+#endif
+}
+
+}  // namespace stepscope
