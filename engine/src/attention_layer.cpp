@@ -49,7 +49,9 @@ InnerAttention::InnerAttention(const ModelConfig& config, const std::string& typ
     options.name = config.feature_map;
     options.query_dimensions = query_dims;
     options.n_dims = config.feature_map_dimensions;
-    options.softmax_temp = config.softmax_temp.value_or(0.0);
+    // softmax_temp stays the map's own default: in the reference the builder's
+    // softmax_temp reaches full attention only, never the feature map factory.
+    options.stabilize = config.feature_map_stabilize;
     feature_map_ = make_feature_map(options);
     const auto stored = tensors.find(omega_name(prefix));
     if (stored == tensors.end()) return;
@@ -114,8 +116,7 @@ void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& s
             state.linear.sums = RowMatrix::Zero(long(batch) * heads * inner_.feature_dims(), value_dims);
             state.linear.normalizer = RowMatrix::Zero(long(batch) * heads, inner_.feature_dims());
         }
-        linear_attention_update(s.phi_keys, s.values, state.linear);
-        linear_attention_readout(s.phi_queries, state.linear, inner_.eps(), s.heads);
+        linear_attention_step(s.phi_keys, s.values, s.phi_queries, inner_.eps(), state.linear, s.heads);
     } else {
         state.cache.append(s.keys, s.values);
         full_attention(s.queries, state.cache, inner_.temperature(), {}, heads, s.heads, s.weights);

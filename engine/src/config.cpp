@@ -99,6 +99,8 @@ const std::map<std::string, Setter>& setters() {
         {"eps", double_field(&ModelConfig::eps)},
         {"feature_map", string_field(&ModelConfig::feature_map)},
         {"feature_map_dimensions", int_field(&ModelConfig::feature_map_dimensions)},
+        {"feature_map_stabilize",
+         [](ModelConfig& c, const std::string& k, const ParamValue& v) { c.feature_map_stabilize = as_bool(k, v); }},
         {"cross_n_heads", int_field(&ModelConfig::cross_n_heads)},
         {"cross_query_dimensions", int_field(&ModelConfig::cross_query_dimensions)},
         {"cross_value_dimensions", int_field(&ModelConfig::cross_value_dimensions)},
@@ -294,6 +296,7 @@ std::string config_to_json(const ModelConfig& c) {
     }
     if (c.softmax_temp) out["softmax_temp"] = *c.softmax_temp;
     if (c.feature_map_dimensions) out["feature_map_dimensions"] = c.feature_map_dimensions;
+    if (c.feature_map_stabilize) out["feature_map_stabilize"] = true;
     return out.dump();
 }
 

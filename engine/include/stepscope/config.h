@@ -33,6 +33,7 @@ struct ModelConfig {
     double eps = 1e-6;
     std::string feature_map = "elu";
     int feature_map_dimensions = 0;
+    bool feature_map_stabilize = false;  // Stepscope: Favor's `stabilize` (the reference sets it in the factory)
     int cross_n_heads = 0;
     int cross_query_dimensions = 0;
     int cross_value_dimensions = 0;

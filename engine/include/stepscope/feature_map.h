@@ -45,7 +45,8 @@ public:
     bool is_random() const { return omega_columns() > 0; }
 
     // A fresh omega (D, C), with the reference's sampling (orthogonal blocks
-    // scaled by chi-distributed norms for favor, i.i.d. normal otherwise).
+    // scaled by chi-distributed norms for favor and grf, i.i.d. normal for rff
+    // and smoothed-rff); empty for deterministic maps.
     virtual RowMatrix draw_omega(std::mt19937_64& rng) const;
 
     // phi = feature map of x. x (R, D), phi (R, F); omega (D, C) or empty for
