@@ -1,7 +1,15 @@
 // Every fast kernel against its plain-loop reference, over seeded random shapes.
 #include <QtTest>
 
+#include <tbb/global_control.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "stepscope/error.h"
 #include "stepscope/linear.h"
+#include "stepscope/model.h"
 #include "stepscope/normalization.h"
 #include "stepscope/recurrent_attention.h"
 #include "test_support.h"
@@ -24,16 +32,76 @@ class KernelsTest : public QObject {
     Q_OBJECT
 
 private slots:
-    void linear_matches_scalar() {
-        for (unsigned seed = 1; seed <= 5; ++seed) {
-            const long batch = 1 + seed * 3, in = 7 * seed + 3, out = 5 * seed + 11;
-            Linear linear(random_matrix(out, in, seed), random_matrix(out, 1, seed + 100));
-            const RowMatrix x = random_matrix(batch, in, seed + 200);
+    // Batches of one, of the seed example's ten and of several register
+    // chunks; widths around the kernel's panel of 32 outputs and its packets.
+    void linear_matches_scalar_over_shapes() {
+        unsigned seed = 1;
+        for (const bool bf16 : {false, true})
+            for (const long batch : {1L, 2L, 7L, 10L, 13L, 25L, 64L})
+                for (const long in : {1L, 3L, 16L, 33L, 384L})
+                    for (const long out : {1L, 5L, 31L, 32L, 33L, 100L}) {
+                        seed += 3;
+                        Linear linear(random_matrix(out, in, seed), random_matrix(out, 1, seed + 1));
+                        linear.use_bf16(bf16);
+                        const RowMatrix x = random_matrix(batch, in, seed + 2);
+                        RowMatrix fast, scalar;
+                        linear.forward(x, fast);
+                        linear.forward_scalar(x, scalar);
+                        QCOMPARE(fast.rows(), batch);
+                        QCOMPARE(fast.cols(), out);
+                        const std::string what = std::string(bf16 ? "bf16" : "f32") + " linear " +
+                                                 std::to_string(batch) + "x" + std::to_string(in) + " -> " +
+                                                 std::to_string(out);
+                        STEPSCOPE_COMPARE_CLOSE(what, fast.data(), scalar.data(), scalar.size(), kAbsolute, kRelative);
+                    }
+    }
+
+    // The seed example's widest products, large enough to run on oneTBB workers.
+    void linear_matches_scalar_at_seed_example_sizes() {
+        for (const auto& [in, out] : {std::pair{384L, 1152L}, std::pair{1536L, 384L}}) {
+            Linear linear(random_matrix(out, in, 31), random_matrix(out, 1, 32));
+            const RowMatrix x = random_matrix(10, in, 33);
             RowMatrix fast, scalar;
             linear.forward(x, fast);
             linear.forward_scalar(x, scalar);
-            STEPSCOPE_COMPARE_CLOSE("linear", fast.data(), scalar.data(), scalar.size(), kAbsolute, kRelative);
+            STEPSCOPE_COMPARE_CLOSE("seed-size linear", fast.data(), scalar.data(), scalar.size(), kAbsolute,
+                                    kRelative);
         }
+    }
+
+    // A column block of a wider matrix: rows are not contiguous with each other.
+    void linear_reads_strided_input() {
+        Linear linear(random_matrix(40, 24, 41), random_matrix(40, 1, 42));
+        const RowMatrix wide = random_matrix(9, 50, 43);
+        const ConstMatrixRef x = wide.middleCols(7, 24);
+        QCOMPARE(long(x.outerStride()), 50L);
+        RowMatrix fast, scalar;
+        linear.forward(x, fast);
+        linear.forward_scalar(x, scalar);
+        STEPSCOPE_COMPARE_CLOSE("strided linear", fast.data(), scalar.data(), scalar.size(), kAbsolute, kRelative);
+    }
+
+    // A snapshot resumes bit for bit on any machine only if the split across
+    // workers never changes the order of a sum.
+    void linear_is_bit_identical_for_any_thread_count() {
+        Linear linear(random_matrix(1152, 384, 51), random_matrix(1152, 1, 52));
+        const RowMatrix x = random_matrix(10, 384, 53);
+        RowMatrix serial, parallel;
+        {
+            const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+            linear.forward(x, serial);
+        }
+        {
+            const tbb::global_control many(tbb::global_control::max_allowed_parallelism, 4);
+            linear.forward(x, parallel);
+        }
+        QVERIFY(serial == parallel);
+    }
+
+    void linear_refuses_a_wrong_input_width() {
+        Linear linear(random_matrix(4, 6, 61), random_matrix(4, 1, 62));
+        RowMatrix y;
+        QVERIFY_THROWS_EXCEPTION(Error, linear.forward(random_matrix(2, 5, 63), y));
     }
 
     void bf16_linear_stays_close_to_float() {
@@ -47,6 +115,57 @@ private slots:
         // bf16 keeps 8 mantissa bits: relative error 2^-9 per weight.
         STEPSCOPE_COMPARE_CLOSE("bf16 linear", reduced.data(), exact.data(), exact.size(), 0.05, 0.0);
         QVERIFY((reduced - exact).cwiseAbs().maxCoeff() > 0);
+        linear.use_bf16(false);
+        QVERIFY(!linear.uses_bf16());
+        linear.forward(x, reduced);
+        QVERIFY(reduced == exact);
+    }
+
+    // The bound for reduced precision: on every golden case the
+    // outputs stay within 2e-2 of float32 at every step.
+    void bf16_model_stays_within_2e_2_of_float_data() {
+        QTest::addColumn<QString>("name");
+        for (const char* name : {"enc_linear", "enc_full", "enc_linear_feedback", "enc_favor", "dec_linear", "dec_full"})
+            QTest::newRow(name) << name;
+    }
+
+    void bf16_model_stays_within_2e_2_of_float() {
+        QFETCH(QString, name);
+        const std::string case_name = name.toStdString();
+        const auto exact = load_model(testing::golden_path(case_name, "model.safetensors"));
+        ModelConfig config = exact->config();
+        config.precision = "bf16";
+        const auto reduced = Model::from_tensors(config, exact->tensors());
+        const SafetensorsFile io = read_safetensors(testing::golden_path(case_name, "io.safetensors"));
+        const Tensor& x = io.tensors.at("x");
+        const long steps = x.shape[0], batch = x.shape[1], width = x.shape[2];
+        const bool decoder = config.kind == ModelKind::Decoder;
+        Memory memory;
+        if (decoder) {
+            const Tensor& values = io.tensors.at("memory");
+            memory.batch = int(values.shape[0]);
+            memory.length = int(values.shape[1]);
+            memory.values = Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1],
+                                                        values.shape[2]);
+            memory.lengths = io.tensors.at("memory_lengths").integers;
+        }
+        State exact_state = exact->new_state(), reduced_state = reduced->new_state();
+        RowMatrix y_exact, y_reduced;
+        double worst = 0;
+        for (long t = 0; t < steps; ++t) {
+            const Eigen::Map<const RowMatrix> x_t(x.values.data() + t * batch * width, batch, width);
+            if (decoder) {
+                exact->step(x_t, memory, exact_state, y_exact);
+                reduced->step(x_t, memory, reduced_state, y_reduced);
+            } else {
+                exact->step(x_t, exact_state, y_exact);
+                reduced->step(x_t, reduced_state, y_reduced);
+            }
+            STEPSCOPE_COMPARE_CLOSE(case_name + " bf16 y at step " + std::to_string(t), y_reduced.data(),
+                                    y_exact.data(), y_exact.size(), 2e-2, 0.0);
+            worst = std::max(worst, double((y_reduced - y_exact).cwiseAbs().maxCoeff()));
+        }
+        qInfo("%s: max |y_bf16 - y_f32| = %.3g over %ld steps", case_name.c_str(), worst, steps);
     }
 
     void layer_norm_matches_scalar() {
@@ -86,6 +205,30 @@ private slots:
             STEPSCOPE_COMPARE_CLOSE("readout", out_fast.data(), out_scalar.data(), out_scalar.size(), kAbsolute,
                                     kRelative);
         }
+    }
+
+    void linear_attention_step_matches_scalar() {
+        unsigned seed = 100;
+        for (const long rows : {1L, 12L, 120L})
+            for (const long features : {1L, 7L, 32L})
+                for (const long values : {1L, 5L, 32L, 33L}) {
+                    seed += 5;
+                    LinearAttentionState fast{random_matrix(rows * features, values, seed).cwiseAbs(),
+                                              random_matrix(rows, features, seed + 1).cwiseAbs()};
+                    LinearAttentionState scalar = fast;
+                    const RowMatrix phi_k = random_matrix(rows, features, seed + 2).cwiseAbs();
+                    const RowMatrix v = random_matrix(rows, values, seed + 3);
+                    const RowMatrix phi_q = random_matrix(rows, features, seed + 4).cwiseAbs();
+                    RowMatrix out_fast(rows, values), out_scalar(rows, values);
+                    linear_attention_step(phi_k, v, phi_q, 1e-6f, fast, out_fast);
+                    linear_attention_step_scalar(phi_k, v, phi_q, 1e-6f, scalar, out_scalar);
+                    STEPSCOPE_COMPARE_CLOSE("step S", fast.sums.data(), scalar.sums.data(), scalar.sums.size(),
+                                            kAbsolute, kRelative);
+                    STEPSCOPE_COMPARE_CLOSE("step Z", fast.normalizer.data(), scalar.normalizer.data(),
+                                            scalar.normalizer.size(), kAbsolute, kRelative);
+                    STEPSCOPE_COMPARE_CLOSE("step out", out_fast.data(), out_scalar.data(), out_scalar.size(),
+                                            kAbsolute, kRelative);
+                }
     }
 
     void full_attention_matches_scalar_and_weights_sum_to_one() {

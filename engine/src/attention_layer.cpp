@@ -98,7 +98,8 @@ void RecurrentAttentionLayer::use_bf16(bool enabled) {
 }
 
 void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed,
-                                      StepScratch& s, RowMatrix& out, StepObserver* observer, int layer) const {
+                                      StepScratch& scratch, RowMatrix& out, StepObserver* observer, int layer) const {
+    AttentionScratch& s = scratch.self_attention;
     const int batch = static_cast<int>(x.rows()), heads = inner_.heads();
     const int query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
     projection_.forward(x, s.projected);
@@ -205,7 +206,8 @@ void RecurrentCrossAttentionLayer::use_bf16(bool enabled) {
 }
 
 void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& state, uint64_t sequence_seed,
-                                         StepScratch& s) const {
+                                         StepScratch& scratch) const {
+    AttentionScratch& s = scratch.cross_attention;
     const int batch = memory.batch, length = memory.length, heads = inner_.heads();
     const int query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
     state.memory = memory.values;
@@ -250,10 +252,11 @@ void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& s
 }
 
 void RecurrentCrossAttentionLayer::forward(const ConstMatrixRef& x, const Memory& memory, AttentionState& state,
-                                           uint64_t sequence_seed, StepScratch& s, RowMatrix& out,
+                                           uint64_t sequence_seed, StepScratch& scratch, RowMatrix& out,
                                            StepObserver* observer, int layer) const {
+    AttentionScratch& s = scratch.cross_attention;
     const int batch = static_cast<int>(x.rows()), heads = inner_.heads();
-    if (!state.started) start(memory, state, sequence_seed, s);
+    if (!state.started) start(memory, state, sequence_seed, scratch);
     state.started = true;
     query_projection_.forward(x, s.projected);
     split_heads(s.projected, 0, heads, inner_.query_dims(), s.queries);

@@ -42,10 +42,12 @@ void check_memory(const ModelConfig& config, const Memory& memory, const State& 
     }
     if (state.empty() || state.layers.empty()) return;
     const AttentionState& cross = state.layers.front().cross_attention;
-    std::vector<int> lengths(memory.batch, memory.length);
-    for (size_t n = 0; n < memory.lengths.size(); ++n) lengths[n] = int(memory.lengths[n]);
+    // Compared in place: a steady-state step allocates nothing.
+    bool same_lengths = long(cross.memory_lengths.size()) == memory.batch;
+    for (int n = 0; same_lengths && n < memory.batch; ++n)
+        same_lengths = cross.memory_lengths[n] == (memory.lengths.empty() ? memory.length : int(memory.lengths[n]));
     if (cross.memory.rows() != memory.values.rows() || cross.memory.cols() != memory.values.cols() ||
-        cross.memory != memory.values || cross.memory_lengths != lengths)
+        cross.memory != memory.values || !same_lengths)
         throw Error("the memory changed within a sequence (reset the state to start a new sequence)");
 }
 
@@ -88,10 +90,21 @@ void Model::check_state(const State& state) const {
                     std::to_string(config_.n_layers));
 }
 
-void Model::step(const ConstMatrixRef& x, State& state, RowMatrix& y, StepObserver* observer) const {
+void Model::check_step(const ConstMatrixRef& x, const State& state) const {
     if (!encoder_) throw Error("this model is a decoder: a step needs its memory");
     check_state(state);
     check_input(config_, x, state);
+}
+
+void Model::check_step(const ConstMatrixRef& x, const Memory& memory, const State& state) const {
+    if (!decoder_) throw Error("this model is an encoder: it takes no memory");
+    check_state(state);
+    check_input(config_, x, state);
+    check_memory(config_, memory, state, x.rows());
+}
+
+void Model::step(const ConstMatrixRef& x, State& state, RowMatrix& y, StepObserver* observer) const {
+    check_step(x, state);
     encoder_->forward(x, state, y, observer);
     state.batch = static_cast<int>(x.rows());
     ++state.step;
@@ -99,10 +112,7 @@ void Model::step(const ConstMatrixRef& x, State& state, RowMatrix& y, StepObserv
 
 void Model::step(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
                  StepObserver* observer) const {
-    if (!decoder_) throw Error("this model is an encoder: it takes no memory");
-    check_state(state);
-    check_input(config_, x, state);
-    check_memory(config_, memory, state, x.rows());
+    check_step(x, memory, state);
     decoder_->forward(x, memory, state, y, observer);
     state.batch = static_cast<int>(x.rows());
     ++state.step;

@@ -25,6 +25,98 @@ void for_each_head(int rows, long work_per_row, Body body) {
     tbb::parallel_for(0, rows, [&](int r) { body(r); });
 }
 
+// Hand-written reductions: Eigen's peel the first elements up to an aligned
+// address, so its sums round differently as a buffer's address changes; these
+// sum in one fixed order wherever the data lies, which keeps a restored
+// snapshot bit-identical to the run it came from.
+using Packet = Eigen::internal::packet_traits<float>::type;
+constexpr int kLanes = Eigen::internal::packet_traits<float>::size;
+
+// How far ahead of a cache stream to prefetch: a head's keys and values come
+// from memory (the weights stream through the caches every step), and the
+// hardware prefetcher restarts at every head.
+constexpr long kPrefetchFloats = 2048;
+
+// a . b over n floats: whole packets, their lanes summed, then the tail.
+float dot(const float* a, const float* b, int n) {
+    using namespace Eigen::internal;
+    Packet acc = pset1<Packet>(0.0f);
+    int i = 0;
+    for (; i + kLanes <= n; i += kLanes) acc = pmadd(ploadu<Packet>(a + i), ploadu<Packet>(b + i), acc);
+    float total = predux(acc);
+    for (; i < n; ++i) total += a[i] * b[i];
+    return total;
+}
+
+// scores[t] = scale * (query . keys(t, :)) for keys (count, dims). Four keys
+// at a time overlap their loads and reductions; each is summed exactly as dot() sums.
+void scaled_dots(const float* query, const float* keys, int count, int dims, float scale, float* scores) {
+    using namespace Eigen::internal;
+    const int packed = dims / kLanes * kLanes;
+    int t = 0;
+    for (; t + 4 <= count && packed > 0; t += 4) {
+        const float* key = keys + long(t) * dims;
+        Packet acc[4];
+        for (int k = 0; k < 4; ++k) acc[k] = pset1<Packet>(0.0f);
+        for (int i = 0; i < packed; i += kLanes) {
+            const Packet q = ploadu<Packet>(query + i);
+            for (int k = 0; k < 4; ++k) {
+                prefetch(key + k * dims + i + kPrefetchFloats);
+                acc[k] = pmadd(q, ploadu<Packet>(key + k * dims + i), acc[k]);
+            }
+        }
+        for (int k = 0; k < 4; ++k) {
+            float total = predux(acc[k]);
+            for (int i = packed; i < dims; ++i) total += query[i] * key[k * dims + i];
+            scores[t + k] = scale * total;
+        }
+    }
+    for (; t < count; ++t) scores[t] = scale * dot(query, keys + long(t) * dims, dims);
+}
+
+float sum(const float* a, int n) {
+    using namespace Eigen::internal;
+    Packet acc = pset1<Packet>(0.0f);
+    int i = 0;
+    for (; i + kLanes <= n; i += kLanes) acc = padd(ploadu<Packet>(a + i), acc);
+    float total = predux(acc);
+    for (; i < n; ++i) total += a[i];
+    return total;
+}
+
+// out (P packets) = sum_t a[t] rows(t, :P packets), in order of t, the
+// accumulators in registers.
+template <int Packets>
+void weighted_columns(const float* a, const float* rows, int count, long stride, float* out) {
+    using namespace Eigen::internal;
+    Packet acc[Packets];
+    for (int j = 0; j < Packets; ++j) acc[j] = pset1<Packet>(0.0f);
+    for (int t = 0; t < count; ++t) {
+        const Packet weight = pset1<Packet>(a[t]);
+        for (int j = 0; j < Packets; ++j) {
+            prefetch(rows + t * stride + j * kLanes + kPrefetchFloats);
+            acc[j] = pmadd(weight, ploadu<Packet>(rows + t * stride + j * kLanes), acc[j]);
+        }
+    }
+    for (int j = 0; j < Packets; ++j) pstoreu(out + j * kLanes, acc[j]);
+}
+
+// out (M) = sum_t a[t] rows(t, :) over rows (T, M): up to four packets of
+// columns per pass over the rows, then the remaining columns one by one.
+void weighted_rows(const float* a, const float* rows, int count, int width, float* out) {
+    int m = 0;
+    for (; width - m >= 4 * kLanes; m += 4 * kLanes) weighted_columns<4>(a, rows + m, count, width, out + m);
+    const int packets = (width - m) / kLanes;
+    if (packets == 3) weighted_columns<3>(a, rows + m, count, width, out + m);
+    if (packets == 2) weighted_columns<2>(a, rows + m, count, width, out + m);
+    if (packets == 1) weighted_columns<1>(a, rows + m, count, width, out + m);
+    for (m += packets * kLanes; m < width; ++m) {
+        float total = 0;
+        for (int t = 0; t < count; ++t) total += a[t] * rows[long(t) * width + m];
+        out[m] = total;
+    }
+}
+
 int valid_keys(const KeyValueCache& cache, const std::vector<int>& valid_lengths, int row, int heads) {
     return valid_lengths.empty() ? cache.length : valid_lengths[row / heads];
 }
@@ -82,24 +174,63 @@ void linear_attention_readout_scalar(const ConstMatrixRef& phi_q, const LinearAt
     }
 }
 
+void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
+                           float eps, LinearAttentionState& state, MatrixRef out) {
+    const int rows = static_cast<int>(phi_k.rows()), features = static_cast<int>(phi_k.cols());
+    for_each_head(rows, long(features) * values.cols(), [&](int r) {
+        state.normalizer.row(r) += phi_k.row(r);
+        const float normaliser = 1.0f / (dot(phi_q.row(r).data(), state.normalizer.row(r).data(), features) + eps);
+        // out accumulates phi_q^T S row by row of S, right after that row's update.
+        auto head_out = out.row(r);
+        head_out.setZero();
+        for (int f = 0; f < features; ++f) {
+            auto sums = state.sums.row(long(r) * features + f);
+            sums.noalias() += phi_k(r, f) * values.row(r);
+            head_out.noalias() += phi_q(r, f) * sums;
+        }
+        head_out *= normaliser;
+    });
+}
+
+void linear_attention_step_scalar(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
+                                  const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state, MatrixRef out) {
+    linear_attention_update_scalar(phi_k, values, state);
+    linear_attention_readout_scalar(phi_q, state, eps, out);
+}
+
 void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
                     const std::vector<int>& valid_lengths, int heads, MatrixRef out, RowMatrix& weights) {
     const int rows = static_cast<int>(queries.rows());
-    // Sized like the cache (a multiple of its quantum) so rows align the same way every run.
+    const int key_dims = cache.key_dims, value_dims = cache.value_dims;
+    // Sized like the cache (a multiple of its quantum); grows with it, geometrically.
     if (weights.rows() != rows || weights.cols() < cache.length)
         weights.resize(rows, std::max(cache.capacity(), KeyValueCache::kCapacityQuantum));
-    for_each_head(rows, long(cache.length) * (cache.key_dims + cache.value_dims), [&](int r) {
+    for_each_head(rows, long(cache.length) * (key_dims + value_dims), [&](int r) {
         const int valid = valid_keys(cache, valid_lengths, r, heads);
-        auto scores = weights.row(r).head(cache.length);
+        const float* query = queries.row(r).data();
+        const float* keys = cache.keys.row(r).data();      // (T, D)
+        const float* values = cache.values.row(r).data();  // (T, M)
+        float* scores = weights.row(r).data();             // (T)
+        // The streams' own prefetches start kPrefetchFloats in; this covers
+        // the start of the next head, which the same worker usually takes.
+        if (r + 1 < rows) {
+            const long next_valid = valid_keys(cache, valid_lengths, r + 1, heads);
+            const float* next_keys = cache.keys.row(r + 1).data();
+            const float* next_values = cache.values.row(r + 1).data();
+            for (long i = 0; i < std::min(kPrefetchFloats, next_valid * key_dims); i += kLanes)
+                Eigen::internal::prefetch(next_keys + i);
+            for (long i = 0; i < std::min(kPrefetchFloats, next_valid * value_dims); i += kLanes)
+                Eigen::internal::prefetch(next_values + i);
+        }
         // pass 1: query dot keys, scaled
-        scores.head(valid).noalias() = temperature * (cache.head_keys(r).topRows(valid) * queries.row(r).transpose()).transpose();
+        scaled_dots(query, keys, valid, key_dims, temperature, scores);
         // pass 2: softmax over the valid keys, masked ones weigh 0
-        const float max_score = scores.head(valid).maxCoeff();
-        scores.head(valid) = (scores.head(valid).array() - max_score).exp();
-        scores.head(valid) /= scores.head(valid).sum();
-        scores.tail(cache.length - valid).setZero();
+        Eigen::Map<Eigen::ArrayXf> valid_scores(scores, valid);
+        valid_scores = (valid_scores - valid_scores.maxCoeff()).exp();
+        valid_scores /= sum(scores, valid);
+        std::fill(scores + valid, scores + cache.length, 0.0f);
         // pass 3: weighted sum of the values
-        out.row(r).noalias() = scores.head(valid) * cache.head_values(r).topRows(valid);
+        weighted_rows(scores, values, valid, value_dims, out.row(r).data());
     });
 }
 

@@ -5,19 +5,26 @@
 
 namespace stepscope {
 
-struct StepScratch {
-    RowMatrix x;            // (N, E) the running activation
-    RowMatrix projected;    // (N, H*D + H*D + H*M) fused query/key/value projection
+// One attention module's buffers. Self and cross attention each have their
+// own, so a decoder's alternating shapes never resize them.
+struct AttentionScratch {
+    RowMatrix projected;    // (N, H*D + H*D + H*M) fused query/key/value projection; cross: (N, H*D)
     RowMatrix queries;      // (N*H, D)
     RowMatrix keys;         // (N*H, D)
     RowMatrix values;       // (N*H, M)
     RowMatrix phi_queries;  // (N*H, F)
     RowMatrix phi_keys;     // (N*H, F) or (N*S*H, F) for cross attention
     RowMatrix heads;        // (N*H, M) attention output per head
-    RowMatrix attended;     // (N, E) after the output projection
-    RowMatrix hidden;       // (N, d_ff)
-    RowMatrix feed_forward; // (N, E)
     RowMatrix weights;      // (N*H, >= T) softmax weights
+};
+
+struct StepScratch {
+    RowMatrix x;             // (N, E) the running activation
+    AttentionScratch self_attention;
+    AttentionScratch cross_attention;
+    RowMatrix attended;      // (N, E) after the output projection
+    RowMatrix hidden;        // (N, d_ff)
+    RowMatrix feed_forward;  // (N, E)
 };
 
 // Resizes only when the shape differs: Eigen's resize reallocates otherwise too.

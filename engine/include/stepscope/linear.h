@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "stepscope/types.h"
 
 namespace stepscope {
@@ -18,22 +20,34 @@ public:
     const RowMatrix& weight() const { return weight_; }
     const Vector& bias() const { return bias_; }
 
-    // Keep a bfloat16 copy of the weight and use it in forward(); accumulation
-    // stays float32. The float32 weight is kept for saving and for forward_scalar.
+    // Stream bfloat16 weights in forward(), rounded to nearest even from the
+    // float32 ones; accumulation stays float32. weight() stays float32, for saving.
     void use_bf16(bool enabled);
-    bool uses_bf16() const { return !weight_bf16_.empty(); }
+    bool uses_bf16() const { return !packed_bf16_.empty(); }
 
     // x (N, in) -> y (N, out). y is resized only when its shape differs, so a
-    // steady-state step allocates nothing.
+    // steady-state step allocates nothing. Splits the outputs across oneTBB
+    // workers when the product is large enough to pay for it; every output is
+    // computed by the same instruction sequence whatever the split, so results
+    // do not depend on the thread count.
     void forward(const ConstMatrixRef& x, RowMatrix& y) const;
 
-    // The same product in plain loops, the reference for tests.
+    // The same product in plain loops over the weights forward() uses (the
+    // bfloat16-rounded ones under use_bf16): the reference for tests.
     void forward_scalar(const ConstMatrixRef& x, RowMatrix& y) const;
 
 private:
+    template <typename T>
+    using AlignedVector = std::vector<T, Eigen::aligned_allocator<T>>;
+
     RowMatrix weight_;
     Vector bias_;
-    std::vector<uint16_t> weight_bf16_;  // (out, in), row-major, when use_bf16
+    // The weight in panels of a fixed number of outputs (P, in, panel): one
+    // panel is a contiguous stream that a kernel reads once per step, the
+    // last panel zero-padded. Float32, or bfloat16 under use_bf16.
+    AlignedVector<float> packed_;
+    AlignedVector<uint16_t> packed_bf16_;
+    AlignedVector<float> padded_bias_;  // (P * panel), zero-padded
 };
 
 // Concatenates layers that read the same input into one product, so the query,

@@ -69,6 +69,12 @@ public:
     void step(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
               StepObserver* observer = nullptr) const;
 
+    // The checks a step makes before it touches `state`, for steppers that
+    // keep the state's tensors elsewhere (device.h): the same errors, worded
+    // the same. They read the state's batch, step, layer count and memory.
+    void check_step(const ConstMatrixRef& x, const State& state) const;
+    void check_step(const ConstMatrixRef& x, const Memory& memory, const State& state) const;
+
     // The batch (parallel) encoder with a triangular causal mask, sharing
     // these weights: xs (T, N, E) as T*N rows ordered (t, n) -> ys likewise.
     // New sequence, no state; random feature maps draw as new_state(seed) would.

@@ -32,6 +32,14 @@ void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttention
 void linear_attention_readout_scalar(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
                                      float eps, MatrixRef out);
 
+// Linear attention, a whole step: the update, then the readout from the
+// updated state, in one pass over S (which a step otherwise reads three times).
+//   phi_k, phi_q (N*H, F), values (N*H, M) -> out (N*H, M).
+void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
+                           float eps, LinearAttentionState& state, MatrixRef out);
+void linear_attention_step_scalar(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
+                                  const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state, MatrixRef out);
+
 // Softmax attention of one query per head over a cache:
 //   a = softmax(temperature * K q) over the valid keys,  out = V^T a
 // queries (N*H, D) -> out (N*H, M). `valid_lengths` (N) limits the keys of

@@ -1,0 +1,139 @@
+// stepscope bench: time the recurrent step of the seed example (or a smaller model) with random weights.
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "arguments.h"
+#include "commands.h"
+#include "stepscope/device.h"
+#include "stepscope/error.h"
+#include "stepscope/model.h"
+
+namespace {
+
+using namespace stepscope;
+
+constexpr const char* kUsage =
+    "usage: stepscope bench [--attention linear|full] [--batch N] [--steps N] [--threads N]\n"
+    "                       [--precision f32|bf16] [--device cpu|cuda] [--repeats N] [--json]\n"
+    "                       [--layers N] [--heads N] [--head-dimensions N] [--feed-forward N]\n"
+    "  Builds the seed example (8 layers, 12 heads of 32 query and value dimensions, d_model 384,\n"
+    "  1536 feed-forward dimensions; default batch 10, 100 steps) with random weights, warms up,\n"
+    "  then runs the sequence --repeats times (default 5) from an empty state, each output fed back\n"
+    "  as the next input, and prints the best and median ms per step over the repeats, steps per\n"
+    "  second and the state bytes after the last step. --threads limits oneTBB (default: all cores).\n"
+    "  --json prints one JSON object instead.\n";
+
+struct BenchOptions {
+    ModelConfig config;
+    Device device = Device::Cpu;
+    int batch = 10;
+    int steps = 100;
+    int repeats = 5;
+    bool json = false;
+};
+
+BenchOptions options_from(const cli::Arguments& args) {
+    BenchOptions options;
+    ModelConfig& config = options.config;
+    config.kind = ModelKind::Encoder;
+    config.attention_type = args.text("attention", "linear");
+    if (config.attention_type != "linear" && config.attention_type != "full")
+        throw cli::UsageError{"option --attention must be linear or full, got '" + config.attention_type + "'"};
+    config.precision = args.text("precision", "f32");
+    if (config.precision != "f32" && config.precision != "bf16")
+        throw cli::UsageError{"option --precision must be f32 or bf16, got '" + config.precision + "'"};
+    try {
+        options.device = device_from_name(args.text("device", "cpu"));
+    } catch (const Error& e) {
+        throw cli::UsageError{std::string("option --device: ") + e.what()};
+    }
+    config.n_layers = static_cast<int>(args.integer("layers", 8, 1, 64));
+    config.n_heads = static_cast<int>(args.integer("heads", 12, 1, 64));
+    config.query_dimensions = config.value_dimensions = static_cast<int>(args.integer("head-dimensions", 32, 1, 512));
+    config.feed_forward_dimensions = static_cast<int>(args.integer("feed-forward", 1536, 1, 1 << 16));
+    config.activation = "relu";
+    config.final_normalization = true;
+    options.batch = static_cast<int>(args.integer("batch", 10, 1, 4096));
+    options.steps = static_cast<int>(args.integer("steps", 100, 1, 1 << 20));
+    options.repeats = static_cast<int>(args.integer("repeats", 5, 1, 1000));
+    options.json = args.has("json");
+    return options;
+}
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    const size_t middle = values.size() / 2;
+    return values.size() % 2 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
+}
+
+// One sequence of `steps` steps from an empty state; returns the mean ms per
+// step, each step timed alone as the GUI's latency plot times it.
+double run_sequence(Stepper& stepper, const RowMatrix& first_input, int steps, RowMatrix& x, RowMatrix& y) {
+    stepper.reset(0);
+    x = first_input;
+    double total_ms = 0;
+    for (int t = 0; t < steps; ++t) {
+        const auto start = std::chrono::steady_clock::now();
+        stepper.step(x, y);
+        total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        x.swap(y);  // the output is the next input
+    }
+    return total_ms / steps;
+}
+
+int bench(const cli::Arguments& args) {
+    const BenchOptions options = options_from(args);
+    const long threads = args.integer("threads", tbb::info::default_concurrency(), 1, 1024);
+    const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+
+    const auto model = Model::create_random(options.config, /*seed=*/1);
+    const auto stepper = make_stepper(model, options.device);
+    std::srand(1);
+    const RowMatrix first_input = RowMatrix::Random(options.batch, options.config.d_model());
+    RowMatrix x, y;
+
+    // Warm-up: page the weights in, start the worker threads, size the scratch.
+    run_sequence(*stepper, first_input, std::min(options.steps, 20), x, y);
+    std::vector<double> ms_per_step;
+    for (int r = 0; r < options.repeats; ++r)
+        ms_per_step.push_back(run_sequence(*stepper, first_input, options.steps, x, y));
+    const double best = *std::min_element(ms_per_step.begin(), ms_per_step.end());
+    const double middle = median(ms_per_step);
+    const std::size_t state_bytes = stepper->state().bytes();
+    const ModelConfig& config = options.config;
+
+    if (options.json) {
+        std::printf(
+            "{\"attention\": \"%s\", \"batch\": %d, \"steps\": %d, \"threads\": %ld, \"precision\": \"%s\", "
+            "\"device\": \"%s\", \"repeats\": %d, \"ms_per_step\": %.6g, \"ms_per_step_median\": %.6g, "
+            "\"steps_per_second\": %.6g, \"state_bytes\": %zu}\n",
+            config.attention_type.c_str(), options.batch, options.steps, threads, config.precision.c_str(),
+            device_name(options.device), options.repeats, best, middle, 1000.0 / best, state_bytes);
+        return 0;
+    }
+    std::printf("%s attention, %d layers, %d heads x %d dims, d_ff %d, batch %d, %d steps, %ld threads, %s, %s\n",
+                config.attention_type.c_str(), config.n_layers, config.n_heads, config.query_dimensions,
+                config.feed_forward_dimensions, options.batch, options.steps, threads, config.precision.c_str(),
+                device_name(options.device));
+    std::printf("  ms per step:    %.4g best, %.4g median of %d runs\n", best, middle, options.repeats);
+    std::printf("  steps per sec:  %.1f\n", 1000.0 / best);
+    std::printf("  state bytes:    %zu\n", state_bytes);
+    return 0;
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+    return stepscope::cli::run_guarded(
+        "bench", bench, argc, argv,
+        {"attention", "batch", "steps", "threads", "precision", "device", "repeats", "layers", "heads",
+         "head-dimensions", "feed-forward"},
+        {"json"}, kUsage);
+}

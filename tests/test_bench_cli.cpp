@@ -1,0 +1,108 @@
+// stepscope bench as a script runs it: one well-formed JSON object, bad arguments refused with exit code 2.
+//
+// Never asserts a timing: speed is what the bench measures, not what a test checks.
+#include <QtTest>
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+
+namespace {
+
+struct Result {
+    int exit_code;
+    QString stdout_text;
+    QString stderr_text;
+};
+
+Result run_stepscope(const QStringList& arguments) {
+    QProcess process;
+    process.start(STEPSCOPE_BINARY, arguments);
+    process.waitForFinished(120000);
+    return {process.exitCode(), QString::fromUtf8(process.readAllStandardOutput()),
+            QString::fromUtf8(process.readAllStandardError())};
+}
+
+// A model small enough that a few steps take milliseconds.
+const QStringList kSmallModel = {"--layers", "2", "--heads", "2", "--head-dimensions", "8", "--feed-forward", "32",
+                                 "--repeats", "2"};
+
+}  // namespace
+
+class BenchCliTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { QVERIFY2(QFile::exists(STEPSCOPE_BINARY), "build the stepscope target first"); }
+
+    void prints_one_json_object_data() {
+        QTest::addColumn<QString>("attention");
+        QTest::addColumn<QString>("precision");
+        QTest::addColumn<int>("batch");
+        QTest::addColumn<int>("threads");
+        QTest::newRow("linear f32") << "linear" << "f32" << 3 << 1;
+        QTest::newRow("full bf16") << "full" << "bf16" << 1 << 2;
+    }
+
+    void prints_one_json_object() {
+        QFETCH(QString, attention);
+        QFETCH(QString, precision);
+        QFETCH(int, batch);
+        QFETCH(int, threads);
+        const Result result = run_stepscope(QStringList{"bench", "--steps", "5", "--json", "--attention", attention,
+                                                        "--precision", precision, "--batch", QString::number(batch),
+                                                        "--threads", QString::number(threads)} +
+                                            kSmallModel);
+        QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
+        QCOMPARE(result.stdout_text.trimmed().count('\n'), 0);
+        QJsonParseError error;
+        const QJsonDocument document = QJsonDocument::fromJson(result.stdout_text.toUtf8(), &error);
+        QVERIFY2(document.isObject(), qPrintable(error.errorString() + ": " + result.stdout_text));
+        const QJsonObject json = document.object();
+        QCOMPARE(json.value("attention").toString(), attention);
+        QCOMPARE(json.value("precision").toString(), precision);
+        QCOMPARE(json.value("batch").toInt(), batch);
+        QCOMPARE(json.value("steps").toInt(), 5);
+        QCOMPARE(json.value("threads").toInt(), threads);
+        QCOMPARE(json.value("device").toString(), QString("cpu"));
+        for (const char* key : {"ms_per_step", "ms_per_step_median", "steps_per_second", "state_bytes"})
+            QVERIFY2(json.value(key).isDouble() && json.value(key).toDouble() > 0, key);
+        QVERIFY(json.value("ms_per_step").toDouble() <= json.value("ms_per_step_median").toDouble());
+    }
+
+    void prints_a_table_without_json() {
+        const Result result = run_stepscope(QStringList{"bench", "--steps", "3"} + kSmallModel);
+        QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
+        QVERIFY2(result.stdout_text.contains("ms per step"), qPrintable(result.stdout_text));
+        QVERIFY2(result.stdout_text.contains("state bytes"), qPrintable(result.stdout_text));
+    }
+
+    void help_exits_0() {
+        const Result result = run_stepscope({"bench", "--help"});
+        QCOMPARE(result.exit_code, 0);
+        QVERIFY(result.stdout_text.startsWith("usage: stepscope bench"));
+    }
+
+    void bad_arguments_exit_2_with_one_line() {
+        const QList<QStringList> cases = {
+            {"bench", "--attention", "causal"},
+            {"bench", "--precision", "f16"},
+            {"bench", "--device", "tpu"},
+            {"bench", "--batch", "0"},
+            {"bench", "--steps", "ten"},
+            {"bench", "--threads", "0"},
+            {"bench", "--repeats"},
+            {"bench", "--bogus", "1"},
+            {"bench", "extra"},
+        };
+        for (const QStringList& arguments : cases) {
+            const Result result = run_stepscope(arguments);
+            QVERIFY2(result.exit_code == 2, qPrintable(arguments.join(' ')));
+            QCOMPARE(result.stderr_text.trimmed().count('\n'), 0);
+            QVERIFY2(result.stderr_text.startsWith("stepscope bench: "), qPrintable(result.stderr_text));
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(BenchCliTest)
+#include "test_bench_cli.moc"
