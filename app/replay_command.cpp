@@ -3,6 +3,7 @@
 
 #include "arguments.h"
 #include "commands.h"
+#include "stepscope/device.h"
 #include "stepscope/error.h"
 #include "stepscope/model.h"
 #include "stepscope/safetensors.h"
@@ -14,9 +15,10 @@ using namespace stepscope;
 
 constexpr const char* kUsage =
     "usage: stepscope replay --model MODEL.safetensors --inputs IO.safetensors --output OUT.safetensors\n"
+    "                        [--device cpu|cuda]\n"
     "  Runs the model over every step of x (T, N, E) from a fresh state (decoders also read\n"
     "  memory (N, S, E) and, if present, memory_lengths (N) I64) and writes y (T, N, E) and the\n"
-    "  final state tensors state.{layer}.0/1.\n";
+    "  final state tensors state.{layer}.0/1. --device cuda steps on the GPU (default: cpu).\n";
 
 const Tensor& input_tensor(const SafetensorsFile& file, const std::string& path, const std::string& name,
                            size_t rank) {
@@ -45,6 +47,12 @@ Memory memory_from(const SafetensorsFile& file, const std::string& path) {
 int replay(const cli::Arguments& args) {
     const std::string model_path = args.text("model"), inputs_path = args.text("inputs");
     const std::string output_path = args.text("output");
+    Device device = Device::Cpu;
+    try {
+        device = device_from_name(args.text("device", "cpu"));
+    } catch (const Error& e) {
+        throw cli::UsageError{std::string("option --device: ") + e.what()};
+    }
     const auto model = load_model(model_path);
     const SafetensorsFile inputs = read_safetensors(inputs_path);
     const Tensor& x = input_tensor(inputs, inputs_path, "x", 3);
@@ -53,32 +61,32 @@ int replay(const cli::Arguments& args) {
     const bool decoder = model->config().kind == ModelKind::Decoder;
     const Memory memory = decoder ? memory_from(inputs, inputs_path) : Memory{};
 
-    State state = model->new_state();
+    const auto stepper = make_stepper(model, device);
     RowMatrix y;
     Tensor ys = Tensor::f32_zeros({steps, batch, model->config().d_model()});
     for (long t = 0; t < steps; ++t) {
         const Eigen::Map<const RowMatrix> x_t(x.values.data() + t * batch * width, batch, width);
         try {
-            if (decoder) model->step(x_t, memory, state, y);
-            else model->step(x_t, state, y);
+            if (decoder) stepper->step(x_t, memory, y);
+            else stepper->step(x_t, y);
         } catch (const Error& e) {
             throw Error(inputs_path + ": step " + std::to_string(t) + ": " + e.what());
         }
         std::copy(y.data(), y.data() + y.size(), ys.values.begin() + t * y.size());
     }
     SafetensorsFile output;
-    output.tensors = state_tensors(*model, state);
+    output.tensors = state_tensors(*model, stepper->state());
     output.tensors["y"] = std::move(ys);
     output.metadata["model"] = model_path;
     output.metadata["inputs"] = inputs_path;
     write_safetensors(output_path, output);
-    std::printf("replayed %ld steps of batch %ld through %s; wrote %s\n", steps, batch, model_path.c_str(),
-                output_path.c_str());
+    std::printf("replayed %ld steps of batch %ld through %s on %s; wrote %s\n", steps, batch, model_path.c_str(),
+                device_name(device), output_path.c_str());
     return 0;
 }
 
 }  // namespace
 
 int run_replay(int argc, char** argv) {
-    return cli::run_guarded("replay", replay, argc, argv, {"model", "inputs", "output"}, {}, kUsage);
+    return cli::run_guarded("replay", replay, argc, argv, {"model", "inputs", "output", "device"}, {}, kUsage);
 }

@@ -72,6 +72,8 @@ private slots:
             {"replay", "--model", model, "--inputs", dec_io, "--output", dir_.path() + "/o.safetensors"},
             {"replay", "--model", model, "--bogus", "1"},
             {"replay", "--model", dec_io, "--inputs", dec_io, "--output", dir_.path() + "/o.safetensors"},
+            {"replay", "--model", model, "--inputs", dec_io, "--output", dir_.path() + "/o.safetensors", "--device",
+             "gpu"},
         };
         for (const QStringList& arguments : cases) {
             const Result result = run_stepscope(arguments);
