@@ -1,0 +1,64 @@
+// stepscope export: run a config or session headless and write plot images, traces CSV, snapshot and session.
+#include <QApplication>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "arguments.h"
+#include "commands.h"
+#include "headless_export.h"
+#include "plot_export.h"
+#include "session_spec.h"
+#include "stepscope/error.h"
+
+namespace {
+
+using namespace stepscope;
+
+constexpr const char* kUsage =
+    "usage: stepscope export (--config CONFIG.json | --session SESSION.json) [--steps N] --out DIR\n"
+    "                        [--format png|jpg|pdf] [--width PX] [--height PX]\n"
+    "  Steps the model N times (a session's own steps when --steps is absent) without a display and\n"
+    "  writes into DIR: outputs, state_norms, attention and performance images, traces.csv (one row\n"
+    "  per step), snapshot.safetensors (the final state) and session.json (to reproduce the run).\n"
+    "  CONFIG.json is a builder config ({\"attention_type\": \"linear\", ...}) or a session file.\n";
+
+int export_run(const cli::Arguments& args) {
+    if (args.has("config") == args.has("session")) throw cli::UsageError{"give exactly one of --config and --session"};
+    const std::string format = args.text("format", "png");
+    if (format != "png" && format != "jpg" && format != "pdf")
+        throw cli::UsageError{"option --format must be png, jpg or pdf, got '" + format + "'"};
+    const QString out = QString::fromStdString(args.text("out"));
+    const long width = args.integer("width", 1200, 16, ui::kMaxImageSide);
+    const long height = args.integer("height", 800, 16, ui::kMaxImageSide);
+    const long requested = args.integer("steps", -1, 0, 10000000);
+
+    // The plots are widgets: without a display they render on Qt's offscreen platform.
+    if (std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr)
+        setenv("QT_QPA_PLATFORM", "offscreen", 0);
+    static int app_argc = 1;
+    static char app_name[] = "stepscope";
+    static char* app_argv[] = {app_name, nullptr};
+    QApplication app(app_argc, app_argv);
+
+    ui::HeadlessExport job;
+    const QString source = QString::fromStdString(args.has("config") ? args.text("config") : args.text("session"));
+    job.spec = ui::session_from_file(source);
+    if (requested < 0 && args.has("config")) throw cli::UsageError{"missing option --steps"};
+    job.steps = requested >= 0 ? requested : job.spec.steps;
+    job.directory = out;
+    job.format = QString::fromStdString(format);
+    job.width = int(width);
+    job.height = int(height);
+    const QStringList written = ui::run_headless_export(job);
+    std::printf("stepped %lld times; wrote:\n", static_cast<long long>(job.steps));
+    for (const QString& path : written) std::printf("  %s\n", qPrintable(path));
+    return 0;
+}
+
+}  // namespace
+
+int run_export(int argc, char** argv) {
+    return cli::run_guarded("export", export_run, argc, argv,
+                            {"config", "session", "steps", "out", "format", "width", "height"}, {}, kUsage);
+}

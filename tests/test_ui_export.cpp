@@ -1,0 +1,175 @@
+// Exports: images of the asked size, a CSV row per step, snapshots that load back to the same state.
+#include <QImage>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "export_controller.h"
+#include "headless_export.h"
+#include "main_window.h"
+#include "plot_panel.h"
+#include "stepscope/snapshot.h"
+#include "ui_test_support.h"
+
+using namespace stepscope;
+using namespace stepscope::ui;
+using namespace stepscope::ui::testing;
+
+namespace {
+
+QStringList read_lines(const QString& path) {
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly | QIODevice::Text)) return {};
+    return QString::fromUtf8(file.readAll()).split('\n', Qt::SkipEmptyParts);
+}
+
+}  // namespace
+
+class TestExport : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { QVERIFY(dir_.isValid()); }
+
+    void plotImagesHaveTheAskedSize_data() {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<int>("plot");
+        QTest::newRow("png") << "outputs.png" << 0;
+        QTest::newRow("jpg") << "states.jpg" << 1;
+        QTest::newRow("heatmap png") << "attention.png" << 2;
+    }
+    void plotImagesHaveTheAskedSize() {
+        QFETCH(QString, name);
+        QFETCH(int, plot);
+        MainWindow window(small_spec("full"));
+        QVERIFY(wait_idle(*window.controller()));
+        window.controller()->step(6);
+        QVERIFY(wait_idle(*window.controller()));
+        QSignalSpy done(window.exporter(), &ExportController::done);
+        const QString path = dir_.filePath(name);
+        window.exporter()->exportPlot(plot, path, QSize(640, 360));
+        QCOMPARE(done.size(), 1);
+        QImage image(path);
+        QVERIFY2(!image.isNull(), qPrintable(path));
+        QCOMPARE(image.size(), QSize(640, 360));
+    }
+
+    void pdfAndAllPlotsAtOnce() {
+        MainWindow window(small_spec("full"));
+        QVERIFY(wait_idle(*window.controller()));
+        window.controller()->step(4);
+        QVERIFY(wait_idle(*window.controller()));
+        const QString pdf = dir_.filePath("performance.pdf");
+        window.exporter()->exportPlot(3, pdf, QSize(800, 500));
+        QFile file(pdf);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QVERIFY(file.read(5) == "%PDF-");
+        const QString folder = dir_.filePath("all");
+        QSignalSpy done(window.exporter(), &ExportController::done);
+        window.exporter()->exportAllPlots(folder, "png", QSize(500, 300));
+        QCOMPARE(done.size(), 1);
+        for (const char* stem : {"outputs", "state_norms", "attention", "performance"})
+            QCOMPARE(QImage(QDir(folder).filePath(QString(stem) + ".png")).size(), QSize(500, 300));
+    }
+
+    void unknownImageFormatsAreRefused() {
+        MainWindow window(small_spec("full"));
+        QVERIFY(wait_idle(*window.controller()));
+        QSignalSpy failed(window.exporter(), &ExportController::failed);
+        window.exporter()->exportPlot(0, dir_.filePath("plot.bmpx"), QSize(100, 100));
+        QCOMPARE(failed.size(), 1);
+        QVERIFY(failed.first().at(0).toString().contains("bmpx"));
+        QVERIFY(!QFile::exists(dir_.filePath("plot.bmpx")));
+    }
+
+    void tracesHaveOneRowPerStep() {
+        MainWindow window(small_spec("linear"));
+        QVERIFY(wait_idle(*window.controller()));
+        window.controller()->step(9);
+        QVERIFY(wait_idle(*window.controller()));
+        const QString path = dir_.filePath("traces.csv");
+        window.exporter()->exportTraces(path);
+        const QStringList lines = read_lines(path);
+        QCOMPARE(lines.size(), 1 + 9);
+        const QStringList header = lines[0].split(',');
+        QCOMPARE(header[0], QString("step"));
+        QVERIFY(header.contains("output_norm"));
+        QVERIFY(header.contains("y15"));
+        QVERIFY(header.contains("L1_self_Snorm_h1"));
+        for (int row = 1; row <= 9; ++row) {
+            const QStringList cells = lines[row].split(',');
+            QCOMPARE(cells.size(), header.size());
+            QCOMPARE(cells[0].toInt(), row);
+            bool ok = false;
+            cells[3].toDouble(&ok);
+            QVERIFY(ok);
+        }
+    }
+
+    void snapshotsLoadBackToTheSameState() {
+        RunController run;
+        run.open(small_spec("full"));
+        QVERIFY(wait_idle(run));
+        run.step(8);
+        QVERIFY(wait_idle(run));
+        const auto model = run.traces().info().model;
+        QSignalSpy saved(&run, &RunController::snapshotSaved);
+
+        const QString last = dir_.filePath("last.safetensors");
+        run.saveSnapshot(last);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(saved.size(), 1);
+        SnapshotInfo info;
+        const State loaded = load_snapshot(last.toStdString(), *model, &info);
+        QCOMPARE(loaded.step, int64_t(8));
+        QVERIFY(loaded == run.stateAt(8).state);
+        QVERIFY(info.extra.count("session") == 1);
+
+        // At a scrubbed step: the state of that step, and the run stays where it was.
+        run.setViewStep(3);
+        const QString earlier = dir_.filePath("step3.safetensors");
+        run.saveSnapshot(earlier);
+        QVERIFY(wait_idle(run));
+        const State at3 = load_snapshot(earlier.toStdString(), *model);
+        QCOMPARE(at3.step, int64_t(3));
+        QVERIFY(at3 == fresh_run(run, 3).state);
+        QCOMPARE(run.lastStep(), qint64(8));
+
+        // Open snapshot continues from it exactly.
+        QSignalSpy opened(&run, &RunController::runOpened);
+        run.openSnapshot(earlier);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(opened.size(), 1);
+        QCOMPARE(run.traces().base_step(), int64_t(3));
+        run.step(2);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(run.lastStep(), qint64(5));
+        QVERIFY(run.stateAt(5).state == fresh_run(run, 5).state);
+    }
+
+    void headlessExportWritesEverything() {
+        HeadlessExport job;
+        job.spec = small_spec("full", InputKind::Feedback);
+        job.steps = 6;
+        job.directory = dir_.filePath("headless");
+        job.width = 700;
+        job.height = 400;
+        const QStringList written = run_headless_export(job);
+        QCOMPARE(written.size(), 7);
+        for (const char* stem : {"outputs", "state_norms", "attention", "performance"})
+            QCOMPARE(QImage(QDir(job.directory).filePath(QString(stem) + ".png")).size(), QSize(700, 400));
+        QCOMPARE(read_lines(QDir(job.directory).filePath("traces.csv")).size(), 1 + 6);
+        const SessionSpec session = session_from_file(QDir(job.directory).filePath("session.json"));
+        QCOMPARE(session.steps, int64_t(6));
+        auto runner = Runner::open(session);
+        const State snapshot = load_snapshot(QDir(job.directory).filePath("snapshot.safetensors").toStdString(),
+                                             *runner->model());
+        for (int i = 0; i < 6; ++i) runner->advance();
+        QVERIFY(snapshot == runner->state());
+    }
+
+private:
+    QTemporaryDir dir_;
+};
+
+QTEST_MAIN(TestExport)
+#include "test_ui_export.moc"

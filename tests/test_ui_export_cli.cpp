@@ -1,0 +1,80 @@
+// `stepscope export` from a script: writes images, traces and a snapshot without a display; bad arguments exit 2.
+#include <QImage>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+class TestExportCli : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() {
+        QVERIFY(dir_.isValid());
+        QVERIFY2(QFile::exists(STEPSCOPE_BINARY), "build the stepscope target first");
+        config_ = dir_.filePath("config.json");
+        QFile file(config_);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(R"({"attention_type": "full", "n_layers": 2, "n_heads": 2, "query_dimensions": 8,
+                      "value_dimensions": 8, "feed_forward_dimensions": 16})");
+    }
+
+    void writesEverythingWithoutADisplay() {
+        const QString out = dir_.filePath("out");
+        QProcess process;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove("DISPLAY");
+        env.remove("WAYLAND_DISPLAY");
+        env.remove("QT_QPA_PLATFORM");
+        process.setProcessEnvironment(env);
+        process.start(STEPSCOPE_BINARY, {"export", "--config", config_, "--steps", "12", "--out", out, "--width",
+                                         "640", "--height", "400"});
+        QVERIFY(process.waitForFinished(120000));
+        QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
+        for (const char* stem : {"outputs", "state_norms", "attention", "performance"})
+            QCOMPARE(QImage(QDir(out).filePath(QString(stem) + ".png")).size(), QSize(640, 400));
+        QFile csv(QDir(out).filePath("traces.csv"));
+        QVERIFY(csv.open(QIODevice::ReadOnly | QIODevice::Text));
+        QCOMPARE(QString::fromUtf8(csv.readAll()).split('\n', Qt::SkipEmptyParts).size(), 1 + 12);
+        QVERIFY(QFileInfo(QDir(out).filePath("snapshot.safetensors")).size() > 0);
+        QVERIFY(QFile::exists(QDir(out).filePath("session.json")));
+
+        // The session it wrote reproduces the run.
+        const QString again = dir_.filePath("again");
+        process.start(STEPSCOPE_BINARY, {"export", "--session", QDir(out).filePath("session.json"), "--out", again});
+        QVERIFY(process.waitForFinished(120000));
+        QCOMPARE(process.exitCode(), 0);
+        QFile first(QDir(out).filePath("snapshot.safetensors")), second(QDir(again).filePath("snapshot.safetensors"));
+        QVERIFY(first.open(QIODevice::ReadOnly) && second.open(QIODevice::ReadOnly));
+        QVERIFY(first.readAll() == second.readAll());
+    }
+
+    void badArgumentsExitTwoWithOneLine_data() {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::newRow("no source") << QStringList{"export", "--steps", "3", "--out", "x"};
+        QTest::newRow("both sources") << QStringList{"export", "--config", "a", "--session", "b", "--out", "x"};
+        QTest::newRow("bad steps") << QStringList{"export", "--config", "a", "--steps", "many", "--out", "x"};
+        QTest::newRow("unknown option") << QStringList{"export", "--colour", "red"};
+        QTest::newRow("missing file") << QStringList{"export", "--config", "/nonexistent.json", "--steps", "3",
+                                                     "--out", "x"};
+        QTest::newRow("bad format") << QStringList{"export", "--config", "a", "--steps", "3", "--out", "x",
+                                                   "--format", "gif"};
+    }
+    void badArgumentsExitTwoWithOneLine() {
+        QFETCH(QStringList, arguments);
+        QProcess process;
+        process.setWorkingDirectory(dir_.path());
+        process.start(STEPSCOPE_BINARY, arguments);
+        QVERIFY(process.waitForFinished(60000));
+        QCOMPARE(process.exitCode(), 2);
+        const QStringList lines = QString::fromUtf8(process.readAllStandardError()).split('\n', Qt::SkipEmptyParts);
+        QVERIFY(!lines.isEmpty());
+        QVERIFY2(lines.last().startsWith("stepscope export: "), qPrintable(lines.last()));
+    }
+
+private:
+    QTemporaryDir dir_;
+    QString config_;
+};
+
+QTEST_MAIN(TestExportCli)
+#include "test_ui_export_cli.moc"

@@ -1,0 +1,115 @@
+// Form validation: impossible values show the engine's message next to their field and block Apply.
+#include <QtTest>
+
+#include "model_panel.h"
+#include "session_spec.h"
+
+using namespace stepscope;
+using namespace stepscope::ui;
+
+class TestModelForm : public QObject {
+    Q_OBJECT
+
+private slots:
+    void defaultsAreValid() {
+        ModelPanel panel;
+        QVERIFY(panel.config().has_value());
+        QCOMPARE(*panel.config(), ModelConfig{});
+        QCOMPARE(panel.fieldText("n_layers"), QString("4"));
+        QCOMPARE(panel.fieldText("attention_type"), QString("full"));
+    }
+
+    void seedExampleFillsTheForm() {
+        ModelPanel panel;
+        const SessionSpec spec = seed_example();
+        panel.setConfig(spec.config);
+        QCOMPARE(panel.fieldText("attention_type"), QString("linear"));
+        QCOMPARE(panel.fieldText("n_layers"), QString("8"));
+        QCOMPARE(panel.fieldText("n_heads"), QString("12"));
+        QCOMPARE(panel.fieldText("query_dimensions"), QString("32"));
+        QCOMPARE(panel.fieldText("value_dimensions"), QString("32"));
+        QCOMPARE(panel.fieldText("feed_forward_dimensions"), QString("1536"));
+        QVERIFY(panel.config().has_value());
+        QCOMPARE(panel.config()->d_model(), 384);
+        QCOMPARE(spec.batch, 10);
+        QCOMPARE(spec.input.kind, InputKind::Feedback);
+    }
+
+    void zeroHeadsShowsTheEngineMessageNextToTheField() {
+        ModelPanel panel;
+        QSignalSpy validity(&panel, &ModelPanel::validityChanged);
+        QVERIFY(panel.setField("n_heads", "0"));
+        QVERIFY(!panel.config().has_value());
+        QVERIFY(!validity.isEmpty());
+        QCOMPARE(validity.last().at(0).toBool(), false);
+        QVERIFY2(panel.errorFor("n_heads").contains("n_heads"), qPrintable(panel.errorFor("n_heads")));
+        QVERIFY(panel.errorFor("n_layers").isEmpty());
+        QVERIFY(panel.setField("n_heads", "3"));
+        QVERIFY(panel.config().has_value());
+        QCOMPARE(panel.config()->n_heads, 3);
+        QVERIFY(panel.errorFor("n_heads").isEmpty());
+    }
+
+    void numbersAreParsedAndChecked_data() {
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<QString>("text");
+        QTest::newRow("temperature not a number") << "softmax_temp" << "warm";
+        QTest::newRow("negative temperature") << "softmax_temp" << "-1";
+        QTest::newRow("negative eps") << "eps" << "-0.5";
+        QTest::newRow("dropout of one") << "dropout" << "1";
+        QTest::newRow("empty eps") << "eps" << "";
+        QTest::newRow("zero query dimensions") << "query_dimensions" << "0";
+        QTest::newRow("zero feed-forward") << "feed_forward_dimensions" << "0";
+    }
+    void numbersAreParsedAndChecked() {
+        QFETCH(QString, key);
+        QFETCH(QString, text);
+        ModelPanel panel;
+        QVERIFY(panel.setField(key, text));
+        QVERIFY(!panel.config().has_value());
+        QVERIFY2(!panel.errorFor(key).isEmpty(), qPrintable(key));
+    }
+
+    void emptyTemperatureMeansTheDefault() {
+        ModelPanel panel;
+        QVERIFY(panel.setField("softmax_temp", "0.25"));
+        QVERIFY(panel.config().has_value());
+        QCOMPARE(*panel.config()->softmax_temp, 0.25);
+        QVERIFY(panel.setField("softmax_temp", ""));
+        QVERIFY(panel.config().has_value());
+        QVERIFY(!panel.config()->softmax_temp.has_value());
+    }
+
+    void decoderFieldsReachTheConfig() {
+        ModelPanel panel;
+        QVERIFY(panel.setField("kind", "decoder"));
+        QVERIFY(panel.setField("self_attention_type", "linear"));
+        QVERIFY(panel.setField("cross_attention_type", "full"));
+        QVERIFY(panel.setField("cross_n_heads", "2"));
+        QVERIFY(panel.config().has_value());
+        QCOMPARE(panel.config()->kind, ModelKind::Decoder);
+        QCOMPARE(panel.config()->self_attention_type, std::string("linear"));
+        QCOMPARE(panel.config()->cross_n_heads, 2);
+    }
+
+    void modelsTooLargeForMemoryAreRefused() {
+        ModelPanel panel;
+        QVERIFY(panel.setField("n_layers", "64"));
+        QVERIFY(panel.setField("n_heads", "64"));
+        QVERIFY(panel.setField("value_dimensions", "1024"));
+        QVERIFY(panel.setField("query_dimensions", "1024"));
+        QVERIFY(!panel.config().has_value());
+        QVERIFY(panel.errorFor({}).contains("GB"));
+    }
+
+    void engineErrorsGoNextToTheFieldTheyName() {
+        ModelPanel panel;
+        panel.showEngineError("parameter 'feature_map_dimensions' is too small for favor");
+        QVERIFY(panel.errorFor("feature_map_dimensions").contains("too small"));
+        panel.showEngineError("something without a key");
+        QCOMPARE(panel.errorFor({}), QString("something without a key"));
+    }
+};
+
+QTEST_MAIN(TestModelForm)
+#include "test_ui_model_form.moc"

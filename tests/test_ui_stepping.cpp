@@ -1,0 +1,236 @@
+// Stepping: every plot gets the new steps, scrubbing back and stepping on equals a fresh run, Step N cancels.
+#include <QElapsedTimer>
+#include <QtTest>
+#include <qcustomplot.h>
+
+#include "attention_plot.h"
+#include "main_window.h"
+#include "output_plot.h"
+#include "performance_plot.h"
+#include "plot_panel.h"
+#include "state_plot.h"
+#include "ui_test_support.h"
+
+using namespace stepscope;
+using namespace stepscope::ui;
+using namespace stepscope::ui::testing;
+
+namespace {
+
+int points(const TimePlot* plot) {
+    int least = -1;
+    for (QCPGraph* graph : plot->currentGraphs())
+        least = least < 0 ? graph->dataCount() : std::min(least, graph->dataCount());
+    return least;
+}
+
+}  // namespace
+
+class TestStepping : public QObject {
+    Q_OBJECT
+
+private slots:
+    void steppingUpdatesEveryPlot() {
+        MainWindow window(small_spec("full"));
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        QSignalSpy results(run, &RunController::recordsAppended);
+        run->step(5);
+        QVERIFY(wait_idle(*run));
+        QVERIFY(!results.isEmpty());
+        QCOMPARE(run->traces().size(), 5);
+        QCOMPARE(run->lastStep(), qint64(5));
+        PlotPanel* plots = window.plotPanel();
+        plots->refreshNow();
+        QCOMPARE(plots->outputs()->currentGraphs().size(), size_t(4));  // y[0..3]
+        QCOMPARE(points(plots->outputs()), 5);
+        QCOMPARE(plots->states()->currentGraphs().size(), size_t(2));  // one per head
+        QCOMPARE(points(plots->states()), 5);
+        QCOMPARE(points(plots->performance()), 5);
+        QCOMPARE(plots->attention()->rowsShown(), 5);
+        // The state plot draws what the engine observed: full attention's ||K|| grows from zero.
+        const double first = plots->states()->currentGraphs()[0]->data()->at(0)->value;
+        const double last = plots->states()->currentGraphs()[0]->data()->at(4)->value;
+        QVERIFY(first > 0 && last > first);
+
+        run->step(3);
+        QVERIFY(wait_idle(*run));
+        plots->refreshNow();
+        QCOMPARE(points(plots->outputs()), 8);
+        QCOMPARE(points(plots->states()), 8);
+        QCOMPARE(points(plots->performance()), 8);
+        QCOMPARE(plots->attention()->rowsShown(), 8);
+    }
+
+    void theSeedExampleSteps() {
+        MainWindow window(seed_example());
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        QCOMPARE(run->traces().info().batch, 10);
+        QCOMPARE(run->traces().width(), 384);
+        run->step(3);
+        QVERIFY(wait_idle(*run));
+        QCOMPARE(run->traces().size(), 3);
+        QCOMPARE(run->traces().records()[2].layers.size(), size_t(8));
+        QCOMPARE(run->traces().records()[2].layers[7].self.first.size(), size_t(12));
+        QVERIFY(run->traces().records()[2].layers[7].self.is_linear);
+        window.plotPanel()->refreshNow();
+        QCOMPARE(points(window.plotPanel()->states()), 3);
+    }
+
+    void scrubbingBackAndSteppingOnEqualsAFreshRun_data() {
+        QTest::addColumn<QString>("attention");
+        QTest::addColumn<int>("input");
+        QTest::addColumn<QString>("feature_map");
+        QTest::addColumn<int>("steps");
+        QTest::addColumn<int>("back_to");
+        QTest::addColumn<int>("then");
+        QTest::newRow("full, random input") << "full" << int(InputKind::Random) << "elu" << 10 << 4 << 3;
+        QTest::newRow("linear, fed back") << "linear" << int(InputKind::Feedback) << "elu" << 10 << 4 << 3;
+        QTest::newRow("favor, fed back, past a checkpoint") << "linear" << int(InputKind::Feedback) << "favor" << 45
+                                                            << 37 << 5;
+        QTest::newRow("sinusoid, back to the start") << "causal-linear" << int(InputKind::Sinusoid) << "elu" << 6 << 0
+                                                     << 2;
+    }
+    void scrubbingBackAndSteppingOnEqualsAFreshRun() {
+        QFETCH(QString, attention);
+        QFETCH(int, input);
+        QFETCH(QString, feature_map);
+        QFETCH(int, steps);
+        QFETCH(int, back_to);
+        QFETCH(int, then);
+        RunController run;
+        run.open(small_spec(attention.toStdString(), InputKind(input), feature_map.toStdString()));
+        QVERIFY(wait_idle(run));
+        run.step(steps);
+        QVERIFY(wait_idle(run));
+        QSignalSpy truncated(&run, &RunController::truncated);
+        run.setViewStep(back_to);
+        QCOMPARE(run.viewStep(), qint64(back_to));
+        QCOMPARE(run.traces().size(), steps);  // scrubbing alone changes nothing
+        run.step(then);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(truncated.size(), 1);
+        const int64_t end = back_to + then;
+        QCOMPARE(run.lastStep(), qint64(end));
+        QCOMPARE(run.viewStep(), qint64(end));
+
+        std::vector<StepRecord> expected;
+        const Checkpoint fresh = fresh_run(run, end, &expected);
+        const Checkpoint branched = run.stateAt(end);
+        QCOMPARE(branched.state.step, end);
+        QVERIFY2(branched.state == fresh.state, "the branched state differs from a fresh run's");
+        QVERIFY(branched.last_output == fresh.last_output);
+        QCOMPARE(run.traces().size(), int(end));
+        for (int64_t i = 0; i < end; ++i) {
+            QCOMPARE(run.traces().records()[size_t(i)].step, expected[size_t(i)].step);
+            QVERIFY2(run.traces().records()[size_t(i)].output == expected[size_t(i)].output,
+                     qPrintable(QString("output of step %1 differs").arg(i + 1)));
+        }
+    }
+
+    void stepNCancels() {
+        RunController run;
+        run.open(small_spec("full"));
+        QVERIFY(wait_idle(run));
+        QSignalSpy finished(&run, &RunController::stepsFinished);
+        run.step(100000000);
+        QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 0; }, 60000));
+        run.cancel();
+        QVERIFY(wait_idle(run));
+        QCOMPARE(finished.size(), 1);
+        const qint64 done = finished.first().at(0).toLongLong();
+        QCOMPARE(finished.first().at(1).toBool(), true);
+        QVERIFY(done > 0 && done < 100000000);
+        QCOMPARE(qint64(run.traces().size()), done);
+        // The run is whole and steps on from where it stopped.
+        run.step(1);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(run.lastStep(), done + 1);
+        QVERIFY(run.stateAt(done + 1).state == fresh_run(run, done + 1).state);
+    }
+
+    void runAndPause() {
+        RunController run;
+        run.open(small_spec("linear"));
+        QVERIFY(wait_idle(run));
+        QSignalSpy running(&run, &RunController::runningChanged);
+        run.run(0);  // as fast as the engine goes
+        QVERIFY(run.running());
+        QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 20; }, 60000));
+        run.pause();
+        QVERIFY(!run.running());
+        QVERIFY(wait_idle(run));
+        const int paused_at = run.traces().size();
+        QTest::qWait(100);
+        QCOMPARE(run.traces().size(), paused_at);
+        QCOMPARE(running.size(), 2);
+
+        run.run(50);  // a timer at 50 steps a second
+        QTest::qWait(300);
+        run.pause();
+        QVERIFY(wait_idle(run));
+        const int stepped = run.traces().size() - paused_at;
+        QVERIFY2(stepped >= 2 && stepped <= 30, qPrintable(QString("%1 steps in 0.3 s at 50/s").arg(stepped)));
+    }
+
+    void anotherBatchElementRecordsTheRunAgain() {
+        RunController run;
+        run.open(small_spec("full"));
+        QVERIFY(wait_idle(run));
+        run.step(6);
+        QVERIFY(wait_idle(run));
+        const State before = run.stateAt(6).state;
+        const std::vector<float> element1 = run.traces().records()[5].output;
+        run.setObserved(2);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(run.traces().size(), 6);
+        QCOMPARE(run.traces().info().observed, 2);
+        QCOMPARE(run.session().observed, 2);
+        QVERIFY(run.stateAt(6).state == before);
+        std::vector<StepRecord> expected;
+        fresh_run(run, 6, &expected);
+        QVERIFY(run.traces().records()[5].output == expected[5].output);
+        QVERIFY(run.traces().records()[5].output != element1);
+    }
+
+    void aRebuildCancelsTheStepsInFlight() {
+        RunController run;
+        run.open(small_spec("linear"));
+        QVERIFY(wait_idle(run));
+        run.step(100000000);
+        QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 0; }, 60000));
+        QSignalSpy opened(&run, &RunController::runOpened);
+        run.open(small_spec("full"));
+        QVERIFY(wait_idle(run));
+        QCOMPARE(opened.size(), 1);
+        QCOMPARE(run.traces().size(), 0);
+        QCOMPARE(run.traces().info().label, QString("full"));
+    }
+
+    void tenThousandStepsRedrawAtScreenRate() {
+        SessionSpec spec = small_spec("linear");
+        spec.config.n_layers = 1;
+        spec.config.n_heads = 1;
+        spec.config.query_dimensions = 4;
+        spec.config.value_dimensions = 4;
+        spec.config.feed_forward_dimensions = 8;
+        MainWindow window(spec);
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        QElapsedTimer clock;
+        clock.start();
+        const int frames_before = window.plotPanel()->frames();
+        run->step(10000);
+        QVERIFY(wait_idle(*run, 240000));
+        const qint64 elapsed = clock.elapsed();
+        window.plotPanel()->refreshNow();
+        QCOMPARE(points(window.plotPanel()->outputs()), 10000);
+        const int frames = window.plotPanel()->frames() - frames_before;
+        // A frame every 25 ms at most (plus the final refresh), however many steps arrived.
+        QVERIFY2(frames <= elapsed / 25 + 2, qPrintable(QString("%1 frames in %2 ms").arg(frames).arg(elapsed)));
+    }
+};
+
+QTEST_MAIN(TestStepping)
+#include "test_ui_stepping.moc"

@@ -1,0 +1,208 @@
+// The heatmap of recorded attention weights: rows are query steps, columns key steps (or memory elements).
+#include "attention_plot.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QSignalBlocker>
+#include <QSpinBox>
+#include <qcustomplot.h>
+
+#include <cmath>
+#include <limits>
+
+#include "plot_style.h"
+
+namespace stepscope::ui {
+
+AttentionPlot::AttentionPlot(QWidget* parent)
+    : PlotView(tr("Attention weights"), QStringLiteral("attention"), parent),
+      role_(new QComboBox),
+      layer_(new QSpinBox),
+      head_(new QSpinBox) {
+    role_->addItems({tr("self attention"), tr("cross attention")});
+    layer_->setPrefix(tr("layer "));
+    head_->setPrefix(tr("head "));
+    controls()->addWidget(role_);
+    controls()->addWidget(layer_);
+    controls()->addWidget(head_);
+    controls()->addStretch(1);
+    auto changed = [this] {
+        dirty_ = true;
+        emit needsReplot();
+    };
+    connect(role_, &QComboBox::currentIndexChanged, this, [this, changed] {
+        updateSelectors();
+        changed();
+    });
+    connect(layer_, &QSpinBox::valueChanged, this, changed);
+    connect(head_, &QSpinBox::valueChanged, this, changed);
+
+    QCustomPlot* p = plot();
+    p->legend->setVisible(false);
+    p->axisRect()->setupFullAxesBox(true);
+    p->yAxis->setRangeReversed(true);  // query steps run down, as in an attention matrix
+    p->yAxis->setLabel(tr("query step"));
+    // Steps and memory elements are whole numbers: ticks at integer multiples only.
+    for (QCPAxis* axis : {p->xAxis, p->yAxis}) {
+        QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+        ticker->setTickStep(1);
+        ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        axis->setTicker(ticker);
+    }
+    map_ = new QCPColorMap(p->xAxis, p->yAxis);
+    scale_ = new QCPColorScale(p);
+    // The colour scale takes the legend's column.
+    if (QCPLayoutGrid* side = qobject_cast<QCPLayoutGrid*>(p->plotLayout()->element(1, 1))) {
+        side->remove(p->legend);
+        side->addElement(0, 0, scale_);
+        side->setRowStretchFactor(0, 1);
+    }
+    scale_->setType(QCPAxis::atRight);
+    // Weights span orders of magnitude (a first step attends only to itself): a log scale shows them all.
+    scale_->setDataScaleType(QCPAxis::stLogarithmic);
+    scale_->axis()->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    scale_->axis()->setNumberFormat(QStringLiteral("g"));
+    scale_->axis()->setNumberPrecision(3);
+    scale_->axis()->setLabel(tr("softmax weight (log scale)"));
+    map_->setColorScale(scale_);
+    // After setColorScale, which hands the scale's gradient to the map. Cells without a weight
+    // (future keys) stay transparent.
+    QCPColorGradient gradient(QCPColorGradient::gpThermal);
+    gradient.setNanHandling(QCPColorGradient::nhTransparent);
+    scale_->setGradient(gradient);
+    map_->setInterpolate(false);
+    auto* margins = new QCPMarginGroup(p);
+    p->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
+    scale_->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
+    note_ = add_note(p);
+}
+
+AttentionRole AttentionPlot::role() const {
+    return role_->currentIndex() == 1 ? AttentionRole::Cross : AttentionRole::Self;
+}
+
+void AttentionPlot::select(AttentionRole role, int layer, int head) {
+    const QSignalBlocker b1(role_), b2(layer_), b3(head_);
+    role_->setCurrentIndex(role == AttentionRole::Cross ? 1 : 0);
+    updateSelectors();
+    layer_->setValue(layer);
+    head_->setValue(head);
+    dirty_ = true;
+    emit needsReplot();
+}
+
+void AttentionPlot::updateSelectors() {
+    const QSignalBlocker b1(role_), b2(layer_), b3(head_);
+    const bool decoder = current_ && current_->decoder();
+    role_->setEnabled(decoder);
+    if (!decoder) role_->setCurrentIndex(0);
+    layer_->setRange(0, std::max(0, (current_ ? current_->layers() : 1) - 1));
+    head_->setRange(0, std::max(0, (current_ ? current_->heads(role()) : 1) - 1));
+}
+
+void AttentionPlot::rebuild() {
+    // A decoder whose self attention is linear has weights only in its full cross attention: show those.
+    if (current_ && current_->decoder()) {
+        const AttentionRole other = role() == AttentionRole::Self ? AttentionRole::Cross : AttentionRole::Self;
+        if (current_->linear(role()) && !current_->linear(other)) {
+            const QSignalBlocker blocker(role_);
+            role_->setCurrentIndex(other == AttentionRole::Cross ? 1 : 0);
+        }
+    }
+    updateSelectors();
+    dirty_ = true;
+    emit needsReplot();
+}
+
+void AttentionPlot::appendFrom(int) {
+    dirty_ = true;
+    emit needsReplot();
+}
+
+void AttentionPlot::setViewStep(int64_t step) {
+    if (step == view_step_) return;
+    view_step_ = step;
+    dirty_ = true;
+    emit needsReplot();
+}
+
+void AttentionPlot::fill() {
+    rows_shown_ = 0;
+    map_->data()->clear();
+    const AttentionRole r = role();
+    const int layer = layer_->value(), head = head_->value();
+    setSubtitle(tr("layer %1, head %2, %3").arg(layer).arg(head).arg(r == AttentionRole::Cross ? tr("cross") : tr("self")));
+    QString note;
+    if (!current_ || current_->empty()) note = tr("Press Step (F10) to run the model");
+    else if (current_->linear(r))
+        note = tr("Linear attention has no attention matrix:\nits state is the fixed-size sums S and Z.\n"
+                  "Choose full attention to see the weights.");
+    // The rows kept: query steps within the window up to the viewed step.
+    const int64_t last = std::min<int64_t>(view_step_, current_ ? current_->last_step() : 0);
+    const int64_t first = std::max<int64_t>(current_ ? current_->base_step() + 1 : 1, last - kAttentionWindow + 1);
+    std::vector<const AttentionRows*> rows;
+    if (note.isEmpty()) {
+        for (int64_t s = first; s <= last; ++s) {
+            const StepRecord* rec = current_->at_step(s);
+            const AttentionRows* found = nullptr;
+            if (rec)
+                for (const AttentionRows& a : rec->attention)
+                    if (a.layer == layer && a.role == r && head < a.heads) found = &a;
+            rows.push_back(found);
+        }
+        if (std::none_of(rows.begin(), rows.end(), [](const AttentionRows* a) { return a != nullptr; }))
+            note = tr("No weights recorded for steps %1 to %2\n(the heatmap keeps the last %3 steps)")
+                       .arg(first)
+                       .arg(last)
+                       .arg(kAttentionWindow);
+    }
+    note_->setText(note);
+    note_->setVisible(!note.isEmpty());
+    QCustomPlot* p = plot();
+    scale_->setVisible(note.isEmpty());
+    p->xAxis->setTickLabels(note.isEmpty());
+    p->yAxis->setTickLabels(note.isEmpty());
+    if (!note.isEmpty()) {
+        p->xAxis->setRange(0, 1);
+        p->yAxis->setRange(0, 1);
+        return;
+    }
+    // Self attention: the key of cache index j is step j + 1. Cross: memory element j.
+    const bool self = r == AttentionRole::Self;
+    int key_lo = std::numeric_limits<int>::max(), key_hi = 0;
+    for (const AttentionRows* a : rows)
+        if (a) {
+            key_lo = std::min(key_lo, a->first_key);
+            key_hi = std::max(key_hi, a->first_key + a->keys);
+        }
+    if (self) key_lo = std::max<int64_t>(key_lo, first - 1);  // a square window of steps
+    const int columns = std::max(1, key_hi - key_lo);
+    map_->data()->setSize(columns, int(rows.size()));
+    const double key_offset = self ? 1 : 0;
+    map_->data()->setRange(QCPRange(key_lo + key_offset, key_hi - 1 + key_offset), QCPRange(double(first), double(last)));
+    for (int q = 0; q < int(rows.size()); ++q)
+        for (int k = 0; k < columns; ++k) {
+            const AttentionRows* a = rows[size_t(q)];
+            const int key = key_lo + k;
+            double value = std::numeric_limits<double>::quiet_NaN();
+            if (a && key >= a->first_key && key < a->first_key + a->keys)
+                value = a->weights[size_t(head) * a->keys + size_t(key - a->first_key)];
+            // Masked memory elements have weight 0: left blank like keys not yet seen.
+            if (!(value > 0)) value = std::numeric_limits<double>::quiet_NaN();
+            map_->data()->setCell(k, q, value);
+        }
+    rows_shown_ = int(rows.size());
+    map_->rescaleDataRange(true);
+    p->xAxis->setLabel(self ? tr("key step") : tr("memory element"));
+    if (!following()) return;
+    p->xAxis->setRange(key_lo + key_offset - 0.5, key_hi - 1 + key_offset + 0.5);
+    p->yAxis->setRange(double(first) - 0.5, double(last) + 0.5);
+}
+
+void AttentionPlot::refresh() {
+    if (dirty_ || following()) fill();
+    dirty_ = false;
+    plot()->replot(QCustomPlot::rpQueuedReplot);
+}
+
+}  // namespace stepscope::ui

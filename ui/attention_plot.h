@@ -1,0 +1,46 @@
+// Plot 3: full attention's softmax weights of one layer and head as a heatmap over (query step, key step).
+#pragma once
+
+#include "plot_view.h"
+
+class QCPColorMap;
+class QCPColorScale;
+class QCPItemText;
+class QComboBox;
+class QSpinBox;
+
+namespace stepscope::ui {
+
+class AttentionPlot : public PlotView {
+    Q_OBJECT
+
+public:
+    explicit AttentionPlot(QWidget* parent = nullptr);
+
+    void select(AttentionRole role, int layer, int head);
+    void rebuild() override;
+    void appendFrom(int first) override;
+    void setViewStep(int64_t step) override;
+    void refresh() override;
+
+    // Cells drawn at the last refresh (query rows x key columns); for tests.
+    int rowsShown() const { return rows_shown_; }
+
+private:
+    AttentionRole role() const;
+    void updateSelectors();
+    // Fills the map with the rows of the kAttentionWindow query steps up to the viewed step.
+    void fill();
+
+    QComboBox* role_;
+    QSpinBox* layer_;
+    QSpinBox* head_;
+    QCPColorMap* map_;
+    QCPColorScale* scale_;
+    QCPItemText* note_;
+    int64_t view_step_ = 0;
+    bool dirty_ = true;
+    int rows_shown_ = 0;
+};
+
+}  // namespace stepscope::ui

@@ -1,0 +1,47 @@
+// State checkpoints at doubling intervals within a count and byte budget, so scrubbing back replays little.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "stepscope/state.h"
+#include "stepscope/types.h"
+
+namespace stepscope::ui {
+
+// A state plus the output of its last step: the next input when outputs are fed back.
+struct Checkpoint {
+    State state;
+    RowMatrix last_output;
+};
+
+class CheckpointStore {
+public:
+    explicit CheckpointStore(int max_count = 48, std::size_t max_bytes = std::size_t(512) << 20);
+
+    // Starts over from `base`, which is kept whatever the budget.
+    void reset(Checkpoint base);
+    // Keeps a copy when the state's step falls on the current interval.
+    void offer(const State& state, const RowMatrix& last_output);
+    // The latest checkpoint at or before `step` (the base at least).
+    const Checkpoint& nearest(int64_t step) const;
+    // Forgets checkpoints after `step`, when the run branches there.
+    void drop_after(int64_t step);
+
+    int64_t base_step() const { return checkpoints_.front().state.step; }
+    int64_t interval() const { return interval_; }
+    int count() const { return static_cast<int>(checkpoints_.size()); }
+    std::size_t bytes() const;
+
+private:
+    // Doubles the interval, dropping the checkpoints off it, until the budget holds.
+    void thin();
+
+    std::vector<Checkpoint> checkpoints_;  // by step; [0] is the base
+    int max_count_;
+    std::size_t max_bytes_;
+    int64_t interval_ = 16;
+};
+
+}  // namespace stepscope::ui

@@ -1,0 +1,177 @@
+// The worker's commands: each catches every failure, reports it, and leaves the previous run in place.
+#include "engine_worker.h"
+
+#include <QJsonDocument>
+
+#include <chrono>
+
+#include "stepscope/error.h"
+#include "stepscope/safetensors.h"
+
+namespace stepscope::ui {
+
+namespace {
+
+// Results go to the UI about as often as it can draw them.
+constexpr auto kFlushInterval = std::chrono::milliseconds(33);
+constexpr size_t kMaxBatch = 256;
+
+QString message_of(const std::exception& e) {
+    if (dynamic_cast<const std::bad_alloc*>(&e)) return QStringLiteral("out of memory");
+    return QString::fromStdString(e.what());
+}
+
+}  // namespace
+
+EngineWorker::EngineWorker() {
+    qRegisterMetaType<RunInfo>();
+    qRegisterMetaType<StepBatch>();
+    qRegisterMetaType<SessionSpec>();
+}
+
+EngineWorker::~EngineWorker() = default;
+
+void EngineWorker::open(const SessionSpec& spec, uint64_t epoch) {
+    QString context = spec.weights_path.isEmpty() ? QStringLiteral("model") : QStringLiteral("weights");
+    try {
+        auto model = build_model(spec);
+        context = QStringLiteral("input");
+        auto runner = std::make_unique<Runner>(std::move(model), spec);
+        if (!spec.snapshot_path.isEmpty()) {
+            context = QStringLiteral("snapshot");
+            runner->restore(spec.snapshot_path);
+        }
+        runner_ = std::move(runner);
+        emit opened(runner_->info(), runner_->spec());
+        runSteps(spec.steps, epoch);
+    } catch (const std::exception& e) {
+        emit failed(context, message_of(e));
+    }
+    emit commandDone();
+}
+
+void EngineWorker::openSnapshot(const QString& path) {
+    try {
+        const SafetensorsFile file = read_safetensors(path.toStdString());
+        const auto session = file.metadata.find(kSessionMetadata);
+        std::unique_ptr<Runner> runner;
+        if (session != file.metadata.end()) {
+            // Written by Stepscope: the session says how to rebuild the model and its inputs.
+            QJsonParseError parse_error;
+            const QJsonDocument document =
+                QJsonDocument::fromJson(QByteArray::fromStdString(session->second), &parse_error);
+            if (!document.isObject())
+                throw Error(path.toStdString() + ": metadata 'session' is not a JSON object");
+            SessionSpec spec = session_from_json(document.object());
+            spec.steps = 0;
+            const bool same_model = runner_ && runner_->model()->config() == spec.config &&
+                                    runner_->spec().weights_path == spec.weights_path &&
+                                    runner_->spec().weights_seed == spec.weights_seed;
+            runner = std::make_unique<Runner>(same_model ? runner_->model() : build_model(spec), spec);
+        } else {
+            if (!runner_) throw Error(path.toStdString() + ": no model to continue this snapshot with");
+            runner = std::make_unique<Runner>(runner_->model(), runner_->spec());
+        }
+        runner->restore(path);
+        runner_ = std::move(runner);
+        emit opened(runner_->info(), runner_->spec());
+    } catch (const std::exception& e) {
+        emit failed(QStringLiteral("snapshot"), message_of(e));
+    }
+    emit commandDone();
+}
+
+void EngineWorker::runSteps(int64_t count, uint64_t epoch) {
+    if (!runner_ || count <= 0) {
+        emit stepsFinished(0, false, {});
+        return;
+    }
+    auto records = std::make_shared<std::vector<StepRecord>>();
+    auto last_flush = std::chrono::steady_clock::now();
+    int64_t done = 0;
+    bool cancelled = false;
+    QString error;
+    while (done < count) {
+        if (epoch_.load() != epoch) {
+            cancelled = true;
+            break;
+        }
+        try {
+            records->push_back(runner_->advance());
+        } catch (const std::exception& e) {
+            error = message_of(e);
+            break;
+        }
+        ++done;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_flush >= kFlushInterval || records->size() >= kMaxBatch) {
+            emit stepped(StepBatch{std::move(records)});
+            emit progress(done, count);
+            records = std::make_shared<std::vector<StepRecord>>();
+            last_flush = now;
+        }
+    }
+    if (!records->empty()) emit stepped(StepBatch{std::move(records)});
+    emit progress(done, count);
+    emit stepsFinished(done, cancelled, error);
+}
+
+void EngineWorker::stepMany(int64_t count, int64_t from, uint64_t epoch) {
+    if (runner_ && epoch_.load() == epoch && from >= 0 && from < runner_->step()) {
+        try {
+            runner_->rewind(from);
+            emit rewound(from, runner_->spec().observed);
+        } catch (const std::exception& e) {
+            emit stepsFinished(0, false, message_of(e));
+            emit commandDone();
+            return;
+        }
+    }
+    runSteps(count, epoch);
+    emit commandDone();
+}
+
+void EngineWorker::observe(int element, uint64_t epoch) {
+    if (runner_) {
+        try {
+            const int64_t target = runner_->step();
+            runner_->set_observed(element);
+            runner_->rewind(runner_->base_step());
+            emit rewound(runner_->base_step(), runner_->spec().observed);
+            runSteps(target - runner_->base_step(), epoch);
+        } catch (const std::exception& e) {
+            emit failed(QStringLiteral("step"), message_of(e));
+        }
+    }
+    emit commandDone();
+}
+
+void EngineWorker::reset(uint64_t sequence_seed) {
+    if (runner_) {
+        runner_->reset(sequence_seed);
+        emit opened(runner_->info(), runner_->spec());
+    }
+    emit commandDone();
+}
+
+void EngineWorker::saveSnapshot(const QString& path, int64_t step) {
+    try {
+        if (!runner_) throw Error("no run to save");
+        runner_->save_snapshot(path, step);
+        emit snapshotSaved(path);
+    } catch (const std::exception& e) {
+        emit failed(QStringLiteral("snapshot"), message_of(e));
+    }
+    emit commandDone();
+}
+
+Checkpoint EngineWorker::stateAt(int64_t step) const {
+    if (!runner_) return {};
+    try {
+        return runner_->state_at(step);
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
+}  // namespace stepscope::ui

@@ -1,0 +1,69 @@
+// The engine's thread: owns the Runner (model and state), takes queued commands, returns value snapshots.
+//
+// Commands are posted with QMetaObject::invokeMethod(worker, lambda, Qt::QueuedConnection) by the
+// RunController and run one at a time in the worker's thread. cancel() is the one call made from
+// another thread: it stops the step command in flight at its next step, so a command queued
+// behind it (a rebuild, a reset) runs promptly and never meets a step half done.
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "runner.h"
+#include "session_spec.h"
+#include "step_record.h"
+
+namespace stepscope::ui {
+
+class EngineWorker : public QObject {
+    Q_OBJECT
+
+public:
+    EngineWorker();
+    ~EngineWorker() override;
+
+    // Any thread. Commands posted before this call stop at their next step; later ones carry the new epoch.
+    void cancel() { ++epoch_; }
+    uint64_t epoch() const { return epoch_.load(); }
+
+    // Worker thread only, through queued invocations.
+    // A new model and run; on failure the previous run stays and `failed` says why. Then takes spec.steps.
+    void open(const SessionSpec& spec, uint64_t epoch);
+    // Continues from a snapshot: the session stored in it, else the current model.
+    void openSnapshot(const QString& path);
+    // `count` steps from step `from` (rewinding there first when the run is further on).
+    void stepMany(int64_t count, int64_t from, uint64_t epoch);
+    // Records again from the start with another observed batch element, up to the current step.
+    void observe(int element, uint64_t epoch);
+    void reset(uint64_t sequence_seed);
+    void saveSnapshot(const QString& path, int64_t step);
+    // The state at `step` (for tests and checks): call with Qt::BlockingQueuedConnection.
+    Checkpoint stateAt(int64_t step) const;
+
+signals:
+    void opened(const stepscope::ui::RunInfo& info, const stepscope::ui::SessionSpec& spec);
+    void stepped(const stepscope::ui::StepBatch& batch);
+    // The run went back to `step`; records from here on follow batch element `observed`.
+    void rewound(qint64 step, int observed);
+    void progress(qint64 done, qint64 total);
+    // A step command ended: all done, cancelled, or stopped by `error` (the run stays at its last good step).
+    void stepsFinished(qint64 done, bool cancelled, const QString& error);
+    void failed(const QString& context, const QString& message);
+    void snapshotSaved(const QString& path);
+    // Every command ends with this, whatever happened, so the controller can count what is in flight.
+    void commandDone();
+
+private:
+    void runSteps(int64_t count, uint64_t epoch);
+
+    std::unique_ptr<Runner> runner_;
+    std::atomic<uint64_t> epoch_{0};
+};
+
+}  // namespace stepscope::ui
+
+Q_DECLARE_METATYPE(stepscope::ui::SessionSpec)

@@ -1,0 +1,178 @@
+// Export dialogs: which plot, what size, where; snapshots go through the worker, which owns the state.
+#include "export_controller.h"
+
+#include <QAction>
+#include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QSettings>
+#include <QSpinBox>
+
+#include "plot_export.h"
+#include "plot_panel.h"
+#include "plot_view.h"
+#include "run_controller.h"
+
+namespace stepscope::ui {
+
+namespace {
+
+constexpr const char* kDirectoryKey = "export/lastDirectory";
+constexpr const char* kWidthKey = "export/width";
+constexpr const char* kHeightKey = "export/height";
+
+// Asks for the image size (and the plot or the format); remembers the size.
+struct ImageChoice {
+    bool accepted = false;
+    int plot = 0;
+    QString format;
+    QSize size;
+};
+
+ImageChoice ask_image(QWidget* parent, const QStringList& plots, bool ask_format) {
+    QDialog dialog(parent);
+    dialog.setWindowTitle(ask_format ? QObject::tr("Export all plots") : QObject::tr("Export plot"));
+    auto* form = new QFormLayout(&dialog);
+    auto* plot = new QComboBox;
+    plot->addItems(plots);
+    auto* format = new QComboBox;
+    format->addItems({"png", "jpg", "pdf"});
+    QSettings settings;
+    auto* width = new QSpinBox;
+    auto* height = new QSpinBox;
+    width->setRange(16, kMaxImageSide);
+    height->setRange(16, kMaxImageSide);
+    width->setSuffix(QObject::tr(" px"));
+    height->setSuffix(QObject::tr(" px"));
+    width->setValue(settings.value(kWidthKey, 1200).toInt());
+    height->setValue(settings.value(kHeightKey, 800).toInt());
+    if (ask_format) form->addRow(QObject::tr("Format"), format);
+    else form->addRow(QObject::tr("Plot"), plot);
+    form->addRow(QObject::tr("Width"), width);
+    form->addRow(QObject::tr("Height"), height);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+    form->addRow(buttons);
+    QObject::connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+    QObject::connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    ImageChoice choice;
+    choice.accepted = dialog.exec() == QDialog::Accepted;
+    choice.plot = plot->currentIndex();
+    choice.format = format->currentText();
+    choice.size = QSize(width->value(), height->value());
+    if (choice.accepted) {
+        settings.setValue(kWidthKey, width->value());
+        settings.setValue(kHeightKey, height->value());
+    }
+    return choice;
+}
+
+}  // namespace
+
+ExportController::ExportController(QWidget* window, PlotPanel* plots, RunController* run)
+    : QObject(window),
+      window_(window),
+      plots_(plots),
+      run_(run),
+      export_plot_(new QAction(tr("Export plot…"), this)),
+      export_all_(new QAction(tr("Export all plots…"), this)),
+      export_traces_(new QAction(tr("Export traces (CSV)…"), this)),
+      save_snapshot_(new QAction(tr("Save snapshot…"), this)),
+      open_snapshot_(new QAction(tr("Open snapshot…"), this)) {
+    export_plot_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    export_all_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
+    save_snapshot_->setToolTip(tr("The state at the viewed step, with its config, step and seeds"));
+    connect(export_plot_, &QAction::triggered, this, [this] {
+        QStringList names;
+        for (PlotView* view : plots_->plots()) names << view->title();
+        const ImageChoice choice = ask_image(window_, names, false);
+        if (!choice.accepted) return;
+        const QString path = savePath(tr("Export plot"), tr("PNG image (*.png);;JPEG image (*.jpg);;PDF (*.pdf)"),
+                                      plots_->plots()[choice.plot]->fileStem() + ".png");
+        if (!path.isEmpty()) exportPlot(choice.plot, path, choice.size);
+    });
+    connect(export_all_, &QAction::triggered, this, [this] {
+        const ImageChoice choice = ask_image(window_, {}, true);
+        if (!choice.accepted) return;
+        QSettings settings;
+        const QString dir = QFileDialog::getExistingDirectory(window_, tr("Export all plots into"),
+                                                              settings.value(kDirectoryKey).toString());
+        if (dir.isEmpty()) return;
+        settings.setValue(kDirectoryKey, dir);
+        exportAllPlots(dir, choice.format, choice.size);
+    });
+    connect(export_traces_, &QAction::triggered, this, [this] {
+        const QString path = savePath(tr("Export traces"), tr("CSV (*.csv)"), QStringLiteral("traces.csv"));
+        if (!path.isEmpty()) exportTraces(path);
+    });
+    connect(save_snapshot_, &QAction::triggered, this, [this] {
+        const QString path = savePath(tr("Save snapshot"), tr("Stepscope snapshot (*.safetensors)"),
+                                      QStringLiteral("step%1.safetensors").arg(run_->viewStep()));
+        if (!path.isEmpty()) run_->saveSnapshot(path);
+    });
+    connect(open_snapshot_, &QAction::triggered, this, [this] {
+        QSettings settings;
+        const QString path = QFileDialog::getOpenFileName(window_, tr("Open snapshot"),
+                                                          settings.value(kDirectoryKey).toString(),
+                                                          tr("Stepscope snapshot (*.safetensors);;All files (*)"));
+        if (path.isEmpty()) return;
+        rememberDirectory(path);
+        run_->openSnapshot(path);
+    });
+}
+
+QString ExportController::savePath(const QString& title, const QString& filters, const QString& default_name) {
+    QSettings settings;
+    const QString dir = settings.value(kDirectoryKey).toString();
+    QString selected;
+    QString path = QFileDialog::getSaveFileName(window_, title, QDir(dir).filePath(default_name), filters, &selected);
+    if (path.isEmpty()) return {};
+    // The filter names the format when the typed name has no suffix.
+    if (QFileInfo(path).suffix().isEmpty()) {
+        const int open = selected.indexOf("*."), close = selected.indexOf(')', open);
+        if (open >= 0 && close > open) path += selected.mid(open + 1, close - open - 1);
+    }
+    rememberDirectory(path);
+    return path;
+}
+
+void ExportController::rememberDirectory(const QString& path) {
+    QSettings().setValue(kDirectoryKey, QFileInfo(path).absolutePath());
+}
+
+void ExportController::exportPlot(int plot_index, const QString& path, QSize size) {
+    PlotView* view = plots_->plots().value(plot_index);
+    if (!view) {
+        emit failed(tr("There is no plot %1").arg(plot_index));
+        return;
+    }
+    try {
+        plots_->refreshNow();
+        save_plot(view->plot(), path, size.width(), size.height());
+        emit done(tr("Wrote %1").arg(path));
+    } catch (const std::exception& e) {
+        emit failed(QString::fromStdString(e.what()));
+    }
+}
+
+void ExportController::exportAllPlots(const QString& directory, const QString& format, QSize size) {
+    try {
+        const QStringList written = save_all_plots(*plots_, directory, format, size.width(), size.height());
+        emit done(tr("Wrote %1 plots into %2").arg(written.size()).arg(directory));
+    } catch (const std::exception& e) {
+        emit failed(QString::fromStdString(e.what()));
+    }
+}
+
+void ExportController::exportTraces(const QString& path) {
+    try {
+        write_traces_csv(path, run_->traces());
+        emit done(tr("Wrote %1 steps to %2").arg(run_->traces().size()).arg(path));
+    } catch (const std::exception& e) {
+        emit failed(QString::fromStdString(e.what()));
+    }
+}
+
+}  // namespace stepscope::ui

@@ -1,0 +1,50 @@
+// The GUI's export and snapshot actions: file dialogs, the chosen image size, and the writers of plot_export.h.
+#pragma once
+
+#include <QObject>
+#include <QSize>
+
+class QAction;
+class QWidget;
+
+namespace stepscope::ui {
+
+class PlotPanel;
+class RunController;
+
+class ExportController : public QObject {
+    Q_OBJECT
+
+public:
+    ExportController(QWidget* window, PlotPanel* plots, RunController* run);
+
+    QAction* exportPlotAction() const { return export_plot_; }
+    QAction* exportAllAction() const { return export_all_; }
+    QAction* exportTracesAction() const { return export_traces_; }
+    QAction* saveSnapshotAction() const { return save_snapshot_; }
+    QAction* openSnapshotAction() const { return open_snapshot_; }
+
+    // The dialog-free writers the actions end in (and tests call): each reports through `done` or `failed`.
+    void exportPlot(int plot_index, const QString& path, QSize size);
+    void exportAllPlots(const QString& directory, const QString& format, QSize size);
+    void exportTraces(const QString& path);
+
+signals:
+    void done(const QString& message);
+    void failed(const QString& message);
+
+private:
+    QString savePath(const QString& title, const QString& filters, const QString& default_name);
+    void rememberDirectory(const QString& path);
+
+    QWidget* window_;
+    PlotPanel* plots_;
+    RunController* run_;
+    QAction* export_plot_;
+    QAction* export_all_;
+    QAction* export_traces_;
+    QAction* save_snapshot_;
+    QAction* open_snapshot_;
+};
+
+}  // namespace stepscope::ui

@@ -1,0 +1,63 @@
+// Command-line actions for the window (--steps, --set, --pin, --screenshot): scripted demos and the README screenshot.
+//
+//   stepscope --steps 200 --pin --set attention_type=full --steps 200 --screenshot shot.png
+//
+// Each action waits for the engine to finish the one before; --set edits the form as a user would,
+// and the form is applied before the next action that needs the run.
+#pragma once
+
+#include <QObject>
+#include <QStringList>
+
+#include <optional>
+#include <vector>
+
+#include "session_spec.h"
+
+namespace stepscope::ui {
+
+class MainWindow;
+
+struct GuiAction {
+    enum class Kind { Steps, Set, Pin, Screenshot };
+    Kind kind = Kind::Steps;
+    qint64 count = 0;
+    QString key;
+    QString value;  // Set: the field text; Screenshot: the file
+};
+
+struct GuiOptions {
+    std::optional<SessionSpec> spec;  // --session or --config; the seed example otherwise
+    std::vector<GuiAction> actions;
+    bool help = false;
+    // True when the script ends the application (it took a screenshot).
+    bool quits() const;
+};
+
+extern const char* const kGuiUsage;
+
+// Throws stepscope::Error with a one-line message for a bad command line or an unreadable file.
+GuiOptions parse_gui_arguments(const QStringList& arguments);
+
+class GuiScript : public QObject {
+    Q_OBJECT
+
+public:
+    GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool quit_at_end);
+    // Runs the actions once the first run is open.
+    void start();
+
+private:
+    void next();
+    void whenIdle();
+    void screenshot(const QString& path);
+
+    MainWindow* window_;
+    std::vector<GuiAction> actions_;
+    size_t position_ = 0;
+    bool form_changed_ = false;
+    bool quit_at_end_;
+    bool waiting_ = false;
+};
+
+}  // namespace stepscope::ui

@@ -1,0 +1,28 @@
+// `stepscope export` without a display: run a session N steps, then write plots, traces, snapshot and session.
+#pragma once
+
+#include <QString>
+#include <QStringList>
+
+#include <cstdint>
+#include <functional>
+
+#include "session_spec.h"
+
+namespace stepscope::ui {
+
+struct HeadlessExport {
+    SessionSpec spec;           // its own `steps` are replaced by `steps`
+    int64_t steps = 0;
+    QString directory;
+    QString format = QStringLiteral("png");
+    int width = 1200;
+    int height = 800;
+};
+
+// Needs a QApplication (the plots are widgets; the offscreen platform will do). Writes
+// <stem>.<format> per plot, traces.csv, snapshot.safetensors and session.json into the
+// directory; returns the paths. Throws stepscope::Error naming what failed.
+QStringList run_headless_export(const HeadlessExport& job, const std::function<void(const QString&)>& progress = {});
+
+}  // namespace stepscope::ui

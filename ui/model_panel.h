@@ -1,0 +1,73 @@
+// The model form: every builder parameter with the reference defaults, the engine's errors next to each field.
+#pragma once
+
+#include <QMap>
+#include <QWidget>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "stepscope/config.h"
+
+class QFormLayout;
+class QLabel;
+class QSpinBox;
+
+namespace stepscope::ui {
+
+class ModelPanel : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit ModelPanel(QWidget* parent = nullptr);
+
+    // The form's config when the engine accepts it.
+    std::optional<ModelConfig> config() const { return config_; }
+    uint64_t weightsSeed() const;
+    void setWeightsSeed(uint64_t seed);
+    void setConfig(const ModelConfig& config);
+    // Says where the current model's weights come from ("random, seed 1", a file name).
+    void setWeightsSource(const QString& text);
+
+    // Sets one field from text, as a user would type it; false for an unknown key.
+    bool setField(const QString& key, const QString& text);
+    QString fieldText(const QString& key) const;
+    // The message next to `key`'s field; empty when the field is fine.
+    QString errorFor(const QString& key) const;
+    // The first message on the form, for a status line; empty when the form is fine.
+    QString firstError() const;
+    // Shows an engine message next to the field it names (or under the form when it names none).
+    void showEngineError(const QString& message);
+
+signals:
+    void validityChanged(bool valid);
+    void loadWeightsRequested();
+
+private:
+    struct Field {
+        QWidget* editor = nullptr;
+        QLabel* error = nullptr;
+        // The value for set_parameter; nullopt keeps the default; throws Error for unparsable text.
+        std::function<std::optional<ParamValue>()> value;
+        std::function<void(const ModelConfig&)> load;
+        std::function<void(const QString&)> set_text;
+        std::function<QString()> text;
+    };
+
+    void addField(QFormLayout* form, const QString& key, const QString& label, Field field, const QString& help);
+    Field comboField(const QStringList& items, std::function<QString(const ModelConfig&)> get);
+    Field spinField(int maximum, int ModelConfig::*member, const QString& zero_text = {});
+    Field numberField(std::function<std::optional<double>(const ModelConfig&)> get, bool optional);
+    void revalidate();
+    void updateEnabled();
+
+    QMap<QString, Field> fields_;
+    QLabel* general_error_;
+    QLabel* weights_source_;
+    QSpinBox* weights_seed_;
+    std::optional<ModelConfig> config_;
+    bool loading_ = false;
+};
+
+}  // namespace stepscope::ui

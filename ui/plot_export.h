@@ -1,0 +1,27 @@
+// Plot images (PNG, JPG, PDF at a chosen size) and the traces CSV: the files both the GUI and `stepscope export` write.
+#pragma once
+
+#include <QString>
+#include <QStringList>
+
+class QCustomPlot;
+
+namespace stepscope::ui {
+
+class PlotPanel;
+class TraceStore;
+
+constexpr int kMaxImageSide = 8192;
+
+// Writes `plot` to `path` in the format its suffix names (png, jpg, jpeg, pdf), width x height
+// pixels. Throws stepscope::Error naming the file when the suffix is unknown or writing fails.
+void save_plot(QCustomPlot* plot, const QString& path, int width, int height);
+
+// Every plot of the panel into `directory` as <stem>.<format>; returns the paths written.
+QStringList save_all_plots(PlotPanel& panel, const QString& directory, const QString& format, int width, int height);
+
+// One row per step: step, latency_ms, state_bytes, output_norm, y[0..E) of the observed element,
+// then each layer's state norms per head. Throws stepscope::Error when the file cannot be written.
+void write_traces_csv(const QString& path, const TraceStore& traces);
+
+}  // namespace stepscope::ui

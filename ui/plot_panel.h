@@ -1,0 +1,71 @@
+// The four plots of a run, the pinned run they overlay, and the frame timer that redraws them at screen rate.
+#pragma once
+
+#include <QList>
+#include <QSet>
+#include <QTimer>
+#include <QWidget>
+
+#include "trace_store.h"
+
+class QLabel;
+class QPushButton;
+class QSpinBox;
+
+namespace stepscope::ui {
+
+class AttentionPlot;
+class OutputPlot;
+class PerformancePlot;
+class PlotView;
+class StatePlot;
+
+class PlotPanel : public QWidget {
+    Q_OBJECT
+
+public:
+    // `current` is the run's store, owned by the RunController and read on the UI thread only.
+    explicit PlotPanel(const TraceStore* current, QWidget* parent = nullptr);
+
+    OutputPlot* outputs() const { return outputs_; }
+    StatePlot* states() const { return states_; }
+    AttentionPlot* attention() const { return attention_; }
+    PerformancePlot* performance() const { return performance_; }
+    QList<PlotView*> plots() const;
+
+    // Overlays a copy of `run` on every plot (dashed) until unpin().
+    void pin(const TraceStore& run);
+    void unpin();
+    bool hasPinned() const { return pinned_.has_run(); }
+    // Redraws counted since construction: at most one per frame however fast steps arrive.
+    int frames() const { return frames_; }
+
+public slots:
+    void rebuildAll();
+    void appendFrom(int first);
+    void setViewStep(qint64 step);
+    // Draws everything pending now (before an export).
+    void refreshNow();
+
+signals:
+    // The user chose another batch element to follow.
+    void observedChanged(int element);
+
+private:
+    void onFrame();
+
+    const TraceStore* current_;
+    TraceStore pinned_;
+    OutputPlot* outputs_;
+    StatePlot* states_;
+    AttentionPlot* attention_;
+    PerformancePlot* performance_;
+    QSpinBox* observed_;
+    QLabel* pinned_label_;
+    QPushButton* unpin_button_;
+    QTimer frame_timer_;
+    QSet<PlotView*> dirty_;
+    int frames_ = 0;
+};
+
+}  // namespace stepscope::ui

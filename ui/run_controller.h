@@ -1,0 +1,91 @@
+// The UI thread's side of a run: posts commands to the EngineWorker's thread and keeps the run's records.
+//
+// The controller's state follows the worker's signals, never its own requests: a rebuild that fails
+// leaves the previous run, its records and the plots exactly as they were.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QThread>
+#include <QTimer>
+
+#include <cstdint>
+
+#include "engine_worker.h"
+#include "session_spec.h"
+#include "trace_store.h"
+
+namespace stepscope::ui {
+
+class RunController : public QObject {
+    Q_OBJECT
+
+public:
+    explicit RunController(QObject* parent = nullptr);
+    ~RunController() override;
+
+    const TraceStore& traces() const { return traces_; }
+    // The current run's session: config, sources, seeds and steps taken (what Save session writes).
+    SessionSpec session() const;
+    bool hasRun() const { return traces_.has_run(); }
+    bool busy() const { return pending_ > 0; }
+    bool running() const { return running_; }
+    // The step the views show: the last one, or an earlier one while scrubbing.
+    int64_t viewStep() const { return view_step_; }
+    int64_t lastStep() const { return traces_.last_step(); }
+
+    // The state and last output at `step`, fetched from the worker (blocks until it is free).
+    Checkpoint stateAt(int64_t step) const;
+
+public slots:
+    // A new model and run (cancelling steps in flight first); `failed` reports a refusal.
+    void open(const stepscope::ui::SessionSpec& spec);
+    // `count` steps from the viewed step: a run scrubbed back branches there.
+    void step(qint64 count);
+    void cancel();
+    // Steps on at `steps_per_second` (0: as fast as the engine goes) until pause() or an error.
+    void run(double steps_per_second);
+    void pause();
+    // A new sequence of the same model: empty state and a new random feature map draw.
+    void reset();
+    void setViewStep(qint64 step);
+    void setObserved(int element);
+    void saveSnapshot(const QString& path);
+    void openSnapshot(const QString& path);
+
+signals:
+    void runOpened();
+    // Records from index `first` on are new.
+    void recordsAppended(int first);
+    // Records after `step` were dropped.
+    void truncated(qint64 step);
+    void viewStepChanged(qint64 step);
+    void busyChanged(bool busy);
+    void runningChanged(bool running);
+    void progress(qint64 done, qint64 total);
+    void stepsFinished(qint64 done, bool cancelled, const QString& error);
+    // `context`: model, weights, input, snapshot or step.
+    void failed(const QString& context, const QString& message);
+    void snapshotSaved(const QString& path);
+
+private:
+    template <typename Command>
+    void post(Command command);
+    void onOpened(const RunInfo& info, const SessionSpec& spec);
+    void onStepped(const StepBatch& batch);
+    void onRewound(qint64 step, int observed);
+    void onCommandDone();
+    void onRunTick();
+
+    QThread thread_;
+    EngineWorker* worker_;
+    TraceStore traces_;
+    SessionSpec session_;
+    int64_t view_step_ = 0;
+    int pending_ = 0;
+    bool running_ = false;
+    double rate_ = 0;
+    QTimer run_timer_;
+};
+
+}  // namespace stepscope::ui

@@ -1,0 +1,190 @@
+// Stepping a model with observation and timing, rewinding through checkpoints, and snapshots with the session.
+#include "runner.h"
+
+#include <QFileInfo>
+#include <QJsonDocument>
+
+#include <algorithm>
+#include <chrono>
+
+#include "step_probe.h"
+#include "stepscope/error.h"
+#include "stepscope/snapshot.h"
+
+namespace stepscope::ui {
+
+namespace {
+
+SessionSpec with_model_config(SessionSpec spec, const Model& model) {
+    spec.config = model.config();
+    return spec;
+}
+
+}  // namespace
+
+std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
+    if (!spec.weights_path.isEmpty()) return load_model(spec.weights_path.toStdString());
+    validate(spec.config);
+    const double bytes = approximate_weight_bytes(spec.config);
+    if (bytes > kMaxWeightBytes)
+        throw Error(QStringLiteral("this model needs about %1 GB of weights; Stepscope allows %2 GB")
+                        .arg(bytes / 1e9, 0, 'f', 1)
+                        .arg(kMaxWeightBytes / 1e9, 0, 'f', 0)
+                        .toStdString());
+    return Model::create_random(spec.config, spec.weights_seed);
+}
+
+std::unique_ptr<Runner> Runner::open(const SessionSpec& spec) {
+    auto runner = std::make_unique<Runner>(build_model(spec), spec);
+    if (!spec.snapshot_path.isEmpty()) runner->restore(spec.snapshot_path);
+    return runner;
+}
+
+Runner::Runner(std::shared_ptr<const Model> model, const SessionSpec& spec)
+    : model_(std::move(model)),
+      spec_(with_model_config(spec, *model_)),
+      input_(spec_, model_->config()) {
+    spec_.batch = input_.batch();
+    spec_.observed = std::clamp(spec_.observed, 0, spec_.batch - 1);
+    spec_.snapshot_path.clear();
+    state_ = model_->new_state(spec_.sequence_seed);
+    checkpoints_.reset({state_, {}});
+}
+
+SessionSpec Runner::spec() const {
+    SessionSpec out = spec_;
+    out.steps = state_.step - base_step();
+    return out;
+}
+
+RunInfo Runner::info() const {
+    RunInfo info;
+    info.model = model_;
+    info.label = run_label(model_->config());
+    info.weights = spec_.weights_path.isEmpty() ? QStringLiteral("random weights, seed %1").arg(spec_.weights_seed)
+                                                : QFileInfo(spec_.weights_path).fileName();
+    info.batch = spec_.batch;
+    info.base_step = base_step();
+    info.sequence_seed = spec_.sequence_seed;
+    info.observed = spec_.observed;
+    return info;
+}
+
+void Runner::step_model(const RowMatrix& x, State& state, RowMatrix& y, StepObserver* observer) const {
+    if (const Memory* memory = input_.memory()) model_->step(x, *memory, state, y, observer);
+    else model_->step(x, state, y, observer);
+}
+
+StepRecord Runner::advance() {
+    // Full attention's cache grows every step; stop before it takes the machine's memory.
+    if (state_.bytes() > kMaxStateBytes)
+        throw Error(QStringLiteral("the state holds %1 GB, Stepscope's limit; Reset, or use linear attention "
+                                   "whose state does not grow")
+                        .arg(double(state_.bytes()) / 1e9, 0, 'f', 1)
+                        .toStdString());
+    StepRecord record;
+    StepProbe probe(record, spec_.observed, spec_.batch, model_->config().n_layers);
+    input_.input(state_.step, last_output_, x_);
+    RowMatrix y;
+    // Timed as `stepscope bench` times a step, here with the observer the plots need.
+    const auto start = std::chrono::steady_clock::now();
+    step_model(x_, state_, y, &probe);
+    const auto stop = std::chrono::steady_clock::now();
+    record.latency_ms = std::chrono::duration<double, std::milli>(stop - start).count();
+    record.step = state_.step;
+    record.state_bytes = static_cast<int64_t>(state_.bytes());
+    const auto observed = y.row(spec_.observed);
+    record.output.assign(observed.data(), observed.data() + observed.size());
+    record.output_norm = observed.norm();
+    last_output_ = std::move(y);
+    checkpoints_.offer(state_, last_output_);
+    return record;
+}
+
+void Runner::replay(Checkpoint& c, int64_t step) const {
+    RowMatrix x;
+    while (c.state.step < step) {
+        input_.input(c.state.step, c.last_output, x);
+        RowMatrix y;
+        step_model(x, c.state, y, nullptr);
+        c.last_output = std::move(y);
+    }
+}
+
+Checkpoint Runner::state_at(int64_t step) const {
+    if (step < base_step() || step > state_.step)
+        throw Error("step " + std::to_string(step) + " is outside the run (" + std::to_string(base_step()) + " to " +
+                    std::to_string(state_.step) + ")");
+    if (step == state_.step) return {state_, last_output_};
+    Checkpoint c = checkpoints_.nearest(step);
+    replay(c, step);
+    return c;
+}
+
+void Runner::rewind(int64_t step) {
+    Checkpoint c = state_at(step);
+    checkpoints_.drop_after(step);
+    state_ = std::move(c.state);
+    last_output_ = std::move(c.last_output);
+}
+
+void Runner::reset(uint64_t sequence_seed) {
+    spec_.sequence_seed = sequence_seed;
+    spec_.snapshot_path.clear();
+    state_ = model_->new_state(sequence_seed);
+    last_output_ = RowMatrix();
+    checkpoints_.reset({state_, {}});
+}
+
+void Runner::set_observed(int element) { spec_.observed = std::clamp(element, 0, spec_.batch - 1); }
+
+void Runner::restore(const QString& path) {
+    const SafetensorsFile file = read_safetensors(path.toStdString());
+    SnapshotInfo info;
+    State state;
+    try {
+        state = restore_snapshot(*model_, file, &info);
+    } catch (const Error& e) {
+        throw Error(path.toStdString() + ": " + e.what());
+    }
+    if (state.step > 0 && state.batch != spec_.batch)
+        throw Error(QStringLiteral("%1: the snapshot holds %2 sequences, the input %3")
+                        .arg(path)
+                        .arg(state.batch)
+                        .arg(spec_.batch)
+                        .toStdString());
+    RowMatrix last_output;
+    if (const auto found = file.tensors.find(kLastOutputTensor); found != file.tensors.end()) {
+        const Tensor& t = found->second;
+        if (t.dtype == DType::I64 || t.shape != std::vector<int64_t>{spec_.batch, model_->config().d_model()})
+            throw Error(path.toStdString() + ": tensor 'last_output' has shape " + t.shape_string() +
+                        ", which does not fit the run");
+        last_output = Eigen::Map<const RowMatrix>(t.values.data(), t.shape[0], t.shape[1]);
+    }
+    spec_.sequence_seed = state.sequence_seed;
+    spec_.snapshot_path = path;
+    state_ = std::move(state);
+    last_output_ = std::move(last_output);
+    checkpoints_.reset({state_, last_output_});
+}
+
+void Runner::save_snapshot(const QString& path, int64_t step) const {
+    const Checkpoint c = state_at(step);
+    SessionSpec session = spec();
+    session.steps = 0;
+    session.snapshot_path.clear();
+    SnapshotInfo info;
+    info.extra[kSessionMetadata] = QJsonDocument(session_to_json(session)).toJson(QJsonDocument::Compact).toStdString();
+    info.extra["weights"] = spec_.weights_path.isEmpty() ? "seed " + std::to_string(spec_.weights_seed)
+                                                         : spec_.weights_path.toStdString();
+    info.extra["input_source"] = input_kind_name(spec_.input.kind).toStdString();
+    info.extra["input_seed"] = std::to_string(spec_.input.seed);
+    SafetensorsFile file = make_snapshot(*model_, c.state, info);
+    if (c.last_output.size())
+        file.tensors[kLastOutputTensor] =
+            Tensor::f32({c.last_output.rows(), c.last_output.cols()},
+                        std::vector<float>(c.last_output.data(), c.last_output.data() + c.last_output.size()));
+    write_safetensors(path.toStdString(), file);
+}
+
+}  // namespace stepscope::ui

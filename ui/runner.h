@@ -1,0 +1,83 @@
+// One run of a model over an input source: stepping, checkpoints, rewinding, snapshots. No threads, no widgets.
+//
+//   auto runner = Runner::open(spec);          // throws stepscope::Error, naming what is wrong
+//   StepRecord r = runner->advance();          // one step, observed
+//   runner->rewind(3);                         // back to step 3: the run branches from there
+//
+// The EngineWorker drives one in its thread; the headless export drives one directly.
+#pragma once
+
+#include <QString>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+#include "checkpoint_store.h"
+#include "input_source.h"
+#include "session_spec.h"
+#include "step_record.h"
+#include "stepscope/model.h"
+
+namespace stepscope::ui {
+
+// The model a spec names: its weights file, or random weights from its seed after the engine's
+// validation and a check that the weights fit in memory. Throws stepscope::Error.
+std::shared_ptr<const Model> build_model(const SessionSpec& spec);
+
+class Runner {
+public:
+    // Builds the model the spec names (random weights from its seed, or its weights file), reads its
+    // input files and, when it names a snapshot, restores it. The spec's `steps` are not taken.
+    static std::unique_ptr<Runner> open(const SessionSpec& spec);
+
+    // A run of an existing model from an empty state.
+    Runner(std::shared_ptr<const Model> model, const SessionSpec& spec);
+
+    const std::shared_ptr<const Model>& model() const { return model_; }
+    // The spec with the model's config, the run's batch and its steps taken so far.
+    SessionSpec spec() const;
+    RunInfo info() const;
+    const State& state() const { return state_; }
+    int64_t step() const { return state_.step; }
+    int64_t base_step() const { return checkpoints_.base_step(); }
+    const CheckpointStore& checkpoints() const { return checkpoints_; }
+
+    // One step, observed. Throws Error with the run unchanged when the engine or the input refuses.
+    StepRecord advance();
+    // Back to `step` (base_step() ..  step()): the nearest checkpoint, replayed.
+    void rewind(int64_t step);
+    // The state at an earlier step, leaving the run where it is.
+    Checkpoint state_at(int64_t step) const;
+    // A new sequence: empty state and, for random feature maps, a new draw from `sequence_seed`.
+    void reset(uint64_t sequence_seed);
+    void set_observed(int element);
+
+    // Continues from a snapshot of this model. Throws Error, unchanged, when it belongs to another model.
+    void restore(const QString& path);
+    // The state at `step` with its config, seeds and session in the metadata, and the last output.
+    void save_snapshot(const QString& path, int64_t step) const;
+
+private:
+    // Steps `c` forward to `step` without observing.
+    void replay(Checkpoint& c, int64_t step) const;
+    void step_model(const RowMatrix& x, State& state, RowMatrix& y, StepObserver* observer) const;
+
+    std::shared_ptr<const Model> model_;
+    SessionSpec spec_;
+    InputSource input_;
+    State state_;
+    RowMatrix last_output_;
+    RowMatrix x_;
+    CheckpointStore checkpoints_;
+};
+
+// A run stops (with a message) when its state grows past this.
+constexpr std::size_t kMaxStateBytes = std::size_t(4) << 30;
+
+// The tensor a snapshot carries besides the state: the last output, the next input when fed back.
+constexpr const char* kLastOutputTensor = "last_output";
+// The snapshot metadata key holding the session JSON that made the run.
+constexpr const char* kSessionMetadata = "session";
+
+}  // namespace stepscope::ui

@@ -1,0 +1,65 @@
+// Session files: written from the worker's record of the run, so opening one replays it exactly.
+#include "session_io.h"
+
+#include <QAction>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QSettings>
+
+#include "run_controller.h"
+#include "session_spec.h"
+
+namespace stepscope::ui {
+
+namespace {
+constexpr const char* kDirectoryKey = "session/lastDirectory";
+}
+
+SessionIO::SessionIO(QWidget* window, RunController* run)
+    : QObject(window), window_(window), run_(run), open_(new QAction(tr("Open session…"), this)),
+      save_(new QAction(tr("Save session…"), this)) {
+    open_->setShortcut(QKeySequence::Open);
+    save_->setShortcut(QKeySequence::Save);
+    connect(open_, &QAction::triggered, this, [this] {
+        QSettings settings;
+        const QString path = QFileDialog::getOpenFileName(window_, tr("Open session"),
+                                                          settings.value(kDirectoryKey).toString(),
+                                                          tr("Stepscope session (*.json);;All files (*)"));
+        if (path.isEmpty()) return;
+        settings.setValue(kDirectoryKey, QFileInfo(path).absolutePath());
+        openSession(path);
+    });
+    connect(save_, &QAction::triggered, this, [this] {
+        QSettings settings;
+        QString path = QFileDialog::getSaveFileName(window_, tr("Save session"),
+                                                    settings.value(kDirectoryKey).toString() + "/session.json",
+                                                    tr("Stepscope session (*.json)"));
+        if (path.isEmpty()) return;
+        if (QFileInfo(path).suffix().isEmpty()) path += ".json";
+        settings.setValue(kDirectoryKey, QFileInfo(path).absolutePath());
+        saveSession(path);
+    });
+}
+
+void SessionIO::openSession(const QString& path) {
+    try {
+        run_->open(session_from_file(path));
+    } catch (const std::exception& e) {
+        emit failed(QString::fromStdString(e.what()));
+    }
+}
+
+void SessionIO::saveSession(const QString& path) {
+    if (!run_->hasRun()) {
+        emit failed(tr("There is no run to save"));
+        return;
+    }
+    try {
+        write_session_file(path, run_->session());
+        emit done(tr("Wrote %1 (%2 steps)").arg(path).arg(run_->session().steps));
+    } catch (const std::exception& e) {
+        emit failed(QString::fromStdString(e.what()));
+    }
+}
+
+}  // namespace stepscope::ui

@@ -1,0 +1,37 @@
+// Save session / Open session: the run's session JSON to and from files, opened through the RunController.
+#pragma once
+
+#include <QObject>
+
+class QAction;
+class QWidget;
+
+namespace stepscope::ui {
+
+class RunController;
+
+class SessionIO : public QObject {
+    Q_OBJECT
+
+public:
+    SessionIO(QWidget* window, RunController* run);
+
+    QAction* openAction() const { return open_; }
+    QAction* saveAction() const { return save_; }
+
+    // Dialog-free: reading failures go to `failed` and leave the run as it is.
+    void openSession(const QString& path);
+    void saveSession(const QString& path);
+
+signals:
+    void done(const QString& message);
+    void failed(const QString& message);
+
+private:
+    QWidget* window_;
+    RunController* run_;
+    QAction* open_;
+    QAction* save_;
+};
+
+}  // namespace stepscope::ui

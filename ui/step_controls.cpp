@@ -1,0 +1,150 @@
+// The stepping toolbar: actions with shortcuts, a progress bar for Step N, and the scrubbing timeline.
+#include "step_controls.h"
+
+#include <QAction>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QProgressBar>
+#include <QSignalBlocker>
+#include <QSlider>
+#include <QSpinBox>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace stepscope::ui {
+
+namespace {
+QToolButton* button_for(QAction* action) {
+    auto* button = new QToolButton;
+    button->setDefaultAction(action);
+    button->setToolButtonStyle(Qt::ToolButtonTextOnly);
+    return button;
+}
+
+QString with_shortcut(const QString& text, QAction* action) {
+    return QStringLiteral("%1 (%2)").arg(text, action->shortcut().toString(QKeySequence::NativeText));
+}
+}  // namespace
+
+StepControls::StepControls(QWidget* parent)
+    : QWidget(parent),
+      step_(new QAction(tr("Step"), this)),
+      step_many_(new QAction(tr("Step N"), this)),
+      run_(new QAction(tr("Run"), this)),
+      reset_(new QAction(tr("Reset"), this)),
+      cancel_(new QAction(tr("Cancel"), this)),
+      count_(new QSpinBox),
+      rate_(new QComboBox),
+      progress_(new QProgressBar),
+      timeline_(new QSlider(Qt::Horizontal)),
+      position_(new QLabel) {
+    step_->setShortcut(QKeySequence(Qt::Key_F10));
+    step_many_->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_F10));
+    run_->setShortcut(QKeySequence(Qt::Key_F5));
+    reset_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    cancel_->setShortcut(QKeySequence(Qt::Key_Escape));
+    step_->setToolTip(with_shortcut(tr("Feed one sequence element"), step_));
+    step_many_->setToolTip(with_shortcut(tr("Feed N elements"), step_many_));
+    run_->setToolTip(with_shortcut(tr("Run / Pause at the chosen rate"), run_));
+    reset_->setToolTip(with_shortcut(tr("New sequence: empty state and a new random feature map draw"), reset_));
+    cancel_->setToolTip(with_shortcut(tr("Stop Step N"), cancel_));
+    count_->setRange(1, 1000000);
+    count_->setValue(100);
+    count_->setToolTip(tr("N for Step N"));
+    rate_->addItem(tr("1 step/s"), 1.0);
+    rate_->addItem(tr("5 steps/s"), 5.0);
+    rate_->addItem(tr("20 steps/s"), 20.0);
+    rate_->addItem(tr("100 steps/s"), 100.0);
+    rate_->addItem(tr("1000 steps/s"), 1000.0);
+    rate_->addItem(tr("as fast as possible"), 0.0);
+    rate_->setCurrentIndex(2);
+    rate_->setToolTip(tr("Rate of Run"));
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    progress_->setMaximumWidth(220);
+    progress_->setTextVisible(true);
+    progress_->setFormat(QStringLiteral("%v / %m"));
+    timeline_->setRange(0, 0);
+    timeline_->setToolTip(tr("Scrub back to any earlier step; stepping on from there branches the run"));
+    position_->setMinimumWidth(150);
+
+    auto* buttons = new QHBoxLayout;
+    buttons->setContentsMargins(6, 4, 6, 0);
+    buttons->addWidget(button_for(step_));
+    buttons->addWidget(count_);
+    buttons->addWidget(button_for(step_many_));
+    buttons->addSpacing(12);
+    buttons->addWidget(button_for(run_));
+    buttons->addWidget(rate_);
+    buttons->addSpacing(12);
+    buttons->addWidget(button_for(reset_));
+    buttons->addSpacing(12);
+    buttons->addWidget(progress_);
+    buttons->addWidget(button_for(cancel_));
+    buttons->addStretch(1);
+    auto* timeline = new QHBoxLayout;
+    timeline->setContentsMargins(6, 0, 6, 2);
+    timeline->addWidget(new QLabel(tr("Timeline")));
+    timeline->addWidget(timeline_, 1);
+    timeline->addWidget(position_);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(2);
+    layout->addLayout(buttons);
+    layout->addLayout(timeline);
+
+    connect(step_, &QAction::triggered, this, [this] { emit stepRequested(1); });
+    connect(step_many_, &QAction::triggered, this, [this] { emit stepRequested(count_->value()); });
+    connect(run_, &QAction::triggered, this, [this] {
+        if (running_) emit pauseRequested();
+        else emit runRequested(rate());
+    });
+    connect(reset_, &QAction::triggered, this, &StepControls::resetRequested);
+    connect(cancel_, &QAction::triggered, this, &StepControls::cancelRequested);
+    connect(timeline_, &QSlider::valueChanged, this, [this](int value) { emit scrubbed(value); });
+    setHasRun(false);
+}
+
+int StepControls::stepCount() const { return count_->value(); }
+void StepControls::setStepCount(int count) { count_->setValue(count); }
+double StepControls::rate() const { return rate_->currentData().toDouble(); }
+
+void StepControls::setBusy(bool busy) {
+    busy_ = busy;
+    setHasRun(has_run_);
+}
+
+void StepControls::setRunning(bool running) {
+    running_ = running;
+    run_->setText(running ? tr("Pause") : tr("Run"));
+    setHasRun(has_run_);
+}
+
+void StepControls::setHasRun(bool has_run) {
+    has_run_ = has_run;
+    // While running, Step would interleave with the timer; Pause first.
+    step_->setEnabled(has_run && !busy_ && !running_);
+    step_many_->setEnabled(has_run && !busy_ && !running_);
+    run_->setEnabled(has_run);
+    reset_->setEnabled(has_run);
+    cancel_->setEnabled(busy_);
+    timeline_->setEnabled(has_run && !running_);
+}
+
+void StepControls::setProgress(qint64 done, qint64 total) {
+    // An unbounded Run has no meaningful total: show the count only.
+    const bool bounded = total < (qint64(1) << 40);
+    progress_->setRange(0, bounded ? int(std::min<qint64>(total, INT32_MAX)) : 0);
+    progress_->setValue(int(std::min<qint64>(done, INT32_MAX)));
+    progress_->setFormat(bounded ? QStringLiteral("%v / %m") : tr("%1 steps").arg(done));
+}
+
+void StepControls::setTimeline(qint64 base, qint64 last, qint64 view) {
+    const QSignalBlocker blocker(timeline_);
+    timeline_->setRange(int(base), int(std::max(base, last)));
+    timeline_->setValue(int(view));
+    position_->setText(view < last ? tr("viewing step %1 of %2").arg(view).arg(last) : tr("step %1").arg(last));
+}
+
+}  // namespace stepscope::ui
