@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <exception>
 
+#include "stepscope/error.h"
+
 namespace stepscope::cli {
 
 Arguments::Arguments(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags) {
@@ -30,6 +32,14 @@ std::string Arguments::text(const std::string& name) const {
 
 std::string Arguments::text(const std::string& name, const std::string& fallback) const {
     return has(name) ? text(name) : fallback;
+}
+
+Device Arguments::device() const {
+    try {
+        return device_from_name(text("device", "cpu"));
+    } catch (const Error& e) {
+        throw UsageError{std::string("option --device: ") + e.what()};
+    }
 }
 
 long Arguments::integer(const std::string& name, long fallback, long minimum, long maximum) const {

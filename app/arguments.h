@@ -5,6 +5,8 @@
 #include <set>
 #include <string>
 
+#include "stepscope/device.h"
+
 namespace stepscope::cli {
 
 // Thrown for a bad command line; main prints it on one line and exits 2.
@@ -22,6 +24,8 @@ public:
     std::string text(const std::string& name, const std::string& fallback) const;
     // An integer in [minimum, maximum]; the error names the option.
     long integer(const std::string& name, long fallback, long minimum, long maximum) const;
+    // --device cpu|cuda, CPU when absent; whether CUDA is available is the stepper's to say.
+    Device device() const;
 
 private:
     std::map<std::string, std::string> values_;

@@ -49,11 +49,7 @@ BenchOptions options_from(const cli::Arguments& args) {
     config.precision = args.text("precision", "f32");
     if (config.precision != "f32" && config.precision != "bf16")
         throw cli::UsageError{"option --precision must be f32 or bf16, got '" + config.precision + "'"};
-    try {
-        options.device = device_from_name(args.text("device", "cpu"));
-    } catch (const Error& e) {
-        throw cli::UsageError{std::string("option --device: ") + e.what()};
-    }
+    options.device = args.device();
     config.n_layers = static_cast<int>(args.integer("layers", 8, 1, 64));
     config.n_heads = static_cast<int>(args.integer("heads", 12, 1, 64));
     config.query_dimensions = config.value_dimensions = static_cast<int>(args.integer("head-dimensions", 32, 1, 512));

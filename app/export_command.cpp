@@ -9,6 +9,7 @@
 #include "headless_export.h"
 #include "plot_export.h"
 #include "session_spec.h"
+#include "stepscope/device.h"
 #include "stepscope/error.h"
 
 namespace {
@@ -17,7 +18,7 @@ using namespace stepscope;
 
 constexpr const char* kUsage =
     "usage: stepscope export (--config CONFIG.json | --session SESSION.json) [--steps N] --out DIR\n"
-    "                        [--format png|jpg|pdf] [--width PX] [--height PX]\n"
+    "                        [--format png|jpg|pdf] [--width PX] [--height PX] [--device cpu|cuda]\n"
     "  Steps the model N times (a session's own steps when --steps is absent) without a display and\n"
     "  writes into DIR: outputs, state_norms, attention and performance images, traces.csv (one row\n"
     "  per step), snapshot.safetensors (the final state) and session.json (to reproduce the run).\n"
@@ -32,6 +33,7 @@ int export_run(const cli::Arguments& args) {
     const long width = args.integer("width", 1200, 16, ui::kMaxImageSide);
     const long height = args.integer("height", 800, 16, ui::kMaxImageSide);
     const long requested = args.integer("steps", -1, 0, 10000000);
+    const Device device = args.device();
 
     // The plots are widgets: without a display they render on Qt's offscreen platform.
     if (std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr)
@@ -46,6 +48,7 @@ int export_run(const cli::Arguments& args) {
     job.spec = ui::session_from_file(source);
     if (requested < 0 && args.has("config")) throw cli::UsageError{"missing option --steps"};
     job.steps = requested >= 0 ? requested : job.spec.steps;
+    if (args.has("device")) job.spec.device = device;
     job.directory = out;
     job.format = QString::fromStdString(format);
     job.width = int(width);
@@ -60,5 +63,5 @@ int export_run(const cli::Arguments& args) {
 
 int run_export(int argc, char** argv) {
     return cli::run_guarded("export", export_run, argc, argv,
-                            {"config", "session", "steps", "out", "format", "width", "height"}, {}, kUsage);
+                            {"config", "session", "steps", "out", "format", "width", "height", "device"}, {}, kUsage);
 }

@@ -47,12 +47,7 @@ Memory memory_from(const SafetensorsFile& file, const std::string& path) {
 int replay(const cli::Arguments& args) {
     const std::string model_path = args.text("model"), inputs_path = args.text("inputs");
     const std::string output_path = args.text("output");
-    Device device = Device::Cpu;
-    try {
-        device = device_from_name(args.text("device", "cpu"));
-    } catch (const Error& e) {
-        throw cli::UsageError{std::string("option --device: ") + e.what()};
-    }
+    const Device device = args.device();
     const auto model = load_model(model_path);
     const SafetensorsFile inputs = read_safetensors(inputs_path);
     const Tensor& x = input_tensor(inputs, inputs_path, "x", 3);

@@ -191,6 +191,7 @@ private slots:
               testing::max_deviation(actual, expected, long(expected.size())).worst);
         STEPSCOPE_COMPARE_CLOSE(case_name + " y", actual, expected, long(expected.size()), 1e-4, 0.0);
         compare_states(*model, gpu->state(), cpu->state(), 1e-4, case_name);
+        QCOMPARE(gpu->step_count(), cpu->step_count());
     }
 
     // The random feature maps run on the CPU only: asking for CUDA says so.

@@ -116,6 +116,15 @@ private slots:
         refusedWith([&] { window_->controller()->openSnapshot(path); }, "snapshot");
     }
 
+    void aDeviceThatIsNotThere() {
+        if (cuda_status().available) QSKIP("a CUDA device is present: nothing to refuse");
+        SessionSpec spec = window_->controller()->session();
+        spec.device = Device::Cuda;
+        spec.steps = 0;
+        refusedWith([&] { window_->controller()->open(spec); }, "device");
+        QVERIFY2(window_->errorText().contains("CUDA"), qPrintable(window_->errorText()));
+    }
+
     void aFormValueTheEngineRejects() {
         QVERIFY(window_->modelPanel()->setField("n_heads", "0"));
         QVERIFY(!window_->applyForms());

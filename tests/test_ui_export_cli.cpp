@@ -4,6 +4,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "stepscope/device.h"
+
 class TestExportCli : public QObject {
     Q_OBJECT
 
@@ -69,6 +71,22 @@ private slots:
         const QStringList lines = QString::fromUtf8(process.readAllStandardError()).split('\n', Qt::SkipEmptyParts);
         QVERIFY(!lines.isEmpty());
         QVERIFY2(lines.last().startsWith("stepscope export: "), qPrintable(lines.last()));
+    }
+
+    void aDeviceThatIsNotThereIsNamed() {
+        if (stepscope::cuda_status().available) QSKIP("a CUDA device is present: nothing to refuse");
+        for (const QString& device : {QStringLiteral("tpu"), QStringLiteral("cuda")}) {
+            QProcess process;
+            process.setWorkingDirectory(dir_.path());
+            process.start(STEPSCOPE_BINARY, {"export", "--config", config_, "--steps", "2", "--out",
+                                             dir_.filePath("device-" + device), "--device", device});
+            QVERIFY(process.waitForFinished(60000));
+            QCOMPARE(process.exitCode(), 2);
+            const QString error = QString::fromUtf8(process.readAllStandardError()).trimmed().split('\n').last();
+            QVERIFY2(error.startsWith("stepscope export: "), qPrintable(error));
+            QVERIFY2(error.contains(device == "tpu" ? "--device" : "CUDA is not available"), qPrintable(error));
+            QVERIFY(!QFileInfo::exists(dir_.filePath("device-" + device + "/snapshot.safetensors")));
+        }
     }
 
 private:

@@ -1,4 +1,6 @@
 // Form validation: impossible values show the engine's message next to their field and block Apply.
+#include <QComboBox>
+#include <QStandardItemModel>
 #include <QtTest>
 
 #include "model_panel.h"
@@ -17,6 +19,23 @@ private slots:
         QCOMPARE(*panel.config(), ModelConfig{});
         QCOMPARE(panel.fieldText("n_layers"), QString("4"));
         QCOMPARE(panel.fieldText("attention_type"), QString("full"));
+    }
+
+    void cudaIsOfferedOnlyWhereItRuns() {
+        ModelPanel panel;
+        auto* device = panel.findChild<QComboBox*>(QStringLiteral("device"));
+        QVERIFY(device);
+        QCOMPARE(panel.device(), Device::Cpu);
+        const auto* items = qobject_cast<QStandardItemModel*>(device->model());
+        QVERIFY(items);
+        const DeviceStatus cuda = cuda_status();
+        QCOMPARE(items->item(1)->isEnabled(), cuda.available);
+        if (!cuda.available) {
+            QCOMPARE(items->item(1)->toolTip(), QString::fromStdString(cuda.reason));
+            QVERIFY(!cuda.reason.empty());
+        }
+        panel.setDevice(Device::Cuda);
+        QCOMPARE(device->currentIndex(), 1);
     }
 
     void seedExampleFillsTheForm() {

@@ -29,6 +29,7 @@ private slots:
         spec.memory.seed = 99;
         spec.weights_seed = 123456789;
         spec.steps = 42;
+        spec.device = Device::Cuda;
         const SessionSpec back = session_from_json(session_to_json(spec));
         QVERIFY(back.config == spec.config);
         QCOMPARE(back.weights_seed, spec.weights_seed);
@@ -41,6 +42,7 @@ private slots:
         QCOMPARE(back.sequence_seed, spec.sequence_seed);
         QCOMPARE(back.observed, spec.observed);
         QCOMPARE(back.steps, int64_t(42));
+        QCOMPARE(back.device, Device::Cuda);
     }
 
     void strictReading_data() {
@@ -51,6 +53,7 @@ private slots:
         QTest::newRow("bad batch") << R"({"config": {}, "batch": -3})" << "batch";
         QTest::newRow("bad source") << R"({"config": {}, "input": {"source": "radio"}})" << "input.source";
         QTest::newRow("bad config value") << R"({"config": {"n_heads": 0}})" << "n_heads";
+        QTest::newRow("unknown device") << R"({"config": {}, "device": "tpu"})" << "'device' is 'tpu'";
         QTest::newRow("file without path") << R"({"config": {}, "input": {"source": "file"}})" << "input.path";
     }
     void strictReading() {

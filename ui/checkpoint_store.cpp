@@ -24,10 +24,14 @@ void CheckpointStore::reset(Checkpoint base) {
     interval_ = kFirstInterval;
 }
 
-void CheckpointStore::offer(const State& state, const RowMatrix& last_output) {
-    const int64_t offset = state.step - base_step();
-    if (offset <= 0 || offset % interval_ != 0 || state.step <= checkpoints_.back().state.step) return;
-    checkpoints_.push_back({state, last_output});
+bool CheckpointStore::wants(int64_t step) const {
+    const int64_t offset = step - base_step();
+    return offset > 0 && offset % interval_ == 0 && step > checkpoints_.back().state.step;
+}
+
+void CheckpointStore::offer(Checkpoint checkpoint) {
+    if (!wants(checkpoint.state.step)) return;
+    checkpoints_.push_back(std::move(checkpoint));
     thin();
 }
 

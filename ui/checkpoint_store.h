@@ -22,8 +22,10 @@ public:
 
     // Starts over from `base`, which is kept whatever the budget.
     void reset(Checkpoint base);
-    // Keeps a copy when the state's step falls on the current interval.
-    void offer(const State& state, const RowMatrix& last_output);
+    // Whether a state at `step` falls on the current interval, so that offering it is worth a copy.
+    bool wants(int64_t step) const;
+    // Keeps the checkpoint when wants() its step.
+    void offer(Checkpoint checkpoint);
     // The latest checkpoint at or before `step` (the base at least).
     const Checkpoint& nearest(int64_t step) const;
     // Forgets checkpoints after `step`, when the run branches there.

@@ -35,8 +35,10 @@ void EngineWorker::open(const SessionSpec& spec, uint64_t epoch) {
     QString context = spec.weights_path.isEmpty() ? QStringLiteral("model") : QStringLiteral("weights");
     try {
         auto model = build_model(spec);
+        context = QStringLiteral("device");
+        auto stepper = make_stepper(model, spec.device);
         context = QStringLiteral("input");
-        auto runner = std::make_unique<Runner>(std::move(model), spec);
+        auto runner = std::make_unique<Runner>(std::move(model), spec, std::move(stepper));
         if (!spec.snapshot_path.isEmpty()) {
             context = QStringLiteral("snapshot");
             runner->restore(spec.snapshot_path);

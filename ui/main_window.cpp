@@ -205,6 +205,7 @@ bool MainWindow::applyForms() {
     SessionSpec spec = run_->hasRun() ? run_->session() : SessionSpec{};
     spec.config = *config;
     spec.weights_seed = model_->weightsSeed();
+    spec.device = model_->device();
     // A weights file stays only while the form still describes its model.
     spec.weights_path = weights_config_ && *weights_config_ == *config ? weights_path_ : QString();
     spec.snapshot_path.clear();
@@ -249,6 +250,7 @@ void MainWindow::onRunOpened() {
     const RunInfo& info = run_->traces().info();
     model_->setConfig(spec.config);
     model_->setWeightsSeed(spec.weights_seed);
+    model_->setDevice(spec.device);
     model_->setWeightsSource(info.weights);
     input_->fill(spec);
     weights_path_ = spec.weights_path;
@@ -272,6 +274,8 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
     } else if (context == QLatin1String("input")) {
         input_->showError(message);
         showError(tr("Input refused: %1.").arg(message) + kept);
+    } else if (context == QLatin1String("device")) {
+        showError(tr("Device refused: %1.").arg(message) + kept);
     } else if (context == QLatin1String("snapshot")) {
         showError(tr("Snapshot: %1.").arg(message) + kept);
     } else {

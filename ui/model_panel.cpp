@@ -10,6 +10,7 @@
 #include <QLocale>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QVBoxLayout>
 
 #include <cmath>
@@ -52,7 +53,8 @@ ModelPanel::ModelPanel(QWidget* parent)
     : QWidget(parent),
       general_error_(error_label()),
       weights_source_(new QLabel),
-      weights_seed_(new QSpinBox) {
+      weights_seed_(new QSpinBox),
+      device_(new QComboBox) {
     auto* form = new QFormLayout;
     form->setRowWrapPolicy(QFormLayout::DontWrapRows);
     form->setFieldGrowthPolicy(QFormLayout::ExpandingFieldsGrow);
@@ -139,6 +141,28 @@ ModelPanel::ModelPanel(QWidget* parent)
     addField(form, "precision", tr("Weight precision"),
              comboField({"f32", "bf16"}, [](const ModelConfig& c) { return QString::fromStdString(c.precision); }),
              help(tr("Storage of the weights (Stepscope)"), "f32"));
+
+    device_->setObjectName(QStringLiteral("device"));
+    device_->addItem(tr("CPU"), int(Device::Cpu));
+    device_->addItem(tr("CUDA GPU"), int(Device::Cuda));
+    device_->setToolTip(tr("Where the model steps; a new run is needed to change it"));
+    const DeviceStatus cuda = cuda_status();
+    auto* device_note = new QLabel;
+    device_note->setWordWrap(true);
+    device_note->setStyleSheet(QStringLiteral("color: #555; font-size: 8pt;"));
+    if (!cuda.available) {
+        const QString reason = QString::fromStdString(cuda.reason);
+        auto* items = qobject_cast<QStandardItemModel*>(device_->model());
+        items->item(1)->setEnabled(false);
+        items->item(1)->setToolTip(reason);
+        device_note->setText(tr("CUDA unavailable: %1").arg(reason));
+    }
+    device_note->setVisible(!cuda.available);
+    auto* device_cell = new QVBoxLayout;
+    device_cell->setSpacing(1);
+    device_cell->addWidget(device_);
+    device_cell->addWidget(device_note);
+    form->addRow(tr("Device"), device_cell);
 
     weights_seed_->setRange(0, std::numeric_limits<int>::max());
     weights_seed_->setToolTip(tr("Seed of the random weights (not used when weights come from a file)"));
@@ -235,6 +259,10 @@ ModelPanel::Field ModelPanel::numberField(std::function<std::optional<double>(co
     connect(edit, &QLineEdit::textChanged, this, &ModelPanel::revalidate);
     return field;
 }
+
+Device ModelPanel::device() const { return Device(device_->currentData().toInt()); }
+
+void ModelPanel::setDevice(Device device) { device_->setCurrentIndex(device_->findData(int(device))); }
 
 uint64_t ModelPanel::weightsSeed() const { return uint64_t(weights_seed_->value()); }
 void ModelPanel::setWeightsSeed(uint64_t seed) { weights_seed_->setValue(int(std::min<uint64_t>(seed, INT32_MAX))); }

@@ -9,7 +9,9 @@
 #include <optional>
 
 #include "stepscope/config.h"
+#include "stepscope/device.h"
 
+class QComboBox;
 class QFormLayout;
 class QLabel;
 class QSpinBox;
@@ -27,6 +29,9 @@ public:
     uint64_t weightsSeed() const;
     void setWeightsSeed(uint64_t seed);
     void setConfig(const ModelConfig& config);
+    // Where the model steps; CUDA is greyed out, with the reason beside it, when unavailable.
+    Device device() const;
+    void setDevice(Device device);
     // Says where the current model's weights come from ("random, seed 1", a file name).
     void setWeightsSource(const QString& text);
 
@@ -66,6 +71,7 @@ private:
     QLabel* general_error_;
     QLabel* weights_source_;
     QSpinBox* weights_seed_;
+    QComboBox* device_;
     std::optional<ModelConfig> config_;
     bool loading_ = false;
 };

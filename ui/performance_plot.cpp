@@ -8,7 +8,8 @@ namespace stepscope::ui {
 
 PerformancePlot::PerformancePlot(QWidget* parent)
     : TimePlot(tr("Step latency and state memory"), QStringLiteral("performance"), parent) {
-    auto* note = new QLabel(tr("latency: wall time of Model::step with the observer; memory: State::bytes()"));
+    auto* note = new QLabel(tr("latency: wall time of one step with the plots' observer, timed as stepscope bench "
+                               "times it; memory: the state's bytes"));
     note->setStyleSheet(QStringLiteral("color: gray;"));
     controls()->addWidget(note);
     controls()->addStretch(1);

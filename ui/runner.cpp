@@ -40,20 +40,22 @@ std::unique_ptr<Runner> Runner::open(const SessionSpec& spec) {
     return runner;
 }
 
-Runner::Runner(std::shared_ptr<const Model> model, const SessionSpec& spec)
+Runner::Runner(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper)
     : model_(std::move(model)),
       spec_(with_model_config(spec, *model_)),
       input_(spec_, model_->config()) {
     spec_.batch = input_.batch();
     spec_.observed = std::clamp(spec_.observed, 0, spec_.batch - 1);
     spec_.snapshot_path.clear();
-    state_ = model_->new_state(spec_.sequence_seed);
-    checkpoints_.reset({state_, {}});
+    stepper_ = stepper ? std::move(stepper) : make_stepper(model_, spec_.device);
+    spec_.device = stepper_->device();
+    stepper_->reset(spec_.sequence_seed);
+    checkpoints_.reset({stepper_->state(), {}});
 }
 
 SessionSpec Runner::spec() const {
     SessionSpec out = spec_;
-    out.steps = state_.step - base_step();
+    out.steps = step() - base_step();
     return out;
 }
 
@@ -70,34 +72,30 @@ RunInfo Runner::info() const {
     return info;
 }
 
-void Runner::step_model(const RowMatrix& x, State& state, RowMatrix& y, StepObserver* observer) const {
-    if (const Memory* memory = input_.memory()) model_->step(x, *memory, state, y, observer);
-    else model_->step(x, state, y, observer);
-}
-
 StepRecord Runner::advance() {
     // Full attention's cache grows every step; stop before it takes the machine's memory.
-    if (state_.bytes() > kMaxStateBytes)
+    if (stepper_->state_bytes() > kMaxStateBytes)
         throw Error(QStringLiteral("the state holds %1 GB, Stepscope's limit; Reset, or use linear attention "
                                    "whose state does not grow")
-                        .arg(double(state_.bytes()) / 1e9, 0, 'f', 1)
+                        .arg(double(stepper_->state_bytes()) / 1e9, 0, 'f', 1)
                         .toStdString());
     StepRecord record;
     StepProbe probe(record, spec_.observed, spec_.batch, model_->config().n_layers);
-    input_.input(state_.step, last_output_, x_);
+    input_.input(step(), last_output_, x_);
     RowMatrix y;
     // Timed as `stepscope bench` times a step, here with the observer the plots need.
     const auto start = std::chrono::steady_clock::now();
-    step_model(x_, state_, y, &probe);
+    if (const Memory* memory = input_.memory()) stepper_->step(x_, *memory, y, &probe);
+    else stepper_->step(x_, y, &probe);
     const auto stop = std::chrono::steady_clock::now();
     record.latency_ms = std::chrono::duration<double, std::milli>(stop - start).count();
-    record.step = state_.step;
-    record.state_bytes = static_cast<int64_t>(state_.bytes());
+    record.step = step();
+    record.state_bytes = static_cast<int64_t>(stepper_->state_bytes());
     const auto observed = y.row(spec_.observed);
     record.output.assign(observed.data(), observed.data() + observed.size());
     record.output_norm = observed.norm();
     last_output_ = std::move(y);
-    checkpoints_.offer(state_, last_output_);
+    if (checkpoints_.wants(step())) checkpoints_.offer({stepper_->state(), last_output_});
     return record;
 }
 
@@ -106,16 +104,17 @@ void Runner::replay(Checkpoint& c, int64_t step) const {
     while (c.state.step < step) {
         input_.input(c.state.step, c.last_output, x);
         RowMatrix y;
-        step_model(x, c.state, y, nullptr);
+        if (const Memory* memory = input_.memory()) model_->step(x, *memory, c.state, y);
+        else model_->step(x, c.state, y);
         c.last_output = std::move(y);
     }
 }
 
 Checkpoint Runner::state_at(int64_t step) const {
-    if (step < base_step() || step > state_.step)
+    if (step < base_step() || step > this->step())
         throw Error("step " + std::to_string(step) + " is outside the run (" + std::to_string(base_step()) + " to " +
-                    std::to_string(state_.step) + ")");
-    if (step == state_.step) return {state_, last_output_};
+                    std::to_string(this->step()) + ")");
+    if (step == this->step()) return {stepper_->state(), last_output_};
     Checkpoint c = checkpoints_.nearest(step);
     replay(c, step);
     return c;
@@ -124,16 +123,16 @@ Checkpoint Runner::state_at(int64_t step) const {
 void Runner::rewind(int64_t step) {
     Checkpoint c = state_at(step);
     checkpoints_.drop_after(step);
-    state_ = std::move(c.state);
+    stepper_->set_state(c.state);
     last_output_ = std::move(c.last_output);
 }
 
 void Runner::reset(uint64_t sequence_seed) {
     spec_.sequence_seed = sequence_seed;
     spec_.snapshot_path.clear();
-    state_ = model_->new_state(sequence_seed);
+    stepper_->reset(sequence_seed);
     last_output_ = RowMatrix();
-    checkpoints_.reset({state_, {}});
+    checkpoints_.reset({stepper_->state(), {}});
 }
 
 void Runner::set_observed(int element) { spec_.observed = std::clamp(element, 0, spec_.batch - 1); }
@@ -161,11 +160,11 @@ void Runner::restore(const QString& path) {
                         ", which does not fit the run");
         last_output = Eigen::Map<const RowMatrix>(t.values.data(), t.shape[0], t.shape[1]);
     }
+    stepper_->set_state(state);
     spec_.sequence_seed = state.sequence_seed;
     spec_.snapshot_path = path;
-    state_ = std::move(state);
-    last_output_ = std::move(last_output);
-    checkpoints_.reset({state_, last_output_});
+    last_output_ = last_output;
+    checkpoints_.reset({std::move(state), std::move(last_output)});
 }
 
 void Runner::save_snapshot(const QString& path, int64_t step) const {

@@ -17,6 +17,7 @@
 #include "input_source.h"
 #include "session_spec.h"
 #include "step_record.h"
+#include "stepscope/device.h"
 #include "stepscope/model.h"
 
 namespace stepscope::ui {
@@ -31,15 +32,18 @@ public:
     // input files and, when it names a snapshot, restores it. The spec's `steps` are not taken.
     static std::unique_ptr<Runner> open(const SessionSpec& spec);
 
-    // A run of an existing model from an empty state.
-    Runner(std::shared_ptr<const Model> model, const SessionSpec& spec);
+    // A run of an existing model from an empty state, on `stepper` or else a new one on the spec's
+    // device. Throws Error with the reason when that device is unavailable.
+    Runner(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper = nullptr);
 
     const std::shared_ptr<const Model>& model() const { return model_; }
     // The spec with the model's config, the run's batch and its steps taken so far.
     SessionSpec spec() const;
     RunInfo info() const;
-    const State& state() const { return state_; }
-    int64_t step() const { return state_.step; }
+    Device device() const { return stepper_->device(); }
+    // The live state, copied (from the GPU when the run steps there).
+    State state() const { return stepper_->state(); }
+    int64_t step() const { return stepper_->step_count(); }
     int64_t base_step() const { return checkpoints_.base_step(); }
     const CheckpointStore& checkpoints() const { return checkpoints_; }
 
@@ -59,14 +63,13 @@ public:
     void save_snapshot(const QString& path, int64_t step) const;
 
 private:
-    // Steps `c` forward to `step` without observing.
+    // Steps `c` forward to `step` without observing, on the CPU engine whatever the run's device.
     void replay(Checkpoint& c, int64_t step) const;
-    void step_model(const RowMatrix& x, State& state, RowMatrix& y, StepObserver* observer) const;
 
     std::shared_ptr<const Model> model_;
     SessionSpec spec_;
     InputSource input_;
-    State state_;
+    std::unique_ptr<Stepper> stepper_;  // owns the live state, on the spec's device
     RowMatrix last_output_;
     RowMatrix x_;
     CheckpointStore checkpoints_;

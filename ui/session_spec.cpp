@@ -136,12 +136,13 @@ QJsonObject session_to_json(const SessionSpec& spec) {
     out["observed"] = spec.observed;
     if (!spec.snapshot_path.isEmpty()) out["snapshot"] = spec.snapshot_path;
     out["steps"] = double(spec.steps);
+    out["device"] = QString::fromLatin1(device_name(spec.device));
     return out;
 }
 
 SessionSpec session_from_json(const QJsonObject& object) {
     require_known(object, {}, {"format", "version", "config", "weights", "input", "memory", "batch",
-                               "sequence_seed", "observed", "snapshot", "steps"});
+                               "sequence_seed", "observed", "snapshot", "steps", "device"});
     if (object.contains("format") && object.value("format").toString() != kFormat)
         throw bad("format", QStringLiteral("must be '%1'").arg(kFormat));
     if (integer(object, "version", 1, {}) != 1) throw bad("version", QStringLiteral("must be 1"));
@@ -160,6 +161,11 @@ SessionSpec session_from_json(const QJsonObject& object) {
     spec.observed = static_cast<int>(integer(object, "observed", 0, {}, 4095));
     spec.snapshot_path = text(object, "snapshot", {});
     spec.steps = static_cast<int64_t>(integer(object, "steps", 0, {}, 1e9));
+    if (object.contains("device")) {
+        const QString device = text(object, "device", {});
+        if (device == "cuda") spec.device = Device::Cuda;
+        else if (device != "cpu") throw bad("device", QStringLiteral("is '%1', not one of: cpu, cuda").arg(device));
+    }
     return spec;
 }
 

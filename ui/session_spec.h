@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "stepscope/config.h"
+#include "stepscope/device.h"
 
 namespace stepscope::ui {
 
@@ -39,6 +40,7 @@ struct SessionSpec {
     int observed = 0;        // the batch element the plots follow
     QString snapshot_path;   // non-empty: the run continued from this snapshot
     int64_t steps = 0;       // steps taken after the start
+    Device device = Device::Cpu;  // where the model steps
 };
 
 QString input_kind_name(InputKind kind);

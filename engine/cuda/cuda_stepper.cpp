@@ -145,6 +145,9 @@ public:
         forward(x, &memory, y, observer);
     }
 
+    int64_t step_count() const override { return shell_.step; }
+    std::size_t state_bytes() const override;
+
     State state() const override {
         State state = shell_;
         for (size_t i = 0; i < states_.size(); ++i) {
@@ -502,6 +505,16 @@ void CudaStepper::upload(const DeviceAttention& a, const AttentionState& s, int 
 
 // Checks everything, uploads into new buffers, and only then replaces the
 // current state: a state that does not fit leaves the stepper as it was.
+// The host shell holds the memory; the sums and caches are counted as allocated on the device.
+std::size_t CudaStepper::state_bytes() const {
+    std::size_t total = shell_.bytes();
+    for (const LayerStates& layer : states_)
+        for (const ModuleState* module : {&layer.self_attention, &layer.cross_attention})
+            total += (module->sums.size() + module->normalizer.size() + module->keys.size() + module->values.size()) *
+                     sizeof(float);
+    return total;
+}
+
 void CudaStepper::set_state(const State& state) {
     model_->check_state(state);
     const bool started = std::any_of(state.layers.begin(), state.layers.end(), [](const LayerState& l) {

@@ -24,6 +24,8 @@ public:
     void step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y, StepObserver* observer) override {
         model_->step(x, memory, state_, y, observer);
     }
+    int64_t step_count() const override { return state_.step; }
+    std::size_t state_bytes() const override { return state_.bytes(); }
     State state() const override { return state_; }
     void set_state(const State& state) override {
         model_->check_state(state);

@@ -6,6 +6,8 @@
 //   State state = stepper->state();  // copied back only when asked
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -41,6 +43,10 @@ public:
     // Decoder step.
     virtual void step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y,
                       StepObserver* observer = nullptr) = 0;
+
+    // Steps taken in this sequence, and the bytes its state holds: cheap, nothing is copied.
+    virtual int64_t step_count() const = 0;
+    virtual std::size_t state_bytes() const = 0;
 
     // The state as a host value (a copy from the device for CUDA).
     virtual State state() const = 0;
