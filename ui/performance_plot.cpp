@@ -1,4 +1,4 @@
-// Latency as timed around Model::step, and State::bytes, both per step.
+// Latency as timed around a step, and the state's bytes, both per step.
 #include "performance_plot.h"
 
 #include <QHBoxLayout>
@@ -8,8 +8,9 @@ namespace stepscope::ui {
 
 PerformancePlot::PerformancePlot(QWidget* parent)
     : TimePlot(tr("Step latency and state memory"), QStringLiteral("performance"), parent) {
-    auto* note = new QLabel(tr("latency: wall time of one step with the plots' observer, timed as stepscope bench "
-                               "times it; memory: the state's bytes"));
+    auto* note = new QLabel(tr("latency: one step, observed · memory: the state's bytes"));
+    note->setToolTip(tr("Latency is the wall time of one step with the plots' observer, timed as stepscope bench "
+                        "times it; memory is the bytes the attention state holds."));
     note->setStyleSheet(QStringLiteral("color: gray;"));
     controls()->addWidget(note);
     controls()->addStretch(1);

@@ -49,6 +49,10 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     auto* bottom = new QSplitter(Qt::Horizontal);
     bottom->addWidget(attention_);
     bottom->addWidget(performance_);
+    for (QSplitter* row : {top, bottom}) {
+        row->setStretchFactor(0, 1);
+        row->setStretchFactor(1, 1);
+    }
     auto* rows = new QSplitter(Qt::Vertical);
     rows->addWidget(top);
     rows->addWidget(bottom);

@@ -77,6 +77,12 @@ void StatePlot::updateSelectors() {
 
 void StatePlot::rebuild() {
     updateSelectors();
+    // ||S|| grows linearly and ||K|| like a square root: on one linear axis the smaller looks flat,
+    // so a mixed comparison starts on a log axis (the user may switch it back).
+    const bool mixed = pinned_ && pinned_->has_run() && current_ && current_->has_run() &&
+                       pinned_->linear(role()) != current_->linear(role());
+    if (mixed && !mixed_kinds_) log_->setChecked(true);
+    mixed_kinds_ = mixed;
     setSubtitle(tr("layer %1, %2").arg(layer_->value()).arg(role() == AttentionRole::Cross ? tr("cross attention")
                                                                                              : tr("self attention")));
     TimePlot::rebuild();

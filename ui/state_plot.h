@@ -34,6 +34,7 @@ private:
     QSpinBox* layer_;
     QComboBox* quantity_;
     QCheckBox* log_;
+    bool mixed_kinds_ = false;  // the pinned run's attention is linear and the current one full, or the reverse
 };
 
 }  // namespace stepscope::ui

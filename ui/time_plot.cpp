@@ -4,6 +4,7 @@
 #include <qcustomplot.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "plot_style.h"
 
@@ -110,6 +111,17 @@ void TimePlot::setViewStep(int64_t step) {
     emit needsReplot();
 }
 
+double TimePlot::lowestValue(QCPAxis* axis) const {
+    double lowest = std::numeric_limits<double>::infinity();
+    for (int i = 0; i < plot()->graphCount(); ++i) {
+        QCPGraph* graph = plot()->graph(i);
+        bool found = false;
+        const QCPRange range = graph->getValueRange(found);
+        if (found && graph->valueAxis() == axis) lowest = std::min(lowest, range.lower);
+    }
+    return lowest;
+}
+
 void TimePlot::fitAxes() {
     QCustomPlot* p = plot();
     bool any = false;
@@ -126,7 +138,9 @@ void TimePlot::fitAxes() {
         if (axis->scaleType() == QCPAxis::stLogarithmic) continue;
         QCPRange y = axis->range();
         const double margin = std::max(y.size() * 0.06, std::max(1e-6, std::abs(y.upper) * 0.02));
-        axis->setRange(y.lower - margin, y.upper + margin);
+        // Norms, latencies and bytes are never negative: their axis starts at zero, not below.
+        const double lower = y.lower - margin;
+        axis->setRange(lowestValue(axis) >= 0 ? std::max(0.0, lower) : lower, y.upper + margin);
     }
 }
 

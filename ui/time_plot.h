@@ -9,6 +9,8 @@
 
 #include "plot_view.h"
 
+class QCPAxis;
+
 class QCPGraph;
 class QCPItemStraightLine;
 class QCPItemText;
@@ -51,6 +53,8 @@ private:
     QCPGraph* addGraph(const Series& s, bool pinned);
     void fill(QCPGraph* graph, const Series& s, const TraceStore& store, int first);
     void fitAxes();
+    // The least value any graph on `axis` holds; +inf when none holds data.
+    double lowestValue(QCPAxis* axis) const;
 
     std::vector<Series> series_;
     std::vector<QCPGraph*> graphs_;

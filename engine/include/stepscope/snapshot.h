@@ -3,7 +3,9 @@
 // Tensor names: `state.{layer}.0` and `state.{layer}.1` in the reference's
 // shapes (S (N, H, D, M) and Z (N, H, D); or keys (N, H, T, D) and values
 // (N, H, T, M)); decoders add `state.{layer}.cross.0/1`, the memory and its
-// lengths; random feature maps add their `omega`.
+// lengths; random feature maps add their `omega`. Other tensors and metadata
+// keys are the caller's (the explorer stores `last_output` and its session)
+// and are ignored on restore, so a snapshot stays readable by any caller.
 #pragma once
 
 #include <cstdint>
