@@ -5,23 +5,13 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
+
+#include "cli_test_support.h"
+
+using stepscope::testing::CliResult;
+using stepscope::testing::run_stepscope;
 
 namespace {
-
-struct Result {
-    int exit_code;
-    QString stdout_text;
-    QString stderr_text;
-};
-
-Result run_stepscope(const QStringList& arguments) {
-    QProcess process;
-    process.start(STEPSCOPE_BINARY, arguments);
-    process.waitForFinished(120000);
-    return {process.exitCode(), QString::fromUtf8(process.readAllStandardOutput()),
-            QString::fromUtf8(process.readAllStandardError())};
-}
 
 // A model small enough that a few steps take milliseconds.
 const QStringList kSmallModel = {"--layers", "2", "--heads", "2", "--head-dimensions", "8", "--feed-forward", "32",
@@ -49,7 +39,7 @@ private slots:
         QFETCH(QString, precision);
         QFETCH(int, batch);
         QFETCH(int, threads);
-        const Result result = run_stepscope(QStringList{"bench", "--steps", "5", "--json", "--attention", attention,
+        const CliResult result = run_stepscope(QStringList{"bench", "--steps", "5", "--json", "--attention", attention,
                                                         "--precision", precision, "--batch", QString::number(batch),
                                                         "--threads", QString::number(threads)} +
                                             kSmallModel);
@@ -71,14 +61,14 @@ private slots:
     }
 
     void prints_a_table_without_json() {
-        const Result result = run_stepscope(QStringList{"bench", "--steps", "3"} + kSmallModel);
+        const CliResult result = run_stepscope(QStringList{"bench", "--steps", "3"} + kSmallModel);
         QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
         QVERIFY2(result.stdout_text.contains("ms per step"), qPrintable(result.stdout_text));
         QVERIFY2(result.stdout_text.contains("state bytes"), qPrintable(result.stdout_text));
     }
 
     void help_exits_0() {
-        const Result result = run_stepscope({"bench", "--help"});
+        const CliResult result = run_stepscope({"bench", "--help"});
         QCOMPARE(result.exit_code, 0);
         QVERIFY(result.stdout_text.startsWith("usage: stepscope bench"));
     }
@@ -95,12 +85,7 @@ private slots:
             {"bench", "--bogus", "1"},
             {"bench", "extra"},
         };
-        for (const QStringList& arguments : cases) {
-            const Result result = run_stepscope(arguments);
-            QVERIFY2(result.exit_code == 2, qPrintable(arguments.join(' ')));
-            QCOMPARE(result.stderr_text.trimmed().count('\n'), 0);
-            QVERIFY2(result.stderr_text.startsWith("stepscope bench: "), qPrintable(result.stderr_text));
-        }
+        for (const QStringList& arguments : cases) STEPSCOPE_VERIFY_USAGE_ERROR("bench", arguments);
     }
 };
 

@@ -4,23 +4,10 @@
 #include "stepscope/builder.h"
 #include "stepscope/error.h"
 #include "stepscope/parameters.h"
+#include "test_support.h"
 
 using namespace stepscope;
-
-namespace {
-
-// The message of the Error `body` throws, or "" when it does not throw.
-template <typename Body>
-QString error_of(Body body) {
-    try {
-        body();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return {};
-}
-
-}  // namespace
+using testing::error_of;
 
 class BuilderTest : public QObject {
     Q_OBJECT

@@ -17,6 +17,8 @@
 #include "test_support.h"
 
 using namespace stepscope;
+using testing::error_of;
+using testing::memory_of;
 
 namespace {
 
@@ -25,27 +27,6 @@ namespace {
         const DeviceStatus status_ = cuda_status();                                             \
         if (!status_.available) QSKIP(qPrintable("no CUDA device: " + QString::fromStdString(status_.reason))); \
     } while (0)
-
-// The message of the Error `body` throws, or "" when it does not throw.
-template <typename Body>
-QString error_of(Body body) {
-    try {
-        body();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return {};
-}
-
-Memory memory_of(const SafetensorsFile& io) {
-    const Tensor& values = io.tensors.at("memory");
-    Memory memory;
-    memory.batch = int(values.shape[0]);
-    memory.length = int(values.shape[1]);
-    memory.values = Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1], values.shape[2]);
-    memory.lengths = io.tensors.at("memory_lengths").integers;
-    return memory;
-}
 
 // Every observation of a run, in call order: a trace of what was reported
 // (which must match exactly) and the numbers (which must agree closely).

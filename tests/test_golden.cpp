@@ -8,6 +8,7 @@
 #include "test_support.h"
 
 using namespace stepscope;
+using testing::memory_of;
 
 namespace {
 
@@ -15,16 +16,6 @@ struct Run {
     std::vector<float> y;  // (T, N, E)
     State state;
 };
-
-Memory memory_of(const SafetensorsFile& io) {
-    const Tensor& values = io.tensors.at("memory");
-    Memory memory;
-    memory.batch = int(values.shape[0]);
-    memory.length = int(values.shape[1]);
-    memory.values = Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1], values.shape[2]);
-    memory.lengths = io.tensors.at("memory_lengths").integers;
-    return memory;
-}
 
 Run run_recurrent(const Model& model, const SafetensorsFile& io) {
     const Tensor& x = io.tensors.at("x");

@@ -12,23 +12,10 @@
 #include "test_support.h"
 
 using namespace stepscope;
+using testing::error_of;
+using testing::bytes_of;
 
 namespace {
-
-template <typename Body>
-QString error_of(Body body) {
-    try {
-        body();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return {};
-}
-
-std::vector<uint8_t> bytes_of(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
     std::ofstream out(path, std::ios::binary);

@@ -1,29 +1,15 @@
 // stepscope replay as a user runs it: every golden case reproduced, bad arguments refused with exit code 2.
 #include <QtTest>
 
-#include <QProcess>
 #include <QTemporaryDir>
 
+#include "cli_test_support.h"
 #include "stepscope/safetensors.h"
 #include "test_support.h"
 
 using namespace stepscope;
-
-namespace {
-
-struct Result {
-    int exit_code;
-    QString stderr_text;
-};
-
-Result run_stepscope(const QStringList& arguments) {
-    QProcess process;
-    process.start(STEPSCOPE_BINARY, arguments);
-    process.waitForFinished(120000);
-    return {process.exitCode(), QString::fromUtf8(process.readAllStandardError())};
-}
-
-}  // namespace
+using testing::CliResult;
+using testing::run_stepscope;
 
 class ReplayCliTest : public QObject {
     Q_OBJECT
@@ -46,7 +32,7 @@ private slots:
         QFETCH(double, tolerance);
         const std::string case_name = name.toStdString();
         const QString out = dir_.path() + "/" + name + ".safetensors";
-        const Result result = run_stepscope({"replay", "--model",
+        const CliResult result = run_stepscope({"replay", "--model",
                                              QString::fromStdString(testing::golden_path(case_name, "model.safetensors")),
                                              "--inputs", QString::fromStdString(testing::golden_path(case_name, "io.safetensors")),
                                              "--output", out});
@@ -75,12 +61,7 @@ private slots:
             {"replay", "--model", model, "--inputs", dec_io, "--output", dir_.path() + "/o.safetensors", "--device",
              "gpu"},
         };
-        for (const QStringList& arguments : cases) {
-            const Result result = run_stepscope(arguments);
-            QVERIFY2(result.exit_code == 2, qPrintable(arguments.join(' ')));
-            QCOMPARE(result.stderr_text.trimmed().count('\n'), 0);
-            QVERIFY2(result.stderr_text.startsWith("stepscope replay: "), qPrintable(result.stderr_text));
-        }
+        for (const QStringList& arguments : cases) STEPSCOPE_VERIFY_USAGE_ERROR("replay", arguments);
     }
 };
 

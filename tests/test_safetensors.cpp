@@ -14,24 +14,10 @@
 #include "test_support.h"
 
 using namespace stepscope;
+using testing::error_of;
+using testing::bytes_of;
 
 namespace {
-
-// The message of the Error `body` throws, or "" when it does not throw.
-template <typename Body>
-QString error_of(Body body) {
-    try {
-        body();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return {};
-}
-
-std::vector<uint8_t> bytes_of(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
 
 // A file with the given header text (unpadded) followed by `data_bytes` zero bytes.
 std::vector<uint8_t> file_with_header(const std::string& header, size_t data_bytes) {

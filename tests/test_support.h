@@ -1,12 +1,18 @@
-// Shared test helpers: the golden folder, and one tolerance check that reports the worst element.
+// Shared test helpers: the golden folder, one tolerance check that reports the worst element, and small readers.
 #pragma once
 
 #include <QtTest>
 
 #include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "stepscope/error.h"
+#include "stepscope/model.h"
 #include "stepscope/safetensors.h"
 #include "stepscope/types.h"
 
@@ -59,5 +65,32 @@ inline std::string describe(const std::string& what, const Deviation& d) {
                   (absolute) + (relative) * std::abs(double((expected)[i_]));              \
         if (!ok_) QFAIL(::stepscope::testing::describe(what, dev_).c_str());               \
     } while (0)
+
+// The message of the Error `body` throws, or "" when it does not throw.
+template <typename Body>
+QString error_of(Body body) {
+    try {
+        body();
+    } catch (const Error& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
+inline std::vector<uint8_t> bytes_of(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A decoder's memory (N, S, E) and its lengths as the golden inputs hold them.
+inline Memory memory_of(const SafetensorsFile& io) {
+    const Tensor& values = io.tensors.at("memory");
+    Memory memory;
+    memory.batch = int(values.shape[0]);
+    memory.length = int(values.shape[1]);
+    memory.values = Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1], values.shape[2]);
+    memory.lengths = io.tensors.at("memory_lengths").integers;
+    return memory;
+}
 
 }  // namespace stepscope::testing
