@@ -1,5 +1,7 @@
 // Exports: images of the asked size, a CSV row per step, snapshots that load back to the same state.
 #include <QImage>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -144,6 +146,31 @@ private slots:
         QVERIFY(wait_idle(run));
         QCOMPARE(run.lastStep(), qint64(5));
         QVERIFY(run.stateAt(5).state == fresh_run(run, 5).state);
+    }
+
+    // A snapshot's state is host data: one saved from a GPU run continues on this window's device.
+    void aSnapshotFromAGpuRunOpensOnTheCpu() {
+        RunController run;
+        run.open(small_spec("linear"));
+        QVERIFY(wait_idle(run));
+        run.step(4);
+        QVERIFY(wait_idle(run));
+        const QString path = dir_.filePath("from_gpu.safetensors");
+        run.saveSnapshot(path);
+        QVERIFY(wait_idle(run));
+        SafetensorsFile file = read_safetensors(path.toStdString());
+        QJsonObject session = QJsonDocument::fromJson(QByteArray::fromStdString(file.metadata.at("session"))).object();
+        QCOMPARE(session.value("device").toString(), QString("cpu"));
+        session["device"] = "cuda";
+        file.metadata["session"] = QJsonDocument(session).toJson(QJsonDocument::Compact).toStdString();
+        write_safetensors(path.toStdString(), file);
+
+        QSignalSpy opened(&run, &RunController::runOpened);
+        run.openSnapshot(path);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(opened.size(), 1);
+        QCOMPARE(run.session().device, Device::Cpu);
+        QCOMPARE(run.traces().base_step(), int64_t(4));
     }
 
     void headlessExportWritesEverything() {

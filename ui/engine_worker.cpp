@@ -66,6 +66,8 @@ void EngineWorker::openSnapshot(const QString& path) {
                 throw Error(path.toStdString() + ": metadata 'session' is not a JSON object");
             SessionSpec spec = session_from_json(document.object());
             spec.steps = 0;
+            // The state is host data: it continues on this window's device, whichever one saved it.
+            spec.device = runner_ ? runner_->device() : Device::Cpu;
             const bool same_model = runner_ && runner_->model()->config() == spec.config &&
                                     runner_->spec().weights_path == spec.weights_path &&
                                     runner_->spec().weights_seed == spec.weights_seed;
@@ -150,8 +152,12 @@ void EngineWorker::observe(int element, uint64_t epoch) {
 
 void EngineWorker::reset(uint64_t sequence_seed) {
     if (runner_) {
-        runner_->reset(sequence_seed);
-        emit opened(runner_->info(), runner_->spec());
+        try {
+            runner_->reset(sequence_seed);
+            emit opened(runner_->info(), runner_->spec());
+        } catch (const std::exception& e) {
+            emit failed(QStringLiteral("step"), message_of(e));
+        }
     }
     emit commandDone();
 }

@@ -122,15 +122,15 @@ Checkpoint Runner::state_at(int64_t step) const {
 
 void Runner::rewind(int64_t step) {
     Checkpoint c = state_at(step);
+    stepper_->set_state(std::move(c.state));
     checkpoints_.drop_after(step);
-    stepper_->set_state(c.state);
     last_output_ = std::move(c.last_output);
 }
 
 void Runner::reset(uint64_t sequence_seed) {
+    stepper_->reset(sequence_seed);
     spec_.sequence_seed = sequence_seed;
     spec_.snapshot_path.clear();
-    stepper_->reset(sequence_seed);
     last_output_ = RowMatrix();
     checkpoints_.reset({stepper_->state(), {}});
 }

@@ -149,6 +149,8 @@ public:
     std::size_t state_bytes() const override;
 
     State state() const override {
+        if (broken_)
+            throw Error("the CUDA state is incomplete after a step that failed midway: reset or set a state first");
         State state = shell_;
         for (size_t i = 0; i < states_.size(); ++i) {
             const DeviceLayer& layer = weights_.layers[i];
@@ -160,7 +162,7 @@ public:
         return state;
     }
 
-    void set_state(const State& state) override;
+    void set_state(State state) override;
 
 private:
     void forward(const ConstMatrixRef& x, const Memory* memory, RowMatrix& y, StepObserver* observer);
@@ -515,7 +517,7 @@ std::size_t CudaStepper::state_bytes() const {
     return total;
 }
 
-void CudaStepper::set_state(const State& state) {
+void CudaStepper::set_state(State state) {
     model_->check_state(state);
     const bool started = std::any_of(state.layers.begin(), state.layers.end(), [](const LayerState& l) {
         return l.self_attention.started || l.cross_attention.started;

@@ -27,9 +27,9 @@ public:
     int64_t step_count() const override { return state_.step; }
     std::size_t state_bytes() const override { return state_.bytes(); }
     State state() const override { return state_; }
-    void set_state(const State& state) override {
+    void set_state(State state) override {
         model_->check_state(state);
-        state_ = state;
+        state_ = std::move(state);
     }
 
 private:

@@ -51,7 +51,7 @@ public:
     // The state as a host value (a copy from the device for CUDA).
     virtual State state() const = 0;
     // Continues from `state` (uploaded for CUDA); throws Error if it does not fit the model.
-    virtual void set_state(const State& state) = 0;
+    virtual void set_state(State state) = 0;
 };
 
 // Throws Error with cuda_status().reason when CUDA is asked for and unavailable.
