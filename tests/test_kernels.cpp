@@ -140,15 +140,7 @@ private slots:
         const Tensor& x = io.tensors.at("x");
         const long steps = x.shape[0], batch = x.shape[1], width = x.shape[2];
         const bool decoder = config.kind == ModelKind::Decoder;
-        Memory memory;
-        if (decoder) {
-            const Tensor& values = io.tensors.at("memory");
-            memory.batch = int(values.shape[0]);
-            memory.length = int(values.shape[1]);
-            memory.values = Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1],
-                                                        values.shape[2]);
-            memory.lengths = io.tensors.at("memory_lengths").integers;
-        }
+        const Memory memory = decoder ? testing::memory_of(io) : Memory{};
         State exact_state = exact->new_state(), reduced_state = reduced->new_state();
         RowMatrix y_exact, y_reduced;
         double worst = 0;
