@@ -26,6 +26,21 @@ RowMatrix random_matrix(long rows, long cols, unsigned seed) {
 // Float sums in another order differ by rounding only.
 constexpr double kAbsolute = 1e-5, kRelative = 1e-5;
 
+// A linear-attention step's inputs: a state (S, Z) already summed over earlier steps, and
+// non-negative features as phi gives them. Rows are batch x heads.
+struct LinearAttentionCase {
+    LinearAttentionState state;
+    RowMatrix phi_keys, values, phi_queries;
+};
+
+LinearAttentionCase linear_attention_case(long rows, long features, long values, unsigned seed) {
+    return {{random_matrix(rows * features, values, seed).cwiseAbs(),
+             random_matrix(rows, features, seed + 1).cwiseAbs()},
+            random_matrix(rows, features, seed + 2).cwiseAbs(),
+            random_matrix(rows, values, seed + 3),
+            random_matrix(rows, features, seed + 4).cwiseAbs()};
+}
+
 }  // namespace
 
 class KernelsTest : public QObject {
@@ -180,12 +195,8 @@ private slots:
     void linear_attention_matches_scalar() {
         for (unsigned seed = 1; seed <= 4; ++seed) {
             const long rows = 4 * seed * 3, features = 8 * seed, values = 5 + seed;
-            LinearAttentionState fast{random_matrix(rows * features, values, seed).cwiseAbs(),
-                                      random_matrix(rows, features, seed + 1).cwiseAbs()};
-            LinearAttentionState scalar = fast;
-            const RowMatrix phi_k = random_matrix(rows, features, seed + 2).cwiseAbs();
-            const RowMatrix v = random_matrix(rows, values, seed + 3);
-            const RowMatrix phi_q = random_matrix(rows, features, seed + 4).cwiseAbs();
+            const auto [state, phi_k, v, phi_q] = linear_attention_case(rows, features, values, seed);
+            LinearAttentionState fast = state, scalar = state;
             linear_attention_update(phi_k, v, fast);
             linear_attention_update_scalar(phi_k, v, scalar);
             STEPSCOPE_COMPARE_CLOSE("S", fast.sums.data(), scalar.sums.data(), scalar.sums.size(), kAbsolute, kRelative);
@@ -205,12 +216,8 @@ private slots:
             for (const long features : {1L, 7L, 32L})
                 for (const long values : {1L, 5L, 32L, 33L}) {
                     seed += 5;
-                    LinearAttentionState fast{random_matrix(rows * features, values, seed).cwiseAbs(),
-                                              random_matrix(rows, features, seed + 1).cwiseAbs()};
-                    LinearAttentionState scalar = fast;
-                    const RowMatrix phi_k = random_matrix(rows, features, seed + 2).cwiseAbs();
-                    const RowMatrix v = random_matrix(rows, values, seed + 3);
-                    const RowMatrix phi_q = random_matrix(rows, features, seed + 4).cwiseAbs();
+                    const auto [state, phi_k, v, phi_q] = linear_attention_case(rows, features, values, seed);
+                    LinearAttentionState fast = state, scalar = state;
                     RowMatrix out_fast(rows, values), out_scalar(rows, values);
                     linear_attention_step(phi_k, v, phi_q, 1e-6f, fast, out_fast);
                     linear_attention_step_scalar(phi_k, v, phi_q, 1e-6f, scalar, out_scalar);
