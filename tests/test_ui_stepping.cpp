@@ -4,6 +4,7 @@
 #include <qcustomplot.h>
 
 #include "attention_plot.h"
+#include "checkpoint_store.h"
 #include "main_window.h"
 #include "output_plot.h"
 #include "performance_plot.h"
@@ -192,6 +193,95 @@ private slots:
         fresh_run(run, 6, &expected);
         QVERIFY(run.traces().records()[5].output == expected[5].output);
         QVERIFY(run.traces().records()[5].output != element1);
+    }
+
+    // Two changes in a row (two arrow clicks): the second supersedes the first, the run keeps its steps.
+    void quickChangesOfTheBatchElementKeepTheRun() {
+        RunController run;
+        run.open(small_spec("linear"));
+        QVERIFY(wait_idle(run));
+        run.step(200);
+        QVERIFY(wait_idle(run));
+        run.setObserved(2);
+        run.setObserved(0);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(run.lastStep(), qint64(200));
+        QCOMPARE(run.traces().size(), 200);
+        QCOMPARE(run.traces().info().observed, 0);
+        std::vector<StepRecord> expected;
+        fresh_run(run, 200, &expected);
+        QVERIFY(run.traces().records()[199].output == expected[199].output);
+    }
+
+    // Run, Pause, Run again at full speed: the first run's late report does not stop the second.
+    void aSecondFastRunIsNotStoppedByTheFirst() {
+        RunController run;
+        run.open(small_spec("linear"));
+        QVERIFY(wait_idle(run));
+        run.run(0);
+        run.pause();
+        run.run(0);
+        QTest::qWait(500);
+        QVERIFY(run.running());
+        const int stepped = run.traces().size();
+        QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > stepped; }, 60000));
+        run.pause();
+        QVERIFY(wait_idle(run));
+    }
+
+    // A fast run is paced by the window: the engine never gets far ahead of what is drawn.
+    void aFastRunWaitsForTheWindow() {
+        RunController run;
+        run.open(small_spec("linear"));
+        QVERIFY(wait_idle(run));
+        run.run(0);
+        QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 50; }, 60000));
+        // The GUI thread stops taking batches for 0.3 s, time for thousands of these steps; the engine
+        // may fill the two batches in flight and one last one, of at most 256 records each, then waits.
+        const int before = run.traces().size();
+        QThread::msleep(300);
+        run.pause();
+        QVERIFY(wait_idle(run));
+        const int stepped_while_blocked = run.traces().size() - before;
+        QVERIFY2(stepped_while_blocked <= 3 * 256, qPrintable(QString::number(stepped_while_blocked)));
+    }
+
+    // A cancelled replay throws before it changes anything: the run stays at its step.
+    void aCancelledRewindLeavesTheRunWhereItWas() {
+        const SessionSpec spec = small_spec("full");
+        Runner runner(build_model(spec), spec);
+        for (int t = 0; t < 40; ++t) runner.advance();
+        const State before = runner.state();
+        int asked = 0;
+        bool cancelled = false;
+        try {
+            runner.rewind(runner.base_step() + 7, [&] { return ++asked > 3; });
+        } catch (const RunCancelled&) {
+            cancelled = true;
+        }
+        QVERIFY(cancelled);
+        QCOMPARE(asked, 4);
+        QCOMPARE(runner.step(), int64_t(40));
+        QVERIFY(runner.state() == before);
+        runner.rewind(7);
+        QCOMPARE(runner.step(), int64_t(7));
+    }
+
+    // A state larger than the whole budget still leaves the newest checkpoint, so a rewind replays
+    // from there and not from the start.
+    void theNewestCheckpointOutlivesATightBudget() {
+        const SessionSpec spec = small_spec("full");
+        const auto model = build_model(spec);
+        Runner runner(model, spec);
+        CheckpointStore store(48, 1);  // one byte: every state is over budget
+        store.reset({runner.state(), {}});
+        for (int t = 0; t < 100; ++t) {
+            runner.advance();
+            if (store.wants(runner.step())) store.offer({runner.state(), {}});
+        }
+        QCOMPARE(store.count(), 2);
+        const int64_t newest = store.nearest(100).state.step;
+        QVERIFY2(newest > 0 && 100 - newest <= store.interval(), qPrintable(QString::number(newest)));
     }
 
     void aRebuildCancelsTheStepsInFlight() {

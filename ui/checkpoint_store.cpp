@@ -54,11 +54,13 @@ std::size_t CheckpointStore::bytes() const {
 }
 
 void CheckpointStore::thin() {
-    while (checkpoints_.size() > 1 && (count() > max_count_ || bytes() > max_bytes_)) {
+    // The newest checkpoint stays even over budget: a full-attention state can outgrow the budget
+    // alone, and without it every rewind would replay from the base.
+    while (checkpoints_.size() > 2 && (count() > max_count_ || bytes() > max_bytes_)) {
         interval_ *= 2;
-        const int64_t base = base_step();
+        const int64_t base = base_step(), newest = checkpoints_.back().state.step;
         auto off_interval = [&](const Checkpoint& c) {
-            return c.state.step != base && (c.state.step - base) % interval_ != 0;
+            return c.state.step != base && c.state.step != newest && (c.state.step - base) % interval_ != 0;
         };
         checkpoints_.erase(std::remove_if(checkpoints_.begin(), checkpoints_.end(), off_interval),
                            checkpoints_.end());

@@ -37,7 +37,8 @@ public:
     std::size_t bytes() const;
 
 private:
-    // Doubles the interval, dropping the checkpoints off it, until the budget holds.
+    // Doubles the interval, dropping the checkpoints off it, until the budget holds or only the base
+    // and the newest remain.
     void thin();
 
     std::vector<Checkpoint> checkpoints_;  // by step; [0] is the base

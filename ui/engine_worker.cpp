@@ -3,7 +3,9 @@
 
 #include <QJsonDocument>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "stepscope/error.h"
 #include "stepscope/safetensors.h"
@@ -15,6 +17,8 @@ namespace {
 // Results go to the UI about as often as it can draw them.
 constexpr auto kFlushInterval = std::chrono::milliseconds(33);
 constexpr size_t kMaxBatch = 256;
+// Batches sent and not yet taken by the window: enough to overlap stepping and drawing.
+constexpr int kMaxBatchesInFlight = 2;
 
 QString message_of(const std::exception& e) {
     if (dynamic_cast<const std::bad_alloc*>(&e)) return QStringLiteral("out of memory");
@@ -85,6 +89,16 @@ void EngineWorker::openSnapshot(const QString& path) {
     emit commandDone();
 }
 
+bool EngineWorker::send(StepBatch batch, uint64_t epoch) {
+    while (unacknowledged_.load() >= kMaxBatchesInFlight) {
+        if (cancelled(epoch)) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ++unacknowledged_;
+    emit stepped(batch);
+    return true;
+}
+
 void EngineWorker::runSteps(int64_t count, uint64_t epoch) {
     if (!runner_ || count <= 0) {
         emit stepsFinished(0, false, {});
@@ -93,13 +107,8 @@ void EngineWorker::runSteps(int64_t count, uint64_t epoch) {
     auto records = std::make_shared<std::vector<StepRecord>>();
     auto last_flush = std::chrono::steady_clock::now();
     int64_t done = 0;
-    bool cancelled = false;
     QString error;
-    while (done < count) {
-        if (epoch_.load() != epoch) {
-            cancelled = true;
-            break;
-        }
+    while (done < count && !cancelled(epoch)) {
         try {
             records->push_back(runner_->advance());
         } catch (const std::exception& e) {
@@ -109,22 +118,30 @@ void EngineWorker::runSteps(int64_t count, uint64_t epoch) {
         ++done;
         const auto now = std::chrono::steady_clock::now();
         if (now - last_flush >= kFlushInterval || records->size() >= kMaxBatch) {
-            emit stepped(StepBatch{std::move(records)});
+            if (!send(StepBatch{std::move(records)}, epoch)) break;
             emit progress(done, count);
             records = std::make_shared<std::vector<StepRecord>>();
             last_flush = now;
         }
     }
-    if (!records->empty()) emit stepped(StepBatch{std::move(records)});
+    // Steps taken are the run's, cancelled or not: the last records go out whatever the receiver's backlog.
+    if (!records->empty()) {
+        ++unacknowledged_;
+        emit stepped(StepBatch{std::move(records)});
+    }
     emit progress(done, count);
-    emit stepsFinished(done, cancelled, error);
+    emit stepsFinished(done, done < count && error.isEmpty(), error);
 }
 
 void EngineWorker::stepMany(int64_t count, int64_t from, uint64_t epoch) {
-    if (runner_ && epoch_.load() == epoch && from >= 0 && from < runner_->step()) {
+    if (runner_ && !cancelled(epoch) && from >= 0 && from < runner_->step()) {
         try {
-            runner_->rewind(from);
+            runner_->rewind(from, [this, epoch] { return cancelled(epoch); });
             emit rewound(from, runner_->spec().observed);
+        } catch (const RunCancelled&) {
+            emit stepsFinished(0, true, {});
+            emit commandDone();
+            return;
         } catch (const std::exception& e) {
             emit stepsFinished(0, false, message_of(e));
             emit commandDone();
@@ -135,14 +152,16 @@ void EngineWorker::stepMany(int64_t count, int64_t from, uint64_t epoch) {
     emit commandDone();
 }
 
-void EngineWorker::observe(int element, uint64_t epoch) {
-    if (runner_) {
+void EngineWorker::observe(int element, int64_t target, uint64_t epoch) {
+    // A later command (another element, a rebuild) supersedes this one before it rewinds anything.
+    if (runner_ && !cancelled(epoch)) {
         try {
-            const int64_t target = runner_->step();
+            const int64_t base = runner_->base_step();
             runner_->set_observed(element);
-            runner_->rewind(runner_->base_step());
-            emit rewound(runner_->base_step(), runner_->spec().observed);
-            runSteps(target - runner_->base_step(), epoch);
+            runner_->rewind(base, [this, epoch] { return cancelled(epoch); });
+            emit rewound(base, runner_->spec().observed);
+            runSteps(std::max<int64_t>(0, target - base), epoch);
+        } catch (const RunCancelled&) {
         } catch (const std::exception& e) {
             emit failed(QStringLiteral("step"), message_of(e));
         }
@@ -162,11 +181,13 @@ void EngineWorker::reset(uint64_t sequence_seed) {
     emit commandDone();
 }
 
-void EngineWorker::saveSnapshot(const QString& path, int64_t step) {
+void EngineWorker::saveSnapshot(const QString& path, int64_t step, uint64_t epoch) {
     try {
         if (!runner_) throw Error("no run to save");
-        runner_->save_snapshot(path, step);
+        runner_->save_snapshot(path, step, [this, epoch] { return cancelled(epoch); });
         emit snapshotSaved(path);
+    } catch (const RunCancelled&) {
+        emit failed(QStringLiteral("snapshot"), tr("cancelled before %1 was written").arg(path));
     } catch (const std::exception& e) {
         emit failed(QStringLiteral("snapshot"), message_of(e));
     }

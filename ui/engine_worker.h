@@ -10,6 +10,7 @@
 #include <QString>
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 
@@ -29,6 +30,9 @@ public:
     // Any thread. Commands posted before this call stop at their next step; later ones carry the new epoch.
     void cancel() { ++epoch_; }
     uint64_t epoch() const { return epoch_.load(); }
+    // Any thread: the receiver of `stepped` has taken a batch. The worker keeps at most a few batches
+    // unacknowledged, so a fast engine waits for the window instead of queueing records without bound.
+    void acknowledge() { --unacknowledged_; }
 
     // Worker thread only, through queued invocations.
     // A new model and run; on failure the previous run stays and `failed` says why. Then takes spec.steps.
@@ -37,10 +41,10 @@ public:
     void openSnapshot(const QString& path);
     // `count` steps from step `from` (rewinding there first when the run is further on).
     void stepMany(int64_t count, int64_t from, uint64_t epoch);
-    // Records again from the start with another observed batch element, up to the current step.
-    void observe(int element, uint64_t epoch);
+    // Records again from the start with another observed batch element, up to step `target`.
+    void observe(int element, int64_t target, uint64_t epoch);
     void reset(uint64_t sequence_seed);
-    void saveSnapshot(const QString& path, int64_t step);
+    void saveSnapshot(const QString& path, int64_t step, uint64_t epoch);
     // The state at `step` (for tests and checks): call with Qt::BlockingQueuedConnection.
     Checkpoint stateAt(int64_t step) const;
 
@@ -59,9 +63,14 @@ signals:
 
 private:
     void runSteps(int64_t count, uint64_t epoch);
+    // Sends a batch once the receiver has room for it; false when `epoch` was cancelled meanwhile.
+    bool send(StepBatch batch, uint64_t epoch);
+    // True once a command posted under `epoch` should stop.
+    bool cancelled(uint64_t epoch) const { return epoch_.load() != epoch; }
 
     std::unique_ptr<Runner> runner_;
     std::atomic<uint64_t> epoch_{0};
+    std::atomic<int> unacknowledged_{0};
 };
 
 }  // namespace stepscope::ui

@@ -35,6 +35,8 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     bar->setContentsMargins(6, 2, 6, 0);
     bar->addWidget(new QLabel(tr("Batch element shown:")));
     observed_->setToolTip(tr("The sequence of the batch the plots follow; changing it records the run again"));
+    // Each change re-records the run: typing "12" must not record element 1 first.
+    observed_->setKeyboardTracking(false);
     bar->addWidget(observed_);
     bar->addSpacing(24);
     bar->addWidget(pinned_label_);

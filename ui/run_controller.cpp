@@ -20,8 +20,10 @@ RunController::RunController(QObject* parent) : QObject(parent), worker_(new Eng
     connect(worker_, &EngineWorker::snapshotSaved, this, &RunController::snapshotSaved);
     connect(worker_, &EngineWorker::commandDone, this, &RunController::onCommandDone);
     connect(&run_timer_, &QTimer::timeout, this, &RunController::onRunTick);
-    connect(this, &RunController::stepsFinished, this, [this](qint64, bool, const QString& error) {
-        if (!error.isEmpty() || (running_ && rate_ == 0)) pause();
+    // An unbounded run ends only by an error or a cancel; a cancelled command's late report
+    // must not stop the run that replaced it.
+    connect(this, &RunController::stepsFinished, this, [this](qint64, bool cancelled, const QString& error) {
+        if (!error.isEmpty() || (running_ && rate_ == 0 && !cancelled)) pause();
     });
     thread_.setObjectName(QStringLiteral("stepscope-engine"));
     thread_.start();
@@ -63,6 +65,10 @@ void RunController::open(const SessionSpec& spec) {
 
 void RunController::step(qint64 count) {
     if (count <= 0) return;
+    if (traces_.full()) {
+        refuseFullTraces();
+        return;
+    }
     // Scrubbed back: the run branches at the viewed step.
     const int64_t from = view_step_ < traces_.last_step() ? view_step_ : -1;
     const uint64_t epoch = worker_->epoch();
@@ -86,6 +92,7 @@ void RunController::run(double steps_per_second) {
     rate_ = std::max(0.0, steps_per_second);
     emit runningChanged(true);
     if (rate_ == 0) {
+        worker_->cancel();  // a Step N in flight gives way to the run
         step(kUnbounded);
         return;
     }
@@ -127,14 +134,16 @@ void RunController::setObserved(int element) {
     worker_->cancel();
     session_.observed = element;
     const uint64_t epoch = worker_->epoch();
+    const int64_t target = traces_.last_step();
     EngineWorker* worker = worker_;
-    post([worker, element, epoch] { worker->observe(element, epoch); });
+    post([worker, element, target, epoch] { worker->observe(element, target, epoch); });
 }
 
 void RunController::saveSnapshot(const QString& path) {
     const int64_t step = view_step_;
+    const uint64_t epoch = worker_->epoch();
     EngineWorker* worker = worker_;
-    post([worker, path, step] { worker->saveSnapshot(path, step); });
+    post([worker, path, step, epoch] { worker->saveSnapshot(path, step, epoch); });
 }
 
 void RunController::openSnapshot(const QString& path) {
@@ -153,12 +162,14 @@ void RunController::onOpened(const RunInfo& info, const SessionSpec& spec) {
 }
 
 void RunController::onStepped(const StepBatch& batch) {
+    worker_->acknowledge();
     if (!batch.records || batch.records->empty()) return;
     // The view follows the newest step unless the user is looking at an earlier one.
     const bool following = view_step_ == traces_.last_step();
     const int first = traces_.size();
     traces_.append(*batch.records);
     emit recordsAppended(first);
+    if (traces_.full()) refuseFullTraces();
     if (following) {
         view_step_ = traces_.last_step();
         emit viewStepChanged(view_step_);
@@ -171,6 +182,16 @@ void RunController::onRewound(qint64 step, int observed) {
     view_step_ = step;
     emit truncated(step);
     emit viewStepChanged(step);
+}
+
+void RunController::refuseFullTraces() {
+    pause();
+    worker_->cancel();
+    emit failed(QStringLiteral("step"),
+                tr("the run's traces hold %1 steps (%2 GB), Stepscope's limit; export them, then Reset or Apply "
+                   "for a new run")
+                    .arg(traces_.size())
+                    .arg(double(traces_.bytes()) / 1e9, 0, 'f', 1));
 }
 
 void RunController::onCommandDone() {

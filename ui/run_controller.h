@@ -75,6 +75,8 @@ private:
     void onStepped(const StepBatch& batch);
     void onRewound(qint64 step, int observed);
     void onCommandDone();
+    // Stops stepping with a message: the traces reached kMaxTraceBytes.
+    void refuseFullTraces();
     void onRunTick();
 
     QThread thread_;

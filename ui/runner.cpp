@@ -99,9 +99,10 @@ StepRecord Runner::advance() {
     return record;
 }
 
-void Runner::replay(Checkpoint& c, int64_t step) const {
+void Runner::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const {
     RowMatrix x;
     while (c.state.step < step) {
+        if (cancelled && cancelled()) throw RunCancelled{};
         input_.input(c.state.step, c.last_output, x);
         RowMatrix y;
         if (const Memory* memory = input_.memory()) model_->step(x, *memory, c.state, y);
@@ -110,18 +111,18 @@ void Runner::replay(Checkpoint& c, int64_t step) const {
     }
 }
 
-Checkpoint Runner::state_at(int64_t step) const {
+Checkpoint Runner::state_at(int64_t step, const CancelCheck& cancelled) const {
     if (step < base_step() || step > this->step())
         throw Error("step " + std::to_string(step) + " is outside the run (" + std::to_string(base_step()) + " to " +
                     std::to_string(this->step()) + ")");
     if (step == this->step()) return {stepper_->state(), last_output_};
     Checkpoint c = checkpoints_.nearest(step);
-    replay(c, step);
+    replay(c, step, cancelled);
     return c;
 }
 
-void Runner::rewind(int64_t step) {
-    Checkpoint c = state_at(step);
+void Runner::rewind(int64_t step, const CancelCheck& cancelled) {
+    Checkpoint c = state_at(step, cancelled);
     stepper_->set_state(std::move(c.state));
     checkpoints_.drop_after(step);
     last_output_ = std::move(c.last_output);
@@ -167,8 +168,8 @@ void Runner::restore(const QString& path) {
     checkpoints_.reset({std::move(state), std::move(last_output)});
 }
 
-void Runner::save_snapshot(const QString& path, int64_t step) const {
-    const Checkpoint c = state_at(step);
+void Runner::save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled) const {
+    const Checkpoint c = state_at(step, cancelled);
     SessionSpec session = spec();
     session.steps = 0;
     session.snapshot_path.clear();

@@ -10,6 +10,7 @@
 #include <QString>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -25,6 +26,11 @@ namespace stepscope::ui {
 // The model a spec names: its weights file, or random weights from its seed after the engine's
 // validation and a check that the weights fit in memory. Throws stepscope::Error.
 std::shared_ptr<const Model> build_model(const SessionSpec& spec);
+
+// Asked between replayed steps; true stops the replay.
+using CancelCheck = std::function<bool()>;
+// Thrown when a CancelCheck stopped a replay.
+struct RunCancelled {};
 
 class Runner {
 public:
@@ -49,10 +55,11 @@ public:
 
     // One step, observed. Throws Error with the run unchanged when the engine or the input refuses.
     StepRecord advance();
-    // Back to `step` (base_step() ..  step()): the nearest checkpoint, replayed.
-    void rewind(int64_t step);
+    // Back to `step` (base_step() ..  step()): the nearest checkpoint, replayed. Throws RunCancelled,
+    // the run unchanged, when `cancelled` turns true during the replay.
+    void rewind(int64_t step, const CancelCheck& cancelled = {});
     // The state at an earlier step, leaving the run where it is.
-    Checkpoint state_at(int64_t step) const;
+    Checkpoint state_at(int64_t step, const CancelCheck& cancelled = {}) const;
     // A new sequence: empty state and, for random feature maps, a new draw from `sequence_seed`.
     void reset(uint64_t sequence_seed);
     void set_observed(int element);
@@ -60,11 +67,11 @@ public:
     // Continues from a snapshot of this model. Throws Error, unchanged, when it belongs to another model.
     void restore(const QString& path);
     // The state at `step` with its config, seeds and session in the metadata, and the last output.
-    void save_snapshot(const QString& path, int64_t step) const;
+    void save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled = {}) const;
 
 private:
     // Steps `c` forward to `step` without observing, on the CPU engine whatever the run's device.
-    void replay(Checkpoint& c, int64_t step) const;
+    void replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const;
 
     std::shared_ptr<const Model> model_;
     SessionSpec spec_;

@@ -1,12 +1,16 @@
 // The records of one run on the UI side: what the plots, the CSV export and a pinned comparison read.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "step_record.h"
 
 namespace stepscope::ui {
+
+// A run stops recording (with a message) when its traces pass this.
+constexpr std::size_t kMaxTraceBytes = std::size_t(2) << 30;
 
 class TraceStore {
 public:
@@ -26,6 +30,9 @@ public:
     bool empty() const { return records_.empty(); }
     int64_t base_step() const { return info_.base_step; }
     int64_t last_step() const { return records_.empty() ? info_.base_step : records_.back().step; }
+    // The memory the records hold, roughly: what kMaxTraceBytes bounds.
+    std::size_t bytes() const { return bytes_; }
+    bool full() const { return bytes_ > kMaxTraceBytes; }
     // The record of `step`, or null when the run has none (before its start, or not taken yet).
     const StepRecord* at_step(int64_t step) const;
 
@@ -40,6 +47,7 @@ private:
     RunInfo info_;
     std::vector<StepRecord> records_;
     size_t attention_kept_from_ = 0;  // records before this index hold no attention weights
+    std::size_t bytes_ = 0;
 };
 
 }  // namespace stepscope::ui
