@@ -16,7 +16,7 @@ namespace {
 
 // Results go to the UI about as often as it can draw them.
 constexpr auto kFlushInterval = std::chrono::milliseconds(33);
-constexpr size_t kMaxBatch = 256;
+constexpr size_t kMaxRecordsPerBatch = 256;
 // Batches sent and not yet taken by the window: enough to overlap stepping and drawing.
 constexpr int kMaxBatchesInFlight = 2;
 
@@ -117,7 +117,7 @@ void EngineWorker::runSteps(int64_t count, uint64_t epoch) {
         }
         ++done;
         const auto now = std::chrono::steady_clock::now();
-        if (now - last_flush >= kFlushInterval || records->size() >= kMaxBatch) {
+        if (now - last_flush >= kFlushInterval || records->size() >= kMaxRecordsPerBatch) {
             if (!send(StepBatch{std::move(records)}, epoch)) break;
             emit progress(done, count);
             records = std::make_shared<std::vector<StepRecord>>();

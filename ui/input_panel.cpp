@@ -47,14 +47,14 @@ InputPanel::InputPanel(QWidget* parent)
     source_->addItem(tr("sinusoid"), int(InputKind::Sinusoid));
     source_->addItem(tr("file (safetensors x or CSV)"), int(InputKind::File));
     source_->setToolTip(tr("Fed back: each output is the next input, starting from a random x0 (the README's example)"));
-    for (QSpinBox* seed : {seed_, sequence_seed_, memory_seed_}) seed->setRange(0, std::numeric_limits<int>::max());
+    for (QSpinBox* seed : {seed_, sequence_seed_, memory_seed_}) seed->setRange(0, int(kMaxSeed));
     seed_->setToolTip(tr("Seed of the random inputs (and of x0 when outputs are fed back)"));
     sequence_seed_->setToolTip(tr("Seed of random feature maps' draws for this sequence; Reset moves to the next"));
     period_->setRange(1, 1e6);
     period_->setDecimals(1);
     period_->setSuffix(tr(" steps"));
     path_->setPlaceholderText(tr("x (T, N, E) .safetensors, or .csv"));
-    batch_->setRange(1, 1024);
+    batch_->setRange(1, kMaxBatch);
     batch_->setToolTip(tr("Sequences stepped side by side (N); a file input sets its own"));
     auto* browse_input = new QPushButton(tr("Browse…"));
     auto* form = new QFormLayout;
@@ -67,7 +67,7 @@ InputPanel::InputPanel(QWidget* parent)
 
     memory_source_->addItem(tr("random, random length per sequence"), int(MemoryKind::Random));
     memory_source_->addItem(tr("file (safetensors memory)"), int(MemoryKind::File));
-    memory_length_->setRange(1, 4096);
+    memory_length_->setRange(1, kMaxMemoryLength);
     memory_length_->setToolTip(tr("S: memory elements per sequence; each sequence masks a random tail"));
     memory_path_->setPlaceholderText(tr("memory (N, S, E), memory_lengths (N)"));
     auto* browse_memory = new QPushButton(tr("Browse…"));
@@ -118,13 +118,13 @@ QString InputPanel::browse(const QString& title, const QString& filter) {
 
 void InputPanel::fill(const SessionSpec& spec) {
     source_->setCurrentIndex(source_->findData(int(spec.input.kind)));
-    seed_->setValue(int(std::min<uint64_t>(spec.input.seed, INT32_MAX)));
+    seed_->setValue(int(spec.input.seed));
     period_->setValue(spec.input.period);
     path_->setText(spec.input.path);
     batch_->setValue(spec.batch);
-    sequence_seed_->setValue(int(std::min<uint64_t>(spec.sequence_seed, INT32_MAX)));
+    sequence_seed_->setValue(int(spec.sequence_seed));
     memory_source_->setCurrentIndex(memory_source_->findData(int(spec.memory.kind)));
-    memory_seed_->setValue(int(std::min<uint64_t>(spec.memory.seed, INT32_MAX)));
+    memory_seed_->setValue(int(spec.memory.seed));
     memory_length_->setValue(spec.memory.length);
     memory_path_->setText(spec.memory.path);
     setDecoder(spec.config.kind == ModelKind::Decoder);

@@ -164,7 +164,7 @@ ModelPanel::ModelPanel(QWidget* parent)
     device_cell->addWidget(device_note);
     form->addRow(tr("Device"), device_cell);
 
-    weights_seed_->setRange(0, std::numeric_limits<int>::max());
+    weights_seed_->setRange(0, int(kMaxSeed));
     weights_seed_->setToolTip(tr("Seed of the random weights (not used when weights come from a file)"));
     auto* load = new QPushButton(tr("Load weights…"));
     load->setToolTip(tr("A safetensors file with the reference's tensor names; its config fills the form"));
@@ -265,7 +265,7 @@ Device ModelPanel::device() const { return Device(device_->currentData().toInt()
 void ModelPanel::setDevice(Device device) { device_->setCurrentIndex(device_->findData(int(device))); }
 
 uint64_t ModelPanel::weightsSeed() const { return uint64_t(weights_seed_->value()); }
-void ModelPanel::setWeightsSeed(uint64_t seed) { weights_seed_->setValue(int(std::min<uint64_t>(seed, INT32_MAX))); }
+void ModelPanel::setWeightsSeed(uint64_t seed) { weights_seed_->setValue(int(seed)); }
 void ModelPanel::setWeightsSource(const QString& text) { weights_source_->setText(tr("Current model: %1").arg(text)); }
 
 void ModelPanel::setConfig(const ModelConfig& config) {

@@ -116,7 +116,7 @@ void RunController::onRunTick() {
 void RunController::reset() {
     pause();
     worker_->cancel();
-    const uint64_t seed = session_.sequence_seed + 1;
+    const uint64_t seed = (session_.sequence_seed + 1) % (kMaxSeed + 1);
     EngineWorker* worker = worker_;
     post([worker, seed] { worker->reset(seed); });
 }

@@ -147,6 +147,12 @@ void Runner::restore(const QString& path) {
     } catch (const Error& e) {
         throw Error(path.toStdString() + ": " + e.what());
     }
+    if (state.sequence_seed > kMaxSeed)
+        throw Error(QStringLiteral("%1: the snapshot's sequence seed %2 is above %3, the largest the explorer keeps")
+                        .arg(path)
+                        .arg(state.sequence_seed)
+                        .arg(kMaxSeed)
+                        .toStdString());
     if (state.step > 0 && state.batch != spec_.batch)
         throw Error(QStringLiteral("%1: the snapshot holds %2 sequences, the input %3")
                         .arg(path)

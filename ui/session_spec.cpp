@@ -63,7 +63,7 @@ InputSpec input_from_json(const QJsonObject& o) {
     else if (source == "feedback") input.kind = InputKind::Feedback;
     else if (source == "file") input.kind = InputKind::File;
     else throw bad("input.source", QStringLiteral("is '%1', not one of: random, sinusoid, feedback, file").arg(source));
-    input.seed = integer(o, "seed", input.seed, "input.");
+    input.seed = integer(o, "seed", input.seed, "input.", kMaxSeed);
     if (o.contains("period")) {
         input.period = o.value("period").toDouble(-1);
         if (!(input.period > 0 && std::isfinite(input.period)))
@@ -82,8 +82,8 @@ MemorySpec memory_from_json(const QJsonObject& o) {
     if (source == "random") memory.kind = MemoryKind::Random;
     else if (source == "file") memory.kind = MemoryKind::File;
     else throw bad("memory.source", QStringLiteral("is '%1', not one of: random, file").arg(source));
-    memory.seed = integer(o, "seed", memory.seed, "memory.");
-    memory.length = static_cast<int>(integer(o, "length", memory.length, "memory.", 65536));
+    memory.seed = integer(o, "seed", memory.seed, "memory.", kMaxSeed);
+    memory.length = static_cast<int>(integer(o, "length", memory.length, "memory.", kMaxMemoryLength));
     if (memory.length < 1) throw bad("memory.length", QStringLiteral("must be at least 1"));
     memory.path = text(o, "path", "memory.");
     if (memory.kind == MemoryKind::File && memory.path.isEmpty())
@@ -151,14 +151,14 @@ SessionSpec session_from_json(const QJsonObject& object) {
     spec.config = config_from_object(child(object, "config"));
     const QJsonObject weights = child(object, "weights");
     require_known(weights, QStringLiteral("weights"), {"seed", "path"});
-    spec.weights_seed = integer(weights, "seed", spec.weights_seed, "weights.");
+    spec.weights_seed = integer(weights, "seed", spec.weights_seed, "weights.", kMaxSeed);
     spec.weights_path = text(weights, "path", "weights.");
     spec.input = input_from_json(child(object, "input"));
     spec.memory = memory_from_json(child(object, "memory"));
-    spec.batch = static_cast<int>(integer(object, "batch", spec.batch, {}, 4096));
+    spec.batch = static_cast<int>(integer(object, "batch", spec.batch, {}, kMaxBatch));
     if (spec.batch < 1) throw bad("batch", QStringLiteral("must be at least 1"));
-    spec.sequence_seed = integer(object, "sequence_seed", spec.sequence_seed, {});
-    spec.observed = static_cast<int>(integer(object, "observed", 0, {}, 4095));
+    spec.sequence_seed = integer(object, "sequence_seed", spec.sequence_seed, {}, kMaxSeed);
+    spec.observed = static_cast<int>(integer(object, "observed", 0, {}, kMaxBatch - 1));
     spec.snapshot_path = text(object, "snapshot", {});
     spec.steps = static_cast<int64_t>(integer(object, "steps", 0, {}, 1e9));
     if (object.contains("device")) {

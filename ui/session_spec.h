@@ -11,6 +11,12 @@
 
 namespace stepscope::ui {
 
+// What a session may hold is what the forms can show, so opening a session and pressing Apply
+// never changes a value behind the user's back.
+constexpr uint64_t kMaxSeed = 2147483647;  // the forms' spin boxes hold an int
+constexpr int kMaxBatch = 1024;
+constexpr int kMaxMemoryLength = 4096;
+
 enum class InputKind { Random, Sinusoid, Feedback, File };
 enum class MemoryKind { Random, File };
 
