@@ -116,6 +116,63 @@ private slots:
         QVERIFY2(rest == expected, "resumed run differs from the uninterrupted one");
     }
 
+    // Tensors of the right rank that disagree with each other are refused on restore, before a step
+    // could read past a buffer: each damage names what is wrong.
+    void inconsistent_snapshots_are_refused_data() {
+        QTest::addColumn<QString>("damage");
+        QTest::addColumn<QString>("named");
+        QTest::newRow("cross cache shorter than its memory") << "short cache" << "caches 1 memory elements";
+        QTest::newRow("memory length past the memory") << "long length" << "memory length 1000";
+        QTest::newRow("memory length zero") << "zero length" << "memory length 0";
+        QTest::newRow("layers with different memories") << "other memory" << "another memory";
+    }
+
+    void inconsistent_snapshots_are_refused() {
+        QFETCH(QString, damage);
+        QFETCH(QString, named);
+        const ModelConfig config = small_config(ModelKind::Decoder, "full", "full");
+        const auto model = Model::create_random(config, 3);
+        State state = model->new_state();
+        run(*model, state, 0, 2, fixed_memory(config, 2));
+        SafetensorsFile file = make_snapshot(*model, state);
+        QVERIFY(restore_snapshot(*model, file) == state);
+        if (damage == "short cache") {
+            for (const char* part : {".0", ".1"}) {
+                Tensor& t = file.tensors.at(std::string("state.1.cross") + part);
+                const int64_t width = t.shape[3];
+                std::vector<float> first_step;
+                for (int64_t row = 0; row < t.shape[0] * t.shape[1]; ++row)
+                    first_step.insert(first_step.end(), t.values.begin() + row * t.shape[2] * width,
+                                      t.values.begin() + row * t.shape[2] * width + width);
+                t = Tensor::f32({t.shape[0], t.shape[1], 1, width}, std::move(first_step));
+            }
+        } else if (damage == "long length" || damage == "zero length") {
+            for (const char* layer : {"state.0.cross", "state.1.cross"})
+                file.tensors.at(std::string(layer) + ".memory_lengths").integers[0] = damage == "long length" ? 1000 : 0;
+        } else {
+            file.tensors.at("state.1.cross.memory_lengths").integers[1] = 1;
+        }
+        const QString message = testing::error_of([&] { restore_snapshot(*model, file); });
+        QVERIFY2(message.contains(named), qPrintable(message));
+    }
+
+    void a_state_of_another_shape_is_refused_before_stepping() {
+        const ModelConfig config = small_config(ModelKind::Encoder, "linear");
+        ModelConfig wider = config;
+        wider.n_heads = 2;
+        wider.value_dimensions = 7;
+        wider.query_dimensions = 6;
+        const auto model = Model::create_random(config, 3), other = Model::create_random(wider, 3);
+        State state = other->new_state();
+        RowMatrix y;
+        other->step(input_at(0, 2, wider.d_model()), state, y);
+        QVERIFY(!testing::error_of([&] { model->check_state(state); }).isEmpty());
+        const RowMatrix x = input_at(1, 2, config.d_model());
+        const State before = state;
+        QVERIFY(testing::error_of([&] { model->step(x, state, y); }).contains("sums do not fit"));
+        QVERIFY(state == before);
+    }
+
     void a_copy_branches_the_run() {
         const auto model = Model::create_random(small_config(ModelKind::Encoder, "full"), 2);
         State state = model->new_state();

@@ -1,6 +1,7 @@
 // Model: building from weights or a seed, checked steps that leave the state intact on error, file I/O.
 #include "stepscope/model.h"
 
+#include "stepscope/attention_layer.h"
 #include "stepscope/decoder.h"
 #include "stepscope/encoder.h"
 #include "stepscope/error.h"
@@ -51,6 +52,54 @@ void check_memory(const ModelConfig& config, const Memory& memory, const State& 
         throw Error("the memory changed within a sequence (reset the state to start a new sequence)");
 }
 
+
+// Names a module in a message; built only when a check fails, so checking allocates nothing.
+struct Where {
+    int layer;
+    const char* module;
+    std::string text() const { return "the state's layer " + std::to_string(layer) + " " + module; }
+};
+
+// Shapes only, so the check costs nothing per step; a state that passes is safe to step.
+void check_module(const InnerAttention& inner, const AttentionState& s, int batch, const Where& where) {
+    if (!s.started) throw Error(where.text() + " is empty in a started sequence");
+    const long rows = long(batch) * inner.heads();
+    if (inner.kind() == AttentionKind::Linear) {
+        const int features = inner.feature_dims();
+        if (s.linear.sums.rows() != rows * features || s.linear.sums.cols() != inner.value_dims() ||
+            s.linear.normalizer.rows() != rows || s.linear.normalizer.cols() != features)
+            throw Error(where.text() + " sums do not fit the model's heads and dimensions");
+        if (inner.omega_columns() && !inner.has_stored_omega() &&
+            (s.omega.rows() != inner.query_dims() || s.omega.cols() != inner.omega_columns()))
+            throw Error(where.text() + " has no feature-map draw of shape (" + std::to_string(inner.query_dims()) +
+                        ", " + std::to_string(inner.omega_columns()) + ")");
+        return;
+    }
+    const KeyValueCache& cache = s.cache;
+    if (cache.key_dims != inner.query_dims() || cache.value_dims != inner.value_dims() || cache.keys.rows() != rows ||
+        cache.values.rows() != rows || cache.length < 0 || cache.length > cache.capacity() ||
+        cache.values.cols() < long(cache.capacity()) * cache.value_dims)
+        throw Error(where.text() + " key/value cache does not fit the model's heads and dimensions");
+}
+
+void check_cross_memory(const ModelConfig& config, const InnerAttention& inner, const AttentionState& s, int batch,
+                        const Where& where) {
+    const long rows = s.memory.rows();
+    if (s.memory.cols() != config.effective_cross_model_dimensions() || rows < batch || rows % batch != 0)
+        throw Error(where.text() + " memory does not fit the model");
+    const long length = rows / batch;
+    if (long(s.memory_lengths.size()) != batch)
+        throw Error(where.text() + " has " + std::to_string(s.memory_lengths.size()) + " memory lengths for batch " +
+                    std::to_string(batch));
+    for (const int valid : s.memory_lengths)
+        if (valid < 1 || valid > length)
+            throw Error(where.text() + " memory length " + std::to_string(valid) + " is outside 1.." +
+                        std::to_string(length));
+    if (inner.kind() == AttentionKind::Full && s.cache.length != length)
+        throw Error(where.text() + " caches " + std::to_string(s.cache.length) + " memory elements, not " +
+                    std::to_string(length));
+}
+
 }  // namespace
 
 Model::Model(ModelConfig config) : config_(std::move(config)) {}
@@ -88,6 +137,25 @@ void Model::check_state(const State& state) const {
     if (int(state.layers.size()) != config_.n_layers)
         throw Error("the state has " + std::to_string(state.layers.size()) + " layers, the model " +
                     std::to_string(config_.n_layers));
+    if (state.empty()) return;
+    if (state.batch < 1) throw Error("a started state needs a batch of at least 1, not " + std::to_string(state.batch));
+    for (int i = 0; i < config_.n_layers; ++i) {
+        const LayerState& s = state.layers[size_t(i)];
+        if (encoder_) {
+            check_module(encoder_->layers()[size_t(i)].attention().inner(), s.self_attention, state.batch,
+                         {i, "attention"});
+            continue;
+        }
+        const auto& layer = decoder_->layers()[size_t(i)];
+        check_module(layer.self_attention().inner(), s.self_attention, state.batch, {i, "self attention"});
+        check_module(layer.cross_attention().inner(), s.cross_attention, state.batch, {i, "cross attention"});
+        const AttentionState& cross = s.cross_attention;
+        check_cross_memory(config_, layer.cross_attention().inner(), cross, state.batch, {i, "cross attention"});
+        // Every layer attends to the one memory of the sequence.
+        const AttentionState& first = state.layers.front().cross_attention;
+        if (cross.memory_lengths != first.memory_lengths || cross.memory.rows() != first.memory.rows())
+            throw Error(Where{i, "cross attention"}.text() + " holds another memory than layer 0's");
+    }
 }
 
 void Model::check_step(const ConstMatrixRef& x, const State& state) const {

@@ -186,6 +186,9 @@ State restore_snapshot(const Model& model, const SafetensorsFile& file, Snapshot
         const bool decoder = model.decoder() != nullptr;
         const auto shapes = modules(model);
         for (size_t m = 0; m < shapes.size(); ++m) get_state(file, shapes[m], module_state(state, m, decoder), state.batch);
+        // Tensors of the right rank can still disagree with each other (a cache shorter than its memory,
+        // a length past the memory): the model's own check refuses what it could not step.
+        model.check_state(state);
     }
     if (info) {
         info->extra = file.metadata;

@@ -30,6 +30,8 @@ public:
     int query_dims() const { return query_dims_; }
     int value_dims() const { return value_dims_; }
     int feature_dims() const { return feature_map_ ? feature_map_->output_dims() : 0; }
+    // C of a random feature map's omega (D, C); 0 for deterministic maps.
+    int omega_columns() const { return feature_map_ ? feature_map_->omega_columns() : 0; }
     float eps() const { return eps_; }
     float temperature() const { return temperature_; }
 
