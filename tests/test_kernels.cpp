@@ -1,6 +1,9 @@
 // Every fast kernel against its plain-loop reference, over seeded random shapes.
 #include <QtTest>
 
+#include <cmath>
+#include <cstring>
+
 #include <tbb/global_control.h>
 
 #include <algorithm>
@@ -117,6 +120,23 @@ private slots:
         Linear linear(random_matrix(4, 6, 61), random_matrix(4, 1, 62));
         RowMatrix y;
         QVERIFY_THROWS_EXCEPTION(Error, linear.forward(random_matrix(2, 5, 63), y));
+    }
+
+    // A NaN weight is a NaN output in bf16 as in f32, whatever its payload; rounding must not carry
+    // it into the exponent (+Inf) or the sign (-0).
+    void bf16_keeps_nan_weights_nan() {
+        for (const uint32_t nan_bits : {0x7fffffffu, 0x7f800001u, 0xffc00000u}) {
+            RowMatrix weights = random_matrix(40, 12, 4);
+            float nan;
+            std::memcpy(&nan, &nan_bits, sizeof nan);
+            weights(3, 5) = nan;
+            Linear linear(weights, random_matrix(40, 1, 5));
+            linear.use_bf16(true);
+            RowMatrix y;
+            linear.forward(random_matrix(2, 12, 6), y);
+            QVERIFY2(std::isnan(y(0, 3)) && std::isnan(y(1, 3)), qPrintable(QString::number(nan_bits, 16)));
+            QVERIFY(std::isfinite(y(0, 2)) && std::isfinite(y(1, 4)));
+        }
     }
 
     void bf16_linear_stays_close_to_float() {

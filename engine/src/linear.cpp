@@ -53,6 +53,8 @@ constexpr int kPanelsPerTask = 2;
 uint16_t to_bf16(float value) {
     uint32_t bits;
     std::memcpy(&bits, &value, sizeof bits);
+    // A NaN stays a (quiet) NaN: rounding would carry it into the exponent or the sign.
+    if ((bits & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((bits >> 16) | 0x40);
     const uint32_t rounding = 0x7fff + ((bits >> 16) & 1);
     return static_cast<uint16_t>((bits + rounding) >> 16);
 }
