@@ -148,6 +148,22 @@ private slots:
         QCOMPARE(state.step, int64_t(2));
     }
 
+    // A device stepper keeps the tensors on the device and checks a step against a host shell of the
+    // state (batch, step, memory): check_step must read only those, check_state the tensors too.
+    void check_step_reads_only_the_host_parts_of_a_state() {
+        const auto model = small_model("full", ModelKind::Decoder);
+        State state = model->new_state();
+        RowMatrix y;
+        const Memory memory = random_memory(2, 5, 8, {5, 3});
+        model->step(random_input(2, 8, 1), memory, state, y);
+        State shell = state;
+        for (LayerState& layer : shell.layers)
+            for (AttentionState* module : {&layer.self_attention, &layer.cross_attention}) module->cache = {};
+        model->check_step(random_input(2, 8, 2), memory, shell);
+        QVERIFY(error_of([&] { model->check_state(shell); }).contains("cache does not fit"));
+        QVERIFY(error_of([&] { model->check_step(random_input(3, 8, 2), memory, shell); }).contains("batch"));
+    }
+
     void a_state_from_another_model_is_refused() {
         const auto linear = small_model("linear");
         const auto full = small_model("full");

@@ -14,6 +14,12 @@ namespace {
 
 std::string shape_text(long rows, long cols) { return "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")"; }
 
+void check_layer_count(const ModelConfig& config, const State& state) {
+    if (int(state.layers.size()) != config.n_layers)
+        throw Error("the state has " + std::to_string(state.layers.size()) + " layers, the model " +
+                    std::to_string(config.n_layers));
+}
+
 void check_input(const ModelConfig& config, const ConstMatrixRef& x, const State& state) {
     if (x.cols() != config.d_model())
         throw Error("input has width " + std::to_string(x.cols()) + ", the model's d_model is " +
@@ -134,9 +140,7 @@ State Model::new_state(uint64_t sequence_seed) const {
 }
 
 void Model::check_state(const State& state) const {
-    if (int(state.layers.size()) != config_.n_layers)
-        throw Error("the state has " + std::to_string(state.layers.size()) + " layers, the model " +
-                    std::to_string(config_.n_layers));
+    check_layer_count(config_, state);
     if (state.empty()) return;
     if (state.batch < 1) throw Error("a started state needs a batch of at least 1, not " + std::to_string(state.batch));
     for (int i = 0; i < config_.n_layers; ++i) {
@@ -160,18 +164,19 @@ void Model::check_state(const State& state) const {
 
 void Model::check_step(const ConstMatrixRef& x, const State& state) const {
     if (!encoder_) throw Error("this model is a decoder: a step needs its memory");
-    check_state(state);
+    check_layer_count(config_, state);
     check_input(config_, x, state);
 }
 
 void Model::check_step(const ConstMatrixRef& x, const Memory& memory, const State& state) const {
     if (!decoder_) throw Error("this model is an encoder: it takes no memory");
-    check_state(state);
+    check_layer_count(config_, state);
     check_input(config_, x, state);
     check_memory(config_, memory, state, x.rows());
 }
 
 void Model::step(const ConstMatrixRef& x, State& state, RowMatrix& y, StepObserver* observer) const {
+    check_state(state);
     check_step(x, state);
     encoder_->forward(x, state, y, observer);
     state.batch = static_cast<int>(x.rows());
@@ -180,6 +185,7 @@ void Model::step(const ConstMatrixRef& x, State& state, RowMatrix& y, StepObserv
 
 void Model::step(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
                  StepObserver* observer) const {
+    check_state(state);
     check_step(x, memory, state);
     decoder_->forward(x, memory, state, y, observer);
     state.batch = static_cast<int>(x.rows());

@@ -54,7 +54,8 @@ public:
     // An empty state; `sequence_seed` seeds the random feature maps' draws.
     State new_state(uint64_t sequence_seed = 0) const;
 
-    // Throws Error unless `state` has this model's layer structure.
+    // Throws Error unless `state` has this model's layers, heads and
+    // dimensions throughout (shapes only: cheap enough for every step).
     void check_state(const State& state) const;
 
     // Encoder step: x (N, E) -> y (N, E). Throws Error, leaving `state` as it
@@ -71,7 +72,8 @@ public:
 
     // The checks a step makes before it touches `state`, for steppers that
     // keep the state's tensors elsewhere (device.h): the same errors, worded
-    // the same. They read the state's batch, step, layer count and memory.
+    // the same. They read the state's batch, step, layer count and memory,
+    // not its tensors (check_state does, where they are on the host).
     void check_step(const ConstMatrixRef& x, const State& state) const;
     void check_step(const ConstMatrixRef& x, const Memory& memory, const State& state) const;
 
