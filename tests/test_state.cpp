@@ -171,6 +171,9 @@ private slots:
         const State before = state;
         QVERIFY(testing::error_of([&] { model->step(x, state, y); }).contains("sums do not fit"));
         QVERIFY(state == before);
+        State unstarted = model->new_state();
+        unstarted.layers[1].self_attention.started = true;
+        QVERIFY(testing::error_of([&] { model->check_state(unstarted); }).contains("its step is 0"));
     }
 
     void a_copy_branches_the_run() {

@@ -179,8 +179,6 @@ private:
                       const ModuleState& state, int batch);
     RowMatrix download_rows(const float* device, long rows, long cols, long pitch) const;
     void download(const DeviceAttention& attention, const ModuleState& state, AttentionState& out) const;
-    void check_module(const DeviceAttention& attention, const AttentionState& state, int batch, bool cross,
-                      const std::string& where) const;
     void upload(const DeviceAttention& attention, const AttentionState& state, int batch, ModuleState& out) const;
 
     std::shared_ptr<const Model> model_;
@@ -444,46 +442,6 @@ void CudaStepper::download(const DeviceAttention& a, const ModuleState& state, A
 }
 
 // What an upload relies on: every tensor the shape the model and batch give it.
-void CudaStepper::check_module(const DeviceAttention& a, const AttentionState& s, int batch, bool cross,
-                               const std::string& where) const {
-    const long rows = long(batch) * a.heads, D = a.query_dims, M = a.value_dims;
-    auto require = [&](bool ok, const std::string& what) {
-        if (!ok) throw Error("the state does not fit this model: " + where + " " + what);
-    };
-    auto shape = [](const RowMatrix& m) {
-        return "(" + std::to_string(m.rows()) + ", " + std::to_string(m.cols()) + ")";
-    };
-    if (a.kind == AttentionKind::Linear) {
-        require(s.linear.sums.rows() == rows * D && s.linear.sums.cols() == M,
-                "S is " + shape(s.linear.sums) + ", expected (N*H*D, M) = (" + std::to_string(rows * D) + ", " +
-                    std::to_string(M) + ")");
-        require(s.linear.normalizer.rows() == rows && s.linear.normalizer.cols() == D,
-                "Z is " + shape(s.linear.normalizer) + ", expected (N*H, D) = (" + std::to_string(rows) + ", " +
-                    std::to_string(D) + ")");
-    } else {
-        const KeyValueCache& c = s.cache;
-        require(c.length >= 0 && (c.length == 0 || (c.keys.rows() == rows && c.values.rows() == rows &&
-                                                    c.key_dims == D && c.value_dims == M &&
-                                                    c.keys.cols() >= long(c.length) * D &&
-                                                    c.values.cols() >= long(c.length) * M)),
-                "cache of " + std::to_string(c.length) + " steps has keys " + shape(c.keys) + " and values " +
-                    shape(c.values) + ", expected rows N*H = " + std::to_string(rows) + " of widths " +
-                    std::to_string(D) + "/" + std::to_string(M) + " per step");
-    }
-    if (!cross) return;
-    const long width = model_->config().effective_cross_model_dimensions();
-    const long length = s.memory.rows() / batch;
-    require(s.memory.cols() == width && length >= 1 && s.memory.rows() == length * batch,
-            "memory is " + shape(s.memory) + ", expected (N*S, " + std::to_string(width) + ")");
-    require(long(s.memory_lengths.size()) == batch &&
-                std::all_of(s.memory_lengths.begin(), s.memory_lengths.end(),
-                            [&](int l) { return l >= 1 && l <= length; }),
-            "memory lengths are not N = " + std::to_string(batch) + " values in 1.." + std::to_string(length));
-    require(a.kind == AttentionKind::Linear || s.cache.length == length,
-            "cache holds " + std::to_string(s.cache.length) + " memory elements, the memory " +
-                std::to_string(length));
-}
-
 void CudaStepper::upload(const DeviceAttention& a, const AttentionState& s, int batch, ModuleState& out) const {
     const size_t rows = size_t(batch) * a.heads, D = a.query_dims, M = a.value_dims;
     if (a.kind == AttentionKind::Linear) {
@@ -505,8 +463,6 @@ void CudaStepper::upload(const DeviceAttention& a, const AttentionState& s, int 
                                            context_.stream));
 }
 
-// Checks everything, uploads into new buffers, and only then replaces the
-// current state: a state that does not fit leaves the stepper as it was.
 // The host shell holds the memory; the sums and caches are counted as allocated on the device.
 std::size_t CudaStepper::state_bytes() const {
     std::size_t total = shell_.bytes();
@@ -517,30 +473,11 @@ std::size_t CudaStepper::state_bytes() const {
     return total;
 }
 
+// The model's own check, then uploads into new buffers, and only then replaces the
+// current state: a state that does not fit leaves the stepper as it was.
 void CudaStepper::set_state(State state) {
     model_->check_state(state);
-    const bool started = std::any_of(state.layers.begin(), state.layers.end(), [](const LayerState& l) {
-        return l.self_attention.started || l.cross_attention.started;
-    });
-    if (started && (state.step <= 0 || state.batch <= 0))
-        throw Error("the state does not fit this model: attention has started, but step is " +
-                    std::to_string(state.step) + " and batch " + std::to_string(state.batch));
     const int batch = state.batch;
-    const std::vector<int>* lengths = nullptr;
-    for (size_t i = 0; i < state.layers.size(); ++i) {
-        const std::string layer = "layer " + std::to_string(i);
-        const DeviceLayer& device = weights_.layers[i];
-        const LayerState& host = state.layers[i];
-        if (host.self_attention.started)
-            check_module(device.self_attention, host.self_attention, batch, false, layer + " self attention:");
-        if (!host.cross_attention.started) continue;
-        if (!weights_.decoder) throw Error("the state does not fit this model: " + layer + " has cross attention");
-        check_module(device.cross_attention, host.cross_attention, batch, true, layer + " cross attention:");
-        if (lengths && *lengths != host.cross_attention.memory_lengths)
-            throw Error("the state does not fit this model: its layers' memory lengths differ");
-        lengths = &host.cross_attention.memory_lengths;
-    }
-
     std::vector<LayerStates> states(state.layers.size());
     DeviceBuffer<int> memory_lengths;
     State shell = state;
@@ -554,7 +491,9 @@ void CudaStepper::set_state(State state) {
         take(weights_.layers[i].self_attention, shell.layers[i].self_attention, states[i].self_attention);
         take(weights_.layers[i].cross_attention, shell.layers[i].cross_attention, states[i].cross_attention);
     }
-    if (lengths) memory_lengths.upload(lengths->data(), lengths->size(), context_.stream);
+    // check_state made every layer's lengths equal: layer 0's serve all cross attentions.
+    const AttentionState& cross = state.layers.front().cross_attention;
+    if (cross.started) memory_lengths.upload(cross.memory_lengths.data(), cross.memory_lengths.size(), context_.stream);
     context_.synchronize();  // the uploads read `state`, and the old buffers are released below
     states_ = std::move(states);
     memory_lengths_ = std::move(memory_lengths);

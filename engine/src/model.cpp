@@ -141,7 +141,12 @@ State Model::new_state(uint64_t sequence_seed) const {
 
 void Model::check_state(const State& state) const {
     check_layer_count(config_, state);
-    if (state.empty()) return;
+    if (state.empty()) {
+        for (const LayerState& layer : state.layers)
+            if (layer.self_attention.started || layer.cross_attention.started)
+                throw Error("the state's attention has started, but its step is 0");
+        return;
+    }
     if (state.batch < 1) throw Error("a started state needs a batch of at least 1, not " + std::to_string(state.batch));
     for (int i = 0; i < config_.n_layers; ++i) {
         const LayerState& s = state.layers[size_t(i)];
