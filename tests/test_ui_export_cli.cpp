@@ -4,7 +4,18 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "cli_test_support.h"
 #include "stepscope/device.h"
+
+using stepscope::testing::CliResult;
+using stepscope::testing::run_stepscope;
+
+namespace {
+
+// Qt may warn on stderr before the error: the error is the last line.
+QString last_line(const QString& text) { return text.trimmed().split('\n').last(); }
+
+}  // namespace
 
 class TestExportCli : public QObject {
     Q_OBJECT
@@ -63,26 +74,19 @@ private slots:
     }
     void badArgumentsExitTwoWithOneLine() {
         QFETCH(QStringList, arguments);
-        QProcess process;
-        process.setWorkingDirectory(dir_.path());
-        process.start(STEPSCOPE_BINARY, arguments);
-        QVERIFY(process.waitForFinished(60000));
-        QCOMPARE(process.exitCode(), 2);
-        const QStringList lines = QString::fromUtf8(process.readAllStandardError()).split('\n', Qt::SkipEmptyParts);
-        QVERIFY(!lines.isEmpty());
-        QVERIFY2(lines.last().startsWith("stepscope export: "), qPrintable(lines.last()));
+        const CliResult result = run_stepscope(arguments);
+        QCOMPARE(result.exit_code, 2);
+        const QString error = last_line(result.stderr_text);
+        QVERIFY2(error.startsWith("stepscope export: "), qPrintable(error));
     }
 
     void aDeviceThatIsNotThereIsNamed() {
         if (stepscope::cuda_status().available) QSKIP("a CUDA device is present: nothing to refuse");
         for (const QString& device : {QStringLiteral("tpu"), QStringLiteral("cuda")}) {
-            QProcess process;
-            process.setWorkingDirectory(dir_.path());
-            process.start(STEPSCOPE_BINARY, {"export", "--config", config_, "--steps", "2", "--out",
-                                             dir_.filePath("device-" + device), "--device", device});
-            QVERIFY(process.waitForFinished(60000));
-            QCOMPARE(process.exitCode(), 2);
-            const QString error = QString::fromUtf8(process.readAllStandardError()).trimmed().split('\n').last();
+            const CliResult result = run_stepscope({"export", "--config", config_, "--steps", "2", "--out",
+                                                    dir_.filePath("device-" + device), "--device", device});
+            QCOMPARE(result.exit_code, 2);
+            const QString error = last_line(result.stderr_text);
             QVERIFY2(error.startsWith("stepscope export: "), qPrintable(error));
             QVERIFY2(error.contains(device == "tpu" ? "--device" : "CUDA is not available"), qPrintable(error));
             QVERIFY(!QFileInfo::exists(dir_.filePath("device-" + device + "/snapshot.safetensors")));
