@@ -1,9 +1,9 @@
 // Uploading a Model: weights by their reference names, fused query/key/value projections, the CPU layers' constants.
 #include "device_model.h"
 
-#include <cstring>
 #include <string>
 
+#include "bfloat16.h"
 #include "stepscope/decoder.h"
 #include "stepscope/encoder.h"
 #include "stepscope/error.h"
@@ -12,17 +12,6 @@
 namespace stepscope::cuda {
 
 namespace {
-
-// float -> bfloat16 (round to nearest even) -> float, as Linear::use_bf16 and
-// Linear::forward do (linear.cpp), so the weights multiplied are the same.
-float round_to_bf16(float value) {
-    uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    bits = ((bits + 0x7fff + ((bits >> 16) & 1)) >> 16) << 16;
-    float out;
-    std::memcpy(&out, &bits, sizeof out);
-    return out;
-}
 
 class Uploader {
 public:

@@ -12,13 +12,13 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <utility>
 
 #if defined(EIGEN_VECTORIZE_AVX512) || defined(EIGEN_VECTORIZE_AVX2)
 #include <immintrin.h>
 #endif
 
+#include "bfloat16.h"
 #include "stepscope/error.h"
 
 namespace stepscope {
@@ -48,23 +48,6 @@ constexpr long kPrefetchRows = kPrefetchBytes / (kPanel * long(sizeof(Weight)));
 constexpr long kParallelWork = 1L << 17;
 // Panels per task: small enough to balance two cores when one is disturbed.
 constexpr int kPanelsPerTask = 2;
-
-// bfloat16 is the upper half of a float32; round to nearest even.
-uint16_t to_bf16(float value) {
-    uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    // A NaN stays a (quiet) NaN: rounding would carry it into the exponent or the sign.
-    if ((bits & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((bits >> 16) | 0x40);
-    const uint32_t rounding = 0x7fff + ((bits >> 16) & 1);
-    return static_cast<uint16_t>((bits + rounding) >> 16);
-}
-
-float from_bf16(uint16_t value) {
-    const uint32_t bits = static_cast<uint32_t>(value) << 16;
-    float out;
-    std::memcpy(&out, &bits, sizeof out);
-    return out;
-}
 
 // kLanes consecutive weights of a panel row as floats.
 inline Packet load_weights(const float* w) { return Eigen::internal::ploadu<Packet>(w); }
@@ -208,7 +191,7 @@ void Linear::forward_scalar(const ConstMatrixRef& x, RowMatrix& y) const {
         for (int o = 0; o < out_features(); ++o) {
             float sum = bias_[o];
             for (int i = 0; i < in_features(); ++i) {
-                const float w = uses_bf16() ? from_bf16(to_bf16(weight_(o, i))) : weight_(o, i);
+                const float w = uses_bf16() ? round_to_bf16(weight_(o, i)) : weight_(o, i);
                 sum += x(n, i) * w;
             }
             y(n, o) = sum;
