@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cache_capacity.h"
 #include "cuda_check.h"
 #include "device_model.h"
 #include "full_attention.cuh"
@@ -49,12 +50,6 @@ public:
     cudaStream_t stream = nullptr;
     cublasHandle_t cublas = nullptr;
 };
-
-// A cache's capacity for `steps`, a multiple of the CPU cache's quantum as KeyValueCache keeps it.
-int quantised(int steps) {
-    const int q = KeyValueCache::kCapacityQuantum;
-    return std::max(q, (steps + q - 1) / q * q);
-}
 
 // One attention module's tensors on the device. Its small host parts
 // (started, the memory and its lengths) live in the stepper's shell State.
@@ -251,7 +246,7 @@ void CudaStepper::self_attention(int layer, int batch, StepObserver* observer) {
                               scratch_.heads.data(), context_.stream);
     } else {
         if (!host.started) {
-            state.capacity = KeyValueCache::kCapacityQuantum;
+            state.capacity = cache_capacity(1);
             state.length = 0;
             state.keys.allocate(size_t(rows) * state.capacity * D);
             state.values.allocate(size_t(rows) * state.capacity * M);
@@ -315,7 +310,7 @@ void CudaStepper::start_cross_attention(int layer, const Memory& memory, const s
                                 length, a.shape(batch), a.feature_map, state.sums.data(), state.normalizer.data(),
                                 context_.stream);
     } else {
-        state.capacity = quantised(length);
+        state.capacity = cache_capacity(length);
         state.length = length;
         state.keys.allocate(size_t(rows) * state.capacity * D);
         state.values.allocate(size_t(rows) * state.capacity * M);
@@ -368,13 +363,13 @@ std::vector<int> CudaStepper::upload_memory(const Memory& memory) {
 void CudaStepper::reserve_weights(int steps) {
     if (steps <= scratch_.weights_stride) return;
     context_.synchronize();  // the old buffer may still be read by queued kernels
-    scratch_.weights_stride = quantised(std::max(steps, 2 * scratch_.weights_stride));
+    scratch_.weights_stride = cache_capacity(std::max(steps, 2 * scratch_.weights_stride));
     scratch_.weights.allocate(size_t(scratch_.batch) * widths_.max_heads * scratch_.weights_stride);
 }
 
 // KeyValueCache::append's growth: doubled capacity, the valid steps of each row copied over.
 void CudaStepper::grow_cache(ModuleState& state, int rows, int key_dims, int value_dims) {
-    const int capacity = quantised(2 * state.capacity);
+    const int capacity = grown_cache_capacity(state.capacity);
     auto grown = [&](const DeviceBuffer<float>& old, int width) {
         DeviceBuffer<float> buffer(size_t(rows) * capacity * width);
         if (state.length)
@@ -450,7 +445,7 @@ void CudaStepper::upload(const DeviceAttention& a, const AttentionState& s, int 
         return;
     }
     out.length = s.cache.length;
-    out.capacity = quantised(out.length);
+    out.capacity = cache_capacity(out.length);
     out.keys.allocate(rows * out.capacity * D);
     out.values.allocate(rows * out.capacity * M);
     if (!out.length) return;

@@ -1,8 +1,8 @@
 // The state value: key/value cache growth, equality, size in bytes, per-copy scratch.
 #include "stepscope/state.h"
 
-#include <algorithm>
 
+#include "cache_capacity.h"
 #include "step_scratch.h"
 
 namespace stepscope {
@@ -22,22 +22,17 @@ void grow(RowMatrix& buffer, int width, int length, int capacity) {
     buffer.swap(grown);
 }
 
-int quantised(int steps) {
-    const int q = KeyValueCache::kCapacityQuantum;
-    return std::max(q, (steps + q - 1) / q * q);
-}
-
 }  // namespace
 
 void KeyValueCache::append(const ConstMatrixRef& key, const ConstMatrixRef& value) {
     if (length == 0 && keys.rows() != key.rows()) {
         key_dims = static_cast<int>(key.cols());
         value_dims = static_cast<int>(value.cols());
-        keys = RowMatrix::Zero(key.rows(), long(kCapacityQuantum) * key_dims);
-        values = RowMatrix::Zero(value.rows(), long(kCapacityQuantum) * value_dims);
+        keys = RowMatrix::Zero(key.rows(), long(cache_capacity(1)) * key_dims);
+        values = RowMatrix::Zero(value.rows(), long(cache_capacity(1)) * value_dims);
     }
     if (length == capacity()) {
-        const int doubled = quantised(2 * capacity());
+        const int doubled = grown_cache_capacity(capacity());
         grow(keys, key_dims, length, doubled);
         grow(values, value_dims, length, doubled);
     }
@@ -51,7 +46,7 @@ void KeyValueCache::assign(const ConstMatrixRef& all_keys, const ConstMatrixRef&
     key_dims = key_width;
     value_dims = value_width;
     length = steps;
-    const int room = quantised(steps);
+    const int room = cache_capacity(steps);
     keys = RowMatrix::Zero(all_keys.rows(), long(room) * key_dims);
     values = RowMatrix::Zero(all_values.rows(), long(room) * value_dims);
     keys.leftCols(all_keys.cols()) = all_keys;
