@@ -123,9 +123,9 @@ private slots:
 
     void engineErrorsGoNextToTheFieldTheyName() {
         ModelPanel panel;
-        panel.showEngineError("parameter 'feature_map_dimensions' is too small for favor");
+        panel.showEngineError(Error("parameter 'feature_map_dimensions' is too small for favor", "feature_map_dimensions"));
         QVERIFY(panel.errorFor("feature_map_dimensions").contains("too small"));
-        panel.showEngineError("something without a key");
+        panel.showEngineError(Error("something without a key"));
         QCOMPARE(panel.errorFor({}), QString("something without a key"));
     }
 };

@@ -267,7 +267,7 @@ void MainWindow::onRunOpened() {
 void MainWindow::onFailed(const QString& context, const QString& message) {
     const QString kept = tr(" The previous run is unchanged.");
     if (context == QLatin1String("model")) {
-        model_->showEngineError(message);
+        model_->showEngineError(Error(message.toStdString()));
         showError(tr("Model not built: %1.").arg(message) + kept);
     } else if (context == QLatin1String("weights")) {
         showError(tr("Weights not loaded: %1.").arg(message) + kept);

@@ -296,19 +296,10 @@ QString ModelPanel::firstError() const {
     return {};
 }
 
-void ModelPanel::showEngineError(const QString& message) {
-    // The engine names the offending key in quotes: the message goes next to that field.
-    QString best;
-    int best_position = -1;
-    for (auto it = fields_.cbegin(); it != fields_.cend(); ++it) {
-        const int position = message.indexOf(QStringLiteral("'%1'").arg(it.key()));
-        if (position >= 0 && (best_position < 0 || position < best_position)) {
-            best = it.key();
-            best_position = position;
-        }
-    }
-    if (!best.isEmpty()) show_error(fields_[best].error, message);
-    else show_error(general_error_, message);
+void ModelPanel::showEngineError(const Error& error) {
+    const QString message = QString::fromStdString(error.what());
+    const QString parameter = QString::fromStdString(error.parameter());
+    show_error(fields_.contains(parameter) ? fields_[parameter].error : general_error_, message);
 }
 
 void ModelPanel::updateEnabled() {
@@ -341,7 +332,7 @@ void ModelPanel::revalidate() {
                                 .arg(kMaxWeightBytes / 1e9, 0, 'f', 0)
                                 .toStdString());
         } catch (const Error& e) {
-            showEngineError(QString::fromStdString(e.what()));
+            showEngineError(e);
             ok = false;
         }
     }

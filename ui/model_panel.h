@@ -10,6 +10,7 @@
 
 #include "stepscope/config.h"
 #include "stepscope/device.h"
+#include "stepscope/error.h"
 
 class QComboBox;
 class QFormLayout;
@@ -42,8 +43,8 @@ public:
     QString errorFor(const QString& key) const;
     // The first message on the form, for a status line; empty when the form is fine.
     QString firstError() const;
-    // Shows an engine message next to the field it names (or under the form when it names none).
-    void showEngineError(const QString& message);
+    // Shows an engine error next to the field of the parameter it names (or under the form when it names none).
+    void showEngineError(const Error& error);
 
 signals:
     void validityChanged(bool valid);

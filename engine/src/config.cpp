@@ -26,13 +26,13 @@ const char* type_name(const ParamValue& value) {
 }
 
 Error wrong_type(const std::string& key, const char* wanted, const ParamValue& value) {
-    return Error("parameter '" + key + "' must be " + wanted + ", got " + type_name(value));
+    return Error("parameter '" + key + "' must be " + wanted + ", got " + type_name(value), key);
 }
 
 int as_int(const std::string& key, const ParamValue& value) {
     if (const auto* i = std::get_if<int64_t>(&value)) {
         if (*i < std::numeric_limits<int>::min() || *i > std::numeric_limits<int>::max())
-            throw Error("parameter '" + key + "' is out of range: " + std::to_string(*i));
+            throw Error("parameter '" + key + "' is out of range: " + std::to_string(*i), key);
         return static_cast<int>(*i);
     }
     // A whole double (JSON writers may emit 8.0) is accepted as an integer.
@@ -79,7 +79,7 @@ const std::map<std::string, Setter>& setters() {
              const std::string kind = as_string(k, v);
              if (kind == "encoder") c.kind = ModelKind::Encoder;
              else if (kind == "decoder") c.kind = ModelKind::Decoder;
-             else throw Error("parameter 'kind' must be 'encoder' or 'decoder', got '" + kind + "'");
+             else throw Error("parameter 'kind' must be 'encoder' or 'decoder', got '" + kind + "'", k);
          }},
         {"attention_type", string_field(&ModelConfig::attention_type)},
         {"self_attention_type", string_field(&ModelConfig::self_attention_type)},
@@ -121,22 +121,24 @@ std::string joined(const std::vector<std::string>& names) {
 }
 
 void require_positive(const char* key, int value) {
-    if (value <= 0) throw Error(std::string("parameter '") + key + "' must be positive, got " + std::to_string(value));
+    if (value <= 0)
+        throw Error(std::string("parameter '") + key + "' must be positive, got " + std::to_string(value), key);
 }
 
 // Zero means "the reference default" for the optional cross dimensions.
 void require_non_negative(const char* key, int value) {
-    if (value < 0) throw Error(std::string("parameter '") + key + "' must not be negative, got " + std::to_string(value));
+    if (value < 0)
+        throw Error(std::string("parameter '") + key + "' must not be negative, got " + std::to_string(value), key);
 }
 
 void require_one_of(const char* key, const std::string& value, const std::vector<std::string>& allowed) {
     if (!contains(allowed, value))
-        throw Error(std::string("parameter '") + key + "' is '" + value + "', not one of: " + joined(allowed));
+        throw Error(std::string("parameter '") + key + "' is '" + value + "', not one of: " + joined(allowed), key);
 }
 
 void require_dropout(const char* key, double value) {
     if (!(value >= 0.0 && value < 1.0))
-        throw Error(std::string("parameter '") + key + "' must be in [0, 1), got " + std::to_string(value));
+        throw Error(std::string("parameter '") + key + "' must be in [0, 1), got " + std::to_string(value), key);
 }
 
 ParamValue from_json_value(const std::string& key, const json& value) {
@@ -146,14 +148,14 @@ ParamValue from_json_value(const std::string& key, const json& value) {
         case json::value_t::number_unsigned: {
             const auto u = value.get<uint64_t>();
             if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-                throw Error("parameter '" + key + "' is out of range");
+                throw Error("parameter '" + key + "' is out of range", key);
             return static_cast<int64_t>(u);
         }
         case json::value_t::number_float: return value.get<double>();
         case json::value_t::string: return value.get<std::string>();
         default:
-            throw Error("parameter '" + key + "' has an unsupported JSON type (" +
-                        std::string(value.type_name()) + ")");
+            throw Error("parameter '" + key + "' has an unsupported JSON type (" + std::string(value.type_name()) + ")",
+                        key);
     }
 }
 
@@ -201,7 +203,7 @@ void set_parameter(ModelConfig& config, const std::string& key, const ParamValue
     const auto& table = setters();
     const auto found = table.find(key);
     if (found == table.end())
-        throw Error("unknown parameter '" + key + "' (known: " + joined(builder_parameter_names()) + ")");
+        throw Error("unknown parameter '" + key + "' (known: " + joined(builder_parameter_names()) + ")", key);
     ModelConfig updated = config;
     found->second(updated, key, value);
     config = updated;
@@ -223,9 +225,10 @@ void validate(const ModelConfig& c) {
     require_dropout("dropout", c.dropout);
     require_dropout("attention_dropout", c.attention_dropout);
     if (c.softmax_temp && !(std::isfinite(*c.softmax_temp) && *c.softmax_temp > 0))
-        throw Error("parameter 'softmax_temp' must be a positive number, got " + std::to_string(*c.softmax_temp));
+        throw Error("parameter 'softmax_temp' must be a positive number, got " + std::to_string(*c.softmax_temp),
+                    "softmax_temp");
     if (!(std::isfinite(c.eps) && c.eps >= 0))
-        throw Error("parameter 'eps' must be a non-negative number, got " + std::to_string(c.eps));
+        throw Error("parameter 'eps' must be a non-negative number, got " + std::to_string(c.eps), "eps");
     require_one_of("feature_map", c.feature_map, feature_map_names());
     require_non_negative("feature_map_dimensions", c.feature_map_dimensions);
     require_non_negative("cross_n_heads", c.cross_n_heads);

@@ -39,7 +39,8 @@ void require_at_least(const FeatureMapOptions& options, int n, int minimum) {
                                   ? std::to_string(options.n_dims)
                                   : "0 (default: query_dimensions " + std::to_string(options.query_dimensions) + ")";
     throw Error("parameter 'feature_map_dimensions' is " + given + ", too small for feature map '" + options.name +
-                "', whose construction needs n_dims >= " + std::to_string(minimum));
+                    "', whose construction needs n_dims >= " + std::to_string(minimum),
+                "feature_map_dimensions");
 }
 
 // Rows are ordered (outer, reduce, inner): row = (o * reduce + k) * inner + i.
@@ -414,17 +415,19 @@ std::unique_ptr<FeatureMap> make_feature_map(const FeatureMapOptions& options) {
     if (found == maps.end()) {
         std::string names;
         for (const auto& name : feature_map_names()) names += (names.empty() ? "" : ", ") + name;
-        throw Error("parameter 'feature_map' is '" + options.name + "', not one of: " + names);
+        throw Error("parameter 'feature_map' is '" + options.name + "', not one of: " + names, "feature_map");
     }
     if (options.query_dimensions <= 0)
         throw Error("feature map '" + options.name + "' needs a positive query_dimensions to size its " +
                     "feature_map_dimensions, got " + std::to_string(options.query_dimensions));
     if (options.n_dims < 0)
         throw Error("parameter 'feature_map_dimensions' must be >= 0 (0 for the default), got " +
-                    std::to_string(options.n_dims));
+                        std::to_string(options.n_dims),
+                    "feature_map_dimensions");
     if (!(std::isfinite(options.softmax_temp) && options.softmax_temp >= 0))
         throw Error("parameter 'softmax_temp' of feature map '" + options.name +
-                    "' must be positive (or 0 for the default), got " + std::to_string(options.softmax_temp));
+                        "' must be positive (or 0 for the default), got " + std::to_string(options.softmax_temp),
+                    "softmax_temp");
     return found->make(options);
 }
 

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace stepscope {
 
@@ -12,6 +13,15 @@ namespace stepscope {
 class Error : public std::runtime_error {
 public:
     explicit Error(const std::string& message) : std::runtime_error(message) {}
+    // An error about one builder parameter, named by its key ("n_heads"), so a form can show it beside the field.
+    Error(const std::string& message, std::string parameter)
+        : std::runtime_error(message), parameter_(std::move(parameter)) {}
+
+    // The builder parameter at fault, or "" when the error is not about one.
+    const std::string& parameter() const { return parameter_; }
+
+private:
+    std::string parameter_;
 };
 
 }  // namespace stepscope
