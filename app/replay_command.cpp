@@ -3,6 +3,7 @@
 
 #include "arguments.h"
 #include "commands.h"
+#include "stepscope/decoder_memory.h"
 #include "stepscope/device.h"
 #include "stepscope/error.h"
 #include "stepscope/model.h"
@@ -30,20 +31,6 @@ const Tensor& input_tensor(const SafetensorsFile& file, const std::string& path,
     return found->second;
 }
 
-Memory memory_from(const SafetensorsFile& file, const std::string& path) {
-    const Tensor& values = input_tensor(file, path, "memory", 3);
-    Memory memory;
-    memory.batch = static_cast<int>(values.shape[0]);
-    memory.length = static_cast<int>(values.shape[1]);
-    memory.values = Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1], values.shape[2]);
-    if (const auto lengths = file.tensors.find("memory_lengths"); lengths != file.tensors.end()) {
-        if (lengths->second.dtype != DType::I64 || lengths->second.shape.size() != 1)
-            throw Error(path + ": tensor 'memory_lengths' must be I64 of shape (N)");
-        memory.lengths = lengths->second.integers;
-    }
-    return memory;
-}
-
 int replay(const cli::Arguments& args) {
     const std::string model_path = args.text("model"), inputs_path = args.text("inputs");
     const std::string output_path = args.text("output");
@@ -54,7 +41,7 @@ int replay(const cli::Arguments& args) {
     const long steps = x.shape[0], batch = x.shape[1], width = x.shape[2];
     if (steps == 0 || batch == 0) throw Error(inputs_path + ": tensor 'x' is empty");
     const bool decoder = model->config().kind == ModelKind::Decoder;
-    const Memory memory = decoder ? memory_from(inputs, inputs_path) : Memory{};
+    const Memory memory = decoder ? decoder_memory(inputs.tensors, inputs_path) : Memory{};
 
     const auto stepper = make_stepper(model, device);
     RowMatrix y;

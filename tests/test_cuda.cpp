@@ -18,7 +18,6 @@
 
 using namespace stepscope;
 using testing::error_of;
-using testing::memory_of;
 
 namespace {
 
@@ -62,7 +61,7 @@ std::vector<float> run_case(Stepper& stepper, const SafetensorsFile& io, StepObs
     const Tensor& x = io.tensors.at("x");
     const long steps = x.shape[0], batch = x.shape[1], width = x.shape[2];
     const bool decoder = stepper.model().config().kind == ModelKind::Decoder;
-    const Memory memory = decoder ? memory_of(io) : Memory{};
+    const Memory memory = decoder ? decoder_memory(io.tensors, "io.safetensors") : Memory{};
     stepper.reset(0);
     std::vector<float> ys;
     RowMatrix y;
@@ -291,7 +290,7 @@ private slots:
         STEPSCOPE_REQUIRE_CUDA();
         const auto model = golden_model("dec_full");
         const SafetensorsFile io = read_safetensors(testing::golden_path("dec_full", "io.safetensors"));
-        const Memory memory = memory_of(io);
+        const Memory memory = decoder_memory(io.tensors, "io.safetensors");
         auto gpu = make_stepper(model, Device::Cuda);
         const RowMatrix x = random_input(memory.batch, model->config().d_model(), 5);
         feed_back(*gpu, x, 3, &memory);

@@ -8,7 +8,6 @@
 #include "test_support.h"
 
 using namespace stepscope;
-using testing::memory_of;
 
 namespace {
 
@@ -21,7 +20,7 @@ Run run_recurrent(const Model& model, const SafetensorsFile& io) {
     const Tensor& x = io.tensors.at("x");
     const long steps = x.shape[0], batch = x.shape[1], width = x.shape[2];
     const bool decoder = model.config().kind == ModelKind::Decoder;
-    const Memory memory = decoder ? memory_of(io) : Memory{};
+    const Memory memory = decoder ? decoder_memory(io.tensors, "io.safetensors") : Memory{};
     Run run{{}, model.new_state()};
     RowMatrix y;
     for (long t = 0; t < steps; ++t) {

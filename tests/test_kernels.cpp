@@ -175,7 +175,7 @@ private slots:
         const Tensor& x = io.tensors.at("x");
         const long steps = x.shape[0], batch = x.shape[1], width = x.shape[2];
         const bool decoder = config.kind == ModelKind::Decoder;
-        const Memory memory = decoder ? testing::memory_of(io) : Memory{};
+        const Memory memory = decoder ? decoder_memory(io.tensors, "io.safetensors") : Memory{};
         State exact_state = exact->new_state(), reduced_state = reduced->new_state();
         RowMatrix y_exact, y_reduced;
         double worst = 0;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "stepscope/decoder_memory.h"
 #include "stepscope/error.h"
 #include "stepscope/model.h"
 #include "stepscope/safetensors.h"
@@ -80,17 +81,6 @@ QString error_of(Body body) {
 inline std::vector<uint8_t> bytes_of(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), {}};
-}
-
-// A decoder's memory (N, S, E) and its lengths as the golden inputs hold them.
-inline Memory memory_of(const SafetensorsFile& io) {
-    const Tensor& values = io.tensors.at("memory");
-    Memory memory;
-    memory.batch = int(values.shape[0]);
-    memory.length = int(values.shape[1]);
-    memory.values = Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1], values.shape[2]);
-    memory.lengths = io.tensors.at("memory_lengths").integers;
-    return memory;
 }
 
 }  // namespace stepscope::testing

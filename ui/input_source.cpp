@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "stepscope/decoder_memory.h"
 #include "stepscope/error.h"
 #include "stepscope/safetensors.h"
 
@@ -101,29 +102,12 @@ std::vector<float> read_safetensors_x(const QString& path, int width, int64_t& s
 
 Memory memory_from_file(const QString& path, int batch, int width) {
     const SafetensorsFile file = read_safetensors(path.toStdString());
-    const auto found = file.tensors.find("memory");
-    if (found == file.tensors.end()) throw file_error(path, QStringLiteral("has no tensor 'memory' (N, S, E)"));
-    const Tensor& values = found->second;
-    if (values.dtype == DType::I64 || values.shape.size() != 3)
-        throw file_error(path, QStringLiteral("tensor 'memory' must be a float tensor (N, S, E), got %1")
-                                   .arg(QString::fromStdString(values.shape_string())));
-    if (values.shape[0] != batch || values.shape[2] != width || values.shape[1] < 1)
+    Memory memory = decoder_memory(file.tensors, path.toStdString());
+    if (memory.batch != batch || memory.values.cols() != width)
         throw file_error(path, QStringLiteral("tensor 'memory' is %1; the run needs (%2, S, %3)")
-                                   .arg(QString::fromStdString(values.shape_string()))
+                                   .arg(QString::fromStdString(file.tensors.at("memory").shape_string()))
                                    .arg(batch)
                                    .arg(width));
-    Memory memory;
-    memory.batch = batch;
-    memory.length = static_cast<int>(values.shape[1]);
-    memory.values = Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1], width);
-    if (const auto lengths = file.tensors.find("memory_lengths"); lengths != file.tensors.end()) {
-        if (lengths->second.dtype != DType::I64 || lengths->second.shape != std::vector<int64_t>{batch})
-            throw file_error(path, QStringLiteral("tensor 'memory_lengths' must be I64 of shape (%1)").arg(batch));
-        for (int64_t length : lengths->second.integers)
-            if (length < 1 || length > memory.length)
-                throw file_error(path, QStringLiteral("memory_lengths must be in 1..%1").arg(memory.length));
-        memory.lengths = lengths->second.integers;
-    }
     return memory;
 }
 
