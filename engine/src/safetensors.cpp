@@ -10,6 +10,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "bfloat16.h"
 #include "stepscope/error.h"
 
 // Tensor bytes are copied between the file and memory as they are; the format is little-endian.
@@ -211,13 +212,6 @@ void reject_overlaps(std::vector<TensorEntry> entries) {
     }
 }
 
-float widen_bfloat16(uint16_t half) {
-    const uint32_t bits = uint32_t(half) << 16;
-    float value;
-    std::memcpy(&value, &bits, sizeof value);
-    return value;
-}
-
 // BF16 becomes F32 here, so the rest of the engine sees one floating dtype.
 Tensor decode(const TensorEntry& entry, const uint8_t* data) {
     const uint8_t* source = data + entry.begin;
@@ -236,19 +230,10 @@ Tensor decode(const TensorEntry& entry, const uint8_t* data) {
         for (size_t i = 0; i < count; ++i) {
             uint16_t half;
             std::memcpy(&half, source + 2 * i, sizeof half);
-            tensor.values[i] = widen_bfloat16(half);
+            tensor.values[i] = from_bf16(half);
         }
     }
     return tensor;
-}
-
-// Round to nearest, ties to even, as PyTorch does; a NaN stays a NaN after its low bits go.
-uint16_t narrow_to_bfloat16(float value) {
-    uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    if (std::isnan(value)) return uint16_t((bits >> 16) | 0x0040);
-    bits += 0x7FFF + ((bits >> 16) & 1);
-    return uint16_t(bits >> 16);
 }
 
 void check_storage(const std::string& name, const Tensor& tensor) {
@@ -293,7 +278,7 @@ void append_data(std::vector<uint8_t>& out, const Tensor& tensor) {
         append_raw(tensor.values.data(), tensor.values.size() * sizeof(float));
     } else {
         for (float value : tensor.values) {
-            const uint16_t half = narrow_to_bfloat16(value);
+            const uint16_t half = to_bf16(value);  // nearest, ties to even, as PyTorch rounds
             append_raw(&half, sizeof half);
         }
     }
