@@ -1,7 +1,6 @@
 // Self and cross attention layers: fused projections, head splitting, the inner attention, observation.
 #include "stepscope/attention_layer.h"
 
-#include <cmath>
 #include <random>
 
 #include "step_scratch.h"
@@ -42,7 +41,7 @@ InnerAttention::InnerAttention(const ModelConfig& config, const std::string& typ
       query_dims_(query_dims),
       value_dims_(value_dims),
       eps_(static_cast<float>(config.eps)),
-      temperature_(static_cast<float>(config.softmax_temp.value_or(1.0 / std::sqrt(double(query_dims))))),
+      temperature_(static_cast<float>(config.softmax_temp.value_or(default_softmax_temp(query_dims)))),
       draw_tag_(draw_tag) {
     if (kind_ != AttentionKind::Linear) return;
     FeatureMapOptions options;

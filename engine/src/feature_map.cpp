@@ -7,6 +7,7 @@
 
 #include <Eigen/QR>
 
+#include "stepscope/config.h"
 #include "stepscope/error.h"
 
 namespace stepscope {
@@ -183,7 +184,7 @@ public:
 
 protected:
     RandomFourierFeatures(const FeatureMapOptions& options, int n)
-        : RandomFeatureMap(options, n, temperature_or(options, 1.0 / std::sqrt(double(options.query_dimensions))),
+        : RandomFeatureMap(options, n, temperature_or(options, default_softmax_temp(options.query_dimensions)),
                            false) {
         require_at_least(options, n, 2);
     }
@@ -254,7 +255,7 @@ class Favor final : public RandomFeatureMap {
 public:
     explicit Favor(const FeatureMapOptions& options)
         : RandomFeatureMap(options, dims_or_default(options),
-                           temperature_or(options, 1.0 / std::sqrt(double(options.query_dimensions))), true),
+                           temperature_or(options, default_softmax_temp(options.query_dimensions)), true),
           half_log_n_(static_cast<float>(0.5 * std::log(double(n_)))),
           stabilize_(options.stabilize) {
         require_at_least(options, n_, 2);

@@ -1,6 +1,7 @@
 // The builder parameters of a recurrent transformer, with the reference builders' names and defaults.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -53,6 +54,10 @@ struct ModelConfig {
     bool operator==(const ModelConfig& other) const;
     bool operator!=(const ModelConfig& other) const { return !(*this == other); }
 };
+
+// softmax_temp when none is given: 1/sqrt(query_dimensions), the reference's default for full attention and
+// for the random feature maps that approximate its kernel (favor, rff).
+inline double default_softmax_temp(int query_dimensions) { return 1.0 / std::sqrt(double(query_dimensions)); }
 
 // A builder parameter's value as it comes from a form, a command line or JSON.
 using ParamValue = std::variant<bool, int64_t, double, std::string>;
