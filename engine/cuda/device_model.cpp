@@ -60,14 +60,18 @@ private:
     cudaStream_t stream_;
 };
 
+// The feature maps the device has kernels for; the random ones run on the CPU only.
 FeatureMapKind feature_map_kind(const std::string& name) {
-    return name == "relu" ? FeatureMapKind::Relu : FeatureMapKind::Elu;
+    if (name == "elu") return FeatureMapKind::Elu;
+    if (name == "relu") return FeatureMapKind::Relu;
+    throw Error("feature map '" + name +
+                "' is not implemented on CUDA (there: elu, relu); step this model with --device cpu");
 }
 
 DeviceAttention attention_constants(const InnerAttention& inner, const ModelConfig& config) {
     DeviceAttention a;
     a.kind = inner.kind();
-    a.feature_map = feature_map_kind(config.feature_map);
+    if (a.kind == AttentionKind::Linear) a.feature_map = feature_map_kind(config.feature_map);
     a.heads = inner.heads();
     a.query_dims = inner.query_dims();
     a.value_dims = inner.value_dims();
@@ -102,9 +106,7 @@ void require_device_support(const Model& model) {
     const bool linear = attention_kind(config.self_attention()) == AttentionKind::Linear ||
                         (config.kind == ModelKind::Decoder &&
                          attention_kind(config.cross_attention_type) == AttentionKind::Linear);
-    if (linear && config.feature_map != "elu" && config.feature_map != "relu")
-        throw Error("feature map '" + config.feature_map +
-                    "' is not implemented on CUDA (there: elu, relu); step this model with --device cpu");
+    if (linear) feature_map_kind(config.feature_map);  // refuses the maps the device has no kernel for
 }
 
 DeviceModel upload_model(const Model& model, cudaStream_t stream) {
