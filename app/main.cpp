@@ -1,25 +1,65 @@
-// Entry point: no arguments opens the explorer; replay, export and bench run headless.
+// Entry point: a command by its name; no command opens the explorer where the build has it (STEPSCOPE_GUI).
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "commands.h"
 
+namespace {
+
+struct Command {
+    const char* name;
+    int (*run)(int argc, char** argv);  // argv[0] is the command's name
+    const char* summary;
+};
+
+// In the order the usage lists them. export draws its plots with Qt Widgets, so only the GUI build has it.
+const Command kCommands[] = {
+    {"replay", run_replay, "run a model over a sequence file: --model --inputs --output"},
+#ifdef STEPSCOPE_HAVE_GUI
+    {"export", run_export, "headless plots, traces and snapshot: --config|--session --steps --out"},
+#endif
+    {"bench", run_bench, "time the recurrent step of the seed example"},
+};
+
+std::string command_names() {
+    std::string names;
+    for (const Command& command : kCommands) names += (names.empty() ? "" : "|") + std::string(command.name);
+    return names;
+}
+
+void print_usage() {
+    std::printf("usage: stepscope [%s] [options]\n", command_names().c_str());
+#ifdef STEPSCOPE_HAVE_GUI
+    std::printf("  %-14s%s\n", "(no command)", "open the explorer window");
+#endif
+    for (const Command& command : kCommands) std::printf("  %-14s%s\n", command.name, command.summary);
+#ifndef STEPSCOPE_HAVE_GUI
+    std::printf("This build has no explorer window and no export: it was configured with STEPSCOPE_GUI=OFF.\n");
+#endif
+    std::printf("Each command takes --help.\n");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     if (argc >= 2) {
-        const char* command = argv[1];
-        if (std::strcmp(command, "replay") == 0) return run_replay(argc - 1, argv + 1);
-        if (std::strcmp(command, "export") == 0) return run_export(argc - 1, argv + 1);
-        if (std::strcmp(command, "bench") == 0) return run_bench(argc - 1, argv + 1);
-        if (std::strcmp(command, "--help") == 0 || std::strcmp(command, "-h") == 0) {
-            std::printf(
-                "usage: stepscope [replay|export|bench] [options]\n"
-                "  (no command)  open the explorer window\n"
-                "  replay        run a model over a sequence file: --model --inputs --output\n"
-                "  export        headless plots, traces and snapshot: --config|--session --steps --out\n"
-                "  bench         time the recurrent step of the seed example\n"
-                "Each command takes --help.\n");
+        for (const Command& command : kCommands)
+            if (std::strcmp(argv[1], command.name) == 0) return command.run(argc - 1, argv + 1);
+        if (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+            print_usage();
             return 0;
         }
     }
+#ifdef STEPSCOPE_HAVE_GUI
     return run_gui(argc, argv);
+#else
+    if (argc < 2)
+        std::fprintf(stderr, "stepscope: give a command (%s); this build has no explorer window (STEPSCOPE_GUI=OFF)\n",
+                     command_names().c_str());
+    else
+        std::fprintf(stderr, "stepscope: '%s' is not a command of this build (%s; export and the window need "
+                     "STEPSCOPE_GUI=ON)\n", argv[1], command_names().c_str());
+    return 2;
+#endif
 }
