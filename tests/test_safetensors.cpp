@@ -152,6 +152,31 @@ private slots:
         QVERIFY(!QFile::exists(QString::fromStdString(target + ".tmp")));
     }
 
+    // The old writer used the fixed name `path`.tmp and so replaced whatever file had it.
+    void a_file_named_like_a_temporary_survives_and_no_temporary_is_left() {
+        QVERIFY(QDir(dir_.path()).mkpath("beside"));
+        const std::string target = path("beside/out.safetensors");
+        const QString bystander = QString::fromStdString(target + ".tmp");
+        QFile file(bystander);
+        QVERIFY(file.open(QIODevice::WriteOnly) && file.write("not yours") == 9);
+        file.close();
+        write_safetensors(target, sample_file());
+        compare_files(read_safetensors(target), sample_file());
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(file.readAll(), QByteArray("not yours"));
+        QCOMPARE(QDir(dir_.path() + "/beside").entryList(QDir::Files | QDir::Hidden),
+                 QStringList({"out.safetensors", "out.safetensors.tmp"}));
+    }
+
+    void a_write_that_cannot_be_renamed_into_place_leaves_no_temporary() {
+        QVERIFY(QDir(dir_.path()).mkpath("blocked/out.safetensors/inside"));
+        const std::string target = path("blocked/out.safetensors");
+        const QString message = error_of([&] { write_safetensors(target, sample_file()); });
+        QVERIFY2(message.contains(QString::fromStdString("cannot write " + target)), qPrintable(message));
+        QCOMPARE(QDir(dir_.path() + "/blocked").entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
+                 QStringList({"out.safetensors"}));
+    }
+
     void unreadable_and_unwritable_paths_are_named() {
         const std::string absent = path("absent.safetensors");
         const QString read_message = error_of([&] { read_safetensors(absent); });

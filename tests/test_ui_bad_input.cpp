@@ -69,7 +69,8 @@ private slots:
 
     void garbageForWeights() {
         const QString path = dir_.filePath("garbage.safetensors");
-        write_bytes(path, QByteArray("\xff\xff\xff\xff\xff\xff\xff\x7f this is not a weights file", 40));
+        static const char garbage[] = "\xff\xff\xff\xff\xff\xff\xff\x7f this is not a weights file";
+        write_bytes(path, QByteArray(garbage, sizeof garbage - 1));
         refusedWith([&] { window_->loadWeights(path); }, "weights");
     }
 

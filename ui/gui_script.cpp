@@ -2,7 +2,9 @@
 #include "gui_script.h"
 
 #include <QApplication>
+#include <QFileInfo>
 #include <QPixmap>
+#include <QSaveFile>
 #include <QScreen>
 #include <QTimer>
 #include <QWindow>
@@ -147,7 +149,10 @@ void GuiScript::screenshot(const QString& path) {
     QPixmap pixmap;
     if (QScreen* screen = window_->screen()) pixmap = screen->grabWindow(window_->winId());
     if (pixmap.isNull()) pixmap = window_->grab();
-    if (pixmap.save(path)) std::printf("wrote %s (%dx%d)\n", qPrintable(path), pixmap.width(), pixmap.height());
+    QSaveFile file(path);
+    const QByteArray format = QFileInfo(path).suffix().toLatin1();
+    if (file.open(QIODevice::WriteOnly) && pixmap.save(&file, format.constData()) && file.commit())
+        std::printf("wrote %s (%dx%d)\n", qPrintable(path), pixmap.width(), pixmap.height());
     else std::fprintf(stderr, "stepscope: could not write %s\n", qPrintable(path));
 }
 

@@ -1,19 +1,17 @@
 // The headless export: the GUI's Runner, TraceStore, plots and writers, driven synchronously.
 #include "headless_export.h"
 
-#include <QDir>
-
+#include "atomic_files.h"
 #include "plot_export.h"
 #include "plot_panel.h"
 #include "runner.h"
-#include "stepscope/error.h"
 #include "trace_store.h"
 
 namespace stepscope::ui {
 
 QStringList run_headless_export(const HeadlessExport& job, const std::function<void(const QString&)>& progress) {
-    if (!QDir().mkpath(job.directory))
-        throw Error(QStringLiteral("%1: cannot create the folder").arg(job.directory).toStdString());
+    // Staged before stepping, so an unusable folder is named before a long run.
+    StagedFolder folder(job.directory);
     SessionSpec spec = job.spec;
     spec.steps = 0;
     auto runner = Runner::open(spec);
@@ -28,18 +26,18 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
             if (progress) progress(QStringLiteral("stepped %1 of %2").arg(t + 1).arg(job.steps));
         }
     }
-    const QDir dir(job.directory);
     PlotPanel panel(&traces);
     panel.resize(job.width, job.height);
     panel.rebuildAll();
     panel.setViewStep(traces.last_step());
-    QStringList written = save_all_plots(panel, job.directory, job.format, job.width, job.height);
-    written << dir.filePath(QStringLiteral("traces.csv"));
-    write_traces_csv(written.back(), traces);
-    written << dir.filePath(QStringLiteral("snapshot.safetensors"));
-    runner->save_snapshot(written.back(), runner->step());
-    written << dir.filePath(QStringLiteral("session.json"));
-    write_session_file(written.back(), runner->spec());
+    QStringList names = write_all_plots(panel, folder.stagingFolder(), job.format, job.width, job.height);
+    names << QStringLiteral("traces.csv") << QStringLiteral("snapshot.safetensors") << QStringLiteral("session.json");
+    write_traces_csv(folder.stagedPath(QStringLiteral("traces.csv")), traces);
+    runner->save_snapshot(folder.stagedPath(QStringLiteral("snapshot.safetensors")), runner->step());
+    write_session_file(folder.stagedPath(QStringLiteral("session.json")), runner->spec());
+    folder.commit();
+    QStringList written;
+    for (const QString& name : names) written << folder.finalPath(name);
     return written;
 }
 

@@ -22,7 +22,8 @@ struct HeadlessExport {
 
 // Needs a QApplication (the plots are widgets; the offscreen platform will do). Writes
 // <stem>.<format> per plot, traces.csv, snapshot.safetensors and session.json into the
-// directory; returns the paths. Throws stepscope::Error naming what failed.
+// directory as one StagedFolder; returns the paths. Throws stepscope::Error naming what failed,
+// and then the directory is exactly as it was (or still absent).
 QStringList run_headless_export(const HeadlessExport& job, const std::function<void(const QString&)>& progress = {});
 
 }  // namespace stepscope::ui

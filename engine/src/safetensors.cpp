@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bfloat16.h"
+#include "stepscope/atomic_file.h"
 #include "stepscope/error.h"
 
 // Tensor bytes are copied between the file and memory as they are; the format is little-endian.
@@ -300,19 +301,6 @@ std::vector<uint8_t> read_bytes(const std::string& path) {
     return bytes;
 }
 
-void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-    std::FILE* out = std::fopen(path.c_str(), "wb");
-    if (!out) throw Error("cannot write " + path + ": " + std::strerror(errno));
-    const bool written = std::fwrite(bytes.data(), 1, bytes.size(), out) == bytes.size();
-    const int write_errno = errno;
-    const bool closed = std::fclose(out) == 0;
-    if (!written || !closed) {
-        const std::string reason = std::strerror(written ? errno : write_errno);
-        std::remove(path.c_str());
-        throw Error("cannot write " + path + ": " + reason);
-    }
-}
-
 }  // namespace
 
 SafetensorsFile parse_safetensors(const std::vector<uint8_t>& bytes) {
@@ -350,17 +338,8 @@ std::vector<uint8_t> serialize_safetensors(const SafetensorsFile& file) {
     return out;
 }
 
-// std::filesystem::rename replaces an existing file on every platform, std::rename not on Windows.
 void write_safetensors(const std::string& path, const SafetensorsFile& file) {
-    const std::vector<uint8_t> bytes = serialize_safetensors(file);
-    const std::string temporary = path + ".tmp";
-    write_bytes(temporary, bytes);
-    std::error_code failure;
-    std::filesystem::rename(temporary, path, failure);
-    if (failure) {
-        std::remove(temporary.c_str());
-        throw Error("cannot write " + path + ": " + failure.message());
-    }
+    write_file_atomically(path, serialize_safetensors(file));
 }
 
 }  // namespace stepscope

@@ -35,7 +35,7 @@ SafetensorsFile read_safetensors(const std::string& path);
 // match its shape.
 std::vector<uint8_t> serialize_safetensors(const SafetensorsFile& file);
 
-// Writes atomically enough for a desktop tool: to `path`.tmp, then rename.
+// Writes atomically (write_file_atomically): `path` holds the old file or the new one, never a mix.
 void write_safetensors(const std::string& path, const SafetensorsFile& file);
 
 }  // namespace stepscope

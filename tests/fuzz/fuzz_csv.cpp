@@ -1,0 +1,26 @@
+// Fuzz target: a CSV input file (one step per row) for a model 2 wide, read and stepped through.
+#include <cstddef>
+#include <cstdint>
+
+#include "input_source.h"
+#include "scratch_file.h"
+#include "stepscope/error.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static stepscope::fuzz::ScratchFile scratch(".csv");
+    stepscope::ui::SessionSpec spec;
+    spec.config.n_heads = 1;
+    spec.config.value_dimensions = 2;
+    spec.input.kind = stepscope::ui::InputKind::File;
+    spec.input.path = QString::fromStdString(scratch.hold(data, size));
+    try {
+        const stepscope::ui::InputSource source(spec, spec.config);
+        stepscope::RowMatrix x;
+        // The first and the last step: every value of the file is somewhere in between.
+        source.input(0, {}, x);
+        source.input(*source.length() - 1, {}, x);
+        if (x.rows() != source.batch() || x.cols() != 2) __builtin_trap();
+    } catch (const stepscope::Error&) {
+    }
+    return 0;
+}

@@ -1,0 +1,148 @@
+// Atomic writes of exports: a failed export leaves the folder exactly as it was, and no file is clobbered.
+#include <QDirIterator>
+#include <QImage>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <map>
+
+#include "atomic_files.h"
+#include "headless_export.h"
+#include "plot_export.h"
+#include "plot_panel.h"
+#include "runner.h"
+#include "stepscope/error.h"
+#include "trace_store.h"
+#include "ui_test_support.h"
+
+using namespace stepscope;
+using namespace stepscope::ui;
+using namespace stepscope::ui::testing;
+
+namespace {
+
+// Every entry under `folder`, hidden ones included: files by their bytes, folders as "<folder>".
+std::map<QString, QByteArray> contents(const QString& folder) {
+    std::map<QString, QByteArray> entries;
+    QDirIterator it(folder, QDir::AllEntries | QDir::Hidden | QDir::System | QDir::NoDotAndDotDot,
+                    QDirIterator::Subdirectories);
+    while (it.hasNext()) {
+        const QString path = it.next();
+        QFile file(path);
+        entries[QDir(folder).relativeFilePath(path)] =
+            it.fileInfo().isDir() ? QByteArray("<folder>") : (file.open(QIODevice::ReadOnly) ? file.readAll() : "?");
+    }
+    return entries;
+}
+
+void write_text(const QString& path, const QByteArray& text) {
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::WriteOnly) && file.write(text) == text.size());
+}
+
+HeadlessExport small_export(const QString& directory, int64_t steps) {
+    HeadlessExport job;
+    job.spec = small_spec("linear", InputKind::Random);
+    job.steps = steps;
+    job.directory = directory;
+    job.width = 160;
+    job.height = 120;
+    return job;
+}
+
+}  // namespace
+
+class TestAtomicWrites : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { QVERIFY(dir_.isValid()); }
+
+    // The old export wrote plots, traces and snapshot into the folder before failing on session.json.
+    void aFailedExportLeavesTheFolderAsItWas() {
+        const QString folder = dir_.filePath("failed");
+        run_headless_export(small_export(folder, 3));
+        QVERIFY(QFile::remove(QDir(folder).filePath("session.json")));
+        QVERIFY(QDir(folder).mkpath("session.json/blocks-the-name"));
+        write_text(QDir(folder).filePath("notes.txt"), "the user's own file");
+        const auto before = contents(folder);
+
+        QVERIFY_THROWS_EXCEPTION(Error, run_headless_export(small_export(folder, 5)));
+        QVERIFY(contents(folder) == before);
+    }
+
+    // The old "export all plots" wrote the first plots, then failed on performance.png.
+    void aFailedExportOfAllPlotsLeavesTheFolderAsItWas() {
+        const QString folder = dir_.filePath("plots");
+        run_headless_export(small_export(folder, 2));
+        QVERIFY(QFile::remove(QDir(folder).filePath("performance.png")));
+        QVERIFY(QDir(folder).mkdir("performance.png"));
+        const auto before = contents(folder);
+
+        SessionSpec spec = small_spec("linear", InputKind::Random);
+        auto runner = Runner::open(spec);
+        TraceStore traces;
+        traces.start(runner->info());
+        traces.append({runner->advance(), runner->advance(), runner->advance(), runner->advance()});
+        PlotPanel panel(&traces);
+        panel.resize(200, 150);
+        panel.rebuildAll();
+        QVERIFY_THROWS_EXCEPTION(Error, save_all_plots(panel, folder, "png", 200, 150));
+        QVERIFY(contents(folder) == before);
+
+        QVERIFY(QDir(folder).rmdir("performance.png"));
+        const QStringList written = save_all_plots(panel, folder, "png", 200, 150);
+        QCOMPARE(written.size(), 4);
+        for (const QString& path : written) QCOMPARE(QImage(path).size(), QSize(200, 150));
+    }
+
+    // The old snapshot writer used the fixed name snapshot.safetensors.tmp.
+    void aFileNamedLikeATemporaryIsNotClobbered() {
+        const QString folder = dir_.filePath("bystander");
+        QVERIFY(QDir().mkpath(folder));
+        write_text(QDir(folder).filePath("snapshot.safetensors.tmp"), "not the exporter's");
+        write_text(QDir(folder).filePath("notes.txt"), "kept");
+        const QStringList written = run_headless_export(small_export(folder, 2));
+
+        auto after = contents(folder);
+        QCOMPARE(after["snapshot.safetensors.tmp"], QByteArray("not the exporter's"));
+        QCOMPARE(after["notes.txt"], QByteArray("kept"));
+        QCOMPARE(int(after.size()), written.size() + 2);  // nothing staged is left behind
+        for (const QString& path : written) QVERIFY2(QFileInfo(path).size() > 0, qPrintable(path));
+    }
+
+    // The old export created the folder first, so a failed one left an empty folder behind.
+    void aFailedExportIntoANewFolderCreatesNothing() {
+        const QString parent = dir_.filePath("fresh");
+        QVERIFY(QDir().mkpath(parent));
+        HeadlessExport job = small_export(QDir(parent).filePath("run"), 2);
+        job.width = 8;
+        QVERIFY_THROWS_EXCEPTION(Error, run_headless_export(job));
+        QVERIFY(contents(parent).empty());
+
+        job.width = 160;
+        run_headless_export(job);
+        QCOMPARE(QDir(parent).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot), QStringList{"run"});
+        QVERIFY(QFileInfo(QDir(job.directory).filePath("session.json")).size() > 0);
+    }
+
+    void aFolderThatIsAFileIsRefused() {
+        const QString path = dir_.filePath("a-file");
+        write_text(path, "x");
+        const QString message = [&] {
+            try {
+                StagedFolder folder(path);
+            } catch (const Error& e) {
+                return QString::fromStdString(e.what());
+            }
+            return QString();
+        }();
+        QVERIFY2(message.contains("is not a folder"), qPrintable(message));
+    }
+
+private:
+    QTemporaryDir dir_;
+};
+
+QTEST_MAIN(TestAtomicWrites)
+#include "test_atomic_writes.moc"
