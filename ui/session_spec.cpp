@@ -10,6 +10,7 @@
 #include <set>
 
 #include "stepscope/error.h"
+#include "stepscope/regular_file.h"
 
 // Resources live in the static stepscope_ui library, whose initialiser a linker drops unless
 // something calls it; Q_INIT_RESOURCE must be used outside any namespace.
@@ -170,6 +171,9 @@ SessionSpec session_from_json(const QJsonObject& object) {
 }
 
 SessionSpec session_from_file(const QString& path) {
+    // A session or config is a few kilobytes: a device, a FIFO or a huge file is refused unread.
+    constexpr uint64_t kMaxSessionFileBytes = 16 << 20;
+    require_regular_file(path.toStdString(), kMaxSessionFileBytes, "Stepscope's limit for session and config files");
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
         throw Error(QStringLiteral("%1: cannot open (%2)").arg(path, file.errorString()).toStdString());
@@ -203,14 +207,6 @@ void write_session_file(const QString& path, const SessionSpec& spec) {
 SessionSpec seed_example() {
     init_ui_resources();
     return session_from_file(QStringLiteral(":/configs/seed_example.json"));
-}
-
-double approximate_weight_bytes(const ModelConfig& c) {
-    const double d = c.d_model(), q = double(c.n_heads) * c.query_dimensions;
-    const double attention = d * (2 * q + 2 * d);
-    const double cross = c.kind == ModelKind::Decoder ? d * (4.0 * d) + double(c.effective_cross_model_dimensions()) * 2 * d : 0;
-    const double feed_forward = 2.0 * d * c.feed_forward_dimensions;
-    return 4.0 * c.n_layers * (attention + cross + feed_forward);
 }
 
 }  // namespace stepscope::ui
