@@ -302,6 +302,14 @@ private slots:
         QVERIFY2(timer.elapsed() < 2000, qPrintable(QString::number(timer.elapsed())));
     }
 
+    // 219 bytes claiming 2e9 layers built the whole expected-tensor list first: 5 GB and 30 s.
+    void a_small_file_claiming_2e9_layers_is_refused_by_its_bound() {
+        const QString file = path("claims_2e9.safetensors");
+        write_claim(file, R"({"attention_type": "linear", "n_layers": 2000000000})");
+        const QString message = error_of([&] { load_model(file.toStdString()); });
+        QVERIFY2(message.contains("'n_layers'") && message.contains("limit of 1024"), qPrintable(message));
+    }
+
     void the_config_in_a_weights_file_is_bounded() {
         const QString big = path("big_config.safetensors");
         write_claim(big, "{\"n_layers\": 2, \"pad\": \"" + std::string(200000, 'x') + "\"}");

@@ -172,8 +172,10 @@ SessionSpec session_from_json(const QJsonObject& object) {
 
 SessionSpec session_from_file(const QString& path) {
     // A session or config is a few kilobytes: a device, a FIFO or a huge file is refused unread.
+    // The application's own resources (":/configs/...") are not on disk.
     constexpr uint64_t kMaxSessionFileBytes = 16 << 20;
-    require_regular_file(path.toStdString(), kMaxSessionFileBytes, "Stepscope's limit for session and config files");
+    if (!path.startsWith(QStringLiteral(":/")))
+        require_regular_file(path.toStdString(), kMaxSessionFileBytes, "Stepscope's limit for session and config files");
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
         throw Error(QStringLiteral("%1: cannot open (%2)").arg(path, file.errorString()).toStdString());
