@@ -259,6 +259,10 @@ private slots:
             << R"({"kind": "decoder", "cross_attention_type": "linear", "feature_map": "grf",
                   "cross_query_dimensions": 2000})"
             << "'cross_query_dimensions'";
+        QTest::newRow("favor, 32 QR blocks of 1,024 in each of 64 layers")
+            << R"({"attention_type": "linear", "feature_map": "favor", "query_dimensions": 1024, "n_layers": 64,
+                  "n_heads": 1, "feature_map_dimensions": 65536})"
+            << "'feature_map_dimensions'";
         QTest::newRow("d_model past the bound") << R"({"n_heads": 1024, "value_dimensions": 1024})" << "d_model";
         QTest::newRow("feed forward 1e9") << R"({"feed_forward_dimensions": 1000000000})"
                                           << "'feed_forward_dimensions'";
@@ -545,6 +549,13 @@ private slots:
         QVERIFY2(config_message.size() < 600, qPrintable(config_message.left(600)));
         const QString key_message = error_of([] { config_from_json("{\"bad\\nkey\\u001b\": 1}"); });
         QVERIFY2(one_line(key_message) && !key_message.contains('\x1b'), qPrintable(key_message));
+        const QString session = path("escape_session.json");
+        write_file(session, "{\"format\": \"stepscope-session\", \"config\": {}, \"device\": \"gpu\\n\\u001b[2J" +
+                                QByteArray(300, 'q') + "\"}");
+        const QString session_message = error_of([&] { ui::session_from_file(session); });
+        QVERIFY2(one_line(session_message) && session_message.contains("'device'") && session_message.size() < 400 &&
+                     !session_message.contains('\x1b'),
+                 qPrintable(session_message));
     }
 };
 

@@ -23,8 +23,11 @@ namespace {
 constexpr const char* kFormat = "stepscope-session";
 constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53: JSON numbers are doubles
 
+// Text from the file, quoted, escaped and cut short (error.h).
+QString quoted(const QString& untrusted) { return QString::fromStdString(quote_text(untrusted.toStdString())); }
+
 Error bad(const QString& key, const QString& what) {
-    return Error(QStringLiteral("session key '%1' %2").arg(key, what).toStdString());
+    return Error(QStringLiteral("session key %1 %2").arg(quoted(key), what).toStdString());
 }
 
 void require_known(const QJsonObject& object, const QString& where, const std::set<QString>& known) {
@@ -63,7 +66,7 @@ InputSpec input_from_json(const QJsonObject& o) {
     else if (source == "sinusoid") input.kind = InputKind::Sinusoid;
     else if (source == "feedback") input.kind = InputKind::Feedback;
     else if (source == "file") input.kind = InputKind::File;
-    else throw bad("input.source", QStringLiteral("is '%1', not one of: random, sinusoid, feedback, file").arg(source));
+    else throw bad("input.source", QStringLiteral("is %1, not one of: random, sinusoid, feedback, file").arg(quoted(source)));
     input.seed = integer(o, "seed", input.seed, "input.", kMaxSeed);
     if (o.contains("period")) {
         input.period = o.value("period").toDouble(-1);
@@ -82,7 +85,7 @@ MemorySpec memory_from_json(const QJsonObject& o) {
     const QString source = o.contains("source") ? text(o, "source", "memory.") : memory_kind_name(memory.kind);
     if (source == "random") memory.kind = MemoryKind::Random;
     else if (source == "file") memory.kind = MemoryKind::File;
-    else throw bad("memory.source", QStringLiteral("is '%1', not one of: random, file").arg(source));
+    else throw bad("memory.source", QStringLiteral("is %1, not one of: random, file").arg(quoted(source)));
     memory.seed = integer(o, "seed", memory.seed, "memory.", kMaxSeed);
     memory.length = static_cast<int>(integer(o, "length", memory.length, "memory.", kMaxMemoryLength));
     if (memory.length < 1) throw bad("memory.length", QStringLiteral("must be at least 1"));
@@ -165,7 +168,7 @@ SessionSpec session_from_json(const QJsonObject& object) {
     if (object.contains("device")) {
         const QString device = text(object, "device", {});
         if (device == "cuda") spec.device = Device::Cuda;
-        else if (device != "cpu") throw bad("device", QStringLiteral("is '%1', not one of: cpu, cuda").arg(device));
+        else if (device != "cpu") throw bad("device", QStringLiteral("is %1, not one of: cpu, cuda").arg(quoted(device)));
     }
     return spec;
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -148,14 +149,33 @@ bool uses_linear_attention(const ModelConfig& c) {
     return c.self_attention() != "full" || (c.kind == ModelKind::Decoder && c.cross_attention_type == "linear");
 }
 
-// favor and grf draw omega (D, C) in blocks of D columns, each the Q of a (D, D) QR,
-// for every linear attention module at the start of every sequence.
+// favor and grf draw omega (D, C) in blocks of D columns, each the Q of a (D, D) QR, for every
+// linear attention module at the start of every sequence: D^3 per block.
+double feature_draw_work(const ModelConfig& c, int query_dims) {
+    FeatureMapOptions options;
+    options.name = c.feature_map;
+    options.query_dimensions = query_dims;
+    options.n_dims = c.feature_map_dimensions;
+    const double blocks = std::ceil(double(make_feature_map(options)->omega_columns()) / query_dims);
+    return blocks * std::pow(double(query_dims), 3);
+}
+
 void require_feasible_feature_draw(const ModelConfig& c) {
     if (!uses_linear_attention(c) || (c.feature_map != "favor" && c.feature_map != "grf")) return;
     require_at_most("query_dimensions", c.query_dimensions, kMaxRandomFeatureQueryDimensions);
-    if (c.kind == ModelKind::Decoder)
+    const bool cross = c.kind == ModelKind::Decoder && c.cross_attention_type == "linear";
+    if (cross)
         require_at_most("cross_query_dimensions", c.effective_cross_query_dimensions(),
                         kMaxRandomFeatureQueryDimensions);
+    const double per_layer = (c.self_attention() != "full" ? feature_draw_work(c, c.query_dimensions) : 0) +
+                             (cross ? feature_draw_work(c, c.effective_cross_query_dimensions()) : 0);
+    const double work = per_layer * c.n_layers;
+    if (work > kMaxFeatureDrawWork) {
+        char figures[64];
+        std::snprintf(figures, sizeof figures, "%.1e, above Stepscope's limit of %.1e", work, kMaxFeatureDrawWork);
+        throw Error("parameters 'feature_map_dimensions', 'query_dimensions' and 'n_layers' ask " + c.feature_map +
+                    " for QR work of about " + figures + " per sequence (seconds on every Reset)");
+    }
 }
 
 void require_one_of(const char* key, const std::string& value, const std::vector<std::string>& allowed) {
@@ -273,7 +293,6 @@ void validate(const ModelConfig& c) {
     if (c.kind == ModelKind::Decoder && !c.cross_model_dimensions)
         require_product_at_most("cross_model_dimensions", "cross_n_heads", "cross_value_dimensions",
                                 c.effective_cross_model_dimensions());
-    require_feasible_feature_draw(c);
     require_one_of("precision", c.precision, {"f32", "bf16"});
     // A feature map's own limits (n_dims too small for its construction).
     FeatureMapOptions options;
@@ -281,6 +300,7 @@ void validate(const ModelConfig& c) {
     options.query_dimensions = c.query_dimensions;
     options.n_dims = c.feature_map_dimensions;
     make_feature_map(options);
+    require_feasible_feature_draw(c);
 }
 
 ModelConfig config_from_params(const ParamMap& params) {

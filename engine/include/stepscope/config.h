@@ -66,7 +66,9 @@ constexpr int kMaxHeadDimensions = 8192;                // query/value dimension
 constexpr int64_t kMaxModelDimensions = 65536;          // d_model, cross_model_dimensions
 constexpr int kMaxFeedForwardDimensions = 262144;       // feed_forward_dimensions
 constexpr int kMaxFeatureMapDimensions = 65536;         // feature_map_dimensions
-constexpr int kMaxRandomFeatureQueryDimensions = 1024;  // query width under favor, rff, smoothed-rff, grf
+constexpr int kMaxRandomFeatureQueryDimensions = 1024;  // query width D under favor and grf
+// favor and grf: n_layers x (D, D) QR blocks per sequence, counted as D^3 each.
+constexpr double kMaxFeatureDrawWork = 2e10;
 
 // A builder parameter's value as it comes from a form, a command line or JSON.
 using ParamValue = std::variant<bool, int64_t, double, std::string>;
