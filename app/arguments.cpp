@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <new>
 
 #include "stepscope/error.h"
 
@@ -67,6 +68,9 @@ int run_guarded(const char* command, int (*body)(const Arguments&), int argc, ch
         return body(Arguments(argc, argv, valued, flags));
     } catch (const UsageError& e) {
         std::fprintf(stderr, "stepscope %s: %s\n", command, e.message.c_str());
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "stepscope %s: out of memory; STEPSCOPE_MAX_MEMORY sets the limit Stepscope checks\n",
+                     command);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "stepscope %s: %s\n", command, e.what());
     }

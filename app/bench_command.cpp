@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "stepscope/device.h"
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 #include "stepscope/model.h"
 
 namespace {
@@ -88,6 +89,12 @@ int bench(const cli::Arguments& args) {
     const BenchOptions options = options_from(args);
     const long threads = args.integer("threads", tbb::info::default_concurrency(), 1, 1024);
     const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    // Full attention's cache grows with every step of every batch element: refused before it is built.
+    RunShape run;
+    run.batch = options.batch;
+    run.steps = options.steps;
+    validate(options.config);
+    require_memory(estimate_model_bytes(options.config) + estimate_run_bytes(options.config, run), "this benchmark");
 
     const auto model = Model::create_random(options.config, /*seed=*/1);
     const auto stepper = make_stepper(model, options.device);

@@ -1,6 +1,8 @@
 // stepscope export: run a config or session headless and write plot images, traces CSV, snapshot and session.
 #include <QApplication>
+#include <QtGlobal>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -11,6 +13,7 @@
 #include "session_spec.h"
 #include "stepscope/device.h"
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 
 namespace {
 
@@ -23,6 +26,31 @@ constexpr const char* kUsage =
     "  writes into DIR: outputs, state_norms, attention and performance images, traces.csv (one row\n"
     "  per step), snapshot.safetensors (the final state) and session.json (to reproduce the run).\n"
     "  CONFIG.json is a builder config ({\"attention_type\": \"linear\", ...}) or a session file.\n";
+
+// Without a display Qt warns about its environment (XDG_RUNTIME_DIR not set, fonts): not the
+// command's business, and an error must stay one line. Only Qt's own errors are printed.
+void headless_messages(QtMsgType type, const QMessageLogContext&, const QString& message) {
+    if (type == QtCriticalMsg || type == QtFatalMsg)
+        std::fprintf(stderr, "stepscope export: %s\n", qPrintable(message.simplified()));
+}
+
+// The run's state, its checkpoints (at most the store's budget beyond the base and the newest),
+// the snapshot's copy and the traces, before any step. A weights file's model is checked as it loads.
+void require_export_fits(const ui::SessionSpec& spec, int64_t steps) {
+    if (!spec.weights_path.isEmpty()) return;
+    const ModelConfig& config = spec.config;
+    validate(config);
+    RunShape run;
+    run.batch = spec.batch;
+    run.steps = steps;
+    run.memory_length = spec.memory.length;
+    run.state_copies = 3;
+    const double checkpoints = std::min(512e6, 48 * estimate_state_bytes(config, run));
+    const double trace_per_step = sizeof(float) * (double(config.d_model()) + 4.0 * config.n_layers * config.n_heads) + 256;
+    run.kept_bytes = checkpoints + trace_per_step * double(steps);
+    require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run),
+                   "exporting " + std::to_string(steps) + " steps");
+}
 
 int export_run(const cli::Arguments& args) {
     if (args.has("config") == args.has("session")) throw cli::UsageError{"give exactly one of --config and --session"};
@@ -38,6 +66,7 @@ int export_run(const cli::Arguments& args) {
     // The plots are widgets: without a display they render on Qt's offscreen platform.
     if (std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr)
         setenv("QT_QPA_PLATFORM", "offscreen", 0);
+    qInstallMessageHandler(headless_messages);
     static int app_argc = 1;
     static char app_name[] = "stepscope";
     static char* app_argv[] = {app_name, nullptr};
@@ -48,6 +77,7 @@ int export_run(const cli::Arguments& args) {
     job.spec = ui::session_from_file(source);
     if (requested < 0 && args.has("config")) throw cli::UsageError{"missing option --steps"};
     job.steps = requested >= 0 ? requested : job.spec.steps;
+    require_export_fits(job.spec, job.steps);
     if (args.has("device")) job.spec.device = device;
     job.directory = out;
     job.format = QString::fromStdString(format);

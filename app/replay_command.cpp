@@ -1,11 +1,13 @@
 // stepscope replay: run a model over every step of a sequence file and write outputs and final state.
 #include <cstdio>
+#include <limits>
 
 #include "arguments.h"
 #include "commands.h"
 #include "stepscope/decoder_memory.h"
 #include "stepscope/device.h"
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 #include "stepscope/model.h"
 #include "stepscope/safetensors.h"
 #include "stepscope/snapshot.h"
@@ -40,12 +42,29 @@ int replay(const cli::Arguments& args) {
     const Tensor& x = input_tensor(inputs, inputs_path, "x", 3);
     const long steps = x.shape[0], batch = x.shape[1], width = x.shape[2];
     if (steps == 0 || batch == 0) throw Error(inputs_path + ": tensor 'x' is empty");
-    const bool decoder = model->config().kind == ModelKind::Decoder;
+    // Before anything proportional to T x N is allocated: x then fits the model, and y is x's size.
+    const ModelConfig& config = model->config();
+    if (width != config.d_model())
+        throw Error(inputs_path + ": tensor 'x' is " + std::to_string(width) + " wide, the model's d_model is " +
+                    std::to_string(config.d_model()));
+    const bool decoder = config.kind == ModelKind::Decoder;
     const Memory memory = decoder ? decoder_memory(inputs.tensors, inputs_path) : Memory{};
+    RunShape run;
+    run.batch = batch;
+    run.steps = steps;
+    run.memory_length = memory.length;
+    run.state_copies = 3;  // the live state, its tensors for the output, their serialised bytes
+    run.kept_bytes = 3.0 * double(x.values.size()) * sizeof(float);  // x, y and y's serialised bytes
+    try {
+        require_memory(estimate_run_bytes(config, run), "replaying " + std::to_string(steps) + " steps of batch " +
+                                                            std::to_string(batch));
+    } catch (const Error& e) {
+        throw Error(inputs_path + ": " + e.what());
+    }
 
     const auto stepper = make_stepper(model, device);
     RowMatrix y;
-    Tensor ys = Tensor::f32_zeros({steps, batch, model->config().d_model()});
+    Tensor ys = Tensor::f32_zeros({steps, batch, width});
     for (long t = 0; t < steps; ++t) {
         const Eigen::Map<const RowMatrix> x_t(x.values.data() + t * batch * width, batch, width);
         try {

@@ -10,6 +10,8 @@
 
 #include "stepscope/decoder_memory.h"
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
+#include "stepscope/regular_file.h"
 #include "stepscope/safetensors.h"
 
 namespace stepscope::ui {
@@ -33,6 +35,8 @@ Error file_error(const QString& path, const QString& what) {
 // CSV: one sequence element per row, N*E numbers in (n, e) order; a first row that is not numeric is
 // a header and skipped.
 std::vector<float> read_csv(const QString& path, int width, int64_t& steps, int& batch) {
+    // Text takes more bytes than the floats it holds: a file within the memory limit fits.
+    require_regular_file(path.toStdString(), memory_limit(), "the memory limit");
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly | QIODevice::Text)) throw file_error(path, file.errorString());
     QTextStream stream(&file);
@@ -51,11 +55,18 @@ std::vector<float> read_csv(const QString& path, int width, int64_t& steps, int&
         for (const QString& cell : cells) {
             bool ok = false;
             const double value = c.toDouble(cell.trimmed(), &ok);
-            if (!ok || !std::isfinite(value)) {
+            if (!ok) {
                 numeric = false;
                 break;
             }
-            row.push_back(static_cast<float>(value));
+            // Checked as the float32 the model reads: 1e39 is finite as a double, infinite as a float.
+            const float narrowed = static_cast<float>(value);
+            if (!std::isfinite(narrowed))
+                throw file_error(path, QStringLiteral("line %1, column %2: %3 is not a finite float32 number")
+                                           .arg(line_number)
+                                           .arg(row.size() + 1)
+                                           .arg(QString::fromStdString(quote_text(cell.trimmed().toStdString()))));
+            row.push_back(narrowed);
         }
         if (!numeric) {
             if (columns < 0 && steps == 0) continue;  // the header

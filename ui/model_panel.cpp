@@ -18,6 +18,7 @@
 #include "session_spec.h"
 #include "stepscope/error.h"
 #include "stepscope/feature_map.h"
+#include "stepscope/memory_budget.h"
 
 namespace stepscope::ui {
 
@@ -324,13 +325,7 @@ void ModelPanel::revalidate() {
     }
     if (ok) {
         try {
-            validate(config);
-            const double bytes = approximate_weight_bytes(config);
-            if (bytes > kMaxWeightBytes)
-                throw Error(QStringLiteral("this model needs about %1 GB of weights; Stepscope allows %2 GB")
-                                .arg(bytes / 1e9, 0, 'f', 1)
-                                .arg(kMaxWeightBytes / 1e9, 0, 'f', 0)
-                                .toStdString());
+            require_model_fits(config);
         } catch (const Error& e) {
             showEngineError(e);
             ok = false;

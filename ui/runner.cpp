@@ -9,6 +9,7 @@
 
 #include "step_probe.h"
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 #include "stepscope/snapshot.h"
 
 namespace stepscope::ui {
@@ -24,13 +25,7 @@ SessionSpec with_model_config(SessionSpec spec, const Model& model) {
 
 std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
     if (!spec.weights_path.isEmpty()) return load_model(spec.weights_path.toStdString());
-    validate(spec.config);
-    const double bytes = approximate_weight_bytes(spec.config);
-    if (bytes > kMaxWeightBytes)
-        throw Error(QStringLiteral("this model needs about %1 GB of weights; Stepscope allows %2 GB")
-                        .arg(bytes / 1e9, 0, 'f', 1)
-                        .arg(kMaxWeightBytes / 1e9, 0, 'f', 0)
-                        .toStdString());
+    require_model_fits(spec.config);
     return Model::create_random(spec.config, spec.weights_seed);
 }
 
@@ -73,12 +68,7 @@ RunInfo Runner::info() const {
 }
 
 StepRecord Runner::advance() {
-    // Full attention's cache grows every step; stop before it takes the machine's memory.
-    if (stepper_->state_bytes() > kMaxStateBytes)
-        throw Error(QStringLiteral("the state holds %1 GB, Stepscope's limit; Reset, or use linear attention "
-                                   "whose state does not grow")
-                        .arg(double(stepper_->state_bytes()) / 1e9, 0, 'f', 1)
-                        .toStdString());
+    require_step_fits();
     StepRecord record;
     StepProbe probe(record, spec_.observed, spec_.batch, model_->config().n_layers);
     input_.input(step(), last_output_, x_);
@@ -97,6 +87,24 @@ StepRecord Runner::advance() {
     last_output_ = std::move(y);
     if (checkpoints_.wants(step())) checkpoints_.offer({stepper_->state(), last_output_});
     return record;
+}
+
+// Full attention's cache doubles as it fills, and a checkpoint copies the state: the step is refused,
+// the run unchanged, before the model, the state after it, the copies and the checkpoints pass the limit.
+void Runner::require_step_fits() const {
+    const ModelConfig& config = model_->config();
+    RunShape run;
+    run.batch = spec_.batch;
+    run.steps = step() + 1;
+    if (const Memory* memory = input_.memory()) run.memory_length = memory->length;
+    run.state_copies = 2;  // the live state and the checkpoint copied from it
+    run.kept_bytes = double(checkpoints_.bytes());
+    try {
+        require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run),
+                       "step " + std::to_string(run.steps));
+    } catch (const Error& e) {
+        throw Error(std::string(e.what()) + "; Reset, or use linear attention, whose state does not grow");
+    }
 }
 
 void Runner::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const {

@@ -24,7 +24,7 @@
 namespace stepscope::ui {
 
 // The model a spec names: its weights file, or random weights from its seed after the engine's
-// validation and a check that the weights fit in memory. Throws stepscope::Error.
+// validation and its memory estimate (memory_budget.h). Throws stepscope::Error.
 std::shared_ptr<const Model> build_model(const SessionSpec& spec);
 
 // Asked between replayed steps; true stops the replay.
@@ -70,6 +70,8 @@ public:
     void save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled = {}) const;
 
 private:
+    // Throws Error, stepping nothing, when the next step would pass the memory limit.
+    void require_step_fits() const;
     // Steps `c` forward to `step` without observing, on the CPU engine whatever the run's device.
     void replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const;
 
@@ -81,9 +83,6 @@ private:
     RowMatrix x_;
     CheckpointStore checkpoints_;
 };
-
-// A run stops (with a message) when its state grows past this.
-constexpr std::size_t kMaxStateBytes = std::size_t(4) << 30;
 
 // The tensor a snapshot carries besides the state: the last output, the next input when fed back.
 constexpr const char* kLastOutputTensor = "last_output";

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "stepscope/error.h"
+#include "stepscope/regular_file.h"
 
 // Resources live in the static stepscope_ui library, whose initialiser a linker drops unless
 // something calls it; Q_INIT_RESOURCE must be used outside any namespace.
@@ -22,8 +23,11 @@ namespace {
 constexpr const char* kFormat = "stepscope-session";
 constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53: JSON numbers are doubles
 
+// Text from the file, quoted, escaped and cut short (error.h).
+QString quoted(const QString& untrusted) { return QString::fromStdString(quote_text(untrusted.toStdString())); }
+
 Error bad(const QString& key, const QString& what) {
-    return Error(QStringLiteral("session key '%1' %2").arg(key, what).toStdString());
+    return Error(QStringLiteral("session key %1 %2").arg(quoted(key), what).toStdString());
 }
 
 void require_known(const QJsonObject& object, const QString& where, const std::set<QString>& known) {
@@ -62,7 +66,7 @@ InputSpec input_from_json(const QJsonObject& o) {
     else if (source == "sinusoid") input.kind = InputKind::Sinusoid;
     else if (source == "feedback") input.kind = InputKind::Feedback;
     else if (source == "file") input.kind = InputKind::File;
-    else throw bad("input.source", QStringLiteral("is '%1', not one of: random, sinusoid, feedback, file").arg(source));
+    else throw bad("input.source", QStringLiteral("is %1, not one of: random, sinusoid, feedback, file").arg(quoted(source)));
     input.seed = integer(o, "seed", input.seed, "input.", kMaxSeed);
     if (o.contains("period")) {
         input.period = o.value("period").toDouble(-1);
@@ -81,7 +85,7 @@ MemorySpec memory_from_json(const QJsonObject& o) {
     const QString source = o.contains("source") ? text(o, "source", "memory.") : memory_kind_name(memory.kind);
     if (source == "random") memory.kind = MemoryKind::Random;
     else if (source == "file") memory.kind = MemoryKind::File;
-    else throw bad("memory.source", QStringLiteral("is '%1', not one of: random, file").arg(source));
+    else throw bad("memory.source", QStringLiteral("is %1, not one of: random, file").arg(quoted(source)));
     memory.seed = integer(o, "seed", memory.seed, "memory.", kMaxSeed);
     memory.length = static_cast<int>(integer(o, "length", memory.length, "memory.", kMaxMemoryLength));
     if (memory.length < 1) throw bad("memory.length", QStringLiteral("must be at least 1"));
@@ -164,12 +168,17 @@ SessionSpec session_from_json(const QJsonObject& object) {
     if (object.contains("device")) {
         const QString device = text(object, "device", {});
         if (device == "cuda") spec.device = Device::Cuda;
-        else if (device != "cpu") throw bad("device", QStringLiteral("is '%1', not one of: cpu, cuda").arg(device));
+        else if (device != "cpu") throw bad("device", QStringLiteral("is %1, not one of: cpu, cuda").arg(quoted(device)));
     }
     return spec;
 }
 
 SessionSpec session_from_file(const QString& path) {
+    // A session or config is a few kilobytes: a device, a FIFO or a huge file is refused unread.
+    // The application's own resources (":/configs/...") are not on disk.
+    constexpr uint64_t kMaxSessionFileBytes = 16 << 20;
+    if (!path.startsWith(QStringLiteral(":/")))
+        require_regular_file(path.toStdString(), kMaxSessionFileBytes, "Stepscope's limit for session and config files");
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
         throw Error(QStringLiteral("%1: cannot open (%2)").arg(path, file.errorString()).toStdString());
@@ -203,14 +212,6 @@ void write_session_file(const QString& path, const SessionSpec& spec) {
 SessionSpec seed_example() {
     init_ui_resources();
     return session_from_file(QStringLiteral(":/configs/seed_example.json"));
-}
-
-double approximate_weight_bytes(const ModelConfig& c) {
-    const double d = c.d_model(), q = double(c.n_heads) * c.query_dimensions;
-    const double attention = d * (2 * q + 2 * d);
-    const double cross = c.kind == ModelKind::Decoder ? d * (4.0 * d) + double(c.effective_cross_model_dimensions()) * 2 * d : 0;
-    const double feed_forward = 2.0 * d * c.feed_forward_dimensions;
-    return 4.0 * c.n_layers * (attention + cross + feed_forward);
 }
 
 }  // namespace stepscope::ui

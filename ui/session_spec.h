@@ -66,9 +66,4 @@ void write_session_file(const QString& path, const SessionSpec& spec);
 // The seed example of the reference's README, from the application resources.
 SessionSpec seed_example();
 
-// Rough weight storage of a config, to refuse models that would not fit in memory
-// before the engine tries to allocate them.
-double approximate_weight_bytes(const ModelConfig& config);
-constexpr double kMaxWeightBytes = 4.0e9;
-
 }  // namespace stepscope::ui

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -26,13 +27,13 @@ const char* type_name(const ParamValue& value) {
 }
 
 Error wrong_type(const std::string& key, const char* wanted, const ParamValue& value) {
-    return Error("parameter '" + key + "' must be " + wanted + ", got " + type_name(value), key);
+    return Error("parameter " + quote_text(key) + " must be " + wanted + ", got " + type_name(value), key);
 }
 
 int as_int(const std::string& key, const ParamValue& value) {
     if (const auto* i = std::get_if<int64_t>(&value)) {
         if (*i < std::numeric_limits<int>::min() || *i > std::numeric_limits<int>::max())
-            throw Error("parameter '" + key + "' is out of range: " + std::to_string(*i), key);
+            throw Error("parameter " + quote_text(key) + " is out of range: " + std::to_string(*i), key);
         return static_cast<int>(*i);
     }
     // A whole double (JSON writers may emit 8.0) is accepted as an integer.
@@ -79,7 +80,7 @@ const std::map<std::string, Setter>& setters() {
              const std::string kind = as_string(k, v);
              if (kind == "encoder") c.kind = ModelKind::Encoder;
              else if (kind == "decoder") c.kind = ModelKind::Decoder;
-             else throw Error("parameter 'kind' must be 'encoder' or 'decoder', got '" + kind + "'", k);
+             else throw Error("parameter 'kind' must be 'encoder' or 'decoder', got " + quote_text(kind), k);
          }},
         {"attention_type", string_field(&ModelConfig::attention_type)},
         {"self_attention_type", string_field(&ModelConfig::self_attention_type)},
@@ -120,20 +121,70 @@ std::string joined(const std::vector<std::string>& names) {
     return out;
 }
 
-void require_positive(const char* key, int value) {
+void require_at_most(const std::string& key, int64_t value, int64_t maximum) {
+    if (value > maximum)
+        throw Error("parameter '" + key + "' is " + std::to_string(value) + ", above Stepscope's limit of " +
+                    std::to_string(maximum), key);
+}
+
+void require_positive(const char* key, int value, int64_t maximum) {
     if (value <= 0)
         throw Error(std::string("parameter '") + key + "' must be positive, got " + std::to_string(value), key);
+    require_at_most(key, value, maximum);
 }
 
 // Zero means "the reference default" for the optional cross dimensions.
-void require_non_negative(const char* key, int value) {
+void require_non_negative(const char* key, int value, int64_t maximum) {
     if (value < 0)
         throw Error(std::string("parameter '") + key + "' must not be negative, got " + std::to_string(value), key);
+    require_at_most(key, value, maximum);
+}
+
+// A product of two parameters, named by both, for the widths built from heads and head dimensions.
+void require_product_at_most(const char* product, const char* heads, const char* dims, int64_t value) {
+    if (value > kMaxModelDimensions)
+        throw Error(std::string(product) + " = '" + heads + "' x '" + dims + "' is " + std::to_string(value) +
+                    ", above Stepscope's limit of " + std::to_string(kMaxModelDimensions),
+                    product);
+}
+
+bool uses_linear_attention(const ModelConfig& c) {
+    return c.self_attention() != "full" || (c.kind == ModelKind::Decoder && c.cross_attention_type == "linear");
+}
+
+// favor and grf draw omega (D, C) in blocks of D columns, each the Q of a (D, D) QR, for every
+// linear attention module at the start of every sequence: D^3 per block.
+double feature_draw_work(const ModelConfig& c, int query_dims) {
+    FeatureMapOptions options;
+    options.name = c.feature_map;
+    options.query_dimensions = query_dims;
+    options.n_dims = c.feature_map_dimensions;
+    const double blocks = std::ceil(double(make_feature_map(options)->omega_columns()) / query_dims);
+    return blocks * std::pow(double(query_dims), 3);
+}
+
+void require_feasible_feature_draw(const ModelConfig& c) {
+    if (!uses_linear_attention(c) || (c.feature_map != "favor" && c.feature_map != "grf")) return;
+    require_at_most("query_dimensions", c.query_dimensions, kMaxRandomFeatureQueryDimensions);
+    const bool cross = c.kind == ModelKind::Decoder && c.cross_attention_type == "linear";
+    if (cross)
+        require_at_most("cross_query_dimensions", c.effective_cross_query_dimensions(),
+                        kMaxRandomFeatureQueryDimensions);
+    const double per_layer = (c.self_attention() != "full" ? feature_draw_work(c, c.query_dimensions) : 0) +
+                             (cross ? feature_draw_work(c, c.effective_cross_query_dimensions()) : 0);
+    const double work = per_layer * c.n_layers;
+    if (work > kMaxFeatureDrawWork) {
+        char figures[64];
+        std::snprintf(figures, sizeof figures, "%.1e, above Stepscope's limit of %.1e", work, kMaxFeatureDrawWork);
+        throw Error("parameters 'feature_map_dimensions', 'query_dimensions' and 'n_layers' ask " + c.feature_map +
+                    " for QR work of about " + figures + " per sequence (seconds on every Reset)",
+                    "feature_map_dimensions");
+    }
 }
 
 void require_one_of(const char* key, const std::string& value, const std::vector<std::string>& allowed) {
     if (!contains(allowed, value))
-        throw Error(std::string("parameter '") + key + "' is '" + value + "', not one of: " + joined(allowed), key);
+        throw Error(std::string("parameter '") + key + "' is " + quote_text(value) + ", not one of: " + joined(allowed), key);
 }
 
 void require_dropout(const char* key, double value) {
@@ -148,15 +199,23 @@ ParamValue from_json_value(const std::string& key, const json& value) {
         case json::value_t::number_unsigned: {
             const auto u = value.get<uint64_t>();
             if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-                throw Error("parameter '" + key + "' is out of range", key);
+                throw Error("parameter " + quote_text(key) + " is out of range", key);
             return static_cast<int64_t>(u);
         }
         case json::value_t::number_float: return value.get<double>();
         case json::value_t::string: return value.get<std::string>();
         default:
-            throw Error("parameter '" + key + "' has an unsupported JSON type (" + std::string(value.type_name()) + ")",
-                        key);
+            throw Error("parameter " + quote_text(key) + " has an unsupported JSON type (" +
+                        std::string(value.type_name()) + ")", key);
     }
+}
+
+// The config object may hold a container value (refused later by name); anything deeper is not a config,
+// and refusing it while parsing keeps hostile text from building a large tree.
+bool refuse_nested_containers(int depth, json::parse_event_t event, json&) {
+    const bool opens = event == json::parse_event_t::object_start || event == json::parse_event_t::array_start;
+    if (opens && depth >= 2) throw Error("config nests JSON deeper than an object of parameter values");
+    return true;
 }
 
 }  // namespace
@@ -167,9 +226,9 @@ int ModelConfig::effective_cross_query_dimensions() const {
 int ModelConfig::effective_cross_value_dimensions() const {
     return cross_value_dimensions ? cross_value_dimensions : value_dimensions;
 }
-int ModelConfig::effective_cross_model_dimensions() const {
+int64_t ModelConfig::effective_cross_model_dimensions() const {
     return cross_model_dimensions ? cross_model_dimensions
-                                  : effective_cross_n_heads() * effective_cross_value_dimensions();
+                                  : int64_t(effective_cross_n_heads()) * effective_cross_value_dimensions();
 }
 
 const std::string& ModelConfig::self_attention() const {
@@ -203,7 +262,7 @@ void set_parameter(ModelConfig& config, const std::string& key, const ParamValue
     const auto& table = setters();
     const auto found = table.find(key);
     if (found == table.end())
-        throw Error("unknown parameter '" + key + "' (known: " + joined(builder_parameter_names()) + ")", key);
+        throw Error("unknown parameter " + quote_text(key) + " (known: " + joined(builder_parameter_names()) + ")", key);
     ModelConfig updated = config;
     found->second(updated, key, value);
     config = updated;
@@ -216,11 +275,12 @@ void validate(const ModelConfig& c) {
         require_one_of("self_attention_type", c.self_attention_type, self_attention_types());
         require_one_of("cross_attention_type", c.cross_attention_type, cross_attention_types());
     }
-    require_positive("n_layers", c.n_layers);
-    require_positive("n_heads", c.n_heads);
-    require_positive("query_dimensions", c.query_dimensions);
-    require_positive("value_dimensions", c.value_dimensions);
-    require_positive("feed_forward_dimensions", c.feed_forward_dimensions);
+    require_positive("n_layers", c.n_layers, kMaxLayers);
+    require_positive("n_heads", c.n_heads, kMaxHeads);
+    require_positive("query_dimensions", c.query_dimensions, kMaxHeadDimensions);
+    require_positive("value_dimensions", c.value_dimensions, kMaxHeadDimensions);
+    require_product_at_most("d_model", "n_heads", "value_dimensions", c.d_model());
+    require_positive("feed_forward_dimensions", c.feed_forward_dimensions, kMaxFeedForwardDimensions);
     require_one_of("activation", c.activation, {"relu", "gelu"});
     require_dropout("dropout", c.dropout);
     require_dropout("attention_dropout", c.attention_dropout);
@@ -230,11 +290,14 @@ void validate(const ModelConfig& c) {
     if (!(std::isfinite(c.eps) && c.eps >= 0))
         throw Error("parameter 'eps' must be a non-negative number, got " + std::to_string(c.eps), "eps");
     require_one_of("feature_map", c.feature_map, feature_map_names());
-    require_non_negative("feature_map_dimensions", c.feature_map_dimensions);
-    require_non_negative("cross_n_heads", c.cross_n_heads);
-    require_non_negative("cross_query_dimensions", c.cross_query_dimensions);
-    require_non_negative("cross_value_dimensions", c.cross_value_dimensions);
-    require_non_negative("cross_model_dimensions", c.cross_model_dimensions);
+    require_non_negative("feature_map_dimensions", c.feature_map_dimensions, kMaxFeatureMapDimensions);
+    require_non_negative("cross_n_heads", c.cross_n_heads, kMaxHeads);
+    require_non_negative("cross_query_dimensions", c.cross_query_dimensions, kMaxHeadDimensions);
+    require_non_negative("cross_value_dimensions", c.cross_value_dimensions, kMaxHeadDimensions);
+    require_non_negative("cross_model_dimensions", c.cross_model_dimensions, kMaxModelDimensions);
+    if (c.kind == ModelKind::Decoder && !c.cross_model_dimensions)
+        require_product_at_most("cross_model_dimensions", "cross_n_heads", "cross_value_dimensions",
+                                c.effective_cross_model_dimensions());
     require_one_of("precision", c.precision, {"f32", "bf16"});
     // A feature map's own limits (n_dims too small for its construction).
     FeatureMapOptions options;
@@ -242,6 +305,7 @@ void validate(const ModelConfig& c) {
     options.query_dimensions = c.query_dimensions;
     options.n_dims = c.feature_map_dimensions;
     make_feature_map(options);
+    require_feasible_feature_draw(c);
 }
 
 ModelConfig config_from_params(const ParamMap& params) {
@@ -252,11 +316,14 @@ ModelConfig config_from_params(const ParamMap& params) {
 }
 
 ParamMap params_from_json(const std::string& json_text) {
+    if (json_text.size() > kMaxConfigJsonBytes)
+        throw Error("config is " + std::to_string(json_text.size()) + " bytes of JSON, more than the " +
+                    std::to_string(kMaxConfigJsonBytes) + " a builder config can need");
     json document;
     try {
-        document = json::parse(json_text);
+        document = json::parse(json_text, refuse_nested_containers);
     } catch (const json::exception& e) {
-        throw Error(std::string("config is not valid JSON: ") + e.what());
+        throw Error("config is not valid JSON: " + clean_text(e.what()));
     }
     if (!document.is_object()) throw Error("config must be a JSON object");
     ParamMap params;

@@ -1,6 +1,8 @@
 // Reading a decoder's memory from tensors: the replay command, the explorer's memory files and the golden tests.
 #include "stepscope/decoder_memory.h"
 
+#include <limits>
+
 #include "stepscope/error.h"
 
 namespace stepscope {
@@ -12,6 +14,9 @@ Memory decoder_memory(const TensorMap& tensors, const std::string& source) {
     if (values.dtype == DType::I64 || values.shape.size() != 3 || values.shape[1] < 1)
         throw Error(source + ": tensor 'memory' must be a float tensor (N, S, E) with S >= 1, got " +
                     values.shape_string());
+    if (values.shape[0] > std::numeric_limits<int>::max() || values.shape[1] > std::numeric_limits<int>::max())
+        throw Error(source + ": tensor 'memory' " + values.shape_string() + " has more sequences or elements than " +
+                    "a decoder takes");
     Memory memory;
     memory.batch = static_cast<int>(values.shape[0]);
     memory.length = static_cast<int>(values.shape[1]);

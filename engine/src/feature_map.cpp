@@ -416,7 +416,7 @@ std::unique_ptr<FeatureMap> make_feature_map(const FeatureMapOptions& options) {
     if (found == maps.end()) {
         std::string names;
         for (const auto& name : feature_map_names()) names += (names.empty() ? "" : ", ") + name;
-        throw Error("parameter 'feature_map' is '" + options.name + "', not one of: " + names, "feature_map");
+        throw Error("parameter 'feature_map' is " + quote_text(options.name) + ", not one of: " + names, "feature_map");
     }
     if (options.query_dimensions <= 0)
         throw Error("feature map '" + options.name + "' needs a positive query_dimensions to size its " +

@@ -1,10 +1,13 @@
 // Model: building from weights or a seed, checked steps that leave the state intact on error, file I/O.
 #include "stepscope/model.h"
 
+#include <cmath>
+
 #include "stepscope/attention_layer.h"
 #include "stepscope/decoder.h"
 #include "stepscope/encoder.h"
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 #include "stepscope/parameters.h"
 #include "stepscope/safetensors.h"
 
@@ -30,8 +33,18 @@ void check_input(const ModelConfig& config, const ConstMatrixRef& x, const State
                     std::to_string(x.rows()) + " (reset the state to start a new sequence)");
 }
 
+// Names the first non-finite value; built only when the check fails.
+Error non_finite_memory(const Memory& memory) {
+    long index = 0;
+    while (std::isfinite(memory.values.data()[index])) ++index;
+    const long row = index / memory.values.cols();
+    return Error("memory holds a value that is not finite (NaN or infinity) at sequence " +
+                 std::to_string(row / memory.length) + ", element " + std::to_string(row % memory.length) +
+                 ", feature " + std::to_string(index % memory.values.cols()) + "; a decoder needs a finite memory");
+}
+
 void check_memory(const ModelConfig& config, const Memory& memory, const State& state, long batch) {
-    const int width = config.effective_cross_model_dimensions();
+    const int64_t width = config.effective_cross_model_dimensions();
     if (memory.batch != batch)
         throw Error("memory has batch " + std::to_string(memory.batch) + ", the input has " + std::to_string(batch));
     if (memory.length <= 0) throw Error("memory is empty");
@@ -47,6 +60,8 @@ void check_memory(const ModelConfig& config, const Memory& memory, const State& 
                 throw Error("memory_lengths[" + std::to_string(n) + "] is " + std::to_string(memory.lengths[n]) +
                             ", outside 1.." + std::to_string(memory.length));
     }
+    // Checked before the comparison below: NaN != NaN would report a changed memory.
+    if (!memory.values.allFinite()) throw non_finite_memory(memory);
     if (state.empty() || state.layers.empty()) return;
     const AttentionState& cross = state.layers.front().cross_attention;
     // Compared in place: a steady-state step allocates nothing.
@@ -112,7 +127,7 @@ Model::Model(ModelConfig config) : config_(std::move(config)) {}
 Model::~Model() = default;
 
 std::shared_ptr<const Model> Model::create_random(const ModelConfig& config, uint64_t seed) {
-    validate(config);
+    require_model_fits(config);
     return from_tensors(config, random_parameters(config, seed));
 }
 
@@ -213,7 +228,11 @@ std::shared_ptr<const Model> load_model(const std::string& path) {
     if (config == file.metadata.end())
         throw Error(path + ": no builder config in __metadata__.config");
     try {
-        return Model::from_tensors(config_from_json(config->second), file.tensors);
+        const ModelConfig claimed = config_from_json(config->second);
+        // Cheap checks first: the file's tensors against the claim, then the memory the model takes.
+        check_parameters(claimed, file.tensors);
+        require_model_fits(claimed);
+        return Model::from_tensors(claimed, file.tensors);
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }

@@ -13,6 +13,8 @@
 #include "bfloat16.h"
 #include "stepscope/atomic_file.h"
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
+#include "stepscope/regular_file.h"
 
 // Tensor bytes are copied between the file and memory as they are; the format is little-endian.
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -49,7 +51,7 @@ struct Sections {
     uint64_t data_size = 0;
 };
 
-std::string tensor_label(const std::string& name) { return "tensor '" + name + "'"; }
+std::string tensor_label(const std::string& name) { return "tensor " + quote_text(name); }
 
 // A JSON value quoted in a message, cut short because a damaged header can hold anything.
 std::string brief(const json& value) {
@@ -98,9 +100,9 @@ json parse_header(const std::vector<uint8_t>& bytes, const Sections& sections) {
     } catch (const json::parse_error& e) {
         // e.byte counts from 1 within the header text.
         throw Error("malformed JSON header at file byte offset " + std::to_string(kLengthBytes + e.byte - 1) + ": " +
-                    e.what());
+                    clean_text(e.what()));
     } catch (const json::exception& e) {
-        throw Error(std::string("malformed JSON header (file bytes 8 onwards): ") + e.what());
+        throw Error("malformed JSON header (file bytes 8 onwards): " + clean_text(e.what()));
     }
     if (!header.is_object())
         throw Error(std::string("JSON header at file byte offset 8 is ") + header.type_name() + ", not an object");
@@ -113,7 +115,7 @@ std::map<std::string, std::string> parse_metadata(const json& value) {
     std::map<std::string, std::string> metadata;
     for (const auto& [key, text] : value.items()) {
         if (!text.is_string())
-            throw Error("__metadata__ value for key '" + key + "' must be a string, got " + text.type_name());
+            throw Error("__metadata__ value for key " + quote_text(key) + " must be a string, got " + text.type_name());
         metadata[key] = text.get<std::string>();
     }
     return metadata;
@@ -131,7 +133,7 @@ DType parse_dtype(const std::string& name, const json& value) {
     if (text == "F32") return DType::F32;
     if (text == "I64") return DType::I64;
     if (text == "BF16") return DType::BF16;
-    throw Error(tensor_label(name) + " has unsupported dtype '" + text + "' (Stepscope reads F32, BF16 and I64)");
+    throw Error(tensor_label(name) + " has unsupported dtype " + quote_text(text) + " (Stepscope reads F32, BF16 and I64)");
 }
 
 std::vector<int64_t> parse_shape(const std::string& name, const json& value) {
@@ -285,20 +287,6 @@ void append_data(std::vector<uint8_t>& out, const Tensor& tensor) {
     }
 }
 
-std::vector<uint8_t> read_bytes(const std::string& path) {
-    std::error_code ignored;
-    if (std::filesystem::is_directory(path, ignored)) throw Error("cannot open " + path + ": it is a folder");
-    std::FILE* in = std::fopen(path.c_str(), "rb");
-    if (!in) throw Error("cannot open " + path + ": " + std::strerror(errno));
-    std::vector<uint8_t> bytes;
-    std::vector<uint8_t> chunk(1 << 16);
-    size_t got = 0;
-    while ((got = std::fread(chunk.data(), 1, chunk.size(), in)) > 0)
-        bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + long(got));
-    const bool failed = std::ferror(in) != 0;
-    std::fclose(in);
-    if (failed) throw Error("cannot read " + path);
-    return bytes;
 }
 
 }  // namespace
@@ -320,8 +308,10 @@ SafetensorsFile parse_safetensors(const std::vector<uint8_t>& bytes) {
     return file;
 }
 
+// The file and its decoded tensors are in memory together.
 SafetensorsFile read_safetensors(const std::string& path) {
-    const std::vector<uint8_t> bytes = read_bytes(path);
+    const std::vector<uint8_t> bytes = read_regular_file(path, memory_limit() / 2, "half the memory limit (the file and "
+                                                                                     "its tensors are held together)");
     try {
         return parse_safetensors(bytes);
     } catch (const Error& e) {

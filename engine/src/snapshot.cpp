@@ -1,6 +1,8 @@
 // Snapshots: a State as reference-shaped tensors plus metadata, and back, checked against the model.
 #include "stepscope/snapshot.h"
 
+#include <limits>
+
 #include "stepscope/attention_layer.h"
 #include "stepscope/decoder.h"
 #include "stepscope/encoder.h"
@@ -71,7 +73,7 @@ void put_state(TensorMap& out, const ModuleShape& module, const AttentionState& 
 
 const Tensor& require(const SafetensorsFile& file, const std::string& name) {
     const auto found = file.tensors.find(name);
-    if (found == file.tensors.end()) throw Error("snapshot has no tensor '" + name + "'");
+    if (found == file.tensors.end()) throw Error("snapshot has no tensor " + quote_text(name));
     return found->second;
 }
 
@@ -129,17 +131,22 @@ void get_state(const SafetensorsFile& file, const ModuleShape& module, Attention
     s.memory_lengths.assign(lengths.integers.begin(), lengths.integers.end());
 }
 
-int64_t metadata_integer(const SafetensorsFile& file, const std::string& key) {
+// The largest step a snapshot may claim: sessions keep steps as JSON numbers, exact up to 2^53,
+// and every step count after it (+1, differences) stays far from int64's end.
+constexpr int64_t kMaxSnapshotStep = int64_t(1) << 53;
+
+int64_t metadata_integer(const SafetensorsFile& file, const std::string& key, int64_t maximum) {
     const auto found = file.metadata.find(key);
     if (found == file.metadata.end()) throw Error("snapshot metadata has no '" + key + "'");
-    try {
-        size_t used = 0;
-        const long long value = std::stoll(found->second, &used);
-        if (used != found->second.size() || value < 0) throw std::invalid_argument(key);
-        return value;
-    } catch (const std::exception&) {
-        throw Error("snapshot metadata '" + key + "' is not a non-negative integer: '" + found->second + "'");
-    }
+    const std::string& text = found->second;
+    const bool digits = !text.empty() && text.size() <= 19 &&
+                        text.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) throw Error("snapshot metadata '" + key + "' is not a non-negative integer: " + quote_text(text));
+    const unsigned long long value = std::stoull(text);
+    if (value > uint64_t(maximum))
+        throw Error("snapshot metadata '" + key + "' is " + text + ", above the largest possible, " +
+                    std::to_string(maximum));
+    return int64_t(value);
 }
 
 }  // namespace
@@ -178,9 +185,12 @@ State restore_snapshot(const Model& model, const SafetensorsFile& file, Snapshot
     if (config == file.metadata.end()) throw Error("snapshot metadata has no 'config'");
     if (config_from_json(config->second) != model.config())
         throw Error("the snapshot's state belongs to another model (its config differs from the loaded model's)");
-    State state = model.new_state(static_cast<uint64_t>(metadata_integer(file, "sequence_seed")));
-    state.step = metadata_integer(file, "step");
-    state.batch = static_cast<int>(metadata_integer(file, "batch"));
+    const auto seed = metadata_integer(file, "sequence_seed", std::numeric_limits<int64_t>::max());
+    const auto step = metadata_integer(file, "step", kMaxSnapshotStep);
+    const auto batch = metadata_integer(file, "batch", std::numeric_limits<int>::max());
+    State state = model.new_state(static_cast<uint64_t>(seed));
+    state.step = step;
+    state.batch = static_cast<int>(batch);
     if (state.step > 0) {
         if (state.batch <= 0) throw Error("snapshot metadata 'batch' must be positive for a started sequence");
         const bool decoder = model.decoder() != nullptr;

@@ -41,12 +41,14 @@ struct ModelConfig {
     int cross_model_dimensions = 0;
     std::string precision = "f32";  // Stepscope: weight storage, f32 | bf16
 
-    int d_model() const { return value_dimensions * n_heads; }
+    // Products of two int fields, in 64 bits so that an unvalidated config cannot overflow them;
+    // validate() bounds both by kMaxModelDimensions.
+    int64_t d_model() const { return int64_t(value_dimensions) * n_heads; }
     int effective_cross_n_heads() const { return cross_n_heads ? cross_n_heads : n_heads; }
     int effective_cross_query_dimensions() const;
     int effective_cross_value_dimensions() const;
     // The memory's width: cross_n_heads * cross_value_dimensions unless set.
-    int effective_cross_model_dimensions() const;
+    int64_t effective_cross_model_dimensions() const;
 
     // The self-attention type of either kind.
     const std::string& self_attention() const;
@@ -58,6 +60,20 @@ struct ModelConfig {
 // softmax_temp when none is given: 1/sqrt(query_dimensions), the reference's default for full attention and
 // for the random feature maps that approximate its kernel (favor, rff).
 inline double default_softmax_temp(int query_dimensions) { return 1.0 / std::sqrt(double(query_dimensions)); }
+
+// Upper bounds of the dimensions validate() accepts, far above any published recurrent
+// transformer. They keep every size computed from a config within 64 bits, and refuse
+// configs whose cost is time rather than memory (a favor map of query width D draws a
+// (D, D) QR per layer for each sequence: D = 10,000 takes minutes).
+constexpr int kMaxLayers = 1024;                        // n_layers
+constexpr int kMaxHeads = 1024;                         // n_heads, cross_n_heads
+constexpr int kMaxHeadDimensions = 8192;                // query/value dimensions, self and cross
+constexpr int64_t kMaxModelDimensions = 65536;          // d_model, cross_model_dimensions
+constexpr int kMaxFeedForwardDimensions = 262144;       // feed_forward_dimensions
+constexpr int kMaxFeatureMapDimensions = 65536;         // feature_map_dimensions
+constexpr int kMaxRandomFeatureQueryDimensions = 1024;  // query width D under favor and grf
+// favor and grf: n_layers x (D, D) QR blocks per sequence, counted as D^3 each.
+constexpr double kMaxFeatureDrawWork = 2e10;
 
 // A builder parameter's value as it comes from a form, a command line or JSON.
 using ParamValue = std::variant<bool, int64_t, double, std::string>;
@@ -73,8 +89,8 @@ const std::vector<std::string>& builder_parameter_names();
 void set_parameter(ModelConfig& config, const std::string& key, const ParamValue& value);
 
 // Throws Error naming the first impossible key: zero heads, non-positive
-// dimensions, an unknown attention type, activation or feature map, a negative
-// eps or dropout outside [0, 1).
+// dimensions or dimensions past the bounds above, an unknown attention type,
+// activation or feature map, a negative eps or dropout outside [0, 1).
 void validate(const ModelConfig& config);
 
 // Strict construction: unknown keys, wrong types and impossible values throw;
@@ -83,7 +99,10 @@ ModelConfig config_from_params(const ParamMap& params);
 ModelConfig config_from_json(const std::string& json_text);
 // The parameters of a JSON object text, unvalidated; JSON null (the
 // reference's None) keeps the default and is left out.
+// Text longer than kMaxConfigJsonBytes or nested deeper than an object of
+// values is refused before it is parsed into a tree.
 ParamMap params_from_json(const std::string& json_text);
+constexpr size_t kMaxConfigJsonBytes = 65536;
 
 // Every parameter, defaults included, as a JSON object text (keys sorted).
 std::string config_to_json(const ModelConfig& config);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <string_view>
 
 namespace stepscope {
 
@@ -23,5 +24,14 @@ public:
 private:
     std::string parameter_;
 };
+
+// Text from a file or a command line, made safe to put in a message: in single
+// quotes, control characters escaped (\n, \x1b), cut to about `limit` bytes
+// with "..." so that a damaged file cannot print a megabyte or move the cursor.
+std::string quote_text(std::string_view untrusted, std::size_t limit = 80);
+
+// A message built around untrusted text (a parser's own message may quote a
+// token of any length): control characters escaped, cut to `limit` bytes.
+std::string clean_text(std::string_view untrusted, std::size_t limit = 200);
 
 }  // namespace stepscope

@@ -17,7 +17,7 @@ struct ParameterSpec {
     std::string name;            // e.g. layers.0.attention.query_projection.weight
     std::vector<int64_t> shape;  // linear weights are (out_features, in_features)
     Init init = Init::Uniform;
-    int fan_in = 1;              // uniform bound 1/sqrt(fan_in), as torch.nn.Linear
+    int64_t fan_in = 1;          // uniform bound 1/sqrt(fan_in), as torch.nn.Linear
 };
 
 // The attention modules' name prefixes: "layers.{i}.attention" for encoders,
@@ -30,11 +30,16 @@ std::string omega_name(const std::string& attention_prefix);
 // Every required tensor, in state_dict order. A stored omega is optional.
 std::vector<ParameterSpec> parameter_specs(const ModelConfig& config);
 
+// How many weights parameter_specs(config) lists, counted without listing them (memory
+// estimates). The config must be valid: validate() bounds every dimension, so the count fits.
+int64_t parameter_count(const ModelConfig& config);
+
 // Random weights for every spec, drawn from `seed`.
 TensorMap random_parameters(const ModelConfig& config, uint64_t seed);
 
 // Throws Error naming the first missing tensor, wrong shape, non-float dtype,
-// or tensor the architecture does not have.
+// or tensor the architecture does not have. Checked layer by layer: a small
+// file claiming a huge config fails at once, in little memory.
 void check_parameters(const ModelConfig& config, const TensorMap& tensors);
 
 // A (rows, cols) matrix or a vector view of a stored tensor.

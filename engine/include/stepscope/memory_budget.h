@@ -1,0 +1,52 @@
+// What a model and a run need in memory, estimated from the config before anything is allocated,
+// and the one limit every command and the explorer hold them to.
+//
+//   require_memory(estimate_model_bytes(config), "this model");   // throws Error: "refused: ..."
+//
+// The limit is STEPSCOPE_MAX_MEMORY (bytes, or with a K, M, G or T suffix: 512M, 2G), else the
+// memory the machine had available (MemAvailable) when the limit was first asked for.
+// Estimates are doubles: an absurd config gives a large finite number, never an overflow.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "stepscope/config.h"
+
+namespace stepscope {
+
+// The model as the engine holds it: the weights as drawn or read, the model's copy, each
+// layer's matrices and their packed panels (bfloat16 adds its own), per-layer objects, and a
+// random feature map's orthogonal draw.
+double estimate_model_bytes(const ModelConfig& config);
+
+// What a run holds besides the model.
+struct RunShape {
+    int64_t batch = 1;          // N
+    int64_t steps = 0;          // T: full self attention caches every step
+    int64_t memory_length = 0;  // S, decoders
+    int state_copies = 1;       // the live state plus copies the caller makes of it (checkpoints, snapshots)
+    double kept_bytes = 0;      // what the caller keeps besides: inputs, outputs, checkpoints, traces
+};
+
+// The state after `steps` steps: linear sums, feature-map draws, memories, and full attention's
+// caches at the capacity their geometric doubling reaches (with the buffer they grew from).
+double estimate_state_bytes(const ModelConfig& config, const RunShape& run);
+// The state times its copies, a step's scratch for the batch, and the caller's kept bytes.
+double estimate_run_bytes(const ModelConfig& config, const RunShape& run);
+
+// A byte count such as "2G", "512M", "64K" or "1048576" (K, M, G, T are powers of 1024; a
+// trailing B is allowed). Throws Error quoting the text for anything else, zero included.
+uint64_t parse_byte_count(const std::string& text);
+// STEPSCOPE_MAX_MEMORY, else the available memory. Throws Error when the variable is malformed.
+uint64_t memory_limit();
+// "6.4 GB", "12.0 MB": decimal units, as the refusals print them.
+std::string byte_text(double bytes);
+
+// Throws Error "refused: WHAT needs about 6.4 GB, over the memory limit of 2.0 GB
+// (STEPSCOPE_MAX_MEMORY)" when `bytes` exceeds memory_limit().
+void require_memory(double bytes, const std::string& what);
+// The model check every caller makes before building one: validate(), then the estimate.
+void require_model_fits(const ModelConfig& config);
+
+}  // namespace stepscope

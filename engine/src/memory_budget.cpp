@@ -1,0 +1,213 @@
+// Memory estimates of models and runs from their configs, the limit from the environment, and the refusal.
+#include "stepscope/memory_budget.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+
+#include "stepscope/error.h"
+#include "stepscope/feature_map.h"
+#include "stepscope/parameters.h"
+#include "stepscope/state.h"
+
+namespace stepscope {
+
+namespace {
+
+constexpr double kFloat = sizeof(float);
+constexpr const char* kLimitVariable = "STEPSCOPE_MAX_MEMORY";
+// Per layer, besides its matrices: modules, tensor names, map nodes, feature maps.
+constexpr double kLayerOverheadBytes = 16 * 1024;
+// The weights as drawn or read (the caller's), the model's own copy for saving, each Linear's
+// matrix and its packed panels; bfloat16 panels add half a copy.
+constexpr double kWeightCopies = 4;
+constexpr double kBfloat16Copies = 0.5;
+
+// The widths of one attention module.
+struct ModuleWidths {
+    bool linear = false;
+    double heads = 0, query = 0, value = 0;
+    double features = 0, omega_columns = 0;  // linear attention: F and C of its feature map
+};
+
+ModuleWidths module_widths(const ModelConfig& c, const std::string& type, int heads, int query, int value) {
+    ModuleWidths m;
+    m.linear = type != "full";
+    m.heads = heads;
+    m.query = query;
+    m.value = value;
+    if (m.linear) {
+        FeatureMapOptions options;
+        options.name = c.feature_map;
+        options.query_dimensions = query;
+        options.n_dims = c.feature_map_dimensions;
+        const auto map = make_feature_map(options);
+        m.features = map->output_dims();
+        m.omega_columns = map->omega_columns();
+    }
+    return m;
+}
+
+ModuleWidths self_widths(const ModelConfig& c) {
+    return module_widths(c, c.self_attention(), c.n_heads, c.query_dimensions, c.value_dimensions);
+}
+
+ModuleWidths cross_widths(const ModelConfig& c) {
+    return module_widths(c, c.cross_attention_type, c.effective_cross_n_heads(), c.effective_cross_query_dimensions(),
+                         c.effective_cross_value_dimensions());
+}
+
+// The steps a full attention cache has room for after `steps` appends: KeyValueCache's
+// quantised doubling from one quantum.
+double cache_capacity(int64_t steps) {
+    const double quantum = KeyValueCache::kCapacityQuantum;
+    double capacity = quantum;
+    while (capacity < double(steps)) capacity = std::ceil(2 * capacity / quantum) * quantum;
+    return capacity;
+}
+
+// Linear: S (N*H*F, M) and Z (N*H, F), and the sequence's omega (D, C).
+double linear_state_bytes(const ModuleWidths& m, double batch) {
+    return kFloat * (batch * m.heads * m.features * (m.value + 1) + m.query * m.omega_columns);
+}
+
+// Keys (N*H, capacity*D) and values (N*H, capacity*M).
+double cache_bytes(const ModuleWidths& m, double batch, double capacity) {
+    return kFloat * batch * m.heads * capacity * (m.query + m.value);
+}
+
+// An orthogonal draw holds a (D, D) Gaussian and its Q besides omega.
+double draw_scratch_bytes(const ModelConfig& c, const ModuleWidths& m) {
+    const bool orthogonal = c.feature_map == "favor" || c.feature_map == "grf";
+    return m.linear && orthogonal ? 2 * kFloat * m.query * m.query : 0;
+}
+
+// One step's buffers (step_scratch.h) for the batch: activations, projections, features, softmax weights.
+double scratch_bytes(const ModelConfig& c, const RunShape& run) {
+    const double n = double(run.batch), e = double(c.d_model()), t = cache_capacity(run.steps);
+    const double s = double(run.memory_length);
+    const ModuleWidths self = self_widths(c);
+    double floats = n * (4 * e + c.feed_forward_dimensions);
+    floats += n * self.heads * (3 * self.query + 2 * self.value + 2 * self.features + (self.linear ? 0 : t));
+    double bytes = kFloat * floats + draw_scratch_bytes(c, self);
+    if (c.kind == ModelKind::Decoder) {
+        const ModuleWidths cross = cross_widths(c);
+        const double cross_floats =
+            n * cross.heads * (2 * cross.query + 2 * cross.value + cross.features * (1 + s) + (cross.linear ? 0 : s));
+        bytes += kFloat * cross_floats + draw_scratch_bytes(c, cross);
+    }
+    return bytes;
+}
+
+std::string trimmed(const std::string& text) {
+    const auto first = text.find_first_not_of(" \t");
+    if (first == std::string::npos) return {};
+    return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+// MemAvailable from /proc/meminfo, or the free physical pages where there is none.
+uint64_t available_memory() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string line;
+    while (std::getline(meminfo, line)) {
+        unsigned long long kilobytes = 0;
+        if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kilobytes) == 1) return kilobytes * 1024;
+    }
+    const long pages = sysconf(_SC_AVPHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page_size > 0) return uint64_t(pages) * uint64_t(page_size);
+    return std::numeric_limits<uint64_t>::max();
+}
+
+// Read once: later the process's own allocations would shrink it.
+uint64_t available_at_start() {
+    static const uint64_t available = available_memory();
+    return available;
+}
+
+}  // namespace
+
+double estimate_model_bytes(const ModelConfig& config) {
+    const double copies = kWeightCopies + (config.precision == "bf16" ? kBfloat16Copies : 0);
+    const double weights = kFloat * double(parameter_count(config)) * copies;
+    return weights + kLayerOverheadBytes * config.n_layers;
+}
+
+double estimate_state_bytes(const ModelConfig& c, const RunShape& run) {
+    const double n = double(run.batch), layers = c.n_layers;
+    const ModuleWidths self = self_widths(c);
+    double per_layer = 0, growth = 0;
+    if (self.linear) {
+        per_layer += linear_state_bytes(self, n);
+    } else {
+        const double capacity = cache_capacity(run.steps);
+        per_layer += cache_bytes(self, n, capacity);
+        // The last doubling held the old buffer and the new one of one layer at once.
+        if (capacity > KeyValueCache::kCapacityQuantum) growth = cache_bytes(self, n, capacity / 2);
+    }
+    if (c.kind == ModelKind::Decoder) {
+        const ModuleWidths cross = cross_widths(c);
+        const double s = double(run.memory_length);
+        // Every layer keeps the memory it was built from, (N*S, E_mem), and its lengths.
+        per_layer += kFloat * n * s * double(c.effective_cross_model_dimensions()) + sizeof(int) * n;
+        per_layer += cross.linear ? linear_state_bytes(cross, n) : cache_bytes(cross, n, cache_capacity(run.memory_length));
+    }
+    return layers * per_layer + growth;
+}
+
+double estimate_run_bytes(const ModelConfig& config, const RunShape& run) {
+    return estimate_state_bytes(config, run) * std::max(1, run.state_copies) + scratch_bytes(config, run) +
+           run.kept_bytes;
+}
+
+uint64_t parse_byte_count(const std::string& text) {
+    const std::string value = trimmed(text);
+    size_t digits = 0;
+    while (digits < value.size() && std::isdigit(static_cast<unsigned char>(value[digits]))) ++digits;
+    std::string suffix = value.substr(digits);
+    for (char& c : suffix) c = char(std::toupper(static_cast<unsigned char>(c)));
+    if (suffix.size() > 1 && suffix.back() == 'B') suffix.pop_back();
+    const std::string units = "KMGT";
+    const size_t unit = suffix.empty() ? std::string::npos : units.find(suffix);
+    const bool well_formed = digits > 0 && digits <= 15 && (suffix.empty() || (suffix.size() == 1 && unit != std::string::npos));
+    const uint64_t count = well_formed ? std::stoull(value.substr(0, digits)) : 0;
+    const uint64_t scale = suffix.empty() ? 1 : uint64_t(1) << (10 * (unit + 1));
+    if (!well_formed || count == 0 || count > std::numeric_limits<uint64_t>::max() / scale)
+        throw Error(std::string(kLimitVariable) + " is " + quote_text(text) +
+                    ", not a byte count such as 2G, 512M, 64K or 1048576");
+    return count * scale;
+}
+
+uint64_t memory_limit() {
+    if (const char* limit = std::getenv(kLimitVariable)) return parse_byte_count(limit);
+    return available_at_start();
+}
+
+std::string byte_text(double bytes) {
+    char text[32];
+    if (bytes >= 1e9) std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
+    else if (bytes >= 1e6) std::snprintf(text, sizeof text, "%.1f MB", bytes / 1e6);
+    else std::snprintf(text, sizeof text, "%.0f KB", std::ceil(bytes / 1e3));
+    return text;
+}
+
+void require_memory(double bytes, const std::string& what) {
+    const uint64_t limit = memory_limit();
+    if (bytes <= double(limit)) return;
+    const char* source = std::getenv(kLimitVariable) ? "(STEPSCOPE_MAX_MEMORY)"
+                                                      : "(the memory available; STEPSCOPE_MAX_MEMORY sets another)";
+    throw Error("refused: " + what + " needs about " + byte_text(bytes) + ", over the memory limit of " +
+                byte_text(double(limit)) + " " + source);
+}
+
+void require_model_fits(const ModelConfig& config) {
+    validate(config);
+    require_memory(estimate_model_bytes(config), "this model");
+}
+
+}  // namespace stepscope
