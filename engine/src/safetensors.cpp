@@ -287,8 +287,6 @@ void append_data(std::vector<uint8_t>& out, const Tensor& tensor) {
     }
 }
 
-}
-
 }  // namespace
 
 SafetensorsFile parse_safetensors(const std::vector<uint8_t>& bytes) {

@@ -145,4 +145,4 @@ private:
 };
 
 QTEST_MAIN(TestAtomicWrites)
-#include "test_atomic_writes.moc"
+#include "test_ui_atomic_writes.moc"

@@ -560,4 +560,4 @@ private slots:
 };
 
 QTEST_GUILESS_MAIN(HostileInputTest)
-#include "test_hostile_input.moc"
+#include "test_ui_hostile_input.moc"
