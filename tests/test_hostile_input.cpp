@@ -522,6 +522,17 @@ private slots:
         }
     }
 
+    // The cache counts steps in int and doubles its room: a sequence stops before either overflows.
+    void a_full_attention_sequence_stops_before_its_cache_overflows() {
+        const auto model = Model::create_random(small_config("full"), 1);
+        State state = model->new_state();
+        state.batch = 2;
+        state.step = KeyValueCache::kMaxLength;
+        const RowMatrix x = RowMatrix::Random(2, model->config().d_model());
+        const QString message = error_of([&] { model->check_step(x, state); });
+        QVERIFY2(message.contains("at most"), qPrintable(message));
+    }
+
     // --- file-supplied text in messages ------------------------------------------------------------------
 
     void file_text_is_quoted_escaped_and_truncated() {
