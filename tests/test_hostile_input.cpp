@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "input_source.h"
+#include "model_panel.h"
 #include "runner.h"
 #include "session_spec.h"
 #include "stepscope/config.h"
@@ -292,6 +293,22 @@ private slots:
         QCOMPARE(error_of([&] { ui::build_model(spec); }), message);
     }
 
+    // The explorer's form holds a config to the same limit, STEPSCOPE_MAX_MEMORY included.
+    void the_form_refuses_a_model_over_the_limit() {
+        LimitScope limit("1M");
+        ui::ModelPanel panel;
+        ModelConfig seed = small_config("linear");
+        seed.n_layers = 8;
+        seed.n_heads = 12;
+        seed.query_dimensions = seed.value_dimensions = 32;
+        seed.feed_forward_dimensions = 1536;
+        panel.setConfig(seed);
+        QVERIFY(!panel.config().has_value());
+        QVERIFY2(panel.errorFor({}).startsWith("refused: this model needs about ") &&
+                     panel.errorFor({}).contains("1.0 MB (STEPSCOPE_MAX_MEMORY)"),
+                 qPrintable(panel.errorFor({})));
+    }
+
     // --- weights files ---------------------------------------------------------------------
 
     // 219 bytes claiming 1,000 layers: refused at the first missing tensor, not after listing them all.
@@ -570,5 +587,5 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(HostileInputTest)
+QTEST_MAIN(HostileInputTest)
 #include "test_hostile_input.moc"
