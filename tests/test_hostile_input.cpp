@@ -136,7 +136,9 @@ private slots:
         QCOMPARE(parse_byte_count("2G"), uint64_t(2) << 30);
         QCOMPARE(parse_byte_count("2GB"), uint64_t(2) << 30);
         QCOMPARE(parse_byte_count("1T"), uint64_t(1) << 40);
-        for (const char* bad : {"", "abc", "0", "-1", "1.5G", "2X", "G", "99999999999999999999", "16777216T"}) {
+        QCOMPARE(parse_byte_count(" 1.5G "), uint64_t(3) << 29);
+        for (const char* bad : {"", "abc", "0", "-1", "0.1", "1..5G", ".", "2X", "G", "99999999999999999999",
+                                "16777216T"}) {
             const QString message = error_of([&] { parse_byte_count(bad); });
             QVERIFY2(message.contains(kLimitVariable), bad);
             QVERIFY2(one_line(message), bad);
