@@ -56,7 +56,7 @@ int replay(const cli::Arguments& args) {
     run.state_copies = 3;  // the live state, its tensors for the output, their serialised bytes
     run.kept_bytes = 3.0 * double(x.values.size()) * sizeof(float);  // x, y and y's serialised bytes
     try {
-        require_memory(estimate_run_bytes(config, run), "replaying " + std::to_string(steps) + " steps of batch " +
+        require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run), "replaying " + std::to_string(steps) + " steps of batch " +
                                                             std::to_string(batch));
     } catch (const Error& e) {
         throw Error(inputs_path + ": " + e.what());

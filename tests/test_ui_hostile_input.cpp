@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "input_source.h"
+#include "model_panel.h"
 #include "runner.h"
 #include "session_spec.h"
 #include "stepscope/config.h"
@@ -135,7 +136,9 @@ private slots:
         QCOMPARE(parse_byte_count("2G"), uint64_t(2) << 30);
         QCOMPARE(parse_byte_count("2GB"), uint64_t(2) << 30);
         QCOMPARE(parse_byte_count("1T"), uint64_t(1) << 40);
-        for (const char* bad : {"", "abc", "0", "-1", "1.5G", "2X", "G", "99999999999999999999", "16777216T"}) {
+        QCOMPARE(parse_byte_count(" 1.5G "), uint64_t(3) << 29);
+        for (const char* bad : {"", "abc", "0", "-1", "0.1", "1..5G", ".", "2X", "G", "99999999999999999999",
+                                "16777216T"}) {
             const QString message = error_of([&] { parse_byte_count(bad); });
             QVERIFY2(message.contains(kLimitVariable), bad);
             QVERIFY2(one_line(message), bad);
@@ -290,6 +293,22 @@ private slots:
         ui::SessionSpec spec = ui::testing::small_spec();
         spec.config = config;
         QCOMPARE(error_of([&] { ui::build_model(spec); }), message);
+    }
+
+    // The explorer's form holds a config to the same limit, STEPSCOPE_MAX_MEMORY included.
+    void the_form_refuses_a_model_over_the_limit() {
+        LimitScope limit("1M");
+        ui::ModelPanel panel;
+        ModelConfig seed = small_config("linear");
+        seed.n_layers = 8;
+        seed.n_heads = 12;
+        seed.query_dimensions = seed.value_dimensions = 32;
+        seed.feed_forward_dimensions = 1536;
+        panel.setConfig(seed);
+        QVERIFY(!panel.config().has_value());
+        QVERIFY2(panel.errorFor({}).startsWith("refused: this model needs about ") &&
+                     panel.errorFor({}).contains("1.0 MB (STEPSCOPE_MAX_MEMORY)"),
+                 qPrintable(panel.errorFor({})));
     }
 
     // --- weights files ---------------------------------------------------------------------
@@ -522,6 +541,17 @@ private slots:
         }
     }
 
+    // The cache counts steps in int and doubles its room: a sequence stops before either overflows.
+    void a_full_attention_sequence_stops_before_its_cache_overflows() {
+        const auto model = Model::create_random(small_config("full"), 1);
+        State state = model->new_state();
+        state.batch = 2;
+        state.step = KeyValueCache::kMaxLength;
+        const RowMatrix x = RowMatrix::Random(2, model->config().d_model());
+        const QString message = error_of([&] { model->check_step(x, state); });
+        QVERIFY2(message.contains("at most"), qPrintable(message));
+    }
+
     // --- file-supplied text in messages ------------------------------------------------------------------
 
     void file_text_is_quoted_escaped_and_truncated() {
@@ -559,5 +589,5 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(HostileInputTest)
+QTEST_MAIN(HostileInputTest)
 #include "test_ui_hostile_input.moc"

@@ -103,6 +103,7 @@ void Runner::require_step_fits() const {
         require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run),
                        "step " + std::to_string(run.steps));
     } catch (const Error& e) {
+        if (config.self_attention() != "full") throw;
         throw Error(std::string(e.what()) + "; Reset, or use linear attention, whose state does not grow");
     }
 }

@@ -148,10 +148,6 @@ void require_product_at_most(const char* product, const char* heads, const char*
                     product);
 }
 
-bool uses_linear_attention(const ModelConfig& c) {
-    return c.self_attention() != "full" || (c.kind == ModelKind::Decoder && c.cross_attention_type == "linear");
-}
-
 // favor and grf draw omega (D, C) in blocks of D columns, each the Q of a (D, D) QR, for every
 // linear attention module at the start of every sequence: D^3 per block.
 double feature_draw_work(const ModelConfig& c, int query_dims) {
@@ -164,13 +160,14 @@ double feature_draw_work(const ModelConfig& c, int query_dims) {
 }
 
 void require_feasible_feature_draw(const ModelConfig& c) {
-    if (!uses_linear_attention(c) || (c.feature_map != "favor" && c.feature_map != "grf")) return;
-    require_at_most("query_dimensions", c.query_dimensions, kMaxRandomFeatureQueryDimensions);
+    if (c.feature_map != "favor" && c.feature_map != "grf") return;
+    const bool self = c.self_attention() != "full";
     const bool cross = c.kind == ModelKind::Decoder && c.cross_attention_type == "linear";
+    if (self) require_at_most("query_dimensions", c.query_dimensions, kMaxRandomFeatureQueryDimensions);
     if (cross)
         require_at_most("cross_query_dimensions", c.effective_cross_query_dimensions(),
                         kMaxRandomFeatureQueryDimensions);
-    const double per_layer = (c.self_attention() != "full" ? feature_draw_work(c, c.query_dimensions) : 0) +
+    const double per_layer = (self ? feature_draw_work(c, c.query_dimensions) : 0) +
                              (cross ? feature_draw_work(c, c.effective_cross_query_dimensions()) : 0);
     const double work = per_layer * c.n_layers;
     if (work > kMaxFeatureDrawWork) {

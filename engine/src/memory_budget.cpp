@@ -167,20 +167,23 @@ double estimate_run_bytes(const ModelConfig& config, const RunShape& run) {
 
 uint64_t parse_byte_count(const std::string& text) {
     const std::string value = trimmed(text);
-    size_t digits = 0;
-    while (digits < value.size() && std::isdigit(static_cast<unsigned char>(value[digits]))) ++digits;
-    std::string suffix = value.substr(digits);
+    size_t end = 0;
+    while (end < value.size() && (std::isdigit(static_cast<unsigned char>(value[end])) || value[end] == '.')) ++end;
+    const std::string number = value.substr(0, end);
+    std::string suffix = value.substr(end);
     for (char& c : suffix) c = char(std::toupper(static_cast<unsigned char>(c)));
     if (suffix.size() > 1 && suffix.back() == 'B') suffix.pop_back();
     const std::string units = "KMGT";
     const size_t unit = suffix.empty() ? std::string::npos : units.find(suffix);
-    const bool well_formed = digits > 0 && digits <= 15 && (suffix.empty() || (suffix.size() == 1 && unit != std::string::npos));
-    const uint64_t count = well_formed ? std::stoull(value.substr(0, digits)) : 0;
-    const uint64_t scale = suffix.empty() ? 1 : uint64_t(1) << (10 * (unit + 1));
-    if (!well_formed || count == 0 || count > std::numeric_limits<uint64_t>::max() / scale)
+    const bool well_formed = number.find_first_of("0123456789") != std::string::npos && number.size() <= 20 &&
+                             std::count(number.begin(), number.end(), '.') <= 1 &&
+                             (suffix.empty() || (suffix.size() == 1 && unit != std::string::npos));
+    const double scale = suffix.empty() ? 1 : std::ldexp(1.0, int(10 * (unit + 1)));
+    const double bytes = well_formed ? std::floor(std::stod(number) * scale) : 0;
+    if (!(bytes >= 1 && bytes < 0x1p63))
         throw Error(std::string(kLimitVariable) + " is " + quote_text(text) +
-                    ", not a byte count such as 2G, 512M, 64K or 1048576");
-    return count * scale;
+                    ", not a byte count such as 2G, 1.5G, 512M or 1048576");
+    return uint64_t(bytes);
 }
 
 uint64_t memory_limit() {
@@ -190,7 +193,8 @@ uint64_t memory_limit() {
 
 std::string byte_text(double bytes) {
     char text[32];
-    if (bytes >= 1e9) std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
+    if (bytes >= 1e12) std::snprintf(text, sizeof text, "%.1f TB", bytes / 1e12);
+    else if (bytes >= 1e9) std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
     else if (bytes >= 1e6) std::snprintf(text, sizeof text, "%.1f MB", bytes / 1e6);
     else std::snprintf(text, sizeof text, "%.0f KB", std::ceil(bytes / 1e3));
     return text;

@@ -28,6 +28,9 @@ void check_input(const ModelConfig& config, const ConstMatrixRef& x, const State
         throw Error("input has width " + std::to_string(x.cols()) + ", the model's d_model is " +
                     std::to_string(config.d_model()));
     if (x.rows() <= 0) throw Error("input has no batch elements");
+    if (config.self_attention() == "full" && state.step >= KeyValueCache::kMaxLength)
+        throw Error("full attention's cache holds at most " + std::to_string(KeyValueCache::kMaxLength) +
+                    " steps (reset the state to start a new sequence)");
     if (!state.empty() && x.rows() != state.batch)
         throw Error("batch size changed within a sequence: " + std::to_string(state.batch) + " then " +
                     std::to_string(x.rows()) + " (reset the state to start a new sequence)");

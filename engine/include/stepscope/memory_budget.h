@@ -35,12 +35,12 @@ double estimate_state_bytes(const ModelConfig& config, const RunShape& run);
 // The state times its copies, a step's scratch for the batch, and the caller's kept bytes.
 double estimate_run_bytes(const ModelConfig& config, const RunShape& run);
 
-// A byte count such as "2G", "512M", "64K" or "1048576" (K, M, G, T are powers of 1024; a
+// A byte count such as "2G", "1.5G", "512M" or "1048576" (K, M, G, T are powers of 1024; a
 // trailing B is allowed). Throws Error quoting the text for anything else, zero included.
 uint64_t parse_byte_count(const std::string& text);
 // STEPSCOPE_MAX_MEMORY, else the available memory. Throws Error when the variable is malformed.
 uint64_t memory_limit();
-// "6.4 GB", "12.0 MB": decimal units, as the refusals print them.
+// "6.4 GB", "12.0 MB", "3.1 TB": decimal units, as the refusals print them.
 std::string byte_text(double bytes);
 
 // Throws Error "refused: WHAT needs about 6.4 GB, over the memory limit of 2.0 GB

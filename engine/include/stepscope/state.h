@@ -36,6 +36,8 @@ struct KeyValueCache {
     int length = 0;      // T
 
     static constexpr int kCapacityQuantum = 16;
+    // Steps and capacity are ints, and the capacity doubles: the most steps a cache takes.
+    static constexpr int kMaxLength = 1 << 29;
 
     int capacity() const { return key_dims ? static_cast<int>(keys.cols()) / key_dims : 0; }
 
