@@ -113,6 +113,7 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, RunControl
         if (!path.isEmpty()) run_->saveSnapshot(path);
     });
     connect(open_snapshot_, &QAction::triggered, this, [this] {
+        if (may_replace_ && !may_replace_()) return;
         QSettings settings;
         const QString path = QFileDialog::getOpenFileName(window_, tr("Open snapshot"),
                                                           settings.value(kDirectoryKey).toString(),
@@ -169,6 +170,7 @@ void ExportController::exportAllPlots(const QString& directory, const QString& f
 void ExportController::exportTraces(const QString& path) {
     try {
         write_traces_csv(path, run_->traces());
+        run_->markSaved();
         emit done(tr("Wrote %1 steps to %2").arg(run_->traces().size()).arg(path));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));

@@ -80,12 +80,13 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
 
 QList<PlotView*> PlotPanel::plots() const { return {outputs_, states_, attention_, performance_}; }
 
-void PlotPanel::pin(const TraceStore& run) {
+void PlotPanel::pin(const TraceStore& run, const QString& caption) {
     if (!run.has_run()) return;
     pinned_ = run;
-    pinned_label_->setText(tr("Pinned for comparison: %1, %2 steps (dashed)")
-                               .arg(run.info().label)
-                               .arg(run.last_step() - run.base_step()));
+    pinned_label_->setText(!caption.isEmpty() ? caption
+                                              : tr("Pinned for comparison: %1, %2 steps (dashed)")
+                                                    .arg(run.info().label)
+                                                    .arg(run.last_step() - run.base_step()));
     unpin_button_->setVisible(true);
     for (PlotView* view : plots()) view->setStores(current_, &pinned_);
     rebuildAll();

@@ -156,6 +156,7 @@ void RunController::openSnapshot(const QString& path) {
 void RunController::onOpened(const RunInfo& info, const SessionSpec& spec) {
     session_ = spec;
     traces_.start(info);
+    saved_ = false;
     view_step_ = info.base_step;
     emit runOpened();
     emit viewStepChanged(view_step_);
@@ -168,6 +169,7 @@ void RunController::onStepped(const StepBatch& batch) {
     const bool following = view_step_ == traces_.last_step();
     const int first = traces_.size();
     traces_.append(*batch.records);
+    saved_ = false;
     emit recordsAppended(first);
     if (traces_.full()) refuseFullTraces();
     if (following) {
@@ -177,6 +179,10 @@ void RunController::onStepped(const StepBatch& batch) {
 }
 
 void RunController::onRewound(qint64 step, int observed) {
+    if (step < traces_.last_step()) {
+        emit branching(step);
+        saved_ = false;
+    }
     traces_.truncate(step);
     traces_.set_observed(observed);
     view_step_ = step;

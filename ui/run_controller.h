@@ -33,6 +33,10 @@ public:
     // The step the views show: the last one, or an earlier one while scrubbing.
     int64_t viewStep() const { return view_step_; }
     int64_t lastStep() const { return traces_.last_step(); }
+    // Steps taken since the run was last saved as a session or exported as traces: work a new run would lose.
+    bool hasUnsavedWork() const { return hasRun() && !traces_.empty() && !saved_; }
+    // The run as it stands is in a file (a session or the traces).
+    void markSaved() { saved_ = true; }
 
     // The state and last output at `step`, fetched from the worker (blocks until it is free).
     Checkpoint stateAt(int64_t step) const;
@@ -57,6 +61,8 @@ signals:
     void runOpened();
     // Records from index `first` on are new.
     void recordsAppended(int first);
+    // The run is about to drop its steps after `step` to branch there: traces() still holds them all.
+    void branching(qint64 step);
     // Records after `step` were dropped.
     void truncated(qint64 step);
     void viewStepChanged(qint64 step);
@@ -86,6 +92,7 @@ private:
     int64_t view_step_ = 0;
     int pending_ = 0;
     bool running_ = false;
+    bool saved_ = false;
     double rate_ = 0;
     QTimer run_timer_;
 };
