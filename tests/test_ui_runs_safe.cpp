@@ -1,9 +1,11 @@
-// Runs are never lost: a branch keeps the abandoned steps pinned, and replacing or closing a run with
-// unsaved steps asks first.
+// Runs are never lost: showing another batch element re-slices what was recorded, a branch keeps the
+// abandoned steps pinned, replacing or closing a run with unsaved steps asks first, and a store bounded
+// for long exports keeps evenly spaced steps.
 #include <QStatusBar>
 #include <QtTest>
 
 #include "export_controller.h"
+#include "trace_store.h"
 #include "main_window.h"
 #include "plot_panel.h"
 #include "session_io.h"
@@ -18,6 +20,91 @@ class TestRunsSafe : public QObject {
 
 private slots:
     void initTestCase() { QVERIFY(dir_.isValid()); }
+
+    // Every element is recorded: another one shows at once, the run keeps its length and its state.
+    void anotherBatchElementShowsAtOnceAndKeepsTheRun() {
+        RunController run;
+        run.open(small_spec("full"));
+        QVERIFY(wait_idle(run));
+        run.step(40);
+        QVERIFY(wait_idle(run));
+        const State before = run.stateAt(40).state;
+        QSignalSpy truncated(&run, &RunController::truncated);
+        QSignalSpy observed(&run, &RunController::observedChanged);
+        run.setObserved(2);
+        // No wait: the slice is there as the call returns.
+        QCOMPARE(observed.size(), 1);
+        QCOMPARE(run.traces().info().observed, 2);
+        QCOMPARE(run.session().observed, 2);
+        QCOMPARE(run.traces().size(), 40);
+        std::vector<StepRecord> expected;
+        fresh_run(run, 40, &expected);
+        for (int i = 0; i < 40; ++i)
+            QVERIFY2(run.traces().records()[size_t(i)].output == expected[size_t(i)].output,
+                     qPrintable(QString("step %1").arg(i + 1)));
+        // The heatmap's weights and the state norms follow the element too.
+        const StepRecord& last = run.traces().records().back();
+        QCOMPARE(last.attention.size(), expected.back().attention.size());
+        QVERIFY(!last.attention.empty());
+        QVERIFY(last.attention[0].weights == expected.back().attention[0].weights);
+        QVERIFY(last.layers[1].self.first == expected.back().layers[1].self.first);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(truncated.size(), 0);
+        QCOMPARE(run.lastStep(), qint64(40));
+        QVERIFY(run.stateAt(40).state == before);
+    }
+
+    // Changing the element while the engine runs neither stops nor shortens the run.
+    void changingTheElementDuringARunKeepsEveryStep() {
+        RunController run;
+        run.open(small_spec("linear"));
+        QVERIFY(wait_idle(run));
+        QSignalSpy truncated(&run, &RunController::truncated);
+        run.run(0);
+        QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 50; }, 60000));
+        const int before = run.traces().size();
+        run.setObserved(2);
+        run.setObserved(0);
+        QVERIFY(run.running());
+        QVERIFY(run.traces().size() >= before);
+        QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > before + 50; }, 60000));
+        run.pause();
+        QVERIFY(wait_idle(run));
+        QCOMPARE(truncated.size(), 0);
+        QCOMPARE(run.traces().info().observed, 0);
+        const int steps = run.traces().size();
+        QCOMPARE(run.lastStep(), qint64(steps));
+        std::vector<StepRecord> expected;
+        fresh_run(run, steps, &expected);
+        QVERIFY(run.traces().records().back().output == expected.back().output);
+        QVERIFY(run.traces().records().front().output == expected.front().output);
+    }
+
+    // A bounded store keeps evenly spaced older steps and every step of the heatmap's window.
+    void aBoundedStoreKeepsEvenlySpacedSteps() {
+        const SessionSpec spec = small_spec("full");
+        Runner runner(build_model(spec), spec);
+        TraceStore store;
+        store.start(runner.info());
+        store.keep_at_most(100);
+        std::vector<BatchRecord> chunk;
+        for (int t = 0; t < 1500; ++t) chunk.push_back(runner.advance());
+        for (size_t i = 0; i < chunk.size(); i += 50)
+            store.append(std::vector<BatchRecord>(chunk.begin() + long(i), chunk.begin() + long(i + 50)));
+        QVERIFY2(store.size() <= 100 + kAttentionWindow, qPrintable(QString::number(store.size())));
+        QCOMPARE(store.last_step(), qint64(1500));
+        QCOMPARE(store.records().size(), store.batch_records().size());
+        // The heatmap's window is whole.
+        for (int64_t s = 1500 - kAttentionWindow + 1; s <= 1500; ++s) QVERIFY(store.at_step(s) != nullptr);
+        // Before it, one stride apart.
+        const auto& records = store.records();
+        const size_t older = records.size() - kAttentionWindow;
+        QVERIFY(older > 10);
+        const int64_t stride = records[1].step - records[0].step;
+        QVERIFY(stride > 1);
+        for (size_t i = 1; i < older; ++i) QCOMPARE(records[i].step - records[i - 1].step, stride);
+        QCOMPARE(records[older - 1].output, chunk[size_t(records[older - 1].step - 1)].element(1).output);
+    }
 
     void steppingAfterScrubbingBackPinsTheAbandonedBranch() {
         MainWindow window(small_spec("full"));

@@ -15,6 +15,7 @@
 #include "plot_panel.h"
 #include "plot_view.h"
 #include "run_controller.h"
+#include "trace_csv.h"
 
 namespace stepscope::ui {
 
@@ -171,7 +172,10 @@ void ExportController::exportTraces(const QString& path) {
     try {
         write_traces_csv(path, run_->traces());
         run_->markSaved();
-        emit done(tr("Wrote %1 steps to %2").arg(run_->traces().size()).arg(path));
+        emit done(tr("Wrote %1 steps of %2 batch elements to %3")
+                      .arg(run_->traces().size())
+                      .arg(run_->traces().info().batch)
+                      .arg(path));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));
     }

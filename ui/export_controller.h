@@ -1,4 +1,4 @@
-// The GUI's export and snapshot actions: file dialogs, the chosen image size, and the writers of plot_export.h.
+// The GUI's export and snapshot actions: file dialogs, the chosen image size, and the writers of plot_export.h and trace_csv.h.
 #pragma once
 
 #include <QObject>

@@ -7,35 +7,51 @@
 #include "plot_panel.h"
 #include "runner.h"
 #include "stepscope/error.h"
+#include "trace_csv.h"
 #include "trace_store.h"
 
 namespace stepscope::ui {
 
+namespace {
+
+// The plots of a long export draw about this many steps (and every step of the heatmap's window):
+// more than an image has pixels across, and a bounded memory however long the run.
+constexpr std::size_t kPlottedSteps = 4096;
+// Records go to the plots' store in chunks, as they reach the GUI.
+constexpr std::size_t kChunk = 256;
+
+}  // namespace
+
 QStringList run_headless_export(const HeadlessExport& job, const std::function<void(const QString&)>& progress) {
     if (!QDir().mkpath(job.directory))
         throw Error(QStringLiteral("%1: cannot create the folder").arg(job.directory).toStdString());
+    const QDir dir(job.directory);
     SessionSpec spec = job.spec;
     spec.steps = 0;
     auto runner = Runner::open(spec);
     TraceStore traces;
     traces.start(runner->info());
-    std::vector<StepRecord> chunk;
+    traces.keep_at_most(kPlottedSteps);
+    // Every step goes to the CSV as it is taken: the traces on disk, not in memory.
+    const QString csv_path = dir.filePath(QStringLiteral("traces.csv"));
+    TraceCsvWriter csv(csv_path, traces.width());
+    std::vector<BatchRecord> chunk;
     for (int64_t t = 0; t < job.steps; ++t) {
         chunk.push_back(runner->advance());
-        if (chunk.size() == 256 || t + 1 == job.steps) {
+        csv.write(chunk.back());
+        if (chunk.size() == kChunk || t + 1 == job.steps) {
             traces.append(chunk);
             chunk.clear();
             if (progress) progress(QStringLiteral("stepped %1 of %2").arg(t + 1).arg(job.steps));
         }
     }
-    const QDir dir(job.directory);
     PlotPanel panel(&traces);
     panel.resize(job.width, job.height);
     panel.rebuildAll();
     panel.setViewStep(traces.last_step());
     QStringList written = save_all_plots(panel, job.directory, job.format, job.width, job.height);
-    written << dir.filePath(QStringLiteral("traces.csv"));
-    write_traces_csv(written.back(), traces);
+    csv.commit();
+    written << csv_path;
     written << dir.filePath(QStringLiteral("snapshot.safetensors"));
     runner->save_snapshot(written.back(), runner->step());
     written << dir.filePath(QStringLiteral("session.json"));

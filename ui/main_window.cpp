@@ -116,6 +116,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(run_, &RunController::runOpened, this, &MainWindow::onRunOpened);
     connect(run_, &RunController::recordsAppended, plots_, &PlotPanel::appendFrom);
     connect(run_, &RunController::truncated, plots_, &PlotPanel::rebuildAll);
+    connect(run_, &RunController::observedChanged, plots_, &PlotPanel::rebuildAll);
     connect(run_, &RunController::viewStepChanged, this, [this](qint64 step) {
         steps_->setTimeline(run_->traces().base_step(), run_->lastStep(), step);
         plots_->setViewStep(step);

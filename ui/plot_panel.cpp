@@ -34,8 +34,8 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     auto* bar = new QHBoxLayout;
     bar->setContentsMargins(6, 2, 6, 0);
     bar->addWidget(new QLabel(tr("Batch element shown:")));
-    observed_->setToolTip(tr("The sequence of the batch the plots follow; changing it records the run again"));
-    // Each change re-records the run: typing "12" must not record element 1 first.
+    observed_->setToolTip(tr("The sequence of the batch the plots follow; every element is recorded"));
+    // Typing "12" shows element 12 without drawing element 1 first.
     observed_->setKeyboardTracking(false);
     bar->addWidget(observed_);
     bar->addSpacing(24);
@@ -82,7 +82,7 @@ QList<PlotView*> PlotPanel::plots() const { return {outputs_, states_, attention
 
 void PlotPanel::pin(const TraceStore& run, const QString& caption) {
     if (!run.has_run()) return;
-    pinned_ = run;
+    pinned_ = run.shown_only();
     pinned_label_->setText(!caption.isEmpty() ? caption
                                               : tr("Pinned for comparison: %1, %2 steps (dashed)")
                                                     .arg(run.info().label)

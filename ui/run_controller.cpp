@@ -129,14 +129,13 @@ void RunController::setViewStep(qint64 step) {
 }
 
 void RunController::setObserved(int element) {
-    if (!hasRun() || element == session_.observed) return;
-    pause();
-    worker_->cancel();
+    if (!hasRun() || element == traces_.info().observed) return;
+    traces_.set_observed(element);
+    element = traces_.info().observed;
     session_.observed = element;
-    const uint64_t epoch = worker_->epoch();
-    const int64_t target = traces_.last_step();
     EngineWorker* worker = worker_;
-    post([worker, element, target, epoch] { worker->observe(element, target, epoch); });
+    post([worker, element] { worker->setObserved(element); });
+    emit observedChanged(element);
 }
 
 void RunController::saveSnapshot(const QString& path) {
@@ -178,13 +177,12 @@ void RunController::onStepped(const StepBatch& batch) {
     }
 }
 
-void RunController::onRewound(qint64 step, int observed) {
+void RunController::onRewound(qint64 step) {
     if (step < traces_.last_step()) {
         emit branching(step);
         saved_ = false;
     }
     traces_.truncate(step);
-    traces_.set_observed(observed);
     view_step_ = step;
     emit truncated(step);
     emit viewStepChanged(step);

@@ -53,6 +53,7 @@ public slots:
     // A new sequence of the same model: empty state and a new random feature map draw.
     void reset();
     void setViewStep(qint64 step);
+    // Shows another batch element: the records hold every element, so nothing steps again.
     void setObserved(int element);
     void saveSnapshot(const QString& path);
     void openSnapshot(const QString& path);
@@ -66,6 +67,8 @@ signals:
     // Records after `step` were dropped.
     void truncated(qint64 step);
     void viewStepChanged(qint64 step);
+    // The records now show batch element `element`.
+    void observedChanged(int element);
     void busyChanged(bool busy);
     void runningChanged(bool running);
     void progress(qint64 done, qint64 total);
@@ -79,7 +82,7 @@ private:
     void post(Command command);
     void onOpened(const RunInfo& info, const SessionSpec& spec);
     void onStepped(const StepBatch& batch);
-    void onRewound(qint64 step, int observed);
+    void onRewound(qint64 step);
     void onCommandDone();
     // Stops stepping with a message: the traces reached kMaxTraceBytes.
     void refuseFullTraces();

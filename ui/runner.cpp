@@ -72,15 +72,15 @@ RunInfo Runner::info() const {
     return info;
 }
 
-StepRecord Runner::advance() {
+BatchRecord Runner::advance() {
     // Full attention's cache grows every step; stop before it takes the machine's memory.
     if (stepper_->state_bytes() > kMaxStateBytes)
         throw Error(QStringLiteral("the state holds %1 GB, Stepscope's limit; Reset, or use linear attention "
                                    "whose state does not grow")
                         .arg(double(stepper_->state_bytes()) / 1e9, 0, 'f', 1)
                         .toStdString());
-    StepRecord record;
-    StepProbe probe(record, spec_.observed, spec_.batch, model_->config().n_layers);
+    BatchRecord record;
+    StepProbe probe(record, spec_.batch, model_->config().n_layers);
     input_.input(step(), last_output_, x_);
     RowMatrix y;
     // Timed as `stepscope bench` times a step, here with the observer the plots need.
@@ -91,9 +91,9 @@ StepRecord Runner::advance() {
     record.latency_ms = std::chrono::duration<double, std::milli>(stop - start).count();
     record.step = step();
     record.state_bytes = static_cast<int64_t>(stepper_->state_bytes());
-    const auto observed = y.row(spec_.observed);
-    record.output.assign(observed.data(), observed.data() + observed.size());
-    record.output_norm = observed.norm();
+    record.outputs.assign(y.data(), y.data() + y.size());
+    record.output_norms.resize(size_t(y.rows()));
+    Eigen::Map<Eigen::VectorXf>(record.output_norms.data(), y.rows()) = y.rowwise().norm();
     last_output_ = std::move(y);
     if (checkpoints_.wants(step())) checkpoints_.offer({stepper_->state(), last_output_});
     return record;
