@@ -5,10 +5,12 @@
 #include <QtTest>
 
 #include "export_controller.h"
+#include "gui_script.h"
 #include "trace_store.h"
 #include "main_window.h"
 #include "plot_panel.h"
 #include "session_io.h"
+#include "stepscope/error.h"
 #include "ui_test_support.h"
 
 using namespace stepscope;
@@ -78,6 +80,20 @@ private slots:
         fresh_run(run, steps, &expected);
         QVERIFY(run.traces().records().back().output == expected.back().output);
         QVERIFY(run.traces().records().front().output == expected.front().output);
+    }
+
+    // The seed example's records of every element: about 28 KB a step, so the 2 GB cap holds some
+    // 77,000 steps (the figure trace_store.h and the README give).
+    void theSeedExampleFitsTheTraceBudget() {
+        RunController run;
+        run.open(seed_example());
+        QVERIFY(wait_idle(run));
+        run.step(20);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(run.traces().batch_records().front().batch, 10);
+        const double per_step = double(run.traces().bytes()) / run.traces().size();
+        qInfo("seed example: %.0f bytes a step, %.0f steps within the cap", per_step, kMaxTraceBytes / per_step);
+        QVERIFY2(kMaxTraceBytes / per_step >= 75000, qPrintable(QString::number(per_step)));
     }
 
     // A bounded store keeps evenly spaced older steps and every step of the heatmap's window.
@@ -217,6 +233,14 @@ private slots:
         window.exporter()->exportTraces(dir_.filePath("traces.csv"));
         QVERIFY(window.mayDiscardRun("quitting"));
         QCOMPARE(asked, 1);
+    }
+
+    void theScriptScrubsBack() {
+        const GuiOptions options = parse_gui_arguments({"--steps", "9", "--scrub", "4", "--steps", "2"});
+        QCOMPARE(options.actions.size(), size_t(3));
+        QVERIFY(options.actions[1].kind == GuiAction::Kind::Scrub);
+        QCOMPARE(options.actions[1].count, qint64(4));
+        QVERIFY_THROWS_EXCEPTION(stepscope::Error, parse_gui_arguments({"--scrub", "four"}));
     }
 
 private:

@@ -16,7 +16,7 @@ namespace {
 
 // The plots of a long export draw about this many steps (and every step of the heatmap's window):
 // more than an image has pixels across, and a bounded memory however long the run.
-constexpr std::size_t kPlottedSteps = 4096;
+constexpr std::size_t kPlottedSteps = 2048;
 // Records go to the plots' store in chunks, as they reach the GUI.
 constexpr std::size_t kChunk = 256;
 
@@ -29,6 +29,7 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     SessionSpec spec = job.spec;
     spec.steps = 0;
     auto runner = Runner::open(spec);
+    runner->set_rewindable(false);
     TraceStore traces;
     traces.start(runner->info());
     traces.keep_at_most(kPlottedSteps);

@@ -95,7 +95,7 @@ BatchRecord Runner::advance() {
     record.output_norms.resize(size_t(y.rows()));
     Eigen::Map<Eigen::VectorXf>(record.output_norms.data(), y.rows()) = y.rowwise().norm();
     last_output_ = std::move(y);
-    if (checkpoints_.wants(step())) checkpoints_.offer({stepper_->state(), last_output_});
+    if (rewindable_ && checkpoints_.wants(step())) checkpoints_.offer({stepper_->state(), last_output_});
     return record;
 }
 

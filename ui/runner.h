@@ -65,6 +65,9 @@ public:
     void reset(uint64_t sequence_seed);
     // The element the plots show, kept in the sessions and snapshots the run writes.
     void set_observed(int element);
+    // False for a run that never goes back (the headless export): no checkpoints are kept, and a
+    // rewind replays from the start.
+    void set_rewindable(bool rewindable) { rewindable_ = rewindable; }
 
     // Continues from a snapshot of this model. Throws Error, unchanged, when it belongs to another model.
     void restore(const QString& path);
@@ -82,6 +85,7 @@ private:
     RowMatrix last_output_;
     RowMatrix x_;
     CheckpointStore checkpoints_;
+    bool rewindable_ = true;
 };
 
 // A run stops (with a message) when its state grows past this.

@@ -3,8 +3,8 @@
 // Every batch element's records are kept (BatchRecord), and the shown element's slice beside them
 // (StepRecord, what the plots read): showing another element re-slices, it never steps again.
 // Memory per step, float32: N x (E + 1 + 2 x H x modules) values, plus the shown slice; the seed
-// example (N 10, E 384, 8 layers of 12 heads) takes about 26 KB a step, so the 2 GB cap holds
-// about 80,000 steps. Full attention adds the heatmap's weights for its window of steps.
+// example (N 10, E 384, 8 layers of 12 heads) takes about 28 KB a step, so the 2 GB cap holds
+// about 77,000 steps. Full attention adds the heatmap's weights for its window of steps.
 #pragma once
 
 #include <cstddef>
