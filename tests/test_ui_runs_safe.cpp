@@ -1,6 +1,7 @@
 // Runs are never lost: showing another batch element re-slices what was recorded, a branch keeps the
 // abandoned steps pinned, replacing or closing a run with unsaved steps asks first, and a store bounded
 // for long exports keeps evenly spaced steps.
+#include <QFileDialog>
 #include <QStatusBar>
 #include <QtTest>
 
@@ -21,7 +22,10 @@ class TestRunsSafe : public QObject {
     Q_OBJECT
 
 private slots:
-    void initTestCase() { QVERIFY(dir_.isValid()); }
+    void initTestCase() {
+        QVERIFY(dir_.isValid());
+        QStandardPaths::setTestModeEnabled(true);  // the dialogs' remembered folders stay out of the user's settings
+    }
 
     // Every element is recorded: another one shows at once, the run keeps its length and its state.
     void anotherBatchElementShowsAtOnceAndKeepsTheRun() {
@@ -210,6 +214,43 @@ private slots:
         QVERIFY(!window.mayDiscardRun("loading weights"));
         QCOMPARE(asked.size(), 3);
         QCOMPARE(run->lastStep(), qint64(3));
+    }
+
+    // Save in the question opens Save session; the run may go once the file is written, and stays
+    // when that dialog is cancelled.
+    void saveWritesTheSessionBeforeTheRunGoes() {
+        MainWindow window(small_spec("linear"));
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        run->step(3);
+        QVERIFY(wait_idle(*run));
+        window.setDiscardQuestion([](const QString&) { return QMessageBox::Save; });
+        const QString path = dir_.filePath("asked.json");
+        bool accept = false;
+        int dialogs = 0;
+        // The save dialog runs its own event loop: answer it from there once it is up.
+        QTimer answer;
+        answer.setInterval(10);
+        connect(&answer, &QTimer::timeout, this, [&] {
+            auto* dialog = qobject_cast<QFileDialog*>(QApplication::activeModalWidget());
+            if (!dialog) return;
+            ++dialogs;
+            if (accept) {
+                dialog->selectFile(path);
+                static_cast<QDialog*>(dialog)->accept();
+            } else {
+                dialog->reject();
+            }
+        });
+        answer.start();
+        QVERIFY(!window.mayDiscardRun("quitting"));
+        QCOMPARE(dialogs, 1);
+        QVERIFY(run->hasUnsavedWork());
+        accept = true;
+        QVERIFY(window.mayDiscardRun("quitting"));
+        QCOMPARE(dialogs, 2);
+        QVERIFY(!run->hasUnsavedWork());
+        QCOMPARE(session_from_file(path).steps, int64_t(3));
     }
 
     void savedOrExportedRunsAskNothingUntilTheyStepAgain() {
