@@ -145,6 +145,9 @@ private slots:
         const TraceStore& pinned = plots->pinned();
         QCOMPARE(pinned.last_step(), qint64(30));
         QCOMPARE(pinned.size(), 30);
+        // The pin holds the shown element only: a fraction of the run's memory.
+        QVERIFY(pinned.batch_records().empty());
+        QVERIFY(pinned.bytes() / 30 < run->traces().bytes() / 13);
         for (size_t i = 0; i < before.size(); ++i)
             QVERIFY2(pinned.records()[i].output == before[i].output, qPrintable(QString("step %1").arg(i + 1)));
         const QString status = window.statusBar()->currentMessage();

@@ -127,7 +127,9 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
         const QLocale locale;
         const TraceStore& abandoned = run_->traces();
         const QString steps = locale.toString(qlonglong(abandoned.last_step() - abandoned.base_step()));
-        plots_->pin(abandoned, tr("Pinned: the previous branch, %1 steps (dashed)").arg(steps));
+        plots_->pin(abandoned, tr("Pinned: the previous branch, %1 steps, batch element %2 (dashed)")
+                                   .arg(steps)
+                                   .arg(abandoned.info().observed));
         branch_note_ = tr("Branched at step %1; the previous run (%2 steps) is pinned")
                            .arg(locale.toString(step), steps);
         showStatus(branch_note_);

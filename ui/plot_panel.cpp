@@ -84,9 +84,10 @@ void PlotPanel::pin(const TraceStore& run, const QString& caption) {
     if (!run.has_run()) return;
     pinned_ = run.shown_only();
     pinned_label_->setText(!caption.isEmpty() ? caption
-                                              : tr("Pinned for comparison: %1, %2 steps (dashed)")
+                                              : tr("Pinned for comparison: %1, %2 steps, batch element %3 (dashed)")
                                                     .arg(run.info().label)
-                                                    .arg(run.last_step() - run.base_step()));
+                                                    .arg(run.last_step() - run.base_step())
+                                                    .arg(run.info().observed));
     unpin_button_->setVisible(true);
     for (PlotView* view : plots()) view->setStores(current_, &pinned_);
     rebuildAll();

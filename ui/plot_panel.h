@@ -33,7 +33,8 @@ public:
     PerformancePlot* performance() const { return performance_; }
     QList<PlotView*> plots() const;
 
-    // Overlays a copy of `run` on every plot (dashed) until unpin(); `caption` names it above the plots.
+    // Overlays the shown batch element of `run` on every plot (dashed) until unpin(); `caption` names
+    // it above the plots.
     void pin(const TraceStore& run, const QString& caption = {});
     void unpin();
     bool hasPinned() const { return pinned_.has_run(); }
