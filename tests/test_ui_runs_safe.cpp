@@ -2,11 +2,13 @@
 // abandoned steps pinned, replacing or closing a run with unsaved steps asks first, and a store bounded
 // for long exports keeps evenly spaced steps.
 #include <QFileDialog>
+#include <QImage>
 #include <QStatusBar>
 #include <QtTest>
 
 #include "export_controller.h"
 #include "gui_script.h"
+#include "headless_export.h"
 #include "trace_store.h"
 #include "main_window.h"
 #include "plot_panel.h"
@@ -277,6 +279,29 @@ private slots:
         window.exporter()->exportTraces(dir_.filePath("traces.csv"));
         QVERIFY(window.mayDiscardRun("quitting"));
         QCOMPARE(asked, 1);
+    }
+
+    // Longer than the plots keep: the CSV still holds every step of every element, in order.
+    void aLongHeadlessExportWritesEveryStep() {
+        HeadlessExport job;
+        job.spec = small_spec("linear");
+        job.steps = 3000;
+        job.directory = dir_.filePath("long");
+        job.width = 320;
+        job.height = 200;
+        run_headless_export(job);
+        QFile csv(QDir(job.directory).filePath("traces.csv"));
+        QVERIFY(csv.open(QIODevice::ReadOnly | QIODevice::Text));
+        QCOMPARE(QString::fromUtf8(csv.readLine()).section(',', 0, 1), QString("step,batch"));
+        int rows = 0;
+        while (!csv.atEnd()) {
+            const QStringList cells = QString::fromUtf8(csv.readLine()).split(',');
+            QCOMPARE(cells[0].toInt(), rows / 3 + 1);
+            QCOMPARE(cells[1].toInt(), rows % 3);
+            ++rows;
+        }
+        QCOMPARE(rows, 3000 * 3);
+        QCOMPARE(QImage(QDir(job.directory).filePath("outputs.png")).size(), QSize(320, 200));
     }
 
     void theScriptScrubsBack() {
