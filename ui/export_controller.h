@@ -1,4 +1,4 @@
-// The GUI's export and snapshot actions: file dialogs, the chosen image size, and the writers of plot_export.h and trace_csv.h.
+// The GUI's export and snapshot actions: file dialogs, the chosen image size, the writers they end in.
 #pragma once
 
 #include <QObject>
