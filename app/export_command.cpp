@@ -24,7 +24,8 @@ constexpr const char* kUsage =
     "                        [--format png|jpg|pdf] [--width PX] [--height PX] [--device cpu|cuda]\n"
     "  Steps the model N times (a session's own steps when --steps is absent) without a display and\n"
     "  writes into DIR: outputs, state_norms, attention and performance images, traces.csv (one row\n"
-    "  per step), snapshot.safetensors (the final state) and session.json (to reproduce the run).\n"
+    "  per step and batch element), snapshot.safetensors (the final state) and session.json (to\n"
+    "  reproduce the run).\n"
     "  CONFIG.json is a builder config ({\"attention_type\": \"linear\", ...}) or a session file.\n";
 
 // Without a display Qt warns about its environment (XDG_RUNTIME_DIR not set, fonts): not the

@@ -83,28 +83,41 @@ private slots:
         QVERIFY(!QFile::exists(dir_.filePath("plot.bmpx")));
     }
 
-    void tracesHaveOneRowPerStep() {
+    // Long format: a row per step and batch element, each holding that element's values.
+    void tracesHaveOneRowPerStepAndElement() {
         MainWindow window(small_spec("linear"));
-        QVERIFY(wait_idle(*window.controller()));
-        window.controller()->step(9);
-        QVERIFY(wait_idle(*window.controller()));
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        run->step(9);
+        QVERIFY(wait_idle(*run));
         const QString path = dir_.filePath("traces.csv");
         window.exporter()->exportTraces(path);
         const QStringList lines = read_lines(path);
-        QCOMPARE(lines.size(), 1 + 9);
+        const int batch = run->traces().info().batch;
+        QCOMPARE(batch, 3);
+        QCOMPARE(lines.size(), 1 + 9 * batch);
         const QStringList header = lines[0].split(',');
         QCOMPARE(header[0], QString("step"));
+        QCOMPARE(header[1], QString("batch"));
         QVERIFY(header.contains("output_norm"));
         QVERIFY(header.contains("y15"));
         QVERIFY(header.contains("L1_self_Snorm_h1"));
-        for (int row = 1; row <= 9; ++row) {
+        const int y0 = int(header.indexOf("y0")), norm = int(header.indexOf("L1_self_Snorm_h1"));
+        std::vector<std::vector<StepRecord>> expected(static_cast<size_t>(batch));
+        for (const BatchRecord& r : run->traces().batch_records())
+            for (int n = 0; n < batch; ++n) expected[size_t(n)].push_back(r.element(n));
+        for (int row = 1; row < lines.size(); ++row) {
             const QStringList cells = lines[row].split(',');
             QCOMPARE(cells.size(), header.size());
-            QCOMPARE(cells[0].toInt(), row);
-            bool ok = false;
-            cells[3].toDouble(&ok);
-            QVERIFY(ok);
+            const int step = (row - 1) / batch + 1, element = (row - 1) % batch;
+            QCOMPARE(cells[0].toInt(), step);
+            QCOMPARE(cells[1].toInt(), element);
+            const StepRecord& r = expected[size_t(element)][size_t(step - 1)];
+            QCOMPARE(cells[y0 + 5].toFloat(), r.output[5]);
+            QCOMPARE(cells[norm].toFloat(), r.layers[1].self.first[1]);
         }
+        // The rows of the shown element are the ones the plots draw.
+        QCOMPARE(expected[1][8].output, run->traces().records()[8].output);
     }
 
     void snapshotsLoadBackToTheSameState() {
@@ -184,7 +197,7 @@ private slots:
         QCOMPARE(written.size(), 7);
         for (const char* stem : {"outputs", "state_norms", "attention", "performance"})
             QCOMPARE(QImage(QDir(job.directory).filePath(QString(stem) + ".png")).size(), QSize(700, 400));
-        QCOMPARE(read_lines(QDir(job.directory).filePath("traces.csv")).size(), 1 + 6);
+        QCOMPARE(read_lines(QDir(job.directory).filePath("traces.csv")).size(), 1 + 6 * 3);
         const SessionSpec session = session_from_file(QDir(job.directory).filePath("session.json"));
         QCOMPARE(session.steps, int64_t(6));
         auto runner = Runner::open(session);

@@ -47,7 +47,8 @@ private slots:
             QCOMPARE(QImage(QDir(out).filePath(QString(stem) + ".png")).size(), QSize(640, 400));
         QFile csv(QDir(out).filePath("traces.csv"));
         QVERIFY(csv.open(QIODevice::ReadOnly | QIODevice::Text));
-        QCOMPARE(QString::fromUtf8(csv.readAll()).split('\n', Qt::SkipEmptyParts).size(), 1 + 12);
+        // One row per step and batch element (the session default of 10 elements).
+        QCOMPARE(QString::fromUtf8(csv.readAll()).split('\n', Qt::SkipEmptyParts).size(), 1 + 12 * 10);
         QVERIFY(QFileInfo(QDir(out).filePath("snapshot.safetensors")).size() > 0);
         QVERIFY(QFile::exists(QDir(out).filePath("session.json")));
 

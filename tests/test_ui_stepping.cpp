@@ -175,7 +175,7 @@ private slots:
         QVERIFY2(stepped >= 2 && stepped <= 30, qPrintable(QString("%1 steps in 0.3 s at 50/s").arg(stepped)));
     }
 
-    void anotherBatchElementRecordsTheRunAgain() {
+    void anotherBatchElementShowsTheSameRun() {
         RunController run;
         run.open(small_spec("full"));
         QVERIFY(wait_idle(run));

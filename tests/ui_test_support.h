@@ -37,14 +37,15 @@ inline bool wait_idle(const RunController& run, int timeout_ms = 120000) {
     return QTest::qWaitFor([&] { return !run.busy() && run.hasRun(); }, timeout_ms);
 }
 
-// The same run computed directly, without the worker thread, scrubbing or checkpoints.
+// The same run computed directly, without the worker thread, scrubbing or checkpoints; `records`
+// receives the element the run shows.
 inline Checkpoint fresh_run(const RunController& run, int64_t steps, std::vector<StepRecord>* records = nullptr) {
     SessionSpec spec = run.session();
     spec.steps = 0;
     Runner runner(run.traces().info().model, spec);
     for (int64_t t = 0; t < steps; ++t) {
-        StepRecord r = runner.advance();
-        if (records) records->push_back(std::move(r));
+        const BatchRecord r = runner.advance();
+        if (records) records->push_back(r.element(run.traces().info().observed));
     }
     return runner.state_at(runner.step());
 }

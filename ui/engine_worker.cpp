@@ -104,7 +104,7 @@ void EngineWorker::runSteps(int64_t count, uint64_t epoch) {
         emit stepsFinished(0, false, {});
         return;
     }
-    auto records = std::make_shared<std::vector<StepRecord>>();
+    auto records = std::make_shared<std::vector<BatchRecord>>();
     auto last_flush = std::chrono::steady_clock::now();
     int64_t done = 0;
     QString error;
@@ -120,7 +120,7 @@ void EngineWorker::runSteps(int64_t count, uint64_t epoch) {
         if (now - last_flush >= kFlushInterval || records->size() >= kMaxRecordsPerBatch) {
             if (!send(StepBatch{std::move(records)}, epoch)) break;
             emit progress(done, count);
-            records = std::make_shared<std::vector<StepRecord>>();
+            records = std::make_shared<std::vector<BatchRecord>>();
             last_flush = now;
         }
     }
@@ -137,7 +137,7 @@ void EngineWorker::stepMany(int64_t count, int64_t from, uint64_t epoch) {
     if (runner_ && !cancelled(epoch) && from >= 0 && from < runner_->step()) {
         try {
             runner_->rewind(from, [this, epoch] { return cancelled(epoch); });
-            emit rewound(from, runner_->spec().observed);
+            emit rewound(from);
         } catch (const RunCancelled&) {
             emit stepsFinished(0, true, {});
             emit commandDone();
@@ -152,20 +152,8 @@ void EngineWorker::stepMany(int64_t count, int64_t from, uint64_t epoch) {
     emit commandDone();
 }
 
-void EngineWorker::observe(int element, int64_t target, uint64_t epoch) {
-    // A later command (another element, a rebuild) supersedes this one before it rewinds anything.
-    if (runner_ && !cancelled(epoch)) {
-        try {
-            const int64_t base = runner_->base_step();
-            runner_->set_observed(element);
-            runner_->rewind(base, [this, epoch] { return cancelled(epoch); });
-            emit rewound(base, runner_->spec().observed);
-            runSteps(std::max<int64_t>(0, target - base), epoch);
-        } catch (const RunCancelled&) {
-        } catch (const std::exception& e) {
-            emit failed(QStringLiteral("step"), message_of(e));
-        }
-    }
+void EngineWorker::setObserved(int element) {
+    if (runner_) runner_->set_observed(element);
     emit commandDone();
 }
 

@@ -41,8 +41,8 @@ public:
     void openSnapshot(const QString& path);
     // `count` steps from step `from` (rewinding there first when the run is further on).
     void stepMany(int64_t count, int64_t from, uint64_t epoch);
-    // Records again from the start with another observed batch element, up to step `target`.
-    void observe(int element, int64_t target, uint64_t epoch);
+    // The element the plots show, for the sessions and snapshots the run writes: records hold every element.
+    void setObserved(int element);
     void reset(uint64_t sequence_seed);
     void saveSnapshot(const QString& path, int64_t step, uint64_t epoch);
     // The state at `step` (for tests and checks): call with Qt::BlockingQueuedConnection.
@@ -51,8 +51,8 @@ public:
 signals:
     void opened(const stepscope::ui::RunInfo& info, const stepscope::ui::SessionSpec& spec);
     void stepped(const stepscope::ui::StepBatch& batch);
-    // The run went back to `step`; records from here on follow batch element `observed`.
-    void rewound(qint64 step, int observed);
+    // The run went back to `step`: the records after it are gone.
+    void rewound(qint64 step);
     void progress(qint64 done, qint64 total);
     // A step command ended: all done, cancelled, or stopped by `error` (the run stays at its last good step).
     void stepsFinished(qint64 done, bool cancelled, const QString& error);

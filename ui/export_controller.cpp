@@ -15,6 +15,7 @@
 #include "plot_panel.h"
 #include "plot_view.h"
 #include "run_controller.h"
+#include "trace_csv.h"
 
 namespace stepscope::ui {
 
@@ -113,6 +114,7 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, RunControl
         if (!path.isEmpty()) run_->saveSnapshot(path);
     });
     connect(open_snapshot_, &QAction::triggered, this, [this] {
+        if (may_replace_ && !may_replace_()) return;
         QSettings settings;
         const QString path = QFileDialog::getOpenFileName(window_, tr("Open snapshot"),
                                                           settings.value(kDirectoryKey).toString(),
@@ -169,7 +171,11 @@ void ExportController::exportAllPlots(const QString& directory, const QString& f
 void ExportController::exportTraces(const QString& path) {
     try {
         write_traces_csv(path, run_->traces());
-        emit done(tr("Wrote %1 steps to %2").arg(run_->traces().size()).arg(path));
+        run_->markSaved();
+        emit done(tr("Wrote %1 steps of %2 batch elements to %3")
+                      .arg(run_->traces().size())
+                      .arg(run_->traces().info().batch)
+                      .arg(path));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));
     }

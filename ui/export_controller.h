@@ -1,8 +1,10 @@
-// The GUI's export and snapshot actions: file dialogs, the chosen image size, and the writers of plot_export.h.
+// The GUI's export and snapshot actions: file dialogs, the chosen image size, the writers they end in.
 #pragma once
 
 #include <QObject>
 #include <QSize>
+
+#include <functional>
 
 class QAction;
 class QWidget;
@@ -23,6 +25,9 @@ public:
     QAction* exportTracesAction() const { return export_traces_; }
     QAction* saveSnapshotAction() const { return save_snapshot_; }
     QAction* openSnapshotAction() const { return open_snapshot_; }
+
+    // Asked before Open snapshot replaces the run; false leaves it (the window asks about unsaved work).
+    void setReplaceGuard(std::function<bool()> guard) { may_replace_ = std::move(guard); }
 
     // The dialog-free writers the actions end in (and tests call): each reports through `done` or `failed`.
     void exportPlot(int plot_index, const QString& path, QSize size);
@@ -45,6 +50,7 @@ private:
     QAction* export_traces_;
     QAction* save_snapshot_;
     QAction* open_snapshot_;
+    std::function<bool()> may_replace_;
 };
 
 }  // namespace stepscope::ui

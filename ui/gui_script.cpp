@@ -20,11 +20,13 @@
 namespace stepscope::ui {
 
 const char* const kGuiUsage =
-    "usage: stepscope [--session FILE | --config FILE] [--steps N] [--set KEY=VALUE] [--pin] [--screenshot FILE] ...\n"
+    "usage: stepscope [--session FILE | --config FILE] [--steps N] [--set KEY=VALUE] [--pin] [--scrub STEP]\n"
+    "                 [--screenshot FILE] ...\n"
     "  Opens the explorer on the seed example, a session or a builder config, then runs the actions in order:\n"
     "  --steps N          step N times\n"
     "  --set KEY=VALUE    set a model form field (e.g. attention_type=full); applied before the next action\n"
     "  --pin              pin the run for comparison\n"
+    "  --scrub STEP       view an earlier step on the timeline; the next --steps branches there\n"
     "  --screenshot FILE  save the window as PNG, then quit when the actions are done\n";
 
 namespace {
@@ -64,6 +66,12 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             const int equals = text.indexOf('=');
             if (equals <= 0) throw usage(QStringLiteral("--set needs KEY=VALUE, got '%1'").arg(text));
             options.actions.push_back({GuiAction::Kind::Set, 0, text.left(equals), text.mid(equals + 1)});
+        } else if (word == "--scrub") {
+            const QString text = value();
+            bool ok = false;
+            const qint64 step = text.toLongLong(&ok);
+            if (!ok || step < 0) throw usage(QStringLiteral("--scrub needs a step from 0 on, got '%1'").arg(text));
+            options.actions.push_back({GuiAction::Kind::Scrub, step, {}, {}});
         } else if (word == "--pin") {
             options.actions.push_back({GuiAction::Kind::Pin, 0, {}, {}});
         } else if (word == "--screenshot") {
@@ -131,6 +139,9 @@ void GuiScript::next() {
             break;
         case GuiAction::Kind::Pin:
             window_->pinRun();
+            break;
+        case GuiAction::Kind::Scrub:
+            window_->controller()->setViewStep(action.count);
             break;
         case GuiAction::Kind::Screenshot:
             window_->plotPanel()->refreshNow();

@@ -19,7 +19,7 @@ namespace stepscope::ui {
 class MainWindow;
 
 struct GuiAction {
-    enum class Kind { Steps, Set, Pin, Screenshot };
+    enum class Kind { Steps, Set, Pin, Scrub, Screenshot };
     Kind kind = Kind::Steps;
     qint64 count = 0;
     QString key;

@@ -5,9 +5,20 @@
 #include "plot_export.h"
 #include "plot_panel.h"
 #include "runner.h"
+#include "trace_csv.h"
 #include "trace_store.h"
 
 namespace stepscope::ui {
+
+namespace {
+
+// The plots of a long export draw about this many steps (and every step of the heatmap's window):
+// more than an image has pixels across, and a bounded memory however long the run.
+constexpr std::size_t kPlottedSteps = 2048;
+// Records go to the plots' store in chunks, as they reach the GUI.
+constexpr std::size_t kChunk = 256;
+
+}  // namespace
 
 QStringList run_headless_export(const HeadlessExport& job, const std::function<void(const QString&)>& progress) {
     // Staged before stepping, so an unusable folder is named before a long run.
@@ -15,12 +26,17 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     SessionSpec spec = job.spec;
     spec.steps = 0;
     auto runner = Runner::open(spec);
+    runner->set_rewindable(false);
     TraceStore traces;
     traces.start(runner->info());
-    std::vector<StepRecord> chunk;
+    traces.keep_at_most(kPlottedSteps);
+    // Every step goes to the CSV as it is taken: the traces on disk, not in memory.
+    TraceCsvWriter csv(folder.stagedPath(QStringLiteral("traces.csv")), traces.width());
+    std::vector<BatchRecord> chunk;
     for (int64_t t = 0; t < job.steps; ++t) {
         chunk.push_back(runner->advance());
-        if (chunk.size() == 256 || t + 1 == job.steps) {
+        csv.write(chunk.back());
+        if (chunk.size() == kChunk || t + 1 == job.steps) {
             traces.append(chunk);
             chunk.clear();
             if (progress) progress(QStringLiteral("stepped %1 of %2").arg(t + 1).arg(job.steps));
@@ -32,7 +48,7 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     panel.setViewStep(traces.last_step());
     QStringList names = write_all_plots(panel, folder.stagingFolder(), job.format, job.width, job.height);
     names << QStringLiteral("traces.csv") << QStringLiteral("snapshot.safetensors") << QStringLiteral("session.json");
-    write_traces_csv(folder.stagedPath(QStringLiteral("traces.csv")), traces);
+    csv.commit();
     runner->save_snapshot(folder.stagedPath(QStringLiteral("snapshot.safetensors")), runner->step());
     write_session_file(folder.stagedPath(QStringLiteral("session.json")), runner->spec());
     folder.commit();

@@ -2,10 +2,12 @@
 #include "main_window.h"
 
 #include <QApplication>
+#include <QCloseEvent>
 #include <QFileDialog>
 #include <QGroupBox>
 #include <QIcon>
 #include <QLabel>
+#include <QLocale>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
@@ -87,6 +89,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
         input_->setDecoder(model_->fieldText(QStringLiteral("kind")) == QLatin1String("decoder"));
     });
     connect(model_, &ModelPanel::loadWeightsRequested, this, [this] {
+        if (!mayDiscardRun(tr("loading weights"))) return;
         QSettings settings;
         const QString path = QFileDialog::getOpenFileName(this, tr("Load weights"),
                                                           settings.value(QStringLiteral("weights/lastDirectory")).toString(),
@@ -113,15 +116,30 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(run_, &RunController::runOpened, this, &MainWindow::onRunOpened);
     connect(run_, &RunController::recordsAppended, plots_, &PlotPanel::appendFrom);
     connect(run_, &RunController::truncated, plots_, &PlotPanel::rebuildAll);
+    connect(run_, &RunController::observedChanged, plots_, &PlotPanel::rebuildAll);
     connect(run_, &RunController::viewStepChanged, this, [this](qint64 step) {
         steps_->setTimeline(run_->traces().base_step(), run_->lastStep(), step);
         plots_->setViewStep(step);
     });
     connect(run_, &RunController::failed, this, &MainWindow::onFailed);
+    // Stepping on from an earlier step drops the later ones: they stay on the plots as the pinned run.
+    connect(run_, &RunController::branching, this, [this](qint64 step) {
+        const QLocale locale;
+        const TraceStore& abandoned = run_->traces();
+        const QString steps = locale.toString(qlonglong(abandoned.last_step() - abandoned.base_step()));
+        plots_->pin(abandoned, tr("Pinned: the previous branch, %1 steps, batch element %2 (dashed)")
+                                   .arg(steps)
+                                   .arg(abandoned.info().observed));
+        branch_note_ = tr("Branched at step %1; the previous run (%2 steps) is pinned")
+                           .arg(locale.toString(step), steps);
+        showStatus(branch_note_);
+    });
     connect(run_, &RunController::stepsFinished, this, [this](qint64 done, bool cancelled, const QString& error) {
-        if (!error.isEmpty()) showError(tr("Stopped after %1 steps: %2").arg(done).arg(error));
-        else if (cancelled) showStatus(tr("Cancelled after %1 steps").arg(done));
-        else if (done > 0) showStatus(tr("Stepped %1; now at step %2").arg(done).arg(run_->lastStep()));
+        const QString note = std::exchange(branch_note_, {});
+        const QString lead = note.isEmpty() ? QString() : note + QStringLiteral(". ");
+        if (!error.isEmpty()) showError(lead + tr("Stopped after %1 steps: %2").arg(done).arg(error));
+        else if (cancelled) showStatus(lead + tr("Cancelled after %1 steps").arg(done));
+        else if (done > 0) showStatus(lead + tr("Stepped %1; now at step %2").arg(done).arg(run_->lastStep()));
         updateTitle();
     });
     connect(run_, &RunController::snapshotSaved, this,
@@ -131,6 +149,9 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
         connect(source, SIGNAL(done(QString)), this, SLOT(showStatus(QString)));
         connect(source, SIGNAL(failed(QString)), this, SLOT(showError(QString)));
     }
+
+    session_io_->setReplaceGuard([this] { return mayDiscardRun(tr("opening a session")); });
+    export_->setReplaceGuard([this] { return mayDiscardRun(tr("opening a snapshot")); });
 
     model_->setConfig(spec.config);
     model_->setWeightsSeed(spec.weights_seed);
@@ -192,6 +213,33 @@ void MainWindow::buildMenus() {
                               "state.\nA C++ rebuild of fast-transformers' recurrent encoders and decoders.")
                                .arg(QApplication::applicationVersion()));
     });
+}
+
+bool MainWindow::mayDiscardRun(const QString& action) {
+    if (!run_->hasUnsavedWork()) return true;
+    const QString text = tr("The run has %1 steps that are not saved. Save the session before %2?")
+                             .arg(QLocale().toString(qlonglong(run_->lastStep() - run_->traces().base_step())),
+                                  action);
+    QMessageBox::StandardButton answer;
+    if (ask_discard_) {
+        answer = ask_discard_(text);
+    } else {
+        QMessageBox box(QMessageBox::Warning, tr("Unsaved run"), text,
+                        QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+        box.setInformativeText(tr("A session reproduces the run exactly; Discard loses its steps."));
+        box.setDefaultButton(QMessageBox::Save);
+        answer = QMessageBox::StandardButton(box.exec());
+    }
+    if (answer == QMessageBox::Discard) return true;
+    if (answer != QMessageBox::Save) return false;
+    // Save session asks for the file; cancelling that dialog keeps the run as well.
+    session_io_->saveAction()->trigger();
+    return !run_->hasUnsavedWork();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (mayDiscardRun(tr("quitting"))) event->accept();
+    else event->ignore();
 }
 
 QString MainWindow::errorText() const { return banner_->isHidden() ? QString() : last_error_; }

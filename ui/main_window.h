@@ -2,7 +2,9 @@
 #pragma once
 
 #include <QMainWindow>
+#include <QMessageBox>
 
+#include <functional>
 #include <optional>
 
 #include "session_spec.h"
@@ -38,6 +40,14 @@ public:
     // The last error shown in the banner; empty when none is showing.
     QString errorText() const;
 
+    // Asks about unsaved work with `text` and answers Save, Discard or Cancel: a message box unless a
+    // test replaces it.
+    using DiscardQuestion = std::function<QMessageBox::StandardButton(const QString& text)>;
+    void setDiscardQuestion(DiscardQuestion ask) { ask_discard_ = std::move(ask); }
+    // True when the current run may be replaced or closed by `action` ("quitting", ...): nothing is
+    // unsaved, or the user saved the session or chose to discard the steps.
+    bool mayDiscardRun(const QString& action);
+
 public slots:
     // A new run from the forms; false (with the reason shown) when a form is incomplete.
     bool applyForms();
@@ -46,6 +56,9 @@ public slots:
     void loadWeights(const QString& path);
     void showError(const QString& message);
     void showStatus(const QString& message);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
 
 private:
     void buildMenus();
@@ -64,6 +77,9 @@ private:
     QLabel* banner_;
     QLabel* run_label_;
     QString last_error_;
+    // Says where the run branched and that the abandoned steps are pinned, with the next status.
+    QString branch_note_;
+    DiscardQuestion ask_discard_;
     // The weights file of the current model and the config it came with: kept while the form matches.
     QString weights_path_;
     std::optional<ModelConfig> weights_config_;

@@ -1,4 +1,4 @@
-// Plot images (PNG, JPG, PDF at a chosen size) and the traces CSV: the files both the GUI and `stepscope export` write.
+// Plot images (PNG, JPG, PDF at a chosen size): the files both the GUI and `stepscope export` write.
 #pragma once
 
 #include <QString>
@@ -9,7 +9,6 @@ class QCustomPlot;
 namespace stepscope::ui {
 
 class PlotPanel;
-class TraceStore;
 
 constexpr int kMaxImageSide = 8192;
 
@@ -24,9 +23,5 @@ QStringList write_all_plots(PlotPanel& panel, const QString& directory, const QS
 // write_all_plots into `directory` as one StagedFolder: all of them, or none with the folder left
 // as it was. Returns the paths written.
 QStringList save_all_plots(PlotPanel& panel, const QString& directory, const QString& format, int width, int height);
-
-// One row per step: step, latency_ms, state_bytes, output_norm, y[0..E) of the observed element,
-// then each layer's state norms per head. Throws stepscope::Error when the file cannot be written.
-void write_traces_csv(const QString& path, const TraceStore& traces);
 
 }  // namespace stepscope::ui

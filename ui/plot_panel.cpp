@@ -34,8 +34,8 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     auto* bar = new QHBoxLayout;
     bar->setContentsMargins(6, 2, 6, 0);
     bar->addWidget(new QLabel(tr("Batch element shown:")));
-    observed_->setToolTip(tr("The sequence of the batch the plots follow; changing it records the run again"));
-    // Each change re-records the run: typing "12" must not record element 1 first.
+    observed_->setToolTip(tr("The sequence of the batch the plots follow; every element is recorded"));
+    // Typing "12" shows element 12 without drawing element 1 first.
     observed_->setKeyboardTracking(false);
     bar->addWidget(observed_);
     bar->addSpacing(24);
@@ -80,12 +80,14 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
 
 QList<PlotView*> PlotPanel::plots() const { return {outputs_, states_, attention_, performance_}; }
 
-void PlotPanel::pin(const TraceStore& run) {
+void PlotPanel::pin(const TraceStore& run, const QString& caption) {
     if (!run.has_run()) return;
-    pinned_ = run;
-    pinned_label_->setText(tr("Pinned for comparison: %1, %2 steps (dashed)")
-                               .arg(run.info().label)
-                               .arg(run.last_step() - run.base_step()));
+    pinned_ = run.shown_only();
+    pinned_label_->setText(!caption.isEmpty() ? caption
+                                              : tr("Pinned for comparison: %1, %2 steps, batch element %3 (dashed)")
+                                                    .arg(run.info().label)
+                                                    .arg(run.last_step() - run.base_step())
+                                                    .arg(run.info().observed));
     unpin_button_->setVisible(true);
     for (PlotView* view : plots()) view->setStores(current_, &pinned_);
     rebuildAll();

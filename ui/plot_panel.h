@@ -33,10 +33,12 @@ public:
     PerformancePlot* performance() const { return performance_; }
     QList<PlotView*> plots() const;
 
-    // Overlays a copy of `run` on every plot (dashed) until unpin().
-    void pin(const TraceStore& run);
+    // Overlays the shown batch element of `run` on every plot (dashed) until unpin(); `caption` names
+    // it above the plots.
+    void pin(const TraceStore& run, const QString& caption = {});
     void unpin();
     bool hasPinned() const { return pinned_.has_run(); }
+    const TraceStore& pinned() const { return pinned_; }
     // Redraws counted since construction: at most one per frame however fast steps arrive.
     int frames() const { return frames_; }
 

@@ -129,14 +129,13 @@ void RunController::setViewStep(qint64 step) {
 }
 
 void RunController::setObserved(int element) {
-    if (!hasRun() || element == session_.observed) return;
-    pause();
-    worker_->cancel();
+    if (!hasRun() || element == traces_.info().observed) return;
+    traces_.set_observed(element);
+    element = traces_.info().observed;
     session_.observed = element;
-    const uint64_t epoch = worker_->epoch();
-    const int64_t target = traces_.last_step();
     EngineWorker* worker = worker_;
-    post([worker, element, target, epoch] { worker->observe(element, target, epoch); });
+    post([worker, element] { worker->setObserved(element); });
+    emit observedChanged(element);
 }
 
 void RunController::saveSnapshot(const QString& path) {
@@ -156,6 +155,7 @@ void RunController::openSnapshot(const QString& path) {
 void RunController::onOpened(const RunInfo& info, const SessionSpec& spec) {
     session_ = spec;
     traces_.start(info);
+    saved_ = false;
     view_step_ = info.base_step;
     emit runOpened();
     emit viewStepChanged(view_step_);
@@ -168,6 +168,7 @@ void RunController::onStepped(const StepBatch& batch) {
     const bool following = view_step_ == traces_.last_step();
     const int first = traces_.size();
     traces_.append(*batch.records);
+    saved_ = false;
     emit recordsAppended(first);
     if (traces_.full()) refuseFullTraces();
     if (following) {
@@ -176,9 +177,12 @@ void RunController::onStepped(const StepBatch& batch) {
     }
 }
 
-void RunController::onRewound(qint64 step, int observed) {
+void RunController::onRewound(qint64 step) {
+    if (step < traces_.last_step()) {
+        emit branching(step);
+        saved_ = false;
+    }
     traces_.truncate(step);
-    traces_.set_observed(observed);
     view_step_ = step;
     emit truncated(step);
     emit viewStepChanged(step);

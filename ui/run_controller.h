@@ -33,6 +33,10 @@ public:
     // The step the views show: the last one, or an earlier one while scrubbing.
     int64_t viewStep() const { return view_step_; }
     int64_t lastStep() const { return traces_.last_step(); }
+    // Steps taken since the run was last saved as a session or exported as traces: work a new run would lose.
+    bool hasUnsavedWork() const { return hasRun() && !traces_.empty() && !saved_; }
+    // The run as it stands is in a file (a session or the traces).
+    void markSaved() { saved_ = true; }
 
     // The state and last output at `step`, fetched from the worker (blocks until it is free).
     Checkpoint stateAt(int64_t step) const;
@@ -49,6 +53,7 @@ public slots:
     // A new sequence of the same model: empty state and a new random feature map draw.
     void reset();
     void setViewStep(qint64 step);
+    // Shows another batch element: the records hold every element, so nothing steps again.
     void setObserved(int element);
     void saveSnapshot(const QString& path);
     void openSnapshot(const QString& path);
@@ -57,9 +62,13 @@ signals:
     void runOpened();
     // Records from index `first` on are new.
     void recordsAppended(int first);
+    // The run is about to drop its steps after `step` to branch there: traces() still holds them all.
+    void branching(qint64 step);
     // Records after `step` were dropped.
     void truncated(qint64 step);
     void viewStepChanged(qint64 step);
+    // The records now show batch element `element`.
+    void observedChanged(int element);
     void busyChanged(bool busy);
     void runningChanged(bool running);
     void progress(qint64 done, qint64 total);
@@ -73,7 +82,7 @@ private:
     void post(Command command);
     void onOpened(const RunInfo& info, const SessionSpec& spec);
     void onStepped(const StepBatch& batch);
-    void onRewound(qint64 step, int observed);
+    void onRewound(qint64 step);
     void onCommandDone();
     // Stops stepping with a message: the traces reached kMaxTraceBytes.
     void refuseFullTraces();
@@ -86,6 +95,7 @@ private:
     int64_t view_step_ = 0;
     int pending_ = 0;
     bool running_ = false;
+    bool saved_ = false;
     double rate_ = 0;
     QTimer run_timer_;
 };

@@ -67,10 +67,10 @@ RunInfo Runner::info() const {
     return info;
 }
 
-StepRecord Runner::advance() {
+BatchRecord Runner::advance() {
     require_step_fits();
-    StepRecord record;
-    StepProbe probe(record, spec_.observed, spec_.batch, model_->config().n_layers);
+    BatchRecord record;
+    StepProbe probe(record, spec_.batch, model_->config().n_layers);
     input_.input(step(), last_output_, x_);
     RowMatrix y;
     // Timed as `stepscope bench` times a step, here with the observer the plots need.
@@ -81,11 +81,11 @@ StepRecord Runner::advance() {
     record.latency_ms = std::chrono::duration<double, std::milli>(stop - start).count();
     record.step = step();
     record.state_bytes = static_cast<int64_t>(stepper_->state_bytes());
-    const auto observed = y.row(spec_.observed);
-    record.output.assign(observed.data(), observed.data() + observed.size());
-    record.output_norm = observed.norm();
+    record.outputs.assign(y.data(), y.data() + y.size());
+    record.output_norms.resize(size_t(y.rows()));
+    Eigen::Map<Eigen::VectorXf>(record.output_norms.data(), y.rows()) = y.rowwise().norm();
     last_output_ = std::move(y);
-    if (checkpoints_.wants(step())) checkpoints_.offer({stepper_->state(), last_output_});
+    if (rewindable_ && checkpoints_.wants(step())) checkpoints_.offer({stepper_->state(), last_output_});
     return record;
 }
 

@@ -1,7 +1,7 @@
 // One run of a model over an input source: stepping, checkpoints, rewinding, snapshots. No threads, no widgets.
 //
 //   auto runner = Runner::open(spec);          // throws stepscope::Error, naming what is wrong
-//   StepRecord r = runner->advance();          // one step, observed
+//   BatchRecord r = runner->advance();         // one step, every batch element observed
 //   runner->rewind(3);                         // back to step 3: the run branches from there
 //
 // The EngineWorker drives one in its thread; the headless export drives one directly.
@@ -53,8 +53,9 @@ public:
     int64_t base_step() const { return checkpoints_.base_step(); }
     const CheckpointStore& checkpoints() const { return checkpoints_; }
 
-    // One step, observed. Throws Error with the run unchanged when the engine or the input refuses.
-    StepRecord advance();
+    // One step, every batch element observed. Throws Error with the run unchanged when the engine or
+    // the input refuses.
+    BatchRecord advance();
     // Back to `step` (base_step() ..  step()): the nearest checkpoint, replayed. Throws RunCancelled,
     // the run unchanged, when `cancelled` turns true during the replay.
     void rewind(int64_t step, const CancelCheck& cancelled = {});
@@ -62,7 +63,11 @@ public:
     Checkpoint state_at(int64_t step, const CancelCheck& cancelled = {}) const;
     // A new sequence: empty state and, for random feature maps, a new draw from `sequence_seed`.
     void reset(uint64_t sequence_seed);
+    // The element the plots show, kept in the sessions and snapshots the run writes.
     void set_observed(int element);
+    // False for a run that never goes back (the headless export): no checkpoints are kept, and a
+    // rewind replays from the start.
+    void set_rewindable(bool rewindable) { rewindable_ = rewindable; }
 
     // Continues from a snapshot of this model. Throws Error, unchanged, when it belongs to another model.
     void restore(const QString& path);
@@ -82,6 +87,7 @@ private:
     RowMatrix last_output_;
     RowMatrix x_;
     CheckpointStore checkpoints_;
+    bool rewindable_ = true;
 };
 
 // The tensor a snapshot carries besides the state: the last output, the next input when fed back.

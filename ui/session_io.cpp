@@ -21,6 +21,7 @@ SessionIO::SessionIO(QWidget* window, RunController* run)
     open_->setShortcut(QKeySequence::Open);
     save_->setShortcut(QKeySequence::Save);
     connect(open_, &QAction::triggered, this, [this] {
+        if (may_replace_ && !may_replace_()) return;
         QSettings settings;
         const QString path = QFileDialog::getOpenFileName(window_, tr("Open session"),
                                                           settings.value(kDirectoryKey).toString(),
@@ -56,6 +57,7 @@ void SessionIO::saveSession(const QString& path) {
     }
     try {
         write_session_file(path, run_->session());
+        run_->markSaved();
         emit done(tr("Wrote %1 (%2 steps)").arg(path).arg(run_->session().steps));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));

@@ -3,6 +3,8 @@
 
 #include <QObject>
 
+#include <functional>
+
 class QAction;
 class QWidget;
 
@@ -19,6 +21,9 @@ public:
     QAction* openAction() const { return open_; }
     QAction* saveAction() const { return save_; }
 
+    // Asked before Open session replaces the run; false leaves it (the window asks about unsaved work).
+    void setReplaceGuard(std::function<bool()> guard) { may_replace_ = std::move(guard); }
+
     // Dialog-free: reading failures go to `failed` and leave the run as it is.
     void openSession(const QString& path);
     void saveSession(const QString& path);
@@ -32,6 +37,7 @@ private:
     RunController* run_;
     QAction* open_;
     QAction* save_;
+    std::function<bool()> may_replace_;
 };
 
 }  // namespace stepscope::ui

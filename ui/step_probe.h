@@ -1,4 +1,4 @@
-// A StepObserver that copies the observed batch element's norms and attention weights into a StepRecord.
+// A StepObserver that copies the engine's norms and attention weights of every batch element into a BatchRecord.
 #pragma once
 
 #include "step_record.h"
@@ -8,16 +8,14 @@ namespace stepscope::ui {
 
 class StepProbe : public StepObserver {
 public:
-    // `record` receives one step's observations of batch element `observed` of `batch`.
-    StepProbe(StepRecord& record, int observed, int batch, int layers);
+    // `record` receives one step's observations of the `batch` elements of a model of `layers` layers.
+    StepProbe(BatchRecord& record, int batch, int layers);
 
     void attention_weights(int layer, AttentionRole role, const ConstMatrixRef& weights) override;
     void state_norms(int layer, AttentionRole role, const StateNorms& norms) override;
 
 private:
-    StepRecord& record_;
-    int observed_;
-    int batch_;
+    BatchRecord& record_;
 };
 
 }  // namespace stepscope::ui

@@ -1,0 +1,320 @@
+// Runs are never lost: showing another batch element re-slices what was recorded, a branch keeps the
+// abandoned steps pinned, replacing or closing a run with unsaved steps asks first, and a store bounded
+// for long exports keeps evenly spaced steps.
+#include <QFileDialog>
+#include <QImage>
+#include <QStatusBar>
+#include <QtTest>
+
+#include "export_controller.h"
+#include "gui_script.h"
+#include "headless_export.h"
+#include "trace_store.h"
+#include "main_window.h"
+#include "plot_panel.h"
+#include "session_io.h"
+#include "stepscope/error.h"
+#include "ui_test_support.h"
+
+using namespace stepscope;
+using namespace stepscope::ui;
+using namespace stepscope::ui::testing;
+
+class TestRunsSafe : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() {
+        QVERIFY(dir_.isValid());
+        QStandardPaths::setTestModeEnabled(true);  // the dialogs' remembered folders stay out of the user's settings
+    }
+
+    // Every element is recorded: another one shows at once, the run keeps its length and its state.
+    void anotherBatchElementShowsAtOnceAndKeepsTheRun() {
+        RunController run;
+        run.open(small_spec("full"));
+        QVERIFY(wait_idle(run));
+        run.step(40);
+        QVERIFY(wait_idle(run));
+        const State before = run.stateAt(40).state;
+        QSignalSpy truncated(&run, &RunController::truncated);
+        QSignalSpy observed(&run, &RunController::observedChanged);
+        run.setObserved(2);
+        // No wait: the slice is there as the call returns.
+        QCOMPARE(observed.size(), 1);
+        QCOMPARE(run.traces().info().observed, 2);
+        QCOMPARE(run.session().observed, 2);
+        QCOMPARE(run.traces().size(), 40);
+        std::vector<StepRecord> expected;
+        fresh_run(run, 40, &expected);
+        for (int i = 0; i < 40; ++i)
+            QVERIFY2(run.traces().records()[size_t(i)].output == expected[size_t(i)].output,
+                     qPrintable(QString("step %1").arg(i + 1)));
+        // The heatmap's weights and the state norms follow the element too.
+        const StepRecord& last = run.traces().records().back();
+        QCOMPARE(last.attention.size(), expected.back().attention.size());
+        QVERIFY(!last.attention.empty());
+        QVERIFY(last.attention[0].weights == expected.back().attention[0].weights);
+        QVERIFY(last.layers[1].self.first == expected.back().layers[1].self.first);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(truncated.size(), 0);
+        QCOMPARE(run.lastStep(), qint64(40));
+        QVERIFY(run.stateAt(40).state == before);
+    }
+
+    // Changing the element while the engine runs neither stops nor shortens the run.
+    void changingTheElementDuringARunKeepsEveryStep() {
+        RunController run;
+        run.open(small_spec("linear"));
+        QVERIFY(wait_idle(run));
+        QSignalSpy truncated(&run, &RunController::truncated);
+        run.run(0);
+        QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 50; }, 60000));
+        const int before = run.traces().size();
+        run.setObserved(2);
+        run.setObserved(0);
+        QVERIFY(run.running());
+        QVERIFY(run.traces().size() >= before);
+        QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > before + 50; }, 60000));
+        run.pause();
+        QVERIFY(wait_idle(run));
+        QCOMPARE(truncated.size(), 0);
+        QCOMPARE(run.traces().info().observed, 0);
+        const int steps = run.traces().size();
+        QCOMPARE(run.lastStep(), qint64(steps));
+        std::vector<StepRecord> expected;
+        fresh_run(run, steps, &expected);
+        QVERIFY(run.traces().records().back().output == expected.back().output);
+        QVERIFY(run.traces().records().front().output == expected.front().output);
+    }
+
+    // The seed example's records of every element: about 28 KB a step, so the 2 GB cap holds some
+    // 77,000 steps (the figure trace_store.h and the README give).
+    void theSeedExampleFitsTheTraceBudget() {
+        RunController run;
+        run.open(seed_example());
+        QVERIFY(wait_idle(run));
+        run.step(20);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(run.traces().batch_records().front().batch, 10);
+        const double per_step = double(run.traces().bytes()) / run.traces().size();
+        qInfo("seed example: %.0f bytes a step, %.0f steps within the cap", per_step, kMaxTraceBytes / per_step);
+        QVERIFY2(kMaxTraceBytes / per_step >= 75000, qPrintable(QString::number(per_step)));
+    }
+
+    // A bounded store keeps evenly spaced older steps and every step of the heatmap's window.
+    void aBoundedStoreKeepsEvenlySpacedSteps() {
+        const SessionSpec spec = small_spec("full");
+        Runner runner(build_model(spec), spec);
+        TraceStore store;
+        store.start(runner.info());
+        store.keep_at_most(100);
+        std::vector<BatchRecord> chunk;
+        for (int t = 0; t < 1500; ++t) chunk.push_back(runner.advance());
+        for (size_t i = 0; i < chunk.size(); i += 50)
+            store.append(std::vector<BatchRecord>(chunk.begin() + long(i), chunk.begin() + long(i + 50)));
+        QVERIFY2(store.size() <= 100 + kAttentionWindow, qPrintable(QString::number(store.size())));
+        QCOMPARE(store.last_step(), qint64(1500));
+        QCOMPARE(store.records().size(), store.batch_records().size());
+        // The heatmap's window is whole.
+        for (int64_t s = 1500 - kAttentionWindow + 1; s <= 1500; ++s) QVERIFY(store.at_step(s) != nullptr);
+        // Before it, one stride apart.
+        const auto& records = store.records();
+        const size_t older = records.size() - kAttentionWindow;
+        QVERIFY(older > 10);
+        const int64_t stride = records[1].step - records[0].step;
+        QVERIFY(stride > 1);
+        for (size_t i = 1; i < older; ++i) QCOMPARE(records[i].step - records[i - 1].step, stride);
+        QCOMPARE(records[older - 1].output, chunk[size_t(records[older - 1].step - 1)].element(1).output);
+    }
+
+    void steppingAfterScrubbingBackPinsTheAbandonedBranch() {
+        MainWindow window(small_spec("full"));
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        run->step(30);
+        QVERIFY(wait_idle(*run));
+        const std::vector<StepRecord> before = run->traces().records();
+        run->setViewStep(12);
+        QSignalSpy branching(run, &RunController::branching);
+        run->step(1);
+        QVERIFY(wait_idle(*run));
+        QCOMPARE(branching.size(), 1);
+        QCOMPARE(run->lastStep(), qint64(13));
+
+        const PlotPanel* plots = window.plotPanel();
+        QVERIFY(plots->hasPinned());
+        const TraceStore& pinned = plots->pinned();
+        QCOMPARE(pinned.last_step(), qint64(30));
+        QCOMPARE(pinned.size(), 30);
+        // The pin holds the shown element only: a fraction of the run's memory.
+        QVERIFY(pinned.batch_records().empty());
+        QVERIFY(pinned.bytes() / 30 < run->traces().bytes() / 13);
+        for (size_t i = 0; i < before.size(); ++i)
+            QVERIFY2(pinned.records()[i].output == before[i].output, qPrintable(QString("step %1").arg(i + 1)));
+        const QString status = window.statusBar()->currentMessage();
+        QVERIFY2(status.contains("Branched at step 12; the previous run (30 steps) is pinned"), qPrintable(status));
+    }
+
+    void steppingOnFromTheEndBranchesNothing() {
+        MainWindow window(small_spec("linear"));
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        QSignalSpy branching(run, &RunController::branching);
+        run->step(5);
+        QVERIFY(wait_idle(*run));
+        run->step(5);
+        QVERIFY(wait_idle(*run));
+        QCOMPARE(branching.size(), 0);
+        QVERIFY(!window.plotPanel()->hasPinned());
+    }
+
+    void quittingWithUnsavedStepsAsks() {
+        MainWindow window(small_spec("linear"));
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        QStringList asked;
+        QMessageBox::StandardButton answer = QMessageBox::Cancel;
+        window.setDiscardQuestion([&](const QString& text) {
+            asked << text;
+            return answer;
+        });
+        window.show();
+        // A run without steps holds nothing to lose.
+        QVERIFY(window.close());
+        QCOMPARE(asked.size(), 0);
+
+        window.show();
+        run->step(4);
+        QVERIFY(wait_idle(*run));
+        QVERIFY(run->hasUnsavedWork());
+        QVERIFY(!window.close());
+        QCOMPARE(asked.size(), 1);
+        QVERIFY2(asked.first().contains("4 steps") && asked.first().contains("quitting"), qPrintable(asked.first()));
+        QVERIFY(window.isVisible());
+        QCOMPARE(run->lastStep(), qint64(4));
+
+        answer = QMessageBox::Discard;
+        QVERIFY(window.close());
+        QCOMPARE(asked.size(), 2);
+    }
+
+    void openingASessionOrSnapshotAsksAndCancelKeepsTheRun() {
+        MainWindow window(small_spec("linear"));
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        run->step(3);
+        QVERIFY(wait_idle(*run));
+        QStringList asked;
+        window.setDiscardQuestion([&](const QString& text) {
+            asked << text;
+            return QMessageBox::Cancel;
+        });
+        // Cancel returns before any file dialog opens.
+        window.sessionIO()->openAction()->trigger();
+        window.exporter()->openSnapshotAction()->trigger();
+        QCOMPARE(asked.size(), 2);
+        QVERIFY(asked[0].contains("opening a session"));
+        QVERIFY(asked[1].contains("opening a snapshot"));
+        QVERIFY(!window.mayDiscardRun("loading weights"));
+        QCOMPARE(asked.size(), 3);
+        QCOMPARE(run->lastStep(), qint64(3));
+    }
+
+    // Save in the question opens Save session; the run may go once the file is written, and stays
+    // when that dialog is cancelled.
+    void saveWritesTheSessionBeforeTheRunGoes() {
+        MainWindow window(small_spec("linear"));
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        run->step(3);
+        QVERIFY(wait_idle(*run));
+        window.setDiscardQuestion([](const QString&) { return QMessageBox::Save; });
+        const QString path = dir_.filePath("asked.json");
+        bool accept = false;
+        int dialogs = 0;
+        // The save dialog runs its own event loop: answer it from there once it is up.
+        QTimer answer;
+        answer.setInterval(10);
+        connect(&answer, &QTimer::timeout, this, [&] {
+            auto* dialog = qobject_cast<QFileDialog*>(QApplication::activeModalWidget());
+            if (!dialog) return;
+            ++dialogs;
+            if (accept) {
+                dialog->selectFile(path);
+                static_cast<QDialog*>(dialog)->accept();
+            } else {
+                dialog->reject();
+            }
+        });
+        answer.start();
+        QVERIFY(!window.mayDiscardRun("quitting"));
+        QCOMPARE(dialogs, 1);
+        QVERIFY(run->hasUnsavedWork());
+        accept = true;
+        QVERIFY(window.mayDiscardRun("quitting"));
+        QCOMPARE(dialogs, 2);
+        QVERIFY(!run->hasUnsavedWork());
+        QCOMPARE(session_from_file(path).steps, int64_t(3));
+    }
+
+    void savedOrExportedRunsAskNothingUntilTheyStepAgain() {
+        MainWindow window(small_spec("linear"));
+        RunController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        int asked = 0;
+        window.setDiscardQuestion([&](const QString&) {
+            ++asked;
+            return QMessageBox::Cancel;
+        });
+        run->step(3);
+        QVERIFY(wait_idle(*run));
+        window.sessionIO()->saveSession(dir_.filePath("session.json"));
+        QVERIFY(!run->hasUnsavedWork());
+        QVERIFY(window.mayDiscardRun("quitting"));
+        run->step(2);
+        QVERIFY(wait_idle(*run));
+        QVERIFY(!window.mayDiscardRun("quitting"));
+        QCOMPARE(asked, 1);
+        window.exporter()->exportTraces(dir_.filePath("traces.csv"));
+        QVERIFY(window.mayDiscardRun("quitting"));
+        QCOMPARE(asked, 1);
+    }
+
+    // Longer than the plots keep: the CSV still holds every step of every element, in order.
+    void aLongHeadlessExportWritesEveryStep() {
+        HeadlessExport job;
+        job.spec = small_spec("linear");
+        job.steps = 3000;
+        job.directory = dir_.filePath("long");
+        job.width = 320;
+        job.height = 200;
+        run_headless_export(job);
+        QFile csv(QDir(job.directory).filePath("traces.csv"));
+        QVERIFY(csv.open(QIODevice::ReadOnly | QIODevice::Text));
+        QCOMPARE(QString::fromUtf8(csv.readLine()).section(',', 0, 1), QString("step,batch"));
+        int rows = 0;
+        while (!csv.atEnd()) {
+            const QStringList cells = QString::fromUtf8(csv.readLine()).split(',');
+            QCOMPARE(cells[0].toInt(), rows / 3 + 1);
+            QCOMPARE(cells[1].toInt(), rows % 3);
+            ++rows;
+        }
+        QCOMPARE(rows, 3000 * 3);
+        QCOMPARE(QImage(QDir(job.directory).filePath("outputs.png")).size(), QSize(320, 200));
+    }
+
+    void theScriptScrubsBack() {
+        const GuiOptions options = parse_gui_arguments({"--steps", "9", "--scrub", "4", "--steps", "2"});
+        QCOMPARE(options.actions.size(), size_t(3));
+        QVERIFY(options.actions[1].kind == GuiAction::Kind::Scrub);
+        QCOMPARE(options.actions[1].count, qint64(4));
+        QVERIFY_THROWS_EXCEPTION(stepscope::Error, parse_gui_arguments({"--scrub", "four"}));
+    }
+
+private:
+    QTemporaryDir dir_;
+};
+
+QTEST_MAIN(TestRunsSafe)
+#include "test_ui_runs_safe.moc"
