@@ -22,6 +22,9 @@ public:
     void appendFrom(int first) override;
     void setViewStep(int64_t step) override;
     void refresh() override;
+    QString csv() const override;
+    // Axis label of the keys: "key step" or "memory element".
+    QString keyLabel() const;
 
     // Cells drawn at the last refresh (query rows x key columns); for tests.
     int rowsShown() const { return rows_shown_; }

@@ -120,6 +120,7 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, RunControl
         if (path.isEmpty()) return;
         rememberDirectory(path);
         run_->openSnapshot(path);
+        emit snapshotOpened(path);
     });
 }
 

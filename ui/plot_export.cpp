@@ -3,11 +3,17 @@
 
 #include <QDir>
 #include <QFileInfo>
+#include <QImageWriter>
 #include <QSaveFile>
+#include <QSvgGenerator>
 #include <QTextStream>
 #include <qcustomplot.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "plot_panel.h"
+#include "plot_style.h"
 #include "plot_view.h"
 #include "stepscope/error.h"
 #include "trace_store.h"
@@ -39,16 +45,79 @@ void module_values(QTextStream& out, const ModuleNorms& m) {
 
 }  // namespace
 
-void save_plot(QCustomPlot* plot, const QString& path, int width, int height) {
+double export_scale(int width, int height) { return std::max(1.0, std::min(width / 1200.0, height / 800.0)); }
+
+namespace {
+
+// The plot laid out at width x height logical pixels (legend columns, title), drawn by `paint`,
+// then laid out for the screen again.
+template <typename Paint>
+void draw_at(QCustomPlot* plot, int width, int height, Paint paint) {
+    fit_decorations(plot, width, height);
+    paint(width, height);
+    fit_decorations(plot, plot->width(), plot->height());
+}
+
+void save_image(QCustomPlot* plot, const QString& path, const QByteArray& format, int width, int height, double scale) {
+    QImage image(width, height, QImage::Format_RGB32);
+    image.fill(Qt::white);
+    // Physical size as on screen: a 4000 px export at scale 3.3 says so in its DPI.
+    const int dots_per_meter = int(std::lround(96.0 * scale / 0.0254));
+    image.setDotsPerMeterX(dots_per_meter);
+    image.setDotsPerMeterY(dots_per_meter);
+    draw_at(plot, int(std::ceil(width / scale)), int(std::ceil(height / scale)), [&](int w, int h) {
+        QCPPainter painter(&image);
+        painter.setMode(QCPPainter::pmNoCaching);
+        if (scale > 1) painter.setMode(QCPPainter::pmNonCosmetic);
+        painter.scale(scale, scale);
+        plot->toPainter(&painter, w, h);
+    });
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) throw file_error(path, file.errorString());
+    QImageWriter writer(&file, format);
+    if (format == "jpg") writer.setQuality(92);
+    if (!writer.write(image)) throw file_error(path, writer.errorString());
+    if (!file.commit()) throw file_error(path, file.errorString());
+}
+
+void save_svg(QCustomPlot* plot, const QString& path, int width, int height, double scale) {
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) throw file_error(path, file.errorString());
+    QSvgGenerator svg;
+    svg.setOutputDevice(&file);
+    svg.setSize(QSize(width, height));
+    svg.setViewBox(QRect(0, 0, width, height));
+    svg.setTitle(plot->property("fullTitle").toString());
+    svg.setResolution(int(std::lround(96.0 * scale)));
+    draw_at(plot, int(std::ceil(width / scale)), int(std::ceil(height / scale)), [&](int w, int h) {
+        QCPPainter painter(&svg);
+        painter.setMode(QCPPainter::pmVectorized);
+        painter.setMode(QCPPainter::pmNoCaching);
+        painter.setMode(QCPPainter::pmNonCosmetic);
+        painter.scale(scale, scale);
+        plot->toPainter(&painter, w, h);
+    });
+    if (!file.commit()) throw file_error(path, file.errorString());
+}
+
+}  // namespace
+
+void save_plot(QCustomPlot* plot, const QString& path, int width, int height, double scale) {
     if (width < 16 || height < 16 || width > kMaxImageSide || height > kMaxImageSide)
         throw file_error(path, QStringLiteral("an image must be 16 to %1 pixels wide and high").arg(kMaxImageSide));
+    if (scale <= 0) scale = export_scale(width, height);
     const QString suffix = QFileInfo(path).suffix().toLower();
-    bool ok = false;
-    if (suffix == "png") ok = plot->savePng(path, width, height);
-    else if (suffix == "jpg" || suffix == "jpeg") ok = plot->saveJpg(path, width, height, 1.0, 92);
-    else if (suffix == "pdf") ok = plot->savePdf(path, width, height);
-    else throw file_error(path, QStringLiteral("unknown image format '%1' (png, jpg or pdf)").arg(suffix));
-    if (!ok) throw file_error(path, QStringLiteral("could not be written"));
+    if (suffix == "png") save_image(plot, path, "png", width, height, scale);
+    else if (suffix == "jpg" || suffix == "jpeg") save_image(plot, path, "jpg", width, height, scale);
+    else if (suffix == "svg") save_svg(plot, path, width, height, scale);
+    else if (suffix == "pdf") {
+        // A PDF is vector: its page is the figure at screen scale, which a viewer enlarges.
+        bool ok = false;
+        draw_at(plot, int(std::ceil(width / scale)), int(std::ceil(height / scale)),
+                [&](int w, int h) { ok = plot->savePdf(path, w, h); });
+        if (!ok) throw file_error(path, QStringLiteral("could not be written"));
+    } else
+        throw file_error(path, QStringLiteral("unknown image format '%1' (png, jpg, svg or pdf)").arg(suffix));
 }
 
 QStringList save_all_plots(PlotPanel& panel, const QString& directory, const QString& format, int width, int height) {
@@ -61,6 +130,12 @@ QStringList save_all_plots(PlotPanel& panel, const QString& directory, const QSt
         written << path;
     }
     return written;
+}
+
+void write_text_file(const QString& path, const QString& text) {
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) throw file_error(path, file.errorString());
+    if (file.write(text.toUtf8()) < 0 || !file.commit()) throw file_error(path, file.errorString());
 }
 
 void write_traces_csv(const QString& path, const TraceStore& traces) {
