@@ -38,7 +38,7 @@ int run_gui(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("Stepscope"));
     QApplication::setApplicationName(QStringLiteral("Stepscope"));
-    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+    QApplication::setApplicationVersion(QStringLiteral(STEPSCOPE_VERSION));
 
     MainWindow window(spec);
     QSettings settings;

@@ -10,9 +10,13 @@ int main(int argc, char** argv) {
         if (std::strcmp(command, "replay") == 0) return run_replay(argc - 1, argv + 1);
         if (std::strcmp(command, "export") == 0) return run_export(argc - 1, argv + 1);
         if (std::strcmp(command, "bench") == 0) return run_bench(argc - 1, argv + 1);
+        if (std::strcmp(command, "--version") == 0) {
+            std::printf("stepscope %s\n", STEPSCOPE_VERSION);
+            return 0;
+        }
         if (std::strcmp(command, "--help") == 0 || std::strcmp(command, "-h") == 0) {
             std::printf(
-                "usage: stepscope [replay|export|bench] [options]\n"
+                "usage: stepscope [replay|export|bench] [options] | --version\n"
                 "  (no command)  open the explorer window\n"
                 "  replay        run a model over a sequence file: --model --inputs --output\n"
                 "  export        headless plots, traces and snapshot: --config|--session --steps --out\n"

@@ -28,6 +28,8 @@ public:
 
     // Cells drawn at the last refresh (query rows x key columns); for tests.
     int rowsShown() const { return rows_shown_; }
+    // False while the map holds only a note (linear attention, no steps yet).
+    bool hasWeights() const { return rows_shown_ > 0; }
 
 private:
     AttentionRole role() const;

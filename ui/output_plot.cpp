@@ -42,8 +42,10 @@ OutputPlot::OutputPlot(QWidget* parent)
     controls()->addWidget(new QLabel(tr("dims")));
     controls()->addWidget(dimensions_edit_);
     dimensions_error_->setStyleSheet(QStringLiteral("color: #c62828;"));
+    // The reason never widens the window: it gives way to the plot's width (its tooltip has it whole).
+    dimensions_error_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     dimensions_error_->setVisible(false);
-    controls()->addWidget(dimensions_error_);
+    controls()->addWidget(dimensions_error_, 10);
     controls()->addStretch(1);
     connect(mode_, &QComboBox::currentIndexChanged, this, [this](int index) { showNorm(index == 1); });
     connect(dimensions_edit_, &QLineEdit::editingFinished, this,
@@ -54,8 +56,9 @@ bool OutputPlot::setDimensions(const QString& text) {
     const auto parsed = parse_index_list(text, kMaxDimensions);
     dimensions_edit_->setStyleSheet(parsed ? QString() : QStringLiteral("QLineEdit { border: 1px solid #c62828; }"));
     // The reason is said beside the field, not only in a tooltip.
-    const QString reason = parsed ? QString() : tr("write indices such as 0-3, 7 (at most %1)").arg(kMaxDimensions);
+    const QString reason = parsed ? QString() : tr("not a list: write e.g. 0-3, 7 (at most %1)").arg(kMaxDimensions);
     dimensions_error_->setText(reason);
+    dimensions_error_->setToolTip(reason);
     dimensions_error_->setVisible(!parsed);
     dimensions_edit_->setToolTip(parsed ? tr("Feature dimensions of y to draw: \"0-3, 7\"") : reason);
     if (!parsed) return false;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "attention_plot.h"
 #include "plot_panel.h"
 #include "plot_style.h"
 #include "plot_view.h"
@@ -125,6 +126,8 @@ QStringList save_all_plots(PlotPanel& panel, const QString& directory, const QSt
     panel.refreshNow();
     QStringList written;
     for (PlotView* view : panel.plots()) {
+        // A heatmap with only its note ("linear attention has no attention matrix") is no figure.
+        if (view == panel.attention() && !panel.attention()->hasWeights()) continue;
         const QString path = QDir(directory).filePath(view->fileStem() + "." + format);
         save_plot(view->plot(), path, width, height);
         written << path;

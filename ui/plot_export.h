@@ -22,7 +22,8 @@ double export_scale(int width, int height);
 // stepscope::Error naming the file when the suffix is unknown or writing fails.
 void save_plot(QCustomPlot* plot, const QString& path, int width, int height, double scale = 0);
 
-// Every plot of the panel into `directory` as <stem>.<format>; returns the paths written.
+// Every plot of the panel into `directory` as <stem>.<format>, but the heatmap only when it holds
+// weights (linear attention has none); returns the paths written.
 QStringList save_all_plots(PlotPanel& panel, const QString& directory, const QString& format, int width, int height);
 
 // Writes `text` to `path` through a temporary file. Throws stepscope::Error when it cannot.
