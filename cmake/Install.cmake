@@ -7,7 +7,7 @@ install(FILES resources/${STEPSCOPE_APP_ID}.metainfo.xml DESTINATION ${CMAKE_INS
 install(FILES resources/icons/stepscope.svg DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/scalable/apps)
 install(FILES resources/icons/stepscope.png DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/64x64/apps)
 # Help > Usage opens this README.
-install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/stepscope)
 
 set(CPACK_PACKAGE_NAME stepscope)
 set(CPACK_PACKAGE_VENDOR "Stepscope")
