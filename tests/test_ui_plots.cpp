@@ -86,7 +86,9 @@ private slots:
         plot.setViewStep(5);
         plot.refresh();
         QCOMPARE(plot.rowsShown(), 5);
-        auto* scale = qobject_cast<QCPColorScale*>(plot.plot()->plotLayout()->element(1, 1));
+        QCPColorScale* scale = nullptr;
+        for (QCPLayoutElement* element : plot.plot()->plotLayout()->elements(true))
+            if (auto* found = qobject_cast<QCPColorScale*>(element)) scale = found;
         QVERIFY(scale);
         QCPColorGradient shown = scale->gradient();
         const QColor one = QColor::fromRgb(shown.color(1.0, scale->dataRange(), true));

@@ -51,12 +51,18 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     }
     map_ = new QCPColorMap(p->xAxis, p->yAxis);
     scale_ = new QCPColorScale(p);
-    // No legend: the colour scale stands right of the map instead.
+    // No legend: the colour scale stands right of the map instead, in a row of its own under the
+    // title, so the title keeps the plot's whole width.
     p->plotLayout()->take(p->legend);
     p->legend->setVisible(false);
+    QCPAxisRect* axes = p->axisRect();
+    p->plotLayout()->take(axes);
     p->plotLayout()->simplify();
-    p->plotLayout()->addElement(1, 1, scale_);
-    p->plotLayout()->setColumnStretchFactor(1, 0.001);
+    auto* row = new QCPLayoutGrid;
+    p->plotLayout()->addElement(1, 0, row);
+    row->addElement(0, 0, axes);
+    row->addElement(0, 1, scale_);
+    row->setColumnStretchFactor(1, 0.001);
     scale_->setType(QCPAxis::atRight);
     scale_->setBarWidth(14);
     // Weights span orders of magnitude (a first step attends only to itself): a log scale shows them all.

@@ -143,12 +143,8 @@ void set_axis_label(QCPAxis* axis, const QString& label) {
 }
 
 void fit_decorations(QCustomPlot* plot, int width, int height) {
-    // Long titles lose their end, never their start ("utputs over time"); a colour scale beside
-    // the axes takes its share of the width.
-    int title_width = width - 12;
-    if (plot->plotLayout()->columnCount() > 1)
-        if (QCPLayoutElement* side = plot->plotLayout()->element(1, 1))
-            title_width -= side->minimumOuterSizeHint().width() + 60;
+    // Long titles lose their end, never their start ("utputs over time").
+    const int title_width = width - 12;
     if (auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) {
         const QString full = plot->property("fullTitle").toString();
         const QString elided = QFontMetrics(text->font()).elidedText(full, Qt::ElideRight, title_width);
