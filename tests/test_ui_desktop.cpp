@@ -3,6 +3,7 @@
 #include <QAbstractSpinBox>
 #include <QLabel>
 #include <QMenuBar>
+#include <QProcess>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -204,6 +205,30 @@ private slots:
         QVERIFY(wait_idle(*window.controller()));
         QCOMPARE(window.recentFiles().value(0), QFileInfo(snapshot).absoluteFilePath());
         QVERIFY(!window.openFile(dir_.filePath("nothing.txt")));
+    }
+
+    void versionAndSvgExportFromTheCommandLine() {
+        QProcess version;
+        version.start(STEPSCOPE_BINARY, {"--version"});
+        QVERIFY(version.waitForFinished(30000));
+        QCOMPARE(version.exitCode(), 0);
+        QVERIFY(version.readAllStandardOutput().trimmed().startsWith("stepscope "));
+        const QString out = dir_.filePath("cli_svg");
+        QProcess export_svg;
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.insert("QT_QPA_PLATFORM", "offscreen");
+        export_svg.setProcessEnvironment(environment);
+        export_svg.start(STEPSCOPE_BINARY, {"export", "--config", STEPSCOPE_GOLDEN_DIR "/enc_linear/config.json",
+                                            "--steps", "3", "--out", out, "--format", "svg"});
+        QVERIFY(export_svg.waitForFinished(60000));
+        QCOMPARE(export_svg.exitCode(), 0);
+        QVERIFY(QFile::exists(QDir(out).filePath("outputs.svg")));
+        QVERIFY(!QFile::exists(QDir(out).filePath("attention.svg")));
+        QProcess refused;
+        refused.start(STEPSCOPE_BINARY, {"export", "--config", "x.json", "--steps", "1", "--out", out, "--format", "gif"});
+        QVERIFY(refused.waitForFinished(30000));
+        QCOMPARE(refused.exitCode(), 2);
+        QVERIFY(refused.readAllStandardError().contains("png, svg, pdf or jpg"));
     }
 
 private:

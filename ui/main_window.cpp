@@ -30,7 +30,6 @@
 #include "session_io.h"
 #include "step_controls.h"
 #include "stepscope/config.h"
-#include "stepscope/error.h"
 
 namespace stepscope::ui {
 
@@ -369,24 +368,21 @@ void MainWindow::pinRun() {
 }
 
 void MainWindow::loadWeights(const QString& path) {
-    // The form shows the file's model at once, so a refusal further on is not a dead end.
-    ModelConfig config;
+    SessionSpec spec = run_->hasRun() ? run_->session() : SessionSpec{};
+    input_->apply(spec);
+    // The form shows the file's model at once, so a refusal of the input is not a dead end. A
+    // damaged file goes to the engine as it is: its message names what is wrong.
     try {
         const auto metadata = safetensors_metadata(path);
         const auto text = metadata.find("config");
-        if (text == metadata.end()) throw Error(path.toStdString() + ": no model config in its metadata");
-        config = config_from_json(text->second);
-    } catch (const std::exception& e) {
-        showError(tr("Weights not loaded: %1.").arg(QString::fromStdString(e.what())));
-        return;
+        if (text != metadata.end()) {
+            spec.config = config_from_json(text->second);
+            model_->setConfig(spec.config);
+            weights_path_ = path;
+            weights_config_ = spec.config;
+        }
+    } catch (const std::exception&) {
     }
-    model_->setConfig(config);
-    weights_path_ = path;
-    weights_config_ = config;
-    addRecent(path);
-    SessionSpec spec = run_->hasRun() ? run_->session() : SessionSpec{};
-    input_->apply(spec);
-    spec.config = config;
     spec.weights_path = path;
     spec.snapshot_path.clear();
     spec.steps = 0;

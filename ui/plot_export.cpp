@@ -62,10 +62,6 @@ void draw_at(QCustomPlot* plot, int width, int height, Paint paint) {
 void save_image(QCustomPlot* plot, const QString& path, const QByteArray& format, int width, int height, double scale) {
     QImage image(width, height, QImage::Format_RGB32);
     image.fill(Qt::white);
-    // Physical size as on screen: a 4000 px export at scale 3.3 says so in its DPI.
-    const int dots_per_meter = int(std::lround(96.0 * scale / 0.0254));
-    image.setDotsPerMeterX(dots_per_meter);
-    image.setDotsPerMeterY(dots_per_meter);
     draw_at(plot, int(std::ceil(width / scale)), int(std::ceil(height / scale)), [&](int w, int h) {
         QCPPainter painter(&image);
         painter.setMode(QCPPainter::pmNoCaching);
@@ -73,6 +69,11 @@ void save_image(QCustomPlot* plot, const QString& path, const QByteArray& format
         painter.scale(scale, scale);
         plot->toPainter(&painter, w, h);
     });
+    // Physical size as on screen: a 4000 px export at scale 3.3 says so in its DPI. Set after
+    // drawing, as fonts in points follow an image's DPI and would grow twice.
+    const int dots_per_meter = int(std::lround(96.0 * scale / 0.0254));
+    image.setDotsPerMeterX(dots_per_meter);
+    image.setDotsPerMeterY(dots_per_meter);
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly)) throw file_error(path, file.errorString());
     QImageWriter writer(&file, format);
@@ -89,7 +90,8 @@ void save_svg(QCustomPlot* plot, const QString& path, int width, int height, dou
     svg.setSize(QSize(width, height));
     svg.setViewBox(QRect(0, 0, width, height));
     svg.setTitle(plot->property("fullTitle").toString());
-    svg.setResolution(int(std::lround(96.0 * scale)));
+    // Points convert to pixels as on screen; the painter's scale alone enlarges the figure.
+    svg.setResolution(96);
     draw_at(plot, int(std::ceil(width / scale)), int(std::ceil(height / scale)), [&](int w, int h) {
         QCPPainter painter(&svg);
         painter.setMode(QCPPainter::pmVectorized);
