@@ -3,9 +3,16 @@
 # `cmake --install`, builds the Debian package with cpack, installs it with apt, runs
 # `stepscope --version` and starts the window offscreen, then removes the package again.
 #
-#   bash .ci/package.sh            (as root; needs desktop-file-utils, appstream, dpkg-dev)
+#   bash .ci/package.sh            (as root, after `bash setup.sh test` has installed the build packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+missing=()
+command -v desktop-file-validate >/dev/null || missing+=(desktop-file-utils)
+command -v appstreamcli >/dev/null || missing+=(appstream)
+command -v dpkg-shlibdeps >/dev/null || missing+=(dpkg-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
 build="${STEPSCOPE_PACKAGE_BUILD_DIR:-$PWD/build-package}"
 app_id=io.github.stepscope.Stepscope
 
