@@ -12,12 +12,12 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
-#include <QMimeData>
 #include <QUrl>
 #include <QVBoxLayout>
 
@@ -202,7 +202,7 @@ void MainWindow::buildMenus() {
     connect(quit, &QAction::triggered, this, &QWidget::close);
 
     QMenu* run = menuBar()->addMenu(tr("&Run"));
-    // The menu item carries the shortcut, so the menu shows it; the button triggers the same action.
+    // The menu item carries the shortcut, so the menu shows it; the Apply button does the same.
     QAction* apply = run->addAction(tr("Apply forms: new run"));
     apply->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
     connect(apply, &QAction::triggered, this, &MainWindow::applyForms);
