@@ -38,16 +38,17 @@ int run_gui(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("Stepscope"));
     QApplication::setApplicationName(QStringLiteral("Stepscope"));
-    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+    QApplication::setApplicationVersion(QStringLiteral(STEPSCOPE_VERSION));
 
     MainWindow window(spec);
     QSettings settings;
     // A scripted screenshot has a fixed size so the README's picture does not depend on the last session.
     const bool scripted = options.quits();
-    if (scripted) window.resize(1600, 1000);
+    if (options.window_size.isValid()) window.resize(options.window_size);
+    else if (scripted) window.resize(1600, 1000);
     else if (!window.restoreGeometry(settings.value(QStringLiteral("mainwindow/geometry")).toByteArray()))
         window.resize(1500, 950);
-    if (!scripted) window.restoreState(settings.value(QStringLiteral("mainwindow/state")).toByteArray());
+    if (!scripted && !options.window_size.isValid()) window.restoreState(settings.value(QStringLiteral("mainwindow/state")).toByteArray());
     window.show();
     GuiScript script(&window, options.actions, scripted);
     script.start();

@@ -29,7 +29,7 @@ std::string command_names() {
 }
 
 void print_usage() {
-    std::printf("usage: stepscope [%s] [options]\n", command_names().c_str());
+    std::printf("usage: stepscope [%s] [options] | --version\n", command_names().c_str());
 #ifdef STEPSCOPE_HAVE_GUI
     std::printf("  %-14s%s\n", "(no command)", "open the explorer window");
 #endif
@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
     if (argc >= 2) {
         for (const Command& command : kCommands)
             if (std::strcmp(argv[1], command.name) == 0) return command.run(argc - 1, argv + 1);
+        if (std::strcmp(argv[1], "--version") == 0) {
+            std::printf("stepscope %s\n", STEPSCOPE_VERSION);
+            return 0;
+        }
         if (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
             print_usage();
             return 0;

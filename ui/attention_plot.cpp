@@ -51,23 +51,28 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     }
     map_ = new QCPColorMap(p->xAxis, p->yAxis);
     scale_ = new QCPColorScale(p);
-    // The colour scale takes the legend's column.
-    if (QCPLayoutGrid* side = qobject_cast<QCPLayoutGrid*>(p->plotLayout()->element(1, 1))) {
-        side->remove(p->legend);
-        side->addElement(0, 0, scale_);
-        side->setRowStretchFactor(0, 1);
-    }
+    // No legend: the colour scale stands right of the map instead, in a row of its own under the
+    // title, so the title keeps the plot's whole width.
+    p->plotLayout()->take(p->legend);
+    p->legend->setVisible(false);
+    QCPAxisRect* axes = p->axisRect();
+    p->plotLayout()->take(axes);
+    p->plotLayout()->simplify();
+    auto* row = new QCPLayoutGrid;
+    p->plotLayout()->addElement(1, 0, row);
+    row->addElement(0, 0, axes);
+    row->addElement(0, 1, scale_);
+    row->setColumnStretchFactor(1, 0.001);
     scale_->setType(QCPAxis::atRight);
+    scale_->setBarWidth(14);
     // Weights span orders of magnitude (a first step attends only to itself): a log scale shows them all.
     scale_->setDataScaleType(QCPAxis::stLogarithmic);
-    scale_->axis()->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-    scale_->axis()->setNumberFormat(QStringLiteral("g"));
-    scale_->axis()->setNumberPrecision(3);
+    scale_->axis()->setTicker(QSharedPointer<QCPAxisTicker>(new LogTicker));
     scale_->axis()->setLabel(tr("softmax weight (log scale)"));
     map_->setColorScale(scale_);
     // After setColorScale, which hands the scale's gradient to the map. Cells without a weight
-    // (future keys) stay transparent.
-    QCPColorGradient gradient(QCPColorGradient::gpThermal);
+    // (future keys, masked memory) stay transparent, so white: viridis never reaches white.
+    QCPColorGradient gradient = viridis_gradient();
     gradient.setNanHandling(QCPColorGradient::nhTransparent);
     scale_->setGradient(gradient);
     map_->setInterpolate(false);
@@ -159,6 +164,9 @@ void AttentionPlot::fill() {
     note_->setText(note);
     note_->setVisible(!note.isEmpty());
     QCustomPlot* p = plot();
+    // Self attention: the key of cache index j is step j + 1. Cross: memory element j.
+    const bool self = r == AttentionRole::Self;
+    p->xAxis->setLabel(self ? tr("key step") : tr("memory element"));
     scale_->setVisible(note.isEmpty());
     p->xAxis->setTickLabels(note.isEmpty());
     p->yAxis->setTickLabels(note.isEmpty());
@@ -167,8 +175,6 @@ void AttentionPlot::fill() {
         p->yAxis->setRange(0, 1);
         return;
     }
-    // Self attention: the key of cache index j is step j + 1. Cross: memory element j.
-    const bool self = r == AttentionRole::Self;
     int key_lo = std::numeric_limits<int>::max(), key_hi = 0;
     for (const AttentionRows* a : rows)
         if (a) {
@@ -193,10 +199,35 @@ void AttentionPlot::fill() {
         }
     rows_shown_ = int(rows.size());
     map_->rescaleDataRange(true);
-    p->xAxis->setLabel(self ? tr("key step") : tr("memory element"));
     if (!following()) return;
     p->xAxis->setRange(key_lo + key_offset - 0.5, key_hi - 1 + key_offset + 0.5);
     p->yAxis->setRange(double(first) - 0.5, double(last) + 0.5);
+}
+
+QString AttentionPlot::keyLabel() const { return plot()->xAxis->label(); }
+
+QString AttentionPlot::csv() const {
+    // The matrix as drawn: one row per query step, one column per key; empty cells stay empty.
+    QCPColorMapData* data = map_->data();
+    if (rows_shown_ == 0) return {};
+    QString out = plot()->yAxis->label() + '\\' + plot()->xAxis->label();
+    for (int k = 0; k < data->keySize(); ++k) {
+        double key = 0, value = 0;
+        data->cellToCoord(k, 0, &key, &value);
+        out += ',' + QString::number(qint64(std::lround(key)));
+    }
+    out += '\n';
+    for (int q = 0; q < data->valueSize(); ++q) {
+        double key = 0, value = 0;
+        data->cellToCoord(0, q, &key, &value);
+        out += QString::number(qint64(std::lround(value)));
+        for (int k = 0; k < data->keySize(); ++k) {
+            const double w = data->cell(k, q);
+            out += ',' + (std::isnan(w) ? QString() : QString::number(w, 'g', 7));
+        }
+        out += '\n';
+    }
+    return out;
 }
 
 void AttentionPlot::refresh() {

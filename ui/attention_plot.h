@@ -22,9 +22,14 @@ public:
     void appendFrom(int first) override;
     void setViewStep(int64_t step) override;
     void refresh() override;
+    QString csv() const override;
+    // Axis label of the keys: "key step" or "memory element".
+    QString keyLabel() const;
 
     // Cells drawn at the last refresh (query rows x key columns); for tests.
     int rowsShown() const { return rows_shown_; }
+    // False while the map holds only a note (linear attention, no steps yet).
+    bool hasWeights() const { return rows_shown_ > 0; }
 
 private:
     AttentionRole role() const;

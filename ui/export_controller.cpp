@@ -40,7 +40,7 @@ ImageChoice ask_image(QWidget* parent, const QStringList& plots, bool ask_format
     auto* plot = new QComboBox;
     plot->addItems(plots);
     auto* format = new QComboBox;
-    format->addItems({"png", "jpg", "pdf"});
+    format->addItems({"png", "svg", "pdf", "jpg"});
     QSettings settings;
     auto* width = new QSpinBox;
     auto* height = new QSpinBox;
@@ -90,7 +90,7 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, RunControl
         for (PlotView* view : plots_->plots()) names << view->title();
         const ImageChoice choice = ask_image(window_, names, false);
         if (!choice.accepted) return;
-        const QString path = savePath(tr("Export plot"), tr("PNG image (*.png);;JPEG image (*.jpg);;PDF (*.pdf)"),
+        const QString path = savePath(tr("Export plot"), tr("PNG image (*.png);;SVG image (*.svg);;PDF (*.pdf);;JPEG image (*.jpg)"),
                                       plots_->plots()[choice.plot]->fileStem() + ".png");
         if (!path.isEmpty()) exportPlot(choice.plot, path, choice.size);
     });
@@ -122,6 +122,7 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, RunControl
         if (path.isEmpty()) return;
         rememberDirectory(path);
         run_->openSnapshot(path);
+        emit snapshotOpened(path);
     });
 }
 

@@ -37,6 +37,8 @@ public:
 signals:
     void done(const QString& message);
     void failed(const QString& message);
+    // A snapshot file was chosen and its opening requested (for Recent files).
+    void snapshotOpened(const QString& path);
 
 private:
     QString savePath(const QString& title, const QString& filters, const QString& default_name);

@@ -27,7 +27,8 @@ const char* const kGuiUsage =
     "  --set KEY=VALUE    set a model form field (e.g. attention_type=full); applied before the next action\n"
     "  --pin              pin the run for comparison\n"
     "  --scrub STEP       view an earlier step on the timeline; the next --steps branches there\n"
-    "  --screenshot FILE  save the window as PNG, then quit when the actions are done\n";
+    "  --screenshot FILE  save the window as PNG, then quit when the actions are done\n"
+    "  --window-size WxH  the window's size (a screenshot's default is 1600x1000)\n";
 
 namespace {
 Error usage(const QString& message) { return Error(message.toStdString()); }
@@ -74,6 +75,14 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             options.actions.push_back({GuiAction::Kind::Scrub, step, {}, {}});
         } else if (word == "--pin") {
             options.actions.push_back({GuiAction::Kind::Pin, 0, {}, {}});
+        } else if (word == "--window-size") {
+            const QString text = value();
+            const QStringList parts = text.split('x');
+            const int width = parts.value(0).toInt(), height = parts.value(1).toInt();
+            if (parts.size() != 2 || width < 320 || height < 240 || width > 8192 || height > 8192)
+                throw usage(QStringLiteral("--window-size needs WIDTHxHEIGHT from 320x240 to 8192x8192, got '%1'")
+                                .arg(text));
+            options.window_size = QSize(width, height);
         } else if (word == "--screenshot") {
             options.actions.push_back({GuiAction::Kind::Screenshot, 0, {}, value()});
         } else {

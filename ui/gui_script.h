@@ -7,6 +7,7 @@
 #pragma once
 
 #include <QObject>
+#include <QSize>
 #include <QStringList>
 
 #include <optional>
@@ -30,6 +31,7 @@ struct GuiOptions {
     std::optional<SessionSpec> spec;  // --session or --config; the seed example otherwise
     std::vector<GuiAction> actions;
     bool help = false;
+    QSize window_size;  // --window-size; invalid: the default
     // True when the script ends the application (it took a screenshot).
     bool quits() const;
 };

@@ -17,6 +17,8 @@
 
 #include <limits>
 
+#include "wheel_guard.h"
+
 namespace stepscope::ui {
 
 namespace {
@@ -103,10 +105,16 @@ InputPanel::InputPanel(QWidget* parent)
     for (QComboBox* combo : {source_, memory_source_})
         connect(combo, &QComboBox::currentIndexChanged, this, [this] {
             updateEnabled();
+            showError({});
             emit changed();
         });
+    // A refusal is about the input it named: choosing another one takes the message away.
+    for (QLineEdit* edit : {path_, memory_path_}) connect(edit, &QLineEdit::textChanged, this, [this] { showError({}); });
+    take_wheel_only_when_focused(this);
     fill(SessionSpec{});
 }
+
+QString InputPanel::errorText() const { return error_->isHidden() ? QString() : error_->text(); }
 
 QString InputPanel::browse(const QString& title, const QString& filter) {
     QSettings settings;

@@ -27,6 +27,7 @@ public:
     void setDecoder(bool decoder);
     // A refusal of the input or memory (a file of the wrong width, say).
     void showError(const QString& message);
+    QString errorText() const;
 
 signals:
     void changed();

@@ -3,6 +3,10 @@
 
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDesktopServices>
+#include <QDir>
+#include <QDragEnterEvent>
+#include <QDropEvent>
 #include <QFileDialog>
 #include <QGroupBox>
 #include <QIcon>
@@ -10,22 +14,42 @@
 #include <QLocale>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QUrl>
 #include <QVBoxLayout>
 
 #include "export_controller.h"
+#include "file_kind.h"
 #include "input_panel.h"
 #include "model_panel.h"
 #include "plot_panel.h"
 #include "run_controller.h"
 #include "session_io.h"
 #include "step_controls.h"
+#include "stepscope/config.h"
 
 namespace stepscope::ui {
+
+namespace {
+constexpr const char* kRecentKey = "recentFiles";
+constexpr int kMaxRecent = 10;
+constexpr const char* kSwitchInputLink = "switch-input";
+
+// The README's usage section: installed beside the binary, or in the source tree it was built from.
+QUrl readme_url() {
+    const QString installed =
+        QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../share/doc/stepscope/README.md"));
+    const QString source = QStringLiteral(STEPSCOPE_SOURCE_DIR "/README.md");
+    QUrl url = QUrl::fromLocalFile(QFileInfo(QFileInfo::exists(installed) ? installed : source).absoluteFilePath());
+    url.setFragment(QStringLiteral("usage"));
+    return url;
+}
+}  // namespace
 
 MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     : QMainWindow(parent),
@@ -41,7 +65,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
       run_label_(new QLabel) {
     setWindowIcon(QIcon(QStringLiteral(":/icons/stepscope.png")));
     apply_->setToolTip(tr("Build the model of the form and start a new run (Ctrl+Return)"));
-    apply_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+    setAcceptDrops(true);
 
     auto* side = new QWidget;
     auto* side_layout = new QVBoxLayout(side);
@@ -68,7 +92,10 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     banner_->setStyleSheet(QStringLiteral("QLabel { background: #fdecea; color: #8a1c1c; border: 1px solid #f5c2c0; "
                                           "padding: 4px 8px; }"));
     banner_->setVisible(false);
-    connect(banner_, &QLabel::linkActivated, banner_, &QLabel::hide);
+    connect(banner_, &QLabel::linkActivated, this, [this](const QString& link) {
+        if (link == QLatin1String(kSwitchInputLink)) switchInputToFeedback();
+        else banner_->hide();
+    });
 
     auto* right = new QWidget;
     auto* right_layout = new QVBoxLayout(right);
@@ -103,6 +130,10 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(steps_, &StepControls::stepRequested, run_, &RunController::step);
     connect(steps_, &StepControls::runRequested, run_, &RunController::run);
     connect(steps_, &StepControls::pauseRequested, run_, &RunController::pause);
+    connect(run_, &RunController::runningChanged, this, [this](bool running) {
+        pausing_ = !running;
+        if (!running) showStatus(tr("Paused at step %1").arg(run_->lastStep()));
+    });
     connect(steps_, &StepControls::resetRequested, run_, &RunController::reset);
     connect(steps_, &StepControls::cancelRequested, run_, [this] {
         run_->pause();
@@ -115,6 +146,8 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(run_, &RunController::progress, steps_, &StepControls::setProgress);
     connect(run_, &RunController::runOpened, this, &MainWindow::onRunOpened);
     connect(run_, &RunController::recordsAppended, plots_, &PlotPanel::appendFrom);
+    // The status bar's step follows the run as it goes, not only when a command ends.
+    connect(run_, &RunController::recordsAppended, this, &MainWindow::updateTitle);
     connect(run_, &RunController::truncated, plots_, &PlotPanel::rebuildAll);
     connect(run_, &RunController::observedChanged, plots_, &PlotPanel::rebuildAll);
     connect(run_, &RunController::viewStepChanged, this, [this](qint64 step) {
@@ -138,13 +171,19 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
         const QString note = std::exchange(branch_note_, {});
         const QString lead = note.isEmpty() ? QString() : note + QStringLiteral(". ");
         if (!error.isEmpty()) showError(lead + tr("Stopped after %1 steps: %2").arg(done).arg(error));
+        else if (cancelled && pausing_) showStatus(lead + tr("Paused at step %1").arg(run_->lastStep()));
         else if (cancelled) showStatus(lead + tr("Cancelled after %1 steps").arg(done));
-        else if (done > 0) showStatus(lead + tr("Stepped %1; now at step %2").arg(done).arg(run_->lastStep()));
+        else if (done > 0 && !run_->running())
+            showStatus(lead + tr("Stepped %1; now at step %2").arg(done).arg(run_->lastStep()));
+        pausing_ = false;
         updateTitle();
     });
     connect(run_, &RunController::snapshotSaved, this,
             [this](const QString& path) { showStatus(tr("Saved snapshot %1").arg(path)); });
     connect(plots_, &PlotPanel::observedChanged, run_, &RunController::setObserved);
+    connect(plots_, &PlotPanel::message, this, &MainWindow::showStatus);
+    connect(session_io_, &SessionIO::sessionOpened, this, &MainWindow::addRecent);
+    connect(export_, &ExportController::snapshotOpened, this, &MainWindow::addRecent);
     for (QObject* source : {static_cast<QObject*>(export_), static_cast<QObject*>(session_io_)}) {
         connect(source, SIGNAL(done(QString)), this, SLOT(showStatus(QString)));
         connect(source, SIGNAL(failed(QString)), this, SLOT(showError(QString)));
@@ -167,6 +206,8 @@ void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(session_io_->openAction());
     file->addAction(session_io_->saveAction());
+    recent_menu_ = file->addMenu(tr("Open recent"));
+    updateRecentMenu();
     file->addSeparator();
     QAction* weights = file->addAction(tr("Load weights…"));
     connect(weights, &QAction::triggered, model_, &ModelPanel::loadWeightsRequested);
@@ -182,8 +223,11 @@ void MainWindow::buildMenus() {
     connect(quit, &QAction::triggered, this, &QWidget::close);
 
     QMenu* run = menuBar()->addMenu(tr("&Run"));
+    // The menu item carries the shortcut, so the menu shows it; the Apply button does the same.
     QAction* apply = run->addAction(tr("Apply forms: new run"));
+    apply->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
     connect(apply, &QAction::triggered, this, &MainWindow::applyForms);
+    connect(model_, &ModelPanel::validityChanged, apply, &QAction::setEnabled);
     run->addSeparator();
     for (QAction* action : {steps_->stepAction(), steps_->stepManyAction(), steps_->runAction(),
                             steps_->resetAction(), steps_->cancelAction()})
@@ -193,25 +237,45 @@ void MainWindow::buildMenus() {
     pin->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
     pin->setToolTip(tr("Keep this run on the plots, dashed, and overlay the next run on it"));
     connect(pin, &QAction::triggered, this, &MainWindow::pinRun);
-    QAction* unpin = run->addAction(tr("Unpin"));
-    connect(unpin, &QAction::triggered, plots_, &PlotPanel::unpin);
+    unpin_ = run->addAction(tr("Unpin"));
+    unpin_->setEnabled(plots_->hasPinned());
+    connect(unpin_, &QAction::triggered, plots_, &PlotPanel::unpin);
+    connect(plots_, &PlotPanel::pinnedChanged, unpin_, &QAction::setEnabled);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* usage = help->addAction(tr("Usage (README)"));
+    usage->setShortcut(QKeySequence::HelpContents);
+    connect(usage, &QAction::triggered, this, [this] {
+        const QUrl url = readme_url();
+        if (!QDesktopServices::openUrl(url)) showStatus(tr("The usage notes are in %1").arg(url.toString()));
+    });
     QAction* keys = help->addAction(tr("Keyboard shortcuts"));
     connect(keys, &QAction::triggered, this, [this] {
-        QMessageBox::information(
-            this, tr("Keyboard shortcuts"),
-            tr("F10\tStep\nShift+F10\tStep N\nF5\tRun / Pause\nCtrl+R\tReset (new sequence)\nEsc\tCancel\n"
-               "Ctrl+Return\tApply forms: new run\nCtrl+P\tPin run for comparison\nCtrl+E\tExport plot\n"
-               "Ctrl+O / Ctrl+S\tOpen / save session\n\nOn a plot: drag to pan, wheel to zoom, "
-               "double-click to follow the data again."));
+        // A table, so the descriptions line up however long the keys are.
+        const QList<QPair<QString, QString>> rows = {
+            {"F10", tr("Step")}, {"Shift+F10", tr("Step N")}, {"F5", tr("Run / Pause")},
+            {"Ctrl+R", tr("Reset (new sequence)")}, {"Esc", tr("Cancel")},
+            {"Ctrl+Return", tr("Apply forms: new run")}, {"Ctrl+P", tr("Pin run for comparison")},
+            {"Ctrl+E", tr("Export plot")}, {"Ctrl+Shift+E", tr("Export all plots")},
+            {"Ctrl+O / Ctrl+S", tr("Open / save session")}, {"F1", tr("Usage (README)")}};
+        QString html = QStringLiteral("<table cellspacing=\"2\" cellpadding=\"2\">");
+        for (const auto& [key, what] : rows)
+            html += QStringLiteral("<tr><td><b>%1</b></td><td>&nbsp;&nbsp;%2</td></tr>").arg(key, what);
+        html += QStringLiteral("</table><p>") +
+                tr("On a plot: drag to pan, wheel to zoom, double-click to follow the data again, click a legend "
+                   "entry to hide or show its curve, right-click to copy or save.") +
+                QStringLiteral("</p>");
+        QMessageBox box(QMessageBox::Information, tr("Keyboard shortcuts"), html, QMessageBox::Ok, this);
+        box.setTextFormat(Qt::RichText);
+        box.exec();
     });
     QAction* about = help->addAction(tr("About Stepscope"));
     connect(about, &QAction::triggered, this, [this] {
         QMessageBox::about(this, tr("About Stepscope"),
                            tr("Stepscope %1\nStep recurrent transformers one element at a time and watch their "
-                              "state.\nA C++ rebuild of fast-transformers' recurrent encoders and decoders.")
-                               .arg(QApplication::applicationVersion()));
+                              "state.\nA C++ rebuild of fast-transformers' recurrent encoders and decoders.\n\n"
+                              "Usage: %2")
+                               .arg(QApplication::applicationVersion(), readme_url().toString()));
     });
 }
 
@@ -240,6 +304,87 @@ bool MainWindow::mayDiscardRun(const QString& action) {
 void MainWindow::closeEvent(QCloseEvent* event) {
     if (mayDiscardRun(tr("quitting"))) event->accept();
     else event->ignore();
+}
+
+QStringList MainWindow::recentFiles() const { return QSettings().value(kRecentKey).toStringList(); }
+
+void MainWindow::addRecent(const QString& path) {
+    QStringList recent = recentFiles();
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    recent.removeAll(absolute);
+    recent.prepend(absolute);
+    while (recent.size() > kMaxRecent) recent.removeLast();
+    QSettings().setValue(kRecentKey, recent);
+    updateRecentMenu();
+}
+
+void MainWindow::updateRecentMenu() {
+    recent_menu_->clear();
+    const QStringList recent = recentFiles();
+    for (const QString& path : recent) {
+        QAction* action = recent_menu_->addAction(QFileInfo(path).dir().dirName() + "/" + QFileInfo(path).fileName());
+        action->setToolTip(path);
+        connect(action, &QAction::triggered, this, [this, path] { openFile(path); });
+    }
+    recent_menu_->setToolTipsVisible(true);
+    recent_menu_->setEnabled(!recent.isEmpty());
+    if (recent.isEmpty()) return;
+    recent_menu_->addSeparator();
+    connect(recent_menu_->addAction(tr("Clear list")), &QAction::triggered, this, [this] {
+        QSettings().remove(kRecentKey);
+        updateRecentMenu();
+    });
+}
+
+bool MainWindow::openFile(const QString& path) {
+    if (!QFileInfo(path).isFile()) {
+        showError(tr("%1: no such file").arg(path));
+        return false;
+    }
+    const FileKind kind = file_kind(path);
+    // Opening a model, snapshot or session replaces the run, as the File menu's own actions do.
+    if ((kind == FileKind::Model || kind == FileKind::Snapshot || kind == FileKind::Session) &&
+        !mayDiscardRun(tr("opening %1").arg(QFileInfo(path).fileName())))
+        return false;
+    switch (kind) {
+    case FileKind::Model:
+        loadWeights(path);
+        return true;
+    case FileKind::Snapshot:
+        run_->openSnapshot(path);
+        break;
+    case FileKind::Session:
+        session_io_->openSession(path);
+        break;
+    case FileKind::Input: {
+        SessionSpec spec = run_->hasRun() ? run_->session() : SessionSpec{};
+        spec.input.kind = InputKind::File;
+        spec.input.path = path;
+        spec.snapshot_path.clear();
+        spec.steps = 0;
+        input_->fill(spec);
+        if (!applyForms()) return false;
+        break;
+    }
+    case FileKind::Unknown:
+        showError(tr("%1: not a Stepscope model, snapshot, session (.json) or input (.csv)").arg(path));
+        return false;
+    }
+    addRecent(path);
+    return true;
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    const QList<QUrl> urls = event->mimeData()->urls();
+    if (urls.size() == 1 && urls.first().isLocalFile() && file_kind(urls.first().toLocalFile()) != FileKind::Unknown)
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const QList<QUrl> urls = event->mimeData()->urls();
+    if (urls.isEmpty() || !urls.first().isLocalFile()) return;
+    event->acceptProposedAction();
+    openFile(urls.first().toLocalFile());
 }
 
 QString MainWindow::errorText() const { return banner_->isHidden() ? QString() : last_error_; }
@@ -278,10 +423,31 @@ void MainWindow::pinRun() {
 void MainWindow::loadWeights(const QString& path) {
     SessionSpec spec = run_->hasRun() ? run_->session() : SessionSpec{};
     input_->apply(spec);
+    // The form shows the file's model at once, so a refusal of the input is not a dead end. A
+    // damaged file goes to the engine as it is: its message names what is wrong.
+    try {
+        const auto metadata = safetensors_metadata(path);
+        const auto text = metadata.find("config");
+        if (text != metadata.end()) {
+            spec.config = config_from_json(text->second);
+            model_->setConfig(spec.config);
+            weights_path_ = path;
+            weights_config_ = spec.config;
+        }
+    } catch (const std::exception&) {
+    }
     spec.weights_path = path;
     spec.snapshot_path.clear();
     spec.steps = 0;
     run_->open(spec);
+}
+
+void MainWindow::switchInputToFeedback() {
+    SessionSpec spec = run_->hasRun() ? run_->session() : SessionSpec{};
+    input_->apply(spec);
+    spec.input.kind = InputKind::Feedback;
+    input_->fill(spec);
+    applyForms();
 }
 
 void MainWindow::showError(const QString& message) {
@@ -299,12 +465,17 @@ void MainWindow::onRunOpened() {
     model_->setConfig(spec.config);
     model_->setWeightsSeed(spec.weights_seed);
     model_->setDevice(spec.device);
-    model_->setWeightsSource(info.weights);
+    // Every golden case's weights are called model.safetensors: the folder tells them apart.
+    const QFileInfo weights(spec.weights_path);
+    model_->setWeightsSource(spec.weights_path.isEmpty() ? info.weights
+                                                         : weights.dir().dirName() + "/" + weights.fileName(),
+                             spec.weights_path.isEmpty() ? QString() : weights.absoluteFilePath());
+    if (!spec.weights_path.isEmpty()) addRecent(spec.weights_path);
     input_->fill(spec);
     weights_path_ = spec.weights_path;
     weights_config_ = spec.weights_path.isEmpty() ? std::nullopt : std::optional<ModelConfig>(spec.config);
     steps_->setHasRun(true);
-    steps_->setProgress(0, 1);
+    steps_->clearProgress();
     plots_->rebuildAll();
     banner_->setVisible(false);
     showStatus(info.base_step > 0 ? tr("Continuing from the snapshot at step %1").arg(info.base_step)
@@ -318,10 +489,22 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
         model_->showEngineError(Error(message.toStdString()));
         showError(tr("Model not built: %1.").arg(message) + kept);
     } else if (context == QLatin1String("weights")) {
+        // The form goes back to the model that still runs.
+        if (run_->hasRun()) {
+            const SessionSpec spec = run_->session();
+            model_->setConfig(spec.config);
+            weights_path_ = spec.weights_path;
+            weights_config_ = spec.weights_path.isEmpty() ? std::nullopt : std::optional<ModelConfig>(spec.config);
+        }
         showError(tr("Weights not loaded: %1.").arg(message) + kept);
     } else if (context == QLatin1String("input")) {
         input_->showError(message);
         showError(tr("Input refused: %1.").arg(message) + kept);
+        // After a new model, an input file of the old width is the usual cause: offer the way out.
+        if (!weights_path_.isEmpty() && weights_path_ != run_->session().weights_path)
+            banner_->setText(QStringLiteral("%1 &nbsp; <a href=\"%2\">%3</a> &nbsp; <a href=\"dismiss\">%4</a>")
+                                 .arg(last_error_.toHtmlEscaped(), kSwitchInputLink,
+                                      tr("use the model's fed-back output as input"), tr("dismiss")));
     } else if (context == QLatin1String("device")) {
         showError(tr("Device refused: %1.").arg(message) + kept);
     } else if (context == QLatin1String("snapshot")) {

@@ -9,7 +9,9 @@
 
 #include "session_spec.h"
 
+class QAction;
 class QLabel;
+class QMenu;
 class QPushButton;
 
 namespace stepscope::ui {
@@ -39,6 +41,8 @@ public:
     SessionIO* sessionIO() const { return session_io_; }
     // The last error shown in the banner; empty when none is showing.
     QString errorText() const;
+    // Newest first, as the File menu lists them.
+    QStringList recentFiles() const;
 
     // Asks about unsaved work with `text` and answers Save, Discard or Cancel: a message box unless a
     // test replaces it.
@@ -53,15 +57,25 @@ public slots:
     bool applyForms();
     // Keeps the current run on the plots, dashed, to compare with the next.
     void pinRun();
+    // Fills the model form from the file's config and opens it; an input of another width is
+    // offered a switch to the fed-back output.
     void loadWeights(const QString& path);
+    // Opens a model, snapshot, session or CSV input by what the file is (drops, Recent files).
+    bool openFile(const QString& path);
+    // The input becomes the previous output fed back, and the run opens again.
+    void switchInputToFeedback();
     void showError(const QString& message);
     void showStatus(const QString& message);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
 
 private:
     void buildMenus();
+    void addRecent(const QString& path);
+    void updateRecentMenu();
     void onRunOpened();
     void onFailed(const QString& context, const QString& message);
     void updateTitle();
@@ -76,6 +90,10 @@ private:
     QPushButton* apply_;
     QLabel* banner_;
     QLabel* run_label_;
+    QAction* unpin_ = nullptr;
+    QMenu* recent_menu_ = nullptr;
+    // Pause cancels an unbounded run: its "cancelled" report is a pause, said as one.
+    bool pausing_ = false;
     QString last_error_;
     // Says where the run branched and that the abandoned steps are pinned, with the next status.
     QString branch_note_;

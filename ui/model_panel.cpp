@@ -17,6 +17,7 @@
 
 #include "session_spec.h"
 #include "stepscope/error.h"
+#include "wheel_guard.h"
 #include "stepscope/feature_map.h"
 #include "stepscope/memory_budget.h"
 
@@ -112,8 +113,10 @@ ModelPanel::ModelPanel(QWidget* parent)
     addField(form, "softmax_temp", tr("Softmax temp."),
              numberField([](const ModelConfig& c) { return c.softmax_temp; }, true),
              help(tr("Full attention's temperature; empty: 1/sqrt(query dims)"), tr("None")));
-    addField(form, "eps", tr("LayerNorm eps"), numberField([](const ModelConfig& c) { return c.eps; }, false),
-             help(tr("Epsilon of linear attention's normalizer"), "1e-06"));
+    addField(form, "eps", tr("Linear attn. eps"), numberField([](const ModelConfig& c) { return c.eps; }, false),
+             help(tr("Added to linear attention's normalizer φ(q)·Z before dividing; full attention and "
+                     "LayerNorm do not use it"),
+                  "1e-06"));
     addField(form, "dropout", tr("Dropout"), numberField([](const ModelConfig& c) { return c.dropout; }, false),
              help(tr("Accepted for compatibility; stepping is inference, so it has no effect"), "0.1"));
     addField(form, "attention_dropout", tr("Attention dropout"),
@@ -186,6 +189,7 @@ ModelPanel::ModelPanel(QWidget* parent)
     layout->addWidget(defaults_button, 0, Qt::AlignLeft);
     connect(load, &QPushButton::clicked, this, &ModelPanel::loadWeightsRequested);
     connect(defaults_button, &QPushButton::clicked, this, [this] { setConfig(ModelConfig{}); });
+    take_wheel_only_when_focused(this);
     setConfig(ModelConfig{});
 }
 
@@ -267,7 +271,16 @@ void ModelPanel::setDevice(Device device) { device_->setCurrentIndex(device_->fi
 
 uint64_t ModelPanel::weightsSeed() const { return uint64_t(weights_seed_->value()); }
 void ModelPanel::setWeightsSeed(uint64_t seed) { weights_seed_->setValue(int(seed)); }
-void ModelPanel::setWeightsSource(const QString& text) { weights_source_->setText(tr("Current model: %1").arg(text)); }
+void ModelPanel::setWeightsSource(const QString& text, const QString& full_path) {
+    weights_source_->setText(tr("Current model: %1").arg(text));
+    weights_source_->setToolTip(full_path);
+}
+
+QString ModelPanel::weightsSource() const { return weights_source_->text(); }
+
+QString ModelPanel::helpFor(const QString& key) const {
+    return fields_.contains(key) ? fields_[key].editor->toolTip() : QString();
+}
 
 void ModelPanel::setConfig(const ModelConfig& config) {
     loading_ = true;

@@ -33,12 +33,16 @@ public:
     // Where the model steps; CUDA is greyed out, with the reason beside it, when unavailable.
     Device device() const;
     void setDevice(Device device);
-    // Says where the current model's weights come from ("random, seed 1", a file name).
-    void setWeightsSource(const QString& text);
+    // Says where the current model's weights come from ("random, seed 1", a short file name), the
+    // full path in its tooltip.
+    void setWeightsSource(const QString& text, const QString& full_path = {});
+    QString weightsSource() const;
 
     // Sets one field from text, as a user would type it; false for an unknown key.
     bool setField(const QString& key, const QString& text);
     QString fieldText(const QString& key) const;
+    // The help a field's tooltip gives.
+    QString helpFor(const QString& key) const;
     // The message next to `key`'s field; empty when the field is fine.
     QString errorFor(const QString& key) const;
     // The first message on the form, for a status line; empty when the form is fine.

@@ -31,7 +31,8 @@ std::optional<QVector<int>> parse_index_list(const QString& text, int max_count)
 OutputPlot::OutputPlot(QWidget* parent)
     : TimePlot(tr("Outputs over time"), QStringLiteral("outputs"), parent),
       mode_(new QComboBox),
-      dimensions_edit_(new QLineEdit(QStringLiteral("0-3"))) {
+      dimensions_edit_(new QLineEdit(QStringLiteral("0-3"))),
+      dimensions_error_(new QLabel) {
     mode_->addItems({tr("feature dimensions"), tr("output norm ‖y‖")});
     dimensions_edit_->setPlaceholderText(QStringLiteral("0-3, 7"));
     dimensions_edit_->setToolTip(tr("Feature dimensions of y to draw, at most %1: \"0-3, 7\"").arg(kMaxDimensions));
@@ -40,6 +41,11 @@ OutputPlot::OutputPlot(QWidget* parent)
     controls()->addWidget(mode_);
     controls()->addWidget(new QLabel(tr("dims")));
     controls()->addWidget(dimensions_edit_);
+    dimensions_error_->setStyleSheet(QStringLiteral("color: #c62828;"));
+    // The reason never widens the window: it gives way to the plot's width (its tooltip has it whole).
+    dimensions_error_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    dimensions_error_->setVisible(false);
+    controls()->addWidget(dimensions_error_, 10);
     controls()->addStretch(1);
     connect(mode_, &QComboBox::currentIndexChanged, this, [this](int index) { showNorm(index == 1); });
     connect(dimensions_edit_, &QLineEdit::editingFinished, this,
@@ -49,9 +55,12 @@ OutputPlot::OutputPlot(QWidget* parent)
 bool OutputPlot::setDimensions(const QString& text) {
     const auto parsed = parse_index_list(text, kMaxDimensions);
     dimensions_edit_->setStyleSheet(parsed ? QString() : QStringLiteral("QLineEdit { border: 1px solid #c62828; }"));
-    dimensions_edit_->setToolTip(parsed ? tr("Feature dimensions of y to draw: \"0-3, 7\"")
-                                        : tr("Write indices and ranges such as \"0-3, 7\" (at most %1)")
-                                              .arg(kMaxDimensions));
+    // The reason is said beside the field, not only in a tooltip.
+    const QString reason = parsed ? QString() : tr("not a list: write e.g. 0-3, 7 (at most %1)").arg(kMaxDimensions);
+    dimensions_error_->setText(reason);
+    dimensions_error_->setToolTip(reason);
+    dimensions_error_->setVisible(!parsed);
+    dimensions_edit_->setToolTip(parsed ? tr("Feature dimensions of y to draw: \"0-3, 7\"") : reason);
     if (!parsed) return false;
     if (dimensions_edit_->text() != text) dimensions_edit_->setText(text);
     dimensions_ = *parsed;
@@ -65,8 +74,14 @@ void OutputPlot::showNorm(bool norm) {
     selectionChanged();
 }
 
+QString OutputPlot::dimensionsError() const { return dimensions_error_->text(); }
+
 void OutputPlot::rebuild() {
-    setSubtitle(tr("batch element %1").arg(current_ ? current_->info().observed : 0));
+    const int element = current_ ? current_->info().observed : 0;
+    // A pinned run recorded another element: the title says so rather than compare them silently.
+    const bool other = pinned_ && pinned_->has_run() && pinned_->info().observed != element;
+    setSubtitle(other ? tr("batch element %1, pinned run element %2").arg(element).arg(pinned_->info().observed)
+                      : tr("batch element %1").arg(element));
     TimePlot::rebuild();
 }
 

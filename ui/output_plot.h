@@ -6,6 +6,7 @@
 #include "time_plot.h"
 
 class QComboBox;
+class QLabel;
 class QLineEdit;
 
 namespace stepscope::ui {
@@ -20,6 +21,8 @@ public:
     bool setDimensions(const QString& text);
     void showNorm(bool norm);
     void rebuild() override;
+    // Why the dims text was refused; empty while it is fine.
+    QString dimensionsError() const;
 
     static constexpr int kMaxDimensions = 12;
 
@@ -30,6 +33,7 @@ protected:
 private:
     QComboBox* mode_;
     QLineEdit* dimensions_edit_;
+    QLabel* dimensions_error_;
     QVector<int> dimensions_{0, 1, 2, 3};
 };
 

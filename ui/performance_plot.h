@@ -1,4 +1,4 @@
-// Plot 4: step latency (ms) and state memory (MiB) over steps.
+// Plot 4: step latency (ms) and state memory (in the unit that suits the model) over steps.
 #pragma once
 
 #include "time_plot.h"
@@ -11,10 +11,22 @@ class PerformancePlot : public TimePlot {
 public:
     explicit PerformancePlot(QWidget* parent = nullptr);
 
+    void rebuild() override;
+    void appendFrom(int first) override;
+    // "B", "KiB", "MiB" or "GiB": the unit of the memory axis.
+    QString memoryUnit() const;
+
 protected:
     std::vector<Series> series(const TraceStore& store) const override;
     QString yLabel() const override;
     QString y2Label() const override;
+
+private:
+    // The power of 1024 that puts the largest state of the current and pinned runs in 1 .. 1023.
+    int unitFor(int64_t bytes) const;
+    int64_t largestState(int first) const;
+
+    int unit_ = 0;
 };
 
 }  // namespace stepscope::ui

@@ -12,16 +12,24 @@ class PlotPanel;
 
 constexpr int kMaxImageSide = 8192;
 
-// Writes `plot` to `path` atomically in the format its suffix names (png, jpg, jpeg, pdf), width x
-// height pixels. Throws stepscope::Error naming the file when the suffix is unknown or writing fails.
-void save_plot(QCustomPlot* plot, const QString& path, int width, int height);
+// How much larger than on screen a width x height export draws text and lines, so a large export is
+// a larger figure rather than a smaller font: 1 up to 1200 x 800, then in proportion.
+double export_scale(int width, int height);
+
+// Writes `plot` to `path` atomically in the format its suffix names (png, jpg, jpeg, svg, pdf), width
+// x height pixels, text and lines drawn `scale` times their screen size (0: export_scale). Throws
+// stepscope::Error naming the file when the suffix is unknown or writing fails.
+void save_plot(QCustomPlot* plot, const QString& path, int width, int height, double scale = 0);
 
 // Every plot of the panel into the existing folder `directory` as <stem>.<format>, each file
-// atomically; returns the file names written.
+// atomically, but the heatmap only when it holds weights; returns the file names written.
 QStringList write_all_plots(PlotPanel& panel, const QString& directory, const QString& format, int width, int height);
 
 // write_all_plots into `directory` as one StagedFolder: all of them, or none with the folder left
 // as it was. Returns the paths written.
 QStringList save_all_plots(PlotPanel& panel, const QString& directory, const QString& format, int width, int height);
+
+// Writes `text` to `path` through a temporary file. Throws stepscope::Error when it cannot.
+void write_text_file(const QString& path, const QString& text);
 
 }  // namespace stepscope::ui

@@ -10,6 +10,7 @@
 
 class QLabel;
 class QPushButton;
+class QSlider;
 class QSpinBox;
 
 namespace stepscope::ui {
@@ -39,6 +40,9 @@ public:
     void unpin();
     bool hasPinned() const { return pinned_.has_run(); }
     const TraceStore& pinned() const { return pinned_; }
+    // Smoothing of every time plot, 0 (off) to 0.99.
+    void setSmoothing(double weight);
+    double smoothing() const;
     // Redraws counted since construction: at most one per frame however fast steps arrive.
     int frames() const { return frames_; }
 
@@ -52,9 +56,14 @@ public slots:
 signals:
     // The user chose another batch element to follow.
     void observedChanged(int element);
+    void pinnedChanged(bool pinned);
+    // A line for the status bar: a plot's context-menu result, or the first NaN or infinity of a run.
+    void message(const QString& text);
 
 private:
     void onFrame();
+    // Says where the current run first held a NaN or infinity, once per run.
+    void checkFinite(int first);
 
     const TraceStore* current_;
     TraceStore pinned_;
@@ -65,6 +74,9 @@ private:
     QSpinBox* observed_;
     QLabel* pinned_label_;
     QPushButton* unpin_button_;
+    QSlider* smoothing_;
+    QLabel* smoothing_label_;
+    bool non_finite_reported_ = false;
     QTimer frame_timer_;
     QSet<PlotView*> dirty_;
     int frames_ = 0;

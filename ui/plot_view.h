@@ -7,6 +7,7 @@
 
 #include "trace_store.h"
 
+class QCPAbstractPlottable;
 class QCustomPlot;
 class QHBoxLayout;
 
@@ -22,6 +23,9 @@ public:
     const QString& title() const { return title_; }
     // The file name an "export all" gives this plot, without suffix.
     const QString& fileStem() const { return file_stem_; }
+    // The title as drawn: the subtitle joined on, elided to the plot's width.
+    QString shownTitle() const;
+    QString fullTitle() const;
 
     void setStores(const TraceStore* current, const TraceStore* pinned);
     // Adds what is selected to the title drawn in the plot (and so in its exported image).
@@ -33,26 +37,40 @@ public:
     virtual void setViewStep(int64_t step) = 0;
     // Brings the axes to the data (unless the user zoomed or panned) and draws. Called at screen rate.
     virtual void refresh() = 0;
+    // What the plot shows as CSV with a header row (the context menu's "Copy data").
+    virtual QString csv() const = 0;
+    // Hides or shows a series, as a click on its legend entry does.
+    virtual void toggleSeries(QCPAbstractPlottable* plottable);
 
 signals:
     // Something changed: the panel redraws at its next frame.
     void needsReplot();
+    // A one-line result of a context-menu action, for the status bar.
+    void message(const QString& text);
 
 protected:
     QHBoxLayout* controls() const { return controls_; }
+    // Right of the selectors, for controls every plot of a kind shares.
+    QHBoxLayout* trailingControls() const { return trailing_; }
     // False once the user zooms or drags, until a double-click: refresh() leaves the axes alone.
     bool following() const { return following_; }
     void follow() { following_ = true; }
+    // Lays out the title and the legend for the plot's current width.
+    void fitDecorations();
+    // The mouse moved over the plot with no button held (hover read-outs).
+    virtual void hover(const QPoint&) {}
     const TraceStore* current_ = nullptr;
     const TraceStore* pinned_ = nullptr;
 
 private:
     bool eventFilter(QObject* watched, QEvent* event) override;
+    void showContextMenu(const QPoint& position);
 
     bool following_ = true;
     QString title_;
     QString file_stem_;
     QHBoxLayout* controls_;
+    QHBoxLayout* trailing_;
     QCustomPlot* plot_;
 };
 

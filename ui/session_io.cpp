@@ -45,6 +45,7 @@ SessionIO::SessionIO(QWidget* window, RunController* run)
 void SessionIO::openSession(const QString& path) {
     try {
         run_->open(session_from_file(path));
+        emit sessionOpened(path);
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));
     }

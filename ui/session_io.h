@@ -31,6 +31,8 @@ public:
 signals:
     void done(const QString& message);
     void failed(const QString& message);
+    // A session file was read and its run requested (for Recent files).
+    void sessionOpened(const QString& path);
 
 private:
     QWidget* window_;

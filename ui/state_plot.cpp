@@ -1,7 +1,6 @@
 // State norms as the engine's observer reports them: ||S||, ||Z|| (linear) or ||K||, ||V||, cache length (full).
 #include "state_plot.h"
 
-#include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -30,8 +29,7 @@ StatePlot::StatePlot(QWidget* parent)
     : TimePlot(tr("Attention-state norms"), QStringLiteral("state_norms"), parent),
       role_(new QComboBox),
       layer_(new QSpinBox),
-      quantity_(new QComboBox),
-      log_(new QCheckBox(tr("log scale"))) {
+      quantity_(new QComboBox) {
     role_->addItems({tr("self attention"), tr("cross attention")});
     quantity_->addItems({tr("‖S‖ / ‖K‖"), tr("‖Z‖ / ‖V‖"), tr("cache length")});
     quantity_->setToolTip(tr("Linear attention: ‖S‖ = ‖Σ φ(k) vᵀ‖, ‖Z‖ = ‖Σ φ(k)‖. "
@@ -40,9 +38,7 @@ StatePlot::StatePlot(QWidget* parent)
     controls()->addWidget(role_);
     controls()->addWidget(layer_);
     controls()->addWidget(quantity_);
-    controls()->addWidget(log_);
     controls()->addStretch(1);
-    connect(log_, &QCheckBox::toggled, this, &StatePlot::setLogScale);
     auto changed = [this] { selectionChanged(); };
     connect(role_, &QComboBox::currentIndexChanged, this, changed);
     connect(layer_, &QSpinBox::valueChanged, this, changed);
@@ -81,7 +77,7 @@ void StatePlot::rebuild() {
     // so a mixed comparison starts on a log axis (the user may switch it back).
     const bool mixed = pinned_ && pinned_->has_run() && current_ && current_->has_run() &&
                        pinned_->linear(role()) != current_->linear(role());
-    if (mixed && !mixed_kinds_) log_->setChecked(true);
+    if (mixed && !mixed_kinds_) setLogScale(true);
     mixed_kinds_ = mixed;
     setSubtitle(tr("layer %1, %2").arg(layer_->value()).arg(role() == AttentionRole::Cross ? tr("cross attention")
                                                                                              : tr("self attention")));
@@ -123,7 +119,7 @@ std::vector<TimePlot::Series> StatePlot::series(const TraceStore& store) const {
     }
     std::vector<Series> out;
     for (int h = 0; h < store.heads(r); ++h) {
-        out.push_back({where + symbol(linear, q) + tr(" head %1").arg(h), h, false, [layer, r, q, h](const StepRecord& rec) {
+        out.push_back({tr("head %1").arg(h), h, false, [layer, r, q, h](const StepRecord& rec) {
                            const ModuleNorms& m = module(rec, layer, r);
                            const std::vector<float>& v = q == Quantity::First ? m.first : m.second;
                            return h < int(v.size()) ? std::optional<double>(v[size_t(h)]) : std::nullopt;

@@ -3,7 +3,6 @@
 
 #include "time_plot.h"
 
-class QCheckBox;
 class QComboBox;
 class QSpinBox;
 
@@ -33,7 +32,6 @@ private:
     QComboBox* role_;
     QSpinBox* layer_;
     QComboBox* quantity_;
-    QCheckBox* log_;
     bool mixed_kinds_ = false;  // the pinned run's attention is linear and the current one full, or the reverse
 };
 

@@ -60,11 +60,9 @@ StepControls::StepControls(QWidget* parent)
     rate_->addItem(tr("as fast as possible"), 0.0);
     rate_->setCurrentIndex(2);
     rate_->setToolTip(tr("Rate of Run"));
-    progress_->setRange(0, 1);
-    progress_->setValue(0);
     progress_->setMaximumWidth(220);
     progress_->setTextVisible(true);
-    progress_->setFormat(QStringLiteral("%v / %m"));
+    clearProgress();
     timeline_->setRange(0, 0);
     timeline_->setToolTip(tr("Scrub back to any earlier step; stepping on from there branches the run"));
     position_->setMinimumWidth(150);
@@ -139,6 +137,14 @@ void StepControls::setProgress(qint64 done, qint64 total) {
     progress_->setValue(int(std::min<qint64>(done, INT32_MAX)));
     progress_->setFormat(bounded ? QStringLiteral("%v / %m") : tr("%1 steps").arg(done));
 }
+
+void StepControls::clearProgress() {
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    progress_->setFormat(QString());
+}
+
+QString StepControls::progressText() const { return progress_->text(); }
 
 void StepControls::setTimeline(qint64 base, qint64 last, qint64 view) {
     const QSignalBlocker blocker(timeline_);

@@ -37,6 +37,9 @@ public slots:
     void setRunning(bool running);
     void setHasRun(bool has_run);
     void setProgress(qint64 done, qint64 total);
+    // No steps asked for yet: an empty bar, not "0 / 1".
+    void clearProgress();
+    QString progressText() const;
     // The run spans base .. last; the slider sits on `view`.
     void setTimeline(qint64 base, qint64 last, qint64 view);
 

@@ -1,0 +1,239 @@
+// The window as a desktop application: form help and errors, the wheel, menus and shortcuts,
+// pausing, loading weights that do not fit the input, recent files and what a dropped file is.
+#include <QAbstractSpinBox>
+#include <QLabel>
+#include <QMenuBar>
+#include <QProcess>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QtTest>
+
+#include "file_kind.h"
+#include "input_panel.h"
+#include "main_window.h"
+#include "model_panel.h"
+#include "output_plot.h"
+#include "plot_panel.h"
+#include "step_controls.h"
+#include "ui_test_support.h"
+
+using namespace stepscope;
+using namespace stepscope::ui;
+using namespace stepscope::ui::testing;
+
+namespace {
+
+QAction* menu_action(QMainWindow& window, const QString& text) {
+    for (QAction* menu : window.menuBar()->actions())
+        for (QAction* action : menu->menu()->actions())
+            if (action->text() == text) return action;
+    return nullptr;
+}
+
+const QString kGoldenModel = QStringLiteral(STEPSCOPE_GOLDEN_DIR "/enc_linear/model.safetensors");
+
+}  // namespace
+
+class TestDesktop : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        QSettings().clear();
+        QVERIFY(dir_.isValid());
+    }
+
+    void everyFieldHasItsOwnHelp() {
+        ModelPanel panel;
+        const QStringList keys = {"n_layers", "n_heads", "eps", "softmax_temp", "dropout", "attention_dropout",
+                                  "feature_map", "feature_map_dimensions", "query_dimensions", "value_dimensions"};
+        QSet<QString> helps;
+        for (const QString& key : keys) {
+            const QString help = panel.helpFor(key);
+            QVERIFY2(help.contains(QString("'%1'").arg(key)), qPrintable(help));
+            helps.insert(help.section('\n', 0, 0));
+        }
+        QCOMPARE(helps.size(), keys.size());
+        QVERIFY(panel.helpFor("eps").contains("linear attention"));
+        // The label no longer calls linear attention's eps a LayerNorm one.
+        for (QLabel* label : panel.findChildren<QLabel*>()) QVERIFY(!label->text().contains("LayerNorm eps"));
+    }
+
+    void longFieldErrorsWrapUnclipped() {
+        ModelPanel panel;
+        panel.resize(320, 900);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QVERIFY(panel.setField("value_dimensions", "5000"));
+        panel.showEngineError("parameter 'value_dimensions' is far too large for anything this form could "
+                              "ever build, and this sentence is long so that it needs three lines");
+        QTest::qWait(50);
+        QLabel* shown = nullptr;
+        for (QLabel* label : panel.findChildren<QLabel*>())
+            if (label->text().contains("three lines")) shown = label;
+        QVERIFY(shown);
+        QVERIFY(shown->wordWrap());
+        QVERIFY2(shown->height() >= shown->heightForWidth(shown->width()),
+                 qPrintable(QString("%1 < %2").arg(shown->height()).arg(shown->heightForWidth(shown->width()))));
+        QVERIFY(shown->height() > 2 * shown->fontMetrics().height());
+    }
+
+    void theWheelChangesOnlyAFocusedField() {
+        ModelPanel panel;
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QSpinBox* seed = nullptr;
+        for (QSpinBox* spin : panel.findChildren<QSpinBox*>())
+            if (spin->toolTip().startsWith("Seed of the random weights")) seed = spin;
+        QVERIFY(seed);
+        seed->setValue(1);
+        auto wheel = [seed] {
+            QWheelEvent event(QPointF(5, 5), seed->mapToGlobal(QPointF(5, 5)), QPoint(), QPoint(0, -120),
+                              Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+            QApplication::sendEvent(seed, &event);
+        };
+        wheel();
+        QCOMPARE(seed->value(), 1);
+        QCOMPARE(seed->focusPolicy(), Qt::StrongFocus);
+        seed->setFocus();
+        QVERIFY(QTest::qWaitFor([seed] { return seed->hasFocus(); }));
+        wheel();
+        QCOMPARE(seed->value(), 0);
+    }
+
+    void menusSayWhatCanBeDoneAndHow() {
+        MainWindow window(small_spec("linear"));
+        QVERIFY(wait_idle(*window.controller()));
+        QAction* apply = menu_action(window, "Apply forms: new run");
+        QVERIFY(apply);
+        QCOMPARE(apply->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_Return));
+        QAction* unpin = menu_action(window, "Unpin");
+        QVERIFY(unpin);
+        QVERIFY(!unpin->isEnabled());
+        QVERIFY(window.stepControls()->progressText().isEmpty());
+        window.controller()->step(3);
+        QVERIFY(wait_idle(*window.controller()));
+        window.pinRun();
+        QVERIFY(unpin->isEnabled());
+        unpin->trigger();
+        QVERIFY(!unpin->isEnabled());
+        QVERIFY(menu_action(window, "Usage (README)"));
+    }
+
+    void pauseIsReportedAsAPause() {
+        MainWindow window(small_spec("linear"));
+        QVERIFY(wait_idle(*window.controller()));
+        window.controller()->run(0);
+        QVERIFY(QTest::qWaitFor([&] { return window.controller()->lastStep() > 3; }));
+        window.controller()->pause();
+        QVERIFY(wait_idle(*window.controller()));
+        QTest::qWait(50);
+        const QString status = window.statusBar()->currentMessage();
+        QVERIFY2(status.startsWith("Paused at step"), qPrintable(status));
+    }
+
+    void dimsSayWhyTheyAreRefused() {
+        OutputPlot plot;
+        QVERIFY(!plot.setDimensions("3-1"));
+        QVERIFY(!plot.dimensionsError().isEmpty());
+        QVERIFY(plot.setDimensions("0-2"));
+        QVERIFY(plot.dimensionsError().isEmpty());
+    }
+
+    void pinnedRunsSayWhichElementTheyFollow() {
+        MainWindow window(small_spec("linear"));
+        QVERIFY(wait_idle(*window.controller()));
+        window.controller()->step(4);
+        QVERIFY(wait_idle(*window.controller()));
+        window.pinRun();
+        window.controller()->setObserved(2);
+        QVERIFY(wait_idle(*window.controller()));
+        window.plotPanel()->refreshNow();
+        const QString title = window.plotPanel()->outputs()->fullTitle();
+        QVERIFY2(title.contains("element 2") && title.contains("pinned run element 1"), qPrintable(title));
+    }
+
+    void weightsOfAnotherWidthOfferTheFedBackInput() {
+        // An input file 16 wide (the small model's d_model); the golden model is 24 wide.
+        const QString csv = dir_.filePath("x16.csv");
+        QFile file(csv);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        for (int t = 0; t < 5; ++t) {
+            QStringList row;
+            for (int e = 0; e < 16; ++e) row << QString::number(0.1 * (t + e));
+            file.write(row.join(',').toUtf8() + "\n");
+        }
+        file.close();
+        SessionSpec spec = small_spec("linear", InputKind::File);
+        spec.input.path = csv;
+        spec.batch = 1;
+        spec.observed = 0;
+        MainWindow window(spec);
+        QVERIFY(wait_idle(*window.controller()));
+        QVERIFY2(window.errorText().isEmpty(), qPrintable(window.errorText()));
+        QCOMPARE(file_kind(kGoldenModel), FileKind::Model);
+        window.loadWeights(kGoldenModel);
+        QVERIFY(wait_idle(*window.controller()));
+        // Refused for its input, but the form already shows the file's model.
+        QVERIFY2(window.errorText().contains("Input refused"), qPrintable(window.errorText()));
+        QCOMPARE(window.modelPanel()->fieldText("n_heads"), QString("3"));
+        QVERIFY(!window.inputPanel()->errorText().isEmpty());
+        window.switchInputToFeedback();
+        QVERIFY(wait_idle(*window.controller()));
+        QVERIFY2(window.errorText().isEmpty(), qPrintable(window.errorText()));
+        QCOMPARE(window.controller()->session().weights_path, kGoldenModel);
+        QCOMPARE(window.controller()->session().input.kind, InputKind::Feedback);
+        QCOMPARE(window.modelPanel()->weightsSource(), QString("Current model: enc_linear/model.safetensors"));
+        QCOMPARE(window.recentFiles().value(0), QFileInfo(kGoldenModel).absoluteFilePath());
+    }
+
+    void droppedFilesAreKnownByWhatTheyHold() {
+        QCOMPARE(file_kind("session.json"), FileKind::Session);
+        QCOMPARE(file_kind("x.csv"), FileKind::Input);
+        QCOMPARE(file_kind(dir_.filePath("missing.safetensors")), FileKind::Unknown);
+        MainWindow window(small_spec("linear"));
+        QVERIFY(wait_idle(*window.controller()));
+        window.controller()->step(2);
+        QVERIFY(wait_idle(*window.controller()));
+        const QString snapshot = dir_.filePath("snap.safetensors");
+        window.controller()->saveSnapshot(snapshot);
+        QVERIFY(QTest::qWaitFor([&] { return QFile::exists(snapshot); }));
+        QCOMPARE(file_kind(snapshot), FileKind::Snapshot);
+        QVERIFY(window.openFile(snapshot));
+        QVERIFY(wait_idle(*window.controller()));
+        QCOMPARE(window.recentFiles().value(0), QFileInfo(snapshot).absoluteFilePath());
+        QVERIFY(!window.openFile(dir_.filePath("nothing.txt")));
+    }
+
+    void versionAndSvgExportFromTheCommandLine() {
+        QProcess version;
+        version.start(STEPSCOPE_BINARY, {"--version"});
+        QVERIFY(version.waitForFinished(30000));
+        QCOMPARE(version.exitCode(), 0);
+        QVERIFY(version.readAllStandardOutput().trimmed().startsWith("stepscope "));
+        const QString out = dir_.filePath("cli_svg");
+        QProcess export_svg;
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.insert("QT_QPA_PLATFORM", "offscreen");
+        export_svg.setProcessEnvironment(environment);
+        export_svg.start(STEPSCOPE_BINARY, {"export", "--config", STEPSCOPE_GOLDEN_DIR "/enc_linear/config.json",
+                                            "--steps", "3", "--out", out, "--format", "svg"});
+        QVERIFY(export_svg.waitForFinished(60000));
+        QCOMPARE(export_svg.exitCode(), 0);
+        QVERIFY(QFile::exists(QDir(out).filePath("outputs.svg")));
+        QVERIFY(!QFile::exists(QDir(out).filePath("attention.svg")));
+        QProcess refused;
+        refused.start(STEPSCOPE_BINARY, {"export", "--config", "x.json", "--steps", "1", "--out", out, "--format", "gif"});
+        QVERIFY(refused.waitForFinished(30000));
+        QCOMPARE(refused.exitCode(), 2);
+        QVERIFY(refused.readAllStandardError().contains("png, svg, pdf or jpg"));
+    }
+
+private:
+    QTemporaryDir dir_;
+};
+
+QTEST_MAIN(TestDesktop)
+#include "test_ui_desktop.moc"

@@ -1,0 +1,327 @@
+// The plots' conventions: log tickers, colour map, axis scaling, legends, titles, smoothing, hover,
+// cursor, non-finite markers, CSV, and exports that scale (PNG, SVG) or skip an empty heatmap.
+#include <QtTest>
+#include <qcustomplot.h>
+
+#include <cmath>
+#include <limits>
+
+#include "attention_plot.h"
+#include "headless_export.h"
+#include "output_plot.h"
+#include "performance_plot.h"
+#include "plot_export.h"
+#include "plot_panel.h"
+#include "plot_style.h"
+#include "runner.h"
+#include "state_plot.h"
+#include "trace_store.h"
+#include "ui_test_support.h"
+
+using namespace stepscope;
+using namespace stepscope::ui;
+using namespace stepscope::ui::testing;
+
+namespace {
+
+// A run of `steps` records of `spec`, without the worker thread.
+TraceStore record(const SessionSpec& spec, int steps) {
+    auto runner = Runner::open(spec);
+    TraceStore store;
+    store.start(runner->info());
+    std::vector<StepRecord> records;
+    for (int t = 0; t < steps; ++t) records.push_back(runner->advance());
+    store.append(records);
+    return store;
+}
+
+QStringList tick_labels(QCPAxis* axis) {
+    axis->parentPlot()->replot();
+    return axis->tickVectorLabels().toList();
+}
+
+}  // namespace
+
+class TestPlots : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { QVERIFY(dir_.isValid()); }
+
+    void logTickLabelsArePlainOrPowersOfTen() {
+        QCOMPARE(log_tick_label(50), QString("50"));
+        QCOMPARE(log_tick_label(0.5), QString("0.5"));
+        QCOMPARE(log_tick_label(1e-5), QString("10⁻⁵"));
+        QCOMPARE(log_tick_label(2e-6), QString("2·10⁻⁶"));
+        QCOMPARE(log_tick_label(1e6), QString("10⁶"));
+    }
+
+    void logAxesLabelEveryRangeOnceAndBelowTen() {
+        QCustomPlot plot;
+        plot.resize(400, 300);
+        plot.yAxis->setScaleType(QCPAxis::stLogarithmic);
+        plot.yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new LogTicker));
+        for (const QCPRange& range : {QCPRange(0.5, 30), QCPRange(3, 8), QCPRange(1e-6, 1), QCPRange(2, 4000)}) {
+            plot.yAxis->setRange(range);
+            const QStringList labels = tick_labels(plot.yAxis);
+            QVERIFY2(labels.size() >= 2, qPrintable(labels.join(' ')));
+            QCOMPARE(QSet<QString>(labels.begin(), labels.end()).size(), labels.size());
+            for (const QString& label : labels) QVERIFY2(!label.contains("·10¹"), qPrintable(label));
+        }
+        plot.yAxis->setRange(0.5, 30);
+        const QStringList labels = tick_labels(plot.yAxis);
+        QVERIFY2(labels.contains("1") && labels.contains("5") && labels.contains("20"), qPrintable(labels.join(' ')));
+    }
+
+    void heatmapEndsDifferFromTheMaskedWhite() {
+        QCPColorGradient gradient = viridis_gradient();
+        const QColor low = QColor::fromRgb(gradient.color(0, QCPRange(0, 1)));
+        const QColor high = QColor::fromRgb(gradient.color(1, QCPRange(0, 1)));
+        for (const QColor& end : {low, high}) QVERIFY(end.lightnessF() < 0.9);
+        QVERIFY(low != high);
+        AttentionPlot plot;
+        TraceStore store = record(small_spec("full"), 5);
+        plot.setStores(&store, nullptr);
+        plot.rebuild();
+        plot.setViewStep(5);
+        plot.refresh();
+        QCOMPARE(plot.rowsShown(), 5);
+        QCPColorScale* scale = nullptr;
+        for (QCPLayoutElement* element : plot.plot()->plotLayout()->elements(true))
+            if (auto* found = qobject_cast<QCPColorScale*>(element)) scale = found;
+        QVERIFY(scale);
+        QCPColorGradient shown = scale->gradient();
+        const QColor one = QColor::fromRgb(shown.color(1.0, scale->dataRange(), true));
+        QVERIFY2(one.lightnessF() < 0.9, qPrintable(one.name()));
+        QVERIFY(plot.csv().startsWith("query step\\key step,"));
+    }
+
+    void heatmapForgetsMemoryLabelForAnEncoder() {
+        AttentionPlot plot;
+        SessionSpec decoder = small_spec("full");
+        decoder.config.kind = ModelKind::Decoder;
+        decoder.config.self_attention_type = "linear";
+        decoder.config.cross_attention_type = "full";
+        TraceStore store = record(decoder, 3);
+        plot.setStores(&store, nullptr);
+        plot.rebuild();
+        plot.setViewStep(3);
+        plot.refresh();
+        QCOMPARE(plot.keyLabel(), QString("memory element"));
+        store = record(small_spec("linear"), 3);
+        plot.rebuild();
+        plot.refresh();
+        QCOMPARE(plot.keyLabel(), QString("key step"));
+    }
+
+    void memoryAxisFitsASmallModel() {
+        TraceStore store = record(small_spec("linear"), 8);
+        const double bytes = double(store.records().back().state_bytes);
+        QVERIFY(bytes < 1024 * 1024);
+        PerformancePlot plot;
+        plot.resize(600, 400);
+        plot.setStores(&store, nullptr);
+        plot.rebuild();
+        plot.refresh();
+        QVERIFY(plot.memoryUnit() == "KiB" || plot.memoryUnit() == "B");
+        const double shown = plot.memoryUnit() == "KiB" ? bytes / 1024 : bytes;
+        const QCPRange range = plot.plot()->yAxis2->range();
+        QVERIFY2(range.upper >= shown && range.upper <= shown * 1.5,
+                 qPrintable(QString("%1 .. %2 for %3").arg(range.lower).arg(range.upper).arg(shown)));
+    }
+
+    void emptyPlotsForgetThePreviousRange() {
+        TraceStore store = record(small_spec("linear"), 6);
+        OutputPlot plot;
+        plot.setStores(&store, nullptr);
+        plot.rebuild();
+        plot.refresh();
+        QVERIFY(plot.plot()->yAxis->range() != QCPRange(0, 1));
+        store.start(store.info());
+        plot.rebuild();
+        plot.refresh();
+        QCOMPARE(plot.plot()->yAxis->range(), QCPRange(0, 1));
+    }
+
+    void titlesElideAtTheirEndAndLegendsWrap() {
+        TraceStore store = record(small_spec("full"), 4);
+        StatePlot plot;
+        plot.setStores(&store, nullptr);
+        plot.resize(900, 300);
+        plot.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        plot.rebuild();
+        plot.refresh();
+        // As a narrow window or a small export lays it out.
+        fit_decorations(plot.plot(), 220, 300);
+        QVERIFY(plot.shownTitle() != plot.fullTitle());
+        QVERIFY(plot.shownTitle().startsWith("Attention-state"));
+        QVERIFY(plot.shownTitle().endsWith(QChar(0x2026)));
+        plot.resize(901, 300);
+        QTest::qWait(50);
+        QCOMPARE(plot.shownTitle(), plot.fullTitle());
+        // Two heads side by side in one row, below the axes.
+        QCOMPARE(plot.plot()->legend->rowCount(), 1);
+        QVERIFY(plot.plot()->legend->outerRect().top() >= plot.plot()->axisRect()->outerRect().bottom());
+    }
+
+    void legendClickHidesAndShowsItsCurve() {
+        TraceStore store = record(small_spec("linear"), 10);
+        OutputPlot plot;
+        plot.setStores(&store, nullptr);
+        plot.resize(700, 400);
+        plot.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        plot.rebuild();
+        plot.refresh();
+        plot.plot()->replot();
+        QCPGraph* graph = plot.currentGraphs().at(1);
+        QCPPlottableLegendItem* entry = plot.plot()->legend->itemWithPlottable(graph);
+        QVERIFY(entry);
+        const QPoint where = entry->outerRect().center();
+        QTest::mouseClick(plot.plot(), Qt::LeftButton, {}, where);
+        QVERIFY(!graph->visible());
+        plot.plot()->replot();
+        QTest::mouseClick(plot.plot(), Qt::LeftButton, {}, where);
+        QVERIFY(graph->visible());
+    }
+
+    void hoverAndCursorTellStepSeriesAndValue() {
+        TraceStore store = record(small_spec("linear"), 20);
+        OutputPlot plot;
+        plot.setStores(&store, nullptr);
+        plot.resize(700, 400);
+        plot.rebuild();
+        plot.refresh();
+        plot.plot()->replot();
+        QCPGraph* graph = plot.currentGraphs().at(0);
+        const auto point = graph->data()->at(9);
+        const QPoint at(int(plot.plot()->xAxis->coordToPixel(point->key)),
+                        int(plot.plot()->yAxis->coordToPixel(point->value)));
+        const QString text = plot.hoverText(at);
+        QVERIFY2(text.contains(QString("step %1").arg(qint64(point->key))), qPrintable(text));
+        QVERIFY2(text.contains(graph->name()), qPrintable(text));
+        QVERIFY(plot.hoverText(QPoint(1, 1)).isEmpty());
+        QVERIFY(plot.cursorText().isEmpty());  // at the last step the cursor is hidden
+        plot.setViewStep(7);
+        const QString cursor = plot.cursorText();
+        QVERIFY2(cursor.startsWith("step 7"), qPrintable(cursor));
+        const double value = store.at_step(7)->output[0];
+        QVERIFY2(cursor.contains(QLocale::c().toString(value, 'g', 6)), qPrintable(cursor));
+    }
+
+    void smoothingDrawsTheAverageOverFaintRawValues() {
+        TraceStore store = record(small_spec("linear"), 30);
+        OutputPlot plot;
+        plot.setStores(&store, nullptr);
+        plot.rebuild();
+        const int raw_graphs = plot.plot()->graphCount();
+        plot.setSmoothing(0.9);
+        QCOMPARE(plot.plot()->graphCount(), 2 * raw_graphs);
+        QCPGraph* raw = plot.currentGraphs().at(0);
+        QVERIFY(raw->pen().color().alpha() < 255);
+        QVERIFY(!raw->parentPlot()->legend->itemWithPlottable(raw));
+        // The first smoothed value is the first raw value (bias-corrected), later ones differ.
+        QCPGraph* smooth = nullptr;
+        for (int i = 0; i < plot.plot()->graphCount(); ++i)
+            if (plot.plot()->legend->itemWithPlottable(plot.plot()->graph(i))) {
+                smooth = plot.plot()->graph(i);
+                break;
+            }
+        QVERIFY(smooth);
+        QCOMPARE(smooth->data()->at(0)->value, raw->data()->at(0)->value);
+        QVERIFY(smooth->data()->at(20)->value != raw->data()->at(20)->value);
+        plot.setSmoothing(0);
+        QCOMPARE(plot.plot()->graphCount(), raw_graphs);
+    }
+
+    void nonFiniteValuesAreMarkedAndNamed() {
+        auto runner = Runner::open(small_spec("linear"));
+        TraceStore store;
+        store.start(runner->info());
+        std::vector<StepRecord> records;
+        for (int t = 0; t < 6; ++t) records.push_back(runner->advance());
+        records[3].layers[1].self.first[0] = std::numeric_limits<float>::quiet_NaN();
+        records[4].output[0] = std::numeric_limits<float>::infinity();
+        store.append(records);
+        PlotPanel panel(&store);
+        QSignalSpy message(&panel, &PlotPanel::message);
+        panel.rebuildAll();
+        QCOMPARE(message.size(), 1);
+        const QString text = message.first().at(0).toString();
+        QVERIFY2(text.contains("step 4") && text.contains("layer 1"), qPrintable(text));
+        QCOMPARE(panel.outputs()->firstNonFinite(), std::optional<int64_t>(5));
+        panel.states()->select(AttentionRole::Self, 1, StatePlot::Quantity::First);
+        QCOMPARE(panel.states()->firstNonFinite(), std::optional<int64_t>(4));
+    }
+
+    void everyTimePlotHasALogScaleAndCsv() {
+        TraceStore store = record(small_spec("full"), 5);
+        PlotPanel panel(&store);
+        panel.rebuildAll();
+        for (TimePlot* plot : {static_cast<TimePlot*>(panel.outputs()), static_cast<TimePlot*>(panel.states()),
+                               static_cast<TimePlot*>(panel.performance())}) {
+            plot->setLogScale(true);
+            QCOMPARE(plot->plot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
+            const QStringList lines = plot->csv().split('\n', Qt::SkipEmptyParts);
+            QCOMPARE(lines.size(), 1 + 5);
+            QVERIFY(lines.first().startsWith("step,"));
+        }
+    }
+
+    void largeExportsAreLargerFigures() {
+        QCOMPARE(export_scale(1200, 800), 1.0);
+        QVERIFY(std::abs(export_scale(4000, 3000) - 4000 / 1200.0) < 1e-9);
+        TraceStore store = record(small_spec("full"), 5);
+        PlotPanel panel(&store);
+        panel.resize(1200, 800);
+        panel.rebuildAll();
+        panel.setViewStep(5);
+        panel.refreshNow();
+        const QString small = dir_.filePath("small.png"), large = dir_.filePath("large.png");
+        save_plot(panel.outputs()->plot(), small, 1200, 800);
+        save_plot(panel.outputs()->plot(), large, 4000, 3000);
+        const QImage big(large);
+        QCOMPARE(big.size(), QSize(4000, 3000));
+        QCOMPARE(big.dotsPerMeterX(), int(std::lround(96.0 * export_scale(4000, 3000) / 0.0254)));
+        // The title's ink is as many times taller as the figure is scaled.
+        auto ink_rows = [](const QImage& image, int rows) {
+            int first = -1, last = -1;
+            for (int y = 0; y < rows; ++y)
+                for (int x = 0; x < image.width(); ++x)
+                    if (qGray(image.pixel(x, y)) < 128) {
+                        if (first < 0) first = y;
+                        last = y;
+                        break;
+                    }
+            return last - first;
+        };
+        const int small_title = ink_rows(QImage(small), 30);
+        const int large_title = ink_rows(big, 100);
+        const double ratio = double(large_title) / small_title;
+        QVERIFY2(ratio > 0.8 * export_scale(4000, 3000) && ratio < 1.25 * export_scale(4000, 3000),
+                 qPrintable(QString("%1 vs %2").arg(large_title).arg(small_title)));
+    }
+
+    void svgExportAndNoPlaceholderHeatmap() {
+        HeadlessExport job;
+        job.spec = small_spec("linear");
+        job.steps = 4;
+        job.directory = dir_.filePath("svg");
+        job.format = "svg";
+        const QStringList written = run_headless_export(job);
+        QVERIFY(!QFile::exists(QDir(job.directory).filePath("attention.svg")));
+        QFile svg(QDir(job.directory).filePath("outputs.svg"));
+        QVERIFY(svg.open(QIODevice::ReadOnly));
+        const QByteArray text = svg.readAll();
+        QVERIFY(text.contains("<svg"));
+        QVERIFY(text.contains("Outputs over time"));
+        QCOMPARE(written.size(), 3 + 3);
+    }
+
+private:
+    QTemporaryDir dir_;
+};
+
+QTEST_MAIN(TestPlots)
+#include "test_ui_plots.moc"
