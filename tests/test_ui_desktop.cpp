@@ -7,6 +7,7 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QMessageBox>
 #include <QtTest>
 
 #include "file_kind.h"
@@ -67,8 +68,9 @@ private slots:
         panel.show();
         QVERIFY(QTest::qWaitForWindowExposed(&panel));
         QVERIFY(panel.setField("value_dimensions", "5000"));
-        panel.showEngineError("parameter 'value_dimensions' is far too large for anything this form could "
-                              "ever build, and this sentence is long so that it needs three lines");
+        panel.showEngineError(Error("parameter 'value_dimensions' is far too large for anything this form could "
+                                    "ever build, and this sentence is long so that it needs three lines",
+                                    "value_dimensions"));
         QTest::qWait(50);
         QLabel* shown = nullptr;
         for (QLabel* label : panel.findChildren<QLabel*>())
@@ -201,7 +203,21 @@ private slots:
         window.controller()->saveSnapshot(snapshot);
         QVERIFY(QTest::qWaitFor([&] { return QFile::exists(snapshot); }));
         QCOMPARE(file_kind(snapshot), FileKind::Snapshot);
+        // A dropped snapshot replaces the run, so the unsaved steps are asked about first.
+        int asked = 0;
+        window.setDiscardQuestion([&](const QString&) {
+            ++asked;
+            return QMessageBox::Cancel;
+        });
+        QVERIFY(!window.openFile(snapshot));
+        QCOMPARE(asked, 1);
+        QCOMPARE(window.controller()->lastStep(), qint64(2));
+        window.setDiscardQuestion([&](const QString&) {
+            ++asked;
+            return QMessageBox::Discard;
+        });
         QVERIFY(window.openFile(snapshot));
+        QCOMPARE(asked, 2);
         QVERIFY(wait_idle(*window.controller()));
         QCOMPARE(window.recentFiles().value(0), QFileInfo(snapshot).absoluteFilePath());
         QVERIFY(!window.openFile(dir_.filePath("nothing.txt")));

@@ -29,7 +29,7 @@ TraceStore record(const SessionSpec& spec, int steps) {
     auto runner = Runner::open(spec);
     TraceStore store;
     store.start(runner->info());
-    std::vector<StepRecord> records;
+    std::vector<BatchRecord> records;
     for (int t = 0; t < steps; ++t) records.push_back(runner->advance());
     store.append(records);
     return store;
@@ -239,10 +239,13 @@ private slots:
         auto runner = Runner::open(small_spec("linear"));
         TraceStore store;
         store.start(runner->info());
-        std::vector<StepRecord> records;
+        std::vector<BatchRecord> records;
         for (int t = 0; t < 6; ++t) records.push_back(runner->advance());
-        records[3].layers[1].self.first[0] = std::numeric_limits<float>::quiet_NaN();
-        records[4].output[0] = std::numeric_limits<float>::infinity();
+        // Non-finite values in the batch element the plots show.
+        const size_t shown = size_t(runner->info().observed);
+        const size_t heads = records[3].layers[1].self.first.size() / size_t(records[3].batch);
+        records[3].layers[1].self.first[shown * heads] = std::numeric_limits<float>::quiet_NaN();
+        records[4].outputs[shown * size_t(records[4].width())] = std::numeric_limits<float>::infinity();
         store.append(records);
         PlotPanel panel(&store);
         QSignalSpy message(&panel, &PlotPanel::message);

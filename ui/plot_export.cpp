@@ -136,12 +136,12 @@ QStringList save_all_plots(PlotPanel& panel, const QString& directory, const QSt
         written << folder.finalPath(name);
     folder.commit();
     return written;
+}
 
 void write_text_file(const QString& path, const QString& text) {
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) throw file_error(path, file.errorString());
     if (file.write(text.toUtf8()) < 0 || !file.commit()) throw file_error(path, file.errorString());
-}
 }
 
 }  // namespace stepscope::ui
