@@ -300,6 +300,7 @@ private slots:
         model->step(input(3, 2, model->config().d_model()), state, y, StepOptions{&recorder, &observation});
         QCOMPARE(recorder.maps.at({1, 0}).cols(), 1L);
         QCOMPARE(recorder.maps.at({1, 0}), RowMatrix(RowMatrix::Ones(6, 1)));
+        QCOMPARE(recorder.first_keys.at({1, 0}), 3);
 
         const auto linear = Model::create_random(small_config("linear"), 8);
         State sums = linear->new_state();

@@ -105,7 +105,9 @@ void observe_full(const InnerAttention& inner, const AttentionScratch& s, const 
                   AttentionRole role, const LayerStep& step) {
     const Covered c = covered(*step.observation, batch, inner.heads());
     const auto weights = s.weights.block(c.first, 0, c.count, state.cache.length);
-    if (step.observation->options().attention) send_map(step, role, false, c, inner.heads(), 0, weights);
+    // A self-attention cache holds the last cache.length steps, this one included.
+    const int first_key = role == AttentionRole::Self ? static_cast<int>(step.step + 1 - state.cache.length) : 0;
+    if (step.observation->options().attention) send_map(step, role, false, c, inner.heads(), first_key, weights);
     StateCapacity capacity;
     capacity.first_batch = c.first_batch;
     capacity.batch = c.batch;

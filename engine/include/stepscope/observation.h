@@ -12,7 +12,9 @@
 // An Observation follows one run: stepping a state whose step count is not the
 // history's end restarts the history there (a new sequence), or, when it lies
 // within the history, forgets the steps after it (the same run scrubbed back).
-// Observe a second run (a pinned twin) with a second Observation.
+// Observe a second run (a pinned twin) with a second Observation. A state
+// edit (intervention.h) changes what the held keys mean to S and Z: observe
+// the edited run with a new Observation, whose maps start at the edit.
 #pragma once
 
 #include <cstddef>

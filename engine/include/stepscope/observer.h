@@ -51,7 +51,8 @@ struct AttentionMap {
     int first_batch = 0;  // the first batch element covered
     int batch = 0;        // batch elements covered
     int heads = 0;        // H
-    int first_key = 0;    // key index of column 0: above 0 once a linear history dropped old steps
+    int first_key = 0;    // the key of column 0: self attention, a step of the sequence (above 0 once
+                          // a linear history dropped old steps or a cache was cleared); cross, 0
     ConstMatrixRef weights;  // (batch*H, K)
 };
 
@@ -66,7 +67,7 @@ struct StateCapacity {
     int rank = 0;                        // min(D, M): D the feature map's width
     RowMatrix singular_values;           // (batch*H, rank), of S (D, M), descending
     std::vector<float> effective_rank;   // exp(-sum p_i log p_i), p_i = sigma_i / sum sigma; 0 for S = 0
-    std::vector<float> denominator;      // phi(q_t) . Z_t + 0 (no eps): where linear attention turns unstable
+    std::vector<float> denominator;      // phi(q_t) . Z_t, without eps: near 0 linear attention turns unstable
     std::vector<float> min_denominator;  // (H): the minimum of phi(q_t) . Z_t over the whole batch
     // Softmax attention.
     int cache_length = 0;                // cached keys (self) or memory elements (cross)
