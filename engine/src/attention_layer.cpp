@@ -260,6 +260,9 @@ void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& s
     }
     // Linear: S = sum_s phi(k_s) v_s^T and Z = sum_s phi(k_s) over the valid memory, once.
     memory_features(memory.values, batch, state, sequence_seed, s);
+    RowMatrix values;
+    value_projection_.forward(memory.values, values);  // (N*S, H*M)
+    split_heads(values, 0, heads, value_dims, s.values);  // rows (n, s, h)
     const int features = inner_.feature_dims();
     state.linear.sums = RowMatrix::Zero(long(batch) * heads * features, value_dims);
     state.linear.normalizer = RowMatrix::Zero(long(batch) * heads, features);
@@ -276,11 +279,9 @@ void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& s
 void RecurrentCrossAttentionLayer::memory_features(const RowMatrix& memory, int batch, AttentionState& state,
                                                    uint64_t sequence_seed, AttentionScratch& s) const {
     const int length = static_cast<int>(memory.rows() / batch), heads = inner_.heads();
-    RowMatrix keys, values;
-    key_projection_.forward(memory, keys);      // (N*S, H*D), rows (n, s)
-    value_projection_.forward(memory, values);  // (N*S, H*M)
+    RowMatrix keys;
+    key_projection_.forward(memory, keys);  // (N*S, H*D), rows (n, s)
     split_heads(keys, 0, heads, inner_.query_dims(), s.keys);  // rows (n, s, h)
-    split_heads(values, 0, heads, inner_.value_dims(), s.values);
     inner_.features(s.keys, inner_.omega(state, sequence_seed), s.phi_keys, RowLayout{batch, length, heads});
 }
 

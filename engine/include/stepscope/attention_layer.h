@@ -106,7 +106,7 @@ public:
 
 private:
     void start(const Memory& memory, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch) const;
-    // Linear: phi(k) (N*S*H, F) and values (N*S*H, M) of the memory `state` was started with, rows (n, s, h).
+    // Linear: phi(k) (N*S*H, F) of `memory` (N*S, E) into s.phi_keys, rows (n, s, h).
     void memory_features(const RowMatrix& memory, int batch, AttentionState& state, uint64_t sequence_seed,
                          AttentionScratch& s) const;
 
