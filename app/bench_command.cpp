@@ -157,9 +157,9 @@ int bench(const cli::Arguments& args) {
     std::printf("  steps per sec:  %.1f\n", 1000.0 / best);
     std::printf("  state bytes:    %zu\n", state_bytes);
     if (observing(options)) {
-        std::printf("  observing %s of layer %d, %s:\n", views.c_str(), options.observe.layers.front(),
-                    options.observe.batch_element < 0 ? "every batch element"
-                                                      : ("batch element " + std::to_string(options.observe.batch_element)).c_str());
+        const int element = options.observe.batch_element;
+        const std::string which = element < 0 ? "every batch element" : "batch element " + std::to_string(element);
+        std::printf("  observing %s of layer %d, %s:\n", views.c_str(), options.observe.layers.front(), which.c_str());
         std::printf("  ms per step:    %.4g best, %.4g median of %d runs (%.2fx the plain step's best)\n",
                     observed_best, observed_middle, options.repeats, observed_best / best);
     }

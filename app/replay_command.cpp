@@ -40,7 +40,8 @@ public:
 
     void attention_map(int layer, AttentionRole role, const AttentionMap& map) override {
         const long keys = role == AttentionRole::Self ? steps_ : map.weights.cols();
-        const std::string name = (role == AttentionRole::Self ? "attention." : "cross_attention.") + std::to_string(layer);
+        const std::string name =
+            (role == AttentionRole::Self ? "attention." : "cross_attention.") + std::to_string(layer);
         Tensor& tensor = tensor_of(name, {map.batch, map.heads, steps_, keys});
         for (long r = 0; r < map.weights.rows(); ++r)  // row r = n*H + h of (N, H, T, keys)
             for (long c = 0; c < map.weights.cols(); ++c)
@@ -50,7 +51,8 @@ public:
     void state_capacity(int layer, AttentionRole role, const StateCapacity& capacity) override {
         if (role != AttentionRole::Self || capacity.singular_values.size() == 0) return;
         const RowMatrix& sigma = capacity.singular_values;  // (N*H, rank)
-        Tensor& tensor = tensor_of("spectrum." + std::to_string(layer), {steps_, capacity.batch, capacity.heads, sigma.cols()});
+        Tensor& tensor =
+            tensor_of("spectrum." + std::to_string(layer), {steps_, capacity.batch, capacity.heads, sigma.cols()});
         std::copy(sigma.data(), sigma.data() + sigma.size(), tensor.values.begin() + t_ * sigma.size());
     }
 
@@ -156,6 +158,6 @@ int replay(const cli::Arguments& args) {
 }  // namespace
 
 int run_replay(int argc, char** argv) {
-    return cli::run_guarded("replay", replay, argc, argv, {"model", "inputs", "output", "device", "observe"}, {}, kUsage,
-                            {"ablate"});
+    return cli::run_guarded("replay", replay, argc, argv, {"model", "inputs", "output", "device", "observe"}, {},
+                            kUsage, {"ablate"});
 }
