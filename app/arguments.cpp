@@ -9,13 +9,17 @@
 
 namespace stepscope::cli {
 
-Arguments::Arguments(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags) {
+Arguments::Arguments(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags,
+                     const std::set<std::string>& repeatable) {
     for (int i = 1; i < argc; ++i) {
         const std::string word = argv[i];
         if (word.rfind("--", 0) != 0) throw UsageError{"unexpected argument '" + word + "'"};
         const std::string name = word.substr(2);
         if (flags.count(name)) {
             values_[name] = "";
+        } else if (repeatable.count(name)) {
+            if (i + 1 >= argc) throw UsageError{"option --" + name + " needs a value"};
+            repeated_[name].push_back(argv[++i]);
         } else if (valued.count(name)) {
             if (i + 1 >= argc) throw UsageError{"option --" + name + " needs a value"};
             values_[name] = argv[++i];
@@ -29,6 +33,11 @@ std::string Arguments::text(const std::string& name) const {
     const auto found = values_.find(name);
     if (found == values_.end()) throw UsageError{"missing option --" + name};
     return found->second;
+}
+
+std::vector<std::string> Arguments::texts(const std::string& name) const {
+    const auto found = repeated_.find(name);
+    return found == repeated_.end() ? std::vector<std::string>{} : found->second;
 }
 
 std::string Arguments::text(const std::string& name, const std::string& fallback) const {
@@ -57,7 +66,8 @@ long Arguments::integer(const std::string& name, long fallback, long minimum, lo
 }
 
 int run_guarded(const char* command, int (*body)(const Arguments&), int argc, char** argv,
-                const std::set<std::string>& valued, const std::set<std::string>& flags, const char* usage) {
+                const std::set<std::string>& valued, const std::set<std::string>& flags, const char* usage,
+                const std::set<std::string>& repeatable) {
     for (int i = 1; i < argc; ++i) {
         if (std::string(argv[i]) == "--help") {
             std::printf("%s", usage);
@@ -65,7 +75,7 @@ int run_guarded(const char* command, int (*body)(const Arguments&), int argc, ch
         }
     }
     try {
-        return body(Arguments(argc, argv, valued, flags));
+        return body(Arguments(argc, argv, valued, flags, repeatable));
     } catch (const UsageError& e) {
         std::fprintf(stderr, "stepscope %s: %s\n", command, e.message.c_str());
     } catch (const std::bad_alloc&) {

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "stepscope/device.h"
 
@@ -16,10 +17,14 @@ struct UsageError {
 
 class Arguments {
 public:
-    // argv[0] is the subcommand. `valued` options take one value, `flags` none.
-    Arguments(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags);
+    // argv[0] is the subcommand. `valued` options take one value, `flags` none,
+    // `repeatable` one value each time they are given.
+    Arguments(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags,
+              const std::set<std::string>& repeatable = {});
 
     bool has(const std::string& name) const { return values_.count(name) > 0; }
+    // Every value of a repeatable option, in command-line order.
+    std::vector<std::string> texts(const std::string& name) const;
     std::string text(const std::string& name) const;                          // required
     std::string text(const std::string& name, const std::string& fallback) const;
     // An integer in [minimum, maximum]; the error names the option.
@@ -29,10 +34,12 @@ public:
 
 private:
     std::map<std::string, std::string> values_;
+    std::map<std::string, std::vector<std::string>> repeated_;
 };
 
 // Runs `body`, turning UsageError and engine errors into "stepscope COMMAND: message" on stderr.
 int run_guarded(const char* command, int (*body)(const Arguments&), int argc, char** argv,
-                const std::set<std::string>& valued, const std::set<std::string>& flags, const char* usage);
+                const std::set<std::string>& valued, const std::set<std::string>& flags, const char* usage,
+                const std::set<std::string>& repeatable = {});
 
 }  // namespace stepscope::cli

@@ -15,6 +15,7 @@
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/model.h"
+#include "view_options.h"
 
 namespace {
 
@@ -24,12 +25,15 @@ constexpr const char* kUsage =
     "usage: stepscope bench [--attention linear|full] [--batch N] [--steps N] [--threads N]\n"
     "                       [--precision f32|bf16] [--device cpu|cuda] [--repeats N] [--json]\n"
     "                       [--layers N] [--heads N] [--head-dimensions N] [--feed-forward N]\n"
+    "                       [--observe attention,spectrum [--observe-layer L] [--observe-element N]]\n"
     "  Builds the seed example (8 layers, 12 heads of 32 query and value dimensions, d_model 384,\n"
     "  1536 feed-forward dimensions; default batch 10, 100 steps) with random weights, warms up,\n"
     "  then runs the sequence --repeats times (default 5) from an empty state, each output fed back\n"
     "  as the next input, and prints the best and median ms per step over the repeats, steps per\n"
     "  second and the state bytes after the last step. --threads limits oneTBB (default: all cores).\n"
-    "  --json prints one JSON object instead.\n";
+    "  --json prints one JSON object instead. --observe also times the same steps observing layer L\n"
+    "  (default 0) for all batch elements or only element N, the plain and observed runs\n"
+    "  alternating, and prints both with their ratio (CPU only).\n";
 
 struct BenchOptions {
     ModelConfig config;
@@ -38,7 +42,10 @@ struct BenchOptions {
     int steps = 100;
     int repeats = 5;
     bool json = false;
+    ObservationOptions observe;  // nothing observed unless --observe
 };
+
+bool observing(const BenchOptions& options) { return options.observe.attention || options.observe.spectrum; }
 
 BenchOptions options_from(const cli::Arguments& args) {
     BenchOptions options;
@@ -61,6 +68,11 @@ BenchOptions options_from(const cli::Arguments& args) {
     options.steps = static_cast<int>(args.integer("steps", 100, 1, 1 << 20));
     options.repeats = static_cast<int>(args.integer("repeats", 5, 1, 1000));
     options.json = args.has("json");
+    options.observe = cli::observe_option(args);
+    if (!observing(options) && (args.has("observe-layer") || args.has("observe-element")))
+        throw cli::UsageError{"options --observe-layer and --observe-element need --observe"};
+    options.observe.layers = {static_cast<int>(args.integer("observe-layer", 0, 0, config.n_layers - 1))};
+    options.observe.batch_element = static_cast<int>(args.integer("observe-element", -1, 0, options.batch - 1));
     return options;
 }
 
@@ -72,13 +84,18 @@ double median(std::vector<double> values) {
 
 // One sequence of `steps` steps from an empty state; returns the mean ms per
 // step, each step timed alone as the GUI's latency plot times it.
-double run_sequence(Stepper& stepper, const RowMatrix& first_input, int steps, RowMatrix& x, RowMatrix& y) {
+// With `observation`, each step is observed by an observer that keeps nothing.
+double run_sequence(Stepper& stepper, const RowMatrix& first_input, int steps, RowMatrix& x, RowMatrix& y,
+                    Observation* observation = nullptr) {
+    StepObserver ignoring;
+    const StepOptions observed{&ignoring, observation};
     stepper.reset(0);
     x = first_input;
     double total_ms = 0;
     for (int t = 0; t < steps; ++t) {
         const auto start = std::chrono::steady_clock::now();
-        stepper.step(x, y);
+        if (observation) stepper.step(x, y, observed);
+        else stepper.step(x, y);
         total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         x.swap(y);  // the output is the next input
     }
@@ -104,11 +121,22 @@ int bench(const cli::Arguments& args) {
 
     // Warm-up: page the weights in, start the worker threads, size the scratch.
     run_sequence(*stepper, first_input, std::min(options.steps, 20), x, y);
-    std::vector<double> ms_per_step;
-    for (int r = 0; r < options.repeats; ++r)
+    Observation observation(options.observe);
+    if (observing(options)) run_sequence(*stepper, first_input, std::min(options.steps, 20), x, y, &observation);
+    // Plain and observed runs alternate, so both meet the same load of a shared machine.
+    std::vector<double> ms_per_step, observed_ms;
+    for (int r = 0; r < options.repeats; ++r) {
         ms_per_step.push_back(run_sequence(*stepper, first_input, options.steps, x, y));
+        if (observing(options))
+            observed_ms.push_back(run_sequence(*stepper, first_input, options.steps, x, y, &observation));
+    }
     const double best = *std::min_element(ms_per_step.begin(), ms_per_step.end());
     const double middle = median(ms_per_step);
+    const double observed_best = observing(options) ? *std::min_element(observed_ms.begin(), observed_ms.end()) : 0;
+    const double observed_middle = observing(options) ? median(observed_ms) : 0;
+    const std::string views = std::string(options.observe.attention ? "attention" : "") +
+                              (options.observe.attention && options.observe.spectrum ? "," : "") +
+                              (options.observe.spectrum ? "spectrum" : "");
     const std::size_t state_bytes = stepper->state().bytes();
     const ModelConfig& config = options.config;
 
@@ -116,9 +144,16 @@ int bench(const cli::Arguments& args) {
         std::printf(
             "{\"attention\": \"%s\", \"batch\": %d, \"steps\": %d, \"threads\": %ld, \"precision\": \"%s\", "
             "\"device\": \"%s\", \"repeats\": %d, \"ms_per_step\": %.6g, \"ms_per_step_median\": %.6g, "
-            "\"steps_per_second\": %.6g, \"state_bytes\": %zu}\n",
+            "\"steps_per_second\": %.6g, \"state_bytes\": %zu",
             config.attention_type.c_str(), options.batch, options.steps, threads, config.precision.c_str(),
             device_name(options.device), options.repeats, best, middle, 1000.0 / best, state_bytes);
+        if (observing(options))
+            std::printf(", \"observe\": \"%s\", \"observed_layer\": %d, \"observed_element\": %d, "
+                        "\"observed_ms_per_step\": %.6g, \"observed_ms_per_step_median\": %.6g, "
+                        "\"observed_ratio\": %.6g",
+                        views.c_str(), options.observe.layers.front(), options.observe.batch_element, observed_best,
+                        observed_middle, observed_best / best);
+        std::printf("}\n");
         return 0;
     }
     std::printf("%s attention, %d layers, %d heads x %d dims, d_ff %d, batch %d, %d steps, %ld threads, %s, %s\n",
@@ -128,6 +163,13 @@ int bench(const cli::Arguments& args) {
     std::printf("  ms per step:    %.4g best, %.4g median of %d runs\n", best, middle, options.repeats);
     std::printf("  steps per sec:  %.1f\n", 1000.0 / best);
     std::printf("  state bytes:    %zu\n", state_bytes);
+    if (observing(options)) {
+        const int element = options.observe.batch_element;
+        const std::string which = element < 0 ? "every batch element" : "batch element " + std::to_string(element);
+        std::printf("  observing %s of layer %d, %s:\n", views.c_str(), options.observe.layers.front(), which.c_str());
+        std::printf("  ms per step:    %.4g best, %.4g median of %d runs (%.2fx the plain step's best)\n",
+                    observed_best, observed_middle, options.repeats, observed_best / best);
+    }
     return 0;
 }
 
@@ -137,6 +179,6 @@ int run_bench(int argc, char** argv) {
     return stepscope::cli::run_guarded(
         "bench", bench, argc, argv,
         {"attention", "batch", "steps", "threads", "precision", "device", "repeats", "layers", "heads",
-         "head-dimensions", "feed-forward"},
+         "head-dimensions", "feed-forward", "observe", "observe-layer", "observe-element"},
         {"json"}, kUsage);
 }

@@ -60,6 +60,25 @@ private slots:
         QVERIFY(json.value("ms_per_step").toDouble() <= json.value("ms_per_step_median").toDouble());
     }
 
+    // The observed run is timed beside the plain one; the ratio is what the bench reports, not what it asserts.
+    void observing_adds_the_observed_figures() {
+        const CliResult result = run_stepscope(QStringList{"bench", "--steps", "4", "--json", "--batch", "3", "--observe",
+                                                           "attention,spectrum", "--observe-layer", "1",
+                                                           "--observe-element", "2"} +
+                                               kSmallModel);
+        QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
+        const QJsonObject json = QJsonDocument::fromJson(result.stdout_text.toUtf8()).object();
+        QCOMPARE(json.value("observe").toString(), QString("attention,spectrum"));
+        QCOMPARE(json.value("observed_layer").toInt(), 1);
+        QCOMPARE(json.value("observed_element").toInt(), 2);
+        for (const char* key : {"ms_per_step", "observed_ms_per_step", "observed_ms_per_step_median", "observed_ratio"})
+            QVERIFY2(json.value(key).isDouble() && json.value(key).toDouble() > 0, key);
+        const CliResult table = run_stepscope(QStringList{"bench", "--steps", "3", "--observe", "spectrum"} + kSmallModel);
+        QVERIFY2(table.exit_code == 0, qPrintable(table.stderr_text));
+        QVERIFY2(table.stdout_text.contains("observing spectrum of layer 0, every batch element"),
+                 qPrintable(table.stdout_text));
+    }
+
     void prints_a_table_without_json() {
         const CliResult result = run_stepscope(QStringList{"bench", "--steps", "3"} + kSmallModel);
         QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
@@ -84,6 +103,10 @@ private slots:
             {"bench", "--repeats"},
             {"bench", "--bogus", "1"},
             {"bench", "extra"},
+            {"bench", "--observe", "maps"},
+            {"bench", "--observe", "attention", "--observe-layer", "8"},
+            {"bench", "--observe-layer", "0"},
+            {"bench", "--observe", "spectrum", "--batch", "2", "--observe-element", "2"},
         };
         for (const QStringList& arguments : cases) STEPSCOPE_VERIFY_USAGE_ERROR("bench", arguments);
     }

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <string>
 
+#include "stepscope/intervention.h"
 #include "stepscope/model.h"
 #include "test_support.h"
 
@@ -93,7 +94,7 @@ struct Counted {
 };
 
 // Runs kSteps fed-back steps and counts allocations from step kFirstCounted on.
-Counted count_allocations(const Model& model, int batch) {
+Counted count_allocations(const Model& model, int batch, const Ablation* ablation = nullptr) {
     const ModelConfig& config = model.config();
     const bool decoder = config.kind == ModelKind::Decoder;
     Memory memory;
@@ -116,8 +117,8 @@ Counted count_allocations(const Model& model, int batch) {
         const long capacity_before = capacities();
         allocations = 0;
         counting = t >= kFirstCounted;
-        if (decoder) model.step(x, memory, state, y);
-        else model.step(x, state, y);
+        if (decoder) model.step(x, memory, state, y, StepOptions{nullptr, nullptr, ablation});
+        else model.step(x, state, y, StepOptions{nullptr, nullptr, ablation});
         counting = false;
         x.swap(y);
         if (t < kFirstCounted) continue;
@@ -174,6 +175,17 @@ private slots:
         QCOMPARE(counted.allocations, 0L);
         // Capacity doubles: from step 50 to 100 a cache grows at most once (at 64).
         QVERIFY(counted.growing_steps <= 1);
+    }
+
+    // Silencing heads is a mask applied in place: an ablated run allocates nothing either.
+    void ablated_step_allocates_nothing() {
+        Ablation ablation;
+        ablation.heads = {{0, 1}, {1, 3, 60}, {1, 0, 0, AttentionRole::Cross}};
+        for (const char* attention : {"linear", "full"}) {
+            const auto model = Model::create_random(seed_example(ModelKind::Decoder, attention, 2, 4, 8, 64), 1);
+            const Counted counted = count_allocations(*model, 3, &ablation);
+            QCOMPARE(counted.allocations, 0L);
+        }
     }
 };
 

@@ -130,6 +130,7 @@ public:
         broken_ = false;
     }
 
+    using Stepper::step;  // the StepOptions overloads: observer only, on this device
     void step(const ConstMatrixRef& x, RowMatrix& y, StepObserver* observer) override {
         model_->check_step(x, shell_);
         forward(x, nullptr, y, observer);

@@ -3,8 +3,11 @@
 
 #include <random>
 
+#include "attention_views.h"
 #include "step_scratch.h"
 #include "stepscope/error.h"
+#include "stepscope/intervention.h"
+#include "stepscope/observation.h"
 #include "stepscope/parameters.h"
 
 namespace stepscope {
@@ -24,6 +27,25 @@ void report(StepObserver* observer, int layer, AttentionRole role, const InnerAt
 }
 
 }  // namespace
+
+LayerStep LayerStep::of(const StepOptions& options, int64_t step, int layer) {
+    LayerStep out;
+    out.layer = layer;
+    out.step = step;
+    out.observer = options.observer;
+    if (options.observer && options.observation && options.observation->observes(layer))
+        out.observation = options.observation;
+    if (options.ablation && !options.ablation->empty()) out.ablation = options.ablation;
+    return out;
+}
+
+void LayerStep::silence(AttentionRole role, RowMatrix& heads, int head_count) const {
+    if (!ablation) return;
+    const long batch = heads.rows() / head_count;
+    for (int h = 0; h < head_count; ++h)
+        if (ablation->silences(layer, role, h, step))
+            for (long n = 0; n < batch; ++n) heads.row(n * head_count + h).setZero();
+}
 
 void split_heads(const RowMatrix& projected, int offset, int heads, int width, RowMatrix& out) {
     const long batch = projected.rows();
@@ -97,7 +119,7 @@ void RecurrentAttentionLayer::use_bf16(bool enabled) {
 }
 
 void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed,
-                                      StepScratch& scratch, RowMatrix& out, StepObserver* observer, int layer) const {
+                                      StepScratch& scratch, RowMatrix& out, const LayerStep& step) const {
     AttentionScratch& s = scratch.self_attention;
     const int batch = static_cast<int>(x.rows()), heads = inner_.heads();
     const int query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
@@ -117,15 +139,18 @@ void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& s
             state.linear.normalizer = RowMatrix::Zero(long(batch) * heads, inner_.feature_dims());
         }
         linear_attention_step(s.phi_keys, s.values, s.phi_queries, inner_.eps(), state.linear, s.heads);
+        if (step.observation) observe_linear_self(inner_, s, state, batch, step);
     } else {
         state.cache.append(s.keys, s.values);
         full_attention(s.queries, state.cache, inner_.temperature(), {}, heads, s.heads, s.weights);
-        if (observer)
-            observer->attention_weights(layer, AttentionRole::Self, s.weights.leftCols(state.cache.length));
+        if (step.observer)
+            step.observer->attention_weights(step.layer, AttentionRole::Self, s.weights.leftCols(state.cache.length));
+        if (step.observation) observe_full(inner_, s, state, batch, AttentionRole::Self, step);
     }
     state.started = true;
+    step.silence(AttentionRole::Self, s.heads, heads);
     out_projection_.forward(merged_heads(s.heads, batch), out);
-    report(observer, layer, AttentionRole::Self, inner_, state, batch);
+    report(step.observer, step.layer, AttentionRole::Self, inner_, state, batch);
 }
 
 void RecurrentAttentionLayer::forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed,
@@ -214,10 +239,10 @@ void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& s
     for (int n = 0; n < batch && !memory.lengths.empty(); ++n)
         state.memory_lengths[n] = static_cast<int>(memory.lengths[n]);
 
-    RowMatrix keys, values;
-    key_projection_.forward(memory.values, keys);      // (N*S, H*D), rows (n, s)
-    value_projection_.forward(memory.values, values);  // (N*S, H*M)
     if (inner_.kind() == AttentionKind::Full) {
+        RowMatrix keys, values;
+        key_projection_.forward(memory.values, keys);      // (N*S, H*D), rows (n, s)
+        value_projection_.forward(memory.values, values);  // (N*S, H*M)
         // Cache row n*H + h holds that head's S keys and values.
         RowMatrix head_keys(long(batch) * heads, long(length) * query_dims);
         RowMatrix head_values(long(batch) * heads, long(length) * value_dims);
@@ -233,10 +258,10 @@ void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& s
         return;
     }
     // Linear: S = sum_s phi(k_s) v_s^T and Z = sum_s phi(k_s) over the valid memory, once.
-    const RowMatrix& omega = inner_.omega(state, sequence_seed);
-    split_heads(keys, 0, heads, query_dims, s.keys);  // rows (n, s, h)
-    split_heads(values, 0, heads, value_dims, s.values);
-    inner_.features(s.keys, omega, s.phi_keys, RowLayout{batch, length, heads});
+    memory_features(memory.values, batch, state, sequence_seed, s);
+    RowMatrix values;
+    value_projection_.forward(memory.values, values);  // (N*S, H*M)
+    split_heads(values, 0, heads, value_dims, s.values);  // rows (n, s, h)
     const int features = inner_.feature_dims();
     state.linear.sums = RowMatrix::Zero(long(batch) * heads * features, value_dims);
     state.linear.normalizer = RowMatrix::Zero(long(batch) * heads, features);
@@ -250,9 +275,18 @@ void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& s
             }
 }
 
+void RecurrentCrossAttentionLayer::memory_features(const RowMatrix& memory, int batch, AttentionState& state,
+                                                   uint64_t sequence_seed, AttentionScratch& s) const {
+    const int length = static_cast<int>(memory.rows() / batch), heads = inner_.heads();
+    RowMatrix keys;
+    key_projection_.forward(memory, keys);  // (N*S, H*D), rows (n, s)
+    split_heads(keys, 0, heads, inner_.query_dims(), s.keys);  // rows (n, s, h)
+    inner_.features(s.keys, inner_.omega(state, sequence_seed), s.phi_keys, RowLayout{batch, length, heads});
+}
+
 void RecurrentCrossAttentionLayer::forward(const ConstMatrixRef& x, const Memory& memory, AttentionState& state,
                                            uint64_t sequence_seed, StepScratch& scratch, RowMatrix& out,
-                                           StepObserver* observer, int layer) const {
+                                           const LayerStep& step) const {
     AttentionScratch& s = scratch.cross_attention;
     const int batch = static_cast<int>(x.rows()), heads = inner_.heads();
     if (!state.started) start(memory, state, sequence_seed, scratch);
@@ -263,14 +297,21 @@ void RecurrentCrossAttentionLayer::forward(const ConstMatrixRef& x, const Memory
     if (inner_.kind() == AttentionKind::Linear) {
         inner_.features(s.queries, inner_.omega(state, sequence_seed), s.phi_queries, RowLayout{batch, heads, 1});
         linear_attention_readout(s.phi_queries, state.linear, inner_.eps(), s.heads);
+        if (step.observation) {
+            // The memory's features are not kept in the state: recomputed as start() computed them.
+            memory_features(state.memory, batch, state, sequence_seed, s);
+            observe_linear_cross(inner_, s, s.phi_keys, state, batch, step);
+        }
     } else {
         full_attention(s.queries, state.cache, inner_.temperature(), state.memory_lengths, heads, s.heads,
                        s.weights);
-        if (observer)
-            observer->attention_weights(layer, AttentionRole::Cross, s.weights.leftCols(state.cache.length));
+        if (step.observer)
+            step.observer->attention_weights(step.layer, AttentionRole::Cross, s.weights.leftCols(state.cache.length));
+        if (step.observation) observe_full(inner_, s, state, batch, AttentionRole::Cross, step);
     }
+    step.silence(AttentionRole::Cross, s.heads, heads);
     out_projection_.forward(merged_heads(s.heads, batch), out);
-    report(observer, layer, AttentionRole::Cross, inner_, state, batch);
+    report(step.observer, step.layer, AttentionRole::Cross, inner_, state, batch);
 }
 
 }  // namespace stepscope

@@ -22,12 +22,11 @@ void RecurrentTransformerDecoderLayer::use_bf16(bool enabled) {
 }
 
 void RecurrentTransformerDecoderLayer::forward(RowMatrix& x, const Memory& memory, LayerState& state,
-                                               uint64_t sequence_seed, StepScratch& s, StepObserver* observer,
-                                               int layer) const {
-    self_attention_.forward(x, state.self_attention, sequence_seed, s, s.attended, observer, layer);
+                                               uint64_t sequence_seed, StepScratch& s, const LayerStep& step) const {
+    self_attention_.forward(x, state.self_attention, sequence_seed, s, s.attended, step);
     x += s.attended;
     norm1_.apply(x);
-    cross_attention_.forward(x, memory, state.cross_attention, sequence_seed, s, s.attended, observer, layer);
+    cross_attention_.forward(x, memory, state.cross_attention, sequence_seed, s, s.attended, step);
     x += s.attended;
     norm2_.apply(x);
     feed_forward_.residual(x, norm3_, s.hidden, s.feed_forward);
@@ -44,13 +43,14 @@ void RecurrentTransformerDecoder::use_bf16(bool enabled) {
 }
 
 void RecurrentTransformerDecoder::forward(const ConstMatrixRef& x, const Memory& memory, State& state,
-                                          RowMatrix& y, StepObserver* observer) const {
+                                          RowMatrix& y, const StepOptions& options) const {
     StepScratch& s = state.scratch.get();
     ensure_shape(s.x, x.rows(), x.cols());
     s.x = x;
     for (size_t i = 0; i < layers_.size(); ++i) {
-        layers_[i].forward(s.x, memory, state.layers[i], state.sequence_seed, s, observer, int(i));
-        if (observer) observer->layer_output(int(i), s.x);
+        const LayerStep step = LayerStep::of(options, state.step, int(i));
+        layers_[i].forward(s.x, memory, state.layers[i], state.sequence_seed, s, step);
+        if (options.observer) options.observer->layer_output(int(i), s.x);
     }
     if (norm_) norm_->apply(s.x);
     ensure_shape(y, x.rows(), x.cols());

@@ -2,6 +2,7 @@
 #include "stepscope/device.h"
 
 #include "stepscope/error.h"
+#include "stepscope/intervention.h"
 
 #ifdef STEPSCOPE_HAVE_CUDA
 #include "cuda_stepper.h"
@@ -24,6 +25,12 @@ public:
     void step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y, StepObserver* observer) override {
         model_->step(x, memory, state_, y, observer);
     }
+    void step(const ConstMatrixRef& x, RowMatrix& y, const StepOptions& options) override {
+        model_->step(x, state_, y, options);
+    }
+    void step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y, const StepOptions& options) override {
+        model_->step(x, memory, state_, y, options);
+    }
     int64_t step_count() const override { return state_.step; }
     std::size_t state_bytes() const override { return state_.bytes(); }
     State state() const override { return state_; }
@@ -37,7 +44,23 @@ private:
     State state_;
 };
 
+void refuse_options_beyond_observer(Device device, const StepOptions& options) {
+    if (options.observation || (options.ablation && !options.ablation->empty()))
+        throw Error(std::string("observing attention maps and spectra and ablating heads run on the CPU, not on ") +
+                    device_name(device));
+}
+
 }  // namespace
+
+void Stepper::step(const ConstMatrixRef& x, RowMatrix& y, const StepOptions& options) {
+    refuse_options_beyond_observer(device(), options);
+    step(x, y, options.observer);
+}
+
+void Stepper::step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y, const StepOptions& options) {
+    refuse_options_beyond_observer(device(), options);
+    step(x, memory, y, options.observer);
+}
 
 Device device_from_name(const std::string& name) {
     if (name == "cpu") return Device::Cpu;

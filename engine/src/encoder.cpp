@@ -41,8 +41,8 @@ void RecurrentTransformerEncoderLayer::use_bf16(bool enabled) {
 }
 
 void RecurrentTransformerEncoderLayer::forward(RowMatrix& x, AttentionState& state, uint64_t sequence_seed,
-                                               StepScratch& s, StepObserver* observer, int layer) const {
-    attention_.forward(x, state, sequence_seed, s, s.attended, observer, layer);
+                                               StepScratch& s, const LayerStep& step) const {
+    attention_.forward(x, state, sequence_seed, s, s.attended, step);
     x += s.attended;
     norm1_.apply(x);
     feed_forward_.residual(x, norm2_, s.hidden, s.feed_forward);
@@ -67,13 +67,14 @@ void RecurrentTransformerEncoder::use_bf16(bool enabled) {
 }
 
 void RecurrentTransformerEncoder::forward(const ConstMatrixRef& x, State& state, RowMatrix& y,
-                                          StepObserver* observer) const {
+                                          const StepOptions& options) const {
     StepScratch& s = state.scratch.get();
     ensure_shape(s.x, x.rows(), x.cols());
     s.x = x;
     for (size_t i = 0; i < layers_.size(); ++i) {
-        layers_[i].forward(s.x, state.layers[i].self_attention, state.sequence_seed, s, observer, int(i));
-        if (observer) observer->layer_output(int(i), s.x);
+        const LayerStep step = LayerStep::of(options, state.step, int(i));
+        layers_[i].forward(s.x, state.layers[i].self_attention, state.sequence_seed, s, step);
+        if (options.observer) options.observer->layer_output(int(i), s.x);
     }
     if (norm_) norm_->apply(s.x);
     ensure_shape(y, x.rows(), x.cols());

@@ -7,6 +7,8 @@
 #include "stepscope/decoder.h"
 #include "stepscope/encoder.h"
 #include "stepscope/error.h"
+#include "stepscope/intervention.h"
+#include "stepscope/observation.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/parameters.h"
 #include "stepscope/safetensors.h"
@@ -124,6 +126,19 @@ void check_cross_memory(const ModelConfig& config, const InnerAttention& inner, 
                     std::to_string(length));
 }
 
+void check_options(const Model& model, const StepOptions& options, long batch) {
+    if (options.ablation) check_ablation(model, *options.ablation);
+    if (!options.observation) return;
+    const ObservationOptions& what = options.observation->options();
+    for (const int layer : what.layers)
+        if (layer < 0 || layer >= model.config().n_layers)
+            throw Error("observed layer " + std::to_string(layer) + " is outside 0.." +
+                        std::to_string(model.config().n_layers - 1));
+    if (what.batch_element >= batch)
+        throw Error("observed batch element " + std::to_string(what.batch_element) + " is outside 0.." +
+                    std::to_string(batch - 1));
+}
+
 }  // namespace
 
 Model::Model(ModelConfig config) : config_(std::move(config)) {}
@@ -199,18 +214,29 @@ void Model::check_step(const ConstMatrixRef& x, const Memory& memory, const Stat
 }
 
 void Model::step(const ConstMatrixRef& x, State& state, RowMatrix& y, StepObserver* observer) const {
+    step(x, state, y, StepOptions{observer});
+}
+
+void Model::step(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
+                 StepObserver* observer) const {
+    step(x, memory, state, y, StepOptions{observer});
+}
+
+void Model::step(const ConstMatrixRef& x, State& state, RowMatrix& y, const StepOptions& options) const {
     check_state(state);
     check_step(x, state);
-    encoder_->forward(x, state, y, observer);
+    check_options(*this, options, x.rows());
+    encoder_->forward(x, state, y, options);
     state.batch = static_cast<int>(x.rows());
     ++state.step;
 }
 
 void Model::step(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
-                 StepObserver* observer) const {
+                 const StepOptions& options) const {
     check_state(state);
     check_step(x, memory, state);
-    decoder_->forward(x, memory, state, y, observer);
+    check_options(*this, options, x.rows());
+    decoder_->forward(x, memory, state, y, options);
     state.batch = static_cast<int>(x.rows());
     ++state.step;
 }

@@ -17,6 +17,22 @@
 namespace stepscope {
 
 struct StepScratch;
+struct AttentionScratch;
+class Observation;
+struct Ablation;
+
+// What one layer's step needs of StepOptions (model.h), resolved for that layer.
+struct LayerStep {
+    int layer = 0;
+    int64_t step = 0;                    // the sequence step being taken
+    StepObserver* observer = nullptr;    // null: nothing reported
+    Observation* observation = nullptr;  // null unless this layer is looked inside and an observer listens
+    const Ablation* ablation = nullptr;  // null when no head is silenced
+
+    static LayerStep of(const StepOptions& options, int64_t step, int layer);
+    // Zeroes the heads `ablation` silences at this step in `heads` (N*H, M) of `role`.
+    void silence(AttentionRole role, RowMatrix& heads, int head_count) const;
+};
 
 // The inner attention of one module: its kind, feature map and the
 // constants of its formula.
@@ -64,7 +80,7 @@ public:
 
     // x (N, E) -> out (N, E); updates `state`.
     void forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch,
-                 RowMatrix& out, StepObserver* observer, int layer) const;
+                 RowMatrix& out, const LayerStep& step) const;
 
     // The causal batch form over a whole sequence: xs (T*N, E), rows (t, n).
     void forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed, RowMatrix& out) const;
@@ -86,10 +102,13 @@ public:
     void use_bf16(bool enabled);
 
     void forward(const ConstMatrixRef& x, const Memory& memory, AttentionState& state, uint64_t sequence_seed,
-                 StepScratch& scratch, RowMatrix& out, StepObserver* observer, int layer) const;
+                 StepScratch& scratch, RowMatrix& out, const LayerStep& step) const;
 
 private:
     void start(const Memory& memory, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch) const;
+    // Linear: phi(k) (N*S*H, F) of `memory` (N*S, E) into s.phi_keys, rows (n, s, h).
+    void memory_features(const RowMatrix& memory, int batch, AttentionState& state, uint64_t sequence_seed,
+                         AttentionScratch& s) const;
 
     InnerAttention inner_;
     Linear query_projection_;

@@ -20,7 +20,7 @@ public:
     // x (N, E) in place:  x = norm1(x + self_attn(x));  x = norm2(x + cross_attn(x, memory));
     //                     x = norm3(x + ff(x))
     void forward(RowMatrix& x, const Memory& memory, LayerState& state, uint64_t sequence_seed,
-                 StepScratch& scratch, StepObserver* observer, int layer) const;
+                 StepScratch& scratch, const LayerStep& step) const;
 
 private:
     RecurrentAttentionLayer self_attention_;
@@ -37,7 +37,7 @@ public:
     void use_bf16(bool enabled);
 
     void forward(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
-                 StepObserver* observer) const;
+                 const StepOptions& options) const;
 
 private:
     std::vector<RecurrentTransformerDecoderLayer> layers_;

@@ -43,6 +43,11 @@ public:
     // Decoder step.
     virtual void step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y,
                       StepObserver* observer = nullptr) = 0;
+    // Steps observed and ablated as `options` asks (model.h). Devices that
+    // cannot look inside or ablate take only options.observer and throw Error
+    // for the rest; the CPU does it all.
+    virtual void step(const ConstMatrixRef& x, RowMatrix& y, const StepOptions& options);
+    virtual void step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y, const StepOptions& options);
 
     // Steps taken in this sequence, and the bytes its state holds: cheap, nothing is copied.
     virtual int64_t step_count() const = 0;

@@ -33,7 +33,7 @@ public:
 
     // x (N, E) in place:  x = norm1(x + attn(x));  x = norm2(x + ff(x))
     void forward(RowMatrix& x, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch,
-                 StepObserver* observer, int layer) const;
+                 const LayerStep& step) const;
     // The same over a whole sequence (T*N, E) with causal attention.
     void forward_batch(RowMatrix& xs, int steps, uint64_t sequence_seed) const;
 
@@ -51,7 +51,7 @@ public:
     void use_bf16(bool enabled);
 
     // x (N, E) -> y (N, E); the caller has checked shapes against `state`.
-    void forward(const ConstMatrixRef& x, State& state, RowMatrix& y, StepObserver* observer) const;
+    void forward(const ConstMatrixRef& x, State& state, RowMatrix& y, const StepOptions& options) const;
     RowMatrix forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed) const;
 
 private:

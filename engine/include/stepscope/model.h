@@ -23,6 +23,15 @@ namespace stepscope {
 
 class RecurrentTransformerEncoder;
 class RecurrentTransformerDecoder;
+class Observation;
+struct Ablation;
+
+// What a step does besides stepping; every part optional.
+struct StepOptions {
+    StepObserver* observer = nullptr;    // receives what the step shows
+    Observation* observation = nullptr;  // layers looked inside, and the history that needs (observation.h)
+    const Ablation* ablation = nullptr;  // heads silenced (intervention.h)
+};
 
 // A decoder's memory: (N, S, E_mem) as N*S rows, with the number of valid
 // elements of each sequence (the reference's LengthMask; all S when empty).
@@ -63,12 +72,17 @@ public:
     // model is a decoder.
     void step(const ConstMatrixRef& x, State& state, RowMatrix& y,
               StepObserver* observer = nullptr) const;
+    // The same, observed as `options` asks and with its heads ablated; an
+    // ablation naming a layer or head the model lacks throws Error too.
+    void step(const ConstMatrixRef& x, State& state, RowMatrix& y, const StepOptions& options) const;
 
     // Decoder step with its memory. Also throws, leaving `state` unchanged,
     // for lengths outside 1..S, a memory of the wrong width or batch, or a
     // memory that differs from the one this sequence started with.
     void step(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
               StepObserver* observer = nullptr) const;
+    void step(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
+              const StepOptions& options) const;
 
     // The checks a step makes before it touches `state`, for steppers that
     // keep the state's tensors elsewhere (device.h): the same errors, worded

@@ -1,7 +1,17 @@
-// Observation of a step from outside the engine: layer outputs, attention weights, state norms.
+// Observation of a step from outside the engine: layer outputs, attention maps, state norms and capacity.
 //
-// A model steps with a null observer at no extra cost; the GUI and the
-// exporters pass one to see inside.
+// A model steps with no observer at no extra cost. The GUI and the exporters
+// pass one to see inside; what costs more than a norm (the implicit attention
+// of linear attention, the singular values of its state) is computed only for
+// the layers an Observation (observation.h) names, and only when one is passed
+// with the step (StepOptions in model.h):
+//
+//   ObservationOptions what;
+//   what.layers = {0};
+//   what.attention = what.spectrum = true;
+//   Observation observation(what);
+//   MyObserver observer;  // overrides attention_map and state_capacity
+//   model->step(x, state, y, StepOptions{&observer, &observation});
 #pragma once
 
 #include <string>
@@ -29,6 +39,41 @@ struct StateNorms {
 // Norms of `state`; `is_linear` selects which half is filled.
 StateNorms compute_state_norms(const AttentionState& state, bool is_linear, int batch, int heads);
 
+// The weights one step's queries gave the values, for softmax and linear
+// attention alike. Row (n - first_batch)*H + h holds batch element n, head h;
+// column c is key first_key + c (self: a step of the sequence; cross: a
+// memory element, masked ones 0). Softmax rows sum to 1; linear rows hold
+//   A[t, j] = phi(q_t) . phi(k_j) / (phi(q_t) . Z_t + eps),  Z_t = sum_{j<=t} phi(k_j)
+// which sum to just under 1 and may be negative for random feature maps:
+// unlike softmax rows they need not be sparse.
+struct AttentionMap {
+    bool is_linear = false;
+    int first_batch = 0;  // the first batch element covered
+    int batch = 0;        // batch elements covered
+    int heads = 0;        // H
+    int first_key = 0;    // the key of column 0: self attention, a step of the sequence (above 0 once
+                          // a linear history dropped old steps or a cache was cleared); cross, 0
+    ConstMatrixRef weights;  // (batch*H, K)
+};
+
+// How much one attention state holds after a step, per covered batch element
+// and head: index (n - first_batch)*H + h. ||Z|| is StateNorms::normalizer.
+struct StateCapacity {
+    bool is_linear = false;
+    int first_batch = 0;
+    int batch = 0;
+    int heads = 0;
+    // Linear attention. The spectrum fields are filled when the Observation asks for it.
+    int rank = 0;                        // min(D, M): D the feature map's width
+    RowMatrix singular_values;           // (batch*H, rank), of S (D, M), descending
+    std::vector<float> effective_rank;   // exp(-sum p_i log p_i), p_i = sigma_i / sum sigma; 0 for S = 0
+    std::vector<float> denominator;      // phi(q_t) . Z_t, without eps: near 0 linear attention turns unstable
+    std::vector<float> min_denominator;  // (H): the minimum of phi(q_t) . Z_t over the whole batch
+    // Softmax attention.
+    int cache_length = 0;                // cached keys (self) or memory elements (cross)
+    std::vector<float> row_entropy;      // -sum a log a of this step's weights, in nats
+};
+
 class StepObserver {
 public:
     virtual ~StepObserver() = default;
@@ -36,10 +81,15 @@ public:
     virtual void layer_output(int /*layer*/, const ConstMatrixRef& /*y*/) {}
     // Softmax weights of full attention, (N*H, T): row n*H + h over the T keys
     // (self: the cache so far; cross: the S memory elements, masked ones 0).
+    // Sent at every step; attention_map carries both kinds for observed layers.
     virtual void attention_weights(int /*layer*/, AttentionRole /*role*/,
                                    const ConstMatrixRef& /*weights*/) {}
     // The layer's attention state norms after this step's update.
     virtual void state_norms(int /*layer*/, AttentionRole /*role*/, const StateNorms& /*norms*/) {}
+    // Observed layers only (Observation::attention): this step's attention weights.
+    virtual void attention_map(int /*layer*/, AttentionRole /*role*/, const AttentionMap& /*map*/) {}
+    // Observed layers only: the state's capacity after this step's update.
+    virtual void state_capacity(int /*layer*/, AttentionRole /*role*/, const StateCapacity& /*capacity*/) {}
 };
 
 }  // namespace stepscope

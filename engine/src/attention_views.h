@@ -1,0 +1,26 @@
+// What an observed step shows of each attention kind: the attention map and the state's capacity.
+//
+// One function per kind and role, called by the attention layers after the
+// attention output is computed and before any head is silenced.
+#pragma once
+
+#include "step_scratch.h"
+#include "stepscope/attention_layer.h"
+
+namespace stepscope {
+
+// Linear self attention, after this step's update of `state`:
+//   s.phi_queries, s.phi_keys (N*H, F) of this step.
+void observe_linear_self(const InnerAttention& inner, const AttentionScratch& s, const AttentionState& state,
+                         int batch, const LayerStep& step);
+
+// Linear cross attention: s.phi_queries (N*H, F) of this step, `memory_phi_keys`
+// (N*S*H, F) of the memory, rows (n, s, h).
+void observe_linear_cross(const InnerAttention& inner, const AttentionScratch& s, const RowMatrix& memory_phi_keys,
+                          const AttentionState& state, int batch, const LayerStep& step);
+
+// Softmax attention: s.weights (N*H, >= T) of this step over the cache of `state`.
+void observe_full(const InnerAttention& inner, const AttentionScratch& s, const AttentionState& state, int batch,
+                  AttentionRole role, const LayerStep& step);
+
+}  // namespace stepscope

@@ -1,0 +1,111 @@
+// Interventions: which heads an ablation silences, and state edits that check before they change anything.
+#include "stepscope/intervention.h"
+
+#include "stepscope/attention_layer.h"
+#include "stepscope/decoder.h"
+#include "stepscope/encoder.h"
+#include "stepscope/error.h"
+#include "stepscope/model.h"
+
+namespace stepscope {
+
+namespace {
+
+const char* role_name(AttentionRole role) { return role == AttentionRole::Self ? "self" : "cross"; }
+
+void check_layer(const Model& model, int layer) {
+    if (layer < 0 || layer >= model.config().n_layers)
+        throw Error("layer " + std::to_string(layer) + " is outside 0.." + std::to_string(model.config().n_layers - 1));
+}
+
+// The inner attention of `role` in `layer`, after checking both exist.
+const InnerAttention& inner_of(const Model& model, int layer, AttentionRole role) {
+    check_layer(model, layer);
+    if (model.encoder()) {
+        if (role == AttentionRole::Cross) throw Error("an encoder has no cross attention");
+        return model.encoder()->layers()[size_t(layer)].attention().inner();
+    }
+    const auto& decoder_layer = model.decoder()->layers()[size_t(layer)];
+    return role == AttentionRole::Self ? decoder_layer.self_attention().inner()
+                                       : decoder_layer.cross_attention().inner();
+}
+
+void check_head(const InnerAttention& inner, int layer, AttentionRole role, int head) {
+    if (head < 0 || head >= inner.heads())
+        throw Error("head " + std::to_string(head) + " of layer " + std::to_string(layer) + "'s " + role_name(role) +
+                    " attention is outside 0.." + std::to_string(inner.heads() - 1));
+}
+
+AttentionState& module_of(State& state, int layer, AttentionRole role) {
+    LayerState& s = state.layers[size_t(layer)];
+    return role == AttentionRole::Self ? s.self_attention : s.cross_attention;
+}
+
+}  // namespace
+
+bool Ablation::silences(int layer, AttentionRole role, int head, int64_t step) const {
+    for (const HeadAblation& a : heads)
+        if (a.layer == layer && a.role == role && a.head == head && step >= a.from_step) return true;
+    return false;
+}
+
+void check_ablation(const Model& model, const Ablation& ablation) {
+    for (const HeadAblation& a : ablation.heads) {
+        check_head(inner_of(model, a.layer, a.role), a.layer, a.role, a.head);
+        if (a.from_step < 0) throw Error("an ablation starts at step " + std::to_string(a.from_step) + ", before 0");
+    }
+}
+
+void scale_head(const Model& model, State& state, int layer, AttentionRole role, int head, float factor) {
+    const InnerAttention& inner = inner_of(model, layer, role);
+    check_head(inner, layer, role, head);
+    if (inner.kind() != AttentionKind::Linear)
+        throw Error(std::string("layer ") + std::to_string(layer) + "'s " + role_name(role) +
+                    " attention is softmax attention: it has no S and Z to scale");
+    model.check_state(state);
+    AttentionState& module = module_of(state, layer, role);
+    if (!module.started) return;  // nothing summed yet
+    const int features = inner.feature_dims(), heads = inner.heads();
+    for (int n = 0; n < state.batch; ++n) {
+        const long row = long(n) * heads + head;
+        module.linear.sums.middleRows(row * features, features) *= factor;
+        module.linear.normalizer.row(row) *= factor;
+    }
+}
+
+void clear_layer_state(const Model& model, State& state, int layer) {
+    const InnerAttention& inner = inner_of(model, layer, AttentionRole::Self);
+    model.check_state(state);
+    AttentionState& module = state.layers[size_t(layer)].self_attention;
+    if (!module.started) return;
+    if (inner.kind() == AttentionKind::Linear) {
+        module.linear.sums.setZero();
+        module.linear.normalizer.setZero();
+        return;
+    }
+    // The capacity stays, so the cache keeps its shapes and the next step appends at 0.
+    module.cache.keys.setZero();
+    module.cache.values.setZero();
+    module.cache.length = 0;
+}
+
+void copy_layer_state(const Model& model, State& target, const State& source, int layer) {
+    check_layer(model, layer);
+    model.check_state(source);
+    model.check_state(target);
+    if (source.empty() || target.empty())
+        throw Error("activation patching needs two started runs; one of them has taken no step");
+    if (source.step != target.step || source.batch != target.batch)
+        throw Error("activation patching copies between runs at the same step and batch: the source is at step " +
+                    std::to_string(source.step) + " with batch " + std::to_string(source.batch) + ", the target at " +
+                    std::to_string(target.step) + " with batch " + std::to_string(target.batch));
+    const LayerState& from = source.layers[size_t(layer)];
+    const AttentionState& own = target.layers.front().cross_attention;
+    const RowMatrix& memory = from.cross_attention.memory;
+    if (model.decoder() && (memory.rows() != own.memory.rows() || memory.cols() != own.memory.cols() ||
+                            memory != own.memory || from.cross_attention.memory_lengths != own.memory_lengths))
+        throw Error("activation patching between decoder runs needs the same memory in both");
+    target.layers[size_t(layer)] = from;
+}
+
+}  // namespace stepscope
