@@ -99,13 +99,15 @@ class TokenModel(nn.Module):
         super().__init__()
         d_model = config["n_heads"] * config["value_dimensions"]
         self.embedding = nn.Embedding(vocabulary_size, d_model)
-        self.positions = nn.Embedding(positions, d_model)
+        self.positions = nn.Embedding(positions, d_model) if positions else None
         self.transformer = Encoder(config)
         self.readout = nn.Linear(d_model, vocabulary_size)
 
     def hidden(self, tokens):  # tokens (B, T, S): the S tokens of a step add up -> (B, T, E)
-        steps = tokens.shape[1]
-        return self.transformer(self.embedding(tokens).sum(2) + self.positions.weight[:steps])
+        x = self.embedding(tokens).sum(2)
+        if self.positions is not None:
+            x = x + self.positions.weight[:tokens.shape[1]]
+        return self.transformer(x)
 
     def forward(self, tokens):
         return self.readout(self.hidden(tokens))
@@ -254,7 +256,8 @@ def save(path, model, config, vocabulary, task, groups, trained_value, per_group
     task = dict(task, groups=list(groups))
     metadata = {"trained_value": repr(trained_value), "trained_values": json.dumps(per_group),
                 "training_seconds": "%.0f" % seconds, "training_steps": str(steps)}
-    save_model(path, transformer, config, embedding=model.embedding.weight, positions=model.positions.weight,
+    positions = model.positions.weight if model.positions is not None else None
+    save_model(path, transformer, config, embedding=model.embedding.weight, positions=positions,
                readout=model.readout, vocabulary=vocabulary, task=task, tensors=tensors, metadata=metadata)
 
 
@@ -280,9 +283,10 @@ def main():
         log_file.flush()
 
     if args.task == "recall":
-        config = encoder_config(args.attention, layers=2, heads=2, head_width=32, feed_forward=256)
+        # Recall matches keys by content: the pair layout needs no positions, so none are learned.
+        config = encoder_config(args.attention, layers=2, heads=2, head_width=16, feed_forward=128)
         vocabulary = recall_vocabulary()
-        model = TokenModel(config, len(vocabulary), positions=max(EVAL_PAIRS) + QUERIES)
+        model = TokenModel(config, len(vocabulary), positions=0)
         batch = lambda step: recall_batch(32, TRAIN_PAIRS[step % len(TRAIN_PAIRS)],
                                           torch.Generator().manual_seed(args.seed * 1000003 + step))
         evaluation = torch.Generator().manual_seed(12345)  # the same set for both twins
@@ -291,7 +295,7 @@ def main():
         task, metric = recall_task(), "accuracy"
     else:
         context = 64
-        config = encoder_config(args.attention, layers=3, heads=4, head_width=16, feed_forward=256)
+        config = encoder_config(args.attention, layers=2, heads=4, head_width=16, feed_forward=128)
         train_text, held_out = licence_texts()
         vocabulary = sorted(set(train_text) | set(held_out))
         index = {c: i for i, c in enumerate(vocabulary)}
@@ -301,7 +305,7 @@ def main():
 
         def batch(step):
             generator = torch.Generator().manual_seed(args.seed * 1000003 + step)
-            starts = torch.randint(0, len(train_ids) - context - 1, (32,), generator=generator)
+            starts = torch.randint(0, len(train_ids) - context - 1, (16,), generator=generator)
             windows = torch.stack([train_ids[s:s + context + 1] for s in starts.tolist()])
             return windows[:, :-1, None], windows[:, 1:]
 
