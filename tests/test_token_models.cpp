@@ -60,6 +60,7 @@ private slots:
         QTest::newRow("recall softmax") << "recall_softmax.safetensors" << "recall";
         QTest::newRow("recall linear") << "recall_linear.safetensors" << "recall";
         QTest::newRow("text linear") << "text_linear.safetensors" << "text";
+        QTest::newRow("text softmax") << "text_softmax.safetensors" << "text";
     }
 
     void demos_evaluate_to_their_trained_values() {
@@ -239,6 +240,10 @@ private slots:
         const QString golden = QString::fromStdString(std::string(STEPSCOPE_GOLDEN_DIR) + "/enc_linear/model.safetensors");
         STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--model", golden}));
         STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("replay", (QStringList{"replay", "--model", text_model, "--inputs",
+                                                            QString::fromStdString(std::string(STEPSCOPE_GOLDEN_DIR) +
+                                                                                   "/enc_linear/io.safetensors"),
+                                                            "--output", dir_.path() + "/out.safetensors"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--model", dir_.path() + "/missing.safetensors"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", golden, "--prompt", "a", "--steps", "1"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "a"}));

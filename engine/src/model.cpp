@@ -212,6 +212,8 @@ std::shared_ptr<const Model> load_model(const std::string& path) {
     const auto config = file.metadata.find("config");
     if (config == file.metadata.end())
         throw Error(path + ": no builder config in __metadata__.config");
+    if (file.tensors.count("embedding.weight"))
+        throw Error(path + ": a token model (it has embedding.weight): use stepscope eval or generate");
     try {
         return Model::from_tensors(config_from_json(config->second), file.tensors);
     } catch (const Error& e) {
