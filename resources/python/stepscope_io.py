@@ -78,6 +78,9 @@ def write_safetensors(path, tensors, metadata=None):
             out.write(text)
             for chunk in chunks:
                 out.write(chunk)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would hide the model from other users
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
