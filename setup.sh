@@ -5,7 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build="${STEPSCOPE_BUILD_DIR:-$here/build}"
 packages=(cmake g++ make pkg-config qt6-base-dev qt6-svg-dev libqcustomplot-dev libeigen3-dev libtbb-dev
-          nlohmann-json3-dev xvfb xauth imagemagick)
+          nlohmann-json3-dev xvfb xauth imagemagick python3-numpy)
 
 install_missing() {
   local missing=()

@@ -20,6 +20,8 @@ const Command kCommands[] = {
     {"export", run_export, "headless plots, traces and snapshot: --config|--session --steps --out"},
 #endif
     {"bench", run_bench, "time the recurrent step of the seed example"},
+    {"eval", run_eval, "score a token model on its stored evaluation set: --model [--json]"},
+    {"generate", run_generate, "continue a prompt with a token model: --model --prompt --steps"},
 };
 
 std::string command_names() {

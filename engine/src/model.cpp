@@ -256,6 +256,8 @@ std::shared_ptr<const Model> load_model(const std::string& path) {
     const auto config = file.metadata.find("config");
     if (config == file.metadata.end())
         throw Error(path + ": no builder config in __metadata__.config");
+    if (file.tensors.count("embedding.weight"))
+        throw Error(path + ": a token model (it has embedding.weight): use stepscope eval or generate");
     try {
         const ModelConfig claimed = config_from_json(config->second);
         // Cheap checks first: the file's tensors against the claim, then the memory the model takes.

@@ -109,7 +109,9 @@ private:
 };
 
 // Reads a model saved by the reference or by save_model: the builder config
-// from `__metadata__.config`, the weights under the reference's names.
+// from `__metadata__.config`, the weights under the reference's names. A file
+// with a token head is refused with a message that says so (token_model.h
+// opens it).
 std::shared_ptr<const Model> load_model(const std::string& path);
 void save_model(const std::string& path, const Model& model);
 

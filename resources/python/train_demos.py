@@ -1,0 +1,331 @@
+"""Trains Stepscope's demo models in plain PyTorch (CPU) and saves them with stepscope_io.
+
+    /usr/bin/python3 resources/python/train_demos.py recall --attention full --out resources/models/recall_softmax.safetensors
+    /usr/bin/python3 resources/python/train_demos.py recall --attention linear --out resources/models/recall_linear.safetensors
+    /usr/bin/python3 resources/python/train_demos.py text --out resources/models/text_linear.safetensors
+
+fast-transformers cannot be installed here, so this file rebuilds its TransformerEncoder (post-norm
+layers, final LayerNorm, causal softmax or elu+1 linear attention) under the reference's
+state_dict names; Stepscope's golden tests tie those names and semantics to the reference. Each
+saved model carries its evaluation set and the metric measured on it here (`trained_value`), so
+`stepscope eval` proves the C++ engine computes what PyTorch computed.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stepscope_io import save_model  # noqa: E402
+
+EPS = 1e-6  # the reference's attention eps
+
+
+class AttentionLayer(nn.Module):
+    """fast_transformers.attention.AttentionLayer with a causal inner attention."""
+
+    def __init__(self, d_model, heads, kind):
+        super().__init__()
+        self.heads, self.kind = heads, kind
+        self.query_projection = nn.Linear(d_model, d_model)
+        self.key_projection = nn.Linear(d_model, d_model)
+        self.value_projection = nn.Linear(d_model, d_model)
+        self.out_projection = nn.Linear(d_model, d_model)
+
+    def forward(self, x):  # x (B, T, E)
+        batch, steps, width = x.shape
+        split = lambda y: y.view(batch, steps, self.heads, -1).transpose(1, 2)  # (B, H, T, D)
+        q, k, v = split(self.query_projection(x)), split(self.key_projection(x)), split(self.value_projection(x))
+        causal = torch.ones(steps, steps, dtype=torch.bool, device=x.device).tril()
+        if self.kind == "full":
+            scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+            weights = scores.masked_fill(~causal, float("-inf")).softmax(-1)
+        else:
+            # Causal linear attention: phi(q_t).S_t / (phi(q_t).Z_t + eps), S and Z cumulative sums of
+            # phi(k) v^T and phi(k); the masked quadratic form is the same sum.
+            similarity = ((F.elu(q) + 1) @ (F.elu(k) + 1).transpose(-1, -2)).masked_fill(~causal, 0.0)
+            weights = similarity / (similarity.sum(-1, keepdim=True) + EPS)
+        out = (weights @ v).transpose(1, 2).reshape(batch, steps, width)
+        return self.out_projection(out)
+
+
+class EncoderLayer(nn.Module):
+    """fast_transformers.transformers.TransformerEncoderLayer (post-norm, dropout 0)."""
+
+    def __init__(self, d_model, heads, feed_forward, kind, activation):
+        super().__init__()
+        self.attention = AttentionLayer(d_model, heads, kind)
+        self.linear1 = nn.Linear(d_model, feed_forward)
+        self.linear2 = nn.Linear(feed_forward, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.activation = F.relu if activation == "relu" else F.gelu
+
+    def forward(self, x):
+        x = self.norm1(x + self.attention(x))
+        return self.norm2(x + self.linear2(self.activation(self.linear1(x))))
+
+
+class Encoder(nn.Module):
+    """fast_transformers.transformers.TransformerEncoder: layers then a final LayerNorm `norm`."""
+
+    def __init__(self, config):
+        super().__init__()
+        d_model = config["n_heads"] * config["value_dimensions"]
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, config["n_heads"], config["feed_forward_dimensions"],
+                         config["attention_type"], config["activation"])
+            for _ in range(config["n_layers"]))
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x)
+
+
+class TokenModel(nn.Module):
+    """Token head around the encoder: summed token embeddings + learned positions -> readout."""
+
+    def __init__(self, config, vocabulary_size, positions):
+        super().__init__()
+        d_model = config["n_heads"] * config["value_dimensions"]
+        self.embedding = nn.Embedding(vocabulary_size, d_model)
+        self.positions = nn.Embedding(positions, d_model) if positions else None
+        self.transformer = Encoder(config)
+        self.readout = nn.Linear(d_model, vocabulary_size)
+
+    def hidden(self, tokens):  # tokens (B, T, S): the S tokens of a step add up -> (B, T, E)
+        x = self.embedding(tokens).sum(2)
+        if self.positions is not None:
+            x = x + self.positions.weight[:tokens.shape[1]]
+        return self.transformer(x)
+
+    def forward(self, tokens):
+        return self.readout(self.hidden(tokens))
+
+
+def encoder_config(attention, layers, heads, head_width, feed_forward):
+    return {"kind": "encoder", "attention_type": attention, "n_layers": layers, "n_heads": heads,
+            "query_dimensions": head_width, "value_dimensions": head_width,
+            "feed_forward_dimensions": feed_forward, "activation": "relu",
+            "final_normalization": True, "dropout": 0.0, "attention_dropout": 0.0}
+
+
+# ---------------------------------------------------------------- associative recall (pair layout)
+
+KEYS, VALUES = 128, 128
+NULL = KEYS + VALUES
+QUERIES = 16
+TRAIN_PAIRS = (8, 16, 32, 64)
+EVAL_PAIRS = (4, 8, 16, 32, 64)
+
+
+def recall_vocabulary():
+    return ["k%d" % i for i in range(KEYS)] + ["v%d" % i for i in range(VALUES)] + ["?"]
+
+
+def recall_batch(batch, pairs, generator):
+    """Pairs (key, value) at positions 0..K-1, then QUERIES positions (key, NULL) asking for a value.
+
+    Returns tokens (B, K+Q, 2) and targets (B, K+Q), -1 where nothing is scored.
+    Keys are distinct within an instance; queries are drawn with replacement.
+    """
+    keys = torch.rand(batch, KEYS, generator=generator).argsort(1)[:, :pairs]
+    values = KEYS + torch.randint(0, VALUES, (batch, pairs), generator=generator)
+    asked = torch.randint(0, pairs, (batch, QUERIES), generator=generator)
+    query_keys = keys.gather(1, asked)
+    answers = values.gather(1, asked)
+    first = torch.cat([keys, query_keys], 1)
+    second = torch.cat([values, torch.full_like(query_keys, NULL)], 1)
+    targets = torch.cat([torch.full_like(keys, -1), answers], 1)
+    return torch.stack([first, second], 2), targets
+
+
+def recall_task():
+    return {"name": "recall", "layout": "pairs",
+            "description": "associative recall: K key+value pairs, then queries key+? whose answer is the key's value",
+            "keys": KEYS, "values": VALUES, "null": NULL, "queries": QUERIES,
+            "train_pairs": list(TRAIN_PAIRS), "pairs": list(EVAL_PAIRS),
+            "scored": "query positions: the queried key's value", "metric": "accuracy"}
+
+
+# ---------------------------------------------------------------- character-level text
+
+LICENCES = "/usr/share/common-licenses"
+HELD_OUT = "MPL-2.0"
+
+
+def licence_texts():
+    seen, train = set(), []
+    for name in sorted(os.listdir(LICENCES)):
+        path = os.path.realpath(os.path.join(LICENCES, name))
+        if name == HELD_OUT or path in seen or not os.path.isfile(path):
+            continue
+        seen.add(path)
+        with open(path, encoding="utf-8", errors="replace") as source:
+            train.append(source.read())
+    with open(os.path.join(LICENCES, HELD_OUT), encoding="utf-8") as source:
+        held_out = source.read()
+    return "\n".join(train), held_out
+
+
+def text_task(context, vocabulary):
+    return {"name": "text", "layout": "characters",
+            "description": "character-level language model on Debian's licence texts (%s held out)" % HELD_OUT,
+            "context": context, "scored": "every position: the next character",
+            "metric": "bits_per_character", "source": LICENCES, "held_out": HELD_OUT,
+            "vocabulary_size": len(vocabulary)}
+
+
+# ---------------------------------------------------------------- training and evaluation
+
+def evaluate(model, groups, metric):
+    """Per group and overall: accuracy or bits per character over the scored positions."""
+    model.eval()
+    per_group, total_score, total_count = {}, 0.0, 0
+    with torch.no_grad():
+        for name, (tokens, targets) in groups.items():
+            logits = model(tokens).double()
+            scored = targets >= 0
+            if metric == "accuracy":
+                score = (logits.argmax(-1) == targets)[scored].sum().item()
+            else:
+                score = F.cross_entropy(logits[scored], targets[scored], reduction="sum").item() / math.log(2)
+            count = int(scored.sum().item())
+            per_group[name] = score / count
+            total_score += score
+            total_count += count
+    model.train()
+    return total_score / total_count, per_group
+
+
+def train(model, sample, budget, checkpoint, log, lr=2e-3, warmup=200):
+    """AdamW with linear warmup then a cosine decay over a wall-clock budget (seconds).
+
+    The machine is shared, so a step count would finish at an unknown time; the schedule runs on
+    elapsed time instead and always completes its decay. Returns (seconds, steps).
+    """
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.1)
+    step, elapsed = 0, 0.0
+    if checkpoint and os.path.exists(checkpoint):
+        saved = torch.load(checkpoint)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        step, elapsed = saved["step"], saved["elapsed"]
+        log("resumed at step %d, %.0f s" % (step, elapsed))
+    began = time.time() - elapsed
+    while elapsed < budget:
+        factor = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
+        for group in optimizer.param_groups:
+            group["lr"] = lr * factor
+        tokens, targets = sample(step)
+        scored = targets >= 0
+        logits = model.readout(model.hidden(tokens)[scored])
+        loss = F.cross_entropy(logits, targets[scored])
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if step % 50 == 0:
+            log("step %d loss %.4f lr %.2e %.0f s" % (step, loss.item(), lr * factor, elapsed))
+        step += 1
+        elapsed = time.time() - began
+        if checkpoint and step % 100 == 0:
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "step": step, "elapsed": elapsed}, checkpoint + ".tmp")
+            os.replace(checkpoint + ".tmp", checkpoint)
+    return elapsed, step
+
+
+def save(path, model, config, vocabulary, task, groups, trained_value, per_group, seconds, steps):
+    transformer = {name[len("transformer."):]: value for name, value in model.state_dict().items()
+                   if name.startswith("transformer.")}
+    tensors = {}
+    for index, (name, (tokens, targets)) in enumerate(groups.items()):
+        tensors["evaluation.%d.tokens" % index] = tokens
+        tensors["evaluation.%d.targets" % index] = targets
+    task = dict(task, groups=list(groups))
+    metadata = {"trained_value": repr(trained_value), "trained_values": json.dumps(per_group),
+                "training_seconds": "%.0f" % seconds, "training_steps": str(steps)}
+    positions = model.positions.weight if model.positions is not None else None
+    save_model(path, transformer, config, embedding=model.embedding.weight, positions=positions,
+               readout=model.readout, vocabulary=vocabulary, task=task, tensors=tensors, metadata=metadata)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=["recall", "text"])
+    parser.add_argument("--attention", choices=["full", "linear"], default="linear")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--minutes", type=float, default=5.0, help="training budget (wall clock)")
+    parser.add_argument("--eval-examples", type=int, default=None, help="per group")
+    parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)  # 2.6x faster than two threads at these sizes
+    torch.manual_seed(args.seed)
+    log_file = open(args.out + ".log", "a")
+
+    def log(message):
+        line = "%s %s" % (time.strftime("%H:%M:%S"), message)
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    if args.task == "recall":
+        # Recall matches keys by content: the pair layout needs no positions, so none are learned.
+        config = encoder_config(args.attention, layers=2, heads=2, head_width=16, feed_forward=128)
+        vocabulary = recall_vocabulary()
+        model = TokenModel(config, len(vocabulary), positions=0)
+        batch = lambda step: recall_batch(32, TRAIN_PAIRS[step % len(TRAIN_PAIRS)],
+                                          torch.Generator().manual_seed(args.seed * 1000003 + step))
+        evaluation = torch.Generator().manual_seed(12345)  # the same set for both twins
+        examples = args.eval_examples or 100
+        groups = {"K=%d" % k: recall_batch(examples, k, evaluation) for k in EVAL_PAIRS}
+        task, metric = recall_task(), "accuracy"
+    else:
+        context = 64
+        config = encoder_config(args.attention, layers=2, heads=4, head_width=16, feed_forward=128)
+        train_text, held_out = licence_texts()
+        vocabulary = sorted(set(train_text) | set(held_out))
+        index = {c: i for i, c in enumerate(vocabulary)}
+        train_ids = torch.tensor([index[c] for c in train_text])
+        held_ids = torch.tensor([index[c] for c in held_out])
+        model = TokenModel(config, len(vocabulary), positions=context)
+
+        def batch(step):
+            generator = torch.Generator().manual_seed(args.seed * 1000003 + step)
+            starts = torch.randint(0, len(train_ids) - context - 1, (16,), generator=generator)
+            windows = torch.stack([train_ids[s:s + context + 1] for s in starts.tolist()])
+            return windows[:, :-1, None], windows[:, 1:]
+
+        windows = held_ids[:(len(held_ids) - 1) // context * context + 1]
+        count = (len(windows) - 1) // context
+        if args.eval_examples:
+            count = min(count, args.eval_examples)
+        inputs = windows[:count * context].view(count, context)
+        targets = windows[1:count * context + 1].view(count, context)
+        groups = {"held-out": (inputs[:, :, None], targets)}
+        task, metric = text_task(context, vocabulary), "bits_per_character"
+        log("text: %d training characters, %d held out, %d distinct" % (len(train_ids), len(held_ids), len(vocabulary)))
+
+    log("config %s, %d parameters" % (json.dumps(config), sum(p.numel() for p in model.parameters())))
+    seconds, steps = train(model, batch, args.minutes * 60, args.checkpoint, log)
+    value, per_group = evaluate(model, groups, metric)
+    log("trained %d steps in %.0f s: %s %.4f %s" % (steps, seconds, metric, value, json.dumps(per_group)))
+    save(args.out, model, config, vocabulary, task, groups, value, per_group, seconds, steps)
+    log("saved %s (%d bytes)" % (args.out, os.path.getsize(args.out)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+// Token models: the shipped demos evaluate in C++ to what PyTorch measured, recall shows the linear-attention
+// cliff, generation is deterministic, and hostile token heads are refused with a message naming the problem.
+#include <QtTest>
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+
+#include <cmath>
+#include <functional>
+
+#include "cli_test_support.h"
+#include "stepscope/error.h"
+#include "stepscope/parameters.h"
+#include "stepscope/safetensors.h"
+#include "stepscope/token_model.h"
+#include "stepscope/token_tasks.h"
+
+using namespace stepscope;
+using testing::CliResult;
+using testing::run_stepscope;
+
+namespace {
+
+std::string demo_path(const std::string& name) { return std::string(STEPSCOPE_MODELS_DIR) + "/" + name; }
+
+double group_value(const Evaluation& evaluation, const std::string& name) {
+    for (const GroupScore& group : evaluation.groups)
+        if (group.name == name) return group.value;
+    throw Error("no group " + name);
+}
+
+// Runs `body` and passes when it throws an Error whose message contains `fragment`.
+void expect_error(const std::function<void()>& body, const std::string& fragment) {
+    try {
+        body();
+    } catch (const Error& e) {
+        QVERIFY2(std::string(e.what()).find(fragment) != std::string::npos, e.what());
+        return;
+    }
+    QFAIL(qPrintable(QString::fromStdString("no Error containing '" + fragment + "'")));
+}
+
+}  // namespace
+
+class TokenModelsTest : public QObject {
+    Q_OBJECT
+    SafetensorsFile recall_file_, text_file_;
+    QTemporaryDir dir_;
+
+private slots:
+    void initTestCase() {
+        recall_file_ = read_safetensors(demo_path("recall_linear.safetensors"));
+        text_file_ = read_safetensors(demo_path("text_linear.safetensors"));
+    }
+
+    void demos_evaluate_to_their_trained_values_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("task");
+        QTest::newRow("recall softmax") << "recall_softmax.safetensors" << "recall";
+        QTest::newRow("recall linear") << "recall_linear.safetensors" << "recall";
+        QTest::newRow("text linear") << "text_linear.safetensors" << "text";
+        QTest::newRow("text softmax") << "text_softmax.safetensors" << "text";
+    }
+
+    void demos_evaluate_to_their_trained_values() {
+        QFETCH(QString, file);
+        QFETCH(QString, task);
+        const auto model = TokenModel::load(demo_path(file.toStdString()));
+        QCOMPARE(QString::fromStdString(model->task_name()), task);
+        const Evaluation evaluation = evaluate_stored(*model);
+        const double trained = std::stod(model->metadata().at("trained_value"));
+        QVERIFY2(std::abs(evaluation.value - trained) <= 0.01 * std::abs(trained),
+                 qPrintable(QString("C++ %1, PyTorch %2").arg(evaluation.value).arg(trained)));
+        QVERIFY(evaluation.examples > 0);
+    }
+
+    // Softmax attention recalls every pair; linear attention's fixed-size state forgets as pairs grow.
+    void recall_twins_show_the_linear_attention_cliff() {
+        const Evaluation softmax = evaluate_stored(*TokenModel::load(demo_path("recall_softmax.safetensors")));
+        const Evaluation linear = evaluate_stored(*TokenModel::load(demo_path("recall_linear.safetensors")));
+        QCOMPARE(softmax.metric, std::string("accuracy"));
+        for (const GroupScore& group : softmax.groups)
+            QVERIFY2(group.value >= 0.95, qPrintable(QString::fromStdString(group.name)));
+        QVERIFY(group_value(linear, "K=4") > group_value(linear, "K=16"));
+        QVERIFY(group_value(linear, "K=16") > group_value(linear, "K=64"));
+        QVERIFY(group_value(softmax, "K=64") - group_value(linear, "K=64") > 0.2);
+    }
+
+    void text_model_beats_a_character_frequency_baseline() {
+        const auto model = TokenModel::load(demo_path("text_linear.safetensors"));
+        QVERIFY(model->character_vocabulary());
+        const Evaluation evaluation = evaluate_stored(*model);
+        QCOMPARE(evaluation.metric, std::string("bits_per_character"));
+        QVERIFY2(evaluation.value < 4.0, qPrintable(QString::number(evaluation.value)));
+    }
+
+    void a_step_adds_its_tokens_embeddings() {
+        const auto model = TokenModel::from_file(recall_file_);
+        QCOMPARE(model->positions(), 0);
+        const RowMatrix embedding = matrix_of(recall_file_.tensors.at("embedding.weight"));
+        RowMatrix x;
+        model->embed({{3, 140}, {5}}, 2, x);
+        QVERIFY((x.row(0) - embedding.row(3) - embedding.row(140)).cwiseAbs().maxCoeff() < 1e-6f);
+        QVERIFY((x.row(1) - embedding.row(5)).cwiseAbs().maxCoeff() < 1e-6f);
+        QCOMPARE(model->step_text({3, 140}), std::string("k3+v12"));
+        QCOMPARE(model->tokenize("k3+v12 k3+?"), (std::vector<TokenStep>{{3, 140}, {3, 256}}));
+    }
+
+    void a_step_adds_its_learned_position() {
+        const auto model = TokenModel::from_file(text_file_);
+        const RowMatrix embedding = matrix_of(text_file_.tensors.at("embedding.weight"));
+        const RowMatrix positions = matrix_of(text_file_.tensors.at("positions.weight"));
+        QCOMPARE(model->positions(), int(positions.rows()));
+        RowMatrix x;
+        model->embed({{4}}, 7, x);
+        QVERIFY((x.row(0) - embedding.row(4) - positions.row(7)).cwiseAbs().maxCoeff() < 1e-6f);
+        QCOMPARE(model->tokenize("ab").size(), size_t(2));
+    }
+
+    void probabilities_are_a_softmax() {
+        const auto model = TokenModel::from_file(recall_file_);
+        State state = model->transformer().new_state();
+        RowMatrix logits;
+        model->step({{1, 130}}, state, logits);
+        QCOMPARE(logits.cols(), long(model->vocabulary_size()));
+        const RowMatrix p = TokenModel::probabilities(logits);
+        QVERIFY(std::abs(p.sum() - 1.0f) < 1e-5f);
+        Eigen::Index best_logit, best_probability;
+        logits.row(0).maxCoeff(&best_logit);
+        p.row(0).maxCoeff(&best_probability);
+        QCOMPARE(best_logit, best_probability);
+    }
+
+    void stepping_past_the_learned_positions_is_refused() {
+        const auto model = TokenModel::from_file(text_file_);
+        State state = model->transformer().new_state();
+        RowMatrix logits;
+        for (int t = 0; t < model->positions(); ++t) model->step({{1}}, state, logits);
+        expect_error([&] { model->step({{1}}, state, logits); }, "past the model's");
+        QCOMPARE(state.step, int64_t(model->positions()));
+        expect_error([&] { generate(*model, {{1}}, {model->positions() + 1, 0, 0}); }, "positions");
+    }
+
+    void bad_token_ids_are_refused() {
+        const auto model = TokenModel::from_file(recall_file_);
+        State state = model->transformer().new_state();
+        RowMatrix logits;
+        expect_error([&] { model->step({{257}}, state, logits); }, "outside the vocabulary");
+        expect_error([&] { model->step({{-1}}, state, logits); }, "outside the vocabulary");
+        expect_error([&] { model->step({{}}, state, logits); }, "no token");
+        QCOMPARE(state.step, int64_t(0));
+        expect_error([&] { model->tokenize("k3+x1"); }, "'x1'");
+    }
+
+    void hostile_heads_are_refused() {
+        auto mutated = [&](const std::function<void(SafetensorsFile&)>& change) {
+            SafetensorsFile file = recall_file_;
+            change(file);
+            return [file] { TokenModel::from_file(file); };
+        };
+        expect_error(mutated([](SafetensorsFile& f) { f.tensors.erase("embedding.weight"); }), "no token head");
+        expect_error(mutated([](SafetensorsFile& f) { f.tensors.erase("readout.weight"); }), "readout.weight");
+        expect_error(mutated([](SafetensorsFile& f) { f.metadata.erase("vocabulary"); }), "vocabulary");
+        expect_error(mutated([](SafetensorsFile& f) { f.metadata["vocabulary"] = "[\"a\", \"b\"]"; }),
+                     "rows, the vocabulary 2 tokens");
+        expect_error(mutated([](SafetensorsFile& f) { f.metadata["vocabulary"] = "[\"a\", \"a\"]"; }), "repeats");
+        expect_error(mutated([](SafetensorsFile& f) { f.metadata["vocabulary"] = "{not json"; }), "not valid JSON");
+        expect_error(mutated([](SafetensorsFile& f) { f.metadata["task"] = "[1, 2]"; }), "JSON object");
+        expect_error(mutated([](SafetensorsFile& f) { f.tensors["embedding.weight"] = Tensor::f32_zeros({257, 31}); }),
+                     "embedding.weight");
+        expect_error(mutated([](SafetensorsFile& f) { f.tensors["positions.weight"] = Tensor::f32_zeros({80}); }),
+                     "positions.weight");
+        expect_error(mutated([](SafetensorsFile& f) { f.tensors["positions.weight"] = Tensor::f32_zeros({80, 31}); }),
+                     "positions.weight");
+        expect_error(mutated([](SafetensorsFile& f) { f.tensors["readout.bias"] = Tensor::f32_zeros({256}); }),
+                     "readout.bias");
+        expect_error(mutated([](SafetensorsFile& f) {
+                         f.tensors["readout.weight"] = Tensor::i64({257, 32}, std::vector<int64_t>(257 * 32));
+                     }),
+                     "readout.weight");
+        expect_error(mutated([](SafetensorsFile& f) { f.tensors["head.extra"] = Tensor::f32_zeros({2}); }),
+                     "head.extra");
+        expect_error(mutated([](SafetensorsFile& f) { f.tensors.erase("norm.weight"); }), "norm.weight");
+    }
+
+    void hostile_evaluation_sets_are_refused() {
+        auto evaluated = [&](const std::function<void(SafetensorsFile&)>& change) {
+            SafetensorsFile file = recall_file_;
+            change(file);
+            return [file] { evaluate_stored(*TokenModel::from_file(file)); };
+        };
+        expect_error(evaluated([](SafetensorsFile& f) { f.metadata.erase("task"); }), "no task");
+        expect_error(evaluated([](SafetensorsFile& f) { f.tensors.erase("evaluation.0.tokens"); }), "no evaluation set");
+        expect_error(evaluated([](SafetensorsFile& f) { f.tensors.erase("evaluation.1.targets"); }),
+                     "evaluation.1.targets");
+        expect_error(evaluated([](SafetensorsFile& f) { f.tensors["evaluation.0.targets"] = Tensor::i64({1, 1}, {0}); }),
+                     "do not match");
+        expect_error(evaluated([](SafetensorsFile& f) { f.tensors["evaluation.0.tokens"].integers[0] = 999; }),
+                     "outside the vocabulary");
+    }
+
+    void generation_is_deterministic() {
+        const auto model = TokenModel::from_file(text_file_);
+        const auto prompt = model->tokenize("This License");
+        const auto greedy = generate(*model, prompt, {20, 0, 0});
+        QCOMPARE(generate(*model, prompt, {20, 0, 0}), greedy);
+        QCOMPARE(generate(*model, prompt, {20, 0.8, 7}), generate(*model, prompt, {20, 0.8, 7}));
+        QCOMPARE(int(greedy.size()), 20);
+        expect_error([&] { generate(*model, {}, {5, 0, 0}); }, "empty");
+        expect_error([&] { generate(*model, prompt, {5, -1, 0}); }, "temperature");
+    }
+
+    void eval_command_prints_the_json_the_issue_names() {
+        const CliResult result =
+            run_stepscope({"eval", "--model", QString::fromStdString(demo_path("recall_softmax.safetensors")), "--json"});
+        QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
+        const QJsonObject json = QJsonDocument::fromJson(result.stdout_text.toUtf8()).object();
+        QCOMPARE(json["task"].toString(), QString("recall"));
+        QCOMPARE(json["metric"].toString(), QString("accuracy"));
+        const double value = json["value"].toDouble(), trained = json["trained_value"].toDouble();
+        QVERIFY(std::abs(value - trained) <= 0.01 * trained);
+        QVERIFY(json["examples"].toInt() > 0);
+        QCOMPARE(json["config"].toObject()["attention_type"].toString(), QString("full"));
+        QVERIFY(json["groups"].toObject().contains("K=64"));
+    }
+
+    void generate_command_repeats_itself() {
+        const QStringList arguments{"generate", "--model", QString::fromStdString(demo_path("text_linear.safetensors")),
+                                    "--prompt", "Licensor", "--steps", "30"};
+        const CliResult first = run_stepscope(arguments), second = run_stepscope(arguments);
+        QVERIFY2(first.exit_code == 0, qPrintable(first.stderr_text));
+        QVERIFY(first.stdout_text.startsWith("Licensor"));
+        QCOMPARE(first.stdout_text, second.stdout_text);
+        QCOMPARE(first.stdout_text.chopped(1).size(), QString("Licensor").size() + 30);
+    }
+
+    void commands_refuse_bad_input_in_one_line() {
+        const QString text_model = QString::fromStdString(demo_path("text_linear.safetensors"));
+        const QString golden = QString::fromStdString(std::string(STEPSCOPE_GOLDEN_DIR) + "/enc_linear/model.safetensors");
+        STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--model", golden}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("replay", (QStringList{"replay", "--model", text_model, "--inputs",
+                                                            QString::fromStdString(std::string(STEPSCOPE_GOLDEN_DIR) +
+                                                                                   "/enc_linear/io.safetensors"),
+                                                            "--output", dir_.path() + "/out.safetensors"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--model", dir_.path() + "/missing.safetensors"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", golden, "--prompt", "a", "--steps", "1"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "a"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("generate",
+                                     (QStringList{"generate", "--model", text_model, "--prompt", "a", "--steps", "x"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "",
+                                                              "--steps", "3"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "a",
+                                                              "--steps", "3", "--temperature", "-1"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "a",
+                                                              "--steps", "500"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt",
+                                                              QString::fromUtf8("\xe2\x98\x83"), "--steps", "3"}));
+    }
+};
+
+QTEST_GUILESS_MAIN(TokenModelsTest)
+#include "test_token_models.moc"
