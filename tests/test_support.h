@@ -55,8 +55,8 @@ inline void add_golden_rows(bool cuda_only = false) {
 }
 
 struct Deviation {
-    double worst = 0;   // largest |actual - expected|
-    long index = -1;    // where
+    double worst = 0;  // largest |actual - expected|
+    long index = -1;   // where
     double actual = 0;
     double expected = 0;
     bool finite = true;
@@ -97,8 +97,8 @@ Deviation max_deviation(const A& actual_values, const B& expected_values) {
 
 inline std::string describe(const std::string& what, const Deviation& d) {
     std::ostringstream out;
-    out << what << ": worst |diff| " << d.worst << " at flat index " << d.index << " (got "
-        << d.actual << ", want " << d.expected << ")" << (d.finite ? "" : " NON-FINITE");
+    out << what << ": worst |diff| " << d.worst << " at flat index " << d.index << " (got " << d.actual << ", want "
+        << d.expected << ")" << (d.finite ? "" : " NON-FINITE");
     return out.str();
 }
 
@@ -108,17 +108,17 @@ inline std::string describe_sizes(const std::string& what, size_t actual, size_t
 
 // Passes when both containers hold as many values and every |actual - expected| <= absolute +
 // relative * |expected|. Containers: std::vector, Eigen matrices and blocks, compared in row-major order.
-#define STEPSCOPE_COMPARE_CLOSE(what, actual, expected, absolute, relative)                              \
-    do {                                                                                                 \
-        const std::vector<double> actual_ = ::stepscope::testing::values_of(actual);                     \
-        const std::vector<double> expected_ = ::stepscope::testing::values_of(expected);                 \
-        if (actual_.size() != expected_.size())                                                          \
-            QFAIL(::stepscope::testing::describe_sizes(what, actual_.size(), expected_.size()).c_str()); \
-        const auto dev_ = ::stepscope::testing::max_deviation(actual_, expected_);                       \
-        bool ok_ = dev_.finite;                                                                          \
-        for (size_t i_ = 0; ok_ && i_ < expected_.size(); ++i_)                                          \
-            ok_ = std::abs(actual_[i_] - expected_[i_]) <= (absolute) + (relative) * std::abs(expected_[i_]); \
-        if (!ok_) QFAIL(::stepscope::testing::describe(what, dev_).c_str());                             \
+#define STEPSCOPE_COMPARE_CLOSE(what, actual, expected, absolute, relative)                                   \
+    do {                                                                                                      \
+        const std::vector<double> actual_ = ::stepscope::testing::values_of(actual);                          \
+        const std::vector<double> expected_ = ::stepscope::testing::values_of(expected);                      \
+        if (actual_.size() != expected_.size())                                                               \
+            QFAIL(::stepscope::testing::describe_sizes(what, actual_.size(), expected_.size()).c_str());      \
+        const auto dev_ = ::stepscope::testing::max_deviation(actual_, expected_);                            \
+        bool ok_ = dev_.finite;                                                                               \
+        for (size_t i_ = 0; ok_ && i_ < expected_.size(); ++i_)                                               \
+            ok_ = std::abs(actual_[i_] - expected_[i_]) <= (absolute) + std::abs(expected_[i_]) * (relative); \
+        if (!ok_) QFAIL(::stepscope::testing::describe(what, dev_).c_str());                                  \
     } while (0)
 
 // The message of the Error `body` throws, or "" when it does not throw.
