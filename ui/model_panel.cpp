@@ -325,12 +325,7 @@ void ModelPanel::revalidate() {
     if (ok) {
         try {
             validate(config);
-            const double bytes = approximate_weight_bytes(config);
-            if (bytes > kMaxWeightBytes)
-                throw Error(QStringLiteral("this model needs about %1 GB of weights; Stepscope allows %2 GB")
-                                .arg(bytes / 1e9, 0, 'f', 1)
-                                .arg(kMaxWeightBytes / 1e9, 0, 'f', 0)
-                                .toStdString());
+            require_weights_fit(config);
         } catch (const Error& e) {
             showEngineError(e);
             ok = false;

@@ -25,12 +25,7 @@ SessionSpec with_model_config(SessionSpec spec, const Model& model) {
 std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
     if (!spec.weights_path.isEmpty()) return load_model(spec.weights_path.toStdString());
     validate(spec.config);
-    const double bytes = approximate_weight_bytes(spec.config);
-    if (bytes > kMaxWeightBytes)
-        throw Error(QStringLiteral("this model needs about %1 GB of weights; Stepscope allows %2 GB")
-                        .arg(bytes / 1e9, 0, 'f', 1)
-                        .arg(kMaxWeightBytes / 1e9, 0, 'f', 0)
-                        .toStdString());
+    require_weights_fit(spec.config);
     return Model::create_random(spec.config, spec.weights_seed);
 }
 

@@ -213,4 +213,13 @@ double approximate_weight_bytes(const ModelConfig& c) {
     return 4.0 * c.n_layers * (attention + cross + feed_forward);
 }
 
+void require_weights_fit(const ModelConfig& config) {
+    const double bytes = approximate_weight_bytes(config);
+    if (bytes > kMaxWeightBytes)
+        throw Error(QStringLiteral("this model needs about %1 GB of weights; Stepscope allows %2 GB")
+                        .arg(bytes / 1e9, 0, 'f', 1)
+                        .arg(kMaxWeightBytes / 1e9, 0, 'f', 0)
+                        .toStdString());
+}
+
 }  // namespace stepscope::ui

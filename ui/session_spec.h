@@ -70,5 +70,7 @@ SessionSpec seed_example();
 // before the engine tries to allocate them.
 double approximate_weight_bytes(const ModelConfig& config);
 constexpr double kMaxWeightBytes = 4.0e9;
+// Throws Error saying how large the weights would be when they exceed kMaxWeightBytes.
+void require_weights_fit(const ModelConfig& config);
 
 }  // namespace stepscope::ui
