@@ -22,7 +22,7 @@ install_missing() {
 
 build_all() {
   cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release
-  cmake --build "$build" -j2
+  cmake --build "$build" -j"$(nproc)"
 }
 
 case "${1:-}" in

@@ -64,8 +64,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "stepscope: give a command (%s); this build has no explorer window (STEPSCOPE_GUI=OFF)\n",
                      command_names().c_str());
     else
-        std::fprintf(stderr, "stepscope: '%s' is not a command of this build (%s; export and the window need "
-                     "STEPSCOPE_GUI=ON)\n", argv[1], command_names().c_str());
+        std::fprintf(stderr,
+                     "stepscope: '%s' is not a command of this build (%s; export and the window need "
+                     "STEPSCOPE_GUI=ON)\n",
+                     argv[1], command_names().c_str());
     return 2;
 #endif
 }

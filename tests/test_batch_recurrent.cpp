@@ -45,8 +45,7 @@ private slots:
             model->step(xs.middleRows(long(t) * batch, batch), state, y);
             recurrent_ys.middleRows(long(t) * batch, batch) = y;
         }
-        STEPSCOPE_COMPARE_CLOSE(attention.toStdString() + "/" + feature_map.toStdString(), recurrent_ys.data(),
-                                batch_ys.data(), batch_ys.size(), 1e-4, 0.0);
+        STEPSCOPE_COMPARE_CLOSE(attention.toStdString() + "/" + feature_map.toStdString(), recurrent_ys, batch_ys, 1e-4, 0.0);
     }
 };
 

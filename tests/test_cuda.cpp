@@ -116,8 +116,7 @@ void compare_states(const Model& model, const State& actual, const State& expect
             QCOMPARE(got.integers, tensor.integers);
             continue;
         }
-        STEPSCOPE_COMPARE_CLOSE(what + " " + name, got.values, tensor.values, tensor.numel(), absolute,
-                                kStateRelative);
+        STEPSCOPE_COMPARE_CLOSE(what + " " + name, got.values, tensor.values, absolute, kStateRelative);
     }
 }
 
@@ -149,11 +148,7 @@ private slots:
         QVERIFY2(message.contains(QString::fromStdString(status.reason)), qPrintable(message));
     }
 
-    void golden_cases_match_the_cpu_data() {
-        QTest::addColumn<QString>("name");
-        for (const char* name : {"enc_linear", "enc_full", "enc_linear_feedback", "dec_linear", "dec_full"})
-            QTest::newRow(name) << name;
-    }
+    void golden_cases_match_the_cpu_data() { testing::add_golden_rows(/*cuda_only=*/true); }
 
     // Same inputs, same weights: y of every step within 1e-4, the final state too.
     void golden_cases_match_the_cpu() {
@@ -168,8 +163,8 @@ private slots:
         const std::vector<float> expected = run_case(*cpu, io), actual = run_case(*gpu, io);
         QCOMPARE(actual.size(), expected.size());
         qInfo("%s: max |y_cuda - y_cpu| = %.3g", case_name.c_str(),
-              testing::max_deviation(actual, expected, long(expected.size())).worst);
-        STEPSCOPE_COMPARE_CLOSE(case_name + " y", actual, expected, long(expected.size()), 1e-4, 0.0);
+              testing::max_deviation(actual, expected).worst);
+        STEPSCOPE_COMPARE_CLOSE(case_name + " y", actual, expected, 1e-4, 0.0);
         compare_states(*model, gpu->state(), cpu->state(), 1e-4, case_name);
         QCOMPARE(gpu->step_count(), cpu->step_count());
     }
@@ -207,8 +202,8 @@ private slots:
         const RowMatrix x = random_input(10, config.d_model(), 2);
         const std::vector<float> expected = feed_back(*cpu, x, 100), actual = feed_back(*gpu, x, 100);
         qInfo("seed example: max |y_cuda - y_cpu| over 100 steps = %.3g",
-              testing::max_deviation(actual, expected, long(expected.size())).worst);
-        STEPSCOPE_COMPARE_CLOSE("seed example y", actual, expected, long(expected.size()), 1e-4, 0.0);
+              testing::max_deviation(actual, expected).worst);
+        STEPSCOPE_COMPARE_CLOSE("seed example y", actual, expected, 1e-4, 0.0);
         compare_states(*model, gpu->state(), cpu->state(), 1e-4, "seed example");
     }
 
@@ -232,10 +227,8 @@ private slots:
         QCOMPARE(actual.calls, expected.calls);
         QCOMPARE(actual.values.size(), expected.values.size());
         QCOMPARE(actual.norms.size(), expected.norms.size());
-        STEPSCOPE_COMPARE_CLOSE(case_name + " observed", actual.values, expected.values, long(expected.values.size()),
-                                1e-4, 0.0);
-        STEPSCOPE_COMPARE_CLOSE(case_name + " norms", actual.norms, expected.norms, long(expected.norms.size()), 1e-4,
-                                kStateRelative);
+        STEPSCOPE_COMPARE_CLOSE(case_name + " observed", actual.values, expected.values, 1e-4, 0.0);
+        STEPSCOPE_COMPARE_CLOSE(case_name + " norms", actual.norms, expected.norms, 1e-4, kStateRelative);
         QVERIFY2(run_case(*gpu, io) == y_gpu, "observing changed the outputs");
     }
 
@@ -263,7 +256,7 @@ private slots:
         auto gpu = make_stepper(model, Device::Cuda);
         const RowMatrix x = random_input(4, config.d_model(), 4);
         const std::vector<float> first_cpu = feed_back(*cpu, x, 20), first_gpu = feed_back(*gpu, x, 20);
-        STEPSCOPE_COMPARE_CLOSE("first 20 steps", first_gpu, first_cpu, long(first_cpu.size()), 1e-4, 0.0);
+        STEPSCOPE_COMPARE_CLOSE("first 20 steps", first_gpu, first_cpu, 1e-4, 0.0);
         const State middle_cpu = cpu->state(), middle_gpu = gpu->state();
         compare_states(*model, middle_gpu, middle_cpu, 1e-4, "after 20 steps");
 
@@ -278,8 +271,8 @@ private slots:
         gpu->set_state(middle_cpu);
         cpu->set_state(middle_gpu);
         const std::vector<float> from_cpu = feed_back(*gpu, next, 20), from_gpu = feed_back(*cpu, next, 20);
-        STEPSCOPE_COMPARE_CLOSE("CPU state on CUDA", from_cpu, rest, long(rest.size()), 1e-4, 0.0);
-        STEPSCOPE_COMPARE_CLOSE("CUDA state on the CPU", from_gpu, rest, long(rest.size()), 1e-4, 0.0);
+        STEPSCOPE_COMPARE_CLOSE("CPU state on CUDA", from_cpu, rest, 1e-4, 0.0);
+        STEPSCOPE_COMPARE_CLOSE("CUDA state on the CPU", from_gpu, rest, 1e-4, 0.0);
 
         gpu->reset(0);
         QVERIFY(gpu->state() == model->new_state(0));
@@ -327,7 +320,7 @@ private slots:
         auto cpu = make_stepper(model, Device::Cpu);
         cpu->set_state(before);
         const std::vector<float> expected = feed_back(*cpu, x, 3, &memory), actual = feed_back(*gpu, x, 3, &memory);
-        STEPSCOPE_COMPARE_CLOSE("after refusals", actual, expected, long(expected.size()), 1e-4, 0.0);
+        STEPSCOPE_COMPARE_CLOSE("after refusals", actual, expected, 1e-4, 0.0);
     }
 };
 

@@ -161,8 +161,7 @@ private slots:
             QCOMPARE(fast.cols(), map->output_dims());
             QCOMPARE(scalar.rows(), rows);
             QCOMPARE(scalar.cols(), map->output_dims());
-            STEPSCOPE_COMPARE_CLOSE(name.toStdString() + " seed " + std::to_string(seed), fast.data(), scalar.data(),
-                                    scalar.size(), kAbsolute, kRelative);
+            STEPSCOPE_COMPARE_CLOSE(name.toStdString() + " seed " + std::to_string(seed), fast, scalar, kAbsolute, kRelative);
         }
     }
 
@@ -243,10 +242,8 @@ private slots:
                 for (int k = 0; k < layout.reduce; ++k) {
                     const long r = (o * layout.reduce + k) * layout.inner + i;
                     const RowVector want = phi.row(r) * float(std::exp(-top));
-                    STEPSCOPE_COMPARE_CLOSE("stabilized row", phi_stable.row(r).data(), want.data(), want.size(), 0,
-                                            1e-5);
-                    STEPSCOPE_COMPARE_CLOSE("stabilized row, scalar", phi_stable_scalar.row(r).data(), want.data(),
-                                            want.size(), 0, 1e-5);
+                    STEPSCOPE_COMPARE_CLOSE("stabilized row", phi_stable.row(r), want, 0, 1e-5);
+                    STEPSCOPE_COMPARE_CLOSE("stabilized row, scalar", phi_stable_scalar.row(r), want, 0, 1e-5);
                 }
             }
         }
@@ -348,12 +345,10 @@ private slots:
         const auto grf = feature_map("grf", 9, 12);
         const RowMatrix omega = draw(*grf, 20);
         const RowMatrix plain = (x * omega).cwiseMax(0.0f);
-        STEPSCOPE_COMPARE_CLOSE("grf temp 1", features(*grf, x, omega).data(), plain.data(), plain.size(), kAbsolute,
-                                kRelative);
+        STEPSCOPE_COMPARE_CLOSE("grf temp 1", features(*grf, x, omega), plain, kAbsolute, kRelative);
         // x sqrt(4) = 2x, and relu is positively homogeneous.
         const RowMatrix doubled = 2 * plain;
-        STEPSCOPE_COMPARE_CLOSE("grf temp 4", features(*feature_map("grf", 9, 12, 4.0), x, omega).data(),
-                                doubled.data(), doubled.size(), kAbsolute, kRelative);
+        STEPSCOPE_COMPARE_CLOSE("grf temp 4", features(*feature_map("grf", 9, 12, 4.0), x, omega), doubled, kAbsolute, kRelative);
     }
 
     void orthogonal_random_matrix_blocks_data() {

@@ -44,17 +44,7 @@ private slots:
                  qPrintable("golden folder missing: " + QString::fromStdString(testing::golden_dir())));
     }
 
-    void matches_reference_data() {
-        QTest::addColumn<QString>("name");
-        QTest::addColumn<double>("tolerance");
-        QTest::newRow("enc_linear") << "enc_linear" << 1e-4;
-        QTest::newRow("enc_full") << "enc_full" << 1e-4;
-        // 100 fed-back steps compound rounding; the golden README allows 5e-4.
-        QTest::newRow("enc_linear_feedback") << "enc_linear_feedback" << 5e-4;
-        QTest::newRow("enc_favor") << "enc_favor" << 1e-4;
-        QTest::newRow("dec_linear") << "dec_linear" << 1e-4;
-        QTest::newRow("dec_full") << "dec_full" << 1e-4;
-    }
+    void matches_reference_data() { testing::add_golden_rows(); }
 
     void matches_reference() {
         QFETCH(QString, name);
@@ -66,9 +56,9 @@ private slots:
 
         const Tensor& expected_y = io.tensors.at("y");
         QCOMPARE(long(run.y.size()), long(expected_y.numel()));
-        const auto deviation = testing::max_deviation(run.y, expected_y.values, expected_y.numel());
+        const auto deviation = testing::max_deviation(run.y, expected_y.values);
         qInfo("%s: max |y - reference| = %.3g", case_name.c_str(), deviation.worst);
-        STEPSCOPE_COMPARE_CLOSE(case_name + " y", run.y, expected_y.values, expected_y.numel(), tolerance, 0.0);
+        STEPSCOPE_COMPARE_CLOSE(case_name + " y", run.y, expected_y.values, tolerance, 0.0);
 
         const TensorMap state = state_tensors(*model, run.state);
         for (const auto& [tensor_name, expected] : io.tensors) {
@@ -76,10 +66,9 @@ private slots:
             QVERIFY2(state.count(tensor_name), tensor_name.c_str());
             const Tensor& actual = state.at(tensor_name);
             QCOMPARE(actual.shape, expected.shape);
-            const auto state_deviation = testing::max_deviation(actual.values, expected.values, expected.numel());
+            const auto state_deviation = testing::max_deviation(actual.values, expected.values);
             qInfo("%s: max |%s - reference| = %.3g", case_name.c_str(), tensor_name.c_str(), state_deviation.worst);
-            STEPSCOPE_COMPARE_CLOSE(case_name + " " + tensor_name, actual.values, expected.values, expected.numel(),
-                                    tolerance, 0.0);
+            STEPSCOPE_COMPARE_CLOSE(case_name + " " + tensor_name, actual.values, expected.values, tolerance, 0.0);
         }
     }
 
@@ -98,7 +87,7 @@ private slots:
         const Tensor& expected = io.tensors.at("y_batch");
         const RowMatrix xs = Eigen::Map<const RowMatrix>(x.values.data(), x.shape[0] * x.shape[1], x.shape[2]);
         const RowMatrix ys = model->forward_batch(xs, int(x.shape[0]));
-        STEPSCOPE_COMPARE_CLOSE(case_name + " y_batch", ys.data(), expected.values, expected.numel(), 1e-4, 0.0);
+        STEPSCOPE_COMPARE_CLOSE(case_name + " y_batch", ys, expected.values, 1e-4, 0.0);
     }
 };
 

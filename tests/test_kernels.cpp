@@ -70,7 +70,7 @@ private slots:
                         const std::string what = std::string(bf16 ? "bf16" : "f32") + " linear " +
                                                  std::to_string(batch) + "x" + std::to_string(in) + " -> " +
                                                  std::to_string(out);
-                        STEPSCOPE_COMPARE_CLOSE(what, fast.data(), scalar.data(), scalar.size(), kAbsolute, kRelative);
+                        STEPSCOPE_COMPARE_CLOSE(what, fast, scalar, kAbsolute, kRelative);
                     }
     }
 
@@ -82,8 +82,7 @@ private slots:
             RowMatrix fast, scalar;
             linear.forward(x, fast);
             linear.forward_scalar(x, scalar);
-            STEPSCOPE_COMPARE_CLOSE("seed-size linear", fast.data(), scalar.data(), scalar.size(), kAbsolute,
-                                    kRelative);
+            STEPSCOPE_COMPARE_CLOSE("seed-size linear", fast, scalar, kAbsolute, kRelative);
         }
     }
 
@@ -96,7 +95,7 @@ private slots:
         RowMatrix fast, scalar;
         linear.forward(x, fast);
         linear.forward_scalar(x, scalar);
-        STEPSCOPE_COMPARE_CLOSE("strided linear", fast.data(), scalar.data(), scalar.size(), kAbsolute, kRelative);
+        STEPSCOPE_COMPARE_CLOSE("strided linear", fast, scalar, kAbsolute, kRelative);
     }
 
     // A snapshot resumes bit for bit on any machine only if the split across
@@ -148,7 +147,7 @@ private slots:
         linear.forward(x, reduced);
         QVERIFY(linear.uses_bf16());
         // bf16 keeps 8 mantissa bits: relative error 2^-9 per weight.
-        STEPSCOPE_COMPARE_CLOSE("bf16 linear", reduced.data(), exact.data(), exact.size(), 0.05, 0.0);
+        STEPSCOPE_COMPARE_CLOSE("bf16 linear", reduced, exact, 0.05, 0.0);
         QVERIFY((reduced - exact).cwiseAbs().maxCoeff() > 0);
         linear.use_bf16(false);
         QVERIFY(!linear.uses_bf16());
@@ -158,11 +157,7 @@ private slots:
 
     // The bound for reduced precision: on every golden case the
     // outputs stay within 2e-2 of float32 at every step.
-    void bf16_model_stays_within_2e_2_of_float_data() {
-        QTest::addColumn<QString>("name");
-        for (const char* name : {"enc_linear", "enc_full", "enc_linear_feedback", "enc_favor", "dec_linear", "dec_full"})
-            QTest::newRow(name) << name;
-    }
+    void bf16_model_stays_within_2e_2_of_float_data() { testing::add_golden_rows(); }
 
     void bf16_model_stays_within_2e_2_of_float() {
         QFETCH(QString, name);
@@ -188,8 +183,7 @@ private slots:
                 exact->step(x_t, exact_state, y_exact);
                 reduced->step(x_t, reduced_state, y_reduced);
             }
-            STEPSCOPE_COMPARE_CLOSE(case_name + " bf16 y at step " + std::to_string(t), y_reduced.data(),
-                                    y_exact.data(), y_exact.size(), 2e-2, 0.0);
+            STEPSCOPE_COMPARE_CLOSE(case_name + " bf16 y at step " + std::to_string(t), y_reduced, y_exact, 2e-2, 0.0);
             worst = std::max(worst, double((y_reduced - y_exact).cwiseAbs().maxCoeff()));
         }
         qInfo("%s: max |y_bf16 - y_f32| = %.3g over %ld steps", case_name.c_str(), worst, steps);
@@ -200,7 +194,7 @@ private slots:
         RowMatrix fast = random_matrix(6, 33, 6) * 3.0f, scalar = fast;
         norm.apply(fast);
         norm.apply_scalar(scalar);
-        STEPSCOPE_COMPARE_CLOSE("layer norm", fast.data(), scalar.data(), scalar.size(), kAbsolute, kRelative);
+        STEPSCOPE_COMPARE_CLOSE("layer norm", fast, scalar, kAbsolute, kRelative);
     }
 
     void activations_match_scalar() {
@@ -208,7 +202,7 @@ private slots:
             RowMatrix fast = random_matrix(4, 50, 7) * 4.0f, scalar = fast;
             apply_activation(activation, fast);
             apply_activation_scalar(activation, scalar);
-            STEPSCOPE_COMPARE_CLOSE("activation", fast.data(), scalar.data(), scalar.size(), kAbsolute, kRelative);
+            STEPSCOPE_COMPARE_CLOSE("activation", fast, scalar, kAbsolute, kRelative);
         }
     }
 
@@ -219,14 +213,12 @@ private slots:
             LinearAttentionState fast = state, scalar = state;
             linear_attention_update(phi_k, v, fast);
             linear_attention_update_scalar(phi_k, v, scalar);
-            STEPSCOPE_COMPARE_CLOSE("S", fast.sums.data(), scalar.sums.data(), scalar.sums.size(), kAbsolute, kRelative);
-            STEPSCOPE_COMPARE_CLOSE("Z", fast.normalizer.data(), scalar.normalizer.data(), scalar.normalizer.size(),
-                                    kAbsolute, kRelative);
+            STEPSCOPE_COMPARE_CLOSE("S", fast.sums, scalar.sums, kAbsolute, kRelative);
+            STEPSCOPE_COMPARE_CLOSE("Z", fast.normalizer, scalar.normalizer, kAbsolute, kRelative);
             RowMatrix out_fast(rows, values), out_scalar(rows, values);
             linear_attention_readout(phi_q, fast, 1e-6f, out_fast);
             linear_attention_readout_scalar(phi_q, scalar, 1e-6f, out_scalar);
-            STEPSCOPE_COMPARE_CLOSE("readout", out_fast.data(), out_scalar.data(), out_scalar.size(), kAbsolute,
-                                    kRelative);
+            STEPSCOPE_COMPARE_CLOSE("readout", out_fast, out_scalar, kAbsolute, kRelative);
         }
     }
 
@@ -241,12 +233,9 @@ private slots:
                     RowMatrix out_fast(rows, values), out_scalar(rows, values);
                     linear_attention_step(phi_k, v, phi_q, 1e-6f, fast, out_fast);
                     linear_attention_step_scalar(phi_k, v, phi_q, 1e-6f, scalar, out_scalar);
-                    STEPSCOPE_COMPARE_CLOSE("step S", fast.sums.data(), scalar.sums.data(), scalar.sums.size(),
-                                            kAbsolute, kRelative);
-                    STEPSCOPE_COMPARE_CLOSE("step Z", fast.normalizer.data(), scalar.normalizer.data(),
-                                            scalar.normalizer.size(), kAbsolute, kRelative);
-                    STEPSCOPE_COMPARE_CLOSE("step out", out_fast.data(), out_scalar.data(), out_scalar.size(),
-                                            kAbsolute, kRelative);
+                    STEPSCOPE_COMPARE_CLOSE("step S", fast.sums, scalar.sums, kAbsolute, kRelative);
+                    STEPSCOPE_COMPARE_CLOSE("step Z", fast.normalizer, scalar.normalizer, kAbsolute, kRelative);
+                    STEPSCOPE_COMPARE_CLOSE("step out", out_fast, out_scalar, kAbsolute, kRelative);
                 }
     }
 
@@ -263,10 +252,9 @@ private slots:
             RowMatrix out_fast(batch * heads, value_dims), out_scalar(batch * heads, value_dims), w_fast, w_scalar;
             full_attention(queries, cache, 0.4f, lengths, heads, out_fast, w_fast);
             full_attention_scalar(queries, cache, 0.4f, lengths, heads, out_scalar, w_scalar);
-            STEPSCOPE_COMPARE_CLOSE("full out", out_fast.data(), out_scalar.data(), out_scalar.size(), kAbsolute,
-                                    kRelative);
+            STEPSCOPE_COMPARE_CLOSE("full out", out_fast, out_scalar, kAbsolute, kRelative);
             const RowMatrix w = w_fast.leftCols(cache.length);
-            STEPSCOPE_COMPARE_CLOSE("full weights", w.data(), w_scalar.data(), w_scalar.size(), kAbsolute, kRelative);
+            STEPSCOPE_COMPARE_CLOSE("full weights", w, w_scalar, kAbsolute, kRelative);
             for (int r = 0; r < batch * heads; ++r) {
                 QVERIFY(std::abs(w.row(r).sum() - 1.0f) < 1e-5f);
                 if (!lengths.empty()) QCOMPARE(w.row(r).tail(cache.length - lengths[r / heads]).sum(), 0.0f);

@@ -3,6 +3,7 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -25,46 +26,99 @@ inline std::string golden_path(const std::string& case_name, const std::string& 
     return golden_dir() + "/" + case_name + "/" + file;
 }
 
+// The golden cases (../shared/golden) and the tolerance each is held to against the reference.
+struct GoldenCase {
+    const char* name;
+    double tolerance;
+    bool on_cuda;  // the CUDA backend runs it (it has no random feature maps)
+};
+
+inline const std::vector<GoldenCase>& golden_cases() {
+    static const std::vector<GoldenCase> cases = {
+        {"enc_linear", 1e-4, true},
+        {"enc_full", 1e-4, true},
+        // 100 fed-back steps compound rounding; the golden README allows 5e-4.
+        {"enc_linear_feedback", 5e-4, true},
+        {"enc_favor", 1e-4, false},
+        {"dec_linear", 1e-4, true},
+        {"dec_full", 1e-4, true},
+    };
+    return cases;
+}
+
+// A `_data` slot's rows: one per golden case, columns "name" (QString) and "tolerance" (double).
+inline void add_golden_rows(bool cuda_only = false) {
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<double>("tolerance");
+    for (const GoldenCase& golden : golden_cases())
+        if (golden.on_cuda || !cuda_only) QTest::newRow(golden.name) << QString(golden.name) << golden.tolerance;
+}
+
 struct Deviation {
-    double worst = 0;   // largest |actual - expected|
-    long index = -1;    // where
+    double worst = 0;  // largest |actual - expected|
+    long index = -1;   // where
     double actual = 0;
     double expected = 0;
     bool finite = true;
 };
 
+// A container's values in row-major order: a std::vector, or an Eigen matrix, vector or block.
+template <typename T>
+std::vector<double> values_of(const std::vector<T>& values) {
+    return {values.begin(), values.end()};
+}
+
+template <typename Derived>
+std::vector<double> values_of(const Eigen::DenseBase<Derived>& matrix) {
+    std::vector<double> values;
+    values.reserve(size_t(matrix.size()));
+    for (Eigen::Index r = 0; r < matrix.rows(); ++r)
+        for (Eigen::Index c = 0; c < matrix.cols(); ++c) values.push_back(double(matrix(r, c)));
+    return values;
+}
+
+// The largest |actual - expected| over the values both containers hold, or the first non-finite value.
 template <typename A, typename B>
-Deviation max_deviation(const A& actual, const B& expected, long count) {
+Deviation max_deviation(const A& actual_values, const B& expected_values) {
+    const std::vector<double> actual = values_of(actual_values), expected = values_of(expected_values);
     Deviation d;
-    for (long i = 0; i < count; ++i) {
-        double a = actual[i], e = expected[i];
+    for (size_t i = 0; i < std::min(actual.size(), expected.size()); ++i) {
+        const double a = actual[i], e = expected[i];
         if (!std::isfinite(a)) {
             d.finite = false;
-            d.index = i;
+            d.index = long(i);
             return d;
         }
-        double diff = std::abs(a - e);
-        if (diff > d.worst) d = {diff, i, a, e, true};
+        const double diff = std::abs(a - e);
+        if (diff > d.worst) d = {diff, long(i), a, e, true};
     }
     return d;
 }
 
 inline std::string describe(const std::string& what, const Deviation& d) {
     std::ostringstream out;
-    out << what << ": worst |diff| " << d.worst << " at flat index " << d.index << " (got "
-        << d.actual << ", want " << d.expected << ")" << (d.finite ? "" : " NON-FINITE");
+    out << what << ": worst |diff| " << d.worst << " at flat index " << d.index << " (got " << d.actual << ", want "
+        << d.expected << ")" << (d.finite ? "" : " NON-FINITE");
     return out.str();
 }
 
-// Passes when every |actual - expected| <= absolute + relative * |expected|.
-#define STEPSCOPE_COMPARE_CLOSE(what, actual, expected, count, absolute, relative)          \
-    do {                                                                                   \
-        const auto dev_ = ::stepscope::testing::max_deviation(actual, expected, count);    \
-        bool ok_ = dev_.finite;                                                            \
-        for (long i_ = 0; ok_ && i_ < (count); ++i_)                                       \
-            ok_ = std::abs(double((actual)[i_]) - double((expected)[i_])) <=               \
-                  (absolute) + (relative) * std::abs(double((expected)[i_]));              \
-        if (!ok_) QFAIL(::stepscope::testing::describe(what, dev_).c_str());               \
+inline std::string describe_sizes(const std::string& what, size_t actual, size_t expected) {
+    return what + ": " + std::to_string(actual) + " values, want " + std::to_string(expected);
+}
+
+// Passes when both containers hold as many values and every |actual - expected| <= absolute +
+// relative * |expected|. Containers: std::vector, Eigen matrices and blocks, compared in row-major order.
+#define STEPSCOPE_COMPARE_CLOSE(what, actual, expected, absolute, relative)                                   \
+    do {                                                                                                      \
+        const std::vector<double> actual_ = ::stepscope::testing::values_of(actual);                          \
+        const std::vector<double> expected_ = ::stepscope::testing::values_of(expected);                      \
+        if (actual_.size() != expected_.size())                                                               \
+            QFAIL(::stepscope::testing::describe_sizes(what, actual_.size(), expected_.size()).c_str());      \
+        const auto dev_ = ::stepscope::testing::max_deviation(actual_, expected_);                            \
+        bool ok_ = dev_.finite;                                                                               \
+        for (size_t i_ = 0; ok_ && i_ < expected_.size(); ++i_)                                               \
+            ok_ = std::abs(actual_[i_] - expected_[i_]) <= (absolute) + std::abs(expected_[i_]) * (relative); \
+        if (!ok_) QFAIL(::stepscope::testing::describe(what, dev_).c_str());                                  \
     } while (0)
 
 // The message of the Error `body` throws, or "" when it does not throw.

@@ -27,7 +27,7 @@ void write_bytes(const QString& path, const QByteArray& bytes) {
 
 }  // namespace
 
-class TestBadInput : public QObject {
+class BadInputTest : public QObject {
     Q_OBJECT
 
 private slots:
@@ -50,7 +50,7 @@ private slots:
     }
     void cleanup() { window_.reset(); }
 
-    void aTruncatedWeightsFile() {
+    void a_truncated_weights_file() {
         QFile good(good_weights_);
         QVERIFY(good.open(QIODevice::ReadOnly));
         const QString path = dir_.filePath("truncated.safetensors");
@@ -58,7 +58,7 @@ private slots:
         refusedWith([&] { window_->loadWeights(path); }, "weights");
     }
 
-    void aWeightsFileWithATensorMissing() {
+    void a_weights_file_with_a_tensor_missing() {
         SafetensorsFile file = read_safetensors(good_weights_.toStdString());
         QVERIFY(file.tensors.size() > 1);
         file.tensors.erase(file.tensors.begin());
@@ -67,14 +67,14 @@ private slots:
         refusedWith([&] { window_->loadWeights(path); }, "weights");
     }
 
-    void garbageForWeights() {
+    void garbage_for_weights() {
         const QString path = dir_.filePath("garbage.safetensors");
         static const char garbage[] = "\xff\xff\xff\xff\xff\xff\xff\x7f this is not a weights file";
         write_bytes(path, QByteArray(garbage, sizeof garbage - 1));
         refusedWith([&] { window_->loadWeights(path); }, "weights");
     }
 
-    void anInputFileOfTheWrongWidth() {
+    void an_input_file_of_the_wrong_width() {
         const QString path = dir_.filePath("narrow.csv");
         write_bytes(path, "a,b,c\n1,2,3\n4,5,6\n");
         SessionSpec spec = window_->controller()->session();
@@ -84,7 +84,7 @@ private slots:
         refusedWith([&] { window_->controller()->open(spec); }, "input");
     }
 
-    void aSafetensorsInputOfTheWrongWidth() {
+    void a_safetensors_input_of_the_wrong_width() {
         SafetensorsFile file;
         file.tensors["x"] = Tensor::f32({4, 2, 5}, std::vector<float>(40, 0.5f));
         const QString path = dir_.filePath("x5.safetensors");
@@ -96,7 +96,7 @@ private slots:
         refusedWith([&] { window_->controller()->open(spec); }, "input");
     }
 
-    void aSnapshotOfAnotherModel() {
+    void a_snapshot_of_another_model() {
         SessionSpec other = small_spec("linear");
         other.config.n_layers = 1;
         RunController elsewhere;
@@ -111,13 +111,13 @@ private slots:
         refusedWith([&] { window_->controller()->openSnapshot(path); }, "snapshot");
     }
 
-    void aCorruptSnapshot() {
+    void a_corrupt_snapshot() {
         const QString path = dir_.filePath("corrupt.safetensors");
         write_bytes(path, QByteArray(8, '\0') + "{}");
         refusedWith([&] { window_->controller()->openSnapshot(path); }, "snapshot");
     }
 
-    void aDeviceThatIsNotThere() {
+    void a_device_that_is_not_there() {
         if (cuda_status().available) QSKIP("a CUDA device is present: nothing to refuse");
         SessionSpec spec = window_->controller()->session();
         spec.device = Device::Cuda;
@@ -126,7 +126,7 @@ private slots:
         QVERIFY2(window_->errorText().contains("CUDA"), qPrintable(window_->errorText()));
     }
 
-    void aFormValueTheEngineRejects() {
+    void a_form_value_the_engine_rejects() {
         QVERIFY(window_->modelPanel()->setField("n_heads", "0"));
         QVERIFY(!window_->applyForms());
         QVERIFY(window_->errorText().contains("n_heads"));
@@ -134,7 +134,7 @@ private slots:
         verifyUntouched();
     }
 
-    void aBrokenSessionFile() {
+    void a_broken_session_file() {
         const QString path = dir_.filePath("broken.json");
         write_bytes(path, "{\"config\": {\"n_layers\": ");
         QSignalSpy failed(window_->sessionIO(), &SessionIO::failed);
@@ -181,5 +181,5 @@ private:
     std::shared_ptr<const Model> model_;
 };
 
-QTEST_MAIN(TestBadInput)
+QTEST_MAIN(BadInputTest)
 #include "test_ui_bad_input.moc"

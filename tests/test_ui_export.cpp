@@ -26,20 +26,20 @@ QStringList read_lines(const QString& path) {
 
 }  // namespace
 
-class TestExport : public QObject {
+class ExportTest : public QObject {
     Q_OBJECT
 
 private slots:
     void initTestCase() { QVERIFY(dir_.isValid()); }
 
-    void plotImagesHaveTheAskedSize_data() {
+    void plot_images_have_the_asked_size_data() {
         QTest::addColumn<QString>("name");
         QTest::addColumn<int>("plot");
         QTest::newRow("png") << "outputs.png" << 0;
         QTest::newRow("jpg") << "states.jpg" << 1;
         QTest::newRow("heatmap png") << "attention.png" << 2;
     }
-    void plotImagesHaveTheAskedSize() {
+    void plot_images_have_the_asked_size() {
         QFETCH(QString, name);
         QFETCH(int, plot);
         MainWindow window(small_spec("full"));
@@ -55,7 +55,7 @@ private slots:
         QCOMPARE(image.size(), QSize(640, 360));
     }
 
-    void pdfAndAllPlotsAtOnce() {
+    void pdf_and_all_plots_at_once() {
         MainWindow window(small_spec("full"));
         QVERIFY(wait_idle(*window.controller()));
         window.controller()->step(4);
@@ -73,7 +73,7 @@ private slots:
             QCOMPARE(QImage(QDir(folder).filePath(QString(stem) + ".png")).size(), QSize(500, 300));
     }
 
-    void unknownImageFormatsAreRefused() {
+    void unknown_image_formats_are_refused() {
         MainWindow window(small_spec("full"));
         QVERIFY(wait_idle(*window.controller()));
         QSignalSpy failed(window.exporter(), &ExportController::failed);
@@ -84,7 +84,7 @@ private slots:
     }
 
     // Long format: a row per step and batch element, each holding that element's values.
-    void tracesHaveOneRowPerStepAndElement() {
+    void traces_have_one_row_per_step_and_element() {
         MainWindow window(small_spec("linear"));
         RunController* run = window.controller();
         QVERIFY(wait_idle(*run));
@@ -120,7 +120,7 @@ private slots:
         QCOMPARE(expected[1][8].output, run->traces().records()[8].output);
     }
 
-    void snapshotsLoadBackToTheSameState() {
+    void snapshots_load_back_to_the_same_state() {
         RunController run;
         run.open(small_spec("full"));
         QVERIFY(wait_idle(run));
@@ -162,7 +162,7 @@ private slots:
     }
 
     // A snapshot's state is host data: one saved from a GPU run continues on this window's device.
-    void aSnapshotFromAGpuRunOpensOnTheCpu() {
+    void a_snapshot_from_a_gpu_run_opens_on_the_cpu() {
         RunController run;
         run.open(small_spec("linear"));
         QVERIFY(wait_idle(run));
@@ -186,7 +186,7 @@ private slots:
         QCOMPARE(run.traces().base_step(), int64_t(4));
     }
 
-    void headlessExportWritesEverything() {
+    void headless_export_writes_everything() {
         HeadlessExport job;
         job.spec = small_spec("full", InputKind::Feedback);
         job.steps = 6;
@@ -211,5 +211,5 @@ private:
     QTemporaryDir dir_;
 };
 
-QTEST_MAIN(TestExport)
+QTEST_MAIN(ExportTest)
 #include "test_ui_export.moc"

@@ -17,7 +17,7 @@ QString last_line(const QString& text) { return text.trimmed().split('\n').last(
 
 }  // namespace
 
-class TestExportCli : public QObject {
+class ExportCliTest : public QObject {
     Q_OBJECT
 
 private slots:
@@ -31,7 +31,7 @@ private slots:
                       "value_dimensions": 8, "feed_forward_dimensions": 16})");
     }
 
-    void writesEverythingWithoutADisplay() {
+    void writes_everything_without_a_display() {
         const QString out = dir_.filePath("out");
         QProcess process;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
@@ -62,7 +62,7 @@ private slots:
         QVERIFY(first.readAll() == second.readAll());
     }
 
-    void badArgumentsExitTwoWithOneLine_data() {
+    void bad_arguments_exit_two_with_one_line_data() {
         QTest::addColumn<QStringList>("arguments");
         QTest::newRow("no source") << QStringList{"export", "--steps", "3", "--out", "x"};
         QTest::newRow("both sources") << QStringList{"export", "--config", "a", "--session", "b", "--out", "x"};
@@ -73,7 +73,7 @@ private slots:
         QTest::newRow("bad format") << QStringList{"export", "--config", "a", "--steps", "3", "--out", "x",
                                                    "--format", "gif"};
     }
-    void badArgumentsExitTwoWithOneLine() {
+    void bad_arguments_exit_two_with_one_line() {
         QFETCH(QStringList, arguments);
         const CliResult result = run_stepscope(arguments);
         QCOMPARE(result.exit_code, 2);
@@ -81,7 +81,7 @@ private slots:
         QVERIFY2(error.startsWith("stepscope export: "), qPrintable(error));
     }
 
-    void aDeviceThatIsNotThereIsNamed() {
+    void a_device_that_is_not_there_is_named() {
         if (stepscope::cuda_status().available) QSKIP("a CUDA device is present: nothing to refuse");
         for (const QString& device : {QStringLiteral("tpu"), QStringLiteral("cuda")}) {
             const CliResult result = run_stepscope({"export", "--config", config_, "--steps", "2", "--out",
@@ -99,5 +99,5 @@ private:
     QString config_;
 };
 
-QTEST_MAIN(TestExportCli)
+QTEST_MAIN(ExportCliTest)
 #include "test_ui_export_cli.moc"

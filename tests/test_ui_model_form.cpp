@@ -9,11 +9,11 @@
 using namespace stepscope;
 using namespace stepscope::ui;
 
-class TestModelForm : public QObject {
+class ModelFormTest : public QObject {
     Q_OBJECT
 
 private slots:
-    void defaultsAreValid() {
+    void defaults_are_valid() {
         ModelPanel panel;
         QVERIFY(panel.config().has_value());
         QCOMPARE(*panel.config(), ModelConfig{});
@@ -21,7 +21,7 @@ private slots:
         QCOMPARE(panel.fieldText("attention_type"), QString("full"));
     }
 
-    void cudaIsOfferedOnlyWhereItRuns() {
+    void cuda_is_offered_only_where_it_runs() {
         ModelPanel panel;
         auto* device = panel.findChild<QComboBox*>(QStringLiteral("device"));
         QVERIFY(device);
@@ -38,7 +38,7 @@ private slots:
         QCOMPARE(device->currentIndex(), 1);
     }
 
-    void seedExampleFillsTheForm() {
+    void seed_example_fills_the_form() {
         ModelPanel panel;
         const SessionSpec spec = seed_example();
         panel.setConfig(spec.config);
@@ -54,7 +54,7 @@ private slots:
         QCOMPARE(spec.input.kind, InputKind::Feedback);
     }
 
-    void zeroHeadsShowsTheEngineMessageNextToTheField() {
+    void zero_heads_shows_the_engine_message_next_to_the_field() {
         ModelPanel panel;
         QSignalSpy validity(&panel, &ModelPanel::validityChanged);
         QVERIFY(panel.setField("n_heads", "0"));
@@ -69,7 +69,7 @@ private slots:
         QVERIFY(panel.errorFor("n_heads").isEmpty());
     }
 
-    void numbersAreParsedAndChecked_data() {
+    void numbers_are_parsed_and_checked_data() {
         QTest::addColumn<QString>("key");
         QTest::addColumn<QString>("text");
         QTest::newRow("temperature not a number") << "softmax_temp" << "warm";
@@ -80,7 +80,7 @@ private slots:
         QTest::newRow("zero query dimensions") << "query_dimensions" << "0";
         QTest::newRow("zero feed-forward") << "feed_forward_dimensions" << "0";
     }
-    void numbersAreParsedAndChecked() {
+    void numbers_are_parsed_and_checked() {
         QFETCH(QString, key);
         QFETCH(QString, text);
         ModelPanel panel;
@@ -89,7 +89,7 @@ private slots:
         QVERIFY2(!panel.errorFor(key).isEmpty(), qPrintable(key));
     }
 
-    void emptyTemperatureMeansTheDefault() {
+    void empty_temperature_means_the_default() {
         ModelPanel panel;
         QVERIFY(panel.setField("softmax_temp", "0.25"));
         QVERIFY(panel.config().has_value());
@@ -99,7 +99,7 @@ private slots:
         QVERIFY(!panel.config()->softmax_temp.has_value());
     }
 
-    void decoderFieldsReachTheConfig() {
+    void decoder_fields_reach_the_config() {
         ModelPanel panel;
         QVERIFY(panel.setField("kind", "decoder"));
         QVERIFY(panel.setField("self_attention_type", "linear"));
@@ -111,7 +111,7 @@ private slots:
         QCOMPARE(panel.config()->cross_n_heads, 2);
     }
 
-    void modelsTooLargeForMemoryAreRefused() {
+    void models_too_large_for_memory_are_refused() {
         ModelPanel panel;
         QVERIFY(panel.setField("n_layers", "64"));
         QVERIFY(panel.setField("n_heads", "64"));
@@ -121,7 +121,7 @@ private slots:
         QVERIFY(panel.errorFor({}).contains("GB"));
     }
 
-    void engineErrorsGoNextToTheFieldTheyName() {
+    void engine_errors_go_next_to_the_field_they_name() {
         ModelPanel panel;
         panel.showEngineError(Error("parameter 'feature_map_dimensions' is too small for favor", "feature_map_dimensions"));
         QVERIFY(panel.errorFor("feature_map_dimensions").contains("too small"));
@@ -130,5 +130,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestModelForm)
+QTEST_MAIN(ModelFormTest)
 #include "test_ui_model_form.moc"

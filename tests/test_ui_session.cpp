@@ -11,13 +11,13 @@ using namespace stepscope;
 using namespace stepscope::ui;
 using namespace stepscope::ui::testing;
 
-class TestSession : public QObject {
+class SessionTest : public QObject {
     Q_OBJECT
 
 private slots:
     void initTestCase() { QVERIFY(dir_.isValid()); }
 
-    void jsonRoundTrip() {
+    void json_round_trip() {
         SessionSpec spec = small_spec("linear", InputKind::Sinusoid, "favor");
         spec.config.kind = ModelKind::Decoder;
         spec.config.self_attention_type = "causal-linear";
@@ -45,7 +45,7 @@ private slots:
         QCOMPARE(back.device, Device::Cuda);
     }
 
-    void strictReading_data() {
+    void strict_reading_data() {
         QTest::addColumn<QString>("json");
         QTest::addColumn<QString>("named");
         QTest::newRow("unknown key") << R"({"config": {}, "colour": 1})" << "colour";
@@ -59,7 +59,7 @@ private slots:
         QTest::newRow("unknown device") << R"({"config": {}, "device": "tpu"})" << "'device' is 'tpu'";
         QTest::newRow("file without path") << R"({"config": {}, "input": {"source": "file"}})" << "input.path";
     }
-    void strictReading() {
+    void strict_reading() {
         QFETCH(QString, json);
         QFETCH(QString, named);
         try {
@@ -70,7 +70,7 @@ private slots:
         }
     }
 
-    void aSavedSessionReopensToTheSameRun() {
+    void a_saved_session_reopens_to_the_same_run() {
         const QString path = dir_.filePath("session.json");
         RunController first;
         first.open(small_spec("full", InputKind::Feedback));
@@ -98,7 +98,7 @@ private slots:
             QVERIFY(second.traces().records()[size_t(i)].output == first.traces().records()[size_t(i)].output);
     }
 
-    void aPlainBuilderConfigOpensWithSessionDefaults() {
+    void a_plain_builder_config_opens_with_session_defaults() {
         const QString path = dir_.filePath("config.json");
         QFile file(path);
         QVERIFY(file.open(QIODevice::WriteOnly));
@@ -116,5 +116,5 @@ private:
     QTemporaryDir dir_;
 };
 
-QTEST_MAIN(TestSession)
+QTEST_MAIN(SessionTest)
 #include "test_ui_session.moc"

@@ -1,6 +1,7 @@
 // The recurrent decoder: self attention, cross attention over the memory, feed-forward, per layer.
 #include "stepscope/decoder.h"
 
+#include "layer_stack.h"
 #include "step_scratch.h"
 #include "stepscope/parameters.h"
 
@@ -45,16 +46,9 @@ void RecurrentTransformerDecoder::use_bf16(bool enabled) {
 void RecurrentTransformerDecoder::forward(const ConstMatrixRef& x, const Memory& memory, State& state,
                                           RowMatrix& y, const StepOptions& options) const {
     StepScratch& s = state.scratch.get();
-    ensure_shape(s.x, x.rows(), x.cols());
-    s.x = x;
-    for (size_t i = 0; i < layers_.size(); ++i) {
-        const LayerStep step = LayerStep::of(options, state.step, int(i));
-        layers_[i].forward(s.x, memory, state.layers[i], state.sequence_seed, s, step);
-        if (options.observer) options.observer->layer_output(int(i), s.x);
-    }
-    if (norm_) norm_->apply(s.x);
-    ensure_shape(y, x.rows(), x.cols());
-    y = s.x;
+    step_layers(x, int(layers_.size()), norm_, s, y, options.observer, [&](int i, RowMatrix& h) {
+        layers_[i].forward(h, memory, state.layers[i], state.sequence_seed, s, LayerStep::of(options, state.step, i));
+    });
 }
 
 }  // namespace stepscope

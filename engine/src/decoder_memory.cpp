@@ -20,7 +20,8 @@ Memory decoder_memory(const TensorMap& tensors, const std::string& source) {
     Memory memory;
     memory.batch = static_cast<int>(values.shape[0]);
     memory.length = static_cast<int>(values.shape[1]);
-    memory.values = Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1], values.shape[2]);
+    memory.values =
+        Eigen::Map<const RowMatrix>(values.values.data(), values.shape[0] * values.shape[1], values.shape[2]);
     if (const auto lengths = tensors.find("memory_lengths"); lengths != tensors.end()) {
         const Tensor& given = lengths->second;
         if (given.dtype != DType::I64 || given.shape != std::vector<int64_t>{values.shape[0]})

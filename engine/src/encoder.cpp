@@ -1,6 +1,7 @@
 // The recurrent encoder: its layers' step and causal batch form, and the shared feed-forward block.
 #include "stepscope/encoder.h"
 
+#include "layer_stack.h"
 #include "step_scratch.h"
 #include "stepscope/parameters.h"
 
@@ -69,16 +70,10 @@ void RecurrentTransformerEncoder::use_bf16(bool enabled) {
 void RecurrentTransformerEncoder::forward(const ConstMatrixRef& x, State& state, RowMatrix& y,
                                           const StepOptions& options) const {
     StepScratch& s = state.scratch.get();
-    ensure_shape(s.x, x.rows(), x.cols());
-    s.x = x;
-    for (size_t i = 0; i < layers_.size(); ++i) {
-        const LayerStep step = LayerStep::of(options, state.step, int(i));
-        layers_[i].forward(s.x, state.layers[i].self_attention, state.sequence_seed, s, step);
-        if (options.observer) options.observer->layer_output(int(i), s.x);
-    }
-    if (norm_) norm_->apply(s.x);
-    ensure_shape(y, x.rows(), x.cols());
-    y = s.x;
+    step_layers(x, int(layers_.size()), norm_, s, y, options.observer, [&](int i, RowMatrix& h) {
+        layers_[i].forward(h, state.layers[i].self_attention, state.sequence_seed, s,
+                           LayerStep::of(options, state.step, i));
+    });
 }
 
 RowMatrix RecurrentTransformerEncoder::forward_batch(const ConstMatrixRef& xs, int steps,
