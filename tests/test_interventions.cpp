@@ -86,7 +86,7 @@ private slots:
             linear_attention_weights(phi_q, normalizer, 1e-6f, history, lengths, heads, fast);
             linear_attention_weights_scalar(phi_q, normalizer, 1e-6f, history, lengths, heads, scalar);
             QCOMPARE(fast.cols(), long(window));
-            STEPSCOPE_COMPARE_CLOSE("implicit attention", fast.data(), scalar.data(), fast.size(), 1e-6, 1e-5);
+            STEPSCOPE_COMPARE_CLOSE("implicit attention", fast, scalar, 1e-6, 1e-5);
             if (!lengths.empty()) QCOMPARE(fast.block(0, 2, heads, 2).cwiseAbs().maxCoeff(), 0.0f);
         }
     }

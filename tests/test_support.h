@@ -106,6 +106,32 @@ inline std::string describe_sizes(const std::string& what, size_t actual, size_t
     return what + ": " + std::to_string(actual) + " values, want " + std::to_string(expected);
 }
 
+// The value furthest past its bound absolute + relative * |expected|, as a multiple of that bound
+// (above 1 fails): the element to report, which need not be the largest |diff| when values differ in size.
+struct Violation {
+    double ratio = 0;
+    long index = -1;
+    double actual = 0, expected = 0, bound = 0;
+};
+
+inline Violation worst_violation(const std::vector<double>& actual, const std::vector<double>& expected,
+                                 double absolute, double relative) {
+    Violation v;
+    for (size_t i = 0; i < std::min(actual.size(), expected.size()); ++i) {
+        const double bound = absolute + std::abs(expected[i]) * relative;
+        const double ratio = std::abs(actual[i] - expected[i]) / bound;
+        if (ratio > v.ratio) v = {ratio, long(i), actual[i], expected[i], bound};
+    }
+    return v;
+}
+
+inline std::string describe(const std::string& what, const Deviation& d, const Violation& v) {
+    std::ostringstream out;
+    out << describe(what, d) << "; furthest past its bound at flat index " << v.index << " (got " << v.actual
+        << ", want " << v.expected << ", bound " << v.bound << ", " << v.ratio << "x)";
+    return out.str();
+}
+
 // Passes when both containers hold as many values and every |actual - expected| <= absolute +
 // relative * |expected|. Containers: std::vector, Eigen matrices and blocks, compared in row-major order.
 #define STEPSCOPE_COMPARE_CLOSE(what, actual, expected, absolute, relative)                                   \
@@ -115,10 +141,9 @@ inline std::string describe_sizes(const std::string& what, size_t actual, size_t
         if (actual_.size() != expected_.size())                                                               \
             QFAIL(::stepscope::testing::describe_sizes(what, actual_.size(), expected_.size()).c_str());      \
         const auto dev_ = ::stepscope::testing::max_deviation(actual_, expected_);                            \
-        bool ok_ = dev_.finite;                                                                               \
-        for (size_t i_ = 0; ok_ && i_ < expected_.size(); ++i_)                                               \
-            ok_ = std::abs(actual_[i_] - expected_[i_]) <= (absolute) + std::abs(expected_[i_]) * (relative); \
-        if (!ok_) QFAIL(::stepscope::testing::describe(what, dev_).c_str());                                  \
+        if (!dev_.finite) QFAIL(::stepscope::testing::describe(what, dev_).c_str());                          \
+        const auto violation_ = ::stepscope::testing::worst_violation(actual_, expected_, absolute, relative); \
+        if (violation_.ratio > 1) QFAIL(::stepscope::testing::describe(what, dev_, violation_).c_str());      \
     } while (0)
 
 // The message of the Error `body` throws, or "" when it does not throw.

@@ -271,7 +271,7 @@ private slots:
             QCOMPARE(attention.shape, (std::vector<int64_t>{N, H, T, T}));
             // The weights against a plain loop over phi of every key (or a softmax), zeros above the diagonal included.
             const std::vector<double> expected = reference.self_weights(l, linear);
-            STEPSCOPE_COMPARE_CLOSE(where + " attention vs recomputed", attention.values, expected, attention.numel(), 1e-4, 0.0);
+            STEPSCOPE_COMPARE_CLOSE(where + " attention vs recomputed", attention.values, expected, 1e-4, 0.0);
             for (long r = 0; r < N * H * T && !linear; ++r) {
                 double total = 0;
                 for (long j = 0; j < T; ++j) total += attention.values[size_t(r * T + j)];
@@ -279,7 +279,7 @@ private slots:
             }
             if (golden.count("attention." + std::to_string(l))) {
                 const std::vector<float>& wanted = golden.at("attention." + std::to_string(l)).values;
-                STEPSCOPE_COMPARE_CLOSE(where + " attention vs reference", attention.values, wanted, attention.numel(), 1e-4,
+                STEPSCOPE_COMPARE_CLOSE(where + " attention vs reference", attention.values, wanted, 1e-4,
                                         0.0);
             }
 
@@ -292,7 +292,7 @@ private slots:
                                                     x + reference.linear(p + ".out_projection", attended));
             const std::vector<double> output = values_of(reference.feed_forward(l, hidden, "norm2"));
             const std::vector<double> stepped = values_of(reference.output(l));
-            STEPSCOPE_COMPARE_CLOSE(where + " output from the weights", output, stepped, long(output.size()), 1e-4, 0.0);
+            STEPSCOPE_COMPARE_CLOSE(where + " output from the weights", output, stepped, 1e-4, 0.0);
 
             if (!linear) {
                 QVERIFY(!views.tensors.count("spectrum." + std::to_string(l)));
@@ -314,15 +314,14 @@ private slots:
             // (The comparison macro reads its arguments per element: relative values are computed first.)
             const std::vector<double> produced = relative_rows(spectrum.values, sigma, rank);
             const std::vector<double> jacobi = relative_rows(std::vector<float>(sigma.begin(), sigma.end()), sigma, rank);
-            STEPSCOPE_COMPARE_CLOSE(where + " spectrum vs Jacobi SVD (relative)", produced, jacobi, spectrum.numel(), 1e-4,
+            STEPSCOPE_COMPARE_CLOSE(where + " spectrum vs Jacobi SVD (relative)", produced, jacobi, 1e-4,
                                     0.0);
             if (golden.count("spectrum." + std::to_string(l))) {
                 const Tensor& want = golden.at("spectrum." + std::to_string(l));
                 const std::vector<double> scale(want.values.begin(), want.values.end());
                 const std::vector<double> produced_scaled = relative_rows(spectrum.values, scale, rank);
                 const std::vector<double> wanted = relative_rows(want.values, scale, rank);
-                STEPSCOPE_COMPARE_CLOSE(where + " spectrum vs reference (relative)", produced_scaled, wanted,
-                                        spectrum.numel(), 1e-4, 0.0);
+                STEPSCOPE_COMPARE_CLOSE(where + " spectrum vs reference (relative)", produced_scaled, wanted, 1e-4, 0.0);
             }
         }
     }
@@ -363,11 +362,11 @@ private slots:
             else silenced->step(x_t, state, y_t);
             expected.insert(expected.end(), y_t.data(), y_t.data() + y_t.size());
         }
-        STEPSCOPE_COMPARE_CLOSE(case_name + " ablated y vs zeroed weights", y.values, expected, y.numel(), 1e-4, 0.0);
+        STEPSCOPE_COMPARE_CLOSE(case_name + " ablated y vs zeroed weights", y.values, expected, 1e-4, 0.0);
         const std::string views = testing::golden_path(case_name, "views.safetensors");
         if (QFile::exists(QString::fromStdString(views))) {
             const Tensor wanted = read_safetensors(views).tensors.at("y_ablated");
-            STEPSCOPE_COMPARE_CLOSE(case_name + " ablated y vs reference", y.values, wanted.values, y.numel(), 1e-4, 0.0);
+            STEPSCOPE_COMPARE_CLOSE(case_name + " ablated y vs reference", y.values, wanted.values, 1e-4, 0.0);
         }
         // And it changed something: head 1 did contribute.
         const Tensor& plain = io.tensors.at("y");
@@ -401,7 +400,7 @@ private slots:
             const Tensor& cross = views.tensors.at("cross_attention." + std::to_string(l));
             QCOMPARE(cross.shape, (std::vector<int64_t>{N, Hc, T, S}));
             const std::vector<double> self_expected = reference.self_weights(l, config.self_attention_type != "full");
-            STEPSCOPE_COMPARE_CLOSE(where + " self attention vs recomputed", self.values, self_expected, self.numel(), 1e-4,
+            STEPSCOPE_COMPARE_CLOSE(where + " self attention vs recomputed", self.values, self_expected, 1e-4,
                                     0.0);
             for (long n = 0; n < N; ++n)
                 for (long h = 0; h < Hc; ++h)
@@ -416,7 +415,7 @@ private slots:
             const Mat h1 = reference.layer_norm(layer + ".norm1",
                                                 x + reference.linear(reference.self_prefix(l) + ".out_projection", self_attended));
             const std::vector<double> cross_expected = reference.cross_weights(l, config.cross_attention_type != "full", h1);
-            STEPSCOPE_COMPARE_CLOSE(where + " cross attention vs recomputed", cross.values, cross_expected, cross.numel(),
+            STEPSCOPE_COMPARE_CLOSE(where + " cross attention vs recomputed", cross.values, cross_expected,
                                     1e-4, 0.0);
             const Mat memory_values =
                 reference.linear(reference.cross_prefix(l) + ".value_projection", memory.values.cast<double>());
@@ -425,7 +424,7 @@ private slots:
                 layer + ".norm2", h1 + reference.linear(reference.cross_prefix(l) + ".out_projection", cross_attended));
             const std::vector<double> output = values_of(reference.feed_forward(l, h2, "norm3"));
             const std::vector<double> stepped = values_of(reference.output(l));
-            STEPSCOPE_COMPARE_CLOSE(where + " output from the weights", output, stepped, long(output.size()), 1e-4, 0.0);
+            STEPSCOPE_COMPARE_CLOSE(where + " output from the weights", output, stepped, 1e-4, 0.0);
         }
     }
 
