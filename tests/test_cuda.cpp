@@ -96,9 +96,14 @@ RowMatrix random_input(long rows, long cols, uint64_t seed) {
 }
 
 // Linear attention's S and Z are sums over every step, so their rounding
-// grows with them: on the CPU, a 1e-6 relative perturbation of the seed
-// example's input moves S by 6e-4 after 100 steps, where |S| reaches 540,
-// while y moves by 6e-6. States therefore agree relatively as well.
+// grows with the terms summed, not with the entry they add up to: an entry
+// that cancels to near zero keeps its terms' rounding. On the CPU, a 1e-6
+// relative perturbation of the seed example's input moves S by 6e-4 after
+// 100 steps, where |S| reaches 540, while y moves by 6e-6; held to a bound
+// relative to each entry, the CPU fails against itself (220 to 470 entries
+// per layer, up to 3.8 times the bound). So a state tensor is held to a bound
+// relative to its largest value. Measured on an H200: the seed example's S
+// differs from the CPU's by at most 2.9e-4, every golden case's y by 1.4e-6.
 constexpr double kStateRelative = 1e-5;
 
 // Both states as reference-shaped tensors, tensor by tensor.
@@ -116,7 +121,9 @@ void compare_states(const Model& model, const State& actual, const State& expect
             QCOMPARE(got.integers, tensor.integers);
             continue;
         }
-        STEPSCOPE_COMPARE_CLOSE(what + " " + name, got.values, tensor.values, absolute, kStateRelative);
+        double scale = 0;
+        for (const float value : tensor.values) scale = std::max(scale, double(std::abs(value)));
+        STEPSCOPE_COMPARE_CLOSE(what + " " + name, got.values, tensor.values, absolute + kStateRelative * scale, 0.0);
     }
 }
 
