@@ -49,12 +49,13 @@ std::vector<float> read_csv(const QString& path, int width, int64_t& steps, int&
         bool numeric = true;
         for (const QString& cell : cells) {
             bool ok = false;
-            const double value = c.toDouble(cell.trimmed(), &ok);
+            // Finite as the model sees it: 1e39 is a finite double but inf as a float.
+            const float value = static_cast<float>(c.toDouble(cell.trimmed(), &ok));
             if (!ok || !std::isfinite(value)) {
                 numeric = false;
                 break;
             }
-            row.push_back(static_cast<float>(value));
+            row.push_back(value);
         }
         if (!numeric) {
             if (columns < 0 && steps == 0) continue;  // the header
