@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI: libFuzzer (clang, with AddressSanitizer and UndefinedBehaviorSanitizer) on the four readers of
 # untrusted files: safetensors, the builder config, the session and the CSV input. Each runs for
-# STEPSCOPE_FUZZ_SECONDS (default 60) from its seed corpus in tests/fuzz/corpus/. A crash, a leak,
+# STEPSCOPE_FUZZ_SECONDS (default 60) from its seed corpus in tests/fuzz/corpus/, mutating with the
+# tokens of tests/fuzz/<target>.dict. A crash, a leak,
 # an input slower than 10 s or one needing over 2 GB fails the run; its input is left in
 # build-fuzz/crashes/<target>/ and belongs in tests/fuzz/regressions/<target>/ with the fix, where
 # the test suite replays it.
@@ -36,7 +37,8 @@ for target in "${targets[@]}"; do
   mkdir -p "$build/corpus/$target" "$build/crashes/$target"
   echo "== fuzz_$target for ${seconds} s"
   "$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$build/crashes/$target/" "$build/corpus/$target" "tests/fuzz/corpus/$target" \
+    -dict="tests/fuzz/$target.dict" -artifact_prefix="$build/crashes/$target/" \
+    "$build/corpus/$target" "tests/fuzz/corpus/$target" \
     || failed+=("$target")
 done
 if [ ${#failed[@]} -gt 0 ]; then

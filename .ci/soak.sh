@@ -16,15 +16,17 @@ kib_field() { awk -v key="$1:" '$1 == key {print $2}' "$2" 2>/dev/null || true; 
 # soak STEPS: one export, sampled each second until it exits; prints its figures in MB.
 soak() {
   local steps=$1 rss="" peak="" start=$SECONDS sample
-  "$binary" export --config resources/configs/seed_example.json --steps "$steps" --out "$out/run$steps" >/dev/null &
+  "$binary" export --config resources/configs/seed_example.json --steps "$steps" --out "$out/run$steps" >/dev/null \
+    2>"$out/stderr$steps" &
   local pid=$!
   while sample=$(kib_field VmRSS /proc/$pid/status) && [ -n "$sample" ]; do
     rss=$sample
     peak=$(kib_field VmHWM /proc/$pid/status)
-    [ $(((SECONDS - start) % 30)) -eq 0 ] && echo "  $steps steps: $((SECONDS - start)) s, VmRSS $((rss / 1024)) MB"
+    local elapsed=$((SECONDS - start))
+    [ "$elapsed" -gt 0 ] && [ $((elapsed % 30)) -eq 0 ] && echo "  $steps steps: $elapsed s, VmRSS $((rss / 1024)) MB"
     sleep 1
   done
-  wait "$pid"
+  wait "$pid" || { cat "$out/stderr$steps" >&2; return 1; }
   printf "%-22s VmRSS %5d MB at the last sample, peak %5d MB, %d s\n" "$steps steps:" $((rss / 1024)) \
     $((peak / 1024)) $((SECONDS - start))
 }
