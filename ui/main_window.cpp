@@ -2,6 +2,7 @@
 #include "main_window.h"
 
 #include <QApplication>
+#include <QDockWidget>
 #include <QFileDialog>
 #include <QGroupBox>
 #include <QIcon>
@@ -16,7 +17,9 @@
 #include <QVBoxLayout>
 
 #include "export_controller.h"
+#include "divergence_plot.h"
 #include "input_panel.h"
+#include "intervene_panel.h"
 #include "model_panel.h"
 #include "plot_panel.h"
 #include "run_controller.h"
@@ -34,6 +37,8 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
       plots_(new PlotPanel(&run_->traces())),
       export_(new ExportController(this, plots_, run_)),
       session_io_(new SessionIO(this, run_)),
+      intervene_(new IntervenePanel),
+      intervene_dock_(new QDockWidget(tr("Intervene"), this)),
       apply_(new QPushButton(tr("Apply: new run"))),
       banner_(new QLabel),
       run_label_(new QLabel) {
@@ -80,6 +85,10 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     splitter->setStretchFactor(1, 1);
     setCentralWidget(splitter);
     statusBar()->addPermanentWidget(run_label_);
+    intervene_dock_->setObjectName(QStringLiteral("intervene"));
+    intervene_dock_->setWidget(intervene_);
+    addDockWidget(Qt::RightDockWidgetArea, intervene_dock_);
+    intervene_dock_->hide();
     buildMenus();
 
     connect(model_, &ModelPanel::validityChanged, this, [this](bool valid) {
@@ -127,6 +136,19 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(run_, &RunController::snapshotSaved, this,
             [this](const QString& path) { showStatus(tr("Saved snapshot %1").arg(path)); });
     connect(plots_, &PlotPanel::observedChanged, run_, &RunController::setObserved);
+    connect(plots_, &PlotPanel::observationChanged, run_, &RunController::setObservation);
+    connect(intervene_, &IntervenePanel::interveneRequested, this, [this](const Intervention& i, bool whole_run) {
+        // The original stays on the plots, dashed, while the branch is drawn over it.
+        if (run_->session().interventions.empty() && !run_->traces().empty()) plots_->pin(run_->traces());
+        run_->intervene(i, whole_run);
+    });
+    connect(intervene_, &IntervenePanel::originalRequested, run_, &RunController::clearInterventions);
+    connect(run_, &RunController::branched, this, [this] {
+        plots_->showView(plots_->divergence());
+        updateIntervenePanel();
+        showStatus(tr("Branched: %1").arg(describe(run_->session().interventions.back())));
+    });
+    connect(run_, &RunController::viewStepChanged, this, &MainWindow::updateIntervenePanel);
     for (QObject* source : {static_cast<QObject*>(export_), static_cast<QObject*>(session_io_)}) {
         connect(source, SIGNAL(done(QString)), this, SLOT(showStatus(QString)));
         connect(source, SIGNAL(failed(QString)), this, SLOT(showError(QString)));
@@ -174,6 +196,13 @@ void MainWindow::buildMenus() {
     connect(pin, &QAction::triggered, this, &MainWindow::pinRun);
     QAction* unpin = run->addAction(tr("Unpin"));
     connect(unpin, &QAction::triggered, plots_, &PlotPanel::unpin);
+    run->addSeparator();
+    QAction* intervene = intervene_dock_->toggleViewAction();
+    intervene->setText(tr("Intervene…"));
+    intervene->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_I));
+    intervene->setToolTip(tr("Ablate heads, edit the state or the next input at the viewed step: a branch compared "
+                             "with its original"));
+    run->addAction(intervene);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* keys = help->addAction(tr("Keyboard shortcuts"));
@@ -258,6 +287,7 @@ void MainWindow::onRunOpened() {
     steps_->setHasRun(true);
     steps_->setProgress(0, 1);
     plots_->rebuildAll();
+    updateIntervenePanel();
     banner_->setVisible(false);
     showStatus(info.base_step > 0 ? tr("Continuing from the snapshot at step %1").arg(info.base_step)
                                   : tr("New run: %1").arg(info.label));
@@ -276,11 +306,19 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
         showError(tr("Input refused: %1.").arg(message) + kept);
     } else if (context == QLatin1String("device")) {
         showError(tr("Device refused: %1.").arg(message) + kept);
+    } else if (context == QLatin1String("intervention")) {
+        showError(tr("Intervention refused: %1.").arg(message) + tr(" The run is unchanged."));
     } else if (context == QLatin1String("snapshot")) {
         showError(tr("Snapshot: %1.").arg(message) + kept);
     } else {
         showError(message);
     }
+}
+
+void MainWindow::showIntervenePanel() { intervene_dock_->show(); }
+
+void MainWindow::updateIntervenePanel() {
+    intervene_->setRun(run_->traces(), run_->viewStep(), run_->session().interventions);
 }
 
 void MainWindow::updateTitle() {

@@ -7,6 +7,7 @@
 
 #include "session_spec.h"
 
+class QDockWidget;
 class QLabel;
 class QPushButton;
 
@@ -14,6 +15,7 @@ namespace stepscope::ui {
 
 class ExportController;
 class InputPanel;
+class IntervenePanel;
 class ModelPanel;
 class PlotPanel;
 class RunController;
@@ -35,6 +37,9 @@ public:
     PlotPanel* plotPanel() const { return plots_; }
     ExportController* exporter() const { return export_; }
     SessionIO* sessionIO() const { return session_io_; }
+    IntervenePanel* intervenePanel() const { return intervene_; }
+    // Shows the Intervene dock (Run ▸ Intervene…).
+    void showIntervenePanel();
     // The last error shown in the banner; empty when none is showing.
     QString errorText() const;
 
@@ -52,6 +57,7 @@ private:
     void onRunOpened();
     void onFailed(const QString& context, const QString& message);
     void updateTitle();
+    void updateIntervenePanel();
 
     RunController* run_;
     ModelPanel* model_;
@@ -60,6 +66,8 @@ private:
     PlotPanel* plots_;
     ExportController* export_;
     SessionIO* session_io_;
+    IntervenePanel* intervene_;
+    QDockWidget* intervene_dock_;
     QPushButton* apply_;
     QLabel* banner_;
     QLabel* run_label_;

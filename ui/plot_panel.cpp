@@ -7,11 +7,18 @@
 #include <QSignalBlocker>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 #include "attention_plot.h"
+#include "capacity_plot.h"
+#include "divergence_plot.h"
+#include "insight_records.h"
 #include "output_plot.h"
 #include "performance_plot.h"
+#include "spectrum_plot.h"
 #include "state_plot.h"
 
 namespace stepscope::ui {
@@ -28,6 +35,10 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
       states_(new StatePlot),
       attention_(new AttentionPlot),
       performance_(new PerformancePlot),
+      spectrum_(new SpectrumPlot),
+      capacity_(new CapacityPlot),
+      divergence_(new DivergencePlot),
+      tabs_(new QTabWidget),
       observed_(new QSpinBox),
       pinned_label_(new QLabel),
       unpin_button_(new QPushButton(tr("Unpin"))) {
@@ -50,7 +61,12 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     top->addWidget(states_);
     auto* bottom = new QSplitter(Qt::Horizontal);
     bottom->addWidget(attention_);
-    bottom->addWidget(performance_);
+    tabs_->setDocumentMode(true);
+    tabs_->addTab(performance_, tr("Performance"));
+    tabs_->addTab(spectrum_, tr("Spectrum of S"));
+    tabs_->addTab(capacity_, tr("State capacity"));
+    tabs_->addTab(divergence_, tr("Divergence"));
+    bottom->addWidget(tabs_);
     for (QSplitter* row : {top, bottom}) {
         row->setStretchFactor(0, 1);
         row->setStretchFactor(1, 1);
@@ -73,12 +89,60 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
             if (!frame_timer_.isActive()) frame_timer_.start();
         });
     }
+    // Selections and the tab shown decide what the engine looks inside.
+    for (PlotView* view : QList<PlotView*>{attention_, spectrum_, capacity_})
+        connect(view, &PlotView::needsReplot, this, &PlotPanel::updateObservation);
+    connect(tabs_, &QTabWidget::currentChanged, this, &PlotPanel::updateObservation);
     connect(observed_, &QSpinBox::valueChanged, this, &PlotPanel::observedChanged);
     connect(unpin_button_, &QPushButton::clicked, this, &PlotPanel::unpin);
     rebuildAll();
 }
 
-QList<PlotView*> PlotPanel::plots() const { return {outputs_, states_, attention_, performance_}; }
+QList<PlotView*> PlotPanel::plots() const {
+    return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_};
+}
+
+void PlotPanel::showView(PlotView* view) {
+    if (tabs_->indexOf(view) >= 0) tabs_->setCurrentWidget(view);
+}
+
+ObservationOptions PlotPanel::observation() const {
+    ObservationOptions what;
+    auto observe = [&what](int layer) {
+        if (std::find(what.layers.begin(), what.layers.end(), layer) == what.layers.end()) what.layers.push_back(layer);
+    };
+    if (const auto layer = attention_->observedLayer()) {
+        observe(*layer);
+        what.attention = true;
+    }
+    if (tabs_->currentWidget() == spectrum_ && current_->has_run() && current_->linear(spectrum_->role())) {
+        observe(spectrum_->layer());
+        what.spectrum = true;
+    }
+    if (tabs_->currentWidget() == capacity_ && capacity_->needsObservation()) {
+        observe(capacity_->layer());
+        what.spectrum = what.spectrum || capacity_->needsSpectrum();
+        // Denominators and row entropy come with any observation; attention keeps the histories small.
+        if (!what.spectrum) what.attention = true;
+    }
+    return what;
+}
+
+void PlotPanel::updateObservation() {
+    const ObservationOptions what = observation();
+    if (what.layers == observation_.layers && what.attention == observation_.attention &&
+        what.spectrum == observation_.spectrum)
+        return;
+    observation_ = what;
+    emit observationChanged(what);
+}
+
+void PlotPanel::updateDivergenceMark() {
+    const std::optional<int64_t> at = first_divergence(*current_);
+    if (at == diverged_at_) return;
+    diverged_at_ = at;
+    for (PlotView* view : plots()) view->markDivergence(at);
+}
 
 void PlotPanel::pin(const TraceStore& run) {
     if (!run.has_run()) return;
@@ -106,10 +170,15 @@ void PlotPanel::rebuildAll() {
         observed_->setValue(current_->info().observed);
     }
     for (PlotView* view : plots()) view->rebuild();
+    diverged_at_.reset();
+    for (PlotView* view : plots()) view->markDivergence(std::nullopt);
+    updateDivergenceMark();
+    updateObservation();
 }
 
 void PlotPanel::appendFrom(int first) {
     for (PlotView* view : plots()) view->appendFrom(first);
+    if (!diverged_at_) updateDivergenceMark();
 }
 
 void PlotPanel::setViewStep(qint64 step) {

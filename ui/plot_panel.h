@@ -6,18 +6,25 @@
 #include <QTimer>
 #include <QWidget>
 
+#include <optional>
+
+#include "stepscope/observation.h"
 #include "trace_store.h"
 
 class QLabel;
 class QPushButton;
 class QSpinBox;
+class QTabWidget;
 
 namespace stepscope::ui {
 
 class AttentionPlot;
+class CapacityPlot;
+class DivergencePlot;
 class OutputPlot;
 class PerformancePlot;
 class PlotView;
+class SpectrumPlot;
 class StatePlot;
 
 class PlotPanel : public QWidget {
@@ -31,7 +38,14 @@ public:
     StatePlot* states() const { return states_; }
     AttentionPlot* attention() const { return attention_; }
     PerformancePlot* performance() const { return performance_; }
+    SpectrumPlot* spectrum() const { return spectrum_; }
+    CapacityPlot* capacity() const { return capacity_; }
+    DivergencePlot* divergence() const { return divergence_; }
     QList<PlotView*> plots() const;
+    // Brings `view` to the front of the tabs it shares (performance, spectrum, capacity, divergence).
+    void showView(PlotView* view);
+    // What the views shown need looked inside: the attention map's linear layer, the spectrum's or capacity's.
+    ObservationOptions observation() const;
 
     // Overlays a copy of `run` on every plot (dashed) until unpin().
     void pin(const TraceStore& run);
@@ -39,6 +53,8 @@ public:
     bool hasPinned() const { return pinned_.has_run(); }
     // Redraws counted since construction: at most one per frame however fast steps arrive.
     int frames() const { return frames_; }
+    // The first step where the current branch's output left its original's, as marked on the plots.
+    std::optional<int64_t> divergenceMark() const { return diverged_at_; }
 
 public slots:
     void rebuildAll();
@@ -50,9 +66,13 @@ public slots:
 signals:
     // The user chose another batch element to follow.
     void observedChanged(int element);
+    // The views shown need other layers looked inside (observation()).
+    void observationChanged(const stepscope::ObservationOptions& what);
 
 private:
     void onFrame();
+    void updateObservation();
+    void updateDivergenceMark();
 
     const TraceStore* current_;
     TraceStore pinned_;
@@ -60,6 +80,12 @@ private:
     StatePlot* states_;
     AttentionPlot* attention_;
     PerformancePlot* performance_;
+    SpectrumPlot* spectrum_;
+    CapacityPlot* capacity_;
+    DivergencePlot* divergence_;
+    QTabWidget* tabs_;
+    ObservationOptions observation_;  // as last announced
+    std::optional<int64_t> diverged_at_;
     QSpinBox* observed_;
     QLabel* pinned_label_;
     QPushButton* unpin_button_;

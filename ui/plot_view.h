@@ -4,6 +4,7 @@
 #include <QWidget>
 
 #include <cstdint>
+#include <optional>
 
 #include "trace_store.h"
 
@@ -33,6 +34,8 @@ public:
     virtual void setViewStep(int64_t step) = 0;
     // Brings the axes to the data (unless the user zoomed or panned) and draws. Called at screen rate.
     virtual void refresh() = 0;
+    // Marks the first step where a branch's output left its original's; none clears the mark.
+    virtual void markDivergence(std::optional<int64_t> /*step*/) {}
 
 signals:
     // Something changed: the panel redraws at its next frame.

@@ -27,15 +27,32 @@ struct LayerNorms {
     ModuleNorms cross;  // decoders
 };
 
-// Softmax weights of one full-attention module for the observed element: (heads, keys), the keys
-// being steps first_key .. first_key + keys - 1 (self) or memory elements (cross).
+// Attention weights of one module for the observed element: (heads, keys), the keys being steps
+// first_key .. first_key + keys - 1 (self) or memory elements (cross). Softmax weights of full
+// attention, or the implicit weights of linear attention (observed layers only, see AttentionMap).
 struct AttentionRows {
+    bool is_linear = false;
     int layer = 0;
     AttentionRole role = AttentionRole::Self;
     int heads = 0;
     int first_key = 0;
     int keys = 0;
     std::vector<float> weights;
+};
+
+// The capacity of one observed module's state after a step (StateCapacity), for the observed element.
+struct CapacityRecord {
+    int layer = 0;
+    AttentionRole role = AttentionRole::Self;
+    bool is_linear = false;
+    int heads = 0;
+    int rank = 0;                         // singular values per head; 0 when the spectrum was not observed
+    std::vector<float> singular_values;   // (heads, rank), each head descending
+    std::vector<float> effective_rank;    // (heads) or empty
+    std::vector<float> denominator;       // (heads): phi(q) . Z of the observed element
+    std::vector<float> min_denominator;   // (heads): the least phi(q) . Z over the batch
+    int cache_length = 0;                 // softmax
+    std::vector<float> row_entropy;       // (heads), softmax, in nats
 };
 
 struct StepRecord {
@@ -46,6 +63,10 @@ struct StepRecord {
     float output_norm = 0;      // ||y|| of the observed element
     std::vector<LayerNorms> layers;
     std::vector<AttentionRows> attention;  // kept for the most recent kAttentionWindow steps only
+    std::vector<CapacityRecord> capacity;  // the observed layers'
+    // A branch: ||y_l - y_l(original)|| of the observed element for each layer l, then for the
+    // output; empty for a run without interventions.
+    std::vector<float> divergence;
 };
 
 // The heatmap keeps this many query steps and keys: its memory stays bounded on long runs.

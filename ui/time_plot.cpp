@@ -21,7 +21,18 @@ TimePlot::TimePlot(const QString& title, const QString& file_stem, QWidget* pare
     cursor_ = new QCPItemStraightLine(p);
     cursor_->setPen(QPen(QColor(90, 90, 90), 1, Qt::DashLine));
     cursor_->setVisible(false);
+    divergence_ = new QCPItemStraightLine(p);
+    divergence_->setPen(QPen(QColor(200, 30, 30), 1.2, Qt::DotLine));
+    divergence_->setVisible(false);
     note_ = add_note(p);
+}
+
+void TimePlot::markDivergence(std::optional<int64_t> step) {
+    divergence_->setVisible(step.has_value());
+    if (!step) return;
+    divergence_->point1->setCoords(double(*step), 0);
+    divergence_->point2->setCoords(double(*step), 1);
+    emit needsReplot();
 }
 
 QString TimePlot::emptyNote() const { return tr("Press Step (F10) to run the model"); }

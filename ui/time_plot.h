@@ -34,6 +34,7 @@ public:
     void appendFrom(int first) override;
     void setViewStep(int64_t step) override;
     void refresh() override;
+    void markDivergence(std::optional<int64_t> step) override;
     // Graphs drawn for the current run (tests read their data).
     const std::vector<QCPGraph*>& currentGraphs() const { return graphs_; }
 
@@ -59,6 +60,7 @@ private:
     std::vector<Series> series_;
     std::vector<QCPGraph*> graphs_;
     QCPItemStraightLine* cursor_;
+    QCPItemStraightLine* divergence_;
     QCPItemText* note_;
     bool log_scale_ = false;
 };

@@ -16,6 +16,11 @@ std::size_t attention_bytes(const StepRecord& r) {
 std::size_t record_bytes(const StepRecord& r) {
     std::size_t total = sizeof(StepRecord) + r.output.capacity() * sizeof(float) +
                         r.layers.capacity() * sizeof(LayerNorms) + attention_bytes(r);
+    for (const CapacityRecord& c : r.capacity)
+        total += sizeof(CapacityRecord) + (c.singular_values.capacity() + c.effective_rank.capacity() +
+                                           c.denominator.capacity() + c.min_denominator.capacity() +
+                                           c.row_entropy.capacity()) * sizeof(float);
+    total += r.divergence.capacity() * sizeof(float);
     for (const LayerNorms& layer : r.layers)
         for (const ModuleNorms* m : {&layer.self, &layer.cross})
             total += (m->first.capacity() + m->second.capacity()) * sizeof(float);
