@@ -236,13 +236,13 @@ void AttentionPlot::fill() {
     rows_shown_ = int(rows.size());
     if (linear) {
         // The map of causal attention is a lower triangle: the caption sits in the empty upper right.
-        QString caption = self ? tr("implicit weights of linear attention (exact)\n"
-                                    "keys kept while observed, here from step %1\n")
+        QString caption = self ? tr("linear attention: implicit weights\n"
+                                    "keys kept while observed, from step %1\n")
                                      .arg(key_lo + key_offset)
-                               : tr("implicit weights of linear attention (exact)\n"
-                                    "over the memory; masked elements blank\n");
-        caption += tr("rows need not be sparse like softmax rows");
-        if (negative > 0) caption += tr("\n%1 negative weights: blank on the log scale").arg(negative);
+                               : tr("linear attention: implicit weights\n"
+                                    "masked memory elements blank\n");
+        caption += tr("rows need not be sparse");
+        if (negative > 0) caption += tr("\n%1 weights < 0 left blank").arg(negative);
         caption_->setText(caption);
     }
     map_->rescaleDataRange(true);

@@ -3,6 +3,7 @@
 
 #include <QHBoxLayout>
 #include <QLabel>
+#include <qcustomplot.h>
 
 namespace stepscope::ui {
 
@@ -15,6 +16,8 @@ DivergencePlot::DivergencePlot(QWidget* parent)
     controls()->addWidget(note);
     controls()->addStretch(1);
     setLogScale(true);
+    // Distances often span less than a decade: whole-decade labels alone would repeat.
+    plot()->yAxis->setNumberPrecision(2);
 }
 
 QString DivergencePlot::yLabel() const { return tr("‖y − y_original‖ (log scale)"); }

@@ -4,6 +4,7 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
 #include <QSignalBlocker>
@@ -35,6 +36,9 @@ IntervenePanel::IntervenePanel(QWidget* parent)
     action_->setToolTip(tr("Each intervention branches the run at the viewed step; the branch is stepped beside "
                            "its original (the run without interventions), which stays pinned, dashed"));
     role_->addItems({tr("self attention"), tr("cross attention")});
+    // The dock stays narrow beside the plots: long choices are cut in the closed box, not the layout.
+    action_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    action_->setMinimumContentsLength(14);
     factor_->setRange(-1000, 1000);
     factor_->setDecimals(3);
     factor_->setValue(0.5);
@@ -55,13 +59,16 @@ IntervenePanel::IntervenePanel(QWidget* parent)
     where_->setWordWrap(true);
     list_->setWordWrap(true);
     list_->setStyleSheet(QStringLiteral("color: #444;"));
-    auto* layout = new QVBoxLayout(this);
-    layout->addLayout(form);
-    layout->addWidget(where_);
-    layout->addWidget(apply_);
-    layout->addWidget(list_);
-    layout->addWidget(original_);
-    layout->addStretch(1);
+    // Two columns, so the panel fits a tab under the plots on a 1280 x 720 screen.
+    auto* side = new QVBoxLayout;
+    side->addWidget(where_);
+    side->addWidget(apply_);
+    side->addWidget(list_);
+    side->addWidget(original_);
+    side->addStretch(1);
+    auto* layout = new QHBoxLayout(this);
+    layout->addLayout(form, 3);
+    layout->addLayout(side, 2);
     connect(action_, &QComboBox::currentIndexChanged, this, &IntervenePanel::updateFields);
     connect(role_, &QComboBox::currentIndexChanged, this, &IntervenePanel::updateFields);
     connect(apply_, &QPushButton::clicked, this, &IntervenePanel::apply);

@@ -1,4 +1,4 @@
-// The Intervene dock: ablate a head, edit the state or the next input at the viewed step, and go back to the original.
+// The Intervene panel: ablate a head, edit the state or the next input at the viewed step, and go back to the original.
 #pragma once
 
 #include <QWidget>

@@ -2,7 +2,6 @@
 #include "main_window.h"
 
 #include <QApplication>
-#include <QDockWidget>
 #include <QFileDialog>
 #include <QGroupBox>
 #include <QIcon>
@@ -38,7 +37,6 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
       export_(new ExportController(this, plots_, run_)),
       session_io_(new SessionIO(this, run_)),
       intervene_(new IntervenePanel),
-      intervene_dock_(new QDockWidget(tr("Intervene"), this)),
       apply_(new QPushButton(tr("Apply: new run"))),
       banner_(new QLabel),
       run_label_(new QLabel) {
@@ -85,10 +83,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     splitter->setStretchFactor(1, 1);
     setCentralWidget(splitter);
     statusBar()->addPermanentWidget(run_label_);
-    intervene_dock_->setObjectName(QStringLiteral("intervene"));
-    intervene_dock_->setWidget(intervene_);
-    addDockWidget(Qt::RightDockWidgetArea, intervene_dock_);
-    intervene_dock_->hide();
+    plots_->addPage(intervene_, tr("Intervene"));
     buildMenus();
 
     connect(model_, &ModelPanel::validityChanged, this, [this](bool valid) {
@@ -197,12 +192,11 @@ void MainWindow::buildMenus() {
     QAction* unpin = run->addAction(tr("Unpin"));
     connect(unpin, &QAction::triggered, plots_, &PlotPanel::unpin);
     run->addSeparator();
-    QAction* intervene = intervene_dock_->toggleViewAction();
-    intervene->setText(tr("Intervene…"));
+    QAction* intervene = run->addAction(tr("Intervene…"));
+    connect(intervene, &QAction::triggered, this, &MainWindow::showIntervenePanel);
     intervene->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_I));
     intervene->setToolTip(tr("Ablate heads, edit the state or the next input at the viewed step: a branch compared "
                              "with its original"));
-    run->addAction(intervene);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* keys = help->addAction(tr("Keyboard shortcuts"));
@@ -315,7 +309,7 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
     }
 }
 
-void MainWindow::showIntervenePanel() { intervene_dock_->show(); }
+void MainWindow::showIntervenePanel() { plots_->showView(intervene_); }
 
 void MainWindow::updateIntervenePanel() {
     intervene_->setRun(run_->traces(), run_->viewStep(), run_->session().interventions);

@@ -7,7 +7,6 @@
 
 #include "session_spec.h"
 
-class QDockWidget;
 class QLabel;
 class QPushButton;
 
@@ -38,7 +37,7 @@ public:
     ExportController* exporter() const { return export_; }
     SessionIO* sessionIO() const { return session_io_; }
     IntervenePanel* intervenePanel() const { return intervene_; }
-    // Shows the Intervene dock (Run ▸ Intervene…).
+    // Shows the Intervene panel, a tab under the plots (Run ▸ Intervene…).
     void showIntervenePanel();
     // The last error shown in the banner; empty when none is showing.
     QString errorText() const;
@@ -67,7 +66,6 @@ private:
     ExportController* export_;
     SessionIO* session_io_;
     IntervenePanel* intervene_;
-    QDockWidget* intervene_dock_;
     QPushButton* apply_;
     QLabel* banner_;
     QLabel* run_label_;

@@ -82,7 +82,7 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     frame_timer_.setSingleShot(true);
     frame_timer_.setInterval(kFrameMs);
     connect(&frame_timer_, &QTimer::timeout, this, &PlotPanel::onFrame);
-    for (PlotView* view : plots()) {
+    for (PlotView* view : views()) {
         view->setStores(current_, nullptr);
         connect(view, &PlotView::needsReplot, this, [this, view] {
             dirty_.insert(view);
@@ -98,13 +98,25 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     rebuildAll();
 }
 
-QList<PlotView*> PlotPanel::plots() const {
+QList<PlotView*> PlotPanel::views() const {
     return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_};
 }
 
-void PlotPanel::showView(PlotView* view) {
-    if (tabs_->indexOf(view) >= 0) tabs_->setCurrentWidget(view);
+QList<PlotView*> PlotPanel::plots() const {
+    QList<PlotView*> out{outputs_, states_, attention_, performance_};
+    const auto& records = current_->records();
+    if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) { return !r.capacity.empty(); }))
+        out << spectrum_ << capacity_;
+    if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) { return !r.divergence.empty(); }))
+        out << divergence_;
+    return out;
 }
+
+void PlotPanel::showView(QWidget* page) {
+    if (tabs_->indexOf(page) >= 0) tabs_->setCurrentWidget(page);
+}
+
+void PlotPanel::addPage(QWidget* page, const QString& title) { tabs_->addTab(page, title); }
 
 ObservationOptions PlotPanel::observation() const {
     ObservationOptions what;
@@ -141,7 +153,7 @@ void PlotPanel::updateDivergenceMark() {
     const std::optional<int64_t> at = first_divergence(*current_);
     if (at == diverged_at_) return;
     diverged_at_ = at;
-    for (PlotView* view : plots()) view->markDivergence(at);
+    for (PlotView* view : views()) view->markDivergence(at);
 }
 
 void PlotPanel::pin(const TraceStore& run) {
@@ -151,7 +163,7 @@ void PlotPanel::pin(const TraceStore& run) {
                                .arg(run.info().label)
                                .arg(run.last_step() - run.base_step()));
     unpin_button_->setVisible(true);
-    for (PlotView* view : plots()) view->setStores(current_, &pinned_);
+    for (PlotView* view : views()) view->setStores(current_, &pinned_);
     rebuildAll();
 }
 
@@ -159,7 +171,7 @@ void PlotPanel::unpin() {
     pinned_ = TraceStore();
     pinned_label_->clear();
     unpin_button_->setVisible(false);
-    for (PlotView* view : plots()) view->setStores(current_, nullptr);
+    for (PlotView* view : views()) view->setStores(current_, nullptr);
     rebuildAll();
 }
 
@@ -169,20 +181,20 @@ void PlotPanel::rebuildAll() {
         observed_->setRange(0, std::max(0, current_->info().batch - 1));
         observed_->setValue(current_->info().observed);
     }
-    for (PlotView* view : plots()) view->rebuild();
+    for (PlotView* view : views()) view->rebuild();
     diverged_at_.reset();
-    for (PlotView* view : plots()) view->markDivergence(std::nullopt);
+    for (PlotView* view : views()) view->markDivergence(std::nullopt);
     updateDivergenceMark();
     updateObservation();
 }
 
 void PlotPanel::appendFrom(int first) {
-    for (PlotView* view : plots()) view->appendFrom(first);
+    for (PlotView* view : views()) view->appendFrom(first);
     if (!diverged_at_) updateDivergenceMark();
 }
 
 void PlotPanel::setViewStep(qint64 step) {
-    for (PlotView* view : plots()) view->setViewStep(step);
+    for (PlotView* view : views()) view->setViewStep(step);
 }
 
 void PlotPanel::onFrame() {
@@ -193,7 +205,7 @@ void PlotPanel::onFrame() {
 
 void PlotPanel::refreshNow() {
     frame_timer_.stop();
-    for (PlotView* view : plots()) dirty_.insert(view);
+    for (PlotView* view : views()) dirty_.insert(view);
     onFrame();
 }
 

@@ -41,9 +41,13 @@ public:
     SpectrumPlot* spectrum() const { return spectrum_; }
     CapacityPlot* capacity() const { return capacity_; }
     DivergencePlot* divergence() const { return divergence_; }
+    // The plots to export: the four of every run, then the spectrum, capacity and divergence views
+    // when the run has recorded something for them.
     QList<PlotView*> plots() const;
-    // Brings `view` to the front of the tabs it shares (performance, spectrum, capacity, divergence).
-    void showView(PlotView* view);
+    // Brings `page` to the front of the tabs it shares (performance, spectrum, capacity, divergence, pages).
+    void showView(QWidget* page);
+    // Adds a page that is not a plot (the Intervene panel) to those tabs.
+    void addPage(QWidget* page, const QString& title);
     // What the views shown need looked inside: the attention map's linear layer, the spectrum's or capacity's.
     ObservationOptions observation() const;
 
@@ -71,6 +75,8 @@ signals:
 
 private:
     void onFrame();
+    // Every view, shown or not.
+    QList<PlotView*> views() const;
     void updateObservation();
     void updateDivergenceMark();
 
