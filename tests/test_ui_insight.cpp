@@ -3,6 +3,7 @@
 #include <QtTest>
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "attention_plot.h"
@@ -107,6 +108,44 @@ private slots:
         }
         // Layer 0 was not observed: it costs nothing and records nothing.
         QVERIFY(!linear_rows(run.traces().records().back(), 0));
+    }
+
+    void linearCrossAttentionRespectsTheMemoryMask() {
+        SessionSpec spec = small_spec("linear", InputKind::Random);
+        spec.config.kind = ModelKind::Decoder;
+        spec.config.self_attention_type = "causal-linear";
+        spec.config.cross_attention_type = "linear";
+        spec.memory.length = 9;
+        // Follow the sequence with the shortest memory, so that some elements are masked.
+        const InputSource source(spec, spec.config);
+        const auto& lengths = source.memory()->lengths;
+        spec.observed = int(std::min_element(lengths.begin(), lengths.end()) - lengths.begin());
+        const int valid = int(lengths[size_t(spec.observed)]);
+        QVERIFY(valid < 9);
+        RunController run;
+        run.open(spec);
+        run.setObservation(observe(1, true, false));
+        QVERIFY(wait_idle(run));
+        run.step(3);
+        QVERIFY(wait_idle(run));
+        const StepRecord& r = run.traces().records().back();
+        const AttentionRows* cross = nullptr;
+        for (const AttentionRows& a : r.attention)
+            if (a.is_linear && a.layer == 1 && a.role == AttentionRole::Cross) cross = &a;
+        QVERIFY2(cross, "linear cross attention of an observed layer records its implicit weights");
+        QCOMPARE(cross->keys, 9);
+        const CapacityRecord* c = capacity_of(r, 1, AttentionRole::Cross);
+        QVERIFY(c);
+        for (int h = 0; h < cross->heads; ++h) {
+            double sum = 0;
+            for (int k = 0; k < cross->keys; ++k) {
+                const float w = cross->weights[size_t(h) * cross->keys + k];
+                if (k >= valid) QCOMPARE(w, 0.0f);  // masked memory elements get nothing
+                sum += w;
+            }
+            const double d = c->denominator[size_t(h)];
+            QVERIFY(std::abs(sum - d / (d + spec.config.eps)) < 1e-5);
+        }
     }
 
     void heatmapShowsLinearWeights() {

@@ -86,6 +86,10 @@ void CapacityPlot::updateSelectors() {
     role_->setEnabled(decoder);
     if (!decoder) role_->setCurrentIndex(0);
     layer_->setRange(0, std::max(0, (current_ ? current_->layers() : 1) - 1));
+    // A run of the other attention kind starts on a quantity it has.
+    if (current_ && current_->has_run() && current_->linear(role()) != for_linear(quantity()))
+        quantity_->setCurrentIndex(int(current_->linear(role()) ? Quantity::EffectiveRank : Quantity::RowEntropy));
+    quantity_->setToolTip(quantity_->currentData(Qt::ToolTipRole).toString());
 }
 
 void CapacityPlot::rebuild() {
