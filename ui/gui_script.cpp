@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "attention_plot.h"
 #include "capacity_plot.h"
 #include "divergence_plot.h"
 #include "intervene_panel.h"
@@ -32,6 +33,7 @@ const char* const kGuiUsage =
     "  --screenshot FILE  save the window as PNG, then quit when the actions are done\n"
     "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, intervene\n"
     "  --scrub STEP       view an earlier step (a branch starts there)\n"
+    "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
     "  --intervene WHAT   branch at the viewed step: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L,\n"
     "                     copy:L (from the original) or input:N:I:V (element N, component I of the next input)\n";
 
@@ -127,6 +129,17 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             const qint64 step = text.toLongLong(&ok);
             if (!ok || step < 0) throw usage(QStringLiteral("--scrub must be a step from 0, got '%1'").arg(text));
             options.actions.push_back({GuiAction::Kind::Scrub, step, {}, {}, {}, false});
+        } else if (word == "--attention") {
+            const QString text = value();
+            const QStringList parts = text.split(':');
+            bool layer_ok = false, head_ok = false;
+            if (parts.size() == 3) {
+                parts[1].toInt(&layer_ok);
+                parts[2].toInt(&head_ok);
+            }
+            if (!layer_ok || !head_ok || (parts[0] != "self" && parts[0] != "cross"))
+                throw usage(QStringLiteral("--attention takes self:L:H or cross:L:H, got '%1'").arg(text));
+            options.actions.push_back({GuiAction::Kind::Attention, 0, parts[0], parts[1] + ':' + parts[2], {}, false});
         } else if (word == "--intervene") {
             options.actions.push_back(parse_intervention(value()));
         } else if (word == "--screenshot") {
@@ -204,6 +217,11 @@ void GuiScript::next() {
             else plots->showView(plots->performance());
             break;
         }
+        case GuiAction::Kind::Attention:
+            window_->plotPanel()->attention()->select(
+                action.key == "cross" ? AttentionRole::Cross : AttentionRole::Self,
+                action.value.section(':', 0, 0).toInt(), action.value.section(':', 1, 1).toInt());
+            break;
         case GuiAction::Kind::Scrub:
             window_->controller()->setViewStep(action.count);
             break;

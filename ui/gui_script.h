@@ -20,11 +20,11 @@ namespace stepscope::ui {
 class MainWindow;
 
 struct GuiAction {
-    enum class Kind { Steps, Set, Pin, Screenshot, View, Scrub, Intervene };
+    enum class Kind { Steps, Set, Pin, Screenshot, View, Scrub, Attention, Intervene };
     Kind kind = Kind::Steps;
     qint64 count = 0;  // Steps; Scrub: the step
-    QString key;
-    QString value;  // Set: the field text; Screenshot: the file; View: the view
+    QString key;    // Set: the field; Attention: the role
+    QString value;  // Set: the field text; Screenshot: the file; View: the view; Attention: "layer:head"
     Intervention intervention;  // Intervene
     bool whole_run = false;     // Intervene
 };
