@@ -99,22 +99,31 @@ StepRecord Runner::advance(std::vector<std::vector<float>>* layer_outputs) {
                         .toStdString());
     StepRecord record;
     StepProbe probe(record, spec_.observed, spec_.batch, model_->config().n_layers);
+    // A refused step leaves the state as it was, before this step's edits too.
+    std::optional<State> unedited;
     if (edits_state_at(step())) {
-        State edited = stepper_->state();
+        unedited = stepper_->state();
+        State edited = *unedited;
         edit_state(edited, [this] { return original_->state(); });
         stepper_->set_state(std::move(edited));
     }
-    input_.input(step(), last_output_, x_);
-    edit_input(step(), x_);
-    if (original_ || layer_outputs) probe.keep_layer_outputs();
-    StepOptions options{&probe, device() == Device::Cpu ? observation_.get() : nullptr,
-                        ablation_.empty() ? nullptr : &ablation_};
     RowMatrix y;
-    // Timed as `stepscope bench` times a step, here with the observer the plots need.
-    const auto start = std::chrono::steady_clock::now();
-    if (const Memory* memory = input_.memory()) stepper_->step(x_, *memory, y, options);
-    else stepper_->step(x_, y, options);
-    const auto stop = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point start, stop;
+    try {
+        input_.input(step(), last_output_, x_);
+        edit_input(step(), x_);
+        if (original_ || layer_outputs) probe.keep_layer_outputs();
+        const StepOptions options{&probe, device() == Device::Cpu ? observation_.get() : nullptr,
+                                  ablation_.empty() ? nullptr : &ablation_};
+        // Timed as `stepscope bench` times a step, here with the observer the plots need.
+        start = std::chrono::steady_clock::now();
+        if (const Memory* memory = input_.memory()) stepper_->step(x_, *memory, y, options);
+        else stepper_->step(x_, y, options);
+        stop = std::chrono::steady_clock::now();
+    } catch (...) {
+        if (unedited) stepper_->set_state(std::move(*unedited));
+        throw;
+    }
     record.latency_ms = std::chrono::duration<double, std::milli>(stop - start).count();
     record.step = step();
     record.state_bytes = static_cast<int64_t>(stepper_->state_bytes());
