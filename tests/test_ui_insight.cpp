@@ -8,10 +8,13 @@
 
 #include "attention_plot.h"
 #include "divergence_plot.h"
+#include "gui_script.h"
 #include "insight_records.h"
 #include "intervene_panel.h"
 #include "main_window.h"
+#include "performance_plot.h"
 #include "plot_panel.h"
+#include "spectrum_plot.h"
 #include "stepscope/error.h"
 #include "stepscope/implicit_attention.h"
 #include "stepscope/state_spectrum.h"
@@ -159,6 +162,40 @@ private slots:
         QVERIFY(wait_idle(*window.controller()));
         window.plotPanel()->refreshNow();
         QCOMPARE(window.plotPanel()->attention()->rowsShown(), 5);
+
+        // The spectrum is looked at only while its view is shown.
+        PlotPanel* plots = window.plotPanel();
+        QVERIFY(!plots->observation().spectrum);
+        plots->spectrum()->select(AttentionRole::Self, 0);
+        plots->showView(plots->spectrum());
+        QCOMPARE(plots->observation().layers, (std::vector<int>{1, 0}));
+        QVERIFY(plots->observation().spectrum);
+        plots->showView(plots->performance());
+        QCOMPARE(plots->observation().layers, std::vector<int>{1});
+
+        // Softmax weights come with every step: nothing to observe for the heatmap.
+        MainWindow full(small_spec("full", InputKind::Random));
+        QVERIFY(wait_idle(*full.controller()));
+        QVERIFY(full.plotPanel()->observation().layers.empty());
+    }
+
+    void scriptedInterventionsParse() {
+        const GuiOptions options =
+            parse_gui_arguments({"--steps", "5", "--scrub", "2", "--intervene", "scale:1:0:0.25", "--view",
+                                 "divergence", "--attention", "cross:0:1"});
+        QCOMPARE(int(options.actions.size()), 5);
+        const Intervention& i = options.actions[2].intervention;
+        QCOMPARE(i.kind, InterventionKind::ScaleHead);
+        QCOMPARE(i.layer, 1);
+        QCOMPARE(i.factor, 0.25);
+        for (const char* bad : {"ablate:1", "melt:0", "input:0:x:1", "clear:-1"}) {
+            try {
+                parse_gui_arguments({"--intervene", bad});
+                QFAIL(bad);
+            } catch (const Error& e) {
+                QVERIFY2(QString(e.what()).contains("--intervene"), e.what());
+            }
+        }
     }
 
     void capacityRecordsSpectraAndEntropy() {
