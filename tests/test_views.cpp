@@ -35,7 +35,7 @@ public:
         steps_ = x.shape[0];
         batch_ = x.shape[1];
         input_ = Eigen::Map<const RowMatrix>(x.values.data(), steps_ * batch_, x.shape[2]).cast<double>();
-        if (config_.kind == ModelKind::Decoder) memory_ = testing::memory_of(io);
+        if (config_.kind == ModelKind::Decoder) memory_ = decoder_memory(io.tensors, "io.safetensors");
         // The engine's layer outputs and states, step by step, as plain values to recompute from.
         struct Capture : StepObserver {
             std::vector<RowMatrix> outputs;
@@ -358,7 +358,7 @@ private slots:
         std::vector<float> expected;
         for (long t = 0; t < x.shape[0]; ++t) {
             const Eigen::Map<const RowMatrix> x_t(x.values.data() + t * batch * width, batch, width);
-            if (decoder) silenced->step(x_t, testing::memory_of(io), state, y_t);
+            if (decoder) silenced->step(x_t, decoder_memory(io.tensors, "io.safetensors"), state, y_t);
             else silenced->step(x_t, state, y_t);
             expected.insert(expected.end(), y_t.data(), y_t.data() + y_t.size());
         }
@@ -389,7 +389,7 @@ private slots:
         QVERIFY(!views.tensors.empty());
         const Recomputation reference(*model, io);
         const ModelConfig& config = model->config();
-        const Memory memory = testing::memory_of(io);
+        const Memory memory = decoder_memory(io.tensors, "io.safetensors");
         const long T = reference.steps(), N = reference.batch(), S = memory.length;
         const long H = config.n_heads, M = config.value_dimensions;
         const long Hc = config.effective_cross_n_heads(), Mc = config.effective_cross_value_dimensions();
