@@ -80,6 +80,41 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     p->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
     scale_->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
     note_ = add_note(p);
+    caption_ = new QCPItemText(p);
+    caption_->position->setType(QCPItemPosition::ptAxisRectRatio);
+    caption_->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
+    caption_->position->setCoords(0.99, 0.01);
+    caption_->setTextAlignment(Qt::AlignRight);
+    caption_->setBrush(QBrush(QColor(255, 255, 255, 215)));
+    caption_->setPadding(QMargins(4, 2, 4, 2));
+    caption_->setColor(QColor(60, 60, 60));
+    QFont small = caption_->font();
+    small.setPointSizeF(7.5);
+    caption_->setFont(small);
+    caption_->setVisible(false);
+    divergence_ = new QCPItemStraightLine(p);
+    divergence_->setPen(QPen(QColor(230, 120, 0), 1.2, Qt::DashDotLine));  // as the time plots mark it
+    divergence_->setVisible(false);
+    setToolTip(tr("Softmax attention: its weights. Linear attention: the implicit weights\n"
+                  "A[t,j] = φ(q_t)·φ(k_j) / (φ(q_t)·Z_t + ε), Z_t = Σ_{j≤t} φ(k_j), which reproduce its output\n"
+                  "exactly. They are computed from a history of φ(k_j) kept only while the layer is observed\n"
+                  "(this view shown; at most 64 MiB per layer, older keys drop out). Rows sum to just under 1\n"
+                  "but need not be sparse, and the signed random features of rff and smoothed-rff can make weights negative."));
+}
+
+std::optional<int> AttentionPlot::observedLayer() const {
+    if (!current_ || !current_->has_run() || !current_->linear(role())) return std::nullopt;
+    if (role() == AttentionRole::Cross && !current_->decoder()) return std::nullopt;
+    return layer_->value();
+}
+
+void AttentionPlot::markDivergence(std::optional<int64_t> step) {
+    // Query steps run down the map: the first diverging one is a row.
+    divergence_->setVisible(step.has_value());
+    if (!step) return;
+    divergence_->point1->setCoords(0, double(*step));
+    divergence_->point2->setCoords(1, double(*step));
+    emit needsReplot();
 }
 
 AttentionRole AttentionPlot::role() const {
@@ -106,7 +141,7 @@ void AttentionPlot::updateSelectors() {
 }
 
 void AttentionPlot::rebuild() {
-    // A decoder whose self attention is linear has weights only in its full cross attention: show those.
+    // A decoder whose self attention is linear: its softmax cross attention has weights at every step, shown first.
     if (current_ && current_->decoder()) {
         const AttentionRole other = role() == AttentionRole::Self ? AttentionRole::Cross : AttentionRole::Self;
         if (current_->linear(role()) && !current_->linear(other)) {
@@ -138,10 +173,8 @@ void AttentionPlot::fill() {
     const int layer = layer_->value(), head = head_->value();
     setSubtitle(tr("layer %1, head %2, %3").arg(layer).arg(head).arg(r == AttentionRole::Cross ? tr("cross") : tr("self")));
     QString note;
+    const bool linear = current_ && current_->linear(r);
     if (!current_ || current_->empty()) note = tr("Press Step (F10) to run the model");
-    else if (current_->linear(r))
-        note = tr("Linear attention has no attention matrix:\nits state is the fixed-size sums S and Z.\n"
-                  "Choose full attention to see the weights.");
     // The rows kept: query steps within the window up to the viewed step.
     const int64_t last = std::min<int64_t>(view_step_, current_ ? current_->last_step() : 0);
     const int64_t first = std::max<int64_t>(current_ ? current_->base_step() + 1 : 1, last - kAttentionWindow + 1);
@@ -156,13 +189,19 @@ void AttentionPlot::fill() {
             rows.push_back(found);
         }
         if (std::none_of(rows.begin(), rows.end(), [](const AttentionRows* a) { return a != nullptr; }))
-            note = tr("No weights recorded for steps %1 to %2\n(the heatmap keeps the last %3 steps)")
-                       .arg(first)
-                       .arg(last)
-                       .arg(kAttentionWindow);
+            note = linear ? tr("No implicit weights recorded for steps %1 to %2:\nlinear attention's weights are "
+                               "recorded while this view\nshows its layer. Step on to see them.")
+                                .arg(first)
+                                .arg(last)
+                          : tr("No weights recorded for steps %1 to %2\n(the heatmap keeps the last %3 steps)")
+                                .arg(first)
+                                .arg(last)
+                                .arg(kAttentionWindow);
     }
     note_->setText(note);
     note_->setVisible(!note.isEmpty());
+    caption_->setVisible(note.isEmpty() && linear);
+    scale_->axis()->setLabel(linear ? tr("implicit weight (log scale)") : tr("softmax weight (log scale)"));
     QCustomPlot* p = plot();
     // Self attention: the key of cache index j is step j + 1. Cross: memory element j.
     const bool self = r == AttentionRole::Self;
@@ -186,6 +225,7 @@ void AttentionPlot::fill() {
     map_->data()->setSize(columns, int(rows.size()));
     const double key_offset = self ? 1 : 0;
     map_->data()->setRange(QCPRange(key_lo + key_offset, key_hi - 1 + key_offset), QCPRange(double(first), double(last)));
+    int negative = 0;
     for (int q = 0; q < int(rows.size()); ++q)
         for (int k = 0; k < columns; ++k) {
             const AttentionRows* a = rows[size_t(q)];
@@ -193,11 +233,24 @@ void AttentionPlot::fill() {
             double value = std::numeric_limits<double>::quiet_NaN();
             if (a && key >= a->first_key && key < a->first_key + a->keys)
                 value = a->weights[size_t(head) * a->keys + size_t(key - a->first_key)];
-            // Masked memory elements have weight 0: left blank like keys not yet seen.
+            if (value < 0) ++negative;
+            // Masked memory elements have weight 0: left blank like keys not yet seen. The log scale
+            // has no place for the negative weights some random feature maps give either.
             if (!(value > 0)) value = std::numeric_limits<double>::quiet_NaN();
             map_->data()->setCell(k, q, value);
         }
     rows_shown_ = int(rows.size());
+    if (linear) {
+        // The map of causal attention is a lower triangle: the caption sits in the empty upper right.
+        QString caption = self ? tr("linear attention: implicit weights\n"
+                                    "keys kept while observed, from step %1\n")
+                                     .arg(key_lo + key_offset)
+                               : tr("linear attention: implicit weights\n"
+                                    "masked memory elements blank\n");
+        caption += tr("rows need not be sparse");
+        if (negative > 0) caption += tr("\n%1 weights < 0 left blank").arg(negative);
+        caption_->setText(caption);
+    }
     map_->rescaleDataRange(true);
     if (!following()) return;
     p->xAxis->setRange(key_lo + key_offset - 0.5, key_hi - 1 + key_offset + 0.5);

@@ -5,6 +5,7 @@
 
 class QCPColorMap;
 class QCPColorScale;
+class QCPItemStraightLine;
 class QCPItemText;
 class QComboBox;
 class QSpinBox;
@@ -25,6 +26,9 @@ public:
     QString csv() const override;
     // Axis label of the keys: "key step" or "memory element".
     QString keyLabel() const;
+    void markDivergence(std::optional<int64_t> step) override;
+    // The layer whose implicit weights the view needs observed: the one shown, when its attention is linear.
+    std::optional<int> observedLayer() const;
 
     // Cells drawn at the last refresh (query rows x key columns); for tests.
     int rowsShown() const { return rows_shown_; }
@@ -43,6 +47,8 @@ private:
     QCPColorMap* map_;
     QCPColorScale* scale_;
     QCPItemText* note_;
+    QCPItemText* caption_;  // what linear attention's implicit weights are, over the map
+    QCPItemStraightLine* divergence_;
     int64_t view_step_ = 0;
     bool dirty_ = true;
     int rows_shown_ = 0;

@@ -47,6 +47,7 @@ void EngineWorker::open(const SessionSpec& spec, uint64_t epoch) {
             context = QStringLiteral("snapshot");
             runner->restore(spec.snapshot_path);
         }
+        runner->set_observation(observation_);
         runner_ = std::move(runner);
         emit opened(runner_->info(), runner_->spec());
         runSteps(spec.steps, epoch);
@@ -81,6 +82,7 @@ void EngineWorker::openSnapshot(const QString& path) {
             runner = std::make_unique<Runner>(runner_->model(), runner_->spec());
         }
         runner->restore(path);
+        runner->set_observation(observation_);
         runner_ = std::move(runner);
         emit opened(runner_->info(), runner_->spec());
     } catch (const std::exception& e) {
@@ -178,6 +180,34 @@ void EngineWorker::saveSnapshot(const QString& path, int64_t step, uint64_t epoc
         emit failed(QStringLiteral("snapshot"), tr("cancelled before %1 was written").arg(path));
     } catch (const std::exception& e) {
         emit failed(QStringLiteral("snapshot"), message_of(e));
+    }
+    emit commandDone();
+}
+
+void EngineWorker::setObservation(const ObservationOptions& what) {
+    observation_ = what;
+    if (runner_) runner_->set_observation(what);
+    emit commandDone();
+}
+
+void EngineWorker::intervene(const Intervention& intervention, int64_t from, int64_t target, uint64_t epoch) {
+    if (runner_ && !cancelled(epoch)) {
+        try {
+            // Refused before anything is rewound: the run stays as it is.
+            if (from < runner_->base_step() || from > runner_->step())
+                throw Error("step " + std::to_string(from) + " is outside the run");
+            runner_->check_intervention(intervention, from);
+            if (from < runner_->step()) {
+                runner_->rewind(from, [this, epoch] { return cancelled(epoch); });
+                emit rewound(from);
+            }
+            runner_->intervene(intervention);
+            emit branched(runner_->spec());
+            runSteps(std::max<int64_t>(0, target - from), epoch);
+        } catch (const RunCancelled&) {
+        } catch (const std::exception& e) {
+            emit failed(QStringLiteral("intervention"), message_of(e));
+        }
     }
     emit commandDone();
 }

@@ -45,6 +45,10 @@ public:
     void setObserved(int element);
     void reset(uint64_t sequence_seed);
     void saveSnapshot(const QString& path, int64_t step, uint64_t epoch);
+    // Looks inside the layers `what` names from the next step on, in this run and the runs opened later.
+    void setObservation(const stepscope::ObservationOptions& what);
+    // Branches the run at step `from` (rewinding there), adds `intervention`, then steps on to `target`.
+    void intervene(const Intervention& intervention, int64_t from, int64_t target, uint64_t epoch);
     // The state at `step` (for tests and checks): call with Qt::BlockingQueuedConnection.
     Checkpoint stateAt(int64_t step) const;
 
@@ -58,6 +62,8 @@ signals:
     void stepsFinished(qint64 done, bool cancelled, const QString& error);
     void failed(const QString& context, const QString& message);
     void snapshotSaved(const QString& path);
+    // The run became a branch: `spec` lists its interventions.
+    void branched(const stepscope::ui::SessionSpec& spec);
     // Every command ends with this, whatever happened, so the controller can count what is in flight.
     void commandDone();
 
@@ -69,6 +75,7 @@ private:
     bool cancelled(uint64_t epoch) const { return epoch_.load() != epoch; }
 
     std::unique_ptr<Runner> runner_;
+    ObservationOptions observation_;
     std::atomic<uint64_t> epoch_{0};
     std::atomic<int> unacknowledged_{0};
 };

@@ -9,9 +9,16 @@
 #include <QTimer>
 #include <QWindow>
 
+#include <cmath>
 #include <cstdio>
 
+#include "attention_plot.h"
+#include "capacity_plot.h"
+#include "divergence_plot.h"
+#include "intervene_panel.h"
 #include "main_window.h"
+#include "performance_plot.h"
+#include "spectrum_plot.h"
 #include "model_panel.h"
 #include "plot_panel.h"
 #include "run_controller.h"
@@ -28,13 +35,57 @@ const char* const kGuiUsage =
     "  --pin              pin the run for comparison\n"
     "  --scrub STEP       view an earlier step on the timeline; the next --steps branches there\n"
     "  --screenshot FILE  save the window as PNG, then quit when the actions are done\n"
-    "  --window-size WxH  the window's size (a screenshot's default is 1600x1000)\n";
+    "  --window-size WxH  the window's size (a screenshot's default is 1600x1000)\n"
+    "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, intervene\n"
+    "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
+    "  --intervene WHAT   branch at the viewed step: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L,\n"
+    "                     copy:L (from the original) or input:N:I:V (element N, component I of the next input)\n";
 
 namespace {
 Error usage(const QString& message) { return Error(message.toStdString()); }
 // The plots redraw on a timer and the window system needs a moment to show them.
 constexpr int kSettleMs = 400;
 }  // namespace
+
+GuiAction parse_intervention(const QString& text) {
+    const QStringList parts = text.split(':');
+    const QString what = parts.value(0);
+    const int arity = what == "scale" || what == "input" ? 3 : (what == "clear" || what == "copy" ? 1 : 2);
+    const QStringList kinds{"ablate", "ablate-all", "scale", "zero", "clear", "copy", "input"};
+    if (!kinds.contains(what) || parts.size() != arity + 1)
+        throw usage(QStringLiteral("--intervene takes ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L, "
+                                   "copy:L or input:N:I:V, got '%1'")
+                        .arg(text));
+    std::vector<double> numbers;
+    for (int i = 1; i < parts.size(); ++i) {
+        bool ok = false;
+        const double number = parts[i].toDouble(&ok);
+        const bool whole = i < 3 || what != "scale";
+        if (!ok || !std::isfinite(number) || (whole && (number < 0 || number != std::floor(number) || number > 1e6)))
+            throw usage(QStringLiteral("--intervene '%1': '%2' is not a %3")
+                            .arg(text, parts[i], whole ? QStringLiteral("whole number from 0") : QStringLiteral("number")));
+        numbers.push_back(number);
+    }
+    GuiAction action;
+    action.kind = GuiAction::Kind::Intervene;
+    Intervention& i = action.intervention;
+    if (what == "input") {
+        i.kind = InterventionKind::EditInput;
+        i.element = int(numbers[0]);
+        i.index = int(numbers[1]);
+        i.value = numbers[2];
+        return action;
+    }
+    i.layer = int(numbers[0]);
+    if (numbers.size() > 1) i.head = int(numbers[1]);
+    if (what == "ablate" || what == "ablate-all") i.kind = InterventionKind::AblateHead;
+    else if (what == "scale" || what == "zero") i.kind = InterventionKind::ScaleHead;
+    else if (what == "clear") i.kind = InterventionKind::ClearLayer;
+    else i.kind = InterventionKind::CopyFromOriginal;
+    if (what == "scale") i.factor = numbers[2];
+    action.whole_run = what == "ablate-all";
+    return action;
+}
 
 bool GuiOptions::quits() const {
     for (const GuiAction& a : actions)
@@ -61,20 +112,20 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             const qint64 count = text.toLongLong(&ok);
             if (!ok || count < 1 || count > 10000000)
                 throw usage(QStringLiteral("--steps must be an integer from 1 to 10000000, got '%1'").arg(text));
-            options.actions.push_back({GuiAction::Kind::Steps, count, {}, {}});
+            options.actions.push_back({GuiAction::Kind::Steps, count, {}, {}, {}, false});
         } else if (word == "--set") {
             const QString text = value();
             const int equals = text.indexOf('=');
             if (equals <= 0) throw usage(QStringLiteral("--set needs KEY=VALUE, got '%1'").arg(text));
-            options.actions.push_back({GuiAction::Kind::Set, 0, text.left(equals), text.mid(equals + 1)});
+            options.actions.push_back({GuiAction::Kind::Set, 0, text.left(equals), text.mid(equals + 1), {}, false});
+        } else if (word == "--pin") {
+            options.actions.push_back({GuiAction::Kind::Pin, 0, {}, {}, {}, false});
         } else if (word == "--scrub") {
             const QString text = value();
             bool ok = false;
             const qint64 step = text.toLongLong(&ok);
             if (!ok || step < 0) throw usage(QStringLiteral("--scrub needs a step from 0 on, got '%1'").arg(text));
-            options.actions.push_back({GuiAction::Kind::Scrub, step, {}, {}});
-        } else if (word == "--pin") {
-            options.actions.push_back({GuiAction::Kind::Pin, 0, {}, {}});
+            options.actions.push_back({GuiAction::Kind::Scrub, step, {}, {}, {}, false});
         } else if (word == "--window-size") {
             const QString text = value();
             const QStringList parts = text.split('x');
@@ -83,8 +134,28 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
                 throw usage(QStringLiteral("--window-size needs WIDTHxHEIGHT from 320x240 to 8192x8192, got '%1'")
                                 .arg(text));
             options.window_size = QSize(width, height);
+        } else if (word == "--view") {
+            const QString view = value();
+            if (!QStringList{"performance", "spectrum", "capacity", "divergence", "intervene"}.contains(view))
+                throw usage(QStringLiteral("--view is '%1', not one of: performance, spectrum, capacity, divergence, "
+                                           "intervene")
+                                .arg(view));
+            options.actions.push_back({GuiAction::Kind::View, 0, {}, view, {}, false});
+        } else if (word == "--attention") {
+            const QString text = value();
+            const QStringList parts = text.split(':');
+            bool layer_ok = false, head_ok = false;
+            if (parts.size() == 3) {
+                parts[1].toInt(&layer_ok);
+                parts[2].toInt(&head_ok);
+            }
+            if (!layer_ok || !head_ok || (parts[0] != "self" && parts[0] != "cross"))
+                throw usage(QStringLiteral("--attention takes self:L:H or cross:L:H, got '%1'").arg(text));
+            options.actions.push_back({GuiAction::Kind::Attention, 0, parts[0], parts[1] + ':' + parts[2], {}, false});
+        } else if (word == "--intervene") {
+            options.actions.push_back(parse_intervention(value()));
         } else if (word == "--screenshot") {
-            options.actions.push_back({GuiAction::Kind::Screenshot, 0, {}, value()});
+            options.actions.push_back({GuiAction::Kind::Screenshot, 0, {}, value(), {}, false});
         } else {
             throw usage(QStringLiteral("unknown argument '%1' (see stepscope --help)").arg(word));
         }
@@ -149,9 +220,29 @@ void GuiScript::next() {
         case GuiAction::Kind::Pin:
             window_->pinRun();
             break;
+        case GuiAction::Kind::View: {
+            PlotPanel* plots = window_->plotPanel();
+            if (action.value == "intervene") window_->showIntervenePanel();
+            else if (action.value == "spectrum") plots->showView(plots->spectrum());
+            else if (action.value == "capacity") plots->showView(plots->capacity());
+            else if (action.value == "divergence") plots->showView(plots->divergence());
+            else plots->showView(plots->performance());
+            break;
+        }
+        case GuiAction::Kind::Attention:
+            window_->plotPanel()->attention()->select(
+                action.key == "cross" ? AttentionRole::Cross : AttentionRole::Self,
+                action.value.section(':', 0, 0).toInt(), action.value.section(':', 1, 1).toInt());
+            break;
         case GuiAction::Kind::Scrub:
             window_->controller()->setViewStep(action.count);
             break;
+        case GuiAction::Kind::Intervene:
+            window_->intervenePanel()->setRun(window_->controller()->traces(), window_->controller()->viewStep(),
+                                              window_->controller()->session().interventions);
+            emit window_->intervenePanel()->interveneRequested(action.intervention, action.whole_run);
+            whenIdle();
+            return;
         case GuiAction::Kind::Screenshot:
             window_->plotPanel()->refreshNow();
             QTimer::singleShot(kSettleMs, this, [this, path = action.value] {

@@ -1,4 +1,4 @@
-// Command-line actions for the window (--steps, --set, --pin, --screenshot): scripted demos and the README screenshot.
+// Command-line actions for the window (--steps, --set, --pin, --view, --scrub, --intervene, --screenshot): scripted demos and the README screenshot.
 //
 //   stepscope --steps 200 --pin --set attention_type=full --steps 200 --screenshot shot.png
 //
@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "intervention_spec.h"
 #include "session_spec.h"
 
 namespace stepscope::ui {
@@ -20,12 +21,18 @@ namespace stepscope::ui {
 class MainWindow;
 
 struct GuiAction {
-    enum class Kind { Steps, Set, Pin, Scrub, Screenshot };
+    enum class Kind { Steps, Set, Pin, Scrub, Screenshot, View, Attention, Intervene };
     Kind kind = Kind::Steps;
-    qint64 count = 0;
-    QString key;
-    QString value;  // Set: the field text; Screenshot: the file
+    qint64 count = 0;  // Steps; Scrub: the step
+    QString key;    // Set: the field; Attention: the role
+    QString value;  // Set: the field text; Screenshot: the file; View: the view; Attention: "layer:head"
+    Intervention intervention;  // Intervene
+    bool whole_run = false;     // Intervene
 };
+
+// --intervene's value: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L, copy:L or input:N:I:V.
+// Throws stepscope::Error naming what is wrong.
+GuiAction parse_intervention(const QString& text);
 
 struct GuiOptions {
     std::optional<SessionSpec> spec;  // --session or --config; the seed example otherwise

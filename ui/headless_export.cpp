@@ -1,6 +1,8 @@
 // The headless export: the GUI's Runner, TraceStore, plots and writers, driven synchronously.
 #include "headless_export.h"
 
+#include <algorithm>
+
 #include "atomic_files.h"
 #include "plot_export.h"
 #include "plot_panel.h"
@@ -32,8 +34,16 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     traces.keep_at_most(kPlottedSteps);
     // Every step goes to the CSV as it is taken: the traces on disk, not in memory.
     TraceCsvWriter csv(folder.stagedPath(QStringLiteral("traces.csv")), traces.width());
+    // The panel exists before the steps: its heatmap names the layer whose implicit map linear
+    // attention needs looked inside. The heatmap keeps the last kAttentionWindow queries over their
+    // last kAttentionWindow keys, so looking inside starts that many steps earlier still.
+    PlotPanel panel(&traces);
+    panel.resize(job.width, job.height);
+    panel.rebuildAll();
+    const int64_t observe_from = std::max<int64_t>(0, job.steps - 2 * int64_t(kAttentionWindow));
     std::vector<BatchRecord> chunk;
     for (int64_t t = 0; t < job.steps; ++t) {
+        if (t == observe_from) runner->set_observation(panel.observation());
         chunk.push_back(runner->advance());
         csv.write(chunk.back());
         if (chunk.size() == kChunk || t + 1 == job.steps) {
@@ -42,8 +52,6 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
             if (progress) progress(QStringLiteral("stepped %1 of %2").arg(t + 1).arg(job.steps));
         }
     }
-    PlotPanel panel(&traces);
-    panel.resize(job.width, job.height);
     panel.rebuildAll();
     panel.setViewStep(traces.last_step());
     QStringList names = write_all_plots(panel, folder.stagingFolder(), job.format, job.width, job.height);

@@ -23,9 +23,11 @@
 #include <QUrl>
 #include <QVBoxLayout>
 
+#include "divergence_plot.h"
 #include "export_controller.h"
 #include "file_kind.h"
 #include "input_panel.h"
+#include "intervene_panel.h"
 #include "model_panel.h"
 #include "plot_panel.h"
 #include "run_controller.h"
@@ -60,6 +62,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
       plots_(new PlotPanel(&run_->traces())),
       export_(new ExportController(this, plots_, run_)),
       session_io_(new SessionIO(this, run_)),
+      intervene_(new IntervenePanel),
       apply_(new QPushButton(tr("Apply: new run"))),
       banner_(new QLabel),
       run_label_(new QLabel) {
@@ -109,6 +112,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     splitter->setStretchFactor(1, 1);
     setCentralWidget(splitter);
     statusBar()->addPermanentWidget(run_label_);
+    plots_->addPage(intervene_, tr("Intervene"));
     buildMenus();
 
     connect(model_, &ModelPanel::validityChanged, this, [this](bool valid) {
@@ -184,6 +188,19 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(plots_, &PlotPanel::message, this, &MainWindow::showStatus);
     connect(session_io_, &SessionIO::sessionOpened, this, &MainWindow::addRecent);
     connect(export_, &ExportController::snapshotOpened, this, &MainWindow::addRecent);
+    connect(plots_, &PlotPanel::observationChanged, run_, &RunController::setObservation);
+    connect(intervene_, &IntervenePanel::interveneRequested, this, [this](const Intervention& i, bool whole_run) {
+        // The original stays on the plots, dashed, while the branch is drawn over it.
+        if (run_->session().interventions.empty() && !run_->traces().empty()) plots_->pin(run_->traces());
+        run_->intervene(i, whole_run);
+    });
+    connect(intervene_, &IntervenePanel::originalRequested, run_, &RunController::clearInterventions);
+    connect(run_, &RunController::branched, this, [this] {
+        plots_->showView(plots_->divergence());
+        updateIntervenePanel();
+        showStatus(tr("Branched: %1").arg(describe(run_->session().interventions.back())));
+    });
+    connect(run_, &RunController::viewStepChanged, this, &MainWindow::updateIntervenePanel);
     for (QObject* source : {static_cast<QObject*>(export_), static_cast<QObject*>(session_io_)}) {
         connect(source, SIGNAL(done(QString)), this, SLOT(showStatus(QString)));
         connect(source, SIGNAL(failed(QString)), this, SLOT(showError(QString)));
@@ -241,6 +258,12 @@ void MainWindow::buildMenus() {
     unpin_->setEnabled(plots_->hasPinned());
     connect(unpin_, &QAction::triggered, plots_, &PlotPanel::unpin);
     connect(plots_, &PlotPanel::pinnedChanged, unpin_, &QAction::setEnabled);
+    run->addSeparator();
+    QAction* intervene = run->addAction(tr("Intervene…"));
+    connect(intervene, &QAction::triggered, this, &MainWindow::showIntervenePanel);
+    intervene->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_I));
+    intervene->setToolTip(tr("Ablate heads, edit the state or the next input at the viewed step: a branch compared "
+                             "with its original"));
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* usage = help->addAction(tr("Usage (README)"));
@@ -477,6 +500,7 @@ void MainWindow::onRunOpened() {
     steps_->setHasRun(true);
     steps_->clearProgress();
     plots_->rebuildAll();
+    updateIntervenePanel();
     banner_->setVisible(false);
     showStatus(info.base_step > 0 ? tr("Continuing from the snapshot at step %1").arg(info.base_step)
                                   : tr("New run: %1").arg(info.label));
@@ -507,11 +531,19 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
                                       tr("use the model's fed-back output as input"), tr("dismiss")));
     } else if (context == QLatin1String("device")) {
         showError(tr("Device refused: %1.").arg(message) + kept);
+    } else if (context == QLatin1String("intervention")) {
+        showError(tr("Intervention refused: %1.").arg(message) + tr(" The run is unchanged."));
     } else if (context == QLatin1String("snapshot")) {
         showError(tr("Snapshot: %1.").arg(message) + kept);
     } else {
         showError(message);
     }
+}
+
+void MainWindow::showIntervenePanel() { plots_->showView(intervene_); }
+
+void MainWindow::updateIntervenePanel() {
+    intervene_->setRun(run_->traces(), run_->viewStep(), run_->session().interventions);
 }
 
 void MainWindow::updateTitle() {

@@ -18,6 +18,7 @@ namespace stepscope::ui {
 
 class ExportController;
 class InputPanel;
+class IntervenePanel;
 class ModelPanel;
 class PlotPanel;
 class RunController;
@@ -39,6 +40,9 @@ public:
     PlotPanel* plotPanel() const { return plots_; }
     ExportController* exporter() const { return export_; }
     SessionIO* sessionIO() const { return session_io_; }
+    IntervenePanel* intervenePanel() const { return intervene_; }
+    // Shows the Intervene panel, a tab under the plots (Run ▸ Intervene…).
+    void showIntervenePanel();
     // The last error shown in the banner; empty when none is showing.
     QString errorText() const;
     // Newest first, as the File menu lists them.
@@ -79,6 +83,7 @@ private:
     void onRunOpened();
     void onFailed(const QString& context, const QString& message);
     void updateTitle();
+    void updateIntervenePanel();
 
     RunController* run_;
     ModelPanel* model_;
@@ -87,6 +92,7 @@ private:
     PlotPanel* plots_;
     ExportController* export_;
     SessionIO* session_io_;
+    IntervenePanel* intervene_;
     QPushButton* apply_;
     QLabel* banner_;
     QLabel* run_label_;

@@ -8,14 +8,20 @@
 #include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QVBoxLayout>
+#include <qcustomplot.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "attention_plot.h"
+#include "capacity_plot.h"
+#include "divergence_plot.h"
+#include "insight_records.h"
 #include "output_plot.h"
 #include "performance_plot.h"
+#include "spectrum_plot.h"
 #include "state_plot.h"
 
 namespace stepscope::ui {
@@ -50,6 +56,10 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
       states_(new StatePlot),
       attention_(new AttentionPlot),
       performance_(new PerformancePlot),
+      spectrum_(new SpectrumPlot),
+      capacity_(new CapacityPlot),
+      divergence_(new DivergencePlot),
+      tabs_(new QTabWidget),
       observed_(new QSpinBox),
       pinned_label_(new QLabel),
       unpin_button_(new QPushButton(tr("Unpin"))),
@@ -85,7 +95,12 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     top->addWidget(states_);
     auto* bottom = new QSplitter(Qt::Horizontal);
     bottom->addWidget(attention_);
-    bottom->addWidget(performance_);
+    tabs_->setDocumentMode(true);
+    tabs_->addTab(performance_, tr("Performance"));
+    tabs_->addTab(spectrum_, tr("Spectrum of S"));
+    tabs_->addTab(capacity_, tr("State capacity"));
+    tabs_->addTab(divergence_, tr("Divergence"));
+    bottom->addWidget(tabs_);
     for (QSplitter* row : {top, bottom}) {
         row->setStretchFactor(0, 1);
         row->setStretchFactor(1, 1);
@@ -101,26 +116,93 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     frame_timer_.setSingleShot(true);
     frame_timer_.setInterval(kFrameMs);
     connect(&frame_timer_, &QTimer::timeout, this, &PlotPanel::onFrame);
-    for (PlotView* view : plots()) {
+    for (PlotView* view : views()) {
         view->setStores(current_, nullptr);
         connect(view, &PlotView::needsReplot, this, [this, view] {
             dirty_.insert(view);
             if (!frame_timer_.isActive()) frame_timer_.start();
         });
     }
-    for (PlotView* view : plots()) connect(view, &PlotView::message, this, &PlotPanel::message);
+    for (PlotView* view : views()) connect(view, &PlotView::message, this, &PlotPanel::message);
     connect(smoothing_, &QSlider::valueChanged, this, [this](int value) {
         smoothing_label_->setText(QString::number(value / 100.0, 'f', 2));
         for (TimePlot* view : {static_cast<TimePlot*>(outputs_), static_cast<TimePlot*>(states_),
-                               static_cast<TimePlot*>(performance_)})
+                               static_cast<TimePlot*>(performance_), static_cast<TimePlot*>(capacity_),
+                               static_cast<TimePlot*>(divergence_)})
             view->setSmoothing(value / 100.0);
     });
+    // Selections and the tab shown decide what the engine looks inside.
+    for (PlotView* view : QList<PlotView*>{attention_, spectrum_, capacity_})
+        connect(view, &PlotView::needsReplot, this, &PlotPanel::updateObservation);
+    connect(tabs_, &QTabWidget::currentChanged, this, &PlotPanel::updateObservation);
     connect(observed_, &QSpinBox::valueChanged, this, &PlotPanel::observedChanged);
     connect(unpin_button_, &QPushButton::clicked, this, &PlotPanel::unpin);
     rebuildAll();
 }
 
-QList<PlotView*> PlotPanel::plots() const { return {outputs_, states_, attention_, performance_}; }
+QList<PlotView*> PlotPanel::views() const {
+    return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_};
+}
+
+QList<PlotView*> PlotPanel::plots() const {
+    QList<PlotView*> out{outputs_, states_, attention_, performance_};
+    const auto& records = current_->records();
+    if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) {
+            return std::any_of(r.capacity.begin(), r.capacity.end(), [](const CapacityRecord& c) { return c.rank > 0; });
+        }))
+        out << spectrum_;
+    // Capacity records come with any look inside (the heatmap's too), but the quantity chosen may have none.
+    const auto& capacity_graphs = capacity_->currentGraphs();
+    if (std::any_of(capacity_graphs.begin(), capacity_graphs.end(), [](QCPGraph* g) { return g->dataCount() > 0; }))
+        out << capacity_;
+    if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) { return !r.divergence.empty(); }))
+        out << divergence_;
+    return out;
+}
+
+void PlotPanel::showView(QWidget* page) {
+    if (tabs_->indexOf(page) >= 0) tabs_->setCurrentWidget(page);
+}
+
+void PlotPanel::addPage(QWidget* page, const QString& title) { tabs_->addTab(page, title); }
+
+ObservationOptions PlotPanel::observation() const {
+    ObservationOptions what;
+    auto observe = [&what](int layer) {
+        if (std::find(what.layers.begin(), what.layers.end(), layer) == what.layers.end()) what.layers.push_back(layer);
+    };
+    if (const auto layer = attention_->observedLayer()) {
+        observe(*layer);
+        what.attention = true;
+    }
+    if (tabs_->currentWidget() == spectrum_ && current_->has_run() && current_->linear(spectrum_->role())) {
+        observe(spectrum_->layer());
+        what.spectrum = true;
+    }
+    if (tabs_->currentWidget() == capacity_ && capacity_->needsObservation()) {
+        observe(capacity_->layer());
+        what.spectrum = what.spectrum || capacity_->needsSpectrum();
+        // Denominators and row entropy come with any observation; attention keeps the histories small.
+        if (!what.spectrum) what.attention = true;
+    }
+    return what;
+}
+
+void PlotPanel::updateObservation() {
+    const ObservationOptions what = observation();
+    if (what.layers == observation_.layers && what.attention == observation_.attention &&
+        what.spectrum == observation_.spectrum)
+        return;
+    observation_ = what;
+    emit observationChanged(what);
+}
+
+void PlotPanel::updateDivergenceMark() {
+    const std::optional<int64_t> at = first_divergence(*current_);
+    if (at == diverged_at_) return;
+    diverged_at_ = at;
+    for (PlotView* view : views()) view->markDivergence(at);
+}
 
 void PlotPanel::pin(const TraceStore& run, const QString& caption) {
     if (!run.has_run()) return;
@@ -131,7 +213,7 @@ void PlotPanel::pin(const TraceStore& run, const QString& caption) {
                                                     .arg(run.last_step() - run.base_step())
                                                     .arg(run.info().observed));
     unpin_button_->setVisible(true);
-    for (PlotView* view : plots()) view->setStores(current_, &pinned_);
+    for (PlotView* view : views()) view->setStores(current_, &pinned_);
     rebuildAll();
     emit pinnedChanged(true);
 }
@@ -140,7 +222,7 @@ void PlotPanel::unpin() {
     pinned_ = TraceStore();
     pinned_label_->clear();
     unpin_button_->setVisible(false);
-    for (PlotView* view : plots()) view->setStores(current_, nullptr);
+    for (PlotView* view : views()) view->setStores(current_, nullptr);
     rebuildAll();
     emit pinnedChanged(false);
 }
@@ -151,13 +233,18 @@ void PlotPanel::rebuildAll() {
         observed_->setRange(0, std::max(0, current_->info().batch - 1));
         observed_->setValue(current_->info().observed);
     }
-    for (PlotView* view : plots()) view->rebuild();
+    for (PlotView* view : views()) view->rebuild();
+    diverged_at_.reset();
+    for (PlotView* view : views()) view->markDivergence(std::nullopt);
+    updateDivergenceMark();
+    updateObservation();
     non_finite_reported_ = false;
     checkFinite(0);
 }
 
 void PlotPanel::appendFrom(int first) {
-    for (PlotView* view : plots()) view->appendFrom(first);
+    for (PlotView* view : views()) view->appendFrom(first);
+    if (!diverged_at_) updateDivergenceMark();
     checkFinite(first);
 }
 
@@ -177,7 +264,7 @@ void PlotPanel::checkFinite(int first) {
 }
 
 void PlotPanel::setViewStep(qint64 step) {
-    for (PlotView* view : plots()) view->setViewStep(step);
+    for (PlotView* view : views()) view->setViewStep(step);
 }
 
 void PlotPanel::onFrame() {
@@ -188,7 +275,7 @@ void PlotPanel::onFrame() {
 
 void PlotPanel::refreshNow() {
     frame_timer_.stop();
-    for (PlotView* view : plots()) dirty_.insert(view);
+    for (PlotView* view : views()) dirty_.insert(view);
     onFrame();
 }
 

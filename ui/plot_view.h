@@ -4,6 +4,7 @@
 #include <QWidget>
 
 #include <cstdint>
+#include <optional>
 
 #include "trace_store.h"
 
@@ -41,6 +42,8 @@ public:
     virtual QString csv() const = 0;
     // Hides or shows a series, as a click on its legend entry does.
     virtual void toggleSeries(QCPAbstractPlottable* plottable);
+    // Marks the first step where a branch's output left its original's; none clears the mark.
+    virtual void markDivergence(std::optional<int64_t> /*step*/) {}
 
 signals:
     // Something changed: the panel redraws at its next frame.

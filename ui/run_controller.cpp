@@ -18,6 +18,11 @@ RunController::RunController(QObject* parent) : QObject(parent), worker_(new Eng
     connect(worker_, &EngineWorker::stepsFinished, this, &RunController::stepsFinished);
     connect(worker_, &EngineWorker::failed, this, &RunController::failed);
     connect(worker_, &EngineWorker::snapshotSaved, this, &RunController::snapshotSaved);
+    connect(worker_, &EngineWorker::branched, this, [this](const SessionSpec& spec) {
+        session_.interventions = spec.interventions;
+        saved_ = false;  // the saved session lacks the intervention
+        emit branched();
+    });
     connect(worker_, &EngineWorker::commandDone, this, &RunController::onCommandDone);
     connect(&run_timer_, &QTimer::timeout, this, &RunController::onRunTick);
     // An unbounded run ends only by an error or a cancel; a cancelled command's late report
@@ -150,6 +155,29 @@ void RunController::openSnapshot(const QString& path) {
     worker_->cancel();
     EngineWorker* worker = worker_;
     post([worker, path] { worker->openSnapshot(path); });
+}
+
+void RunController::setObservation(const ObservationOptions& what) {
+    EngineWorker* worker = worker_;
+    post([worker, what] { worker->setObservation(what); });
+}
+
+void RunController::intervene(const Intervention& intervention, bool whole_run) {
+    if (!hasRun()) return;
+    pause();
+    worker_->cancel();
+    const uint64_t epoch = worker_->epoch();
+    const int64_t from = whole_run ? traces_.base_step() : view_step_;
+    const int64_t target = traces_.last_step();
+    EngineWorker* worker = worker_;
+    post([worker, intervention, from, target, epoch] { worker->intervene(intervention, from, target, epoch); });
+}
+
+void RunController::clearInterventions() {
+    if (!hasRun() || session_.interventions.empty()) return;
+    SessionSpec spec = session();
+    spec.interventions.clear();
+    open(spec);
 }
 
 void RunController::onOpened(const RunInfo& info, const SessionSpec& spec) {

@@ -57,6 +57,13 @@ public slots:
     void setObserved(int element);
     void saveSnapshot(const QString& path);
     void openSnapshot(const QString& path);
+    // Looks inside the layers `what` names from the next step on (what the attention and capacity views show).
+    void setObservation(const stepscope::ObservationOptions& what);
+    // Branches the run at the viewed step, or at its start for `whole_run`, with `intervention`, then
+    // steps on to where the run was. The branch is stepped beside its original and compared with it.
+    void intervene(const stepscope::ui::Intervention& intervention, bool whole_run);
+    // The same run without interventions, to the same step.
+    void clearInterventions();
 
 signals:
     void runOpened();
@@ -76,6 +83,8 @@ signals:
     // `context`: model, weights, input, snapshot or step.
     void failed(const QString& context, const QString& message);
     void snapshotSaved(const QString& path);
+    // The run became a branch (session().interventions lists what it changes).
+    void branched();
 
 private:
     template <typename Command>

@@ -19,7 +19,9 @@
 #include "session_spec.h"
 #include "step_record.h"
 #include "stepscope/device.h"
+#include "stepscope/intervention.h"
 #include "stepscope/model.h"
+#include "stepscope/observation.h"
 
 namespace stepscope::ui {
 
@@ -67,7 +69,17 @@ public:
     void set_observed(int element);
     // False for a run that never goes back (the headless export): no checkpoints are kept, and a
     // rewind replays from the start.
-    void set_rewindable(bool rewindable) { rewindable_ = rewindable; }
+    void set_rewindable(bool rewindable);
+    // Looks inside the layers `what` names from the next step on (implicit attention maps, spectra),
+    // following the observed batch element; no layers stops looking. The CPU only: other devices step unobserved.
+    void set_observation(const ObservationOptions& what);
+
+    // Adds `intervention` at the current step (its `step` is set to step()): the run becomes a branch,
+    // stepped from now on beside the original (the same run without interventions) and compared with it
+    // in each record's divergence. Throws Error, unchanged, for a layer, head or input it cannot apply to.
+    void intervene(Intervention intervention);
+    // The checks intervene() makes, for an intervention at step `at` (before rewinding there).
+    void check_intervention(const Intervention& intervention, int64_t at) const;
 
     // Continues from a snapshot of this model. Throws Error, unchanged, when it belongs to another model.
     void restore(const QString& path);
@@ -79,6 +91,16 @@ private:
     void require_step_fits() const;
     // Steps `c` forward to `step` without observing, on the CPU engine whatever the run's device.
     void replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const;
+    // advance(), keeping each layer's output row of the observed element, (E) per layer, in `layer_outputs`.
+    BatchRecord advance(std::vector<std::vector<float>>* layer_outputs);
+    // Throws Error naming the first of `interventions` this model and input cannot take.
+    void check_interventions(const std::vector<Intervention>& interventions) const;
+    // The interventions' edits of the state at `state.step`, in order; `original` is the original's state there.
+    void edit_state(State& state, const std::function<State()>& original) const;
+    void edit_input(int64_t step, RowMatrix& x) const;
+    bool edits_state_at(int64_t step) const;
+    // This run as it stands, without interventions and on the CPU: the original a branch is compared with.
+    std::unique_ptr<Runner> without_interventions() const;
 
     std::shared_ptr<const Model> model_;
     SessionSpec spec_;
@@ -88,6 +110,9 @@ private:
     RowMatrix x_;
     CheckpointStore checkpoints_;
     bool rewindable_ = true;
+    std::unique_ptr<Observation> observation_;  // null when nothing is looked inside
+    Ablation ablation_;                          // the AblateHead interventions
+    std::unique_ptr<Runner> original_;           // a branch's original, stepped in lockstep; null otherwise
 };
 
 // The tensor a snapshot carries besides the state: the last output, the next input when fed back.

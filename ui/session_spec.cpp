@@ -141,12 +141,13 @@ QJsonObject session_to_json(const SessionSpec& spec) {
     if (!spec.snapshot_path.isEmpty()) out["snapshot"] = spec.snapshot_path;
     out["steps"] = double(spec.steps);
     out["device"] = QString::fromLatin1(device_name(spec.device));
+    if (!spec.interventions.empty()) out["interventions"] = interventions_to_json(spec.interventions);
     return out;
 }
 
 SessionSpec session_from_json(const QJsonObject& object) {
     require_known(object, {}, {"format", "version", "config", "weights", "input", "memory", "batch",
-                               "sequence_seed", "observed", "snapshot", "steps", "device"});
+                               "sequence_seed", "observed", "snapshot", "steps", "device", "interventions"});
     if (object.contains("format") && object.value("format").toString() != kFormat)
         throw bad("format", QStringLiteral("must be '%1'").arg(kFormat));
     if (integer(object, "version", 1, {}) != 1) throw bad("version", QStringLiteral("must be 1"));
@@ -170,6 +171,7 @@ SessionSpec session_from_json(const QJsonObject& object) {
         if (device == "cuda") spec.device = Device::Cuda;
         else if (device != "cpu") throw bad("device", QStringLiteral("is %1, not one of: cpu, cuda").arg(quoted(device)));
     }
+    if (object.contains("interventions")) spec.interventions = interventions_from_json(object.value("interventions"));
     return spec;
 }
 

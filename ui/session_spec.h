@@ -5,8 +5,10 @@
 #include <QString>
 
 #include <cstdint>
+#include <vector>
 
 #include "stepscope/config.h"
+#include "intervention_spec.h"
 #include "stepscope/device.h"
 
 namespace stepscope::ui {
@@ -47,6 +49,7 @@ struct SessionSpec {
     QString snapshot_path;   // non-empty: the run continued from this snapshot
     int64_t steps = 0;       // steps taken after the start
     Device device = Device::Cpu;  // where the model steps
+    std::vector<Intervention> interventions;  // a branch: what it changes, in the order applied
 };
 
 QString input_kind_name(InputKind kind);

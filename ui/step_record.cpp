@@ -33,10 +33,19 @@ StepRecord BatchRecord::element(int n) const {
     out.layers.reserve(layers.size());
     for (const LayerNorms& layer : layers)
         out.layers.push_back({element_norms(layer.self, n, batch), element_norms(layer.cross, n, batch)});
+    const bool observed_element = n == observed;
     out.attention.reserve(attention.size());
     for (const AttentionRows& rows : attention) {
-        out.attention.push_back({rows.layer, rows.role, rows.heads, rows.first_key, rows.keys,
+        if (rows.is_linear) {
+            if (observed_element) out.attention.push_back(rows);
+            continue;
+        }
+        out.attention.push_back({rows.is_linear, rows.layer, rows.role, rows.heads, rows.first_key, rows.keys,
                                  slice(rows.weights, n, size_t(rows.heads) * size_t(rows.keys))});
+    }
+    if (observed_element) {
+        out.capacity = capacity;
+        out.divergence = divergence;
     }
     return out;
 }

@@ -31,15 +31,33 @@ struct LayerNorms {
     ModuleNorms cross;  // decoders
 };
 
-// Softmax weights of one full-attention module: (heads, keys) in a StepRecord, (N, heads, keys) in a
-// BatchRecord, the keys being steps first_key .. first_key + keys - 1 (self) or memory elements (cross).
+// Attention weights of one module, the keys being steps first_key .. first_key + keys - 1 (self) or
+// memory elements (cross). Softmax weights of full attention: (heads, keys) in a StepRecord,
+// (N, heads, keys) in a BatchRecord. The implicit weights of linear attention (observed layers
+// only, see AttentionMap) exist for the observed element alone: (heads, keys) in both.
 struct AttentionRows {
+    bool is_linear = false;
     int layer = 0;
     AttentionRole role = AttentionRole::Self;
     int heads = 0;
     int first_key = 0;
     int keys = 0;
     std::vector<float> weights;
+};
+
+// The capacity of one observed module's state after a step (StateCapacity), for the observed element.
+struct CapacityRecord {
+    int layer = 0;
+    AttentionRole role = AttentionRole::Self;
+    bool is_linear = false;
+    int heads = 0;
+    int rank = 0;                         // singular values per head; 0 when the spectrum was not observed
+    std::vector<float> singular_values;   // (heads, rank), each head descending
+    std::vector<float> effective_rank;    // (heads) or empty
+    std::vector<float> denominator;       // (heads): phi(q) . Z of the observed element
+    std::vector<float> min_denominator;   // (heads): the least phi(q) . Z over the batch
+    int cache_length = 0;                 // softmax
+    std::vector<float> row_entropy;       // (heads), softmax, in nats
 };
 
 // One step of the batch element the plots show.
@@ -51,6 +69,10 @@ struct StepRecord {
     float output_norm = 0;      // ||y|| of the shown element
     std::vector<LayerNorms> layers;
     std::vector<AttentionRows> attention;  // kept for the most recent kAttentionWindow steps only
+    std::vector<CapacityRecord> capacity;  // the observed layers'
+    // A branch: ||y_l - y_l(original)|| of the observed element for each layer l, then for the
+    // output; empty for a run without interventions.
+    std::vector<float> divergence;
 };
 
 // One step of every batch element: what the traces keep and the CSV writes.
@@ -62,10 +84,16 @@ struct BatchRecord {
     std::vector<float> outputs;        // y, (N, E)
     std::vector<float> output_norms;   // ||y|| per element, (N)
     std::vector<LayerNorms> layers;    // first, second: (N, H)
-    std::vector<AttentionRows> attention;
+    std::vector<AttentionRows> attention;  // implicit maps: the observed element's only
+    // The engine looks inside the layers (capacity, implicit maps) and compares a branch with its
+    // original (divergence) for one element, the observed one: these belong to it alone.
+    int observed = 0;
+    std::vector<CapacityRecord> capacity;
+    std::vector<float> divergence;
 
     int width() const { return batch > 0 ? int(outputs.size()) / batch : 0; }
-    // The slice of batch element `n` (0 .. batch - 1).
+    // The slice of batch element `n` (0 .. batch - 1); the observed element's alone has the
+    // capacity, divergence and implicit maps.
     StepRecord element(int n) const;
 };
 

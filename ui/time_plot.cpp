@@ -54,10 +54,27 @@ TimePlot::TimePlot(const QString& title, const QString& file_stem, QWidget* pare
     non_finite_label_->setColor(QColor(198, 40, 40));
     non_finite_label_->setFont(small);
     non_finite_label_->setVisible(false);
+    // Orange dash-dot, apart from the red dotted NaN marker; its height is the axis rect's, so a log
+    // axis draws it too.
+    divergence_ = new QCPItemStraightLine(p);
+    divergence_->setPen(QPen(QColor(230, 120, 0), 1.2, Qt::DashDotLine));
+    for (QCPItemPosition* point : {divergence_->point1, divergence_->point2}) {
+        point->setTypeX(QCPItemPosition::ptPlotCoords);
+        point->setTypeY(QCPItemPosition::ptAxisRectRatio);
+    }
+    divergence_->setVisible(false);
     note_ = add_note(p);
     log_->setToolTip(tr("Logarithmic value axis (non-positive values are not drawn on it)"));
     trailingControls()->addWidget(log_);
     connect(log_, &QCheckBox::toggled, this, &TimePlot::setLogScale);
+}
+
+void TimePlot::markDivergence(std::optional<int64_t> step) {
+    divergence_->setVisible(step.has_value());
+    if (!step) return;
+    divergence_->point1->setCoords(double(*step), 0);
+    divergence_->point2->setCoords(double(*step), 1);
+    emit needsReplot();
 }
 
 QString TimePlot::emptyNote() const { return tr("Press Step (F10) to run the model"); }

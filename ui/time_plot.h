@@ -38,6 +38,7 @@ public:
     void refresh() override;
     QString csv() const override;
     void toggleSeries(QCPAbstractPlottable* plottable) override;
+    void markDivergence(std::optional<int64_t> step) override;
     // Graphs of the current run's raw values (tests read their data).
     const std::vector<QCPGraph*>& currentGraphs() const { return graphs_; }
     // TensorBoard's smoothing: an exponential moving average of weight 0 (off) to 0.99, drawn over
@@ -93,6 +94,7 @@ private:
     QCPItemText* cursor_label_;
     QCPItemStraightLine* non_finite_line_;
     QCPItemText* non_finite_label_;
+    QCPItemStraightLine* divergence_;
     QCPItemText* note_;
     QCheckBox* log_;
     bool log_scale_ = false;

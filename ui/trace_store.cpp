@@ -22,13 +22,23 @@ std::size_t norms_bytes(const std::vector<LayerNorms>& layers) {
     return total;
 }
 
+template <typename Record>
+std::size_t insight_bytes(const Record& r) {
+    std::size_t total = r.capacity.capacity() * sizeof(CapacityRecord) + r.divergence.capacity() * sizeof(float);
+    for (const CapacityRecord& c : r.capacity)
+        total += (c.singular_values.capacity() + c.effective_rank.capacity() + c.denominator.capacity() +
+                  c.min_denominator.capacity() + c.row_entropy.capacity()) * sizeof(float);
+    return total;
+}
+
 std::size_t record_bytes(const StepRecord& r) {
-    return sizeof(StepRecord) + r.output.capacity() * sizeof(float) + norms_bytes(r.layers) + attention_bytes(r);
+    return sizeof(StepRecord) + r.output.capacity() * sizeof(float) + norms_bytes(r.layers) + attention_bytes(r) +
+           insight_bytes(r);
 }
 
 std::size_t record_bytes(const BatchRecord& r) {
     return sizeof(BatchRecord) + (r.outputs.capacity() + r.output_norms.capacity()) * sizeof(float) +
-           norms_bytes(r.layers) + attention_bytes(r);
+           norms_bytes(r.layers) + attention_bytes(r) + insight_bytes(r);
 }
 
 template <typename Record>

@@ -1,0 +1,439 @@
+// Seeing inside linear attention in the explorer: implicit maps, capacity, interventions, branches and forks.
+#include <QJsonDocument>
+#include <QtTest>
+#include <qcustomplot.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "attention_plot.h"
+#include "divergence_plot.h"
+#include "gui_script.h"
+#include "insight_records.h"
+#include "intervene_panel.h"
+#include "main_window.h"
+#include "performance_plot.h"
+#include "plot_panel.h"
+#include "spectrum_plot.h"
+#include "stepscope/error.h"
+#include "stepscope/implicit_attention.h"
+#include "stepscope/state_spectrum.h"
+#include "ui_test_support.h"
+
+using namespace stepscope;
+using namespace stepscope::ui;
+using namespace stepscope::ui::testing;
+
+namespace {
+
+// The engine's own maps and outputs for one batch element, stepped directly.
+struct EngineMaps : StepObserver {
+    int layer = 0;
+    std::vector<RowMatrix> maps;  // per step: (H, K) of the observed element
+    void attention_map(int l, AttentionRole role, const AttentionMap& map) override {
+        if (l == layer && role == AttentionRole::Self) maps.push_back(map.weights);
+    }
+};
+
+const AttentionRows* linear_rows(const StepRecord& r, int layer) {
+    for (const AttentionRows& a : r.attention)
+        if (a.is_linear && a.layer == layer && a.role == AttentionRole::Self) return &a;
+    return nullptr;
+}
+
+ObservationOptions observe(int layer, bool attention, bool spectrum) {
+    ObservationOptions what;
+    what.layers = {layer};
+    what.attention = attention;
+    what.spectrum = spectrum;
+    return what;
+}
+
+Intervention ablate(int layer, int head) {
+    Intervention i;
+    i.kind = InterventionKind::AblateHead;
+    i.layer = layer;
+    i.head = head;
+    return i;
+}
+
+}  // namespace
+
+class TestInsight : public QObject {
+    Q_OBJECT
+
+private slots:
+    void implicitMapMatchesEngine() {
+        RunController run;
+        const SessionSpec spec = small_spec("causal-linear", InputKind::Random);
+        run.open(spec);
+        run.setObservation(observe(1, true, false));
+        QVERIFY(wait_idle(run));
+        run.step(6);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(run.traces().size(), 6);
+
+        // The same steps through the engine, observed directly.
+        const auto model = run.traces().info().model;
+        ObservationOptions what = observe(1, true, false);
+        what.batch_element = spec.observed;
+        Observation observation(what);
+        EngineMaps engine;
+        engine.layer = 1;
+        State state = model->new_state(spec.sequence_seed);
+        InputSource source(spec, model->config());
+        RowMatrix x, y, previous;
+        for (int t = 0; t < 6; ++t) {
+            source.input(t, previous, x);
+            model->step(x, state, y, StepOptions{&engine, &observation});
+            previous = y;
+        }
+        QCOMPARE(int(engine.maps.size()), 6);
+        for (int t = 0; t < 6; ++t) {
+            const StepRecord& r = run.traces().records()[size_t(t)];
+            const AttentionRows* rows = linear_rows(r, 1);
+            QVERIFY2(rows, "a linear layer observed records its implicit weights");
+            QCOMPARE(rows->keys, t + 1);
+            QCOMPARE(rows->first_key, 0);
+            const CapacityRecord* c = capacity_of(r, 1, AttentionRole::Self);
+            QVERIFY(c && int(c->denominator.size()) == rows->heads);
+            for (int h = 0; h < rows->heads; ++h) {
+                double sum = 0;
+                for (int k = 0; k < rows->keys; ++k) {
+                    const float w = rows->weights[size_t(h) * rows->keys + k];
+                    QCOMPARE(w, engine.maps[size_t(t)](h, k));
+                    sum += w;
+                }
+                // Row sums of the implicit map: phi(q).Z / (phi(q).Z + eps).
+                const double d = c->denominator[size_t(h)];
+                QVERIFY2(std::abs(sum - d / (d + spec.config.eps)) < 1e-5, qPrintable(QString::number(sum)));
+            }
+        }
+        // Layer 0 was not observed: it costs nothing and records nothing.
+        QVERIFY(!linear_rows(run.traces().records().back(), 0));
+    }
+
+    void linearCrossAttentionRespectsTheMemoryMask() {
+        SessionSpec spec = small_spec("linear", InputKind::Random);
+        spec.config.kind = ModelKind::Decoder;
+        spec.config.self_attention_type = "causal-linear";
+        spec.config.cross_attention_type = "linear";
+        spec.memory.length = 9;
+        // Follow the sequence with the shortest memory, so that some elements are masked.
+        const InputSource source(spec, spec.config);
+        const auto& lengths = source.memory()->lengths;
+        spec.observed = int(std::min_element(lengths.begin(), lengths.end()) - lengths.begin());
+        const int valid = int(lengths[size_t(spec.observed)]);
+        QVERIFY(valid < 9);
+        RunController run;
+        run.open(spec);
+        run.setObservation(observe(1, true, false));
+        QVERIFY(wait_idle(run));
+        run.step(3);
+        QVERIFY(wait_idle(run));
+        const StepRecord& r = run.traces().records().back();
+        const AttentionRows* cross = nullptr;
+        for (const AttentionRows& a : r.attention)
+            if (a.is_linear && a.layer == 1 && a.role == AttentionRole::Cross) cross = &a;
+        QVERIFY2(cross, "linear cross attention of an observed layer records its implicit weights");
+        QCOMPARE(cross->keys, 9);
+        const CapacityRecord* c = capacity_of(r, 1, AttentionRole::Cross);
+        QVERIFY(c);
+        for (int h = 0; h < cross->heads; ++h) {
+            double sum = 0;
+            for (int k = 0; k < cross->keys; ++k) {
+                const float w = cross->weights[size_t(h) * cross->keys + k];
+                if (k >= valid) QCOMPARE(w, 0.0f);  // masked memory elements get nothing
+                sum += w;
+            }
+            const double d = c->denominator[size_t(h)];
+            QVERIFY(std::abs(sum - d / (d + spec.config.eps)) < 1e-5);
+        }
+    }
+
+    void heatmapShowsLinearWeights() {
+        MainWindow window(small_spec("linear", InputKind::Random));
+        QVERIFY(wait_idle(*window.controller()));
+        window.plotPanel()->attention()->select(AttentionRole::Self, 1, 1);
+        QCOMPARE(window.plotPanel()->observation().layers, std::vector<int>{1});
+        QVERIFY(window.plotPanel()->observation().attention);
+        QTRY_VERIFY(!window.controller()->busy());
+        window.controller()->step(5);
+        QVERIFY(wait_idle(*window.controller()));
+        window.plotPanel()->refreshNow();
+        QCOMPARE(window.plotPanel()->attention()->rowsShown(), 5);
+
+        // The spectrum is looked at only while its view is shown.
+        PlotPanel* plots = window.plotPanel();
+        QVERIFY(!plots->observation().spectrum);
+        plots->spectrum()->select(AttentionRole::Self, 0);
+        plots->showView(plots->spectrum());
+        QCOMPARE(plots->observation().layers, (std::vector<int>{1, 0}));
+        QVERIFY(plots->observation().spectrum);
+        plots->showView(plots->performance());
+        QCOMPARE(plots->observation().layers, std::vector<int>{1});
+
+        // Softmax weights come with every step: nothing to observe for the heatmap.
+        MainWindow full(small_spec("full", InputKind::Random));
+        QVERIFY(wait_idle(*full.controller()));
+        QVERIFY(full.plotPanel()->observation().layers.empty());
+    }
+
+    void scriptedInterventionsParse() {
+        const GuiOptions options =
+            parse_gui_arguments({"--steps", "5", "--scrub", "2", "--intervene", "scale:1:0:0.25", "--view",
+                                 "divergence", "--attention", "cross:0:1"});
+        QCOMPARE(int(options.actions.size()), 5);
+        const Intervention& i = options.actions[2].intervention;
+        QCOMPARE(i.kind, InterventionKind::ScaleHead);
+        QCOMPARE(i.layer, 1);
+        QCOMPARE(i.factor, 0.25);
+        for (const char* bad : {"ablate:1", "melt:0", "input:0:x:1", "clear:-1"}) {
+            try {
+                parse_gui_arguments({"--intervene", bad});
+                QFAIL(bad);
+            } catch (const Error& e) {
+                QVERIFY2(QString(e.what()).contains("--intervene"), e.what());
+            }
+        }
+    }
+
+    void capacityRecordsSpectraAndEntropy() {
+        RunController run;
+        run.open(small_spec("linear", InputKind::Random));
+        run.setObservation(observe(0, false, true));
+        QVERIFY(wait_idle(run));
+        run.step(4);
+        QVERIFY(wait_idle(run));
+        const CapacityRecord* c = capacity_of(run.traces().records().back(), 0, AttentionRole::Self);
+        QVERIFY(c && c->is_linear);
+        QCOMPARE(c->rank, 8);
+        QCOMPARE(int(c->singular_values.size()), c->heads * c->rank);
+        for (int h = 0; h < c->heads; ++h) {
+            const float* sigma = c->singular_values.data() + size_t(h) * c->rank;
+            QVERIFY(std::is_sorted(sigma, sigma + c->rank, std::greater<float>()));
+            QCOMPARE(c->effective_rank[size_t(h)], effective_rank(sigma, c->rank));
+            // Four steps sum four rank-one terms: at most four directions.
+            QVERIFY(c->effective_rank[size_t(h)] > 1 && c->effective_rank[size_t(h)] <= 4.0f + 1e-3f);
+        }
+
+        RunController full;
+        full.open(small_spec("full", InputKind::Random));
+        full.setObservation(observe(1, true, false));
+        QVERIFY(wait_idle(full));
+        full.step(3);
+        QVERIFY(wait_idle(full));
+        for (const StepRecord& r : full.traces().records()) {
+            const CapacityRecord* s = capacity_of(r, 1, AttentionRole::Self);
+            QVERIFY(s && !s->is_linear);
+            QCOMPARE(int64_t(s->cache_length), r.step);
+            // A first step attends only to itself: entropy 0; later rows spread.
+            if (r.step == 1) QCOMPARE(s->row_entropy[0], 0.0f);
+            else QVERIFY(s->row_entropy[0] > 0 && s->row_entropy[0] <= std::log(float(r.step)) + 1e-5f);
+        }
+    }
+
+    // Every element's norms are recorded, but the engine looks inside one: what it sees belongs to that
+    // element's slice alone, and showing another element looks inside that one from the next step on.
+    void lookingInsideFollowsTheShownElement() {
+        SessionSpec spec = small_spec("linear", InputKind::Random);
+        spec.observed = 1;
+        spec.interventions = {ablate(1, 0)};
+        auto runner = Runner::open(spec);
+        runner->set_observation(observe(0, true, true));
+        const BatchRecord first = runner->advance();
+        QCOMPARE(first.observed, 1);
+        const StepRecord shown = first.element(1), other = first.element(2);
+        QVERIFY(capacity_of(shown, 0, AttentionRole::Self));
+        QVERIFY(linear_rows(shown, 0));
+        QCOMPARE(int(shown.divergence.size()), spec.config.n_layers + 1);
+        QVERIFY(!capacity_of(other, 0, AttentionRole::Self));
+        QVERIFY(!linear_rows(other, 0));
+        QVERIFY(other.divergence.empty());
+        QVERIFY(!other.layers[0].self.first.empty());  // the norms of every element stay
+
+        runner->set_observed(2);
+        const BatchRecord second = runner->advance();
+        QCOMPARE(second.observed, 2);
+        const CapacityRecord* c = capacity_of(second.element(2), 0, AttentionRole::Self);
+        QVERIFY(c && c->rank > 0);
+        QVERIFY(linear_rows(second.element(2), 0));
+        QVERIFY(!capacity_of(second.element(1), 0, AttentionRole::Self));
+        // Ablating a head of the last layer leaves the first as it was and changes the output.
+        const StepRecord branch = second.element(2);
+        QCOMPARE(branch.divergence[0], 0.0f);
+        QVERIFY(branch.divergence.back() > 0);
+    }
+
+    void ablationBranchDivergesFromOrigin() {
+        RunController run;
+        const SessionSpec spec = small_spec("linear", InputKind::Random);
+        run.open(spec);
+        QVERIFY(wait_idle(run));
+        run.step(6);
+        QVERIFY(wait_idle(run));
+        const std::vector<StepRecord> original = run.traces().records();
+        run.setViewStep(3);
+        run.intervene(ablate(1, 0), false);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(run.lastStep(), int64_t(6));
+        QCOMPARE(int(run.session().interventions.size()), 1);
+        QCOMPARE(run.session().interventions[0].step, int64_t(3));
+        const auto& records = run.traces().records();
+        for (int t = 0; t < 3; ++t) QCOMPARE(records[size_t(t)].output, original[size_t(t)].output);
+        for (int t = 3; t < 6; ++t) {
+            const std::vector<float>& d = records[size_t(t)].divergence;
+            QCOMPARE(int(d.size()), 3);  // two layers and the output
+            QCOMPARE(d[0], 0.0f);        // layer 0 is upstream of the ablated head
+            QVERIFY(d[1] > 1e-4f && d[2] > 1e-4f);
+        }
+        QCOMPARE(first_divergence(run.traces()), std::optional<int64_t>(4));
+
+        // The engine with the same Ablation, stepped directly, gives the branch's outputs.
+        const auto model = run.traces().info().model;
+        Ablation ablation;
+        ablation.heads.push_back({1, 0, 3, AttentionRole::Self});
+        State state = model->new_state(spec.sequence_seed);
+        InputSource source(spec, model->config());
+        RowMatrix x, y, previous;
+        for (int t = 0; t < 6; ++t) {
+            source.input(t, previous, x);
+            model->step(x, state, y, StepOptions{nullptr, nullptr, &ablation});
+            previous = y;
+            const auto row = y.row(spec.observed);
+            QCOMPARE(records[size_t(t)].output, std::vector<float>(row.data(), row.data() + row.size()));
+        }
+    }
+
+    void sessionReproducesIntervention() {
+        RunController run;
+        run.open(small_spec("linear", InputKind::Feedback));
+        QVERIFY(wait_idle(run));
+        run.step(5);
+        QVERIFY(wait_idle(run));
+        run.setViewStep(2);
+        Intervention zero;
+        zero.kind = InterventionKind::ScaleHead;
+        zero.layer = 0;
+        zero.head = 1;
+        zero.factor = 0;
+        run.intervene(zero, false);
+        QVERIFY(wait_idle(run));
+        run.intervene(ablate(1, 1), true);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(int(run.session().interventions.size()), 2);
+
+        const SessionSpec saved = session_from_json(session_to_json(run.session()));
+        QVERIFY(saved.interventions == run.session().interventions);
+        RunController again;
+        again.open(saved);
+        QVERIFY(wait_idle(again));
+        QCOMPARE(again.traces().size(), run.traces().size());
+        for (int t = 0; t < run.traces().size(); ++t) {
+            QCOMPARE(again.traces().records()[size_t(t)].output, run.traces().records()[size_t(t)].output);
+            QCOMPARE(again.traces().records()[size_t(t)].divergence, run.traces().records()[size_t(t)].divergence);
+        }
+        // Ablated for the whole run: the branch differs from the first step.
+        QCOMPARE(first_divergence(again.traces()), std::optional<int64_t>(1));
+    }
+
+    void copyingEveryLayerRejoinsTheOriginal() {
+        RunController run;
+        run.open(small_spec("linear", InputKind::Random));
+        QVERIFY(wait_idle(run));
+        run.step(8);
+        QVERIFY(wait_idle(run));
+        Intervention input;
+        input.kind = InterventionKind::EditInput;
+        input.element = 1;
+        input.index = 0;
+        input.value = 5.0;
+        run.setViewStep(3);
+        run.intervene(input, false);
+        QVERIFY(wait_idle(run));
+        for (int layer = 0; layer < 2; ++layer) {
+            Intervention copy;
+            copy.kind = InterventionKind::CopyFromOriginal;
+            copy.layer = layer;
+            run.setViewStep(5);
+            run.intervene(copy, false);
+            QVERIFY(wait_idle(run));
+        }
+        const auto& records = run.traces().records();
+        QCOMPARE(first_divergence(run.traces()), std::optional<int64_t>(4));
+        QVERIFY(records[4].divergence.back() > 1e-4f);  // step 5: the edited input still in the state
+        // Random inputs do not depend on the run: with every layer's state copied back, so is the output.
+        for (int t = 5; t < 8; ++t) QCOMPARE(records[size_t(t)].divergence.back(), 0.0f);
+    }
+
+    void forkMarksFirstDivergenceOnThePlots() {
+        MainWindow window(small_spec("linear", InputKind::Feedback));
+        QVERIFY(wait_idle(*window.controller()));
+        window.controller()->step(8);
+        QVERIFY(wait_idle(*window.controller()));
+        window.controller()->setViewStep(5);
+        IntervenePanel* panel = window.intervenePanel();
+        panel->choose(IntervenePanel::Action::EditInput, 0, 0, 2.5, 1, 3);
+        panel->apply();
+        QVERIFY(wait_idle(*window.controller()));
+        QCOMPARE(window.controller()->lastStep(), int64_t(8));
+        // The original stays pinned; the fork diverges at the step that consumed the edited input.
+        QVERIFY(window.plotPanel()->hasPinned());
+        QCOMPARE(window.plotPanel()->divergenceMark(), std::optional<int64_t>(6));
+        window.plotPanel()->refreshNow();
+        QVERIFY(!window.plotPanel()->divergence()->currentGraphs().empty());
+        QVERIFY(!window.plotPanel()->divergence()->currentGraphs().back()->data()->isEmpty());
+        QVERIFY(window.errorText().isEmpty());
+    }
+
+    void badInterventionsAreRefused() {
+        RunController run;
+        run.open(small_spec("full", InputKind::Random));
+        QVERIFY(wait_idle(run));
+        run.step(3);
+        QVERIFY(wait_idle(run));
+        QSignalSpy failed(&run, &RunController::failed);
+        Intervention scale;
+        scale.kind = InterventionKind::ScaleHead;
+        run.intervene(scale, false);  // softmax attention has no S and Z
+        QVERIFY(wait_idle(run));
+        run.intervene(ablate(0, 7), false);  // two heads only
+        QVERIFY(wait_idle(run));
+        QCOMPARE(failed.count(), 2);
+        QVERIFY(failed[0][1].toString().contains("no S and Z"));
+        QVERIFY(failed[1][1].toString().contains("head 7"));
+        QCOMPARE(run.lastStep(), int64_t(3));
+        QVERIFY(run.session().interventions.empty());
+    }
+
+    void strictInterventionJson_data() {
+        QTest::addColumn<QString>("json");
+        QTest::addColumn<QString>("named");
+        QTest::newRow("not an array") << R"({"config": {}, "interventions": 3})" << "'interventions'";
+        QTest::newRow("unknown kind") << R"({"config": {}, "interventions": [{"kind": "melt", "step": 0}]})"
+                                      << "interventions[0].kind";
+        QTest::newRow("missing head")
+            << R"({"config": {}, "interventions": [{"kind": "ablate-head", "step": 0, "layer": 0}]})"
+            << "interventions[0].head";
+        QTest::newRow("key of another kind")
+            << R"({"config": {}, "interventions": [{"kind": "clear-layer", "step": 0, "layer": 0, "value": 1}]})"
+            << "interventions[0].value";
+        QTest::newRow("negative step")
+            << R"({"config": {}, "interventions": [{"kind": "clear-layer", "step": -1, "layer": 0}]})"
+            << "interventions[0].step";
+    }
+
+    void strictInterventionJson() {
+        QFETCH(QString, json);
+        QFETCH(QString, named);
+        try {
+            session_from_json(QJsonDocument::fromJson(json.toUtf8()).object());
+            QFAIL("accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString::fromStdString(e.what()).contains(named), e.what());
+        }
+    }
+};
+
+QTEST_MAIN(TestInsight)
+#include "test_ui_insight.moc"
