@@ -13,8 +13,9 @@ DivergencePlot::DivergencePlot(QWidget* parent)
     note->setToolTip(tr("A branch (an intervention or an edited input) is stepped beside its original, the same "
                         "run without interventions; each step compares their layer outputs."));
     note->setStyleSheet(QStringLiteral("color: gray;"));
-    controls()->addWidget(note);
-    controls()->addStretch(1);
+    // Wraps in a narrow tab rather than widening the window past a 1280-pixel screen.
+    note->setWordWrap(true);
+    controls()->addWidget(note, 1);
     setLogScale(true);
     // Distances often span less than a decade: whole-decade labels alone would repeat.
     plot()->yAxis->setNumberPrecision(2);

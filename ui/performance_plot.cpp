@@ -15,8 +15,9 @@ PerformancePlot::PerformancePlot(QWidget* parent)
     note->setToolTip(tr("Latency is the wall time of one step with the plots' observer, timed as stepscope bench "
                         "times it; memory is the bytes the attention state holds."));
     note->setStyleSheet(QStringLiteral("color: gray;"));
-    controls()->addWidget(note);
-    controls()->addStretch(1);
+    // Wraps in a narrow tab rather than widening the window past a 1280-pixel screen.
+    note->setWordWrap(true);
+    controls()->addWidget(note, 1);
 }
 
 QString PerformancePlot::memoryUnit() const {

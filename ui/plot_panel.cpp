@@ -73,7 +73,7 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     observed_->setKeyboardTracking(false);
     bar->addWidget(observed_);
     bar->addSpacing(24);
-    bar->addWidget(pinned_label_);
+    bar->addWidget(pinned_label_, 1);
     bar->addWidget(unpin_button_);
     bar->addStretch(1);
     auto* smoothing_caption = new QLabel(tr("Smoothing"));
@@ -89,6 +89,8 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     bar->addWidget(smoothing_label_);
     unpin_button_->setVisible(false);
     pinned_label_->setStyleSheet(QStringLiteral("color: #555;"));
+    // A long caption wraps rather than widening the window past a 1280-pixel screen.
+    pinned_label_->setWordWrap(true);
 
     auto* top = new QSplitter(Qt::Horizontal);
     top->addWidget(outputs_);
