@@ -255,12 +255,13 @@ private slots:
         runner->set_observed(2);
         const BatchRecord second = runner->advance();
         QCOMPARE(second.observed, 2);
-        const CapacityRecord* c = capacity_of(second.element(2), 0, AttentionRole::Self);
+        // element() returns a copy: keep it while pointers into it are read.
+        const StepRecord branch = second.element(2);
+        const CapacityRecord* c = capacity_of(branch, 0, AttentionRole::Self);
         QVERIFY(c && c->rank > 0);
-        QVERIFY(linear_rows(second.element(2), 0));
+        QVERIFY(linear_rows(branch, 0));
         QVERIFY(!capacity_of(second.element(1), 0, AttentionRole::Self));
         // Ablating a head of the last layer leaves the first as it was and changes the output.
-        const StepRecord branch = second.element(2);
         QCOMPARE(branch.divergence[0], 0.0f);
         QVERIFY(branch.divergence.back() > 0);
     }
