@@ -52,14 +52,14 @@ HeadlessExport small_export(const QString& directory, int64_t steps) {
 
 }  // namespace
 
-class TestAtomicWrites : public QObject {
+class AtomicWritesTest : public QObject {
     Q_OBJECT
 
 private slots:
     void initTestCase() { QVERIFY(dir_.isValid()); }
 
     // The old export wrote plots, traces and snapshot into the folder before failing on session.json.
-    void aFailedExportLeavesTheFolderAsItWas() {
+    void a_failed_export_leaves_the_folder_as_it_was() {
         const QString folder = dir_.filePath("failed");
         run_headless_export(small_export(folder, 3));
         QVERIFY(QFile::remove(QDir(folder).filePath("session.json")));
@@ -72,7 +72,7 @@ private slots:
     }
 
     // The old "export all plots" wrote the first plots, then failed on performance.png.
-    void aFailedExportOfAllPlotsLeavesTheFolderAsItWas() {
+    void a_failed_export_of_all_plots_leaves_the_folder_as_it_was() {
         const QString folder = dir_.filePath("plots");
         run_headless_export(small_export(folder, 2));
         QVERIFY(QFile::remove(QDir(folder).filePath("performance.png")));
@@ -99,7 +99,7 @@ private slots:
     }
 
     // The old snapshot writer used the fixed name snapshot.safetensors.tmp.
-    void aFileNamedLikeATemporaryIsNotClobbered() {
+    void a_file_named_like_a_temporary_is_not_clobbered() {
         const QString folder = dir_.filePath("bystander");
         QVERIFY(QDir().mkpath(folder));
         write_text(QDir(folder).filePath("snapshot.safetensors.tmp"), "not the exporter's");
@@ -114,7 +114,7 @@ private slots:
     }
 
     // The old export created the folder first, so a failed one left an empty folder behind.
-    void aFailedExportIntoANewFolderCreatesNothing() {
+    void a_failed_export_into_a_new_folder_creates_nothing() {
         const QString parent = dir_.filePath("fresh");
         QVERIFY(QDir().mkpath(parent));
         HeadlessExport job = small_export(QDir(parent).filePath("run"), 2);
@@ -128,7 +128,7 @@ private slots:
         QVERIFY(QFileInfo(QDir(job.directory).filePath("session.json")).size() > 0);
     }
 
-    void aFolderThatIsAFileIsRefused() {
+    void a_folder_that_is_a_file_is_refused() {
         const QString path = dir_.filePath("a-file");
         write_text(path, "x");
         const QString message = [&] {
@@ -146,5 +146,5 @@ private:
     QTemporaryDir dir_;
 };
 
-QTEST_MAIN(TestAtomicWrites)
+QTEST_MAIN(AtomicWritesTest)
 #include "test_ui_atomic_writes.moc"

@@ -36,7 +36,7 @@ const QString kGoldenModel = QStringLiteral(STEPSCOPE_GOLDEN_DIR "/enc_linear/mo
 
 }  // namespace
 
-class TestDesktop : public QObject {
+class DesktopTest : public QObject {
     Q_OBJECT
 
 private slots:
@@ -46,7 +46,7 @@ private slots:
         QVERIFY(dir_.isValid());
     }
 
-    void everyFieldHasItsOwnHelp() {
+    void every_field_has_its_own_help() {
         ModelPanel panel;
         const QStringList keys = {"n_layers", "n_heads", "eps", "softmax_temp", "dropout", "attention_dropout",
                                   "feature_map", "feature_map_dimensions", "query_dimensions", "value_dimensions"};
@@ -62,7 +62,7 @@ private slots:
         for (QLabel* label : panel.findChildren<QLabel*>()) QVERIFY(!label->text().contains("LayerNorm eps"));
     }
 
-    void longFieldErrorsWrapUnclipped() {
+    void long_field_errors_wrap_unclipped() {
         ModelPanel panel;
         panel.resize(320, 900);
         panel.show();
@@ -82,7 +82,7 @@ private slots:
         QVERIFY(shown->height() > 2 * shown->fontMetrics().height());
     }
 
-    void theWheelChangesOnlyAFocusedField() {
+    void the_wheel_changes_only_a_focused_field() {
         ModelPanel panel;
         panel.show();
         QVERIFY(QTest::qWaitForWindowExposed(&panel));
@@ -105,7 +105,7 @@ private slots:
         QCOMPARE(seed->value(), 0);
     }
 
-    void menusSayWhatCanBeDoneAndHow() {
+    void menus_say_what_can_be_done_and_how() {
         MainWindow window(small_spec("linear"));
         QVERIFY(wait_idle(*window.controller()));
         QAction* apply = menu_action(window, "Apply forms: new run");
@@ -124,7 +124,7 @@ private slots:
         QVERIFY(menu_action(window, "Usage (README)"));
     }
 
-    void pauseIsReportedAsAPause() {
+    void pause_is_reported_as_a_pause() {
         MainWindow window(small_spec("linear"));
         QVERIFY(wait_idle(*window.controller()));
         window.controller()->run(0);
@@ -136,7 +136,7 @@ private slots:
         QVERIFY2(status.startsWith("Paused at step"), qPrintable(status));
     }
 
-    void dimsSayWhyTheyAreRefused() {
+    void dims_say_why_they_are_refused() {
         OutputPlot plot;
         QVERIFY(!plot.setDimensions("3-1"));
         QVERIFY(!plot.dimensionsError().isEmpty());
@@ -144,7 +144,7 @@ private slots:
         QVERIFY(plot.dimensionsError().isEmpty());
     }
 
-    void pinnedRunsSayWhichElementTheyFollow() {
+    void pinned_runs_say_which_element_they_follow() {
         MainWindow window(small_spec("linear"));
         QVERIFY(wait_idle(*window.controller()));
         window.controller()->step(4);
@@ -157,7 +157,7 @@ private slots:
         QVERIFY2(title.contains("element 2") && title.contains("pinned run element 1"), qPrintable(title));
     }
 
-    void weightsOfAnotherWidthOfferTheFedBackInput() {
+    void weights_of_another_width_offer_the_fed_back_input() {
         // An input file 16 wide (the small model's d_model); the golden model is 24 wide.
         const QString csv = dir_.filePath("x16.csv");
         QFile file(csv);
@@ -191,7 +191,7 @@ private slots:
         QCOMPARE(window.recentFiles().value(0), QFileInfo(kGoldenModel).absoluteFilePath());
     }
 
-    void droppedFilesAreKnownByWhatTheyHold() {
+    void dropped_files_are_known_by_what_they_hold() {
         QCOMPARE(file_kind("session.json"), FileKind::Session);
         QCOMPARE(file_kind("x.csv"), FileKind::Input);
         QCOMPARE(file_kind(dir_.filePath("missing.safetensors")), FileKind::Unknown);
@@ -223,7 +223,7 @@ private slots:
         QVERIFY(!window.openFile(dir_.filePath("nothing.txt")));
     }
 
-    void versionAndSvgExportFromTheCommandLine() {
+    void version_and_svg_export_from_the_command_line() {
         QProcess version;
         version.start(STEPSCOPE_BINARY, {"--version"});
         QVERIFY(version.waitForFinished(30000));
@@ -252,5 +252,5 @@ private:
     QTemporaryDir dir_;
 };
 
-QTEST_MAIN(TestDesktop)
+QTEST_MAIN(DesktopTest)
 #include "test_ui_desktop.moc"

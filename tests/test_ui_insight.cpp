@@ -59,11 +59,11 @@ Intervention ablate(int layer, int head) {
 
 }  // namespace
 
-class TestInsight : public QObject {
+class InsightTest : public QObject {
     Q_OBJECT
 
 private slots:
-    void implicitMapMatchesEngine() {
+    void implicit_map_matches_engine() {
         RunController run;
         const SessionSpec spec = small_spec("causal-linear", InputKind::Random);
         run.open(spec);
@@ -113,7 +113,7 @@ private slots:
         QVERIFY(!linear_rows(run.traces().records().back(), 0));
     }
 
-    void linearCrossAttentionRespectsTheMemoryMask() {
+    void linear_cross_attention_respects_the_memory_mask() {
         SessionSpec spec = small_spec("linear", InputKind::Random);
         spec.config.kind = ModelKind::Decoder;
         spec.config.self_attention_type = "causal-linear";
@@ -151,7 +151,7 @@ private slots:
         }
     }
 
-    void heatmapShowsLinearWeights() {
+    void heatmap_shows_linear_weights() {
         MainWindow window(small_spec("linear", InputKind::Random));
         QVERIFY(wait_idle(*window.controller()));
         window.plotPanel()->attention()->select(AttentionRole::Self, 1, 1);
@@ -179,7 +179,7 @@ private slots:
         QVERIFY(full.plotPanel()->observation().layers.empty());
     }
 
-    void scriptedInterventionsParse() {
+    void scripted_interventions_parse() {
         const GuiOptions options =
             parse_gui_arguments({"--steps", "5", "--scrub", "2", "--intervene", "scale:1:0:0.25", "--view",
                                  "divergence", "--attention", "cross:0:1"});
@@ -198,7 +198,7 @@ private slots:
         }
     }
 
-    void capacityRecordsSpectraAndEntropy() {
+    void capacity_records_spectra_and_entropy() {
         RunController run;
         run.open(small_spec("linear", InputKind::Random));
         run.setObservation(observe(0, false, true));
@@ -235,7 +235,7 @@ private slots:
 
     // Every element's norms are recorded, but the engine looks inside one: what it sees belongs to that
     // element's slice alone, and showing another element looks inside that one from the next step on.
-    void lookingInsideFollowsTheShownElement() {
+    void looking_inside_follows_the_shown_element() {
         SessionSpec spec = small_spec("linear", InputKind::Random);
         spec.observed = 1;
         spec.interventions = {ablate(1, 0)};
@@ -266,7 +266,7 @@ private slots:
         QVERIFY(branch.divergence.back() > 0);
     }
 
-    void ablationBranchDivergesFromOrigin() {
+    void ablation_branch_diverges_from_origin() {
         RunController run;
         const SessionSpec spec = small_spec("linear", InputKind::Random);
         run.open(spec);
@@ -306,7 +306,7 @@ private slots:
         }
     }
 
-    void sessionReproducesIntervention() {
+    void session_reproduces_intervention() {
         RunController run;
         run.open(small_spec("linear", InputKind::Feedback));
         QVERIFY(wait_idle(run));
@@ -338,7 +338,7 @@ private slots:
         QCOMPARE(first_divergence(again.traces()), std::optional<int64_t>(1));
     }
 
-    void copyingEveryLayerRejoinsTheOriginal() {
+    void copying_every_layer_rejoins_the_original() {
         RunController run;
         run.open(small_spec("linear", InputKind::Random));
         QVERIFY(wait_idle(run));
@@ -367,7 +367,7 @@ private slots:
         for (int t = 5; t < 8; ++t) QCOMPARE(records[size_t(t)].divergence.back(), 0.0f);
     }
 
-    void forkMarksFirstDivergenceOnThePlots() {
+    void fork_marks_first_divergence_on_the_plots() {
         MainWindow window(small_spec("linear", InputKind::Feedback));
         QVERIFY(wait_idle(*window.controller()));
         window.controller()->step(8);
@@ -387,7 +387,7 @@ private slots:
         QVERIFY(window.errorText().isEmpty());
     }
 
-    void badInterventionsAreRefused() {
+    void bad_interventions_are_refused() {
         RunController run;
         run.open(small_spec("full", InputKind::Random));
         QVERIFY(wait_idle(run));
@@ -407,7 +407,7 @@ private slots:
         QVERIFY(run.session().interventions.empty());
     }
 
-    void strictInterventionJson_data() {
+    void strict_intervention_json_data() {
         QTest::addColumn<QString>("json");
         QTest::addColumn<QString>("named");
         QTest::newRow("not an array") << R"({"config": {}, "interventions": 3})" << "'interventions'";
@@ -424,7 +424,7 @@ private slots:
             << "interventions[0].step";
     }
 
-    void strictInterventionJson() {
+    void strict_intervention_json() {
         QFETCH(QString, json);
         QFETCH(QString, named);
         try {
@@ -436,5 +436,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestInsight)
+QTEST_MAIN(InsightTest)
 #include "test_ui_insight.moc"

@@ -42,13 +42,13 @@ QStringList tick_labels(QCPAxis* axis) {
 
 }  // namespace
 
-class TestPlots : public QObject {
+class PlotsTest : public QObject {
     Q_OBJECT
 
 private slots:
     void initTestCase() { QVERIFY(dir_.isValid()); }
 
-    void logTickLabelsArePlainOrPowersOfTen() {
+    void log_tick_labels_are_plain_or_powers_of_ten() {
         QCOMPARE(log_tick_label(50), QString("50"));
         QCOMPARE(log_tick_label(0.5), QString("0.5"));
         QCOMPARE(log_tick_label(1e-5), QString("10⁻⁵"));
@@ -56,7 +56,7 @@ private slots:
         QCOMPARE(log_tick_label(1e6), QString("10⁶"));
     }
 
-    void logAxesLabelEveryRangeOnceAndBelowTen() {
+    void log_axes_label_every_range_once_and_below_ten() {
         QCustomPlot plot;
         plot.resize(400, 300);
         plot.yAxis->setScaleType(QCPAxis::stLogarithmic);
@@ -73,7 +73,7 @@ private slots:
         QVERIFY2(labels.contains("1") && labels.contains("5") && labels.contains("20"), qPrintable(labels.join(' ')));
     }
 
-    void heatmapEndsDifferFromTheMaskedWhite() {
+    void heatmap_ends_differ_from_the_masked_white() {
         QCPColorGradient gradient = viridis_gradient();
         const QColor low = QColor::fromRgb(gradient.color(0, QCPRange(0, 1)));
         const QColor high = QColor::fromRgb(gradient.color(1, QCPRange(0, 1)));
@@ -96,7 +96,7 @@ private slots:
         QVERIFY(plot.csv().startsWith("query step\\key step,"));
     }
 
-    void heatmapForgetsMemoryLabelForAnEncoder() {
+    void heatmap_forgets_memory_label_for_an_encoder() {
         AttentionPlot plot;
         SessionSpec decoder = small_spec("full");
         decoder.config.kind = ModelKind::Decoder;
@@ -114,7 +114,7 @@ private slots:
         QCOMPARE(plot.keyLabel(), QString("key step"));
     }
 
-    void memoryAxisFitsASmallModel() {
+    void memory_axis_fits_a_small_model() {
         TraceStore store = record(small_spec("linear"), 8);
         const double bytes = double(store.records().back().state_bytes);
         QVERIFY(bytes < 1024 * 1024);
@@ -130,7 +130,7 @@ private slots:
                  qPrintable(QString("%1 .. %2 for %3").arg(range.lower).arg(range.upper).arg(shown)));
     }
 
-    void emptyPlotsForgetThePreviousRange() {
+    void empty_plots_forget_the_previous_range() {
         TraceStore store = record(small_spec("linear"), 6);
         OutputPlot plot;
         plot.setStores(&store, nullptr);
@@ -143,7 +143,7 @@ private slots:
         QCOMPARE(plot.plot()->yAxis->range(), QCPRange(0, 1));
     }
 
-    void titlesElideAtTheirEndAndLegendsWrap() {
+    void titles_elide_at_their_end_and_legends_wrap() {
         TraceStore store = record(small_spec("full"), 4);
         StatePlot plot;
         plot.setStores(&store, nullptr);
@@ -165,7 +165,7 @@ private slots:
         QVERIFY(plot.plot()->legend->outerRect().top() >= plot.plot()->axisRect()->outerRect().bottom());
     }
 
-    void legendClickHidesAndShowsItsCurve() {
+    void legend_click_hides_and_shows_its_curve() {
         TraceStore store = record(small_spec("linear"), 10);
         OutputPlot plot;
         plot.setStores(&store, nullptr);
@@ -186,7 +186,7 @@ private slots:
         QVERIFY(graph->visible());
     }
 
-    void hoverAndCursorTellStepSeriesAndValue() {
+    void hover_and_cursor_tell_step_series_and_value() {
         TraceStore store = record(small_spec("linear"), 20);
         OutputPlot plot;
         plot.setStores(&store, nullptr);
@@ -210,7 +210,7 @@ private slots:
         QVERIFY2(cursor.contains(QLocale::c().toString(value, 'g', 6)), qPrintable(cursor));
     }
 
-    void smoothingDrawsTheAverageOverFaintRawValues() {
+    void smoothing_draws_the_average_over_faint_raw_values() {
         TraceStore store = record(small_spec("linear"), 30);
         OutputPlot plot;
         plot.setStores(&store, nullptr);
@@ -235,7 +235,7 @@ private slots:
         QCOMPARE(plot.plot()->graphCount(), raw_graphs);
     }
 
-    void nonFiniteValuesAreMarkedAndNamed() {
+    void non_finite_values_are_marked_and_named() {
         auto runner = Runner::open(small_spec("linear"));
         TraceStore store;
         store.start(runner->info());
@@ -258,7 +258,7 @@ private slots:
         QCOMPARE(panel.states()->firstNonFinite(), std::optional<int64_t>(4));
     }
 
-    void everyTimePlotHasALogScaleAndCsv() {
+    void every_time_plot_has_a_log_scale_and_csv() {
         TraceStore store = record(small_spec("full"), 5);
         PlotPanel panel(&store);
         panel.rebuildAll();
@@ -272,7 +272,7 @@ private slots:
         }
     }
 
-    void largeExportsAreLargerFigures() {
+    void large_exports_are_larger_figures() {
         QCOMPARE(export_scale(1200, 800), 1.0);
         QVERIFY(std::abs(export_scale(4000, 3000) - 4000 / 1200.0) < 1e-9);
         TraceStore store = record(small_spec("full"), 5);
@@ -306,7 +306,7 @@ private slots:
                  qPrintable(QString("%1 vs %2").arg(large_title).arg(small_title)));
     }
 
-    void svgExportAndNoPlaceholderHeatmap() {
+    void svg_export_and_no_placeholder_heatmap() {
         HeadlessExport job;
         job.spec = small_spec("linear");
         job.steps = 4;
@@ -329,5 +329,5 @@ private:
     QTemporaryDir dir_;
 };
 
-QTEST_MAIN(TestPlots)
+QTEST_MAIN(PlotsTest)
 #include "test_ui_plots.moc"

@@ -20,7 +20,7 @@ using namespace stepscope;
 using namespace stepscope::ui;
 using namespace stepscope::ui::testing;
 
-class TestRunsSafe : public QObject {
+class RunsSafeTest : public QObject {
     Q_OBJECT
 
 private slots:
@@ -30,7 +30,7 @@ private slots:
     }
 
     // Every element is recorded: another one shows at once, the run keeps its length and its state.
-    void anotherBatchElementShowsAtOnceAndKeepsTheRun() {
+    void another_batch_element_shows_at_once_and_keeps_the_run() {
         RunController run;
         run.open(small_spec("full"));
         QVERIFY(wait_idle(run));
@@ -63,7 +63,7 @@ private slots:
     }
 
     // Changing the element while the engine runs neither stops nor shortens the run.
-    void changingTheElementDuringARunKeepsEveryStep() {
+    void changing_the_element_during_a_run_keeps_every_step() {
         RunController run;
         run.open(small_spec("linear"));
         QVERIFY(wait_idle(run));
@@ -90,7 +90,7 @@ private slots:
 
     // The seed example's records of every element: about 28 KB a step, so the 2 GB cap holds some
     // 77,000 steps (the figure trace_store.h and the README give).
-    void theSeedExampleFitsTheTraceBudget() {
+    void the_seed_example_fits_the_trace_budget() {
         RunController run;
         run.open(seed_example());
         QVERIFY(wait_idle(run));
@@ -103,7 +103,7 @@ private slots:
     }
 
     // A bounded store keeps evenly spaced older steps and every step of the heatmap's window.
-    void aBoundedStoreKeepsEvenlySpacedSteps() {
+    void a_bounded_store_keeps_evenly_spaced_steps() {
         const SessionSpec spec = small_spec("full");
         Runner runner(build_model(spec), spec);
         TraceStore store;
@@ -128,7 +128,7 @@ private slots:
         QCOMPARE(records[older - 1].output, chunk[size_t(records[older - 1].step - 1)].element(1).output);
     }
 
-    void steppingAfterScrubbingBackPinsTheAbandonedBranch() {
+    void stepping_after_scrubbing_back_pins_the_abandoned_branch() {
         MainWindow window(small_spec("full"));
         RunController* run = window.controller();
         QVERIFY(wait_idle(*run));
@@ -156,7 +156,7 @@ private slots:
         QVERIFY2(status.contains("Branched at step 12; the previous run (30 steps) is pinned"), qPrintable(status));
     }
 
-    void steppingOnFromTheEndBranchesNothing() {
+    void stepping_on_from_the_end_branches_nothing() {
         MainWindow window(small_spec("linear"));
         RunController* run = window.controller();
         QVERIFY(wait_idle(*run));
@@ -169,7 +169,7 @@ private slots:
         QVERIFY(!window.plotPanel()->hasPinned());
     }
 
-    void quittingWithUnsavedStepsAsks() {
+    void quitting_with_unsaved_steps_asks() {
         MainWindow window(small_spec("linear"));
         RunController* run = window.controller();
         QVERIFY(wait_idle(*run));
@@ -199,7 +199,7 @@ private slots:
         QCOMPARE(asked.size(), 2);
     }
 
-    void openingASessionOrSnapshotAsksAndCancelKeepsTheRun() {
+    void opening_a_session_or_snapshot_asks_and_cancel_keeps_the_run() {
         MainWindow window(small_spec("linear"));
         RunController* run = window.controller();
         QVERIFY(wait_idle(*run));
@@ -223,7 +223,7 @@ private slots:
 
     // Save in the question opens Save session; the run may go once the file is written, and stays
     // when that dialog is cancelled.
-    void saveWritesTheSessionBeforeTheRunGoes() {
+    void save_writes_the_session_before_the_run_goes() {
         MainWindow window(small_spec("linear"));
         RunController* run = window.controller();
         QVERIFY(wait_idle(*run));
@@ -258,7 +258,7 @@ private slots:
         QCOMPARE(session_from_file(path).steps, int64_t(3));
     }
 
-    void savedOrExportedRunsAskNothingUntilTheyStepAgain() {
+    void saved_or_exported_runs_ask_nothing_until_they_step_again() {
         MainWindow window(small_spec("linear"));
         RunController* run = window.controller();
         QVERIFY(wait_idle(*run));
@@ -282,7 +282,7 @@ private slots:
     }
 
     // Longer than the plots keep: the CSV still holds every step of every element, in order.
-    void aLongHeadlessExportWritesEveryStep() {
+    void a_long_headless_export_writes_every_step() {
         HeadlessExport job;
         job.spec = small_spec("linear");
         job.steps = 3000;
@@ -304,7 +304,7 @@ private slots:
         QCOMPARE(QImage(QDir(job.directory).filePath("outputs.png")).size(), QSize(320, 200));
     }
 
-    void theScriptScrubsBack() {
+    void the_script_scrubs_back() {
         const GuiOptions options = parse_gui_arguments({"--steps", "9", "--scrub", "4", "--steps", "2"});
         QCOMPARE(options.actions.size(), size_t(3));
         QVERIFY(options.actions[1].kind == GuiAction::Kind::Scrub);
@@ -316,5 +316,5 @@ private:
     QTemporaryDir dir_;
 };
 
-QTEST_MAIN(TestRunsSafe)
+QTEST_MAIN(RunsSafeTest)
 #include "test_ui_runs_safe.moc"
