@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "  per step and batch element), snapshot.safetensors (the final state) and session.json (to\n"
     "  reproduce the run).\n"
     "  Images above 1200x800 are larger figures, not smaller text: 4000x3000 draws as 1200x900 at 3.3x.\n"
-    "  Linear attention has no attention matrix: no attention image is written for it.\n"
+    "  For linear attention the attention image holds its implicit weights over the last 256 steps.\n"
     "  CONFIG.json is a builder config ({\"attention_type\": \"linear\", ...}) or a session file.\n";
 
 // Without a display Qt warns about its environment (XDG_RUNTIME_DIR not set, fonts): not the
