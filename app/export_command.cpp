@@ -11,6 +11,7 @@
 #include "headless_export.h"
 #include "plot_export.h"
 #include "session_spec.h"
+#include "step_record.h"
 #include "stepscope/device.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
@@ -37,8 +38,10 @@ void headless_messages(QtMsgType type, const QMessageLogContext&, const QString&
         std::fprintf(stderr, "stepscope export: %s\n", qPrintable(message.simplified()));
 }
 
-// The run's state, its checkpoints (at most the store's budget beyond the base and the newest),
-// the snapshot's copy and the traces, before any step. A weights file's model is checked as it loads.
+// The run's state with the snapshot's copy, and the records the plots keep: export keeps no
+// checkpoints, and its traces stream to disk, so at most the plotted steps, the heatmap's window and
+// one chunk of records (every batch element) are held, however long the run. A weights file's model
+// is checked as it loads.
 void require_export_fits(const ui::SessionSpec& spec, int64_t steps) {
     if (!spec.weights_path.isEmpty()) return;
     const ModelConfig& config = spec.config;
@@ -48,9 +51,10 @@ void require_export_fits(const ui::SessionSpec& spec, int64_t steps) {
     run.steps = steps;
     run.memory_length = spec.memory.length;
     run.state_copies = 3;
-    const double checkpoints = std::min(512e6, 48 * estimate_state_bytes(config, run));
-    const double trace_per_step = sizeof(float) * (double(config.d_model()) + 4.0 * config.n_layers * config.n_heads) + 256;
-    run.kept_bytes = checkpoints + trace_per_step * double(steps);
+    const double record_bytes =
+        sizeof(float) * double(spec.batch) * (double(config.d_model()) + 4.0 * config.n_layers * config.n_heads) + 256;
+    const auto held = int64_t(ui::kHeadlessPlottedSteps + ui::kAttentionWindow + ui::kHeadlessChunk);
+    run.kept_bytes = record_bytes * double(std::min(steps, held));
     require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run),
                    "exporting " + std::to_string(steps) + " steps");
 }

@@ -12,16 +12,6 @@
 
 namespace stepscope::ui {
 
-namespace {
-
-// The plots of a long export draw about this many steps (and every step of the heatmap's window):
-// more than an image has pixels across, and a bounded memory however long the run.
-constexpr std::size_t kPlottedSteps = 2048;
-// Records go to the plots' store in chunks, as they reach the GUI.
-constexpr std::size_t kChunk = 256;
-
-}  // namespace
-
 QStringList run_headless_export(const HeadlessExport& job, const std::function<void(const QString&)>& progress) {
     // Staged before stepping, so an unusable folder is named before a long run.
     StagedFolder folder(job.directory);
@@ -31,7 +21,7 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     runner->set_rewindable(false);
     TraceStore traces;
     traces.start(runner->info());
-    traces.keep_at_most(kPlottedSteps);
+    traces.keep_at_most(kHeadlessPlottedSteps);
     // Every step goes to the CSV as it is taken: the traces on disk, not in memory.
     TraceCsvWriter csv(folder.stagedPath(QStringLiteral("traces.csv")), traces.width());
     // The panel exists before the steps: its heatmap names the layer whose implicit map linear
@@ -46,7 +36,7 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
         if (t == observe_from) runner->set_observation(panel.observation());
         chunk.push_back(runner->advance());
         csv.write(chunk.back());
-        if (chunk.size() == kChunk || t + 1 == job.steps) {
+        if (chunk.size() == kHeadlessChunk || t + 1 == job.steps) {
             traces.append(chunk);
             chunk.clear();
             if (progress) progress(QStringLiteral("stepped %1 of %2").arg(t + 1).arg(job.steps));

@@ -4,12 +4,19 @@
 #include <QString>
 #include <QStringList>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 
 #include "session_spec.h"
 
 namespace stepscope::ui {
+
+// The plots of a long export draw about this many steps (and every step of the heatmap's window):
+// more than an image has pixels across, and a bounded memory however long the run.
+constexpr std::size_t kHeadlessPlottedSteps = 2048;
+// Records go to the plots' store in chunks of this many steps, as they reach the GUI.
+constexpr std::size_t kHeadlessChunk = 256;
 
 struct HeadlessExport {
     SessionSpec spec;           // its own `steps` are replaced by `steps`
