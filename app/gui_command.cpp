@@ -10,7 +10,7 @@
 #include "commands.h"
 #include "gui_script.h"
 #include "main_window.h"
-#include "session_spec.h"
+#include "session/session_spec.h"
 
 int run_gui(int argc, char** argv) {
     using namespace stepscope::ui;

@@ -6,13 +6,13 @@
 
 #include <map>
 
-#include "atomic_files.h"
+#include "session/atomic_files.h"
 #include "headless_export.h"
-#include "plot_export.h"
-#include "plot_panel.h"
-#include "runner.h"
+#include "plots/plot_export.h"
+#include "plots/plot_panel.h"
+#include "session/session.h"
 #include "stepscope/error.h"
-#include "trace_store.h"
+#include "session/trace_store.h"
 #include "ui_test_support.h"
 
 using namespace stepscope;

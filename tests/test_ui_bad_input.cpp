@@ -5,8 +5,8 @@
 
 #include "main_window.h"
 #include "model_panel.h"
-#include "output_plot.h"
-#include "plot_panel.h"
+#include "plots/output_plot.h"
+#include "plots/plot_panel.h"
 #include "session_io.h"
 #include "stepscope/model.h"
 #include "stepscope/safetensors.h"

@@ -8,7 +8,7 @@
 #include "export_controller.h"
 #include "headless_export.h"
 #include "main_window.h"
-#include "plot_panel.h"
+#include "plots/plot_panel.h"
 #include "stepscope/snapshot.h"
 #include "ui_test_support.h"
 

@@ -10,10 +10,10 @@
 #include <cmath>
 #include <limits>
 
-#include "input_source.h"
+#include "session/input_source.h"
 #include "model_panel.h"
-#include "runner.h"
-#include "session_spec.h"
+#include "session/session.h"
+#include "session/session_spec.h"
 #include "stepscope/config.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"

@@ -4,7 +4,7 @@
 #include <QtTest>
 
 #include "model_panel.h"
-#include "session_spec.h"
+#include "session/session_spec.h"
 
 using namespace stepscope;
 using namespace stepscope::ui;

@@ -6,16 +6,16 @@
 #include <cmath>
 #include <limits>
 
-#include "attention_plot.h"
+#include "plots/attention_plot.h"
 #include "headless_export.h"
-#include "output_plot.h"
-#include "performance_plot.h"
-#include "plot_export.h"
-#include "plot_panel.h"
-#include "plot_style.h"
-#include "runner.h"
-#include "state_plot.h"
-#include "trace_store.h"
+#include "plots/output_plot.h"
+#include "plots/performance_plot.h"
+#include "plots/plot_export.h"
+#include "plots/plot_panel.h"
+#include "plots/plot_style.h"
+#include "session/session.h"
+#include "plots/state_plot.h"
+#include "session/trace_store.h"
 #include "ui_test_support.h"
 
 using namespace stepscope;

@@ -11,11 +11,11 @@
 #include <QSettings>
 #include <QSpinBox>
 
-#include "plot_export.h"
-#include "plot_panel.h"
-#include "plot_view.h"
-#include "run_controller.h"
-#include "trace_csv.h"
+#include "plots/plot_export.h"
+#include "plots/plot_panel.h"
+#include "plots/plot_view.h"
+#include "session_controller.h"
+#include "session/trace_csv.h"
 
 namespace stepscope::ui {
 

@@ -12,16 +12,16 @@
 #include <cmath>
 #include <cstdio>
 
-#include "attention_plot.h"
-#include "capacity_plot.h"
-#include "divergence_plot.h"
+#include "plots/attention_plot.h"
+#include "plots/capacity_plot.h"
+#include "plots/divergence_plot.h"
 #include "intervene_panel.h"
 #include "main_window.h"
-#include "performance_plot.h"
-#include "spectrum_plot.h"
+#include "plots/performance_plot.h"
+#include "plots/spectrum_plot.h"
 #include "model_panel.h"
-#include "plot_panel.h"
-#include "run_controller.h"
+#include "plots/plot_panel.h"
+#include "session_controller.h"
 #include "stepscope/error.h"
 
 namespace stepscope::ui {

@@ -13,8 +13,8 @@
 #include <optional>
 #include <vector>
 
-#include "intervention_spec.h"
-#include "session_spec.h"
+#include "session/intervention_spec.h"
+#include "session/session_spec.h"
 
 namespace stepscope::ui {
 

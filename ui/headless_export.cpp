@@ -3,12 +3,12 @@
 
 #include <algorithm>
 
-#include "atomic_files.h"
-#include "plot_export.h"
-#include "plot_panel.h"
-#include "runner.h"
-#include "trace_csv.h"
-#include "trace_store.h"
+#include "session/atomic_files.h"
+#include "plots/plot_export.h"
+#include "plots/plot_panel.h"
+#include "session/session.h"
+#include "session/trace_csv.h"
+#include "session/trace_store.h"
 
 namespace stepscope::ui {
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "session_spec.h"
+#include "session/session_spec.h"
 
 namespace stepscope::ui {
 

@@ -3,7 +3,7 @@
 
 #include <QWidget>
 
-#include "session_spec.h"
+#include "session/session_spec.h"
 
 class QComboBox;
 class QDoubleSpinBox;

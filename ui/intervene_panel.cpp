@@ -12,7 +12,7 @@
 #include <QVBoxLayout>
 
 
-#include "trace_store.h"
+#include "session/trace_store.h"
 
 namespace stepscope::ui {
 

@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "intervention_spec.h"
+#include "session/intervention_spec.h"
 
 class QComboBox;
 class QDoubleSpinBox;

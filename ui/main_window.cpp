@@ -23,14 +23,14 @@
 #include <QUrl>
 #include <QVBoxLayout>
 
-#include "divergence_plot.h"
+#include "plots/divergence_plot.h"
 #include "export_controller.h"
-#include "file_kind.h"
+#include "session/file_kind.h"
 #include "input_panel.h"
 #include "intervene_panel.h"
 #include "model_panel.h"
-#include "plot_panel.h"
-#include "run_controller.h"
+#include "plots/plot_panel.h"
+#include "session_controller.h"
 #include "session_io.h"
 #include "step_controls.h"
 #include "stepscope/config.h"

@@ -7,7 +7,7 @@
 #include <functional>
 #include <optional>
 
-#include "session_spec.h"
+#include "session/session_spec.h"
 
 class QAction;
 class QLabel;

@@ -15,7 +15,7 @@
 
 #include <cmath>
 
-#include "session_spec.h"
+#include "session/session_spec.h"
 #include "stepscope/error.h"
 #include "wheel_guard.h"
 #include "stepscope/feature_map.h"

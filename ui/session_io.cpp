@@ -6,8 +6,8 @@
 #include <QFileInfo>
 #include <QSettings>
 
-#include "run_controller.h"
-#include "session_spec.h"
+#include "session_controller.h"
+#include "session/session_spec.h"
 
 namespace stepscope::ui {
 

@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "input_source.h"
+#include "session/input_source.h"
 #include "scratch_file.h"
 #include "stepscope/error.h"
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "scratch_file.h"
-#include "session_spec.h"
+#include "session/session_spec.h"
 #include "stepscope/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

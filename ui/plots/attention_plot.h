@@ -1,0 +1,57 @@
+// Plot 3: full attention's softmax weights of one layer and head as a heatmap over (query step, key step).
+#pragma once
+
+#include "plots/plot_view.h"
+
+class QCPColorMap;
+class QCPColorScale;
+class QCPItemStraightLine;
+class QCPItemText;
+class QComboBox;
+class QSpinBox;
+
+namespace stepscope::ui {
+
+class AttentionPlot : public PlotView {
+    Q_OBJECT
+
+public:
+    explicit AttentionPlot(QWidget* parent = nullptr);
+
+    void select(AttentionRole role, int layer, int head);
+    void rebuild() override;
+    void appendFrom(int first) override;
+    void setViewStep(int64_t step) override;
+    void refresh() override;
+    QString csv() const override;
+    // Axis label of the keys: "key step" or "memory element".
+    QString keyLabel() const;
+    void markDivergence(std::optional<int64_t> step) override;
+    // The layer whose implicit weights the view needs observed: the one shown, when its attention is linear.
+    std::optional<int> observedLayer() const;
+
+    // Cells drawn at the last refresh (query rows x key columns); for tests.
+    int rowsShown() const { return rows_shown_; }
+    // False while the map holds only a note (linear attention, no steps yet).
+    bool hasWeights() const { return rows_shown_ > 0; }
+
+private:
+    AttentionRole role() const;
+    void updateSelectors();
+    // Fills the map with the rows of the kAttentionWindow query steps up to the viewed step.
+    void fill();
+
+    QComboBox* role_;
+    QSpinBox* layer_;
+    QSpinBox* head_;
+    QCPColorMap* map_;
+    QCPColorScale* scale_;
+    QCPItemText* note_;
+    QCPItemText* caption_;  // what linear attention's implicit weights are, over the map
+    QCPItemStraightLine* divergence_;
+    int64_t view_step_ = 0;
+    bool dirty_ = true;
+    int rows_shown_ = 0;
+};
+
+}  // namespace stepscope::ui

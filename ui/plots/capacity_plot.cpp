@@ -1,0 +1,167 @@
+// State capacity as the engine reports it for the observed layer (StateCapacity), plus ||Z|| from the state norms.
+#include "plots/capacity_plot.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QSignalBlocker>
+#include <QSpinBox>
+
+#include "session/insight_records.h"
+
+namespace stepscope::ui {
+
+namespace {
+
+bool for_linear(CapacityPlot::Quantity q) {
+    return q != CapacityPlot::Quantity::CacheLength && q != CapacityPlot::Quantity::RowEntropy;
+}
+
+}  // namespace
+
+CapacityPlot::CapacityPlot(QWidget* parent)
+    : TimePlot(tr("State capacity"), QStringLiteral("capacity"), parent),
+      role_(new QComboBox),
+      layer_(new QSpinBox),
+      quantity_(new QComboBox) {
+    role_->addItems({tr("self attention"), tr("cross attention")});
+    layer_->setPrefix(tr("layer "));
+    quantity_->addItems({tr("effective rank of S"), tr("‖Z‖"), tr("φ(q)·Z, element shown"),
+                         tr("min φ(q)·Z over the batch"), tr("cache length (softmax)"),
+                         tr("row entropy (softmax)")});
+    quantity_->setItemData(0,
+                           tr("exp(−Σ pᵢ log pᵢ) with pᵢ = σᵢ / Σⱼ σⱼ, σ the singular values of the head's "
+                              "S (D × M): 1 when one direction holds everything, min(D, M) when all are equal"),
+                           Qt::ToolTipRole);
+    quantity_->setItemData(1, tr("‖Z‖₂ with Z = Σ φ(k): the normaliser linear attention divides by"), Qt::ToolTipRole);
+    quantity_->setItemData(2, tr("The denominator φ(q_t)·Z_t (without ε) of the batch element shown"),
+                           Qt::ToolTipRole);
+    quantity_->setItemData(3,
+                           tr("The least φ(q_t)·Z_t over the whole batch: linear attention turns unstable "
+                              "where it nears 0"),
+                           Qt::ToolTipRole);
+    quantity_->setItemData(4, tr("Cached keys (self) or memory elements (cross) of softmax attention"),
+                           Qt::ToolTipRole);
+    quantity_->setItemData(5, tr("−Σ a log a of each head's softmax weights at a step, in nats"), Qt::ToolTipRole);
+    quantity_->setToolTip(quantity_->itemData(0, Qt::ToolTipRole).toString());
+    controls()->addWidget(role_);
+    controls()->addWidget(layer_);
+    controls()->addWidget(quantity_);
+    controls()->addStretch(1);
+    auto changed = [this] {
+        quantity_->setToolTip(quantity_->currentData(Qt::ToolTipRole).toString());
+        selectionChanged();
+    };
+    connect(role_, &QComboBox::currentIndexChanged, this, changed);
+    connect(layer_, &QSpinBox::valueChanged, this, changed);
+    connect(quantity_, &QComboBox::currentIndexChanged, this, changed);
+}
+
+AttentionRole CapacityPlot::role() const {
+    return role_->currentIndex() == 1 ? AttentionRole::Cross : AttentionRole::Self;
+}
+
+int CapacityPlot::layer() const { return layer_->value(); }
+
+CapacityPlot::Quantity CapacityPlot::quantity() const { return Quantity(quantity_->currentIndex()); }
+
+bool CapacityPlot::needsObservation() const {
+    return quantity() != Quantity::NormalizerNorm && quantity() != Quantity::CacheLength;
+}
+
+bool CapacityPlot::needsSpectrum() const { return quantity() == Quantity::EffectiveRank; }
+
+void CapacityPlot::select(AttentionRole role, int layer, Quantity quantity) {
+    {
+        const QSignalBlocker b1(role_), b2(layer_), b3(quantity_);
+        role_->setCurrentIndex(role == AttentionRole::Cross ? 1 : 0);
+        layer_->setValue(layer);
+        quantity_->setCurrentIndex(int(quantity));
+    }
+    selectionChanged();
+}
+
+void CapacityPlot::updateSelectors() {
+    const QSignalBlocker b1(role_), b2(layer_), b3(quantity_);
+    const bool decoder = current_ && current_->decoder();
+    role_->setEnabled(decoder);
+    if (!decoder) role_->setCurrentIndex(0);
+    layer_->setRange(0, std::max(0, (current_ ? current_->layers() : 1) - 1));
+    // A run of the other attention kind starts on a quantity it has.
+    if (current_ && current_->has_run() && current_->linear(role()) != for_linear(quantity()))
+        quantity_->setCurrentIndex(int(current_->linear(role()) ? Quantity::EffectiveRank : Quantity::RowEntropy));
+    quantity_->setToolTip(quantity_->currentData(Qt::ToolTipRole).toString());
+}
+
+void CapacityPlot::rebuild() {
+    updateSelectors();
+    setSubtitle(tr("layer %1, %2").arg(layer()).arg(role() == AttentionRole::Cross ? tr("cross attention")
+                                                                                  : tr("self attention")));
+    TimePlot::rebuild();
+}
+
+QString CapacityPlot::yLabel() const {
+    switch (quantity()) {
+        case Quantity::EffectiveRank: return tr("effective rank of S");
+        case Quantity::NormalizerNorm: return tr("‖Z‖");
+        case Quantity::Denominator: return tr("φ(q)·Z");
+        case Quantity::MinDenominator: return tr("min over batch of φ(q)·Z");
+        case Quantity::CacheLength: return tr("cached keys");
+        case Quantity::RowEntropy: return tr("row entropy (nats)");
+    }
+    return {};
+}
+
+QString CapacityPlot::emptyNote() const {
+    if (current_ && current_->has_run()) {
+        if (role() == AttentionRole::Cross && !current_->decoder()) return tr("Encoders have no cross attention");
+        if (current_->linear(role()) != for_linear(quantity()))
+            return current_->linear(role()) ? tr("Linear attention keeps no cache and has no softmax rows")
+                                            : tr("Softmax attention has no S and Z");
+        if (!current_->empty() && needsObservation())
+            return tr("Recorded while this view shows the layer:\nstep on to see it");
+    }
+    return TimePlot::emptyNote();
+}
+
+std::vector<TimePlot::Series> CapacityPlot::series(const TraceStore& store) const {
+    const AttentionRole r = role();
+    const int l = layer();
+    const Quantity q = quantity();
+    if (l >= store.layers() || (r == AttentionRole::Cross && !store.decoder()) || store.linear(r) != for_linear(q))
+        return {};
+    const QString where = tr("L%1 ").arg(l);
+    if (q == Quantity::CacheLength)
+        return {{where + tr("cache length"), 0, false, [l, r](const StepRecord& rec) -> std::optional<double> {
+                     const CapacityRecord* c = capacity_of(rec, l, r);
+                     if (c) return c->cache_length;
+                     if (l >= int(rec.layers.size())) return std::nullopt;
+                     const ModuleNorms& m = r == AttentionRole::Self ? rec.layers[size_t(l)].self
+                                                                     : rec.layers[size_t(l)].cross;
+                     return m.present ? std::optional<double>(m.cache_length) : std::nullopt;
+                 }}};
+    std::vector<Series> out;
+    for (int h = 0; h < store.heads(r); ++h) {
+        auto value = [l, r, q, h](const StepRecord& rec) -> std::optional<double> {
+            auto at = [h](const std::vector<float>& v) {
+                return h < int(v.size()) ? std::optional<double>(v[size_t(h)]) : std::nullopt;
+            };
+            if (q == Quantity::NormalizerNorm) {
+                if (l >= int(rec.layers.size())) return std::nullopt;
+                return at(r == AttentionRole::Self ? rec.layers[size_t(l)].self.second
+                                                   : rec.layers[size_t(l)].cross.second);
+            }
+            const CapacityRecord* c = capacity_of(rec, l, r);
+            if (!c) return std::nullopt;
+            switch (q) {
+                case Quantity::EffectiveRank: return at(c->effective_rank);
+                case Quantity::Denominator: return at(c->denominator);
+                case Quantity::MinDenominator: return at(c->min_denominator);
+                default: return at(c->row_entropy);
+            }
+        };
+        out.push_back({where + tr("head %1").arg(h), h, false, value});
+    }
+    return out;
+}
+
+}  // namespace stepscope::ui

@@ -1,0 +1,41 @@
+// Plot: how much one layer's attention state holds over steps, per head (effective rank, ||Z||, phi(q).Z; cache and row entropy).
+#pragma once
+
+#include "plots/time_plot.h"
+
+class QComboBox;
+class QSpinBox;
+
+namespace stepscope::ui {
+
+class CapacityPlot : public TimePlot {
+    Q_OBJECT
+
+public:
+    enum class Quantity { EffectiveRank = 0, NormalizerNorm, Denominator, MinDenominator, CacheLength, RowEntropy };
+
+    explicit CapacityPlot(QWidget* parent = nullptr);
+
+    void select(AttentionRole role, int layer, Quantity quantity);
+    void rebuild() override;
+    AttentionRole role() const;
+    int layer() const;
+    // Whether the quantity shown needs the layer observed (all but ||Z|| and the cache length).
+    bool needsObservation() const;
+    bool needsSpectrum() const;
+
+protected:
+    std::vector<Series> series(const TraceStore& store) const override;
+    QString yLabel() const override;
+    QString emptyNote() const override;
+
+private:
+    void updateSelectors();
+    Quantity quantity() const;
+
+    QComboBox* role_;
+    QSpinBox* layer_;
+    QComboBox* quantity_;
+};
+
+}  // namespace stepscope::ui

@@ -1,0 +1,284 @@
+// Plot layout in resizable splitters, pinning for comparison, and redraws coalesced on a frame timer.
+#include "plots/plot_panel.h"
+
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QSignalBlocker>
+#include <QSlider>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTabWidget>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "plots/attention_plot.h"
+#include "plots/capacity_plot.h"
+#include "plots/divergence_plot.h"
+#include "session/insight_records.h"
+#include "plots/output_plot.h"
+#include "plots/performance_plot.h"
+#include "plots/spectrum_plot.h"
+#include "plots/state_plot.h"
+
+namespace stepscope::ui {
+
+namespace {
+// About 40 frames a second: fluid, and far below the step rate of small models.
+constexpr int kFrameMs = 25;
+
+bool finite(const std::vector<float>& values) {
+    return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
+}
+
+// Where a record first holds a non-finite value, earliest layer first (a NaN spreads to later
+// layers and the output); empty when every value is finite.
+QString non_finite_place(const StepRecord& r) {
+    for (size_t l = 0; l < r.layers.size(); ++l) {
+        const LayerNorms& layer = r.layers[l];
+        if (!finite(layer.self.first) || !finite(layer.self.second))
+            return PlotPanel::tr("layer %1 (self attention state)").arg(l);
+        if (!finite(layer.cross.first) || !finite(layer.cross.second))
+            return PlotPanel::tr("layer %1 (cross attention state)").arg(l);
+    }
+    if (!finite(r.output) || !std::isfinite(r.output_norm)) return PlotPanel::tr("the output");
+    return {};
+}
+}
+
+PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
+    : QWidget(parent),
+      current_(current),
+      outputs_(new OutputPlot),
+      states_(new StatePlot),
+      attention_(new AttentionPlot),
+      performance_(new PerformancePlot),
+      spectrum_(new SpectrumPlot),
+      capacity_(new CapacityPlot),
+      divergence_(new DivergencePlot),
+      tabs_(new QTabWidget),
+      observed_(new QSpinBox),
+      pinned_label_(new QLabel),
+      unpin_button_(new QPushButton(tr("Unpin"))),
+      smoothing_(new QSlider(Qt::Horizontal)),
+      smoothing_label_(new QLabel) {
+    auto* bar = new QHBoxLayout;
+    bar->setContentsMargins(6, 2, 6, 0);
+    bar->addWidget(new QLabel(tr("Batch element shown:")));
+    observed_->setToolTip(tr("The sequence of the batch the plots follow; every element is recorded"));
+    // Typing "12" shows element 12 without drawing element 1 first.
+    observed_->setKeyboardTracking(false);
+    bar->addWidget(observed_);
+    bar->addSpacing(24);
+    bar->addWidget(pinned_label_, 1);
+    bar->addWidget(unpin_button_);
+    bar->addStretch(1);
+    auto* smoothing_caption = new QLabel(tr("Smoothing"));
+    smoothing_->setRange(0, 99);
+    smoothing_->setMaximumWidth(160);
+    smoothing_->setToolTip(tr("Exponential moving average of the curves over time, as TensorBoard smooths; "
+                              "the raw values stay faint behind. 0 is off."));
+    smoothing_caption->setToolTip(smoothing_->toolTip());
+    smoothing_label_->setMinimumWidth(smoothing_label_->fontMetrics().horizontalAdvance(QStringLiteral("0.00")) + 4);
+    smoothing_label_->setText(QStringLiteral("0.00"));
+    bar->addWidget(smoothing_caption);
+    bar->addWidget(smoothing_);
+    bar->addWidget(smoothing_label_);
+    unpin_button_->setVisible(false);
+    pinned_label_->setStyleSheet(QStringLiteral("color: #555;"));
+    // A long caption wraps rather than widening the window past a 1280-pixel screen.
+    pinned_label_->setWordWrap(true);
+
+    auto* top = new QSplitter(Qt::Horizontal);
+    top->addWidget(outputs_);
+    top->addWidget(states_);
+    auto* bottom = new QSplitter(Qt::Horizontal);
+    bottom->addWidget(attention_);
+    tabs_->setDocumentMode(true);
+    tabs_->addTab(performance_, tr("Performance"));
+    tabs_->addTab(spectrum_, tr("Spectrum of S"));
+    tabs_->addTab(capacity_, tr("State capacity"));
+    tabs_->addTab(divergence_, tr("Divergence"));
+    bottom->addWidget(tabs_);
+    for (QSplitter* row : {top, bottom}) {
+        row->setStretchFactor(0, 1);
+        row->setStretchFactor(1, 1);
+    }
+    auto* rows = new QSplitter(Qt::Vertical);
+    rows->addWidget(top);
+    rows->addWidget(bottom);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addLayout(bar);
+    layout->addWidget(rows, 1);
+
+    frame_timer_.setSingleShot(true);
+    frame_timer_.setInterval(kFrameMs);
+    connect(&frame_timer_, &QTimer::timeout, this, &PlotPanel::onFrame);
+    for (PlotView* view : views()) {
+        view->setStores(current_, nullptr);
+        connect(view, &PlotView::needsReplot, this, [this, view] {
+            dirty_.insert(view);
+            if (!frame_timer_.isActive()) frame_timer_.start();
+        });
+    }
+    for (PlotView* view : views()) connect(view, &PlotView::message, this, &PlotPanel::message);
+    connect(smoothing_, &QSlider::valueChanged, this, [this](int value) {
+        smoothing_label_->setText(QString::number(value / 100.0, 'f', 2));
+        for (TimePlot* view : {static_cast<TimePlot*>(outputs_), static_cast<TimePlot*>(states_),
+                               static_cast<TimePlot*>(performance_), static_cast<TimePlot*>(capacity_),
+                               static_cast<TimePlot*>(divergence_)})
+            view->setSmoothing(value / 100.0);
+    });
+    // Selections and the tab shown decide what the engine looks inside.
+    for (PlotView* view : QList<PlotView*>{attention_, spectrum_, capacity_})
+        connect(view, &PlotView::needsReplot, this, &PlotPanel::updateObservation);
+    connect(tabs_, &QTabWidget::currentChanged, this, &PlotPanel::updateObservation);
+    connect(observed_, &QSpinBox::valueChanged, this, &PlotPanel::observedChanged);
+    connect(unpin_button_, &QPushButton::clicked, this, &PlotPanel::unpin);
+    rebuildAll();
+}
+
+QList<PlotView*> PlotPanel::views() const {
+    return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_};
+}
+
+QList<PlotView*> PlotPanel::plots() const {
+    QList<PlotView*> out{outputs_, states_, attention_, performance_};
+    const auto& records = current_->records();
+    if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) {
+            return std::any_of(r.capacity.begin(), r.capacity.end(), [](const CapacityRecord& c) { return c.rank > 0; });
+        }))
+        out << spectrum_;
+    // Capacity records come with any look inside (the heatmap's too), but the quantity chosen may have none.
+    const auto& capacity_graphs = capacity_->currentGraphs();
+    if (std::any_of(capacity_graphs.begin(), capacity_graphs.end(), [](QCPGraph* g) { return g->dataCount() > 0; }))
+        out << capacity_;
+    if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) { return !r.divergence.empty(); }))
+        out << divergence_;
+    return out;
+}
+
+void PlotPanel::showView(QWidget* page) {
+    if (tabs_->indexOf(page) >= 0) tabs_->setCurrentWidget(page);
+}
+
+void PlotPanel::addPage(QWidget* page, const QString& title) { tabs_->addTab(page, title); }
+
+ObservationOptions PlotPanel::observation() const {
+    ObservationOptions what;
+    auto observe = [&what](int layer) {
+        if (std::find(what.layers.begin(), what.layers.end(), layer) == what.layers.end()) what.layers.push_back(layer);
+    };
+    if (const auto layer = attention_->observedLayer()) {
+        observe(*layer);
+        what.attention = true;
+    }
+    if (tabs_->currentWidget() == spectrum_ && current_->has_run() && current_->linear(spectrum_->role())) {
+        observe(spectrum_->layer());
+        what.spectrum = true;
+    }
+    if (tabs_->currentWidget() == capacity_ && capacity_->needsObservation()) {
+        observe(capacity_->layer());
+        what.spectrum = what.spectrum || capacity_->needsSpectrum();
+        // Denominators and row entropy come with any observation; attention keeps the histories small.
+        if (!what.spectrum) what.attention = true;
+    }
+    return what;
+}
+
+void PlotPanel::updateObservation() {
+    const ObservationOptions what = observation();
+    if (what.layers == observation_.layers && what.attention == observation_.attention &&
+        what.spectrum == observation_.spectrum)
+        return;
+    observation_ = what;
+    emit observationChanged(what);
+}
+
+void PlotPanel::updateDivergenceMark() {
+    const std::optional<int64_t> at = first_divergence(*current_);
+    if (at == diverged_at_) return;
+    diverged_at_ = at;
+    for (PlotView* view : views()) view->markDivergence(at);
+}
+
+void PlotPanel::pin(const TraceStore& run, const QString& caption) {
+    if (!run.has_run()) return;
+    pinned_ = run.shown_only();
+    pinned_label_->setText(!caption.isEmpty() ? caption
+                                              : tr("Pinned for comparison: %1, %2 steps, batch element %3 (dashed)")
+                                                    .arg(run.info().label)
+                                                    .arg(run.last_step() - run.base_step())
+                                                    .arg(run.info().observed));
+    unpin_button_->setVisible(true);
+    for (PlotView* view : views()) view->setStores(current_, &pinned_);
+    rebuildAll();
+    emit pinnedChanged(true);
+}
+
+void PlotPanel::unpin() {
+    pinned_ = TraceStore();
+    pinned_label_->clear();
+    unpin_button_->setVisible(false);
+    for (PlotView* view : views()) view->setStores(current_, nullptr);
+    rebuildAll();
+    emit pinnedChanged(false);
+}
+
+void PlotPanel::rebuildAll() {
+    {
+        const QSignalBlocker blocker(observed_);
+        observed_->setRange(0, std::max(0, current_->info().batch - 1));
+        observed_->setValue(current_->info().observed);
+    }
+    for (PlotView* view : views()) view->rebuild();
+    diverged_at_.reset();
+    for (PlotView* view : views()) view->markDivergence(std::nullopt);
+    updateDivergenceMark();
+    updateObservation();
+    non_finite_reported_ = false;
+    checkFinite(0);
+}
+
+void PlotPanel::appendFrom(int first) {
+    for (PlotView* view : views()) view->appendFrom(first);
+    if (!diverged_at_) updateDivergenceMark();
+    checkFinite(first);
+}
+
+void PlotPanel::setSmoothing(double weight) { smoothing_->setValue(int(std::lround(weight * 100))); }
+double PlotPanel::smoothing() const { return smoothing_->value() / 100.0; }
+
+void PlotPanel::checkFinite(int first) {
+    if (non_finite_reported_) return;
+    const auto& records = current_->records();
+    for (size_t i = size_t(std::max(0, first)); i < records.size(); ++i) {
+        const QString place = non_finite_place(records[i]);
+        if (place.isEmpty()) continue;
+        non_finite_reported_ = true;
+        emit message(tr("NaN or infinity first at step %1 in %2").arg(records[i].step).arg(place));
+        return;
+    }
+}
+
+void PlotPanel::setViewStep(qint64 step) {
+    for (PlotView* view : views()) view->setViewStep(step);
+}
+
+void PlotPanel::onFrame() {
+    const QSet<PlotView*> views = std::exchange(dirty_, {});
+    for (PlotView* view : views) view->refresh();
+    ++frames_;
+}
+
+void PlotPanel::refreshNow() {
+    frame_timer_.stop();
+    for (PlotView* view : views()) dirty_.insert(view);
+    onFrame();
+}
+
+}  // namespace stepscope::ui

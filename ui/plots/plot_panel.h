@@ -1,0 +1,117 @@
+// The four plots of a run, the pinned run they overlay, and the frame timer that redraws them at screen rate.
+#pragma once
+
+#include <QList>
+#include <QSet>
+#include <QTimer>
+#include <QWidget>
+
+#include <optional>
+
+#include "stepscope/observation.h"
+#include "session/trace_store.h"
+
+class QLabel;
+class QPushButton;
+class QSlider;
+class QSpinBox;
+class QTabWidget;
+
+namespace stepscope::ui {
+
+class AttentionPlot;
+class CapacityPlot;
+class DivergencePlot;
+class OutputPlot;
+class PerformancePlot;
+class PlotView;
+class SpectrumPlot;
+class StatePlot;
+
+class PlotPanel : public QWidget {
+    Q_OBJECT
+
+public:
+    // `current` is the run's store, owned by the RunController and read on the UI thread only.
+    explicit PlotPanel(const TraceStore* current, QWidget* parent = nullptr);
+
+    OutputPlot* outputs() const { return outputs_; }
+    StatePlot* states() const { return states_; }
+    AttentionPlot* attention() const { return attention_; }
+    PerformancePlot* performance() const { return performance_; }
+    SpectrumPlot* spectrum() const { return spectrum_; }
+    CapacityPlot* capacity() const { return capacity_; }
+    DivergencePlot* divergence() const { return divergence_; }
+    // The plots to export: the four of every run, then the spectrum (singular values recorded),
+    // capacity (its quantity drawn) and divergence views when the run has something for them.
+    QList<PlotView*> plots() const;
+    // Brings `page` to the front of the tabs it shares (performance, spectrum, capacity, divergence, pages).
+    void showView(QWidget* page);
+    // Adds a page that is not a plot (the Intervene panel) to those tabs.
+    void addPage(QWidget* page, const QString& title);
+    // What the views shown need looked inside: the attention map's linear layer, the spectrum's or capacity's.
+    ObservationOptions observation() const;
+
+    // Overlays the shown batch element of `run` on every plot (dashed) until unpin(); `caption` names
+    // it above the plots.
+    void pin(const TraceStore& run, const QString& caption = {});
+    void unpin();
+    bool hasPinned() const { return pinned_.has_run(); }
+    const TraceStore& pinned() const { return pinned_; }
+    // Smoothing of every time plot, 0 (off) to 0.99.
+    void setSmoothing(double weight);
+    double smoothing() const;
+    // Redraws counted since construction: at most one per frame however fast steps arrive.
+    int frames() const { return frames_; }
+    // The first step where the current branch's output left its original's, as marked on the plots.
+    std::optional<int64_t> divergenceMark() const { return diverged_at_; }
+
+public slots:
+    void rebuildAll();
+    void appendFrom(int first);
+    void setViewStep(qint64 step);
+    // Draws everything pending now (before an export).
+    void refreshNow();
+
+signals:
+    // The user chose another batch element to follow.
+    void observedChanged(int element);
+    void pinnedChanged(bool pinned);
+    // A line for the status bar: a plot's context-menu result, or the first NaN or infinity of a run.
+    void message(const QString& text);
+    // The views shown need other layers looked inside (observation()).
+    void observationChanged(const stepscope::ObservationOptions& what);
+
+private:
+    void onFrame();
+    // Says where the current run first held a NaN or infinity, once per run.
+    void checkFinite(int first);
+    // Every view, shown or not.
+    QList<PlotView*> views() const;
+    void updateObservation();
+    void updateDivergenceMark();
+
+    const TraceStore* current_;
+    TraceStore pinned_;
+    OutputPlot* outputs_;
+    StatePlot* states_;
+    AttentionPlot* attention_;
+    PerformancePlot* performance_;
+    SpectrumPlot* spectrum_;
+    CapacityPlot* capacity_;
+    DivergencePlot* divergence_;
+    QTabWidget* tabs_;
+    ObservationOptions observation_;  // as last announced
+    std::optional<int64_t> diverged_at_;
+    QSpinBox* observed_;
+    QLabel* pinned_label_;
+    QPushButton* unpin_button_;
+    QSlider* smoothing_;
+    QLabel* smoothing_label_;
+    bool non_finite_reported_ = false;
+    QTimer frame_timer_;
+    QSet<PlotView*> dirty_;
+    int frames_ = 0;
+};
+
+}  // namespace stepscope::ui

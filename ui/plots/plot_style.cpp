@@ -1,0 +1,193 @@
+// Shared plot styling so the four plots and their exported images look alike.
+#include "plots/plot_style.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace stepscope::ui {
+
+namespace {
+const QColor kPalette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),  QColor(214, 39, 40),
+                           QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127),
+                           QColor(188, 189, 34), QColor(23, 190, 207), QColor(0, 0, 128),    QColor(128, 128, 0)};
+constexpr int kPaletteSize = sizeof(kPalette) / sizeof(kPalette[0]);
+
+// matplotlib's viridis at nine evenly spaced stops.
+const QColor kViridis[] = {QColor(68, 1, 84),    QColor(71, 44, 122),  QColor(59, 81, 139),
+                           QColor(44, 113, 142), QColor(33, 144, 141), QColor(39, 173, 129),
+                           QColor(92, 200, 99),  QColor(170, 220, 50), QColor(253, 231, 37)};
+
+QString superscript(int exponent) {
+    static const QString digits = QStringLiteral("⁰¹²³⁴⁵⁶⁷⁸⁹");
+    QString out = exponent < 0 ? QStringLiteral("⁻") : QString();
+    for (QChar c : QString::number(std::abs(exponent))) out += digits[c.digitValue()];
+    return out;
+}
+}  // namespace
+
+QColor series_color(int index) { return kPalette[((index % kPaletteSize) + kPaletteSize) % kPaletteSize]; }
+
+QColor pinned_color(int index) {
+    QColor c = series_color(index);
+    return QColor::fromHsvF(c.hsvHueF() < 0 ? 0 : c.hsvHueF(), c.hsvSaturationF() * 0.45, std::min(1.0, c.valueF() * 0.6 + 0.4));
+}
+
+QCPColorGradient viridis_gradient() {
+    QCPColorGradient gradient;
+    gradient.clearColorStops();
+    constexpr int stops = sizeof(kViridis) / sizeof(kViridis[0]);
+    for (int i = 0; i < stops; ++i) gradient.setColorStopAt(double(i) / (stops - 1), kViridis[i]);
+    gradient.setColorInterpolation(QCPColorGradient::ciRGB);
+    return gradient;
+}
+
+QString log_tick_label(double value) {
+    if (value == 0) return QStringLiteral("0");
+    const double magnitude = std::abs(value);
+    if (magnitude >= 1e-3 && magnitude < 1e5) return QLocale::c().toString(value, 'g', 4);
+    int exponent = int(std::floor(std::log10(magnitude) + 1e-9));
+    double mantissa = value / std::pow(10.0, exponent);
+    if (std::abs(mantissa) >= 9.9995) {  // 9.99999e4 rounds up to 1·10⁵
+        mantissa /= 10;
+        ++exponent;
+    }
+    const QString power = QStringLiteral("10") + superscript(exponent);
+    if (std::abs(std::abs(mantissa) - 1) < 5e-4) return mantissa < 0 ? QStringLiteral("-") + power : power;
+    return QLocale::c().toString(mantissa, 'g', 3) + QStringLiteral("·") + power;
+}
+
+QVector<double> LogTicker::createTickVector(double, const QCPRange& range) {
+    QVector<double> ticks;
+    if (!(range.lower > 0 && range.upper > range.lower)) return ticks;
+    const double decades = std::log10(range.upper / range.lower);
+    const int first = int(std::floor(std::log10(range.lower)));
+    const int last = int(std::ceil(std::log10(range.upper)));
+    // Within about two decades, whole decades alone leave the axis with one label or none.
+    static const QVector<double> kFew{1, 2, 5};
+    static const QVector<double> kMany{1, 2, 3, 4, 5, 6, 7, 8, 9};
+    const QVector<double>* steps = decades < 0.6 ? &kMany : decades < 2.2 ? &kFew : nullptr;
+    decades_ = steps == nullptr;
+    if (steps) {
+        for (int e = first - 1; e <= last; ++e)
+            for (double m : *steps) ticks.push_back(m * std::pow(10.0, e));
+    } else {
+        const int stride = std::max(1, int(std::ceil(decades / std::max(1, tickCount()))));
+        for (int e = first - (first % stride + stride) % stride; e <= last + stride; e += stride)
+            ticks.push_back(std::pow(10.0, e));
+    }
+    // One tick either side of the range, as QCustomPlot trims them itself.
+    QVector<double> kept;
+    for (int i = 0; i < ticks.size(); ++i) {
+        const bool inside = ticks[i] >= range.lower && ticks[i] <= range.upper;
+        const bool neighbour = (i + 1 < ticks.size() && ticks[i + 1] >= range.lower && ticks[i] < range.lower) ||
+                               (i > 0 && ticks[i - 1] <= range.upper && ticks[i] > range.upper);
+        if (inside || neighbour) kept.push_back(ticks[i]);
+    }
+    return kept;
+}
+
+int LogTicker::getSubTickCount(double) { return decades_ ? 8 : 0; }
+
+QVector<double> LogTicker::createSubTickVector(int subTickCount, const QVector<double>& ticks) {
+    QVector<double> subs;
+    if (subTickCount == 0) return subs;
+    // 2·10ᵏ .. 9·10ᵏ between decades, at their log positions, not spaced evenly in value.
+    for (int i = 0; i + 1 < ticks.size(); ++i) {
+        if (ticks[i + 1] / ticks[i] > 10.5) continue;
+        for (int m = 2; m <= 9; ++m) subs.push_back(ticks[i] * m);
+    }
+    return subs;
+}
+
+QString LogTicker::getTickLabel(double tick, const QLocale&, QChar, int) { return log_tick_label(tick); }
+
+void style_plot(QCustomPlot* plot, const QString& title) {
+    QFont font = plot->font();
+    font.setPointSizeF(9);
+    plot->setFont(font);
+    plot->setNoAntialiasingOnDrag(true);
+    plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    plot->plotLayout()->insertRow(0);
+    QFont title_font = font;
+    title_font.setBold(true);
+    title_font.setPointSizeF(10);
+    plot->plotLayout()->addElement(0, 0, new QCPTextElement(plot, title, title_font));
+    plot->setProperty("fullTitle", title);
+    for (QCPAxis* axis : {plot->xAxis, plot->yAxis, plot->yAxis2}) {
+        axis->setLabelFont(font);
+        axis->setTickLabelFont(font);
+    }
+    // The legend sits in a row below the axes, wrapped into columns: long legends never cover the
+    // data nor narrow the plot.
+    QCPLegend* legend = plot->legend;
+    plot->axisRect()->insetLayout()->take(legend);
+    plot->plotLayout()->addElement(2, 0, legend);
+    plot->plotLayout()->setRowStretchFactor(2, 0.001);
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, false);
+    legend->setVisible(true);
+    QFont legend_font = font;
+    legend_font.setPointSizeF(8);
+    legend->setFont(legend_font);
+    legend->setRowSpacing(-3);
+    legend->setColumnSpacing(10);
+    legend->setBorderPen(Qt::NoPen);
+    legend->setBrush(Qt::NoBrush);
+    legend->setMargins(QMargins(4, 0, 4, 2));
+    legend->setSelectableParts(QCPLegend::spItems);
+    plot->axisRect()->setRangeZoom(Qt::Horizontal | Qt::Vertical);
+}
+
+void set_axis_label(QCPAxis* axis, const QString& label) {
+    axis->setProperty("fullLabel", label);
+    axis->setLabel(label);
+}
+
+void fit_decorations(QCustomPlot* plot, int width, int height) {
+    // Long titles lose their end, never their start ("utputs over time").
+    const int title_width = width - 12;
+    if (auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) {
+        const QString full = plot->property("fullTitle").toString();
+        const QString elided = QFontMetrics(text->font()).elidedText(full, Qt::ElideRight, title_width);
+        if (!full.isEmpty() && text->text() != elided) text->setText(elided);
+    }
+    for (QCPAxis* axis : {plot->yAxis, plot->yAxis2}) {
+        const QString full = axis->property("fullLabel").toString();
+        if (full.isEmpty()) continue;
+        const QString elided = QFontMetrics(axis->labelFont()).elidedText(full, Qt::ElideRight, std::max(40, height - 110));
+        if (axis->label() != elided) axis->setLabel(elided);
+    }
+    QCPLegend* legend = plot->legend;
+    // A wrapped grid has empty cells: item() is null there.
+    QVector<int> widths;
+    for (int i = 0; i < legend->itemCount(); ++i)
+        if (QCPAbstractLegendItem* item = legend->item(i)) widths.push_back(item->minimumOuterSizeHint().width());
+    const bool any = !widths.isEmpty();
+    if (legend->visible() != any) legend->setVisible(any);
+    if (!any) return;
+    // As many columns as fit, each as wide as its widest entry (entries fill the rows in order).
+    auto fits = [&](int columns) {
+        QVector<int> column_widths(columns, 0);
+        for (int i = 0; i < widths.size(); ++i)
+            column_widths[i % columns] = std::max(column_widths[i % columns], widths[i]);
+        int total = (columns - 1) * legend->columnSpacing();
+        for (int w : column_widths) total += w;
+        return total <= width - 16;
+    };
+    int columns = int(widths.size());
+    while (columns > 1 && !fits(columns)) --columns;
+    if (legend->wrap() != columns) legend->setWrap(columns);
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
+}
+
+QCPItemText* add_note(QCustomPlot* plot) {
+    auto* note = new QCPItemText(plot);
+    note->position->setType(QCPItemPosition::ptAxisRectRatio);
+    note->position->setCoords(0.5, 0.5);
+    note->setPositionAlignment(Qt::AlignCenter);
+    note->setColor(QColor(120, 120, 120));
+    note->setClipToAxisRect(false);
+    note->setVisible(false);
+    return note;
+}
+
+}  // namespace stepscope::ui

@@ -1,0 +1,80 @@
+// A plot with its own selectors above it, fed from the current run's records and an optional pinned run.
+#pragma once
+
+#include <QWidget>
+
+#include <cstdint>
+#include <optional>
+
+#include "session/trace_store.h"
+
+class QCPAbstractPlottable;
+class QCustomPlot;
+class QHBoxLayout;
+
+namespace stepscope::ui {
+
+class PlotView : public QWidget {
+    Q_OBJECT
+
+public:
+    PlotView(const QString& title, const QString& file_stem, QWidget* parent = nullptr);
+
+    QCustomPlot* plot() const { return plot_; }
+    const QString& title() const { return title_; }
+    // The file name an "export all" gives this plot, without suffix.
+    const QString& fileStem() const { return file_stem_; }
+    // The title as drawn: the subtitle joined on, elided to the plot's width.
+    QString shownTitle() const;
+    QString fullTitle() const;
+
+    void setStores(const TraceStore* current, const TraceStore* pinned);
+    // Adds what is selected to the title drawn in the plot (and so in its exported image).
+    void setSubtitle(const QString& subtitle);
+    // Everything again from the stores: a new run, a new selection, a branch or a pin.
+    virtual void rebuild() = 0;
+    // Records of the current run from index `first` on are new.
+    virtual void appendFrom(int first) = 0;
+    virtual void setViewStep(int64_t step) = 0;
+    // Brings the axes to the data (unless the user zoomed or panned) and draws. Called at screen rate.
+    virtual void refresh() = 0;
+    // What the plot shows as CSV with a header row (the context menu's "Copy data").
+    virtual QString csv() const = 0;
+    // Hides or shows a series, as a click on its legend entry does.
+    virtual void toggleSeries(QCPAbstractPlottable* plottable);
+    // Marks the first step where a branch's output left its original's; none clears the mark.
+    virtual void markDivergence(std::optional<int64_t> /*step*/) {}
+
+signals:
+    // Something changed: the panel redraws at its next frame.
+    void needsReplot();
+    // A one-line result of a context-menu action, for the status bar.
+    void message(const QString& text);
+
+protected:
+    QHBoxLayout* controls() const { return controls_; }
+    // Right of the selectors, for controls every plot of a kind shares.
+    QHBoxLayout* trailingControls() const { return trailing_; }
+    // False once the user zooms or drags, until a double-click: refresh() leaves the axes alone.
+    bool following() const { return following_; }
+    void follow() { following_ = true; }
+    // Lays out the title and the legend for the plot's current width.
+    void fitDecorations();
+    // The mouse moved over the plot with no button held (hover read-outs).
+    virtual void hover(const QPoint&) {}
+    const TraceStore* current_ = nullptr;
+    const TraceStore* pinned_ = nullptr;
+
+private:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+    void showContextMenu(const QPoint& position);
+
+    bool following_ = true;
+    QString title_;
+    QString file_stem_;
+    QHBoxLayout* controls_;
+    QHBoxLayout* trailing_;
+    QCustomPlot* plot_;
+};
+
+}  // namespace stepscope::ui

@@ -1,0 +1,41 @@
+// Plot: the singular values of each head's linear-attention state S (D x M) at the viewed step.
+#pragma once
+
+#include "plots/plot_view.h"
+
+class QCPItemText;
+class QComboBox;
+class QSpinBox;
+
+namespace stepscope::ui {
+
+class SpectrumPlot : public PlotView {
+    Q_OBJECT
+
+public:
+    explicit SpectrumPlot(QWidget* parent = nullptr);
+
+    void select(AttentionRole role, int layer);
+    AttentionRole role() const;
+    int layer() const;
+    void rebuild() override;
+    void appendFrom(int first) override;
+    void setViewStep(int64_t step) override;
+    void refresh() override;
+    QString csv() const override;
+    // Heads drawn at the last refresh, for tests.
+    int headsShown() const { return heads_shown_; }
+
+private:
+    void updateSelectors();
+    // Adds one graph per head of `store`'s record at the viewed step; the number of heads drawn.
+    int draw(const TraceStore& store, bool pinned);
+
+    QComboBox* role_;
+    QSpinBox* layer_;
+    QCPItemText* note_;
+    int64_t view_step_ = 0;
+    int heads_shown_ = 0;
+};
+
+}  // namespace stepscope::ui

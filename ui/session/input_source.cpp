@@ -1,0 +1,204 @@
+// Input generation (random, sinusoid, fed-back output) and input/memory files (safetensors, CSV).
+#include "session/input_source.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QLocale>
+#include <QTextStream>
+
+#include <cmath>
+
+#include "stepscope/decoder_memory.h"
+#include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
+#include "stepscope/regular_file.h"
+#include "stepscope/safetensors.h"
+
+namespace stepscope::ui {
+
+namespace {
+
+constexpr double kTwoPi = 6.283185307179586;
+constexpr uint64_t kFirstInputStream = 1, kRandomInputStream = 2, kMemoryStream = 3, kLengthStream = 4;
+
+uint64_t splitmix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+Error file_error(const QString& path, const QString& what) {
+    return Error(QStringLiteral("%1: %2").arg(path, what).toStdString());
+}
+
+// CSV: one sequence element per row, N*E numbers in (n, e) order; a first row that is not numeric is
+// a header and skipped.
+std::vector<float> read_csv(const QString& path, int width, int64_t& steps, int& batch) {
+    // Text takes more bytes than the floats it holds: a file within the memory limit fits.
+    require_regular_file(path.toStdString(), memory_limit(), "the memory limit");
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly | QIODevice::Text)) throw file_error(path, file.errorString());
+    QTextStream stream(&file);
+    const QLocale c = QLocale::c();
+    std::vector<float> values;
+    long columns = -1, line_number = 0;
+    steps = 0;
+    while (!stream.atEnd()) {
+        const QString line = stream.readLine().trimmed();
+        ++line_number;
+        if (line.isEmpty()) continue;
+        const QStringList cells = line.split(',');
+        std::vector<float> row;
+        row.reserve(cells.size());
+        bool numeric = true;
+        for (const QString& cell : cells) {
+            bool ok = false;
+            const double value = c.toDouble(cell.trimmed(), &ok);
+            if (!ok) {
+                numeric = false;
+                break;
+            }
+            // Checked as the float32 the model reads: 1e39 is finite as a double, infinite as a float.
+            const float narrowed = static_cast<float>(value);
+            if (!std::isfinite(narrowed))
+                throw file_error(path, QStringLiteral("line %1, column %2: %3 is not a finite float32 number")
+                                           .arg(line_number)
+                                           .arg(row.size() + 1)
+                                           .arg(QString::fromStdString(quote_text(cell.trimmed().toStdString()))));
+            row.push_back(narrowed);
+        }
+        if (!numeric) {
+            if (columns < 0 && steps == 0) continue;  // the header
+            throw file_error(path, QStringLiteral("line %1 has a value that is not a finite number").arg(line_number));
+        }
+        if (columns < 0) columns = static_cast<long>(row.size());
+        if (static_cast<long>(row.size()) != columns)
+            throw file_error(path, QStringLiteral("line %1 has %2 values, earlier lines %3")
+                                       .arg(line_number)
+                                       .arg(row.size())
+                                       .arg(columns));
+        values.insert(values.end(), row.begin(), row.end());
+        ++steps;
+    }
+    if (steps == 0) throw file_error(path, QStringLiteral("holds no rows of numbers"));
+    if (columns % width != 0)
+        throw file_error(path, QStringLiteral("rows have %1 values; the model needs a multiple of its width %2 "
+                                              "(batch elements side by side)")
+                                   .arg(columns)
+                                   .arg(width));
+    batch = static_cast<int>(columns / width);
+    return values;
+}
+
+std::vector<float> read_safetensors_x(const QString& path, int width, int64_t& steps, int& batch) {
+    const SafetensorsFile file = read_safetensors(path.toStdString());
+    const auto found = file.tensors.find("x");
+    if (found == file.tensors.end()) throw file_error(path, QStringLiteral("has no tensor 'x' (T, N, E)"));
+    const Tensor& x = found->second;
+    if (x.dtype == DType::I64 || x.shape.size() != 3)
+        throw file_error(path, QStringLiteral("tensor 'x' must be a float tensor (T, N, E), got %1")
+                                   .arg(QString::fromStdString(x.shape_string())));
+    if (x.shape[2] != width)
+        throw file_error(path, QStringLiteral("tensor 'x' is %1 wide, the model's d_model is %2")
+                                   .arg(x.shape[2])
+                                   .arg(width));
+    if (x.shape[0] < 1 || x.shape[1] < 1 || x.shape[1] > 4096)
+        throw file_error(path, QStringLiteral("tensor 'x' %1 needs at least one step and 1 to 4096 sequences")
+                                   .arg(QString::fromStdString(x.shape_string())));
+    steps = x.shape[0];
+    batch = static_cast<int>(x.shape[1]);
+    return x.values;
+}
+
+Memory memory_from_file(const QString& path, int batch, int width) {
+    const SafetensorsFile file = read_safetensors(path.toStdString());
+    Memory memory = decoder_memory(file.tensors, path.toStdString());
+    if (memory.batch != batch || memory.values.cols() != width)
+        throw file_error(path, QStringLiteral("tensor 'memory' is %1; the run needs (%2, S, %3)")
+                                   .arg(QString::fromStdString(file.tensors.at("memory").shape_string()))
+                                   .arg(batch)
+                                   .arg(width));
+    return memory;
+}
+
+Memory random_memory(const MemorySpec& spec, int batch, int width) {
+    constexpr double kMaxValues = 256.0 * 1024 * 1024;  // 1 GiB of floats
+    if (double(batch) * spec.length * width > kMaxValues)
+        throw Error("a random memory of " + std::to_string(batch) + " x " + std::to_string(spec.length) + " x " +
+                    std::to_string(width) + " values is too large; shorten it or reduce the batch");
+    Memory memory;
+    memory.batch = batch;
+    memory.length = spec.length;
+    memory.values.resize(long(batch) * spec.length, width);
+    for (long i = 0; i < memory.values.size(); ++i)
+        memory.values.data()[i] = 2 * uniform(spec.seed, kMemoryStream, i) - 1;
+    memory.lengths.resize(batch);
+    for (int n = 0; n < batch; ++n)
+        memory.lengths[n] = 1 + static_cast<int64_t>(uniform(spec.seed, kLengthStream, n) * spec.length);
+    return memory;
+}
+
+}  // namespace
+
+float uniform(uint64_t seed, uint64_t stream, uint64_t index) {
+    const uint64_t bits = splitmix64(splitmix64(seed ^ splitmix64(stream)) + index);
+    return static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);
+}
+
+InputSource::InputSource(const SessionSpec& spec, const ModelConfig& config)
+    : spec_(spec.input), batch_(spec.batch), width_(config.d_model()) {
+    if (spec_.kind == InputKind::File) {
+        const QString suffix = QFileInfo(spec_.path).suffix().toLower();
+        values_ = suffix == "csv" ? read_csv(spec_.path, width_, steps_, batch_)
+                                  : read_safetensors_x(spec_.path, width_, steps_, batch_);
+    }
+    if (batch_ < 1) throw Error("the batch must hold at least one sequence");
+    decoder_ = config.kind == ModelKind::Decoder;
+    if (!decoder_) return;
+    const int memory_width = config.effective_cross_model_dimensions();
+    memory_ = spec.memory.kind == MemoryKind::File ? memory_from_file(spec.memory.path, batch_, memory_width)
+                                                   : random_memory(spec.memory, batch_, memory_width);
+}
+
+std::optional<int64_t> InputSource::length() const {
+    if (spec_.kind == InputKind::File) return steps_;
+    return std::nullopt;
+}
+
+void InputSource::input(int64_t t, const RowMatrix& previous_output, RowMatrix& x) const {
+    x.resize(batch_, width_);
+    const long count = x.size();
+    switch (spec_.kind) {
+        case InputKind::Feedback:
+            if (previous_output.size()) {
+                x = previous_output;
+                return;
+            }
+            if (t != 0)
+                throw Error("outputs are fed back, but the output of step " + std::to_string(t - 1) +
+                            " is not known; choose another input source");
+            for (long i = 0; i < count; ++i) x.data()[i] = uniform(spec_.seed, kFirstInputStream, i);
+            return;
+        case InputKind::Random:
+            for (long i = 0; i < count; ++i)
+                x.data()[i] = uniform(spec_.seed, kRandomInputStream, uint64_t(t) * count + i);
+            return;
+        case InputKind::Sinusoid:
+            // Each (sequence, feature) gets its own phase so the features are not all equal.
+            for (long i = 0; i < count; ++i)
+                x.data()[i] = static_cast<float>(std::sin(kTwoPi * (double(t) / spec_.period + double(i) / count)));
+            return;
+        case InputKind::File:
+            if (t >= steps_)
+                throw Error(QStringLiteral("%1 holds %2 steps; step %3 is past its end")
+                                .arg(spec_.path)
+                                .arg(steps_)
+                                .arg(t + 1)
+                                .toStdString());
+            x = Eigen::Map<const RowMatrix>(values_.data() + t * count, batch_, width_);
+            return;
+    }
+}
+
+}  // namespace stepscope::ui

@@ -1,0 +1,20 @@
+// Reading the records of observed layers and of branches: capacity lookups and where a branch diverges.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "session/trace_store.h"
+
+namespace stepscope::ui {
+
+// Outputs closer than this count as the same: a branch diverges at the first step beyond it.
+constexpr float kDivergenceThreshold = 1e-6f;
+
+// The capacity `record` holds for `layer`'s `role` attention, or null when that layer was not observed.
+const CapacityRecord* capacity_of(const StepRecord& record, int layer, AttentionRole role);
+
+// The first step of a branch whose output differs from its original's by more than the threshold.
+std::optional<int64_t> first_divergence(const TraceStore& run, float threshold = kDivergenceThreshold);
+
+}  // namespace stepscope::ui

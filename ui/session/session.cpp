@@ -1,0 +1,357 @@
+// Stepping a model with observation and timing, rewinding through checkpoints, and snapshots with the session.
+#include "session/session.h"
+
+#include <QFileInfo>
+#include <QJsonDocument>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include "session/step_probe.h"
+#include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
+#include "stepscope/snapshot.h"
+
+namespace stepscope::ui {
+
+namespace {
+
+SessionSpec with_model_config(SessionSpec spec, const Model& model) {
+    spec.config = model.config();
+    return spec;
+}
+
+float distance(const std::vector<float>& a, const std::vector<float>& b) {
+    if (a.size() != b.size()) return std::numeric_limits<float>::quiet_NaN();
+    return (Eigen::Map<const Eigen::VectorXf>(a.data(), long(a.size())) -
+            Eigen::Map<const Eigen::VectorXf>(b.data(), long(b.size())))
+        .norm();
+}
+
+// The output of batch element `n`, (E).
+std::vector<float> output_row(const BatchRecord& record, int n) {
+    const auto width = long(record.width());
+    return std::vector<float>(record.outputs.begin() + n * width, record.outputs.begin() + (n + 1) * width);
+}
+
+}  // namespace
+
+std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
+    if (!spec.weights_path.isEmpty()) return load_model(spec.weights_path.toStdString());
+    require_model_fits(spec.config);
+    return Model::create_random(spec.config, spec.weights_seed);
+}
+
+std::unique_ptr<Runner> Runner::open(const SessionSpec& spec) {
+    auto runner = std::make_unique<Runner>(build_model(spec), spec);
+    if (!spec.snapshot_path.isEmpty()) runner->restore(spec.snapshot_path);
+    return runner;
+}
+
+Runner::Runner(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper)
+    : model_(std::move(model)),
+      spec_(with_model_config(spec, *model_)),
+      input_(spec_, model_->config()) {
+    spec_.batch = input_.batch();
+    spec_.observed = std::clamp(spec_.observed, 0, spec_.batch - 1);
+    spec_.snapshot_path.clear();
+    stepper_ = stepper ? std::move(stepper) : make_stepper(model_, spec_.device);
+    spec_.device = stepper_->device();
+    stepper_->reset(spec_.sequence_seed);
+    checkpoints_.reset({stepper_->state(), {}});
+    check_interventions(spec_.interventions);
+    ablation_ = ablation_of(spec_.interventions);
+    if (!spec_.interventions.empty()) {
+        SessionSpec original = spec_;
+        original.interventions.clear();
+        original.device = Device::Cpu;
+        original_ = std::make_unique<Runner>(model_, original);
+    }
+}
+
+SessionSpec Runner::spec() const {
+    SessionSpec out = spec_;
+    out.steps = step() - base_step();
+    return out;
+}
+
+RunInfo Runner::info() const {
+    RunInfo info;
+    info.model = model_;
+    info.label = run_label(model_->config());
+    info.weights = spec_.weights_path.isEmpty() ? QStringLiteral("random weights, seed %1").arg(spec_.weights_seed)
+                                                : QFileInfo(spec_.weights_path).fileName();
+    info.batch = spec_.batch;
+    info.base_step = base_step();
+    info.sequence_seed = spec_.sequence_seed;
+    info.observed = spec_.observed;
+    return info;
+}
+
+BatchRecord Runner::advance() { return advance(nullptr); }
+
+BatchRecord Runner::advance(std::vector<std::vector<float>>* layer_outputs) {
+    require_step_fits();
+    if (original_) original_->require_step_fits();
+    BatchRecord record;
+    StepProbe probe(record, spec_.batch, model_->config().n_layers, spec_.observed);
+    // A refused step leaves the state as it was, before this step's edits too.
+    std::optional<State> unedited;
+    if (edits_state_at(step())) {
+        unedited = stepper_->state();
+        State edited = *unedited;
+        edit_state(edited, [this] { return original_->state(); });
+        stepper_->set_state(std::move(edited));
+    }
+    RowMatrix y;
+    std::chrono::steady_clock::time_point start, stop;
+    try {
+        input_.input(step(), last_output_, x_);
+        edit_input(step(), x_);
+        if (original_ || layer_outputs) probe.keep_layer_outputs();
+        const StepOptions options{&probe, device() == Device::Cpu ? observation_.get() : nullptr,
+                                  ablation_.empty() ? nullptr : &ablation_};
+        // Timed as `stepscope bench` times a step, here with the observer the plots need.
+        start = std::chrono::steady_clock::now();
+        if (const Memory* memory = input_.memory()) stepper_->step(x_, *memory, y, options);
+        else stepper_->step(x_, y, options);
+        stop = std::chrono::steady_clock::now();
+    } catch (...) {
+        if (unedited) stepper_->set_state(std::move(*unedited));
+        throw;
+    }
+    record.latency_ms = std::chrono::duration<double, std::milli>(stop - start).count();
+    record.step = step();
+    record.state_bytes = static_cast<int64_t>(stepper_->state_bytes());
+    record.outputs.assign(y.data(), y.data() + y.size());
+    record.output_norms.resize(size_t(y.rows()));
+    Eigen::Map<Eigen::VectorXf>(record.output_norms.data(), y.rows()) = y.rowwise().norm();
+    if (original_) {
+        std::vector<std::vector<float>> original_outputs;
+        const BatchRecord original = original_->advance(&original_outputs);
+        for (size_t l = 0; l < probe.layerOutputs().size() && l < original_outputs.size(); ++l)
+            record.divergence.push_back(distance(probe.layerOutputs()[l], original_outputs[l]));
+        record.divergence.push_back(distance(output_row(record, spec_.observed), output_row(original, spec_.observed)));
+    }
+    if (layer_outputs) *layer_outputs = probe.layerOutputs();
+    last_output_ = std::move(y);
+    if (rewindable_ && checkpoints_.wants(step())) checkpoints_.offer({stepper_->state(), last_output_});
+    return record;
+}
+
+// Full attention's cache doubles as it fills, and a checkpoint copies the state: the step is refused,
+// the run unchanged, before the model, the state after it, the copies and the checkpoints pass the limit.
+void Runner::require_step_fits() const {
+    const ModelConfig& config = model_->config();
+    RunShape run;
+    run.batch = spec_.batch;
+    run.steps = step() + 1;
+    if (const Memory* memory = input_.memory()) run.memory_length = memory->length;
+    run.state_copies = 2;  // the live state and the checkpoint copied from it
+    run.kept_bytes = double(checkpoints_.bytes());
+    try {
+        require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run),
+                       "step " + std::to_string(run.steps));
+    } catch (const Error& e) {
+        if (config.self_attention() != "full") throw;
+        throw Error(std::string(e.what()) + "; Reset, or use linear attention, whose state does not grow");
+    }
+}
+
+void Runner::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const {
+    RowMatrix x;
+    const StepOptions options{nullptr, nullptr, ablation_.empty() ? nullptr : &ablation_};
+    while (c.state.step < step) {
+        if (cancelled && cancelled()) throw RunCancelled{};
+        if (edits_state_at(c.state.step))
+            edit_state(c.state, [this, &c] { return original_->state_at(c.state.step).state; });
+        input_.input(c.state.step, c.last_output, x);
+        edit_input(c.state.step, x);
+        RowMatrix y;
+        if (const Memory* memory = input_.memory()) model_->step(x, *memory, c.state, y, options);
+        else model_->step(x, c.state, y, options);
+        c.last_output = std::move(y);
+    }
+}
+
+Checkpoint Runner::state_at(int64_t step, const CancelCheck& cancelled) const {
+    if (step < base_step() || step > this->step())
+        throw Error("step " + std::to_string(step) + " is outside the run (" + std::to_string(base_step()) + " to " +
+                    std::to_string(this->step()) + ")");
+    if (step == this->step()) return {stepper_->state(), last_output_};
+    Checkpoint c = checkpoints_.nearest(step);
+    replay(c, step, cancelled);
+    return c;
+}
+
+void Runner::rewind(int64_t step, const CancelCheck& cancelled) {
+    Checkpoint c = state_at(step, cancelled);
+    if (original_) original_->rewind(step, cancelled);
+    stepper_->set_state(std::move(c.state));
+    checkpoints_.drop_after(step);
+    last_output_ = std::move(c.last_output);
+}
+
+void Runner::reset(uint64_t sequence_seed) {
+    stepper_->reset(sequence_seed);
+    spec_.sequence_seed = sequence_seed;
+    spec_.snapshot_path.clear();
+    last_output_ = RowMatrix();
+    checkpoints_.reset({stepper_->state(), {}});
+    if (original_) original_->reset(sequence_seed);
+}
+
+void Runner::set_rewindable(bool rewindable) {
+    rewindable_ = rewindable;
+    if (original_) original_->set_rewindable(rewindable);
+}
+
+void Runner::set_observed(int element) {
+    spec_.observed = std::clamp(element, 0, spec_.batch - 1);
+    if (observation_) set_observation(observation_->options());
+    if (original_) original_->set_observed(element);
+}
+
+void Runner::set_observation(const ObservationOptions& what) {
+    if (what.layers.empty() || (!what.attention && !what.spectrum)) {
+        observation_.reset();
+        return;
+    }
+    ObservationOptions options = what;
+    options.batch_element = spec_.observed;
+    observation_ = std::make_unique<Observation>(options);
+}
+
+void Runner::check_interventions(const std::vector<Intervention>& interventions) const {
+    State scratch = model_->new_state();
+    for (const Intervention& i : interventions) {
+        try {
+            switch (i.kind) {
+                case InterventionKind::AblateHead: check_ablation(*model_, ablation_of({i})); break;
+                case InterventionKind::ScaleHead: scale_head(*model_, scratch, i.layer, i.role, i.head, 1.0f); break;
+                case InterventionKind::ClearLayer: clear_layer_state(*model_, scratch, i.layer); break;
+                case InterventionKind::CopyFromOriginal:
+                    if (i.layer < 0 || i.layer >= model_->config().n_layers)
+                        throw Error("layer " + std::to_string(i.layer) + " is outside 0.." +
+                                    std::to_string(model_->config().n_layers - 1));
+                    break;
+                case InterventionKind::EditInput:
+                    if (i.element < 0 || i.element >= spec_.batch)
+                        throw Error("batch element " + std::to_string(i.element) + " is outside 0.." +
+                                    std::to_string(spec_.batch - 1));
+                    if (i.index < 0 || i.index >= model_->config().d_model())
+                        throw Error("input component " + std::to_string(i.index) + " is outside 0.." +
+                                    std::to_string(model_->config().d_model() - 1));
+                    break;
+            }
+        } catch (const Error& e) {
+            throw Error("intervention '" + describe(i).toStdString() + "': " + e.what());
+        }
+    }
+}
+
+bool Runner::edits_state_at(int64_t step) const {
+    return std::any_of(spec_.interventions.begin(), spec_.interventions.end(), [step](const Intervention& i) {
+        return i.step == step && (i.kind == InterventionKind::ScaleHead || i.kind == InterventionKind::ClearLayer ||
+                                  i.kind == InterventionKind::CopyFromOriginal);
+    });
+}
+
+void Runner::edit_state(State& state, const std::function<State()>& original) const {
+    for (const Intervention& i : spec_.interventions) {
+        if (i.step != state.step) continue;
+        if (i.kind == InterventionKind::ScaleHead) scale_head(*model_, state, i.layer, i.role, i.head, float(i.factor));
+        else if (i.kind == InterventionKind::ClearLayer) clear_layer_state(*model_, state, i.layer);
+        else if (i.kind == InterventionKind::CopyFromOriginal) copy_layer_state(*model_, state, original(), i.layer);
+    }
+}
+
+void Runner::edit_input(int64_t step, RowMatrix& x) const {
+    for (const Intervention& i : spec_.interventions)
+        if (i.kind == InterventionKind::EditInput && i.step == step) x(i.element, i.index) = float(i.value);
+}
+
+std::unique_ptr<Runner> Runner::without_interventions() const {
+    SessionSpec spec = spec_;
+    spec.interventions.clear();
+    spec.device = Device::Cpu;
+    auto original = std::make_unique<Runner>(model_, spec, make_stepper(model_, Device::Cpu));
+    original->stepper_->set_state(stepper_->state());
+    original->last_output_ = last_output_;
+    original->checkpoints_ = checkpoints_;
+    original->rewindable_ = rewindable_;
+    return original;
+}
+
+void Runner::check_intervention(const Intervention& intervention, int64_t at) const {
+    check_interventions({intervention});
+    if (intervention.kind == InterventionKind::CopyFromOriginal && at == 0)
+        throw Error("copying a layer's state from the original needs a step taken first");
+}
+
+void Runner::intervene(Intervention intervention) {
+    intervention.step = step();
+    check_intervention(intervention, step());
+    if (!original_) original_ = without_interventions();
+    spec_.interventions.push_back(intervention);
+    ablation_ = ablation_of(spec_.interventions);
+}
+
+void Runner::restore(const QString& path) {
+    const SafetensorsFile file = read_safetensors(path.toStdString());
+    SnapshotInfo info;
+    State state;
+    try {
+        state = restore_snapshot(*model_, file, &info);
+    } catch (const Error& e) {
+        throw Error(path.toStdString() + ": " + e.what());
+    }
+    if (state.sequence_seed > kMaxSeed)
+        throw Error(QStringLiteral("%1: the snapshot's sequence seed %2 is above %3, the largest the explorer keeps")
+                        .arg(path)
+                        .arg(state.sequence_seed)
+                        .arg(kMaxSeed)
+                        .toStdString());
+    if (state.step > 0 && state.batch != spec_.batch)
+        throw Error(QStringLiteral("%1: the snapshot holds %2 sequences, the input %3")
+                        .arg(path)
+                        .arg(state.batch)
+                        .arg(spec_.batch)
+                        .toStdString());
+    RowMatrix last_output;
+    if (const auto found = file.tensors.find(kLastOutputTensor); found != file.tensors.end()) {
+        const Tensor& t = found->second;
+        if (t.dtype == DType::I64 || t.shape != std::vector<int64_t>{spec_.batch, model_->config().d_model()})
+            throw Error(path.toStdString() + ": tensor 'last_output' has shape " + t.shape_string() +
+                        ", which does not fit the run");
+        last_output = Eigen::Map<const RowMatrix>(t.values.data(), t.shape[0], t.shape[1]);
+    }
+    if (original_) original_->restore(path);
+    stepper_->set_state(state);
+    spec_.sequence_seed = state.sequence_seed;
+    spec_.snapshot_path = path;
+    last_output_ = last_output;
+    checkpoints_.reset({std::move(state), std::move(last_output)});
+}
+
+void Runner::save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled) const {
+    const Checkpoint c = state_at(step, cancelled);
+    SessionSpec session = spec();
+    session.steps = 0;
+    session.snapshot_path.clear();
+    SnapshotInfo info;
+    info.extra[kSessionMetadata] = QJsonDocument(session_to_json(session)).toJson(QJsonDocument::Compact).toStdString();
+    info.extra["weights"] = spec_.weights_path.isEmpty() ? "seed " + std::to_string(spec_.weights_seed)
+                                                         : spec_.weights_path.toStdString();
+    info.extra["input_source"] = input_kind_name(spec_.input.kind).toStdString();
+    info.extra["input_seed"] = std::to_string(spec_.input.seed);
+    SafetensorsFile file = make_snapshot(*model_, c.state, info);
+    if (c.last_output.size())
+        file.tensors[kLastOutputTensor] =
+            Tensor::f32({c.last_output.rows(), c.last_output.cols()},
+                        std::vector<float>(c.last_output.data(), c.last_output.data() + c.last_output.size()));
+    write_safetensors(path.toStdString(), file);
+}
+
+}  // namespace stepscope::ui

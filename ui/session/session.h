@@ -1,0 +1,123 @@
+// One run of a model over an input source: stepping, checkpoints, rewinding, snapshots. No threads, no widgets.
+//
+//   auto runner = Runner::open(spec);          // throws stepscope::Error, naming what is wrong
+//   BatchRecord r = runner->advance();         // one step, every batch element observed
+//   runner->rewind(3);                         // back to step 3: the run branches from there
+//
+// The EngineWorker drives one in its thread; the headless export drives one directly.
+#pragma once
+
+#include <QString>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "session/checkpoint_store.h"
+#include "session/input_source.h"
+#include "session/session_spec.h"
+#include "session/step_record.h"
+#include "stepscope/device.h"
+#include "stepscope/intervention.h"
+#include "stepscope/model.h"
+#include "stepscope/observation.h"
+
+namespace stepscope::ui {
+
+// The model a spec names: its weights file, or random weights from its seed after the engine's
+// validation and its memory estimate (memory_budget.h). Throws stepscope::Error.
+std::shared_ptr<const Model> build_model(const SessionSpec& spec);
+
+// Asked between replayed steps; true stops the replay.
+using CancelCheck = std::function<bool()>;
+// Thrown when a CancelCheck stopped a replay.
+struct RunCancelled {};
+
+class Runner {
+public:
+    // Builds the model the spec names (random weights from its seed, or its weights file), reads its
+    // input files and, when it names a snapshot, restores it. The spec's `steps` are not taken.
+    static std::unique_ptr<Runner> open(const SessionSpec& spec);
+
+    // A run of an existing model from an empty state, on `stepper` or else a new one on the spec's
+    // device. Throws Error with the reason when that device is unavailable.
+    Runner(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper = nullptr);
+
+    const std::shared_ptr<const Model>& model() const { return model_; }
+    // The spec with the model's config, the run's batch and its steps taken so far.
+    SessionSpec spec() const;
+    RunInfo info() const;
+    Device device() const { return stepper_->device(); }
+    // The live state, copied (from the GPU when the run steps there).
+    State state() const { return stepper_->state(); }
+    int64_t step() const { return stepper_->step_count(); }
+    int64_t base_step() const { return checkpoints_.base_step(); }
+    const CheckpointStore& checkpoints() const { return checkpoints_; }
+
+    // One step, every batch element observed. Throws Error with the run unchanged when the engine or
+    // the input refuses.
+    BatchRecord advance();
+    // Back to `step` (base_step() ..  step()): the nearest checkpoint, replayed. Throws RunCancelled,
+    // the run unchanged, when `cancelled` turns true during the replay.
+    void rewind(int64_t step, const CancelCheck& cancelled = {});
+    // The state at an earlier step, leaving the run where it is.
+    Checkpoint state_at(int64_t step, const CancelCheck& cancelled = {}) const;
+    // A new sequence: empty state and, for random feature maps, a new draw from `sequence_seed`.
+    void reset(uint64_t sequence_seed);
+    // The element the plots show, kept in the sessions and snapshots the run writes.
+    void set_observed(int element);
+    // False for a run that never goes back (the headless export): no checkpoints are kept, and a
+    // rewind replays from the start.
+    void set_rewindable(bool rewindable);
+    // Looks inside the layers `what` names from the next step on (implicit attention maps, spectra),
+    // following the observed batch element; no layers stops looking. The CPU only: other devices step unobserved.
+    void set_observation(const ObservationOptions& what);
+
+    // Adds `intervention` at the current step (its `step` is set to step()): the run becomes a branch,
+    // stepped from now on beside the original (the same run without interventions) and compared with it
+    // in each record's divergence. Throws Error, unchanged, for a layer, head or input it cannot apply to.
+    void intervene(Intervention intervention);
+    // The checks intervene() makes, for an intervention at step `at` (before rewinding there).
+    void check_intervention(const Intervention& intervention, int64_t at) const;
+
+    // Continues from a snapshot of this model. Throws Error, unchanged, when it belongs to another model.
+    void restore(const QString& path);
+    // The state at `step` with its config, seeds and session in the metadata, and the last output.
+    void save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled = {}) const;
+
+private:
+    // Throws Error, stepping nothing, when the next step would pass the memory limit.
+    void require_step_fits() const;
+    // Steps `c` forward to `step` without observing, on the CPU engine whatever the run's device.
+    void replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const;
+    // advance(), keeping each layer's output row of the observed element, (E) per layer, in `layer_outputs`.
+    BatchRecord advance(std::vector<std::vector<float>>* layer_outputs);
+    // Throws Error naming the first of `interventions` this model and input cannot take.
+    void check_interventions(const std::vector<Intervention>& interventions) const;
+    // The interventions' edits of the state at `state.step`, in order; `original` is the original's state there.
+    void edit_state(State& state, const std::function<State()>& original) const;
+    void edit_input(int64_t step, RowMatrix& x) const;
+    bool edits_state_at(int64_t step) const;
+    // This run as it stands, without interventions and on the CPU: the original a branch is compared with.
+    std::unique_ptr<Runner> without_interventions() const;
+
+    std::shared_ptr<const Model> model_;
+    SessionSpec spec_;
+    InputSource input_;
+    std::unique_ptr<Stepper> stepper_;  // owns the live state, on the spec's device
+    RowMatrix last_output_;
+    RowMatrix x_;
+    CheckpointStore checkpoints_;
+    bool rewindable_ = true;
+    std::unique_ptr<Observation> observation_;  // null when nothing is looked inside
+    Ablation ablation_;                          // the AblateHead interventions
+    std::unique_ptr<Runner> original_;           // a branch's original, stepped in lockstep; null otherwise
+};
+
+// The tensor a snapshot carries besides the state: the last output, the next input when fed back.
+constexpr const char* kLastOutputTensor = "last_output";
+// The snapshot metadata key holding the session JSON that made the run.
+constexpr const char* kSessionMetadata = "session";
+
+}  // namespace stepscope::ui

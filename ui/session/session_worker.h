@@ -1,0 +1,85 @@
+// The engine's thread: owns the Runner (model and state), takes queued commands, returns value snapshots.
+//
+// Commands are posted with QMetaObject::invokeMethod(worker, lambda, Qt::QueuedConnection) by the
+// RunController and run one at a time in the worker's thread. cancel() is the one call made from
+// another thread: it stops the step command in flight at its next step, so a command queued
+// behind it (a rebuild, a reset) runs promptly and never meets a step half done.
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+#include <atomic>
+#include <functional>
+#include <cstdint>
+#include <memory>
+
+#include "session/session.h"
+#include "session/session_spec.h"
+#include "session/step_record.h"
+
+namespace stepscope::ui {
+
+class EngineWorker : public QObject {
+    Q_OBJECT
+
+public:
+    EngineWorker();
+    ~EngineWorker() override;
+
+    // Any thread. Commands posted before this call stop at their next step; later ones carry the new epoch.
+    void cancel() { ++epoch_; }
+    uint64_t epoch() const { return epoch_.load(); }
+    // Any thread: the receiver of `stepped` has taken a batch. The worker keeps at most a few batches
+    // unacknowledged, so a fast engine waits for the window instead of queueing records without bound.
+    void acknowledge() { --unacknowledged_; }
+
+    // Worker thread only, through queued invocations.
+    // A new model and run; on failure the previous run stays and `failed` says why. Then takes spec.steps.
+    void open(const SessionSpec& spec, uint64_t epoch);
+    // Continues from a snapshot: the session stored in it, else the current model.
+    void openSnapshot(const QString& path);
+    // `count` steps from step `from` (rewinding there first when the run is further on).
+    void stepMany(int64_t count, int64_t from, uint64_t epoch);
+    // The element the plots show, for the sessions and snapshots the run writes: records hold every element.
+    void setObserved(int element);
+    void reset(uint64_t sequence_seed);
+    void saveSnapshot(const QString& path, int64_t step, uint64_t epoch);
+    // Looks inside the layers `what` names from the next step on, in this run and the runs opened later.
+    void setObservation(const stepscope::ObservationOptions& what);
+    // Branches the run at step `from` (rewinding there), adds `intervention`, then steps on to `target`.
+    void intervene(const Intervention& intervention, int64_t from, int64_t target, uint64_t epoch);
+    // The state at `step` (for tests and checks): call with Qt::BlockingQueuedConnection.
+    Checkpoint stateAt(int64_t step) const;
+
+signals:
+    void opened(const stepscope::ui::RunInfo& info, const stepscope::ui::SessionSpec& spec);
+    void stepped(const stepscope::ui::StepBatch& batch);
+    // The run went back to `step`: the records after it are gone.
+    void rewound(qint64 step);
+    void progress(qint64 done, qint64 total);
+    // A step command ended: all done, cancelled, or stopped by `error` (the run stays at its last good step).
+    void stepsFinished(qint64 done, bool cancelled, const QString& error);
+    void failed(const QString& context, const QString& message);
+    void snapshotSaved(const QString& path);
+    // The run became a branch: `spec` lists its interventions.
+    void branched(const stepscope::ui::SessionSpec& spec);
+    // Every command ends with this, whatever happened, so the controller can count what is in flight.
+    void commandDone();
+
+private:
+    void runSteps(int64_t count, uint64_t epoch);
+    // Sends a batch once the receiver has room for it; false when `epoch` was cancelled meanwhile.
+    bool send(StepBatch batch, uint64_t epoch);
+    // True once a command posted under `epoch` should stop.
+    bool cancelled(uint64_t epoch) const { return epoch_.load() != epoch; }
+
+    std::unique_ptr<Runner> runner_;
+    ObservationOptions observation_;
+    std::atomic<uint64_t> epoch_{0};
+    std::atomic<int> unacknowledged_{0};
+};
+
+}  // namespace stepscope::ui
+
+Q_DECLARE_METATYPE(stepscope::ui::SessionSpec)

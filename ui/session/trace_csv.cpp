@@ -1,0 +1,87 @@
+// Traces as CSV with a header row, written through QSaveFile so a failed write leaves no partial file.
+#include "session/trace_csv.h"
+
+#include <QStringList>
+
+#include "stepscope/error.h"
+#include "session/trace_store.h"
+
+namespace stepscope::ui {
+
+namespace {
+
+Error file_error(const QString& path, const QString& what) {
+    return Error(QStringLiteral("%1: %2").arg(path, what).toStdString());
+}
+
+// Column names of one attention module's norms, matching the values `module_values` writes.
+void module_header(QStringList& columns, const QString& prefix, const ModuleNorms& m, int batch) {
+    if (!m.present || batch <= 0) return;
+    const QString first = m.is_linear ? QStringLiteral("S") : QStringLiteral("K");
+    const QString second = m.is_linear ? QStringLiteral("Z") : QStringLiteral("V");
+    for (size_t h = 0; h < m.first.size() / size_t(batch); ++h)
+        columns << QStringLiteral("%1_%2norm_h%3").arg(prefix, first).arg(h);
+    for (size_t h = 0; h < m.second.size() / size_t(batch); ++h)
+        columns << QStringLiteral("%1_%2norm_h%3").arg(prefix, second).arg(h);
+    if (!m.is_linear) columns << QStringLiteral("%1_cache_length").arg(prefix);
+}
+
+// The norms of element `n` of a module holding (N, H) values.
+void module_values(QTextStream& out, const ModuleNorms& m, int n, int batch) {
+    if (!m.present) return;
+    for (const std::vector<float>* values : {&m.first, &m.second}) {
+        const size_t heads = values->size() / size_t(batch);
+        for (size_t h = 0; h < heads; ++h) out << ',' << (*values)[size_t(n) * heads + h];
+    }
+    if (!m.is_linear) out << ',' << m.cache_length;
+}
+
+}  // namespace
+
+TraceCsvWriter::TraceCsvWriter(const QString& path, int width) : path_(path), width_(width), file_(path) {
+    if (!file_.open(QIODevice::WriteOnly | QIODevice::Text)) throw file_error(path_, file_.errorString());
+    out_.setDevice(&file_);
+    out_.setRealNumberPrecision(8);
+}
+
+void TraceCsvWriter::write_header(const BatchRecord* first) {
+    QStringList columns{"step", "batch", "latency_ms", "state_bytes", "output_norm"};
+    const int width = first ? first->width() : width_;
+    for (int d = 0; d < width; ++d) columns << QStringLiteral("y%1").arg(d);
+    if (first)
+        for (size_t l = 0; l < first->layers.size(); ++l) {
+            module_header(columns, QStringLiteral("L%1_self").arg(l), first->layers[l].self, first->batch);
+            module_header(columns, QStringLiteral("L%1_cross").arg(l), first->layers[l].cross, first->batch);
+        }
+    out_ << columns.join(',') << '\n';
+    header_written_ = true;
+}
+
+void TraceCsvWriter::write(const BatchRecord& r) {
+    if (!header_written_) write_header(&r);
+    const int width = r.width();
+    for (int n = 0; n < r.batch; ++n) {
+        out_ << r.step << ',' << n << ',' << r.latency_ms << ',' << r.state_bytes << ','
+             << r.output_norms[size_t(n)];
+        for (int d = 0; d < width; ++d) out_ << ',' << r.outputs[size_t(n) * width + d];
+        for (const LayerNorms& layer : r.layers) {
+            module_values(out_, layer.self, n, r.batch);
+            module_values(out_, layer.cross, n, r.batch);
+        }
+        out_ << '\n';
+    }
+}
+
+void TraceCsvWriter::commit() {
+    if (!header_written_) write_header(nullptr);
+    out_.flush();
+    if (out_.status() != QTextStream::Ok || !file_.commit()) throw file_error(path_, file_.errorString());
+}
+
+void write_traces_csv(const QString& path, const TraceStore& traces) {
+    TraceCsvWriter csv(path, traces.width());
+    for (const BatchRecord& r : traces.batch_records()) csv.write(r);
+    csv.commit();
+}
+
+}  // namespace stepscope::ui

@@ -1,0 +1,45 @@
+// The traces CSV, long format: one row per step and batch element, written as the records come.
+//
+//   TraceCsvWriter csv(path, width);   // nothing is in place at `path` until commit()
+//   csv.write(record);                 // every batch element of one step
+//   csv.commit();
+//
+// Columns: step, batch, latency_ms, state_bytes, output_norm, y0 .. y{E-1}, then per layer and
+// attention module the state norms per head (L0_self_Snorm_h0 .., L0_self_Znorm_h0 .., and for
+// full attention L0_self_cache_length).
+#pragma once
+
+#include <QSaveFile>
+#include <QString>
+#include <QTextStream>
+
+#include "session/step_record.h"
+
+namespace stepscope::ui {
+
+class TraceStore;
+
+class TraceCsvWriter {
+public:
+    // Opens a temporary file beside `path`; `width` (E) names the y columns of a run with no steps.
+    // Throws stepscope::Error naming the file when it cannot be created.
+    TraceCsvWriter(const QString& path, int width);
+
+    void write(const BatchRecord& record);
+    // Moves the file into place. Throws stepscope::Error naming the file when writing failed.
+    void commit();
+
+private:
+    void write_header(const BatchRecord* first);
+
+    QString path_;
+    int width_;
+    QSaveFile file_;
+    QTextStream out_;
+    bool header_written_ = false;
+};
+
+// Every record of `traces`, all batch elements. Throws stepscope::Error when the file cannot be written.
+void write_traces_csv(const QString& path, const TraceStore& traces);
+
+}  // namespace stepscope::ui

@@ -1,0 +1,193 @@
+// Run records of every batch element with the shown element's slice, attention weights kept for a bounded window.
+#include "session/trace_store.h"
+
+#include <algorithm>
+
+namespace stepscope::ui {
+
+namespace {
+
+template <typename Record>
+std::size_t attention_bytes(const Record& r) {
+    std::size_t total = r.attention.capacity() * sizeof(AttentionRows);
+    for (const AttentionRows& rows : r.attention) total += rows.weights.capacity() * sizeof(float);
+    return total;
+}
+
+std::size_t norms_bytes(const std::vector<LayerNorms>& layers) {
+    std::size_t total = layers.capacity() * sizeof(LayerNorms);
+    for (const LayerNorms& layer : layers)
+        for (const ModuleNorms* m : {&layer.self, &layer.cross})
+            total += (m->first.capacity() + m->second.capacity()) * sizeof(float);
+    return total;
+}
+
+template <typename Record>
+std::size_t insight_bytes(const Record& r) {
+    std::size_t total = r.capacity.capacity() * sizeof(CapacityRecord) + r.divergence.capacity() * sizeof(float);
+    for (const CapacityRecord& c : r.capacity)
+        total += (c.singular_values.capacity() + c.effective_rank.capacity() + c.denominator.capacity() +
+                  c.min_denominator.capacity() + c.row_entropy.capacity()) * sizeof(float);
+    return total;
+}
+
+std::size_t record_bytes(const StepRecord& r) {
+    return sizeof(StepRecord) + r.output.capacity() * sizeof(float) + norms_bytes(r.layers) + attention_bytes(r) +
+           insight_bytes(r);
+}
+
+std::size_t record_bytes(const BatchRecord& r) {
+    return sizeof(BatchRecord) + (r.outputs.capacity() + r.output_norms.capacity()) * sizeof(float) +
+           norms_bytes(r.layers) + attention_bytes(r) + insight_bytes(r);
+}
+
+template <typename Record>
+void clear_attention(Record& r) {
+    r.attention.clear();
+    r.attention.shrink_to_fit();
+}
+
+}  // namespace
+
+void TraceStore::start(const RunInfo& info) {
+    info_ = info;
+    records_.clear();
+    batch_records_.clear();
+    attention_kept_from_ = 0;
+    attention_bytes_ = 0;
+    bytes_ = 0;
+    stride_ = 1;
+}
+
+void TraceStore::append(const std::vector<BatchRecord>& records) {
+    for (const BatchRecord& r : records) {
+        batch_records_.push_back(r);
+        records_.push_back(r.element(info_.observed));
+        attention_bytes_ += attention_bytes(records_.back()) + attention_bytes(batch_records_.back());
+        bytes_ += record_bytes(records_.back()) + record_bytes(batch_records_.back());
+    }
+    trim_attention();
+    thin();
+}
+
+void TraceStore::drop_attention(std::size_t index) {
+    std::size_t dropped = attention_bytes(records_[index]);
+    clear_attention(records_[index]);
+    if (index < batch_records_.size()) {
+        dropped += attention_bytes(batch_records_[index]);
+        clear_attention(batch_records_[index]);
+    }
+    attention_bytes_ -= dropped;
+    bytes_ -= dropped;
+}
+
+void TraceStore::trim_attention() {
+    while (attention_kept_from_ < records_.size() &&
+           (records_.size() - attention_kept_from_ > std::size_t(kAttentionWindow) ||
+            attention_bytes_ > kMaxAttentionBytes))
+        drop_attention(attention_kept_from_++);
+}
+
+void TraceStore::truncate(int64_t step) {
+    auto after = std::upper_bound(records_.begin(), records_.end(), step,
+                                  [](int64_t s, const StepRecord& r) { return s < r.step; });
+    const std::size_t keep = std::size_t(after - records_.begin());
+    for (std::size_t i = keep; i < records_.size(); ++i) {
+        std::size_t attention = attention_bytes(records_[i]);
+        bytes_ -= record_bytes(records_[i]);
+        if (i < batch_records_.size()) {
+            attention += attention_bytes(batch_records_[i]);
+            bytes_ -= record_bytes(batch_records_[i]);
+        }
+        attention_bytes_ -= attention;
+    }
+    records_.resize(keep);
+    batch_records_.resize(std::min(keep, batch_records_.size()));
+    attention_kept_from_ = std::min(attention_kept_from_, records_.size());
+}
+
+void TraceStore::set_observed(int element) {
+    info_.observed = std::clamp(element, 0, std::max(0, info_.batch - 1));
+    if (batch_records_.size() != records_.size()) return;  // a shown_only() copy has nothing to slice
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+        StepRecord shown = batch_records_[i].element(info_.observed);
+        const std::size_t attention_before = attention_bytes(records_[i]), bytes_before = record_bytes(records_[i]);
+        attention_bytes_ = attention_bytes_ - attention_before + attention_bytes(shown);
+        bytes_ = bytes_ - bytes_before + record_bytes(shown);
+        records_[i] = std::move(shown);
+    }
+}
+
+void TraceStore::keep_at_most(std::size_t count) {
+    max_records_ = std::max<std::size_t>(count, 2);
+    thin();
+}
+
+void TraceStore::thin() {
+    if (max_records_ == std::numeric_limits<std::size_t>::max()) return;
+    for (;;) {
+        drop_off_stride();
+        if (records_.size() <= max_records_ + std::size_t(kAttentionWindow)) return;
+        // Too many on this stride: every other kept step goes.
+        stride_ *= 2;
+    }
+}
+
+void TraceStore::drop_off_stride() {
+    const std::size_t window_from = records_.size() - std::min(records_.size(), std::size_t(kAttentionWindow));
+    std::size_t kept = 0, attention_kept_from = attention_kept_from_;
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+        if (i < window_from && (records_[i].step - info_.base_step) % stride_ != 0) {
+            bytes_ -= record_bytes(records_[i]) + record_bytes(batch_records_[i]);
+            attention_bytes_ -= attention_bytes(records_[i]) + attention_bytes(batch_records_[i]);
+            if (i < attention_kept_from_) --attention_kept_from;
+            continue;
+        }
+        if (kept != i) {
+            records_[kept] = std::move(records_[i]);
+            batch_records_[kept] = std::move(batch_records_[i]);
+        }
+        ++kept;
+    }
+    records_.resize(kept);
+    batch_records_.resize(kept);
+    attention_kept_from_ = attention_kept_from;
+}
+
+TraceStore TraceStore::shown_only() const {
+    TraceStore copy;
+    copy.info_ = info_;
+    copy.records_ = records_;
+    copy.attention_kept_from_ = attention_kept_from_;
+    for (const StepRecord& r : copy.records_) {
+        copy.bytes_ += record_bytes(r);
+        copy.attention_bytes_ += attention_bytes(r);
+    }
+    return copy;
+}
+
+const StepRecord* TraceStore::at_step(int64_t step) const {
+    const auto found = std::lower_bound(records_.begin(), records_.end(), step,
+                                        [](const StepRecord& r, int64_t s) { return r.step < s; });
+    return found != records_.end() && found->step == step ? &*found : nullptr;
+}
+
+int TraceStore::layers() const { return has_run() ? info_.model->config().n_layers : 0; }
+
+int TraceStore::heads(AttentionRole role) const {
+    if (!has_run()) return 0;
+    const ModelConfig& c = info_.model->config();
+    return role == AttentionRole::Self ? c.n_heads : (decoder() ? c.effective_cross_n_heads() : 0);
+}
+
+int TraceStore::width() const { return has_run() ? info_.model->config().d_model() : 0; }
+
+bool TraceStore::decoder() const { return has_run() && info_.model->config().kind == ModelKind::Decoder; }
+
+bool TraceStore::linear(AttentionRole role) const {
+    if (!has_run()) return false;
+    const ModelConfig& c = info_.model->config();
+    return (role == AttentionRole::Self ? c.self_attention() : c.cross_attention_type) != "full";
+}
+
+}  // namespace stepscope::ui

@@ -1,0 +1,112 @@
+// The UI thread's side of a run: posts commands to the EngineWorker's thread and keeps the run's records.
+//
+// The controller's state follows the worker's signals, never its own requests: a rebuild that fails
+// leaves the previous run, its records and the plots exactly as they were.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QThread>
+#include <QTimer>
+
+#include <cstdint>
+
+#include "session/session_worker.h"
+#include "session/session_spec.h"
+#include "session/trace_store.h"
+
+namespace stepscope::ui {
+
+class RunController : public QObject {
+    Q_OBJECT
+
+public:
+    explicit RunController(QObject* parent = nullptr);
+    ~RunController() override;
+
+    const TraceStore& traces() const { return traces_; }
+    // The current run's session: config, sources, seeds and steps taken (what Save session writes).
+    SessionSpec session() const;
+    bool hasRun() const { return traces_.has_run(); }
+    bool busy() const { return pending_ > 0; }
+    bool running() const { return running_; }
+    // The step the views show: the last one, or an earlier one while scrubbing.
+    int64_t viewStep() const { return view_step_; }
+    int64_t lastStep() const { return traces_.last_step(); }
+    // Steps taken since the run was last saved as a session or exported as traces: work a new run would lose.
+    bool hasUnsavedWork() const { return hasRun() && !traces_.empty() && !saved_; }
+    // The run as it stands is in a file (a session or the traces).
+    void markSaved() { saved_ = true; }
+
+    // The state and last output at `step`, fetched from the worker (blocks until it is free).
+    Checkpoint stateAt(int64_t step) const;
+
+public slots:
+    // A new model and run (cancelling steps in flight first); `failed` reports a refusal.
+    void open(const stepscope::ui::SessionSpec& spec);
+    // `count` steps from the viewed step: a run scrubbed back branches there.
+    void step(qint64 count);
+    void cancel();
+    // Steps on at `steps_per_second` (0: as fast as the engine goes) until pause() or an error.
+    void run(double steps_per_second);
+    void pause();
+    // A new sequence of the same model: empty state and a new random feature map draw.
+    void reset();
+    void setViewStep(qint64 step);
+    // Shows another batch element: the records hold every element, so nothing steps again.
+    void setObserved(int element);
+    void saveSnapshot(const QString& path);
+    void openSnapshot(const QString& path);
+    // Looks inside the layers `what` names from the next step on (what the attention and capacity views show).
+    void setObservation(const stepscope::ObservationOptions& what);
+    // Branches the run at the viewed step, or at its start for `whole_run`, with `intervention`, then
+    // steps on to where the run was. The branch is stepped beside its original and compared with it.
+    void intervene(const stepscope::ui::Intervention& intervention, bool whole_run);
+    // The same run without interventions, to the same step.
+    void clearInterventions();
+
+signals:
+    void runOpened();
+    // Records from index `first` on are new.
+    void recordsAppended(int first);
+    // The run is about to drop its steps after `step` to branch there: traces() still holds them all.
+    void branching(qint64 step);
+    // Records after `step` were dropped.
+    void truncated(qint64 step);
+    void viewStepChanged(qint64 step);
+    // The records now show batch element `element`.
+    void observedChanged(int element);
+    void busyChanged(bool busy);
+    void runningChanged(bool running);
+    void progress(qint64 done, qint64 total);
+    void stepsFinished(qint64 done, bool cancelled, const QString& error);
+    // `context`: model, weights, input, snapshot or step.
+    void failed(const QString& context, const QString& message);
+    void snapshotSaved(const QString& path);
+    // The run became a branch (session().interventions lists what it changes).
+    void branched();
+
+private:
+    template <typename Command>
+    void post(Command command);
+    void onOpened(const RunInfo& info, const SessionSpec& spec);
+    void onStepped(const StepBatch& batch);
+    void onRewound(qint64 step);
+    void onCommandDone();
+    // Stops stepping with a message: the traces reached kMaxTraceBytes.
+    void refuseFullTraces();
+    void onRunTick();
+
+    QThread thread_;
+    EngineWorker* worker_;
+    TraceStore traces_;
+    SessionSpec session_;
+    int64_t view_step_ = 0;
+    int pending_ = 0;
+    bool running_ = false;
+    bool saved_ = false;
+    double rate_ = 0;
+    QTimer run_timer_;
+};
+
+}  // namespace stepscope::ui
