@@ -80,10 +80,10 @@ private slots:
         const auto before = contents(folder);
 
         SessionSpec spec = small_spec("linear", InputKind::Random);
-        auto runner = Runner::open(spec);
+        auto session = Session::open(spec);
         TraceStore traces;
-        traces.start(runner->info());
-        traces.append({runner->advance(), runner->advance(), runner->advance(), runner->advance()});
+        traces.start(session->info());
+        traces.append({session->advance(), session->advance(), session->advance(), session->advance()});
         PlotPanel panel(&traces);
         panel.resize(200, 150);
         panel.rebuildAll();

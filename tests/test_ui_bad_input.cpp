@@ -77,7 +77,7 @@ private slots:
     void an_input_file_of_the_wrong_width() {
         const QString path = dir_.filePath("narrow.csv");
         write_bytes(path, "a,b,c\n1,2,3\n4,5,6\n");
-        SessionSpec spec = window_->controller()->session();
+        SessionSpec spec = window_->controller()->spec();
         spec.input.kind = InputKind::File;
         spec.input.path = path;
         spec.steps = 0;
@@ -89,7 +89,7 @@ private slots:
         file.tensors["x"] = Tensor::f32({4, 2, 5}, std::vector<float>(40, 0.5f));
         const QString path = dir_.filePath("x5.safetensors");
         write_safetensors(path.toStdString(), file);
-        SessionSpec spec = window_->controller()->session();
+        SessionSpec spec = window_->controller()->spec();
         spec.input.kind = InputKind::File;
         spec.input.path = path;
         spec.steps = 0;
@@ -99,7 +99,7 @@ private slots:
     void a_snapshot_of_another_model() {
         SessionSpec other = small_spec("linear");
         other.config.n_layers = 1;
-        RunController elsewhere;
+        SessionController elsewhere;
         elsewhere.open(other);
         QVERIFY(wait_idle(elsewhere));
         elsewhere.step(2);
@@ -119,7 +119,7 @@ private slots:
 
     void a_device_that_is_not_there() {
         if (cuda_status().available) QSKIP("a CUDA device is present: nothing to refuse");
-        SessionSpec spec = window_->controller()->session();
+        SessionSpec spec = window_->controller()->spec();
         spec.device = Device::Cuda;
         spec.steps = 0;
         refusedWith([&] { window_->controller()->open(spec); }, "device");
@@ -148,8 +148,8 @@ private slots:
 private:
     template <typename Action>
     void refusedWith(Action action, const QString& context) {
-        QSignalSpy failed(window_->controller(), &RunController::failed);
-        QSignalSpy opened(window_->controller(), &RunController::runOpened);
+        QSignalSpy failed(window_->controller(), &SessionController::failed);
+        QSignalSpy opened(window_->controller(), &SessionController::runOpened);
         action();
         QVERIFY(wait_idle(*window_->controller()));
         QCOMPARE(failed.size(), 1);
@@ -162,7 +162,7 @@ private:
 
     // The model, the state, the records and the plots are those of before.
     void verifyUntouched() {
-        RunController* run = window_->controller();
+        SessionController* run = window_->controller();
         QVERIFY(run->traces().info().model == model_);
         QCOMPARE(run->traces().size(), 5);
         QVERIFY(run->stateAt(5).state == before_);

@@ -127,7 +127,7 @@ private slots:
     void pause_is_reported_as_a_pause() {
         MainWindow window(small_spec("linear"));
         QVERIFY(wait_idle(*window.controller()));
-        window.controller()->run(0);
+        window.controller()->play(0);
         QVERIFY(QTest::qWaitFor([&] { return window.controller()->lastStep() > 3; }));
         window.controller()->pause();
         QVERIFY(wait_idle(*window.controller()));
@@ -185,8 +185,8 @@ private slots:
         window.switchInputToFeedback();
         QVERIFY(wait_idle(*window.controller()));
         QVERIFY2(window.errorText().isEmpty(), qPrintable(window.errorText()));
-        QCOMPARE(window.controller()->session().weights_path, kGoldenModel);
-        QCOMPARE(window.controller()->session().input.kind, InputKind::Feedback);
+        QCOMPARE(window.controller()->spec().weights_path, kGoldenModel);
+        QCOMPARE(window.controller()->spec().input.kind, InputKind::Feedback);
         QCOMPARE(window.modelPanel()->weightsSource(), QString("Current model: enc_linear/model.safetensors"));
         QCOMPARE(window.recentFiles().value(0), QFileInfo(kGoldenModel).absoluteFilePath());
     }

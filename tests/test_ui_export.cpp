@@ -86,7 +86,7 @@ private slots:
     // Long format: a row per step and batch element, each holding that element's values.
     void traces_have_one_row_per_step_and_element() {
         MainWindow window(small_spec("linear"));
-        RunController* run = window.controller();
+        SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
         run->step(9);
         QVERIFY(wait_idle(*run));
@@ -121,13 +121,13 @@ private slots:
     }
 
     void snapshots_load_back_to_the_same_state() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("full"));
         QVERIFY(wait_idle(run));
         run.step(8);
         QVERIFY(wait_idle(run));
         const auto model = run.traces().info().model;
-        QSignalSpy saved(&run, &RunController::snapshotSaved);
+        QSignalSpy saved(&run, &SessionController::snapshotSaved);
 
         const QString last = dir_.filePath("last.safetensors");
         run.saveSnapshot(last);
@@ -150,7 +150,7 @@ private slots:
         QCOMPARE(run.lastStep(), qint64(8));
 
         // Open snapshot continues from it exactly.
-        QSignalSpy opened(&run, &RunController::runOpened);
+        QSignalSpy opened(&run, &SessionController::runOpened);
         run.openSnapshot(earlier);
         QVERIFY(wait_idle(run));
         QCOMPARE(opened.size(), 1);
@@ -163,7 +163,7 @@ private slots:
 
     // A snapshot's state is host data: one saved from a GPU run continues on this window's device.
     void a_snapshot_from_a_gpu_run_opens_on_the_cpu() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("linear"));
         QVERIFY(wait_idle(run));
         run.step(4);
@@ -178,11 +178,11 @@ private slots:
         file.metadata["session"] = QJsonDocument(session).toJson(QJsonDocument::Compact).toStdString();
         write_safetensors(path.toStdString(), file);
 
-        QSignalSpy opened(&run, &RunController::runOpened);
+        QSignalSpy opened(&run, &SessionController::runOpened);
         run.openSnapshot(path);
         QVERIFY(wait_idle(run));
         QCOMPARE(opened.size(), 1);
-        QCOMPARE(run.session().device, Device::Cpu);
+        QCOMPARE(run.spec().device, Device::Cpu);
         QCOMPARE(run.traces().base_step(), int64_t(4));
     }
 
@@ -198,13 +198,13 @@ private slots:
         for (const char* stem : {"outputs", "state_norms", "attention", "performance"})
             QCOMPARE(QImage(QDir(job.directory).filePath(QString(stem) + ".png")).size(), QSize(700, 400));
         QCOMPARE(read_lines(QDir(job.directory).filePath("traces.csv")).size(), 1 + 6 * 3);
-        const SessionSpec session = session_from_file(QDir(job.directory).filePath("session.json"));
-        QCOMPARE(session.steps, int64_t(6));
-        auto runner = Runner::open(session);
+        const SessionSpec spec = session_from_file(QDir(job.directory).filePath("session.json"));
+        QCOMPARE(spec.steps, int64_t(6));
+        auto session = Session::open(spec);
         const State snapshot = load_snapshot(QDir(job.directory).filePath("snapshot.safetensors").toStdString(),
-                                             *runner->model());
-        for (int i = 0; i < 6; ++i) runner->advance();
-        QVERIFY(snapshot == runner->state());
+                                             *session->model());
+        for (int i = 0; i < 6; ++i) session->advance();
+        QVERIFY(snapshot == session->state());
     }
 
 private:

@@ -451,18 +451,18 @@ private slots:
         start.state_copies = 2;
         const double at_start = estimate_model_bytes(spec.config) + estimate_run_bytes(spec.config, start);
         LimitScope limit(QByteArray::number(qint64(at_start * 4)));
-        ui::Runner runner(model, spec);
+        ui::Session session(model, spec);
         QString message;
         int64_t stepped = 0;
         for (int t = 0; t < 100000 && message.isEmpty(); ++t) {
-            message = error_of([&] { runner.advance(); });
+            message = error_of([&] { session.advance(); });
             if (message.isEmpty()) ++stepped;
         }
         QVERIFY2(message.startsWith("refused: step ") && message.contains("STEPSCOPE_MAX_MEMORY") && one_line(message),
                  qPrintable(message));
-        QCOMPARE(runner.step(), stepped);
+        QCOMPARE(session.current_step(), stepped);
         QVERIFY(stepped > 16);
-        QVERIFY(double(runner.state().bytes()) < at_start * 4);
+        QVERIFY(double(session.state().bytes()) < at_start * 4);
     }
 
     // --- CSV, snapshots, decoder memories --------------------------------------------------------------

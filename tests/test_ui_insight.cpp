@@ -64,7 +64,7 @@ class InsightTest : public QObject {
 
 private slots:
     void implicit_map_matches_engine() {
-        RunController run;
+        SessionController run;
         const SessionSpec spec = small_spec("causal-linear", InputKind::Random);
         run.open(spec);
         run.setObservation(observe(1, true, false));
@@ -125,7 +125,7 @@ private slots:
         spec.observed = int(std::min_element(lengths.begin(), lengths.end()) - lengths.begin());
         const int valid = int(lengths[size_t(spec.observed)]);
         QVERIFY(valid < 9);
-        RunController run;
+        SessionController run;
         run.open(spec);
         run.setObservation(observe(1, true, false));
         QVERIFY(wait_idle(run));
@@ -199,7 +199,7 @@ private slots:
     }
 
     void capacity_records_spectra_and_entropy() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("linear", InputKind::Random));
         run.setObservation(observe(0, false, true));
         QVERIFY(wait_idle(run));
@@ -217,7 +217,7 @@ private slots:
             QVERIFY(c->effective_rank[size_t(h)] > 1 && c->effective_rank[size_t(h)] <= 4.0f + 1e-3f);
         }
 
-        RunController full;
+        SessionController full;
         full.open(small_spec("full", InputKind::Random));
         full.setObservation(observe(1, true, false));
         QVERIFY(wait_idle(full));
@@ -239,9 +239,9 @@ private slots:
         SessionSpec spec = small_spec("linear", InputKind::Random);
         spec.observed = 1;
         spec.interventions = {ablate(1, 0)};
-        auto runner = Runner::open(spec);
-        runner->set_observation(observe(0, true, true));
-        const BatchRecord first = runner->advance();
+        auto session = Session::open(spec);
+        session->set_observation(observe(0, true, true));
+        const BatchRecord first = session->advance();
         QCOMPARE(first.observed, 1);
         const StepRecord shown = first.element(1), other = first.element(2);
         QVERIFY(capacity_of(shown, 0, AttentionRole::Self));
@@ -252,8 +252,8 @@ private slots:
         QVERIFY(other.divergence.empty());
         QVERIFY(!other.layers[0].self.first.empty());  // the norms of every element stay
 
-        runner->set_observed(2);
-        const BatchRecord second = runner->advance();
+        session->set_observed(2);
+        const BatchRecord second = session->advance();
         QCOMPARE(second.observed, 2);
         // element() returns a copy: keep it while pointers into it are read.
         const StepRecord branch = second.element(2);
@@ -267,7 +267,7 @@ private slots:
     }
 
     void ablation_branch_diverges_from_origin() {
-        RunController run;
+        SessionController run;
         const SessionSpec spec = small_spec("linear", InputKind::Random);
         run.open(spec);
         QVERIFY(wait_idle(run));
@@ -278,8 +278,8 @@ private slots:
         run.intervene(ablate(1, 0), false);
         QVERIFY(wait_idle(run));
         QCOMPARE(run.lastStep(), int64_t(6));
-        QCOMPARE(int(run.session().interventions.size()), 1);
-        QCOMPARE(run.session().interventions[0].step, int64_t(3));
+        QCOMPARE(int(run.spec().interventions.size()), 1);
+        QCOMPARE(run.spec().interventions[0].step, int64_t(3));
         const auto& records = run.traces().records();
         for (int t = 0; t < 3; ++t) QCOMPARE(records[size_t(t)].output, original[size_t(t)].output);
         for (int t = 3; t < 6; ++t) {
@@ -307,7 +307,7 @@ private slots:
     }
 
     void session_reproduces_intervention() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("linear", InputKind::Feedback));
         QVERIFY(wait_idle(run));
         run.step(5);
@@ -322,11 +322,11 @@ private slots:
         QVERIFY(wait_idle(run));
         run.intervene(ablate(1, 1), true);
         QVERIFY(wait_idle(run));
-        QCOMPARE(int(run.session().interventions.size()), 2);
+        QCOMPARE(int(run.spec().interventions.size()), 2);
 
-        const SessionSpec saved = session_from_json(session_to_json(run.session()));
-        QVERIFY(saved.interventions == run.session().interventions);
-        RunController again;
+        const SessionSpec saved = session_from_json(session_to_json(run.spec()));
+        QVERIFY(saved.interventions == run.spec().interventions);
+        SessionController again;
         again.open(saved);
         QVERIFY(wait_idle(again));
         QCOMPARE(again.traces().size(), run.traces().size());
@@ -339,7 +339,7 @@ private slots:
     }
 
     void copying_every_layer_rejoins_the_original() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("linear", InputKind::Random));
         QVERIFY(wait_idle(run));
         run.step(8);
@@ -388,12 +388,12 @@ private slots:
     }
 
     void bad_interventions_are_refused() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("full", InputKind::Random));
         QVERIFY(wait_idle(run));
         run.step(3);
         QVERIFY(wait_idle(run));
-        QSignalSpy failed(&run, &RunController::failed);
+        QSignalSpy failed(&run, &SessionController::failed);
         Intervention scale;
         scale.kind = InterventionKind::ScaleHead;
         run.intervene(scale, false);  // softmax attention has no S and Z
@@ -404,7 +404,7 @@ private slots:
         QVERIFY(failed[0][1].toString().contains("no S and Z"));
         QVERIFY(failed[1][1].toString().contains("head 7"));
         QCOMPARE(run.lastStep(), int64_t(3));
-        QVERIFY(run.session().interventions.empty());
+        QVERIFY(run.spec().interventions.empty());
     }
 
     void strict_intervention_json_data() {

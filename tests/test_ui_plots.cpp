@@ -26,11 +26,11 @@ namespace {
 
 // A run of `steps` records of `spec`, without the worker thread.
 TraceStore record(const SessionSpec& spec, int steps) {
-    auto runner = Runner::open(spec);
+    auto session = Session::open(spec);
     TraceStore store;
-    store.start(runner->info());
+    store.start(session->info());
     std::vector<BatchRecord> records;
-    for (int t = 0; t < steps; ++t) records.push_back(runner->advance());
+    for (int t = 0; t < steps; ++t) records.push_back(session->advance());
     store.append(records);
     return store;
 }
@@ -236,13 +236,13 @@ private slots:
     }
 
     void non_finite_values_are_marked_and_named() {
-        auto runner = Runner::open(small_spec("linear"));
+        auto session = Session::open(small_spec("linear"));
         TraceStore store;
-        store.start(runner->info());
+        store.start(session->info());
         std::vector<BatchRecord> records;
-        for (int t = 0; t < 6; ++t) records.push_back(runner->advance());
+        for (int t = 0; t < 6; ++t) records.push_back(session->advance());
         // Non-finite values in the batch element the plots show.
-        const size_t shown = size_t(runner->info().observed);
+        const size_t shown = size_t(session->info().observed);
         const size_t heads = records[3].layers[1].self.first.size() / size_t(records[3].batch);
         records[3].layers[1].self.first[shown * heads] = std::numeric_limits<float>::quiet_NaN();
         records[4].outputs[shown * size_t(records[4].width())] = std::numeric_limits<float>::infinity();

@@ -31,19 +31,19 @@ private slots:
 
     // Every element is recorded: another one shows at once, the run keeps its length and its state.
     void another_batch_element_shows_at_once_and_keeps_the_run() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("full"));
         QVERIFY(wait_idle(run));
         run.step(40);
         QVERIFY(wait_idle(run));
         const State before = run.stateAt(40).state;
-        QSignalSpy truncated(&run, &RunController::truncated);
-        QSignalSpy observed(&run, &RunController::observedChanged);
+        QSignalSpy truncated(&run, &SessionController::truncated);
+        QSignalSpy observed(&run, &SessionController::observedChanged);
         run.setObserved(2);
         // No wait: the slice is there as the call returns.
         QCOMPARE(observed.size(), 1);
         QCOMPARE(run.traces().info().observed, 2);
-        QCOMPARE(run.session().observed, 2);
+        QCOMPARE(run.spec().observed, 2);
         QCOMPARE(run.traces().size(), 40);
         std::vector<StepRecord> expected;
         fresh_run(run, 40, &expected);
@@ -64,16 +64,16 @@ private slots:
 
     // Changing the element while the engine runs neither stops nor shortens the run.
     void changing_the_element_during_a_run_keeps_every_step() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("linear"));
         QVERIFY(wait_idle(run));
-        QSignalSpy truncated(&run, &RunController::truncated);
-        run.run(0);
+        QSignalSpy truncated(&run, &SessionController::truncated);
+        run.play(0);
         QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 50; }, 60000));
         const int before = run.traces().size();
         run.setObserved(2);
         run.setObserved(0);
-        QVERIFY(run.running());
+        QVERIFY(run.playing());
         QVERIFY(run.traces().size() >= before);
         QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > before + 50; }, 60000));
         run.pause();
@@ -91,7 +91,7 @@ private slots:
     // The seed example's records of every element: about 28 KB a step, so the 2 GB cap holds some
     // 77,000 steps (the figure trace_store.h and the README give).
     void the_seed_example_fits_the_trace_budget() {
-        RunController run;
+        SessionController run;
         run.open(seed_example());
         QVERIFY(wait_idle(run));
         run.step(20);
@@ -105,12 +105,12 @@ private slots:
     // A bounded store keeps evenly spaced older steps and every step of the heatmap's window.
     void a_bounded_store_keeps_evenly_spaced_steps() {
         const SessionSpec spec = small_spec("full");
-        Runner runner(build_model(spec), spec);
+        Session session(build_model(spec), spec);
         TraceStore store;
-        store.start(runner.info());
+        store.start(session.info());
         store.keep_at_most(100);
         std::vector<BatchRecord> chunk;
-        for (int t = 0; t < 1500; ++t) chunk.push_back(runner.advance());
+        for (int t = 0; t < 1500; ++t) chunk.push_back(session.advance());
         for (size_t i = 0; i < chunk.size(); i += 50)
             store.append(std::vector<BatchRecord>(chunk.begin() + long(i), chunk.begin() + long(i + 50)));
         QVERIFY2(store.size() <= 100 + kAttentionWindow, qPrintable(QString::number(store.size())));
@@ -130,13 +130,13 @@ private slots:
 
     void stepping_after_scrubbing_back_pins_the_abandoned_branch() {
         MainWindow window(small_spec("full"));
-        RunController* run = window.controller();
+        SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
         run->step(30);
         QVERIFY(wait_idle(*run));
         const std::vector<StepRecord> before = run->traces().records();
         run->setViewStep(12);
-        QSignalSpy branching(run, &RunController::branching);
+        QSignalSpy branching(run, &SessionController::branching);
         run->step(1);
         QVERIFY(wait_idle(*run));
         QCOMPARE(branching.size(), 1);
@@ -158,9 +158,9 @@ private slots:
 
     void stepping_on_from_the_end_branches_nothing() {
         MainWindow window(small_spec("linear"));
-        RunController* run = window.controller();
+        SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
-        QSignalSpy branching(run, &RunController::branching);
+        QSignalSpy branching(run, &SessionController::branching);
         run->step(5);
         QVERIFY(wait_idle(*run));
         run->step(5);
@@ -171,7 +171,7 @@ private slots:
 
     void quitting_with_unsaved_steps_asks() {
         MainWindow window(small_spec("linear"));
-        RunController* run = window.controller();
+        SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
         QStringList asked;
         QMessageBox::StandardButton answer = QMessageBox::Cancel;
@@ -201,7 +201,7 @@ private slots:
 
     void opening_a_session_or_snapshot_asks_and_cancel_keeps_the_run() {
         MainWindow window(small_spec("linear"));
-        RunController* run = window.controller();
+        SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
         run->step(3);
         QVERIFY(wait_idle(*run));
@@ -225,7 +225,7 @@ private slots:
     // when that dialog is cancelled.
     void save_writes_the_session_before_the_run_goes() {
         MainWindow window(small_spec("linear"));
-        RunController* run = window.controller();
+        SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
         run->step(3);
         QVERIFY(wait_idle(*run));
@@ -260,7 +260,7 @@ private slots:
 
     void saved_or_exported_runs_ask_nothing_until_they_step_again() {
         MainWindow window(small_spec("linear"));
-        RunController* run = window.controller();
+        SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
         int asked = 0;
         window.setDiscardQuestion([&](const QString&) {

@@ -72,7 +72,7 @@ private slots:
 
     void a_saved_session_reopens_to_the_same_run() {
         const QString path = dir_.filePath("session.json");
-        RunController first;
+        SessionController first;
         first.open(small_spec("full", InputKind::Feedback));
         QVERIFY(wait_idle(first));
         first.step(7);
@@ -86,12 +86,12 @@ private slots:
         io.saveSession(path);
         QCOMPARE(done.size(), 1);
 
-        RunController second;
+        SessionController second;
         SessionIO reader(nullptr, &second);
         reader.openSession(path);
         QVERIFY(wait_idle(second));
         QCOMPARE(second.lastStep(), qint64(6));
-        QCOMPARE(second.session().sequence_seed, first.session().sequence_seed);
+        QCOMPARE(second.spec().sequence_seed, first.spec().sequence_seed);
         QVERIFY(second.stateAt(6).state == first.stateAt(6).state);
         QCOMPARE(second.traces().size(), 6);
         for (int i = 0; i < 6; ++i)

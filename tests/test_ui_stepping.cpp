@@ -33,9 +33,9 @@ class SteppingTest : public QObject {
 private slots:
     void stepping_updates_every_plot() {
         MainWindow window(small_spec("full"));
-        RunController* run = window.controller();
+        SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
-        QSignalSpy results(run, &RunController::recordsAppended);
+        QSignalSpy results(run, &SessionController::recordsAppended);
         run->step(5);
         QVERIFY(wait_idle(*run));
         QVERIFY(!results.isEmpty());
@@ -65,7 +65,7 @@ private slots:
 
     void the_seed_example_steps() {
         MainWindow window(seed_example());
-        RunController* run = window.controller();
+        SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
         QCOMPARE(run->traces().info().batch, 10);
         QCOMPARE(run->traces().width(), 384);
@@ -100,12 +100,12 @@ private slots:
         QFETCH(int, steps);
         QFETCH(int, back_to);
         QFETCH(int, then);
-        RunController run;
+        SessionController run;
         run.open(small_spec(attention.toStdString(), InputKind(input), feature_map.toStdString()));
         QVERIFY(wait_idle(run));
         run.step(steps);
         QVERIFY(wait_idle(run));
-        QSignalSpy truncated(&run, &RunController::truncated);
+        QSignalSpy truncated(&run, &SessionController::truncated);
         run.setViewStep(back_to);
         QCOMPARE(run.viewStep(), qint64(back_to));
         QCOMPARE(run.traces().size(), steps);  // scrubbing alone changes nothing
@@ -131,10 +131,10 @@ private slots:
     }
 
     void step_n_cancels() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("full"));
         QVERIFY(wait_idle(run));
-        QSignalSpy finished(&run, &RunController::stepsFinished);
+        QSignalSpy finished(&run, &SessionController::stepsFinished);
         run.step(100000000);
         QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 0; }, 60000));
         run.cancel();
@@ -152,18 +152,18 @@ private slots:
     }
 
     void run_and_pause() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("linear"));
         QVERIFY(wait_idle(run));
-        QSignalSpy running(&run, &RunController::runningChanged);
-        run.run(0);  // as fast as the engine goes
-        QVERIFY(run.running());
+        QSignalSpy running(&run, &SessionController::playingChanged);
+        run.play(0);  // as fast as the engine goes
+        QVERIFY(run.playing());
         QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 20; }, 60000));
         run.pause();
-        QVERIFY(!run.running());
+        QVERIFY(!run.playing());
         QVERIFY(wait_idle(run));
         const int paused_at = run.traces().size();
-        QSignalSpy appended(&run, &RunController::recordsAppended);
+        QSignalSpy appended(&run, &SessionController::recordsAppended);
         QVERIFY(!appended.wait(100));
         QCOMPARE(run.traces().size(), paused_at);
         QCOMPARE(running.size(), 2);
@@ -172,7 +172,7 @@ private slots:
         // slows the ticks; the rate is a ceiling, so however slow they come they are never more than it allows.
         QElapsedTimer clock;
         clock.start();
-        run.run(50);
+        run.play(50);
         QTRY_VERIFY_WITH_TIMEOUT(run.traces().size() >= paused_at + 2, 60000);
         run.pause();
         QVERIFY(wait_idle(run));
@@ -183,7 +183,7 @@ private slots:
     }
 
     void another_batch_element_shows_the_same_run() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("full"));
         QVERIFY(wait_idle(run));
         run.step(6);
@@ -194,7 +194,7 @@ private slots:
         QVERIFY(wait_idle(run));
         QCOMPARE(run.traces().size(), 6);
         QCOMPARE(run.traces().info().observed, 2);
-        QCOMPARE(run.session().observed, 2);
+        QCOMPARE(run.spec().observed, 2);
         QVERIFY(run.stateAt(6).state == before);
         std::vector<StepRecord> expected;
         fresh_run(run, 6, &expected);
@@ -204,7 +204,7 @@ private slots:
 
     // Two changes in a row (two arrow clicks): the second supersedes the first, the run keeps its steps.
     void quick_changes_of_the_batch_element_keep_the_run() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("linear"));
         QVERIFY(wait_idle(run));
         run.step(200);
@@ -222,14 +222,14 @@ private slots:
 
     // Run, Pause, Run again at full speed: the first run's late report does not stop the second.
     void a_second_fast_run_is_not_stopped_by_the_first() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("linear"));
         QVERIFY(wait_idle(run));
-        run.run(0);
+        run.play(0);
         run.pause();
-        run.run(0);
+        run.play(0);
         QTest::qWait(500);
-        QVERIFY(run.running());
+        QVERIFY(run.playing());
         const int stepped = run.traces().size();
         QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > stepped; }, 60000));
         run.pause();
@@ -238,10 +238,10 @@ private slots:
 
     // A fast run is paced by the window: the engine never gets far ahead of what is drawn.
     void a_fast_run_waits_for_the_window() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("linear"));
         QVERIFY(wait_idle(run));
-        run.run(0);
+        run.play(0);
         QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 50; }, 60000));
         // The GUI thread stops taking batches for 0.3 s, time for thousands of these steps; the engine
         // may fill the two batches in flight and one last one, of at most 256 records each, then waits.
@@ -256,22 +256,22 @@ private slots:
     // A cancelled replay throws before it changes anything: the run stays at its step.
     void a_cancelled_rewind_leaves_the_run_where_it_was() {
         const SessionSpec spec = small_spec("full");
-        Runner runner(build_model(spec), spec);
-        for (int t = 0; t < 40; ++t) runner.advance();
-        const State before = runner.state();
+        Session session(build_model(spec), spec);
+        for (int t = 0; t < 40; ++t) session.advance();
+        const State before = session.state();
         int asked = 0;
         bool cancelled = false;
         try {
-            runner.rewind(runner.base_step() + 7, [&] { return ++asked > 3; });
+            session.rewind(session.base_step() + 7, [&] { return ++asked > 3; });
         } catch (const RunCancelled&) {
             cancelled = true;
         }
         QVERIFY(cancelled);
         QCOMPARE(asked, 4);
-        QCOMPARE(runner.step(), int64_t(40));
-        QVERIFY(runner.state() == before);
-        runner.rewind(7);
-        QCOMPARE(runner.step(), int64_t(7));
+        QCOMPARE(session.current_step(), int64_t(40));
+        QVERIFY(session.state() == before);
+        session.rewind(7);
+        QCOMPARE(session.current_step(), int64_t(7));
     }
 
     // A state larger than the whole budget still leaves the newest checkpoint, so a rewind replays
@@ -279,12 +279,12 @@ private slots:
     void the_newest_checkpoint_outlives_a_tight_budget() {
         const SessionSpec spec = small_spec("full");
         const auto model = build_model(spec);
-        Runner runner(model, spec);
+        Session session(model, spec);
         CheckpointStore store(48, 1);  // one byte: every state is over budget
-        store.reset({runner.state(), {}});
+        store.reset({session.state(), {}});
         for (int t = 0; t < 100; ++t) {
-            runner.advance();
-            if (store.wants(runner.step())) store.offer({runner.state(), {}});
+            session.advance();
+            if (store.wants(session.current_step())) store.offer({session.state(), {}});
         }
         QCOMPARE(store.count(), 2);
         const int64_t newest = store.nearest(100).state.step;
@@ -292,12 +292,12 @@ private slots:
     }
 
     void a_rebuild_cancels_the_steps_in_flight() {
-        RunController run;
+        SessionController run;
         run.open(small_spec("linear"));
         QVERIFY(wait_idle(run));
         run.step(100000000);
         QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 0; }, 60000));
-        QSignalSpy opened(&run, &RunController::runOpened);
+        QSignalSpy opened(&run, &SessionController::runOpened);
         run.open(small_spec("full"));
         QVERIFY(wait_idle(run));
         QCOMPARE(opened.size(), 1);
@@ -313,7 +313,7 @@ private slots:
         spec.config.value_dimensions = 4;
         spec.config.feed_forward_dimensions = 8;
         MainWindow window(spec);
-        RunController* run = window.controller();
+        SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
         QElapsedTimer clock;
         clock.start();

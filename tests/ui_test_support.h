@@ -33,21 +33,21 @@ inline SessionSpec small_spec(const std::string& attention = "full", InputKind i
 }
 
 // Waits until every command posted to the engine thread has finished and a run is open.
-inline bool wait_idle(const RunController& run, int timeout_ms = 120000) {
+inline bool wait_idle(const SessionController& run, int timeout_ms = 120000) {
     return QTest::qWaitFor([&] { return !run.busy() && run.hasRun(); }, timeout_ms);
 }
 
 // The same run computed directly, without the worker thread, scrubbing or checkpoints; `records`
 // receives the element the run shows.
-inline Checkpoint fresh_run(const RunController& run, int64_t steps, std::vector<StepRecord>* records = nullptr) {
-    SessionSpec spec = run.session();
+inline Checkpoint fresh_run(const SessionController& run, int64_t steps, std::vector<StepRecord>* records = nullptr) {
+    SessionSpec spec = run.spec();
     spec.steps = 0;
-    Runner runner(run.traces().info().model, spec);
+    Session session(run.traces().info().model, spec);
     for (int64_t t = 0; t < steps; ++t) {
-        const BatchRecord r = runner.advance();
+        const BatchRecord r = session.advance();
         if (records) records->push_back(r.element(run.traces().info().observed));
     }
-    return runner.state_at(runner.step());
+    return session.state_at(session.current_step());
 }
 
 }  // namespace stepscope::ui::testing

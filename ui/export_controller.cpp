@@ -72,11 +72,11 @@ ImageChoice ask_image(QWidget* parent, const QStringList& plots, bool ask_format
 
 }  // namespace
 
-ExportController::ExportController(QWidget* window, PlotPanel* plots, RunController* run)
+ExportController::ExportController(QWidget* window, PlotPanel* plots, SessionController* run)
     : QObject(window),
       window_(window),
       plots_(plots),
-      run_(run),
+      controller_(run),
       export_plot_(new QAction(tr("Export plot…"), this)),
       export_all_(new QAction(tr("Export all plots…"), this)),
       export_traces_(new QAction(tr("Export traces (CSV)…"), this)),
@@ -110,8 +110,8 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, RunControl
     });
     connect(save_snapshot_, &QAction::triggered, this, [this] {
         const QString path = savePath(tr("Save snapshot"), tr("Stepscope snapshot (*.safetensors)"),
-                                      QStringLiteral("step%1.safetensors").arg(run_->viewStep()));
-        if (!path.isEmpty()) run_->saveSnapshot(path);
+                                      QStringLiteral("step%1.safetensors").arg(controller_->viewStep()));
+        if (!path.isEmpty()) controller_->saveSnapshot(path);
     });
     connect(open_snapshot_, &QAction::triggered, this, [this] {
         if (may_replace_ && !may_replace_()) return;
@@ -121,7 +121,7 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, RunControl
                                                           tr("Stepscope snapshot (*.safetensors);;All files (*)"));
         if (path.isEmpty()) return;
         rememberDirectory(path);
-        run_->openSnapshot(path);
+        controller_->openSnapshot(path);
         emit snapshotOpened(path);
     });
 }
@@ -171,11 +171,11 @@ void ExportController::exportAllPlots(const QString& directory, const QString& f
 
 void ExportController::exportTraces(const QString& path) {
     try {
-        write_traces_csv(path, run_->traces());
-        run_->markSaved();
+        write_traces_csv(path, controller_->traces());
+        controller_->markSaved();
         emit done(tr("Wrote %1 steps of %2 batch elements to %3")
-                      .arg(run_->traces().size())
-                      .arg(run_->traces().info().batch)
+                      .arg(controller_->traces().size())
+                      .arg(controller_->traces().info().batch)
                       .arg(path));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));

@@ -12,13 +12,13 @@ class QWidget;
 namespace stepscope::ui {
 
 class PlotPanel;
-class RunController;
+class SessionController;
 
 class ExportController : public QObject {
     Q_OBJECT
 
 public:
-    ExportController(QWidget* window, PlotPanel* plots, RunController* run);
+    ExportController(QWidget* window, PlotPanel* plots, SessionController* run);
 
     QAction* exportPlotAction() const { return export_plot_; }
     QAction* exportAllAction() const { return export_all_; }
@@ -46,7 +46,7 @@ private:
 
     QWidget* window_;
     PlotPanel* plots_;
-    RunController* run_;
+    SessionController* controller_;
     QAction* export_plot_;
     QAction* export_all_;
     QAction* export_traces_;

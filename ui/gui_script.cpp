@@ -165,14 +165,14 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
 
 GuiScript::GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool quit_at_end)
     : QObject(window), window_(window), actions_(std::move(actions)), quit_at_end_(quit_at_end) {
-    connect(window_->controller(), &RunController::busyChanged, this, [this](bool busy) {
+    connect(window_->controller(), &SessionController::busyChanged, this, [this](bool busy) {
         if (!busy && waiting_) {
             waiting_ = false;
             // Let the signals queued behind the last command (records, progress) arrive first.
             QTimer::singleShot(0, this, &GuiScript::next);
         }
     });
-    connect(window_->controller(), &RunController::failed, this, [](const QString& context, const QString& message) {
+    connect(window_->controller(), &SessionController::failed, this, [](const QString& context, const QString& message) {
         std::fprintf(stderr, "stepscope: %s: %s\n", qPrintable(context), qPrintable(message));
     });
 }
@@ -239,7 +239,7 @@ void GuiScript::next() {
             break;
         case GuiAction::Kind::Intervene:
             window_->intervenePanel()->setRun(window_->controller()->traces(), window_->controller()->viewStep(),
-                                              window_->controller()->session().interventions);
+                                              window_->controller()->spec().interventions);
             emit window_->intervenePanel()->interveneRequested(action.intervention, action.whole_run);
             whenIdle();
             return;

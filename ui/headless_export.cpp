@@ -1,4 +1,4 @@
-// The headless export: the GUI's Runner, TraceStore, plots and writers, driven synchronously.
+// The headless export: the GUI's Session, TraceStore, plots and writers, driven synchronously.
 #include "headless_export.h"
 
 #include <algorithm>
@@ -17,10 +17,10 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     StagedFolder folder(job.directory);
     SessionSpec spec = job.spec;
     spec.steps = 0;
-    auto runner = Runner::open(spec);
-    runner->set_rewindable(false);
+    auto session = Session::open(spec);
+    session->set_rewindable(false);
     TraceStore traces;
-    traces.start(runner->info());
+    traces.start(session->info());
     traces.keep_at_most(kHeadlessPlottedSteps);
     // Every step goes to the CSV as it is taken: the traces on disk, not in memory.
     TraceCsvWriter csv(folder.stagedPath(QStringLiteral("traces.csv")), traces.width());
@@ -33,8 +33,8 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     const int64_t observe_from = std::max<int64_t>(0, job.steps - 2 * int64_t(kAttentionWindow));
     std::vector<BatchRecord> chunk;
     for (int64_t t = 0; t < job.steps; ++t) {
-        if (t == observe_from) runner->set_observation(panel.observation());
-        chunk.push_back(runner->advance());
+        if (t == observe_from) session->set_observation(panel.observation());
+        chunk.push_back(session->advance());
         csv.write(chunk.back());
         if (chunk.size() == kHeadlessChunk || t + 1 == job.steps) {
             traces.append(chunk);
@@ -47,8 +47,8 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     QStringList names = write_all_plots(panel, folder.stagingFolder(), job.format, job.width, job.height);
     names << QStringLiteral("traces.csv") << QStringLiteral("snapshot.safetensors") << QStringLiteral("session.json");
     csv.commit();
-    runner->save_snapshot(folder.stagedPath(QStringLiteral("snapshot.safetensors")), runner->step());
-    write_session_file(folder.stagedPath(QStringLiteral("session.json")), runner->spec());
+    session->save_snapshot(folder.stagedPath(QStringLiteral("snapshot.safetensors")), session->current_step());
+    write_session_file(folder.stagedPath(QStringLiteral("session.json")), session->spec());
     folder.commit();
     QStringList written;
     for (const QString& name : names) written << folder.finalPath(name);

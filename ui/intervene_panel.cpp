@@ -1,4 +1,4 @@
-// A form per intervention; the Runner checks and applies it in the worker thread.
+// A form per intervention; the Session checks and applies it in the worker thread.
 #include "intervene_panel.h"
 
 #include <QComboBox>

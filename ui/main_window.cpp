@@ -55,13 +55,13 @@ QUrl readme_url() {
 
 MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     : QMainWindow(parent),
-      run_(new RunController(this)),
+      controller_(new SessionController(this)),
       model_(new ModelPanel),
       input_(new InputPanel),
       steps_(new StepControls),
-      plots_(new PlotPanel(&run_->traces())),
-      export_(new ExportController(this, plots_, run_)),
-      session_io_(new SessionIO(this, run_)),
+      plots_(new PlotPanel(&controller_->traces())),
+      export_(new ExportController(this, plots_, controller_)),
+      session_io_(new SessionIO(this, controller_)),
       intervene_(new IntervenePanel),
       apply_(new QPushButton(tr("Apply: new run"))),
       banner_(new QLabel),
@@ -131,38 +131,38 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     });
     connect(apply_, &QPushButton::clicked, this, &MainWindow::applyForms);
 
-    connect(steps_, &StepControls::stepRequested, run_, &RunController::step);
-    connect(steps_, &StepControls::runRequested, run_, &RunController::run);
-    connect(steps_, &StepControls::pauseRequested, run_, &RunController::pause);
-    connect(run_, &RunController::runningChanged, this, [this](bool running) {
+    connect(steps_, &StepControls::stepRequested, controller_, &SessionController::step);
+    connect(steps_, &StepControls::playRequested, controller_, &SessionController::play);
+    connect(steps_, &StepControls::pauseRequested, controller_, &SessionController::pause);
+    connect(controller_, &SessionController::playingChanged, this, [this](bool running) {
         pausing_ = !running;
-        if (!running) showStatus(tr("Paused at step %1").arg(run_->lastStep()));
+        if (!running) showStatus(tr("Paused at step %1").arg(controller_->lastStep()));
     });
-    connect(steps_, &StepControls::resetRequested, run_, &RunController::reset);
-    connect(steps_, &StepControls::cancelRequested, run_, [this] {
-        run_->pause();
-        run_->cancel();
+    connect(steps_, &StepControls::resetRequested, controller_, &SessionController::reset);
+    connect(steps_, &StepControls::cancelRequested, controller_, [this] {
+        controller_->pause();
+        controller_->cancel();
     });
-    connect(steps_, &StepControls::scrubbed, run_, &RunController::setViewStep);
+    connect(steps_, &StepControls::scrubbed, controller_, &SessionController::setViewStep);
 
-    connect(run_, &RunController::busyChanged, steps_, &StepControls::setBusy);
-    connect(run_, &RunController::runningChanged, steps_, &StepControls::setRunning);
-    connect(run_, &RunController::progress, steps_, &StepControls::setProgress);
-    connect(run_, &RunController::runOpened, this, &MainWindow::onRunOpened);
-    connect(run_, &RunController::recordsAppended, plots_, &PlotPanel::appendFrom);
+    connect(controller_, &SessionController::busyChanged, steps_, &StepControls::setBusy);
+    connect(controller_, &SessionController::playingChanged, steps_, &StepControls::setPlaying);
+    connect(controller_, &SessionController::progress, steps_, &StepControls::setProgress);
+    connect(controller_, &SessionController::runOpened, this, &MainWindow::onRunOpened);
+    connect(controller_, &SessionController::recordsAppended, plots_, &PlotPanel::appendFrom);
     // The status bar's step follows the run as it goes, not only when a command ends.
-    connect(run_, &RunController::recordsAppended, this, &MainWindow::updateTitle);
-    connect(run_, &RunController::truncated, plots_, &PlotPanel::rebuildAll);
-    connect(run_, &RunController::observedChanged, plots_, &PlotPanel::rebuildAll);
-    connect(run_, &RunController::viewStepChanged, this, [this](qint64 step) {
-        steps_->setTimeline(run_->traces().base_step(), run_->lastStep(), step);
+    connect(controller_, &SessionController::recordsAppended, this, &MainWindow::updateTitle);
+    connect(controller_, &SessionController::truncated, plots_, &PlotPanel::rebuildAll);
+    connect(controller_, &SessionController::observedChanged, plots_, &PlotPanel::rebuildAll);
+    connect(controller_, &SessionController::viewStepChanged, this, [this](qint64 step) {
+        steps_->setTimeline(controller_->traces().base_step(), controller_->lastStep(), step);
         plots_->setViewStep(step);
     });
-    connect(run_, &RunController::failed, this, &MainWindow::onFailed);
+    connect(controller_, &SessionController::failed, this, &MainWindow::onFailed);
     // Stepping on from an earlier step drops the later ones: they stay on the plots as the pinned run.
-    connect(run_, &RunController::branching, this, [this](qint64 step) {
+    connect(controller_, &SessionController::branching, this, [this](qint64 step) {
         const QLocale locale;
-        const TraceStore& abandoned = run_->traces();
+        const TraceStore& abandoned = controller_->traces();
         const QString steps = locale.toString(qlonglong(abandoned.last_step() - abandoned.base_step()));
         plots_->pin(abandoned, tr("Pinned: the previous branch, %1 steps, batch element %2 (dashed)")
                                    .arg(steps)
@@ -171,36 +171,36 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
                            .arg(locale.toString(step), steps);
         showStatus(branch_note_);
     });
-    connect(run_, &RunController::stepsFinished, this, [this](qint64 done, bool cancelled, const QString& error) {
+    connect(controller_, &SessionController::stepsFinished, this, [this](qint64 done, bool cancelled, const QString& error) {
         const QString note = std::exchange(branch_note_, {});
         const QString lead = note.isEmpty() ? QString() : note + QStringLiteral(". ");
         if (!error.isEmpty()) showError(lead + tr("Stopped after %1 steps: %2").arg(done).arg(error));
-        else if (cancelled && pausing_) showStatus(lead + tr("Paused at step %1").arg(run_->lastStep()));
+        else if (cancelled && pausing_) showStatus(lead + tr("Paused at step %1").arg(controller_->lastStep()));
         else if (cancelled) showStatus(lead + tr("Cancelled after %1 steps").arg(done));
-        else if (done > 0 && !run_->running())
-            showStatus(lead + tr("Stepped %1; now at step %2").arg(done).arg(run_->lastStep()));
+        else if (done > 0 && !controller_->playing())
+            showStatus(lead + tr("Stepped %1; now at step %2").arg(done).arg(controller_->lastStep()));
         pausing_ = false;
         updateTitle();
     });
-    connect(run_, &RunController::snapshotSaved, this,
+    connect(controller_, &SessionController::snapshotSaved, this,
             [this](const QString& path) { showStatus(tr("Saved snapshot %1").arg(path)); });
-    connect(plots_, &PlotPanel::observedChanged, run_, &RunController::setObserved);
+    connect(plots_, &PlotPanel::observedChanged, controller_, &SessionController::setObserved);
     connect(plots_, &PlotPanel::message, this, &MainWindow::showStatus);
     connect(session_io_, &SessionIO::sessionOpened, this, &MainWindow::addRecent);
     connect(export_, &ExportController::snapshotOpened, this, &MainWindow::addRecent);
-    connect(plots_, &PlotPanel::observationChanged, run_, &RunController::setObservation);
+    connect(plots_, &PlotPanel::observationChanged, controller_, &SessionController::setObservation);
     connect(intervene_, &IntervenePanel::interveneRequested, this, [this](const Intervention& i, bool whole_run) {
         // The original stays on the plots, dashed, while the branch is drawn over it.
-        if (run_->session().interventions.empty() && !run_->traces().empty()) plots_->pin(run_->traces());
-        run_->intervene(i, whole_run);
+        if (controller_->spec().interventions.empty() && !controller_->traces().empty()) plots_->pin(controller_->traces());
+        controller_->intervene(i, whole_run);
     });
-    connect(intervene_, &IntervenePanel::originalRequested, run_, &RunController::clearInterventions);
-    connect(run_, &RunController::branched, this, [this] {
+    connect(intervene_, &IntervenePanel::originalRequested, controller_, &SessionController::clearInterventions);
+    connect(controller_, &SessionController::branched, this, [this] {
         plots_->showView(plots_->divergence());
         updateIntervenePanel();
-        showStatus(tr("Branched: %1").arg(describe(run_->session().interventions.back())));
+        showStatus(tr("Branched: %1").arg(describe(controller_->spec().interventions.back())));
     });
-    connect(run_, &RunController::viewStepChanged, this, &MainWindow::updateIntervenePanel);
+    connect(controller_, &SessionController::viewStepChanged, this, &MainWindow::updateIntervenePanel);
     for (QObject* source : {static_cast<QObject*>(export_), static_cast<QObject*>(session_io_)}) {
         connect(source, SIGNAL(done(QString)), this, SLOT(showStatus(QString)));
         connect(source, SIGNAL(failed(QString)), this, SLOT(showError(QString)));
@@ -214,7 +214,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     input_->fill(spec);
     steps_->setHasRun(false);
     updateTitle();
-    run_->open(spec);
+    controller_->open(spec);
 }
 
 MainWindow::~MainWindow() = default;
@@ -303,9 +303,9 @@ void MainWindow::buildMenus() {
 }
 
 bool MainWindow::mayDiscardRun(const QString& action) {
-    if (!run_->hasUnsavedWork()) return true;
+    if (!controller_->hasUnsavedWork()) return true;
     const QString text = tr("The run has %1 steps that are not saved. Save the session before %2?")
-                             .arg(QLocale().toString(qlonglong(run_->lastStep() - run_->traces().base_step())),
+                             .arg(QLocale().toString(qlonglong(controller_->lastStep() - controller_->traces().base_step())),
                                   action);
     QMessageBox::StandardButton answer;
     if (ask_discard_) {
@@ -321,7 +321,7 @@ bool MainWindow::mayDiscardRun(const QString& action) {
     if (answer != QMessageBox::Save) return false;
     // Save session asks for the file; cancelling that dialog keeps the run as well.
     session_io_->saveAction()->trigger();
-    return !run_->hasUnsavedWork();
+    return !controller_->hasUnsavedWork();
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
@@ -374,13 +374,13 @@ bool MainWindow::openFile(const QString& path) {
         loadWeights(path);
         return true;
     case FileKind::Snapshot:
-        run_->openSnapshot(path);
+        controller_->openSnapshot(path);
         break;
     case FileKind::Session:
         session_io_->openSession(path);
         break;
     case FileKind::Input: {
-        SessionSpec spec = run_->hasRun() ? run_->session() : SessionSpec{};
+        SessionSpec spec = controller_->hasRun() ? controller_->spec() : SessionSpec{};
         spec.input.kind = InputKind::File;
         spec.input.path = path;
         spec.snapshot_path.clear();
@@ -418,7 +418,7 @@ bool MainWindow::applyForms() {
         showError(tr("The model form has an error: %1").arg(model_->firstError()));
         return false;
     }
-    SessionSpec spec = run_->hasRun() ? run_->session() : SessionSpec{};
+    SessionSpec spec = controller_->hasRun() ? controller_->spec() : SessionSpec{};
     spec.config = *config;
     spec.weights_seed = model_->weightsSeed();
     spec.device = model_->device();
@@ -430,21 +430,21 @@ bool MainWindow::applyForms() {
         showError(tr("The input form is incomplete: see the message under it."));
         return false;
     }
-    run_->open(spec);
+    controller_->open(spec);
     return true;
 }
 
 void MainWindow::pinRun() {
-    if (!run_->hasRun() || run_->traces().empty()) {
+    if (!controller_->hasRun() || controller_->traces().empty()) {
         showStatus(tr("Step the model first: there is nothing to pin"));
         return;
     }
-    plots_->pin(run_->traces());
-    showStatus(tr("Pinned %1; the next run is drawn over it").arg(run_->traces().info().label));
+    plots_->pin(controller_->traces());
+    showStatus(tr("Pinned %1; the next run is drawn over it").arg(controller_->traces().info().label));
 }
 
 void MainWindow::loadWeights(const QString& path) {
-    SessionSpec spec = run_->hasRun() ? run_->session() : SessionSpec{};
+    SessionSpec spec = controller_->hasRun() ? controller_->spec() : SessionSpec{};
     input_->apply(spec);
     // The form shows the file's model at once, so a refusal of the input is not a dead end. A
     // damaged file goes to the engine as it is: its message names what is wrong.
@@ -462,11 +462,11 @@ void MainWindow::loadWeights(const QString& path) {
     spec.weights_path = path;
     spec.snapshot_path.clear();
     spec.steps = 0;
-    run_->open(spec);
+    controller_->open(spec);
 }
 
 void MainWindow::switchInputToFeedback() {
-    SessionSpec spec = run_->hasRun() ? run_->session() : SessionSpec{};
+    SessionSpec spec = controller_->hasRun() ? controller_->spec() : SessionSpec{};
     input_->apply(spec);
     spec.input.kind = InputKind::Feedback;
     input_->fill(spec);
@@ -483,8 +483,8 @@ void MainWindow::showError(const QString& message) {
 void MainWindow::showStatus(const QString& message) { statusBar()->showMessage(message, 8000); }
 
 void MainWindow::onRunOpened() {
-    const SessionSpec spec = run_->session();
-    const RunInfo& info = run_->traces().info();
+    const SessionSpec spec = controller_->spec();
+    const RunInfo& info = controller_->traces().info();
     model_->setConfig(spec.config);
     model_->setWeightsSeed(spec.weights_seed);
     model_->setDevice(spec.device);
@@ -514,8 +514,8 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
         showError(tr("Model not built: %1.").arg(message) + kept);
     } else if (context == QLatin1String("weights")) {
         // The form goes back to the model that still runs.
-        if (run_->hasRun()) {
-            const SessionSpec spec = run_->session();
+        if (controller_->hasRun()) {
+            const SessionSpec spec = controller_->spec();
             model_->setConfig(spec.config);
             weights_path_ = spec.weights_path;
             weights_config_ = spec.weights_path.isEmpty() ? std::nullopt : std::optional<ModelConfig>(spec.config);
@@ -525,7 +525,7 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
         input_->showError(message);
         showError(tr("Input refused: %1.").arg(message) + kept);
         // After a new model, an input file of the old width is the usual cause: offer the way out.
-        if (!weights_path_.isEmpty() && weights_path_ != run_->session().weights_path)
+        if (!weights_path_.isEmpty() && weights_path_ != controller_->spec().weights_path)
             banner_->setText(QStringLiteral("%1 &nbsp; <a href=\"%2\">%3</a> &nbsp; <a href=\"dismiss\">%4</a>")
                                  .arg(last_error_.toHtmlEscaped(), kSwitchInputLink,
                                       tr("use the model's fed-back output as input"), tr("dismiss")));
@@ -543,16 +543,16 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
 void MainWindow::showIntervenePanel() { plots_->showView(intervene_); }
 
 void MainWindow::updateIntervenePanel() {
-    intervene_->setRun(run_->traces(), run_->viewStep(), run_->session().interventions);
+    intervene_->setRun(controller_->traces(), controller_->viewStep(), controller_->spec().interventions);
 }
 
 void MainWindow::updateTitle() {
-    if (!run_->hasRun()) {
+    if (!controller_->hasRun()) {
         setWindowTitle(tr("Stepscope"));
         run_label_->setText(tr("building the model…"));
         return;
     }
-    const RunInfo& info = run_->traces().info();
+    const RunInfo& info = controller_->traces().info();
     const ModelConfig& c = info.model->config();
     setWindowTitle(tr("Stepscope — %1 %2, %3 layers × %4 heads, d_model %5")
                        .arg(c.kind == ModelKind::Encoder ? tr("encoder") : tr("decoder"))
@@ -564,7 +564,7 @@ void MainWindow::updateTitle() {
                             .arg(info.weights)
                             .arg(info.batch)
                             .arg(info.sequence_seed)
-                            .arg(run_->lastStep()));
+                            .arg(controller_->lastStep()));
 }
 
 }  // namespace stepscope::ui

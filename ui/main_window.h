@@ -21,7 +21,7 @@ class InputPanel;
 class IntervenePanel;
 class ModelPanel;
 class PlotPanel;
-class RunController;
+class SessionController;
 class SessionIO;
 class StepControls;
 
@@ -33,7 +33,7 @@ public:
     explicit MainWindow(const SessionSpec& spec, QWidget* parent = nullptr);
     ~MainWindow() override;
 
-    RunController* controller() const { return run_; }
+    SessionController* controller() const { return controller_; }
     ModelPanel* modelPanel() const { return model_; }
     InputPanel* inputPanel() const { return input_; }
     StepControls* stepControls() const { return steps_; }
@@ -85,7 +85,7 @@ private:
     void updateTitle();
     void updateIntervenePanel();
 
-    RunController* run_;
+    SessionController* controller_;
     ModelPanel* model_;
     InputPanel* input_;
     StepControls* steps_;

@@ -5,70 +5,81 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 
 namespace stepscope::ui {
 
-RunController::RunController(QObject* parent) : QObject(parent), worker_(new EngineWorker) {
+SessionController::SessionController(QObject* parent) : QObject(parent), worker_(new SessionWorker) {
     worker_->moveToThread(&thread_);
     connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
-    connect(worker_, &EngineWorker::opened, this, &RunController::onOpened);
-    connect(worker_, &EngineWorker::stepped, this, &RunController::onStepped);
-    connect(worker_, &EngineWorker::rewound, this, &RunController::onRewound);
-    connect(worker_, &EngineWorker::progress, this, &RunController::progress);
-    connect(worker_, &EngineWorker::stepsFinished, this, &RunController::stepsFinished);
-    connect(worker_, &EngineWorker::failed, this, &RunController::failed);
-    connect(worker_, &EngineWorker::snapshotSaved, this, &RunController::snapshotSaved);
-    connect(worker_, &EngineWorker::branched, this, [this](const SessionSpec& spec) {
-        session_.interventions = spec.interventions;
+    connect(worker_, &SessionWorker::opened, this, &SessionController::onOpened);
+    connect(worker_, &SessionWorker::stepped, this, &SessionController::onStepped);
+    connect(worker_, &SessionWorker::rewound, this, &SessionController::onRewound);
+    connect(worker_, &SessionWorker::progress, this, &SessionController::progress);
+    connect(worker_, &SessionWorker::stepsFinished, this, &SessionController::stepsFinished);
+    connect(worker_, &SessionWorker::failed, this, &SessionController::failed);
+    connect(worker_, &SessionWorker::snapshotSaved, this, &SessionController::snapshotSaved);
+    connect(worker_, &SessionWorker::branched, this, [this](const SessionSpec& spec) {
+        spec_.interventions = spec.interventions;
         saved_ = false;  // the saved session lacks the intervention
         emit branched();
     });
-    connect(worker_, &EngineWorker::commandDone, this, &RunController::onCommandDone);
-    connect(&run_timer_, &QTimer::timeout, this, &RunController::onRunTick);
+    connect(worker_, &SessionWorker::commandDone, this, &SessionController::onCommandDone);
+    connect(&run_timer_, &QTimer::timeout, this, &SessionController::onRunTick);
     // An unbounded run ends only by an error or a cancel; a cancelled command's late report
     // must not stop the run that replaced it.
-    connect(this, &RunController::stepsFinished, this, [this](qint64, bool cancelled, const QString& error) {
-        if (!error.isEmpty() || (running_ && rate_ == 0 && !cancelled)) pause();
+    connect(this, &SessionController::stepsFinished, this, [this](qint64, bool cancelled, const QString& error) {
+        if (!error.isEmpty() || (playing_ && rate_ == 0 && !cancelled)) pause();
     });
     thread_.setObjectName(QStringLiteral("stepscope-engine"));
     thread_.start();
 }
 
-RunController::~RunController() {
+SessionController::~SessionController() {
     worker_->cancel();
     thread_.quit();
     thread_.wait();
 }
 
 template <typename Command>
-void RunController::post(Command command) {
+void SessionController::post(Command command) {
     if (pending_++ == 0) emit busyChanged(true);
     QMetaObject::invokeMethod(worker_, std::move(command), Qt::QueuedConnection);
 }
 
-SessionSpec RunController::session() const {
-    SessionSpec spec = session_;
+SessionSpec SessionController::spec() const {
+    SessionSpec spec = spec_;
     spec.steps = traces_.last_step() - traces_.base_step();
     return spec;
 }
 
-Checkpoint RunController::stateAt(int64_t step) const {
+Checkpoint SessionController::stateAt(int64_t step) const {
     Checkpoint result;
-    EngineWorker* worker = worker_;
+    std::exception_ptr error;
+    SessionWorker* worker = worker_;
     QMetaObject::invokeMethod(
-        worker_, [worker, step] { return worker->stateAt(step); }, Qt::BlockingQueuedConnection, &result);
+        worker_,
+        [worker, step, &result, &error] {
+            try {
+                result = worker->stateAt(step);
+            } catch (...) {
+                error = std::current_exception();
+            }
+        },
+        Qt::BlockingQueuedConnection);
+    if (error) std::rethrow_exception(error);
     return result;
 }
 
-void RunController::open(const SessionSpec& spec) {
+void SessionController::open(const SessionSpec& spec) {
     pause();
     worker_->cancel();
     const uint64_t epoch = worker_->epoch();
-    EngineWorker* worker = worker_;
+    SessionWorker* worker = worker_;
     post([worker, spec, epoch] { worker->open(spec, epoch); });
 }
 
-void RunController::step(qint64 count) {
+void SessionController::step(qint64 count) {
     if (count <= 0) return;
     if (traces_.full()) {
         refuseFullTraces();
@@ -77,11 +88,11 @@ void RunController::step(qint64 count) {
     // Scrubbed back: the run branches at the viewed step.
     const int64_t from = view_step_ < traces_.last_step() ? view_step_ : -1;
     const uint64_t epoch = worker_->epoch();
-    EngineWorker* worker = worker_;
+    SessionWorker* worker = worker_;
     post([worker, count, from, epoch] { worker->stepMany(count, from, epoch); });
 }
 
-void RunController::cancel() { worker_->cancel(); }
+void SessionController::cancel() { worker_->cancel(); }
 
 namespace {
 // A run with no end: stepping at the engine's pace until paused.
@@ -90,12 +101,12 @@ constexpr qint64 kUnbounded = qint64(1) << 50;
 constexpr int kMinTickMs = 16;
 }  // namespace
 
-void RunController::run(double steps_per_second) {
+void SessionController::play(double steps_per_second) {
     if (!hasRun()) return;
     pause();
-    running_ = true;
+    playing_ = true;
     rate_ = std::max(0.0, steps_per_second);
-    emit runningChanged(true);
+    emit playingChanged(true);
     if (rate_ == 0) {
         worker_->cancel();  // a Step N in flight gives way to the run
         step(kUnbounded);
@@ -104,84 +115,84 @@ void RunController::run(double steps_per_second) {
     run_timer_.start(std::max(kMinTickMs, static_cast<int>(1000.0 / rate_)));
 }
 
-void RunController::pause() {
-    if (!running_) return;
-    running_ = false;
+void SessionController::pause() {
+    if (!playing_) return;
+    playing_ = false;
     run_timer_.stop();
     if (rate_ == 0) worker_->cancel();
-    emit runningChanged(false);
+    emit playingChanged(false);
 }
 
-void RunController::onRunTick() {
+void SessionController::onRunTick() {
     // A tick while the engine is still busy is skipped: the rate is a ceiling, the queue never grows.
     if (busy()) return;
     step(std::max<qint64>(1, std::llround(rate_ * run_timer_.interval() / 1000.0)));
 }
 
-void RunController::reset() {
+void SessionController::reset() {
     pause();
     worker_->cancel();
-    const uint64_t seed = (session_.sequence_seed + 1) % (kMaxSeed + 1);
-    EngineWorker* worker = worker_;
+    const uint64_t seed = (spec_.sequence_seed + 1) % (kMaxSeed + 1);
+    SessionWorker* worker = worker_;
     post([worker, seed] { worker->reset(seed); });
 }
 
-void RunController::setViewStep(qint64 step) {
+void SessionController::setViewStep(qint64 step) {
     step = std::clamp<int64_t>(step, traces_.base_step(), traces_.last_step());
     if (step == view_step_) return;
     view_step_ = step;
     emit viewStepChanged(step);
 }
 
-void RunController::setObserved(int element) {
+void SessionController::setObserved(int element) {
     if (!hasRun() || element == traces_.info().observed) return;
     traces_.set_observed(element);
     element = traces_.info().observed;
-    session_.observed = element;
-    EngineWorker* worker = worker_;
+    spec_.observed = element;
+    SessionWorker* worker = worker_;
     post([worker, element] { worker->setObserved(element); });
     emit observedChanged(element);
 }
 
-void RunController::saveSnapshot(const QString& path) {
+void SessionController::saveSnapshot(const QString& path) {
     const int64_t step = view_step_;
     const uint64_t epoch = worker_->epoch();
-    EngineWorker* worker = worker_;
+    SessionWorker* worker = worker_;
     post([worker, path, step, epoch] { worker->saveSnapshot(path, step, epoch); });
 }
 
-void RunController::openSnapshot(const QString& path) {
+void SessionController::openSnapshot(const QString& path) {
     pause();
     worker_->cancel();
-    EngineWorker* worker = worker_;
+    SessionWorker* worker = worker_;
     post([worker, path] { worker->openSnapshot(path); });
 }
 
-void RunController::setObservation(const ObservationOptions& what) {
-    EngineWorker* worker = worker_;
+void SessionController::setObservation(const ObservationOptions& what) {
+    SessionWorker* worker = worker_;
     post([worker, what] { worker->setObservation(what); });
 }
 
-void RunController::intervene(const Intervention& intervention, bool whole_run) {
+void SessionController::intervene(const Intervention& intervention, bool whole_run) {
     if (!hasRun()) return;
     pause();
     worker_->cancel();
     const uint64_t epoch = worker_->epoch();
     const int64_t from = whole_run ? traces_.base_step() : view_step_;
     const int64_t target = traces_.last_step();
-    EngineWorker* worker = worker_;
+    SessionWorker* worker = worker_;
     post([worker, intervention, from, target, epoch] { worker->intervene(intervention, from, target, epoch); });
 }
 
-void RunController::clearInterventions() {
-    if (!hasRun() || session_.interventions.empty()) return;
-    SessionSpec spec = session();
+void SessionController::clearInterventions() {
+    if (!hasRun() || spec_.interventions.empty()) return;
+    SessionSpec spec = this->spec();
     spec.interventions.clear();
     open(spec);
 }
 
-void RunController::onOpened(const RunInfo& info, const SessionSpec& spec) {
-    session_ = spec;
+void SessionController::onOpened(const RunInfo& info, const SessionSpec& spec) {
+    spec_ = spec;
     traces_.start(info);
     saved_ = false;
     view_step_ = info.base_step;
@@ -189,7 +200,7 @@ void RunController::onOpened(const RunInfo& info, const SessionSpec& spec) {
     emit viewStepChanged(view_step_);
 }
 
-void RunController::onStepped(const StepBatch& batch) {
+void SessionController::onStepped(const StepBatch& batch) {
     worker_->acknowledge();
     if (!batch.records || batch.records->empty()) return;
     // The view follows the newest step unless the user is looking at an earlier one.
@@ -205,7 +216,7 @@ void RunController::onStepped(const StepBatch& batch) {
     }
 }
 
-void RunController::onRewound(qint64 step) {
+void SessionController::onRewound(qint64 step) {
     if (step < traces_.last_step()) {
         emit branching(step);
         saved_ = false;
@@ -216,7 +227,7 @@ void RunController::onRewound(qint64 step) {
     emit viewStepChanged(step);
 }
 
-void RunController::refuseFullTraces() {
+void SessionController::refuseFullTraces() {
     pause();
     worker_->cancel();
     emit failed(QStringLiteral("step"),
@@ -226,7 +237,7 @@ void RunController::refuseFullTraces() {
                     .arg(double(traces_.bytes()) / 1e9, 0, 'f', 1));
 }
 
-void RunController::onCommandDone() {
+void SessionController::onCommandDone() {
     if (--pending_ == 0) emit busyChanged(false);
 }
 

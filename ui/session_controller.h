@@ -1,4 +1,4 @@
-// The UI thread's side of a run: posts commands to the EngineWorker's thread and keeps the run's records.
+// The UI thread's side of a run: posts commands to the SessionWorker's thread and keeps the run's records.
 //
 // The controller's state follows the worker's signals, never its own requests: a rebuild that fails
 // leaves the previous run, its records and the plots exactly as they were.
@@ -17,19 +17,19 @@
 
 namespace stepscope::ui {
 
-class RunController : public QObject {
+class SessionController : public QObject {
     Q_OBJECT
 
 public:
-    explicit RunController(QObject* parent = nullptr);
-    ~RunController() override;
+    explicit SessionController(QObject* parent = nullptr);
+    ~SessionController() override;
 
     const TraceStore& traces() const { return traces_; }
     // The current run's session: config, sources, seeds and steps taken (what Save session writes).
-    SessionSpec session() const;
+    SessionSpec spec() const;
     bool hasRun() const { return traces_.has_run(); }
     bool busy() const { return pending_ > 0; }
-    bool running() const { return running_; }
+    bool playing() const { return playing_; }
     // The step the views show: the last one, or an earlier one while scrubbing.
     int64_t viewStep() const { return view_step_; }
     int64_t lastStep() const { return traces_.last_step(); }
@@ -38,7 +38,8 @@ public:
     // The run as it stands is in a file (a session or the traces).
     void markSaved() { saved_ = true; }
 
-    // The state and last output at `step`, fetched from the worker (blocks until it is free).
+    // The state and last output at `step`, fetched from the worker (blocks until it is free). Throws the
+    // worker's stepscope::Error when the run cannot give it (no run, or a step outside it).
     Checkpoint stateAt(int64_t step) const;
 
 public slots:
@@ -48,7 +49,7 @@ public slots:
     void step(qint64 count);
     void cancel();
     // Steps on at `steps_per_second` (0: as fast as the engine goes) until pause() or an error.
-    void run(double steps_per_second);
+    void play(double steps_per_second);
     void pause();
     // A new sequence of the same model: empty state and a new random feature map draw.
     void reset();
@@ -77,13 +78,13 @@ signals:
     // The records now show batch element `element`.
     void observedChanged(int element);
     void busyChanged(bool busy);
-    void runningChanged(bool running);
+    void playingChanged(bool playing);
     void progress(qint64 done, qint64 total);
     void stepsFinished(qint64 done, bool cancelled, const QString& error);
     // `context`: model, weights, input, snapshot or step.
     void failed(const QString& context, const QString& message);
     void snapshotSaved(const QString& path);
-    // The run became a branch (session().interventions lists what it changes).
+    // The run became a branch (spec().interventions lists what it changes).
     void branched();
 
 private:
@@ -98,12 +99,12 @@ private:
     void onRunTick();
 
     QThread thread_;
-    EngineWorker* worker_;
+    SessionWorker* worker_;
     TraceStore traces_;
-    SessionSpec session_;
+    SessionSpec spec_;
     int64_t view_step_ = 0;
     int pending_ = 0;
-    bool running_ = false;
+    bool playing_ = false;
     bool saved_ = false;
     double rate_ = 0;
     QTimer run_timer_;

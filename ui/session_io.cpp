@@ -15,8 +15,8 @@ namespace {
 constexpr const char* kDirectoryKey = "session/lastDirectory";
 }
 
-SessionIO::SessionIO(QWidget* window, RunController* run)
-    : QObject(window), window_(window), run_(run), open_(new QAction(tr("Open session…"), this)),
+SessionIO::SessionIO(QWidget* window, SessionController* run)
+    : QObject(window), window_(window), controller_(run), open_(new QAction(tr("Open session…"), this)),
       save_(new QAction(tr("Save session…"), this)) {
     open_->setShortcut(QKeySequence::Open);
     save_->setShortcut(QKeySequence::Save);
@@ -44,7 +44,7 @@ SessionIO::SessionIO(QWidget* window, RunController* run)
 
 void SessionIO::openSession(const QString& path) {
     try {
-        run_->open(session_from_file(path));
+        controller_->open(session_from_file(path));
         emit sessionOpened(path);
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));
@@ -52,14 +52,14 @@ void SessionIO::openSession(const QString& path) {
 }
 
 void SessionIO::saveSession(const QString& path) {
-    if (!run_->hasRun()) {
+    if (!controller_->hasRun()) {
         emit failed(tr("There is no run to save"));
         return;
     }
     try {
-        write_session_file(path, run_->session());
-        run_->markSaved();
-        emit done(tr("Wrote %1 (%2 steps)").arg(path).arg(run_->session().steps));
+        write_session_file(path, controller_->spec());
+        controller_->markSaved();
+        emit done(tr("Wrote %1 (%2 steps)").arg(path).arg(controller_->spec().steps));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));
     }

@@ -1,4 +1,4 @@
-// Save session / Open session: the run's session JSON to and from files, opened through the RunController.
+// Save session / Open session: the run's session JSON to and from files, opened through the SessionController.
 #pragma once
 
 #include <QObject>
@@ -10,13 +10,13 @@ class QWidget;
 
 namespace stepscope::ui {
 
-class RunController;
+class SessionController;
 
 class SessionIO : public QObject {
     Q_OBJECT
 
 public:
-    SessionIO(QWidget* window, RunController* run);
+    SessionIO(QWidget* window, SessionController* run);
 
     QAction* openAction() const { return open_; }
     QAction* saveAction() const { return save_; }
@@ -36,7 +36,7 @@ signals:
 
 private:
     QWidget* window_;
-    RunController* run_;
+    SessionController* controller_;
     QAction* open_;
     QAction* save_;
     std::function<bool()> may_replace_;

@@ -95,8 +95,8 @@ StepControls::StepControls(QWidget* parent)
     connect(step_, &QAction::triggered, this, [this] { emit stepRequested(1); });
     connect(step_many_, &QAction::triggered, this, [this] { emit stepRequested(count_->value()); });
     connect(run_, &QAction::triggered, this, [this] {
-        if (running_) emit pauseRequested();
-        else emit runRequested(rate());
+        if (playing_) emit pauseRequested();
+        else emit playRequested(rate());
     });
     connect(reset_, &QAction::triggered, this, &StepControls::resetRequested);
     connect(cancel_, &QAction::triggered, this, &StepControls::cancelRequested);
@@ -113,21 +113,21 @@ void StepControls::setBusy(bool busy) {
     setHasRun(has_run_);
 }
 
-void StepControls::setRunning(bool running) {
-    running_ = running;
-    run_->setText(running ? tr("Pause") : tr("Run"));
+void StepControls::setPlaying(bool playing) {
+    playing_ = playing;
+    run_->setText(playing ? tr("Pause") : tr("Run"));
     setHasRun(has_run_);
 }
 
 void StepControls::setHasRun(bool has_run) {
     has_run_ = has_run;
     // While running, Step would interleave with the timer; Pause first.
-    step_->setEnabled(has_run && !busy_ && !running_);
-    step_many_->setEnabled(has_run && !busy_ && !running_);
+    step_->setEnabled(has_run && !busy_ && !playing_);
+    step_many_->setEnabled(has_run && !busy_ && !playing_);
     run_->setEnabled(has_run);
     reset_->setEnabled(has_run);
     cancel_->setEnabled(busy_);
-    timeline_->setEnabled(has_run && !running_);
+    timeline_->setEnabled(has_run && !playing_);
 }
 
 void StepControls::setProgress(qint64 done, qint64 total) {

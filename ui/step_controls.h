@@ -34,7 +34,7 @@ public:
 
 public slots:
     void setBusy(bool busy);
-    void setRunning(bool running);
+    void setPlaying(bool playing);
     void setHasRun(bool has_run);
     void setProgress(qint64 done, qint64 total);
     // No steps asked for yet: an empty bar, not "0 / 1".
@@ -45,7 +45,7 @@ public slots:
 
 signals:
     void stepRequested(qint64 count);
-    void runRequested(double steps_per_second);
+    void playRequested(double steps_per_second);
     void pauseRequested();
     void resetRequested();
     void cancelRequested();
@@ -62,7 +62,7 @@ private:
     QProgressBar* progress_;
     QSlider* timeline_;
     QLabel* position_;
-    bool running_ = false;
+    bool playing_ = false;
     bool busy_ = false;
     bool has_run_ = false;
 };

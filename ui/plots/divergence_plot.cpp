@@ -1,4 +1,4 @@
-// The distances the Runner measures between a branch and its original, as it steps them side by side.
+// The distances the Session measures between a branch and its original, as it steps them side by side.
 #include "plots/divergence_plot.h"
 
 #include <QHBoxLayout>

@@ -32,7 +32,7 @@ class PlotPanel : public QWidget {
     Q_OBJECT
 
 public:
-    // `current` is the run's store, owned by the RunController and read on the UI thread only.
+    // `current` is the run's store, owned by the SessionController and read on the UI thread only.
     explicit PlotPanel(const TraceStore* current, QWidget* parent = nullptr);
 
     OutputPlot* outputs() const { return outputs_; }

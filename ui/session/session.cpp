@@ -43,13 +43,29 @@ std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
     return Model::create_random(spec.config, spec.weights_seed);
 }
 
-std::unique_ptr<Runner> Runner::open(const SessionSpec& spec) {
-    auto runner = std::make_unique<Runner>(build_model(spec), spec);
-    if (!spec.snapshot_path.isEmpty()) runner->restore(spec.snapshot_path);
-    return runner;
+std::unique_ptr<Session> Session::open(const SessionSpec& spec) {
+    QString part = spec.weights_path.isEmpty() ? QStringLiteral("model") : QStringLiteral("weights");
+    try {
+        auto model = build_model(spec);
+        part = QStringLiteral("device");
+        auto stepper = make_stepper(model, spec.device);
+        part = QStringLiteral("input");
+        auto session = std::make_unique<Session>(std::move(model), spec, std::move(stepper));
+        if (!spec.snapshot_path.isEmpty()) {
+            part = QStringLiteral("snapshot");
+            session->restore(spec.snapshot_path);
+        }
+        return session;
+    } catch (const Error& e) {
+        throw OpenError(part, e.what(), e.parameter());
+    } catch (const std::bad_alloc&) {
+        throw OpenError(part, "out of memory");
+    } catch (const std::exception& e) {
+        throw OpenError(part, e.what());
+    }
 }
 
-Runner::Runner(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper)
+Session::Session(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper)
     : model_(std::move(model)),
       spec_(with_model_config(spec, *model_)),
       input_(spec_, model_->config()) {
@@ -66,17 +82,17 @@ Runner::Runner(std::shared_ptr<const Model> model, const SessionSpec& spec, std:
         SessionSpec original = spec_;
         original.interventions.clear();
         original.device = Device::Cpu;
-        original_ = std::make_unique<Runner>(model_, original);
+        original_ = std::make_unique<Session>(model_, original);
     }
 }
 
-SessionSpec Runner::spec() const {
+SessionSpec Session::spec() const {
     SessionSpec out = spec_;
-    out.steps = step() - base_step();
+    out.steps = current_step() - base_step();
     return out;
 }
 
-RunInfo Runner::info() const {
+RunInfo Session::info() const {
     RunInfo info;
     info.model = model_;
     info.label = run_label(model_->config());
@@ -89,16 +105,16 @@ RunInfo Runner::info() const {
     return info;
 }
 
-BatchRecord Runner::advance() { return advance(nullptr); }
+BatchRecord Session::advance() { return advance(nullptr); }
 
-BatchRecord Runner::advance(std::vector<std::vector<float>>* layer_outputs) {
+BatchRecord Session::advance(std::vector<std::vector<float>>* layer_outputs) {
     require_step_fits();
     if (original_) original_->require_step_fits();
     BatchRecord record;
     StepProbe probe(record, spec_.batch, model_->config().n_layers, spec_.observed);
     // A refused step leaves the state as it was, before this step's edits too.
     std::optional<State> unedited;
-    if (edits_state_at(step())) {
+    if (edits_state_at(current_step())) {
         unedited = stepper_->state();
         State edited = *unedited;
         edit_state(edited, [this] { return original_->state(); });
@@ -107,8 +123,8 @@ BatchRecord Runner::advance(std::vector<std::vector<float>>* layer_outputs) {
     RowMatrix y;
     std::chrono::steady_clock::time_point start, stop;
     try {
-        input_.input(step(), last_output_, x_);
-        edit_input(step(), x_);
+        input_.input(current_step(), last_output_, x_);
+        edit_input(current_step(), x_);
         if (original_ || layer_outputs) probe.keep_layer_outputs();
         const StepOptions options{&probe, device() == Device::Cpu ? observation_.get() : nullptr,
                                   ablation_.empty() ? nullptr : &ablation_};
@@ -122,7 +138,7 @@ BatchRecord Runner::advance(std::vector<std::vector<float>>* layer_outputs) {
         throw;
     }
     record.latency_ms = std::chrono::duration<double, std::milli>(stop - start).count();
-    record.step = step();
+    record.step = current_step();
     record.state_bytes = static_cast<int64_t>(stepper_->state_bytes());
     record.outputs.assign(y.data(), y.data() + y.size());
     record.output_norms.resize(size_t(y.rows()));
@@ -136,17 +152,17 @@ BatchRecord Runner::advance(std::vector<std::vector<float>>* layer_outputs) {
     }
     if (layer_outputs) *layer_outputs = probe.layerOutputs();
     last_output_ = std::move(y);
-    if (rewindable_ && checkpoints_.wants(step())) checkpoints_.offer({stepper_->state(), last_output_});
+    if (rewindable_ && checkpoints_.wants(current_step())) checkpoints_.offer({stepper_->state(), last_output_});
     return record;
 }
 
 // Full attention's cache doubles as it fills, and a checkpoint copies the state: the step is refused,
 // the run unchanged, before the model, the state after it, the copies and the checkpoints pass the limit.
-void Runner::require_step_fits() const {
+void Session::require_step_fits() const {
     const ModelConfig& config = model_->config();
     RunShape run;
     run.batch = spec_.batch;
-    run.steps = step() + 1;
+    run.steps = current_step() + 1;
     if (const Memory* memory = input_.memory()) run.memory_length = memory->length;
     run.state_copies = 2;  // the live state and the checkpoint copied from it
     run.kept_bytes = double(checkpoints_.bytes());
@@ -159,7 +175,7 @@ void Runner::require_step_fits() const {
     }
 }
 
-void Runner::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const {
+void Session::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const {
     RowMatrix x;
     const StepOptions options{nullptr, nullptr, ablation_.empty() ? nullptr : &ablation_};
     while (c.state.step < step) {
@@ -175,17 +191,17 @@ void Runner::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) c
     }
 }
 
-Checkpoint Runner::state_at(int64_t step, const CancelCheck& cancelled) const {
-    if (step < base_step() || step > this->step())
+Checkpoint Session::state_at(int64_t step, const CancelCheck& cancelled) const {
+    if (step < base_step() || step > current_step())
         throw Error("step " + std::to_string(step) + " is outside the run (" + std::to_string(base_step()) + " to " +
-                    std::to_string(this->step()) + ")");
-    if (step == this->step()) return {stepper_->state(), last_output_};
+                    std::to_string(current_step()) + ")");
+    if (step == current_step()) return {stepper_->state(), last_output_};
     Checkpoint c = checkpoints_.nearest(step);
     replay(c, step, cancelled);
     return c;
 }
 
-void Runner::rewind(int64_t step, const CancelCheck& cancelled) {
+void Session::rewind(int64_t step, const CancelCheck& cancelled) {
     Checkpoint c = state_at(step, cancelled);
     if (original_) original_->rewind(step, cancelled);
     stepper_->set_state(std::move(c.state));
@@ -193,7 +209,7 @@ void Runner::rewind(int64_t step, const CancelCheck& cancelled) {
     last_output_ = std::move(c.last_output);
 }
 
-void Runner::reset(uint64_t sequence_seed) {
+void Session::reset(uint64_t sequence_seed) {
     stepper_->reset(sequence_seed);
     spec_.sequence_seed = sequence_seed;
     spec_.snapshot_path.clear();
@@ -202,18 +218,18 @@ void Runner::reset(uint64_t sequence_seed) {
     if (original_) original_->reset(sequence_seed);
 }
 
-void Runner::set_rewindable(bool rewindable) {
+void Session::set_rewindable(bool rewindable) {
     rewindable_ = rewindable;
     if (original_) original_->set_rewindable(rewindable);
 }
 
-void Runner::set_observed(int element) {
+void Session::set_observed(int element) {
     spec_.observed = std::clamp(element, 0, spec_.batch - 1);
     if (observation_) set_observation(observation_->options());
     if (original_) original_->set_observed(element);
 }
 
-void Runner::set_observation(const ObservationOptions& what) {
+void Session::set_observation(const ObservationOptions& what) {
     if (what.layers.empty() || (!what.attention && !what.spectrum)) {
         observation_.reset();
         return;
@@ -223,7 +239,7 @@ void Runner::set_observation(const ObservationOptions& what) {
     observation_ = std::make_unique<Observation>(options);
 }
 
-void Runner::check_interventions(const std::vector<Intervention>& interventions) const {
+void Session::check_interventions(const std::vector<Intervention>& interventions) const {
     State scratch = model_->new_state();
     for (const Intervention& i : interventions) {
         try {
@@ -251,14 +267,14 @@ void Runner::check_interventions(const std::vector<Intervention>& interventions)
     }
 }
 
-bool Runner::edits_state_at(int64_t step) const {
+bool Session::edits_state_at(int64_t step) const {
     return std::any_of(spec_.interventions.begin(), spec_.interventions.end(), [step](const Intervention& i) {
         return i.step == step && (i.kind == InterventionKind::ScaleHead || i.kind == InterventionKind::ClearLayer ||
                                   i.kind == InterventionKind::CopyFromOriginal);
     });
 }
 
-void Runner::edit_state(State& state, const std::function<State()>& original) const {
+void Session::edit_state(State& state, const std::function<State()>& original) const {
     for (const Intervention& i : spec_.interventions) {
         if (i.step != state.step) continue;
         if (i.kind == InterventionKind::ScaleHead) scale_head(*model_, state, i.layer, i.role, i.head, float(i.factor));
@@ -267,16 +283,16 @@ void Runner::edit_state(State& state, const std::function<State()>& original) co
     }
 }
 
-void Runner::edit_input(int64_t step, RowMatrix& x) const {
+void Session::edit_input(int64_t step, RowMatrix& x) const {
     for (const Intervention& i : spec_.interventions)
         if (i.kind == InterventionKind::EditInput && i.step == step) x(i.element, i.index) = float(i.value);
 }
 
-std::unique_ptr<Runner> Runner::without_interventions() const {
+std::unique_ptr<Session> Session::without_interventions() const {
     SessionSpec spec = spec_;
     spec.interventions.clear();
     spec.device = Device::Cpu;
-    auto original = std::make_unique<Runner>(model_, spec, make_stepper(model_, Device::Cpu));
+    auto original = std::make_unique<Session>(model_, spec, make_stepper(model_, Device::Cpu));
     original->stepper_->set_state(stepper_->state());
     original->last_output_ = last_output_;
     original->checkpoints_ = checkpoints_;
@@ -284,21 +300,21 @@ std::unique_ptr<Runner> Runner::without_interventions() const {
     return original;
 }
 
-void Runner::check_intervention(const Intervention& intervention, int64_t at) const {
+void Session::check_intervention(const Intervention& intervention, int64_t at) const {
     check_interventions({intervention});
     if (intervention.kind == InterventionKind::CopyFromOriginal && at == 0)
         throw Error("copying a layer's state from the original needs a step taken first");
 }
 
-void Runner::intervene(Intervention intervention) {
-    intervention.step = step();
-    check_intervention(intervention, step());
+void Session::intervene(Intervention intervention) {
+    intervention.step = current_step();
+    check_intervention(intervention, current_step());
     if (!original_) original_ = without_interventions();
     spec_.interventions.push_back(intervention);
     ablation_ = ablation_of(spec_.interventions);
 }
 
-void Runner::restore(const QString& path) {
+void Session::restore(const QString& path) {
     const SafetensorsFile file = read_safetensors(path.toStdString());
     SnapshotInfo info;
     State state;
@@ -335,7 +351,7 @@ void Runner::restore(const QString& path) {
     checkpoints_.reset({std::move(state), std::move(last_output)});
 }
 
-void Runner::save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled) const {
+void Session::save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled) const {
     const Checkpoint c = state_at(step, cancelled);
     SessionSpec session = spec();
     session.steps = 0;

@@ -1,10 +1,10 @@
 // One run of a model over an input source: stepping, checkpoints, rewinding, snapshots. No threads, no widgets.
 //
-//   auto runner = Runner::open(spec);          // throws stepscope::Error, naming what is wrong
-//   BatchRecord r = runner->advance();         // one step, every batch element observed
-//   runner->rewind(3);                         // back to step 3: the run branches from there
+//   auto session = Session::open(spec);  // throws stepscope::Error, naming what is wrong
+//   BatchRecord r = session->advance();  // one step, every batch element observed
+//   session->rewind(3);                  // back to step 3: the run branches from there
 //
-// The EngineWorker drives one in its thread; the headless export drives one directly.
+// The SessionWorker drives one in its thread; the headless export drives one directly.
 #pragma once
 
 #include <QString>
@@ -13,12 +13,15 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "session/checkpoint_store.h"
 #include "session/input_source.h"
 #include "session/session_spec.h"
 #include "session/step_record.h"
 #include "stepscope/device.h"
+#include "stepscope/error.h"
 #include "stepscope/intervention.h"
 #include "stepscope/model.h"
 #include "stepscope/observation.h"
@@ -29,20 +32,32 @@ namespace stepscope::ui {
 // validation and its memory estimate (memory_budget.h). Throws stepscope::Error.
 std::shared_ptr<const Model> build_model(const SessionSpec& spec);
 
+// Session::open's failure: the engine's message, and the part of the spec it is about ("model",
+// "weights", "device", "input" or "snapshot") so the window can point at it.
+class OpenError : public Error {
+public:
+    OpenError(QString part, const std::string& message, const std::string& parameter = {})
+        : Error(message, parameter), part_(std::move(part)) {}
+    const QString& part() const { return part_; }
+
+private:
+    QString part_;
+};
+
 // Asked between replayed steps; true stops the replay.
 using CancelCheck = std::function<bool()>;
 // Thrown when a CancelCheck stopped a replay.
 struct RunCancelled {};
 
-class Runner {
+class Session {
 public:
     // Builds the model the spec names (random weights from its seed, or its weights file), reads its
     // input files and, when it names a snapshot, restores it. The spec's `steps` are not taken.
-    static std::unique_ptr<Runner> open(const SessionSpec& spec);
+    static std::unique_ptr<Session> open(const SessionSpec& spec);
 
     // A run of an existing model from an empty state, on `stepper` or else a new one on the spec's
     // device. Throws Error with the reason when that device is unavailable.
-    Runner(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper = nullptr);
+    Session(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper = nullptr);
 
     const std::shared_ptr<const Model>& model() const { return model_; }
     // The spec with the model's config, the run's batch and its steps taken so far.
@@ -51,14 +66,14 @@ public:
     Device device() const { return stepper_->device(); }
     // The live state, copied (from the GPU when the run steps there).
     State state() const { return stepper_->state(); }
-    int64_t step() const { return stepper_->step_count(); }
+    int64_t current_step() const { return stepper_->step_count(); }
     int64_t base_step() const { return checkpoints_.base_step(); }
     const CheckpointStore& checkpoints() const { return checkpoints_; }
 
     // One step, every batch element observed. Throws Error with the run unchanged when the engine or
     // the input refuses.
     BatchRecord advance();
-    // Back to `step` (base_step() ..  step()): the nearest checkpoint, replayed. Throws RunCancelled,
+    // Back to `step` (base_step() ..  current_step()): the nearest checkpoint, replayed. Throws RunCancelled,
     // the run unchanged, when `cancelled` turns true during the replay.
     void rewind(int64_t step, const CancelCheck& cancelled = {});
     // The state at an earlier step, leaving the run where it is.
@@ -74,7 +89,7 @@ public:
     // following the observed batch element; no layers stops looking. The CPU only: other devices step unobserved.
     void set_observation(const ObservationOptions& what);
 
-    // Adds `intervention` at the current step (its `step` is set to step()): the run becomes a branch,
+    // Adds `intervention` at the current step (its `step` is set to current_step()): the run becomes a branch,
     // stepped from now on beside the original (the same run without interventions) and compared with it
     // in each record's divergence. Throws Error, unchanged, for a layer, head or input it cannot apply to.
     void intervene(Intervention intervention);
@@ -100,7 +115,7 @@ private:
     void edit_input(int64_t step, RowMatrix& x) const;
     bool edits_state_at(int64_t step) const;
     // This run as it stands, without interventions and on the CPU: the original a branch is compared with.
-    std::unique_ptr<Runner> without_interventions() const;
+    std::unique_ptr<Session> without_interventions() const;
 
     std::shared_ptr<const Model> model_;
     SessionSpec spec_;
@@ -112,7 +127,7 @@ private:
     bool rewindable_ = true;
     std::unique_ptr<Observation> observation_;  // null when nothing is looked inside
     Ablation ablation_;                          // the AblateHead interventions
-    std::unique_ptr<Runner> original_;           // a branch's original, stepped in lockstep; null otherwise
+    std::unique_ptr<Session> original_;           // a branch's original, stepped in lockstep; null otherwise
 };
 
 // The tensor a snapshot carries besides the state: the last output, the next input when fed back.

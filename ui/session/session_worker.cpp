@@ -27,71 +27,64 @@ QString message_of(const std::exception& e) {
 
 }  // namespace
 
-EngineWorker::EngineWorker() {
+SessionWorker::SessionWorker() {
     qRegisterMetaType<RunInfo>();
     qRegisterMetaType<StepBatch>();
     qRegisterMetaType<SessionSpec>();
 }
 
-EngineWorker::~EngineWorker() = default;
+SessionWorker::~SessionWorker() = default;
 
-void EngineWorker::open(const SessionSpec& spec, uint64_t epoch) {
-    QString context = spec.weights_path.isEmpty() ? QStringLiteral("model") : QStringLiteral("weights");
+void SessionWorker::open(const SessionSpec& spec, uint64_t epoch) {
     try {
-        auto model = build_model(spec);
-        context = QStringLiteral("device");
-        auto stepper = make_stepper(model, spec.device);
-        context = QStringLiteral("input");
-        auto runner = std::make_unique<Runner>(std::move(model), spec, std::move(stepper));
-        if (!spec.snapshot_path.isEmpty()) {
-            context = QStringLiteral("snapshot");
-            runner->restore(spec.snapshot_path);
-        }
-        runner->set_observation(observation_);
-        runner_ = std::move(runner);
-        emit opened(runner_->info(), runner_->spec());
+        auto session = Session::open(spec);
+        session->set_observation(observation_);
+        session_ = std::move(session);
+        emit opened(session_->info(), session_->spec());
         runSteps(spec.steps, epoch);
+    } catch (const OpenError& e) {
+        emit failed(e.part(), QString::fromStdString(e.what()));
     } catch (const std::exception& e) {
-        emit failed(context, message_of(e));
+        emit failed(QStringLiteral("model"), message_of(e));
     }
     emit commandDone();
 }
 
-void EngineWorker::openSnapshot(const QString& path) {
+void SessionWorker::openSnapshot(const QString& path) {
     try {
         const SafetensorsFile file = read_safetensors(path.toStdString());
-        const auto session = file.metadata.find(kSessionMetadata);
-        std::unique_ptr<Runner> runner;
-        if (session != file.metadata.end()) {
+        const auto stored_session = file.metadata.find(kSessionMetadata);
+        std::unique_ptr<Session> session;
+        if (stored_session != file.metadata.end()) {
             // Written by Stepscope: the session says how to rebuild the model and its inputs.
             QJsonParseError parse_error;
             const QJsonDocument document =
-                QJsonDocument::fromJson(QByteArray::fromStdString(session->second), &parse_error);
+                QJsonDocument::fromJson(QByteArray::fromStdString(stored_session->second), &parse_error);
             if (!document.isObject())
-                throw Error(path.toStdString() + ": metadata 'session' is not a JSON object");
+                throw Error(path.toStdString() + ": metadata 'stored_session' is not a JSON object");
             SessionSpec spec = session_from_json(document.object());
             spec.steps = 0;
             // The state is host data: it continues on this window's device, whichever one saved it.
-            spec.device = runner_ ? runner_->device() : Device::Cpu;
-            const bool same_model = runner_ && runner_->model()->config() == spec.config &&
-                                    runner_->spec().weights_path == spec.weights_path &&
-                                    runner_->spec().weights_seed == spec.weights_seed;
-            runner = std::make_unique<Runner>(same_model ? runner_->model() : build_model(spec), spec);
+            spec.device = session_ ? session_->device() : Device::Cpu;
+            const bool same_model = session_ && session_->model()->config() == spec.config &&
+                                    session_->spec().weights_path == spec.weights_path &&
+                                    session_->spec().weights_seed == spec.weights_seed;
+            session = std::make_unique<Session>(same_model ? session_->model() : build_model(spec), spec);
         } else {
-            if (!runner_) throw Error(path.toStdString() + ": no model to continue this snapshot with");
-            runner = std::make_unique<Runner>(runner_->model(), runner_->spec());
+            if (!session_) throw Error(path.toStdString() + ": no model to continue this snapshot with");
+            session = std::make_unique<Session>(session_->model(), session_->spec());
         }
-        runner->restore(path);
-        runner->set_observation(observation_);
-        runner_ = std::move(runner);
-        emit opened(runner_->info(), runner_->spec());
+        session->restore(path);
+        session->set_observation(observation_);
+        session_ = std::move(session);
+        emit opened(session_->info(), session_->spec());
     } catch (const std::exception& e) {
         emit failed(QStringLiteral("snapshot"), message_of(e));
     }
     emit commandDone();
 }
 
-bool EngineWorker::send(StepBatch batch, uint64_t epoch) {
+bool SessionWorker::send(StepBatch batch, uint64_t epoch) {
     while (unacknowledged_.load() >= kMaxBatchesInFlight) {
         if (cancelled(epoch)) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -101,8 +94,8 @@ bool EngineWorker::send(StepBatch batch, uint64_t epoch) {
     return true;
 }
 
-void EngineWorker::runSteps(int64_t count, uint64_t epoch) {
-    if (!runner_ || count <= 0) {
+void SessionWorker::runSteps(int64_t count, uint64_t epoch) {
+    if (!session_ || count <= 0) {
         emit stepsFinished(0, false, {});
         return;
     }
@@ -112,7 +105,7 @@ void EngineWorker::runSteps(int64_t count, uint64_t epoch) {
     QString error;
     while (done < count && !cancelled(epoch)) {
         try {
-            records->push_back(runner_->advance());
+            records->push_back(session_->advance());
         } catch (const std::exception& e) {
             error = message_of(e);
             break;
@@ -135,10 +128,10 @@ void EngineWorker::runSteps(int64_t count, uint64_t epoch) {
     emit stepsFinished(done, done < count && error.isEmpty(), error);
 }
 
-void EngineWorker::stepMany(int64_t count, int64_t from, uint64_t epoch) {
-    if (runner_ && !cancelled(epoch) && from >= 0 && from < runner_->step()) {
+void SessionWorker::stepMany(int64_t count, int64_t from, uint64_t epoch) {
+    if (session_ && !cancelled(epoch) && from >= 0 && from < session_->current_step()) {
         try {
-            runner_->rewind(from, [this, epoch] { return cancelled(epoch); });
+            session_->rewind(from, [this, epoch] { return cancelled(epoch); });
             emit rewound(from);
         } catch (const RunCancelled&) {
             emit stepsFinished(0, true, {});
@@ -154,16 +147,16 @@ void EngineWorker::stepMany(int64_t count, int64_t from, uint64_t epoch) {
     emit commandDone();
 }
 
-void EngineWorker::setObserved(int element) {
-    if (runner_) runner_->set_observed(element);
+void SessionWorker::setObserved(int element) {
+    if (session_) session_->set_observed(element);
     emit commandDone();
 }
 
-void EngineWorker::reset(uint64_t sequence_seed) {
-    if (runner_) {
+void SessionWorker::reset(uint64_t sequence_seed) {
+    if (session_) {
         try {
-            runner_->reset(sequence_seed);
-            emit opened(runner_->info(), runner_->spec());
+            session_->reset(sequence_seed);
+            emit opened(session_->info(), session_->spec());
         } catch (const std::exception& e) {
             emit failed(QStringLiteral("step"), message_of(e));
         }
@@ -171,10 +164,10 @@ void EngineWorker::reset(uint64_t sequence_seed) {
     emit commandDone();
 }
 
-void EngineWorker::saveSnapshot(const QString& path, int64_t step, uint64_t epoch) {
+void SessionWorker::saveSnapshot(const QString& path, int64_t step, uint64_t epoch) {
     try {
-        if (!runner_) throw Error("no run to save");
-        runner_->save_snapshot(path, step, [this, epoch] { return cancelled(epoch); });
+        if (!session_) throw Error("no run to save");
+        session_->save_snapshot(path, step, [this, epoch] { return cancelled(epoch); });
         emit snapshotSaved(path);
     } catch (const RunCancelled&) {
         emit failed(QStringLiteral("snapshot"), tr("cancelled before %1 was written").arg(path));
@@ -184,25 +177,25 @@ void EngineWorker::saveSnapshot(const QString& path, int64_t step, uint64_t epoc
     emit commandDone();
 }
 
-void EngineWorker::setObservation(const ObservationOptions& what) {
+void SessionWorker::setObservation(const ObservationOptions& what) {
     observation_ = what;
-    if (runner_) runner_->set_observation(what);
+    if (session_) session_->set_observation(what);
     emit commandDone();
 }
 
-void EngineWorker::intervene(const Intervention& intervention, int64_t from, int64_t target, uint64_t epoch) {
-    if (runner_ && !cancelled(epoch)) {
+void SessionWorker::intervene(const Intervention& intervention, int64_t from, int64_t target, uint64_t epoch) {
+    if (session_ && !cancelled(epoch)) {
         try {
             // Refused before anything is rewound: the run stays as it is.
-            if (from < runner_->base_step() || from > runner_->step())
+            if (from < session_->base_step() || from > session_->current_step())
                 throw Error("step " + std::to_string(from) + " is outside the run");
-            runner_->check_intervention(intervention, from);
-            if (from < runner_->step()) {
-                runner_->rewind(from, [this, epoch] { return cancelled(epoch); });
+            session_->check_intervention(intervention, from);
+            if (from < session_->current_step()) {
+                session_->rewind(from, [this, epoch] { return cancelled(epoch); });
                 emit rewound(from);
             }
-            runner_->intervene(intervention);
-            emit branched(runner_->spec());
+            session_->intervene(intervention);
+            emit branched(session_->spec());
             runSteps(std::max<int64_t>(0, target - from), epoch);
         } catch (const RunCancelled&) {
         } catch (const std::exception& e) {
@@ -212,13 +205,9 @@ void EngineWorker::intervene(const Intervention& intervention, int64_t from, int
     emit commandDone();
 }
 
-Checkpoint EngineWorker::stateAt(int64_t step) const {
-    if (!runner_) return {};
-    try {
-        return runner_->state_at(step);
-    } catch (const std::exception&) {
-        return {};
-    }
+Checkpoint SessionWorker::stateAt(int64_t step) const {
+    if (!session_) throw Error("there is no run to read a state from");
+    return session_->state_at(step);
 }
 
 }  // namespace stepscope::ui

@@ -1,7 +1,7 @@
-// The engine's thread: owns the Runner (model and state), takes queued commands, returns value snapshots.
+// The engine's thread: owns the Session (model and state), takes queued commands, returns value snapshots.
 //
 // Commands are posted with QMetaObject::invokeMethod(worker, lambda, Qt::QueuedConnection) by the
-// RunController and run one at a time in the worker's thread. cancel() is the one call made from
+// SessionController and run one at a time in the worker's thread. cancel() is the one call made from
 // another thread: it stops the step command in flight at its next step, so a command queued
 // behind it (a rebuild, a reset) runs promptly and never meets a step half done.
 #pragma once
@@ -20,12 +20,12 @@
 
 namespace stepscope::ui {
 
-class EngineWorker : public QObject {
+class SessionWorker : public QObject {
     Q_OBJECT
 
 public:
-    EngineWorker();
-    ~EngineWorker() override;
+    SessionWorker();
+    ~SessionWorker() override;
 
     // Any thread. Commands posted before this call stop at their next step; later ones carry the new epoch.
     void cancel() { ++epoch_; }
@@ -49,7 +49,7 @@ public:
     void setObservation(const stepscope::ObservationOptions& what);
     // Branches the run at step `from` (rewinding there), adds `intervention`, then steps on to `target`.
     void intervene(const Intervention& intervention, int64_t from, int64_t target, uint64_t epoch);
-    // The state at `step` (for tests and checks): call with Qt::BlockingQueuedConnection.
+    // The state at `step` (for tests and checks). Throws stepscope::Error when the run cannot give it.
     Checkpoint stateAt(int64_t step) const;
 
 signals:
@@ -74,7 +74,7 @@ private:
     // True once a command posted under `epoch` should stop.
     bool cancelled(uint64_t epoch) const { return epoch_.load() != epoch; }
 
-    std::unique_ptr<Runner> runner_;
+    std::unique_ptr<Session> session_;
     ObservationOptions observation_;
     std::atomic<uint64_t> epoch_{0};
     std::atomic<int> unacknowledged_{0};
