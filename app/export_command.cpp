@@ -62,8 +62,9 @@ void require_export_fits(const ui::SessionSpec& spec, int64_t steps) {
 int export_run(const cli::Arguments& args) {
     if (args.has("config") == args.has("session")) throw cli::UsageError{"give exactly one of --config and --session"};
     const std::string format = args.text("format", "png");
-    if (format != "png" && format != "svg" && format != "pdf" && format != "jpg")
-        throw cli::UsageError{"option --format must be png, svg, pdf or jpg, got '" + format + "'"};
+    if (!ui::image_format_suffixes().contains(QString::fromStdString(format)))
+        throw cli::UsageError{"option --format must be " + ui::image_format_choices().toStdString() + ", got " +
+                              quote_text(format)};
     const QString out = QString::fromStdString(args.text("out"));
     const long width = args.integer("width", 1200, 16, ui::kMaxImageSide);
     const long height = args.integer("height", 800, 16, ui::kMaxImageSide);

@@ -8,6 +8,7 @@
 #include "export_controller.h"
 #include "headless_export.h"
 #include "main_window.h"
+#include "plots/plot_export.h"
 #include "plots/plot_panel.h"
 #include "stepscope/snapshot.h"
 #include "ui_test_support.h"
@@ -71,6 +72,29 @@ private slots:
         QCOMPARE(done.size(), 1);
         for (const char* stem : {"outputs", "state_norms", "attention", "performance"})
             QCOMPARE(QImage(QDir(folder).filePath(QString(stem) + ".png")).size(), QSize(500, 300));
+    }
+
+    // The one list of formats drives the writer and the dialogs: each entry writes a file of its kind.
+    void every_listed_format_is_written_and_offered() {
+        const QMap<QString, QByteArray> magic = {
+            {"png", "\x89PNG"}, {"jpg", "\xFF\xD8"}, {"pdf", "%PDF-"}, {"svg", "<?xml"}};
+        MainWindow window(small_spec("linear"));
+        QVERIFY(wait_idle(*window.controller()));
+        window.controller()->step(3);
+        QVERIFY(wait_idle(*window.controller()));
+        QCOMPARE(image_format_suffixes().size(), magic.size());
+        for (const QString& suffix : image_format_suffixes()) {
+            QVERIFY2(magic.contains(suffix), qPrintable(suffix));
+            QVERIFY(image_format_filter().contains("(*." + suffix + ")"));
+            QVERIFY(image_format_choices().contains(suffix));
+            const QString path = dir_.filePath("listed." + suffix);
+            QSignalSpy done(window.exporter(), &ExportController::done);
+            window.exporter()->exportPlot(0, path, QSize(320, 200));
+            QCOMPARE(done.size(), 1);
+            QFile file(path);
+            QVERIFY(file.open(QIODevice::ReadOnly));
+            QVERIFY2(file.read(magic[suffix].size()) == magic[suffix], qPrintable(path));
+        }
     }
 
     void unknown_image_formats_are_refused() {

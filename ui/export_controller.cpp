@@ -40,7 +40,7 @@ ImageChoice ask_image(QWidget* parent, const QStringList& plots, bool ask_format
     auto* plot = new QComboBox;
     plot->addItems(plots);
     auto* format = new QComboBox;
-    format->addItems({"png", "svg", "pdf", "jpg"});
+    format->addItems(image_format_suffixes());
     QSettings settings;
     auto* width = new QSpinBox;
     auto* height = new QSpinBox;
@@ -90,7 +90,7 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, SessionCon
         for (PlotView* view : plots_->plots()) names << view->title();
         const ImageChoice choice = ask_image(window_, names, false);
         if (!choice.accepted) return;
-        const QString path = savePath(tr("Export plot"), tr("PNG image (*.png);;SVG image (*.svg);;PDF (*.pdf);;JPEG image (*.jpg)"),
+        const QString path = savePath(tr("Export plot"), image_format_filter(),
                                       plots_->plots()[choice.plot]->fileStem() + ".png");
         if (!path.isEmpty()) exportPlot(choice.plot, path, choice.size);
     });

@@ -101,19 +101,68 @@ void save_pdf(QCustomPlot* plot, const QString& path, int width, int height, dou
     write_file_atomically(path, image.readAll());
 }
 
+using PlotWriter = void (*)(QCustomPlot* plot, const QString& path, int width, int height, double scale);
+
+struct FormatWriter {
+    ImageFormat format;
+    PlotWriter write;
+};
+
+const std::vector<FormatWriter>& format_writers() {
+    static const std::vector<FormatWriter> writers = {
+        {{QStringLiteral("png"), QStringLiteral("PNG image")},
+         [](QCustomPlot* p, const QString& f, int w, int h, double s) { save_image(p, f, "png", w, h, s); }},
+        {{QStringLiteral("svg"), QStringLiteral("SVG image")}, save_svg},
+        {{QStringLiteral("pdf"), QStringLiteral("PDF")}, save_pdf},
+        {{QStringLiteral("jpg"), QStringLiteral("JPEG image")},
+         [](QCustomPlot* p, const QString& f, int w, int h, double s) { save_image(p, f, "jpg", w, h, s); }},
+    };
+    return writers;
+}
+
 }  // namespace
+
+const std::vector<ImageFormat>& image_formats() {
+    static const std::vector<ImageFormat> formats = [] {
+        std::vector<ImageFormat> out;
+        for (const FormatWriter& writer : format_writers()) out.push_back(writer.format);
+        return out;
+    }();
+    return formats;
+}
+
+QStringList image_format_suffixes() {
+    QStringList suffixes;
+    for (const ImageFormat& format : image_formats()) suffixes << format.suffix;
+    return suffixes;
+}
+
+QString image_format_filter() {
+    QStringList filters;
+    for (const ImageFormat& format : image_formats())
+        filters << QStringLiteral("%1 (*.%2)").arg(format.description, format.suffix);
+    return filters.join(QStringLiteral(";;"));
+}
+
+QString image_format_choices() {
+    QStringList suffixes = image_format_suffixes();
+    const QString last = suffixes.takeLast();
+    return suffixes.join(QStringLiteral(", ")) + QStringLiteral(" or ") + last;
+}
 
 void save_plot(QCustomPlot* plot, const QString& path, int width, int height, double scale) {
     if (width < 16 || height < 16 || width > kMaxImageSide || height > kMaxImageSide)
         throw file_error(path, QStringLiteral("an image must be 16 to %1 pixels wide and high").arg(kMaxImageSide));
     if (scale <= 0) scale = export_scale(width, height);
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    if (suffix == "png") save_image(plot, path, "png", width, height, scale);
-    else if (suffix == "jpg" || suffix == "jpeg") save_image(plot, path, "jpg", width, height, scale);
-    else if (suffix == "svg") save_svg(plot, path, width, height, scale);
-    else if (suffix == "pdf") save_pdf(plot, path, width, height, scale);
-    else
-        throw file_error(path, QStringLiteral("unknown image format '%1' (png, jpg, svg or pdf)").arg(suffix));
+    QString suffix = QFileInfo(path).suffix().toLower();
+    if (suffix == QStringLiteral("jpeg")) suffix = QStringLiteral("jpg");
+    for (const FormatWriter& writer : format_writers()) {
+        if (writer.format.suffix == suffix) {
+            writer.write(plot, path, width, height, scale);
+            return;
+        }
+    }
+    throw file_error(path, QStringLiteral("unknown image format '%1' (%2)").arg(suffix, image_format_choices()));
 }
 
 QStringList write_all_plots(PlotPanel& panel, const QString& directory, const QString& format, int width, int height) {

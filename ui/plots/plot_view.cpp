@@ -105,7 +105,7 @@ void PlotView::showContextMenu(const QPoint& position) {
         const QString dir = settings.value(QStringLiteral("export/lastDirectory")).toString();
         const QString path = QFileDialog::getSaveFileName(
             this, tr("Save plot"), QDir(dir).filePath(file_stem_ + ".png"),
-            tr("PNG image (*.png);;SVG image (*.svg);;PDF (*.pdf);;JPEG image (*.jpg);;CSV data (*.csv)"));
+            image_format_filter() + tr(";;CSV data (*.csv)"));
         if (path.isEmpty()) return;
         settings.setValue(QStringLiteral("export/lastDirectory"), QFileInfo(path).absolutePath());
         try {
