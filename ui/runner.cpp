@@ -12,6 +12,7 @@
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/snapshot.h"
+#include "stepscope/token_tasks.h"
 
 namespace stepscope::ui {
 
@@ -35,9 +36,21 @@ std::vector<float> output_row(const BatchRecord& record, int n) {
     return std::vector<float>(record.outputs.begin() + n * width, record.outputs.begin() + (n + 1) * width);
 }
 
+// The predictions listed per step: enough to see what the model hesitates between.
+constexpr int kTopPredictions = 5;
+
+// The token head that token input needs: the weights file's.
+std::shared_ptr<const TokenModel> token_head(const SessionSpec& spec) {
+    if (spec.input.kind != InputKind::Tokens) return nullptr;
+    if (spec.weights_path.isEmpty())
+        throw Error("token input needs a model with a token head: open a demo model or load its weights");
+    return TokenModel::load(spec.weights_path.toStdString());
+}
+
 }  // namespace
 
 std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
+    if (spec.input.kind == InputKind::Tokens) return token_head(spec)->shared_transformer();
     if (!spec.weights_path.isEmpty()) return load_model(spec.weights_path.toStdString());
     require_model_fits(spec.config);
     return Model::create_random(spec.config, spec.weights_seed);
@@ -52,7 +65,7 @@ std::unique_ptr<Runner> Runner::open(const SessionSpec& spec) {
 Runner::Runner(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper)
     : model_(std::move(model)),
       spec_(with_model_config(spec, *model_)),
-      input_(spec_, model_->config()) {
+      input_(spec_, model_->config(), token_head(spec_)) {
     spec_.batch = input_.batch();
     spec_.observed = std::clamp(spec_.observed, 0, spec_.batch - 1);
     spec_.snapshot_path.clear();
@@ -86,6 +99,7 @@ RunInfo Runner::info() const {
     info.base_step = base_step();
     info.sequence_seed = spec_.sequence_seed;
     info.observed = spec_.observed;
+    info.tokens = input_.token_model();
     return info;
 }
 
@@ -106,7 +120,9 @@ BatchRecord Runner::advance(std::vector<std::vector<float>>* layer_outputs) {
     }
     RowMatrix y;
     std::chrono::steady_clock::time_point start, stop;
+    std::vector<TokenStep> fed;
     try {
+        if (input_.token_model()) fed = input_.tokens(step(), last_output_);
         input_.input(step(), last_output_, x_);
         edit_input(step(), x_);
         if (original_ || layer_outputs) probe.keep_layer_outputs();
@@ -127,17 +143,46 @@ BatchRecord Runner::advance(std::vector<std::vector<float>>* layer_outputs) {
     record.outputs.assign(y.data(), y.data() + y.size());
     record.output_norms.resize(size_t(y.rows()));
     Eigen::Map<Eigen::VectorXf>(record.output_norms.data(), y.rows()) = y.rowwise().norm();
+    if (input_.token_model()) record_tokens(record, fed, y);
     if (original_) {
         std::vector<std::vector<float>> original_outputs;
         const BatchRecord original = original_->advance(&original_outputs);
         for (size_t l = 0; l < probe.layerOutputs().size() && l < original_outputs.size(); ++l)
             record.divergence.push_back(distance(probe.layerOutputs()[l], original_outputs[l]));
         record.divergence.push_back(distance(output_row(record, spec_.observed), output_row(original, spec_.observed)));
+        const auto observed = size_t(spec_.observed);
+        if (observed < record.tokens.size() && observed < original.tokens.size())
+            record.tokens[observed].target_change =
+                record.tokens[observed].target_probability - original.tokens[observed].target_probability;
     }
     if (layer_outputs) *layer_outputs = probe.layerOutputs();
     last_output_ = std::move(y);
     if (rewindable_ && checkpoints_.wants(step())) checkpoints_.offer({stepper_->state(), last_output_});
     return record;
+}
+
+void Runner::record_tokens(BatchRecord& record, const std::vector<TokenStep>& fed, const RowMatrix& y) const {
+    const TokenModel& head = *input_.token_model();
+    const int64_t t = step() - 1;
+    RowMatrix logits;
+    head.readout(y, logits);
+    const RowMatrix p = TokenModel::probabilities(logits);
+    for (int n = 0; n < spec_.batch; ++n) {
+        TokenPrediction prediction;
+        prediction.input = fed[size_t(n)];
+        prediction.top = top_k(p.row(n), kTopPredictions);
+        prediction.target = input_.target(t, n);
+        if (prediction.target >= 0) {
+            prediction.target_probability = p(n, prediction.target);
+            prediction.correct = prediction.top.front().token == prediction.target;
+        }
+        record.tokens.push_back(std::move(prediction));
+    }
+    if (head.task_name() != "recall") return;
+    std::vector<std::vector<std::pair<int64_t, int64_t>>> pairs;
+    for (int n = 0; n < spec_.batch; ++n) pairs.push_back(input_.stored_pairs(step(), n));
+    if (pairs[size_t(spec_.observed)].empty()) return;
+    record.retrieval = read_back(head, stepper_->state(), pairs)[size_t(spec_.observed)];
 }
 
 // Full attention's cache doubles as it fills, and a checkpoint copies the state: the step is refused,

@@ -87,6 +87,9 @@ public:
     void save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled = {}) const;
 
 private:
+    // Token input: each sequence's step as fed and the predictions from its output y (N, E), the
+    // task's answers, and for recall the observed sequence's stored pairs read back through the state.
+    void record_tokens(BatchRecord& record, const std::vector<TokenStep>& fed, const RowMatrix& y) const;
     // Throws Error, stepping nothing, when the next step would pass the memory limit.
     void require_step_fits() const;
     // Steps `c` forward to `step` without observing, on the CPU engine whatever the run's device.
