@@ -305,6 +305,41 @@ private slots:
         QVERIFY(changed);
         QVERIFY(std::isnan(a[0].tokens[0].target_change));
     }
+
+    // A fork: the first query asks for another stored key; the branch answers that key's value.
+    void a_token_fork_asks_another_question() {
+        const SessionSpec spec = token_spec("recall_softmax", [](InputSpec& i) { i.pairs = 8; }, 1);
+        auto runner = Runner::open(spec);
+        const auto model = runner->info().tokens;
+        const TaskInstance instance = draw_recall_instance(*model, 8, spec.input.seed);
+        advance(*runner, 8);
+        // Ask for the key stored at step 2 whatever the instance queries first.
+        const TokenStep query{instance.steps[2][0], model->token_id("?")};
+        Intervention fork;
+        fork.kind = InterventionKind::EditToken;
+        fork.element = 0;
+        fork.tokens = QString::fromStdString(model->step_text(query));
+        runner->intervene(fork);
+        const auto records = advance(*runner, 2);
+        const TokenPrediction& asked = records[0].tokens[0];
+        QCOMPARE(asked.input, query);
+        QCOMPARE(asked.target, instance.steps[2][1]);
+        QVERIFY(asked.correct);
+        // The next step reads the instance again: the branch and its original see the same input.
+        QCOMPARE(records[1].tokens[0].input, instance.steps[9]);
+        QVERIFY(!records[0].divergence.empty());
+        // A session keeps the fork; text that is not one step is refused naming it.
+        const SessionSpec back = session_from_json(session_to_json(runner->spec()));
+        QCOMPARE(back.interventions.size(), size_t(1));
+        QCOMPARE(back.interventions[0].tokens, fork.tokens);
+        fork.tokens = QStringLiteral("k1+? k2+?");
+        try {
+            runner->intervene(fork);
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("not one"), e.what());
+        }
+    }
 };
 
 QTEST_MAIN(TokensTest)

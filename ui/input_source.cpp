@@ -222,9 +222,13 @@ std::vector<TokenStep> InputSource::tokens(int64_t t, const RowMatrix& previous_
     return steps;
 }
 
-int64_t InputSource::target(int64_t t, int n) const {
+int64_t InputSource::target(int64_t t, int n, const TokenStep& fed) const {
     if (n < 0 || n >= int(targets_.size()) || t < 0 || t >= int64_t(targets_[size_t(n)].size())) return -1;
-    return targets_[size_t(n)][size_t(t)];
+    const auto& prompt = prompts_[size_t(n)];
+    if (fed == prompt[size_t(t)] || token_model_->task_name() != "recall") return targets_[size_t(n)][size_t(t)];
+    std::vector<TokenStep> steps(prompt.begin(), prompt.begin() + t);
+    steps.push_back(fed);
+    return task_targets(*token_model_, steps).back();
 }
 
 std::vector<std::pair<int64_t, int64_t>> InputSource::stored_pairs(int64_t t, int n) const {

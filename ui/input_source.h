@@ -32,8 +32,9 @@ public:
     // Token input: the tokens of step `t` of each sequence (N): the prompt's, then past its end the
     // token the model predicted from `previous_output` (greedy, or sampled at the spec's temperature).
     std::vector<TokenStep> tokens(int64_t t, const RowMatrix& previous_output) const;
-    // The task's answer to step `t` of sequence `n`; -1 where nothing is scored (and past the prompt).
-    int64_t target(int64_t t, int n) const;
+    // The task's answer to step `t` of sequence `n` when it was fed `fed`; -1 where nothing is scored
+    // (and past the prompt). A recall query edited into another key asks for that key's value.
+    int64_t target(int64_t t, int n, const TokenStep& fed) const;
     // Recall: the (key, value) pairs sequence `n` stored in its first `t` steps.
     std::vector<std::pair<int64_t, int64_t>> stored_pairs(int64_t t, int n) const;
     const std::shared_ptr<const TokenModel>& token_model() const { return token_model_; }

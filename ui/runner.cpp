@@ -122,9 +122,7 @@ BatchRecord Runner::advance(std::vector<std::vector<float>>* layer_outputs) {
     std::chrono::steady_clock::time_point start, stop;
     std::vector<TokenStep> fed;
     try {
-        if (input_.token_model()) fed = input_.tokens(step(), last_output_);
-        input_.input(step(), last_output_, x_);
-        edit_input(step(), x_);
+        next_input(step(), last_output_, x_, fed);
         if (original_ || layer_outputs) probe.keep_layer_outputs();
         const StepOptions options{&probe, device() == Device::Cpu ? observation_.get() : nullptr,
                                   ablation_.empty() ? nullptr : &ablation_};
@@ -171,7 +169,7 @@ void Runner::record_tokens(BatchRecord& record, const std::vector<TokenStep>& fe
         TokenPrediction prediction;
         prediction.input = fed[size_t(n)];
         prediction.top = top_k(p.row(n), kTopPredictions);
-        prediction.target = input_.target(t, n);
+        prediction.target = input_.target(t, n, prediction.input);
         if (prediction.target >= 0) {
             prediction.target_probability = p(n, prediction.target);
             prediction.correct = prediction.top.front().token == prediction.target;
@@ -211,8 +209,8 @@ void Runner::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) c
         if (cancelled && cancelled()) throw RunCancelled{};
         if (edits_state_at(c.state.step))
             edit_state(c.state, [this, &c] { return original_->state_at(c.state.step).state; });
-        input_.input(c.state.step, c.last_output, x);
-        edit_input(c.state.step, x);
+        std::vector<TokenStep> fed;
+        next_input(c.state.step, c.last_output, x, fed);
         RowMatrix y;
         if (const Memory* memory = input_.memory()) model_->step(x, *memory, c.state, y, options);
         else model_->step(x, c.state, y, options);
@@ -281,7 +279,14 @@ void Runner::check_interventions(const std::vector<Intervention>& interventions)
                         throw Error("layer " + std::to_string(i.layer) + " is outside 0.." +
                                     std::to_string(model_->config().n_layers - 1));
                     break;
+                case InterventionKind::EditToken:
+                    if (i.element < 0 || i.element >= spec_.batch)
+                        throw Error("batch element " + std::to_string(i.element) + " is outside 0.." +
+                                    std::to_string(spec_.batch - 1));
+                    edited_token(i);
+                    break;
                 case InterventionKind::EditInput:
+                    if (input_.token_model()) throw Error("a token run's input is edited as a token");
                     if (i.element < 0 || i.element >= spec_.batch)
                         throw Error("batch element " + std::to_string(i.element) + " is outside 0.." +
                                     std::to_string(spec_.batch - 1));
@@ -310,6 +315,30 @@ void Runner::edit_state(State& state, const std::function<State()>& original) co
         else if (i.kind == InterventionKind::ClearLayer) clear_layer_state(*model_, state, i.layer);
         else if (i.kind == InterventionKind::CopyFromOriginal) copy_layer_state(*model_, state, original(), i.layer);
     }
+}
+
+void Runner::next_input(int64_t step, const RowMatrix& previous_output, RowMatrix& x,
+                        std::vector<TokenStep>& fed) const {
+    const auto& head = input_.token_model();
+    if (!head) {
+        input_.input(step, previous_output, x);
+        edit_input(step, x);
+        return;
+    }
+    fed = input_.tokens(step, previous_output);
+    for (const Intervention& i : spec_.interventions)
+        if (i.kind == InterventionKind::EditToken && i.step == step) fed[size_t(i.element)] = edited_token(i);
+    head->embed(fed, step, x);
+}
+
+TokenStep Runner::edited_token(const Intervention& intervention) const {
+    const auto& head = input_.token_model();
+    if (!head) throw Error("editing a token needs token input");
+    const auto steps = head->tokenize(intervention.tokens.toStdString());
+    if (steps.size() != 1)
+        throw Error("'" + intervention.tokens.toStdString() + "' is " + std::to_string(steps.size()) +
+                    " steps, not one");
+    return steps.front();
 }
 
 void Runner::edit_input(int64_t step, RowMatrix& x) const {

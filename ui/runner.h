@@ -101,6 +101,11 @@ private:
     // The interventions' edits of the state at `state.step`, in order; `original` is the original's state there.
     void edit_state(State& state, const std::function<State()>& original) const;
     void edit_input(int64_t step, RowMatrix& x) const;
+    // The input x (N, E) of step `step` after `previous_output`, with the interventions' edits; a
+    // token run's fed tokens in `fed`.
+    void next_input(int64_t step, const RowMatrix& previous_output, RowMatrix& x, std::vector<TokenStep>& fed) const;
+    // The one step an EditToken intervention feeds; throws Error for text that is not one step.
+    TokenStep edited_token(const Intervention& intervention) const;
     bool edits_state_at(int64_t step) const;
     // This run as it stands, without interventions and on the CPU: the original a branch is compared with.
     std::unique_ptr<Runner> without_interventions() const;
