@@ -18,6 +18,7 @@ namespace {
 // Rows the step table holds: the steps before the viewed one, enough to follow an instance.
 constexpr int kRows = 256;
 constexpr int kPredictionsColumn = 2, kChangeColumn = 5;
+constexpr int kTextShown = 120;
 const QColor kRight(0x2e, 0x7d, 0x32), kWrong(0xc6, 0x28, 0x28);
 
 QString token_text(const TokenModel& model, const TokenStep& step) {
@@ -63,9 +64,11 @@ TokenView::TokenView(const TraceStore* current, QWidget* parent)
       steps_(table({tr("Step"), tr("Input"), tr("Predicted next (top 5, p)"), tr("Answer"), tr("Right"),
                     tr("Δp vs original")},
                    kPredictionsColumn)),
+      retrieval_side_(new QWidget),
       retrieval_summary_(new QLabel),
       retrieval_(table({tr("Key"), tr("Value"), tr("p(value)"), tr("Right")}, 3)) {
     summary_->setWordWrap(true);
+    summary_->setTextFormat(Qt::PlainText);  // text models read '<' and '&' too
     retrieval_summary_->setWordWrap(true);
     retrieval_summary_->setToolTip(tr("Each pair stored so far, queried as key+? from a copy of the state after the "
                                       "viewed step: the probability the model gives its value, and whether the value "
@@ -75,14 +78,13 @@ TokenView::TokenView(const TraceStore* current, QWidget* parent)
     left_layout->setContentsMargins(0, 0, 0, 0);
     left_layout->addWidget(summary_);
     left_layout->addWidget(steps_, 1);
-    auto* right = new QWidget;
-    auto* right_layout = new QVBoxLayout(right);
+    auto* right_layout = new QVBoxLayout(retrieval_side_);
     right_layout->setContentsMargins(0, 0, 0, 0);
     right_layout->addWidget(retrieval_summary_);
     right_layout->addWidget(retrieval_, 1);
     auto* split = new QSplitter(Qt::Horizontal);
     split->addWidget(left);
-    split->addWidget(right);
+    split->addWidget(retrieval_side_);
     split->setStretchFactor(0, 5);
     split->setStretchFactor(1, 2);
     auto* layout = new QVBoxLayout(this);
@@ -119,6 +121,7 @@ void TokenView::rebuild() {
         retrieval_->setRowCount(0);
         return;
     }
+    retrieval_side_->setVisible(tokens->task_name() == "recall");
     const int last = viewedIndex();
     fillSteps(last);
     fillRetrieval(last >= 0 ? &current_->records()[size_t(last)] : nullptr);
@@ -143,6 +146,13 @@ void TokenView::fillSteps(int last) {
                              : tr("Up to step %1: no answer scored yet (%2)")
                                    .arg(step)
                                    .arg(QString::fromStdString(model.task_name().empty() ? "no task" : model.task_name())));
+    if (model.character_vocabulary() && last >= 0) {
+        // Text reads best as text: the characters fed so far, the latest kTextShown of them.
+        QString text;
+        for (int i = std::max(0, last - kTextShown + 1); i <= last; ++i)
+            if (const auto& token = records[size_t(i)].token) text += token_text(model, token->input);
+        summary_->setText(summary_->text() + tr("\nRead so far: %1").arg(text.replace(QStringLiteral("␣"), QStringLiteral(" "))));
+    }
     const int first = std::max(0, last - kRows + 1);
     steps_->setUpdatesEnabled(false);
     steps_->setRowCount(last >= 0 ? last - first + 1 : 0);
@@ -181,9 +191,7 @@ void TokenView::fillRetrieval(const StepRecord* record) {
     const TokenModel& model = *current_->info().tokens;
     const std::vector<Retrieval> empty;
     const std::vector<Retrieval>& pairs = record ? record->retrieval : empty;
-    if (model.task_name() != "recall") {
-        retrieval_summary_->setText(tr("Stored pairs are read back for the recall task only."));
-    } else if (pairs.empty()) {
+    if (pairs.empty()) {
         retrieval_summary_->setText(tr("No pair stored yet at this step."));
     } else {
         const auto right = std::count_if(pairs.begin(), pairs.end(), [](const Retrieval& r) { return r.correct; });

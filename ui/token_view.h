@@ -43,6 +43,7 @@ private:
     int64_t view_step_ = -1;
     QLabel* summary_;
     QTableWidget* steps_;
+    QWidget* retrieval_side_;  // shown for the recall task only
     QLabel* retrieval_summary_;
     QTableWidget* retrieval_;
 };
