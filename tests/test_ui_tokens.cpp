@@ -174,6 +174,20 @@ private slots:
         }
     }
 
+    void a_token_model_with_vector_input_says_to_choose_tokens() {
+        SessionSpec spec = token_spec("text_linear", [](InputSpec& i) { i.kind = InputKind::Random; });
+        try {
+            Runner::open(spec);
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("choose the token input"), e.what());
+        }
+        // Token input without a token head is refused as plainly.
+        spec = small_spec("linear", InputKind::Tokens);
+        spec.input.text = "a";
+        QVERIFY_THROWS_EXCEPTION(Error, Runner::open(spec));
+    }
+
     // In the window's controller: the refusal names the input and the run that was open stays.
     void a_refused_token_input_keeps_the_run() {
         RunController run;

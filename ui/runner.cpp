@@ -8,6 +8,8 @@
 #include <chrono>
 #include <limits>
 
+#include "demo_models.h"
+#include "file_kind.h"
 #include "step_probe.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
@@ -51,6 +53,17 @@ std::shared_ptr<const TokenModel> token_head(const SessionSpec& spec) {
 
 std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
     if (spec.input.kind == InputKind::Tokens) return token_head(spec)->shared_transformer();
+    // Only a regular file's header is read here; the engine's reader refuses anything else.
+    if (QFileInfo(spec.weights_path).isFile()) {
+        bool tokens = false;
+        try {
+            tokens = is_token_model(safetensors_metadata(spec.weights_path));
+        } catch (const std::exception&) {
+            // A damaged header: the engine's reader below names what is wrong.
+        }
+        if (tokens)
+            throw Error(spec.weights_path.toStdString() + ": a model with a token head reads tokens: choose the token input");
+    }
     if (!spec.weights_path.isEmpty()) return load_model(spec.weights_path.toStdString());
     require_model_fits(spec.config);
     return Model::create_random(spec.config, spec.weights_seed);
