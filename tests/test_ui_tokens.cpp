@@ -39,6 +39,13 @@ SessionSpec token_spec(const QString& demo, const std::function<void(InputSpec&)
     return spec;
 }
 
+// What the Tokens tab asks while shown: the stored pairs read back after each step.
+ObservationOptions reading_back() {
+    ObservationOptions what;
+    what.read_back = true;
+    return what;
+}
+
 std::vector<BatchRecord> advance(Runner& runner, int steps) {
     std::vector<BatchRecord> records;
     for (int t = 0; t < steps; ++t) records.push_back(runner.advance());
@@ -78,6 +85,10 @@ private slots:
     void a_drawn_recall_instance_runs_as_the_engine_steps_it() {
         const SessionSpec spec = token_spec("recall_softmax", [](InputSpec& i) { i.pairs = 8; });
         auto runner = Runner::open(spec);
+        // Not shown, not read back: a step costs one step.
+        QVERIFY(runner->advance().retrieval.empty());
+        runner->rewind(0);
+        runner->set_observation(reading_back());
         const auto model = runner->info().tokens;
         const TaskInstance instance = draw_recall_instance(*model, 8, spec.input.seed);
         const auto records = advance(*runner, int(instance.steps.size()));
@@ -233,6 +244,7 @@ private slots:
     // The view's rows and running accuracy are the records'.
     void the_tokens_view_lists_predictions_and_accuracy() {
         auto runner = Runner::open(token_spec("recall_linear", [](InputSpec& i) { i.pairs = 32; }));
+        runner->set_observation(reading_back());
         TraceStore store;
         store.start(runner->info());
         const auto records = advance(*runner, 48);

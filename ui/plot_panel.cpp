@@ -193,13 +193,14 @@ ObservationOptions PlotPanel::observation() const {
         // Denominators and row entropy come with any observation; attention keeps the histories small.
         if (!what.spectrum) what.attention = true;
     }
+    what.read_back = tabs_->currentWidget() == tokens_ && current_->info().tokens;
     return what;
 }
 
 void PlotPanel::updateObservation() {
     const ObservationOptions what = observation();
     if (what.layers == observation_.layers && what.attention == observation_.attention &&
-        what.spectrum == observation_.spectrum)
+        what.spectrum == observation_.spectrum && what.read_back == observation_.read_back)
         return;
     observation_ = what;
     emit observationChanged(what);

@@ -189,7 +189,7 @@ void Runner::record_tokens(BatchRecord& record, const std::vector<TokenStep>& fe
         }
         record.tokens.push_back(std::move(prediction));
     }
-    if (head.task_name() != "recall") return;
+    if (!read_back_ || head.task_name() != "recall") return;
     std::vector<std::vector<std::pair<int64_t, int64_t>>> pairs;
     for (int n = 0; n < spec_.batch; ++n) pairs.push_back(input_.stored_pairs(step(), n));
     if (pairs[size_t(spec_.observed)].empty()) return;
@@ -270,6 +270,7 @@ void Runner::set_observed(int element) {
 }
 
 void Runner::set_observation(const ObservationOptions& what) {
+    read_back_ = what.read_back;
     if (what.layers.empty() || (!what.attention && !what.spectrum)) {
         observation_.reset();
         return;

@@ -71,7 +71,8 @@ public:
     // rewind replays from the start.
     void set_rewindable(bool rewindable);
     // Looks inside the layers `what` names from the next step on (implicit attention maps, spectra),
-    // following the observed batch element; no layers stops looking. The CPU only: other devices step unobserved.
+    // following the observed batch element; no layers stops looking. `what.read_back` reads a recall
+    // run's stored pairs back through the state after each step. The CPU only: other devices step unobserved.
     void set_observation(const ObservationOptions& what);
 
     // Adds `intervention` at the current step (its `step` is set to step()): the run becomes a branch,
@@ -119,6 +120,7 @@ private:
     CheckpointStore checkpoints_;
     bool rewindable_ = true;
     std::unique_ptr<Observation> observation_;  // null when nothing is looked inside
+    bool read_back_ = false;                     // recall: stored pairs read back after each step
     Ablation ablation_;                          // the AblateHead interventions
     std::unique_ptr<Runner> original_;           // a branch's original, stepped in lockstep; null otherwise
 };

@@ -192,7 +192,9 @@ void TokenView::fillRetrieval(const StepRecord* record) {
     const std::vector<Retrieval> empty;
     const std::vector<Retrieval>& pairs = record ? record->retrieval : empty;
     if (pairs.empty()) {
-        retrieval_summary_->setText(tr("No pair stored yet at this step."));
+        retrieval_summary_->setText(tr("Nothing read back at step %1: pairs are read back after each step taken "
+                                       "while this tab is shown, once one is stored.")
+                                        .arg(record ? record->step : 0));
     } else {
         const auto right = std::count_if(pairs.begin(), pairs.end(), [](const Retrieval& r) { return r.correct; });
         double mean = 0;
