@@ -9,8 +9,11 @@
 
 namespace stepscope::ui {
 
-// The text of the token fed at `step` of the run `store` shows, or "" when the run has no token
-// input or no record of that step. Control characters as their escapes.
+// A step's tokens as shown on screen: joined with '+', control characters as their escapes, a lone
+// space as '␣'.
+QString shown_tokens(const TokenModel& model, const TokenStep& step);
+// The tokens fed at `step` of the run `store` shows (shown_tokens), or "" when the run has no token
+// input or no record of that step.
 QString step_token_text(const TraceStore* store, int64_t step);
 
 // A ticker of step axes (Base: QCPAxisTicker or QCPAxisTickerFixed) whose whole-step ticks name

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "token_ticker.h"
+
 namespace stepscope::ui {
 
 namespace {
@@ -20,13 +22,6 @@ constexpr int kRows = 256;
 constexpr int kPredictionsColumn = 2, kChangeColumn = 5;
 constexpr int kTextShown = 120;
 const QColor kRight(0x2e, 0x7d, 0x32), kWrong(0xc6, 0x28, 0x28);
-
-QString token_text(const TokenModel& model, const TokenStep& step) {
-    // Control characters of a character vocabulary drawn as their escapes.
-    QString text = QString::fromStdString(model.step_text(step));
-    text.replace('\n', QStringLiteral("\\n")).replace('\t', QStringLiteral("\\t")).replace('\f', QStringLiteral("\\f"));
-    return text == QLatin1String(" ") ? QStringLiteral("␣") : text;
-}
 
 QTableWidgetItem* item(const QString& text, Qt::Alignment alignment = Qt::AlignLeft | Qt::AlignVCenter) {
     auto* cell = new QTableWidgetItem(text);
@@ -53,7 +48,7 @@ QTableWidget* table(const QStringList& headers, int stretched) {
 QString predictions_text(const TokenModel& model, const TokenPrediction& prediction) {
     QStringList parts;
     for (const Prediction& p : prediction.top)
-        parts << QStringLiteral("%1 %2").arg(token_text(model, {p.token})).arg(p.probability, 0, 'f', 2);
+        parts << QStringLiteral("%1 %2").arg(shown_tokens(model, {p.token})).arg(p.probability, 0, 'f', 2);
     return parts.join(QStringLiteral(" · "));
 }
 
@@ -150,7 +145,7 @@ void TokenView::fillSteps(int last) {
         // Text reads best as text: the characters fed so far, the latest kTextShown of them.
         QString text;
         for (int i = std::max(0, last - kTextShown + 1); i <= last; ++i)
-            if (const auto& token = records[size_t(i)].token) text += token_text(model, token->input);
+            if (const auto& token = records[size_t(i)].token) text += shown_tokens(model, token->input);
         summary_->setText(summary_->text() + tr("\nRead so far: %1").arg(text.replace(QStringLiteral("␣"), QStringLiteral(" "))));
     }
     const int first = std::max(0, last - kRows + 1);
@@ -163,13 +158,13 @@ void TokenView::fillSteps(int last) {
         steps_->setItem(row, 0, item(QString::number(record.step), Qt::AlignRight | Qt::AlignVCenter));
         if (!record.token) continue;
         const TokenPrediction& p = *record.token;
-        steps_->setItem(row, 1, item(token_text(model, p.input)));
+        steps_->setItem(row, 1, item(shown_tokens(model, p.input)));
         QTableWidgetItem* predicted = item(predictions_text(model, p));
         predicted->setToolTip(predicted->text());
         steps_->setItem(row, 2, predicted);
         const bool scored_here = p.target >= 0;
         steps_->setItem(row, 3, item(scored_here ? QStringLiteral("%1 (p %2)")
-                                                       .arg(token_text(model, {p.target}))
+                                                       .arg(shown_tokens(model, {p.target}))
                                                        .arg(p.target_probability, 0, 'f', 2)
                                                  : QString()));
         auto* mark = item(scored_here ? (p.correct ? tr("✓ right") : tr("✗ wrong")) : QString());
@@ -210,8 +205,8 @@ void TokenView::fillRetrieval(const StepRecord* record) {
     for (size_t j = 0; j < pairs.size(); ++j) {
         const Retrieval& r = pairs[j];
         const int row = int(j);
-        retrieval_->setItem(row, 0, item(token_text(model, {r.key})));
-        retrieval_->setItem(row, 1, item(token_text(model, {r.value})));
+        retrieval_->setItem(row, 0, item(shown_tokens(model, {r.key})));
+        retrieval_->setItem(row, 1, item(shown_tokens(model, {r.value})));
         retrieval_->setItem(row, 2, item(QString::number(r.probability, 'f', 3), Qt::AlignRight | Qt::AlignVCenter));
         auto* mark = item(r.correct ? tr("✓") : tr("✗"));
         mark->setForeground(r.correct ? kRight : kWrong);
