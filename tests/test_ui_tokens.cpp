@@ -185,6 +185,20 @@ private slots:
         }
     }
 
+    // The longest prompt a session may hold, typed for the largest batch: held once, scored in one pass.
+    void a_long_prompt_for_a_large_batch_opens_at_once() {
+        QElapsedTimer timer;
+        timer.start();
+        QString pairs;
+        for (int i = 0; i < kMaxTokenText / 12; ++i) pairs += QStringLiteral("k%1+v%2 k%1+? ").arg(i % 128).arg(i % 100);
+        auto runner = Runner::open(token_spec("recall_linear", [&](InputSpec& in) { in.text = pairs; }, kMaxBatch));
+        runner->advance();
+        const BatchRecord second = runner->advance();
+        QCOMPARE(int(second.tokens.size()), kMaxBatch);
+        QCOMPARE(second.tokens[kMaxBatch - 1].target, runner->info().tokens->token_id("v0"));
+        QVERIFY2(timer.elapsed() < 10000, qPrintable(QString::number(timer.elapsed())));
+    }
+
     void a_token_model_with_vector_input_says_to_choose_tokens() {
         SessionSpec spec = token_spec("text_linear", [](InputSpec& i) { i.kind = InputKind::Random; });
         try {

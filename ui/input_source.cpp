@@ -170,19 +170,20 @@ InputSource::InputSource(const SessionSpec& spec, const ModelConfig& config, std
     : spec_(spec.input), batch_(spec.batch), width_(config.d_model()), token_model_(std::move(tokens)) {
     if (spec_.kind == InputKind::Tokens) {
         if (!token_model_) throw Error("token input needs a model with a token head (Open demo model, or Load weights)");
-        for (int n = 0; n < std::max(batch_, 0); ++n) {
-            TaskInstance instance;
-            if (spec_.pairs > 0) {
-                instance = draw_recall_instance(*token_model_, spec_.pairs, spec_.seed + uint64_t(n) * 0x9E3779B97F4A7C15ULL);
-            } else {
-                const std::string text = spec_.text.toStdString();
-                instance.steps = spec_.ids ? parse_token_ids(text, token_model_->vocabulary_size())
-                                           : token_model_->tokenize(text);
-                if (instance.steps.empty()) throw Error("no tokens typed");
-                instance.targets = task_targets(*token_model_, instance.steps);
+        if (spec_.pairs > 0) {
+            for (int n = 0; n < std::max(batch_, 0); ++n) {
+                TaskInstance instance =
+                    draw_recall_instance(*token_model_, spec_.pairs, spec_.seed + uint64_t(n) * 0x9E3779B97F4A7C15ULL);
+                prompts_.push_back(std::move(instance.steps));
+                targets_.push_back(std::move(instance.targets));
             }
-            prompts_.push_back(std::move(instance.steps));
-            targets_.push_back(std::move(instance.targets));
+        } else {
+            // Typed steps are every sequence's: held once.
+            const std::string text = spec_.text.toStdString();
+            prompts_.push_back(spec_.ids ? parse_token_ids(text, token_model_->vocabulary_size())
+                                         : token_model_->tokenize(text));
+            if (prompts_.front().empty()) throw Error("no tokens typed");
+            targets_.push_back(task_targets(*token_model_, prompts_.front()));
         }
     }
     if (spec_.kind == InputKind::File) {
@@ -207,7 +208,7 @@ std::vector<TokenStep> InputSource::tokens(int64_t t, const RowMatrix& previous_
     std::vector<TokenStep> steps;
     RowMatrix logits;
     for (int n = 0; n < batch_; ++n) {
-        const auto& prompt = prompts_[size_t(n)];
+        const auto& prompt = prompt_of(n);
         if (t < int64_t(prompt.size())) {
             steps.push_back(prompt[size_t(t)]);
             continue;
@@ -222,18 +223,23 @@ std::vector<TokenStep> InputSource::tokens(int64_t t, const RowMatrix& previous_
     return steps;
 }
 
+const std::vector<TokenStep>& InputSource::prompt_of(int n) const {
+    return prompts_[prompts_.size() == 1 ? 0 : size_t(n)];
+}
+
 int64_t InputSource::target(int64_t t, int n, const TokenStep& fed) const {
-    if (n < 0 || n >= int(targets_.size()) || t < 0 || t >= int64_t(targets_[size_t(n)].size())) return -1;
-    const auto& prompt = prompts_[size_t(n)];
-    if (fed == prompt[size_t(t)] || token_model_->task_name() != "recall") return targets_[size_t(n)][size_t(t)];
+    if (prompts_.empty() || n < 0 || n >= batch_ || t < 0 || t >= int64_t(prompt_of(n).size())) return -1;
+    const auto& prompt = prompt_of(n);
+    const auto& targets = targets_[prompts_.size() == 1 ? 0 : size_t(n)];
+    if (fed == prompt[size_t(t)] || token_model_->task_name() != "recall") return targets[size_t(t)];
     std::vector<TokenStep> steps(prompt.begin(), prompt.begin() + t);
     steps.push_back(fed);
     return task_targets(*token_model_, steps).back();
 }
 
 std::vector<std::pair<int64_t, int64_t>> InputSource::stored_pairs(int64_t t, int n) const {
-    if (n < 0 || n >= int(prompts_.size())) return {};
-    return stepscope::stored_pairs(*token_model_, prompts_[size_t(n)], size_t(std::max<int64_t>(t, 0)));
+    if (prompts_.empty() || n < 0 || n >= batch_) return {};
+    return stepscope::stored_pairs(*token_model_, prompt_of(n), size_t(std::max<int64_t>(t, 0)));
 }
 
 void InputSource::input(int64_t t, const RowMatrix& previous_output, RowMatrix& x) const {

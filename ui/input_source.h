@@ -51,8 +51,11 @@ private:
     bool decoder_ = false;
     Memory memory_;
     std::shared_ptr<const TokenModel> token_model_;
-    std::vector<std::vector<TokenStep>> prompts_;  // token input: (N) prompts
-    std::vector<std::vector<int64_t>> targets_;    // (N) answers to each prompt step
+    // The prompt of sequence `n`: a drawn instance of its own, or the typed steps all share.
+    const std::vector<TokenStep>& prompt_of(int n) const;
+
+    std::vector<std::vector<TokenStep>> prompts_;  // token input: (N) drawn prompts, or one typed
+    std::vector<std::vector<int64_t>> targets_;    // the answers to each prompt step, as prompts_
 };
 
 // Typed token ids: steps separated by whitespace, the ids of a step joined with '+' ("12+140 12+256").

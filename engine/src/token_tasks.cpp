@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -161,10 +162,13 @@ std::vector<int64_t> task_targets(const TokenModel& model, const std::vector<Tok
             if (steps[t + 1].size() == 1) targets[t] = steps[t + 1][0];
     } else if (model.task_name() == "recall") {
         const RecallLayout layout = recall_layout(model);
+        std::map<int64_t, int64_t> stored;  // key -> its latest value
         for (size_t t = 0; t < steps.size(); ++t) {
-            if (!is_query(steps[t], layout)) continue;
-            for (const auto& [key, value] : stored_pairs(model, steps, t))
-                if (key == steps[t][0]) targets[t] = value;
+            if (is_query(steps[t], layout)) {
+                if (const auto found = stored.find(steps[t][0]); found != stored.end()) targets[t] = found->second;
+            } else if (steps[t].size() == 2) {
+                stored[steps[t][0]] = steps[t][1];
+            }
         }
     }
     return targets;
