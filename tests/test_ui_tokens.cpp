@@ -10,8 +10,11 @@
 
 #include <cmath>
 
+#include "capacity_plot.h"
 #include "demo_models.h"
 #include "file_kind.h"
+#include "plot_panel.h"
+#include "qcustomplot.h"
 #include "stepscope/error.h"
 #include "stepscope/token_tasks.h"
 #include "token_ticker.h"
@@ -287,6 +290,32 @@ private slots:
         QCOMPARE(step_token_text(&store, 5),
                  QString::fromStdString(store.info().tokens->step_text(store.records()[4].token->input)));
         QVERIFY(step_token_text(&store, 500).isEmpty());
+    }
+
+    // The State capacity tab plots the read-back over steps, and asks for it only while it shows it.
+    void state_capacity_plots_the_pairs_read_back() {
+        auto runner = Runner::open(token_spec("recall_linear", [](InputSpec& i) { i.pairs = 16; }));
+        TraceStore store;
+        store.start(runner->info());
+        PlotPanel panel(&store);
+        QVERIFY(!panel.observation().read_back);
+        panel.showView(panel.tokens());
+        QVERIFY(panel.observation().read_back);
+        panel.capacity()->select(AttentionRole::Self, 0, CapacityPlot::Quantity::ReadBack);
+        panel.showView(panel.capacity());
+        QVERIFY(panel.observation().read_back);
+        runner->set_observation(panel.observation());
+        const auto records = advance(*runner, 24);
+        store.append(records);
+        panel.rebuildAll();
+        const auto& graphs = panel.capacity()->currentGraphs();
+        QCOMPARE(int(graphs.size()), 2);
+        QCOMPARE(graphs[0]->dataCount(), 24);
+        double right = 0;
+        for (const Retrieval& r : records.back().retrieval) right += r.correct;
+        QCOMPARE((graphs[0]->data()->end() - 1)->value, right / double(records.back().retrieval.size()));
+        panel.capacity()->select(AttentionRole::Self, 0, CapacityPlot::Quantity::EffectiveRank);
+        QVERIFY(!panel.observation().read_back);
     }
 
     void the_traces_csv_gains_token_columns() {

@@ -193,7 +193,8 @@ ObservationOptions PlotPanel::observation() const {
         // Denominators and row entropy come with any observation; attention keeps the histories small.
         if (!what.spectrum) what.attention = true;
     }
-    what.read_back = tabs_->currentWidget() == tokens_ && current_->info().tokens;
+    what.read_back = current_->info().tokens &&
+                     (tabs_->currentWidget() == tokens_ || (tabs_->currentWidget() == capacity_ && capacity_->needsReadBack()));
     return what;
 }
 
