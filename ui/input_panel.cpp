@@ -59,7 +59,8 @@ InputPanel::InputPanel(QWidget* parent)
     source_->addItem(tr("tokens (a model with a token head)"), int(InputKind::Tokens));
     source_->setToolTip(tr("Fed back: each output is the next input, starting from a random x0 (the README's example)"));
     for (QSpinBox* seed : {seed_, sequence_seed_, memory_seed_}) seed->setRange(0, int(kMaxSeed));
-    seed_->setToolTip(tr("Seed of the random inputs (and of x0 when outputs are fed back)"));
+    seed_->setToolTip(tr("Seed of the random inputs (and of x0 when outputs are fed back); for tokens, of the drawn "
+                         "recall instances and of sampled generation"));
     sequence_seed_->setToolTip(tr("Seed of random feature maps' draws for this sequence; Reset moves to the next"));
     period_->setRange(1, 1e6);
     period_->setDecimals(1);

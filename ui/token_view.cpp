@@ -170,8 +170,9 @@ void TokenView::fillSteps(int last) {
         auto* mark = item(scored_here ? (p.correct ? tr("✓ right") : tr("✗ wrong")) : QString());
         mark->setForeground(p.correct ? kRight : kWrong);
         steps_->setItem(row, 4, mark);
-        steps_->setItem(row, 5, item(std::isnan(p.target_change) ? QString()
-                                                                  : QString::asprintf("%+.3f", double(p.target_change)),
+        // Changes that round to zero read as 0.000, not as a signed zero.
+        const double change = std::abs(p.target_change) < 5e-4 ? 0.0 : double(p.target_change);
+        steps_->setItem(row, 5, item(std::isnan(p.target_change) ? QString() : QString::asprintf("%+.3f", change),
                                      Qt::AlignRight | Qt::AlignVCenter));
     }
     // The change against the original exists for a branch only.
