@@ -8,6 +8,8 @@ install(FILES resources/icons/stepscope.svg DESTINATION ${CMAKE_INSTALL_DATADIR}
 install(FILES resources/icons/stepscope.png DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/64x64/apps)
 # Help > Usage opens this README.
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/stepscope)
+# File > Open demo model lists these (ui/demo_models.cpp looks beside bin/).
+install(DIRECTORY resources/models/ DESTINATION ${CMAKE_INSTALL_DATADIR}/stepscope/models FILES_MATCHING PATTERN "*.safetensors")
 
 set(CPACK_PACKAGE_NAME stepscope)
 set(CPACK_PACKAGE_VENDOR "Stepscope")

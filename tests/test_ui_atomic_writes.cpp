@@ -6,13 +6,13 @@
 
 #include <map>
 
-#include "session/atomic_files.h"
 #include "headless_export.h"
 #include "plots/plot_export.h"
 #include "plots/plot_panel.h"
+#include "session/atomic_files.h"
 #include "session/session.h"
-#include "stepscope/error.h"
 #include "session/trace_store.h"
+#include "stepscope/error.h"
 #include "ui_test_support.h"
 
 using namespace stepscope;

@@ -10,12 +10,12 @@
 #include <QMessageBox>
 #include <QtTest>
 
-#include "session/file_kind.h"
 #include "input_panel.h"
 #include "main_window.h"
 #include "model_panel.h"
 #include "plots/output_plot.h"
 #include "plots/plot_panel.h"
+#include "session/file_kind.h"
 #include "step_controls.h"
 #include "ui_test_support.h"
 

@@ -10,8 +10,8 @@
 #include <cmath>
 #include <limits>
 
-#include "session/input_source.h"
 #include "model_panel.h"
+#include "session/input_source.h"
 #include "session/session.h"
 #include "session/session_spec.h"
 #include "stepscope/config.h"

@@ -6,15 +6,15 @@
 #include <algorithm>
 #include <cmath>
 
-#include "plots/attention_plot.h"
-#include "plots/divergence_plot.h"
 #include "gui_script.h"
-#include "session/insight_records.h"
 #include "intervene_panel.h"
 #include "main_window.h"
+#include "plots/attention_plot.h"
+#include "plots/divergence_plot.h"
 #include "plots/performance_plot.h"
 #include "plots/plot_panel.h"
 #include "plots/spectrum_plot.h"
+#include "session/insight_records.h"
 #include "stepscope/error.h"
 #include "stepscope/implicit_attention.h"
 #include "stepscope/state_spectrum.h"

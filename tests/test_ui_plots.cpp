@@ -6,15 +6,15 @@
 #include <cmath>
 #include <limits>
 
-#include "plots/attention_plot.h"
 #include "headless_export.h"
+#include "plots/attention_plot.h"
 #include "plots/output_plot.h"
 #include "plots/performance_plot.h"
 #include "plots/plot_export.h"
 #include "plots/plot_panel.h"
 #include "plots/plot_style.h"
-#include "session/session.h"
 #include "plots/state_plot.h"
+#include "session/session.h"
 #include "session/trace_store.h"
 #include "ui_test_support.h"
 

@@ -3,13 +3,13 @@
 #include <QtTest>
 #include <qcustomplot.h>
 
-#include "plots/attention_plot.h"
-#include "session/checkpoint_store.h"
 #include "main_window.h"
+#include "plots/attention_plot.h"
 #include "plots/output_plot.h"
 #include "plots/performance_plot.h"
 #include "plots/plot_panel.h"
 #include "plots/state_plot.h"
+#include "session/checkpoint_store.h"
 #include "ui_test_support.h"
 
 using namespace stepscope;

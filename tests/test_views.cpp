@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "cli_test_support.h"
-#include "stepscope/decoder_memory.h"
 #include "stepscope/config.h"
+#include "stepscope/decoder_memory.h"
 #include "stepscope/feature_map.h"
 #include "stepscope/parameters.h"
 #include "test_support.h"

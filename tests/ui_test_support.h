@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "session_controller.h"
 #include "session/session.h"
 #include "session/session_spec.h"
+#include "session_controller.h"
 
 namespace stepscope::ui::testing {
 

@@ -14,8 +14,8 @@
 #include "plots/plot_export.h"
 #include "plots/plot_panel.h"
 #include "plots/plot_view.h"
-#include "session_controller.h"
 #include "session/trace_csv.h"
+#include "session_controller.h"
 
 namespace stepscope::ui {
 

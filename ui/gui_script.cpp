@@ -12,15 +12,16 @@
 #include <cmath>
 #include <cstdio>
 
+#include "intervene_panel.h"
+#include "main_window.h"
+#include "model_panel.h"
 #include "plots/attention_plot.h"
 #include "plots/capacity_plot.h"
 #include "plots/divergence_plot.h"
-#include "intervene_panel.h"
-#include "main_window.h"
 #include "plots/performance_plot.h"
-#include "plots/spectrum_plot.h"
-#include "model_panel.h"
 #include "plots/plot_panel.h"
+#include "plots/spectrum_plot.h"
+#include "plots/token_view.h"
 #include "session_controller.h"
 #include "stepscope/error.h"
 
@@ -36,10 +37,12 @@ const char* const kGuiUsage =
     "  --scrub STEP       view an earlier step on the timeline; the next --steps branches there\n"
     "  --screenshot FILE  save the window as PNG, then quit when the actions are done\n"
     "  --window-size WxH  the window's size (a screenshot's default is 1600x1000)\n"
-    "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, intervene\n"
+    "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, tokens,\n"
+    "                     intervene\n"
     "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
     "  --intervene WHAT   branch at the viewed step: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L,\n"
-    "                     copy:L (from the original) or input:N:I:V (element N, component I of the next input)\n";
+    "                     copy:L (from the original), input:N:I:V (element N, component I of the next input) or\n"
+    "                     token:N:TEXT (token runs: element N reads TEXT at the next step)\n";
 
 namespace {
 Error usage(const QString& message) { return Error(message.toStdString()); }
@@ -50,11 +53,25 @@ constexpr int kSettleMs = 400;
 GuiAction parse_intervention(const QString& text) {
     const QStringList parts = text.split(':');
     const QString what = parts.value(0);
+    if (what == "token") {
+        // token:N:TEXT, where TEXT (one step) may itself hold a colon.
+        bool ok = false;
+        const int element = parts.value(1).toInt(&ok);
+        const QString tokens = text.section(':', 2);
+        if (!ok || element < 0 || tokens.isEmpty())
+            throw usage(QStringLiteral("--intervene token:N:TEXT needs a batch element and a step, got '%1'").arg(text));
+        GuiAction action;
+        action.kind = GuiAction::Kind::Intervene;
+        action.intervention.kind = InterventionKind::EditToken;
+        action.intervention.element = element;
+        action.intervention.tokens = tokens;
+        return action;
+    }
     const int arity = what == "scale" || what == "input" ? 3 : (what == "clear" || what == "copy" ? 1 : 2);
     const QStringList kinds{"ablate", "ablate-all", "scale", "zero", "clear", "copy", "input"};
     if (!kinds.contains(what) || parts.size() != arity + 1)
         throw usage(QStringLiteral("--intervene takes ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L, "
-                                   "copy:L or input:N:I:V, got '%1'")
+                                   "copy:L, input:N:I:V or token:N:TEXT, got '%1'")
                         .arg(text));
     std::vector<double> numbers;
     for (int i = 1; i < parts.size(); ++i) {
@@ -136,9 +153,9 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             options.window_size = QSize(width, height);
         } else if (word == "--view") {
             const QString view = value();
-            if (!QStringList{"performance", "spectrum", "capacity", "divergence", "intervene"}.contains(view))
+            if (!QStringList{"performance", "spectrum", "capacity", "divergence", "tokens", "intervene"}.contains(view))
                 throw usage(QStringLiteral("--view is '%1', not one of: performance, spectrum, capacity, divergence, "
-                                           "intervene")
+                                           "tokens, intervene")
                                 .arg(view));
             options.actions.push_back({GuiAction::Kind::View, 0, {}, view, {}, false});
         } else if (word == "--attention") {
@@ -226,6 +243,7 @@ void GuiScript::next() {
             else if (action.value == "spectrum") plots->showView(plots->spectrum());
             else if (action.value == "capacity") plots->showView(plots->capacity());
             else if (action.value == "divergence") plots->showView(plots->divergence());
+            else if (action.value == "tokens") plots->showView(plots->tokens());
             else plots->showView(plots->performance());
             break;
         }

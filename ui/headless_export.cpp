@@ -3,9 +3,9 @@
 
 #include <algorithm>
 
-#include "session/atomic_files.h"
 #include "plots/plot_export.h"
 #include "plots/plot_panel.h"
+#include "session/atomic_files.h"
 #include "session/session.h"
 #include "session/trace_csv.h"
 #include "session/trace_store.h"
@@ -23,7 +23,7 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     traces.start(session->info());
     traces.keep_at_most(kHeadlessPlottedSteps);
     // Every step goes to the CSV as it is taken: the traces on disk, not in memory.
-    TraceCsvWriter csv(folder.stagedPath(QStringLiteral("traces.csv")), traces.width());
+    TraceCsvWriter csv(folder.stagedPath(QStringLiteral("traces.csv")), traces.width(), traces.info().tokens);
     // The panel exists before the steps: its heatmap names the layer whose implicit map linear
     // attention needs looked inside. The heatmap keeps the last kAttentionWindow queries over their
     // last kAttentionWindow keys, so looking inside starts that many steps earlier still.

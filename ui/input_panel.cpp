@@ -22,6 +22,9 @@
 namespace stepscope::ui {
 
 namespace {
+// How token input is given; the session stores it as text, ids or pairs.
+enum class TokenMode { Text, Ids, Recall };
+
 QHBoxLayout* path_row(QLineEdit* edit, QPushButton* button) {
     auto* row = new QHBoxLayout;
     row->addWidget(edit, 1);
@@ -38,6 +41,11 @@ InputPanel::InputPanel(QWidget* parent)
       path_(new QLineEdit),
       batch_(new QSpinBox),
       sequence_seed_(new QSpinBox),
+      tokens_group_(new QGroupBox(tr("Tokens"))),
+      token_mode_(new QComboBox),
+      token_text_(new QLineEdit),
+      pairs_(new QSpinBox),
+      temperature_(new QDoubleSpinBox),
       memory_group_(new QGroupBox(tr("Decoder memory"))),
       memory_source_(new QComboBox),
       memory_seed_(new QSpinBox),
@@ -48,9 +56,11 @@ InputPanel::InputPanel(QWidget* parent)
     source_->addItem(tr("random (seeded)"), int(InputKind::Random));
     source_->addItem(tr("sinusoid"), int(InputKind::Sinusoid));
     source_->addItem(tr("file (safetensors x or CSV)"), int(InputKind::File));
+    source_->addItem(tr("tokens (a model with a token head)"), int(InputKind::Tokens));
     source_->setToolTip(tr("Fed back: each output is the next input, starting from a random x0 (the README's example)"));
     for (QSpinBox* seed : {seed_, sequence_seed_, memory_seed_}) seed->setRange(0, int(kMaxSeed));
-    seed_->setToolTip(tr("Seed of the random inputs (and of x0 when outputs are fed back)"));
+    seed_->setToolTip(tr("Seed of the random inputs (and of x0 when outputs are fed back); for tokens, of the drawn "
+                         "recall instances and of sampled generation"));
     sequence_seed_->setToolTip(tr("Seed of random feature maps' draws for this sequence; Reset moves to the next"));
     period_->setRange(1, 1e6);
     period_->setDecimals(1);
@@ -66,6 +76,27 @@ InputPanel::InputPanel(QWidget* parent)
     form->addRow(tr("File"), path_row(path_, browse_input));
     form->addRow(tr("Batch"), batch_);
     form->addRow(tr("Sequence seed"), sequence_seed_);
+
+    token_mode_->addItem(tr("typed text"), int(TokenMode::Text));
+    token_mode_->addItem(tr("token ids"), int(TokenMode::Ids));
+    token_mode_->addItem(tr("a fresh recall instance"), int(TokenMode::Recall));
+    token_mode_->setToolTip(tr("After the prompt, each prediction is the next input (generation)"));
+    token_text_->setPlaceholderText(tr("text, or steps like k3+v9 k3+?"));
+    pairs_->setRange(1, 128);
+    pairs_->setValue(32);
+    pairs_->setToolTip(tr("Key+value pairs of each drawn instance (one instance per sequence, from the input seed), "
+                          "then the task's queries"));
+    temperature_->setRange(0, 100);
+    temperature_->setDecimals(2);
+    temperature_->setSingleStep(0.1);
+    temperature_->setSpecialValueText(tr("greedy"));
+    temperature_->setToolTip(tr("Generation after the prompt: greedy at 0, else sampled at this temperature "
+                                "from the input seed"));
+    auto* tokens_form = new QFormLayout(tokens_group_);
+    tokens_form->addRow(tr("Given as"), token_mode_);
+    tokens_form->addRow(tr("Prompt"), token_text_);
+    tokens_form->addRow(tr("Pairs K"), pairs_);
+    tokens_form->addRow(tr("Temperature"), temperature_);
 
     memory_source_->addItem(tr("random, random length per sequence"), int(MemoryKind::Random));
     memory_source_->addItem(tr("file (safetensors memory)"), int(MemoryKind::File));
@@ -85,6 +116,7 @@ InputPanel::InputPanel(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(form);
+    layout->addWidget(tokens_group_);
     layout->addWidget(memory_group_);
     layout->addWidget(error_);
 
@@ -102,14 +134,14 @@ InputPanel::InputPanel(QWidget* parent)
             memory_source_->setCurrentIndex(memory_source_->findData(int(MemoryKind::File)));
         }
     });
-    for (QComboBox* combo : {source_, memory_source_})
+    for (QComboBox* combo : {source_, memory_source_, token_mode_})
         connect(combo, &QComboBox::currentIndexChanged, this, [this] {
             updateEnabled();
             showError({});
             emit changed();
         });
     // A refusal is about the input it named: choosing another one takes the message away.
-    for (QLineEdit* edit : {path_, memory_path_}) connect(edit, &QLineEdit::textChanged, this, [this] { showError({}); });
+    for (QLineEdit* edit : {path_, memory_path_, token_text_}) connect(edit, &QLineEdit::textChanged, this, [this] { showError({}); });
     take_wheel_only_when_focused(this);
     fill(SessionSpec{});
 }
@@ -135,6 +167,11 @@ void InputPanel::fill(const SessionSpec& spec) {
     memory_seed_->setValue(int(spec.memory.seed));
     memory_length_->setValue(spec.memory.length);
     memory_path_->setText(spec.memory.path);
+    const TokenMode mode = spec.input.pairs > 0 ? TokenMode::Recall : spec.input.ids ? TokenMode::Ids : TokenMode::Text;
+    token_mode_->setCurrentIndex(token_mode_->findData(int(mode)));
+    token_text_->setText(spec.input.text);
+    if (spec.input.pairs > 0) pairs_->setValue(spec.input.pairs);
+    temperature_->setValue(spec.input.temperature);
     setDecoder(spec.config.kind == ModelKind::Decoder);
     showError({});
 }
@@ -146,6 +183,11 @@ bool InputPanel::apply(SessionSpec& spec) {
         showError(tr("Choose an input file, or another source"));
         return false;
     }
+    const auto mode = TokenMode(token_mode_->currentData().toInt());
+    if (kind == InputKind::Tokens && mode != TokenMode::Recall && token_text_->text().trimmed().isEmpty()) {
+        showError(tr("Type a prompt, or draw a recall instance"));
+        return false;
+    }
     if (memory_group_->isEnabled() && memory_kind == MemoryKind::File && memory_path_->text().trimmed().isEmpty()) {
         showError(tr("Choose a memory file, or random memory"));
         return false;
@@ -154,6 +196,10 @@ bool InputPanel::apply(SessionSpec& spec) {
     spec.input.seed = uint64_t(seed_->value());
     spec.input.period = period_->value();
     spec.input.path = path_->text().trimmed();
+    spec.input.text = token_text_->text();
+    spec.input.ids = mode == TokenMode::Ids;
+    spec.input.pairs = mode == TokenMode::Recall ? pairs_->value() : 0;
+    spec.input.temperature = temperature_->value();
     spec.batch = batch_->value();
     spec.sequence_seed = uint64_t(sequence_seed_->value());
     spec.memory.kind = memory_kind;
@@ -176,7 +222,13 @@ void InputPanel::showError(const QString& message) {
 
 void InputPanel::updateEnabled() {
     const auto kind = InputKind(source_->currentData().toInt());
-    seed_->setEnabled(kind == InputKind::Random || kind == InputKind::Feedback);
+    seed_->setEnabled(kind == InputKind::Random || kind == InputKind::Feedback || kind == InputKind::Tokens);
+    tokens_group_->setVisible(kind == InputKind::Tokens);
+    const auto mode = TokenMode(token_mode_->currentData().toInt());
+    token_text_->setEnabled(mode != TokenMode::Recall);
+    pairs_->setEnabled(mode == TokenMode::Recall);
+    token_text_->setPlaceholderText(mode == TokenMode::Ids ? tr("ids, a step's joined by +: 3+137 3+256")
+                                                           : tr("text, or steps like k3+v9 k3+?"));
     period_->setEnabled(kind == InputKind::Sinusoid);
     path_->setEnabled(kind == InputKind::File);
     batch_->setEnabled(kind != InputKind::File);

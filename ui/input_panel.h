@@ -1,4 +1,4 @@
-// The input form: where the sequence comes from (random, sinusoid, fed-back output, file), and a decoder's memory.
+// The input form: where the sequence comes from (random, sinusoid, fed-back output, file, tokens), and a decoder's memory.
 #pragma once
 
 #include <QWidget>
@@ -42,6 +42,11 @@ private:
     QLineEdit* path_;
     QSpinBox* batch_;
     QSpinBox* sequence_seed_;
+    QGroupBox* tokens_group_;
+    QComboBox* token_mode_;
+    QLineEdit* token_text_;
+    QSpinBox* pairs_;
+    QDoubleSpinBox* temperature_;
     QGroupBox* memory_group_;
     QComboBox* memory_source_;
     QSpinBox* memory_seed_;

@@ -6,6 +6,7 @@
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLineEdit>
 #include <QPushButton>
 #include <QSignalBlocker>
 #include <QSpinBox>
@@ -26,13 +27,15 @@ IntervenePanel::IntervenePanel(QWidget* parent)
       element_(new QSpinBox),
       index_(new QSpinBox),
       value_(new QDoubleSpinBox),
+      token_(new QLineEdit),
       apply_(new QPushButton(tr("Branch here"))),
       original_(new QPushButton(tr("Back to the original"))),
       where_(new QLabel),
       list_(new QLabel) {
     action_->addItems({tr("Ablate head from this step on"), tr("Ablate head for the whole run"),
                        tr("Scale head's S and Z"), tr("Zero head's S and Z"), tr("Clear layer's state"),
-                       tr("Copy layer's state from the original"), tr("Edit the next input")});
+                       tr("Copy layer's state from the original"), tr("Edit the next input"),
+                       tr("Edit the next token (a fork)")});
     action_->setToolTip(tr("Each intervention branches the run at the viewed step; the branch is stepped beside "
                            "its original (the run without interventions), which stays pinned, dashed"));
     role_->addItems({tr("self attention"), tr("cross attention")});
@@ -47,6 +50,9 @@ IntervenePanel::IntervenePanel(QWidget* parent)
     value_->setValue(1.0);
     element_->setToolTip(tr("The batch element whose next input changes"));
     index_->setToolTip(tr("The component of the input vector (0 .. d_model − 1)"));
+    token_->setPlaceholderText(tr("k3+v9, or a character"));
+    token_->setToolTip(tr("Token runs: what the batch element reads at the next step instead; the run goes on "
+                          "from there as a fork, beside its original"));
     auto* form = new QFormLayout;
     form->addRow(tr("Action"), action_);
     form->addRow(tr("Attention"), role_);
@@ -56,6 +62,7 @@ IntervenePanel::IntervenePanel(QWidget* parent)
     form->addRow(tr("Batch element"), element_);
     form->addRow(tr("Component"), index_);
     form->addRow(tr("New value"), value_);
+    form->addRow(tr("New token"), token_);
     where_->setWordWrap(true);
     list_->setWordWrap(true);
     list_->setStyleSheet(QStringLiteral("color: #444;"));
@@ -98,15 +105,16 @@ void IntervenePanel::updateFields() {
     const Action a = Action(action_->currentIndex());
     const bool head = a == Action::AblateFromHere || a == Action::AblateWholeRun || a == Action::ScaleHead ||
                       a == Action::ZeroHead;
-    const bool input = a == Action::EditInput;
+    const bool input = a == Action::EditInput || a == Action::EditToken;
     role_->setEnabled(head && decoder_);
     if (!decoder_) role_->setCurrentIndex(0);
     layer_->setEnabled(!input);
     head_->setEnabled(head);
     factor_->setEnabled(a == Action::ScaleHead);
     element_->setEnabled(input);
-    index_->setEnabled(input);
-    value_->setEnabled(input);
+    index_->setEnabled(a == Action::EditInput);
+    value_->setEnabled(a == Action::EditInput);
+    token_->setEnabled(a == Action::EditToken);
     const int heads = head_->property(role_->currentIndex() == 1 ? "cross_heads" : "self_heads").toInt();
     head_->setRange(0, std::max(0, heads - 1));
 }
@@ -119,6 +127,12 @@ void IntervenePanel::choose(Action action, int layer, int head, double number, i
     if (action == Action::EditInput) value_->setValue(number);
     element_->setValue(element);
     index_->setValue(index);
+}
+
+void IntervenePanel::chooseToken(int element, const QString& tokens) {
+    action_->setCurrentIndex(int(Action::EditToken));
+    element_->setValue(element);
+    token_->setText(tokens);
 }
 
 Intervention IntervenePanel::intervention() const {
@@ -141,6 +155,11 @@ Intervention IntervenePanel::intervention() const {
             i.element = element_->value();
             i.index = index_->value();
             i.value = value_->value();
+            break;
+        case Action::EditToken:
+            i.kind = InterventionKind::EditToken;
+            i.element = element_->value();
+            i.tokens = token_->text();
             break;
     }
     return i;

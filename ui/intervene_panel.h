@@ -11,6 +11,7 @@ class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QPushButton;
+class QLineEdit;
 class QSpinBox;
 
 namespace stepscope::ui {
@@ -21,7 +22,8 @@ class IntervenePanel : public QWidget {
     Q_OBJECT
 
 public:
-    enum class Action { AblateFromHere = 0, AblateWholeRun, ScaleHead, ZeroHead, ClearLayer, CopyFromOriginal, EditInput };
+    enum class Action { AblateFromHere = 0, AblateWholeRun, ScaleHead, ZeroHead, ClearLayer, CopyFromOriginal, EditInput,
+                        EditToken };
 
     explicit IntervenePanel(QWidget* parent = nullptr);
 
@@ -29,6 +31,8 @@ public:
     void setRun(const TraceStore& run, int64_t view_step, const std::vector<Intervention>& interventions);
     // Fills the form (for scripts and tests); the values are checked when applied.
     void choose(Action action, int layer, int head, double number = 0, int element = 0, int index = 0);
+    // The step an EditToken feeds, as typed.
+    void chooseToken(int element, const QString& tokens);
     // The intervention the form describes and whether it covers the whole run.
     Intervention intervention() const;
     bool wholeRun() const;
@@ -51,6 +55,7 @@ private:
     QSpinBox* element_;
     QSpinBox* index_;
     QDoubleSpinBox* value_;
+    QLineEdit* token_;
     QPushButton* apply_;
     QPushButton* original_;
     QLabel* where_;

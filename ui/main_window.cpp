@@ -23,13 +23,15 @@
 #include <QUrl>
 #include <QVBoxLayout>
 
-#include "plots/divergence_plot.h"
 #include "export_controller.h"
-#include "session/file_kind.h"
 #include "input_panel.h"
 #include "intervene_panel.h"
 #include "model_panel.h"
+#include "plots/divergence_plot.h"
 #include "plots/plot_panel.h"
+#include "plots/token_view.h"
+#include "session/demo_models.h"
+#include "session/file_kind.h"
 #include "session_controller.h"
 #include "session_io.h"
 #include "step_controls.h"
@@ -228,6 +230,18 @@ void MainWindow::buildMenus() {
     file->addSeparator();
     QAction* weights = file->addAction(tr("Load weights…"));
     connect(weights, &QAction::triggered, model_, &ModelPanel::loadWeightsRequested);
+    QMenu* demos = file->addMenu(tr("Open demo model"));
+    demos->setToolTipsVisible(true);
+    const QList<DemoModel> shipped = demo_models();
+    for (const DemoModel& demo : shipped) {
+        QAction* action = demos->addAction(QStringLiteral("%1 — %2").arg(demo.name, demo.description));
+        action->setToolTip(demo.path);
+        connect(action, &QAction::triggered, this, [this, path = demo.path] {
+            if (mayDiscardRun(tr("opening a demo model"))) loadWeights(path);
+        });
+    }
+    demos->setEnabled(!shipped.isEmpty());
+    if (shipped.isEmpty()) demos->setToolTip(tr("No demo models found beside the binary or in the source tree"));
     file->addAction(export_->openSnapshotAction());
     file->addAction(export_->saveSnapshotAction());
     file->addSeparator();
@@ -450,6 +464,9 @@ void MainWindow::loadWeights(const QString& path) {
     // damaged file goes to the engine as it is: its message names what is wrong.
     try {
         const auto metadata = safetensors_metadata(path);
+        // A token model takes tokens: a fresh task instance or a prompt, unless tokens were chosen already.
+        if (is_token_model(metadata) && (spec.input.kind != InputKind::Tokens || spec.weights_path != path))
+            spec.input = default_token_input(metadata, spec.input);
         const auto text = metadata.find("config");
         if (text != metadata.end()) {
             spec.config = config_from_json(text->second);
@@ -501,6 +518,7 @@ void MainWindow::onRunOpened() {
     steps_->clearProgress();
     plots_->rebuildAll();
     updateIntervenePanel();
+    if (info.tokens) plots_->showView(plots_->tokens());
     banner_->setVisible(false);
     showStatus(info.base_step > 0 ? tr("Continuing from the snapshot at step %1").arg(info.base_step)
                                   : tr("New run: %1").arg(info.label));

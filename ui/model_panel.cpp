@@ -17,9 +17,9 @@
 
 #include "session/session_spec.h"
 #include "stepscope/error.h"
-#include "wheel_guard.h"
 #include "stepscope/feature_map.h"
 #include "stepscope/memory_budget.h"
+#include "wheel_guard.h"
 
 namespace stepscope::ui {
 

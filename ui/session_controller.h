@@ -11,8 +11,8 @@
 
 #include <cstdint>
 
-#include "session/session_worker.h"
 #include "session/session_spec.h"
+#include "session/session_worker.h"
 #include "session/trace_store.h"
 
 namespace stepscope::ui {

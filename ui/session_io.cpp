@@ -6,8 +6,8 @@
 #include <QFileInfo>
 #include <QSettings>
 
-#include "session_controller.h"
 #include "session/session_spec.h"
+#include "session_controller.h"
 
 namespace stepscope::ui {
 

@@ -1,7 +1,10 @@
 // Scoring a token model on its stored evaluation set, and greedy or sampled generation.
 #include "stepscope/token_tasks.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <numeric>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -64,7 +67,141 @@ GroupScore score_group(const TokenModel& model, const std::string& index, bool a
     return group;
 }
 
+// The recall task's layout: how many keys and values, the NULL token's id and the queries per instance.
+struct RecallLayout {
+    int64_t keys = 0, values = 0, null = 0, queries = 0;
+};
+
+RecallLayout recall_layout(const TokenModel& model) {
+    if (model.task_name() != "recall") throw Error("the model's task is '" + model.task_name() + "', not recall");
+    const nlohmann::json task = nlohmann::json::parse(model.task_json());
+    RecallLayout layout;
+    for (auto [name, field] : {std::pair{"keys", &layout.keys}, std::pair{"values", &layout.values},
+                               std::pair{"null", &layout.null}, std::pair{"queries", &layout.queries}}) {
+        if (!task.contains(name) || !task[name].is_number_integer())
+            throw Error(std::string("the recall task has no integer '") + name + "'");
+        *field = task[name].get<int64_t>();
+    }
+    if (layout.keys < 1 || layout.values < 1 || layout.queries < 0 || layout.keys + layout.values > layout.null ||
+        layout.null >= model.vocabulary_size())
+        throw Error("the recall task's keys, values and null do not fit the vocabulary");
+    return layout;
+}
+
+bool is_query(const TokenStep& step, const RecallLayout& layout) {
+    return step.size() == 2 && step[1] == layout.null;
+}
+
 }  // namespace
+
+int64_t choose_token(const ConstMatrixRef& logits, double temperature, double u) {
+    Eigen::Index next = 0;
+    if (temperature == 0) {
+        logits.row(0).maxCoeff(&next);
+        return next;
+    }
+    const RowMatrix p = TokenModel::probabilities(logits / float(temperature));
+    for (next = 0; next + 1 < p.cols() && u >= p(0, next); ++next) u -= p(0, next);
+    return next;
+}
+
+std::vector<Prediction> top_k(const ConstMatrixRef& probabilities, int k) {
+    std::vector<int64_t> ids(size_t(probabilities.cols()));
+    std::iota(ids.begin(), ids.end(), 0);
+    const auto count = std::min<size_t>(size_t(std::max(k, 0)), ids.size());
+    std::partial_sort(ids.begin(), ids.begin() + long(count), ids.end(), [&](int64_t a, int64_t b) {
+        return probabilities(0, a) > probabilities(0, b) || (probabilities(0, a) == probabilities(0, b) && a < b);
+    });
+    std::vector<Prediction> best;
+    for (size_t i = 0; i < count; ++i) best.push_back({ids[i], probabilities(0, ids[i])});
+    return best;
+}
+
+TaskInstance draw_recall_instance(const TokenModel& model, int pairs, uint64_t seed) {
+    const RecallLayout layout = recall_layout(model);
+    if (pairs < 1 || pairs > layout.keys)
+        throw Error("a recall instance holds 1 to " + std::to_string(layout.keys) + " pairs, not " +
+                    std::to_string(pairs));
+    // Raw draws reduced by modulo: std::uniform_int_distribution differs between standard libraries.
+    std::mt19937_64 random(seed);
+    std::vector<int64_t> keys(size_t(layout.keys));
+    std::iota(keys.begin(), keys.end(), 0);
+    for (size_t i = keys.size() - 1; i > 0; --i) std::swap(keys[i], keys[random() % (i + 1)]);
+    TaskInstance instance;
+    std::vector<int64_t> values;
+    for (int i = 0; i < pairs; ++i) {
+        values.push_back(layout.keys + int64_t(random() % uint64_t(layout.values)));
+        instance.steps.push_back({keys[size_t(i)], values.back()});
+        instance.targets.push_back(-1);
+    }
+    for (int64_t q = 0; q < layout.queries; ++q) {
+        const auto asked = size_t(random() % uint64_t(pairs));
+        instance.steps.push_back({keys[asked], layout.null});
+        instance.targets.push_back(values[asked]);
+    }
+    return instance;
+}
+
+std::vector<std::pair<int64_t, int64_t>> stored_pairs(const TokenModel& model, const std::vector<TokenStep>& steps,
+                                                      size_t count) {
+    const RecallLayout layout = recall_layout(model);
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    for (size_t t = 0; t < std::min(count, steps.size()); ++t) {
+        if (steps[t].size() != 2 || is_query(steps[t], layout)) continue;
+        const auto same_key = std::find_if(pairs.begin(), pairs.end(), [&](const auto& p) { return p.first == steps[t][0]; });
+        if (same_key != pairs.end()) same_key->second = steps[t][1];
+        else pairs.emplace_back(steps[t][0], steps[t][1]);
+    }
+    return pairs;
+}
+
+std::vector<int64_t> task_targets(const TokenModel& model, const std::vector<TokenStep>& steps) {
+    std::vector<int64_t> targets(steps.size(), -1);
+    if (model.task_name() == "text") {
+        for (size_t t = 0; t + 1 < steps.size(); ++t)
+            if (steps[t + 1].size() == 1) targets[t] = steps[t + 1][0];
+    } else if (model.task_name() == "recall") {
+        const RecallLayout layout = recall_layout(model);
+        std::map<int64_t, int64_t> stored;  // key -> its latest value
+        for (size_t t = 0; t < steps.size(); ++t) {
+            if (is_query(steps[t], layout)) {
+                if (const auto found = stored.find(steps[t][0]); found != stored.end()) targets[t] = found->second;
+            } else if (steps[t].size() == 2) {
+                stored[steps[t][0]] = steps[t][1];
+            }
+        }
+    }
+    return targets;
+}
+
+std::vector<std::vector<Retrieval>> read_back(const TokenModel& model, const State& state,
+                                              const std::vector<std::vector<std::pair<int64_t, int64_t>>>& pairs) {
+    const RecallLayout layout = recall_layout(model);
+    if (int64_t(pairs.size()) != state.batch)
+        throw Error("read_back: " + std::to_string(pairs.size()) + " lists of pairs for " +
+                    std::to_string(state.batch) + " sequences");
+    size_t longest = 0;
+    for (const auto& list : pairs) longest = std::max(longest, list.size());
+    std::vector<std::vector<Retrieval>> result(pairs.size());
+    RowMatrix logits;
+    for (size_t j = 0; j < longest; ++j) {
+        // Sequences with fewer pairs repeat their first (or query key 0); their extra answers are dropped.
+        std::vector<TokenStep> queries;
+        for (const auto& list : pairs)
+            queries.push_back({list.empty() ? 0 : list[j < list.size() ? j : 0].first, layout.null});
+        State probe = state;
+        model.step(queries, probe, logits);
+        const RowMatrix p = TokenModel::probabilities(logits);
+        for (size_t n = 0; n < pairs.size(); ++n) {
+            if (j >= pairs[n].size()) continue;
+            const auto [key, value] = pairs[n][j];
+            Eigen::Index best;
+            p.row(long(n)).maxCoeff(&best);
+            result[n].push_back({key, value, p(long(n), value), best == value});
+        }
+    }
+    return result;
+}
 
 Evaluation evaluate_stored(const TokenModel& model) {
     if (model.task_json().empty()) throw Error("the model carries no task (__metadata__.task)");
@@ -110,15 +247,9 @@ std::vector<int64_t> generate(const TokenModel& model, const std::vector<TokenSt
     TokenStep input = prompt.back();
     for (int i = 0; i < options.steps; ++i) {
         model.step({input}, state, logits);
-        Eigen::Index next = 0;
-        if (options.temperature == 0) {
-            logits.row(0).maxCoeff(&next);
-        } else {
-            const RowMatrix p = TokenModel::probabilities(logits / float(options.temperature));
-            // A uniform draw in [0, 1) from 53 random bits: the same on every standard library.
-            double u = double(random() >> 11) * 0x1.0p-53;
-            for (next = 0; next + 1 < p.cols() && u >= p(0, next); ++next) u -= p(0, next);
-        }
+        // A uniform draw in [0, 1) from 53 random bits: the same on every standard library.
+        const double u = options.temperature == 0 ? 0.0 : double(random() >> 11) * 0x1.0p-53;
+        const int64_t next = choose_token(logits, options.temperature, u);
         generated.push_back(next);
         input = {next};
     }

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "plots/plot_style.h"
+#include "plots/token_ticker.h"
 
 namespace stepscope::ui {
 
@@ -42,9 +43,11 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     p->axisRect()->setupFullAxesBox(true);
     p->yAxis->setRangeReversed(true);  // query steps run down, as in an attention matrix
     p->yAxis->setLabel(tr("query step"));
-    // Steps and memory elements are whole numbers: ticks at integer multiples only.
+    // Steps and memory elements are whole numbers: ticks at integer multiples only, with the
+    // token fed at that step when a token model runs.
     for (QCPAxis* axis : {p->xAxis, p->yAxis}) {
-        QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+        QSharedPointer<QCPAxisTickerFixed> ticker(new TokenStepTicker<QCPAxisTickerFixed>(
+            [this] { return current_; }, QStringLiteral(" ")));
         ticker->setTickStep(1);
         ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
         axis->setTicker(ticker);
@@ -206,6 +209,8 @@ void AttentionPlot::fill() {
     // Self attention: the key of cache index j is step j + 1. Cross: memory element j.
     const bool self = r == AttentionRole::Self;
     p->xAxis->setLabel(self ? tr("key step") : tr("memory element"));
+    // Token labels run down the narrow key axis, one per tick, so they never overlap.
+    p->xAxis->setTickLabelRotation(current_ && current_->info().tokens ? -90 : 0);
     scale_->setVisible(note.isEmpty());
     p->xAxis->setTickLabels(note.isEmpty());
     p->yAxis->setTickLabels(note.isEmpty());

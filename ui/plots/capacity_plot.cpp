@@ -12,8 +12,11 @@ namespace stepscope::ui {
 
 namespace {
 
-bool for_linear(CapacityPlot::Quantity q) {
-    return q != CapacityPlot::Quantity::CacheLength && q != CapacityPlot::Quantity::RowEntropy;
+// Whether attention of the kind `linear` has quantity `q`.
+bool has_quantity(CapacityPlot::Quantity q, bool linear) {
+    using Q = CapacityPlot::Quantity;
+    if (q == Q::ReadBack) return true;
+    return linear == (q != Q::CacheLength && q != Q::RowEntropy);
 }
 
 }  // namespace
@@ -27,7 +30,7 @@ CapacityPlot::CapacityPlot(QWidget* parent)
     layer_->setPrefix(tr("layer "));
     quantity_->addItems({tr("effective rank of S"), tr("‖Z‖"), tr("φ(q)·Z, element shown"),
                          tr("min φ(q)·Z over the batch"), tr("cache length (softmax)"),
-                         tr("row entropy (softmax)")});
+                         tr("row entropy (softmax)"), tr("stored pairs read back (recall)")});
     quantity_->setItemData(0,
                            tr("exp(−Σ pᵢ log pᵢ) with pᵢ = σᵢ / Σⱼ σⱼ, σ the singular values of the head's "
                               "S (D × M): 1 when one direction holds everything, min(D, M) when all are equal"),
@@ -42,6 +45,11 @@ CapacityPlot::CapacityPlot(QWidget* parent)
     quantity_->setItemData(4, tr("Cached keys (self) or memory elements (cross) of softmax attention"),
                            Qt::ToolTipRole);
     quantity_->setItemData(5, tr("−Σ a log a of each head's softmax weights at a step, in nats"), Qt::ToolTipRole);
+    quantity_->setItemData(6,
+                           tr("Recall token models: each pair stored so far queried as key+? from a copy of the "
+                              "state after the step; the share whose value is the model's answer, and the mean "
+                              "p(value). The whole model, not one layer"),
+                           Qt::ToolTipRole);
     quantity_->setToolTip(quantity_->itemData(0, Qt::ToolTipRole).toString());
     controls()->addWidget(role_);
     controls()->addWidget(layer_);
@@ -65,8 +73,11 @@ int CapacityPlot::layer() const { return layer_->value(); }
 CapacityPlot::Quantity CapacityPlot::quantity() const { return Quantity(quantity_->currentIndex()); }
 
 bool CapacityPlot::needsObservation() const {
-    return quantity() != Quantity::NormalizerNorm && quantity() != Quantity::CacheLength;
+    return quantity() != Quantity::NormalizerNorm && quantity() != Quantity::CacheLength &&
+           quantity() != Quantity::ReadBack;
 }
+
+bool CapacityPlot::needsReadBack() const { return quantity() == Quantity::ReadBack; }
 
 bool CapacityPlot::needsSpectrum() const { return quantity() == Quantity::EffectiveRank; }
 
@@ -87,7 +98,7 @@ void CapacityPlot::updateSelectors() {
     if (!decoder) role_->setCurrentIndex(0);
     layer_->setRange(0, std::max(0, (current_ ? current_->layers() : 1) - 1));
     // A run of the other attention kind starts on a quantity it has.
-    if (current_ && current_->has_run() && current_->linear(role()) != for_linear(quantity()))
+    if (current_ && current_->has_run() && !has_quantity(quantity(), current_->linear(role())))
         quantity_->setCurrentIndex(int(current_->linear(role()) ? Quantity::EffectiveRank : Quantity::RowEntropy));
     quantity_->setToolTip(quantity_->currentData(Qt::ToolTipRole).toString());
 }
@@ -107,6 +118,7 @@ QString CapacityPlot::yLabel() const {
         case Quantity::MinDenominator: return tr("min over batch of φ(q)·Z");
         case Quantity::CacheLength: return tr("cached keys");
         case Quantity::RowEntropy: return tr("row entropy (nats)");
+        case Quantity::ReadBack: return tr("stored pairs read back");
     }
     return {};
 }
@@ -114,7 +126,11 @@ QString CapacityPlot::yLabel() const {
 QString CapacityPlot::emptyNote() const {
     if (current_ && current_->has_run()) {
         if (role() == AttentionRole::Cross && !current_->decoder()) return tr("Encoders have no cross attention");
-        if (current_->linear(role()) != for_linear(quantity()))
+        if (quantity() == Quantity::ReadBack) {
+            const auto& tokens = current_->info().tokens;
+            if (!tokens || tokens->task_name() != "recall") return tr("Token models with the recall task only");
+            if (!current_->empty()) return tr("Read back while this view shows it:\nstep on to see it");
+        } else if (!has_quantity(quantity(), current_->linear(role())))
             return current_->linear(role()) ? tr("Linear attention keeps no cache and has no softmax rows")
                                             : tr("Softmax attention has no S and Z");
         if (!current_->empty() && needsObservation())
@@ -127,7 +143,18 @@ std::vector<TimePlot::Series> CapacityPlot::series(const TraceStore& store) cons
     const AttentionRole r = role();
     const int l = layer();
     const Quantity q = quantity();
-    if (l >= store.layers() || (r == AttentionRole::Cross && !store.decoder()) || store.linear(r) != for_linear(q))
+    if (q == Quantity::ReadBack) {
+        auto read_back = [](bool mean_probability) {
+            return [mean_probability](const StepRecord& rec) -> std::optional<double> {
+                if (rec.retrieval.empty()) return std::nullopt;
+                double sum = 0;
+                for (const Retrieval& r : rec.retrieval) sum += mean_probability ? r.probability : r.correct;
+                return sum / double(rec.retrieval.size());
+            };
+        };
+        return {{tr("share answered right"), 0, false, read_back(false)}, {tr("mean p(value)"), 1, false, read_back(true)}};
+    }
+    if (l >= store.layers() || (r == AttentionRole::Cross && !store.decoder()) || !has_quantity(q, store.linear(r)))
         return {};
     const QString where = tr("L%1 ").arg(l);
     if (q == Quantity::CacheLength)

@@ -12,7 +12,15 @@ class CapacityPlot : public TimePlot {
     Q_OBJECT
 
 public:
-    enum class Quantity { EffectiveRank = 0, NormalizerNorm, Denominator, MinDenominator, CacheLength, RowEntropy };
+    enum class Quantity {
+        EffectiveRank = 0,
+        NormalizerNorm,
+        Denominator,
+        MinDenominator,
+        CacheLength,
+        RowEntropy,
+        ReadBack  // recall token models, either attention: the stored pairs read back through the state
+    };
 
     explicit CapacityPlot(QWidget* parent = nullptr);
 
@@ -23,6 +31,8 @@ public:
     // Whether the quantity shown needs the layer observed (all but ||Z|| and the cache length).
     bool needsObservation() const;
     bool needsSpectrum() const;
+    // Whether the quantity shown is the stored pairs read back (ObservationOptions::read_back).
+    bool needsReadBack() const;
 
 protected:
     std::vector<Series> series(const TraceStore& store) const override;

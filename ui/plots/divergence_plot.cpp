@@ -5,6 +5,8 @@
 #include <QLabel>
 #include <qcustomplot.h>
 
+#include <cmath>
+
 namespace stepscope::ui {
 
 DivergencePlot::DivergencePlot(QWidget* parent)
@@ -43,7 +45,19 @@ std::vector<TimePlot::Series> DivergencePlot::series(const TraceStore& store) co
         };
         out.push_back({l < layers ? tr("layer %1").arg(l) : tr("output y"), l, false, value});
     }
+    if (!store.info().tokens) return out;
+    // Token models: the correct answer's probability in the branch and in its original, where scored.
+    auto answer = [](bool original) {
+        return [original](const StepRecord& r) -> std::optional<double> {
+            if (!r.token || r.token->target < 0 || std::isnan(r.token->target_change)) return std::nullopt;
+            return double(r.token->target_probability) - (original ? double(r.token->target_change) : 0.0);
+        };
+    };
+    out.push_back({tr("p(answer), branch"), layers + 1, true, answer(false)});
+    out.push_back({tr("p(answer), original"), layers + 2, true, answer(true)});
     return out;
 }
+
+QString DivergencePlot::y2Label() const { return tr("p(correct answer) (log scale)"); }
 
 }  // namespace stepscope::ui

@@ -1,4 +1,5 @@
-// Plot: how far a branch has moved from its original, per layer, ||y - y_original|| over steps.
+// Plot: how far a branch has moved from its original, per layer, ||y - y_original|| over steps, and for
+// token models the correct answer's probability in both.
 #pragma once
 
 #include "plots/time_plot.h"
@@ -14,6 +15,7 @@ public:
 protected:
     std::vector<Series> series(const TraceStore& store) const override;
     QString yLabel() const override;
+    QString y2Label() const override;
     QString emptyNote() const override;
 };
 

@@ -12,11 +12,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "session/atomic_files.h"
 #include "plots/attention_plot.h"
 #include "plots/plot_panel.h"
 #include "plots/plot_style.h"
 #include "plots/plot_view.h"
+#include "session/atomic_files.h"
 #include "stepscope/error.h"
 
 namespace stepscope::ui {

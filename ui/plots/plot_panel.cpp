@@ -18,11 +18,12 @@
 #include "plots/attention_plot.h"
 #include "plots/capacity_plot.h"
 #include "plots/divergence_plot.h"
-#include "session/insight_records.h"
 #include "plots/output_plot.h"
 #include "plots/performance_plot.h"
 #include "plots/spectrum_plot.h"
 #include "plots/state_plot.h"
+#include "plots/token_view.h"
+#include "session/insight_records.h"
 
 namespace stepscope::ui {
 
@@ -59,6 +60,7 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
       spectrum_(new SpectrumPlot),
       capacity_(new CapacityPlot),
       divergence_(new DivergencePlot),
+      tokens_(new TokenView(current)),
       tabs_(new QTabWidget),
       observed_(new QSpinBox),
       pinned_label_(new QLabel),
@@ -102,6 +104,7 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     tabs_->addTab(spectrum_, tr("Spectrum of S"));
     tabs_->addTab(capacity_, tr("State capacity"));
     tabs_->addTab(divergence_, tr("Divergence"));
+    tabs_->addTab(tokens_, tr("Tokens"));
     bottom->addWidget(tabs_);
     for (QSplitter* row : {top, bottom}) {
         row->setStretchFactor(0, 1);
@@ -137,6 +140,9 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     for (PlotView* view : QList<PlotView*>{attention_, spectrum_, capacity_})
         connect(view, &PlotView::needsReplot, this, &PlotPanel::updateObservation);
     connect(tabs_, &QTabWidget::currentChanged, this, &PlotPanel::updateObservation);
+    connect(tabs_, &QTabWidget::currentChanged, this, [this] {
+        if (tabs_->currentWidget() == tokens_ && std::exchange(tokens_stale_, false)) tokens_->rebuild();
+    });
     connect(observed_, &QSpinBox::valueChanged, this, &PlotPanel::observedChanged);
     connect(unpin_button_, &QPushButton::clicked, this, &PlotPanel::unpin);
     rebuildAll();
@@ -187,13 +193,15 @@ ObservationOptions PlotPanel::observation() const {
         // Denominators and row entropy come with any observation; attention keeps the histories small.
         if (!what.spectrum) what.attention = true;
     }
+    what.read_back = current_->info().tokens &&
+                     (tabs_->currentWidget() == tokens_ || (tabs_->currentWidget() == capacity_ && capacity_->needsReadBack()));
     return what;
 }
 
 void PlotPanel::updateObservation() {
     const ObservationOptions what = observation();
     if (what.layers == observation_.layers && what.attention == observation_.attention &&
-        what.spectrum == observation_.spectrum)
+        what.spectrum == observation_.spectrum && what.read_back == observation_.read_back)
         return;
     observation_ = what;
     emit observationChanged(what);
@@ -236,6 +244,8 @@ void PlotPanel::rebuildAll() {
         observed_->setValue(current_->info().observed);
     }
     for (PlotView* view : views()) view->rebuild();
+    tokens_->rebuild();
+    tokens_stale_ = false;
     diverged_at_.reset();
     for (PlotView* view : views()) view->markDivergence(std::nullopt);
     updateDivergenceMark();
@@ -246,6 +256,8 @@ void PlotPanel::rebuildAll() {
 
 void PlotPanel::appendFrom(int first) {
     for (PlotView* view : views()) view->appendFrom(first);
+    tokens_stale_ = true;
+    if (!frame_timer_.isActive()) frame_timer_.start();
     if (!diverged_at_) updateDivergenceMark();
     checkFinite(first);
 }
@@ -267,11 +279,18 @@ void PlotPanel::checkFinite(int first) {
 
 void PlotPanel::setViewStep(qint64 step) {
     for (PlotView* view : views()) view->setViewStep(step);
+    tokens_->setViewStep(step);
+    tokens_stale_ = true;
+    if (!frame_timer_.isActive()) frame_timer_.start();
 }
 
 void PlotPanel::onFrame() {
     const QSet<PlotView*> views = std::exchange(dirty_, {});
     for (PlotView* view : views) view->refresh();
+    if (tokens_stale_ && tokens_->isVisible()) {
+        tokens_->rebuild();
+        tokens_stale_ = false;
+    }
     ++frames_;
 }
 

@@ -8,8 +8,8 @@
 
 #include <optional>
 
-#include "stepscope/observation.h"
 #include "session/trace_store.h"
+#include "stepscope/observation.h"
 
 class QLabel;
 class QPushButton;
@@ -27,6 +27,7 @@ class PerformancePlot;
 class PlotView;
 class SpectrumPlot;
 class StatePlot;
+class TokenView;
 
 class PlotPanel : public QWidget {
     Q_OBJECT
@@ -42,6 +43,7 @@ public:
     SpectrumPlot* spectrum() const { return spectrum_; }
     CapacityPlot* capacity() const { return capacity_; }
     DivergencePlot* divergence() const { return divergence_; }
+    TokenView* tokens() const { return tokens_; }
     // The plots to export: the four of every run, then the spectrum (singular values recorded),
     // capacity (its quantity drawn) and divergence views when the run has something for them.
     QList<PlotView*> plots() const;
@@ -100,6 +102,8 @@ private:
     SpectrumPlot* spectrum_;
     CapacityPlot* capacity_;
     DivergencePlot* divergence_;
+    TokenView* tokens_;
+    bool tokens_stale_ = false;  // steps arrived while the token table was hidden or between frames
     QTabWidget* tabs_;
     ObservationOptions observation_;  // as last announced
     std::optional<int64_t> diverged_at_;

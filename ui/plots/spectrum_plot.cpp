@@ -7,8 +7,8 @@
 #include <QSpinBox>
 #include <qcustomplot.h>
 
-#include "session/insight_records.h"
 #include "plots/plot_style.h"
+#include "session/insight_records.h"
 
 namespace stepscope::ui {
 

@@ -15,6 +15,7 @@
 #include <map>
 
 #include "plots/plot_style.h"
+#include "plots/token_ticker.h"
 
 namespace stepscope::ui {
 
@@ -30,6 +31,8 @@ TimePlot::TimePlot(const QString& title, const QString& file_stem, QWidget* pare
     : PlotView(title, file_stem, parent), log_(new QCheckBox(tr("log scale"))) {
     QCustomPlot* p = plot();
     p->xAxis->setLabel(QStringLiteral("step"));
+    p->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(
+        new TokenStepTicker<QCPAxisTicker>([this] { return current_; }, QStringLiteral("\n"))));
     cursor_ = new QCPItemStraightLine(p);
     cursor_->setPen(QPen(QColor(90, 90, 90), 1, Qt::DashLine));
     cursor_->setVisible(false);

@@ -4,6 +4,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QLocale>
+#include <QRegularExpression>
 #include <QTextStream>
 
 #include <cmath>
@@ -13,13 +14,15 @@
 #include "stepscope/memory_budget.h"
 #include "stepscope/regular_file.h"
 #include "stepscope/safetensors.h"
+#include "stepscope/token_tasks.h"
 
 namespace stepscope::ui {
 
 namespace {
 
 constexpr double kTwoPi = 6.283185307179586;
-constexpr uint64_t kFirstInputStream = 1, kRandomInputStream = 2, kMemoryStream = 3, kLengthStream = 4;
+constexpr uint64_t kFirstInputStream = 1, kRandomInputStream = 2, kMemoryStream = 3, kLengthStream = 4,
+                   kGenerationStream = 5;
 
 uint64_t splitmix64(uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;
@@ -141,13 +144,48 @@ Memory random_memory(const MemorySpec& spec, int batch, int width) {
 
 }  // namespace
 
+std::vector<TokenStep> parse_token_ids(const std::string& text, int size) {
+    std::vector<TokenStep> steps;
+    for (const QString& word : QString::fromStdString(text).split(QRegularExpression("\\s+"), Qt::SkipEmptyParts)) {
+        TokenStep step;
+        for (const QString& part : word.split('+')) {
+            bool ok = false;
+            const qlonglong id = part.toLongLong(&ok);
+            if (!ok || id < 0 || id >= size)
+                throw Error("token id " + quote_text(part.toStdString()) + " is not one of 0.." +
+                            std::to_string(size - 1));
+            step.push_back(id);
+        }
+        steps.push_back(step);
+    }
+    return steps;
+}
+
 float uniform(uint64_t seed, uint64_t stream, uint64_t index) {
     const uint64_t bits = splitmix64(splitmix64(seed ^ splitmix64(stream)) + index);
     return static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);
 }
 
-InputSource::InputSource(const SessionSpec& spec, const ModelConfig& config)
-    : spec_(spec.input), batch_(spec.batch), width_(config.d_model()) {
+InputSource::InputSource(const SessionSpec& spec, const ModelConfig& config, std::shared_ptr<const TokenModel> tokens)
+    : spec_(spec.input), batch_(spec.batch), width_(config.d_model()), token_model_(std::move(tokens)) {
+    if (spec_.kind == InputKind::Tokens) {
+        if (!token_model_) throw Error("token input needs a model with a token head (Open demo model, or Load weights)");
+        if (spec_.pairs > 0) {
+            for (int n = 0; n < std::max(batch_, 0); ++n) {
+                TaskInstance instance =
+                    draw_recall_instance(*token_model_, spec_.pairs, spec_.seed + uint64_t(n) * 0x9E3779B97F4A7C15ULL);
+                prompts_.push_back(std::move(instance.steps));
+                targets_.push_back(std::move(instance.targets));
+            }
+        } else {
+            // Typed steps are every sequence's: held once.
+            const std::string text = spec_.text.toStdString();
+            prompts_.push_back(spec_.ids ? parse_token_ids(text, token_model_->vocabulary_size())
+                                         : token_model_->tokenize(text));
+            if (prompts_.front().empty()) throw Error("no tokens typed");
+            targets_.push_back(task_targets(*token_model_, prompts_.front()));
+        }
+    }
     if (spec_.kind == InputKind::File) {
         const QString suffix = QFileInfo(spec_.path).suffix().toLower();
         values_ = suffix == "csv" ? read_csv(spec_.path, width_, steps_, batch_)
@@ -166,7 +204,49 @@ std::optional<int64_t> InputSource::length() const {
     return std::nullopt;
 }
 
+std::vector<TokenStep> InputSource::tokens(int64_t t, const RowMatrix& previous_output) const {
+    std::vector<TokenStep> steps;
+    RowMatrix logits;
+    for (int n = 0; n < batch_; ++n) {
+        const auto& prompt = prompt_of(n);
+        if (t < int64_t(prompt.size())) {
+            steps.push_back(prompt[size_t(t)]);
+            continue;
+        }
+        if (previous_output.rows() != batch_)
+            throw Error("the prompt ends at step " + std::to_string(prompt.size()) + " and the prediction of step " +
+                        std::to_string(t - 1) + " is not known");
+        token_model_->readout(previous_output.row(n), logits);
+        const double u = uniform(spec_.seed, kGenerationStream, uint64_t(t) * uint64_t(batch_) + uint64_t(n));
+        steps.push_back({choose_token(logits, spec_.temperature, u)});
+    }
+    return steps;
+}
+
+const std::vector<TokenStep>& InputSource::prompt_of(int n) const {
+    return prompts_[prompts_.size() == 1 ? 0 : size_t(n)];
+}
+
+int64_t InputSource::target(int64_t t, int n, const TokenStep& fed) const {
+    if (prompts_.empty() || n < 0 || n >= batch_ || t < 0 || t >= int64_t(prompt_of(n).size())) return -1;
+    const auto& prompt = prompt_of(n);
+    const auto& targets = targets_[prompts_.size() == 1 ? 0 : size_t(n)];
+    if (fed == prompt[size_t(t)] || token_model_->task_name() != "recall") return targets[size_t(t)];
+    std::vector<TokenStep> steps(prompt.begin(), prompt.begin() + t);
+    steps.push_back(fed);
+    return task_targets(*token_model_, steps).back();
+}
+
+std::vector<std::pair<int64_t, int64_t>> InputSource::stored_pairs(int64_t t, int n) const {
+    if (prompts_.empty() || n < 0 || n >= batch_) return {};
+    return stepscope::stored_pairs(*token_model_, prompt_of(n), size_t(std::max<int64_t>(t, 0)));
+}
+
 void InputSource::input(int64_t t, const RowMatrix& previous_output, RowMatrix& x) const {
+    if (spec_.kind == InputKind::Tokens) {
+        token_model_->embed(tokens(t, previous_output), t, x);
+        return;
+    }
     x.resize(batch_, width_);
     const long count = x.size();
     switch (spec_.kind) {
@@ -198,6 +278,7 @@ void InputSource::input(int64_t t, const RowMatrix& previous_output, RowMatrix& 
                                 .toStdString());
             x = Eigen::Map<const RowMatrix>(values_.data() + t * count, batch_, width_);
             return;
+        case InputKind::Tokens: return;  // embedded above
     }
 }
 

@@ -14,7 +14,7 @@ namespace {
 
 constexpr InterventionKind kKinds[] = {InterventionKind::AblateHead, InterventionKind::ScaleHead,
                                        InterventionKind::ClearLayer, InterventionKind::CopyFromOriginal,
-                                       InterventionKind::EditInput};
+                                       InterventionKind::EditInput, InterventionKind::EditToken};
 
 Error bad(int i, const QString& key, const QString& what) {
     return Error(QStringLiteral("session key 'interventions[%1].%2' %3").arg(i).arg(key, what).toStdString());
@@ -37,7 +37,7 @@ double finite(const QJsonObject& o, const QString& key, int i) {
 
 bool Intervention::operator==(const Intervention& o) const {
     return kind == o.kind && step == o.step && layer == o.layer && head == o.head && role == o.role &&
-           factor == o.factor && element == o.element && index == o.index && value == o.value;
+           factor == o.factor && element == o.element && index == o.index && value == o.value && tokens == o.tokens;
 }
 
 QString intervention_kind_name(InterventionKind kind) {
@@ -47,6 +47,7 @@ QString intervention_kind_name(InterventionKind kind) {
         case InterventionKind::ClearLayer: return QStringLiteral("clear-layer");
         case InterventionKind::CopyFromOriginal: return QStringLiteral("copy-from-original");
         case InterventionKind::EditInput: return QStringLiteral("edit-input");
+        case InterventionKind::EditToken: return QStringLiteral("edit-token");
     }
     return {};
 }
@@ -68,6 +69,8 @@ QString describe(const Intervention& i) {
             return QStringLiteral("copy L%1 state from the original at step %2").arg(i.layer).arg(i.step);
         case InterventionKind::EditInput:
             return QStringLiteral("input x[%1][%2] = %3 at step %4").arg(i.element).arg(i.index).arg(i.value).arg(i.step);
+        case InterventionKind::EditToken:
+            return QStringLiteral("element %1 fed '%2' at step %3").arg(i.element).arg(i.tokens).arg(i.step);
     }
     return {};
 }
@@ -87,6 +90,9 @@ QJsonArray interventions_to_json(const std::vector<Intervention>& interventions)
             o["element"] = i.element;
             o["index"] = i.index;
             o["value"] = i.value;
+        } else if (i.kind == InterventionKind::EditToken) {
+            o["element"] = i.element;
+            o["tokens"] = i.tokens;
         } else {
             o["layer"] = i.layer;
         }
@@ -120,10 +126,11 @@ std::vector<Intervention> interventions_from_json(const QJsonValue& value) {
         if (!known)
             throw bad(i, QStringLiteral("kind"),
                       QStringLiteral("is '%1', not one of: ablate-head, scale-head, clear-layer, copy-from-original, "
-                                     "edit-input")
+                                     "edit-input, edit-token")
                           .arg(kind));
         std::set<QString> allowed{"kind", "step"};
         if (v.kind == InterventionKind::EditInput) allowed.insert({"element", "index", "value"});
+        else if (v.kind == InterventionKind::EditToken) allowed.insert({"element", "tokens"});
         else allowed.insert("layer");
         if (v.kind == InterventionKind::AblateHead || v.kind == InterventionKind::ScaleHead)
             allowed.insert({"head", "role"});
@@ -144,6 +151,12 @@ std::vector<Intervention> interventions_from_json(const QJsonValue& value) {
         if (allowed.count("element")) v.element = int(whole(o, "element", i, 1e6));
         if (allowed.count("index")) v.index = int(whole(o, "index", i, 1e6));
         if (allowed.count("value")) v.value = finite(o, "value", i);
+        if (allowed.count("tokens")) {
+            if (!o.value("tokens").isString() || o.value("tokens").toString().isEmpty() ||
+                o.value("tokens").toString().size() > 256)
+                throw bad(i, "tokens", QStringLiteral("must be a string of 1 to 256 characters"));
+            v.tokens = o.value("tokens").toString();
+        }
         out.push_back(v);
     }
     return out;

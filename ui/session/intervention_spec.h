@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+
 #include "stepscope/intervention.h"
 
 namespace stepscope::ui {
@@ -20,6 +21,7 @@ enum class InterventionKind {
     ClearLayer,        // layer `layer`'s self-attention state emptied (S, Z or the key/value cache)
     CopyFromOriginal,  // layer `layer`'s state taken from the run without interventions (activation patching)
     EditInput,         // the next input's component `index` of batch element `element` set to `value`
+    EditToken,         // token input: the next step of batch element `element` fed `tokens` instead
 };
 
 struct Intervention {
@@ -32,6 +34,7 @@ struct Intervention {
     int element = 0;    // EditInput
     int index = 0;      // EditInput
     double value = 0;   // EditInput
+    QString tokens;     // EditToken: one step as typed ("k3+v9", or a character)
 
     bool operator==(const Intervention& other) const;
 };

@@ -8,10 +8,13 @@
 #include <chrono>
 #include <limits>
 
+#include "session/demo_models.h"
+#include "session/file_kind.h"
 #include "session/step_probe.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/snapshot.h"
+#include "stepscope/token_tasks.h"
 
 namespace stepscope::ui {
 
@@ -35,9 +38,32 @@ std::vector<float> output_row(const BatchRecord& record, int n) {
     return std::vector<float>(record.outputs.begin() + n * width, record.outputs.begin() + (n + 1) * width);
 }
 
+// The predictions listed per step: enough to see what the model hesitates between.
+constexpr int kTopPredictions = 5;
+
+// The token head that token input needs: the weights file's.
+std::shared_ptr<const TokenModel> token_head(const SessionSpec& spec) {
+    if (spec.input.kind != InputKind::Tokens) return nullptr;
+    if (spec.weights_path.isEmpty())
+        throw Error("token input needs a model with a token head: open a demo model or load its weights");
+    return TokenModel::load(spec.weights_path.toStdString());
+}
+
 }  // namespace
 
 std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
+    if (spec.input.kind == InputKind::Tokens) return token_head(spec)->shared_transformer();
+    // Only a regular file's header is read here; the engine's reader refuses anything else.
+    if (QFileInfo(spec.weights_path).isFile()) {
+        bool tokens = false;
+        try {
+            tokens = is_token_model(safetensors_metadata(spec.weights_path));
+        } catch (const std::exception&) {
+            // A damaged header: the engine's reader below names what is wrong.
+        }
+        if (tokens)
+            throw Error(spec.weights_path.toStdString() + ": a model with a token head reads tokens: choose the token input");
+    }
     if (!spec.weights_path.isEmpty()) return load_model(spec.weights_path.toStdString());
     require_model_fits(spec.config);
     return Model::create_random(spec.config, spec.weights_seed);
@@ -68,7 +94,7 @@ std::unique_ptr<Session> Session::open(const SessionSpec& spec) {
 Session::Session(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper)
     : model_(std::move(model)),
       spec_(with_model_config(spec, *model_)),
-      input_(spec_, model_->config()) {
+      input_(spec_, model_->config(), token_head(spec_)) {
     spec_.batch = input_.batch();
     spec_.observed = std::clamp(spec_.observed, 0, spec_.batch - 1);
     spec_.snapshot_path.clear();
@@ -102,6 +128,7 @@ RunInfo Session::info() const {
     info.base_step = base_step();
     info.sequence_seed = spec_.sequence_seed;
     info.observed = spec_.observed;
+    info.tokens = input_.token_model();
     return info;
 }
 
@@ -122,9 +149,9 @@ BatchRecord Session::advance(std::vector<std::vector<float>>* layer_outputs) {
     }
     RowMatrix y;
     std::chrono::steady_clock::time_point start, stop;
+    std::vector<TokenStep> fed;
     try {
-        input_.input(current_step(), last_output_, x_);
-        edit_input(current_step(), x_);
+        next_input(current_step(), last_output_, x_, fed);
         if (original_ || layer_outputs) probe.keep_layer_outputs();
         const StepOptions options{&probe, device() == Device::Cpu ? observation_.get() : nullptr,
                                   ablation_.empty() ? nullptr : &ablation_};
@@ -143,17 +170,46 @@ BatchRecord Session::advance(std::vector<std::vector<float>>* layer_outputs) {
     record.outputs.assign(y.data(), y.data() + y.size());
     record.output_norms.resize(size_t(y.rows()));
     Eigen::Map<Eigen::VectorXf>(record.output_norms.data(), y.rows()) = y.rowwise().norm();
+    if (input_.token_model()) record_tokens(record, fed, y);
     if (original_) {
         std::vector<std::vector<float>> original_outputs;
         const BatchRecord original = original_->advance(&original_outputs);
         for (size_t l = 0; l < probe.layerOutputs().size() && l < original_outputs.size(); ++l)
             record.divergence.push_back(distance(probe.layerOutputs()[l], original_outputs[l]));
         record.divergence.push_back(distance(output_row(record, spec_.observed), output_row(original, spec_.observed)));
+        const auto observed = size_t(spec_.observed);
+        if (observed < record.tokens.size() && observed < original.tokens.size())
+            record.tokens[observed].target_change =
+                record.tokens[observed].target_probability - original.tokens[observed].target_probability;
     }
     if (layer_outputs) *layer_outputs = probe.layerOutputs();
     last_output_ = std::move(y);
     if (rewindable_ && checkpoints_.wants(current_step())) checkpoints_.offer({stepper_->state(), last_output_});
     return record;
+}
+
+void Session::record_tokens(BatchRecord& record, const std::vector<TokenStep>& fed, const RowMatrix& y) const {
+    const TokenModel& head = *input_.token_model();
+    const int64_t t = current_step() - 1;
+    RowMatrix logits;
+    head.readout(y, logits);
+    const RowMatrix p = TokenModel::probabilities(logits);
+    for (int n = 0; n < spec_.batch; ++n) {
+        TokenPrediction prediction;
+        prediction.input = fed[size_t(n)];
+        prediction.top = top_k(p.row(n), kTopPredictions);
+        prediction.target = input_.target(t, n, prediction.input);
+        if (prediction.target >= 0) {
+            prediction.target_probability = p(n, prediction.target);
+            prediction.correct = prediction.top.front().token == prediction.target;
+        }
+        record.tokens.push_back(std::move(prediction));
+    }
+    if (!read_back_ || head.task_name() != "recall") return;
+    std::vector<std::vector<std::pair<int64_t, int64_t>>> pairs;
+    for (int n = 0; n < spec_.batch; ++n) pairs.push_back(input_.stored_pairs(current_step(), n));
+    if (pairs[size_t(spec_.observed)].empty()) return;
+    record.retrieval = read_back(head, stepper_->state(), pairs)[size_t(spec_.observed)];
 }
 
 // Full attention's cache doubles as it fills, and a checkpoint copies the state: the step is refused,
@@ -182,8 +238,8 @@ void Session::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) 
         if (cancelled && cancelled()) throw RunCancelled{};
         if (edits_state_at(c.state.step))
             edit_state(c.state, [this, &c] { return original_->state_at(c.state.step).state; });
-        input_.input(c.state.step, c.last_output, x);
-        edit_input(c.state.step, x);
+        std::vector<TokenStep> fed;
+        next_input(c.state.step, c.last_output, x, fed);
         RowMatrix y;
         if (const Memory* memory = input_.memory()) model_->step(x, *memory, c.state, y, options);
         else model_->step(x, c.state, y, options);
@@ -230,6 +286,7 @@ void Session::set_observed(int element) {
 }
 
 void Session::set_observation(const ObservationOptions& what) {
+    read_back_ = what.read_back;
     if (what.layers.empty() || (!what.attention && !what.spectrum)) {
         observation_.reset();
         return;
@@ -252,7 +309,14 @@ void Session::check_interventions(const std::vector<Intervention>& interventions
                         throw Error("layer " + std::to_string(i.layer) + " is outside 0.." +
                                     std::to_string(model_->config().n_layers - 1));
                     break;
+                case InterventionKind::EditToken:
+                    if (i.element < 0 || i.element >= spec_.batch)
+                        throw Error("batch element " + std::to_string(i.element) + " is outside 0.." +
+                                    std::to_string(spec_.batch - 1));
+                    edited_token(i);
+                    break;
                 case InterventionKind::EditInput:
+                    if (input_.token_model()) throw Error("a token run's input is edited as a token");
                     if (i.element < 0 || i.element >= spec_.batch)
                         throw Error("batch element " + std::to_string(i.element) + " is outside 0.." +
                                     std::to_string(spec_.batch - 1));
@@ -281,6 +345,30 @@ void Session::edit_state(State& state, const std::function<State()>& original) c
         else if (i.kind == InterventionKind::ClearLayer) clear_layer_state(*model_, state, i.layer);
         else if (i.kind == InterventionKind::CopyFromOriginal) copy_layer_state(*model_, state, original(), i.layer);
     }
+}
+
+void Session::next_input(int64_t step, const RowMatrix& previous_output, RowMatrix& x,
+                        std::vector<TokenStep>& fed) const {
+    const auto& head = input_.token_model();
+    if (!head) {
+        input_.input(step, previous_output, x);
+        edit_input(step, x);
+        return;
+    }
+    fed = input_.tokens(step, previous_output);
+    for (const Intervention& i : spec_.interventions)
+        if (i.kind == InterventionKind::EditToken && i.step == step) fed[size_t(i.element)] = edited_token(i);
+    head->embed(fed, step, x);
+}
+
+TokenStep Session::edited_token(const Intervention& intervention) const {
+    const auto& head = input_.token_model();
+    if (!head) throw Error("editing a token needs token input");
+    const auto steps = head->tokenize(intervention.tokens.toStdString());
+    if (steps.size() != 1)
+        throw Error("'" + intervention.tokens.toStdString() + "' is " + std::to_string(steps.size()) +
+                    " steps, not one");
+    return steps.front();
 }
 
 void Session::edit_input(int64_t step, RowMatrix& x) const {

@@ -86,7 +86,8 @@ public:
     // rewind replays from the start.
     void set_rewindable(bool rewindable);
     // Looks inside the layers `what` names from the next step on (implicit attention maps, spectra),
-    // following the observed batch element; no layers stops looking. The CPU only: other devices step unobserved.
+    // following the observed batch element; no layers stops looking. `what.read_back` reads a recall
+    // run's stored pairs back through the state after each step. The CPU only: other devices step unobserved.
     void set_observation(const ObservationOptions& what);
 
     // Adds `intervention` at the current step (its `step` is set to current_step()): the run becomes a branch,
@@ -102,6 +103,9 @@ public:
     void save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled = {}) const;
 
 private:
+    // Token input: each sequence's step as fed and the predictions from its output y (N, E), the
+    // task's answers, and for recall the observed sequence's stored pairs read back through the state.
+    void record_tokens(BatchRecord& record, const std::vector<TokenStep>& fed, const RowMatrix& y) const;
     // Throws Error, stepping nothing, when the next step would pass the memory limit.
     void require_step_fits() const;
     // Steps `c` forward to `step` without observing, on the CPU engine whatever the run's device.
@@ -113,6 +117,11 @@ private:
     // The interventions' edits of the state at `state.step`, in order; `original` is the original's state there.
     void edit_state(State& state, const std::function<State()>& original) const;
     void edit_input(int64_t step, RowMatrix& x) const;
+    // The input x (N, E) of step `step` after `previous_output`, with the interventions' edits; a
+    // token run's fed tokens in `fed`.
+    void next_input(int64_t step, const RowMatrix& previous_output, RowMatrix& x, std::vector<TokenStep>& fed) const;
+    // The one step an EditToken intervention feeds; throws Error for text that is not one step.
+    TokenStep edited_token(const Intervention& intervention) const;
     bool edits_state_at(int64_t step) const;
     // This run as it stands, without interventions and on the CPU: the original a branch is compared with.
     std::unique_ptr<Session> without_interventions() const;
@@ -126,6 +135,7 @@ private:
     CheckpointStore checkpoints_;
     bool rewindable_ = true;
     std::unique_ptr<Observation> observation_;  // null when nothing is looked inside
+    bool read_back_ = false;                     // recall: stored pairs read back after each step
     Ablation ablation_;                          // the AblateHead interventions
     std::unique_ptr<Session> original_;           // a branch's original, stepped in lockstep; null otherwise
 };

@@ -59,14 +59,16 @@ QJsonObject child(const QJsonObject& object, const QString& key) {
 }
 
 InputSpec input_from_json(const QJsonObject& o) {
-    require_known(o, QStringLiteral("input"), {"source", "seed", "period", "path"});
+    require_known(o, QStringLiteral("input"), {"source", "seed", "period", "path", "text", "ids", "pairs", "temperature"});
     InputSpec input;
     const QString source = o.contains("source") ? text(o, "source", "input.") : input_kind_name(input.kind);
     if (source == "random") input.kind = InputKind::Random;
     else if (source == "sinusoid") input.kind = InputKind::Sinusoid;
     else if (source == "feedback") input.kind = InputKind::Feedback;
     else if (source == "file") input.kind = InputKind::File;
-    else throw bad("input.source", QStringLiteral("is %1, not one of: random, sinusoid, feedback, file").arg(quoted(source)));
+    else if (source == "tokens") input.kind = InputKind::Tokens;
+    else throw bad("input.source",
+                   QStringLiteral("is %1, not one of: random, sinusoid, feedback, file, tokens").arg(quoted(source)));
     input.seed = integer(o, "seed", input.seed, "input.", kMaxSeed);
     if (o.contains("period")) {
         input.period = o.value("period").toDouble(-1);
@@ -76,6 +78,21 @@ InputSpec input_from_json(const QJsonObject& o) {
     input.path = text(o, "path", "input.");
     if (input.kind == InputKind::File && input.path.isEmpty())
         throw bad("input.path", QStringLiteral("is needed for a file input"));
+    input.text = text(o, "text", "input.");
+    if (input.text.size() > kMaxTokenText)
+        throw bad("input.text", QStringLiteral("is longer than %1 characters").arg(kMaxTokenText));
+    if (o.contains("ids")) {
+        if (!o.value("ids").isBool()) throw bad("input.ids", QStringLiteral("must be true or false"));
+        input.ids = o.value("ids").toBool();
+    }
+    input.pairs = static_cast<int>(integer(o, "pairs", 0, "input.", 4096));
+    if (o.contains("temperature")) {
+        input.temperature = o.value("temperature").toDouble(-1);
+        if (!(input.temperature >= 0 && input.temperature <= 100))
+            throw bad("input.temperature", QStringLiteral("must be a number from 0 (greedy) to 100"));
+    }
+    if (input.kind == InputKind::Tokens && input.pairs == 0 && input.text.trimmed().isEmpty())
+        throw bad("input.text", QStringLiteral("is needed for a token input without a drawn instance (pairs)"));
     return input;
 }
 
@@ -108,6 +125,7 @@ QString input_kind_name(InputKind kind) {
         case InputKind::Sinusoid: return QStringLiteral("sinusoid");
         case InputKind::Feedback: return QStringLiteral("feedback");
         case InputKind::File: return QStringLiteral("file");
+        case InputKind::Tokens: return QStringLiteral("tokens");
     }
     return {};
 }
@@ -128,6 +146,15 @@ QJsonObject session_to_json(const SessionSpec& spec) {
     QJsonObject input{{"source", input_kind_name(spec.input.kind)}, {"seed", double(spec.input.seed)}};
     if (spec.input.kind == InputKind::Sinusoid) input["period"] = spec.input.period;
     if (spec.input.kind == InputKind::File) input["path"] = spec.input.path;
+    if (spec.input.kind == InputKind::Tokens) {
+        if (spec.input.pairs > 0) {
+            input["pairs"] = spec.input.pairs;
+        } else {
+            input["text"] = spec.input.text;
+            input["ids"] = spec.input.ids;
+        }
+        input["temperature"] = spec.input.temperature;
+    }
     out["input"] = input;
     if (spec.config.kind == ModelKind::Decoder) {
         QJsonObject memory{{"source", memory_kind_name(spec.memory.kind)}, {"seed", double(spec.memory.seed)},

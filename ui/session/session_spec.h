@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "stepscope/config.h"
 #include "session/intervention_spec.h"
+#include "stepscope/config.h"
 #include "stepscope/device.h"
 
 namespace stepscope::ui {
@@ -19,7 +19,8 @@ constexpr uint64_t kMaxSeed = 2147483647;  // the forms' spin boxes hold an int
 constexpr int kMaxBatch = 1024;
 constexpr int kMaxMemoryLength = 4096;
 
-enum class InputKind { Random, Sinusoid, Feedback, File };
+enum class InputKind { Random, Sinusoid, Feedback, File, Tokens };
+constexpr int kMaxTokenText = 65536;  // characters of typed tokens a session may hold
 enum class MemoryKind { Random, File };
 
 struct InputSpec {
@@ -27,6 +28,12 @@ struct InputSpec {
     uint64_t seed = 1;   // random values; with Feedback, the first input
     double period = 32;  // Sinusoid: steps per cycle
     QString path;        // File: safetensors x (T, N, E) or CSV, one step per row
+    // Tokens (a model with a token head): the prompt, then generation from the model's predictions,
+    // greedy or sampled at `temperature` from `seed`.
+    QString text;           // typed steps: text, or token ids when `ids` ("12+140 12+256")
+    bool ids = false;
+    int pairs = 0;          // > 0: a fresh recall instance of this many pairs per sequence, drawn from `seed`
+    double temperature = 0; // 0: greedy
 };
 
 // A decoder's memory: random with a random valid length per sequence, or a file.

@@ -43,9 +43,11 @@ StepRecord BatchRecord::element(int n) const {
         out.attention.push_back({rows.is_linear, rows.layer, rows.role, rows.heads, rows.first_key, rows.keys,
                                  slice(rows.weights, n, size_t(rows.heads) * size_t(rows.keys))});
     }
+    if (n < int(tokens.size())) out.token = tokens[size_t(n)];
     if (observed_element) {
         out.capacity = capacity;
         out.divergence = divergence;
+        out.retrieval = retrieval;
     }
     return out;
 }

@@ -9,11 +9,15 @@
 #include <QString>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "stepscope/model.h"
 #include "stepscope/observer.h"
+#include "stepscope/token_model.h"
+#include "stepscope/token_tasks.h"
 
 namespace stepscope::ui {
 
@@ -60,6 +64,17 @@ struct CapacityRecord {
     std::vector<float> row_entropy;       // (heads), softmax, in nats
 };
 
+// A token model's step of one sequence: what it read and what it predicts next.
+struct TokenPrediction {
+    TokenStep input;               // the step's tokens (a recall pair holds two)
+    std::vector<Prediction> top;   // the most probable next tokens, most probable first
+    int64_t target = -1;           // the task's answer to this step, -1 where nothing is scored
+    float target_probability = std::numeric_limits<float>::quiet_NaN();
+    bool correct = false;          // the target is the most probable token
+    // A branch's observed element: p(target) minus the original's at this step; NaN otherwise.
+    float target_change = std::numeric_limits<float>::quiet_NaN();
+};
+
 // One step of the batch element the plots show.
 struct StepRecord {
     int64_t step = 0;  // sequence elements consumed after this step (1 for the first)
@@ -73,6 +88,9 @@ struct StepRecord {
     // A branch: ||y_l - y_l(original)|| of the observed element for each layer l, then for the
     // output; empty for a run without interventions.
     std::vector<float> divergence;
+    std::optional<TokenPrediction> token;  // token input only
+    // Recall: each pair stored so far read back through the state after this step.
+    std::vector<Retrieval> retrieval;
 };
 
 // One step of every batch element: what the traces keep and the CSV writes.
@@ -90,6 +108,8 @@ struct BatchRecord {
     int observed = 0;
     std::vector<CapacityRecord> capacity;
     std::vector<float> divergence;
+    std::vector<TokenPrediction> tokens;  // (N) with token input, else empty
+    std::vector<Retrieval> retrieval;     // recall: the observed element's stored pairs read back
 
     int width() const { return batch > 0 ? int(outputs.size()) / batch : 0; }
     // The slice of batch element `n` (0 .. batch - 1); the observed element's alone has the
@@ -103,6 +123,7 @@ constexpr int kAttentionWindow = 256;
 // A run's shape, for labels and selectors.
 struct RunInfo {
     std::shared_ptr<const Model> model;
+    std::shared_ptr<const TokenModel> tokens;  // with token input: the model's head and vocabulary
     QString label;         // "linear (elu)", "full", ...
     QString weights;       // "seed 1" or the file
     int batch = 0;

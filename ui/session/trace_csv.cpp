@@ -3,8 +3,8 @@
 
 #include <QStringList>
 
-#include "stepscope/error.h"
 #include "session/trace_store.h"
+#include "stepscope/error.h"
 
 namespace stepscope::ui {
 
@@ -36,9 +36,27 @@ void module_values(QTextStream& out, const ModuleNorms& m, int n, int batch) {
     if (!m.is_linear) out << ',' << m.cache_length;
 }
 
+// A token as a CSV field: control characters as their escapes, quoted when it holds a comma or a quote.
+QString token_field(const TokenModel& model, const TokenStep& step) {
+    QString text = QString::fromStdString(model.step_text(step));
+    text.replace('\\', QStringLiteral("\\\\")).replace('\n', QStringLiteral("\\n")).replace('\r', QStringLiteral("\\r"))
+        .replace('\t', QStringLiteral("\\t")).replace('\f', QStringLiteral("\\f"));
+    if (text.contains(',') || text.contains('"')) text = '"' + text.replace('"', QStringLiteral("\"\"")) + '"';
+    return text;
+}
+
+void token_values(QTextStream& out, const TokenModel& model, const TokenPrediction& p) {
+    out << ',' << token_field(model, p.input);
+    if (p.top.empty()) out << ",,";
+    else out << ',' << token_field(model, {p.top.front().token}) << ',' << p.top.front().probability;
+    if (p.target < 0) out << ",,,";
+    else out << ',' << token_field(model, {p.target}) << ',' << p.target_probability << ',' << (p.correct ? 1 : 0);
+}
+
 }  // namespace
 
-TraceCsvWriter::TraceCsvWriter(const QString& path, int width) : path_(path), width_(width), file_(path) {
+TraceCsvWriter::TraceCsvWriter(const QString& path, int width, std::shared_ptr<const TokenModel> tokens)
+    : path_(path), width_(width), tokens_(std::move(tokens)), file_(path) {
     if (!file_.open(QIODevice::WriteOnly | QIODevice::Text)) throw file_error(path_, file_.errorString());
     out_.setDevice(&file_);
     out_.setRealNumberPrecision(8);
@@ -53,6 +71,7 @@ void TraceCsvWriter::write_header(const BatchRecord* first) {
             module_header(columns, QStringLiteral("L%1_self").arg(l), first->layers[l].self, first->batch);
             module_header(columns, QStringLiteral("L%1_cross").arg(l), first->layers[l].cross, first->batch);
         }
+    if (tokens_) columns << QStringList{"token", "prediction", "p_prediction", "answer", "p_answer", "right"};
     out_ << columns.join(',') << '\n';
     header_written_ = true;
 }
@@ -68,6 +87,7 @@ void TraceCsvWriter::write(const BatchRecord& r) {
             module_values(out_, layer.self, n, r.batch);
             module_values(out_, layer.cross, n, r.batch);
         }
+        if (tokens_ && n < int(r.tokens.size())) token_values(out_, *tokens_, r.tokens[size_t(n)]);
         out_ << '\n';
     }
 }
@@ -79,7 +99,7 @@ void TraceCsvWriter::commit() {
 }
 
 void write_traces_csv(const QString& path, const TraceStore& traces) {
-    TraceCsvWriter csv(path, traces.width());
+    TraceCsvWriter csv(path, traces.width(), traces.info().tokens);
     for (const BatchRecord& r : traces.batch_records()) csv.write(r);
     csv.commit();
 }

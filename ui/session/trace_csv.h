@@ -6,7 +6,10 @@
 //
 // Columns: step, batch, latency_ms, state_bytes, output_norm, y0 .. y{E-1}, then per layer and
 // attention module the state norms per head (L0_self_Snorm_h0 .., L0_self_Znorm_h0 .., and for
-// full attention L0_self_cache_length).
+// full attention L0_self_cache_length). A token model's run adds, per row, the input step's tokens,
+// the most probable next token and its probability, and the task's answer, its probability and
+// whether the prediction was right (empty where nothing is scored): token, prediction, p_prediction,
+// answer, p_answer, right.
 #pragma once
 
 #include <QSaveFile>
@@ -23,7 +26,8 @@ class TraceCsvWriter {
 public:
     // Opens a temporary file beside `path`; `width` (E) names the y columns of a run with no steps.
     // Throws stepscope::Error naming the file when it cannot be created.
-    TraceCsvWriter(const QString& path, int width);
+    // `tokens` names the token columns' tokens; null for a run without token input.
+    TraceCsvWriter(const QString& path, int width, std::shared_ptr<const TokenModel> tokens = nullptr);
 
     void write(const BatchRecord& record);
     // Moves the file into place. Throws stepscope::Error naming the file when writing failed.
@@ -34,6 +38,7 @@ private:
 
     QString path_;
     int width_;
+    std::shared_ptr<const TokenModel> tokens_;
     QSaveFile file_;
     QTextStream out_;
     bool header_written_ = false;

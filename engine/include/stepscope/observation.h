@@ -60,6 +60,9 @@ struct ObservationOptions {
     bool spectrum = false;          // singular values and effective rank of S (StateCapacity)
     int batch_element = -1;         // the batch element looked at; -1 for all of them
     std::size_t history_bytes = std::size_t(64) << 20;  // per observed layer
+    // Token models with a recall task: the stored pairs read back through the state after each step
+    // (token_tasks.h read_back), one extra step of the batch per pair; layers need not be observed.
+    bool read_back = false;
 };
 
 class Observation {

@@ -42,11 +42,60 @@ struct GenerationOptions {
     uint64_t seed = 0;         // the sampler's seed
 };
 
+// The token a step's logits choose: the argmax when `temperature` is 0, else a draw from
+// softmax(logits / temperature) by the uniform number u in [0, 1). logits is one row (V).
+int64_t choose_token(const ConstMatrixRef& logits, double temperature, double u);
+
 // Feeds `prompt`, then each predicted token, and returns the N = `steps`
 // predictions. Deterministic for given options. Throws Error for an empty
 // prompt, a negative temperature, or a prompt and steps that run past the
 // model's learned positions.
 std::vector<int64_t> generate(const TokenModel& model, const std::vector<TokenStep>& prompt,
                               const GenerationOptions& options);
+
+struct Prediction {
+    int64_t token = 0;
+    float probability = 0;
+};
+
+// The k most probable tokens of one row of probabilities (V), most probable first (ties: lower id).
+std::vector<Prediction> top_k(const ConstMatrixRef& probabilities, int k);
+
+// One instance of a model's task, for one sequence: the steps to feed and the token expected from
+// each step (-1 where nothing is scored).
+struct TaskInstance {
+    std::vector<TokenStep> steps;
+    std::vector<int64_t> targets;
+};
+
+// A fresh recall instance drawn from `seed` (the same on every standard library): `pairs` distinct
+// keys with random values at one position each, then the task's "queries" positions key+NULL asking
+// for a stored key's value (drawn with replacement), as the training script lays them out. Throws
+// Error for a model whose task is not recall or a pair count outside 1..keys.
+TaskInstance draw_recall_instance(const TokenModel& model, int pairs, uint64_t seed);
+
+// What the task scores for typed steps: for recall, each query key+NULL expects the value last stored
+// with that key (-1 for a key never stored); for text, each step expects the next step's character
+// (-1 for the last). All -1 for a model without a task.
+std::vector<int64_t> task_targets(const TokenModel& model, const std::vector<TokenStep>& steps);
+
+// Reading stored pairs back through a state: how the model would answer a query of each stored key now.
+struct Retrieval {
+    int64_t key = 0, value = 0;
+    float probability = 0;  // p(value) after the query key+NULL
+    bool correct = false;   // the value is the most probable token
+};
+
+// For each sequence n of `state` and each of its stored pairs (key, value) in `pairs[n]`, steps a copy
+// of the state with the query key+NULL and reads p(value): (N) lists in the order of `pairs`. Costs one
+// step of the batch per pair of the longest list; `state` is unchanged. Throws Error for a model whose
+// task is not recall or a list count other than N.
+std::vector<std::vector<Retrieval>> read_back(const TokenModel& model, const State& state,
+                                              const std::vector<std::vector<std::pair<int64_t, int64_t>>>& pairs);
+
+// The stored (key, value) pairs among the first `count` steps: each step of two tokens whose second is
+// not the task's NULL token, the latest value of a repeated key winning.
+std::vector<std::pair<int64_t, int64_t>> stored_pairs(const TokenModel& model, const std::vector<TokenStep>& steps,
+                                                      size_t count);
 
 }  // namespace stepscope
