@@ -12,7 +12,7 @@
 #include "plot_export.h"
 #include "session_spec.h"
 #include "step_record.h"
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 

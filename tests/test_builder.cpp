@@ -3,7 +3,7 @@
 
 #include "stepscope/builder.h"
 #include "stepscope/error.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 #include "test_support.h"
 
 using namespace stepscope;

@@ -10,7 +10,7 @@
 #include <functional>
 #include <random>
 
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 #include "stepscope/error.h"
 #include "stepscope/model.h"
 #include "stepscope/snapshot.h"

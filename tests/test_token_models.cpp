@@ -11,7 +11,7 @@
 
 #include "cli_test_support.h"
 #include "stepscope/error.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 #include "stepscope/safetensors.h"
 #include "stepscope/token_model.h"
 #include "stepscope/token_tasks.h"

@@ -18,7 +18,7 @@
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/model.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 #include "stepscope/safetensors.h"
 #include "stepscope/snapshot.h"
 #include "test_support.h"

@@ -17,7 +17,7 @@
 #include "stepscope/decoder_memory.h"
 #include "stepscope/config.h"
 #include "stepscope/feature_map.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 #include "test_support.h"
 
 using namespace stepscope;

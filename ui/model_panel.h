@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "stepscope/config.h"
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 #include "stepscope/error.h"
 
 class QComboBox;

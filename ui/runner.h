@@ -18,7 +18,7 @@
 #include "input_source.h"
 #include "session_spec.h"
 #include "step_record.h"
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 #include "stepscope/intervention.h"
 #include "stepscope/model.h"
 #include "stepscope/observation.h"

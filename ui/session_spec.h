@@ -9,7 +9,7 @@
 
 #include "stepscope/config.h"
 #include "intervention_spec.h"
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 
 namespace stepscope::ui {
 

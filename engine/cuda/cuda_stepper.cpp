@@ -13,7 +13,7 @@
 #include "linear_attention.cuh"
 #include "state_norms.cuh"
 #include "stepscope/error.h"
-#include "stepscope/normalization.h"
+#include "layer_norm_activation.h"
 
 namespace stepscope {
 

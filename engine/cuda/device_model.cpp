@@ -4,10 +4,8 @@
 #include <string>
 
 #include "bfloat16.h"
-#include "stepscope/decoder.h"
-#include "stepscope/encoder.h"
+#include "attention_layer.h"
 #include "stepscope/error.h"
-#include "stepscope/parameters.h"
 
 namespace stepscope::cuda {
 
@@ -80,21 +78,18 @@ DeviceAttention attention_constants(const InnerAttention& inner, const ModelConf
     return a;
 }
 
-DeviceAttention self_attention(const Uploader& up, const InnerAttention& inner, const ModelConfig& config,
-                               const std::string& prefix) {
-    DeviceAttention a = attention_constants(inner, config);
-    a.projection = up.fused({prefix + ".query_projection", prefix + ".key_projection", prefix + ".value_projection"});
-    a.out_projection = up.linear(prefix + ".out_projection");
-    return a;
-}
-
-DeviceAttention cross_attention(const Uploader& up, const InnerAttention& inner, const ModelConfig& config,
-                                int layer) {
-    const std::string prefix = cross_attention_prefix(layer);
-    DeviceAttention a = attention_constants(inner, config);
-    a.projection = up.linear(prefix + ".query_projection");
-    a.key_projection = up.linear(prefix + ".key_projection");
-    a.value_projection = up.linear(prefix + ".value_projection");
+// Self attention fuses its query, key and value projections; cross attention projects the memory apart.
+DeviceAttention attention(const Uploader& up, const AttentionModule& module, const ModelConfig& config) {
+    DeviceAttention a = attention_constants(*module.inner, config);
+    const std::string& prefix = module.prefix;
+    if (module.role == AttentionRole::Self) {
+        a.projection =
+            up.fused({prefix + ".query_projection", prefix + ".key_projection", prefix + ".value_projection"});
+    } else {
+        a.projection = up.linear(prefix + ".query_projection");
+        a.key_projection = up.linear(prefix + ".key_projection");
+        a.value_projection = up.linear(prefix + ".value_projection");
+    }
     a.out_projection = up.linear(prefix + ".out_projection");
     return a;
 }
@@ -118,24 +113,19 @@ DeviceModel upload_model(const Model& model, cudaStream_t stream) {
     device.d_model = config.d_model();
     device.activation = activation_from_name(config.activation) == Activation::Gelu ? ActivationKind::Gelu
                                                                                     : ActivationKind::Relu;
+    device.layers.resize(size_t(config.n_layers));
+    for (const AttentionModule& module : model.attention_modules()) {
+        DeviceLayer& l = device.layers[size_t(module.layer)];
+        (module.role == AttentionRole::Self ? l.self_attention : l.cross_attention) = attention(up, module, config);
+    }
     for (int i = 0; i < config.n_layers; ++i) {
         const std::string layer = "layers." + std::to_string(i);
-        DeviceLayer l;
-        if (device.decoder) {
-            const RecurrentTransformerDecoderLayer& cpu = model.decoder()->layers()[i];
-            l.self_attention =
-                self_attention(up, cpu.self_attention().inner(), config, self_attention_prefix(config, i));
-            l.cross_attention = cross_attention(up, cpu.cross_attention().inner(), config, i);
-            l.norm3 = up.norm(layer + ".norm3");
-        } else {
-            const RecurrentTransformerEncoderLayer& cpu = model.encoder()->layers()[i];
-            l.self_attention = self_attention(up, cpu.attention().inner(), config, self_attention_prefix(config, i));
-        }
+        DeviceLayer& l = device.layers[size_t(i)];
+        if (device.decoder) l.norm3 = up.norm(layer + ".norm3");
         l.linear1 = up.linear(layer + ".linear1");
         l.linear2 = up.linear(layer + ".linear2");
         l.norm1 = up.norm(layer + ".norm1");
         l.norm2 = up.norm(layer + ".norm2");
-        device.layers.push_back(std::move(l));
     }
     if (config.final_normalization) device.norm = up.norm("norm");
     // A failed upload shows here, at construction, rather than in the first step.

@@ -9,7 +9,7 @@
 #include "linear.h"
 #include "linear_attention.cuh"
 #include "stepscope/model.h"
-#include "stepscope/recurrent_attention.h"
+#include "attention_kernels.h"
 
 namespace stepscope::cuda {
 

@@ -1,5 +1,5 @@
 // Self and cross attention layers: fused projections, head splitting, the inner attention, observation.
-#include "stepscope/attention_layer.h"
+#include "attention_layer.h"
 
 #include <random>
 
@@ -8,7 +8,7 @@
 #include "stepscope/error.h"
 #include "stepscope/intervention.h"
 #include "stepscope/observation.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 
 namespace stepscope {
 

@@ -7,10 +7,10 @@
 
 #include "stepscope/config.h"
 #include "stepscope/feature_map.h"
-#include "stepscope/linear.h"
+#include "linear.h"
 #include "stepscope/model.h"
 #include "stepscope/observer.h"
-#include "stepscope/recurrent_attention.h"
+#include "attention_kernels.h"
 #include "stepscope/state.h"
 #include "stepscope/tensor.h"
 

@@ -1,9 +1,7 @@
 // Interventions: which heads an ablation silences, and state edits that check before they change anything.
 #include "stepscope/intervention.h"
 
-#include "stepscope/attention_layer.h"
-#include "stepscope/decoder.h"
-#include "stepscope/encoder.h"
+#include "attention_layer.h"
 #include "stepscope/error.h"
 #include "stepscope/model.h"
 
@@ -20,14 +18,7 @@ void check_layer(const Model& model, int layer) {
 
 // The inner attention of `role` in `layer`, after checking both exist.
 const InnerAttention& inner_of(const Model& model, int layer, AttentionRole role) {
-    check_layer(model, layer);
-    if (model.encoder()) {
-        if (role == AttentionRole::Cross) throw Error("an encoder has no cross attention");
-        return model.encoder()->layers()[size_t(layer)].attention().inner();
-    }
-    const auto& decoder_layer = model.decoder()->layers()[size_t(layer)];
-    return role == AttentionRole::Self ? decoder_layer.self_attention().inner()
-                                       : decoder_layer.cross_attention().inner();
+    return *model.attention_module(layer, role).inner;
 }
 
 void check_head(const InnerAttention& inner, int layer, AttentionRole role, int head) {
@@ -36,10 +27,6 @@ void check_head(const InnerAttention& inner, int layer, AttentionRole role, int 
                     " attention is outside 0.." + std::to_string(inner.heads() - 1));
 }
 
-AttentionState& module_of(State& state, int layer, AttentionRole role) {
-    LayerState& s = state.layers[size_t(layer)];
-    return role == AttentionRole::Self ? s.self_attention : s.cross_attention;
-}
 
 }  // namespace
 
@@ -63,7 +50,7 @@ void scale_head(const Model& model, State& state, int layer, AttentionRole role,
         throw Error(std::string("layer ") + std::to_string(layer) + "'s " + role_name(role) +
                     " attention is softmax attention: it has no S and Z to scale");
     model.check_state(state);
-    AttentionState& module = module_of(state, layer, role);
+    AttentionState& module = state.layers[size_t(layer)].attention(role);
     if (!module.started) return;  // nothing summed yet
     const int features = inner.feature_dims(), heads = inner.heads();
     for (int n = 0; n < state.batch; ++n) {
@@ -102,7 +89,7 @@ void copy_layer_state(const Model& model, State& target, const State& source, in
     const LayerState& from = source.layers[size_t(layer)];
     const AttentionState& own = target.layers.front().cross_attention;
     const RowMatrix& memory = from.cross_attention.memory;
-    if (model.decoder() && (memory.rows() != own.memory.rows() || memory.cols() != own.memory.cols() ||
+    if (model.is_decoder() && (memory.rows() != own.memory.rows() || memory.cols() != own.memory.cols() ||
                             memory != own.memory || from.cross_attention.memory_lengths != own.memory_lengths))
         throw Error("activation patching between decoder runs needs the same memory in both");
     target.layers[size_t(layer)] = from;

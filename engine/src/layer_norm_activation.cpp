@@ -1,5 +1,5 @@
 // LayerNorm over the last dimension and the relu/gelu activations.
-#include "stepscope/normalization.h"
+#include "layer_norm_activation.h"
 
 #include <cmath>
 
@@ -53,7 +53,7 @@ void apply_activation(Activation activation, MatrixRef x) {
     values = 0.5f * values * (1.0f + (values * float(M_SQRT1_2)).erf());
 }
 
-void apply_activation_scalar(Activation activation, MatrixRef x) {
+void reference::apply_activation(Activation activation, MatrixRef x) {
     for (Eigen::Index n = 0; n < x.rows(); ++n) {
         for (Eigen::Index i = 0; i < x.cols(); ++i) {
             const float v = x(n, i);

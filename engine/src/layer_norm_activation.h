@@ -21,6 +21,9 @@ enum class Activation { Relu, Gelu };
 
 Activation activation_from_name(const std::string& name);  // throws Error
 void apply_activation(Activation activation, MatrixRef x);
-void apply_activation_scalar(Activation activation, MatrixRef x);  // gelu with std::erf
+
+namespace reference {
+void apply_activation(Activation activation, MatrixRef x);  // gelu with std::erf
+}  // namespace reference
 
 }  // namespace stepscope

@@ -13,7 +13,7 @@
 
 #include "stepscope/error.h"
 #include "stepscope/feature_map.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 #include "stepscope/state.h"
 
 namespace stepscope {

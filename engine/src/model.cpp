@@ -3,14 +3,14 @@
 
 #include <cmath>
 
-#include "stepscope/attention_layer.h"
-#include "stepscope/decoder.h"
-#include "stepscope/encoder.h"
+#include "attention_layer.h"
+#include "decoder.h"
+#include "encoder.h"
 #include "stepscope/error.h"
 #include "stepscope/intervention.h"
 #include "stepscope/observation.h"
 #include "stepscope/memory_budget.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 #include "stepscope/safetensors.h"
 
 namespace stepscope {
@@ -162,7 +162,24 @@ std::shared_ptr<const Model> Model::from_tensors(const ModelConfig& config, cons
         if (model->encoder_) model->encoder_->use_bf16(true);
         if (model->decoder_) model->decoder_->use_bf16(true);
     }
+    for (int i = 0; i < config.n_layers; ++i) {
+        const std::string prefix = self_attention_prefix(config, i);
+        if (model->encoder_) {
+            model->modules_.push_back({i, AttentionRole::Self, prefix, &model->encoder_->layers()[size_t(i)].attention().inner()});
+            continue;
+        }
+        const auto& layer = model->decoder_->layers()[size_t(i)];
+        model->modules_.push_back({i, AttentionRole::Self, prefix, &layer.self_attention().inner()});
+        model->modules_.push_back({i, AttentionRole::Cross, cross_attention_prefix(i), &layer.cross_attention().inner()});
+    }
     return model;
+}
+
+const AttentionModule& Model::attention_module(int layer, AttentionRole role) const {
+    if (layer < 0 || layer >= config_.n_layers)
+        throw Error("layer " + std::to_string(layer) + " is outside 0.." + std::to_string(config_.n_layers - 1));
+    if (role == AttentionRole::Cross && !decoder_) throw Error("an encoder has no cross attention");
+    return modules_[decoder_ ? 2 * size_t(layer) + (role == AttentionRole::Cross) : size_t(layer)];
 }
 
 State Model::new_state(uint64_t sequence_seed) const {

@@ -1,5 +1,5 @@
 // Parameter names and shapes of encoders and decoders, random initialisation and checks.
-#include "stepscope/parameters.h"
+#include "parameters.h"
 
 #include <cmath>
 #include <map>

@@ -22,8 +22,6 @@
 
 namespace stepscope {
 
-enum class AttentionRole { Self, Cross };
-
 // Norms of one attention state, per batch element and head: index n*H + h.
 struct StateNorms {
     bool is_linear = false;

@@ -66,9 +66,15 @@ struct AttentionState {
     std::size_t bytes() const;
 };
 
+enum class AttentionRole { Self, Cross };
+
 struct LayerState {
     AttentionState self_attention;
     AttentionState cross_attention;  // decoders only
+    AttentionState& attention(AttentionRole role) { return role == AttentionRole::Self ? self_attention : cross_attention; }
+    const AttentionState& attention(AttentionRole role) const {
+        return role == AttentionRole::Self ? self_attention : cross_attention;
+    }
     bool operator==(const LayerState& other) const {
         return self_attention == other.self_attention && cross_attention == other.cross_attention;
     }
