@@ -39,7 +39,8 @@ const char* const kGuiUsage =
     "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, intervene\n"
     "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
     "  --intervene WHAT   branch at the viewed step: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L,\n"
-    "                     copy:L (from the original) or input:N:I:V (element N, component I of the next input)\n";
+    "                     clear-head:L:H (a softmax head's cache), copy:L (from the original) or input:N:I:V\n"
+    "                     (element N, component I of the next input)\n";
 
 namespace {
 Error usage(const QString& message) { return Error(message.toStdString()); }
@@ -51,10 +52,10 @@ GuiAction parse_intervention(const QString& text) {
     const QStringList parts = text.split(':');
     const QString what = parts.value(0);
     const int arity = what == "scale" || what == "input" ? 3 : (what == "clear" || what == "copy" ? 1 : 2);
-    const QStringList kinds{"ablate", "ablate-all", "scale", "zero", "clear", "copy", "input"};
+    const QStringList kinds{"ablate", "ablate-all", "scale", "zero", "clear", "clear-head", "copy", "input"};
     if (!kinds.contains(what) || parts.size() != arity + 1)
         throw usage(QStringLiteral("--intervene takes ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L, "
-                                   "copy:L or input:N:I:V, got '%1'")
+                                   "clear-head:L:H, copy:L or input:N:I:V, got '%1'")
                         .arg(text));
     std::vector<double> numbers;
     for (int i = 1; i < parts.size(); ++i) {
@@ -81,6 +82,7 @@ GuiAction parse_intervention(const QString& text) {
     if (what == "ablate" || what == "ablate-all") i.kind = InterventionKind::AblateHead;
     else if (what == "scale" || what == "zero") i.kind = InterventionKind::ScaleHead;
     else if (what == "clear") i.kind = InterventionKind::ClearLayer;
+    else if (what == "clear-head") i.kind = InterventionKind::ClearHeadCache;
     else i.kind = InterventionKind::CopyFromOriginal;
     if (what == "scale") i.factor = numbers[2];
     action.whole_run = what == "ablate-all";

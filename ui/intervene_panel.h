@@ -21,7 +21,16 @@ class IntervenePanel : public QWidget {
     Q_OBJECT
 
 public:
-    enum class Action { AblateFromHere = 0, AblateWholeRun, ScaleHead, ZeroHead, ClearLayer, CopyFromOriginal, EditInput };
+    enum class Action {
+        AblateFromHere = 0,
+        AblateWholeRun,
+        ScaleHead,
+        ZeroHead,
+        ClearLayer,
+        CopyFromOriginal,
+        EditInput,
+        ClearHeadCache,  // offered where the attention kind keeps a key/value cache
+    };
 
     explicit IntervenePanel(QWidget* parent = nullptr);
 

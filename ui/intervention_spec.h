@@ -20,6 +20,7 @@ enum class InterventionKind {
     ClearLayer,        // layer `layer`'s self-attention state emptied (S, Z or the key/value cache)
     CopyFromOriginal,  // layer `layer`'s state taken from the run without interventions (activation patching)
     EditInput,         // the next input's component `index` of batch element `element` set to `value`
+    ClearHeadCache,    // head `head`'s cached keys and values (softmax attention) zeroed
 };
 
 struct Intervention {

@@ -66,10 +66,11 @@ FeatureMapKind feature_map_kind(const std::string& name) {
                 "' is not implemented on CUDA (there: elu, relu); step this model with --device cpu");
 }
 
-DeviceAttention attention_constants(const InnerAttention& inner, const ModelConfig& config) {
+DeviceAttention attention_constants(const AttentionModule& module, const ModelConfig& config) {
+    const InnerAttention& inner = *module.inner;
     DeviceAttention a;
-    a.kind = inner.kind();
-    if (a.kind == AttentionKind::Linear) a.feature_map = feature_map_kind(config.feature_map);
+    a.kept = module.kind->kept;
+    if (module.kind->feature_map) a.feature_map = feature_map_kind(config.feature_map);
     a.heads = inner.heads();
     a.query_dims = inner.query_dims();
     a.value_dims = inner.value_dims();
@@ -80,7 +81,7 @@ DeviceAttention attention_constants(const InnerAttention& inner, const ModelConf
 
 // Self attention fuses its query, key and value projections; cross attention projects the memory apart.
 DeviceAttention attention(const Uploader& up, const AttentionModule& module, const ModelConfig& config) {
-    DeviceAttention a = attention_constants(*module.inner, config);
+    DeviceAttention a = attention_constants(module, config);
     const std::string& prefix = module.prefix;
     if (module.role == AttentionRole::Self) {
         a.projection =
@@ -97,11 +98,8 @@ DeviceAttention attention(const Uploader& up, const AttentionModule& module, con
 }  // namespace
 
 void require_device_support(const Model& model) {
-    const ModelConfig& config = model.config();
-    const bool linear = attention_kind(config.self_attention()) == AttentionKind::Linear ||
-                        (config.kind == ModelKind::Decoder &&
-                         attention_kind(config.cross_attention_type) == AttentionKind::Linear);
-    if (linear) feature_map_kind(config.feature_map);  // refuses the maps the device has no kernel for
+    for (const AttentionModule& module : model.attention_modules())
+        if (module.kind->feature_map) feature_map_kind(model.config().feature_map);  // refuses maps without a kernel
 }
 
 DeviceModel upload_model(const Model& model, cudaStream_t stream) {

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <limits>
 
-#include "stepscope/error.h"
 
 namespace stepscope {
 
@@ -122,12 +121,6 @@ int valid_keys(const KeyValueCache& cache, const std::vector<int>& valid_lengths
 }
 
 }  // namespace
-
-AttentionKind attention_kind(const std::string& type) {
-    if (type == "linear" || type == "causal-linear") return AttentionKind::Linear;
-    if (type == "full") return AttentionKind::Full;
-    throw Error("unknown attention type '" + type + "' (known: full, linear, causal-linear)");
-}
 
 void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
                              LinearAttentionState& state) {

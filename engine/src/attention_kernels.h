@@ -1,22 +1,15 @@
-// The inner recurrent attentions of the reference registry as step kernels: linear and full (softmax).
+// The step kernels of linear and softmax (full) attention, each beside its plain-loop reference.
 //
 // Shapes: N batch, H heads, D query/key width, M value width, F feature width.
 // Heads are rows: row n*H + h holds head h of batch element n.
 #pragma once
 
-#include <string>
 #include <vector>
 
 #include "stepscope/state.h"
 #include "stepscope/types.h"
 
 namespace stepscope {
-
-enum class AttentionKind { Linear, Full };
-
-// "linear" and "causal-linear" are the same recurrent attention, as in the
-// reference registry; "full" is softmax attention. Throws Error otherwise.
-AttentionKind attention_kind(const std::string& type);
 
 // Linear attention, state update:  S += phi(k) v^T,  Z += phi(k)
 //   phi_k (N*H, F), values (N*H, M); state S (N*H*F, M), Z (N*H, F).

@@ -8,6 +8,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "stepscope/attention_kind.h"
 #include "stepscope/error.h"
 #include "stepscope/feature_map.h"
 
@@ -161,8 +162,8 @@ double feature_draw_work(const ModelConfig& c, int query_dims) {
 
 void require_feasible_feature_draw(const ModelConfig& c) {
     if (c.feature_map != "favor" && c.feature_map != "grf") return;
-    const bool self = c.self_attention() != "full";
-    const bool cross = c.kind == ModelKind::Decoder && c.cross_attention_type == "linear";
+    const bool self = attention_capabilities(c.self_attention()).feature_map;
+    const bool cross = c.kind == ModelKind::Decoder && attention_capabilities(c.cross_attention_type).feature_map;
     if (self) require_at_most("query_dimensions", c.query_dimensions, kMaxRandomFeatureQueryDimensions);
     if (cross)
         require_at_most("cross_query_dimensions", c.effective_cross_query_dimensions(),
@@ -236,13 +237,15 @@ bool ModelConfig::operator==(const ModelConfig& o) const {
     return config_to_json(*this) == config_to_json(o);
 }
 
-const std::vector<std::string>& self_attention_types() {
-    static const std::vector<std::string> names = {"full", "linear", "causal-linear"};
-    return names;
-}
+const std::vector<std::string>& self_attention_types() { return attention_kind_names(); }
 
 const std::vector<std::string>& cross_attention_types() {
-    static const std::vector<std::string> names = {"full", "linear"};
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        for (const auto& name : attention_kind_names())
+            if (attention_capabilities(name).cross) out.push_back(name);
+        return out;
+    }();
     return names;
 }
 

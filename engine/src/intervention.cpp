@@ -21,6 +21,11 @@ const InnerAttention& inner_of(const Model& model, int layer, AttentionRole role
     return *model.attention_module(layer, role).inner;
 }
 
+// "layer 1's self attention"
+std::string module_name(int layer, AttentionRole role) {
+    return "layer " + std::to_string(layer) + "'s " + role_name(role) + " attention";
+}
+
 void check_head(const InnerAttention& inner, int layer, AttentionRole role, int head) {
     if (head < 0 || head >= inner.heads())
         throw Error("head " + std::to_string(head) + " of layer " + std::to_string(layer) + "'s " + role_name(role) +
@@ -46,18 +51,25 @@ void check_ablation(const Model& model, const Ablation& ablation) {
 void scale_head(const Model& model, State& state, int layer, AttentionRole role, int head, float factor) {
     const InnerAttention& inner = inner_of(model, layer, role);
     check_head(inner, layer, role, head);
-    if (inner.kind() != AttentionKind::Linear)
-        throw Error(std::string("layer ") + std::to_string(layer) + "'s " + role_name(role) +
-                    " attention is softmax attention: it has no S and Z to scale");
+    if (!inner.capabilities().scale_head)
+        throw Error(module_name(layer, role) + " is " + inner.capabilities().description +
+                    ": it has no S and Z to scale");
     model.check_state(state);
     AttentionState& module = state.layers[size_t(layer)].attention(role);
     if (!module.started) return;  // nothing summed yet
-    const int features = inner.feature_dims(), heads = inner.heads();
-    for (int n = 0; n < state.batch; ++n) {
-        const long row = long(n) * heads + head;
-        module.linear.sums.middleRows(row * features, features) *= factor;
-        module.linear.normalizer.row(row) *= factor;
-    }
+    inner.kind().scale_head(inner, module, state.batch, head, factor);
+}
+
+void clear_head_cache(const Model& model, State& state, int layer, AttentionRole role, int head) {
+    const InnerAttention& inner = inner_of(model, layer, role);
+    check_head(inner, layer, role, head);
+    if (!inner.capabilities().clear_head)
+        throw Error(module_name(layer, role) + " is " + inner.capabilities().description +
+                    ": it keeps no key/value cache to clear");
+    model.check_state(state);
+    AttentionState& module = state.layers[size_t(layer)].attention(role);
+    if (!module.started) return;  // nothing cached yet
+    inner.kind().clear_head(inner, module, state.batch, head);
 }
 
 void clear_layer_state(const Model& model, State& state, int layer) {
@@ -65,15 +77,7 @@ void clear_layer_state(const Model& model, State& state, int layer) {
     model.check_state(state);
     AttentionState& module = state.layers[size_t(layer)].self_attention;
     if (!module.started) return;
-    if (inner.kind() == AttentionKind::Linear) {
-        module.linear.sums.setZero();
-        module.linear.normalizer.setZero();
-        return;
-    }
-    // The capacity stays, so the cache keeps its shapes and the next step appends at 0.
-    module.cache.keys.setZero();
-    module.cache.values.setZero();
-    module.cache.length = 0;
+    inner.kind().clear(module);
 }
 
 void copy_layer_state(const Model& model, State& target, const State& source, int layer) {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <limits>
 
+#include "stepscope/attention_kind.h"
 #include "stepscope/error.h"
 #include "stepscope/feature_map.h"
 #include "parameters.h"
@@ -38,11 +39,12 @@ struct ModuleWidths {
 
 ModuleWidths module_widths(const ModelConfig& c, const std::string& type, int heads, int query, int value) {
     ModuleWidths m;
-    m.linear = type != "full";
+    const AttentionCapabilities& kind = attention_capabilities(type);
+    m.linear = kind.kept == KeptState::Sums;
     m.heads = heads;
     m.query = query;
     m.value = value;
-    if (m.linear) {
+    if (kind.feature_map) {
         FeatureMapOptions options;
         options.name = c.feature_map;
         options.query_dimensions = query;

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "attention_layer.h"
+#include "snapshot_tensors.h"
 #include "stepscope/error.h"
 
 namespace stepscope {
@@ -12,33 +13,19 @@ namespace {
 
 constexpr const char* kFormat = "stepscope-state-1";
 
+using snapshot::matrix;
+using snapshot::require;
+using snapshot::require_shape;
+using snapshot::tensor_of;
+
 // A module's tensors are named "state.{i}" (self attention) or "state.{i}.cross".
 std::string tensor_prefix(const AttentionModule& module) {
     return "state." + std::to_string(module.layer) + (module.role == AttentionRole::Cross ? ".cross" : "");
 }
 
-Tensor tensor_of(const RowMatrix& m, std::vector<int64_t> shape) {
-    return Tensor::f32(std::move(shape), std::vector<float>(m.data(), m.data() + m.size()));
-}
-
-// The first `length` steps of each cache row, as (N, H, T, width).
-Tensor cache_tensor(const RowMatrix& buffer, int width, int length, int batch, int heads) {
-    RowMatrix valid = buffer.leftCols(long(length) * width);
-    return tensor_of(valid, {batch, heads, length, width});
-}
-
 void put_state(TensorMap& out, const AttentionModule& module, const AttentionState& s, int batch) {
-    const InnerAttention& inner = *module.inner;
     const std::string name = tensor_prefix(module);
-    const int heads = inner.heads();
-    if (inner.kind() == AttentionKind::Linear) {
-        const int features = static_cast<int>(s.linear.normalizer.cols());
-        out[name + ".0"] = tensor_of(s.linear.sums, {batch, heads, features, inner.value_dims()});
-        out[name + ".1"] = tensor_of(s.linear.normalizer, {batch, heads, features});
-    } else {
-        out[name + ".0"] = cache_tensor(s.cache.keys, inner.query_dims(), s.cache.length, batch, heads);
-        out[name + ".1"] = cache_tensor(s.cache.values, inner.value_dims(), s.cache.length, batch, heads);
-    }
+    module.inner->kind().put_tensors(*module.inner, s, batch, name, out);
     if (s.omega.size()) out[name + ".omega"] = tensor_of(s.omega, {s.omega.rows(), s.omega.cols()});
     if (s.memory.size()) {
         const int length = static_cast<int>(s.memory.rows() / batch);
@@ -48,58 +35,10 @@ void put_state(TensorMap& out, const AttentionModule& module, const AttentionSta
     }
 }
 
-const Tensor& require(const SafetensorsFile& file, const std::string& name) {
-    const auto found = file.tensors.find(name);
-    if (found == file.tensors.end()) throw Error("snapshot has no tensor " + quote_text(name));
-    return found->second;
-}
-
-const Tensor& require_shape(const SafetensorsFile& file, const std::string& name, size_t rank,
-                            const std::vector<int64_t>& leading) {
-    const Tensor& tensor = require(file, name);
-    bool ok = tensor.shape.size() == rank && tensor.dtype != DType::I64;
-    for (size_t i = 0; ok && i < leading.size(); ++i) ok = tensor.shape[i] == leading[i];
-    for (size_t i = 0; ok && i < tensor.shape.size(); ++i) ok = tensor.shape[i] >= 0;
-    if (!ok) throw Error("snapshot tensor '" + name + "' has shape " + tensor.shape_string() + ", which does not fit the model");
-    return tensor;
-}
-
-RowMatrix matrix(const Tensor& t, long rows) {
-    return Eigen::Map<const RowMatrix>(t.values.data(), rows, rows ? t.numel() / rows : 0);
-}
-
-void get_cache(const SafetensorsFile& file, const AttentionModule& module, KeyValueCache& cache, int batch) {
-    const InnerAttention& inner = *module.inner;
-    const std::string name = tensor_prefix(module);
-    const int heads = inner.heads();
-    const Tensor& keys = require_shape(file, name + ".0", 4, {batch, heads});
-    const Tensor& values = require_shape(file, name + ".1", 4, {batch, heads, keys.shape[2]});
-    if (keys.shape[3] != inner.query_dims() || values.shape[3] != inner.value_dims())
-        throw Error("snapshot cache '" + name + "' has head widths " + std::to_string(keys.shape[3]) + "/" +
-                    std::to_string(values.shape[3]) + ", the model " + std::to_string(inner.query_dims()) + "/" +
-                    std::to_string(inner.value_dims()));
-    cache.assign(matrix(keys, long(batch) * heads), matrix(values, long(batch) * heads), inner.query_dims(),
-                 inner.value_dims(), static_cast<int>(keys.shape[2]));
-}
-
 void get_state(const SafetensorsFile& file, const AttentionModule& module, AttentionState& s, int batch) {
-    const InnerAttention& inner = *module.inner;
     const std::string name = tensor_prefix(module);
-    const int heads = inner.heads();
     s.started = true;
-    if (inner.kind() == AttentionKind::Linear) {
-        const int features = inner.feature_dims();
-        const Tensor& sums = require_shape(file, name + ".0", 4, {batch, heads, features, inner.value_dims()});
-        const Tensor& normalizer = require_shape(file, name + ".1", 3, {batch, heads, features});
-        s.linear.sums = matrix(sums, long(batch) * heads * features);
-        s.linear.normalizer = matrix(normalizer, long(batch) * heads);
-        if (inner.feature_dims() && !inner.has_stored_omega() && file.tensors.count(name + ".omega")) {
-            const Tensor& omega = require_shape(file, name + ".omega", 2, {inner.query_dims()});
-            s.omega = matrix(omega, inner.query_dims());
-        }
-    } else {
-        get_cache(file, module, s.cache, batch);
-    }
+    module.inner->kind().get_tensors(*module.inner, file, name, batch, s);
     if (module.role != AttentionRole::Cross) return;
     const Tensor& memory = require_shape(file, name + ".memory", 3, {batch});
     const Tensor& lengths = require(file, name + ".memory_lengths");
@@ -129,6 +68,30 @@ int64_t metadata_integer(const SafetensorsFile& file, const std::string& key, in
 }
 
 }  // namespace
+
+Tensor snapshot::tensor_of(const RowMatrix& m, std::vector<int64_t> shape) {
+    return Tensor::f32(std::move(shape), std::vector<float>(m.data(), m.data() + m.size()));
+}
+
+const Tensor& snapshot::require(const SafetensorsFile& file, const std::string& name) {
+    const auto found = file.tensors.find(name);
+    if (found == file.tensors.end()) throw Error("snapshot has no tensor " + quote_text(name));
+    return found->second;
+}
+
+const Tensor& snapshot::require_shape(const SafetensorsFile& file, const std::string& name, size_t rank,
+                                      const std::vector<int64_t>& leading) {
+    const Tensor& tensor = require(file, name);
+    bool ok = tensor.shape.size() == rank && tensor.dtype != DType::I64;
+    for (size_t i = 0; ok && i < leading.size(); ++i) ok = tensor.shape[i] == leading[i];
+    for (size_t i = 0; ok && i < tensor.shape.size(); ++i) ok = tensor.shape[i] >= 0;
+    if (!ok) throw Error("snapshot tensor '" + name + "' has shape " + tensor.shape_string() + ", which does not fit the model");
+    return tensor;
+}
+
+RowMatrix snapshot::matrix(const Tensor& t, long rows) {
+    return Eigen::Map<const RowMatrix>(t.values.data(), rows, rows ? t.numel() / rows : 0);
+}
 
 TensorMap state_tensors(const Model& model, const State& state) {
     TensorMap out;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "stepscope/attention_kind.h"
 #include "stepscope/config.h"
 #include "stepscope/observer.h"
 #include "stepscope/state.h"
@@ -33,8 +34,9 @@ struct Ablation;
 struct AttentionModule {
     int layer = 0;
     AttentionRole role = AttentionRole::Self;
-    std::string prefix;  // its weights' names begin so: "layers.{i}.attention", ".self_attention", ".cross_attention"
-    const InnerAttention* inner = nullptr;  // the module itself, for the engine's own code (attention_layer.h)
+    std::string prefix;  // its weights' names: "layers.{i}.attention", ".self_attention" or ".cross_attention"
+    const AttentionCapabilities* kind = nullptr;  // its attention kind, under the name it was configured by
+    const InnerAttention* inner = nullptr;        // the module itself, for the engine's own code (attention_layer.h)
 
     AttentionState& state(State& of) const { return of.layers[size_t(layer)].attention(role); }
     const AttentionState& state(const State& of) const { return of.layers[size_t(layer)].attention(role); }
@@ -118,12 +120,14 @@ public:
 
 private:
     explicit Model(ModelConfig config);
+    void add_module(int layer, AttentionRole role, const std::string& prefix, const InnerAttention& inner);
 
     ModelConfig config_;
     TensorMap tensors_;  // as loaded: saving writes back exactly what was read
     std::unique_ptr<RecurrentTransformerEncoder> encoder_;
     std::unique_ptr<RecurrentTransformerDecoder> decoder_;
     std::vector<AttentionModule> modules_;
+    int64_t max_steps_ = 0;  // the longest sequence the self attentions' states hold
 };
 
 // Reads a model saved by the reference or by save_model: the builder config

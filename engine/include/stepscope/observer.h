@@ -34,9 +34,6 @@ struct StateNorms {
     int cache_length = 0;           // full: cached steps (self) or memory length (cross)
 };
 
-// Norms of `state`; `is_linear` selects which half is filled.
-StateNorms compute_state_norms(const AttentionState& state, bool is_linear, int batch, int heads);
-
 // The weights one step's queries gave the values, for softmax and linear
 // attention alike. Row (n - first_batch)*H + h holds batch element n, head h;
 // column c is key first_key + c (self: a step of the sequence; cross: a
