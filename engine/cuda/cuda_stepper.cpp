@@ -10,10 +10,10 @@
 #include "device_model.h"
 #include "full_attention.cuh"
 #include "layer_norm_activation.cuh"
+#include "layer_norm_activation.h"
 #include "linear_attention.cuh"
 #include "state_norms.cuh"
 #include "stepscope/error.h"
-#include "layer_norm_activation.h"
 
 namespace stepscope {
 

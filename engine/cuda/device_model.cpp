@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "bfloat16.h"
 #include "attention_layer.h"
+#include "bfloat16.h"
 #include "stepscope/error.h"
 
 namespace stepscope::cuda {
@@ -14,7 +14,7 @@ namespace {
 class Uploader {
 public:
     Uploader(const Model& model, cudaStream_t stream)
-        : tensors_(model.tensors()), bf16_(model.config().precision == "bf16"), stream_(stream) {}
+        : tensors_(model.tensors()), bf16_(model.precision() == Precision::Bf16), stream_(stream) {}
 
     std::vector<float> values(const std::string& name) const { return tensors_.at(name).values; }
 
@@ -59,10 +59,13 @@ private:
 };
 
 // The feature maps the device has kernels for; the random ones run on the CPU only.
-FeatureMapKind feature_map_kind(const std::string& name) {
-    if (name == "elu") return FeatureMapKind::Elu;
-    if (name == "relu") return FeatureMapKind::Relu;
-    throw Error("feature map '" + name +
+FeatureMapKind feature_map_kind(const AttentionModule& module, const ModelConfig& config) {
+    switch (module.inner->feature_map()->pointwise()) {
+        case PointwiseMap::Elu: return FeatureMapKind::Elu;
+        case PointwiseMap::Relu: return FeatureMapKind::Relu;
+        case PointwiseMap::None: break;
+    }
+    throw Error("feature map '" + config.feature_map +
                 "' is not implemented on CUDA (there: elu, relu); step this model with --device cpu");
 }
 
@@ -70,7 +73,7 @@ DeviceAttention attention_constants(const AttentionModule& module, const ModelCo
     const InnerAttention& inner = *module.inner;
     DeviceAttention a;
     a.kept = module.kind->kept;
-    if (module.kind->feature_map) a.feature_map = feature_map_kind(config.feature_map);
+    if (module.kind->feature_map) a.feature_map = feature_map_kind(module, config);
     a.heads = inner.heads();
     a.query_dims = inner.query_dims();
     a.value_dims = inner.value_dims();
@@ -99,7 +102,7 @@ DeviceAttention attention(const Uploader& up, const AttentionModule& module, con
 
 void require_device_support(const Model& model) {
     for (const AttentionModule& module : model.attention_modules())
-        if (module.kind->feature_map) feature_map_kind(model.config().feature_map);  // refuses maps without a kernel
+        if (module.kind->feature_map) feature_map_kind(module, model.config());  // refuses maps without a kernel
 }
 
 DeviceModel upload_model(const Model& model, cudaStream_t stream) {
@@ -109,8 +112,7 @@ DeviceModel upload_model(const Model& model, cudaStream_t stream) {
     DeviceModel device;
     device.decoder = config.kind == ModelKind::Decoder;
     device.d_model = config.d_model();
-    device.activation = activation_from_name(config.activation) == Activation::Gelu ? ActivationKind::Gelu
-                                                                                    : ActivationKind::Relu;
+    device.activation = model.activation() == Activation::Gelu ? ActivationKind::Gelu : ActivationKind::Relu;
     device.layers.resize(size_t(config.n_layers));
     for (const AttentionModule& module : model.attention_modules()) {
         DeviceLayer& l = device.layers[size_t(module.layer)];

@@ -8,8 +8,8 @@
 #include "layer_norm_activation.cuh"
 #include "linear.h"
 #include "linear_attention.cuh"
-#include "stepscope/model.h"
 #include "stepscope/attention_kind.h"
+#include "stepscope/model.h"
 
 namespace stepscope::cuda {
 

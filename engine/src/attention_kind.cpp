@@ -1,4 +1,5 @@
-// The registry of attention kinds: a name, its implementation (attention_kinds/), and whether a decoder may cross-attend with it.
+// The registry of attention kinds: a name, its implementation (attention_kinds/), and whether a decoder may
+// cross-attend with it.
 #include "attention_kind.h"
 
 #include <algorithm>

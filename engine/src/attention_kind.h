@@ -48,9 +48,8 @@ public:
 
     // Cross attention, one step: s.queries (N*H, D) -> s.heads (N*H, M). `layer` projects the
     // memory's keys again for views that need them.
-    virtual void cross_step(const InnerAttention& inner, const RecurrentCrossAttentionLayer& layer,
-                            AttentionScratch& s, AttentionState& state, uint64_t sequence_seed,
-                            const LayerStep& step) const = 0;
+    virtual void cross_step(const InnerAttention& inner, const RecurrentCrossAttentionLayer& layer, AttentionScratch& s,
+                            AttentionState& state, uint64_t sequence_seed, const LayerStep& step) const = 0;
 
     // Why a started `state` cannot be stepped with `inner` at `batch`, as the end of a sentence
     // that names the module ("sums do not fit ..."); empty when it can. Shapes only: cheap.
@@ -69,8 +68,8 @@ public:
 
     // Interventions on a started state (intervention.h checks the layer, head and capability first).
     // Multiplies head `head`'s state of every batch element by `factor`.
-    virtual void scale_head(const InnerAttention& /*inner*/, AttentionState& /*state*/, int /*batch*/,
-                            int /*head*/, float /*factor*/) const {}
+    virtual void scale_head(const InnerAttention& /*inner*/, AttentionState& /*state*/, int /*batch*/, int /*head*/,
+                            float /*factor*/) const {}
     // Forgets what head `head` holds, in every batch element.
     virtual void clear_head(const InnerAttention& /*inner*/, AttentionState& /*state*/, int /*batch*/,
                             int /*head*/) const {}

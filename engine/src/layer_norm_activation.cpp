@@ -5,8 +5,6 @@
 
 #include <unsupported/Eigen/SpecialFunctions>
 
-#include "stepscope/error.h"
-
 namespace stepscope {
 
 // y = (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance as torch.
@@ -35,12 +33,6 @@ void LayerNorm::apply_scalar(MatrixRef x) const {
         for (Eigen::Index i = 0; i < width; ++i)
             x(n, i) = static_cast<float>((x(n, i) - mean) * inverse * weight[i] + bias[i]);
     }
-}
-
-Activation activation_from_name(const std::string& name) {
-    if (name == "relu") return Activation::Relu;
-    if (name == "gelu") return Activation::Gelu;
-    throw Error("parameter 'activation' is '" + name + "', not one of: relu, gelu");
 }
 
 // gelu(x) = x/2 (1 + erf(x / sqrt 2)), the exact form of F.gelu.

@@ -135,7 +135,8 @@ uint64_t available_at_start() {
 }  // namespace
 
 double estimate_model_bytes(const ModelConfig& config) {
-    const double copies = kWeightCopies + (config.precision == "bf16" ? kBfloat16Copies : 0);
+    const double copies =
+        kWeightCopies + (precision_from_name(config.precision) == Precision::Bf16 ? kBfloat16Copies : 0);
     const double weights = kFloat * double(parameter_count(config)) * copies;
     return weights + kLayerOverheadBytes * config.n_layers;
 }

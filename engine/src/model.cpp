@@ -142,7 +142,9 @@ std::shared_ptr<const Model> Model::from_tensors(const ModelConfig& config, cons
         model->encoder_ = std::make_unique<RecurrentTransformerEncoder>(config, tensors);
     else
         model->decoder_ = std::make_unique<RecurrentTransformerDecoder>(config, tensors);
-    if (config.precision == "bf16") {
+    model->precision_ = precision_from_name(config.precision);
+    model->activation_ = activation_from_name(config.activation);
+    if (model->precision_ == Precision::Bf16) {
         if (model->encoder_) model->encoder_->use_bf16(true);
         if (model->decoder_) model->decoder_->use_bf16(true);
     }

@@ -16,7 +16,8 @@ std::size_t bytes_of(const RowMatrix& m) { return static_cast<std::size_t>(m.siz
 
 // Nothing kept compares equal to an empty state of either kind, as it did when every kind's fields were kept.
 bool kept_nothing(const AttentionState& s) {
-    if (const auto* linear = s.find<LinearAttentionState>()) return linear->sums.size() == 0 && linear->normalizer.size() == 0;
+    if (const auto* linear = s.find<LinearAttentionState>())
+        return linear->sums.size() == 0 && linear->normalizer.size() == 0;
     if (const auto* cache = s.find<KeyValueCache>()) return cache->length == 0;
     return true;
 }
@@ -76,7 +77,8 @@ bool LinearAttentionState::operator==(const LinearAttentionState& o) const {
 bool KeyValueCache::operator==(const KeyValueCache& o) const {
     if (length != o.length) return false;
     if (length == 0) return true;
-    return keys.rows() == o.keys.rows() && keys.leftCols(long(length) * key_dims) == o.keys.leftCols(long(o.length) * o.key_dims) &&
+    return keys.rows() == o.keys.rows() &&
+           keys.leftCols(long(length) * key_dims) == o.keys.leftCols(long(o.length) * o.key_dims) &&
            values.leftCols(long(length) * value_dims) == o.values.leftCols(long(o.length) * o.value_dims);
 }
 
@@ -100,7 +102,8 @@ bool AttentionState::operator==(const AttentionState& o) const {
 
 std::size_t AttentionState::bytes() const {
     std::size_t kept_bytes = 0;
-    if (const auto* linear = find<LinearAttentionState>()) kept_bytes = bytes_of(linear->sums) + bytes_of(linear->normalizer);
+    if (const auto* linear = find<LinearAttentionState>())
+        kept_bytes = bytes_of(linear->sums) + bytes_of(linear->normalizer);
     if (const auto* cache = find<KeyValueCache>()) kept_bytes = bytes_of(cache->keys) + bytes_of(cache->values);
     return bytes_of(omega) + kept_bytes + bytes_of(memory) + memory_lengths.size() * sizeof(int);
 }

@@ -73,6 +73,9 @@ public:
                                                      const TensorMap& tensors);
 
     const ModelConfig& config() const { return config_; }
+    // The config's precision and activation, parsed when the model was built.
+    Precision precision() const { return precision_; }
+    Activation activation() const { return activation_; }
     // Every weight under its reference name (what save_model writes).
     const TensorMap& tensors() const { return tensors_; }
 
@@ -128,6 +131,8 @@ private:
     std::unique_ptr<RecurrentTransformerDecoder> decoder_;
     std::vector<AttentionModule> modules_;
     int64_t max_steps_ = 0;  // the longest sequence the self attentions' states hold
+    Precision precision_ = Precision::F32;
+    Activation activation_ = Activation::Relu;
 };
 
 // Reads a model saved by the reference or by save_model: the builder config

@@ -95,7 +95,9 @@ enum class AttentionRole { Self, Cross };
 struct LayerState {
     AttentionState self_attention;
     AttentionState cross_attention;  // decoders only
-    AttentionState& attention(AttentionRole role) { return role == AttentionRole::Self ? self_attention : cross_attention; }
+    AttentionState& attention(AttentionRole role) {
+        return role == AttentionRole::Self ? self_attention : cross_attention;
+    }
     const AttentionState& attention(AttentionRole role) const {
         return role == AttentionRole::Self ? self_attention : cross_attention;
     }
