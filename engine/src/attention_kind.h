@@ -21,6 +21,12 @@ class RecurrentCrossAttentionLayer;
 struct AttentionScratch;
 struct LayerStep;
 
+// A module's widths, for memory estimates: H, D, M, and F and C of its feature map (0 without one).
+struct ModuleWidths {
+    double heads = 0, query = 0, value = 0;
+    double features = 0, omega_columns = 0;
+};
+
 class AttentionKind {
 public:
     virtual ~AttentionKind() = default;
@@ -75,6 +81,12 @@ public:
                             int /*head*/) const {}
     // Empties the whole state; its shapes stay, so the next step continues from nothing.
     virtual void clear(AttentionState& state) const = 0;
+
+    // Memory estimates (memory_budget.h), in bytes: the state of one module for `batch` sequences
+    // after `steps` steps (self attention) or over a memory of `steps` elements (cross attention),
+    // and what its growth holds twice for a moment.
+    virtual double state_bytes(const ModuleWidths& m, double batch, int64_t steps) const = 0;
+    virtual double growth_bytes(const ModuleWidths& /*m*/, double /*batch*/, int64_t /*steps*/) const { return 0; }
 };
 
 // The kind registered under `name`; throws Error naming it and the known kinds.

@@ -3,6 +3,7 @@
 #include "attention_kind.h"
 #include "attention_layer.h"
 #include "attention_views.h"
+#include "cache_capacity.h"
 #include "snapshot_tensors.h"
 #include "step_scratch.h"
 #include "stepscope/error.h"
@@ -15,6 +16,10 @@ namespace {
 Tensor cache_tensor(const RowMatrix& buffer, int width, int length, int batch, int heads) {
     RowMatrix valid = buffer.leftCols(long(length) * width);
     return snapshot::tensor_of(valid, {batch, heads, length, width});
+}
+
+double cache_bytes(const ModuleWidths& m, double batch, double capacity) {
+    return sizeof(float) * batch * m.heads * capacity * (m.query + m.value);
 }
 
 class FullAttention final : public AttentionKind {
@@ -150,6 +155,17 @@ public:
             cache.keys.row(row).setZero();
             cache.values.row(row).setZero();
         }
+    }
+
+    // Keys (N*H, capacity*D) and values (N*H, capacity*M).
+    double state_bytes(const ModuleWidths& m, double batch, int64_t steps) const override {
+        return cache_bytes(m, batch, appended_cache_capacity(steps));
+    }
+
+    // The last doubling held the old buffer and the new one of one module at once.
+    double growth_bytes(const ModuleWidths& m, double batch, int64_t steps) const override {
+        const double capacity = appended_cache_capacity(steps);
+        return capacity > KeyValueCache::kCapacityQuantum ? cache_bytes(m, batch, capacity / 2) : 0;
     }
 
     // The capacity stays, so the cache keeps its shapes and the next step appends at 0.

@@ -176,6 +176,11 @@ public:
         s.sums.setZero();
         s.normalizer.setZero();
     }
+
+    // S (N*H*F, M) and Z (N*H, F), and the sequence's omega (D, C): the same at every step.
+    double state_bytes(const ModuleWidths& m, double batch, int64_t /*steps*/) const override {
+        return sizeof(float) * (batch * m.heads * m.features * (m.value + 1) + m.query * m.omega_columns);
+    }
 };
 
 }  // namespace
