@@ -3,7 +3,6 @@
 
 #include <random>
 
-#include "attention_views.h"
 #include "step_scratch.h"
 #include "stepscope/error.h"
 #include "stepscope/intervention.h"

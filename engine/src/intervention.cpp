@@ -33,6 +33,24 @@ void check_head(const InnerAttention& inner, int layer, AttentionRole role, int 
 }
 
 
+// A head's module, checked to exist and to offer `offered` (one of its kind's capabilities), and its
+// state, null while the sequence has not started (nothing to edit yet).
+struct HeadEdit {
+    const InnerAttention& inner;
+    AttentionState* state;
+};
+
+HeadEdit head_edit(const Model& model, State& state, int layer, AttentionRole role, int head,
+                   bool AttentionCapabilities::*offered, const char* otherwise) {
+    const InnerAttention& inner = inner_of(model, layer, role);
+    check_head(inner, layer, role, head);
+    if (!(inner.capabilities().*offered))
+        throw Error(module_name(layer, role) + " is " + inner.capabilities().description + ": " + otherwise);
+    model.check_state(state);
+    AttentionState& module = state.layers[size_t(layer)].attention(role);
+    return {inner, module.started ? &module : nullptr};
+}
+
 }  // namespace
 
 bool Ablation::silences(int layer, AttentionRole role, int head, int64_t step) const {
@@ -49,27 +67,15 @@ void check_ablation(const Model& model, const Ablation& ablation) {
 }
 
 void scale_head(const Model& model, State& state, int layer, AttentionRole role, int head, float factor) {
-    const InnerAttention& inner = inner_of(model, layer, role);
-    check_head(inner, layer, role, head);
-    if (!inner.capabilities().scale_head)
-        throw Error(module_name(layer, role) + " is " + inner.capabilities().description +
-                    ": it has no S and Z to scale");
-    model.check_state(state);
-    AttentionState& module = state.layers[size_t(layer)].attention(role);
-    if (!module.started) return;  // nothing summed yet
-    inner.kind().scale_head(inner, module, state.batch, head, factor);
+    const HeadEdit edit = head_edit(model, state, layer, role, head, &AttentionCapabilities::scale_head,
+                                    "it has no S and Z to scale");
+    if (edit.state) edit.inner.kind().scale_head(edit.inner, *edit.state, state.batch, head, factor);
 }
 
 void clear_head_cache(const Model& model, State& state, int layer, AttentionRole role, int head) {
-    const InnerAttention& inner = inner_of(model, layer, role);
-    check_head(inner, layer, role, head);
-    if (!inner.capabilities().clear_head)
-        throw Error(module_name(layer, role) + " is " + inner.capabilities().description +
-                    ": it keeps no key/value cache to clear");
-    model.check_state(state);
-    AttentionState& module = state.layers[size_t(layer)].attention(role);
-    if (!module.started) return;  // nothing cached yet
-    inner.kind().clear_head(inner, module, state.batch, head);
+    const HeadEdit edit = head_edit(model, state, layer, role, head, &AttentionCapabilities::clear_head,
+                                    "it keeps no key/value cache to clear");
+    if (edit.state) edit.inner.kind().clear_head(edit.inner, *edit.state, state.batch, head);
 }
 
 void clear_layer_state(const Model& model, State& state, int layer) {
