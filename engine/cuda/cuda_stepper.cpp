@@ -387,7 +387,7 @@ void CudaStepper::grow_cache(ModuleState& state, int rows, int key_dims, int val
     state.capacity = capacity;
 }
 
-// compute_state_norms on the device: 2*N*H floats come back instead of the state.
+// AttentionKind::norms (attention_kinds/) on the device: 2*N*H floats come back instead of the state.
 void CudaStepper::report_norms(StepObserver* observer, int layer, AttentionRole role, const DeviceAttention& a,
                                const ModuleState& state, int batch) {
     const int rows = batch * a.heads, D = a.query_dims, M = a.value_dims;
