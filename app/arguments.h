@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 
 namespace stepscope::cli {
 

@@ -11,10 +11,10 @@
 
 #include "arguments.h"
 #include "commands.h"
-#include "stepscope/device.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/model.h"
+#include "stepscope/stepper.h"
 #include "view_options.h"
 
 namespace {

@@ -12,9 +12,9 @@
 #include "plots/plot_export.h"
 #include "session/session_spec.h"
 #include "session/step_record.h"
-#include "stepscope/device.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
+#include "stepscope/stepper.h"
 
 namespace {
 

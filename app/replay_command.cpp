@@ -5,7 +5,7 @@
 #include "arguments.h"
 #include "commands.h"
 #include "stepscope/decoder_memory.h"
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/model.h"

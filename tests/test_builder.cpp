@@ -1,9 +1,14 @@
 // Builders and config: reference defaults, strict parameter names and types, impossible values.
 #include <QtTest>
 
+#include <algorithm>
+#include <set>
+
+#include "parameters.h"
+#include "stepscope/attention_kind.h"
 #include "stepscope/builder.h"
 #include "stepscope/error.h"
-#include "stepscope/parameters.h"
+#include "stepscope/model.h"
 #include "test_support.h"
 
 using namespace stepscope;
@@ -81,6 +86,59 @@ private slots:
         const QString message = error_of([&] { RecurrentEncoderBuilder::from_json(json.toStdString()); });
         QVERIFY2(!message.isEmpty(), "no error");
         QVERIFY2(message.contains("'" + key + "'"), qPrintable(message));
+    }
+
+    // The registry answers for every kind the builders accept, and what it says matches what a step shows.
+    void attention_kinds_say_what_they_keep_and_offer() {
+        QCOMPARE(attention_kind_names(), self_attention_types());
+        for (const std::string& name : self_attention_types()) {
+            const AttentionCapabilities& kind = attention_capabilities(name);
+            QCOMPARE(kind.name, name);
+            const bool sums = kind.kept == KeptState::Sums;
+            QCOMPARE(kind.feature_map, sums);
+            QCOMPARE(kind.spectrum, sums);
+            QCOMPARE(kind.scale_head, sums);
+            QCOMPARE(kind.clear_head, !sums);
+            QCOMPARE(kind.cache_entropy, !sums);
+            const auto& cross = cross_attention_types();
+            QCOMPARE(kind.cross, std::find(cross.begin(), cross.end(), name) != cross.end());
+
+            struct Norms : StepObserver {
+                bool is_linear = false;
+                void state_norms(int, AttentionRole, const StateNorms& n) override { is_linear = n.is_linear; }
+            } observed;
+            ModelConfig config = RecurrentEncoderBuilder().config();
+            config.attention_type = name;
+            config.n_layers = 1;
+            config.query_dimensions = config.value_dimensions = 4;
+            config.feed_forward_dimensions = 8;
+            const auto model = Model::create_random(config, 1);
+            State state = model->new_state();
+            RowMatrix y;
+            model->step(RowMatrix::Ones(2, config.d_model()), state, y, &observed);
+            QCOMPARE(observed.is_linear, sums);
+            QCOMPARE(model->attention_modules().front().kind, &kind);
+        }
+        QVERIFY(!attention_capabilities("causal-linear").cross);
+        QVERIFY(error_of([] { attention_capabilities("sparse"); }).contains("full, linear, causal-linear"));
+    }
+
+    void precisions_and_activations_parse_from_one_table() {
+        std::set<Precision> precisions;
+        for (const std::string& name : precision_names()) precisions.insert(precision_from_name(name));
+        QCOMPARE(precisions.size(), precision_names().size());
+        std::set<Activation> activations;
+        for (const std::string& name : activation_names()) activations.insert(activation_from_name(name));
+        QCOMPARE(activations.size(), activation_names().size());
+        QVERIFY(error_of([] { precision_from_name("f64"); }).contains("precision"));
+        QVERIFY(error_of([] { activation_from_name("tanh"); }).contains("activation"));
+        ModelConfig config = RecurrentEncoderBuilder().config();
+        config.n_layers = 1;
+        config.precision = "bf16";
+        config.activation = "gelu";
+        const auto model = Model::create_random(config, 1);
+        QCOMPARE(model->precision(), Precision::Bf16);
+        QCOMPARE(model->activation(), Activation::Gelu);
     }
 
     void decoder_rejects_unknown_cross_attention() {

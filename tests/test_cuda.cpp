@@ -10,10 +10,10 @@
 #include <functional>
 #include <random>
 
-#include "stepscope/device.h"
 #include "stepscope/error.h"
 #include "stepscope/model.h"
 #include "stepscope/snapshot.h"
+#include "stepscope/stepper.h"
 #include "test_support.h"
 
 using namespace stepscope;
@@ -304,7 +304,7 @@ private slots:
         State wrong_layers = before;
         wrong_layers.layers.pop_back();
         State wrong_cache = before;
-        wrong_cache.layers[0].self_attention.cache.key_dims += 1;
+        wrong_cache.layers[0].self_attention.cache().key_dims += 1;
         State wrong_memory = before;
         wrong_memory.layers[1].cross_attention.memory_lengths[0] = 99;
 

@@ -260,8 +260,8 @@ private slots:
         for (int t = 0; t < 3; ++t) model->step(input(t, 2, model->config().d_model()), state, y);
         const State before = state;
         scale_head(*model, state, 1, AttentionRole::Self, 2, 0.0f);
-        const LinearAttentionState& s = state.layers[1].self_attention.linear;
-        const LinearAttentionState& b = before.layers[1].self_attention.linear;
+        const LinearAttentionState& s = state.layers[1].self_attention.linear();
+        const LinearAttentionState& b = before.layers[1].self_attention.linear();
         const int features = 4, heads = 3;
         for (int n = 0; n < 2; ++n)
             for (int h = 0; h < heads; ++h) {
@@ -272,8 +272,8 @@ private slots:
             }
         QCOMPARE(state.layers[0], before.layers[0]);
         scale_head(*model, state, 0, AttentionRole::Self, 0, 2.0f);
-        QCOMPARE(RowMatrix(state.layers[0].self_attention.linear.normalizer.row(0)),
-                 RowMatrix(2.0f * before.layers[0].self_attention.linear.normalizer.row(0)));
+        QCOMPARE(RowMatrix(state.layers[0].self_attention.linear().normalizer.row(0)),
+                 RowMatrix(2.0f * before.layers[0].self_attention.linear().normalizer.row(0)));
         // Errors change nothing.
         const State edited = state;
         QVERIFY(!testing::error_of([&] { scale_head(*model, state, 2, AttentionRole::Self, 0, 0); }).isEmpty());
@@ -295,8 +295,8 @@ private slots:
         RowMatrix y;
         for (int t = 0; t < 3; ++t) model->step(input(t, 2, model->config().d_model()), state, y);
         clear_layer_state(*model, state, 1);
-        QCOMPARE(state.layers[1].self_attention.cache.length, 0);
-        QCOMPARE(state.layers[0].self_attention.cache.length, 3);
+        QCOMPARE(state.layers[1].self_attention.cache().length, 0);
+        QCOMPARE(state.layers[0].self_attention.cache().length, 3);
         model->step(input(3, 2, model->config().d_model()), state, y, StepOptions{&recorder, &observation});
         QCOMPARE(recorder.maps.at({1, 0}).cols(), 1L);
         QCOMPARE(recorder.maps.at({1, 0}), RowMatrix(RowMatrix::Ones(6, 1)));
@@ -306,8 +306,53 @@ private slots:
         State sums = linear->new_state();
         for (int t = 0; t < 3; ++t) linear->step(input(t, 2, linear->config().d_model()), sums, y);
         clear_layer_state(*linear, sums, 0);
-        QCOMPARE(sums.layers[0].self_attention.linear.normalizer.cwiseAbs().maxCoeff(), 0.0f);
+        QCOMPARE(sums.layers[0].self_attention.linear().normalizer.cwiseAbs().maxCoeff(), 0.0f);
         QVERIFY(!testing::error_of([&] { clear_layer_state(*linear, sums, 2); }).isEmpty());
+    }
+
+    // A cleared head's cached steps hold zeros: they score alike and add nothing; other heads keep theirs.
+    void clear_head_cache_zeroes_only_that_head() {
+        const auto model = Model::create_random(small_config("full"), 10);
+        const int width = model->config().d_model(), heads = 3, dims = 4;
+        State state = model->new_state();
+        RowMatrix y;
+        for (int t = 0; t < 3; ++t) model->step(input(t, 2, width), state, y);
+        const State before = state;
+        clear_head_cache(*model, state, 1, AttentionRole::Self, 2);
+        const KeyValueCache& cache = state.layers[1].self_attention.cache();
+        const KeyValueCache& original = before.layers[1].self_attention.cache();
+        QCOMPARE(cache.length, 3);
+        for (int row = 0; row < 2 * heads; ++row) {
+            const bool cleared = row % heads == 2;
+            QCOMPARE(RowMatrix(cache.head_keys(row)),
+                     cleared ? RowMatrix(RowMatrix::Zero(3, dims)) : RowMatrix(original.head_keys(row)));
+            QCOMPARE(RowMatrix(cache.head_values(row)),
+                     cleared ? RowMatrix(RowMatrix::Zero(3, dims)) : RowMatrix(original.head_values(row)));
+        }
+        QCOMPARE(state.layers[0], before.layers[0]);
+
+        Observation observation(everything({1}));
+        Recorder recorder;
+        model->step(input(3, 2, width), state, y, StepOptions{&recorder, &observation});
+        const RowMatrix& weights = recorder.maps.at({1, 0});
+        QCOMPARE(weights.cols(), 4L);
+        for (int n = 0; n < 2; ++n) {
+            const auto row = weights.row(n * heads + 2);
+            QCOMPARE(row(0), row(1));
+            QCOMPARE(row(0), row(2));
+        }
+
+        // Errors change nothing.
+        const State edited = state;
+        QVERIFY(!testing::error_of([&] { clear_head_cache(*model, state, 1, AttentionRole::Self, 3); }).isEmpty());
+        QVERIFY(!testing::error_of([&] { clear_head_cache(*model, state, 2, AttentionRole::Self, 0); }).isEmpty());
+        QVERIFY(!testing::error_of([&] { clear_head_cache(*model, state, 0, AttentionRole::Cross, 0); }).isEmpty());
+        QCOMPARE(state, edited);
+        const auto linear = Model::create_random(small_config("linear"), 10);
+        State sums = linear->new_state();
+        linear->step(input(0, 2, width), sums, y);
+        QVERIFY(testing::error_of([&] { clear_head_cache(*linear, sums, 0, AttentionRole::Self, 0); })
+                    .contains("linear attention"));
     }
 
     // Patching every layer from another run makes the next step that run's step.

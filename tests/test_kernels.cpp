@@ -10,11 +10,11 @@
 #include <string>
 #include <utility>
 
+#include "attention_kernels.h"
+#include "layer_norm_activation.h"
+#include "linear.h"
 #include "stepscope/error.h"
-#include "stepscope/linear.h"
 #include "stepscope/model.h"
-#include "stepscope/normalization.h"
-#include "stepscope/recurrent_attention.h"
 #include "test_support.h"
 
 using namespace stepscope;
@@ -201,7 +201,7 @@ private slots:
         for (Activation activation : {Activation::Relu, Activation::Gelu}) {
             RowMatrix fast = random_matrix(4, 50, 7) * 4.0f, scalar = fast;
             apply_activation(activation, fast);
-            apply_activation_scalar(activation, scalar);
+            reference::apply_activation(activation, scalar);
             STEPSCOPE_COMPARE_CLOSE("activation", fast, scalar, kAbsolute, kRelative);
         }
     }
@@ -212,12 +212,12 @@ private slots:
             const auto [state, phi_k, v, phi_q] = linear_attention_case(rows, features, values, seed);
             LinearAttentionState fast = state, scalar = state;
             linear_attention_update(phi_k, v, fast);
-            linear_attention_update_scalar(phi_k, v, scalar);
+            reference::linear_attention_update(phi_k, v, scalar);
             STEPSCOPE_COMPARE_CLOSE("S", fast.sums, scalar.sums, kAbsolute, kRelative);
             STEPSCOPE_COMPARE_CLOSE("Z", fast.normalizer, scalar.normalizer, kAbsolute, kRelative);
             RowMatrix out_fast(rows, values), out_scalar(rows, values);
             linear_attention_readout(phi_q, fast, 1e-6f, out_fast);
-            linear_attention_readout_scalar(phi_q, scalar, 1e-6f, out_scalar);
+            reference::linear_attention_readout(phi_q, scalar, 1e-6f, out_scalar);
             STEPSCOPE_COMPARE_CLOSE("readout", out_fast, out_scalar, kAbsolute, kRelative);
         }
     }
@@ -232,7 +232,7 @@ private slots:
                     LinearAttentionState fast = state, scalar = state;
                     RowMatrix out_fast(rows, values), out_scalar(rows, values);
                     linear_attention_step(phi_k, v, phi_q, 1e-6f, fast, out_fast);
-                    linear_attention_step_scalar(phi_k, v, phi_q, 1e-6f, scalar, out_scalar);
+                    reference::linear_attention_step(phi_k, v, phi_q, 1e-6f, scalar, out_scalar);
                     STEPSCOPE_COMPARE_CLOSE("step S", fast.sums, scalar.sums, kAbsolute, kRelative);
                     STEPSCOPE_COMPARE_CLOSE("step Z", fast.normalizer, scalar.normalizer, kAbsolute, kRelative);
                     STEPSCOPE_COMPARE_CLOSE("step out", out_fast, out_scalar, kAbsolute, kRelative);
@@ -251,7 +251,7 @@ private slots:
         for (const std::vector<int>& lengths : {std::vector<int>{}, std::vector<int>{70, 12, 1}}) {
             RowMatrix out_fast(batch * heads, value_dims), out_scalar(batch * heads, value_dims), w_fast, w_scalar;
             full_attention(queries, cache, 0.4f, lengths, heads, out_fast, w_fast);
-            full_attention_scalar(queries, cache, 0.4f, lengths, heads, out_scalar, w_scalar);
+            reference::full_attention(queries, cache, 0.4f, lengths, heads, out_scalar, w_scalar);
             STEPSCOPE_COMPARE_CLOSE("full out", out_fast, out_scalar, kAbsolute, kRelative);
             const RowMatrix w = w_fast.leftCols(cache.length);
             STEPSCOPE_COMPARE_CLOSE("full weights", w, w_scalar, kAbsolute, kRelative);

@@ -158,7 +158,7 @@ private slots:
         model->step(random_input(2, 8, 1), memory, state, y);
         State shell = state;
         for (LayerState& layer : shell.layers)
-            for (AttentionState* module : {&layer.self_attention, &layer.cross_attention}) module->cache = {};
+            for (AttentionState* module : {&layer.self_attention, &layer.cross_attention}) module->cache() = {};
         model->check_step(random_input(2, 8, 2), memory, shell);
         QVERIFY(error_of([&] { model->check_state(shell); }).contains("cache does not fit"));
         QVERIFY(error_of([&] { model->check_step(random_input(3, 8, 2), memory, shell); }).contains("batch"));

@@ -109,7 +109,7 @@ Counted count_allocations(const Model& model, int batch, const Ablation* ablatio
     RowMatrix x = RowMatrix::Random(batch, config.d_model()), y;
     auto capacities = [&] {
         long total = 0;
-        for (const LayerState& layer : state.layers) total += layer.self_attention.cache.capacity();
+        for (const LayerState& layer : state.layers) total += layer.self_attention.cache().capacity();
         return total;
     };
     Counted counted;

@@ -208,7 +208,7 @@ private slots:
         const auto full = Model::create_random(small_config(ModelKind::Encoder, "full"), 1);
         State cache = full->new_state();
         run(*full, cache, 0, 100, {});
-        const KeyValueCache& kv = cache.layers[0].self_attention.cache;
+        const KeyValueCache& kv = cache.layers[0].self_attention.cache();
         QCOMPARE(kv.length, 100);
         // Capacity grows geometrically: never more than twice what is used.
         QVERIFY(kv.capacity() >= 100 && kv.capacity() <= 200);

@@ -10,8 +10,8 @@
 #include <functional>
 
 #include "cli_test_support.h"
+#include "parameters.h"
 #include "stepscope/error.h"
-#include "stepscope/parameters.h"
 #include "stepscope/safetensors.h"
 #include "stepscope/token_model.h"
 #include "stepscope/token_tasks.h"

@@ -5,7 +5,7 @@
 #include <QtTest>
 
 #include "cli_test_support.h"
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 
 using stepscope::testing::CliResult;
 using stepscope::testing::run_stepscope;

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "model_panel.h"
+#include "parameters.h"
 #include "session/input_source.h"
 #include "session/session.h"
 #include "session/session_spec.h"
@@ -18,7 +19,6 @@
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/model.h"
-#include "stepscope/parameters.h"
 #include "stepscope/safetensors.h"
 #include "stepscope/snapshot.h"
 #include "test_support.h"

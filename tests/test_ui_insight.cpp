@@ -1,5 +1,7 @@
 // Seeing inside linear attention in the explorer: implicit maps, capacity, interventions, branches and forks.
+#include <QComboBox>
 #include <QJsonDocument>
+#include <QStandardItemModel>
 #include <QtTest>
 #include <qcustomplot.h>
 
@@ -336,6 +338,48 @@ private slots:
         }
         // Ablated for the whole run: the branch differs from the first step.
         QCOMPARE(first_divergence(again.traces()), std::optional<int64_t>(1));
+    }
+
+    // Offered where the kind keeps a cache; the branch diverges after the edit and a session reproduces it.
+    void clearing_a_softmax_head_branches_the_run() {
+        SessionController linear;
+        linear.open(small_spec("linear", InputKind::Feedback));
+        QVERIFY(wait_idle(linear));
+        IntervenePanel panel;
+        const auto offered = [&panel] {
+            for (const QComboBox* box : panel.findChildren<QComboBox*>())
+                if (box->count() > int(IntervenePanel::Action::ClearHeadCache))
+                    return qobject_cast<const QStandardItemModel*>(box->model())
+                        ->item(int(IntervenePanel::Action::ClearHeadCache))
+                        ->isEnabled();
+            return false;
+        };
+        panel.setRun(linear.traces(), 0, {});
+        QVERIFY(!offered());
+
+        SessionController run;
+        run.open(small_spec("full", InputKind::Feedback));
+        QVERIFY(wait_idle(run));
+        run.step(5);
+        QVERIFY(wait_idle(run));
+        panel.setRun(run.traces(), 2, {});
+        QVERIFY(offered());
+        panel.choose(IntervenePanel::Action::ClearHeadCache, 1, 1);
+        const Intervention clear = panel.intervention();
+        QCOMPARE(clear.kind, InterventionKind::ClearHeadCache);
+        run.setViewStep(2);
+        run.intervene(clear, false);
+        QVERIFY(wait_idle(run));
+        QCOMPARE(first_divergence(run.traces()), std::optional<int64_t>(3));
+
+        const SessionSpec saved = session_from_json(session_to_json(run.spec()));
+        QVERIFY(saved.interventions == run.spec().interventions);
+        SessionController again;
+        again.open(saved);
+        QVERIFY(wait_idle(again));
+        for (int t = 0; t < run.traces().size(); ++t)
+            QCOMPARE(again.traces().records()[size_t(t)].output, run.traces().records()[size_t(t)].output);
+        QCOMPARE(parse_gui_arguments({"--intervene", "clear-head:1:1"}).actions[0].intervention, clear);
     }
 
     void copying_every_layer_rejoins_the_original() {

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "cli_test_support.h"
+#include "parameters.h"
 #include "stepscope/config.h"
 #include "stepscope/decoder_memory.h"
 #include "stepscope/feature_map.h"
-#include "stepscope/parameters.h"
 #include "test_support.h"
 
 using namespace stepscope;
@@ -300,12 +300,12 @@ private slots:
             }
             // The spectrum against a Jacobi SVD of each stored S, relative to its largest singular value.
             const Tensor& spectrum = views.tensors.at("spectrum." + std::to_string(l));
-            const long F = reference.state_after(0).layers[size_t(l)].self_attention.linear.normalizer.cols();
+            const long F = reference.state_after(0).layers[size_t(l)].self_attention.linear().normalizer.cols();
             const long rank = std::min(F, M);
             QCOMPARE(spectrum.shape, (std::vector<int64_t>{T, N, H, rank}));
             std::vector<double> sigma(size_t(T * N * H * rank));
             for (long t = 0; t < T; ++t) {
-                const RowMatrix& sums = reference.state_after(t).layers[size_t(l)].self_attention.linear.sums;
+                const RowMatrix& sums = reference.state_after(t).layers[size_t(l)].self_attention.linear().sums;
                 for (long r = 0; r < N * H; ++r) {
                     const Eigen::JacobiSVD<Mat> svd(sums.middleRows(r * F, F).cast<double>());
                     for (long i = 0; i < rank; ++i) sigma[size_t((t * N * H + r) * rank + i)] = svd.singularValues()[i];

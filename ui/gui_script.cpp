@@ -41,8 +41,9 @@ const char* const kGuiUsage =
     "                     intervene\n"
     "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
     "  --intervene WHAT   branch at the viewed step: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L,\n"
-    "                     copy:L (from the original), input:N:I:V (element N, component I of the next input) or\n"
-    "                     token:N:TEXT (token runs: element N reads TEXT at the next step)\n";
+    "                     clear-head:L:H (a softmax head's cache), copy:L (from the original), input:N:I:V\n"
+    "                     (element N, component I of the next input) or token:N:TEXT (token runs: element N\n"
+    "                     reads TEXT at the next step)\n";
 
 namespace {
 Error usage(const QString& message) { return Error(message.toStdString()); }
@@ -68,10 +69,10 @@ GuiAction parse_intervention(const QString& text) {
         return action;
     }
     const int arity = what == "scale" || what == "input" ? 3 : (what == "clear" || what == "copy" ? 1 : 2);
-    const QStringList kinds{"ablate", "ablate-all", "scale", "zero", "clear", "copy", "input"};
+    const QStringList kinds{"ablate", "ablate-all", "scale", "zero", "clear", "clear-head", "copy", "input"};
     if (!kinds.contains(what) || parts.size() != arity + 1)
         throw usage(QStringLiteral("--intervene takes ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L, "
-                                   "copy:L, input:N:I:V or token:N:TEXT, got '%1'")
+                                   "clear-head:L:H, copy:L, input:N:I:V or token:N:TEXT, got '%1'")
                         .arg(text));
     std::vector<double> numbers;
     for (int i = 1; i < parts.size(); ++i) {
@@ -98,6 +99,7 @@ GuiAction parse_intervention(const QString& text) {
     if (what == "ablate" || what == "ablate-all") i.kind = InterventionKind::AblateHead;
     else if (what == "scale" || what == "zero") i.kind = InterventionKind::ScaleHead;
     else if (what == "clear") i.kind = InterventionKind::ClearLayer;
+    else if (what == "clear-head") i.kind = InterventionKind::ClearHeadCache;
     else i.kind = InterventionKind::CopyFromOriginal;
     if (what == "scale") i.factor = numbers[2];
     action.whole_run = what == "ablate-all";

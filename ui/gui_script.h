@@ -30,7 +30,8 @@ struct GuiAction {
     bool whole_run = false;     // Intervene
 };
 
-// --intervene's value: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L, copy:L or input:N:I:V.
+// --intervene's value: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L, clear-head:L:H, copy:L or
+// input:N:I:V.
 // Throws stepscope::Error naming what is wrong.
 GuiAction parse_intervention(const QString& text);
 

@@ -10,8 +10,10 @@
 #include <QPushButton>
 #include <QSignalBlocker>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QVBoxLayout>
 
+#include "stepscope/attention_kind.h"
 
 #include "session/trace_store.h"
 
@@ -35,7 +37,7 @@ IntervenePanel::IntervenePanel(QWidget* parent)
     action_->addItems({tr("Ablate head from this step on"), tr("Ablate head for the whole run"),
                        tr("Scale head's S and Z"), tr("Zero head's S and Z"), tr("Clear layer's state"),
                        tr("Copy layer's state from the original"), tr("Edit the next input"),
-                       tr("Edit the next token (a fork)")});
+                       tr("Edit the next token (a fork)"), tr("Clear head's key/value cache")});
     action_->setToolTip(tr("Each intervention branches the run at the viewed step; the branch is stepped beside "
                            "its original (the run without interventions), which stays pinned, dashed"));
     role_->addItems({tr("self attention"), tr("cross attention")});
@@ -90,6 +92,15 @@ void IntervenePanel::setRun(const TraceStore& run, int64_t view_step, const std:
     index_->setRange(0, std::max(0, run.width() - 1));
     head_->setProperty("self_heads", run.heads(AttentionRole::Self));
     head_->setProperty("cross_heads", run.heads(AttentionRole::Cross));
+    // Each role offers what its attention kind can do.
+    for (const AttentionRole role : {AttentionRole::Self, AttentionRole::Cross}) {
+        const ModelConfig* config = run.has_run() ? &run.info().model->config() : nullptr;
+        const bool cross = role == AttentionRole::Cross;
+        const bool clears = config && (!cross || decoder_) &&
+                            attention_capabilities(cross ? config->cross_attention_type : config->self_attention())
+                                .clear_head;
+        head_->setProperty(cross ? "cross_clears" : "self_clears", clears);
+    }
     where_->setText(run.has_run() ? tr("Branches at step %1 (scrub the timeline to choose another)").arg(view_step)
                                   : QString());
     QStringList lines;
@@ -97,14 +108,14 @@ void IntervenePanel::setRun(const TraceStore& run, int64_t view_step, const std:
     list_->setText(lines.isEmpty() ? tr("No interventions: this is an original run.")
                                    : tr("This run is a branch:\n%1").arg(lines.join('\n')));
     original_->setEnabled(!interventions.empty());
-    apply_->setEnabled(run.has_run());
+    apply_->setProperty("has_run", run.has_run());
     updateFields();
 }
 
 void IntervenePanel::updateFields() {
     const Action a = Action(action_->currentIndex());
     const bool head = a == Action::AblateFromHere || a == Action::AblateWholeRun || a == Action::ScaleHead ||
-                      a == Action::ZeroHead;
+                      a == Action::ZeroHead || a == Action::ClearHeadCache;
     const bool input = a == Action::EditInput || a == Action::EditToken;
     role_->setEnabled(head && decoder_);
     if (!decoder_) role_->setCurrentIndex(0);
@@ -117,6 +128,11 @@ void IntervenePanel::updateFields() {
     token_->setEnabled(a == Action::EditToken);
     const int heads = head_->property(role_->currentIndex() == 1 ? "cross_heads" : "self_heads").toInt();
     head_->setRange(0, std::max(0, heads - 1));
+    const bool clears = head_->property("self_clears").toBool() || head_->property("cross_clears").toBool();
+    if (auto* items = qobject_cast<QStandardItemModel*>(action_->model()))
+        items->item(int(Action::ClearHeadCache))->setEnabled(clears);
+    const bool this_role_clears = head_->property(role_->currentIndex() == 1 ? "cross_clears" : "self_clears").toBool();
+    apply_->setEnabled(apply_->property("has_run").toBool() && (a != Action::ClearHeadCache || this_role_clears));
 }
 
 void IntervenePanel::choose(Action action, int layer, int head, double number, int element, int index) {
@@ -149,6 +165,7 @@ Intervention IntervenePanel::intervention() const {
             break;
         case Action::ZeroHead: i.kind = InterventionKind::ScaleHead; break;
         case Action::ClearLayer: i.kind = InterventionKind::ClearLayer; break;
+        case Action::ClearHeadCache: i.kind = InterventionKind::ClearHeadCache; break;
         case Action::CopyFromOriginal: i.kind = InterventionKind::CopyFromOriginal; break;
         case Action::EditInput:
             i.kind = InterventionKind::EditInput;

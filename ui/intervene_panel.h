@@ -22,8 +22,17 @@ class IntervenePanel : public QWidget {
     Q_OBJECT
 
 public:
-    enum class Action { AblateFromHere = 0, AblateWholeRun, ScaleHead, ZeroHead, ClearLayer, CopyFromOriginal, EditInput,
-                        EditToken };
+    enum class Action {
+        AblateFromHere = 0,
+        AblateWholeRun,
+        ScaleHead,
+        ZeroHead,
+        ClearLayer,
+        CopyFromOriginal,
+        EditInput,
+        EditToken,
+        ClearHeadCache,  // offered where the attention kind keeps a key/value cache
+    };
 
     explicit IntervenePanel(QWidget* parent = nullptr);
 

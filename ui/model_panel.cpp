@@ -96,7 +96,7 @@ ModelPanel::ModelPanel(QWidget* parent)
              help(tr("Hidden width of each layer's feed-forward block"),
                   QString::number(defaults.feed_forward_dimensions)));
     addField(form, "activation", tr("Activation"),
-             comboField({"relu", "gelu"}, [](const ModelConfig& c) { return QString::fromStdString(c.activation); }),
+             comboField(to_qt(activation_names()), [](const ModelConfig& c) { return QString::fromStdString(c.activation); }),
              help(tr("Feed-forward activation"), QString::fromStdString(defaults.activation)));
     {
         Field field;
@@ -143,7 +143,7 @@ ModelPanel::ModelPanel(QWidget* parent)
              help(tr("Width of the memory's elements; 0: cross heads x cross value dims"),
                   tr("cross_n_heads x cross_value_dimensions")));
     addField(form, "precision", tr("Weight precision"),
-             comboField({"f32", "bf16"}, [](const ModelConfig& c) { return QString::fromStdString(c.precision); }),
+             comboField(to_qt(precision_names()), [](const ModelConfig& c) { return QString::fromStdString(c.precision); }),
              help(tr("Storage of the weights (Stepscope)"), "f32"));
 
     device_->setObjectName(QStringLiteral("device"));

@@ -9,8 +9,8 @@
 #include <optional>
 
 #include "stepscope/config.h"
-#include "stepscope/device.h"
 #include "stepscope/error.h"
+#include "stepscope/stepper.h"
 
 class QComboBox;
 class QFormLayout;

@@ -10,10 +10,10 @@
 #include "device_model.h"
 #include "full_attention.cuh"
 #include "layer_norm_activation.cuh"
+#include "layer_norm_activation.h"
 #include "linear_attention.cuh"
 #include "state_norms.cuh"
 #include "stepscope/error.h"
-#include "stepscope/normalization.h"
 
 namespace stepscope {
 
@@ -238,7 +238,7 @@ void CudaStepper::self_attention(int layer, int batch, StepObserver* observer) {
     a.projection.multiply(context_.cublas, scratch_.x.data(), batch, scratch_.projected.data());
     const ProjectedHeads in{scratch_.projected.data(), a.projection.bias.data(), a.projection.out, 0, a.heads * D,
                             2 * a.heads * D};
-    if (a.kind == AttentionKind::Linear) {
+    if (a.kept == KeptState::Sums) {
         if (!host.started) {
             state.sums.allocate_zeros(size_t(rows) * D * M, context_.stream);
             state.normalizer.allocate_zeros(size_t(rows) * D, context_.stream);
@@ -275,7 +275,7 @@ void CudaStepper::cross_attention(int layer, int batch, const Memory& memory, co
     if (!shell_.layers[layer].cross_attention.started) start_cross_attention(layer, memory, lengths);
     a.projection.multiply(context_.cublas, scratch_.x.data(), batch, scratch_.projected.data());
     const ProjectedHeads in{scratch_.projected.data(), a.projection.bias.data(), a.projection.out, 0, -1, -1};
-    if (a.kind == AttentionKind::Linear) {
+    if (a.kept == KeptState::Sums) {
         linear_attention_step(in, a.shape(batch), a.feature_map, a.eps, state.sums.data(), state.normalizer.data(),
                               scratch_.heads.data(), context_.stream);
     } else {
@@ -303,7 +303,7 @@ void CudaStepper::start_cross_attention(int layer, const Memory& memory, const s
     a.key_projection.multiply(context_.cublas, scratch_.memory.data(), batch * length, scratch_.memory_keys.data());
     a.value_projection.multiply(context_.cublas, scratch_.memory.data(), batch * length,
                                 scratch_.memory_values.data());
-    if (a.kind == AttentionKind::Linear) {
+    if (a.kept == KeptState::Sums) {
         state.sums.allocate(size_t(rows) * D * M);
         state.normalizer.allocate(size_t(rows) * D);
         linear_attention_memory(scratch_.memory_keys.data(), a.key_projection.bias.data(),
@@ -387,13 +387,13 @@ void CudaStepper::grow_cache(ModuleState& state, int rows, int key_dims, int val
     state.capacity = capacity;
 }
 
-// compute_state_norms on the device: 2*N*H floats come back instead of the state.
+// AttentionKind::norms (attention_kinds/) on the device: 2*N*H floats come back instead of the state.
 void CudaStepper::report_norms(StepObserver* observer, int layer, AttentionRole role, const DeviceAttention& a,
                                const ModuleState& state, int batch) {
     const int rows = batch * a.heads, D = a.query_dims, M = a.value_dims;
     float* norms = scratch_.norms.data();
     StateNorms out;
-    out.is_linear = a.kind == AttentionKind::Linear;
+    out.is_linear = a.kept == KeptState::Sums;
     out.batch = batch;
     out.heads = a.heads;
     if (out.is_linear) {
@@ -427,34 +427,34 @@ RowMatrix CudaStepper::download_rows(const float* device, long rows, long cols, 
 
 void CudaStepper::download(const DeviceAttention& a, const ModuleState& state, AttentionState& out) const {
     const long rows = long(shell_.batch) * a.heads, D = a.query_dims, M = a.value_dims;
-    if (a.kind == AttentionKind::Linear) {
-        out.linear.sums = download_rows(state.sums.data(), rows * D, M, M);
-        out.linear.normalizer = download_rows(state.normalizer.data(), rows, D, D);
+    if (a.kept == KeptState::Sums) {
+        out.linear().sums = download_rows(state.sums.data(), rows * D, M, M);
+        out.linear().normalizer = download_rows(state.normalizer.data(), rows, D, D);
         return;
     }
     const long pitch = state.capacity, length = state.length;
-    out.cache.assign(download_rows(state.keys.data(), rows, length * D, pitch * D),
-                     download_rows(state.values.data(), rows, length * M, pitch * M), int(D), int(M), int(length));
+    out.cache().assign(download_rows(state.keys.data(), rows, length * D, pitch * D),
+                       download_rows(state.values.data(), rows, length * M, pitch * M), int(D), int(M), int(length));
 }
 
 // What an upload relies on: every tensor the shape the model and batch give it.
 void CudaStepper::upload(const DeviceAttention& a, const AttentionState& s, int batch, ModuleState& out) const {
     const size_t rows = size_t(batch) * a.heads, D = a.query_dims, M = a.value_dims;
-    if (a.kind == AttentionKind::Linear) {
-        out.sums.upload(s.linear.sums.data(), size_t(s.linear.sums.size()), context_.stream);
-        out.normalizer.upload(s.linear.normalizer.data(), size_t(s.linear.normalizer.size()), context_.stream);
+    if (a.kept == KeptState::Sums) {
+        out.sums.upload(s.linear().sums.data(), size_t(s.linear().sums.size()), context_.stream);
+        out.normalizer.upload(s.linear().normalizer.data(), size_t(s.linear().normalizer.size()), context_.stream);
         return;
     }
-    out.length = s.cache.length;
+    out.length = s.cache().length;
     out.capacity = cache_capacity(out.length);
     out.keys.allocate(rows * out.capacity * D);
     out.values.allocate(rows * out.capacity * M);
     if (!out.length) return;
-    STEPSCOPE_CUDA_CHECK(cudaMemcpy2DAsync(out.keys.data(), out.capacity * D * sizeof(float), s.cache.keys.data(),
-                                           s.cache.keys.cols() * sizeof(float), out.length * D * sizeof(float), rows,
+    STEPSCOPE_CUDA_CHECK(cudaMemcpy2DAsync(out.keys.data(), out.capacity * D * sizeof(float), s.cache().keys.data(),
+                                           s.cache().keys.cols() * sizeof(float), out.length * D * sizeof(float), rows,
                                            cudaMemcpyHostToDevice, context_.stream));
     STEPSCOPE_CUDA_CHECK(cudaMemcpy2DAsync(out.values.data(), out.capacity * M * sizeof(float),
-                                           s.cache.values.data(), s.cache.values.cols() * sizeof(float),
+                                           s.cache().values.data(), s.cache().values.cols() * sizeof(float),
                                            out.length * M * sizeof(float), rows, cudaMemcpyHostToDevice,
                                            context_.stream));
 }
@@ -478,10 +478,9 @@ void CudaStepper::set_state(State state) {
     DeviceBuffer<int> memory_lengths;
     State shell = state;
     // The shell keeps the host parts; the tensors go to the device.
-    auto take = [&](const DeviceAttention& attention, AttentionState& kept, ModuleState& module) {
-        if (kept.started) upload(attention, kept, batch, module);
-        kept.linear = LinearAttentionState();
-        kept.cache.clear();
+    auto take = [&](const DeviceAttention& attention, AttentionState& host, ModuleState& module) {
+        if (host.started) upload(attention, host, batch, module);
+        host.kept = std::monostate();
     };
     for (size_t i = 0; i < state.layers.size(); ++i) {
         take(weights_.layers[i].self_attention, shell.layers[i].self_attention, states[i].self_attention);

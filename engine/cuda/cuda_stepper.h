@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 
 namespace stepscope {
 

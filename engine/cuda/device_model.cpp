@@ -3,11 +3,9 @@
 
 #include <string>
 
+#include "attention_layer.h"
 #include "bfloat16.h"
-#include "stepscope/decoder.h"
-#include "stepscope/encoder.h"
 #include "stepscope/error.h"
-#include "stepscope/parameters.h"
 
 namespace stepscope::cuda {
 
@@ -16,7 +14,7 @@ namespace {
 class Uploader {
 public:
     Uploader(const Model& model, cudaStream_t stream)
-        : tensors_(model.tensors()), bf16_(model.config().precision == "bf16"), stream_(stream) {}
+        : tensors_(model.tensors()), bf16_(model.precision() == Precision::Bf16), stream_(stream) {}
 
     std::vector<float> values(const std::string& name) const { return tensors_.at(name).values; }
 
@@ -61,17 +59,21 @@ private:
 };
 
 // The feature maps the device has kernels for; the random ones run on the CPU only.
-FeatureMapKind feature_map_kind(const std::string& name) {
-    if (name == "elu") return FeatureMapKind::Elu;
-    if (name == "relu") return FeatureMapKind::Relu;
-    throw Error("feature map '" + name +
+FeatureMapKind feature_map_kind(const AttentionModule& module, const ModelConfig& config) {
+    switch (module.inner->feature_map()->pointwise()) {
+        case PointwiseMap::Elu: return FeatureMapKind::Elu;
+        case PointwiseMap::Relu: return FeatureMapKind::Relu;
+        case PointwiseMap::None: break;
+    }
+    throw Error("feature map '" + config.feature_map +
                 "' is not implemented on CUDA (there: elu, relu); step this model with --device cpu");
 }
 
-DeviceAttention attention_constants(const InnerAttention& inner, const ModelConfig& config) {
+DeviceAttention attention_constants(const AttentionModule& module, const ModelConfig& config) {
+    const InnerAttention& inner = *module.inner;
     DeviceAttention a;
-    a.kind = inner.kind();
-    if (a.kind == AttentionKind::Linear) a.feature_map = feature_map_kind(config.feature_map);
+    a.kept = module.kind->kept;
+    if (module.kind->feature_map) a.feature_map = feature_map_kind(module, config);
     a.heads = inner.heads();
     a.query_dims = inner.query_dims();
     a.value_dims = inner.value_dims();
@@ -80,21 +82,18 @@ DeviceAttention attention_constants(const InnerAttention& inner, const ModelConf
     return a;
 }
 
-DeviceAttention self_attention(const Uploader& up, const InnerAttention& inner, const ModelConfig& config,
-                               const std::string& prefix) {
-    DeviceAttention a = attention_constants(inner, config);
-    a.projection = up.fused({prefix + ".query_projection", prefix + ".key_projection", prefix + ".value_projection"});
-    a.out_projection = up.linear(prefix + ".out_projection");
-    return a;
-}
-
-DeviceAttention cross_attention(const Uploader& up, const InnerAttention& inner, const ModelConfig& config,
-                                int layer) {
-    const std::string prefix = cross_attention_prefix(layer);
-    DeviceAttention a = attention_constants(inner, config);
-    a.projection = up.linear(prefix + ".query_projection");
-    a.key_projection = up.linear(prefix + ".key_projection");
-    a.value_projection = up.linear(prefix + ".value_projection");
+// Self attention fuses its query, key and value projections; cross attention projects the memory apart.
+DeviceAttention attention(const Uploader& up, const AttentionModule& module, const ModelConfig& config) {
+    DeviceAttention a = attention_constants(module, config);
+    const std::string& prefix = module.prefix;
+    if (module.role == AttentionRole::Self) {
+        a.projection =
+            up.fused({prefix + ".query_projection", prefix + ".key_projection", prefix + ".value_projection"});
+    } else {
+        a.projection = up.linear(prefix + ".query_projection");
+        a.key_projection = up.linear(prefix + ".key_projection");
+        a.value_projection = up.linear(prefix + ".value_projection");
+    }
     a.out_projection = up.linear(prefix + ".out_projection");
     return a;
 }
@@ -102,11 +101,8 @@ DeviceAttention cross_attention(const Uploader& up, const InnerAttention& inner,
 }  // namespace
 
 void require_device_support(const Model& model) {
-    const ModelConfig& config = model.config();
-    const bool linear = attention_kind(config.self_attention()) == AttentionKind::Linear ||
-                        (config.kind == ModelKind::Decoder &&
-                         attention_kind(config.cross_attention_type) == AttentionKind::Linear);
-    if (linear) feature_map_kind(config.feature_map);  // refuses the maps the device has no kernel for
+    for (const AttentionModule& module : model.attention_modules())
+        if (module.kind->feature_map) feature_map_kind(module, model.config());  // refuses maps without a kernel
 }
 
 DeviceModel upload_model(const Model& model, cudaStream_t stream) {
@@ -116,26 +112,20 @@ DeviceModel upload_model(const Model& model, cudaStream_t stream) {
     DeviceModel device;
     device.decoder = config.kind == ModelKind::Decoder;
     device.d_model = config.d_model();
-    device.activation = activation_from_name(config.activation) == Activation::Gelu ? ActivationKind::Gelu
-                                                                                    : ActivationKind::Relu;
+    device.activation = model.activation() == Activation::Gelu ? ActivationKind::Gelu : ActivationKind::Relu;
+    device.layers.resize(size_t(config.n_layers));
+    for (const AttentionModule& module : model.attention_modules()) {
+        DeviceLayer& l = device.layers[size_t(module.layer)];
+        (module.role == AttentionRole::Self ? l.self_attention : l.cross_attention) = attention(up, module, config);
+    }
     for (int i = 0; i < config.n_layers; ++i) {
         const std::string layer = "layers." + std::to_string(i);
-        DeviceLayer l;
-        if (device.decoder) {
-            const RecurrentTransformerDecoderLayer& cpu = model.decoder()->layers()[i];
-            l.self_attention =
-                self_attention(up, cpu.self_attention().inner(), config, self_attention_prefix(config, i));
-            l.cross_attention = cross_attention(up, cpu.cross_attention().inner(), config, i);
-            l.norm3 = up.norm(layer + ".norm3");
-        } else {
-            const RecurrentTransformerEncoderLayer& cpu = model.encoder()->layers()[i];
-            l.self_attention = self_attention(up, cpu.attention().inner(), config, self_attention_prefix(config, i));
-        }
+        DeviceLayer& l = device.layers[size_t(i)];
+        if (device.decoder) l.norm3 = up.norm(layer + ".norm3");
         l.linear1 = up.linear(layer + ".linear1");
         l.linear2 = up.linear(layer + ".linear2");
         l.norm1 = up.norm(layer + ".norm1");
         l.norm2 = up.norm(layer + ".norm2");
-        device.layers.push_back(std::move(l));
     }
     if (config.final_normalization) device.norm = up.norm("norm");
     // A failed upload shows here, at construction, rather than in the first step.

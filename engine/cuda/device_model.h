@@ -8,8 +8,8 @@
 #include "layer_norm_activation.cuh"
 #include "linear.h"
 #include "linear_attention.cuh"
+#include "stepscope/attention_kind.h"
 #include "stepscope/model.h"
-#include "stepscope/recurrent_attention.h"
 
 namespace stepscope::cuda {
 
@@ -21,8 +21,8 @@ struct DeviceNorm {
 // One attention module: its inner attention's constants, as the CPU's
 // InnerAttention reports them, and its projections.
 struct DeviceAttention {
-    AttentionKind kind = AttentionKind::Linear;
-    FeatureMapKind feature_map = FeatureMapKind::Elu;  // linear attention only
+    KeptState kept = KeptState::Sums;                  // which kernels step it: linear or softmax attention
+    FeatureMapKind feature_map = FeatureMapKind::Elu;  // kinds with a feature map only
     int heads = 0, query_dims = 0, value_dims = 0;     // H, D, M
     float eps = 0, temperature = 0;
     DeviceLinear projection;        // self: query, key and value fused (H*D + H*D + H*M, E); cross: query (H*D, E)

@@ -23,7 +23,7 @@ struct DeviceCache {
 // where valid is lengths[n] (cross attention's memory lengths, on the device)
 // or, with lengths null, cache.length. weights (N*H, weights_stride) receives
 // a over cache.length columns, masked keys 0; out (N, H*M) = (N*H, M).
-// CPU reference: KeyValueCache::append and full_attention (state.cpp, recurrent_attention.cpp).
+// CPU reference: KeyValueCache::append and full_attention (state.cpp, attention_kernels.cpp).
 void full_attention_step(const ProjectedHeads& in, const HeadShape& shape, float temperature, DeviceCache cache,
                          const int* lengths, float* weights, int weights_stride, float* out, cudaStream_t stream);
 

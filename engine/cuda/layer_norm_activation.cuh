@@ -5,7 +5,7 @@
 
 namespace stepscope::cuda {
 
-// The feed-forward activations, as stepscope::Activation (normalization.h),
+// The feed-forward activations, as stepscope::Activation (config.h),
 // which this header does not include to keep Eigen out of nvcc.
 enum class ActivationKind { Relu, Gelu };
 

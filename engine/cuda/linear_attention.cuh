@@ -16,7 +16,7 @@ enum class FeatureMapKind { Elu, Relu };
 //   readout: out = phi(q)^T S / (phi(q) . Z + eps)
 // sums (N*H*D, M), normalizer (N*H, D), out (N, H*M) = (N*H, M).
 // With in.key_offset < 0 only the readout runs (cross attention).
-// CPU reference: linear_attention_update and linear_attention_readout (recurrent_attention.cpp).
+// CPU reference: linear_attention_update and linear_attention_readout (attention_kernels.cpp).
 void linear_attention_step(const ProjectedHeads& in, const HeadShape& shape, FeatureMapKind map, float eps,
                            float* sums, float* normalizer, float* out, cudaStream_t stream);
 

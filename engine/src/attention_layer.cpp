@@ -1,14 +1,13 @@
 // Self and cross attention layers: fused projections, head splitting, the inner attention, observation.
-#include "stepscope/attention_layer.h"
+#include "attention_layer.h"
 
 #include <random>
 
-#include "attention_views.h"
 #include "step_scratch.h"
 #include "stepscope/error.h"
 #include "stepscope/intervention.h"
 #include "stepscope/observation.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 
 namespace stepscope {
 
@@ -22,8 +21,7 @@ Eigen::Map<const RowMatrix> merged_heads(const RowMatrix& heads, int batch) {
 void report(StepObserver* observer, int layer, AttentionRole role, const InnerAttention& inner,
             const AttentionState& state, int batch) {
     if (!observer) return;
-    observer->state_norms(layer, role,
-                          compute_state_norms(state, inner.kind() == AttentionKind::Linear, batch, inner.heads()));
+    observer->state_norms(layer, role, inner.kind().norms(state, batch, inner.heads()));
 }
 
 }  // namespace
@@ -58,14 +56,15 @@ void split_heads(const RowMatrix& projected, int offset, int heads, int width, R
 InnerAttention::InnerAttention(const ModelConfig& config, const std::string& type, int heads, int query_dims,
                                int value_dims, const TensorMap& tensors, const std::string& prefix,
                                uint64_t draw_tag)
-    : kind_(attention_kind(type)),
+    : kind_(&find_attention_kind(type)),
+      capabilities_(&attention_capabilities(type)),
       heads_(heads),
       query_dims_(query_dims),
       value_dims_(value_dims),
       eps_(static_cast<float>(config.eps)),
       temperature_(static_cast<float>(config.softmax_temp.value_or(default_softmax_temp(query_dims)))),
       draw_tag_(draw_tag) {
-    if (kind_ != AttentionKind::Linear) return;
+    if (!capabilities_->feature_map) return;
     FeatureMapOptions options;
     options.name = config.feature_map;
     options.query_dimensions = query_dims;
@@ -129,24 +128,7 @@ void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& s
     split_heads(s.projected, 2 * heads * query_dims, heads, value_dims, s.values);
     ensure_shape(s.heads, long(batch) * heads, value_dims);
 
-    if (inner_.kind() == AttentionKind::Linear) {
-        const RowMatrix& omega = inner_.omega(state, sequence_seed);
-        const RowLayout layout{batch, heads, 1};
-        inner_.features(s.keys, omega, s.phi_keys, layout);
-        inner_.features(s.queries, omega, s.phi_queries, layout);
-        if (!state.started) {
-            state.linear.sums = RowMatrix::Zero(long(batch) * heads * inner_.feature_dims(), value_dims);
-            state.linear.normalizer = RowMatrix::Zero(long(batch) * heads, inner_.feature_dims());
-        }
-        linear_attention_step(s.phi_keys, s.values, s.phi_queries, inner_.eps(), state.linear, s.heads);
-        if (step.observation) observe_linear_self(inner_, s, state, batch, step);
-    } else {
-        state.cache.append(s.keys, s.values);
-        full_attention(s.queries, state.cache, inner_.temperature(), {}, heads, s.heads, s.weights);
-        if (step.observer)
-            step.observer->attention_weights(step.layer, AttentionRole::Self, s.weights.leftCols(state.cache.length));
-        if (step.observation) observe_full(inner_, s, state, batch, AttentionRole::Self, step);
-    }
+    inner_.kind().self_step(inner_, s, state, sequence_seed, step);
     state.started = true;
     step.silence(AttentionRole::Self, s.heads, heads);
     out_projection_.forward(merged_heads(s.heads, batch), out);
@@ -163,54 +145,9 @@ void RecurrentAttentionLayer::forward_batch(const ConstMatrixRef& xs, int steps,
     split_heads(projected, 0, heads, query_dims, queries);
     split_heads(projected, heads * query_dims, heads, query_dims, keys);
     split_heads(projected, 2 * heads * query_dims, heads, value_dims, values);
-    const int rows_per_step = batch * heads;
-    auto row = [&](int t, int r) { return long(t) * rows_per_step + r; };
 
-    RowMatrix attended(long(steps) * rows_per_step, value_dims);
-    if (inner_.kind() == AttentionKind::Linear) {
-        // The masked quadratic form: out_t = sum_{s<=t} (phi(q_t).phi(k_s)) v_s / (sum_{s<=t} phi(q_t).phi(k_s) + eps)
-        AttentionState draw;
-        const RowMatrix& omega = inner_.omega(draw, sequence_seed);
-        // Favor's stabilize reduces over the sequence in the batch form: rows (n, t, h) there.
-        RowMatrix q_nth(queries.rows(), query_dims), k_nth(keys.rows(), query_dims);
-        for (int t = 0; t < steps; ++t)
-            for (int n = 0; n < batch; ++n)
-                for (int h = 0; h < heads; ++h) {
-                    const long source = row(t, n * heads + h), target = (long(n) * steps + t) * heads + h;
-                    q_nth.row(target) = queries.row(source);
-                    k_nth.row(target) = keys.row(source);
-                }
-        RowMatrix phi_q, phi_k;
-        const RowLayout layout{batch, steps, heads};
-        inner_.features(q_nth, omega, phi_q, layout);
-        inner_.features(k_nth, omega, phi_k, layout);
-        auto nth = [&](int n, int t, int h) { return (long(n) * steps + t) * heads + h; };
-        for (int n = 0; n < batch; ++n)
-            for (int h = 0; h < heads; ++h)
-                for (int t = 0; t < steps; ++t) {
-                    Vector numerator = Vector::Zero(value_dims);
-                    float denominator = 0;
-                    for (int u = 0; u <= t; ++u) {
-                        const float similarity = phi_q.row(nth(n, t, h)).dot(phi_k.row(nth(n, u, h)));
-                        numerator += similarity * values.row(row(u, n * heads + h)).transpose();
-                        denominator += similarity;
-                    }
-                    attended.row(row(t, n * heads + h)) = numerator.transpose() / (denominator + inner_.eps());
-                }
-    } else {
-        // Softmax over keys s <= t (the triangular causal mask).
-        for (int r = 0; r < rows_per_step; ++r)
-            for (int t = 0; t < steps; ++t) {
-                Vector scores(t + 1);
-                for (int u = 0; u <= t; ++u)
-                    scores[u] = inner_.temperature() * queries.row(row(t, r)).dot(keys.row(row(u, r)));
-                scores = (scores.array() - scores.maxCoeff()).exp();
-                scores /= scores.sum();
-                Vector sum = Vector::Zero(value_dims);
-                for (int u = 0; u <= t; ++u) sum += scores[u] * values.row(row(u, r)).transpose();
-                attended.row(row(t, r)) = sum.transpose();
-            }
-    }
+    RowMatrix attended(long(steps) * batch * heads, value_dims);
+    inner_.kind().self_batch(inner_, queries, keys, values, steps, batch, sequence_seed, attended);
     out_projection_.forward(merged_heads(attended, steps * batch), out);
 }
 
@@ -230,58 +167,23 @@ void RecurrentCrossAttentionLayer::use_bf16(bool enabled) {
 }
 
 void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& state, uint64_t sequence_seed,
-                                         StepScratch& scratch) const {
-    AttentionScratch& s = scratch.cross_attention;
-    const int batch = memory.batch, length = memory.length, heads = inner_.heads();
-    const int query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
+                                         AttentionScratch& s) const {
+    const int batch = memory.batch;
     state.memory = memory.values;
-    state.memory_lengths.assign(batch, length);
+    state.memory_lengths.assign(batch, memory.length);
     for (int n = 0; n < batch && !memory.lengths.empty(); ++n)
         state.memory_lengths[n] = static_cast<int>(memory.lengths[n]);
-
-    if (inner_.kind() == AttentionKind::Full) {
-        RowMatrix keys, values;
-        key_projection_.forward(memory.values, keys);      // (N*S, H*D), rows (n, s)
-        value_projection_.forward(memory.values, values);  // (N*S, H*M)
-        // Cache row n*H + h holds that head's S keys and values.
-        RowMatrix head_keys(long(batch) * heads, long(length) * query_dims);
-        RowMatrix head_values(long(batch) * heads, long(length) * value_dims);
-        for (int n = 0; n < batch; ++n)
-            for (int t = 0; t < length; ++t)
-                for (int h = 0; h < heads; ++h) {
-                    head_keys.row(n * heads + h).segment(long(t) * query_dims, query_dims) =
-                        keys.row(long(n) * length + t).segment(long(h) * query_dims, query_dims);
-                    head_values.row(n * heads + h).segment(long(t) * value_dims, value_dims) =
-                        values.row(long(n) * length + t).segment(long(h) * value_dims, value_dims);
-                }
-        state.cache.assign(head_keys, head_values, query_dims, value_dims, length);
-        return;
-    }
-    // Linear: S = sum_s phi(k_s) v_s^T and Z = sum_s phi(k_s) over the valid memory, once.
-    memory_features(memory.values, batch, state, sequence_seed, s);
+    memory_keys(memory.values, s.keys);
     RowMatrix values;
-    value_projection_.forward(memory.values, values);  // (N*S, H*M)
-    split_heads(values, 0, heads, value_dims, s.values);  // rows (n, s, h)
-    const int features = inner_.feature_dims();
-    state.linear.sums = RowMatrix::Zero(long(batch) * heads * features, value_dims);
-    state.linear.normalizer = RowMatrix::Zero(long(batch) * heads, features);
-    for (int n = 0; n < batch; ++n)
-        for (int t = 0; t < state.memory_lengths[n]; ++t)
-            for (int h = 0; h < heads; ++h) {
-                const long source = (long(n) * length + t) * heads + h, target = long(n) * heads + h;
-                state.linear.normalizer.row(target) += s.phi_keys.row(source);
-                state.linear.sums.middleRows(target * features, features).noalias() +=
-                    s.phi_keys.row(source).transpose() * s.values.row(source);
-            }
+    value_projection_.forward(memory.values, values);                      // (N*S, H*M), rows (n, s)
+    split_heads(values, 0, inner_.heads(), inner_.value_dims(), s.values);  // rows (n, s, h)
+    inner_.kind().cross_start(inner_, s, s.keys, s.values, batch, state, sequence_seed);
 }
 
-void RecurrentCrossAttentionLayer::memory_features(const RowMatrix& memory, int batch, AttentionState& state,
-                                                   uint64_t sequence_seed, AttentionScratch& s) const {
-    const int length = static_cast<int>(memory.rows() / batch), heads = inner_.heads();
-    RowMatrix keys;
-    key_projection_.forward(memory, keys);  // (N*S, H*D), rows (n, s)
-    split_heads(keys, 0, heads, inner_.query_dims(), s.keys);  // rows (n, s, h)
-    inner_.features(s.keys, inner_.omega(state, sequence_seed), s.phi_keys, RowLayout{batch, length, heads});
+void RecurrentCrossAttentionLayer::memory_keys(const RowMatrix& memory, RowMatrix& keys) const {
+    RowMatrix projected;
+    key_projection_.forward(memory, projected);                               // (N*S, H*D), rows (n, s)
+    split_heads(projected, 0, inner_.heads(), inner_.query_dims(), keys);  // rows (n, s, h)
 }
 
 void RecurrentCrossAttentionLayer::forward(const ConstMatrixRef& x, const Memory& memory, AttentionState& state,
@@ -289,26 +191,12 @@ void RecurrentCrossAttentionLayer::forward(const ConstMatrixRef& x, const Memory
                                            const LayerStep& step) const {
     AttentionScratch& s = scratch.cross_attention;
     const int batch = static_cast<int>(x.rows()), heads = inner_.heads();
-    if (!state.started) start(memory, state, sequence_seed, scratch);
+    if (!state.started) start(memory, state, sequence_seed, s);
     state.started = true;
     query_projection_.forward(x, s.projected);
     split_heads(s.projected, 0, heads, inner_.query_dims(), s.queries);
     ensure_shape(s.heads, long(batch) * heads, inner_.value_dims());
-    if (inner_.kind() == AttentionKind::Linear) {
-        inner_.features(s.queries, inner_.omega(state, sequence_seed), s.phi_queries, RowLayout{batch, heads, 1});
-        linear_attention_readout(s.phi_queries, state.linear, inner_.eps(), s.heads);
-        if (step.observation) {
-            // The memory's features are not kept in the state: recomputed as start() computed them.
-            memory_features(state.memory, batch, state, sequence_seed, s);
-            observe_linear_cross(inner_, s, s.phi_keys, state, batch, step);
-        }
-    } else {
-        full_attention(s.queries, state.cache, inner_.temperature(), state.memory_lengths, heads, s.heads,
-                       s.weights);
-        if (step.observer)
-            step.observer->attention_weights(step.layer, AttentionRole::Cross, s.weights.leftCols(state.cache.length));
-        if (step.observation) observe_full(inner_, s, state, batch, AttentionRole::Cross, step);
-    }
+    inner_.kind().cross_step(inner_, *this, s, state, sequence_seed, step);
     step.silence(AttentionRole::Cross, s.heads, heads);
     out_projection_.forward(merged_heads(s.heads, batch), out);
     report(step.observer, step.layer, AttentionRole::Cross, inner_, state, batch);

@@ -32,7 +32,7 @@ void send_map(const LayerStep& step, AttentionRole role, bool is_linear, const C
 void send_linear_capacity(const InnerAttention& inner, const ConstMatrixRef& phi_q, const AttentionState& state,
                           int batch, AttentionRole role, const Covered& c, const LayerStep& step) {
     const int heads = inner.heads(), features = inner.feature_dims();
-    const RowMatrix& normalizer = state.linear.normalizer;
+    const RowMatrix& normalizer = state.linear().normalizer;
     StateCapacity capacity;
     capacity.is_linear = true;
     capacity.first_batch = c.first_batch;
@@ -48,7 +48,7 @@ void send_linear_capacity(const InnerAttention& inner, const ConstMatrixRef& phi
             if (r >= c.first && r < c.first + c.count) capacity.denominator.push_back(denominator);
         }
     if (step.observation->options().spectrum) {
-        singular_values(state.linear.sums.middleRows(long(c.first) * features, long(c.count) * features), features,
+        singular_values(state.linear().sums.middleRows(long(c.first) * features, long(c.count) * features), features,
                         capacity.singular_values);
         for (int r = 0; r < c.count; ++r)
             capacity.effective_rank.push_back(effective_rank(capacity.singular_values.row(r).data(), capacity.rank));
@@ -67,7 +67,7 @@ void observe_linear_self(const InnerAttention& inner, const AttentionScratch& s,
             step.observation->self_history(step.layer, c.count, inner.feature_dims(), step.step);
         history.append(s.phi_keys.middleRows(c.first, c.count));
         RowMatrix weights;
-        linear_attention_weights(phi_q, state.linear.normalizer.middleRows(c.first, c.count), inner.eps(), history,
+        linear_attention_weights(phi_q, state.linear().normalizer.middleRows(c.first, c.count), inner.eps(), history,
                                  {}, inner.heads(), weights);
         send_map(step, AttentionRole::Self, true, c, inner.heads(), static_cast<int>(history.first_step()), weights);
     }
@@ -94,7 +94,7 @@ void observe_linear_cross(const InnerAttention& inner, const AttentionScratch& s
                                        state.memory_lengths.begin() + c.first_batch + c.batch);
         RowMatrix weights;
         linear_attention_weights(s.phi_queries.middleRows(c.first, c.count),
-                                 state.linear.normalizer.middleRows(c.first, c.count), inner.eps(), keys, lengths,
+                                 state.linear().normalizer.middleRows(c.first, c.count), inner.eps(), keys, lengths,
                                  heads, weights);
         send_map(step, AttentionRole::Cross, true, c, heads, 0, weights);
     }
@@ -104,15 +104,16 @@ void observe_linear_cross(const InnerAttention& inner, const AttentionScratch& s
 void observe_full(const InnerAttention& inner, const AttentionScratch& s, const AttentionState& state, int batch,
                   AttentionRole role, const LayerStep& step) {
     const Covered c = covered(*step.observation, batch, inner.heads());
-    const auto weights = s.weights.block(c.first, 0, c.count, state.cache.length);
+    const int length = state.cache().length;
+    const auto weights = s.weights.block(c.first, 0, c.count, length);
     // A self-attention cache holds the last cache.length steps, this one included.
-    const int first_key = role == AttentionRole::Self ? static_cast<int>(step.step + 1 - state.cache.length) : 0;
+    const int first_key = role == AttentionRole::Self ? static_cast<int>(step.step + 1 - length) : 0;
     if (step.observation->options().attention) send_map(step, role, false, c, inner.heads(), first_key, weights);
     StateCapacity capacity;
     capacity.first_batch = c.first_batch;
     capacity.batch = c.batch;
     capacity.heads = inner.heads();
-    capacity.cache_length = state.cache.length;
+    capacity.cache_length = length;
     capacity.row_entropy = row_entropy(weights);
     step.observer->state_capacity(step.layer, role, capacity);
 }

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "step_scratch.h"
-#include "stepscope/attention_layer.h"
+#include "attention_layer.h"
 
 namespace stepscope {
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 
 #include "stepscope/state.h"
 
@@ -16,5 +18,14 @@ inline int cache_capacity(int steps) {
 
 // The capacity a full cache grows to: doubled, so appending is amortised O(1).
 inline int grown_cache_capacity(int capacity) { return cache_capacity(2 * capacity); }
+
+// The capacity after `steps` appends from an empty cache, for memory estimates: in doubles, since an
+// estimate may be asked about more steps than a cache takes.
+inline double appended_cache_capacity(int64_t steps) {
+    const double quantum = KeyValueCache::kCapacityQuantum;
+    double capacity = quantum;
+    while (capacity < double(steps)) capacity = std::ceil(2 * capacity / quantum) * quantum;
+    return capacity;
+}
 
 }  // namespace stepscope

@@ -8,6 +8,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "stepscope/attention_kind.h"
 #include "stepscope/error.h"
 #include "stepscope/feature_map.h"
 
@@ -161,8 +162,8 @@ double feature_draw_work(const ModelConfig& c, int query_dims) {
 
 void require_feasible_feature_draw(const ModelConfig& c) {
     if (c.feature_map != "favor" && c.feature_map != "grf") return;
-    const bool self = c.self_attention() != "full";
-    const bool cross = c.kind == ModelKind::Decoder && c.cross_attention_type == "linear";
+    const bool self = attention_capabilities(c.self_attention()).feature_map;
+    const bool cross = c.kind == ModelKind::Decoder && attention_capabilities(c.cross_attention_type).feature_map;
     if (self) require_at_most("query_dimensions", c.query_dimensions, kMaxRandomFeatureQueryDimensions);
     if (cross)
         require_at_most("cross_query_dimensions", c.effective_cross_query_dimensions(),
@@ -236,13 +237,59 @@ bool ModelConfig::operator==(const ModelConfig& o) const {
     return config_to_json(*this) == config_to_json(o);
 }
 
-const std::vector<std::string>& self_attention_types() {
-    static const std::vector<std::string> names = {"full", "linear", "causal-linear"};
+namespace {
+
+template <typename Value>
+struct Named {
+    const char* name;
+    Value value;
+};
+
+// Adding a precision or an activation is one line here (and its enum value in config.h).
+constexpr Named<Precision> kPrecisions[] = {{"f32", Precision::F32}, {"bf16", Precision::Bf16}};
+constexpr Named<Activation> kActivations[] = {{"relu", Activation::Relu}, {"gelu", Activation::Gelu}};
+
+template <typename Value, size_t N>
+std::vector<std::string> names_of(const Named<Value> (&table)[N]) {
+    std::vector<std::string> out;
+    for (const auto& entry : table) out.emplace_back(entry.name);
+    return out;
+}
+
+template <typename Value, size_t N>
+Value parse(const char* key, const std::string& name, const Named<Value> (&table)[N]) {
+    for (const auto& entry : table)
+        if (name == entry.name) return entry.value;
+    throw Error("parameter '" + std::string(key) + "' is " + quote_text(name) + ", not one of: " +
+                    joined(names_of(table)),
+                key);
+}
+
+}  // namespace
+
+const std::vector<std::string>& precision_names() {
+    static const std::vector<std::string> names = names_of(kPrecisions);
     return names;
 }
 
+Precision precision_from_name(const std::string& name) { return parse("precision", name, kPrecisions); }
+
+const std::vector<std::string>& activation_names() {
+    static const std::vector<std::string> names = names_of(kActivations);
+    return names;
+}
+
+Activation activation_from_name(const std::string& name) { return parse("activation", name, kActivations); }
+
+const std::vector<std::string>& self_attention_types() { return attention_kind_names(); }
+
 const std::vector<std::string>& cross_attention_types() {
-    static const std::vector<std::string> names = {"full", "linear"};
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        for (const auto& name : attention_kind_names())
+            if (attention_capabilities(name).cross) out.push_back(name);
+        return out;
+    }();
     return names;
 }
 
@@ -278,7 +325,7 @@ void validate(const ModelConfig& c) {
     require_positive("value_dimensions", c.value_dimensions, kMaxHeadDimensions);
     require_product_at_most("d_model", "n_heads", "value_dimensions", c.d_model());
     require_positive("feed_forward_dimensions", c.feed_forward_dimensions, kMaxFeedForwardDimensions);
-    require_one_of("activation", c.activation, {"relu", "gelu"});
+    require_one_of("activation", c.activation, activation_names());
     require_dropout("dropout", c.dropout);
     require_dropout("attention_dropout", c.attention_dropout);
     if (c.softmax_temp && !(std::isfinite(*c.softmax_temp) && *c.softmax_temp > 0))
@@ -295,7 +342,7 @@ void validate(const ModelConfig& c) {
     if (c.kind == ModelKind::Decoder && !c.cross_model_dimensions)
         require_product_at_most("cross_model_dimensions", "cross_n_heads", "cross_value_dimensions",
                                 c.effective_cross_model_dimensions());
-    require_one_of("precision", c.precision, {"f32", "bf16"});
+    require_one_of("precision", c.precision, precision_names());
     // A feature map's own limits (n_dims too small for its construction).
     FeatureMapOptions options;
     options.name = c.feature_map;

@@ -1,9 +1,9 @@
 // The recurrent decoder: self attention, cross attention over the memory, feed-forward, per layer.
-#include "stepscope/decoder.h"
+#include "decoder.h"
 
 #include "layer_stack.h"
 #include "step_scratch.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 
 namespace stepscope {
 

@@ -1,9 +1,9 @@
 // The recurrent encoder: its layers' step and causal batch form, and the shared feed-forward block.
-#include "stepscope/encoder.h"
+#include "encoder.h"
 
 #include "layer_stack.h"
 #include "step_scratch.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 
 namespace stepscope {
 

@@ -79,6 +79,7 @@ protected:
 // stays positive where expm1(x) + 1 rounds to 0 in float (x below about -17).
 class EluFeatureMap final : public NamedFeatureMap {
 public:
+    PointwiseMap pointwise() const override { return PointwiseMap::Elu; }
     explicit EluFeatureMap(const FeatureMapOptions& options) : NamedFeatureMap(options) {}
 
     int output_dims() const override { return dims_; }
@@ -103,6 +104,7 @@ public:
 // phi(x) = max(x, 0); F = D.
 class ReluFeatureMap final : public NamedFeatureMap {
 public:
+    PointwiseMap pointwise() const override { return PointwiseMap::Relu; }
     explicit ReluFeatureMap(const FeatureMapOptions& options) : NamedFeatureMap(options) {}
 
     int output_dims() const override { return dims_; }

@@ -1,9 +1,7 @@
 // Interventions: which heads an ablation silences, and state edits that check before they change anything.
 #include "stepscope/intervention.h"
 
-#include "stepscope/attention_layer.h"
-#include "stepscope/decoder.h"
-#include "stepscope/encoder.h"
+#include "attention_layer.h"
 #include "stepscope/error.h"
 #include "stepscope/model.h"
 
@@ -20,14 +18,12 @@ void check_layer(const Model& model, int layer) {
 
 // The inner attention of `role` in `layer`, after checking both exist.
 const InnerAttention& inner_of(const Model& model, int layer, AttentionRole role) {
-    check_layer(model, layer);
-    if (model.encoder()) {
-        if (role == AttentionRole::Cross) throw Error("an encoder has no cross attention");
-        return model.encoder()->layers()[size_t(layer)].attention().inner();
-    }
-    const auto& decoder_layer = model.decoder()->layers()[size_t(layer)];
-    return role == AttentionRole::Self ? decoder_layer.self_attention().inner()
-                                       : decoder_layer.cross_attention().inner();
+    return *model.attention_module(layer, role).inner;
+}
+
+// "layer 1's self attention"
+std::string module_name(int layer, AttentionRole role) {
+    return "layer " + std::to_string(layer) + "'s " + role_name(role) + " attention";
 }
 
 void check_head(const InnerAttention& inner, int layer, AttentionRole role, int head) {
@@ -36,9 +32,23 @@ void check_head(const InnerAttention& inner, int layer, AttentionRole role, int 
                     " attention is outside 0.." + std::to_string(inner.heads() - 1));
 }
 
-AttentionState& module_of(State& state, int layer, AttentionRole role) {
-    LayerState& s = state.layers[size_t(layer)];
-    return role == AttentionRole::Self ? s.self_attention : s.cross_attention;
+
+// A head's module, checked to exist and to offer `offered` (one of its kind's capabilities), and its
+// state, null while the sequence has not started (nothing to edit yet).
+struct HeadEdit {
+    const InnerAttention& inner;
+    AttentionState* state;
+};
+
+HeadEdit head_edit(const Model& model, State& state, int layer, AttentionRole role, int head,
+                   bool AttentionCapabilities::*offered, const char* otherwise) {
+    const InnerAttention& inner = inner_of(model, layer, role);
+    check_head(inner, layer, role, head);
+    if (!(inner.capabilities().*offered))
+        throw Error(module_name(layer, role) + " is " + inner.capabilities().description + ": " + otherwise);
+    model.check_state(state);
+    AttentionState& module = state.layers[size_t(layer)].attention(role);
+    return {inner, module.started ? &module : nullptr};
 }
 
 }  // namespace
@@ -57,20 +67,15 @@ void check_ablation(const Model& model, const Ablation& ablation) {
 }
 
 void scale_head(const Model& model, State& state, int layer, AttentionRole role, int head, float factor) {
-    const InnerAttention& inner = inner_of(model, layer, role);
-    check_head(inner, layer, role, head);
-    if (inner.kind() != AttentionKind::Linear)
-        throw Error(std::string("layer ") + std::to_string(layer) + "'s " + role_name(role) +
-                    " attention is softmax attention: it has no S and Z to scale");
-    model.check_state(state);
-    AttentionState& module = module_of(state, layer, role);
-    if (!module.started) return;  // nothing summed yet
-    const int features = inner.feature_dims(), heads = inner.heads();
-    for (int n = 0; n < state.batch; ++n) {
-        const long row = long(n) * heads + head;
-        module.linear.sums.middleRows(row * features, features) *= factor;
-        module.linear.normalizer.row(row) *= factor;
-    }
+    const HeadEdit edit = head_edit(model, state, layer, role, head, &AttentionCapabilities::scale_head,
+                                    "it has no S and Z to scale");
+    if (edit.state) edit.inner.kind().scale_head(edit.inner, *edit.state, state.batch, head, factor);
+}
+
+void clear_head_cache(const Model& model, State& state, int layer, AttentionRole role, int head) {
+    const HeadEdit edit = head_edit(model, state, layer, role, head, &AttentionCapabilities::clear_head,
+                                    "it keeps no key/value cache to clear");
+    if (edit.state) edit.inner.kind().clear_head(edit.inner, *edit.state, state.batch, head);
 }
 
 void clear_layer_state(const Model& model, State& state, int layer) {
@@ -78,15 +83,7 @@ void clear_layer_state(const Model& model, State& state, int layer) {
     model.check_state(state);
     AttentionState& module = state.layers[size_t(layer)].self_attention;
     if (!module.started) return;
-    if (inner.kind() == AttentionKind::Linear) {
-        module.linear.sums.setZero();
-        module.linear.normalizer.setZero();
-        return;
-    }
-    // The capacity stays, so the cache keeps its shapes and the next step appends at 0.
-    module.cache.keys.setZero();
-    module.cache.values.setZero();
-    module.cache.length = 0;
+    inner.kind().clear(module);
 }
 
 void copy_layer_state(const Model& model, State& target, const State& source, int layer) {
@@ -102,7 +99,7 @@ void copy_layer_state(const Model& model, State& target, const State& source, in
     const LayerState& from = source.layers[size_t(layer)];
     const AttentionState& own = target.layers.front().cross_attention;
     const RowMatrix& memory = from.cross_attention.memory;
-    if (model.decoder() && (memory.rows() != own.memory.rows() || memory.cols() != own.memory.cols() ||
+    if (model.is_decoder() && (memory.rows() != own.memory.rows() || memory.cols() != own.memory.cols() ||
                             memory != own.memory || from.cross_attention.memory_lengths != own.memory_lengths))
         throw Error("activation patching between decoder runs needs the same memory in both");
     target.layers[size_t(layer)] = from;

@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "step_scratch.h"
-#include "stepscope/normalization.h"
+#include "layer_norm_activation.h"
 #include "stepscope/observer.h"
 
 namespace stepscope {

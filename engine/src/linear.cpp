@@ -5,7 +5,7 @@
 // are tuned for large N, so it spends more time packing than multiplying.
 // Here the weight is packed once, into panels of kPanel outputs, and each
 // panel streams through registers exactly once per row chunk.
-#include "stepscope/linear.h"
+#include "linear.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>

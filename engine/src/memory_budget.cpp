@@ -11,9 +11,11 @@
 #include <fstream>
 #include <limits>
 
+#include "attention_kind.h"
+#include "cache_capacity.h"
+#include "parameters.h"
 #include "stepscope/error.h"
 #include "stepscope/feature_map.h"
-#include "stepscope/parameters.h"
 #include "stepscope/state.h"
 
 namespace stepscope {
@@ -29,20 +31,21 @@ constexpr double kLayerOverheadBytes = 16 * 1024;
 constexpr double kWeightCopies = 4;
 constexpr double kBfloat16Copies = 0.5;
 
-// The widths of one attention module.
-struct ModuleWidths {
-    bool linear = false;
-    double heads = 0, query = 0, value = 0;
-    double features = 0, omega_columns = 0;  // linear attention: F and C of its feature map
+// The widths of one attention module and its kind.
+struct Module : ModuleWidths {
+    const AttentionKind* kind = nullptr;
+    bool linear = false;  // keeps S and Z rather than a cache (and so no softmax weights in its scratch)
 };
 
-ModuleWidths module_widths(const ModelConfig& c, const std::string& type, int heads, int query, int value) {
-    ModuleWidths m;
-    m.linear = type != "full";
+Module module_widths(const ModelConfig& c, const std::string& type, int heads, int query, int value) {
+    Module m;
+    const AttentionCapabilities& kind = attention_capabilities(type);
+    m.kind = &find_attention_kind(type);
+    m.linear = kind.kept == KeptState::Sums;
     m.heads = heads;
     m.query = query;
     m.value = value;
-    if (m.linear) {
+    if (kind.feature_map) {
         FeatureMapOptions options;
         options.name = c.feature_map;
         options.query_dimensions = query;
@@ -54,50 +57,31 @@ ModuleWidths module_widths(const ModelConfig& c, const std::string& type, int he
     return m;
 }
 
-ModuleWidths self_widths(const ModelConfig& c) {
+Module self_widths(const ModelConfig& c) {
     return module_widths(c, c.self_attention(), c.n_heads, c.query_dimensions, c.value_dimensions);
 }
 
-ModuleWidths cross_widths(const ModelConfig& c) {
+Module cross_widths(const ModelConfig& c) {
     return module_widths(c, c.cross_attention_type, c.effective_cross_n_heads(), c.effective_cross_query_dimensions(),
                          c.effective_cross_value_dimensions());
 }
 
-// The steps a full attention cache has room for after `steps` appends: KeyValueCache's
-// quantised doubling from one quantum.
-double cache_capacity(int64_t steps) {
-    const double quantum = KeyValueCache::kCapacityQuantum;
-    double capacity = quantum;
-    while (capacity < double(steps)) capacity = std::ceil(2 * capacity / quantum) * quantum;
-    return capacity;
-}
-
-// Linear: S (N*H*F, M) and Z (N*H, F), and the sequence's omega (D, C).
-double linear_state_bytes(const ModuleWidths& m, double batch) {
-    return kFloat * (batch * m.heads * m.features * (m.value + 1) + m.query * m.omega_columns);
-}
-
-// Keys (N*H, capacity*D) and values (N*H, capacity*M).
-double cache_bytes(const ModuleWidths& m, double batch, double capacity) {
-    return kFloat * batch * m.heads * capacity * (m.query + m.value);
-}
-
 // An orthogonal draw holds a (D, D) Gaussian and its Q besides omega.
-double draw_scratch_bytes(const ModelConfig& c, const ModuleWidths& m) {
+double draw_scratch_bytes(const ModelConfig& c, const Module& m) {
     const bool orthogonal = c.feature_map == "favor" || c.feature_map == "grf";
     return m.linear && orthogonal ? 2 * kFloat * m.query * m.query : 0;
 }
 
 // One step's buffers (step_scratch.h) for the batch: activations, projections, features, softmax weights.
 double scratch_bytes(const ModelConfig& c, const RunShape& run) {
-    const double n = double(run.batch), e = double(c.d_model()), t = cache_capacity(run.steps);
+    const double n = double(run.batch), e = double(c.d_model()), t = appended_cache_capacity(run.steps);
     const double s = double(run.memory_length);
-    const ModuleWidths self = self_widths(c);
+    const Module self = self_widths(c);
     double floats = n * (4 * e + c.feed_forward_dimensions);
     floats += n * self.heads * (3 * self.query + 2 * self.value + 2 * self.features + (self.linear ? 0 : t));
     double bytes = kFloat * floats + draw_scratch_bytes(c, self);
     if (c.kind == ModelKind::Decoder) {
-        const ModuleWidths cross = cross_widths(c);
+        const Module cross = cross_widths(c);
         const double cross_floats =
             n * cross.heads * (2 * cross.query + 2 * cross.value + cross.features * (1 + s) + (cross.linear ? 0 : s));
         bytes += kFloat * cross_floats + draw_scratch_bytes(c, cross);
@@ -133,29 +117,23 @@ uint64_t available_at_start() {
 }  // namespace
 
 double estimate_model_bytes(const ModelConfig& config) {
-    const double copies = kWeightCopies + (config.precision == "bf16" ? kBfloat16Copies : 0);
+    const double copies =
+        kWeightCopies + (precision_from_name(config.precision) == Precision::Bf16 ? kBfloat16Copies : 0);
     const double weights = kFloat * double(parameter_count(config)) * copies;
     return weights + kLayerOverheadBytes * config.n_layers;
 }
 
 double estimate_state_bytes(const ModelConfig& c, const RunShape& run) {
     const double n = double(run.batch), layers = c.n_layers;
-    const ModuleWidths self = self_widths(c);
-    double per_layer = 0, growth = 0;
-    if (self.linear) {
-        per_layer += linear_state_bytes(self, n);
-    } else {
-        const double capacity = cache_capacity(run.steps);
-        per_layer += cache_bytes(self, n, capacity);
-        // The last doubling held the old buffer and the new one of one layer at once.
-        if (capacity > KeyValueCache::kCapacityQuantum) growth = cache_bytes(self, n, capacity / 2);
-    }
+    const Module self = self_widths(c);
+    double per_layer = self.kind->state_bytes(self, n, run.steps);
+    const double growth = self.kind->growth_bytes(self, n, run.steps);
     if (c.kind == ModelKind::Decoder) {
-        const ModuleWidths cross = cross_widths(c);
+        const Module cross = cross_widths(c);
         const double s = double(run.memory_length);
         // Every layer keeps the memory it was built from, (N*S, E_mem), and its lengths.
         per_layer += kFloat * n * s * double(c.effective_cross_model_dimensions()) + sizeof(int) * n;
-        per_layer += cross.linear ? linear_state_bytes(cross, n) : cache_bytes(cross, n, cache_capacity(run.memory_length));
+        per_layer += cross.kind->state_bytes(cross, n, run.memory_length);
     }
     return layers * per_layer + growth;
 }

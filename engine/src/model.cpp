@@ -3,14 +3,14 @@
 
 #include <cmath>
 
-#include "stepscope/attention_layer.h"
-#include "stepscope/decoder.h"
-#include "stepscope/encoder.h"
+#include "attention_layer.h"
+#include "decoder.h"
+#include "encoder.h"
 #include "stepscope/error.h"
 #include "stepscope/intervention.h"
 #include "stepscope/observation.h"
 #include "stepscope/memory_budget.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 #include "stepscope/safetensors.h"
 
 namespace stepscope {
@@ -25,13 +25,13 @@ void check_layer_count(const ModelConfig& config, const State& state) {
                     std::to_string(config.n_layers));
 }
 
-void check_input(const ModelConfig& config, const ConstMatrixRef& x, const State& state) {
+void check_input(const ModelConfig& config, const ConstMatrixRef& x, const State& state, int64_t max_steps) {
     if (x.cols() != config.d_model())
         throw Error("input has width " + std::to_string(x.cols()) + ", the model's d_model is " +
                     std::to_string(config.d_model()));
     if (x.rows() <= 0) throw Error("input has no batch elements");
-    if (config.self_attention() == "full" && state.step >= KeyValueCache::kMaxLength)
-        throw Error("full attention's cache holds at most " + std::to_string(KeyValueCache::kMaxLength) +
+    if (state.step >= max_steps)
+        throw Error(config.self_attention() + " attention's cache holds at most " + std::to_string(max_steps) +
                     " steps (reset the state to start a new sequence)");
     if (!state.empty() && x.rows() != state.batch)
         throw Error("batch size changed within a sequence: " + std::to_string(state.batch) + " then " +
@@ -89,23 +89,8 @@ struct Where {
 // Shapes only, so the check costs nothing per step; a state that passes is safe to step.
 void check_module(const InnerAttention& inner, const AttentionState& s, int batch, const Where& where) {
     if (!s.started) throw Error(where.text() + " is empty in a started sequence");
-    const long rows = long(batch) * inner.heads();
-    if (inner.kind() == AttentionKind::Linear) {
-        const int features = inner.feature_dims();
-        if (s.linear.sums.rows() != rows * features || s.linear.sums.cols() != inner.value_dims() ||
-            s.linear.normalizer.rows() != rows || s.linear.normalizer.cols() != features)
-            throw Error(where.text() + " sums do not fit the model's heads and dimensions");
-        if (inner.omega_columns() && !inner.has_stored_omega() &&
-            (s.omega.rows() != inner.query_dims() || s.omega.cols() != inner.omega_columns()))
-            throw Error(where.text() + " has no feature-map draw of shape (" + std::to_string(inner.query_dims()) +
-                        ", " + std::to_string(inner.omega_columns()) + ")");
-        return;
-    }
-    const KeyValueCache& cache = s.cache;
-    if (cache.key_dims != inner.query_dims() || cache.value_dims != inner.value_dims() || cache.keys.rows() != rows ||
-        cache.values.rows() != rows || cache.length < 0 || cache.length > cache.capacity() ||
-        cache.values.cols() < long(cache.capacity()) * cache.value_dims)
-        throw Error(where.text() + " key/value cache does not fit the model's heads and dimensions");
+    const std::string misfit = inner.kind().misfit(inner, s, batch);
+    if (!misfit.empty()) throw Error(where.text() + misfit);
 }
 
 void check_cross_memory(const ModelConfig& config, const InnerAttention& inner, const AttentionState& s, int batch,
@@ -121,9 +106,8 @@ void check_cross_memory(const ModelConfig& config, const InnerAttention& inner, 
         if (valid < 1 || valid > length)
             throw Error(where.text() + " memory length " + std::to_string(valid) + " is outside 1.." +
                         std::to_string(length));
-    if (inner.kind() == AttentionKind::Full && s.cache.length != length)
-        throw Error(where.text() + " caches " + std::to_string(s.cache.length) + " memory elements, not " +
-                    std::to_string(length));
+    const std::string misfit = inner.kind().memory_misfit(s, length);
+    if (!misfit.empty()) throw Error(where.text() + misfit);
 }
 
 void check_options(const Model& model, const StepOptions& options, long batch) {
@@ -158,11 +142,35 @@ std::shared_ptr<const Model> Model::from_tensors(const ModelConfig& config, cons
         model->encoder_ = std::make_unique<RecurrentTransformerEncoder>(config, tensors);
     else
         model->decoder_ = std::make_unique<RecurrentTransformerDecoder>(config, tensors);
-    if (config.precision == "bf16") {
+    model->precision_ = precision_from_name(config.precision);
+    model->activation_ = activation_from_name(config.activation);
+    if (model->precision_ == Precision::Bf16) {
         if (model->encoder_) model->encoder_->use_bf16(true);
         if (model->decoder_) model->decoder_->use_bf16(true);
     }
+    for (int i = 0; i < config.n_layers; ++i) {
+        const std::string prefix = self_attention_prefix(config, i);
+        if (model->encoder_) {
+            model->add_module(i, AttentionRole::Self, prefix, model->encoder_->layers()[size_t(i)].attention().inner());
+            continue;
+        }
+        const auto& layer = model->decoder_->layers()[size_t(i)];
+        model->add_module(i, AttentionRole::Self, prefix, layer.self_attention().inner());
+        model->add_module(i, AttentionRole::Cross, cross_attention_prefix(i), layer.cross_attention().inner());
+    }
+    model->max_steps_ = model->modules_.front().kind->max_steps;
     return model;
+}
+
+void Model::add_module(int layer, AttentionRole role, const std::string& prefix, const InnerAttention& inner) {
+    modules_.push_back({layer, role, prefix, &inner.capabilities(), &inner});
+}
+
+const AttentionModule& Model::attention_module(int layer, AttentionRole role) const {
+    if (layer < 0 || layer >= config_.n_layers)
+        throw Error("layer " + std::to_string(layer) + " is outside 0.." + std::to_string(config_.n_layers - 1));
+    if (role == AttentionRole::Cross && !decoder_) throw Error("an encoder has no cross attention");
+    return modules_[decoder_ ? 2 * size_t(layer) + (role == AttentionRole::Cross) : size_t(layer)];
 }
 
 State Model::new_state(uint64_t sequence_seed) const {
@@ -203,13 +211,13 @@ void Model::check_state(const State& state) const {
 void Model::check_step(const ConstMatrixRef& x, const State& state) const {
     if (!encoder_) throw Error("this model is a decoder: a step needs its memory");
     check_layer_count(config_, state);
-    check_input(config_, x, state);
+    check_input(config_, x, state, max_steps_);
 }
 
 void Model::check_step(const ConstMatrixRef& x, const Memory& memory, const State& state) const {
     if (!decoder_) throw Error("this model is an encoder: it takes no memory");
     check_layer_count(config_, state);
-    check_input(config_, x, state);
+    check_input(config_, x, state, max_steps_);
     check_memory(config_, memory, state, x.rows());
 }
 

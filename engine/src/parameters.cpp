@@ -1,11 +1,12 @@
 // Parameter names and shapes of encoders and decoders, random initialisation and checks.
-#include "stepscope/parameters.h"
+#include "parameters.h"
 
 #include <cmath>
 #include <map>
 #include <random>
 #include <set>
 
+#include "stepscope/attention_kind.h"
 #include "stepscope/error.h"
 
 namespace stepscope {
@@ -36,7 +37,7 @@ void add_attention(std::vector<ParameterSpec>& specs, const std::string& prefix,
 // The omega a linear attention's feature map may store: (D, C), D its query width.
 void allow_omega(std::map<std::string, int>& optional, const std::string& prefix, const std::string& type,
                  int query_dims) {
-    if (type != "full") optional[omega_name(prefix)] = query_dims;
+    if (attention_capabilities(type).feature_map) optional[omega_name(prefix)] = query_dims;
 }
 
 }  // namespace

@@ -3,9 +3,8 @@
 
 #include <limits>
 
-#include "stepscope/attention_layer.h"
-#include "stepscope/decoder.h"
-#include "stepscope/encoder.h"
+#include "attention_layer.h"
+#include "snapshot_tensors.h"
 #include "stepscope/error.h"
 
 namespace stepscope {
@@ -14,118 +13,37 @@ namespace {
 
 constexpr const char* kFormat = "stepscope-state-1";
 
-// Shape facts of one attention module, for tensor shapes.
-struct ModuleShape {
-    const InnerAttention* inner;
-    std::string name;  // "state.{i}" or "state.{i}.cross"
-};
+using snapshot::matrix;
+using snapshot::require;
+using snapshot::require_shape;
+using snapshot::tensor_of;
 
-std::vector<ModuleShape> modules(const Model& model) {
-    std::vector<ModuleShape> out;
-    if (const auto* encoder = model.encoder()) {
-        for (size_t i = 0; i < encoder->layers().size(); ++i)
-            out.push_back({&encoder->layers()[i].attention().inner(), "state." + std::to_string(i)});
-    } else {
-        for (size_t i = 0; i < model.decoder()->layers().size(); ++i) {
-            out.push_back({&model.decoder()->layers()[i].self_attention().inner(), "state." + std::to_string(i)});
-            out.push_back({&model.decoder()->layers()[i].cross_attention().inner(),
-                           "state." + std::to_string(i) + ".cross"});
-        }
-    }
-    return out;
+// A module's tensors are named "state.{i}" (self attention) or "state.{i}.cross".
+std::string tensor_prefix(const AttentionModule& module) {
+    return "state." + std::to_string(module.layer) + (module.role == AttentionRole::Cross ? ".cross" : "");
 }
 
-template <typename StateType>
-auto& module_state(StateType& state, size_t module, bool decoder) {
-    auto& layer = state.layers[decoder ? module / 2 : module];
-    return decoder && module % 2 ? layer.cross_attention : layer.self_attention;
-}
-
-Tensor tensor_of(const RowMatrix& m, std::vector<int64_t> shape) {
-    return Tensor::f32(std::move(shape), std::vector<float>(m.data(), m.data() + m.size()));
-}
-
-// The first `length` steps of each cache row, as (N, H, T, width).
-Tensor cache_tensor(const RowMatrix& buffer, int width, int length, int batch, int heads) {
-    RowMatrix valid = buffer.leftCols(long(length) * width);
-    return tensor_of(valid, {batch, heads, length, width});
-}
-
-void put_state(TensorMap& out, const ModuleShape& module, const AttentionState& s, int batch) {
-    const InnerAttention& inner = *module.inner;
-    const int heads = inner.heads();
-    if (inner.kind() == AttentionKind::Linear) {
-        const int features = static_cast<int>(s.linear.normalizer.cols());
-        out[module.name + ".0"] = tensor_of(s.linear.sums, {batch, heads, features, inner.value_dims()});
-        out[module.name + ".1"] = tensor_of(s.linear.normalizer, {batch, heads, features});
-    } else {
-        out[module.name + ".0"] = cache_tensor(s.cache.keys, inner.query_dims(), s.cache.length, batch, heads);
-        out[module.name + ".1"] = cache_tensor(s.cache.values, inner.value_dims(), s.cache.length, batch, heads);
-    }
-    if (s.omega.size()) out[module.name + ".omega"] = tensor_of(s.omega, {s.omega.rows(), s.omega.cols()});
+void put_state(TensorMap& out, const AttentionModule& module, const AttentionState& s, int batch) {
+    const std::string name = tensor_prefix(module);
+    module.inner->kind().put_tensors(*module.inner, s, batch, name, out);
+    if (s.omega.size()) out[name + ".omega"] = tensor_of(s.omega, {s.omega.rows(), s.omega.cols()});
     if (s.memory.size()) {
         const int length = static_cast<int>(s.memory.rows() / batch);
-        out[module.name + ".memory"] = tensor_of(s.memory, {batch, length, s.memory.cols()});
-        out[module.name + ".memory_lengths"] =
+        out[name + ".memory"] = tensor_of(s.memory, {batch, length, s.memory.cols()});
+        out[name + ".memory_lengths"] =
             Tensor::i64({batch}, std::vector<int64_t>(s.memory_lengths.begin(), s.memory_lengths.end()));
     }
 }
 
-const Tensor& require(const SafetensorsFile& file, const std::string& name) {
-    const auto found = file.tensors.find(name);
-    if (found == file.tensors.end()) throw Error("snapshot has no tensor " + quote_text(name));
-    return found->second;
-}
-
-const Tensor& require_shape(const SafetensorsFile& file, const std::string& name, size_t rank,
-                            const std::vector<int64_t>& leading) {
-    const Tensor& tensor = require(file, name);
-    bool ok = tensor.shape.size() == rank && tensor.dtype != DType::I64;
-    for (size_t i = 0; ok && i < leading.size(); ++i) ok = tensor.shape[i] == leading[i];
-    for (size_t i = 0; ok && i < tensor.shape.size(); ++i) ok = tensor.shape[i] >= 0;
-    if (!ok) throw Error("snapshot tensor '" + name + "' has shape " + tensor.shape_string() + ", which does not fit the model");
-    return tensor;
-}
-
-RowMatrix matrix(const Tensor& t, long rows) {
-    return Eigen::Map<const RowMatrix>(t.values.data(), rows, rows ? t.numel() / rows : 0);
-}
-
-void get_cache(const SafetensorsFile& file, const ModuleShape& module, KeyValueCache& cache, int batch) {
-    const InnerAttention& inner = *module.inner;
-    const int heads = inner.heads();
-    const Tensor& keys = require_shape(file, module.name + ".0", 4, {batch, heads});
-    const Tensor& values = require_shape(file, module.name + ".1", 4, {batch, heads, keys.shape[2]});
-    if (keys.shape[3] != inner.query_dims() || values.shape[3] != inner.value_dims())
-        throw Error("snapshot cache '" + module.name + "' has head widths " + std::to_string(keys.shape[3]) + "/" +
-                    std::to_string(values.shape[3]) + ", the model " + std::to_string(inner.query_dims()) + "/" +
-                    std::to_string(inner.value_dims()));
-    cache.assign(matrix(keys, long(batch) * heads), matrix(values, long(batch) * heads), inner.query_dims(),
-                 inner.value_dims(), static_cast<int>(keys.shape[2]));
-}
-
-void get_state(const SafetensorsFile& file, const ModuleShape& module, AttentionState& s, int batch) {
-    const InnerAttention& inner = *module.inner;
-    const int heads = inner.heads();
+void get_state(const SafetensorsFile& file, const AttentionModule& module, AttentionState& s, int batch) {
+    const std::string name = tensor_prefix(module);
     s.started = true;
-    if (inner.kind() == AttentionKind::Linear) {
-        const int features = inner.feature_dims();
-        const Tensor& sums = require_shape(file, module.name + ".0", 4, {batch, heads, features, inner.value_dims()});
-        const Tensor& normalizer = require_shape(file, module.name + ".1", 3, {batch, heads, features});
-        s.linear.sums = matrix(sums, long(batch) * heads * features);
-        s.linear.normalizer = matrix(normalizer, long(batch) * heads);
-        if (inner.feature_dims() && !inner.has_stored_omega() && file.tensors.count(module.name + ".omega")) {
-            const Tensor& omega = require_shape(file, module.name + ".omega", 2, {inner.query_dims()});
-            s.omega = matrix(omega, inner.query_dims());
-        }
-    } else {
-        get_cache(file, module, s.cache, batch);
-    }
-    if (module.name.size() < 6 || module.name.compare(module.name.size() - 6, 6, ".cross") != 0) return;
-    const Tensor& memory = require_shape(file, module.name + ".memory", 3, {batch});
-    const Tensor& lengths = require(file, module.name + ".memory_lengths");
+    module.inner->kind().get_tensors(*module.inner, file, name, batch, s);
+    if (module.role != AttentionRole::Cross) return;
+    const Tensor& memory = require_shape(file, name + ".memory", 3, {batch});
+    const Tensor& lengths = require(file, name + ".memory_lengths");
     if (lengths.dtype != DType::I64 || lengths.shape != std::vector<int64_t>{batch})
-        throw Error("snapshot tensor '" + module.name + ".memory_lengths' must be I64 of shape (" +
+        throw Error("snapshot tensor '" + name + ".memory_lengths' must be I64 of shape (" +
                     std::to_string(batch) + ")");
     s.memory = matrix(memory, long(batch) * memory.shape[1]);
     s.memory_lengths.assign(lengths.integers.begin(), lengths.integers.end());
@@ -151,13 +69,35 @@ int64_t metadata_integer(const SafetensorsFile& file, const std::string& key, in
 
 }  // namespace
 
+Tensor snapshot::tensor_of(const RowMatrix& m, std::vector<int64_t> shape) {
+    return Tensor::f32(std::move(shape), std::vector<float>(m.data(), m.data() + m.size()));
+}
+
+const Tensor& snapshot::require(const SafetensorsFile& file, const std::string& name) {
+    const auto found = file.tensors.find(name);
+    if (found == file.tensors.end()) throw Error("snapshot has no tensor " + quote_text(name));
+    return found->second;
+}
+
+const Tensor& snapshot::require_shape(const SafetensorsFile& file, const std::string& name, size_t rank,
+                                      const std::vector<int64_t>& leading) {
+    const Tensor& tensor = require(file, name);
+    bool ok = tensor.shape.size() == rank && tensor.dtype != DType::I64;
+    for (size_t i = 0; ok && i < leading.size(); ++i) ok = tensor.shape[i] == leading[i];
+    for (size_t i = 0; ok && i < tensor.shape.size(); ++i) ok = tensor.shape[i] >= 0;
+    if (!ok) throw Error("snapshot tensor '" + name + "' has shape " + tensor.shape_string() + ", which does not fit the model");
+    return tensor;
+}
+
+RowMatrix snapshot::matrix(const Tensor& t, long rows) {
+    return Eigen::Map<const RowMatrix>(t.values.data(), rows, rows ? t.numel() / rows : 0);
+}
+
 TensorMap state_tensors(const Model& model, const State& state) {
     TensorMap out;
     if (state.empty()) return out;
-    const bool decoder = model.decoder() != nullptr;
-    const auto shapes = modules(model);
-    for (size_t m = 0; m < shapes.size(); ++m)
-        put_state(out, shapes[m], module_state(state, m, decoder), state.batch);
+    for (const AttentionModule& module : model.attention_modules())
+        put_state(out, module, module.state(state), state.batch);
     return out;
 }
 
@@ -193,9 +133,8 @@ State restore_snapshot(const Model& model, const SafetensorsFile& file, Snapshot
     state.batch = static_cast<int>(batch);
     if (state.step > 0) {
         if (state.batch <= 0) throw Error("snapshot metadata 'batch' must be positive for a started sequence");
-        const bool decoder = model.decoder() != nullptr;
-        const auto shapes = modules(model);
-        for (size_t m = 0; m < shapes.size(); ++m) get_state(file, shapes[m], module_state(state, m, decoder), state.batch);
+        for (const AttentionModule& module : model.attention_modules())
+            get_state(file, module, module.state(state), state.batch);
         // Tensors of the right rank can still disagree with each other (a cache shorter than its memory,
         // a length past the memory): the model's own check refuses what it could not step.
         model.check_state(state);

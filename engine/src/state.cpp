@@ -1,7 +1,6 @@
 // The state value: key/value cache growth, equality, size in bytes, per-copy scratch.
 #include "stepscope/state.h"
 
-
 #include "cache_capacity.h"
 #include "step_scratch.h"
 
@@ -14,6 +13,14 @@ bool same(const RowMatrix& a, const RowMatrix& b) {
 }
 
 std::size_t bytes_of(const RowMatrix& m) { return static_cast<std::size_t>(m.size()) * sizeof(float); }
+
+// Nothing kept compares equal to an empty state of either kind, as it did when every kind's fields were kept.
+bool kept_nothing(const AttentionState& s) {
+    if (const auto* linear = s.find<LinearAttentionState>())
+        return linear->sums.size() == 0 && linear->normalizer.size() == 0;
+    if (const auto* cache = s.find<KeyValueCache>()) return cache->length == 0;
+    return true;
+}
 
 // Copies the first `length` steps of each row into a buffer of `capacity` steps.
 void grow(RowMatrix& buffer, int width, int length, int capacity) {
@@ -63,23 +70,42 @@ Eigen::Map<const RowMatrix> KeyValueCache::head_values(int row) const {
     return Eigen::Map<const RowMatrix>(values.row(row).data(), length, value_dims);
 }
 
+bool LinearAttentionState::operator==(const LinearAttentionState& o) const {
+    return same(sums, o.sums) && same(normalizer, o.normalizer);
+}
+
+bool KeyValueCache::operator==(const KeyValueCache& o) const {
+    if (length != o.length) return false;
+    if (length == 0) return true;
+    return keys.rows() == o.keys.rows() &&
+           keys.leftCols(long(length) * key_dims) == o.keys.leftCols(long(o.length) * o.key_dims) &&
+           values.leftCols(long(length) * value_dims) == o.values.leftCols(long(o.length) * o.value_dims);
+}
+
+const LinearAttentionState& AttentionState::linear() const {
+    static const LinearAttentionState none;
+    const auto* s = find<LinearAttentionState>();
+    return s ? *s : none;
+}
+
+const KeyValueCache& AttentionState::cache() const {
+    static const KeyValueCache none;
+    const auto* s = find<KeyValueCache>();
+    return s ? *s : none;
+}
+
 bool AttentionState::operator==(const AttentionState& o) const {
-    // Only the valid part of a cache counts; capacity is an implementation detail.
-    auto cache_equal = [](const KeyValueCache& a, const KeyValueCache& b) {
-        if (a.length != b.length) return false;
-        if (a.length == 0) return true;
-        return a.keys.rows() == b.keys.rows() &&
-               a.keys.leftCols(long(a.length) * a.key_dims) == b.keys.leftCols(long(b.length) * b.key_dims) &&
-               a.values.leftCols(long(a.length) * a.value_dims) == b.values.leftCols(long(b.length) * b.value_dims);
-    };
-    return started == o.started && same(omega, o.omega) && same(linear.sums, o.linear.sums) &&
-           same(linear.normalizer, o.linear.normalizer) && cache_equal(cache, o.cache) &&
-           memory_lengths == o.memory_lengths && same(memory, o.memory);
+    const bool same_kept = kept.index() == o.kept.index() ? kept == o.kept : kept_nothing(*this) && kept_nothing(o);
+    return started == o.started && same(omega, o.omega) && same_kept && memory_lengths == o.memory_lengths &&
+           same(memory, o.memory);
 }
 
 std::size_t AttentionState::bytes() const {
-    return bytes_of(omega) + bytes_of(linear.sums) + bytes_of(linear.normalizer) + bytes_of(cache.keys) +
-           bytes_of(cache.values) + bytes_of(memory) + memory_lengths.size() * sizeof(int);
+    std::size_t kept_bytes = 0;
+    if (const auto* linear = find<LinearAttentionState>())
+        kept_bytes = bytes_of(linear->sums) + bytes_of(linear->normalizer);
+    if (const auto* cache = find<KeyValueCache>()) kept_bytes = bytes_of(cache->keys) + bytes_of(cache->values);
+    return bytes_of(omega) + kept_bytes + bytes_of(memory) + memory_lengths.size() * sizeof(int);
 }
 
 std::size_t State::bytes() const {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stepscope/error.h"
-#include "stepscope/parameters.h"
+#include "parameters.h"
 
 namespace stepscope {
 

@@ -14,7 +14,8 @@ namespace {
 
 constexpr InterventionKind kKinds[] = {InterventionKind::AblateHead, InterventionKind::ScaleHead,
                                        InterventionKind::ClearLayer, InterventionKind::CopyFromOriginal,
-                                       InterventionKind::EditInput, InterventionKind::EditToken};
+                                       InterventionKind::EditInput, InterventionKind::EditToken,
+                                       InterventionKind::ClearHeadCache};
 
 Error bad(int i, const QString& key, const QString& what) {
     return Error(QStringLiteral("session key 'interventions[%1].%2' %3").arg(i).arg(key, what).toStdString());
@@ -33,6 +34,11 @@ double finite(const QJsonObject& o, const QString& key, int i) {
     return number;
 }
 
+bool has_head(InterventionKind kind) {
+    return kind == InterventionKind::AblateHead || kind == InterventionKind::ScaleHead ||
+           kind == InterventionKind::ClearHeadCache;
+}
+
 }  // namespace
 
 bool Intervention::operator==(const Intervention& o) const {
@@ -48,6 +54,7 @@ QString intervention_kind_name(InterventionKind kind) {
         case InterventionKind::CopyFromOriginal: return QStringLiteral("copy-from-original");
         case InterventionKind::EditInput: return QStringLiteral("edit-input");
         case InterventionKind::EditToken: return QStringLiteral("edit-token");
+        case InterventionKind::ClearHeadCache: return QStringLiteral("clear-head-cache");
     }
     return {};
 }
@@ -71,6 +78,8 @@ QString describe(const Intervention& i) {
             return QStringLiteral("input x[%1][%2] = %3 at step %4").arg(i.element).arg(i.index).arg(i.value).arg(i.step);
         case InterventionKind::EditToken:
             return QStringLiteral("element %1 fed '%2' at step %3").arg(i.element).arg(i.tokens).arg(i.step);
+        case InterventionKind::ClearHeadCache:
+            return QStringLiteral("clear L%1 H%2%3 cache at step %4").arg(i.layer).arg(i.head).arg(cross).arg(i.step);
     }
     return {};
 }
@@ -96,7 +105,7 @@ QJsonArray interventions_to_json(const std::vector<Intervention>& interventions)
         } else {
             o["layer"] = i.layer;
         }
-        if (i.kind == InterventionKind::AblateHead || i.kind == InterventionKind::ScaleHead) {
+        if (has_head(i.kind)) {
             o["head"] = i.head;
             o["role"] = i.role == AttentionRole::Cross ? QStringLiteral("cross") : QStringLiteral("self");
         }
@@ -126,14 +135,13 @@ std::vector<Intervention> interventions_from_json(const QJsonValue& value) {
         if (!known)
             throw bad(i, QStringLiteral("kind"),
                       QStringLiteral("is '%1', not one of: ablate-head, scale-head, clear-layer, copy-from-original, "
-                                     "edit-input, edit-token")
+                                     "edit-input, edit-token, clear-head-cache")
                           .arg(kind));
         std::set<QString> allowed{"kind", "step"};
         if (v.kind == InterventionKind::EditInput) allowed.insert({"element", "index", "value"});
         else if (v.kind == InterventionKind::EditToken) allowed.insert({"element", "tokens"});
         else allowed.insert("layer");
-        if (v.kind == InterventionKind::AblateHead || v.kind == InterventionKind::ScaleHead)
-            allowed.insert({"head", "role"});
+        if (has_head(v.kind)) allowed.insert({"head", "role"});
         if (v.kind == InterventionKind::ScaleHead) allowed.insert("factor");
         for (auto it = o.begin(); it != o.end(); ++it)
             if (!allowed.count(it.key())) throw bad(i, it.key(), QStringLiteral("is unknown for kind '%1'").arg(kind));

@@ -11,6 +11,7 @@
 #include "session/demo_models.h"
 #include "session/file_kind.h"
 #include "session/step_probe.h"
+#include "stepscope/attention_kind.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/snapshot.h"
@@ -226,7 +227,7 @@ void Session::require_step_fits() const {
         require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run),
                        "step " + std::to_string(run.steps));
     } catch (const Error& e) {
-        if (config.self_attention() != "full") throw;
+        if (attention_capabilities(config.self_attention()).kept != KeptState::Cache) throw;
         throw Error(std::string(e.what()) + "; Reset, or use linear attention, whose state does not grow");
     }
 }
@@ -304,6 +305,9 @@ void Session::check_interventions(const std::vector<Intervention>& interventions
                 case InterventionKind::AblateHead: check_ablation(*model_, ablation_of({i})); break;
                 case InterventionKind::ScaleHead: scale_head(*model_, scratch, i.layer, i.role, i.head, 1.0f); break;
                 case InterventionKind::ClearLayer: clear_layer_state(*model_, scratch, i.layer); break;
+                case InterventionKind::ClearHeadCache:
+                    clear_head_cache(*model_, scratch, i.layer, i.role, i.head);
+                    break;
                 case InterventionKind::CopyFromOriginal:
                     if (i.layer < 0 || i.layer >= model_->config().n_layers)
                         throw Error("layer " + std::to_string(i.layer) + " is outside 0.." +
@@ -334,6 +338,7 @@ void Session::check_interventions(const std::vector<Intervention>& interventions
 bool Session::edits_state_at(int64_t step) const {
     return std::any_of(spec_.interventions.begin(), spec_.interventions.end(), [step](const Intervention& i) {
         return i.step == step && (i.kind == InterventionKind::ScaleHead || i.kind == InterventionKind::ClearLayer ||
+                                  i.kind == InterventionKind::ClearHeadCache ||
                                   i.kind == InterventionKind::CopyFromOriginal);
     });
 }
@@ -343,6 +348,7 @@ void Session::edit_state(State& state, const std::function<State()>& original) c
         if (i.step != state.step) continue;
         if (i.kind == InterventionKind::ScaleHead) scale_head(*model_, state, i.layer, i.role, i.head, float(i.factor));
         else if (i.kind == InterventionKind::ClearLayer) clear_layer_state(*model_, state, i.layer);
+        else if (i.kind == InterventionKind::ClearHeadCache) clear_head_cache(*model_, state, i.layer, i.role, i.head);
         else if (i.kind == InterventionKind::CopyFromOriginal) copy_layer_state(*model_, state, original(), i.layer);
     }
 }

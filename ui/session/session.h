@@ -20,11 +20,11 @@
 #include "session/input_source.h"
 #include "session/session_spec.h"
 #include "session/step_record.h"
-#include "stepscope/device.h"
 #include "stepscope/error.h"
 #include "stepscope/intervention.h"
 #include "stepscope/model.h"
 #include "stepscope/observation.h"
+#include "stepscope/stepper.h"
 
 namespace stepscope::ui {
 

@@ -9,7 +9,7 @@
 
 #include "session/intervention_spec.h"
 #include "stepscope/config.h"
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 
 namespace stepscope::ui {
 

@@ -1,6 +1,8 @@
 // Slicing one batch element out of a step's records, and labels of a run's model.
 #include "session/step_record.h"
 
+#include "stepscope/attention_kind.h"
+
 namespace stepscope::ui {
 
 namespace {
@@ -55,7 +57,8 @@ StepRecord BatchRecord::element(int n) const {
 QString run_label(const ModelConfig& config) {
     auto attention = [&](const std::string& type) {
         const QString name = QString::fromStdString(type);
-        return type == "full" ? name : QStringLiteral("%1 (%2)").arg(name, QString::fromStdString(config.feature_map));
+        if (!attention_capabilities(type).feature_map) return name;
+        return QStringLiteral("%1 (%2)").arg(name, QString::fromStdString(config.feature_map));
     };
     if (config.kind == ModelKind::Encoder) return attention(config.attention_type);
     return QStringLiteral("self %1, cross %2")

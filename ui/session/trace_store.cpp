@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "stepscope/attention_kind.h"
+
 namespace stepscope::ui {
 
 namespace {
@@ -193,7 +195,8 @@ bool TraceStore::decoder() const { return has_run() && info_.model->config().kin
 bool TraceStore::linear(AttentionRole role) const {
     if (!has_run()) return false;
     const ModelConfig& c = info_.model->config();
-    return (role == AttentionRole::Self ? c.self_attention() : c.cross_attention_type) != "full";
+    const std::string& type = role == AttentionRole::Self ? c.self_attention() : c.cross_attention_type;
+    return attention_capabilities(type).kept == KeptState::Sums;
 }
 
 }  // namespace stepscope::ui

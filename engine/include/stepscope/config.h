@@ -13,6 +13,10 @@ namespace stepscope {
 
 enum class ModelKind { Encoder, Decoder };
 
+// The config's names that a built model steps by, parsed once (the *_from_name functions below).
+enum class Precision { F32, Bf16 };  // how the linear layers keep their weights
+enum class Activation { Relu, Gelu };  // the feed-forward activation
+
 // Every field carries the reference default (fast_transformers.builders).
 // Zero in a cross_* field or in feature_map_dimensions means "the reference's
 // default", which the effective_* accessors resolve.
@@ -39,7 +43,7 @@ struct ModelConfig {
     int cross_query_dimensions = 0;
     int cross_value_dimensions = 0;
     int cross_model_dimensions = 0;
-    std::string precision = "f32";  // Stepscope: weight storage, f32 | bf16
+    std::string precision = "f32";  // Stepscope: weight storage, one of precision_names()
 
     // Products of two int fields, in 64 bits so that an unvalidated config cannot overflow them;
     // validate() bounds both by kMaxModelDimensions.
@@ -78,6 +82,13 @@ constexpr double kMaxFeatureDrawWork = 2e10;
 // A builder parameter's value as it comes from a form, a command line or JSON.
 using ParamValue = std::variant<bool, int64_t, double, std::string>;
 using ParamMap = std::map<std::string, ParamValue>;
+
+// The accepted names of precision and activation, in table order, and their parsed values. The
+// parsers throw Error naming the parameter and the accepted names.
+const std::vector<std::string>& precision_names();  // f32, bf16
+Precision precision_from_name(const std::string& name);
+const std::vector<std::string>& activation_names();  // relu, gelu
+Activation activation_from_name(const std::string& name);
 
 // Attention types each builder accepts (the reference registry's recurrent ones).
 const std::vector<std::string>& self_attention_types();   // full, linear, causal-linear

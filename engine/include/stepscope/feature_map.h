@@ -33,9 +33,15 @@ struct FeatureMapOptions {
     bool stabilize = false;    // favor only
 };
 
+// A map that acts on each value alone, phi(x)_i = f(x_i), as a device kernel can fuse it; None for
+// maps that mix a row (the random maps).
+enum class PointwiseMap { None, Elu, Relu };
+
 class FeatureMap {
 public:
     virtual ~FeatureMap() = default;
+
+    virtual PointwiseMap pointwise() const { return PointwiseMap::None; }
 
     // F, the width of phi(x).
     virtual int output_dims() const = 0;

@@ -49,6 +49,12 @@ void check_ablation(const Model& model, const Ablation& ablation);
 // Multiplies head `head`'s S and Z (linear attention) of every batch element by `factor`; 0 erases what it holds.
 void scale_head(const Model& model, State& state, int layer, AttentionRole role, int head, float factor);
 
+// Zeroes head `head`'s cached keys and values (softmax attention) in every batch element: what the head
+// has cached adds nothing to its output from then on. The cache is one length for all heads, so the
+// zeroed steps stay in it and still take their share of the head's softmax (a zero key scores 0);
+// clear_layer_state empties a cache outright.
+void clear_head_cache(const Model& model, State& state, int layer, AttentionRole role, int head);
+
 // Empties layer `layer`'s self-attention state: linear S and Z become 0; a
 // softmax key/value cache drops every cached step, so the next step attends
 // to itself and what follows. The cache is one length for all heads, so it is

@@ -11,8 +11,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "stepscope/attention_kind.h"
 #include "stepscope/config.h"
 #include "stepscope/observer.h"
 #include "stepscope/state.h"
@@ -23,8 +25,22 @@ namespace stepscope {
 
 class RecurrentTransformerEncoder;
 class RecurrentTransformerDecoder;
+class InnerAttention;
 class Observation;
 struct Ablation;
+
+// One attention module of a model. Model::attention_modules() lists them in
+// layer order, a decoder layer's self attention before its cross attention.
+struct AttentionModule {
+    int layer = 0;
+    AttentionRole role = AttentionRole::Self;
+    std::string prefix;  // its weights' names: "layers.{i}.attention", ".self_attention" or ".cross_attention"
+    const AttentionCapabilities* kind = nullptr;  // its attention kind, under the name it was configured by
+    const InnerAttention* inner = nullptr;        // the module itself, for the engine's own code (attention_layer.h)
+
+    AttentionState& state(State& of) const { return of.layers[size_t(layer)].attention(role); }
+    const AttentionState& state(const State& of) const { return of.layers[size_t(layer)].attention(role); }
+};
 
 // What a step does besides stepping; every part optional.
 struct StepOptions {
@@ -57,6 +73,9 @@ public:
                                                      const TensorMap& tensors);
 
     const ModelConfig& config() const { return config_; }
+    // The config's precision and activation, parsed when the model was built.
+    Precision precision() const { return precision_; }
+    Activation activation() const { return activation_; }
     // Every weight under its reference name (what save_model writes).
     const TensorMap& tensors() const { return tensors_; }
 
@@ -96,16 +115,24 @@ public:
     // New sequence, no state; random feature maps draw as new_state(seed) would.
     RowMatrix forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed = 0) const;
 
-    const RecurrentTransformerEncoder* encoder() const { return encoder_.get(); }
-    const RecurrentTransformerDecoder* decoder() const { return decoder_.get(); }
+    bool is_decoder() const { return decoder_ != nullptr; }
+    // Every attention module, for code that handles each the same way (snapshots, devices, interventions).
+    const std::vector<AttentionModule>& attention_modules() const { return modules_; }
+    // The module of `role` in `layer`; throws Error naming a layer or role the model lacks.
+    const AttentionModule& attention_module(int layer, AttentionRole role) const;
 
 private:
     explicit Model(ModelConfig config);
+    void add_module(int layer, AttentionRole role, const std::string& prefix, const InnerAttention& inner);
 
     ModelConfig config_;
     TensorMap tensors_;  // as loaded: saving writes back exactly what was read
     std::unique_ptr<RecurrentTransformerEncoder> encoder_;
     std::unique_ptr<RecurrentTransformerDecoder> decoder_;
+    std::vector<AttentionModule> modules_;
+    int64_t max_steps_ = 0;  // the longest sequence the self attentions' states hold
+    Precision precision_ = Precision::F32;
+    Activation activation_ = Activation::Relu;
 };
 
 // Reads a model saved by the reference or by save_model: the builder config

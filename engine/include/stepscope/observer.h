@@ -22,8 +22,6 @@
 
 namespace stepscope {
 
-enum class AttentionRole { Self, Cross };
-
 // Norms of one attention state, per batch element and head: index n*H + h.
 struct StateNorms {
     bool is_linear = false;
@@ -35,9 +33,6 @@ struct StateNorms {
     std::vector<float> values;      // full: ||V[n,h]||_F over the cached values
     int cache_length = 0;           // full: cached steps (self) or memory length (cross)
 };
-
-// Norms of `state`; `is_linear` selects which half is filled.
-StateNorms compute_state_norms(const AttentionState& state, bool is_linear, int batch, int heads);
 
 // The weights one step's queries gave the values, for softmax and linear
 // attention alike. Row (n - first_batch)*H + h holds batch element n, head h;

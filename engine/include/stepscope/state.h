@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <variant>
 #include <vector>
 
 #include "stepscope/types.h"
@@ -19,6 +20,8 @@ namespace stepscope {
 struct LinearAttentionState {
     RowMatrix sums;        // S, (N*H*D, M): rows ordered (n, h, d)
     RowMatrix normalizer;  // Z, (N*H, D)
+
+    bool operator==(const LinearAttentionState& other) const;
 };
 
 // Softmax attention's growing cache. Row n*H + h holds that head's keys
@@ -50,25 +53,54 @@ struct KeyValueCache {
     // The first `length` steps of row n*H + h as (T, D) and (T, M) maps.
     Eigen::Map<const RowMatrix> head_keys(int row) const;
     Eigen::Map<const RowMatrix> head_values(int row) const;
+
+    // Only the valid steps count; capacity is an implementation detail.
+    bool operator==(const KeyValueCache& other) const;
 };
 
 // The state of one attention module. `started` is false for a new sequence:
 // the reference's `state is None`.
 struct AttentionState {
     bool started = false;
-    RowMatrix omega;              // (D, C): a random feature map's draw for this sequence
-    LinearAttentionState linear;  // linear, causal-linear; linear cross attention
-    KeyValueCache cache;          // full self attention; full cross: projected memory, length S
+    RowMatrix omega;  // (D, C): a random feature map's draw for this sequence
+    // What the module's attention kind keeps (attention_kind.h): nothing before its first step,
+    // S and Z for the linear kinds, a key/value cache for softmax (cross: the projected memory, length S).
+    std::variant<std::monostate, LinearAttentionState, KeyValueCache> kept;
     std::vector<int> memory_lengths;  // cross only: valid memory elements per sequence
-    RowMatrix memory;             // cross only: the memory the state was built from, (N*S, E)
+    RowMatrix memory;                 // cross only: the memory the state was built from, (N*S, E)
+
+    // The kept state as `Kept`; an empty one replaces what is kept when it is another kind's.
+    template <typename Kept>
+    Kept& as() {
+        if (!std::holds_alternative<Kept>(kept)) kept.template emplace<Kept>();
+        return std::get<Kept>(kept);
+    }
+    // The kept state if it is a `Kept`, else null.
+    template <typename Kept>
+    const Kept* find() const {
+        return std::get_if<Kept>(&kept);
+    }
+    LinearAttentionState& linear() { return as<LinearAttentionState>(); }
+    KeyValueCache& cache() { return as<KeyValueCache>(); }
+    // An empty one when the state keeps something else, as a state of another kind holds no sums.
+    const LinearAttentionState& linear() const;
+    const KeyValueCache& cache() const;
 
     bool operator==(const AttentionState& other) const;
     std::size_t bytes() const;
 };
 
+enum class AttentionRole { Self, Cross };
+
 struct LayerState {
     AttentionState self_attention;
     AttentionState cross_attention;  // decoders only
+    AttentionState& attention(AttentionRole role) {
+        return role == AttentionRole::Self ? self_attention : cross_attention;
+    }
+    const AttentionState& attention(AttentionRole role) const {
+        return role == AttentionRole::Self ? self_attention : cross_attention;
+    }
     bool operator==(const LayerState& other) const {
         return self_attention == other.self_attention && cross_attention == other.cross_attention;
     }

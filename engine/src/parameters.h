@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "stepscope/config.h"
-#include "stepscope/linear.h"
+#include "linear.h"
 #include "stepscope/tensor.h"
 #include "stepscope/types.h"
 

@@ -1,5 +1,5 @@
 // Device selection and the CPU stepper, which wraps Model::step around a host State.
-#include "stepscope/device.h"
+#include "stepscope/stepper.h"
 
 #include "stepscope/error.h"
 #include "stepscope/intervention.h"

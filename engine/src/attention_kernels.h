@@ -1,10 +1,9 @@
-// The inner recurrent attentions of the reference registry as step kernels: linear and full (softmax).
+// The step kernels of linear and softmax (full) attention, each beside its plain-loop reference.
 //
 // Shapes: N batch, H heads, D query/key width, M value width, F feature width.
 // Heads are rows: row n*H + h holds head h of batch element n.
 #pragma once
 
-#include <string>
 #include <vector>
 
 #include "stepscope/state.h"
@@ -12,33 +11,21 @@
 
 namespace stepscope {
 
-enum class AttentionKind { Linear, Full };
-
-// "linear" and "causal-linear" are the same recurrent attention, as in the
-// reference registry; "full" is softmax attention. Throws Error otherwise.
-AttentionKind attention_kind(const std::string& type);
-
 // Linear attention, state update:  S += phi(k) v^T,  Z += phi(k)
 //   phi_k (N*H, F), values (N*H, M); state S (N*H*F, M), Z (N*H, F).
 void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
                              LinearAttentionState& state);
-void linear_attention_update_scalar(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
-                                    LinearAttentionState& state);
 
 // Linear attention, readout:  out = phi(q)^T S / (phi(q) . Z + eps)
 //   phi_q (N*H, F) -> out (N*H, M).
 void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
                               float eps, MatrixRef out);
-void linear_attention_readout_scalar(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
-                                     float eps, MatrixRef out);
 
 // Linear attention, a whole step: the update, then the readout from the
 // updated state, in one pass over S (which a step otherwise reads three times).
 //   phi_k, phi_q (N*H, F), values (N*H, M) -> out (N*H, M).
 void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
                            float eps, LinearAttentionState& state, MatrixRef out);
-void linear_attention_step_scalar(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
-                                  const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state, MatrixRef out);
 
 // Softmax attention of one query per head over a cache:
 //   a = softmax(temperature * K q) over the valid keys,  out = V^T a
@@ -48,8 +35,20 @@ void linear_attention_step_scalar(const ConstMatrixRef& phi_k, const ConstMatrix
 void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
                     const std::vector<int>& valid_lengths, int heads, MatrixRef out,
                     RowMatrix& weights);
-void full_attention_scalar(const ConstMatrixRef& queries, const KeyValueCache& cache,
-                           float temperature, const std::vector<int>& valid_lengths, int heads,
-                           MatrixRef out, RowMatrix& weights);
+
+// The same kernels in plain loops: what tests hold the fast paths to.
+namespace reference {
+
+void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
+                             LinearAttentionState& state);
+void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
+                              float eps, MatrixRef out);
+void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
+                           const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state, MatrixRef out);
+void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache,
+                    float temperature, const std::vector<int>& valid_lengths, int heads,
+                    MatrixRef out, RowMatrix& weights);
+
+}  // namespace reference
 
 }  // namespace stepscope

@@ -7,10 +7,10 @@
 
 #include "stepscope/config.h"
 #include "stepscope/feature_map.h"
-#include "stepscope/linear.h"
+#include "linear.h"
 #include "stepscope/model.h"
 #include "stepscope/observer.h"
-#include "stepscope/recurrent_attention.h"
+#include "attention_kind.h"
 #include "stepscope/state.h"
 #include "stepscope/tensor.h"
 
@@ -41,7 +41,11 @@ public:
     InnerAttention(const ModelConfig& config, const std::string& type, int heads, int query_dims,
                    int value_dims, const TensorMap& tensors, const std::string& prefix, uint64_t draw_tag);
 
-    AttentionKind kind() const { return kind_; }
+    const AttentionKind& kind() const { return *kind_; }
+    // The kind's capabilities under the name it was configured by.
+    const AttentionCapabilities& capabilities() const { return *capabilities_; }
+    // Null for kinds without a feature map.
+    const FeatureMap* feature_map() const { return feature_map_.get(); }
     int heads() const { return heads_; }
     int query_dims() const { return query_dims_; }
     int value_dims() const { return value_dims_; }
@@ -61,10 +65,11 @@ public:
     void features(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi, RowLayout layout) const;
 
 private:
-    AttentionKind kind_;
+    const AttentionKind* kind_;
+    const AttentionCapabilities* capabilities_;
     int heads_, query_dims_, value_dims_;
     float eps_, temperature_;
-    std::unique_ptr<FeatureMap> feature_map_;  // linear attention only
+    std::unique_ptr<FeatureMap> feature_map_;  // kinds with a feature map only
     RowMatrix stored_omega_;
     uint64_t draw_tag_;
 };
@@ -104,11 +109,12 @@ public:
     void forward(const ConstMatrixRef& x, const Memory& memory, AttentionState& state, uint64_t sequence_seed,
                  StepScratch& scratch, RowMatrix& out, const LayerStep& step) const;
 
+    // The keys (N*S*H, D) of `memory` (N*S, E), rows (n, s, h).
+    void memory_keys(const RowMatrix& memory, RowMatrix& keys) const;
+
 private:
-    void start(const Memory& memory, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch) const;
-    // Linear: phi(k) (N*S*H, F) of `memory` (N*S, E) into s.phi_keys, rows (n, s, h).
-    void memory_features(const RowMatrix& memory, int batch, AttentionState& state, uint64_t sequence_seed,
-                         AttentionScratch& s) const;
+    // The state over the memory, on the sequence's first step.
+    void start(const Memory& memory, AttentionState& state, uint64_t sequence_seed, AttentionScratch& s) const;
 
     InnerAttention inner_;
     Linear query_projection_;

@@ -1,5 +1,5 @@
 // Step kernels of linear and softmax attention: Eigen/oneTBB fast paths beside plain-loop references.
-#include "stepscope/recurrent_attention.h"
+#include "attention_kernels.h"
 
 #include <tbb/parallel_for.h>
 
@@ -7,7 +7,6 @@
 #include <cmath>
 #include <limits>
 
-#include "stepscope/error.h"
 
 namespace stepscope {
 
@@ -123,12 +122,6 @@ int valid_keys(const KeyValueCache& cache, const std::vector<int>& valid_lengths
 
 }  // namespace
 
-AttentionKind attention_kind(const std::string& type) {
-    if (type == "linear" || type == "causal-linear") return AttentionKind::Linear;
-    if (type == "full") return AttentionKind::Full;
-    throw Error("unknown attention type '" + type + "' (known: full, linear, causal-linear)");
-}
-
 void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
                              LinearAttentionState& state) {
     const int rows = static_cast<int>(phi_k.rows()), features = static_cast<int>(phi_k.cols());
@@ -139,8 +132,8 @@ void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& 
     });
 }
 
-void linear_attention_update_scalar(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
-                                    LinearAttentionState& state) {
+void reference::linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
+                                        LinearAttentionState& state) {
     const long features = phi_k.cols(), value_dims = values.cols();
     for (long r = 0; r < phi_k.rows(); ++r) {
         for (long f = 0; f < features; ++f) {
@@ -159,8 +152,8 @@ void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttention
     });
 }
 
-void linear_attention_readout_scalar(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
-                                     float eps, MatrixRef out) {
+void reference::linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
+                                         float eps, MatrixRef out) {
     const long features = phi_q.cols(), value_dims = out.cols();
     for (long r = 0; r < phi_q.rows(); ++r) {
         float dot = 0;
@@ -192,10 +185,11 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
     });
 }
 
-void linear_attention_step_scalar(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
-                                  const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state, MatrixRef out) {
-    linear_attention_update_scalar(phi_k, values, state);
-    linear_attention_readout_scalar(phi_q, state, eps, out);
+void reference::linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
+                                      const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state,
+                                      MatrixRef out) {
+    reference::linear_attention_update(phi_k, values, state);
+    reference::linear_attention_readout(phi_q, state, eps, out);
 }
 
 void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
@@ -234,9 +228,9 @@ void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, f
     });
 }
 
-void full_attention_scalar(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
-                           const std::vector<int>& valid_lengths, int heads, MatrixRef out,
-                           RowMatrix& weights) {
+void reference::full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
+                               const std::vector<int>& valid_lengths, int heads, MatrixRef out,
+                               RowMatrix& weights) {
     const long rows = queries.rows(), key_dims = cache.key_dims, value_dims = cache.value_dims;
     weights.resize(rows, cache.length);
     for (long r = 0; r < rows; ++r) {

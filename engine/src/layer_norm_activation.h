@@ -1,8 +1,7 @@
 // Layer normalisation and the feed-forward activations, as torch.nn.LayerNorm, F.relu and F.gelu.
 #pragma once
 
-#include <string>
-
+#include "stepscope/config.h"
 #include "stepscope/types.h"
 
 namespace stepscope {
@@ -17,10 +16,10 @@ struct LayerNorm {
     void apply_scalar(MatrixRef x) const;
 };
 
-enum class Activation { Relu, Gelu };
-
-Activation activation_from_name(const std::string& name);  // throws Error
 void apply_activation(Activation activation, MatrixRef x);
-void apply_activation_scalar(Activation activation, MatrixRef x);  // gelu with std::erf
+
+namespace reference {
+void apply_activation(Activation activation, MatrixRef x);  // gelu with std::erf
+}  // namespace reference
 
 }  // namespace stepscope

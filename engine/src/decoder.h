@@ -4,8 +4,8 @@
 #include <optional>
 #include <vector>
 
-#include "stepscope/attention_layer.h"
-#include "stepscope/encoder.h"
+#include "attention_layer.h"
+#include "encoder.h"
 
 namespace stepscope {
 

@@ -4,9 +4,9 @@
 #include <optional>
 #include <vector>
 
-#include "stepscope/attention_layer.h"
-#include "stepscope/linear.h"
-#include "stepscope/normalization.h"
+#include "attention_layer.h"
+#include "linear.h"
+#include "layer_norm_activation.h"
 
 namespace stepscope {
 

@@ -1,11 +1,9 @@
 // LayerNorm over the last dimension and the relu/gelu activations.
-#include "stepscope/normalization.h"
+#include "layer_norm_activation.h"
 
 #include <cmath>
 
 #include <unsupported/Eigen/SpecialFunctions>
-
-#include "stepscope/error.h"
 
 namespace stepscope {
 
@@ -37,12 +35,6 @@ void LayerNorm::apply_scalar(MatrixRef x) const {
     }
 }
 
-Activation activation_from_name(const std::string& name) {
-    if (name == "relu") return Activation::Relu;
-    if (name == "gelu") return Activation::Gelu;
-    throw Error("parameter 'activation' is '" + name + "', not one of: relu, gelu");
-}
-
 // gelu(x) = x/2 (1 + erf(x / sqrt 2)), the exact form of F.gelu.
 void apply_activation(Activation activation, MatrixRef x) {
     if (activation == Activation::Relu) {
@@ -53,7 +45,7 @@ void apply_activation(Activation activation, MatrixRef x) {
     values = 0.5f * values * (1.0f + (values * float(M_SQRT1_2)).erf());
 }
 
-void apply_activation_scalar(Activation activation, MatrixRef x) {
+void reference::apply_activation(Activation activation, MatrixRef x) {
     for (Eigen::Index n = 0; n < x.rows(); ++n) {
         for (Eigen::Index i = 0; i < x.cols(); ++i) {
             const float v = x(n, i);
