@@ -106,6 +106,9 @@ void style_plot(QCustomPlot* plot, const QString& title) {
     font.setPointSizeF(9);
     plot->setFont(font);
     plot->setNoAntialiasingOnDrag(true);
+    // Solid curves as separate segments: Qt strokes a jagged polyline wider than a pixel as one
+    // self-intersecting outline, which took the latency plot 200-500 ms a redraw at 1,500 steps (3 ms so).
+    plot->setPlottingHint(QCP::phFastPolylines, true);
     plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     plot->plotLayout()->insertRow(0);
     QFont title_font = font;
