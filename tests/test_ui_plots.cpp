@@ -156,6 +156,20 @@ private slots:
         QCOMPARE(plot.csv().count('\n'), 3001);
     }
 
+    // The heatmap's caption in a narrow plot: lines broken between words to fit, no word lost.
+    void captions_wrap_to_the_width_given() {
+        QFont font;
+        font.setPointSizeF(7.5);
+        const QString text = "linear attention: implicit weights\nkeys kept while observed, from step 1\nrows need not be sparse";
+        const int width = QFontMetrics(font).horizontalAdvance("keys kept while observed,") + 1;
+        const QString wrapped = wrap_to_width(text, font, width);
+        QVERIFY(wrapped.split('\n').size() > text.split('\n').size());
+        for (const QString& line : wrapped.split('\n'))
+            QVERIFY2(QFontMetrics(font).horizontalAdvance(line) <= width || !line.contains(' '), qPrintable(line));
+        QCOMPARE(wrapped.split(QRegularExpression("\\s+")), text.split(QRegularExpression("\\s+")));
+        QCOMPARE(wrap_to_width(text, font, 10000), text);
+    }
+
     void log_tick_labels_are_plain_or_powers_of_ten() {
         QCOMPARE(log_tick_label(50), QString("50"));
         QCOMPARE(log_tick_label(0.5), QString("0.5"));

@@ -92,6 +92,10 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     small.setPointSizeF(7.5);
     caption_->setFont(small);
     caption_->setVisible(false);
+    // A narrow heatmap (a 1280x720 window) wraps the caption rather than cutting its left side off.
+    connect(p, &QCustomPlot::afterLayout, this, [this] {
+        caption_->setText(wrap_to_width(caption_text_, caption_->font(), plot()->axisRect()->width() - 16));
+    });
     divergence_ = new QCPItemStraightLine(p);
     divergence_->setPen(QPen(QColor(230, 120, 0), 1.2, Qt::DashDotLine));  // as the time plots mark it
     divergence_->setVisible(false);
@@ -249,7 +253,8 @@ void AttentionPlot::fill() {
                                     "masked memory elements blank\n");
         caption += tr("rows need not be sparse");
         if (negative > 0) caption += tr("\n%1 weights < 0 left blank").arg(negative);
-        caption_->setText(caption);
+        caption_text_ = caption;
+        caption_->setText(wrap_to_width(caption, caption_->font(), p->axisRect()->width() - 16));
     }
     map_->rescaleDataRange(true);
     if (!following()) return;

@@ -48,6 +48,7 @@ private:
     QCPColorScale* scale_;
     QCPItemText* note_;
     QCPItemText* caption_;  // what linear attention's implicit weights are, over the map
+    QString caption_text_;  // the caption before it is wrapped to the axes' width
     QCPItemStraightLine* divergence_;
     int64_t view_step_ = 0;
     bool dirty_ = true;

@@ -182,6 +182,25 @@ void fit_decorations(QCustomPlot* plot, int width, int height) {
     legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
 }
 
+QString wrap_to_width(const QString& text, const QFont& font, int width) {
+    const QFontMetrics metrics(font);
+    QStringList lines;
+    for (const QString& line : text.split('\n')) {
+        QString current;
+        for (const QString& word : line.split(' ', Qt::SkipEmptyParts)) {
+            const QString longer = current.isEmpty() ? word : current + ' ' + word;
+            if (!current.isEmpty() && metrics.horizontalAdvance(longer) > width) {
+                lines << current;
+                current = word;
+            } else {
+                current = longer;
+            }
+        }
+        lines << current;
+    }
+    return lines.join('\n');
+}
+
 QCPItemText* add_note(QCustomPlot* plot) {
     auto* note = new QCPItemText(plot);
     note->position->setType(QCPItemPosition::ptAxisRectRatio);
