@@ -444,7 +444,8 @@ private slots:
         const QByteArray text = svg.readAll();
         QVERIFY(text.contains("<svg"));
         QVERIFY(text.contains("Outputs over time"));
-        QCOMPARE(written.size(), 4 + 3);
+        // The four plots, linear attention's spectrum and capacity, then traces, snapshot and session.
+        QCOMPARE(written.size(), 6 + 3);
     }
 
 private:

@@ -1,41 +1,26 @@
 // The heatmap of recorded attention weights: rows are query steps, columns key steps (or memory elements).
 #include "attention_plot.h"
 
-#include <QComboBox>
 #include <QHBoxLayout>
-#include <QSignalBlocker>
-#include <QSpinBox>
 #include <qcustomplot.h>
 
 #include <cmath>
 #include <limits>
 
+#include "layer_selector.h"
 #include "plot_style.h"
 
 namespace stepscope::ui {
 
 AttentionPlot::AttentionPlot(QWidget* parent)
     : PlotView(tr("Attention weights"), QStringLiteral("attention"), parent),
-      role_(new QComboBox),
-      layer_(new QSpinBox),
-      head_(new QSpinBox) {
-    role_->addItems({tr("self attention"), tr("cross attention")});
-    layer_->setPrefix(tr("layer "));
-    head_->setPrefix(tr("head "));
-    controls()->addWidget(role_);
-    controls()->addWidget(layer_);
-    controls()->addWidget(head_);
+      selector_(new LayerSelector(/*with_head=*/true)) {
+    controls()->addWidget(selector_);
     controls()->addStretch(1);
-    auto changed = [this] {
+    connect(selector_, &LayerSelector::changed, this, [this] {
         dirty_ = true;
         emit needsReplot();
-    };
-    connect(role_, &QComboBox::currentIndexChanged, this, [this, changed] {
-        updateSelectors();
-        changed();
     });
-    connect(layer_, &QSpinBox::valueChanged, this, changed);
-    connect(head_, &QSpinBox::valueChanged, this, changed);
 
     QCustomPlot* p = plot();
     p->legend->setVisible(false);
@@ -109,7 +94,7 @@ AttentionPlot::AttentionPlot(QWidget* parent)
 std::optional<int> AttentionPlot::observedLayer() const {
     if (!current_ || !current_->has_run() || !current_->linear(role())) return std::nullopt;
     if (role() == AttentionRole::Cross && !current_->decoder()) return std::nullopt;
-    return layer_->value();
+    return selector_->layer();
 }
 
 void AttentionPlot::markDivergence(std::optional<int64_t> step) {
@@ -121,39 +106,22 @@ void AttentionPlot::markDivergence(std::optional<int64_t> step) {
     emit needsReplot();
 }
 
-AttentionRole AttentionPlot::role() const {
-    return role_->currentIndex() == 1 ? AttentionRole::Cross : AttentionRole::Self;
-}
+AttentionRole AttentionPlot::role() const { return selector_->role(); }
 
 void AttentionPlot::select(AttentionRole role, int layer, int head) {
-    const QSignalBlocker b1(role_), b2(layer_), b3(head_);
-    role_->setCurrentIndex(role == AttentionRole::Cross ? 1 : 0);
-    updateSelectors();
-    layer_->setValue(layer);
-    head_->setValue(head);
+    selector_->select(role, layer, head);
     dirty_ = true;
     emit needsReplot();
 }
 
-void AttentionPlot::updateSelectors() {
-    const QSignalBlocker b1(role_), b2(layer_), b3(head_);
-    const bool decoder = current_ && current_->decoder();
-    role_->setEnabled(decoder);
-    if (!decoder) role_->setCurrentIndex(0);
-    layer_->setRange(0, std::max(0, (current_ ? current_->layers() : 1) - 1));
-    head_->setRange(0, std::max(0, (current_ ? current_->heads(role()) : 1) - 1));
-}
-
 void AttentionPlot::rebuild() {
+    selector_->fitTo(current_);
     // A decoder whose self attention is linear: its softmax cross attention has weights at every step, shown first.
     if (current_ && current_->decoder()) {
         const AttentionRole other = role() == AttentionRole::Self ? AttentionRole::Cross : AttentionRole::Self;
-        if (current_->linear(role()) && !current_->linear(other)) {
-            const QSignalBlocker blocker(role_);
-            role_->setCurrentIndex(other == AttentionRole::Cross ? 1 : 0);
-        }
+        if (current_->linear(role()) && !current_->linear(other))
+            selector_->select(other, selector_->layer(), selector_->head());
     }
-    updateSelectors();
     dirty_ = true;
     emit needsReplot();
 }
@@ -174,7 +142,7 @@ void AttentionPlot::fill() {
     rows_shown_ = 0;
     map_->data()->clear();
     const AttentionRole r = role();
-    const int layer = layer_->value(), head = head_->value();
+    const int layer = selector_->layer(), head = selector_->head();
     setSubtitle(tr("layer %1, head %2, %3").arg(layer).arg(head).arg(r == AttentionRole::Cross ? tr("cross") : tr("self")));
     QString note;
     const bool linear = current_ && current_->linear(r);

@@ -7,10 +7,10 @@ class QCPColorMap;
 class QCPColorScale;
 class QCPItemStraightLine;
 class QCPItemText;
-class QComboBox;
-class QSpinBox;
 
 namespace stepscope::ui {
+
+class LayerSelector;
 
 class AttentionPlot : public PlotView {
     Q_OBJECT
@@ -37,13 +37,10 @@ public:
 
 private:
     AttentionRole role() const;
-    void updateSelectors();
     // Fills the map with the rows of the kAttentionWindow query steps up to the viewed step.
     void fill();
 
-    QComboBox* role_;
-    QSpinBox* layer_;
-    QSpinBox* head_;
+    LayerSelector* selector_;
     QCPColorMap* map_;
     QCPColorScale* scale_;
     QCPItemText* note_;
