@@ -7,7 +7,6 @@
 #include <QDir>
 #include <QDragEnterEvent>
 #include <QDropEvent>
-#include <QFileDialog>
 #include <QGroupBox>
 #include <QIcon>
 #include <QLabel>
@@ -25,6 +24,7 @@
 
 #include "divergence_plot.h"
 #include "export_controller.h"
+#include "file_dialogs.h"
 #include "file_kind.h"
 #include "input_panel.h"
 #include "intervene_panel.h"
@@ -121,13 +121,9 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     });
     connect(model_, &ModelPanel::loadWeightsRequested, this, [this] {
         if (!mayDiscardRun(tr("loading weights"))) return;
-        QSettings settings;
-        const QString path = QFileDialog::getOpenFileName(this, tr("Load weights"),
-                                                          settings.value(QStringLiteral("weights/lastDirectory")).toString(),
-                                                          tr("safetensors (*.safetensors);;All files (*)"));
-        if (path.isEmpty()) return;
-        settings.setValue(QStringLiteral("weights/lastDirectory"), QFileInfo(path).absolutePath());
-        loadWeights(path);
+        const QString path = open_file_dialog(this, QStringLiteral("weights"), tr("Load weights"),
+                                              tr("safetensors (*.safetensors);;All files (*)"));
+        if (!path.isEmpty()) loadWeights(path);
     });
     connect(apply_, &QPushButton::clicked, this, &MainWindow::applyForms);
 
