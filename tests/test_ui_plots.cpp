@@ -17,6 +17,7 @@
 #include "plot_panel.h"
 #include "plot_style.h"
 #include "runner.h"
+#include "spectrum_plot.h"
 #include "state_plot.h"
 #include "trace_store.h"
 #include "ui_test_support.h"
@@ -50,8 +51,9 @@ std::vector<ColumnExtent> column_extents(const Keys& keys, const Values& values,
                                          int columns) {
     std::vector<ColumnExtent> extents(static_cast<size_t>(columns), ColumnExtent{});
     for (int i = 0; i < int(keys.size()); ++i) {
-        if (keys[i] < lower || keys[i] >= upper) continue;
-        ColumnExtent& e = extents[size_t(std::min(columns - 1, int((keys[i] - lower) * columns / (upper - lower))))];
+        const long c = pixel_column(keys[i], lower, upper, columns);
+        if (c < 0 || c >= columns) continue;
+        ColumnExtent& e = extents[size_t(c)];
         if (std::isnan(e.first_key)) e.first_key = keys[i];
         e.last_key = keys[i];
         if (std::isnan(values[i])) continue;
@@ -168,6 +170,24 @@ private slots:
             QVERIFY2(QFontMetrics(font).horizontalAdvance(line) <= width || !line.contains(' '), qPrintable(line));
         QCOMPARE(wrapped.split(QRegularExpression("\\s+")), text.split(QRegularExpression("\\s+")));
         QCOMPARE(wrap_to_width(text, font, 10000), text);
+    }
+
+    // A plot with nothing to draw (the spectrum before its layer was looked inside) keeps its whole
+    // width: an empty legend no longer caps the axes at the title's width.
+    void an_empty_plot_keeps_its_width() {
+        TraceStore store = record(small_spec("linear"), 3);
+        SpectrumPlot plot;
+        plot.setStores(&store, nullptr);
+        plot.resize(700, 400);
+        plot.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        plot.rebuild();
+        plot.setViewStep(3);
+        plot.refresh();
+        plot.plot()->replot();
+        QCOMPARE(plot.headsShown(), 0);
+        QVERIFY2(plot.plot()->axisRect()->width() > plot.plot()->width() / 2,
+                 qPrintable(QString("axes %1 of %2").arg(plot.plot()->axisRect()->width()).arg(plot.plot()->width())));
     }
 
     void log_tick_labels_are_plain_or_powers_of_ten() {

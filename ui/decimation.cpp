@@ -40,6 +40,11 @@ struct Column {
 
 }  // namespace
 
+long pixel_column(double key, double lower, double upper, int columns) {
+    if (key < lower) return -1;
+    return std::min(long(columns), long((key - lower) * columns / (upper - lower)));
+}
+
 void decimate_min_max(const std::vector<double>& keys, const std::vector<double>& values, double lower,
                       double upper, int columns, QVector<double>& drawn_keys, QVector<double>& drawn_values) {
     columns = std::max(1, columns);
@@ -61,11 +66,8 @@ void decimate_min_max(const std::vector<double>& keys, const std::vector<double>
     }
     drawn_keys.reserve(5 * columns + 2);
     drawn_values.reserve(5 * columns + 2);
-    const double per_column = double(columns) / (upper - lower);
     // Column -1 and `columns` hold the neighbours outside the view.
-    auto column_of = [&](double key) {
-        return key < lower ? -1L : std::min(long(columns), long((key - lower) * per_column));
-    };
+    auto column_of = [&](double key) { return pixel_column(key, lower, upper, columns); };
     Column column;
     long current = column_of(keys[size_t(begin)]);
     for (long i = begin; i < end; ++i) {

@@ -13,6 +13,9 @@
 
 namespace stepscope::ui {
 
+// The pixel column of `key` when [lower, upper) is split into `columns`: -1 left of it, `columns` right.
+long pixel_column(double key, double lower, double upper, int columns);
+
 // keys ascending. Writes the points of [lower, upper) to draw over `columns` pixel columns, plus the
 // nearest point on each side outside it (lines leave the view as they should); every point of the
 // series when it has no more than four a column, every point in view when those have no more.

@@ -166,7 +166,19 @@ void fit_decorations(QCustomPlot* plot, int width, int height) {
         if (QCPAbstractLegendItem* item = legend->item(i)) widths.push_back(item->minimumOuterSizeHint().width());
     const bool any = !widths.isEmpty();
     if (legend->visible() != any) legend->setVisible(any);
-    if (!any) return;
+    // An empty legend leaves its row below the axes (the plot's QObject child meanwhile), and comes
+    // back with its first entry: a grid without columns caps its column, and so the axes, at its
+    // margins' width, hidden or not. A legend some plot took out for good (the heatmap's) stays out.
+    QCPLayoutGrid* layout = plot->plotLayout();
+    const char* kTaken = "stepscopeLegendTakenWhileEmpty";
+    if (!any) {
+        if (legend->layout() == layout && layout->take(legend)) legend->setProperty(kTaken, true);
+        return;
+    }
+    if (legend->property(kTaken).toBool()) {
+        layout->addElement(2, 0, legend);
+        legend->setProperty(kTaken, false);
+    }
     // As many columns as fit, each as wide as its widest entry (entries fill the rows in order).
     auto fits = [&](int columns) {
         QVector<int> column_widths(columns, 0);
