@@ -28,7 +28,9 @@ constexpr const char* kUsage =
     "  per step and batch element), snapshot.safetensors (the final state) and session.json (to\n"
     "  reproduce the run).\n"
     "  Images above 1200x800 are larger figures, not smaller text: 4000x3000 draws as 1200x900 at 3.3x.\n"
-    "  For linear attention the attention image holds its implicit weights over the last 256 steps.\n"
+    "  For linear attention the attention image holds its implicit weights over the last 256 steps,\n"
+    "  and spectrum and capacity images the singular values of layer 0's S at the last step and its\n"
+    "  effective rank over every step.\n"
     "  CONFIG.json is a builder config ({\"attention_type\": \"linear\", ...}) or a session file.\n";
 
 // Without a display Qt warns about its environment (XDG_RUNTIME_DIR not set, fonts): not the

@@ -52,7 +52,7 @@ int run_gui(int argc, char** argv) {
         window.resize(1500, 950);
     if (!scripted && !options.window_size.isValid()) window.restoreState(settings.value(QStringLiteral("mainwindow/state")).toByteArray());
     window.show();
-    GuiScript script(&window, options.actions, scripted);
+    GuiScript script(&window, options.actions, scripted, options.report_throughput);
     script.start();
     const int code = QApplication::exec();
     if (!scripted) {

@@ -27,6 +27,13 @@ QStringList read_lines(const QString& path) {
 
 }  // namespace
 
+namespace {
+QString read_text(const QString& path) {
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? QString::fromUtf8(file.readAll()) : QString();
+}
+}  // namespace
+
 class ExportTest : public QObject {
     Q_OBJECT
 
@@ -229,6 +236,34 @@ private slots:
                                              *session->model());
         for (int i = 0; i < 6; ++i) session->advance();
         QVERIFY(snapshot == session->state());
+    }
+
+    // Linear attention's views inside: the spectrum of S at the last step and its effective rank over
+    // every step, plotted as the engine recorded them; softmax attention has no S to plot.
+    void headless_export_writes_linear_attentions_spectrum_and_effective_rank() {
+        HeadlessExport job;
+        job.spec = small_spec("linear", InputKind::Feedback);
+        job.steps = 9;
+        job.directory = dir_.filePath("headless_linear");
+        job.width = 700;
+        job.height = 400;
+        const QStringList written = run_headless_export(job);
+        for (const char* stem : {"spectrum", "capacity"}) {
+            const QString path = QDir(job.directory).filePath(QString(stem) + ".png");
+            QVERIFY2(written.contains(path), stem);
+            QCOMPARE(QImage(path).size(), QSize(700, 400));
+        }
+        QVERIFY(!written.contains(QDir(dir_.filePath("headless")).filePath("spectrum.png")));
+        // They draw data, not their empty states.
+        job.format = QStringLiteral("svg");
+        job.directory = dir_.filePath("headless_linear_svg");
+        run_headless_export(job);
+        const QString capacity = read_text(QDir(job.directory).filePath("capacity.svg"));
+        QVERIFY(capacity.contains("effective rank"));
+        QVERIFY(!capacity.contains("step on to see it"));
+        const QString spectrum = read_text(QDir(job.directory).filePath("spectrum.svg"));
+        QVERIFY(spectrum.contains("step 9"));
+        QVERIFY(!spectrum.contains("No spectrum recorded"));
     }
 
 private:

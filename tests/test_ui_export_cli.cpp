@@ -1,6 +1,8 @@
-// `stepscope export` from a script: writes images, traces and a snapshot without a display; bad arguments exit 2.
+// `stepscope export` from a script: writes images, traces and a snapshot without a display; bad arguments exit 2;
+// the scripted window reports its throughput.
 #include <QImage>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -92,6 +94,21 @@ private slots:
             QVERIFY2(error.contains(device == "tpu" ? "--device" : "CUDA is not available"), qPrintable(error));
             QVERIFY(!QFileInfo::exists(dir_.filePath("device-" + device + "/snapshot.safetensors")));
         }
+    }
+
+    // The window's scripted steps report their throughput, redraw rate and longest stall.
+    void the_window_reports_its_throughput() {
+        const QString shot = dir_.filePath("shot.png");
+        const CliResult result = run_stepscope({"--config", config_, "--window-size", "800x600", "--report-throughput",
+                                                "--steps", "300", "--screenshot", shot});
+        QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
+        const QRegularExpression line(R"(throughput: 300 steps in ([0-9.]+) s: ([0-9.]+) steps/s, ([0-9.]+) redraws/s, )"
+                                      R"(longest event-loop stall ([0-9]+) ms)");
+        const QRegularExpressionMatch match = line.match(result.stdout_text);
+        QVERIFY2(match.hasMatch(), qPrintable(result.stdout_text));
+        QVERIFY(match.captured(2).toDouble() > 0);  // steps per second
+        QVERIFY(match.captured(3).toDouble() > 0);  // the plots redrew while stepping
+        QVERIFY(!QImage(shot).isNull());
     }
 
 private:

@@ -3,16 +3,20 @@
 #include <QtTest>
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "headless_export.h"
 #include "plots/attention_plot.h"
+#include "plots/decimation.h"
 #include "plots/output_plot.h"
 #include "plots/performance_plot.h"
 #include "plots/plot_export.h"
 #include "plots/plot_panel.h"
 #include "plots/plot_style.h"
+#include "plots/spectrum_plot.h"
 #include "plots/state_plot.h"
 #include "session/session.h"
 #include "session/trace_store.h"
@@ -35,6 +39,50 @@ TraceStore record(const SessionSpec& spec, int steps) {
     return store;
 }
 
+// Per pixel column of [lower, upper) split `columns` ways, the finite minimum and maximum of the points
+// given, and the first and last key; columns without points stay empty. Keys outside are skipped.
+struct ColumnExtent {
+    double lowest = std::numeric_limits<double>::infinity(), highest = -std::numeric_limits<double>::infinity();
+    double first_key = std::numeric_limits<double>::quiet_NaN(), last_key = first_key;
+};
+
+template <typename Keys, typename Values>
+std::vector<ColumnExtent> column_extents(const Keys& keys, const Values& values, double lower, double upper,
+                                         int columns) {
+    std::vector<ColumnExtent> extents(static_cast<size_t>(columns), ColumnExtent{});
+    for (int i = 0; i < int(keys.size()); ++i) {
+        const long c = pixel_column(keys[i], lower, upper, columns);
+        if (c < 0 || c >= columns) continue;
+        ColumnExtent& e = extents[size_t(c)];
+        if (std::isnan(e.first_key)) e.first_key = keys[i];
+        e.last_key = keys[i];
+        if (std::isnan(values[i])) continue;
+        e.lowest = std::min(e.lowest, double(values[i]));
+        e.highest = std::max(e.highest, double(values[i]));
+    }
+    return extents;
+}
+
+// The drawn points hold each column's extremes and ends exactly as the full data does.
+void verify_columns_kept(const std::vector<double>& keys, const std::vector<double>& values,
+                         const QVector<double>& drawn_keys, const QVector<double>& drawn_values, double lower,
+                         double upper, int columns) {
+    QVERIFY(std::is_sorted(drawn_keys.begin(), drawn_keys.end()));
+    const auto full = column_extents(keys, values, lower, upper, columns);
+    const auto drawn = column_extents(drawn_keys, drawn_values, lower, upper, columns);
+    for (int c = 0; c < columns; ++c) {
+        const QByteArray where = QByteArray("column ") + QByteArray::number(c);
+        QVERIFY2(full[size_t(c)].lowest == drawn[size_t(c)].lowest, where);
+        QVERIFY2(full[size_t(c)].highest == drawn[size_t(c)].highest, where);
+        QVERIFY2(std::isnan(full[size_t(c)].first_key) ? std::isnan(drawn[size_t(c)].first_key)
+                                                       : full[size_t(c)].first_key == drawn[size_t(c)].first_key,
+                 where);
+        QVERIFY2(std::isnan(full[size_t(c)].last_key) ? std::isnan(drawn[size_t(c)].last_key)
+                                                      : full[size_t(c)].last_key == drawn[size_t(c)].last_key,
+                 where);
+    }
+}
+
 QStringList tick_labels(QCPAxis* axis) {
     axis->parentPlot()->replot();
     return axis->tickVectorLabels().toList();
@@ -47,6 +95,100 @@ class PlotsTest : public QObject {
 
 private slots:
     void initTestCase() { QVERIFY(dir_.isValid()); }
+
+    // A random walk with gaps, decimated over its whole range and a zoomed one.
+    void decimation_keeps_every_columns_extremes_and_ends() {
+        std::srand(5);
+        std::vector<double> keys, values;
+        double walk = 0;
+        for (int i = 0; i < 20000; ++i) {
+            keys.push_back(i + (i > 9000 ? 500 : 0));  // a stretch without steps
+            walk += std::rand() / double(RAND_MAX) - 0.5;
+            values.push_back(i % 997 == 0 ? std::numeric_limits<double>::quiet_NaN() : walk);
+        }
+        QVector<double> drawn_keys, drawn_values;
+        for (const auto [lower, upper, columns] : {std::tuple{0.0, 20500.0, 300}, std::tuple{1234.5, 4321.0, 97}}) {
+            decimate_min_max(keys, values, lower, upper, columns, drawn_keys, drawn_values);
+            QVERIFY(drawn_keys.size() <= 5 * columns + 2);
+            verify_columns_kept(keys, values, drawn_keys, drawn_values, lower, upper, columns);
+            // The neighbours outside the view are drawn, so lines leave it as the full line does.
+            QVERIFY(drawn_keys.front() < lower || drawn_keys.front() == keys.front());
+            QVERIFY(drawn_keys.back() >= upper || drawn_keys.back() == keys.back());
+            // A gap of the full data stays a gap.
+            QVERIFY(std::any_of(drawn_values.begin(), drawn_values.end(), [](double v) { return std::isnan(v); }));
+        }
+        // A series of at most four points a column is drawn whole, whatever the view.
+        const std::vector<double> few_keys(keys.begin(), keys.begin() + 400), few(values.begin(), values.begin() + 400);
+        decimate_min_max(few_keys, few, 100, 200, 100, drawn_keys, drawn_values);
+        QCOMPARE(drawn_keys.size(), 400);
+        QCOMPARE(drawn_keys.back(), few_keys.back());
+    }
+
+    // A long run is drawn decimated to the plot's columns and decimated again when zoomed.
+    void time_plots_draw_long_runs_decimated() {
+        TraceStore store = record(small_spec("linear"), 3000);
+        OutputPlot plot;
+        plot.setStores(&store, nullptr);
+        plot.resize(500, 300);
+        plot.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        plot.rebuild();
+        plot.refresh();
+        std::vector<double> keys, values;
+        for (const StepRecord& r : store.records()) {
+            keys.push_back(double(r.step));
+            values.push_back(r.output[0]);
+        }
+        QCPGraph* graph = plot.currentGraphs().at(0);
+        for (int zoom = 0; zoom < 2; ++zoom) {
+            if (zoom) plot.plot()->xAxis->setRange(700.5, 1900);  // as a wheel zoom leaves it
+            plot.refresh();
+            const QCPRange x = plot.plot()->xAxis->range();
+            const int columns = std::max(plot.plot()->axisRect()->width(), 200);
+            QVector<double> drawn_keys, drawn_values;
+            for (auto it = graph->data()->constBegin(); it != graph->data()->constEnd(); ++it) {
+                drawn_keys.push_back(it->key);
+                drawn_values.push_back(it->value);
+            }
+            QVERIFY2(drawn_keys.size() < 3000 && drawn_keys.size() <= 5 * columns + 2,
+                     qPrintable(QString::number(drawn_keys.size())));
+            verify_columns_kept(keys, values, drawn_keys, drawn_values, x.lower, x.upper, columns);
+        }
+        // Every step is still there for the CSV and the hover read-out.
+        QCOMPARE(plot.csv().count('\n'), 3001);
+    }
+
+    // The heatmap's caption in a narrow plot: lines broken between words to fit, no word lost.
+    void captions_wrap_to_the_width_given() {
+        QFont font;
+        font.setPointSizeF(7.5);
+        const QString text = "linear attention: implicit weights\nkeys kept while observed, from step 1\nrows need not be sparse";
+        const int width = QFontMetrics(font).horizontalAdvance("keys kept while observed,") + 1;
+        const QString wrapped = wrap_to_width(text, font, width);
+        QVERIFY(wrapped.split('\n').size() > text.split('\n').size());
+        for (const QString& line : wrapped.split('\n'))
+            QVERIFY2(QFontMetrics(font).horizontalAdvance(line) <= width || !line.contains(' '), qPrintable(line));
+        QCOMPARE(wrapped.split(QRegularExpression("\\s+")), text.split(QRegularExpression("\\s+")));
+        QCOMPARE(wrap_to_width(text, font, 10000), text);
+    }
+
+    // A plot with nothing to draw (the spectrum before its layer was looked inside) keeps its whole
+    // width: an empty legend no longer caps the axes at the title's width.
+    void an_empty_plot_keeps_its_width() {
+        TraceStore store = record(small_spec("linear"), 3);
+        SpectrumPlot plot;
+        plot.setStores(&store, nullptr);
+        plot.resize(700, 400);
+        plot.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        plot.rebuild();
+        plot.setViewStep(3);
+        plot.refresh();
+        plot.plot()->replot();
+        QCOMPARE(plot.headsShown(), 0);
+        QVERIFY2(plot.plot()->axisRect()->width() > plot.plot()->width() / 2,
+                 qPrintable(QString("axes %1 of %2").arg(plot.plot()->axisRect()->width()).arg(plot.plot()->width())));
+    }
 
     void log_tick_labels_are_plain_or_powers_of_ten() {
         QCOMPARE(log_tick_label(50), QString("50"));
@@ -322,7 +464,8 @@ private slots:
         const QByteArray text = svg.readAll();
         QVERIFY(text.contains("<svg"));
         QVERIFY(text.contains("Outputs over time"));
-        QCOMPARE(written.size(), 4 + 3);
+        // The four plots, linear attention's spectrum and capacity, then traces, snapshot and session.
+        QCOMPARE(written.size(), 6 + 3);
     }
 
 private:

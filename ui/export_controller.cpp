@@ -5,12 +5,12 @@
 #include <QComboBox>
 #include <QDialog>
 #include <QDialogButtonBox>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QSettings>
 #include <QSpinBox>
 
+#include "file_dialogs.h"
 #include "plots/plot_export.h"
 #include "plots/plot_panel.h"
 #include "plots/plot_view.h"
@@ -21,7 +21,7 @@ namespace stepscope::ui {
 
 namespace {
 
-constexpr const char* kDirectoryKey = "export/lastDirectory";
+const QString kDialogKind = QStringLiteral("export");
 constexpr const char* kWidthKey = "export/width";
 constexpr const char* kHeightKey = "export/height";
 
@@ -97,11 +97,8 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, SessionCon
     connect(export_all_, &QAction::triggered, this, [this] {
         const ImageChoice choice = ask_image(window_, {}, true);
         if (!choice.accepted) return;
-        QSettings settings;
-        const QString dir = QFileDialog::getExistingDirectory(window_, tr("Export all plots into"),
-                                                              settings.value(kDirectoryKey).toString());
+        const QString dir = folder_dialog(window_, kDialogKind, tr("Export all plots into"));
         if (dir.isEmpty()) return;
-        settings.setValue(kDirectoryKey, dir);
         exportAllPlots(dir, choice.format, choice.size);
     });
     connect(export_traces_, &QAction::triggered, this, [this] {
@@ -115,34 +112,24 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, SessionCon
     });
     connect(open_snapshot_, &QAction::triggered, this, [this] {
         if (may_replace_ && !may_replace_()) return;
-        QSettings settings;
-        const QString path = QFileDialog::getOpenFileName(window_, tr("Open snapshot"),
-                                                          settings.value(kDirectoryKey).toString(),
-                                                          tr("Stepscope snapshot (*.safetensors);;All files (*)"));
+        const QString path = open_file_dialog(window_, kDialogKind, tr("Open snapshot"),
+                                              tr("Stepscope snapshot (*.safetensors);;All files (*)"));
         if (path.isEmpty()) return;
-        rememberDirectory(path);
         controller_->openSnapshot(path);
         emit snapshotOpened(path);
     });
 }
 
 QString ExportController::savePath(const QString& title, const QString& filters, const QString& default_name) {
-    QSettings settings;
-    const QString dir = settings.value(kDirectoryKey).toString();
     QString selected;
-    QString path = QFileDialog::getSaveFileName(window_, title, QDir(dir).filePath(default_name), filters, &selected);
+    QString path = save_file_dialog(window_, kDialogKind, title, default_name, filters, &selected);
     if (path.isEmpty()) return {};
     // The filter names the format when the typed name has no suffix.
     if (QFileInfo(path).suffix().isEmpty()) {
         const int open = selected.indexOf("*."), close = selected.indexOf(')', open);
         if (open >= 0 && close > open) path += selected.mid(open + 1, close - open - 1);
     }
-    rememberDirectory(path);
     return path;
-}
-
-void ExportController::rememberDirectory(const QString& path) {
-    QSettings().setValue(kDirectoryKey, QFileInfo(path).absolutePath());
 }
 
 void ExportController::exportPlot(int plot_index, const QString& path, QSize size) {

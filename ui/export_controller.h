@@ -42,7 +42,6 @@ signals:
 
 private:
     QString savePath(const QString& title, const QString& filters, const QString& default_name);
-    void rememberDirectory(const QString& path);
 
     QWidget* window_;
     PlotPanel* plots_;

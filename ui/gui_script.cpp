@@ -43,12 +43,16 @@ const char* const kGuiUsage =
     "  --intervene WHAT   branch at the viewed step: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L,\n"
     "                     clear-head:L:H (a softmax head's cache), copy:L (from the original), input:N:I:V\n"
     "                     (element N, component I of the next input) or token:N:TEXT (token runs: element N\n"
-    "                     reads TEXT at the next step)\n";
+    "                     reads TEXT at the next step)\n"
+    "  --report-throughput  after each --steps, print its steps per second, the plots' redraws per second and\n"
+    "                     the longest time the window could not answer input\n";
 
 namespace {
 Error usage(const QString& message) { return Error(message.toStdString()); }
 // The plots redraw on a timer and the window system needs a moment to show them.
 constexpr int kSettleMs = 400;
+// The heartbeat that measures event-loop stalls: input waits at most a tick plus the stall.
+constexpr int kHeartbeatMs = 10;
 }  // namespace
 
 GuiAction parse_intervention(const QString& text) {
@@ -173,6 +177,8 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             options.actions.push_back({GuiAction::Kind::Attention, 0, parts[0], parts[1] + ':' + parts[2], {}, false});
         } else if (word == "--intervene") {
             options.actions.push_back(parse_intervention(value()));
+        } else if (word == "--report-throughput") {
+            options.report_throughput = true;
         } else if (word == "--screenshot") {
             options.actions.push_back({GuiAction::Kind::Screenshot, 0, {}, value(), {}, false});
         } else {
@@ -182,8 +188,17 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
     return options;
 }
 
-GuiScript::GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool quit_at_end)
-    : QObject(window), window_(window), actions_(std::move(actions)), quit_at_end_(quit_at_end) {
+GuiScript::GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool quit_at_end, bool report_throughput)
+    : QObject(window),
+      window_(window),
+      actions_(std::move(actions)),
+      quit_at_end_(quit_at_end),
+      report_throughput_(report_throughput) {
+    heartbeat_.setInterval(kHeartbeatMs);
+    heartbeat_.setTimerType(Qt::PreciseTimer);
+    connect(&heartbeat_, &QTimer::timeout, this, [this] {
+        longest_stall_ms_ = std::max(longest_stall_ms_, since_tick_.restart() - kHeartbeatMs);
+    });
     connect(window_->controller(), &SessionController::busyChanged, this, [this](bool busy) {
         if (!busy && waiting_) {
             waiting_ = false;
@@ -206,7 +221,28 @@ void GuiScript::whenIdle() {
     else QTimer::singleShot(0, this, &GuiScript::next);
 }
 
+void GuiScript::measure(qint64 steps) {
+    measured_steps_ = steps;
+    frames_before_ = window_->plotPanel()->frames();
+    longest_stall_ms_ = 0;
+    clock_.start();
+    since_tick_.start();
+    heartbeat_.start();
+}
+
+void GuiScript::report() {
+    heartbeat_.stop();
+    const double seconds = clock_.nsecsElapsed() * 1e-9;
+    const int frames = window_->plotPanel()->frames() - frames_before_;
+    std::printf("throughput: %lld steps in %.2f s: %.1f steps/s, %.1f redraws/s, longest event-loop stall %lld ms\n",
+                static_cast<long long>(measured_steps_), seconds, measured_steps_ / seconds, frames / seconds,
+                static_cast<long long>(longest_stall_ms_));
+    std::fflush(stdout);
+    measured_steps_ = 0;
+}
+
 void GuiScript::next() {
+    if (measured_steps_ > 0) report();
     if (position_ >= actions_.size()) {
         if (quit_at_end_) QApplication::exit(0);
         return;
@@ -225,6 +261,7 @@ void GuiScript::next() {
     ++position_;
     switch (action.kind) {
         case GuiAction::Kind::Steps:
+            if (report_throughput_) measure(action.count);
             window_->controller()->step(action.count);
             whenIdle();
             return;

@@ -6,9 +6,11 @@
 // and the form is applied before the next action that needs the run.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QObject>
 #include <QSize>
 #include <QStringList>
+#include <QTimer>
 
 #include <optional>
 #include <vector>
@@ -40,6 +42,7 @@ struct GuiOptions {
     std::vector<GuiAction> actions;
     bool help = false;
     QSize window_size;  // --window-size; invalid: the default
+    bool report_throughput = false;  // --report-throughput
     // True when the script ends the application (it took a screenshot).
     bool quits() const;
 };
@@ -53,7 +56,7 @@ class GuiScript : public QObject {
     Q_OBJECT
 
 public:
-    GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool quit_at_end);
+    GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool quit_at_end, bool report_throughput = false);
     // Runs the actions once the first run is open.
     void start();
 
@@ -61,6 +64,9 @@ private:
     void next();
     void whenIdle();
     void screenshot(const QString& path);
+    // --report-throughput: starts timing a --steps action; report() prints what it measured.
+    void measure(qint64 steps);
+    void report();
 
     MainWindow* window_;
     std::vector<GuiAction> actions_;
@@ -68,6 +74,14 @@ private:
     bool form_changed_ = false;
     bool quit_at_end_;
     bool waiting_ = false;
+    // While a --steps action is timed: its steps, the plots' frames before it, and a heartbeat whose
+    // late ticks measure how long the event loop could not answer input.
+    bool report_throughput_;
+    qint64 measured_steps_ = 0;
+    int frames_before_ = 0;
+    QElapsedTimer clock_, since_tick_;
+    QTimer heartbeat_;
+    qint64 longest_stall_ms_ = 0;
 };
 
 }  // namespace stepscope::ui

@@ -3,8 +3,10 @@
 
 #include <algorithm>
 
+#include "plots/capacity_plot.h"
 #include "plots/plot_export.h"
 #include "plots/plot_panel.h"
+#include "plots/spectrum_plot.h"
 #include "session/atomic_files.h"
 #include "session/session.h"
 #include "session/trace_csv.h"
@@ -30,10 +32,22 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     PlotPanel panel(&traces);
     panel.resize(job.width, job.height);
     panel.rebuildAll();
+    // Linear attention's state is looked inside for the whole run too, at the spectrum view's layer:
+    // its spectrum at the last step and the effective rank of S over every step are plots of their own.
+    const int spectrum_layer = panel.spectrum()->layer();
+    panel.capacity()->select(AttentionRole::Self, spectrum_layer, CapacityPlot::Quantity::EffectiveRank);
+    auto with_spectrum = [&](ObservationOptions what) {
+        if (!traces.linear(AttentionRole::Self)) return what;
+        if (std::find(what.layers.begin(), what.layers.end(), spectrum_layer) == what.layers.end())
+            what.layers.push_back(spectrum_layer);
+        what.spectrum = true;
+        return what;
+    };
+    session->set_observation(with_spectrum({}));
     const int64_t observe_from = std::max<int64_t>(0, job.steps - 2 * int64_t(kAttentionWindow));
     std::vector<BatchRecord> chunk;
     for (int64_t t = 0; t < job.steps; ++t) {
-        if (t == observe_from) session->set_observation(panel.observation());
+        if (t == observe_from) session->set_observation(with_spectrum(panel.observation()));
         chunk.push_back(session->advance());
         csv.write(chunk.back());
         if (chunk.size() == kHeadlessChunk || t + 1 == job.steps) {

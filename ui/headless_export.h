@@ -28,7 +28,7 @@ struct HeadlessExport {
 };
 
 // Needs a QApplication (the plots are widgets; the offscreen platform will do). Writes
-// <stem>.<format> per plot, traces.csv, snapshot.safetensors and session.json into the
+// <stem>.<format> per plot (for linear attention also its spectrum and capacity), traces.csv, snapshot.safetensors and session.json into the
 // directory as one StagedFolder; returns the paths. Throws stepscope::Error naming what failed,
 // and then the directory is exactly as it was (or still absent). The traces go to disk as the run
 // steps, so memory stays flat however long the run; plots of runs longer than a few thousand steps

@@ -3,20 +3,18 @@
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
-#include <QFileDialog>
-#include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
-#include <QSettings>
 #include <QSpinBox>
 #include <QVBoxLayout>
 
 #include <limits>
 
+#include "file_dialogs.h"
 #include "wheel_guard.h"
 
 namespace stepscope::ui {
@@ -149,11 +147,7 @@ InputPanel::InputPanel(QWidget* parent)
 QString InputPanel::errorText() const { return error_->isHidden() ? QString() : error_->text(); }
 
 QString InputPanel::browse(const QString& title, const QString& filter) {
-    QSettings settings;
-    const QString dir = settings.value(QStringLiteral("input/lastDirectory")).toString();
-    const QString path = QFileDialog::getOpenFileName(this, title, dir, filter);
-    if (!path.isEmpty()) settings.setValue(QStringLiteral("input/lastDirectory"), QFileInfo(path).absolutePath());
-    return path;
+    return open_file_dialog(this, QStringLiteral("input"), title, filter);
 }
 
 void InputPanel::fill(const SessionSpec& spec) {

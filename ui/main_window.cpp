@@ -7,7 +7,6 @@
 #include <QDir>
 #include <QDragEnterEvent>
 #include <QDropEvent>
-#include <QFileDialog>
 #include <QGroupBox>
 #include <QIcon>
 #include <QLabel>
@@ -24,6 +23,7 @@
 #include <QVBoxLayout>
 
 #include "export_controller.h"
+#include "file_dialogs.h"
 #include "input_panel.h"
 #include "intervene_panel.h"
 #include "model_panel.h"
@@ -123,13 +123,9 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     });
     connect(model_, &ModelPanel::loadWeightsRequested, this, [this] {
         if (!mayDiscardRun(tr("loading weights"))) return;
-        QSettings settings;
-        const QString path = QFileDialog::getOpenFileName(this, tr("Load weights"),
-                                                          settings.value(QStringLiteral("weights/lastDirectory")).toString(),
-                                                          tr("safetensors (*.safetensors);;All files (*)"));
-        if (path.isEmpty()) return;
-        settings.setValue(QStringLiteral("weights/lastDirectory"), QFileInfo(path).absolutePath());
-        loadWeights(path);
+        const QString path = open_file_dialog(this, QStringLiteral("weights"), tr("Load weights"),
+                                              tr("safetensors (*.safetensors);;All files (*)"));
+        if (!path.isEmpty()) loadWeights(path);
     });
     connect(apply_, &QPushButton::clicked, this, &MainWindow::applyForms);
 

@@ -2,17 +2,17 @@
 #include "session_io.h"
 
 #include <QAction>
-#include <QFileDialog>
+#include <QWidget>
 #include <QFileInfo>
-#include <QSettings>
 
+#include "file_dialogs.h"
 #include "session/session_spec.h"
 #include "session_controller.h"
 
 namespace stepscope::ui {
 
 namespace {
-constexpr const char* kDirectoryKey = "session/lastDirectory";
+const QString kDialogKind = QStringLiteral("session");
 }
 
 SessionIO::SessionIO(QWidget* window, SessionController* run)
@@ -22,22 +22,15 @@ SessionIO::SessionIO(QWidget* window, SessionController* run)
     save_->setShortcut(QKeySequence::Save);
     connect(open_, &QAction::triggered, this, [this] {
         if (may_replace_ && !may_replace_()) return;
-        QSettings settings;
-        const QString path = QFileDialog::getOpenFileName(window_, tr("Open session"),
-                                                          settings.value(kDirectoryKey).toString(),
-                                                          tr("Stepscope session (*.json);;All files (*)"));
-        if (path.isEmpty()) return;
-        settings.setValue(kDirectoryKey, QFileInfo(path).absolutePath());
-        openSession(path);
+        const QString path =
+            open_file_dialog(window_, kDialogKind, tr("Open session"), tr("Stepscope session (*.json);;All files (*)"));
+        if (!path.isEmpty()) openSession(path);
     });
     connect(save_, &QAction::triggered, this, [this] {
-        QSettings settings;
-        QString path = QFileDialog::getSaveFileName(window_, tr("Save session"),
-                                                    settings.value(kDirectoryKey).toString() + "/session.json",
-                                                    tr("Stepscope session (*.json)"));
+        QString path = save_file_dialog(window_, kDialogKind, tr("Save session"), QStringLiteral("session.json"),
+                                        tr("Stepscope session (*.json)"));
         if (path.isEmpty()) return;
         if (QFileInfo(path).suffix().isEmpty()) path += ".json";
-        settings.setValue(kDirectoryKey, QFileInfo(path).absolutePath());
         saveSession(path);
     });
 }

@@ -1,15 +1,13 @@
 // The heatmap of recorded attention weights: rows are query steps, columns key steps (or memory elements).
 #include "plots/attention_plot.h"
 
-#include <QComboBox>
 #include <QHBoxLayout>
-#include <QSignalBlocker>
-#include <QSpinBox>
 #include <qcustomplot.h>
 
 #include <cmath>
 #include <limits>
 
+#include "plots/layer_selector.h"
 #include "plots/plot_style.h"
 #include "plots/token_ticker.h"
 
@@ -17,26 +15,13 @@ namespace stepscope::ui {
 
 AttentionPlot::AttentionPlot(QWidget* parent)
     : PlotView(tr("Attention weights"), QStringLiteral("attention"), parent),
-      role_(new QComboBox),
-      layer_(new QSpinBox),
-      head_(new QSpinBox) {
-    role_->addItems({tr("self attention"), tr("cross attention")});
-    layer_->setPrefix(tr("layer "));
-    head_->setPrefix(tr("head "));
-    controls()->addWidget(role_);
-    controls()->addWidget(layer_);
-    controls()->addWidget(head_);
+      selector_(new LayerSelector(/*with_head=*/true)) {
+    controls()->addWidget(selector_);
     controls()->addStretch(1);
-    auto changed = [this] {
+    connect(selector_, &LayerSelector::changed, this, [this] {
         dirty_ = true;
         emit needsReplot();
-    };
-    connect(role_, &QComboBox::currentIndexChanged, this, [this, changed] {
-        updateSelectors();
-        changed();
     });
-    connect(layer_, &QSpinBox::valueChanged, this, changed);
-    connect(head_, &QSpinBox::valueChanged, this, changed);
 
     QCustomPlot* p = plot();
     p->legend->setVisible(false);
@@ -95,6 +80,10 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     small.setPointSizeF(7.5);
     caption_->setFont(small);
     caption_->setVisible(false);
+    // A narrow heatmap (a 1280x720 window) wraps the caption rather than cutting its left side off.
+    connect(p, &QCustomPlot::afterLayout, this, [this] {
+        caption_->setText(wrap_to_width(caption_text_, caption_->font(), plot()->axisRect()->width() - 16));
+    });
     divergence_ = new QCPItemStraightLine(p);
     divergence_->setPen(QPen(QColor(230, 120, 0), 1.2, Qt::DashDotLine));  // as the time plots mark it
     divergence_->setVisible(false);
@@ -108,7 +97,7 @@ AttentionPlot::AttentionPlot(QWidget* parent)
 std::optional<int> AttentionPlot::observedLayer() const {
     if (!current_ || !current_->has_run() || !current_->linear(role())) return std::nullopt;
     if (role() == AttentionRole::Cross && !current_->decoder()) return std::nullopt;
-    return layer_->value();
+    return selector_->layer();
 }
 
 void AttentionPlot::markDivergence(std::optional<int64_t> step) {
@@ -120,39 +109,22 @@ void AttentionPlot::markDivergence(std::optional<int64_t> step) {
     emit needsReplot();
 }
 
-AttentionRole AttentionPlot::role() const {
-    return role_->currentIndex() == 1 ? AttentionRole::Cross : AttentionRole::Self;
-}
+AttentionRole AttentionPlot::role() const { return selector_->role(); }
 
 void AttentionPlot::select(AttentionRole role, int layer, int head) {
-    const QSignalBlocker b1(role_), b2(layer_), b3(head_);
-    role_->setCurrentIndex(role == AttentionRole::Cross ? 1 : 0);
-    updateSelectors();
-    layer_->setValue(layer);
-    head_->setValue(head);
+    selector_->select(role, layer, head);
     dirty_ = true;
     emit needsReplot();
 }
 
-void AttentionPlot::updateSelectors() {
-    const QSignalBlocker b1(role_), b2(layer_), b3(head_);
-    const bool decoder = current_ && current_->decoder();
-    role_->setEnabled(decoder);
-    if (!decoder) role_->setCurrentIndex(0);
-    layer_->setRange(0, std::max(0, (current_ ? current_->layers() : 1) - 1));
-    head_->setRange(0, std::max(0, (current_ ? current_->heads(role()) : 1) - 1));
-}
-
 void AttentionPlot::rebuild() {
+    selector_->fitTo(current_);
     // A decoder whose self attention is linear: its softmax cross attention has weights at every step, shown first.
     if (current_ && current_->decoder()) {
         const AttentionRole other = role() == AttentionRole::Self ? AttentionRole::Cross : AttentionRole::Self;
-        if (current_->linear(role()) && !current_->linear(other)) {
-            const QSignalBlocker blocker(role_);
-            role_->setCurrentIndex(other == AttentionRole::Cross ? 1 : 0);
-        }
+        if (current_->linear(role()) && !current_->linear(other))
+            selector_->select(other, selector_->layer(), selector_->head());
     }
-    updateSelectors();
     dirty_ = true;
     emit needsReplot();
 }
@@ -173,7 +145,7 @@ void AttentionPlot::fill() {
     rows_shown_ = 0;
     map_->data()->clear();
     const AttentionRole r = role();
-    const int layer = layer_->value(), head = head_->value();
+    const int layer = selector_->layer(), head = selector_->head();
     setSubtitle(tr("layer %1, head %2, %3").arg(layer).arg(head).arg(r == AttentionRole::Cross ? tr("cross") : tr("self")));
     QString note;
     const bool linear = current_ && current_->linear(r);
@@ -254,7 +226,8 @@ void AttentionPlot::fill() {
                                     "masked memory elements blank\n");
         caption += tr("rows need not be sparse");
         if (negative > 0) caption += tr("\n%1 weights < 0 left blank").arg(negative);
-        caption_->setText(caption);
+        caption_text_ = caption;
+        caption_->setText(wrap_to_width(caption, caption_->font(), p->axisRect()->width() - 16));
     }
     map_->rescaleDataRange(true);
     if (!following()) return;

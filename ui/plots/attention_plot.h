@@ -7,10 +7,10 @@ class QCPColorMap;
 class QCPColorScale;
 class QCPItemStraightLine;
 class QCPItemText;
-class QComboBox;
-class QSpinBox;
 
 namespace stepscope::ui {
+
+class LayerSelector;
 
 class AttentionPlot : public PlotView {
     Q_OBJECT
@@ -37,17 +37,15 @@ public:
 
 private:
     AttentionRole role() const;
-    void updateSelectors();
     // Fills the map with the rows of the kAttentionWindow query steps up to the viewed step.
     void fill();
 
-    QComboBox* role_;
-    QSpinBox* layer_;
-    QSpinBox* head_;
+    LayerSelector* selector_;
     QCPColorMap* map_;
     QCPColorScale* scale_;
     QCPItemText* note_;
     QCPItemText* caption_;  // what linear attention's implicit weights are, over the map
+    QString caption_text_;  // the caption before it is wrapped to the axes' width
     QCPItemStraightLine* divergence_;
     int64_t view_step_ = 0;
     bool dirty_ = true;

@@ -4,8 +4,8 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QSignalBlocker>
-#include <QSpinBox>
 
+#include "plots/layer_selector.h"
 #include "session/insight_records.h"
 
 namespace stepscope::ui {
@@ -23,11 +23,8 @@ bool has_quantity(CapacityPlot::Quantity q, bool linear) {
 
 CapacityPlot::CapacityPlot(QWidget* parent)
     : TimePlot(tr("State capacity"), QStringLiteral("capacity"), parent),
-      role_(new QComboBox),
-      layer_(new QSpinBox),
+      selector_(new LayerSelector(/*with_head=*/false)),
       quantity_(new QComboBox) {
-    role_->addItems({tr("self attention"), tr("cross attention")});
-    layer_->setPrefix(tr("layer "));
     quantity_->addItems({tr("effective rank of S"), tr("‖Z‖"), tr("φ(q)·Z, element shown"),
                          tr("min φ(q)·Z over the batch"), tr("cache length (softmax)"),
                          tr("row entropy (softmax)"), tr("stored pairs read back (recall)")});
@@ -51,24 +48,20 @@ CapacityPlot::CapacityPlot(QWidget* parent)
                               "p(value). The whole model, not one layer"),
                            Qt::ToolTipRole);
     quantity_->setToolTip(quantity_->itemData(0, Qt::ToolTipRole).toString());
-    controls()->addWidget(role_);
-    controls()->addWidget(layer_);
+    controls()->addWidget(selector_);
     controls()->addWidget(quantity_);
     controls()->addStretch(1);
     auto changed = [this] {
         quantity_->setToolTip(quantity_->currentData(Qt::ToolTipRole).toString());
         selectionChanged();
     };
-    connect(role_, &QComboBox::currentIndexChanged, this, changed);
-    connect(layer_, &QSpinBox::valueChanged, this, changed);
+    connect(selector_, &LayerSelector::changed, this, changed);
     connect(quantity_, &QComboBox::currentIndexChanged, this, changed);
 }
 
-AttentionRole CapacityPlot::role() const {
-    return role_->currentIndex() == 1 ? AttentionRole::Cross : AttentionRole::Self;
-}
+AttentionRole CapacityPlot::role() const { return selector_->role(); }
 
-int CapacityPlot::layer() const { return layer_->value(); }
+int CapacityPlot::layer() const { return selector_->layer(); }
 
 CapacityPlot::Quantity CapacityPlot::quantity() const { return Quantity(quantity_->currentIndex()); }
 
@@ -83,20 +76,16 @@ bool CapacityPlot::needsSpectrum() const { return quantity() == Quantity::Effect
 
 void CapacityPlot::select(AttentionRole role, int layer, Quantity quantity) {
     {
-        const QSignalBlocker b1(role_), b2(layer_), b3(quantity_);
-        role_->setCurrentIndex(role == AttentionRole::Cross ? 1 : 0);
-        layer_->setValue(layer);
+        const QSignalBlocker blocker(quantity_);
+        selector_->select(role, layer);
         quantity_->setCurrentIndex(int(quantity));
     }
     selectionChanged();
 }
 
 void CapacityPlot::updateSelectors() {
-    const QSignalBlocker b1(role_), b2(layer_), b3(quantity_);
-    const bool decoder = current_ && current_->decoder();
-    role_->setEnabled(decoder);
-    if (!decoder) role_->setCurrentIndex(0);
-    layer_->setRange(0, std::max(0, (current_ ? current_->layers() : 1) - 1));
+    const QSignalBlocker blocker(quantity_);
+    selector_->fitTo(current_);
     // A run of the other attention kind starts on a quantity it has.
     if (current_ && current_->has_run() && !has_quantity(quantity(), current_->linear(role())))
         quantity_->setCurrentIndex(int(current_->linear(role()) ? Quantity::EffectiveRank : Quantity::RowEntropy));

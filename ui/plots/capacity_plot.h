@@ -4,9 +4,10 @@
 #include "plots/time_plot.h"
 
 class QComboBox;
-class QSpinBox;
 
 namespace stepscope::ui {
+
+class LayerSelector;
 
 class CapacityPlot : public TimePlot {
     Q_OBJECT
@@ -43,8 +44,7 @@ private:
     void updateSelectors();
     Quantity quantity() const;
 
-    QComboBox* role_;
-    QSpinBox* layer_;
+    LayerSelector* selector_;
     QComboBox* quantity_;
 };
 

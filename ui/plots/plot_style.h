@@ -22,6 +22,9 @@ void set_axis_label(QCPAxis* axis, const QString& label);
 // many columns as `width` holds, hiding it when empty; axis labels are shortened to fit `height`.
 // Exports call it with their own size.
 void fit_decorations(QCustomPlot* plot, int width, int height);
+// `text` with its lines broken between words so that each fits `width` pixels in `font` (a word
+// longer than that stays whole on its own line).
+QString wrap_to_width(const QString& text, const QFont& font, int width);
 // A grey note centred on the axes, for empty states ("Press Step ..."); hidden by default.
 QCPItemText* add_note(QCustomPlot* plot);
 // "0.5", "20", "1·10⁻⁵": plain numbers where they are short, powers of ten where they are not.

@@ -4,14 +4,13 @@
 #include <QApplication>
 #include <QClipboard>
 #include <QEvent>
-#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QMenu>
 #include <QMouseEvent>
-#include <QSettings>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include "file_dialogs.h"
 #include "plots/plot_export.h"
 #include "plots/plot_style.h"
 
@@ -101,13 +100,9 @@ void PlotView::showContextMenu(const QPoint& position) {
         emit message(tr("Copied the %1 plot's data as CSV").arg(title_));
     });
     menu.addAction(tr("Save as…"), this, [this] {
-        QSettings settings;
-        const QString dir = settings.value(QStringLiteral("export/lastDirectory")).toString();
-        const QString path = QFileDialog::getSaveFileName(
-            this, tr("Save plot"), QDir(dir).filePath(file_stem_ + ".png"),
-            image_format_filter() + tr(";;CSV data (*.csv)"));
+        const QString path = save_file_dialog(this, QStringLiteral("export"), tr("Save plot"), file_stem_ + ".png",
+                                              image_format_filter() + tr(";;CSV data (*.csv)"));
         if (path.isEmpty()) return;
-        settings.setValue(QStringLiteral("export/lastDirectory"), QFileInfo(path).absolutePath());
         try {
             if (QFileInfo(path).suffix().compare("csv", Qt::CaseInsensitive) == 0) write_text_file(path, csv());
             else save_plot(plot_, path, plot_->width(), plot_->height(), 1.0);

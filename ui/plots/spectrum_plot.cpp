@@ -1,33 +1,26 @@
 // The spectrum of S as the engine computes it (StateCapacity::singular_values), one curve per head.
 #include "plots/spectrum_plot.h"
 
-#include <QComboBox>
 #include <QHBoxLayout>
-#include <QSignalBlocker>
-#include <QSpinBox>
 #include <qcustomplot.h>
 
+#include "plots/layer_selector.h"
 #include "plots/plot_style.h"
 #include "session/insight_records.h"
 
 namespace stepscope::ui {
 
 SpectrumPlot::SpectrumPlot(QWidget* parent)
-    : PlotView(tr("Spectrum of S"), QStringLiteral("spectrum"), parent), role_(new QComboBox), layer_(new QSpinBox) {
-    role_->addItems({tr("self attention"), tr("cross attention")});
-    layer_->setPrefix(tr("layer "));
-    controls()->addWidget(role_);
-    controls()->addWidget(layer_);
+    : PlotView(tr("Spectrum of S"), QStringLiteral("spectrum"), parent),
+      selector_(new LayerSelector(/*with_head=*/false)) {
+    controls()->addWidget(selector_);
     controls()->addStretch(1);
     setToolTip(tr("Singular values σ₁ ≥ σ₂ ≥ … of each head's state S = Σ φ(k) vᵀ (D × M) after the viewed step. "
                   "Effective rank (State capacity view): exp(−Σ pᵢ log pᵢ), pᵢ = σᵢ / Σⱼ σⱼ."));
-    auto changed = [this] {
-        updateSelectors();
+    connect(selector_, &LayerSelector::changed, this, [this] {
         follow();
         emit needsReplot();
-    };
-    connect(role_, &QComboBox::currentIndexChanged, this, changed);
-    connect(layer_, &QSpinBox::valueChanged, this, changed);
+    });
     QCustomPlot* p = plot();
     p->xAxis->setLabel(tr("index i (descending)"));
     p->yAxis->setLabel(tr("singular value σᵢ of S (log scale)"));
@@ -38,32 +31,17 @@ SpectrumPlot::SpectrumPlot(QWidget* parent)
     note_ = add_note(p);
 }
 
-AttentionRole SpectrumPlot::role() const {
-    return role_->currentIndex() == 1 ? AttentionRole::Cross : AttentionRole::Self;
-}
+AttentionRole SpectrumPlot::role() const { return selector_->role(); }
 
-int SpectrumPlot::layer() const { return layer_->value(); }
+int SpectrumPlot::layer() const { return selector_->layer(); }
 
 void SpectrumPlot::select(AttentionRole role, int layer) {
-    {
-        const QSignalBlocker b1(role_), b2(layer_);
-        role_->setCurrentIndex(role == AttentionRole::Cross ? 1 : 0);
-        layer_->setValue(layer);
-    }
-    updateSelectors();
+    selector_->select(role, layer);
     emit needsReplot();
 }
 
-void SpectrumPlot::updateSelectors() {
-    const QSignalBlocker b1(role_), b2(layer_);
-    const bool decoder = current_ && current_->decoder();
-    role_->setEnabled(decoder);
-    if (!decoder) role_->setCurrentIndex(0);
-    layer_->setRange(0, std::max(0, (current_ ? current_->layers() : 1) - 1));
-}
-
 void SpectrumPlot::rebuild() {
-    updateSelectors();
+    selector_->fitTo(current_);
     emit needsReplot();
 }
 

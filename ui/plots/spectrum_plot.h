@@ -4,10 +4,10 @@
 #include "plots/plot_view.h"
 
 class QCPItemText;
-class QComboBox;
-class QSpinBox;
 
 namespace stepscope::ui {
+
+class LayerSelector;
 
 class SpectrumPlot : public PlotView {
     Q_OBJECT
@@ -27,12 +27,10 @@ public:
     int headsShown() const { return heads_shown_; }
 
 private:
-    void updateSelectors();
     // Adds one graph per head of `store`'s record at the viewed step; the number of heads drawn.
     int draw(const TraceStore& store, bool pinned);
 
-    QComboBox* role_;
-    QSpinBox* layer_;
+    LayerSelector* selector_;
     QCPItemText* note_;
     int64_t view_step_ = 0;
     int heads_shown_ = 0;

@@ -5,7 +5,8 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QSignalBlocker>
-#include <QSpinBox>
+
+#include "plots/layer_selector.h"
 
 namespace stepscope::ui {
 
@@ -27,44 +28,33 @@ QString symbol(bool linear, StatePlot::Quantity q) {
 
 StatePlot::StatePlot(QWidget* parent)
     : TimePlot(tr("Attention-state norms"), QStringLiteral("state_norms"), parent),
-      role_(new QComboBox),
-      layer_(new QSpinBox),
+      selector_(new LayerSelector(/*with_head=*/false)),
       quantity_(new QComboBox) {
-    role_->addItems({tr("self attention"), tr("cross attention")});
     quantity_->addItems({tr("‖S‖ / ‖K‖"), tr("‖Z‖ / ‖V‖"), tr("cache length")});
     quantity_->setToolTip(tr("Linear attention: ‖S‖ = ‖Σ φ(k) vᵀ‖, ‖Z‖ = ‖Σ φ(k)‖. "
                              "Full attention: norms of the cached keys K and values V, and the cache length."));
-    layer_->setPrefix(tr("layer "));
-    controls()->addWidget(role_);
-    controls()->addWidget(layer_);
+    controls()->addWidget(selector_);
     controls()->addWidget(quantity_);
     controls()->addStretch(1);
     auto changed = [this] { selectionChanged(); };
-    connect(role_, &QComboBox::currentIndexChanged, this, changed);
-    connect(layer_, &QSpinBox::valueChanged, this, changed);
+    connect(selector_, &LayerSelector::changed, this, changed);
     connect(quantity_, &QComboBox::currentIndexChanged, this, changed);
 }
 
-AttentionRole StatePlot::role() const {
-    return role_->currentIndex() == 1 ? AttentionRole::Cross : AttentionRole::Self;
-}
+AttentionRole StatePlot::role() const { return selector_->role(); }
 
 void StatePlot::select(AttentionRole role, int layer, Quantity quantity) {
     {
-        const QSignalBlocker b1(role_), b2(layer_), b3(quantity_);
-        role_->setCurrentIndex(role == AttentionRole::Cross ? 1 : 0);
-        layer_->setValue(layer);
+        const QSignalBlocker blocker(quantity_);
+        selector_->select(role, layer);
         quantity_->setCurrentIndex(int(quantity));
     }
     selectionChanged();
 }
 
 void StatePlot::updateSelectors() {
-    const QSignalBlocker b1(role_), b2(layer_), b3(quantity_);
-    const bool decoder = current_ && current_->decoder();
-    role_->setEnabled(decoder);
-    if (!decoder) role_->setCurrentIndex(0);
-    layer_->setRange(0, std::max(0, (current_ ? current_->layers() : 1) - 1));
+    const QSignalBlocker blocker(quantity_);
+    selector_->fitTo(current_);
     if (!current_ || !current_->has_run()) return;
     const bool linear = current_->linear(role());
     quantity_->setItemText(0, symbol(linear, Quantity::First) + tr(" per head"));
@@ -79,7 +69,7 @@ void StatePlot::rebuild() {
                        pinned_->linear(role()) != current_->linear(role());
     if (mixed && !mixed_kinds_) setLogScale(true);
     mixed_kinds_ = mixed;
-    setSubtitle(tr("layer %1, %2").arg(layer_->value()).arg(role() == AttentionRole::Cross ? tr("cross attention")
+    setSubtitle(tr("layer %1, %2").arg(selector_->layer()).arg(role() == AttentionRole::Cross ? tr("cross attention")
                                                                                              : tr("self attention")));
     TimePlot::rebuild();
 }
@@ -105,7 +95,7 @@ QString StatePlot::emptyNote() const {
 
 std::vector<TimePlot::Series> StatePlot::series(const TraceStore& store) const {
     const AttentionRole r = role();
-    const int layer = layer_->value();
+    const int layer = selector_->layer();
     const Quantity q = Quantity(quantity_->currentIndex());
     const bool linear = store.linear(r);
     if (layer >= store.layers() || (r == AttentionRole::Cross && !store.decoder())) return {};

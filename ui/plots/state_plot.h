@@ -4,9 +4,10 @@
 #include "plots/time_plot.h"
 
 class QComboBox;
-class QSpinBox;
 
 namespace stepscope::ui {
+
+class LayerSelector;
 
 class StatePlot : public TimePlot {
     Q_OBJECT
@@ -29,8 +30,7 @@ private:
     void updateSelectors();
     AttentionRole role() const;
 
-    QComboBox* role_;
-    QSpinBox* layer_;
+    LayerSelector* selector_;
     QComboBox* quantity_;
     bool mixed_kinds_ = false;  // the pinned run's attention is linear and the current one full, or the reverse
 };

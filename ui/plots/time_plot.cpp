@@ -14,6 +14,7 @@
 #include <limits>
 #include <map>
 
+#include "plots/decimation.h"
 #include "plots/plot_style.h"
 #include "plots/token_ticker.h"
 
@@ -23,6 +24,8 @@ namespace {
 constexpr double kMinSteps = 10;  // an x range never narrower than this, so a first step is visible
 constexpr double kHoverPixels = 24;
 constexpr int kCursorLines = 12;
+// Before the plot is laid out its axis rect is tiny: decimate for at least this many columns.
+constexpr int kMinColumns = 200;
 
 QString number(double v) { return QLocale::c().toString(v, 'g', 6); }
 }  // namespace
@@ -70,6 +73,25 @@ TimePlot::TimePlot(const QString& title, const QString& file_stem, QWidget* pare
     log_->setToolTip(tr("Logarithmic value axis (non-positive values are not drawn on it)"));
     trailingControls()->addWidget(log_);
     connect(log_, &QCheckBox::toggled, this, &TimePlot::setLogScale);
+    // A zoom, a drag or a resize shows other columns: decimate again at the next frame.
+    connect(p->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this](const QCPRange& range) {
+        if (!fitting_ && range != decimated_range_) emit needsReplot();
+    });
+    connect(p, &QCustomPlot::afterLayout, this, [this] {
+        if (columns() != decimated_columns_) emit needsReplot();
+    });
+}
+
+void TimePlot::Values::push(double v) {
+    data.push_back(v);
+    if (!std::isfinite(v)) return;
+    if (any) all.expand(v);
+    else all = QCPRange(v, v);
+    any = true;
+    if (v <= 0) return;
+    if (any_positive) positive.expand(v);
+    else positive = QCPRange(v, v);
+    any_positive = true;
 }
 
 void TimePlot::markDivergence(std::optional<int64_t> step) {
@@ -153,17 +175,14 @@ void TimePlot::add(const Series& s, bool pinned, const QString& legend_name) {
 }
 
 void TimePlot::fill(Drawn& drawn, const TraceStore& store, int first) {
-    QVector<double> keys, values, smoothed;
     const auto& records = store.records();
-    keys.reserve(int(records.size()) - first);
-    values.reserve(int(records.size()) - first);
     for (size_t i = size_t(first); i < records.size(); ++i) {
         const auto v = drawn.series.value(records[i]);
         if (!v) continue;
-        keys.push_back(double(records[i].step));
+        drawn.keys.push_back(double(records[i].step));
         // A NaN leaves a gap in the curve; infinities would wreck the axis range, so they do too.
         const bool finite = std::isfinite(*v);
-        values.push_back(finite ? *v : std::numeric_limits<double>::quiet_NaN());
+        drawn.raw_values.push(finite ? *v : std::numeric_limits<double>::quiet_NaN());
         if (!finite && !drawn.pinned && (!non_finite_step_ || records[i].step < *non_finite_step_))
             non_finite_step_ = records[i].step;
         if (!drawn.smooth) continue;
@@ -173,10 +192,33 @@ void TimePlot::fill(Drawn& drawn, const TraceStore& store, int first) {
         }
         // Dividing by 1 - w^n removes the average's pull towards its zero start.
         const double debias = 1 - std::pow(smoothing_, drawn.averaged);
-        smoothed.push_back(finite && debias > 0 ? drawn.average / debias : std::numeric_limits<double>::quiet_NaN());
+        drawn.smooth_values.push(finite && debias > 0 ? drawn.average / debias
+                                                      : std::numeric_limits<double>::quiet_NaN());
     }
-    drawn.raw->addData(keys, values, true);
-    if (drawn.smooth) drawn.smooth->addData(keys, smoothed, true);
+    stale_ = true;
+}
+
+int TimePlot::columns() const { return std::max(plot()->axisRect()->width(), kMinColumns); }
+
+bool TimePlot::drawsEveryPoint() const {
+    const long most = 4L * columns();
+    return std::all_of(drawn_.begin(), drawn_.end(), [most](const Drawn& d) { return long(d.keys.size()) <= most; });
+}
+
+void TimePlot::updateGraphs() {
+    const QCPRange x = plot()->xAxis->range();
+    const int width = columns();
+    QVector<double> keys, values;
+    for (Drawn& drawn : drawn_) {
+        decimate_min_max(drawn.keys, drawn.raw_values.data, x.lower, x.upper, width, keys, values);
+        drawn.raw->setData(keys, values, true);
+        if (!drawn.smooth) continue;
+        decimate_min_max(drawn.keys, drawn.smooth_values.data, x.lower, x.upper, width, keys, values);
+        drawn.smooth->setData(keys, values, true);
+    }
+    decimated_range_ = x;
+    decimated_columns_ = width;
+    stale_ = false;
 }
 
 void TimePlot::rebuild() {
@@ -202,6 +244,7 @@ void TimePlot::rebuild() {
         fill(drawn_.back(), *current_, 0);
         graphs_.push_back(drawn_.back().raw);
     }
+    updateGraphs();
     set_axis_label(p->yAxis, yLabel());
     set_axis_label(p->yAxis2, y2Label());
     p->yAxis2->setVisible(std::any_of(current.begin(), current.end(), [](const Series& s) { return s.right_axis; }));
@@ -215,6 +258,8 @@ void TimePlot::appendFrom(int first) {
     if (!current_) return;
     for (Drawn& drawn : drawn_)
         if (!drawn.pinned) fill(drawn, *current_, first);
+    // A short run's graphs hold every point at once; a long one's are decimated at the next frame.
+    if (drawsEveryPoint()) updateGraphs();
     updateNonFiniteMarker();
     updateCursor();
     emit needsReplot();
@@ -296,16 +341,16 @@ QString TimePlot::hoverText(const QPoint& position) const {
     double best = kHoverPixels;
     QString text;
     for (const Drawn& drawn : drawn_) {
-        if (!visible(drawn)) continue;
+        if (!visible(drawn) || drawn.keys.empty()) continue;
+        const std::vector<double>& values = drawn.smooth ? drawn.smooth_values.data : drawn.raw_values.data;
         QCPGraph* graph = drawn.smooth ? drawn.smooth : drawn.raw;
-        const auto data = graph->data();
-        if (data->isEmpty()) continue;
-        auto it = data->findBegin(key, false);
-        if (it == data->constEnd()) --it;
-        if (it != data->constBegin() && std::abs((it - 1)->key - key) < std::abs(it->key - key)) --it;
-        if (std::isnan(it->value)) continue;
-        const double dx = plot()->xAxis->coordToPixel(it->key) - position.x();
-        const double dy = graph->valueAxis()->coordToPixel(it->value) - position.y();
+        // The nearest step by key, from every value rather than the decimated ones drawn.
+        size_t i = size_t(std::lower_bound(drawn.keys.begin(), drawn.keys.end(), key) - drawn.keys.begin());
+        if (i == drawn.keys.size()) --i;
+        if (i > 0 && std::abs(drawn.keys[i - 1] - key) < std::abs(drawn.keys[i] - key)) --i;
+        if (std::isnan(values[i])) continue;
+        const double dx = plot()->xAxis->coordToPixel(drawn.keys[i]) - position.x();
+        const double dy = graph->valueAxis()->coordToPixel(values[i]) - position.y();
         const double distance = std::hypot(dx, dy);
         if (distance >= best) continue;
         best = distance;
@@ -314,12 +359,8 @@ QString TimePlot::hoverText(const QPoint& position) const {
                                                 .arg(pinned_->info().observed)
                                                 .arg(drawn.series.name)
                                           : drawn.series.name;
-        text = tr("step %1\n%2: %3").arg(qint64(it->key)).arg(name, number(it->value));
-        if (drawn.smooth) {
-            const auto raw = drawn.raw->data()->findBegin(it->key, false);
-            if (raw != drawn.raw->data()->constEnd() && raw->key == it->key)
-                text += tr(" (smoothed; raw %1)").arg(number(raw->value));
-        }
+        text = tr("step %1\n%2: %3").arg(qint64(drawn.keys[i])).arg(name, number(values[i]));
+        if (drawn.smooth) text += tr(" (smoothed; raw %1)").arg(number(drawn.raw_values.data[i]));
     }
     return text;
 }
@@ -338,10 +379,10 @@ QString TimePlot::csv() const {
     for (int c = 0; c < columns; ++c) {
         const Drawn& drawn = drawn_[size_t(c)];
         header << (drawn.pinned ? QStringLiteral("pinned ") + drawn.series.name : drawn.series.name);
-        for (auto it = drawn.raw->data()->constBegin(); it != drawn.raw->data()->constEnd(); ++it) {
-            auto& row = rows[it->key];
+        for (size_t i = 0; i < drawn.keys.size(); ++i) {
+            auto& row = rows[drawn.keys[i]];
             row.resize(size_t(columns));
-            row[size_t(c)] = number(it->value);
+            row[size_t(c)] = number(drawn.raw_values.data[i]);
         }
     }
     for (QString& name : header)
@@ -357,16 +398,17 @@ QString TimePlot::csv() const {
 
 bool TimePlot::valueRange(QCPAxis* axis, QCPRange& range) const {
     bool any = false;
-    const QCP::SignDomain domain = axis->scaleType() == QCPAxis::stLogarithmic ? QCP::sdPositive : QCP::sdBoth;
-    for (int i = 0; i < plot()->graphCount(); ++i) {
-        QCPGraph* graph = plot()->graph(i);
-        if (graph->valueAxis() != axis || !graph->visible()) continue;
-        bool found = false;
-        const QCPRange r = graph->getValueRange(found, domain);
-        if (!found) continue;
-        if (any) range.expand(r);
-        else range = r;
-        any = true;
+    const bool log = axis->scaleType() == QCPAxis::stLogarithmic;
+    for (const Drawn& drawn : drawn_) {
+        if (drawn.raw->valueAxis() != axis) continue;
+        for (const auto& [graph, values] : {std::pair{drawn.raw, &drawn.raw_values},
+                                            std::pair{drawn.smooth, &drawn.smooth_values}}) {
+            if (!graph || !graph->visible() || !(log ? values->any_positive : values->any)) continue;
+            const QCPRange& r = log ? values->positive : values->all;
+            if (any) range.expand(r);
+            else range = r;
+            any = true;
+        }
     }
     return any;
 }
@@ -376,10 +418,9 @@ void TimePlot::fitAxes() {
     const double base = current_ ? double(current_->base_step()) : 0;
     bool any_key = false;
     QCPRange x(base, base + kMinSteps);
-    for (int i = 0; i < p->graphCount(); ++i) {
-        bool found = false;
-        const QCPRange r = p->graph(i)->getKeyRange(found);
-        if (!found) continue;
+    for (const Drawn& drawn : drawn_) {
+        if (drawn.keys.empty()) continue;
+        const QCPRange r(drawn.keys.front(), drawn.keys.back());
         if (any_key) x.expand(r);
         else x = r;
         any_key = true;
@@ -416,7 +457,10 @@ void TimePlot::refresh() {
     const bool has_pinned = pinned_ && pinned_->has_run() && !pinned_->empty();
     note_->setText(emptyNote());
     note_->setVisible(!has_current && !has_pinned);
+    fitting_ = true;
     if (following()) fitAxes();
+    fitting_ = false;
+    if (stale_ || plot()->xAxis->range() != decimated_range_ || columns() != decimated_columns_) updateGraphs();
     updateCursor();
     plot()->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -3,6 +3,7 @@
 
 #include <QSet>
 #include <QString>
+#include <qcustomplot.h>
 
 #include <functional>
 #include <optional>
@@ -11,11 +12,6 @@
 #include "plots/plot_view.h"
 
 class QCheckBox;
-class QCPAxis;
-class QCPRange;
-class QCPGraph;
-class QCPItemStraightLine;
-class QCPItemText;
 
 namespace stepscope::ui {
 
@@ -39,7 +35,8 @@ public:
     QString csv() const override;
     void toggleSeries(QCPAbstractPlottable* plottable) override;
     void markDivergence(std::optional<int64_t> step) override;
-    // Graphs of the current run's raw values (tests read their data).
+    // Graphs of the current run's raw values, holding what is drawn: every value of a short run,
+    // of a long one the min/max decimation (decimation.h) over the x axis's range.
     const std::vector<QCPGraph*>& currentGraphs() const { return graphs_; }
     // TensorBoard's smoothing: an exponential moving average of weight 0 (off) to 0.99, drawn over
     // the raw values, which stay in view faintly.
@@ -67,12 +64,21 @@ protected:
     void hover(const QPoint& position) override;
 
 private:
+    // Every value of one graph, which holds only what is drawn, and their extent for the axes.
+    struct Values {
+        std::vector<double> data;
+        QCPRange all, positive;  // of the finite values; of those above 0 (a log axis)
+        bool any = false, any_positive = false;
+        void push(double v);
+    };
     // One series on the plot: its raw graph and, while smoothing, the average over it.
     struct Drawn {
         Series series;
         bool pinned = false;
         QCPGraph* raw = nullptr;
         QCPGraph* smooth = nullptr;
+        std::vector<double> keys;  // steps, ascending
+        Values raw_values, smooth_values;
         double average = 0;  // the running EMA before bias correction
         int averaged = 0;    // finite values averaged so far
     };
@@ -80,6 +86,11 @@ private:
     void add(const Series& s, bool pinned, const QString& legend_name);
     void fill(Drawn& drawn, const TraceStore& store, int first);
     void fitAxes();
+    // Pixel columns the data is decimated to: the axis rect's width.
+    int columns() const;
+    // Gives every graph what it draws of its values over the x axis's range.
+    void updateGraphs();
+    bool drawsEveryPoint() const;
     // The data range of the visible graphs on `axis`, positive values only on a log axis.
     bool valueRange(QCPAxis* axis, QCPRange& range) const;
     void updateCursor();
@@ -101,6 +112,11 @@ private:
     double smoothing_ = 0;
     int64_t view_step_ = 0;
     std::optional<int64_t> non_finite_step_;
+    // What the graphs were last decimated for; stale once values arrive.
+    QCPRange decimated_range_;
+    int decimated_columns_ = 0;
+    bool stale_ = true;
+    bool fitting_ = false;  // refresh() is moving the axes itself
 };
 
 }  // namespace stepscope::ui

@@ -7,7 +7,9 @@ namespace stepscope {
 
 // sums S (R*D, M), rows (r, d) -> singular_values (R, min(D, M)), each row descending.
 // Fast path: the eigenvalues of the smaller Gram matrix, formed and solved in
-// double, so values near 0 keep an accuracy relative to the largest of about 1e-8.
+// double (Householder tridiagonalization, then a root-free QL iteration that
+// stops at eps ||Gram||), so values near 0 keep an accuracy relative to the
+// largest of about 1e-8.
 void singular_values(const ConstMatrixRef& sums, int features, RowMatrix& singular);
 // Reference: a two-sided Jacobi SVD of each head's S in double.
 void singular_values_scalar(const ConstMatrixRef& sums, int features, RowMatrix& singular);
