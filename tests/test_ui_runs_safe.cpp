@@ -3,6 +3,7 @@
 // for long exports keeps evenly spaced steps.
 #include <QFileDialog>
 #include <QImage>
+#include <QLineEdit>
 #include <QStatusBar>
 #include <QtTest>
 
@@ -241,7 +242,11 @@ private slots:
             if (!dialog) return;
             ++dialogs;
             if (accept) {
+                // selectFile leaves the name field alone once it has focus, so the name is typed there too.
                 dialog->selectFile(path);
+                auto* name = dialog->findChild<QLineEdit*>(QStringLiteral("fileNameEdit"));
+                QVERIFY(name);
+                name->setText(QFileInfo(path).fileName());
                 static_cast<QDialog*>(dialog)->accept();
             } else {
                 dialog->reject();
