@@ -151,17 +151,21 @@ void require_product_at_most(const char* product, const char* heads, const char*
 
 // favor and grf draw omega (D, C) in blocks of D columns, each the Q of a (D, D) QR, for every
 // linear attention module at the start of every sequence: D^3 per block.
-double feature_draw_work(const ModelConfig& c, int query_dims) {
+std::unique_ptr<FeatureMap> config_feature_map(const ModelConfig& c, int query_dims) {
     FeatureMapOptions options;
     options.name = c.feature_map;
     options.query_dimensions = query_dims;
     options.n_dims = c.feature_map_dimensions;
-    const double blocks = std::ceil(double(make_feature_map(options)->omega_columns()) / query_dims);
+    return make_feature_map(options);
+}
+
+double feature_draw_work(const ModelConfig& c, int query_dims) {
+    const double blocks = std::ceil(double(config_feature_map(c, query_dims)->omega_columns()) / query_dims);
     return blocks * std::pow(double(query_dims), 3);
 }
 
 void require_feasible_feature_draw(const ModelConfig& c) {
-    if (c.feature_map != "favor" && c.feature_map != "grf") return;
+    if (!config_feature_map(c, c.query_dimensions)->draws_orthogonal()) return;
     const bool self = attention_capabilities(c.self_attention()).feature_map;
     const bool cross = c.kind == ModelKind::Decoder && attention_capabilities(c.cross_attention_type).feature_map;
     if (self) require_at_most("query_dimensions", c.query_dimensions, kMaxRandomFeatureQueryDimensions);

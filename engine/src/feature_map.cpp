@@ -129,6 +129,7 @@ public:
 class RandomFeatureMap : public NamedFeatureMap {
 public:
     int omega_columns() const override { return columns_; }
+    bool draws_orthogonal() const override { return orthogonal_; }
 
     RowMatrix draw_omega(std::mt19937_64& rng) const override {
         if (orthogonal_) return orthogonal_random_matrix(dims_, columns_, rng);

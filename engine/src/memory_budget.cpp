@@ -35,6 +35,7 @@ constexpr double kBfloat16Copies = 0.5;
 struct Module : ModuleWidths {
     const AttentionKind* kind = nullptr;
     bool linear = false;  // keeps S and Z rather than a cache (and so no softmax weights in its scratch)
+    bool orthogonal_draw = false;  // its feature map draws orthogonal blocks (FeatureMap::draws_orthogonal)
 };
 
 Module module_widths(const ModelConfig& c, const std::string& type, int heads, int query, int value) {
@@ -53,6 +54,7 @@ Module module_widths(const ModelConfig& c, const std::string& type, int heads, i
         const auto map = make_feature_map(options);
         m.features = map->output_dims();
         m.omega_columns = map->omega_columns();
+        m.orthogonal_draw = map->draws_orthogonal();
     }
     return m;
 }
@@ -67,9 +69,8 @@ Module cross_widths(const ModelConfig& c) {
 }
 
 // An orthogonal draw holds a (D, D) Gaussian and its Q besides omega.
-double draw_scratch_bytes(const ModelConfig& c, const Module& m) {
-    const bool orthogonal = c.feature_map == "favor" || c.feature_map == "grf";
-    return m.linear && orthogonal ? 2 * kFloat * m.query * m.query : 0;
+double draw_scratch_bytes(const Module& m) {
+    return m.linear && m.orthogonal_draw ? 2 * kFloat * m.query * m.query : 0;
 }
 
 // One step's buffers (step_scratch.h) for the batch: activations, projections, features, softmax weights.
@@ -79,12 +80,12 @@ double scratch_bytes(const ModelConfig& c, const RunShape& run) {
     const Module self = self_widths(c);
     double floats = n * (4 * e + c.feed_forward_dimensions);
     floats += n * self.heads * (3 * self.query + 2 * self.value + 2 * self.features + (self.linear ? 0 : t));
-    double bytes = kFloat * floats + draw_scratch_bytes(c, self);
+    double bytes = kFloat * floats + draw_scratch_bytes(self);
     if (c.kind == ModelKind::Decoder) {
         const Module cross = cross_widths(c);
         const double cross_floats =
             n * cross.heads * (2 * cross.query + 2 * cross.value + cross.features * (1 + s) + (cross.linear ? 0 : s));
-        bytes += kFloat * cross_floats + draw_scratch_bytes(c, cross);
+        bytes += kFloat * cross_floats + draw_scratch_bytes(cross);
     }
     return bytes;
 }

@@ -7,7 +7,10 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
+
 #include "session/file_kind.h"
+#include "stepscope/attention_kind.h"
 
 namespace stepscope::ui {
 
@@ -57,8 +60,11 @@ QString describe_token_model(const std::map<std::string, std::string>& metadata)
     QString what = task.value("description").toString(task.value("name").toString(QStringLiteral("no task")));
     what = what.section(':', 0, 0).section(" (", 0, 0).trimmed();
     const QString type = config.value("attention_type").toString();
-    const QString attention = type == QLatin1String("full") ? QStringLiteral("softmax") : type;
-    QString line = QStringLiteral("%1, %2 attention, %3 layers").arg(what, attention).arg(config.value("n_layers").toInt());
+    const auto known = attention_kind_names();
+    const QString attention = std::find(known.begin(), known.end(), type.toStdString()) != known.end()
+                                  ? QString::fromStdString(attention_capabilities(type.toStdString()).description)
+                                  : type + QStringLiteral(" attention");
+    QString line = QStringLiteral("%1, %2, %3 layers").arg(what, attention).arg(config.value("n_layers").toInt());
     if (const auto trained = metadata.find("trained_value"); trained != metadata.end()) {
         const QString metric = task.value("metric").toString();
         line += QStringLiteral("; %1 %2").arg(metric == QLatin1String("bits_per_character") ? QStringLiteral("bits/char")

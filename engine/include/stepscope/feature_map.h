@@ -49,6 +49,9 @@ public:
     // C, the columns of omega; 0 for deterministic maps (elu, relu).
     virtual int omega_columns() const { return 0; }
     bool is_random() const { return omega_columns() > 0; }
+    // Whether draw_omega draws orthogonal blocks: a QR of a (D, D) Gaussian per block, the
+    // expensive part of a new sequence, which the config's bounds and the memory estimate count.
+    virtual bool draws_orthogonal() const { return false; }
 
     // A fresh omega (D, C), with the reference's sampling (orthogonal blocks
     // scaled by chi-distributed norms for favor and grf, i.i.d. normal for rff
