@@ -9,6 +9,7 @@
 #include "stepscope/observation.h"
 #include "stepscope/state_spectrum.h"
 #include "test_support.h"
+#include "view_reference.h"
 
 using namespace stepscope;
 
@@ -84,7 +85,7 @@ private slots:
         for (const std::vector<int>& lengths : {std::vector<int>{}, std::vector<int>{2, 4}}) {
             RowMatrix fast, scalar;
             linear_attention_weights(phi_q, normalizer, 1e-6f, history, lengths, heads, fast);
-            linear_attention_weights_scalar(phi_q, normalizer, 1e-6f, history, lengths, heads, scalar);
+            reference::linear_attention_weights(phi_q, normalizer, 1e-6f, history, lengths, heads, scalar);
             QCOMPARE(fast.cols(), long(window));
             STEPSCOPE_COMPARE_CLOSE("implicit attention", fast, scalar, 1e-6, 1e-5);
             if (!lengths.empty()) QCOMPARE(fast.block(0, 2, heads, 2).cwiseAbs().maxCoeff(), 0.0f);
@@ -99,7 +100,7 @@ private slots:
             sums.middleRows(features, features) = RowMatrix::Random(features, 1) * RowMatrix::Random(1, value_dims);
             RowMatrix fast, scalar;
             singular_values(sums, features, fast);
-            singular_values_scalar(sums, features, scalar);
+            reference::singular_values(sums, features, scalar);
             QCOMPARE(fast.cols(), long(std::min(features, value_dims)));
             for (long r = 0; r < fast.rows(); ++r) {
                 const double largest = scalar(r, 0);

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "view_reference.h"
+
 namespace stepscope {
 
 namespace {
@@ -29,9 +31,11 @@ void linear_attention_weights(const ConstMatrixRef& phi_q, const ConstMatrixRef&
     });
 }
 
-void linear_attention_weights_scalar(const ConstMatrixRef& phi_q, const ConstMatrixRef& normalizer, float eps,
-                                     const FeatureHistory& keys, const std::vector<int>& valid_lengths, int heads,
-                                     RowMatrix& weights) {
+namespace reference {
+
+void linear_attention_weights(const ConstMatrixRef& phi_q, const ConstMatrixRef& normalizer, float eps,
+                              const FeatureHistory& keys, const std::vector<int>& valid_lengths, int heads,
+                              RowMatrix& weights) {
     const long rows = phi_q.rows(), features = phi_q.cols();
     const int length = keys.length();
     weights.resize(rows, length);
@@ -47,6 +51,8 @@ void linear_attention_weights_scalar(const ConstMatrixRef& phi_q, const ConstMat
         }
     }
 }
+
+}  // namespace reference
 
 std::vector<float> row_entropy(const ConstMatrixRef& weights) {
     std::vector<float> entropy(size_t(weights.rows()), 0.0f);

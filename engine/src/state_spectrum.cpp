@@ -10,6 +10,8 @@
 #include <functional>
 #include <limits>
 
+#include "view_reference.h"
+
 namespace stepscope {
 
 namespace {
@@ -91,7 +93,9 @@ void singular_values(const ConstMatrixRef& sums, int features, RowMatrix& singul
     });
 }
 
-void singular_values_scalar(const ConstMatrixRef& sums, int features, RowMatrix& singular) {
+namespace reference {
+
+void singular_values(const ConstMatrixRef& sums, int features, RowMatrix& singular) {
     const long rows = sums.rows() / features;
     const int rank = static_cast<int>(std::min<long>(features, sums.cols()));
     singular.resize(rows, rank);
@@ -100,6 +104,8 @@ void singular_values_scalar(const ConstMatrixRef& sums, int features, RowMatrix&
         for (int i = 0; i < rank; ++i) singular(r, i) = static_cast<float>(svd.singularValues()[i]);
     }
 }
+
+}  // namespace reference
 
 float effective_rank(const float* sigma, int count) {
     double total = 0;

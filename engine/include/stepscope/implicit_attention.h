@@ -21,9 +21,6 @@ namespace stepscope {
 void linear_attention_weights(const ConstMatrixRef& phi_q, const ConstMatrixRef& normalizer, float eps,
                               const FeatureHistory& keys, const std::vector<int>& valid_lengths, int heads,
                               RowMatrix& weights);
-void linear_attention_weights_scalar(const ConstMatrixRef& phi_q, const ConstMatrixRef& normalizer, float eps,
-                                     const FeatureHistory& keys, const std::vector<int>& valid_lengths, int heads,
-                                     RowMatrix& weights);
 
 // -sum_c w[c] log w[c] over the positive weights of each row: weights (R, K) -> (R), in nats.
 std::vector<float> row_entropy(const ConstMatrixRef& weights);

@@ -11,8 +11,6 @@ namespace stepscope {
 // stops at eps ||Gram||), so values near 0 keep an accuracy relative to the
 // largest of about 1e-8.
 void singular_values(const ConstMatrixRef& sums, int features, RowMatrix& singular);
-// Reference: a two-sided Jacobi SVD of each head's S in double.
-void singular_values_scalar(const ConstMatrixRef& sums, int features, RowMatrix& singular);
 
 // exp(-sum_i p_i log p_i) with p_i = sigma_i / sum_j sigma_j: from 1 (one direction
 // holds everything) to count (all directions equal); 0 when every sigma is 0.
