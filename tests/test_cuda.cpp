@@ -11,6 +11,7 @@
 #include <random>
 
 #include "stepscope/error.h"
+#include "stepscope/intervention.h"
 #include "stepscope/model.h"
 #include "stepscope/snapshot.h"
 #include "stepscope/stepper.h"
@@ -307,6 +308,8 @@ private slots:
         wrong_cache.layers[0].self_attention.cache().key_dims += 1;
         State wrong_memory = before;
         wrong_memory.layers[1].cross_attention.memory_lengths[0] = 99;
+        State cleared_head = before;
+        clear_head_cache(*model, cleared_head, 0, AttentionRole::Self, 1);
 
         const std::vector<std::pair<const char*, std::function<void()>>> refused = {
             {"wrong width", [&] { gpu->step(random_input(memory.batch, 3, 6), memory, y); }},
@@ -322,6 +325,10 @@ private slots:
             QVERIFY2(!error_of(body).isEmpty(), what);
             QVERIFY2(gpu->state() == before, what);
         }
+        // The device kernel attends from step 0 in every head: a cleared head's start is refused, not ignored.
+        const QString refusal = error_of([&] { gpu->set_state(cleared_head); });
+        QVERIFY2(refusal.contains("cleared head"), qPrintable(refusal));
+        QVERIFY(gpu->state() == before);
 
         // And the sequence goes on as the CPU's does from the same state.
         auto cpu = make_stepper(model, Device::Cpu);

@@ -356,6 +356,52 @@ private slots:
                     .contains("linear attention"));
     }
 
+    // After a clear at step s the head weighs steps before s 0 and sums to 1 over s..t, the other heads
+    // attend exactly as without the clear, and clearing every head is clearing the layer.
+    void clear_head_cache_is_an_emptied_cache() {
+        const auto model = Model::create_random(small_config("full"), 10);
+        const int width = model->config().d_model(), heads = 3, cleared = 2, s = 3;
+        State state = model->new_state();
+        RowMatrix y;
+        for (int t = 0; t < s; ++t) model->step(input(t, 2, width), state, y);
+        State plain = state, every_head = state, whole_layer = state;
+        clear_head_cache(*model, state, 1, AttentionRole::Self, cleared);
+        for (int h = 0; h < heads; ++h) clear_head_cache(*model, every_head, 1, AttentionRole::Self, h);
+        clear_layer_state(*model, whole_layer, 1);
+        Observation observation(everything({1})), plain_observation(everything({1}));
+        for (int t = s; t < s + 4; ++t) {
+            Recorder recorder, plain_recorder;
+            RowMatrix y_plain, y_every, y_layer;
+            model->step(input(t, 2, width), state, y, StepOptions{&recorder, &observation});
+            model->step(input(t, 2, width), plain, y_plain, StepOptions{&plain_recorder, &plain_observation});
+            model->step(input(t, 2, width), every_head, y_every);
+            model->step(input(t, 2, width), whole_layer, y_layer);
+            const RowMatrix& weights = recorder.maps.at({1, 0});
+            const RowMatrix& plain_weights = plain_recorder.maps.at({1, 0});
+            QCOMPARE(weights.cols(), long(t + 1));
+            for (int row = 0; row < 2 * heads; ++row) {
+                if (row % heads != cleared) {
+                    QCOMPARE(RowMatrix(weights.row(row)), RowMatrix(plain_weights.row(row)));
+                    continue;
+                }
+                QCOMPARE(weights.row(row).head(s).cwiseAbs().maxCoeff(), 0.0f);
+                QVERIFY(std::abs(weights.row(row).tail(t + 1 - s).sum() - 1.0f) < 1e-5f);
+            }
+            const std::vector<float>& entropy = recorder.capacities.at({1, 0}).row_entropy;
+            if (t == s) QCOMPARE(entropy[cleared], 0.0f);  // the first step after the clear attends to itself
+            STEPSCOPE_COMPARE_CLOSE("every head cleared", y_every, y_layer, 1e-6, 1e-6);
+        }
+        QCOMPARE(state.layers[0], plain.layers[0]);
+        QVERIFY(state.layers[1].self_attention.cache().has_starts());
+
+        // Clearing the layer resets the starts: the next step attends to itself in every head.
+        clear_layer_state(*model, state, 1);
+        QVERIFY(state.layers[1].self_attention.cache().starts.empty());
+        Recorder recorder;
+        model->step(input(9, 2, width), state, y, StepOptions{&recorder, &observation});
+        QCOMPARE(recorder.maps.at({1, 0}), RowMatrix(RowMatrix::Ones(6, 1)));
+    }
+
     // Patching every layer from another run makes the next step that run's step.
     void copy_layer_state_patches_activations() {
         const auto model = Model::create_random(small_config("linear"), 9);

@@ -261,6 +261,48 @@ private slots:
             }
         }
     }
+
+    // Heads that start later (a cleared cache) against the scalar reference and a brute-force softmax
+    // over the stored keys and values from each start; a head with nothing left outputs 0.
+    void full_attention_honours_head_starts() {
+        const int batch = 3, heads = 4, key_dims = 6, value_dims = 5, rows = batch * heads;
+        const float temperature = 0.4f;
+        KeyValueCache cache;
+        for (int t = 0; t < 40; ++t)
+            cache.append(random_matrix(rows, key_dims, t), random_matrix(rows, value_dims, t + 500));
+        cache.starts = {0, 1, 17, 39, 40, 5, 0, 33, 12, 40, 2, 39};
+        const RowMatrix queries = random_matrix(rows, key_dims, 999);
+        for (const std::vector<int>& lengths : {std::vector<int>{}, std::vector<int>{40, 20, 3}}) {
+            RowMatrix out_fast(rows, value_dims), out_scalar(rows, value_dims), w_fast, w_scalar;
+            full_attention(queries, cache, temperature, lengths, heads, out_fast, w_fast);
+            reference::full_attention(queries, cache, temperature, lengths, heads, out_scalar, w_scalar);
+            STEPSCOPE_COMPARE_CLOSE("started out", out_fast, out_scalar, kAbsolute, kRelative);
+            const RowMatrix w = w_fast.leftCols(cache.length);
+            STEPSCOPE_COMPARE_CLOSE("started weights", w, w_scalar, kAbsolute, kRelative);
+            for (int r = 0; r < rows; ++r) {
+                const int first = cache.starts[size_t(r)];
+                const int valid = lengths.empty() ? cache.length : lengths[size_t(r / heads)];
+                const int count = std::max(valid - first, 0);
+                RowVector expected_weights = RowVector::Zero(cache.length);
+                RowVector expected_out = RowVector::Zero(value_dims);
+                if (count > 0) {
+                    const RowMatrix keys = cache.head_keys(r).middleRows(first, count);
+                    const RowMatrix values = cache.head_values(r).middleRows(first, count);
+                    Eigen::VectorXd scores = (temperature * (keys * queries.row(r).transpose())).cast<double>();
+                    scores = (scores.array() - scores.maxCoeff()).exp();
+                    scores /= scores.sum();
+                    expected_weights.segment(first, count) = scores.cast<float>().transpose();
+                    expected_out = (values.transpose().cast<double>() * scores).cast<float>().transpose();
+                }
+                STEPSCOPE_COMPARE_CLOSE("brute-force weights", RowMatrix(w.row(r)), RowMatrix(expected_weights),
+                                        kAbsolute, kRelative);
+                STEPSCOPE_COMPARE_CLOSE("brute-force out", RowMatrix(out_fast.row(r)), RowMatrix(expected_out),
+                                        kAbsolute, kRelative);
+                QCOMPARE(w.row(r).head(std::min(first, cache.length)).sum(), 0.0f);
+                QVERIFY(std::abs(w.row(r).sum() - (count > 0 ? 1.0f : 0.0f)) < 1e-5f);
+            }
+        }
+    }
 };
 
 QTEST_APPLESS_MAIN(KernelsTest)

@@ -3,6 +3,7 @@
 
 #include <QTemporaryDir>
 
+#include "stepscope/intervention.h"
 #include "stepscope/model.h"
 #include "stepscope/observer.h"
 #include "stepscope/snapshot.h"
@@ -154,6 +155,37 @@ private slots:
         }
         const QString message = testing::error_of([&] { restore_snapshot(*model, file); });
         QVERIFY2(message.contains(named), qPrintable(message));
+    }
+
+    // A cleared head's start travels as an extra tensor, only when some head has one: a run without
+    // clears writes the tensors it always wrote, and one with clears resumes bit for bit.
+    void snapshot_keeps_cleared_heads_starts() {
+        const ModelConfig config = small_config(ModelKind::Decoder, "full", "full");
+        const auto model = Model::create_random(config, 3);
+        const Memory memory = fixed_memory(config, 2);
+        State state = model->new_state();
+        run(*model, state, 0, 2, memory);
+        State plain = state;
+        run(*model, plain, 2, 4, memory);
+        for (const auto& [name, tensor] : make_snapshot(*model, plain).tensors)
+            QVERIFY2(name.find("starts") == std::string::npos, name.c_str());
+        QVERIFY(restore_snapshot(*model, make_snapshot(*model, plain)).layers[0].self_attention.cache().starts.empty());
+
+        clear_head_cache(*model, state, 0, AttentionRole::Self, 1);
+        clear_head_cache(*model, state, 1, AttentionRole::Cross, 2);
+        run(*model, state, 2, 4, memory);
+        SafetensorsFile file = make_snapshot(*model, state);
+        QCOMPARE(file.tensors.at("state.0.starts").integers, (std::vector<int64_t>{0, 2, 0, 0, 2, 0}));
+        QCOMPARE(file.tensors.at("state.1.cross.starts").integers, (std::vector<int64_t>{0, 0, 6, 0, 0, 6}));
+        QCOMPARE(file.tensors.count("state.1.starts"), size_t(0));
+        State resumed = restore_snapshot(*model, file);
+        QVERIFY(resumed == state);
+        QVERIFY(resumed != plain);
+        QCOMPARE(run(*model, resumed, 4, 6, memory), run(*model, state, 4, 6, memory));
+
+        file.tensors.at("state.0.starts").integers[1] = 1000;
+        const QString message = testing::error_of([&] { restore_snapshot(*model, file); });
+        QVERIFY2(message.contains("state.0.starts"), qPrintable(message));
     }
 
     void a_state_of_another_shape_is_refused_before_stepping() {

@@ -445,6 +445,9 @@ void CudaStepper::upload(const DeviceAttention& a, const AttentionState& s, int 
         out.normalizer.upload(s.linear().normalizer.data(), size_t(s.linear().normalizer.size()), context_.stream);
         return;
     }
+    // The device kernel attends from step 0 in every head: a cleared head's start would be ignored.
+    if (s.cache().has_starts())
+        throw Error("the CUDA backend cannot step a state with a cleared head's key/value cache; use the CPU");
     out.length = s.cache().length;
     out.capacity = cache_capacity(out.length);
     out.keys.allocate(rows * out.capacity * D);

@@ -216,15 +216,20 @@ void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, f
             for (long i = 0; i < std::min(kPrefetchFloats, next_valid * value_dims); i += kLanes)
                 Eigen::internal::prefetch(next_values + i);
         }
+        // A cleared head attends from its start on: keys [first, valid) of the row.
+        const int first = cache.start(r), count = std::max(valid - first, 0);
+        std::fill(scores, scores + first, 0.0f);
         // pass 1: query dot keys, scaled
-        scaled_dots(query, keys, valid, key_dims, temperature, scores);
-        // pass 2: softmax over the valid keys, masked ones weigh 0
-        Eigen::Map<Eigen::ArrayXf> valid_scores(scores, valid);
-        valid_scores = (valid_scores - valid_scores.maxCoeff()).exp();
-        valid_scores /= sum(scores, valid);
-        std::fill(scores + valid, scores + cache.length, 0.0f);
+        scaled_dots(query, keys + long(first) * key_dims, count, key_dims, temperature, scores + first);
+        // pass 2: softmax over the attended keys, the others weigh 0
+        if (count > 0) {
+            Eigen::Map<Eigen::ArrayXf> attended(scores + first, count);
+            attended = (attended - attended.maxCoeff()).exp();
+            attended /= sum(scores + first, count);
+        }
+        std::fill(scores + first + count, scores + cache.length, 0.0f);
         // pass 3: weighted sum of the values
-        weighted_rows(scores, values, valid, value_dims, out.row(r).data());
+        weighted_rows(scores + first, values + long(first) * value_dims, count, value_dims, out.row(r).data());
     });
 }
 
@@ -237,19 +242,20 @@ void reference::full_attention(const ConstMatrixRef& queries, const KeyValueCach
         const int valid = valid_keys(cache, valid_lengths, static_cast<int>(r), heads);
         const auto keys = cache.head_keys(static_cast<int>(r));
         const auto values = cache.head_values(static_cast<int>(r));
+        const int first = cache.start(static_cast<int>(r));
         float max_score = -std::numeric_limits<float>::infinity();
-        for (int t = 0; t < valid; ++t) {
+        for (int t = first; t < valid; ++t) {
             float dot = 0;
             for (long d = 0; d < key_dims; ++d) dot += queries(r, d) * keys(t, d);
             weights(r, t) = temperature * dot;
             max_score = std::max(max_score, weights(r, t));
         }
         float total = 0;
-        for (int t = 0; t < valid; ++t) total += weights(r, t) = std::exp(weights(r, t) - max_score);
-        for (int t = 0; t < cache.length; ++t) weights(r, t) = t < valid ? weights(r, t) / total : 0.0f;
+        for (int t = first; t < valid; ++t) total += weights(r, t) = std::exp(weights(r, t) - max_score);
+        for (int t = 0; t < cache.length; ++t) weights(r, t) = t >= first && t < valid ? weights(r, t) / total : 0.0f;
         for (long m = 0; m < value_dims; ++m) {
             float sum = 0;
-            for (int t = 0; t < valid; ++t) sum += weights(r, t) * values(t, m);
+            for (int t = first; t < valid; ++t) sum += weights(r, t) * values(t, m);
             out(r, m) = sum;
         }
     }

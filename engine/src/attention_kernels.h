@@ -31,7 +31,9 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
 //   a = softmax(temperature * K q) over the valid keys,  out = V^T a
 // queries (N*H, D) -> out (N*H, M). `valid_lengths` (N) limits the keys of
 // each batch element (cross attention's memory lengths); empty means all
-// cache.length keys. `weights` (N*H, >= T) receives a, masked keys 0.
+// cache.length keys. A head whose cache was cleared attends to the keys from
+// cache.start(row) on; with none left its output is 0. `weights` (N*H, >= T)
+// receives a, masked keys and those before the start 0.
 void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
                     const std::vector<int>& valid_lengths, int heads, MatrixRef out,
                     RowMatrix& weights);

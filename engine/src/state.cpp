@@ -1,6 +1,8 @@
 // The state value: key/value cache growth, equality, size in bytes, per-copy scratch.
 #include "stepscope/state.h"
 
+#include <algorithm>
+
 #include "cache_capacity.h"
 #include "step_scratch.h"
 
@@ -33,6 +35,7 @@ void grow(RowMatrix& buffer, int width, int length, int capacity) {
 
 void KeyValueCache::append(const ConstMatrixRef& key, const ConstMatrixRef& value) {
     if (length == 0 && keys.rows() != key.rows()) {
+        starts.clear();
         key_dims = static_cast<int>(key.cols());
         value_dims = static_cast<int>(value.cols());
         keys = RowMatrix::Zero(key.rows(), long(cache_capacity(1)) * key_dims);
@@ -53,6 +56,7 @@ void KeyValueCache::assign(const ConstMatrixRef& all_keys, const ConstMatrixRef&
     key_dims = key_width;
     value_dims = value_width;
     length = steps;
+    starts.clear();
     const int room = cache_capacity(steps);
     keys = RowMatrix::Zero(all_keys.rows(), long(room) * key_dims);
     values = RowMatrix::Zero(all_values.rows(), long(room) * value_dims);
@@ -61,6 +65,10 @@ void KeyValueCache::assign(const ConstMatrixRef& all_keys, const ConstMatrixRef&
 }
 
 void KeyValueCache::clear() { *this = KeyValueCache(); }
+
+bool KeyValueCache::has_starts() const {
+    return std::any_of(starts.begin(), starts.end(), [](int start) { return start != 0; });
+}
 
 Eigen::Map<const RowMatrix> KeyValueCache::head_keys(int row) const {
     return Eigen::Map<const RowMatrix>(keys.row(row).data(), length, key_dims);
@@ -76,6 +84,7 @@ bool LinearAttentionState::operator==(const LinearAttentionState& o) const {
 
 bool KeyValueCache::operator==(const KeyValueCache& o) const {
     if (length != o.length) return false;
+    if ((has_starts() || o.has_starts()) && starts != o.starts) return false;
     if (length == 0) return true;
     return keys.rows() == o.keys.rows() &&
            keys.leftCols(long(length) * key_dims) == o.keys.leftCols(long(o.length) * o.key_dims) &&
@@ -104,7 +113,8 @@ std::size_t AttentionState::bytes() const {
     std::size_t kept_bytes = 0;
     if (const auto* linear = find<LinearAttentionState>())
         kept_bytes = bytes_of(linear->sums) + bytes_of(linear->normalizer);
-    if (const auto* cache = find<KeyValueCache>()) kept_bytes = bytes_of(cache->keys) + bytes_of(cache->values);
+    if (const auto* cache = find<KeyValueCache>())
+        kept_bytes = bytes_of(cache->keys) + bytes_of(cache->values) + cache->starts.size() * sizeof(int);
     return bytes_of(omega) + kept_bytes + bytes_of(memory) + memory_lengths.size() * sizeof(int);
 }
 

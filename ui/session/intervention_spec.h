@@ -22,7 +22,7 @@ enum class InterventionKind {
     CopyFromOriginal,  // layer `layer`'s state taken from the run without interventions (activation patching)
     EditInput,         // the next input's component `index` of batch element `element` set to `value`
     EditToken,         // token input: the next step of batch element `element` fed `tokens` instead
-    ClearHeadCache,    // head `head`'s cached keys and values (softmax attention) zeroed
+    ClearHeadCache,    // head `head`'s key/value cache (softmax attention) emptied: it attends to later steps only
 };
 
 struct Intervention {

@@ -49,16 +49,16 @@ void check_ablation(const Model& model, const Ablation& ablation);
 // Multiplies head `head`'s S and Z (linear attention) of every batch element by `factor`; 0 erases what it holds.
 void scale_head(const Model& model, State& state, int layer, AttentionRole role, int head, float factor);
 
-// Zeroes head `head`'s cached keys and values (softmax attention) in every batch element: what the head
-// has cached adds nothing to its output from then on. The cache is one length for all heads, so the
-// zeroed steps stay in it and still take their share of the head's softmax (a zero key scores 0);
-// clear_layer_state empties a cache outright.
+// Empties head `head`'s key/value cache (softmax attention) in every batch element, exactly: from then on
+// the head attends only to steps cached after the clear (the next step attends to itself first), while
+// the other heads keep theirs. The cache is one length for all heads, so the cleared steps stay in it,
+// zeroed, behind the head's start (KeyValueCache::starts). A cross-attention head cleared so attends
+// to nothing and outputs 0. The CUDA backend refuses a state with a cleared head.
 void clear_head_cache(const Model& model, State& state, int layer, AttentionRole role, int head);
 
 // Empties layer `layer`'s self-attention state: linear S and Z become 0; a
 // softmax key/value cache drops every cached step, so the next step attends
-// to itself and what follows. The cache is one length for all heads, so it is
-// cleared for the whole layer, not per head.
+// to itself and what follows, in every head (cleared heads' starts included).
 void clear_layer_state(const Model& model, State& state, int layer);
 
 // Activation patching: layer `layer` of `target` takes `source`'s state (self

@@ -31,22 +31,32 @@ struct LinearAttentionState {
 // multiple of kCapacityQuantum, so every head's row starts equally aligned
 // whatever the history: vectorised sums then round the same way, and a
 // restored snapshot continues bit for bit.
+//
+// A head whose cache was cleared (clear_head_cache) attends only to the steps
+// from its start on: the steps before stay in the buffers, zeroed, because all
+// heads share one length. Row n*H + h's start is starts[n*H + h]; empty
+// `starts` means every head starts at 0, as in a run that cleared no head.
 struct KeyValueCache {
     RowMatrix keys;    // (N*H, capacity*D)
     RowMatrix values;  // (N*H, capacity*M)
     int key_dims = 0;    // D
     int value_dims = 0;  // M
     int length = 0;      // T
+    std::vector<int> starts;  // (N*H) in 0..T, or empty
 
     static constexpr int kCapacityQuantum = 16;
     // Steps and capacity are ints, and the capacity doubles: the most steps a cache takes.
     static constexpr int kMaxLength = 1 << 29;
 
     int capacity() const { return key_dims ? static_cast<int>(keys.cols()) / key_dims : 0; }
+    // The first step row n*H + h attends to.
+    int start(int row) const { return starts.empty() ? 0 : starts[size_t(row)]; }
+    // Whether some head starts after step 0.
+    bool has_starts() const;
 
     // key (N*H, D), value (N*H, M) become time step `length`.
     void append(const ConstMatrixRef& key, const ConstMatrixRef& value);
-    // Replaces the contents: keys (N*H, T*D), values (N*H, T*M).
+    // Replaces the contents: keys (N*H, T*D), values (N*H, T*M); every head starts at 0.
     void assign(const ConstMatrixRef& all_keys, const ConstMatrixRef& all_values, int key_width, int value_width,
                 int steps);
     void clear();
@@ -54,7 +64,7 @@ struct KeyValueCache {
     Eigen::Map<const RowMatrix> head_keys(int row) const;
     Eigen::Map<const RowMatrix> head_values(int row) const;
 
-    // Only the valid steps count; capacity is an implementation detail.
+    // Only the valid steps and the starts count; capacity is an implementation detail.
     bool operator==(const KeyValueCache& other) const;
 };
 

@@ -1,4 +1,6 @@
 // Softmax attention (the reference's "full"): a key/value cache per head, one step longer each step.
+#include <algorithm>
+
 #include "attention_kernels.h"
 #include "attention_kind.h"
 #include "attention_layer.h"
@@ -98,6 +100,10 @@ public:
             cache->keys.rows() != rows || cache->values.rows() != rows || cache->length < 0 ||
             cache->length > cache->capacity() || cache->values.cols() < long(cache->capacity()) * cache->value_dims)
             return " key/value cache does not fit the model's heads and dimensions";
+        const auto outside = [&](int start) { return start < 0 || start > cache->length; };
+        if ((!cache->starts.empty() && long(cache->starts.size()) != rows) ||
+            std::any_of(cache->starts.begin(), cache->starts.end(), outside))
+            return " key/value cache's head starts do not fit its heads and length";
         return {};
     }
 
@@ -113,6 +119,9 @@ public:
         const KeyValueCache& cache = state.cache();
         out[name + ".0"] = cache_tensor(cache.keys, inner.query_dims(), cache.length, batch, inner.heads());
         out[name + ".1"] = cache_tensor(cache.values, inner.value_dims(), cache.length, batch, inner.heads());
+        // Only a state with a cleared head has starts, so every other snapshot keeps its tensors.
+        if (cache.has_starts())
+            out[name + ".starts"] = Tensor::i64({batch, inner.heads()}, {cache.starts.begin(), cache.starts.end()});
     }
 
     void get_tensors(const InnerAttention& inner, const SafetensorsFile& file, const std::string& name, int batch,
@@ -124,8 +133,18 @@ public:
             throw Error("snapshot cache '" + name + "' has head widths " + std::to_string(keys.shape[3]) + "/" +
                         std::to_string(values.shape[3]) + ", the model " + std::to_string(inner.query_dims()) + "/" +
                         std::to_string(inner.value_dims()));
-        state.cache().assign(snapshot::matrix(keys, long(batch) * heads), snapshot::matrix(values, long(batch) * heads),
-                             inner.query_dims(), inner.value_dims(), static_cast<int>(keys.shape[2]));
+        KeyValueCache& cache = state.cache();
+        cache.assign(snapshot::matrix(keys, long(batch) * heads), snapshot::matrix(values, long(batch) * heads),
+                     inner.query_dims(), inner.value_dims(), static_cast<int>(keys.shape[2]));
+        const auto found = file.tensors.find(name + ".starts");
+        if (found == file.tensors.end()) return;
+        const Tensor& starts = found->second;
+        const auto outside = [&](int64_t start) { return start < 0 || start > cache.length; };
+        if (starts.dtype != DType::I64 || starts.shape != std::vector<int64_t>{batch, heads} ||
+            std::any_of(starts.integers.begin(), starts.integers.end(), outside))
+            throw Error("snapshot tensor '" + name + ".starts' must be I64 of shape (" + std::to_string(batch) + ", " +
+                        std::to_string(heads) + ") with steps in 0.." + std::to_string(cache.length));
+        cache.starts.assign(starts.integers.begin(), starts.integers.end());
     }
 
     StateNorms norms(const AttentionState& state, int batch, int heads) const override {
@@ -146,14 +165,16 @@ public:
         return norms;
     }
 
-    // The cache is one length for all heads, so a head forgets by zeroing its cached keys and values:
-    // they add nothing to its output from then on, though each still takes its share of the softmax.
+    // The cache is one length for all heads, so a head forgets by starting after the steps cached so far
+    // (zeroed, so nothing of them is kept): it attends as if its cache had been emptied.
     void clear_head(const InnerAttention& inner, AttentionState& state, int batch, int head) const override {
         KeyValueCache& cache = state.cache();
+        if (cache.starts.empty()) cache.starts.assign(size_t(cache.keys.rows()), 0);
         for (int n = 0; n < batch; ++n) {
             const long row = long(n) * inner.heads() + head;
             cache.keys.row(row).setZero();
             cache.values.row(row).setZero();
+            cache.starts[size_t(row)] = cache.length;
         }
     }
 
@@ -174,6 +195,7 @@ public:
         cache.keys.setZero();
         cache.values.setZero();
         cache.length = 0;
+        cache.starts.clear();
     }
 };
 
