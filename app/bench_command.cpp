@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "stepscope/device.h"
 #include "stepscope/error.h"
+#include "stepscope/linear.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/model.h"
 #include "stepscope/read_bandwidth.h"
@@ -24,7 +25,7 @@ using namespace stepscope;
 
 constexpr const char* kUsage =
     "usage: stepscope bench [--attention linear|full] [--batch N] [--steps N] [--threads N]\n"
-    "                       [--precision f32|bf16] [--device cpu|cuda] [--repeats N] [--bandwidth] [--json]\n"
+    "                       [--precision f32|bf16|q8] [--device cpu|cuda] [--repeats N] [--bandwidth] [--json]\n"
     "                       [--layers N] [--heads N] [--head-dimensions N] [--feed-forward N]\n"
     "                       [--observe attention,spectrum [--observe-layer L] [--observe-element N]]\n"
     "  Builds the seed example (8 layers, 12 heads of 32 query and value dimensions, d_model 384,\n"
@@ -61,8 +62,8 @@ BenchOptions options_from(const cli::Arguments& args) {
     if (config.attention_type != "linear" && config.attention_type != "full")
         throw cli::UsageError{"option --attention must be linear or full, got '" + config.attention_type + "'"};
     config.precision = args.text("precision", "f32");
-    if (config.precision != "f32" && config.precision != "bf16")
-        throw cli::UsageError{"option --precision must be f32 or bf16, got '" + config.precision + "'"};
+    if (config.precision != "f32" && config.precision != "bf16" && config.precision != "q8")
+        throw cli::UsageError{"option --precision must be f32, bf16 or q8, got '" + config.precision + "'"};
     options.device = args.device();
     config.n_layers = static_cast<int>(args.integer("layers", 8, 1, 64));
     config.n_heads = static_cast<int>(args.integer("heads", 12, 1, 64));
@@ -83,8 +84,10 @@ BenchOptions options_from(const cli::Arguments& args) {
     return options;
 }
 
-// Bytes one stored weight takes as the step streams it.
-double bytes_per_weight(const std::string& precision) { return precision == "bf16" ? 2 : 4; }
+// Bytes one stored weight takes as the step streams it: q8 adds a float scale to every 32 bytes.
+double bytes_per_weight(const std::string& precision) {
+    return precision == "bf16" ? 2 : precision == "q8" ? 1.125 : 4;
+}
 
 // The bytes a step reads, averaged over a sequence of `steps` steps.
 struct StepBytes {
@@ -186,9 +189,10 @@ int bench(const cli::Arguments& args) {
         std::printf(
             "{\"attention\": \"%s\", \"batch\": %d, \"steps\": %d, \"threads\": %ld, \"precision\": \"%s\", "
             "\"device\": \"%s\", \"repeats\": %d, \"ms_per_step\": %.6g, \"ms_per_step_median\": %.6g, "
-            "\"steps_per_second\": %.6g, \"state_bytes\": %zu",
+            "\"steps_per_second\": %.6g, \"state_bytes\": %zu, \"kernels\": \"%s\"",
             config.attention_type.c_str(), options.batch, options.steps, threads, config.precision.c_str(),
-            device_name(options.device), options.repeats, best, middle, 1000.0 / best, state_bytes);
+            device_name(options.device), options.repeats, best, middle, 1000.0 / best, state_bytes,
+            linear_kernel_isa());
         std::printf(", \"weight_bytes\": %.0f, \"state_read_bytes\": %.0f, \"bytes_per_step\": %.0f, "
                     "\"gb_per_second\": %.6g",
                     read.weights, read.state, read.total(), gb_per_second);
@@ -208,6 +212,7 @@ int bench(const cli::Arguments& args) {
                 config.attention_type.c_str(), config.n_layers, config.n_heads, config.query_dimensions,
                 config.feed_forward_dimensions, options.batch, options.steps, threads, config.precision.c_str(),
                 device_name(options.device));
+    std::printf("  kernels:        %s (STEPSCOPE_ISA=baseline|avx2|avx512 chooses another)\n", linear_kernel_isa());
     std::printf("  ms per step:    %.4g best, %.4g median of %d runs\n", best, middle, options.repeats);
     std::printf("  steps per sec:  %.1f\n", 1000.0 / best);
     std::printf("  state bytes:    %zu\n", state_bytes);

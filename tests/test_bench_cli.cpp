@@ -32,6 +32,7 @@ private slots:
         QTest::addColumn<int>("threads");
         QTest::newRow("linear f32") << "linear" << "f32" << 3 << 1;
         QTest::newRow("full bf16") << "full" << "bf16" << 1 << 2;
+        QTest::newRow("linear q8") << "linear" << "q8" << 10 << 2;
     }
 
     void prints_one_json_object() {
@@ -62,6 +63,7 @@ private slots:
         QCOMPARE(json.value("bytes_per_step").toDouble(),
                  json.value("weight_bytes").toDouble() + json.value("state_read_bytes").toDouble());
         QVERIFY(!json.contains("probe_gb_per_second"));
+        QVERIFY(QStringList({"baseline", "avx2", "avx512"}).contains(json.value("kernels").toString()));
     }
 
     // Halving the bytes of every matrix, bfloat16 reads fewer bytes a step; the probe adds its ratio.

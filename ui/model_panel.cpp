@@ -143,7 +143,7 @@ ModelPanel::ModelPanel(QWidget* parent)
              help(tr("Width of the memory's elements; 0: cross heads x cross value dims"),
                   tr("cross_n_heads x cross_value_dimensions")));
     addField(form, "precision", tr("Weight precision"),
-             comboField({"f32", "bf16"}, [](const ModelConfig& c) { return QString::fromStdString(c.precision); }),
+             comboField({"f32", "bf16", "q8"}, [](const ModelConfig& c) { return QString::fromStdString(c.precision); }),
              help(tr("Storage of the weights (Stepscope)"), "f32"));
 
     device_->setObjectName(QStringLiteral("device"));

@@ -103,6 +103,9 @@ DeviceAttention cross_attention(const Uploader& up, const InnerAttention& inner,
 
 void require_device_support(const Model& model) {
     const ModelConfig& config = model.config();
+    // The device multiplies float32 (or bfloat16-rounded) weights; it has no kernel for q8's integer sums.
+    if (config.precision == "q8")
+        throw Error("precision q8 is not implemented on CUDA (there: f32, bf16); step this model with --device cpu");
     const bool linear = attention_kind(config.self_attention()) == AttentionKind::Linear ||
                         (config.kind == ModelKind::Decoder &&
                          attention_kind(config.cross_attention_type) == AttentionKind::Linear);

@@ -295,7 +295,7 @@ void validate(const ModelConfig& c) {
     if (c.kind == ModelKind::Decoder && !c.cross_model_dimensions)
         require_product_at_most("cross_model_dimensions", "cross_n_heads", "cross_value_dimensions",
                                 c.effective_cross_model_dimensions());
-    require_one_of("precision", c.precision, {"f32", "bf16"});
+    require_one_of("precision", c.precision, {"f32", "bf16", "q8"});
     // A feature map's own limits (n_dims too small for its construction).
     FeatureMapOptions options;
     options.name = c.feature_map;

@@ -158,9 +158,10 @@ std::shared_ptr<const Model> Model::from_tensors(const ModelConfig& config, cons
         model->encoder_ = std::make_unique<RecurrentTransformerEncoder>(config, tensors);
     else
         model->decoder_ = std::make_unique<RecurrentTransformerDecoder>(config, tensors);
-    if (config.precision == "bf16") {
-        if (model->encoder_) model->encoder_->use_bf16(true);
-        if (model->decoder_) model->decoder_->use_bf16(true);
+    if (config.precision != "f32") {
+        const WeightFormat format = config.precision == "bf16" ? WeightFormat::Bf16 : WeightFormat::Q8;
+        if (model->encoder_) model->encoder_->use_format(format);
+        if (model->decoder_) model->decoder_->use_format(format);
     }
     return model;
 }

@@ -39,7 +39,7 @@ struct ModelConfig {
     int cross_query_dimensions = 0;
     int cross_value_dimensions = 0;
     int cross_model_dimensions = 0;
-    std::string precision = "f32";  // Stepscope: weight storage, f32 | bf16
+    std::string precision = "f32";  // Stepscope: weight storage, f32 | bf16 | q8
 
     // Products of two int fields, in 64 bits so that an unvalidated config cannot overflow them;
     // validate() bounds both by kMaxModelDimensions.

@@ -1,0 +1,53 @@
+// The panel kernels for AVX-512 (x86-64-v4) with VNNI: 16 lanes; q8 sums by vpdpbusd, 64 byte
+// products an instruction. Compiled with -march=x86-64-v4 -mavx512vnni (engine/CMakeLists.txt).
+#include <immintrin.h>
+
+#include "linear_kernels.h"
+
+namespace stepscope::kernels {
+
+namespace {
+
+struct Ops {
+    static constexpr int kLanes = 16;
+    using F = __m512;
+    using I = __m512i;
+
+    static F load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+    static F broadcast(float v) { return _mm512_set1_ps(v); }
+    static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+    static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+
+    // A bfloat16 is the top half of a float32: the low half of each 32-bit lane moves up, the high
+    // half is masked in place.
+    static void widen_bf16(const uint16_t* p, F& first, F& second) {
+        const I pairs = _mm512_loadu_si512(p);
+        first = _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16));
+        second = _mm512_castsi512_ps(_mm512_and_si512(pairs, _mm512_set1_epi32(int(0xffff0000u))));
+    }
+
+    static I load_quants(const uint8_t* p) { return _mm512_loadu_si512(p); }
+    static I broadcast4(const int8_t* x) {
+        int32_t four;
+        __builtin_memcpy(&four, x, sizeof four);
+        return _mm512_set1_epi32(four);
+    }
+    // vpdpbusd multiplies unsigned by signed bytes: the weights' +128 adds 128 x the inputs' sum,
+    // which the block's offset takes away.
+    static I block_start(int32_t offset) { return _mm512_set1_epi32(offset); }
+    static I dot4(I sums, I weights, I x4) { return _mm512_dpbusd_epi32(sums, weights, x4); }
+    static F to_float(I v) { return _mm512_cvtepi32_ps(v); }
+};
+
+#include "panel_kernels.inl"
+
+}  // namespace
+
+// 32 registers: 12 rows of two accumulators, or 6 rows of two integer sums and two accumulators.
+const LinearKernels& avx512_kernels() {
+    static constexpr LinearKernels kernels = make_kernels<12, 6>("avx512");
+    return kernels;
+}
+
+}  // namespace stepscope::kernels
