@@ -37,19 +37,19 @@ constexpr int kPanelsPerTask = 2;
 
 long blocks_of(long in) { return (in + kQ8Block - 1) / kQ8Block; }
 
-// q8_0 of `count` values (count <= kQ8Block): quants[k] = round(values[k] / scale), scale = max |value| / 127.
-// A block of zeros has scale 0; a NaN or infinity leaves quants 0 and a non-finite scale, so the
-// block's products are NaN, as they are in float32.
+// q8_0 of `count` values (count <= kQ8Block): quants[k] = values[k] / scale rounded to nearest
+// even, scale = max |value| / 127. A block of zeros has scale 0; a NaN or an infinity leaves quants
+// 0 and a non-finite scale, so the block's products are NaN, as they are in float32.
 float quantise_block(const float* values, long count, int8_t* quants) {
-    float largest = 0;
-    bool nan = false;
-    for (long k = 0; k < count; ++k) {
-        nan = nan || std::isnan(values[k]);
-        largest = std::max(largest, std::abs(values[k]));
+    const Eigen::Map<const Eigen::ArrayXf> block(values, count);
+    Eigen::Map<Eigen::Array<int8_t, Eigen::Dynamic, 1>> quantised(quants, count);
+    const float largest = block.abs().maxCoeff<Eigen::PropagateNaN>();
+    const float scale = largest / 127;
+    if (!(std::isfinite(scale) && scale > 0)) {
+        quantised.setZero();
+        return scale;
     }
-    const float scale = nan ? NAN : largest / 127;
-    const bool usable = std::isfinite(scale) && scale > 0;
-    for (long k = 0; k < count; ++k) quants[k] = usable ? static_cast<int8_t>(std::nearbyint(values[k] / scale)) : 0;
+    quantised = (block * (127 / largest)).rint().cast<int8_t>();
     return scale;
 }
 
@@ -72,9 +72,8 @@ struct QuantisedInput {
                 int8_t* q = quants.data() + r * stride + b * kQ8Block;
                 const long count = std::min<long>(kQ8Block, in - b * kQ8Block);
                 scales[r * blocks + b] = quantise_block(x.row(r).data() + b * kQ8Block, count, q);
-                int32_t sum = 0;
-                for (long k = 0; k < count; ++k) sum += q[k];
-                offsets[r * blocks + b] = -128 * sum;
+                offsets[r * blocks + b] =
+                    -128 * Eigen::Map<const Eigen::Array<int8_t, Eigen::Dynamic, 1>>(q, count).cast<int32_t>().sum();
             }
     }
 

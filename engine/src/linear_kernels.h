@@ -1,4 +1,5 @@
-// The dense layers' panel kernels, one set per instruction set, chosen at run time.
+// The dense layers' panel kernels and linear attention's per-head step, one set per instruction
+// set, chosen at run time.
 //
 // A portable build compiles the engine for x86-64-v2 and each kernel set in its
 // own translation unit for its own instruction set (linear_kernels_avx2.cpp,
@@ -56,6 +57,11 @@ struct LinearKernels {
     void (*f32)(const PanelProduct& product, const float* panel);
     void (*bf16)(const PanelProduct& product, const uint16_t* panel);
     void (*q8)(const PanelProduct& product, const QuantisedRows& x, const uint8_t* panel);
+    // One head of linear attention, f = 0, 1, ... in order (recurrent_attention.cpp):
+    //   sums(f, :) += phi_k[f] values;  out += phi_q[f] sums(f, :)
+    // sums (features, width) with rows `width` apart, values and out (width); out is overwritten.
+    void (*linear_attention_head)(const float* phi_k, const float* phi_q, const float* values, long features,
+                                  long width, float* sums, float* out);
 };
 
 const LinearKernels& baseline_kernels();  // x86-64-v2: SSE4.1, no FMA

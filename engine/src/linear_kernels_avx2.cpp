@@ -13,6 +13,7 @@ struct Ops {
     using F = __m256;
     using I = __m256i;
 
+    static F zero() { return _mm256_setzero_ps(); }
     static F load(const float* p) { return _mm256_loadu_ps(p); }
     static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
     static F broadcast(float v) { return _mm256_set1_ps(v); }

@@ -13,6 +13,7 @@ struct Ops {
     using F = __m512;
     using I = __m512i;
 
+    static F zero() { return _mm512_setzero_ps(); }
     static F load(const float* p) { return _mm512_loadu_ps(p); }
     static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
     static F broadcast(float v) { return _mm512_set1_ps(v); }

@@ -13,6 +13,7 @@ struct Ops {
     using F = __m128;
     using I = __m128i;
 
+    static F zero() { return _mm_setzero_ps(); }
     static F load(const float* p) { return _mm_loadu_ps(p); }
     static void store(float* p, F v) { _mm_storeu_ps(p, v); }
     static F broadcast(float v) { return _mm_set1_ps(v); }

@@ -3,7 +3,7 @@
 // operations Ops gives, no Eigen and no standard-library templates (see linear_kernels.h).
 //
 // Ops: kLanes floats per vector F, integer vector I, and
-//   load, store, broadcast, mul, fmadd(a, b, c) = a b + c   float vectors
+//   zero, load, store, broadcast, mul, fmadd(a, b, c) = a b + c   float vectors
 //   widen_bf16(p, first, second)   2 kLanes interleaved bfloat16 -> two float vectors
 //   load_quants, broadcast4        kLanes x 4 unsigned weight bytes; 4 signed input bytes to every lane
 //   block_start(offset), dot4      per lane: sums + sum of the 4 byte products (+128 cancelled)
@@ -110,6 +110,34 @@ void q8_panel(const PanelProduct& p, const QuantisedRows& x, const uint8_t* pane
     store_rows(p, acc);
 }
 
+// One head of linear attention, features in order:
+//   sums(f, :) += phi_k[f] values;  out += phi_q[f] sums(f, :)
+// sums (features, width) with rows `width` apart, values and out (width).
+void linear_attention_head(const float* phi_k, const float* phi_q, const float* values, long features, long width,
+                           float* sums, float* out) {
+    long m = 0;
+    for (; m + Ops::kLanes <= width; m += Ops::kLanes) {
+        const F v = Ops::load(values + m);
+        F acc = Ops::zero();
+        for (long f = 0; f < features; ++f) {
+            float* row = sums + f * width + m;
+            const F updated = Ops::fmadd(Ops::broadcast(phi_k[f]), v, Ops::load(row));
+            Ops::store(row, updated);
+            acc = Ops::fmadd(Ops::broadcast(phi_q[f]), updated, acc);
+        }
+        Ops::store(out + m, acc);
+    }
+    for (; m < width; ++m) {
+        float acc = 0;
+        for (long f = 0; f < features; ++f) {
+            float& s = sums[f * width + m];
+            s += phi_k[f] * values[m];
+            acc += phi_q[f] * s;
+        }
+        out[m] = acc;
+    }
+}
+
 // The kernel for p.rows rows (1..Rows): a chain of compile-time row counts.
 template <int Rows, typename Weight>
 void float_rows(const PanelProduct& p, const Weight* panel) {
@@ -133,5 +161,6 @@ constexpr LinearKernels make_kernels(const char* isa) {
             MaxRowsQ8,
             &float_rows<MaxRows, float>,
             &float_rows<MaxRows, uint16_t>,
-            &q8_rows<MaxRowsQ8>};
+            &q8_rows<MaxRowsQ8>,
+            &linear_attention_head};
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "linear_kernels.h"
 #include "stepscope/error.h"
 
 namespace stepscope {
@@ -177,18 +178,16 @@ void linear_attention_readout_scalar(const ConstMatrixRef& phi_q, const LinearAt
 void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
                            float eps, LinearAttentionState& state, MatrixRef out) {
     const int rows = static_cast<int>(phi_k.rows()), features = static_cast<int>(phi_k.cols());
-    for_each_head(rows, long(features) * values.cols(), [&](int r) {
+    const long width = values.cols();
+    // The run-time dispatched kernel: in a portable build Eigen's packets here are SSE only.
+    const auto head_step = kernels::linear_kernels().linear_attention_head;
+    for_each_head(rows, long(features) * width, [&](int r) {
         state.normalizer.row(r) += phi_k.row(r);
         const float normaliser = 1.0f / (dot(phi_q.row(r).data(), state.normalizer.row(r).data(), features) + eps);
         // out accumulates phi_q^T S row by row of S, right after that row's update.
-        auto head_out = out.row(r);
-        head_out.setZero();
-        for (int f = 0; f < features; ++f) {
-            auto sums = state.sums.row(long(r) * features + f);
-            sums.noalias() += phi_k(r, f) * values.row(r);
-            head_out.noalias() += phi_q(r, f) * sums;
-        }
-        head_out *= normaliser;
+        head_step(phi_k.row(r).data(), phi_q.row(r).data(), values.row(r).data(), features, width,
+                  state.sums.row(long(r) * features).data(), out.row(r).data());
+        out.row(r) *= normaliser;
     });
 }
 
