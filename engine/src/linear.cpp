@@ -40,17 +40,31 @@ long blocks_of(long in) { return (in + kQ8Block - 1) / kQ8Block; }
 // q8_0 of `count` values (count <= kQ8Block): quants[k] = values[k] / scale rounded to nearest
 // even, scale = max |value| / 127. A block of zeros has scale 0; a NaN or an infinity leaves quants
 // 0 and a non-finite scale, so the block's products are NaN, as they are in float32.
-float quantise_block(const float* values, long count, int8_t* quants) {
-    const Eigen::Map<const Eigen::ArrayXf> block(values, count);
-    Eigen::Map<Eigen::Array<int8_t, Eigen::Dynamic, 1>> quantised(quants, count);
-    const float largest = block.abs().maxCoeff<Eigen::PropagateNaN>();
+struct QuantisedBlock {
+    float scale;
+    int32_t sum;  // of the quants
+};
+
+// Size: kQ8Block for a whole block, which Eigen unrolls, or Eigen::Dynamic for the last one.
+template <int Size>
+QuantisedBlock quantise(const float* values, long count, int8_t* quants) {
+    const Eigen::Map<const Eigen::Array<float, Size, 1>> block(values, count);
+    Eigen::Map<Eigen::Array<int8_t, Size, 1>> quantised(quants, count);
+    const float largest = block.abs().template maxCoeff<Eigen::PropagateNaN>();
     const float scale = largest / 127;
     if (!(std::isfinite(scale) && scale > 0)) {
         quantised.setZero();
-        return scale;
+        return {scale, 0};
     }
-    quantised = (block * (127 / largest)).rint().cast<int8_t>();
-    return scale;
+    // Whole numbers up to 127: the float sum is exact.
+    const Eigen::Array<float, Size, 1, 0, kQ8Block, 1> rounded = (block * (127 / largest)).rint();
+    quantised = rounded.template cast<int8_t>();
+    return {scale, static_cast<int32_t>(rounded.sum())};
+}
+
+QuantisedBlock quantise_block(const float* values, long count, int8_t* quants) {
+    return count == kQ8Block ? quantise<kQ8Block>(values, count, quants)
+                             : quantise<Eigen::Dynamic>(values, count, quants);
 }
 
 // x (N, in) quantised per row and block, zero-padded to whole blocks.
@@ -71,9 +85,9 @@ struct QuantisedInput {
             for (long b = 0; b < blocks; ++b) {
                 int8_t* q = quants.data() + r * stride + b * kQ8Block;
                 const long count = std::min<long>(kQ8Block, in - b * kQ8Block);
-                scales[r * blocks + b] = quantise_block(x.row(r).data() + b * kQ8Block, count, q);
-                offsets[r * blocks + b] =
-                    -128 * Eigen::Map<const Eigen::Array<int8_t, Eigen::Dynamic, 1>>(q, count).cast<int32_t>().sum();
+                const QuantisedBlock block = quantise_block(x.row(r).data() + b * kQ8Block, count, q);
+                scales[r * blocks + b] = block.scale;
+                offsets[r * blocks + b] = -128 * block.sum;
             }
     }
 
@@ -142,7 +156,7 @@ void pack_q8(const RowMatrix& weight, int width, std::vector<uint8_t, Eigen::ali
         for (long b = 0; b < blocks; ++b) {
             uint8_t* block = packed.data() + ((o / width) * blocks + b) * block_bytes;
             const long count = std::min<long>(kQ8Block, in - b * kQ8Block);
-            const float scale = quantise_block(weight.row(o).data() + b * kQ8Block, count, quants);
+            const float scale = quantise_block(weight.row(o).data() + b * kQ8Block, count, quants).scale;
             std::memcpy(block + j * sizeof(float), &scale, sizeof scale);
             for (long k = 0; k < count; ++k)
                 block[scale_bytes + ((k / 4) * width + j) * 4 + k % 4] = static_cast<uint8_t>(quants[k] + 128);
@@ -245,7 +259,8 @@ void Linear::forward_scalar(const ConstMatrixRef& x, RowMatrix& y) const {
             for (long b = 0; b < blocks; ++b)
                 weight_scales[b] = quantise_block(weight_.row(o).data() + b * kQ8Block,
                                                   std::min<long>(kQ8Block, in_features() - b * kQ8Block),
-                                                  weight_quants.data() + b * kQ8Block);
+                                                  weight_quants.data() + b * kQ8Block)
+                                       .scale;
             for (Eigen::Index n = 0; n < x.rows(); ++n) {
                 float sum = bias_[o];
                 for (long b = 0; b < blocks; ++b) {
