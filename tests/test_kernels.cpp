@@ -210,6 +210,14 @@ private slots:
         linear.forward(random_matrix(2, 70, 6), y);
         QVERIFY(std::isnan(y(0, 3)) && std::isnan(y(1, 3)));
         QVERIFY(std::isfinite(y(0, 2)) && std::isfinite(y(1, 4)));
+        // An input's NaN or infinity makes its row NaN, whichever block of 32 holds it.
+        for (const long column : {5L, 69L}) {
+            RowMatrix x = random_matrix(2, 70, 7);
+            x(1, column) = column == 5 ? NAN : INFINITY;
+            linear.forward(x, y);
+            QVERIFY(std::isnan(y(1, 0)) && std::isnan(y(1, 39)));
+            QVERIFY(std::isfinite(y(0, 0)));
+        }
     }
 
     // q8 rounds weights and inputs to 1/254 of their block's largest: about 1% of a product.

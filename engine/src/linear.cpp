@@ -74,7 +74,10 @@ struct QuantisedInput {
     std::vector<int32_t> offsets;  // (N, blocks): -128 x the block's sum of quants
     long blocks = 0;
 
-    void assign(const ConstMatrixRef& x) {
+    using FastQuantise = bool (*)(const float*, int8_t*, float*, int32_t*);
+
+    // Whole blocks by `fast` where given (a kernel, bit for bit the reference), the rest by quantise_block.
+    void assign(const ConstMatrixRef& x, FastQuantise fast) {
         const long rows = x.rows(), in = x.cols();
         blocks = blocks_of(in);
         const long stride = blocks * kQ8Block;
@@ -85,7 +88,10 @@ struct QuantisedInput {
             for (long b = 0; b < blocks; ++b) {
                 int8_t* q = quants.data() + r * stride + b * kQ8Block;
                 const long count = std::min<long>(kQ8Block, in - b * kQ8Block);
-                const QuantisedBlock block = quantise_block(x.row(r).data() + b * kQ8Block, count, q);
+                const float* values = x.row(r).data() + b * kQ8Block;
+                QuantisedBlock block;
+                if (!(fast && count == kQ8Block && fast(values, q, &block.scale, &block.sum)))
+                    block = quantise_block(values, count, q);
                 scales[r * blocks + b] = block.scale;
                 offsets[r * blocks + b] = -128 * block.sum;
             }
@@ -234,7 +240,7 @@ void Linear::forward(const ConstMatrixRef& x, RowMatrix& y) const {
         // Named by reference, so the workers read the caller's buffers, not their own.
         thread_local QuantisedInput buffers;
         QuantisedInput& quantised = buffers;
-        quantised.assign(x);
+        quantised.assign(x, k.quantise_block);
         const long panel_bytes = quantised.blocks * (width * long(sizeof(float)) + kQ8Block * width);
         packed_product(x, padded_bias_.data(), out_features(), k.panel, k.max_rows_q8, y,
                        [&](const PanelProduct& product, int p, long first_row) {
@@ -250,7 +256,7 @@ void Linear::forward_scalar(const ConstMatrixRef& x, RowMatrix& y) const {
     if (format_ == WeightFormat::Q8) {
         // sum over blocks b of (integer sum_k qx(n, b, k) qw(o, b, k)) * scale_w(o, b) * scale_x(n, b)
         QuantisedInput input;
-        input.assign(x);
+        input.assign(x, nullptr);
         const long blocks = input.blocks, stride = blocks * kQ8Block;
         std::vector<int8_t> weight_quants(static_cast<size_t>(stride));
         for (int o = 0; o < out_features(); ++o) {

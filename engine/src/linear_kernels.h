@@ -62,6 +62,10 @@ struct LinearKernels {
     // sums (features, width) with rows `width` apart, values and out (width); out is overwritten.
     void (*linear_attention_head)(const float* phi_k, const float* phi_q, const float* values, long features,
                                   long width, float* sums, float* out);
+    // q8_0 of kQ8Block inputs, bit for bit as linear.cpp's reference: scale = max |v| / 127,
+    // quants = rint(v * (127 / max |v|)), sum = their sum. false, writing nothing, where a value
+    // is not finite.
+    bool (*quantise_block)(const float* values, int8_t* quants, float* scale, int32_t* sum);
 };
 
 const LinearKernels& baseline_kernels();  // x86-64-v2: SSE4.1, no FMA

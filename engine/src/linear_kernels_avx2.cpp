@@ -41,6 +41,32 @@ struct Ops {
         return _mm256_add_epi32(sums, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
     }
     static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
+
+    // For quantising a block of inputs (see the AVX-512 set).
+    static F abs(F v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+    static F max(F a, F b) { return _mm256_max_ps(a, b); }
+    static F add(F a, F b) { return _mm256_add_ps(a, b); }
+    static float reduce_max(F v) {
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+    }
+    static float reduce_add(F v) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    }
+    static I round(F v) { return _mm256_cvtps_epi32(v); }
+    static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+    static int32_t reduce_add(I v) {
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+    }
+    static void store_bytes(int8_t* p, I v) {
+        const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packs_epi16(words, words));
+    }
 };
 
 #include "panel_kernels.inl"

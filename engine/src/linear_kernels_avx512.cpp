@@ -39,6 +39,34 @@ struct Ops {
     static I block_start(int32_t offset) { return _mm512_set1_epi32(offset); }
     static I dot4(I sums, I weights, I x4) { return _mm512_dpbusd_epi32(sums, weights, x4); }
     static F to_float(I v) { return _mm512_cvtepi32_ps(v); }
+
+    // For quantising a block of inputs: |v|, lane-wise max, sums and maximum over the lanes,
+    // rounding to int32 (to nearest even, as std::rint), int32 lanes narrowed to bytes.
+    static F abs(F v) { return _mm512_abs_ps(v); }
+    static F max(F a, F b) { return _mm512_max_ps(a, b); }
+    static F add(F a, F b) { return _mm512_add_ps(a, b); }
+    // Halving by extracts: GCC 12 warns of an uninitialised operand in its _mm512_reduce_* and casts.
+    static float reduce_max(F v) {
+        const __m256 h = _mm256_max_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+    }
+    static float reduce_add(F v) {
+        const __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    }
+    static I round(F v) { return _mm512_cvtps_epi32(v); }
+    static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+    static int32_t reduce_add(I v) {
+        const __m256i h = _mm256_add_epi32(_mm512_extracti64x4_epi64(v, 0), _mm512_extracti64x4_epi64(v, 1));
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+    }
+    static void store_bytes(int8_t* p, I v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(v)); }
 };
 
 #include "panel_kernels.inl"

@@ -40,6 +40,30 @@ struct Ops {
         return _mm_add_epi32(sums, _mm_madd_epi16(pairs, _mm_set1_epi16(1)));
     }
     static F to_float(I v) { return _mm_cvtepi32_ps(v); }
+
+    // For quantising a block of inputs (see the AVX-512 set).
+    static F abs(F v) { return _mm_andnot_ps(_mm_set1_ps(-0.0f), v); }
+    static F max(F a, F b) { return _mm_max_ps(a, b); }
+    static F add(F a, F b) { return _mm_add_ps(a, b); }
+    static float reduce_max(F v) {
+        const F m = _mm_max_ps(v, _mm_movehl_ps(v, v));
+        return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+    }
+    static float reduce_add(F v) {
+        const F s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+        return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    }
+    static I round(F v) { return _mm_cvtps_epi32(v); }
+    static I add(I a, I b) { return _mm_add_epi32(a, b); }
+    static int32_t reduce_add(I v) {
+        const I s = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+        return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+    }
+    static void store_bytes(int8_t* p, I v) {
+        const I words = _mm_packs_epi32(v, v);
+        const int32_t four = _mm_cvtsi128_si32(_mm_packs_epi16(words, words));
+        __builtin_memcpy(p, &four, sizeof four);
+    }
 };
 
 #include "panel_kernels.inl"

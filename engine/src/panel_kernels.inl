@@ -8,6 +8,7 @@
 //   load_quants, broadcast4        kLanes x 4 unsigned weight bytes; 4 signed input bytes to every lane
 //   block_start(offset), dot4      per lane: sums + sum of the 4 byte products (+128 cancelled)
 //   to_float                       int32 lanes -> floats
+//   abs, max, add, reduce_max, reduce_add, round, store_bytes   for quantise_block
 
 constexpr int kVectorsPerPanel = 2;
 constexpr int kPanel = kVectorsPerPanel * Ops::kLanes;
@@ -138,6 +139,32 @@ void linear_attention_head(const float* phi_k, const float* phi_q, const float* 
     }
 }
 
+// q8_0 of kQ8Block finite inputs, as linear.cpp's reference quantises them:
+//   scale = max |v| / 127, quants = rint(v * (127 / max |v|)), sum = sum of the quants.
+// Returns false, writing nothing, where a value is not finite: the reference handles those.
+bool quantise_block(const float* values, int8_t* quants, float* scale, int32_t* sum) {
+    constexpr int vectors = kQ8Block / Ops::kLanes;
+    F v[vectors];
+    F largest = Ops::zero(), non_finite = Ops::zero();  // x * 0 is NaN for a NaN or an infinity only
+    for (int k = 0; k < vectors; ++k) {
+        v[k] = Ops::load(values + k * Ops::kLanes);
+        largest = Ops::max(largest, Ops::abs(v[k]));
+        non_finite = Ops::add(non_finite, Ops::mul(v[k], Ops::zero()));
+    }
+    if (Ops::reduce_add(non_finite) != 0) return false;
+    const float top = Ops::reduce_max(largest);
+    *scale = top / 127;
+    const F inverse = Ops::broadcast(top > 0 ? 127 / top : 0);
+    I total = Ops::round(Ops::zero());
+    for (int k = 0; k < vectors; ++k) {
+        const I q = Ops::round(Ops::mul(v[k], inverse));
+        total = Ops::add(total, q);
+        Ops::store_bytes(quants + k * Ops::kLanes, q);
+    }
+    *sum = Ops::reduce_add(total);
+    return true;
+}
+
 // The kernel for p.rows rows (1..Rows): a chain of compile-time row counts.
 template <int Rows, typename Weight>
 void float_rows(const PanelProduct& p, const Weight* panel) {
@@ -162,5 +189,6 @@ constexpr LinearKernels make_kernels(const char* isa) {
             &float_rows<MaxRows, float>,
             &float_rows<MaxRows, uint16_t>,
             &q8_rows<MaxRowsQ8>,
-            &linear_attention_head};
+            &linear_attention_head,
+            &quantise_block};
 }
