@@ -178,6 +178,8 @@ void pack_q8(const RowMatrix& weight, int width, std::vector<uint8_t, Eigen::ali
 
 }  // namespace
 
+Linear::Linear() : kernels_(&kernels::linear_kernels()) {}
+
 Linear::Linear(RowMatrix weight, Vector bias)
     : weight_(std::move(weight)), bias_(std::move(bias)), kernels_(&kernels::linear_kernels()) {
     if (bias_.size() != weight_.rows())

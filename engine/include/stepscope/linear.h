@@ -25,7 +25,7 @@ enum class WeightFormat {
 
 class Linear {
 public:
-    Linear() = default;
+    Linear();
     Linear(RowMatrix weight, Vector bias);  // weight (out, in), bias (out)
 
     int in_features() const { return static_cast<int>(weight_.cols()); }
