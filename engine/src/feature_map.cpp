@@ -8,6 +8,7 @@
 
 #include <Eigen/QR>
 
+#include "linear_kernels.h"
 #include "stepscope/config.h"
 #include "stepscope/error.h"
 
@@ -88,9 +89,9 @@ public:
     void apply(const ConstMatrixRef& x, const RowMatrix&, RowMatrix& phi, RowLayout) const override {
         require_width(x);
         shape_output(phi, x.rows(), dims_);
-        // max(x, 0) + exp(min(x, 0)) is the same piecewise function without a
-        // select, which Eigen 3.4 does not vectorise.
-        phi.array() = x.array().max(0.0f) + x.array().min(0.0f).exp();
+        // The run-time dispatched kernel: in a portable build Eigen's exp here is SSE only.
+        const auto elu = kernels::linear_kernels().elu_plus_one;
+        for (Index r = 0; r < x.rows(); ++r) elu(x.row(r).data(), dims_, phi.row(r).data());
     }
 
     void apply_scalar(const ConstMatrixRef& x, const RowMatrix&, RowMatrix& phi, RowLayout) const override {

@@ -1,5 +1,5 @@
-// The dense layers' panel kernels and linear attention's per-head step, one set per instruction
-// set, chosen at run time.
+// The dense layers' panel kernels and linear attention's per-head step and elu feature map, one set
+// per instruction set, chosen at run time.
 //
 // A portable build compiles the engine for x86-64-v2 and each kernel set in its
 // own translation unit for its own instruction set (linear_kernels_avx2.cpp,
@@ -66,6 +66,9 @@ struct LinearKernels {
     // quants = rint(v * (127 / max |v|)), sum = their sum. false, writing nothing, where a value
     // is not finite.
     bool (*quantise_block)(const float* values, int8_t* quants, float* scale, int32_t* sum);
+    // The elu feature map of linear attention (feature_map.cpp): out = v + 1 for v > 0, exp(v)
+    // otherwise, for n values.
+    void (*elu_plus_one)(const float* x, long n, float* out);
 };
 
 const LinearKernels& baseline_kernels();  // x86-64-v2: SSE4.1, no FMA

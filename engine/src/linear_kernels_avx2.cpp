@@ -41,6 +41,9 @@ struct Ops {
         return _mm256_add_epi32(sums, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
     }
     static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
+    static F min(F a, F b) { return _mm256_min_ps(a, b); }
+    static I broadcast_int(int32_t v) { return _mm256_set1_epi32(v); }
+    static F exponent_bits(I v) { return _mm256_castsi256_ps(_mm256_slli_epi32(v, 23)); }
 
     // For quantising a block of inputs (see the AVX-512 set).
     static F abs(F v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }

@@ -39,6 +39,9 @@ struct Ops {
     static I block_start(int32_t offset) { return _mm512_set1_epi32(offset); }
     static I dot4(I sums, I weights, I x4) { return _mm512_dpbusd_epi32(sums, weights, x4); }
     static F to_float(I v) { return _mm512_cvtepi32_ps(v); }
+    static F min(F a, F b) { return _mm512_min_ps(a, b); }
+    static I broadcast_int(int32_t v) { return _mm512_set1_epi32(v); }
+    static F exponent_bits(I v) { return _mm512_castsi512_ps(_mm512_slli_epi32(v, 23)); }
 
     // For quantising a block of inputs: |v|, lane-wise max, sums and maximum over the lanes,
     // rounding to int32 (to nearest even, as std::rint), int32 lanes narrowed to bytes.

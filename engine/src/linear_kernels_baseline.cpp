@@ -40,6 +40,9 @@ struct Ops {
         return _mm_add_epi32(sums, _mm_madd_epi16(pairs, _mm_set1_epi16(1)));
     }
     static F to_float(I v) { return _mm_cvtepi32_ps(v); }
+    static F min(F a, F b) { return _mm_min_ps(a, b); }
+    static I broadcast_int(int32_t v) { return _mm_set1_epi32(v); }
+    static F exponent_bits(I v) { return _mm_castsi128_ps(_mm_slli_epi32(v, 23)); }
 
     // For quantising a block of inputs (see the AVX-512 set).
     static F abs(F v) { return _mm_andnot_ps(_mm_set1_ps(-0.0f), v); }

@@ -9,6 +9,7 @@
 //   block_start(offset), dot4      per lane: sums + sum of the 4 byte products (+128 cancelled)
 //   to_float                       int32 lanes -> floats
 //   abs, max, add, reduce_max, reduce_add, round, store_bytes   for quantise_block
+//   min, broadcast_int, exponent_bits (int32 n -> the float with those exponent bits)   for exp
 
 constexpr int kVectorsPerPanel = 2;
 constexpr int kPanel = kVectorsPerPanel * Ops::kLanes;
@@ -165,6 +166,40 @@ bool quantise_block(const float* values, int8_t* quants, float* scale, int32_t* 
     return true;
 }
 
+// exp(v) for v <= 0 as Cephes' expf: 2^n e^r with n = round(v / ln 2), |r| <= ln 2 / 2, e^r a
+// polynomial; within 2 ulp of std::exp down to -87.3 (where exp reaches the smallest normal float),
+// which lower inputs give instead of a subnormal. A NaN stays NaN (min and max return their second
+// operand for a NaN).
+F exp_non_positive(F v) {
+    v = Ops::max(Ops::broadcast(-87.33654f), v);
+    const I n = Ops::round(Ops::mul(v, Ops::broadcast(1.44269504088896341f)));
+    const F nf = Ops::to_float(n);
+    F r = Ops::fmadd(nf, Ops::broadcast(-0.693359375f), v);
+    r = Ops::fmadd(nf, Ops::broadcast(2.12194440e-4f), r);
+    constexpr float kPolynomial[] = {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f,
+                                     5.0000001201e-1f};
+    F p = Ops::broadcast(1.9875691500e-4f);
+    for (const float c : kPolynomial) p = Ops::fmadd(p, r, Ops::broadcast(c));
+    const F e_r = Ops::fmadd(Ops::mul(p, r), r, Ops::add(r, Ops::broadcast(1.0f)));
+    return Ops::mul(e_r, Ops::exponent_bits(Ops::add(n, Ops::broadcast_int(127))));
+}
+
+// The elu feature map: out = v + 1 for v > 0, exp(v) otherwise, as max(v, 0) + exp(min(v, 0)).
+void elu_plus_one(const float* x, long n, float* out) {
+    long i = 0;
+    for (; i + Ops::kLanes <= n; i += Ops::kLanes) {
+        const F v = Ops::load(x + i);
+        Ops::store(out + i, Ops::add(Ops::max(Ops::zero(), v), exp_non_positive(Ops::min(Ops::zero(), v))));
+    }
+    if (i == n) return;
+    // The tail through a padded vector, so every element is computed alike.
+    float padded[Ops::kLanes] = {};
+    for (long k = i; k < n; ++k) padded[k - i] = x[k];
+    const F v = Ops::load(padded);
+    Ops::store(padded, Ops::add(Ops::max(Ops::zero(), v), exp_non_positive(Ops::min(Ops::zero(), v))));
+    for (long k = i; k < n; ++k) out[k] = padded[k - i];
+}
+
 // The kernel for p.rows rows (1..Rows): a chain of compile-time row counts.
 template <int Rows, typename Weight>
 void float_rows(const PanelProduct& p, const Weight* panel) {
@@ -190,5 +225,6 @@ constexpr LinearKernels make_kernels(const char* isa) {
             &float_rows<MaxRows, uint16_t>,
             &q8_rows<MaxRowsQ8>,
             &linear_attention_head,
-            &quantise_block};
+            &quantise_block,
+            &elu_plus_one};
 }
