@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace stepscope {
@@ -16,12 +17,13 @@ public:
     static constexpr std::size_t kDefaultBytes = std::size_t(256) << 20;
 
     explicit ReadBandwidthProbe(std::size_t bytes = kDefaultBytes);
-    std::size_t bytes() const { return buffer_.size() * sizeof(float); }
+    std::size_t bytes() const { return buffer_.size() * sizeof(uint64_t); }
     // Reads the buffer once and returns bytes per second.
     double measure() const;
 
 private:
-    std::vector<float> buffer_;
+    std::vector<uint64_t> buffer_;
+    mutable uint64_t checksum_ = 0;  // the reads' result, kept so that they are not optimised away
 };
 
 }  // namespace stepscope
