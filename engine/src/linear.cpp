@@ -69,8 +69,8 @@ QuantisedBlock quantise_block(const float* values, long count, int8_t* quants) {
 
 // x (N, in) quantised per row and block, zero-padded to whole blocks.
 struct QuantisedInput {
-    std::vector<int8_t> quants;  // (N, blocks * kQ8Block)
-    std::vector<float> scales;   // (N, blocks)
+    std::vector<int8_t> quants;    // (N, blocks * kQ8Block)
+    std::vector<float> scales;     // (N, blocks)
     std::vector<int32_t> offsets;  // (N, blocks): -128 x the block's sum of quants
     long blocks = 0;
 
@@ -202,15 +202,15 @@ void Linear::pack() {
     AlignedVector<uint8_t>().swap(packed_q8_);
     const int width = kernels_->panel, half = width / 2;
     switch (format_) {
-    case WeightFormat::F32:
-        pack_rows(weight_, width, packed_, [](float w) { return w; }, [](int j) { return j; });
-        break;
-    case WeightFormat::Bf16:
-        pack_rows(weight_, width, packed_bf16_, to_bf16, [half](int j) { return j < half ? 2 * j : 2 * (j - half) + 1; });
-        break;
-    case WeightFormat::Q8:
-        pack_q8(weight_, width, packed_q8_);
-        break;
+        case WeightFormat::F32:
+            pack_rows(
+                weight_, width, packed_, [](float w) { return w; }, [](int j) { return j; });
+            break;
+        case WeightFormat::Bf16:
+            pack_rows(weight_, width, packed_bf16_, to_bf16,
+                      [half](int j) { return j < half ? 2 * j : 2 * (j - half) + 1; });
+            break;
+        case WeightFormat::Q8: pack_q8(weight_, width, packed_q8_); break;
     }
 }
 
@@ -227,29 +227,31 @@ void Linear::forward(const ConstMatrixRef& x, RowMatrix& y) const {
     const LinearKernels& k = *kernels_;
     const long in = in_features(), width = k.panel;
     switch (format_) {
-    case WeightFormat::F32:
-        packed_product(x, padded_bias_.data(), out_features(), k.panel, k.max_rows, y,
-                       [&](const PanelProduct& product, int p, long) { k.f32(product, packed_.data() + p * in * width); });
-        break;
-    case WeightFormat::Bf16:
-        packed_product(x, padded_bias_.data(), out_features(), k.panel, k.max_rows, y,
-                       [&](const PanelProduct& product, int p, long) {
-                           k.bf16(product, packed_bf16_.data() + p * in * width);
-                       });
-        break;
-    case WeightFormat::Q8: {
-        // Per calling thread: a step allocates nothing once the buffers have grown to its batch.
-        // Named by reference, so the workers read the caller's buffers, not their own.
-        thread_local QuantisedInput buffers;
-        QuantisedInput& quantised = buffers;
-        quantised.assign(x, k.quantise_block);
-        const long panel_bytes = quantised.blocks * (width * long(sizeof(float)) + kQ8Block * width);
-        packed_product(x, padded_bias_.data(), out_features(), k.panel, k.max_rows_q8, y,
-                       [&](const PanelProduct& product, int p, long first_row) {
-                           k.q8(product, quantised.rows_from(first_row), packed_q8_.data() + p * panel_bytes);
-                       });
-        break;
-    }
+        case WeightFormat::F32:
+            packed_product(x, padded_bias_.data(), out_features(), k.panel, k.max_rows, y,
+                           [&](const PanelProduct& product, int p, long) {
+                               k.f32(product, packed_.data() + p * in * width);
+                           });
+            break;
+        case WeightFormat::Bf16:
+            packed_product(x, padded_bias_.data(), out_features(), k.panel, k.max_rows, y,
+                           [&](const PanelProduct& product, int p, long) {
+                               k.bf16(product, packed_bf16_.data() + p * in * width);
+                           });
+            break;
+        case WeightFormat::Q8: {
+            // Per calling thread: a step allocates nothing once the buffers have grown to its batch.
+            // Named by reference, so the workers read the caller's buffers, not their own.
+            thread_local QuantisedInput buffers;
+            QuantisedInput& quantised = buffers;
+            quantised.assign(x, k.quantise_block);
+            const long panel_bytes = quantised.blocks * (width * long(sizeof(float)) + kQ8Block * width);
+            packed_product(x, padded_bias_.data(), out_features(), k.panel, k.max_rows_q8, y,
+                           [&](const PanelProduct& product, int p, long first_row) {
+                               k.q8(product, quantised.rows_from(first_row), packed_q8_.data() + p * panel_bytes);
+                           });
+            break;
+        }
     }
 }
 

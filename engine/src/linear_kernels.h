@@ -1,5 +1,5 @@
-// The dense layers' panel kernels and linear attention's per-head step and elu feature map, one set
-// per instruction set, chosen at run time.
+// The dense layers' panel kernels, linear attention's per-head step and elu feature map, and full
+// attention's passes over the cache: one set per instruction set, chosen at run time.
 //
 // A portable build compiles the engine for x86-64-v2 and each kernel set in its
 // own translation unit for its own instruction set (linear_kernels_avx2.cpp,
@@ -69,6 +69,11 @@ struct LinearKernels {
     // The elu feature map of linear attention (feature_map.cpp): out = v + 1 for v > 0, exp(v)
     // otherwise, for n values.
     void (*elu_plus_one)(const float* x, long n, float* out);
+    // Full attention's passes over a head's cache (recurrent_attention.cpp), each sum in one fixed
+    // order wherever the data lies: scores[t] = scale * (query . keys(t, :)) for keys (count, dims);
+    // out (width) = sum_t a[t] rows(t, :) for rows (count, width).
+    void (*scaled_dots)(const float* query, const float* keys, int count, int dims, float scale, float* scores);
+    void (*weighted_rows)(const float* a, const float* rows, int count, int width, float* out);
 };
 
 const LinearKernels& baseline_kernels();  // x86-64-v2: SSE4.1, no FMA

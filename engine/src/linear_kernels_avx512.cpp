@@ -69,7 +69,9 @@ struct Ops {
         s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
         return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
     }
-    static void store_bytes(int8_t* p, I v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(v)); }
+    static void store_bytes(int8_t* p, I v) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(v));
+    }
 };
 
 #include "panel_kernels.inl"

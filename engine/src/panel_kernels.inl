@@ -94,7 +94,8 @@ void q8_panel(const PanelProduct& p, const QuantisedRows& x, const uint8_t* pane
         const uint8_t* quants = block + scale_bytes;
         for (int g = 0; g < groups; ++g) {
             I w[kVectorsPerPanel];
-            for (int v = 0; v < kVectorsPerPanel; ++v) w[v] = Ops::load_quants(quants + (g * kPanel + v * Ops::kLanes) * 4);
+            for (int v = 0; v < kVectorsPerPanel; ++v)
+                w[v] = Ops::load_quants(quants + (g * kPanel + v * Ops::kLanes) * 4);
             for (int r = 0; r < Rows; ++r) {
                 const I x4 = Ops::broadcast4(x.quants + r * x.stride + b * kQ8Block + g * 4);
                 for (int v = 0; v < kVectorsPerPanel; ++v) sums[r][v] = Ops::dot4(sums[r][v], w[v], x4);
@@ -200,6 +201,73 @@ void elu_plus_one(const float* x, long n, float* out) {
     for (long k = i; k < n; ++k) out[k] = padded[k - i];
 }
 
+// How far ahead of a key/value cache stream to prefetch: a head's keys and values come from memory,
+// and the hardware prefetcher restarts at every head.
+constexpr long kCachePrefetchFloats = 2048;
+constexpr int kFloatsPerLine = kCacheLine / int(sizeof(float));
+
+// scores[k] = scale * (query . keys(k, :)) for Keys keys (Keys, dims) side by side, to overlap
+// their loads; every sum in one fixed order (vectors, their lanes, then the tail).
+template <int Keys>
+void dots(const float* query, const float* keys, int dims, float scale, float* scores) {
+    const int packed = dims / Ops::kLanes * Ops::kLanes;
+    F acc[Keys];
+    for (int k = 0; k < Keys; ++k) acc[k] = Ops::zero();
+    for (int i = 0; i < packed; i += Ops::kLanes) {
+        const F q = Ops::load(query + i);
+        for (int k = 0; k < Keys; ++k) {
+            if (i % kFloatsPerLine == 0) _mm_prefetch(keys + k * dims + i + kCachePrefetchFloats, _MM_HINT_T0);
+            acc[k] = Ops::fmadd(q, Ops::load(keys + k * dims + i), acc[k]);
+        }
+    }
+    for (int k = 0; k < Keys; ++k) {
+        float total = Ops::reduce_add(acc[k]);
+        for (int i = packed; i < dims; ++i) total += query[i] * keys[k * dims + i];
+        scores[k] = scale * total;
+    }
+}
+
+// scores[t] = scale * (query . keys(t, :)) for keys (count, dims): four keys at a time, then one.
+// A key's score is the same whichever group computes it.
+void scaled_dots(const float* query, const float* keys, int count, int dims, float scale, float* scores) {
+    int t = 0;
+    for (; t + 4 <= count; t += 4) dots<4>(query, keys + long(t) * dims, dims, scale, scores + t);
+    for (; t < count; ++t) dots<1>(query, keys + long(t) * dims, dims, scale, scores + t);
+}
+
+// out (Vectors vectors) = sum_t a[t] rows(t, :Vectors vectors), in order of t.
+template <int Vectors>
+void weighted_columns(const float* a, const float* rows, int count, long stride, float* out) {
+    F acc[Vectors];
+    for (int j = 0; j < Vectors; ++j) acc[j] = Ops::zero();
+    for (int t = 0; t < count; ++t) {
+        const F weight = Ops::broadcast(a[t]);
+        const float* row = rows + t * stride;
+        for (int j = 0; j < Vectors; ++j) {
+            if (j * Ops::kLanes % kFloatsPerLine == 0)
+                _mm_prefetch(row + j * Ops::kLanes + kCachePrefetchFloats, _MM_HINT_T0);
+            acc[j] = Ops::fmadd(weight, Ops::load(row + j * Ops::kLanes), acc[j]);
+        }
+    }
+    for (int j = 0; j < Vectors; ++j) Ops::store(out + j * Ops::kLanes, acc[j]);
+}
+
+// out (width) = sum_t a[t] rows(t, :) over rows (count, width): up to four vectors of columns per
+// pass over the rows, then the remaining columns one by one.
+void weighted_rows(const float* a, const float* rows, int count, int width, float* out) {
+    int m = 0;
+    for (; width - m >= 4 * Ops::kLanes; m += 4 * Ops::kLanes) weighted_columns<4>(a, rows + m, count, width, out + m);
+    const int vectors = (width - m) / Ops::kLanes;
+    if (vectors == 3) weighted_columns<3>(a, rows + m, count, width, out + m);
+    if (vectors == 2) weighted_columns<2>(a, rows + m, count, width, out + m);
+    if (vectors == 1) weighted_columns<1>(a, rows + m, count, width, out + m);
+    for (m += vectors * Ops::kLanes; m < width; ++m) {
+        float total = 0;
+        for (int t = 0; t < count; ++t) total += a[t] * rows[long(t) * width + m];
+        out[m] = total;
+    }
+}
+
 // The kernel for p.rows rows (1..Rows): a chain of compile-time row counts.
 template <int Rows, typename Weight>
 void float_rows(const PanelProduct& p, const Weight* panel) {
@@ -226,5 +294,7 @@ constexpr LinearKernels make_kernels(const char* isa) {
             &q8_rows<MaxRowsQ8>,
             &linear_attention_head,
             &quantise_block,
-            &elu_plus_one};
+            &elu_plus_one,
+            &scaled_dots,
+            &weighted_rows};
 }
