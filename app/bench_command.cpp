@@ -11,9 +11,11 @@
 
 #include "arguments.h"
 #include "commands.h"
+#include "stepscope/cpu_kernels.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 #include "stepscope/model.h"
+#include "stepscope/read_bandwidth.h"
 #include "stepscope/stepper.h"
 #include "view_options.h"
 
@@ -23,14 +25,18 @@ using namespace stepscope;
 
 constexpr const char* kUsage =
     "usage: stepscope bench [--attention linear|full] [--batch N] [--steps N] [--threads N]\n"
-    "                       [--precision f32|bf16] [--device cpu|cuda] [--repeats N] [--json]\n"
+    "                       [--precision f32|bf16|q8] [--device cpu|cuda] [--repeats N] [--bandwidth] [--json]\n"
     "                       [--layers N] [--heads N] [--head-dimensions N] [--feed-forward N]\n"
     "                       [--observe attention,spectrum [--observe-layer L] [--observe-element N]]\n"
     "  Builds the seed example (8 layers, 12 heads of 32 query and value dimensions, d_model 384,\n"
     "  1536 feed-forward dimensions; default batch 10, 100 steps) with random weights, warms up,\n"
     "  then runs the sequence --repeats times (default 5) from an empty state, each output fed back\n"
     "  as the next input, and prints the best and median ms per step over the repeats, steps per\n"
-    "  second and the state bytes after the last step. --threads limits oneTBB (default: all cores).\n"
+    "  second, the state bytes after the last step, and the bytes a step reads (weights, and the\n"
+    "  state or the cache of the average step) with the rate that is read at the best time.\n"
+    "  --bandwidth also measures the machine's read bandwidth between the runs (a streaming read\n"
+    "  of 256 MiB on as many threads as the step) and prints the step's rate as a ratio of it.\n"
+    "  --threads limits oneTBB (default: all cores).\n"
     "  --json prints one JSON object instead. --observe also times the same steps observing layer L\n"
     "  (default 0) for all batch elements or only element N, the plain and observed runs\n"
     "  alternating, and prints both with their ratio (CPU only).\n";
@@ -42,6 +48,7 @@ struct BenchOptions {
     int steps = 100;
     int repeats = 5;
     bool json = false;
+    bool bandwidth = false;  // --bandwidth: probe the machine's read bandwidth between the runs
     ObservationOptions observe;  // nothing observed unless --observe
 };
 
@@ -55,8 +62,8 @@ BenchOptions options_from(const cli::Arguments& args) {
     if (config.attention_type != "linear" && config.attention_type != "full")
         throw cli::UsageError{"option --attention must be linear or full, got '" + config.attention_type + "'"};
     config.precision = args.text("precision", "f32");
-    if (config.precision != "f32" && config.precision != "bf16")
-        throw cli::UsageError{"option --precision must be f32 or bf16, got '" + config.precision + "'"};
+    if (config.precision != "f32" && config.precision != "bf16" && config.precision != "q8")
+        throw cli::UsageError{"option --precision must be f32, bf16 or q8, got '" + config.precision + "'"};
     options.device = args.device();
     config.n_layers = static_cast<int>(args.integer("layers", 8, 1, 64));
     config.n_heads = static_cast<int>(args.integer("heads", 12, 1, 64));
@@ -68,12 +75,41 @@ BenchOptions options_from(const cli::Arguments& args) {
     options.steps = static_cast<int>(args.integer("steps", 100, 1, 1 << 20));
     options.repeats = static_cast<int>(args.integer("repeats", 5, 1, 1000));
     options.json = args.has("json");
+    options.bandwidth = args.has("bandwidth");
     options.observe = cli::observe_option(args);
     if (!observing(options) && (args.has("observe-layer") || args.has("observe-element")))
         throw cli::UsageError{"options --observe-layer and --observe-element need --observe"};
     options.observe.layers = {static_cast<int>(args.integer("observe-layer", 0, 0, config.n_layers - 1))};
     options.observe.batch_element = static_cast<int>(args.integer("observe-element", -1, 0, options.batch - 1));
     return options;
+}
+
+// Bytes one stored weight takes as the step streams it: q8 adds a float scale to every 32 bytes.
+double bytes_per_weight(const std::string& precision) {
+    return precision == "bf16" ? 2 : precision == "q8" ? 1.125 : 4;
+}
+
+// The bytes a step reads, averaged over a sequence of `steps` steps.
+struct StepBytes {
+    double weights = 0;  // every matrix, in the precision the step streams; vectors as float32
+    double state = 0;    // linear attention's sums, or full attention's cache up to the step
+    double total() const { return weights + state; }
+};
+
+// The state is the one after the sequence: linear attention's stays the same size, full attention's
+// cache holds t steps at step t, so the average step reads it at (steps + 1) / 2 steps.
+StepBytes step_bytes(const Model& model, const State& state, int batch, int steps) {
+    const ModelConfig& config = model.config();
+    StepBytes bytes;
+    for (const auto& [name, tensor] : model.tensors())
+        bytes.weights += double(tensor.values.size()) *
+                         (tensor.shape.size() == 2 ? bytes_per_weight(config.precision) : sizeof(float));
+    if (config.attention_type == "full")
+        bytes.state = double(sizeof(float)) * config.n_layers * batch * config.n_heads *
+                      (config.query_dimensions + config.value_dimensions) * (steps + 1) / 2.0;
+    else
+        bytes.state = double(state.bytes());
+    return bytes;
 }
 
 double median(std::vector<double> values) {
@@ -111,8 +147,10 @@ int bench(const cli::Arguments& args) {
     run.batch = options.batch;
     run.steps = options.steps;
     validate(options.config);
-    require_memory(estimate_model_bytes(options.config) + estimate_run_bytes(options.config, run), "this benchmark");
 
+    const double probe_bytes = options.bandwidth ? double(ReadBandwidthProbe::kDefaultBytes) : 0;
+    require_memory(estimate_model_bytes(options.config) + estimate_run_bytes(options.config, run) + probe_bytes,
+                   "this benchmark");
     const auto model = Model::create_random(options.config, /*seed=*/1);
     const auto stepper = make_stepper(model, options.device);
     std::srand(1);
@@ -123,12 +161,16 @@ int bench(const cli::Arguments& args) {
     run_sequence(*stepper, first_input, std::min(options.steps, 20), x, y);
     Observation observation(options.observe);
     if (observing(options)) run_sequence(*stepper, first_input, std::min(options.steps, 20), x, y, &observation);
-    // Plain and observed runs alternate, so both meet the same load of a shared machine.
+    std::unique_ptr<ReadBandwidthProbe> probe;
+    if (options.bandwidth) probe = std::make_unique<ReadBandwidthProbe>();
+    // Plain and observed runs and the probe alternate, so all meet the same load of a shared machine.
     std::vector<double> ms_per_step, observed_ms;
+    double probe_bytes_per_second = 0;
     for (int r = 0; r < options.repeats; ++r) {
         ms_per_step.push_back(run_sequence(*stepper, first_input, options.steps, x, y));
         if (observing(options))
             observed_ms.push_back(run_sequence(*stepper, first_input, options.steps, x, y, &observation));
+        if (probe) probe_bytes_per_second = std::max(probe_bytes_per_second, probe->measure());
     }
     const double best = *std::min_element(ms_per_step.begin(), ms_per_step.end());
     const double middle = median(ms_per_step);
@@ -139,14 +181,24 @@ int bench(const cli::Arguments& args) {
                               (options.observe.spectrum ? "spectrum" : "");
     const std::size_t state_bytes = stepper->state().bytes();
     const ModelConfig& config = options.config;
+    const StepBytes read = step_bytes(*model, stepper->state(), options.batch, options.steps);
+    const double gb_per_second = read.total() / best * 1e-6;  // bytes per ms to GB/s
+    const double probe_gb_per_second = probe_bytes_per_second * 1e-9;
 
     if (options.json) {
         std::printf(
             "{\"attention\": \"%s\", \"batch\": %d, \"steps\": %d, \"threads\": %ld, \"precision\": \"%s\", "
             "\"device\": \"%s\", \"repeats\": %d, \"ms_per_step\": %.6g, \"ms_per_step_median\": %.6g, "
-            "\"steps_per_second\": %.6g, \"state_bytes\": %zu",
+            "\"steps_per_second\": %.6g, \"state_bytes\": %zu, \"kernels\": \"%s\"",
             config.attention_type.c_str(), options.batch, options.steps, threads, config.precision.c_str(),
-            device_name(options.device), options.repeats, best, middle, 1000.0 / best, state_bytes);
+            device_name(options.device), options.repeats, best, middle, 1000.0 / best, state_bytes,
+            linear_kernel_isa());
+        std::printf(", \"weight_bytes\": %.0f, \"state_read_bytes\": %.0f, \"bytes_per_step\": %.0f, "
+                    "\"gb_per_second\": %.6g",
+                    read.weights, read.state, read.total(), gb_per_second);
+        if (probe)
+            std::printf(", \"probe_gb_per_second\": %.6g, \"bandwidth_ratio\": %.6g", probe_gb_per_second,
+                        gb_per_second / probe_gb_per_second);
         if (observing(options))
             std::printf(", \"observe\": \"%s\", \"observed_layer\": %d, \"observed_element\": %d, "
                         "\"observed_ms_per_step\": %.6g, \"observed_ms_per_step_median\": %.6g, "
@@ -160,9 +212,16 @@ int bench(const cli::Arguments& args) {
                 config.attention_type.c_str(), config.n_layers, config.n_heads, config.query_dimensions,
                 config.feed_forward_dimensions, options.batch, options.steps, threads, config.precision.c_str(),
                 device_name(options.device));
+    std::printf("  kernels:        %s (STEPSCOPE_ISA=baseline|avx2|avx512 chooses another)\n", linear_kernel_isa());
     std::printf("  ms per step:    %.4g best, %.4g median of %d runs\n", best, middle, options.repeats);
     std::printf("  steps per sec:  %.1f\n", 1000.0 / best);
     std::printf("  state bytes:    %zu\n", state_bytes);
+    std::printf("  bytes per step: %s (weights %s, %s %s), %.1f GB/s at the best time\n",
+                byte_text(read.total()).c_str(), byte_text(read.weights).c_str(),
+                config.attention_type == "full" ? "cache" : "state", byte_text(read.state).c_str(), gb_per_second);
+    if (probe)
+        std::printf("  read bandwidth: %.1f GB/s (probe, best of %d): the step reads at %.2fx of it\n",
+                    probe_gb_per_second, options.repeats, gb_per_second / probe_gb_per_second);
     if (observing(options)) {
         const int element = options.observe.batch_element;
         const std::string which = element < 0 ? "every batch element" : "batch element " + std::to_string(element);
@@ -180,5 +239,5 @@ int run_bench(int argc, char** argv) {
         "bench", bench, argc, argv,
         {"attention", "batch", "steps", "threads", "precision", "device", "repeats", "layers", "heads",
          "head-dimensions", "feed-forward", "observe", "observe-layer", "observe-element"},
-        {"json"}, kUsage);
+        {"json", "bandwidth"}, kUsage);
 }

@@ -32,6 +32,7 @@ private slots:
         QTest::addColumn<int>("threads");
         QTest::newRow("linear f32") << "linear" << "f32" << 3 << 1;
         QTest::newRow("full bf16") << "full" << "bf16" << 1 << 2;
+        QTest::newRow("linear q8") << "linear" << "q8" << 10 << 2;
     }
 
     void prints_one_json_object() {
@@ -55,9 +56,31 @@ private slots:
         QCOMPARE(json.value("steps").toInt(), 5);
         QCOMPARE(json.value("threads").toInt(), threads);
         QCOMPARE(json.value("device").toString(), QString("cpu"));
-        for (const char* key : {"ms_per_step", "ms_per_step_median", "steps_per_second", "state_bytes"})
+        for (const char* key : {"ms_per_step", "ms_per_step_median", "steps_per_second", "state_bytes", "weight_bytes",
+                                "state_read_bytes", "bytes_per_step", "gb_per_second"})
             QVERIFY2(json.value(key).isDouble() && json.value(key).toDouble() > 0, key);
         QVERIFY(json.value("ms_per_step").toDouble() <= json.value("ms_per_step_median").toDouble());
+        QCOMPARE(json.value("bytes_per_step").toDouble(),
+                 json.value("weight_bytes").toDouble() + json.value("state_read_bytes").toDouble());
+        QVERIFY(!json.contains("probe_gb_per_second"));
+        QVERIFY(QStringList({"baseline", "avx2", "avx512"}).contains(json.value("kernels").toString()));
+    }
+
+    // Halving the bytes of every matrix, bfloat16 reads fewer bytes a step; the probe adds its ratio.
+    void bandwidth_probe_reports_a_ratio() {
+        auto bench_json = [](const QString& precision) {
+            const CliResult result = run_stepscope(
+                QStringList{"bench", "--steps", "3", "--json", "--bandwidth", "--precision", precision} + kSmallModel);
+            return QJsonDocument::fromJson(result.stdout_text.toUtf8()).object();
+        };
+        const QJsonObject f32 = bench_json("f32"), bf16 = bench_json("bf16");
+        QVERIFY2(f32.value("probe_gb_per_second").toDouble() > 0, "no probe figure");
+        QVERIFY(f32.value("bandwidth_ratio").toDouble() > 0);
+        QVERIFY(bf16.value("weight_bytes").toDouble() < 0.6 * f32.value("weight_bytes").toDouble());
+        QCOMPARE(bf16.value("state_read_bytes").toDouble(), f32.value("state_read_bytes").toDouble());
+        const CliResult table = run_stepscope(QStringList{"bench", "--steps", "3", "--bandwidth"} + kSmallModel);
+        QVERIFY2(table.stdout_text.contains("bytes per step") && table.stdout_text.contains("read bandwidth"),
+                 qPrintable(table.stdout_text));
     }
 
     // The observed run is timed beside the plain one; the ratio is what the bench reports, not what it asserts.

@@ -29,6 +29,10 @@ RowMatrix random_matrix(long rows, long cols, unsigned seed) {
 // Float sums in another order differ by rounding only.
 constexpr double kAbsolute = 1e-5, kRelative = 1e-5;
 
+const char* format_name(WeightFormat format) {
+    return format == WeightFormat::F32 ? "f32" : format == WeightFormat::Bf16 ? "bf16" : "q8";
+}
+
 // A linear-attention step's inputs: a state (S, Z) already summed over earlier steps, and
 // non-negative features as phi gives them. Rows are batch x heads.
 struct LinearAttentionCase {
@@ -44,30 +48,73 @@ LinearAttentionCase linear_attention_case(long rows, long features, long values,
             random_matrix(rows, features, seed + 4).cwiseAbs()};
 }
 
+// Steps the golden case of the current data row in float32 and in `precision` side by side;
+// every output within `bound` of float32's. Prints the largest deviation.
+void compare_with_float(const std::string& precision, double bound) {
+    QFETCH(QString, name);
+    const std::string case_name = name.toStdString();
+    const auto exact = load_model(testing::golden_path(case_name, "model.safetensors"));
+    ModelConfig config = exact->config();
+    config.precision = precision;
+    const auto reduced = Model::from_tensors(config, exact->tensors());
+    const SafetensorsFile io = read_safetensors(testing::golden_path(case_name, "io.safetensors"));
+    const Tensor& x = io.tensors.at("x");
+    const long steps = x.shape[0], batch = x.shape[1], width = x.shape[2];
+    const bool decoder = config.kind == ModelKind::Decoder;
+    const Memory memory = decoder ? decoder_memory(io.tensors, "io.safetensors") : Memory{};
+    State exact_state = exact->new_state(), reduced_state = reduced->new_state();
+    RowMatrix y_exact, y_reduced;
+    double worst = 0;
+    for (long t = 0; t < steps; ++t) {
+        const Eigen::Map<const RowMatrix> x_t(x.values.data() + t * batch * width, batch, width);
+        if (decoder) {
+            exact->step(x_t, memory, exact_state, y_exact);
+            reduced->step(x_t, memory, reduced_state, y_reduced);
+        } else {
+            exact->step(x_t, exact_state, y_exact);
+            reduced->step(x_t, reduced_state, y_reduced);
+        }
+        STEPSCOPE_COMPARE_CLOSE(case_name + " " + precision + " y at step " + std::to_string(t), y_reduced, y_exact,
+                                bound, 0.0);
+        worst = std::max(worst, double((y_reduced - y_exact).cwiseAbs().maxCoeff()));
+    }
+    qInfo("%s: max |y_%s - y_f32| = %.3g over %ld steps", case_name.c_str(), precision.c_str(), worst, steps);
+}
+
 }  // namespace
 
 class KernelsTest : public QObject {
     Q_OBJECT
 
 private slots:
+    // STEPSCOPE_ISA runs these tests on the kernels it names (tests/CMakeLists.txt), skipped where
+    // the CPU lacks their instructions.
+    void initTestCase() {
+        const QString requested = qEnvironmentVariable("STEPSCOPE_ISA");
+        if (requested.isEmpty()) return;
+        const QString error = testing::error_of([] { linear_kernel_isa(); });
+        if (error.contains("lacks")) QSKIP(qPrintable(error));
+        QCOMPARE(QString(linear_kernel_isa()), requested);
+    }
+
     // Batches of one, of the seed example's ten and of several register
     // chunks; widths around the kernel's panel of 32 outputs and its packets.
     void linear_matches_scalar_over_shapes() {
         unsigned seed = 1;
-        for (const bool bf16 : {false, true})
+        for (const WeightFormat format : {WeightFormat::F32, WeightFormat::Bf16, WeightFormat::Q8})
             for (const long batch : {1L, 2L, 7L, 10L, 13L, 25L, 64L})
-                for (const long in : {1L, 3L, 16L, 33L, 384L})
+                for (const long in : {1L, 3L, 16L, 33L, 70L, 384L})
                     for (const long out : {1L, 5L, 31L, 32L, 33L, 100L}) {
                         seed += 3;
                         Linear linear(random_matrix(out, in, seed), random_matrix(out, 1, seed + 1));
-                        linear.use_bf16(bf16);
+                        linear.use_format(format);
                         const RowMatrix x = random_matrix(batch, in, seed + 2);
                         RowMatrix fast, scalar;
                         linear.forward(x, fast);
                         linear.forward_scalar(x, scalar);
                         QCOMPARE(fast.rows(), batch);
                         QCOMPARE(fast.cols(), out);
-                        const std::string what = std::string(bf16 ? "bf16" : "f32") + " linear " +
+                        const std::string what = std::string(format_name(format)) + " linear " +
                                                  std::to_string(batch) + "x" + std::to_string(in) + " -> " +
                                                  std::to_string(out);
                         STEPSCOPE_COMPARE_CLOSE(what, fast, scalar, kAbsolute, kRelative);
@@ -130,7 +177,7 @@ private slots:
             std::memcpy(&nan, &nan_bits, sizeof nan);
             weights(3, 5) = nan;
             Linear linear(weights, random_matrix(40, 1, 5));
-            linear.use_bf16(true);
+            linear.use_format(WeightFormat::Bf16);
             RowMatrix y;
             linear.forward(random_matrix(2, 12, 6), y);
             QVERIFY2(std::isnan(y(0, 3)) && std::isnan(y(1, 3)), qPrintable(QString::number(nan_bits, 16)));
@@ -143,51 +190,56 @@ private slots:
         const RowMatrix x = random_matrix(10, 96, 3);
         RowMatrix exact, reduced;
         linear.forward(x, exact);
-        linear.use_bf16(true);
+        linear.use_format(WeightFormat::Bf16);
         linear.forward(x, reduced);
-        QVERIFY(linear.uses_bf16());
+        QCOMPARE(linear.format(), WeightFormat::Bf16);
         // bf16 keeps 8 mantissa bits: relative error 2^-9 per weight.
         STEPSCOPE_COMPARE_CLOSE("bf16 linear", reduced, exact, 0.05, 0.0);
         QVERIFY((reduced - exact).cwiseAbs().maxCoeff() > 0);
-        linear.use_bf16(false);
-        QVERIFY(!linear.uses_bf16());
+        linear.use_format(WeightFormat::F32);
         linear.forward(x, reduced);
         QVERIFY(reduced == exact);
     }
 
-    // The bound for reduced precision: on every golden case the
-    // outputs stay within 2e-2 of float32 at every step.
-    void bf16_model_stays_within_2e_2_of_float_data() { testing::add_golden_rows(); }
-
-    void bf16_model_stays_within_2e_2_of_float() {
-        QFETCH(QString, name);
-        const std::string case_name = name.toStdString();
-        const auto exact = load_model(testing::golden_path(case_name, "model.safetensors"));
-        ModelConfig config = exact->config();
-        config.precision = "bf16";
-        const auto reduced = Model::from_tensors(config, exact->tensors());
-        const SafetensorsFile io = read_safetensors(testing::golden_path(case_name, "io.safetensors"));
-        const Tensor& x = io.tensors.at("x");
-        const long steps = x.shape[0], batch = x.shape[1], width = x.shape[2];
-        const bool decoder = config.kind == ModelKind::Decoder;
-        const Memory memory = decoder ? decoder_memory(io.tensors, "io.safetensors") : Memory{};
-        State exact_state = exact->new_state(), reduced_state = reduced->new_state();
-        RowMatrix y_exact, y_reduced;
-        double worst = 0;
-        for (long t = 0; t < steps; ++t) {
-            const Eigen::Map<const RowMatrix> x_t(x.values.data() + t * batch * width, batch, width);
-            if (decoder) {
-                exact->step(x_t, memory, exact_state, y_exact);
-                reduced->step(x_t, memory, reduced_state, y_reduced);
-            } else {
-                exact->step(x_t, exact_state, y_exact);
-                reduced->step(x_t, reduced_state, y_reduced);
-            }
-            STEPSCOPE_COMPARE_CLOSE(case_name + " bf16 y at step " + std::to_string(t), y_reduced, y_exact, 2e-2, 0.0);
-            worst = std::max(worst, double((y_reduced - y_exact).cwiseAbs().maxCoeff()));
+    void q8_keeps_nan_weights_nan() {
+        RowMatrix weights = random_matrix(40, 70, 4);
+        weights(3, 40) = NAN;
+        Linear linear(weights, random_matrix(40, 1, 5));
+        linear.use_format(WeightFormat::Q8);
+        RowMatrix y;
+        linear.forward(random_matrix(2, 70, 6), y);
+        QVERIFY(std::isnan(y(0, 3)) && std::isnan(y(1, 3)));
+        QVERIFY(std::isfinite(y(0, 2)) && std::isfinite(y(1, 4)));
+        // An input's NaN or infinity makes its row NaN, whichever block of 32 holds it.
+        for (const long column : {5L, 69L}) {
+            RowMatrix x = random_matrix(2, 70, 7);
+            x(1, column) = column == 5 ? NAN : INFINITY;
+            linear.forward(x, y);
+            QVERIFY(std::isnan(y(1, 0)) && std::isnan(y(1, 39)));
+            QVERIFY(std::isfinite(y(0, 0)));
         }
-        qInfo("%s: max |y_bf16 - y_f32| = %.3g over %ld steps", case_name.c_str(), worst, steps);
     }
+
+    // q8 rounds weights and inputs to 1/254 of their block's largest: about 1% of a product.
+    void q8_linear_stays_close_to_float() {
+        Linear linear(random_matrix(64, 96, 1), random_matrix(64, 1, 2));
+        const RowMatrix x = random_matrix(10, 96, 3);
+        RowMatrix exact, reduced;
+        linear.forward(x, exact);
+        linear.use_format(WeightFormat::Q8);
+        linear.forward(x, reduced);
+        QCOMPARE(linear.packed_bytes(), size_t(64 * 96 + 64 * 3 * 4));
+        STEPSCOPE_COMPARE_CLOSE("q8 linear", reduced, exact, 0.1, 0.0);
+        QVERIFY((reduced - exact).cwiseAbs().maxCoeff() > 0);
+    }
+
+    // The bounds for reduced precision: on every golden case the outputs stay within
+    // 2e-2 (bf16) and 5e-2 (q8) of float32 at every step.
+    void bf16_model_stays_within_2e_2_of_float_data() { testing::add_golden_rows(); }
+    void bf16_model_stays_within_2e_2_of_float() { compare_with_float("bf16", 2e-2); }
+
+    void q8_model_stays_within_5e_2_of_float_data() { testing::add_golden_rows(); }
+    void q8_model_stays_within_5e_2_of_float() { compare_with_float("q8", 5e-2); }
 
     void layer_norm_matches_scalar() {
         LayerNorm norm{random_matrix(33, 1, 4), random_matrix(33, 1, 5)};

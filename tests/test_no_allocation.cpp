@@ -152,13 +152,17 @@ private slots:
         QTest::addColumn<int>("dims");
         QTest::addColumn<int>("d_ff");
         QTest::addColumn<int>("batch");
+        QTest::addColumn<QString>("precision");
         const int encoder = int(ModelKind::Encoder), decoder = int(ModelKind::Decoder);
-        QTest::newRow("small linear encoder") << encoder << "linear" << 2 << 4 << 8 << 64 << 10;
-        QTest::newRow("small full encoder") << encoder << "full" << 2 << 4 << 8 << 64 << 10;
-        QTest::newRow("small linear decoder") << decoder << "linear" << 2 << 4 << 8 << 64 << 3;
-        QTest::newRow("small full decoder") << decoder << "full" << 2 << 4 << 8 << 64 << 3;
-        QTest::newRow("seed example, batch 1") << encoder << "linear" << 8 << 12 << 32 << 1536 << 1;
-        QTest::newRow("seed example, batch 10") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10;
+        QTest::newRow("small linear encoder") << encoder << "linear" << 2 << 4 << 8 << 64 << 10 << "f32";
+        QTest::newRow("small full encoder") << encoder << "full" << 2 << 4 << 8 << 64 << 10 << "f32";
+        QTest::newRow("small linear decoder") << decoder << "linear" << 2 << 4 << 8 << 64 << 3 << "f32";
+        QTest::newRow("small full decoder") << decoder << "full" << 2 << 4 << 8 << 64 << 3 << "f32";
+        QTest::newRow("seed example, batch 1") << encoder << "linear" << 8 << 12 << 32 << 1536 << 1 << "f32";
+        QTest::newRow("seed example, batch 10") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10 << "f32";
+        // q8 quantises each input into a per-thread buffer, grown once.
+        QTest::newRow("small linear decoder, q8") << decoder << "linear" << 2 << 4 << 8 << 64 << 3 << "q8";
+        QTest::newRow("seed example, batch 10, q8") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10 << "q8";
     }
 
     void steady_state_step_allocates_nothing() {
@@ -169,8 +173,10 @@ private slots:
         QFETCH(int, dims);
         QFETCH(int, d_ff);
         QFETCH(int, batch);
-        const auto model = Model::create_random(
-            seed_example(ModelKind(kind), attention.toStdString(), layers, heads, dims, d_ff), 1);
+        QFETCH(QString, precision);
+        ModelConfig config = seed_example(ModelKind(kind), attention.toStdString(), layers, heads, dims, d_ff);
+        config.precision = precision.toStdString();
+        const auto model = Model::create_random(config, 1);
         const Counted counted = count_allocations(*model, batch);
         QCOMPARE(counted.allocations, 0L);
         // Capacity doubles: from step 50 to 100 a cache grows at most once (at 64).

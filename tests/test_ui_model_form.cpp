@@ -111,6 +111,16 @@ private slots:
         QCOMPARE(panel.config()->cross_n_heads, 2);
     }
 
+    // Every weight precision the engine has is offered and reaches the config.
+    void weight_precisions_reach_the_config() {
+        ModelPanel panel;
+        for (const char* precision : {"bf16", "q8", "f32"}) {
+            QVERIFY(panel.setField("precision", precision));
+            QVERIFY(panel.config().has_value());
+            QCOMPARE(panel.config()->precision, std::string(precision));
+        }
+    }
+
     void models_too_large_for_memory_are_refused() {
         ModelPanel panel;
         QVERIFY(panel.setField("n_layers", "64"));

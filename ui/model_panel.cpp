@@ -144,7 +144,7 @@ ModelPanel::ModelPanel(QWidget* parent)
                   tr("cross_n_heads x cross_value_dimensions")));
     addField(form, "precision", tr("Weight precision"),
              comboField(to_qt(precision_names()), [](const ModelConfig& c) { return QString::fromStdString(c.precision); }),
-             help(tr("Storage of the weights (Stepscope)"), "f32"));
+             help(tr("Storage of the weights (Stepscope): bfloat16, or 8-bit blocks of 32 with a scale (CPU only)"), "f32"));
 
     device_->setObjectName(QStringLiteral("device"));
     device_->addItem(tr("CPU"), int(Device::Cpu));

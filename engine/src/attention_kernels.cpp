@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "linear_kernels.h"
+#include "stepscope/error.h"
 
 namespace stepscope {
 
@@ -47,32 +49,6 @@ float dot(const float* a, const float* b, int n) {
     return total;
 }
 
-// scores[t] = scale * (query . keys(t, :)) for keys (count, dims). Four keys
-// at a time overlap their loads and reductions; each is summed exactly as dot() sums.
-void scaled_dots(const float* query, const float* keys, int count, int dims, float scale, float* scores) {
-    using namespace Eigen::internal;
-    const int packed = dims / kLanes * kLanes;
-    int t = 0;
-    for (; t + 4 <= count && packed > 0; t += 4) {
-        const float* key = keys + long(t) * dims;
-        Packet acc[4];
-        for (int k = 0; k < 4; ++k) acc[k] = pset1<Packet>(0.0f);
-        for (int i = 0; i < packed; i += kLanes) {
-            const Packet q = ploadu<Packet>(query + i);
-            for (int k = 0; k < 4; ++k) {
-                prefetch(key + k * dims + i + kPrefetchFloats);
-                acc[k] = pmadd(q, ploadu<Packet>(key + k * dims + i), acc[k]);
-            }
-        }
-        for (int k = 0; k < 4; ++k) {
-            float total = predux(acc[k]);
-            for (int i = packed; i < dims; ++i) total += query[i] * key[k * dims + i];
-            scores[t + k] = scale * total;
-        }
-    }
-    for (; t < count; ++t) scores[t] = scale * dot(query, keys + long(t) * dims, dims);
-}
-
 float sum(const float* a, int n) {
     using namespace Eigen::internal;
     Packet acc = pset1<Packet>(0.0f);
@@ -81,39 +57,6 @@ float sum(const float* a, int n) {
     float total = predux(acc);
     for (; i < n; ++i) total += a[i];
     return total;
-}
-
-// out (P packets) = sum_t a[t] rows(t, :P packets), in order of t, the
-// accumulators in registers.
-template <int Packets>
-void weighted_columns(const float* a, const float* rows, int count, long stride, float* out) {
-    using namespace Eigen::internal;
-    Packet acc[Packets];
-    for (int j = 0; j < Packets; ++j) acc[j] = pset1<Packet>(0.0f);
-    for (int t = 0; t < count; ++t) {
-        const Packet weight = pset1<Packet>(a[t]);
-        for (int j = 0; j < Packets; ++j) {
-            prefetch(rows + t * stride + j * kLanes + kPrefetchFloats);
-            acc[j] = pmadd(weight, ploadu<Packet>(rows + t * stride + j * kLanes), acc[j]);
-        }
-    }
-    for (int j = 0; j < Packets; ++j) pstoreu(out + j * kLanes, acc[j]);
-}
-
-// out (M) = sum_t a[t] rows(t, :) over rows (T, M): up to four packets of
-// columns per pass over the rows, then the remaining columns one by one.
-void weighted_rows(const float* a, const float* rows, int count, int width, float* out) {
-    int m = 0;
-    for (; width - m >= 4 * kLanes; m += 4 * kLanes) weighted_columns<4>(a, rows + m, count, width, out + m);
-    const int packets = (width - m) / kLanes;
-    if (packets == 3) weighted_columns<3>(a, rows + m, count, width, out + m);
-    if (packets == 2) weighted_columns<2>(a, rows + m, count, width, out + m);
-    if (packets == 1) weighted_columns<1>(a, rows + m, count, width, out + m);
-    for (m += packets * kLanes; m < width; ++m) {
-        float total = 0;
-        for (int t = 0; t < count; ++t) total += a[t] * rows[long(t) * width + m];
-        out[m] = total;
-    }
 }
 
 int valid_keys(const KeyValueCache& cache, const std::vector<int>& valid_lengths, int row, int heads) {
@@ -170,18 +113,16 @@ void reference::linear_attention_readout(const ConstMatrixRef& phi_q, const Line
 void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
                            float eps, LinearAttentionState& state, MatrixRef out) {
     const int rows = static_cast<int>(phi_k.rows()), features = static_cast<int>(phi_k.cols());
-    for_each_head(rows, long(features) * values.cols(), [&](int r) {
+    const long width = values.cols();
+    // The run-time dispatched kernel: in a portable build Eigen's packets here are SSE only.
+    const auto head_step = kernels::linear_kernels().linear_attention_head;
+    for_each_head(rows, long(features) * width, [&](int r) {
         state.normalizer.row(r) += phi_k.row(r);
         const float normaliser = 1.0f / (dot(phi_q.row(r).data(), state.normalizer.row(r).data(), features) + eps);
         // out accumulates phi_q^T S row by row of S, right after that row's update.
-        auto head_out = out.row(r);
-        head_out.setZero();
-        for (int f = 0; f < features; ++f) {
-            auto sums = state.sums.row(long(r) * features + f);
-            sums.noalias() += phi_k(r, f) * values.row(r);
-            head_out.noalias() += phi_q(r, f) * sums;
-        }
-        head_out *= normaliser;
+        head_step(phi_k.row(r).data(), phi_q.row(r).data(), values.row(r).data(), features, width,
+                  state.sums.row(long(r) * features).data(), out.row(r).data());
+        out.row(r) *= normaliser;
     });
 }
 
@@ -199,6 +140,8 @@ void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, f
     // Sized like the cache (a multiple of its quantum); grows with it, geometrically.
     if (weights.rows() != rows || weights.cols() < cache.length)
         weights.resize(rows, std::max(cache.capacity(), KeyValueCache::kCapacityQuantum));
+    // The run-time dispatched passes: in a portable build Eigen's packets here are SSE only.
+    const kernels::LinearKernels& kernels = kernels::linear_kernels();
     for_each_head(rows, long(cache.length) * (key_dims + value_dims), [&](int r) {
         const int valid = valid_keys(cache, valid_lengths, r, heads);
         const float* query = queries.row(r).data();
@@ -220,7 +163,7 @@ void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, f
         const int first = cache.start(r), count = std::max(valid - first, 0);
         std::fill(scores, scores + first, 0.0f);
         // pass 1: query dot keys, scaled
-        scaled_dots(query, keys + long(first) * key_dims, count, key_dims, temperature, scores + first);
+        kernels.scaled_dots(query, keys + long(first) * key_dims, count, key_dims, temperature, scores + first);
         // pass 2: softmax over the attended keys, the others weigh 0
         if (count > 0) {
             Eigen::Map<Eigen::ArrayXf> attended(scores + first, count);
@@ -229,7 +172,7 @@ void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, f
         }
         std::fill(scores + first + count, scores + cache.length, 0.0f);
         // pass 3: weighted sum of the values
-        weighted_rows(scores + first, values + long(first) * value_dims, count, value_dims, out.row(r).data());
+        kernels.weighted_rows(scores + first, values + long(first) * value_dims, count, value_dims, out.row(r).data());
     });
 }
 

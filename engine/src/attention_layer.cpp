@@ -112,9 +112,9 @@ RecurrentAttentionLayer::RecurrentAttentionLayer(const ModelConfig& config, cons
     projection_ = concatenate_outputs({&query, &key, &value});
 }
 
-void RecurrentAttentionLayer::use_bf16(bool enabled) {
-    projection_.use_bf16(enabled);
-    out_projection_.use_bf16(enabled);
+void RecurrentAttentionLayer::use_format(WeightFormat format) {
+    projection_.use_format(format);
+    out_projection_.use_format(format);
 }
 
 void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed,
@@ -161,9 +161,9 @@ RecurrentCrossAttentionLayer::RecurrentCrossAttentionLayer(const ModelConfig& co
       value_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".value_projection")),
       out_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".out_projection")) {}
 
-void RecurrentCrossAttentionLayer::use_bf16(bool enabled) {
+void RecurrentCrossAttentionLayer::use_format(WeightFormat format) {
     for (Linear* linear : {&query_projection_, &key_projection_, &value_projection_, &out_projection_})
-        linear->use_bf16(enabled);
+        linear->use_format(format);
 }
 
 void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& state, uint64_t sequence_seed,

@@ -81,7 +81,7 @@ public:
                             int layer);
 
     const InnerAttention& inner() const { return inner_; }
-    void use_bf16(bool enabled);
+    void use_format(WeightFormat format);
 
     // x (N, E) -> out (N, E); updates `state`.
     void forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch,
@@ -104,7 +104,7 @@ public:
 
     const InnerAttention& inner() const { return inner_; }
     int memory_dims() const { return key_projection_.in_features(); }
-    void use_bf16(bool enabled);
+    void use_format(WeightFormat format);
 
     void forward(const ConstMatrixRef& x, const Memory& memory, AttentionState& state, uint64_t sequence_seed,
                  StepScratch& scratch, RowMatrix& out, const LayerStep& step) const;

@@ -250,7 +250,8 @@ struct Named {
 };
 
 // Adding a precision or an activation is one line here (and its enum value in config.h).
-constexpr Named<Precision> kPrecisions[] = {{"f32", Precision::F32}, {"bf16", Precision::Bf16}};
+constexpr Named<Precision> kPrecisions[] = {
+    {"f32", Precision::F32}, {"bf16", Precision::Bf16}, {"q8", Precision::Q8}};
 constexpr Named<Activation> kActivations[] = {{"relu", Activation::Relu}, {"gelu", Activation::Gelu}};
 
 template <typename Value, size_t N>

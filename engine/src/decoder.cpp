@@ -16,10 +16,10 @@ RecurrentTransformerDecoderLayer::RecurrentTransformerDecoderLayer(const ModelCo
       norm2_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm2")),
       norm3_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm3")) {}
 
-void RecurrentTransformerDecoderLayer::use_bf16(bool enabled) {
-    self_attention_.use_bf16(enabled);
-    cross_attention_.use_bf16(enabled);
-    feed_forward_.use_bf16(enabled);
+void RecurrentTransformerDecoderLayer::use_format(WeightFormat format) {
+    self_attention_.use_format(format);
+    cross_attention_.use_format(format);
+    feed_forward_.use_format(format);
 }
 
 void RecurrentTransformerDecoderLayer::forward(RowMatrix& x, const Memory& memory, LayerState& state,
@@ -39,8 +39,8 @@ RecurrentTransformerDecoder::RecurrentTransformerDecoder(const ModelConfig& conf
     if (config.final_normalization) norm_ = layer_norm_from(tensors, "norm");
 }
 
-void RecurrentTransformerDecoder::use_bf16(bool enabled) {
-    for (auto& layer : layers_) layer.use_bf16(enabled);
+void RecurrentTransformerDecoder::use_format(WeightFormat format) {
+    for (auto& layer : layers_) layer.use_format(format);
 }
 
 void RecurrentTransformerDecoder::forward(const ConstMatrixRef& x, const Memory& memory, State& state,

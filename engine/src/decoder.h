@@ -15,7 +15,7 @@ public:
 
     const RecurrentAttentionLayer& self_attention() const { return self_attention_; }
     const RecurrentCrossAttentionLayer& cross_attention() const { return cross_attention_; }
-    void use_bf16(bool enabled);
+    void use_format(WeightFormat format);
 
     // x (N, E) in place:  x = norm1(x + self_attn(x));  x = norm2(x + cross_attn(x, memory));
     //                     x = norm3(x + ff(x))
@@ -34,7 +34,7 @@ public:
     RecurrentTransformerDecoder(const ModelConfig& config, const TensorMap& tensors);
 
     const std::vector<RecurrentTransformerDecoderLayer>& layers() const { return layers_; }
-    void use_bf16(bool enabled);
+    void use_format(WeightFormat format);
 
     void forward(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
                  const StepOptions& options) const;

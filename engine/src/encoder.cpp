@@ -24,9 +24,9 @@ void FeedForward::residual(RowMatrix& x, const LayerNorm& norm, RowMatrix& hidde
     norm.apply(x);
 }
 
-void FeedForward::use_bf16(bool enabled) {
-    linear1.use_bf16(enabled);
-    linear2.use_bf16(enabled);
+void FeedForward::use_format(WeightFormat format) {
+    linear1.use_format(format);
+    linear2.use_format(format);
 }
 
 RecurrentTransformerEncoderLayer::RecurrentTransformerEncoderLayer(const ModelConfig& config,
@@ -36,9 +36,9 @@ RecurrentTransformerEncoderLayer::RecurrentTransformerEncoderLayer(const ModelCo
       norm1_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm1")),
       norm2_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm2")) {}
 
-void RecurrentTransformerEncoderLayer::use_bf16(bool enabled) {
-    attention_.use_bf16(enabled);
-    feed_forward_.use_bf16(enabled);
+void RecurrentTransformerEncoderLayer::use_format(WeightFormat format) {
+    attention_.use_format(format);
+    feed_forward_.use_format(format);
 }
 
 void RecurrentTransformerEncoderLayer::forward(RowMatrix& x, AttentionState& state, uint64_t sequence_seed,
@@ -63,8 +63,8 @@ RecurrentTransformerEncoder::RecurrentTransformerEncoder(const ModelConfig& conf
     if (config.final_normalization) norm_ = layer_norm_from(tensors, "norm");
 }
 
-void RecurrentTransformerEncoder::use_bf16(bool enabled) {
-    for (auto& layer : layers_) layer.use_bf16(enabled);
+void RecurrentTransformerEncoder::use_format(WeightFormat format) {
+    for (auto& layer : layers_) layer.use_format(format);
 }
 
 void RecurrentTransformerEncoder::forward(const ConstMatrixRef& x, State& state, RowMatrix& y,

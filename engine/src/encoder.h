@@ -19,7 +19,7 @@ struct FeedForward {
     FeedForward(const ModelConfig& config, const TensorMap& tensors, const std::string& layer_prefix);
     // x (N, E) in place: x = norm(x + ff(x)).
     void residual(RowMatrix& x, const LayerNorm& norm, RowMatrix& hidden, RowMatrix& out) const;
-    void use_bf16(bool enabled);
+    void use_format(WeightFormat format);
 };
 
 LayerNorm layer_norm_from(const TensorMap& tensors, const std::string& prefix);
@@ -29,7 +29,7 @@ public:
     RecurrentTransformerEncoderLayer(const ModelConfig& config, const TensorMap& tensors, int layer);
 
     const RecurrentAttentionLayer& attention() const { return attention_; }
-    void use_bf16(bool enabled);
+    void use_format(WeightFormat format);
 
     // x (N, E) in place:  x = norm1(x + attn(x));  x = norm2(x + ff(x))
     void forward(RowMatrix& x, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch,
@@ -48,7 +48,7 @@ public:
     RecurrentTransformerEncoder(const ModelConfig& config, const TensorMap& tensors);
 
     const std::vector<RecurrentTransformerEncoderLayer>& layers() const { return layers_; }
-    void use_bf16(bool enabled);
+    void use_format(WeightFormat format);
 
     // x (N, E) -> y (N, E); the caller has checked shapes against `state`.
     void forward(const ConstMatrixRef& x, State& state, RowMatrix& y, const StepOptions& options) const;

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include <Eigen/QR>
 
+#include "linear_kernels.h"
 #include "stepscope/config.h"
 #include "stepscope/error.h"
 
@@ -88,9 +90,9 @@ public:
     void apply(const ConstMatrixRef& x, const RowMatrix&, RowMatrix& phi, RowLayout) const override {
         require_width(x);
         shape_output(phi, x.rows(), dims_);
-        // max(x, 0) + exp(min(x, 0)) is the same piecewise function without a
-        // select, which Eigen 3.4 does not vectorise.
-        phi.array() = x.array().max(0.0f) + x.array().min(0.0f).exp();
+        // The run-time dispatched kernel: in a portable build Eigen's exp here is SSE only.
+        const auto elu = kernels::linear_kernels().elu_plus_one;
+        for (Index r = 0; r < x.rows(); ++r) elu(x.row(r).data(), dims_, phi.row(r).data());
     }
 
     void apply_scalar(const ConstMatrixRef& x, const RowMatrix&, RowMatrix& phi, RowLayout) const override {
@@ -227,8 +229,15 @@ public:
     void apply(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi, RowLayout) const override {
         require_shapes(x, omega);
         shape_output(phi, x.rows(), 2 * columns_ + 1);
-        fourier(x, omega, phi.leftCols(2 * columns_));
-        phi.col(2 * columns_).setConstant(kSmoothing);
+        // The rff part is computed with rff's own row stride, then each row moved up to this wider one
+        // (from the last, so no row overwrites one not yet moved): Eigen rounds its vectorised sin and
+        // cos differently from the scalar ones it peels to reach an aligned address, so the same
+        // values at another stride differ in the last bit with SSE's 4-float packets.
+        const Index width = 2 * columns_;
+        fourier(x, omega, Eigen::Map<RowMatrix>(phi.data(), x.rows(), width));
+        for (Index r = x.rows() - 1; r > 0; --r)
+            std::memmove(phi.row(r).data(), phi.data() + r * width, sizeof(float) * width);
+        phi.col(width).setConstant(kSmoothing);
     }
 
     void apply_scalar(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi, RowLayout) const override {

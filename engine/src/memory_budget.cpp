@@ -27,9 +27,11 @@ constexpr const char* kLimitVariable = "STEPSCOPE_MAX_MEMORY";
 // Per layer, besides its matrices: modules, tensor names, map nodes, feature maps.
 constexpr double kLayerOverheadBytes = 16 * 1024;
 // The weights as drawn or read (the caller's), the model's own copy for saving, each Linear's
-// matrix and its packed panels; bfloat16 panels add half a copy.
+// matrix and its packed panels; bfloat16 panels add half a copy, q8 ones (a float scale per 32
+// bytes) 0.28 of one.
 constexpr double kWeightCopies = 4;
 constexpr double kBfloat16Copies = 0.5;
+constexpr double kQ8Copies = 0.3;
 
 // The widths of one attention module and its kind.
 struct Module : ModuleWidths {
@@ -118,8 +120,10 @@ uint64_t available_at_start() {
 }  // namespace
 
 double estimate_model_bytes(const ModelConfig& config) {
-    const double copies =
-        kWeightCopies + (precision_from_name(config.precision) == Precision::Bf16 ? kBfloat16Copies : 0);
+    const Precision precision = precision_from_name(config.precision);
+    const double copies = kWeightCopies + (precision == Precision::Bf16 ? kBfloat16Copies
+                                           : precision == Precision::Q8 ? kQ8Copies
+                                                                        : 0);
     const double weights = kFloat * double(parameter_count(config)) * copies;
     return weights + kLayerOverheadBytes * config.n_layers;
 }

@@ -144,9 +144,10 @@ std::shared_ptr<const Model> Model::from_tensors(const ModelConfig& config, cons
         model->decoder_ = std::make_unique<RecurrentTransformerDecoder>(config, tensors);
     model->precision_ = precision_from_name(config.precision);
     model->activation_ = activation_from_name(config.activation);
-    if (model->precision_ == Precision::Bf16) {
-        if (model->encoder_) model->encoder_->use_bf16(true);
-        if (model->decoder_) model->decoder_->use_bf16(true);
+    if (model->precision_ != Precision::F32) {
+        const WeightFormat format = model->precision_ == Precision::Bf16 ? WeightFormat::Bf16 : WeightFormat::Q8;
+        if (model->encoder_) model->encoder_->use_format(format);
+        if (model->decoder_) model->decoder_->use_format(format);
     }
     for (int i = 0; i < config.n_layers; ++i) {
         const std::string prefix = self_attention_prefix(config, i);

@@ -14,7 +14,7 @@ namespace stepscope {
 enum class ModelKind { Encoder, Decoder };
 
 // The config's names that a built model steps by, parsed once (the *_from_name functions below).
-enum class Precision { F32, Bf16 };  // how the linear layers keep their weights
+enum class Precision { F32, Bf16, Q8 };  // how the linear layers keep their weights
 enum class Activation { Relu, Gelu };  // the feed-forward activation
 
 // Every field carries the reference default (fast_transformers.builders).

@@ -1,0 +1,300 @@
+// The panel kernels of linear_kernels.h over one instruction set's operations `Ops`. Included
+// only by the per-ISA translation units, inside their anonymous namespace: plain loops and the
+// operations Ops gives, no Eigen and no standard-library templates (see linear_kernels.h).
+//
+// Ops: kLanes floats per vector F, integer vector I, and
+//   zero, load, store, broadcast, mul, fmadd(a, b, c) = a b + c   float vectors
+//   widen_bf16(p, first, second)   2 kLanes interleaved bfloat16 -> two float vectors
+//   load_quants, broadcast4        kLanes x 4 unsigned weight bytes; 4 signed input bytes to every lane
+//   block_start(offset), dot4      per lane: sums + sum of the 4 byte products (+128 cancelled)
+//   to_float                       int32 lanes -> floats
+//   abs, max, add, reduce_max, reduce_add, round, store_bytes   for quantise_block
+//   min, broadcast_int, exponent_bits (int32 n -> the float with those exponent bits)   for exp
+
+constexpr int kVectorsPerPanel = 2;
+constexpr int kPanel = kVectorsPerPanel * Ops::kLanes;
+using F = typename Ops::F;
+using I = typename Ops::I;
+
+// How far ahead of the weight stream to prefetch. The weights come from
+// memory every step; 16 KB ahead measured 1.5x faster on one core than the
+// hardware prefetcher alone, 2 KB ahead hardly faster.
+constexpr long kPrefetchBytes = 16384;
+constexpr int kCacheLine = 64;
+
+inline void prefetch_bytes(const void* start, long bytes) {
+    const char* p = static_cast<const char*>(start);
+    for (long b = 0; b < bytes; b += kCacheLine) _mm_prefetch(p + b, _MM_HINT_T0);
+}
+
+template <int Rows>
+void load_bias(const PanelProduct& p, F (&acc)[Rows][kVectorsPerPanel]) {
+    for (int v = 0; v < kVectorsPerPanel; ++v) {
+        const F b = Ops::load(p.bias + v * Ops::kLanes);
+        for (int r = 0; r < Rows; ++r) acc[r][v] = b;
+    }
+}
+
+// The first `valid` outputs of each row to y.
+template <int Rows>
+void store_rows(const PanelProduct& p, F (&acc)[Rows][kVectorsPerPanel]) {
+    for (int r = 0; r < Rows; ++r) {
+        float* y = p.y + r * p.y_stride;
+        if (p.valid == kPanel) {
+            for (int v = 0; v < kVectorsPerPanel; ++v) Ops::store(y + v * Ops::kLanes, acc[r][v]);
+            continue;
+        }
+        float row[kPanel];
+        for (int v = 0; v < kVectorsPerPanel; ++v) Ops::store(row + v * Ops::kLanes, acc[r][v]);
+        for (int j = 0; j < p.valid; ++j) y[j] = row[j];
+    }
+}
+
+// Float32 or bfloat16 weights: y(r, j) = bias(j) + sum_i x(r, i) panel(i, j), summed over i in order.
+template <int Rows, typename Weight>
+void float_panel(const PanelProduct& p, const Weight* panel) {
+    constexpr long row_bytes = kPanel * long(sizeof(Weight));
+    constexpr long rows_ahead = kPrefetchBytes / row_bytes;
+    F acc[Rows][kVectorsPerPanel];
+    load_bias(p, acc);
+    for (long i = 0; i < p.in; ++i) {
+        const Weight* row = panel + i * kPanel;
+        prefetch_bytes(row + rows_ahead * kPanel, row_bytes);
+        F w[kVectorsPerPanel];
+        if constexpr (sizeof(Weight) == 4) {
+            for (int v = 0; v < kVectorsPerPanel; ++v) w[v] = Ops::load(row + v * Ops::kLanes);
+        } else {
+            static_assert(kVectorsPerPanel == 2, "a bfloat16 row widens to two vectors");
+            Ops::widen_bf16(row, w[0], w[1]);
+        }
+        for (int r = 0; r < Rows; ++r) {
+            const F xi = Ops::broadcast(p.x[r * p.x_stride + i]);
+            for (int v = 0; v < kVectorsPerPanel; ++v) acc[r][v] = Ops::fmadd(xi, w[v], acc[r][v]);
+        }
+    }
+    store_rows(p, acc);
+}
+
+// q8 weights and inputs: per block b of kQ8Block inputs, the integer dot product of the quants,
+// then y(r, j) += (that sum) * weight scale(b, j) * input scale(r, b), blocks in order.
+template <int Rows>
+void q8_panel(const PanelProduct& p, const QuantisedRows& x, const uint8_t* panel) {
+    constexpr long scale_bytes = kPanel * long(sizeof(float));
+    constexpr long block_bytes = scale_bytes + long(kQ8Block) * kPanel;
+    constexpr long blocks_ahead = kPrefetchBytes / block_bytes + 1;
+    constexpr int groups = kQ8Block / 4;
+    F acc[Rows][kVectorsPerPanel];
+    load_bias(p, acc);
+    for (long b = 0; b < x.blocks; ++b) {
+        const uint8_t* block = panel + b * block_bytes;
+        prefetch_bytes(block + blocks_ahead * block_bytes, block_bytes);
+        I sums[Rows][kVectorsPerPanel];
+        for (int r = 0; r < Rows; ++r)
+            for (int v = 0; v < kVectorsPerPanel; ++v) sums[r][v] = Ops::block_start(x.offsets[r * x.blocks + b]);
+        const uint8_t* quants = block + scale_bytes;
+        for (int g = 0; g < groups; ++g) {
+            I w[kVectorsPerPanel];
+            for (int v = 0; v < kVectorsPerPanel; ++v)
+                w[v] = Ops::load_quants(quants + (g * kPanel + v * Ops::kLanes) * 4);
+            for (int r = 0; r < Rows; ++r) {
+                const I x4 = Ops::broadcast4(x.quants + r * x.stride + b * kQ8Block + g * 4);
+                for (int v = 0; v < kVectorsPerPanel; ++v) sums[r][v] = Ops::dot4(sums[r][v], w[v], x4);
+            }
+        }
+        const float* weight_scales = reinterpret_cast<const float*>(block);
+        F scales[kVectorsPerPanel];
+        for (int v = 0; v < kVectorsPerPanel; ++v) scales[v] = Ops::load(weight_scales + v * Ops::kLanes);
+        for (int r = 0; r < Rows; ++r) {
+            const F input_scale = Ops::broadcast(x.scales[r * x.blocks + b]);
+            for (int v = 0; v < kVectorsPerPanel; ++v)
+                acc[r][v] = Ops::fmadd(Ops::to_float(sums[r][v]), Ops::mul(scales[v], input_scale), acc[r][v]);
+        }
+    }
+    store_rows(p, acc);
+}
+
+// One head of linear attention, features in order:
+//   sums(f, :) += phi_k[f] values;  out += phi_q[f] sums(f, :)
+// sums (features, width) with rows `width` apart, values and out (width).
+void linear_attention_head(const float* phi_k, const float* phi_q, const float* values, long features, long width,
+                           float* sums, float* out) {
+    long m = 0;
+    for (; m + Ops::kLanes <= width; m += Ops::kLanes) {
+        const F v = Ops::load(values + m);
+        F acc = Ops::zero();
+        for (long f = 0; f < features; ++f) {
+            float* row = sums + f * width + m;
+            const F updated = Ops::fmadd(Ops::broadcast(phi_k[f]), v, Ops::load(row));
+            Ops::store(row, updated);
+            acc = Ops::fmadd(Ops::broadcast(phi_q[f]), updated, acc);
+        }
+        Ops::store(out + m, acc);
+    }
+    for (; m < width; ++m) {
+        float acc = 0;
+        for (long f = 0; f < features; ++f) {
+            float& s = sums[f * width + m];
+            s += phi_k[f] * values[m];
+            acc += phi_q[f] * s;
+        }
+        out[m] = acc;
+    }
+}
+
+// q8_0 of kQ8Block finite inputs, as linear.cpp's reference quantises them:
+//   scale = max |v| / 127, quants = rint(v * (127 / max |v|)), sum = sum of the quants.
+// Returns false, writing nothing, where a value is not finite: the reference handles those.
+bool quantise_block(const float* values, int8_t* quants, float* scale, int32_t* sum) {
+    constexpr int vectors = kQ8Block / Ops::kLanes;
+    F v[vectors];
+    F largest = Ops::zero(), non_finite = Ops::zero();  // x * 0 is NaN for a NaN or an infinity only
+    for (int k = 0; k < vectors; ++k) {
+        v[k] = Ops::load(values + k * Ops::kLanes);
+        largest = Ops::max(largest, Ops::abs(v[k]));
+        non_finite = Ops::add(non_finite, Ops::mul(v[k], Ops::zero()));
+    }
+    if (Ops::reduce_add(non_finite) != 0) return false;
+    const float top = Ops::reduce_max(largest);
+    *scale = top / 127;
+    const F inverse = Ops::broadcast(top > 0 ? 127 / top : 0);
+    I total = Ops::round(Ops::zero());
+    for (int k = 0; k < vectors; ++k) {
+        const I q = Ops::round(Ops::mul(v[k], inverse));
+        total = Ops::add(total, q);
+        Ops::store_bytes(quants + k * Ops::kLanes, q);
+    }
+    *sum = Ops::reduce_add(total);
+    return true;
+}
+
+// exp(v) for v <= 0 as Cephes' expf: 2^n e^r with n = round(v / ln 2), |r| <= ln 2 / 2, e^r a
+// polynomial; within 2 ulp of std::exp down to -87.3 (where exp reaches the smallest normal float),
+// which lower inputs give instead of a subnormal. A NaN stays NaN (min and max return their second
+// operand for a NaN).
+F exp_non_positive(F v) {
+    v = Ops::max(Ops::broadcast(-87.33654f), v);
+    const I n = Ops::round(Ops::mul(v, Ops::broadcast(1.44269504088896341f)));
+    const F nf = Ops::to_float(n);
+    F r = Ops::fmadd(nf, Ops::broadcast(-0.693359375f), v);
+    r = Ops::fmadd(nf, Ops::broadcast(2.12194440e-4f), r);
+    constexpr float kPolynomial[] = {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f,
+                                     5.0000001201e-1f};
+    F p = Ops::broadcast(1.9875691500e-4f);
+    for (const float c : kPolynomial) p = Ops::fmadd(p, r, Ops::broadcast(c));
+    const F e_r = Ops::fmadd(Ops::mul(p, r), r, Ops::add(r, Ops::broadcast(1.0f)));
+    return Ops::mul(e_r, Ops::exponent_bits(Ops::add(n, Ops::broadcast_int(127))));
+}
+
+// The elu feature map: out = v + 1 for v > 0, exp(v) otherwise, as max(v, 0) + exp(min(v, 0)).
+void elu_plus_one(const float* x, long n, float* out) {
+    long i = 0;
+    for (; i + Ops::kLanes <= n; i += Ops::kLanes) {
+        const F v = Ops::load(x + i);
+        Ops::store(out + i, Ops::add(Ops::max(Ops::zero(), v), exp_non_positive(Ops::min(Ops::zero(), v))));
+    }
+    if (i == n) return;
+    // The tail through a padded vector, so every element is computed alike.
+    float padded[Ops::kLanes] = {};
+    for (long k = i; k < n; ++k) padded[k - i] = x[k];
+    const F v = Ops::load(padded);
+    Ops::store(padded, Ops::add(Ops::max(Ops::zero(), v), exp_non_positive(Ops::min(Ops::zero(), v))));
+    for (long k = i; k < n; ++k) out[k] = padded[k - i];
+}
+
+// How far ahead of a key/value cache stream to prefetch: a head's keys and values come from memory,
+// and the hardware prefetcher restarts at every head.
+constexpr long kCachePrefetchFloats = 2048;
+constexpr int kFloatsPerLine = kCacheLine / int(sizeof(float));
+
+// scores[k] = scale * (query . keys(k, :)) for Keys keys (Keys, dims) side by side, to overlap
+// their loads; every sum in one fixed order (vectors, their lanes, then the tail).
+template <int Keys>
+void dots(const float* query, const float* keys, int dims, float scale, float* scores) {
+    const int packed = dims / Ops::kLanes * Ops::kLanes;
+    F acc[Keys];
+    for (int k = 0; k < Keys; ++k) acc[k] = Ops::zero();
+    for (int i = 0; i < packed; i += Ops::kLanes) {
+        const F q = Ops::load(query + i);
+        for (int k = 0; k < Keys; ++k) {
+            if (i % kFloatsPerLine == 0) _mm_prefetch(keys + k * dims + i + kCachePrefetchFloats, _MM_HINT_T0);
+            acc[k] = Ops::fmadd(q, Ops::load(keys + k * dims + i), acc[k]);
+        }
+    }
+    for (int k = 0; k < Keys; ++k) {
+        float total = Ops::reduce_add(acc[k]);
+        for (int i = packed; i < dims; ++i) total += query[i] * keys[k * dims + i];
+        scores[k] = scale * total;
+    }
+}
+
+// scores[t] = scale * (query . keys(t, :)) for keys (count, dims): four keys at a time, then one.
+// A key's score is the same whichever group computes it.
+void scaled_dots(const float* query, const float* keys, int count, int dims, float scale, float* scores) {
+    int t = 0;
+    for (; t + 4 <= count; t += 4) dots<4>(query, keys + long(t) * dims, dims, scale, scores + t);
+    for (; t < count; ++t) dots<1>(query, keys + long(t) * dims, dims, scale, scores + t);
+}
+
+// out (Vectors vectors) = sum_t a[t] rows(t, :Vectors vectors), in order of t.
+template <int Vectors>
+void weighted_columns(const float* a, const float* rows, int count, long stride, float* out) {
+    F acc[Vectors];
+    for (int j = 0; j < Vectors; ++j) acc[j] = Ops::zero();
+    for (int t = 0; t < count; ++t) {
+        const F weight = Ops::broadcast(a[t]);
+        const float* row = rows + t * stride;
+        for (int j = 0; j < Vectors; ++j) {
+            if (j * Ops::kLanes % kFloatsPerLine == 0)
+                _mm_prefetch(row + j * Ops::kLanes + kCachePrefetchFloats, _MM_HINT_T0);
+            acc[j] = Ops::fmadd(weight, Ops::load(row + j * Ops::kLanes), acc[j]);
+        }
+    }
+    for (int j = 0; j < Vectors; ++j) Ops::store(out + j * Ops::kLanes, acc[j]);
+}
+
+// out (width) = sum_t a[t] rows(t, :) over rows (count, width): up to four vectors of columns per
+// pass over the rows, then the remaining columns one by one.
+void weighted_rows(const float* a, const float* rows, int count, int width, float* out) {
+    int m = 0;
+    for (; width - m >= 4 * Ops::kLanes; m += 4 * Ops::kLanes) weighted_columns<4>(a, rows + m, count, width, out + m);
+    const int vectors = (width - m) / Ops::kLanes;
+    if (vectors == 3) weighted_columns<3>(a, rows + m, count, width, out + m);
+    if (vectors == 2) weighted_columns<2>(a, rows + m, count, width, out + m);
+    if (vectors == 1) weighted_columns<1>(a, rows + m, count, width, out + m);
+    for (m += vectors * Ops::kLanes; m < width; ++m) {
+        float total = 0;
+        for (int t = 0; t < count; ++t) total += a[t] * rows[long(t) * width + m];
+        out[m] = total;
+    }
+}
+
+// The kernel for p.rows rows (1..Rows): a chain of compile-time row counts.
+template <int Rows, typename Weight>
+void float_rows(const PanelProduct& p, const Weight* panel) {
+    if constexpr (Rows > 1)
+        if (p.rows < Rows) return float_rows<Rows - 1>(p, panel);
+    float_panel<Rows>(p, panel);
+}
+
+template <int Rows>
+void q8_rows(const PanelProduct& p, const QuantisedRows& x, const uint8_t* panel) {
+    if constexpr (Rows > 1)
+        if (p.rows < Rows) return q8_rows<Rows - 1>(p, x, panel);
+    q8_panel<Rows>(p, x, panel);
+}
+
+template <int MaxRows, int MaxRowsQ8>
+constexpr LinearKernels make_kernels(const char* isa) {
+    return {isa,
+            kPanel,
+            MaxRows,
+            MaxRowsQ8,
+            &float_rows<MaxRows, float>,
+            &float_rows<MaxRows, uint16_t>,
+            &q8_rows<MaxRowsQ8>,
+            &linear_attention_head,
+            &quantise_block,
+            &elu_plus_one,
+            &scaled_dots,
+            &weighted_rows};
+}
