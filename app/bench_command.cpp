@@ -11,6 +11,7 @@
 
 #include "arguments.h"
 #include "commands.h"
+#include "stepscope/attention_kind.h"
 #include "stepscope/cpu_kernels.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
@@ -24,7 +25,7 @@ namespace {
 using namespace stepscope;
 
 constexpr const char* kUsage =
-    "usage: stepscope bench [--attention linear|full] [--batch N] [--steps N] [--threads N]\n"
+    "usage: stepscope bench [--attention linear|causal-linear|full] [--batch N] [--steps N] [--threads N]\n"
     "                       [--precision f32|bf16|q8] [--device cpu|cuda] [--repeats N] [--bandwidth] [--json]\n"
     "                       [--layers N] [--heads N] [--head-dimensions N] [--feed-forward N]\n"
     "                       [--observe attention,spectrum [--observe-layer L] [--observe-element N]]\n"
@@ -54,16 +55,22 @@ struct BenchOptions {
 
 bool observing(const BenchOptions& options) { return options.observe.attention || options.observe.spectrum; }
 
+// The value of option --`name`, one of the engine's `names`.
+std::string choice(const cli::Arguments& args, const char* name, const char* fallback,
+                   const std::vector<std::string>& names) {
+    const std::string value = args.text(name, fallback);
+    if (std::find(names.begin(), names.end(), value) != names.end()) return value;
+    std::string listed;
+    for (size_t i = 0; i < names.size(); ++i) listed += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+    throw cli::UsageError{"option --" + std::string(name) + " must be " + listed + ", got " + quote_text(value)};
+}
+
 BenchOptions options_from(const cli::Arguments& args) {
     BenchOptions options;
     ModelConfig& config = options.config;
     config.kind = ModelKind::Encoder;
-    config.attention_type = args.text("attention", "linear");
-    if (config.attention_type != "linear" && config.attention_type != "full")
-        throw cli::UsageError{"option --attention must be linear or full, got '" + config.attention_type + "'"};
-    config.precision = args.text("precision", "f32");
-    if (config.precision != "f32" && config.precision != "bf16" && config.precision != "q8")
-        throw cli::UsageError{"option --precision must be f32, bf16 or q8, got '" + config.precision + "'"};
+    config.attention_type = choice(args, "attention", "linear", attention_kind_names());
+    config.precision = choice(args, "precision", "f32", precision_names());
     options.device = args.device();
     config.n_layers = static_cast<int>(args.integer("layers", 8, 1, 64));
     config.n_heads = static_cast<int>(args.integer("heads", 12, 1, 64));
@@ -98,13 +105,16 @@ struct StepBytes {
 
 // The state is the one after the sequence: linear attention's stays the same size, full attention's
 // cache holds t steps at step t, so the average step reads it at (steps + 1) / 2 steps.
+// Whether the model's attention keeps a key/value cache, which a step reads whole, rather than S and Z.
+bool cached(const ModelConfig& config) { return attention_capabilities(config.attention_type).kept == KeptState::Cache; }
+
 StepBytes step_bytes(const Model& model, const State& state, int batch, int steps) {
     const ModelConfig& config = model.config();
     StepBytes bytes;
     for (const auto& [name, tensor] : model.tensors())
         bytes.weights += double(tensor.values.size()) *
                          (tensor.shape.size() == 2 ? bytes_per_weight(config.precision) : sizeof(float));
-    if (config.attention_type == "full")
+    if (cached(config))
         bytes.state = double(sizeof(float)) * config.n_layers * batch * config.n_heads *
                       (config.query_dimensions + config.value_dimensions) * (steps + 1) / 2.0;
     else
@@ -218,7 +228,7 @@ int bench(const cli::Arguments& args) {
     std::printf("  state bytes:    %zu\n", state_bytes);
     std::printf("  bytes per step: %s (weights %s, %s %s), %.1f GB/s at the best time\n",
                 byte_text(read.total()).c_str(), byte_text(read.weights).c_str(),
-                config.attention_type == "full" ? "cache" : "state", byte_text(read.state).c_str(), gb_per_second);
+                cached(config) ? "cache" : "state", byte_text(read.state).c_str(), gb_per_second);
     if (probe)
         std::printf("  read bandwidth: %.1f GB/s (probe, best of %d): the step reads at %.2fx of it\n",
                     probe_gb_per_second, options.repeats, gb_per_second / probe_gb_per_second);

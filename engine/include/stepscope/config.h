@@ -85,7 +85,7 @@ using ParamMap = std::map<std::string, ParamValue>;
 
 // The accepted names of precision and activation, in table order, and their parsed values. The
 // parsers throw Error naming the parameter and the accepted names.
-const std::vector<std::string>& precision_names();  // f32, bf16
+const std::vector<std::string>& precision_names();  // f32, bf16, q8
 Precision precision_from_name(const std::string& name);
 const std::vector<std::string>& activation_names();  // relu, gelu
 Activation activation_from_name(const std::string& name);
