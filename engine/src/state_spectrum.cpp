@@ -3,7 +3,6 @@
 
 #include <tbb/parallel_for.h>
 
-#include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
@@ -58,18 +57,63 @@ void tridiagonal_eigenvalues(double* d, double* e, int n) {
         sigma = d[l] - root / (sigma + std::copysign(std::sqrt(sigma * sigma + 1), sigma));
         double c = 1, s = 0, gamma = d[m] - sigma, p = gamma * gamma;
         for (int i = m - 1; i >= l; --i) {
-            const double coupling = e[i], r = p + coupling;
+            // Both reciprocals start together, so that one division's latency, not three, chains the steps.
+            const double coupling = e[i], r = p + coupling, inverse_r = 1 / r, inverse_p = 1 / p;
             if (i != m - 1) e[i + 1] = s * r;
             const double previous_c = c, previous_gamma = gamma, alpha = d[i];
-            c = p / r;
-            s = coupling / r;
+            c = p * inverse_r;
+            s = coupling * inverse_r;
             gamma = c * (alpha - sigma) - s * previous_gamma;
             d[i + 1] = previous_gamma + (alpha - gamma);
-            p = c != 0 ? gamma * gamma / c : previous_c * coupling;
+            p = c != 0 ? gamma * gamma * (r * inverse_p) : previous_c * coupling;  // gamma^2 / c
         }
         e[l] = s * p;
         d[l] = sigma + gamma;
     }
+}
+
+// Householder reduction of the symmetric matrix a (n, n), read from its lower triangle, to tridiagonal
+// form: diagonal d (n), subdiagonal e (n - 1); a is destroyed. Hand-written because for a head's Gram
+// matrix of a few dozen rows these plain loops measured faster than Eigen's dynamic-size Tridiagonalization.
+void tridiagonalize(Eigen::MatrixXd& a, double* d, double* e, Eigen::VectorXd& v, Eigen::VectorXd& w) {
+    const int n = static_cast<int>(a.rows());
+    for (int k = 0; k + 2 < n; ++k) {
+        // The reflection H = I - tau v v^T maps column k below the diagonal, x, onto beta e_1.
+        double tail = 0;  // ||x||^2 without its first entry
+        for (int i = k + 2; i < n; ++i) tail += a(i, k) * a(i, k);
+        const double alpha = a(k + 1, k);
+        d[k] = a(k, k);
+        if (tail == 0) {  // x is already a multiple of e_1
+            e[k] = alpha;
+            continue;
+        }
+        const double norm = std::sqrt(alpha * alpha + tail), beta = alpha >= 0 ? -norm : norm;
+        const double tau = 1 / (norm * (norm + std::abs(alpha)));  // 2 / (v^T v), without cancellation
+        v[k + 1] = alpha - beta;
+        for (int i = k + 2; i < n; ++i) v[i] = a(i, k);
+        // p = tau A v over the trailing block, each stored entry used for both of its places.
+        for (int i = k + 1; i < n; ++i) w[i] = a(i, i) * v[i];
+        for (int j = k + 1; j < n; ++j) {
+            double dot = 0;
+            for (int i = j + 1; i < n; ++i) {
+                w[i] += a(i, j) * v[j];
+                dot += a(i, j) * v[i];
+            }
+            w[j] += dot;
+        }
+        double pv = 0;
+        for (int i = k + 1; i < n; ++i) pv += (w[i] *= tau) * v[i];
+        // H A H = A - v w^T - w v^T with w = p - (tau / 2) (p^T v) v.
+        for (int i = k + 1; i < n; ++i) w[i] -= 0.5 * tau * pv * v[i];
+        for (int j = k + 1; j < n; ++j)
+            for (int i = j; i < n; ++i) a(i, j) -= v[i] * w[j] + w[i] * v[j];
+        e[k] = beta;
+    }
+    if (n >= 2) {
+        d[n - 2] = a(n - 2, n - 2);
+        e[n - 2] = a(n - 1, n - 2);
+    }
+    if (n >= 1) d[n - 1] = a(n - 1, n - 1);
 }
 
 }  // namespace
@@ -79,13 +123,16 @@ void singular_values(const ConstMatrixRef& sums, int features, RowMatrix& singul
     const int rank = std::min(features, value_dims);
     singular.resize(rows, rank);
     tbb::parallel_for(0, rows, [&](int r) {
-        // sigma_i(S)^2 are the eigenvalues of S S^T (D, D) or S^T S (M, M), whichever is smaller.
+        // sigma_i(S)^2 are the eigenvalues of S S^T (D, D) or S^T S (M, M), whichever is smaller;
+        // only its lower triangle is formed.
         const Eigen::MatrixXd s = sums.middleRows(long(r) * features, features).cast<double>();
-        const Eigen::MatrixXd gram = features <= value_dims ? Eigen::MatrixXd(s * s.transpose())
-                                                            : Eigen::MatrixXd(s.transpose() * s);
-        const Eigen::Tridiagonalization<Eigen::MatrixXd> tridiagonal(gram);
-        Eigen::VectorXd eigenvalues = tridiagonal.diagonal();
-        Eigen::VectorXd off = tridiagonal.subDiagonal();
+        Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(rank, rank);
+        if (features <= value_dims)
+            gram.selfadjointView<Eigen::Lower>().rankUpdate(s);
+        else
+            gram.selfadjointView<Eigen::Lower>().rankUpdate(s.transpose());
+        Eigen::VectorXd eigenvalues(rank), off(std::max(rank - 1, 0)), v(rank), w(rank);
+        tridiagonalize(gram, eigenvalues.data(), off.data(), v, w);
         tridiagonal_eigenvalues(eigenvalues.data(), off.data(), rank);
         std::sort(eigenvalues.begin(), eigenvalues.end(), std::greater<double>());
         for (int i = 0; i < rank; ++i)
