@@ -176,7 +176,7 @@ void TokenView::fillSteps(int last) {
                                      Qt::AlignRight | Qt::AlignVCenter));
     }
     // The change against the original exists for a branch only.
-    const bool branch = std::any_of(records.begin() + first, records.begin() + last + 1,
+    const bool branch = std::any_of(records.begin() + first, records.begin() + (last + 1),
                                     [](const StepRecord& r) { return r.token && !std::isnan(r.token->target_change); });
     steps_->setColumnHidden(kChangeColumn, !branch);
     steps_->setUpdatesEnabled(true);
