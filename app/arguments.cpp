@@ -1,6 +1,7 @@
 // Strict --option parsing shared by replay, export and bench.
 #include "arguments.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -42,6 +43,16 @@ std::vector<std::string> Arguments::texts(const std::string& name) const {
 
 std::string Arguments::text(const std::string& name, const std::string& fallback) const {
     return has(name) ? text(name) : fallback;
+}
+
+std::string Arguments::choice(const std::string& name, const std::string& fallback,
+                              const std::vector<std::string>& allowed) const {
+    const std::string value = text(name, fallback);
+    if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return value;
+    std::string listed;
+    for (size_t i = 0; i < allowed.size(); ++i)
+        listed += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + allowed[i];
+    throw UsageError{"option --" + name + " must be " + listed + ", got " + quote_text(value)};
 }
 
 Device Arguments::device() const {

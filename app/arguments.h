@@ -29,6 +29,9 @@ public:
     std::string text(const std::string& name, const std::string& fallback) const;
     // An integer in [minimum, maximum]; the error names the option.
     long integer(const std::string& name, long fallback, long minimum, long maximum) const;
+    // One of `allowed` (the engine's own list of names), `fallback` when absent; the error lists them.
+    std::string choice(const std::string& name, const std::string& fallback,
+                       const std::vector<std::string>& allowed) const;
     // --device cpu|cuda, CPU when absent; whether CUDA is available is the stepper's to say.
     Device device() const;
 

@@ -55,22 +55,12 @@ struct BenchOptions {
 
 bool observing(const BenchOptions& options) { return options.observe.attention || options.observe.spectrum; }
 
-// The value of option --`name`, one of the engine's `names`.
-std::string choice(const cli::Arguments& args, const char* name, const char* fallback,
-                   const std::vector<std::string>& names) {
-    const std::string value = args.text(name, fallback);
-    if (std::find(names.begin(), names.end(), value) != names.end()) return value;
-    std::string listed;
-    for (size_t i = 0; i < names.size(); ++i) listed += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
-    throw cli::UsageError{"option --" + std::string(name) + " must be " + listed + ", got " + quote_text(value)};
-}
-
 BenchOptions options_from(const cli::Arguments& args) {
     BenchOptions options;
     ModelConfig& config = options.config;
     config.kind = ModelKind::Encoder;
-    config.attention_type = choice(args, "attention", "linear", attention_kind_names());
-    config.precision = choice(args, "precision", "f32", precision_names());
+    config.attention_type = args.choice("attention", "linear", attention_kind_names());
+    config.precision = args.choice("precision", "f32", precision_names());
     options.device = args.device();
     config.n_layers = static_cast<int>(args.integer("layers", 8, 1, 64));
     config.n_heads = static_cast<int>(args.integer("heads", 12, 1, 64));
