@@ -65,14 +65,7 @@ InnerAttention::InnerAttention(const ModelConfig& config, const std::string& typ
       temperature_(static_cast<float>(config.softmax_temp.value_or(default_softmax_temp(query_dims)))),
       draw_tag_(draw_tag) {
     if (!capabilities_->feature_map) return;
-    FeatureMapOptions options;
-    options.name = config.feature_map;
-    options.query_dimensions = query_dims;
-    options.n_dims = config.feature_map_dimensions;
-    // softmax_temp stays the map's own default: in the reference the builder's
-    // softmax_temp reaches full attention only, never the feature map factory.
-    options.stabilize = config.feature_map_stabilize;
-    feature_map_ = make_feature_map(options);
+    feature_map_ = make_feature_map(feature_map_options(config, query_dims));
     const auto stored = tensors.find(omega_name(prefix));
     if (stored == tensors.end()) return;
     if (!feature_map_->is_random())

@@ -151,21 +151,14 @@ void require_product_at_most(const char* product, const char* heads, const char*
 
 // favor and grf draw omega (D, C) in blocks of D columns, each the Q of a (D, D) QR, for every
 // linear attention module at the start of every sequence: D^3 per block.
-std::unique_ptr<FeatureMap> config_feature_map(const ModelConfig& c, int query_dims) {
-    FeatureMapOptions options;
-    options.name = c.feature_map;
-    options.query_dimensions = query_dims;
-    options.n_dims = c.feature_map_dimensions;
-    return make_feature_map(options);
-}
-
 double feature_draw_work(const ModelConfig& c, int query_dims) {
-    const double blocks = std::ceil(double(config_feature_map(c, query_dims)->omega_columns()) / query_dims);
+    const double blocks =
+        std::ceil(double(make_feature_map(feature_map_options(c, query_dims))->omega_columns()) / query_dims);
     return blocks * std::pow(double(query_dims), 3);
 }
 
 void require_feasible_feature_draw(const ModelConfig& c) {
-    if (!config_feature_map(c, c.query_dimensions)->draws_orthogonal()) return;
+    if (!make_feature_map(feature_map_options(c, c.query_dimensions))->draws_orthogonal()) return;
     const bool self = attention_capabilities(c.self_attention()).feature_map;
     const bool cross = c.kind == ModelKind::Decoder && attention_capabilities(c.cross_attention_type).feature_map;
     if (self) require_at_most("query_dimensions", c.query_dimensions, kMaxRandomFeatureQueryDimensions);
@@ -349,11 +342,7 @@ void validate(const ModelConfig& c) {
                                 c.effective_cross_model_dimensions());
     require_one_of("precision", c.precision, precision_names());
     // A feature map's own limits (n_dims too small for its construction).
-    FeatureMapOptions options;
-    options.name = c.feature_map;
-    options.query_dimensions = c.query_dimensions;
-    options.n_dims = c.feature_map_dimensions;
-    make_feature_map(options);
+    make_feature_map(feature_map_options(c, c.query_dimensions));
     require_feasible_feature_draw(c);
 }
 

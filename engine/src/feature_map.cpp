@@ -421,6 +421,17 @@ const std::vector<std::string>& feature_map_names() {
     return names;
 }
 
+FeatureMapOptions feature_map_options(const ModelConfig& config, int query_dims) {
+    FeatureMapOptions options;
+    options.name = config.feature_map;
+    options.query_dimensions = query_dims;
+    options.n_dims = config.feature_map_dimensions;
+    // softmax_temp stays the map's own default: in the reference the builder's
+    // softmax_temp reaches full attention only, never the feature map factory.
+    options.stabilize = config.feature_map_stabilize;
+    return options;
+}
+
 std::unique_ptr<FeatureMap> make_feature_map(const FeatureMapOptions& options) {
     const auto& maps = registry();
     const auto found = std::find_if(maps.begin(), maps.end(),

@@ -49,11 +49,7 @@ Module module_widths(const ModelConfig& c, const std::string& type, int heads, i
     m.query = query;
     m.value = value;
     if (kind.feature_map) {
-        FeatureMapOptions options;
-        options.name = c.feature_map;
-        options.query_dimensions = query;
-        options.n_dims = c.feature_map_dimensions;
-        const auto map = make_feature_map(options);
+        const auto map = make_feature_map(feature_map_options(c, query));
         m.features = map->output_dims();
         m.omega_columns = map->omega_columns();
         m.orthogonal_draw = map->draws_orthogonal();

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "stepscope/config.h"
 #include "stepscope/types.h"
 
 namespace stepscope {
@@ -75,6 +76,10 @@ const std::vector<std::string>& feature_map_names();
 // Throws Error naming `feature_map` or `feature_map_dimensions` when the
 // options are impossible (unknown name, non-positive or too small n_dims).
 std::unique_ptr<FeatureMap> make_feature_map(const FeatureMapOptions& options);
+
+// The options the builder gives the feature map of a module with `query_dims` per head: the
+// config's feature_map, feature_map_dimensions and stabilisation, the map's own softmax_temp.
+FeatureMapOptions feature_map_options(const ModelConfig& config, int query_dims);
 
 // The reference's orthogonal_random_matrix_: blocks of D columns from the Q of
 // the QR of a (D, D) Gaussian, each column scaled by the norm of a Gaussian row.
