@@ -248,9 +248,14 @@ private slots:
         const int before = run.traces().size();
         QThread::msleep(300);
         run.pause();
+        // Still not taking batches: the engine meets the pause while it waits for room.
+        QThread::msleep(50);
         QVERIFY(wait_idle(run));
         const int stepped_while_blocked = run.traces().size() - before;
         QVERIFY2(stepped_while_blocked <= 3 * 256, qPrintable(QString::number(stepped_while_blocked)));
+        // The pause came while the engine waited for room: the steps it held still reached the window.
+        QCOMPARE(run.stateAt(run.lastStep()).state.step, run.lastStep());
+        QVERIFY_THROWS_EXCEPTION(stepscope::Error, run.stateAt(run.lastStep() + 1));
     }
 
     // A cancelled replay throws before it changes anything: the run stays at its step.

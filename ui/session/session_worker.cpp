@@ -84,14 +84,18 @@ void SessionWorker::openSnapshot(const QString& path) {
     emit commandDone();
 }
 
-bool SessionWorker::send(StepBatch batch, uint64_t epoch) {
+bool SessionWorker::waitForRoom(uint64_t epoch) {
     while (unacknowledged_.load() >= kMaxBatchesInFlight) {
         if (cancelled(epoch)) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    ++unacknowledged_;
-    emit stepped(batch);
     return true;
+}
+
+void SessionWorker::send(std::shared_ptr<std::vector<BatchRecord>>& records) {
+    ++unacknowledged_;
+    emit stepped(StepBatch{std::move(records)});
+    records = std::make_shared<std::vector<BatchRecord>>();
 }
 
 void SessionWorker::runSteps(int64_t count, uint64_t epoch) {
@@ -113,17 +117,15 @@ void SessionWorker::runSteps(int64_t count, uint64_t epoch) {
         ++done;
         const auto now = std::chrono::steady_clock::now();
         if (now - last_flush >= kFlushInterval || records->size() >= kMaxRecordsPerBatch) {
-            if (!send(StepBatch{std::move(records)}, epoch)) break;
+            // Cancelled while waiting: the records held go out below, with the last ones.
+            if (!waitForRoom(epoch)) break;
+            send(records);
             emit progress(done, count);
-            records = std::make_shared<std::vector<BatchRecord>>();
             last_flush = now;
         }
     }
     // Steps taken are the run's, cancelled or not: the last records go out whatever the receiver's backlog.
-    if (!records->empty()) {
-        ++unacknowledged_;
-        emit stepped(StepBatch{std::move(records)});
-    }
+    if (!records->empty()) send(records);
     emit progress(done, count);
     emit stepsFinished(done, done < count && error.isEmpty(), error);
 }

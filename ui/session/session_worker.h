@@ -69,8 +69,10 @@ signals:
 
 private:
     void runSteps(int64_t count, uint64_t epoch);
-    // Sends a batch once the receiver has room for it; false when `epoch` was cancelled meanwhile.
-    bool send(StepBatch batch, uint64_t epoch);
+    // Waits until the receiver has room for another batch; false when `epoch` was cancelled meanwhile.
+    bool waitForRoom(uint64_t epoch);
+    // Hands `records` to the receiver and leaves an empty vector in their place.
+    void send(std::shared_ptr<std::vector<BatchRecord>>& records);
     // True once a command posted under `epoch` should stop.
     bool cancelled(uint64_t epoch) const { return epoch_.load() != epoch; }
 
