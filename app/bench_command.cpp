@@ -26,7 +26,8 @@ using namespace stepscope;
 
 constexpr const char* kUsage =
     "usage: stepscope bench [--attention linear|causal-linear|full] [--batch N] [--steps N] [--threads N]\n"
-    "                       [--precision f32|bf16|q8] [--device cpu|cuda] [--repeats N] [--bandwidth] [--json]\n"
+    "                       [--precision f32|bf16|q8] [--cache-precision f32|bf16] [--device cpu|cuda]\n"
+    "                       [--repeats N] [--bandwidth] [--json]\n"
     "                       [--layers N] [--heads N] [--head-dimensions N] [--feed-forward N]\n"
     "                       [--observe attention,spectrum [--observe-layer L] [--observe-element N]]\n"
     "  Builds the seed example (8 layers, 12 heads of 32 query and value dimensions, d_model 384,\n"
@@ -37,7 +38,8 @@ constexpr const char* kUsage =
     "  state or the cache of the average step) with the rate that is read at the best time.\n"
     "  --bandwidth also measures the machine's read bandwidth between the runs (a streaming read\n"
     "  of 256 MiB on as many threads as the step) and prints the step's rate as a ratio of it.\n"
-    "  --threads limits oneTBB (default: all cores).\n"
+    "  --threads limits oneTBB (default: all cores). --cache-precision keeps full attention's key/value\n"
+    "  cache in bfloat16 (default f32).\n"
     "  --json prints one JSON object instead. --observe also times the same steps observing layer L\n"
     "  (default 0) for all batch elements or only element N, the plain and observed runs\n"
     "  alternating, and prints both with their ratio (CPU only).\n";
@@ -61,6 +63,7 @@ BenchOptions options_from(const cli::Arguments& args) {
     config.kind = ModelKind::Encoder;
     config.attention_type = args.choice("attention", "linear", attention_kind_names());
     config.precision = args.choice("precision", "f32", precision_names());
+    config.cache_precision = args.choice("cache-precision", "f32", cache_precision_names());
     options.device = args.device();
     config.n_layers = static_cast<int>(args.integer("layers", 8, 1, 64));
     config.n_heads = static_cast<int>(args.integer("heads", 12, 1, 64));
@@ -104,8 +107,10 @@ StepBytes step_bytes(const Model& model, const State& state, int batch, int step
     for (const auto& [name, tensor] : model.tensors())
         bytes.weights += double(tensor.values.size()) *
                          (tensor.shape.size() == 2 ? bytes_per_weight(config.precision) : sizeof(float));
+    const double cache_element_bytes =
+        cache_precision_from_name(config.cache_precision) == CachePrecision::Bf16 ? 2 : sizeof(float);
     if (cached(config))
-        bytes.state = double(sizeof(float)) * config.n_layers * batch * config.n_heads *
+        bytes.state = cache_element_bytes * config.n_layers * batch * config.n_heads *
                       (config.query_dimensions + config.value_dimensions) * (steps + 1) / 2.0;
     else
         bytes.state = double(state.bytes());
@@ -188,10 +193,10 @@ int bench(const cli::Arguments& args) {
     if (options.json) {
         std::printf(
             "{\"attention\": \"%s\", \"batch\": %d, \"steps\": %d, \"threads\": %ld, \"precision\": \"%s\", "
-            "\"device\": \"%s\", \"repeats\": %d, \"ms_per_step\": %.6g, \"ms_per_step_median\": %.6g, "
-            "\"steps_per_second\": %.6g, \"state_bytes\": %zu, \"kernels\": \"%s\"",
+            "\"cache_precision\": \"%s\", \"device\": \"%s\", \"repeats\": %d, \"ms_per_step\": %.6g, "
+            "\"ms_per_step_median\": %.6g, \"steps_per_second\": %.6g, \"state_bytes\": %zu, \"kernels\": \"%s\"",
             config.attention_type.c_str(), options.batch, options.steps, threads, config.precision.c_str(),
-            device_name(options.device), options.repeats, best, middle, 1000.0 / best, state_bytes,
+            config.cache_precision.c_str(), device_name(options.device), options.repeats, best, middle, 1000.0 / best, state_bytes,
             linear_kernel_isa());
         std::printf(", \"weight_bytes\": %.0f, \"state_read_bytes\": %.0f, \"bytes_per_step\": %.0f, "
                     "\"gb_per_second\": %.6g",
@@ -208,10 +213,10 @@ int bench(const cli::Arguments& args) {
         std::printf("}\n");
         return 0;
     }
-    std::printf("%s attention, %d layers, %d heads x %d dims, d_ff %d, batch %d, %d steps, %ld threads, %s, %s\n",
+    std::printf("%s attention, %d layers, %d heads x %d dims, d_ff %d, batch %d, %d steps, %ld threads, %s%s, %s\n",
                 config.attention_type.c_str(), config.n_layers, config.n_heads, config.query_dimensions,
                 config.feed_forward_dimensions, options.batch, options.steps, threads, config.precision.c_str(),
-                device_name(options.device));
+                cached(config) ? (", cache " + config.cache_precision).c_str() : "", device_name(options.device));
     std::printf("  kernels:        %s (STEPSCOPE_ISA=baseline|avx2|avx512 chooses another)\n", linear_kernel_isa());
     std::printf("  ms per step:    %.4g best, %.4g median of %d runs\n", best, middle, options.repeats);
     std::printf("  steps per sec:  %.1f\n", 1000.0 / best);
@@ -237,7 +242,7 @@ int bench(const cli::Arguments& args) {
 int run_bench(int argc, char** argv) {
     return stepscope::cli::run_guarded(
         "bench", bench, argc, argv,
-        {"attention", "batch", "steps", "threads", "precision", "device", "repeats", "layers", "heads",
+        {"attention", "batch", "steps", "threads", "precision", "cache-precision", "device", "repeats", "layers", "heads",
          "head-dimensions", "feed-forward", "observe", "observe-layer", "observe-element"},
         {"json", "bandwidth"}, kUsage);
 }

@@ -185,6 +185,21 @@ private slots:
         QVERIFY2(message.contains("favor") && message.contains("cpu"), qPrintable(message));
     }
 
+    // q8 weights and a bfloat16 key/value cache are CPU only: asking for CUDA names what and where.
+    void cpu_only_precisions_are_refused() {
+        STEPSCOPE_REQUIRE_CUDA();
+        ModelConfig q8 = golden_model("enc_full")->config(), bf16_cache = q8;
+        q8.precision = "q8";
+        bf16_cache.cache_precision = "bf16";
+        for (const ModelConfig& config : {q8, bf16_cache}) {
+            const auto model = Model::create_random(config, 1);
+            const QString message = error_of([&] { make_stepper(model, Device::Cuda); });
+            QVERIFY2(message.contains(config.precision == "q8" ? "precision q8" : "cache_precision bf16") &&
+                         message.contains("--device cpu"),
+                     qPrintable(message));
+        }
+    }
+
     // The seed example (8 layers, 12 heads of 32, d_ff 1536, batch 10), each
     // device feeding back its own output for 100 steps. Differences do not
     // compound: the same perturbation experiment as above keeps y within 6e-6.

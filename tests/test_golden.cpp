@@ -3,6 +3,7 @@
 
 #include <QFileInfo>
 
+#include "stepscope/attention_kind.h"
 #include "stepscope/model.h"
 #include "stepscope/snapshot.h"
 #include "test_support.h"
@@ -30,6 +31,16 @@ Run run_recurrent(const Model& model, const SafetensorsFile& io) {
         run.y.insert(run.y.end(), y.data(), y.data() + y.size());
     }
     return run;
+}
+
+bool keeps_cache(const std::string& attention_type) {
+    return attention_capabilities(attention_type).kept == KeptState::Cache;
+}
+
+// Whether a module of the model keeps a key/value cache (softmax attention, self or cross).
+bool keeps_cache(const ModelConfig& config) {
+    return keeps_cache(config.self_attention()) ||
+           (config.kind == ModelKind::Decoder && keeps_cache(config.cross_attention_type));
 }
 
 }  // namespace
@@ -70,6 +81,32 @@ private slots:
             qInfo("%s: max |%s - reference| = %.3g", case_name.c_str(), tensor_name.c_str(), state_deviation.worst);
             STEPSCOPE_COMPARE_CLOSE(case_name + " " + tensor_name, actual.values, expected.values, tolerance, 0.0);
         }
+    }
+
+    // The bound for a bfloat16 key/value cache: every output within 1e-2 of the reference.
+    void bf16_cache_stays_within_1e_2_of_reference_data() {
+        QTest::addColumn<QString>("name");
+        for (const testing::GoldenCase& golden : testing::golden_cases()) {
+            const auto model = load_model(testing::golden_path(golden.name, "model.safetensors"));
+            if (keeps_cache(model->config())) QTest::newRow(golden.name) << QString(golden.name);
+        }
+    }
+
+    void bf16_cache_stays_within_1e_2_of_reference() {
+        QFETCH(QString, name);
+        const std::string case_name = name.toStdString();
+        const auto exact = load_model(testing::golden_path(case_name, "model.safetensors"));
+        ModelConfig config = exact->config();
+        config.cache_precision = "bf16";
+        const auto model = Model::from_tensors(config, exact->tensors());
+        const SafetensorsFile io = read_safetensors(testing::golden_path(case_name, "io.safetensors"));
+        const Run run = run_recurrent(*model, io);
+        const Tensor& expected_y = io.tensors.at("y");
+        const auto deviation = testing::max_deviation(run.y, expected_y.values);
+        qInfo("%s, bf16 cache: max |y - reference| = %.3g", case_name.c_str(), deviation.worst);
+        STEPSCOPE_COMPARE_CLOSE(case_name + " y, bf16 cache", run.y, expected_y.values, 1e-2, 0.0);
+        // The cache really is bfloat16: the float one would match to 1e-4.
+        QVERIFY(deviation.worst > 1e-6);
     }
 
     void batch_form_matches_reference_data() {

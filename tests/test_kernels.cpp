@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "attention_kernels.h"
+#include "bfloat16.h"
 #include "layer_norm_activation.h"
 #include "linear.h"
 #include "stepscope/error.h"
@@ -291,13 +292,37 @@ private slots:
                 }
     }
 
+    // Widths below a vector, of whole vectors, and vectors and a tail; both cache precisions.
+    void full_attention_matches_scalar_and_weights_sum_to_one_data() {
+        QTest::addColumn<int>("key_dims");
+        QTest::addColumn<int>("value_dims");
+        QTest::addColumn<QString>("precision");
+        for (const std::string& precision : cache_precision_names())
+            for (const auto& [key_dims, value_dims] : {std::pair{6, 5}, std::pair{32, 32}, std::pair{40, 37}}) {
+                const QString name = QString::fromStdString(precision);
+                QTest::addRow("%s %dx%d", qPrintable(name), key_dims, value_dims) << key_dims << value_dims << name;
+            }
+    }
+
     void full_attention_matches_scalar_and_weights_sum_to_one() {
-        const int batch = 3, heads = 4, key_dims = 6, value_dims = 5;
+        QFETCH(int, key_dims);
+        QFETCH(int, value_dims);
+        QFETCH(QString, precision);
+        const int batch = 3, heads = 4;
+        const CachePrecision cache_precision = cache_precision_from_name(precision.toStdString());
         KeyValueCache cache;
         // 70 steps cross several geometric growths of the cache.
-        for (int t = 0; t < 70; ++t)
-            cache.append(random_matrix(batch * heads, key_dims, t), random_matrix(batch * heads, value_dims, t + 500));
+        for (int t = 0; t < 70; ++t) {
+            const RowMatrix keys = random_matrix(batch * heads, key_dims, t);
+            cache.append(keys, random_matrix(batch * heads, value_dims, t + 500), cache_precision);
+            // A bf16 cache holds each key rounded to bfloat16, and the steps before stay through the growths.
+            const RowMatrix stored = cache_precision == CachePrecision::Bf16
+                                         ? RowMatrix(keys.unaryExpr([](float v) { return round_to_bf16(v); }))
+                                         : keys;
+            QCOMPARE(RowMatrix(cache.head_keys(5).row(t)), RowMatrix(stored.row(5)));
+        }
         QCOMPARE(cache.length, 70);
+        QCOMPARE(cache.precision, cache_precision);
         QVERIFY(cache.capacity() >= 70);
         const RowMatrix queries = random_matrix(batch * heads, key_dims, 999);
         for (const std::vector<int>& lengths : {std::vector<int>{}, std::vector<int>{70, 12, 1}}) {
@@ -321,7 +346,8 @@ private slots:
         const float temperature = 0.4f;
         KeyValueCache cache;
         for (int t = 0; t < 40; ++t)
-            cache.append(random_matrix(rows, key_dims, t), random_matrix(rows, value_dims, t + 500));
+            cache.append(random_matrix(rows, key_dims, t), random_matrix(rows, value_dims, t + 500),
+                         CachePrecision::F32);
         cache.starts = {0, 1, 17, 39, 40, 5, 0, 33, 12, 40, 2, 39};
         const RowMatrix queries = random_matrix(rows, key_dims, 999);
         for (const std::vector<int>& lengths : {std::vector<int>{}, std::vector<int>{40, 20, 3}}) {

@@ -82,12 +82,16 @@ private slots:
         QTest::addColumn<QString>("self");
         QTest::addColumn<QString>("cross");
         QTest::addColumn<QString>("feature_map");
-        QTest::newRow("linear encoder") << int(ModelKind::Encoder) << "linear" << "full" << "elu";
-        QTest::newRow("full encoder") << int(ModelKind::Encoder) << "full" << "full" << "elu";
-        QTest::newRow("favor encoder (drawn omega)") << int(ModelKind::Encoder) << "linear" << "full" << "favor";
-        QTest::newRow("linear decoder") << int(ModelKind::Decoder) << "linear" << "linear" << "elu";
-        QTest::newRow("full decoder") << int(ModelKind::Decoder) << "full" << "full" << "elu";
-        QTest::newRow("grf decoder") << int(ModelKind::Decoder) << "linear" << "linear" << "grf";
+        QTest::addColumn<QString>("cache_precision");
+        QTest::newRow("linear encoder") << int(ModelKind::Encoder) << "linear" << "full" << "elu" << "f32";
+        QTest::newRow("full encoder") << int(ModelKind::Encoder) << "full" << "full" << "elu" << "f32";
+        QTest::newRow("full encoder, bf16 cache") << int(ModelKind::Encoder) << "full" << "full" << "elu" << "bf16";
+        QTest::newRow("favor encoder (drawn omega)")
+            << int(ModelKind::Encoder) << "linear" << "full" << "favor" << "f32";
+        QTest::newRow("linear decoder") << int(ModelKind::Decoder) << "linear" << "linear" << "elu" << "f32";
+        QTest::newRow("full decoder") << int(ModelKind::Decoder) << "full" << "full" << "elu" << "f32";
+        QTest::newRow("full decoder, bf16 cache") << int(ModelKind::Decoder) << "full" << "full" << "elu" << "bf16";
+        QTest::newRow("grf decoder") << int(ModelKind::Decoder) << "linear" << "linear" << "grf" << "f32";
     }
 
     void snapshot_at_50_resumes_bit_for_bit() {
@@ -95,8 +99,10 @@ private slots:
         QFETCH(QString, self);
         QFETCH(QString, cross);
         QFETCH(QString, feature_map);
-        const ModelConfig config =
+        QFETCH(QString, cache_precision);
+        ModelConfig config =
             small_config(ModelKind(kind), self.toStdString(), cross.toStdString(), feature_map.toStdString());
+        config.cache_precision = cache_precision.toStdString();
         const auto model = Model::create_random(config, 11);
         const Memory memory = fixed_memory(config, 2);
 
@@ -186,6 +192,33 @@ private slots:
         file.tensors.at("state.0.starts").integers[1] = 1000;
         const QString message = testing::error_of([&] { restore_snapshot(*model, file); });
         QVERIFY2(message.contains("state.0.starts"), qPrintable(message));
+    }
+
+    // A bf16 cache holds half the bytes, is saved as BF16 tensors (exactly what it holds), and a model
+    // that keeps its cache in f32 refuses it rather than reading its bits as floats.
+    void a_bf16_cache_is_saved_as_bf16_and_kept_to_its_model() {
+        ModelConfig config = small_config(ModelKind::Encoder, "full");
+        const auto exact = Model::create_random(config, 5);
+        config.cache_precision = "bf16";
+        const auto halved = Model::from_tensors(config, exact->tensors());
+        State exact_state = exact->new_state(), halved_state = halved->new_state();
+        run(*exact, exact_state, 0, 20, {});
+        run(*halved, halved_state, 0, 20, {});
+        const KeyValueCache& cache = halved_state.layers[0].self_attention.cache();
+        QVERIFY(cache.bf16());
+        QCOMPARE(cache.keys.size(), 0L);
+        QCOMPARE(halved_state.bytes() * 2, exact_state.bytes());
+
+        const SafetensorsFile file = make_snapshot(*halved, halved_state);
+        QCOMPARE(file.tensors.at("state.0.0").dtype, DType::BF16);
+        QCOMPARE(file.tensors.at("state.0.1").dtype, DType::BF16);
+        QCOMPARE(make_snapshot(*exact, exact_state).tensors.at("state.0.0").dtype, DType::F32);
+        QVERIFY(restore_snapshot(*halved, file) == halved_state);
+
+        RowMatrix y;
+        const RowMatrix x = input_at(20, 2, config.d_model());
+        const QString message = testing::error_of([&] { exact->step(x, halved_state, y); });
+        QVERIFY2(message.contains("kept in bf16") && message.contains("cache_precision"), qPrintable(message));
     }
 
     void a_state_of_another_shape_is_refused_before_stepping() {

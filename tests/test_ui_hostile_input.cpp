@@ -216,6 +216,15 @@ private slots:
         at_64.steps = 64;
         at_65.steps = 65;
         QVERIFY(estimate_state_bytes(config, at_65) > 1.9 * estimate_state_bytes(config, at_64));
+        // A bfloat16 cache is estimated at half the bytes, and its state stays within that.
+        ModelConfig halved = config;
+        halved.cache_precision = "bf16";
+        QCOMPARE(2 * estimate_state_bytes(halved, at_65), estimate_state_bytes(config, at_65));
+        const auto halved_model = Model::from_tensors(halved, model->tensors());
+        State halved_state = halved_model->new_state();
+        for (int t = 0; t < 65; ++t) halved_model->step(x, halved_state, y);
+        QVERIFY(double(halved_state.bytes()) <= estimate_state_bytes(halved, at_65));
+        QVERIFY(double(halved_state.bytes()) > 0.9 * estimate_state_bytes(halved, at_64));
     }
 
     // --- size arithmetic and bounds ------------------------------------------------------

@@ -121,6 +121,16 @@ private slots:
         }
     }
 
+    // Every cache precision the engine has is offered and reaches the config.
+    void cache_precisions_reach_the_config() {
+        ModelPanel panel;
+        for (const std::string& precision : cache_precision_names()) {
+            QVERIFY(panel.setField("cache_precision", QString::fromStdString(precision)));
+            QVERIFY(panel.config().has_value());
+            QCOMPARE(panel.config()->cache_precision, precision);
+        }
+    }
+
     void models_too_large_for_memory_are_refused() {
         ModelPanel panel;
         QVERIFY(panel.setField("n_layers", "64"));

@@ -145,6 +145,11 @@ ModelPanel::ModelPanel(QWidget* parent)
     addField(form, "precision", tr("Weight precision"),
              comboField(to_qt(precision_names()), [](const ModelConfig& c) { return QString::fromStdString(c.precision); }),
              help(tr("Storage of the weights (Stepscope): bfloat16, or 8-bit blocks of 32 with a scale (CPU only)"), "f32"));
+    addField(form, "cache_precision", tr("Cache precision"),
+             comboField(to_qt(cache_precision_names()),
+                        [](const ModelConfig& c) { return QString::fromStdString(c.cache_precision); }),
+             help(tr("Storage of softmax attention's key/value cache (Stepscope): bfloat16 halves it (CPU only)"),
+                  "f32"));
 
     device_->setObjectName(QStringLiteral("device"));
     device_->addItem(tr("CPU"), int(Device::Cpu));

@@ -104,6 +104,9 @@ void require_device_support(const Model& model) {
     // The device multiplies float32 (or bfloat16-rounded) weights; it has no kernel for q8's integer sums.
     if (model.precision() == Precision::Q8)
         throw Error("precision q8 is not implemented on CUDA (there: f32, bf16); step this model with --device cpu");
+    if (cache_precision_from_name(model.config().cache_precision) != CachePrecision::F32)
+        throw Error("cache_precision " + model.config().cache_precision +
+                    " is not implemented on CUDA (there: f32); step this model with --device cpu");
     for (const AttentionModule& module : model.attention_modules())
         if (module.kind->feature_map) feature_map_kind(module, model.config());  // refuses maps without a kernel
 }

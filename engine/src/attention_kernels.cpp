@@ -36,7 +36,8 @@ constexpr int kLanes = Eigen::internal::packet_traits<float>::size;
 // How far ahead of a cache stream to prefetch: a head's keys and values come
 // from memory (the weights stream through the caches every step), and the
 // hardware prefetcher restarts at every head.
-constexpr long kPrefetchFloats = 2048;
+constexpr long kPrefetchBytes = 8192;
+constexpr long kCacheLineBytes = 64;
 
 // a . b over n floats: whole packets, their lanes summed, then the tail.
 float dot(const float* a, const float* b, int n) {
@@ -133,37 +134,43 @@ void reference::linear_attention_step(const ConstMatrixRef& phi_k, const ConstMa
     reference::linear_attention_readout(phi_q, state, eps, out);
 }
 
-void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
-                    const std::vector<int>& valid_lengths, int heads, MatrixRef out, RowMatrix& weights) {
+namespace {
+
+// Prefetches the start of a cache row holding `elements` valid elements.
+template <typename Element>
+void prefetch_row(const Element* row, long elements) {
+    const long bytes = std::min(kPrefetchBytes, elements * long(sizeof(Element)));
+    const char* start = reinterpret_cast<const char*>(row);
+    for (long b = 0; b < bytes; b += kCacheLineBytes) Eigen::internal::prefetch(start + b);
+}
+
+// Softmax attention over a cache whose keys (N*H, capacity*D) and values (N*H, capacity*M) hold
+// `Element`s: float32, or bfloat16 bits read by the `_bf16` passes.
+template <typename Element, typename Dots, typename WeightedRows>
+void full_attention_over(const ConstMatrixRef& queries, const KeyValueCache& cache, const Element* all_keys,
+                         const Element* all_values, Dots scaled_dots, WeightedRows weighted_rows, float temperature,
+                         const std::vector<int>& valid_lengths, int heads, MatrixRef out, RowMatrix& weights) {
     const int rows = static_cast<int>(queries.rows());
     const int key_dims = cache.key_dims, value_dims = cache.value_dims;
-    // Sized like the cache (a multiple of its quantum); grows with it, geometrically.
-    if (weights.rows() != rows || weights.cols() < cache.length)
-        weights.resize(rows, std::max(cache.capacity(), KeyValueCache::kCapacityQuantum));
-    // The run-time dispatched passes: in a portable build Eigen's packets here are SSE only.
-    const kernels::LinearKernels& kernels = kernels::linear_kernels();
+    const long key_stride = long(cache.capacity()) * key_dims, value_stride = long(cache.capacity()) * value_dims;
     for_each_head(rows, long(cache.length) * (key_dims + value_dims), [&](int r) {
         const int valid = valid_keys(cache, valid_lengths, r, heads);
         const float* query = queries.row(r).data();
-        const float* keys = cache.keys.row(r).data();      // (T, D)
-        const float* values = cache.values.row(r).data();  // (T, M)
-        float* scores = weights.row(r).data();             // (T)
-        // The streams' own prefetches start kPrefetchFloats in; this covers
+        const Element* keys = all_keys + r * key_stride;        // (T, D)
+        const Element* values = all_values + r * value_stride;  // (T, M)
+        float* scores = weights.row(r).data();                  // (T)
+        // The streams' own prefetches start kPrefetchBytes in; this covers
         // the start of the next head, which the same worker usually takes.
         if (r + 1 < rows) {
             const long next_valid = valid_keys(cache, valid_lengths, r + 1, heads);
-            const float* next_keys = cache.keys.row(r + 1).data();
-            const float* next_values = cache.values.row(r + 1).data();
-            for (long i = 0; i < std::min(kPrefetchFloats, next_valid * key_dims); i += kLanes)
-                Eigen::internal::prefetch(next_keys + i);
-            for (long i = 0; i < std::min(kPrefetchFloats, next_valid * value_dims); i += kLanes)
-                Eigen::internal::prefetch(next_values + i);
+            prefetch_row(keys + key_stride, next_valid * key_dims);
+            prefetch_row(values + value_stride, next_valid * value_dims);
         }
         // A cleared head attends from its start on: keys [first, valid) of the row.
         const int first = cache.start(r), count = std::max(valid - first, 0);
         std::fill(scores, scores + first, 0.0f);
         // pass 1: query dot keys, scaled
-        kernels.scaled_dots(query, keys + long(first) * key_dims, count, key_dims, temperature, scores + first);
+        scaled_dots(query, keys + long(first) * key_dims, count, key_dims, temperature, scores + first);
         // pass 2: softmax over the attended keys, the others weigh 0
         if (count > 0) {
             Eigen::Map<Eigen::ArrayXf> attended(scores + first, count);
@@ -172,8 +179,25 @@ void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, f
         }
         std::fill(scores + first + count, scores + cache.length, 0.0f);
         // pass 3: weighted sum of the values
-        kernels.weighted_rows(scores + first, values + long(first) * value_dims, count, value_dims, out.row(r).data());
+        weighted_rows(scores + first, values + long(first) * value_dims, count, value_dims, out.row(r).data());
     });
+}
+
+}  // namespace
+
+void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
+                    const std::vector<int>& valid_lengths, int heads, MatrixRef out, RowMatrix& weights) {
+    // Sized like the cache (a multiple of its quantum); grows with it, geometrically.
+    if (weights.rows() != queries.rows() || weights.cols() < cache.length)
+        weights.resize(queries.rows(), std::max(cache.capacity(), KeyValueCache::kCapacityQuantum));
+    // The run-time dispatched passes: in a portable build Eigen's packets here are SSE only.
+    const kernels::LinearKernels& kernels = kernels::linear_kernels();
+    if (cache.bf16())
+        full_attention_over(queries, cache, cache.keys_bf16.data(), cache.values_bf16.data(), kernels.scaled_dots_bf16,
+                            kernels.weighted_rows_bf16, temperature, valid_lengths, heads, out, weights);
+    else
+        full_attention_over(queries, cache, cache.keys.data(), cache.values.data(), kernels.scaled_dots,
+                            kernels.weighted_rows, temperature, valid_lengths, heads, out, weights);
 }
 
 void reference::full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,

@@ -21,10 +21,12 @@ class RecurrentCrossAttentionLayer;
 struct AttentionScratch;
 struct LayerStep;
 
-// A module's widths, for memory estimates: H, D, M, and F and C of its feature map (0 without one).
+// A module's widths, for memory estimates: H, D, M, F and C of its feature map (0 without one), and
+// the bytes of one key/value cache element.
 struct ModuleWidths {
     double heads = 0, query = 0, value = 0;
     double features = 0, omega_columns = 0;
+    double cache_element_bytes = sizeof(float);
 };
 
 class AttentionKind {

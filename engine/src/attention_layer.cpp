@@ -63,6 +63,7 @@ InnerAttention::InnerAttention(const ModelConfig& config, const std::string& typ
       value_dims_(value_dims),
       eps_(static_cast<float>(config.eps)),
       temperature_(static_cast<float>(config.softmax_temp.value_or(default_softmax_temp(query_dims)))),
+      cache_precision_(cache_precision_from_name(config.cache_precision)),
       draw_tag_(draw_tag) {
     if (!capabilities_->feature_map) return;
     feature_map_ = make_feature_map(feature_map_options(config, query_dims));

@@ -54,6 +54,8 @@ public:
     int omega_columns() const { return feature_map_ ? feature_map_->omega_columns() : 0; }
     float eps() const { return eps_; }
     float temperature() const { return temperature_; }
+    // How a key/value cache keeps its steps (kinds that keep one).
+    CachePrecision cache_precision() const { return cache_precision_; }
 
     // The omega of this sequence: the stored one, or a draw made from the
     // sequence seed when the state is new (as the reference redraws on an
@@ -69,6 +71,7 @@ private:
     const AttentionCapabilities* capabilities_;
     int heads_, query_dims_, value_dims_;
     float eps_, temperature_;
+    CachePrecision cache_precision_;
     std::unique_ptr<FeatureMap> feature_map_;  // kinds with a feature map only
     RowMatrix stored_omega_;
     uint64_t draw_tag_;

@@ -108,6 +108,7 @@ const std::map<std::string, Setter>& setters() {
         {"cross_value_dimensions", int_field(&ModelConfig::cross_value_dimensions)},
         {"cross_model_dimensions", int_field(&ModelConfig::cross_model_dimensions)},
         {"precision", string_field(&ModelConfig::precision)},
+        {"cache_precision", string_field(&ModelConfig::cache_precision)},
     };
     return table;
 }
@@ -242,9 +243,10 @@ struct Named {
     Value value;
 };
 
-// Adding a precision or an activation is one line here (and its enum value in config.h).
+// Adding a precision, a cache precision or an activation is one line here (and its enum value in config.h).
 constexpr Named<Precision> kPrecisions[] = {
     {"f32", Precision::F32}, {"bf16", Precision::Bf16}, {"q8", Precision::Q8}};
+constexpr Named<CachePrecision> kCachePrecisions[] = {{"f32", CachePrecision::F32}, {"bf16", CachePrecision::Bf16}};
 constexpr Named<Activation> kActivations[] = {{"relu", Activation::Relu}, {"gelu", Activation::Gelu}};
 
 template <typename Value, size_t N>
@@ -271,6 +273,22 @@ const std::vector<std::string>& precision_names() {
 }
 
 Precision precision_from_name(const std::string& name) { return parse("precision", name, kPrecisions); }
+
+const std::vector<std::string>& cache_precision_names() {
+    static const std::vector<std::string> names = names_of(kCachePrecisions);
+    return names;
+}
+
+CachePrecision cache_precision_from_name(const std::string& name) {
+    return parse("cache_precision", name, kCachePrecisions);
+}
+
+const std::string& cache_precision_name(CachePrecision precision) {
+    const auto& names = cache_precision_names();
+    for (size_t i = 0; i < names.size(); ++i)
+        if (kCachePrecisions[i].value == precision) return names[i];
+    throw Error("unknown cache precision");
+}
 
 const std::vector<std::string>& activation_names() {
     static const std::vector<std::string> names = names_of(kActivations);
@@ -341,6 +359,7 @@ void validate(const ModelConfig& c) {
         require_product_at_most("cross_model_dimensions", "cross_n_heads", "cross_value_dimensions",
                                 c.effective_cross_model_dimensions());
     require_one_of("precision", c.precision, precision_names());
+    require_one_of("cache_precision", c.cache_precision, cache_precision_names());
     // A feature map's own limits (n_dims too small for its construction).
     make_feature_map(feature_map_options(c, c.query_dimensions));
     require_feasible_feature_draw(c);
@@ -391,6 +410,7 @@ std::string config_to_json(const ModelConfig& c) {
         {"eps", c.eps},
         {"feature_map", c.feature_map},
         {"precision", c.precision},
+        {"cache_precision", c.cache_precision},
     };
     if (c.kind == ModelKind::Encoder) {
         out["attention_type"] = c.attention_type;

@@ -74,6 +74,10 @@ struct LinearKernels {
     // out (width) = sum_t a[t] rows(t, :) for rows (count, width).
     void (*scaled_dots)(const float* query, const float* keys, int count, int dims, float scale, float* scores);
     void (*weighted_rows)(const float* a, const float* rows, int count, int width, float* out);
+    // The same passes over a bfloat16 cache (keys and rows as bfloat16 bits), summed in floats as above.
+    void (*scaled_dots_bf16)(const float* query, const uint16_t* keys, int count, int dims, float scale,
+                             float* scores);
+    void (*weighted_rows_bf16)(const float* a, const uint16_t* rows, int count, int width, float* out);
 };
 
 const LinearKernels& baseline_kernels();  // x86-64-v2: SSE4.1, no FMA

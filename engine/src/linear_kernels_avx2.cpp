@@ -26,6 +26,11 @@ struct Ops {
         second = _mm256_castsi256_ps(_mm256_and_si256(pairs, _mm256_set1_epi32(int(0xffff0000u))));
     }
 
+    static F load_bf16(const uint16_t* p) {
+        const I halves = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(halves, 16));
+    }
+
     static I load_quants(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const I*>(p)); }
     static I broadcast4(const int8_t* x) {
         int32_t four;

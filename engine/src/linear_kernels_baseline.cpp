@@ -26,6 +26,11 @@ struct Ops {
         second = _mm_castsi128_ps(_mm_and_si128(pairs, _mm_set1_epi32(int(0xffff0000u))));
     }
 
+    static F load_bf16(const uint16_t* p) {
+        const I halves = _mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const I*>(p)));
+        return _mm_castsi128_ps(_mm_slli_epi32(halves, 16));
+    }
+
     static I load_quants(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const I*>(p)); }
     static I broadcast4(const int8_t* x) {
         int32_t four;

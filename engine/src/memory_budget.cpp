@@ -48,6 +48,7 @@ Module module_widths(const ModelConfig& c, const std::string& type, int heads, i
     m.heads = heads;
     m.query = query;
     m.value = value;
+    if (cache_precision_from_name(c.cache_precision) == CachePrecision::Bf16) m.cache_element_bytes = 2;
     if (kind.feature_map) {
         const auto map = make_feature_map(feature_map_options(c, query));
         m.features = map->output_dims();

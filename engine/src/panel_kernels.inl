@@ -5,6 +5,7 @@
 // Ops: kLanes floats per vector F, integer vector I, and
 //   zero, load, store, broadcast, mul, fmadd(a, b, c) = a b + c   float vectors
 //   widen_bf16(p, first, second)   2 kLanes interleaved bfloat16 -> two float vectors
+//   load_bf16(p)                   kLanes consecutive bfloat16 -> one float vector
 //   load_quants, broadcast4        kLanes x 4 unsigned weight bytes; 4 signed input bytes to every lane
 //   block_start(offset), dot4      per lane: sums + sum of the 4 byte products (+128 cancelled)
 //   to_float                       int32 lanes -> floats
@@ -203,50 +204,67 @@ void elu_plus_one(const float* x, long n, float* out) {
 
 // How far ahead of a key/value cache stream to prefetch: a head's keys and values come from memory,
 // and the hardware prefetcher restarts at every head.
-constexpr long kCachePrefetchFloats = 2048;
-constexpr int kFloatsPerLine = kCacheLine / int(sizeof(float));
+constexpr long kCachePrefetchBytes = 8192;
+
+// A cache holds float32 or bfloat16 elements (bfloat16 as its bits); both are read as floats.
+inline F load_elements(const float* p) { return Ops::load(p); }
+inline F load_elements(const uint16_t* p) { return Ops::load_bf16(p); }
+inline float widen(float v) { return v; }
+inline float widen(uint16_t v) {
+    const uint32_t bits = uint32_t(v) << 16;
+    float out;
+    __builtin_memcpy(&out, &bits, sizeof out);
+    return out;
+}
+
+template <typename Element>
+constexpr long kPrefetchElements = kCachePrefetchBytes / long(sizeof(Element));
+template <typename Element>
+constexpr int kElementsPerLine = kCacheLine / int(sizeof(Element));
 
 // scores[k] = scale * (query . keys(k, :)) for Keys keys (Keys, dims) side by side, to overlap
 // their loads; every sum in one fixed order (vectors, their lanes, then the tail).
-template <int Keys>
-void dots(const float* query, const float* keys, int dims, float scale, float* scores) {
+template <int Keys, typename Element>
+void dots(const float* query, const Element* keys, int dims, float scale, float* scores) {
     const int packed = dims / Ops::kLanes * Ops::kLanes;
     F acc[Keys];
     for (int k = 0; k < Keys; ++k) acc[k] = Ops::zero();
     for (int i = 0; i < packed; i += Ops::kLanes) {
         const F q = Ops::load(query + i);
         for (int k = 0; k < Keys; ++k) {
-            if (i % kFloatsPerLine == 0) _mm_prefetch(keys + k * dims + i + kCachePrefetchFloats, _MM_HINT_T0);
-            acc[k] = Ops::fmadd(q, Ops::load(keys + k * dims + i), acc[k]);
+            if (i % kElementsPerLine<Element> == 0)
+                _mm_prefetch(keys + k * dims + i + kPrefetchElements<Element>, _MM_HINT_T0);
+            acc[k] = Ops::fmadd(q, load_elements(keys + k * dims + i), acc[k]);
         }
     }
     for (int k = 0; k < Keys; ++k) {
         float total = Ops::reduce_add(acc[k]);
-        for (int i = packed; i < dims; ++i) total += query[i] * keys[k * dims + i];
+        for (int i = packed; i < dims; ++i) total += query[i] * widen(keys[k * dims + i]);
         scores[k] = scale * total;
     }
 }
 
 // scores[t] = scale * (query . keys(t, :)) for keys (count, dims): four keys at a time, then one.
 // A key's score is the same whichever group computes it.
-void scaled_dots(const float* query, const float* keys, int count, int dims, float scale, float* scores) {
+template <typename Element>
+void scaled_dots(const float* query, const Element* keys, int count, int dims, float scale, float* scores) {
     int t = 0;
     for (; t + 4 <= count; t += 4) dots<4>(query, keys + long(t) * dims, dims, scale, scores + t);
     for (; t < count; ++t) dots<1>(query, keys + long(t) * dims, dims, scale, scores + t);
 }
 
 // out (Vectors vectors) = sum_t a[t] rows(t, :Vectors vectors), in order of t.
-template <int Vectors>
-void weighted_columns(const float* a, const float* rows, int count, long stride, float* out) {
+template <int Vectors, typename Element>
+void weighted_columns(const float* a, const Element* rows, int count, long stride, float* out) {
     F acc[Vectors];
     for (int j = 0; j < Vectors; ++j) acc[j] = Ops::zero();
     for (int t = 0; t < count; ++t) {
         const F weight = Ops::broadcast(a[t]);
-        const float* row = rows + t * stride;
+        const Element* row = rows + t * stride;
         for (int j = 0; j < Vectors; ++j) {
-            if (j * Ops::kLanes % kFloatsPerLine == 0)
-                _mm_prefetch(row + j * Ops::kLanes + kCachePrefetchFloats, _MM_HINT_T0);
-            acc[j] = Ops::fmadd(weight, Ops::load(row + j * Ops::kLanes), acc[j]);
+            if (j * Ops::kLanes % kElementsPerLine<Element> == 0)
+                _mm_prefetch(row + j * Ops::kLanes + kPrefetchElements<Element>, _MM_HINT_T0);
+            acc[j] = Ops::fmadd(weight, load_elements(row + j * Ops::kLanes), acc[j]);
         }
     }
     for (int j = 0; j < Vectors; ++j) Ops::store(out + j * Ops::kLanes, acc[j]);
@@ -254,7 +272,8 @@ void weighted_columns(const float* a, const float* rows, int count, long stride,
 
 // out (width) = sum_t a[t] rows(t, :) over rows (count, width): up to four vectors of columns per
 // pass over the rows, then the remaining columns one by one.
-void weighted_rows(const float* a, const float* rows, int count, int width, float* out) {
+template <typename Element>
+void weighted_rows(const float* a, const Element* rows, int count, int width, float* out) {
     int m = 0;
     for (; width - m >= 4 * Ops::kLanes; m += 4 * Ops::kLanes) weighted_columns<4>(a, rows + m, count, width, out + m);
     const int vectors = (width - m) / Ops::kLanes;
@@ -263,7 +282,7 @@ void weighted_rows(const float* a, const float* rows, int count, int width, floa
     if (vectors == 1) weighted_columns<1>(a, rows + m, count, width, out + m);
     for (m += vectors * Ops::kLanes; m < width; ++m) {
         float total = 0;
-        for (int t = 0; t < count; ++t) total += a[t] * rows[long(t) * width + m];
+        for (int t = 0; t < count; ++t) total += a[t] * widen(rows[long(t) * width + m]);
         out[m] = total;
     }
 }
@@ -295,6 +314,8 @@ constexpr LinearKernels make_kernels(const char* isa) {
             &linear_attention_head,
             &quantise_block,
             &elu_plus_one,
-            &scaled_dots,
-            &weighted_rows};
+            &scaled_dots<float>,
+            &weighted_rows<float>,
+            &scaled_dots<uint16_t>,
+            &weighted_rows<uint16_t>};
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "bfloat16.h"
 #include "cache_capacity.h"
 #include "step_scratch.h"
 
@@ -14,7 +15,10 @@ bool same(const RowMatrix& a, const RowMatrix& b) {
     return a.rows() == b.rows() && a.cols() == b.cols() && (a.size() == 0 || a == b);
 }
 
-std::size_t bytes_of(const RowMatrix& m) { return static_cast<std::size_t>(m.size()) * sizeof(float); }
+template <typename Matrix>
+std::size_t bytes_of(const Matrix& m) {
+    return static_cast<std::size_t>(m.size()) * sizeof(typename Matrix::Scalar);
+}
 
 // Nothing kept compares equal to an empty state of either kind, as it did when every kind's fields were kept.
 bool kept_nothing(const AttentionState& s) {
@@ -25,57 +29,127 @@ bool kept_nothing(const AttentionState& s) {
 }
 
 // Copies the first `length` steps of each row into a buffer of `capacity` steps.
-void grow(RowMatrix& buffer, int width, int length, int capacity) {
-    RowMatrix grown = RowMatrix::Zero(buffer.rows(), long(capacity) * width);
+template <typename Matrix>
+void grow(Matrix& buffer, int width, int length, int capacity) {
+    Matrix grown = Matrix::Zero(buffer.rows(), long(capacity) * width);
     grown.leftCols(long(length) * width) = buffer.leftCols(long(length) * width);
     buffer.swap(grown);
 }
 
+// Writes floats `source` (R, C) into `target`'s columns from `column` on, rounded to bfloat16 for a bf16 buffer.
+void put(RowMatrix& target, long column, const ConstMatrixRef& source) {
+    target.middleCols(column, source.cols()) = source;
+}
+void put(Bf16Matrix& target, long column, const ConstMatrixRef& source) {
+    target.middleCols(column, source.cols()) = source.unaryExpr([](float v) { return to_bf16(v); });
+}
+
+// Row `row`'s first `count` values as floats.
+Eigen::Map<const RowVector> widened(const RowMatrix& buffer, long row, long count) {
+    return {buffer.row(row).data(), count};
+}
+RowVector widened(const Bf16Matrix& buffer, long row, long count) {
+    return Eigen::Map<const Eigen::Matrix<uint16_t, 1, Eigen::Dynamic>>(buffer.row(row).data(), count)
+        .unaryExpr([](uint16_t v) { return from_bf16(v); });
+}
+
+// Appends one step to `buffer` (rows, capacity*width) holding `length` steps, doubling it when full.
+template <typename Matrix>
+void append_step(Matrix& buffer, const ConstMatrixRef& step, int length) {
+    const long width = step.cols();
+    if ((length + 1) * width > buffer.cols()) grow(buffer, int(width), length, grown_cache_capacity(length));
+    put(buffer, length * width, step);
+}
+
+// A buffer of `rows` rows with room for `steps` steps of `width`, its first columns `contents`.
+template <typename Matrix>
+Matrix filled(const ConstMatrixRef& contents, long width, int steps) {
+    Matrix buffer = Matrix::Zero(contents.rows(), long(cache_capacity(steps)) * width);
+    put(buffer, 0, contents);
+    return buffer;
+}
+
 }  // namespace
 
-void KeyValueCache::append(const ConstMatrixRef& key, const ConstMatrixRef& value) {
-    if (length == 0 && keys.rows() != key.rows()) {
-        starts.clear();
-        key_dims = static_cast<int>(key.cols());
-        value_dims = static_cast<int>(value.cols());
-        keys = RowMatrix::Zero(key.rows(), long(cache_capacity(1)) * key_dims);
-        values = RowMatrix::Zero(value.rows(), long(cache_capacity(1)) * value_dims);
+int KeyValueCache::capacity() const {
+    if (!key_dims) return 0;
+    return static_cast<int>((bf16() ? keys_bf16.cols() : keys.cols()) / key_dims);
+}
+
+void KeyValueCache::append(const ConstMatrixRef& key, const ConstMatrixRef& value, CachePrecision cache_precision) {
+    if (length == 0 && (rows() != key.rows() || precision != cache_precision)) {
+        const RowMatrix none(key.rows(), 0);
+        assign(none, RowMatrix(value.rows(), 0), static_cast<int>(key.cols()), static_cast<int>(value.cols()), 0,
+               cache_precision);
     }
-    if (length == capacity()) {
-        const int doubled = grown_cache_capacity(capacity());
-        grow(keys, key_dims, length, doubled);
-        grow(values, value_dims, length, doubled);
+    if (bf16()) {
+        append_step(keys_bf16, key, length);
+        append_step(values_bf16, value, length);
+    } else {
+        append_step(keys, key, length);
+        append_step(values, value, length);
     }
-    keys.middleCols(long(length) * key_dims, key_dims) = key;
-    values.middleCols(long(length) * value_dims, value_dims) = value;
     ++length;
 }
 
 void KeyValueCache::assign(const ConstMatrixRef& all_keys, const ConstMatrixRef& all_values, int key_width,
-                           int value_width, int steps) {
+                           int value_width, int steps, CachePrecision cache_precision) {
+    precision = cache_precision;
     key_dims = key_width;
     value_dims = value_width;
     length = steps;
     starts.clear();
-    const int room = cache_capacity(steps);
-    keys = RowMatrix::Zero(all_keys.rows(), long(room) * key_dims);
-    values = RowMatrix::Zero(all_values.rows(), long(room) * value_dims);
-    keys.leftCols(all_keys.cols()) = all_keys;
-    values.leftCols(all_values.cols()) = all_values;
+    keys = values = RowMatrix();
+    keys_bf16 = values_bf16 = Bf16Matrix();
+    if (bf16()) {
+        keys_bf16 = filled<Bf16Matrix>(all_keys, key_dims, steps);
+        values_bf16 = filled<Bf16Matrix>(all_values, value_dims, steps);
+    } else {
+        keys = filled<RowMatrix>(all_keys, key_dims, steps);
+        values = filled<RowMatrix>(all_values, value_dims, steps);
+    }
 }
 
 void KeyValueCache::clear() { *this = KeyValueCache(); }
+
+void KeyValueCache::zero_row(long row) {
+    keys.row(row).setZero();
+    values.row(row).setZero();
+    keys_bf16.row(row).setZero();
+    values_bf16.row(row).setZero();
+}
+
+void KeyValueCache::zero_all() {
+    keys.setZero();
+    values.setZero();
+    keys_bf16.setZero();
+    values_bf16.setZero();
+}
 
 bool KeyValueCache::has_starts() const {
     return std::any_of(starts.begin(), starts.end(), [](int start) { return start != 0; });
 }
 
-Eigen::Map<const RowMatrix> KeyValueCache::head_keys(int row) const {
-    return Eigen::Map<const RowMatrix>(keys.row(row).data(), length, key_dims);
+RowMatrix KeyValueCache::head_keys(int row) const {
+    const long count = long(length) * key_dims;
+    const RowVector steps = bf16() ? widened(keys_bf16, row, count) : RowVector(widened(keys, row, count));
+    return Eigen::Map<const RowMatrix>(steps.data(), length, key_dims);
 }
 
-Eigen::Map<const RowMatrix> KeyValueCache::head_values(int row) const {
-    return Eigen::Map<const RowMatrix>(values.row(row).data(), length, value_dims);
+RowMatrix KeyValueCache::head_values(int row) const {
+    const long count = long(length) * value_dims;
+    const RowVector steps = bf16() ? widened(values_bf16, row, count) : RowVector(widened(values, row, count));
+    return Eigen::Map<const RowMatrix>(steps.data(), length, value_dims);
+}
+
+float KeyValueCache::head_keys_norm(int row) const {
+    const long count = long(length) * key_dims;
+    return bf16() ? widened(keys_bf16, row, count).norm() : widened(keys, row, count).norm();
+}
+
+float KeyValueCache::head_values_norm(int row) const {
+    const long count = long(length) * value_dims;
+    return bf16() ? widened(values_bf16, row, count).norm() : widened(values, row, count).norm();
 }
 
 bool LinearAttentionState::operator==(const LinearAttentionState& o) const {
@@ -86,9 +160,14 @@ bool KeyValueCache::operator==(const KeyValueCache& o) const {
     if (length != o.length) return false;
     if ((has_starts() || o.has_starts()) && starts != o.starts) return false;
     if (length == 0) return true;
-    return keys.rows() == o.keys.rows() &&
-           keys.leftCols(long(length) * key_dims) == o.keys.leftCols(long(o.length) * o.key_dims) &&
-           values.leftCols(long(length) * value_dims) == o.values.leftCols(long(o.length) * o.value_dims);
+    if (precision != o.precision || rows() != o.rows() || key_dims != o.key_dims || value_dims != o.value_dims)
+        return false;
+    const long key_columns = long(length) * key_dims, value_columns = long(length) * value_dims;
+    if (bf16())
+        return keys_bf16.leftCols(key_columns) == o.keys_bf16.leftCols(key_columns) &&
+               values_bf16.leftCols(value_columns) == o.values_bf16.leftCols(value_columns);
+    return keys.leftCols(key_columns) == o.keys.leftCols(key_columns) &&
+           values.leftCols(value_columns) == o.values.leftCols(value_columns);
 }
 
 const LinearAttentionState& AttentionState::linear() const {
@@ -114,7 +193,8 @@ std::size_t AttentionState::bytes() const {
     if (const auto* linear = find<LinearAttentionState>())
         kept_bytes = bytes_of(linear->sums) + bytes_of(linear->normalizer);
     if (const auto* cache = find<KeyValueCache>())
-        kept_bytes = bytes_of(cache->keys) + bytes_of(cache->values) + cache->starts.size() * sizeof(int);
+        kept_bytes = bytes_of(cache->keys) + bytes_of(cache->values) + bytes_of(cache->keys_bf16) +
+                     bytes_of(cache->values_bf16) + cache->starts.size() * sizeof(int);
     return bytes_of(omega) + kept_bytes + bytes_of(memory) + memory_lengths.size() * sizeof(int);
 }
 

@@ -15,6 +15,7 @@ enum class ModelKind { Encoder, Decoder };
 
 // The config's names that a built model steps by, parsed once (the *_from_name functions below).
 enum class Precision { F32, Bf16, Q8 };  // how the linear layers keep their weights
+enum class CachePrecision { F32, Bf16 };  // how softmax attention keeps its key/value cache
 enum class Activation { Relu, Gelu };  // the feed-forward activation
 
 // Every field carries the reference default (fast_transformers.builders).
@@ -44,6 +45,7 @@ struct ModelConfig {
     int cross_value_dimensions = 0;
     int cross_model_dimensions = 0;
     std::string precision = "f32";  // Stepscope: weight storage, one of precision_names()
+    std::string cache_precision = "f32";  // Stepscope: key/value cache storage, one of cache_precision_names()
 
     // Products of two int fields, in 64 bits so that an unvalidated config cannot overflow them;
     // validate() bounds both by kMaxModelDimensions.
@@ -83,10 +85,13 @@ constexpr double kMaxFeatureDrawWork = 2e10;
 using ParamValue = std::variant<bool, int64_t, double, std::string>;
 using ParamMap = std::map<std::string, ParamValue>;
 
-// The accepted names of precision and activation, in table order, and their parsed values. The
+// The accepted names of precision, cache precision and activation, in table order, and their parsed values. The
 // parsers throw Error naming the parameter and the accepted names.
 const std::vector<std::string>& precision_names();  // f32, bf16, q8
 Precision precision_from_name(const std::string& name);
+const std::vector<std::string>& cache_precision_names();  // f32, bf16
+CachePrecision cache_precision_from_name(const std::string& name);
+const std::string& cache_precision_name(CachePrecision precision);
 const std::vector<std::string>& activation_names();  // relu, gelu
 Activation activation_from_name(const std::string& name);
 

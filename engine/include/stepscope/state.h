@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "stepscope/config.h"
 #include "stepscope/types.h"
 
 namespace stepscope {
@@ -32,13 +33,20 @@ struct LinearAttentionState {
 // whatever the history: vectorised sums then round the same way, and a
 // restored snapshot continues bit for bit.
 //
+// A bf16 cache (CachePrecision::Bf16) keeps keys and values rounded to
+// bfloat16 in keys_bf16 and values_bf16, the float buffers empty: a step then
+// reads half the bytes. An f32 cache keeps the bf16 buffers empty.
+//
 // A head whose cache was cleared (clear_head_cache) attends only to the steps
 // from its start on: the steps before stay in the buffers, zeroed, because all
 // heads share one length. Row n*H + h's start is starts[n*H + h]; empty
 // `starts` means every head starts at 0, as in a run that cleared no head.
 struct KeyValueCache {
-    RowMatrix keys;    // (N*H, capacity*D)
-    RowMatrix values;  // (N*H, capacity*M)
+    CachePrecision precision = CachePrecision::F32;
+    RowMatrix keys;           // f32: (N*H, capacity*D)
+    RowMatrix values;         // f32: (N*H, capacity*M)
+    Bf16Matrix keys_bf16;     // bf16: (N*H, capacity*D)
+    Bf16Matrix values_bf16;   // bf16: (N*H, capacity*M)
     int key_dims = 0;    // D
     int value_dims = 0;  // M
     int length = 0;      // T
@@ -48,23 +56,34 @@ struct KeyValueCache {
     // Steps and capacity are ints, and the capacity doubles: the most steps a cache takes.
     static constexpr int kMaxLength = 1 << 29;
 
-    int capacity() const { return key_dims ? static_cast<int>(keys.cols()) / key_dims : 0; }
+    bool bf16() const { return precision == CachePrecision::Bf16; }
+    // N*H, whichever buffers hold the cache.
+    long rows() const { return bf16() ? keys_bf16.rows() : keys.rows(); }
+    int capacity() const;
     // The first step row n*H + h attends to.
     int start(int row) const { return starts.empty() ? 0 : starts[size_t(row)]; }
     // Whether some head starts after step 0.
     bool has_starts() const;
 
-    // key (N*H, D), value (N*H, M) become time step `length`.
-    void append(const ConstMatrixRef& key, const ConstMatrixRef& value);
-    // Replaces the contents: keys (N*H, T*D), values (N*H, T*M); every head starts at 0.
+    // key (N*H, D), value (N*H, M) become time step `length`, stored in `precision` (an empty
+    // cache takes `cache_precision`, the model's).
+    void append(const ConstMatrixRef& key, const ConstMatrixRef& value, CachePrecision cache_precision);
+    // Replaces the contents: keys (N*H, T*D), values (N*H, T*M), stored in `cache_precision`; every
+    // head starts at 0.
     void assign(const ConstMatrixRef& all_keys, const ConstMatrixRef& all_values, int key_width, int value_width,
-                int steps);
+                int steps, CachePrecision cache_precision = CachePrecision::F32);
     void clear();
-    // The first `length` steps of row n*H + h as (T, D) and (T, M) maps.
-    Eigen::Map<const RowMatrix> head_keys(int row) const;
-    Eigen::Map<const RowMatrix> head_values(int row) const;
+    // Zeroes row n*H + h, or every row; the length and capacity stay.
+    void zero_row(long row);
+    void zero_all();
+    // The first `length` steps of row n*H + h as float (T, D) and (T, M) copies.
+    RowMatrix head_keys(int row) const;
+    RowMatrix head_values(int row) const;
+    // Their Frobenius norms, read in place.
+    float head_keys_norm(int row) const;
+    float head_values_norm(int row) const;
 
-    // Only the valid steps and the starts count; capacity is an implementation detail.
+    // Only the precision, the valid steps and the starts count; capacity is an implementation detail.
     bool operator==(const KeyValueCache& other) const;
 };
 

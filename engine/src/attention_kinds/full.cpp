@@ -14,14 +14,21 @@ namespace stepscope {
 
 namespace {
 
-// The first `length` steps of each cache row, as (N, H, T, width).
-Tensor cache_tensor(const RowMatrix& buffer, int width, int length, int batch, int heads) {
-    RowMatrix valid = buffer.leftCols(long(length) * width);
-    return snapshot::tensor_of(valid, {batch, heads, length, width});
+// The first `length` steps of each cache row, as (N, H, T, width); BF16 for a bf16 cache, which it holds exactly.
+Tensor cache_tensor(const KeyValueCache& cache, bool keys, int batch, int heads) {
+    const int width = keys ? cache.key_dims : cache.value_dims;
+    RowMatrix valid(cache.rows(), long(cache.length) * width);
+    for (int r = 0; r < valid.rows(); ++r) {
+        const RowMatrix head = keys ? cache.head_keys(r) : cache.head_values(r);
+        valid.row(r) = Eigen::Map<const RowVector>(head.data(), head.size());
+    }
+    Tensor tensor = snapshot::tensor_of(valid, {batch, heads, cache.length, width});
+    if (cache.bf16()) tensor.dtype = DType::BF16;
+    return tensor;
 }
 
 double cache_bytes(const ModuleWidths& m, double batch, double capacity) {
-    return sizeof(float) * batch * m.heads * capacity * (m.query + m.value);
+    return m.cache_element_bytes * batch * m.heads * capacity * (m.query + m.value);
 }
 
 class FullAttention final : public AttentionKind {
@@ -39,7 +46,7 @@ public:
                    const LayerStep& step) const override {
         const int heads = inner.heads(), batch = static_cast<int>(s.queries.rows()) / heads;
         KeyValueCache& cache = state.cache();
-        cache.append(s.keys, s.values);
+        cache.append(s.keys, s.values, inner.cache_precision());
         full_attention(s.queries, cache, inner.temperature(), {}, heads, s.heads, s.weights);
         if (step.observer)
             step.observer->attention_weights(step.layer, AttentionRole::Self, s.weights.leftCols(cache.length));
@@ -80,7 +87,7 @@ public:
                     head_keys.row(n * heads + h).segment(long(t) * query_dims, query_dims) = keys.row(source);
                     head_values.row(n * heads + h).segment(long(t) * value_dims, value_dims) = values.row(source);
                 }
-        state.cache().assign(head_keys, head_values, query_dims, value_dims, length);
+        state.cache().assign(head_keys, head_values, query_dims, value_dims, length, inner.cache_precision());
     }
 
     void cross_step(const InnerAttention& inner, const RecurrentCrossAttentionLayer& /*layer*/, AttentionScratch& s,
@@ -96,9 +103,15 @@ public:
     std::string misfit(const InnerAttention& inner, const AttentionState& state, int batch) const override {
         const long rows = long(batch) * inner.heads();
         const KeyValueCache* cache = state.find<KeyValueCache>();
-        if (!cache || cache->key_dims != inner.query_dims() || cache->value_dims != inner.value_dims() ||
-            cache->keys.rows() != rows || cache->values.rows() != rows || cache->length < 0 ||
-            cache->length > cache->capacity() || cache->values.cols() < long(cache->capacity()) * cache->value_dims)
+        if (!cache) return " key/value cache does not fit the model's heads and dimensions";
+        if (cache->precision != inner.cache_precision())
+            return " key/value cache is kept in " + cache_precision_name(cache->precision) + ", the model keeps " +
+                   cache_precision_name(inner.cache_precision()) + " (cache_precision)";
+        const long value_columns = cache->bf16() ? cache->values_bf16.cols() : cache->values.cols();
+        const long value_rows = cache->bf16() ? cache->values_bf16.rows() : cache->values.rows();
+        if (cache->key_dims != inner.query_dims() || cache->value_dims != inner.value_dims() || cache->rows() != rows ||
+            value_rows != rows || cache->length < 0 || cache->length > cache->capacity() ||
+            value_columns < long(cache->capacity()) * cache->value_dims)
             return " key/value cache does not fit the model's heads and dimensions";
         const auto outside = [&](int start) { return start < 0 || start > cache->length; };
         if ((!cache->starts.empty() && long(cache->starts.size()) != rows) ||
@@ -117,8 +130,8 @@ public:
     void put_tensors(const InnerAttention& inner, const AttentionState& state, int batch, const std::string& name,
                      TensorMap& out) const override {
         const KeyValueCache& cache = state.cache();
-        out[name + ".0"] = cache_tensor(cache.keys, inner.query_dims(), cache.length, batch, inner.heads());
-        out[name + ".1"] = cache_tensor(cache.values, inner.value_dims(), cache.length, batch, inner.heads());
+        out[name + ".0"] = cache_tensor(cache, true, batch, inner.heads());
+        out[name + ".1"] = cache_tensor(cache, false, batch, inner.heads());
         // Only a state with a cleared head has starts, so every other snapshot keeps its tensors.
         if (cache.has_starts())
             out[name + ".starts"] = Tensor::i64({batch, inner.heads()}, {cache.starts.begin(), cache.starts.end()});
@@ -135,7 +148,7 @@ public:
                         std::to_string(inner.value_dims()));
         KeyValueCache& cache = state.cache();
         cache.assign(snapshot::matrix(keys, long(batch) * heads), snapshot::matrix(values, long(batch) * heads),
-                     inner.query_dims(), inner.value_dims(), static_cast<int>(keys.shape[2]));
+                     inner.query_dims(), inner.value_dims(), static_cast<int>(keys.shape[2]), inner.cache_precision());
         const auto found = file.tensors.find(name + ".starts");
         if (found == file.tensors.end()) return;
         const Tensor& starts = found->second;
@@ -155,12 +168,12 @@ public:
         const KeyValueCache* cache = state.find<KeyValueCache>();
         if (!cache) return norms;
         norms.cache_length = cache->length;
-        if (cache->keys.rows() != rows) return norms;
+        if (cache->rows() != rows) return norms;
         norms.keys.resize(rows);
         norms.values.resize(rows);
         for (int r = 0; r < rows; ++r) {
-            norms.keys[r] = cache->head_keys(r).norm();
-            norms.values[r] = cache->head_values(r).norm();
+            norms.keys[r] = cache->head_keys_norm(r);
+            norms.values[r] = cache->head_values_norm(r);
         }
         return norms;
     }
@@ -169,11 +182,10 @@ public:
     // (zeroed, so nothing of them is kept): it attends as if its cache had been emptied.
     void clear_head(const InnerAttention& inner, AttentionState& state, int batch, int head) const override {
         KeyValueCache& cache = state.cache();
-        if (cache.starts.empty()) cache.starts.assign(size_t(cache.keys.rows()), 0);
+        if (cache.starts.empty()) cache.starts.assign(size_t(cache.rows()), 0);
         for (int n = 0; n < batch; ++n) {
             const long row = long(n) * inner.heads() + head;
-            cache.keys.row(row).setZero();
-            cache.values.row(row).setZero();
+            cache.zero_row(row);
             cache.starts[size_t(row)] = cache.length;
         }
     }
@@ -192,8 +204,7 @@ public:
     // The capacity stays, so the cache keeps its shapes and the next step appends at 0.
     void clear(AttentionState& state) const override {
         KeyValueCache& cache = state.cache();
-        cache.keys.setZero();
-        cache.values.setZero();
+        cache.zero_all();
         cache.length = 0;
         cache.starts.clear();
     }
