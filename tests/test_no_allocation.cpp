@@ -153,16 +153,20 @@ private slots:
         QTest::addColumn<int>("d_ff");
         QTest::addColumn<int>("batch");
         QTest::addColumn<QString>("precision");
+        QTest::addColumn<QString>("cache_precision");
         const int encoder = int(ModelKind::Encoder), decoder = int(ModelKind::Decoder);
-        QTest::newRow("small linear encoder") << encoder << "linear" << 2 << 4 << 8 << 64 << 10 << "f32";
-        QTest::newRow("small full encoder") << encoder << "full" << 2 << 4 << 8 << 64 << 10 << "f32";
-        QTest::newRow("small linear decoder") << decoder << "linear" << 2 << 4 << 8 << 64 << 3 << "f32";
-        QTest::newRow("small full decoder") << decoder << "full" << 2 << 4 << 8 << 64 << 3 << "f32";
-        QTest::newRow("seed example, batch 1") << encoder << "linear" << 8 << 12 << 32 << 1536 << 1 << "f32";
-        QTest::newRow("seed example, batch 10") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10 << "f32";
+        QTest::newRow("small linear encoder") << encoder << "linear" << 2 << 4 << 8 << 64 << 10 << "f32" << "f32";
+        QTest::newRow("small full encoder") << encoder << "full" << 2 << 4 << 8 << 64 << 10 << "f32" << "f32";
+        QTest::newRow("small linear decoder") << decoder << "linear" << 2 << 4 << 8 << 64 << 3 << "f32" << "f32";
+        QTest::newRow("small full decoder") << decoder << "full" << 2 << 4 << 8 << 64 << 3 << "f32" << "f32";
+        QTest::newRow("seed example, batch 1") << encoder << "linear" << 8 << 12 << 32 << 1536 << 1 << "f32" << "f32";
+        QTest::newRow("seed example, batch 10") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10 << "f32" << "f32";
         // q8 quantises each input into a per-thread buffer, grown once.
-        QTest::newRow("small linear decoder, q8") << decoder << "linear" << 2 << 4 << 8 << 64 << 3 << "q8";
-        QTest::newRow("seed example, batch 10, q8") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10 << "q8";
+        QTest::newRow("small linear decoder, q8") << decoder << "linear" << 2 << 4 << 8 << 64 << 3 << "q8" << "f32";
+        QTest::newRow("seed example, batch 10, q8") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10 << "q8" << "f32";
+        // A bfloat16 cache grows as a float one does.
+        QTest::newRow("small full encoder, bf16 cache") << encoder << "full" << 2 << 4 << 8 << 64 << 10 << "f32" << "bf16";
+        QTest::newRow("small full decoder, bf16 cache") << decoder << "full" << 2 << 4 << 8 << 64 << 3 << "f32" << "bf16";
     }
 
     void steady_state_step_allocates_nothing() {
@@ -174,8 +178,10 @@ private slots:
         QFETCH(int, d_ff);
         QFETCH(int, batch);
         QFETCH(QString, precision);
+        QFETCH(QString, cache_precision);
         ModelConfig config = seed_example(ModelKind(kind), attention.toStdString(), layers, heads, dims, d_ff);
         config.precision = precision.toStdString();
+        config.cache_precision = cache_precision.toStdString();
         const auto model = Model::create_random(config, 1);
         const Counted counted = count_allocations(*model, batch);
         QCOMPARE(counted.allocations, 0L);
