@@ -217,7 +217,7 @@ int bench(const cli::Arguments& args) {
                 config.attention_type.c_str(), config.n_layers, config.n_heads, config.query_dimensions,
                 config.feed_forward_dimensions, options.batch, options.steps, threads, config.precision.c_str(),
                 cached(config) ? (", cache " + config.cache_precision).c_str() : "", device_name(options.device));
-    std::printf("  kernels:        %s (STEPSCOPE_ISA=baseline|avx2|avx512 chooses another)\n", linear_kernel_isa());
+    std::printf("  kernels:        %s (STEPSCOPE_ISA=baseline|avx2|avx512|avx512bf16 chooses another)\n", linear_kernel_isa());
     std::printf("  ms per step:    %.4g best, %.4g median of %d runs\n", best, middle, options.repeats);
     std::printf("  steps per sec:  %.1f\n", 1000.0 / best);
     std::printf("  state bytes:    %zu\n", state_bytes);

@@ -63,7 +63,7 @@ private slots:
         QCOMPARE(json.value("bytes_per_step").toDouble(),
                  json.value("weight_bytes").toDouble() + json.value("state_read_bytes").toDouble());
         QVERIFY(!json.contains("probe_gb_per_second"));
-        QVERIFY(QStringList({"baseline", "avx2", "avx512"}).contains(json.value("kernels").toString()));
+        QVERIFY(QStringList({"baseline", "avx2", "avx512", "avx512bf16"}).contains(json.value("kernels").toString()));
     }
 
     // Halving the bytes of every matrix, bfloat16 reads fewer bytes a step; the probe adds its ratio.

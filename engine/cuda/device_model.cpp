@@ -27,7 +27,8 @@ public:
 
     DeviceLinear linear(const std::string& prefix) const {
         const std::vector<int64_t>& shape = tensors_.at(prefix + ".weight").shape;
-        return DeviceLinear::upload(weight(prefix), values(prefix + ".bias"), int(shape[0]), int(shape[1]), stream_);
+        return bf16_inputs(
+            DeviceLinear::upload(weight(prefix), values(prefix + ".bias"), int(shape[0]), int(shape[1]), stream_));
     }
 
     // Parts that read the same input as one product: the rows of their weights and biases in order.
@@ -41,7 +42,13 @@ public:
             in = int(tensors_.at(prefix + ".weight").shape[1]);
             out += int(tensors_.at(prefix + ".weight").shape[0]);
         }
-        return DeviceLinear::upload(w, b, out, in, stream_);
+        return bf16_inputs(DeviceLinear::upload(w, b, out, in, stream_));
+    }
+
+    // A bfloat16 model's products round their inputs as the CPU's do.
+    DeviceLinear bf16_inputs(DeviceLinear linear) const {
+        linear.bf16_inputs = bf16_;
+        return linear;
     }
 
     DeviceNorm norm(const std::string& prefix) const {

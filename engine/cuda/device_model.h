@@ -49,13 +49,15 @@ struct DeviceModel {
     std::optional<DeviceNorm> norm;  // final_normalization
 };
 
-// Throws Error naming what the device path does not implement: q8 weights and
-// the random feature maps (favor, rff, smoothed-rff, grf) of linear attention.
+// Throws Error naming what the device path does not implement: q8 weights, a
+// bfloat16 key/value cache and the random feature maps (favor, rff,
+// smoothed-rff, grf) of linear attention.
 void require_device_support(const Model& model);
 
 // Every weight under its reference name from Model::tensors(); with
-// precision bf16 the linear weights are rounded to bfloat16 first, as the
-// CPU's Linear::use_format does, so both devices multiply the same numbers.
+// precision bf16 the linear weights are rounded to bfloat16 first, and each
+// product rounds its input, as the CPU's Linear does, so both devices multiply
+// the same numbers.
 DeviceModel upload_model(const Model& model, cudaStream_t stream);
 
 }  // namespace stepscope::cuda

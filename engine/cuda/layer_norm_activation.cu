@@ -34,6 +34,21 @@ __global__ void bias_activation_kernel(float* x, const float* bias, ActivationKi
     }
 }
 
+__global__ void round_to_bf16_kernel(const float* x, float* out, long count) {
+    for (long i = blockIdx.x * long(blockDim.x) + threadIdx.x; i < count; i += long(gridDim.x) * blockDim.x) {
+        const unsigned bits = __float_as_uint(x[i]);
+        const unsigned rounded = (bits & 0x7fffffffu) > 0x7f800000u ? (bits | 0x400000u) & 0xffff0000u
+                                                                    : (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+        out[i] = __uint_as_float(rounded);
+    }
+}
+
+// Enough blocks of 256 threads for `count` elements, at most the grid's 65,535.
+int blocks_for(long count) {
+    const long blocks = (count + 255) / 256;
+    return int(blocks < 65535 ? blocks : 65535);
+}
+
 }  // namespace
 
 void residual_layer_norm(float* x, const float* y, const float* y_bias, const float* weight, const float* bias,
@@ -46,11 +61,13 @@ void residual_layer_norm(float* x, const float* y, const float* y_bias, const fl
 void bias_activation(float* x, const float* bias, ActivationKind activation, int rows, int width,
                      cudaStream_t stream) {
     const long count = long(rows) * width;
-    const int threads = 256;
-    const long blocks = (count + threads - 1) / threads;
-    bias_activation_kernel<<<int(blocks < 65535 ? blocks : 65535), threads, 0, stream>>>(x, bias, activation, count,
-                                                                                        width);
+    bias_activation_kernel<<<blocks_for(count), 256, 0, stream>>>(x, bias, activation, count, width);
     check_launch("bias activation kernel");
+}
+
+void round_to_bf16(const float* x, float* out, long count, cudaStream_t stream) {
+    round_to_bf16_kernel<<<blocks_for(count), 256, 0, stream>>>(x, out, count);
+    check_launch("bfloat16 rounding kernel");
 }
 
 cudaError_t kernel_image_status() {

@@ -22,6 +22,10 @@ void residual_layer_norm(float* x, const float* y, const float* y_bias, const fl
 void bias_activation(float* x, const float* bias, ActivationKind activation, int rows, int width,
                      cudaStream_t stream);
 
+// out (count) = x rounded to bfloat16 (to nearest even, a NaN stays a quiet NaN), as floats: the input of a
+// bfloat16 product. CPU reference: round_to_bf16 (bfloat16.h).
+void round_to_bf16(const float* x, float* out, long count, cudaStream_t stream);
+
 // cudaSuccess when this build holds code the current device can run;
 // cudaErrorNoKernelImageForDevice when CMAKE_CUDA_ARCHITECTURES missed it.
 cudaError_t kernel_image_status();

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "layer_norm_activation.cuh"
 #include "stepscope/error.h"
 
 namespace stepscope::cuda {
@@ -31,6 +32,14 @@ void DeviceLinear::multiply(cublasHandle_t handle, const float* x, int rows, flo
     // row-major W (out, in) reads as column-major W^T (in, out), hence OP_T,
     // and row-major x (rows, in) as column-major x^T (in, rows).
     const float one = 1.0f, zero = 0.0f;
+    if (bf16_inputs) {
+        cudaStream_t stream;
+        STEPSCOPE_CUBLAS_CHECK(cublasGetStream(handle, &stream));
+        const std::size_t count = std::size_t(rows) * in;
+        if (rounded_input.size() < count) rounded_input.allocate(count);
+        round_to_bf16(x, rounded_input.data(), long(count), stream);
+        x = rounded_input.data();
+    }
     STEPSCOPE_CUBLAS_CHECK(cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, weight.data(), in, x,
                                        in, &zero, y, out));
 }

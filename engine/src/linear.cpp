@@ -139,16 +139,22 @@ void packed_product(const ConstMatrixRef& x, const float* bias, long out, int pa
                       [&](const tbb::blocked_range<int>& range) { run_panels(range.begin(), range.end()); });
 }
 
-// W (out, in) -> panels (P, in, width) of convert(weight), zero-padded. `position` places output
-// j of a panel within its row (bfloat16 interleaves).
-template <typename Weight, typename Convert, typename Position>
-void pack_rows(const RowMatrix& weight, int width, std::vector<Weight, Eigen::aligned_allocator<Weight>>& packed,
-               Convert convert, Position position) {
+// W (out, in) -> panels (P, in, width) of float weights, zero-padded.
+void pack_f32(const RowMatrix& weight, int width, std::vector<float, Eigen::aligned_allocator<float>>& packed) {
     const long out = weight.rows(), in = weight.cols(), panels = (out + width - 1) / width;
-    packed.assign(static_cast<size_t>(panels * in * width), convert(0.0f));
+    packed.assign(static_cast<size_t>(panels * in * width), 0.0f);
+    for (long o = 0; o < out; ++o)
+        for (long i = 0; i < in; ++i) packed[((o / width) * in + i) * width + o % width] = weight(o, i);
+}
+
+// W (out, in) -> bfloat16 panels (P, in/2 rounded up, width, 2): output j's weights of inputs 2q
+// and 2q + 1 side by side, zero-padded.
+void pack_bf16(const RowMatrix& weight, int width, std::vector<uint16_t, Eigen::aligned_allocator<uint16_t>>& packed) {
+    const long out = weight.rows(), in = weight.cols(), panels = (out + width - 1) / width, pairs = (in + 1) / 2;
+    packed.assign(static_cast<size_t>(panels * pairs * width * 2), to_bf16(0.0f));
     for (long o = 0; o < out; ++o)
         for (long i = 0; i < in; ++i)
-            packed[((o / width) * in + i) * width + position(int(o % width))] = convert(weight(o, i));
+            packed[(((o / width) * pairs + i / 2) * width + o % width) * 2 + i % 2] = to_bf16(weight(o, i));
 }
 
 // W (out, in) -> q8 panels (P, blocks, [width scales, (kQ8Block / 4, width, 4) quants + 128]).
@@ -200,16 +206,10 @@ void Linear::pack() {
     AlignedVector<float>().swap(packed_);
     AlignedVector<uint16_t>().swap(packed_bf16_);
     AlignedVector<uint8_t>().swap(packed_q8_);
-    const int width = kernels_->panel, half = width / 2;
+    const int width = kernels_->panel;
     switch (format_) {
-        case WeightFormat::F32:
-            pack_rows(
-                weight_, width, packed_, [](float w) { return w; }, [](int j) { return j; });
-            break;
-        case WeightFormat::Bf16:
-            pack_rows(weight_, width, packed_bf16_, to_bf16,
-                      [half](int j) { return j < half ? 2 * j : 2 * (j - half) + 1; });
-            break;
+        case WeightFormat::F32: pack_f32(weight_, width, packed_); break;
+        case WeightFormat::Bf16: pack_bf16(weight_, width, packed_bf16_); break;
         case WeightFormat::Q8: pack_q8(weight_, width, packed_q8_); break;
     }
 }
@@ -233,12 +233,21 @@ void Linear::forward(const ConstMatrixRef& x, RowMatrix& y) const {
                                k.f32(product, packed_.data() + p * in * width);
                            });
             break;
-        case WeightFormat::Bf16:
-            packed_product(x, padded_bias_.data(), out_features(), k.panel, k.max_rows, y,
+        case WeightFormat::Bf16: {
+            // bfloat16 products, as a bfloat16 matrix product computes them: the input rounded too.
+            // Per calling thread, named by reference, as q8's buffers below.
+            thread_local std::vector<float> buffer;
+            std::vector<float>& rounded = buffer;
+            rounded.resize(static_cast<size_t>(x.rows() * in));
+            Eigen::Map<RowMatrix> rounded_x(rounded.data(), x.rows(), in);
+            rounded_x = x.unaryExpr([](float v) { return round_to_bf16(v); });
+            const long panel_size = (in + 1) / 2 * 2 * width;
+            packed_product(rounded_x, padded_bias_.data(), out_features(), k.panel, k.max_rows, y,
                            [&](const PanelProduct& product, int p, long) {
-                               k.bf16(product, packed_bf16_.data() + p * in * width);
+                               k.bf16(product, packed_bf16_.data() + p * panel_size);
                            });
             break;
+        }
         case WeightFormat::Q8: {
             // Per calling thread: a step allocates nothing once the buffers have grown to its batch.
             // Named by reference, so the workers read the caller's buffers, not their own.
@@ -289,7 +298,7 @@ void Linear::forward_scalar(const ConstMatrixRef& x, RowMatrix& y) const {
             float sum = bias_[o];
             for (int i = 0; i < in_features(); ++i) {
                 const float w = format_ == WeightFormat::Bf16 ? round_to_bf16(weight_(o, i)) : weight_(o, i);
-                sum += x(n, i) * w;
+                sum += (format_ == WeightFormat::Bf16 ? round_to_bf16(x(n, i)) : x(n, i)) * w;
             }
             y(n, o) = sum;
         }

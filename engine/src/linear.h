@@ -19,7 +19,7 @@ struct LinearKernels;
 // How forward() stores the weights it streams. Accumulation is float32 in every format.
 enum class WeightFormat {
     F32,
-    Bf16,  // bfloat16, rounded to nearest even
+    Bf16,  // bfloat16, rounded to nearest even, and the input rounded alike: a bfloat16 product
     Q8,    // llama.cpp's q8_0: per output, blocks of 32 int8 weights with one float scale; the
            // input is quantised the same way per row, and each block's sum is an integer dot product
 };
@@ -49,8 +49,8 @@ public:
     void forward(const ConstMatrixRef& x, RowMatrix& y) const;
 
     // The same product in plain loops over the weights forward() uses (the
-    // bfloat16-rounded ones under Bf16; under Q8 the quantised weights and
-    // input, summed per block in integers): the reference for tests.
+    // bfloat16-rounded ones and input under Bf16; under Q8 the quantised weights
+    // and input, summed per block in integers): the reference for tests.
     void forward_scalar(const ConstMatrixRef& x, RowMatrix& y) const;
 
 private:

@@ -26,13 +26,14 @@ bool has_v4_vnni() {
 bool cpu_runs(const LinearKernels& kernels) {
     __builtin_cpu_init();
     const std::string isa = kernels.isa;
+    if (isa == "avx512bf16") return has_v4_vnni() && __builtin_cpu_supports("avx512bf16");
     if (isa == "avx512") return has_v4_vnni();
     if (isa == "avx2") return has_v3();
     return true;
 }
 
 const LinearKernels& choose() {
-    const LinearKernels* sets[] = {&avx512_kernels(), &avx2_kernels(), &baseline_kernels()};
+    const LinearKernels* sets[] = {&avx512_bf16_kernels(), &avx512_kernels(), &avx2_kernels(), &baseline_kernels()};
     const char* requested = std::getenv("STEPSCOPE_ISA");
     if (!requested || !*requested) {
         for (const LinearKernels* kernels : sets)
@@ -44,7 +45,7 @@ const LinearKernels& choose() {
             throw Error("STEPSCOPE_ISA=" + std::string(requested) + ": this CPU lacks those instructions");
         return *kernels;
     }
-    throw Error("STEPSCOPE_ISA must be baseline, avx2 or avx512, got '" + std::string(requested) + "'");
+    throw Error("STEPSCOPE_ISA must be baseline, avx2, avx512 or avx512bf16, got '" + std::string(requested) + "'");
 }
 
 }  // namespace

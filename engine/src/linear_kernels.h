@@ -11,8 +11,10 @@
 // A panel is `panel` consecutive outputs of a weight (out, in), stored so that
 // one kernel call reads it as one contiguous stream (linear.cpp packs it):
 //   f32   (in, panel) floats
-//   bf16  (in, panel) bfloat16, each row interleaved: position 2k holds output k,
-//         2k + 1 output panel/2 + k, so a vector widens to two by a shift and a mask
+//   bf16  (in/2 rounded up, panel) pairs of bfloat16: the 32-bit lane of pair q and
+//         output j holds j's weights of inputs 2q (low half) and 2q + 1 (high half, 0
+//         past the last input), so a vector widens to two by a shift and a mask, and
+//         is what bfloat16 dot-product instructions take
 //   q8    per block of kQ8Block inputs: `panel` float scales, then the block's
 //         quants (kQ8Block/4, panel, 4) as unsigned bytes (quant + 128), so four
 //         inputs of one output are one 32-bit lane, as integer dot products read them
@@ -55,6 +57,7 @@ struct LinearKernels {
     int max_rows;     // rows one f32 or bf16 call takes
     int max_rows_q8;  // rows one q8 call takes
     void (*f32)(const PanelProduct& product, const float* panel);
+    // bf16: x holds bfloat16 values (rounded by the caller), so every set computes the same products.
     void (*bf16)(const PanelProduct& product, const uint16_t* panel);
     void (*q8)(const PanelProduct& product, const QuantisedRows& x, const uint8_t* panel);
     // One head of linear attention, f = 0, 1, ... in order (recurrent_attention.cpp):
@@ -83,8 +86,9 @@ struct LinearKernels {
 const LinearKernels& baseline_kernels();  // x86-64-v2: SSE4.1, no FMA
 const LinearKernels& avx2_kernels();      // x86-64-v3: AVX2 and FMA
 const LinearKernels& avx512_kernels();    // x86-64-v4 and AVX-512 VNNI
+const LinearKernels& avx512_bf16_kernels();  // and AVX-512 BF16: bf16 products by vdpbf16ps
 
-// The best set this CPU runs, or the one STEPSCOPE_ISA names (baseline, avx2, avx512) where the
+// The best set this CPU runs, or the one STEPSCOPE_ISA names (baseline, avx2, avx512, avx512bf16) where the
 // CPU runs it. Chosen once per process.
 const LinearKernels& linear_kernels();
 

@@ -4,7 +4,7 @@
 //
 // Ops: kLanes floats per vector F, integer vector I, and
 //   zero, load, store, broadcast, mul, fmadd(a, b, c) = a b + c   float vectors
-//   widen_bf16(p, first, second)   2 kLanes interleaved bfloat16 -> two float vectors
+//   widen_bf16(p, first, second)   kLanes pairs of bfloat16 -> the low halves' and the high halves' floats
 //   load_bf16(p)                   kLanes consecutive bfloat16 -> one float vector
 //   load_quants, broadcast4        kLanes x 4 unsigned weight bytes; 4 signed input bytes to every lane
 //   block_start(offset), dot4      per lane: sums + sum of the 4 byte products (+128 cancelled)
@@ -51,26 +51,46 @@ void store_rows(const PanelProduct& p, F (&acc)[Rows][kVectorsPerPanel]) {
     }
 }
 
-// Float32 or bfloat16 weights: y(r, j) = bias(j) + sum_i x(r, i) panel(i, j), summed over i in order.
-template <int Rows, typename Weight>
-void float_panel(const PanelProduct& p, const Weight* panel) {
-    constexpr long row_bytes = kPanel * long(sizeof(Weight));
+// Float32 weights: y(r, j) = bias(j) + sum_i x(r, i) panel(i, j), summed over i in order.
+template <int Rows>
+void float_panel(const PanelProduct& p, const float* panel) {
+    constexpr long row_bytes = kPanel * long(sizeof(float));
     constexpr long rows_ahead = kPrefetchBytes / row_bytes;
     F acc[Rows][kVectorsPerPanel];
     load_bias(p, acc);
     for (long i = 0; i < p.in; ++i) {
-        const Weight* row = panel + i * kPanel;
+        const float* row = panel + i * kPanel;
         prefetch_bytes(row + rows_ahead * kPanel, row_bytes);
         F w[kVectorsPerPanel];
-        if constexpr (sizeof(Weight) == 4) {
-            for (int v = 0; v < kVectorsPerPanel; ++v) w[v] = Ops::load(row + v * Ops::kLanes);
-        } else {
-            static_assert(kVectorsPerPanel == 2, "a bfloat16 row widens to two vectors");
-            Ops::widen_bf16(row, w[0], w[1]);
-        }
+        for (int v = 0; v < kVectorsPerPanel; ++v) w[v] = Ops::load(row + v * Ops::kLanes);
         for (int r = 0; r < Rows; ++r) {
             const F xi = Ops::broadcast(p.x[r * p.x_stride + i]);
             for (int v = 0; v < kVectorsPerPanel; ++v) acc[r][v] = Ops::fmadd(xi, w[v], acc[r][v]);
+        }
+    }
+    store_rows(p, acc);
+}
+
+// bfloat16 weights in pairs of inputs, widened to floats: the same sums as float_panel, i in order.
+template <int Rows>
+void bf16_panel(const PanelProduct& p, const uint16_t* panel) {
+    constexpr long pair_row = 2 * kPanel;  // bfloat16 values of one pair of inputs
+    constexpr long rows_ahead = kPrefetchBytes / (pair_row * long(sizeof(uint16_t)));
+    F acc[Rows][kVectorsPerPanel];
+    load_bias(p, acc);
+    for (long i = 0; i < p.in; i += 2) {
+        const uint16_t* row = panel + (i / 2) * pair_row;
+        prefetch_bytes(row + rows_ahead * pair_row, pair_row * long(sizeof(uint16_t)));
+        F first[kVectorsPerPanel], second[kVectorsPerPanel];
+        for (int v = 0; v < kVectorsPerPanel; ++v) Ops::widen_bf16(row + v * 2 * Ops::kLanes, first[v], second[v]);
+        const bool pair = i + 1 < p.in;
+        for (int r = 0; r < Rows; ++r) {
+            const float* x = p.x + r * p.x_stride + i;
+            const F x_first = Ops::broadcast(x[0]);
+            for (int v = 0; v < kVectorsPerPanel; ++v) acc[r][v] = Ops::fmadd(x_first, first[v], acc[r][v]);
+            if (!pair) continue;
+            const F x_second = Ops::broadcast(x[1]);
+            for (int v = 0; v < kVectorsPerPanel; ++v) acc[r][v] = Ops::fmadd(x_second, second[v], acc[r][v]);
         }
     }
     store_rows(p, acc);
@@ -288,11 +308,18 @@ void weighted_rows(const float* a, const Element* rows, int count, int width, fl
 }
 
 // The kernel for p.rows rows (1..Rows): a chain of compile-time row counts.
-template <int Rows, typename Weight>
-void float_rows(const PanelProduct& p, const Weight* panel) {
+template <int Rows>
+void float_rows(const PanelProduct& p, const float* panel) {
     if constexpr (Rows > 1)
         if (p.rows < Rows) return float_rows<Rows - 1>(p, panel);
     float_panel<Rows>(p, panel);
+}
+
+template <int Rows>
+void bf16_rows(const PanelProduct& p, const uint16_t* panel) {
+    if constexpr (Rows > 1)
+        if (p.rows < Rows) return bf16_rows<Rows - 1>(p, panel);
+    bf16_panel<Rows>(p, panel);
 }
 
 template <int Rows>
@@ -308,8 +335,8 @@ constexpr LinearKernels make_kernels(const char* isa) {
             kPanel,
             MaxRows,
             MaxRowsQ8,
-            &float_rows<MaxRows, float>,
-            &float_rows<MaxRows, uint16_t>,
+            &float_rows<MaxRows>,
+            &bf16_rows<MaxRows>,
             &q8_rows<MaxRowsQ8>,
             &linear_attention_head,
             &quantise_block,
