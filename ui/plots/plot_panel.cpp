@@ -180,6 +180,8 @@ void PlotPanel::addPage(QWidget* page, const QString& title) { tabs_->addTab(pag
 
 ObservationOptions PlotPanel::observation() const {
     ObservationOptions what;
+    // The heatmap shows the newest keys only: their weights alone are computed, whatever the history holds.
+    what.attention_keys = kAttentionWindow;
     auto observe = [&what](int layer) {
         if (std::find(what.layers.begin(), what.layers.end(), layer) == what.layers.end()) what.layers.push_back(layer);
     };
