@@ -89,6 +89,12 @@ private slots:
             QCOMPARE(fast.cols(), long(window));
             STEPSCOPE_COMPARE_CLOSE("implicit attention", fast, scalar, 1e-6, 1e-5);
             if (!lengths.empty()) QCOMPARE(fast.block(0, 2, heads, 2).cwiseAbs().maxCoeff(), 0.0f);
+            // From the second held key on: the same weights without the first column.
+            RowMatrix fast_newest, scalar_newest;
+            linear_attention_weights(phi_q, normalizer, 1e-6f, history, lengths, heads, fast_newest, 1);
+            reference::linear_attention_weights(phi_q, normalizer, 1e-6f, history, lengths, heads, scalar_newest, 1);
+            QCOMPARE(fast_newest, RowMatrix(fast.rightCols(window - 1)));
+            STEPSCOPE_COMPARE_CLOSE("implicit attention, newest keys", fast_newest, scalar_newest, 1e-6, 1e-5);
         }
     }
 
@@ -119,13 +125,15 @@ private slots:
         const auto model = Model::create_random(small_config("linear"), 1);
         const int batch = 2, width = model->config().d_model(), heads = 3, features = 4;
         State plain = model->new_state(), observed = model->new_state(), single = model->new_state(),
-              bounded = model->new_state();
+              bounded = model->new_state(), newest_state = model->new_state();
         ObservationOptions one = everything({1});
         one.batch_element = 1;
         ObservationOptions small = everything({1});
         small.history_bytes = 5 * heads * batch * features * sizeof(float);  // 5 steps
-        Observation all_of(everything({0, 1})), one_of(one), window_of(small);
-        Recorder all, element, windowed;
+        ObservationOptions newest = everything({1});
+        newest.attention_keys = 3;
+        Observation all_of(everything({0, 1})), one_of(one), window_of(small), newest_of(newest);
+        Recorder all, element, windowed, newest_keys;
         RowMatrix y_plain, y;
         for (int t = 0; t < 9; ++t) {
             const RowMatrix x = input(t, batch, width);
@@ -134,6 +142,7 @@ private slots:
             QCOMPARE(y, y_plain);
             model->step(x, single, y, StepOptions{&element, &one_of});
             model->step(x, bounded, y, StepOptions{&windowed, &window_of});
+            model->step(x, newest_state, y, StepOptions{&newest_keys, &newest_of});
         }
         const RowMatrix& full = all.maps.at({1, 0});
         QCOMPARE(full.rows(), long(batch * heads));
@@ -149,6 +158,9 @@ private slots:
         QCOMPARE(windowed.maps.at({1, 0}).cols(), 5L);
         QCOMPARE(windowed.maps.at({1, 0}), RowMatrix(full.rightCols(5)));
         QVERIFY(window_of.bytes() <= small.history_bytes);
+        // The newest keys alone: the full map's last columns, starting at their key.
+        QCOMPARE(newest_keys.first_keys.at({1, 0}), 6);
+        QCOMPARE(newest_keys.maps.at({1, 0}), RowMatrix(full.rightCols(3)));
         // A linear row sums to phi(q).Z / (phi(q).Z + eps): just under 1.
         for (long r = 0; r < full.rows(); ++r) QVERIFY(std::abs(full.row(r).sum() - 1.0f) < 1e-4f);
         for (const float d : capacity.denominator) QVERIFY(d > 0);

@@ -289,6 +289,18 @@ private slots:
                     STEPSCOPE_COMPARE_CLOSE("step S", fast.sums, scalar.sums, kAbsolute, kRelative);
                     STEPSCOPE_COMPARE_CLOSE("step Z", fast.normalizer, scalar.normalizer, kAbsolute, kRelative);
                     STEPSCOPE_COMPARE_CLOSE("step out", out_fast, out_scalar, kAbsolute, kRelative);
+                    // An observed step: the same update, and the norms of the updated rows.
+                    LinearAttentionState observed = state;
+                    StateNorms norms;
+                    linear_attention_step(phi_k, v, phi_q, 1e-6f, observed, out_fast, &norms);
+                    QCOMPARE(observed.sums, fast.sums);
+                    QCOMPARE(long(norms.sums.size()), rows);
+                    for (long r = 0; r < rows; ++r) {
+                        const double s = scalar.sums.middleRows(r * features, features).cast<double>().norm();
+                        const double z = scalar.normalizer.row(r).cast<double>().norm();
+                        QVERIFY(std::abs(norms.sums[size_t(r)] - s) <= kAbsolute + kRelative * s);
+                        QVERIFY(std::abs(norms.normalizer[size_t(r)] - z) <= kAbsolute + kRelative * z);
+                    }
                 }
     }
 

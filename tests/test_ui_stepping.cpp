@@ -5,6 +5,7 @@
 
 #include "main_window.h"
 #include "plots/attention_plot.h"
+#include "plots/divergence_plot.h"
 #include "plots/output_plot.h"
 #include "plots/performance_plot.h"
 #include "plots/plot_panel.h"
@@ -88,8 +89,8 @@ private slots:
         QTest::addColumn<int>("then");
         QTest::newRow("full, random input") << "full" << int(InputKind::Random) << "elu" << 10 << 4 << 3;
         QTest::newRow("linear, fed back") << "linear" << int(InputKind::Feedback) << "elu" << 10 << 4 << 3;
-        QTest::newRow("favor, fed back, past a checkpoint") << "linear" << int(InputKind::Feedback) << "favor" << 45
-                                                            << 37 << 5;
+        QTest::newRow("favor, fed back, past a checkpoint") << "linear" << int(InputKind::Feedback) << "favor" << 70
+                                                            << 66 << 5;
         QTest::newRow("sinusoid, back to the start") << "causal-linear" << int(InputKind::Sinusoid) << "elu" << 6 << 0
                                                      << 2;
     }
@@ -310,6 +311,22 @@ private slots:
         QCOMPARE(run.traces().info().label, QString("full"));
     }
 
+    void a_view_behind_a_tab_is_drawn_when_it_shows() {
+        MainWindow window(small_spec("linear"));
+        SessionController* run = window.controller();
+        QVERIFY(wait_idle(*run));
+        PlotPanel* plots = window.plotPanel();
+        QSignalSpy hidden_drawn(plots->divergence()->plot(), &QCustomPlot::afterReplot);
+        QSignalSpy shown_drawn(plots->outputs()->plot(), &QCustomPlot::afterReplot);
+        run->step(20);
+        QVERIFY(wait_idle(*run));
+        QVERIFY(QTest::qWaitFor([&] { return shown_drawn.size() > 0; }, 5000));
+        QTest::qWait(200);
+        QCOMPARE(hidden_drawn.size(), 0);
+        plots->showView(plots->divergence());
+        QVERIFY(QTest::qWaitFor([&] { return hidden_drawn.size() > 0; }, 5000));
+    }
+
     void ten_thousand_steps_redraw_at_screen_rate() {
         SessionSpec spec = small_spec("linear");
         spec.config.n_layers = 1;
@@ -334,8 +351,9 @@ private slots:
         QVERIFY2(points(outputs) <= 5 * outputs->plot()->axisRect()->width() + 2,
                  qPrintable(QString("%1 points drawn").arg(points(outputs))));
         const int frames = window.plotPanel()->frames() - frames_before;
-        // A frame every 25 ms at most (plus the final refresh), however many steps arrived.
-        QVERIFY2(frames <= elapsed / 25 + 2, qPrintable(QString("%1 frames in %2 ms").arg(frames).arg(elapsed)));
+        // A frame every 66 ms at most while steps arrive (plus the first and the final refresh), however
+        // many steps arrived: the drawing leaves the engine its cores.
+        QVERIFY2(frames <= elapsed / 66 + 3, qPrintable(QString("%1 frames in %2 ms").arg(frames).arg(elapsed)));
     }
 };
 

@@ -223,6 +223,7 @@ void GuiScript::whenIdle() {
 
 void GuiScript::measure(qint64 steps) {
     measured_steps_ = steps;
+    measured_from_ = window_->controller()->viewStep();
     frames_before_ = window_->plotPanel()->frames();
     longest_stall_ms_ = 0;
     clock_.start();
@@ -234,8 +235,10 @@ void GuiScript::report() {
     heartbeat_.stop();
     const double seconds = clock_.nsecsElapsed() * 1e-9;
     const int frames = window_->plotPanel()->frames() - frames_before_;
+    // The steps taken, which are fewer than asked when the run stopped (an error, the traces' limit).
+    const qint64 taken = window_->controller()->lastStep() - measured_from_;
     std::printf("throughput: %lld steps in %.2f s: %.1f steps/s, %.1f redraws/s, longest event-loop stall %lld ms\n",
-                static_cast<long long>(measured_steps_), seconds, measured_steps_ / seconds, frames / seconds,
+                static_cast<long long>(taken), seconds, taken / seconds, frames / seconds,
                 static_cast<long long>(longest_stall_ms_));
     std::fflush(stdout);
     measured_steps_ = 0;

@@ -78,6 +78,7 @@ private:
     // late ticks measure how long the event loop could not answer input.
     bool report_throughput_;
     qint64 measured_steps_ = 0;
+    qint64 measured_from_ = 0;  // the step the timed --steps started from
     int frames_before_ = 0;
     QElapsedTimer clock_, since_tick_;
     QTimer heartbeat_;

@@ -112,9 +112,13 @@ void reference::linear_attention_readout(const ConstMatrixRef& phi_q, const Line
 }
 
 void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
-                           float eps, LinearAttentionState& state, MatrixRef out) {
+                           float eps, LinearAttentionState& state, MatrixRef out, StateNorms* norms) {
     const int rows = static_cast<int>(phi_k.rows()), features = static_cast<int>(phi_k.cols());
     const long width = values.cols();
+    if (norms) {
+        norms->sums.resize(size_t(rows));
+        norms->normalizer.resize(size_t(rows));
+    }
     // The run-time dispatched kernel: in a portable build Eigen's packets here are SSE only.
     const auto head_step = kernels::linear_kernels().linear_attention_head;
     for_each_head(rows, long(features) * width, [&](int r) {
@@ -124,6 +128,9 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
         head_step(phi_k.row(r).data(), phi_q.row(r).data(), values.row(r).data(), features, width,
                   state.sums.row(long(r) * features).data(), out.row(r).data());
         out.row(r) *= normaliser;
+        if (!norms) return;
+        norms->sums[size_t(r)] = state.sums.middleRows(long(r) * features, features).norm();
+        norms->normalizer[size_t(r)] = state.normalizer.row(r).norm();
     });
 }
 

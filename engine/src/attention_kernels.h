@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "stepscope/observer.h"
 #include "stepscope/state.h"
 #include "stepscope/types.h"
 
@@ -24,8 +25,10 @@ void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttention
 // Linear attention, a whole step: the update, then the readout from the
 // updated state, in one pass over S (which a step otherwise reads three times).
 //   phi_k, phi_q (N*H, F), values (N*H, M) -> out (N*H, M).
+// With `norms` (an observed step), also ||S|| and ||Z|| of every row after its update, (N*H) each,
+// read while the row is in cache rather than in a pass of their own over the whole state.
 void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
-                           float eps, LinearAttentionState& state, MatrixRef out);
+                           float eps, LinearAttentionState& state, MatrixRef out, StateNorms* norms = nullptr);
 
 // Softmax attention of one query per head over a cache:
 //   a = softmax(temperature * K q) over the valid keys,  out = V^T a

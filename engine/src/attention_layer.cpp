@@ -18,10 +18,12 @@ Eigen::Map<const RowMatrix> merged_heads(const RowMatrix& heads, int batch) {
     return Eigen::Map<const RowMatrix>(heads.data(), batch, heads.size() / batch);
 }
 
+// The norms a kind read during its step (scratch.norms), else the kind's pass over the state.
 void report(StepObserver* observer, int layer, AttentionRole role, const InnerAttention& inner,
-            const AttentionState& state, int batch) {
+            const AttentionState& state, const AttentionScratch& scratch, int batch) {
     if (!observer) return;
-    observer->state_norms(layer, role, inner.kind().norms(state, batch, inner.heads()));
+    if (scratch.norms.heads > 0) observer->state_norms(layer, role, scratch.norms);
+    else observer->state_norms(layer, role, inner.kind().norms(state, batch, inner.heads()));
 }
 
 }  // namespace
@@ -122,11 +124,12 @@ void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& s
     split_heads(s.projected, 2 * heads * query_dims, heads, value_dims, s.values);
     ensure_shape(s.heads, long(batch) * heads, value_dims);
 
+    s.norms.heads = 0;  // the scratch is every layer's: norms left by another layer's step are not this one's
     inner_.kind().self_step(inner_, s, state, sequence_seed, step);
     state.started = true;
     step.silence(AttentionRole::Self, s.heads, heads);
     out_projection_.forward(merged_heads(s.heads, batch), out);
-    report(step.observer, step.layer, AttentionRole::Self, inner_, state, batch);
+    report(step.observer, step.layer, AttentionRole::Self, inner_, state, s, batch);
 }
 
 void RecurrentAttentionLayer::forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed,
@@ -193,7 +196,7 @@ void RecurrentCrossAttentionLayer::forward(const ConstMatrixRef& x, const Memory
     inner_.kind().cross_step(inner_, *this, s, state, sequence_seed, step);
     step.silence(AttentionRole::Cross, s.heads, heads);
     out_projection_.forward(merged_heads(s.heads, batch), out);
-    report(step.observer, step.layer, AttentionRole::Cross, inner_, state, batch);
+    report(step.observer, step.layer, AttentionRole::Cross, inner_, state, s, batch);
 }
 
 }  // namespace stepscope

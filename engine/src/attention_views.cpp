@@ -66,10 +66,13 @@ void observe_linear_self(const InnerAttention& inner, const AttentionScratch& s,
         FeatureHistory& history =
             step.observation->self_history(step.layer, c.count, inner.feature_dims(), step.step);
         history.append(s.phi_keys.middleRows(c.first, c.count));
+        const int newest = step.observation->options().attention_keys;
+        const int first_column = newest > 0 ? std::max(0, history.length() - newest) : 0;
         RowMatrix weights;
         linear_attention_weights(phi_q, state.linear().normalizer.middleRows(c.first, c.count), inner.eps(), history,
-                                 {}, inner.heads(), weights);
-        send_map(step, AttentionRole::Self, true, c, inner.heads(), static_cast<int>(history.first_step()), weights);
+                                 {}, inner.heads(), weights, first_column);
+        send_map(step, AttentionRole::Self, true, c, inner.heads(),
+                 static_cast<int>(history.first_step()) + first_column, weights);
     }
     send_linear_capacity(inner, s.phi_queries, state, batch, AttentionRole::Self, c, step);
 }

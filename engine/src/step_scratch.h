@@ -1,6 +1,7 @@
 // Buffers reused by every step of a sequence, so the steady-state step allocates nothing.
 #pragma once
 
+#include "stepscope/observer.h"
 #include "stepscope/types.h"
 
 namespace stepscope {
@@ -16,6 +17,7 @@ struct AttentionScratch {
     RowMatrix phi_keys;     // (N*H, F) or (N*S*H, F) for cross attention
     RowMatrix heads;        // (N*H, M) attention output per head
     RowMatrix weights;      // (N*H, >= T) softmax weights
+    StateNorms norms;       // an observed step's, when its kind read them during the step; heads 0 otherwise
 };
 
 struct StepScratch {

@@ -28,8 +28,11 @@
 namespace stepscope::ui {
 
 namespace {
-// About 40 frames a second: fluid, and far below the step rate of small models.
+// At most 40 frames a second for what the user does (a zoom, a drag, a scrub): fluid.
 constexpr int kFrameMs = 25;
+// At most 15 frames a second while steps stream in: on two cores each frame's drawing takes a core
+// from the engine's workers, and 24 frames a second held the window to 59-73% of `bench`.
+constexpr int kSteppingFrameMs = 66;
 
 bool finite(const std::vector<float>& values) {
     return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
@@ -119,13 +122,12 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     layout->addWidget(rows, 1);
 
     frame_timer_.setSingleShot(true);
-    frame_timer_.setInterval(kFrameMs);
     connect(&frame_timer_, &QTimer::timeout, this, &PlotPanel::onFrame);
     for (PlotView* view : views()) {
         view->setStores(current_, nullptr);
         connect(view, &PlotView::needsReplot, this, [this, view] {
             dirty_.insert(view);
-            if (!frame_timer_.isActive()) frame_timer_.start();
+            scheduleFrame();
         });
     }
     for (PlotView* view : views()) connect(view, &PlotView::message, this, &PlotPanel::message);
@@ -142,6 +144,8 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     connect(tabs_, &QTabWidget::currentChanged, this, &PlotPanel::updateObservation);
     connect(tabs_, &QTabWidget::currentChanged, this, [this] {
         if (tabs_->currentWidget() == tokens_ && std::exchange(tokens_stale_, false)) tokens_->rebuild();
+        // A view that changed while behind another tab is drawn now that it shows.
+        if (!dirty_.isEmpty()) scheduleFrame();
     });
     connect(observed_, &QSpinBox::valueChanged, this, &PlotPanel::observedChanged);
     connect(unpin_button_, &QPushButton::clicked, this, &PlotPanel::unpin);
@@ -176,6 +180,8 @@ void PlotPanel::addPage(QWidget* page, const QString& title) { tabs_->addTab(pag
 
 ObservationOptions PlotPanel::observation() const {
     ObservationOptions what;
+    // The heatmap shows the newest keys only: their weights alone are computed, whatever the history holds.
+    what.attention_keys = kAttentionWindow;
     auto observe = [&what](int layer) {
         if (std::find(what.layers.begin(), what.layers.end(), layer) == what.layers.end()) what.layers.push_back(layer);
     };
@@ -255,9 +261,10 @@ void PlotPanel::rebuildAll() {
 }
 
 void PlotPanel::appendFrom(int first) {
+    last_append_.start();
     for (PlotView* view : views()) view->appendFrom(first);
     tokens_stale_ = true;
-    if (!frame_timer_.isActive()) frame_timer_.start();
+    scheduleFrame();
     if (!diverged_at_) updateDivergenceMark();
     checkFinite(first);
 }
@@ -281,12 +288,28 @@ void PlotPanel::setViewStep(qint64 step) {
     for (PlotView* view : views()) view->setViewStep(step);
     tokens_->setViewStep(step);
     tokens_stale_ = true;
-    if (!frame_timer_.isActive()) frame_timer_.start();
+    scheduleFrame();
 }
 
-void PlotPanel::onFrame() {
+void PlotPanel::scheduleFrame() {
+    if (frame_timer_.isActive()) return;
+    // Records arrived within the last two stepping frames: the steps still stream in.
+    const bool stepping = last_append_.isValid() && last_append_.elapsed() < 2 * kSteppingFrameMs;
+    const int interval = stepping ? kSteppingFrameMs : kFrameMs;
+    const qint64 since = last_frame_.isValid() ? last_frame_.elapsed() : interval;
+    frame_timer_.start(int(std::max<qint64>(0, interval - since)));
+}
+
+void PlotPanel::onFrame() { drawFrame(false); }
+
+void PlotPanel::drawFrame(bool hidden_too) {
+    last_frame_.start();
+    // A view behind another tab stays dirty until it shows: its drawing would only slow the engine.
     const QSet<PlotView*> views = std::exchange(dirty_, {});
-    for (PlotView* view : views) view->refresh();
+    for (PlotView* view : views) {
+        if (hidden_too || !view->isHidden()) view->refresh();
+        else dirty_.insert(view);
+    }
     if (tokens_stale_ && tokens_->isVisible()) {
         tokens_->rebuild();
         tokens_stale_ = false;
@@ -297,7 +320,7 @@ void PlotPanel::onFrame() {
 void PlotPanel::refreshNow() {
     frame_timer_.stop();
     for (PlotView* view : views()) dirty_.insert(view);
-    onFrame();
+    drawFrame(true);
 }
 
 }  // namespace stepscope::ui

@@ -1,6 +1,7 @@
-// The four plots of a run, the pinned run they overlay, and the frame timer that redraws them at screen rate.
+// The four plots of a run, the pinned run they overlay, and the frame timer that paces their redraws.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QList>
 #include <QSet>
 #include <QTimer>
@@ -63,7 +64,7 @@ public:
     // Smoothing of every time plot, 0 (off) to 0.99.
     void setSmoothing(double weight);
     double smoothing() const;
-    // Redraws counted since construction: at most one per frame however fast steps arrive.
+    // Redraws counted since construction: at most 15 a second while steps arrive, however fast they come.
     int frames() const { return frames_; }
     // The first step where the current branch's output left its original's, as marked on the plots.
     std::optional<int64_t> divergenceMark() const { return diverged_at_; }
@@ -72,7 +73,7 @@ public slots:
     void rebuildAll();
     void appendFrom(int first);
     void setViewStep(qint64 step);
-    // Draws everything pending now (before an export).
+    // Draws everything pending now, shown or behind a tab (before an export).
     void refreshNow();
 
 signals:
@@ -85,7 +86,12 @@ signals:
     void observationChanged(const stepscope::ObservationOptions& what);
 
 private:
+    // Starts the frame timer to fire a frame interval after the last frame (at once when that is past):
+    // 25 ms for what the user does, 66 ms while steps stream in.
+    void scheduleFrame();
     void onFrame();
+    // Refreshes the dirty views: the shown ones, or with `hidden_too` every one.
+    void drawFrame(bool hidden_too);
     // Says where the current run first held a NaN or infinity, once per run.
     void checkFinite(int first);
     // Every view, shown or not.
@@ -114,6 +120,8 @@ private:
     QLabel* smoothing_label_;
     bool non_finite_reported_ = false;
     QTimer frame_timer_;
+    QElapsedTimer last_frame_;   // since the last frame began
+    QElapsedTimer last_append_;  // since records last arrived
     QSet<PlotView*> dirty_;
     int frames_ = 0;
 };

@@ -44,7 +44,7 @@ private:
     std::vector<Checkpoint> checkpoints_;  // by step; [0] is the base
     int max_count_;
     std::size_t max_bytes_;
-    int64_t interval_ = 16;
+    int64_t interval_ = 64;
 };
 
 }  // namespace stepscope::ui

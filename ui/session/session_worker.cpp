@@ -14,8 +14,9 @@ namespace stepscope::ui {
 
 namespace {
 
-// Results go to the UI about as often as it can draw them.
-constexpr auto kFlushInterval = std::chrono::milliseconds(33);
+// Results go to the UI as often as it draws them while steps stream in (PlotPanel: 15 frames a second):
+// each batch costs the UI thread its appends and a repaint of the progress and the timeline.
+constexpr auto kFlushInterval = std::chrono::milliseconds(66);
 constexpr size_t kMaxRecordsPerBatch = 256;
 // Batches sent and not yet taken by the window: enough to overlap stepping and drawing.
 constexpr int kMaxBatchesInFlight = 2;

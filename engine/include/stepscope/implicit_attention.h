@@ -13,14 +13,14 @@
 
 namespace stepscope {
 
-// One step's weights over the held keys of `keys`:
-//   phi_q (R, F), normalizer Z (R, F), keys rows R -> weights (R, K), K = keys.length(),
-//   column c the key held at c (chronological). `valid_lengths` (R/heads per
-//   batch element) zeroes the columns from valid_lengths[n] on (a cross
+// One step's weights over the held keys of `keys` from held key `first_column` on:
+//   phi_q (R, F), normalizer Z (R, F), keys rows R -> weights (R, K - first_column), K = keys.length(),
+//   column c the key held at first_column + c (chronological). `valid_lengths` (R/heads per
+//   batch element) zeroes the held keys from valid_lengths[n] on (a cross
 //   attention's memory mask); empty means all K valid.
 void linear_attention_weights(const ConstMatrixRef& phi_q, const ConstMatrixRef& normalizer, float eps,
                               const FeatureHistory& keys, const std::vector<int>& valid_lengths, int heads,
-                              RowMatrix& weights);
+                              RowMatrix& weights, int first_column = 0);
 
 // -sum_c w[c] log w[c] over the positive weights of each row: weights (R, K) -> (R), in nats.
 std::vector<float> row_entropy(const ConstMatrixRef& weights);

@@ -60,6 +60,9 @@ struct ObservationOptions {
     bool spectrum = false;          // singular values and effective rank of S (StateCapacity)
     int batch_element = -1;         // the batch element looked at; -1 for all of them
     std::size_t history_bytes = std::size_t(64) << 20;  // per observed layer
+    // Self attention maps of linear attention over the newest this many held keys only (a window a
+    // view shows), so a step's map costs the window, not the history; 0 for every held key.
+    int attention_keys = 0;
     // Token models with a recall task: the stored pairs read back through the state after each step
     // (token_tasks.h read_back), one extra step of the batch per pair; layers need not be observed.
     bool read_back = false;

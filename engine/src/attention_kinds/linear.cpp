@@ -32,7 +32,14 @@ public:
             sums.sums = RowMatrix::Zero(long(batch) * heads * inner.feature_dims(), inner.value_dims());
             sums.normalizer = RowMatrix::Zero(long(batch) * heads, inner.feature_dims());
         }
-        linear_attention_step(s.phi_keys, s.values, s.phi_queries, inner.eps(), sums, s.heads);
+        // An observer gets the norms of S and Z: read during the step, while each head's rows are in cache.
+        StateNorms* norms = step.observer ? &s.norms : nullptr;
+        if (norms) {
+            norms->is_linear = true;
+            norms->batch = batch;
+            norms->heads = heads;
+        }
+        linear_attention_step(s.phi_keys, s.values, s.phi_queries, inner.eps(), sums, s.heads, norms);
         if (step.observation) observe_linear_self(inner, s, state, batch, step);
     }
 
