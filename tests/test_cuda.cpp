@@ -206,7 +206,7 @@ private slots:
     void seed_example_feeds_back_100_steps_as_the_cpu_data() {
         QTest::addColumn<QString>("precision");
         QTest::newRow("f32") << "f32";
-        QTest::newRow("bf16") << "bf16";  // both devices multiply the same rounded weights
+        QTest::newRow("bf16") << "bf16";  // both devices multiply the same rounded weights and inputs
     }
 
     void seed_example_feeds_back_100_steps_as_the_cpu() {

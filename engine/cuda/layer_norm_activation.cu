@@ -65,7 +65,7 @@ void bias_activation(float* x, const float* bias, ActivationKind activation, int
     check_launch("bias activation kernel");
 }
 
-void round_to_bf16(const float* x, float* out, long count, cudaStream_t stream) {
+void copy_rounded_to_bf16(const float* x, float* out, long count, cudaStream_t stream) {
     round_to_bf16_kernel<<<blocks_for(count), 256, 0, stream>>>(x, out, count);
     check_launch("bfloat16 rounding kernel");
 }

@@ -24,7 +24,7 @@ void bias_activation(float* x, const float* bias, ActivationKind activation, int
 
 // out (count) = x rounded to bfloat16 (to nearest even, a NaN stays a quiet NaN), as floats: the input of a
 // bfloat16 product. CPU reference: round_to_bf16 (bfloat16.h).
-void round_to_bf16(const float* x, float* out, long count, cudaStream_t stream);
+void copy_rounded_to_bf16(const float* x, float* out, long count, cudaStream_t stream);
 
 // cudaSuccess when this build holds code the current device can run;
 // cudaErrorNoKernelImageForDevice when CMAKE_CUDA_ARCHITECTURES missed it.

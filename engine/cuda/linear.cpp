@@ -37,7 +37,7 @@ void DeviceLinear::multiply(cublasHandle_t handle, const float* x, int rows, flo
         STEPSCOPE_CUBLAS_CHECK(cublasGetStream(handle, &stream));
         const std::size_t count = std::size_t(rows) * in;
         if (rounded_input.size() < count) rounded_input.allocate(count);
-        round_to_bf16(x, rounded_input.data(), long(count), stream);
+        copy_rounded_to_bf16(x, rounded_input.data(), long(count), stream);
         x = rounded_input.data();
     }
     STEPSCOPE_CUBLAS_CHECK(cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, weight.data(), in, x,
