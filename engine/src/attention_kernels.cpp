@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "linear_kernels.h"
+#include "stepscope/config.h"
 #include "stepscope/error.h"
 
 namespace stepscope {
@@ -38,6 +39,7 @@ constexpr int kLanes = Eigen::internal::packet_traits<float>::size;
 // hardware prefetcher restarts at every head.
 constexpr long kPrefetchBytes = 8192;
 constexpr long kCacheLineBytes = 64;
+static_assert(kMaxHeadDimensions <= kernels::kMaxCacheWidth, "a cache pass takes every key width a config allows");
 
 // a . b over n floats: whole packets, their lanes summed, then the tail.
 float dot(const float* a, const float* b, int n) {

@@ -26,6 +26,8 @@ namespace stepscope::kernels {
 
 // q8: llama.cpp's q8_0 block, 32 weights of one output and one scale.
 constexpr int kQ8Block = 32;
+// The widest key full attention's passes take: config.h's kMaxHeadDimensions.
+constexpr int kMaxCacheWidth = 8192;
 
 // y (rows, >= valid) = x (rows, in) panel + bias (panel), for the first `valid` outputs;
 // x and y with row strides. rows is 1..max_rows.

@@ -226,40 +226,91 @@ void elu_plus_one(const float* x, long n, float* out) {
 // and the hardware prefetcher restarts at every head.
 constexpr long kCachePrefetchBytes = 8192;
 
-// A cache holds float32 or bfloat16 elements (bfloat16 as its bits); both are read as floats.
-inline F load_elements(const float* p) { return Ops::load(p); }
-inline F load_elements(const uint16_t* p) { return Ops::load_bf16(p); }
-inline float widen(float v) { return v; }
-inline float widen(uint16_t v) {
-    const uint32_t bits = uint32_t(v) << 16;
-    float out;
-    __builtin_memcpy(&out, &bits, sizeof out);
-    return out;
-}
-
 template <typename Element>
 constexpr long kPrefetchElements = kCachePrefetchBytes / long(sizeof(Element));
 template <typename Element>
 constexpr int kElementsPerLine = kCacheLine / int(sizeof(Element));
 
+// A cache holds float32 or bfloat16 elements (bfloat16 as its bits), read in chunks of vectors:
+// kLanes floats as one vector, or 2 kLanes bfloat16 as two, the even and the odd elements (a shift
+// and a mask, as bfloat16 weights widen), so that a vector of bfloat16 costs no shuffle.
+struct FloatChunk {
+    static constexpr int kElements = Ops::kLanes;
+    static constexpr int kVectors = 1;
+    static void load(const float* p, F (&v)[kVectors]) { v[0] = Ops::load(p); }
+    static void store(float* out, const F (&v)[kVectors]) { Ops::store(out, v[0]); }
+    static float widen(float value) { return value; }
+};
+
+struct Bf16Chunk {
+    static constexpr int kElements = 2 * Ops::kLanes;
+    static constexpr int kVectors = 2;
+    static void load(const uint16_t* p, F (&v)[kVectors]) { Ops::widen_bf16(p, v[0], v[1]); }
+    // Interleaves the even and the odd elements back into order.
+    static void store(float* out, const F (&v)[kVectors]) {
+        float even[Ops::kLanes], odd[Ops::kLanes];
+        Ops::store(even, v[0]);
+        Ops::store(odd, v[1]);
+        for (int l = 0; l < Ops::kLanes; ++l) {
+            out[2 * l] = even[l];
+            out[2 * l + 1] = odd[l];
+        }
+    }
+    static float widen(uint16_t value) {
+        const uint32_t bits = uint32_t(value) << 16;
+        float out;
+        __builtin_memcpy(&out, &bits, sizeof out);
+        return out;
+    }
+};
+
+template <typename Element>
+struct ChunkSelect;
+template <>
+struct ChunkSelect<float> {
+    using type = FloatChunk;
+};
+template <>
+struct ChunkSelect<uint16_t> {
+    using type = Bf16Chunk;
+};
+template <typename Element>
+using ChunkOf = typename ChunkSelect<Element>::type;
+
+// The query as bfloat16 chunks read a key: each chunk's even elements, then its odd ones.
+// split (dims) <- query (dims), the tail past the last whole chunk left out.
+void split_query(const float* query, int dims, float* split) {
+    constexpr int chunk = Bf16Chunk::kElements;
+    for (int i = 0; i + chunk <= dims; i += chunk)
+        for (int l = 0; l < Ops::kLanes; ++l) {
+            split[i + l] = query[i + 2 * l];
+            split[i + Ops::kLanes + l] = query[i + 2 * l + 1];
+        }
+}
+
 // scores[k] = scale * (query . keys(k, :)) for Keys keys (Keys, dims) side by side, to overlap
-// their loads; every sum in one fixed order (vectors, their lanes, then the tail).
+// their loads; every sum in one fixed order (chunks, their lanes, then the tail). `arranged` is the
+// query as the chunks read it.
 template <int Keys, typename Element>
-void dots(const float* query, const Element* keys, int dims, float scale, float* scores) {
-    const int packed = dims / Ops::kLanes * Ops::kLanes;
+void dots(const float* query, const float* arranged, const Element* keys, int dims, float scale, float* scores) {
+    using Chunk = ChunkOf<Element>;
+    const int packed = dims / Chunk::kElements * Chunk::kElements;
     F acc[Keys];
     for (int k = 0; k < Keys; ++k) acc[k] = Ops::zero();
-    for (int i = 0; i < packed; i += Ops::kLanes) {
-        const F q = Ops::load(query + i);
+    for (int i = 0; i < packed; i += Chunk::kElements) {
+        F q[Chunk::kVectors];
+        for (int v = 0; v < Chunk::kVectors; ++v) q[v] = Ops::load(arranged + i + v * Ops::kLanes);
         for (int k = 0; k < Keys; ++k) {
             if (i % kElementsPerLine<Element> == 0)
                 _mm_prefetch(keys + k * dims + i + kPrefetchElements<Element>, _MM_HINT_T0);
-            acc[k] = Ops::fmadd(q, load_elements(keys + k * dims + i), acc[k]);
+            F key[Chunk::kVectors];
+            Chunk::load(keys + k * dims + i, key);
+            for (int v = 0; v < Chunk::kVectors; ++v) acc[k] = Ops::fmadd(q[v], key[v], acc[k]);
         }
     }
     for (int k = 0; k < Keys; ++k) {
         float total = Ops::reduce_add(acc[k]);
-        for (int i = packed; i < dims; ++i) total += query[i] * widen(keys[k * dims + i]);
+        for (int i = packed; i < dims; ++i) total += query[i] * Chunk::widen(keys[k * dims + i]);
         scores[k] = scale * total;
     }
 }
@@ -267,42 +318,60 @@ void dots(const float* query, const Element* keys, int dims, float scale, float*
 // scores[t] = scale * (query . keys(t, :)) for keys (count, dims): four keys at a time, then one.
 // A key's score is the same whichever group computes it.
 template <typename Element>
-void scaled_dots(const float* query, const Element* keys, int count, int dims, float scale, float* scores) {
+void dots_of_keys(const float* query, const float* arranged, const Element* keys, int count, int dims, float scale,
+                  float* scores) {
     int t = 0;
-    for (; t + 4 <= count; t += 4) dots<4>(query, keys + long(t) * dims, dims, scale, scores + t);
-    for (; t < count; ++t) dots<1>(query, keys + long(t) * dims, dims, scale, scores + t);
+    for (; t + 4 <= count; t += 4) dots<4>(query, arranged, keys + long(t) * dims, dims, scale, scores + t);
+    for (; t < count; ++t) dots<1>(query, arranged, keys + long(t) * dims, dims, scale, scores + t);
 }
 
-// out (Vectors vectors) = sum_t a[t] rows(t, :Vectors vectors), in order of t.
-template <int Vectors, typename Element>
+void scaled_dots(const float* query, const float* keys, int count, int dims, float scale, float* scores) {
+    dots_of_keys(query, query, keys, count, dims, scale, scores);
+}
+
+// dims is at most kMaxCacheWidth (attention_kernels.cpp checks the bound against the config's).
+void scaled_dots_bf16(const float* query, const uint16_t* keys, int count, int dims, float scale, float* scores) {
+    float split[kMaxCacheWidth];
+    split_query(query, dims, split);
+    dots_of_keys(query, split, keys, count, dims, scale, scores);
+}
+
+// out (Chunks chunks) = sum_t a[t] rows(t, :Chunks chunks), in order of t.
+template <int Chunks, typename Element>
 void weighted_columns(const float* a, const Element* rows, int count, long stride, float* out) {
-    F acc[Vectors];
-    for (int j = 0; j < Vectors; ++j) acc[j] = Ops::zero();
+    using Chunk = ChunkOf<Element>;
+    F acc[Chunks][Chunk::kVectors];
+    for (int j = 0; j < Chunks; ++j)
+        for (int v = 0; v < Chunk::kVectors; ++v) acc[j][v] = Ops::zero();
     for (int t = 0; t < count; ++t) {
         const F weight = Ops::broadcast(a[t]);
         const Element* row = rows + t * stride;
-        for (int j = 0; j < Vectors; ++j) {
-            if (j * Ops::kLanes % kElementsPerLine<Element> == 0)
-                _mm_prefetch(row + j * Ops::kLanes + kPrefetchElements<Element>, _MM_HINT_T0);
-            acc[j] = Ops::fmadd(weight, load_elements(row + j * Ops::kLanes), acc[j]);
+        for (int j = 0; j < Chunks; ++j) {
+            if (j * Chunk::kElements % kElementsPerLine<Element> == 0)
+                _mm_prefetch(row + j * Chunk::kElements + kPrefetchElements<Element>, _MM_HINT_T0);
+            F values[Chunk::kVectors];
+            Chunk::load(row + j * Chunk::kElements, values);
+            for (int v = 0; v < Chunk::kVectors; ++v) acc[j][v] = Ops::fmadd(weight, values[v], acc[j][v]);
         }
     }
-    for (int j = 0; j < Vectors; ++j) Ops::store(out + j * Ops::kLanes, acc[j]);
+    for (int j = 0; j < Chunks; ++j) Chunk::store(out + j * Chunk::kElements, acc[j]);
 }
 
-// out (width) = sum_t a[t] rows(t, :) over rows (count, width): up to four vectors of columns per
+// out (width) = sum_t a[t] rows(t, :) over rows (count, width): up to four chunks of columns per
 // pass over the rows, then the remaining columns one by one.
 template <typename Element>
 void weighted_rows(const float* a, const Element* rows, int count, int width, float* out) {
+    using Chunk = ChunkOf<Element>;
     int m = 0;
-    for (; width - m >= 4 * Ops::kLanes; m += 4 * Ops::kLanes) weighted_columns<4>(a, rows + m, count, width, out + m);
-    const int vectors = (width - m) / Ops::kLanes;
-    if (vectors == 3) weighted_columns<3>(a, rows + m, count, width, out + m);
-    if (vectors == 2) weighted_columns<2>(a, rows + m, count, width, out + m);
-    if (vectors == 1) weighted_columns<1>(a, rows + m, count, width, out + m);
-    for (m += vectors * Ops::kLanes; m < width; ++m) {
+    for (; width - m >= 4 * Chunk::kElements; m += 4 * Chunk::kElements)
+        weighted_columns<4>(a, rows + m, count, width, out + m);
+    const int chunks = (width - m) / Chunk::kElements;
+    if (chunks == 3) weighted_columns<3>(a, rows + m, count, width, out + m);
+    if (chunks == 2) weighted_columns<2>(a, rows + m, count, width, out + m);
+    if (chunks == 1) weighted_columns<1>(a, rows + m, count, width, out + m);
+    for (m += chunks * Chunk::kElements; m < width; ++m) {
         float total = 0;
-        for (int t = 0; t < count; ++t) total += a[t] * widen(rows[long(t) * width + m]);
+        for (int t = 0; t < count; ++t) total += a[t] * Chunk::widen(rows[long(t) * width + m]);
         out[m] = total;
     }
 }
@@ -341,8 +410,8 @@ constexpr LinearKernels make_kernels(const char* isa) {
             &linear_attention_head,
             &quantise_block,
             &elu_plus_one,
-            &scaled_dots<float>,
+            &scaled_dots,
             &weighted_rows<float>,
-            &scaled_dots<uint16_t>,
+            &scaled_dots_bf16,
             &weighted_rows<uint16_t>};
 }
