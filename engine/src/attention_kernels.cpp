@@ -52,15 +52,6 @@ float dot(const float* a, const float* b, int n) {
     return total;
 }
 
-float sum(const float* a, int n) {
-    using namespace Eigen::internal;
-    Packet acc = pset1<Packet>(0.0f);
-    int i = 0;
-    for (; i + kLanes <= n; i += kLanes) acc = padd(ploadu<Packet>(a + i), acc);
-    float total = predux(acc);
-    for (; i < n; ++i) total += a[i];
-    return total;
-}
 
 int valid_keys(const KeyValueCache& cache, const std::vector<int>& valid_lengths, int row, int heads) {
     return valid_lengths.empty() ? cache.length : valid_lengths[row / heads];
@@ -157,7 +148,8 @@ void prefetch_row(const Element* row, long elements) {
 // `Element`s: float32, or bfloat16 bits read by the `_bf16` passes.
 template <typename Element, typename Dots, typename WeightedRows>
 void full_attention_over(const ConstMatrixRef& queries, const KeyValueCache& cache, const Element* all_keys,
-                         const Element* all_values, Dots scaled_dots, WeightedRows weighted_rows, float temperature,
+                         const Element* all_values, Dots scaled_dots, WeightedRows weighted_rows,
+                         void (*softmax)(float*, int), float temperature,
                          const std::vector<int>& valid_lengths, int heads, MatrixRef out, RowMatrix& weights) {
     const int rows = static_cast<int>(queries.rows());
     const int key_dims = cache.key_dims, value_dims = cache.value_dims;
@@ -181,11 +173,7 @@ void full_attention_over(const ConstMatrixRef& queries, const KeyValueCache& cac
         // pass 1: query dot keys, scaled
         scaled_dots(query, keys + long(first) * key_dims, count, key_dims, temperature, scores + first);
         // pass 2: softmax over the attended keys, the others weigh 0
-        if (count > 0) {
-            Eigen::Map<Eigen::ArrayXf> attended(scores + first, count);
-            attended = (attended - attended.maxCoeff()).exp();
-            attended /= sum(scores + first, count);
-        }
+        if (count > 0) softmax(scores + first, count);
         std::fill(scores + first + count, scores + cache.length, 0.0f);
         // pass 3: weighted sum of the values
         weighted_rows(scores + first, values + long(first) * value_dims, count, value_dims, out.row(r).data());
@@ -203,10 +191,11 @@ void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, f
     const kernels::LinearKernels& kernels = kernels::linear_kernels();
     if (cache.bf16())
         full_attention_over(queries, cache, cache.keys_bf16.data(), cache.values_bf16.data(), kernels.scaled_dots_bf16,
-                            kernels.weighted_rows_bf16, temperature, valid_lengths, heads, out, weights);
+                            kernels.weighted_rows_bf16, kernels.softmax, temperature, valid_lengths, heads, out,
+                            weights);
     else
         full_attention_over(queries, cache, cache.keys.data(), cache.values.data(), kernels.scaled_dots,
-                            kernels.weighted_rows, temperature, valid_lengths, heads, out, weights);
+                            kernels.weighted_rows, kernels.softmax, temperature, valid_lengths, heads, out, weights);
 }
 
 void reference::full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,

@@ -74,6 +74,9 @@ struct LinearKernels {
     // The elu feature map of linear attention (feature_map.cpp): out = v + 1 for v > 0, exp(v)
     // otherwise, for n values.
     void (*elu_plus_one)(const float* x, long n, float* out);
+    // Full attention's softmax in place over count >= 1 scores: exp(s - max) / sum, exp as
+    // elu_plus_one's (within 2 ulp of std::exp), the sum in one fixed order.
+    void (*softmax)(float* scores, int count);
     // Full attention's passes over a head's cache (recurrent_attention.cpp), each sum in one fixed
     // order wherever the data lies: scores[t] = scale * (query . keys(t, :)) for keys (count, dims);
     // out (width) = sum_t a[t] rows(t, :) for rows (count, width).

@@ -222,6 +222,35 @@ void elu_plus_one(const float* x, long n, float* out) {
     for (long k = i; k < n; ++k) out[k] = padded[k - i];
 }
 
+// Softmax in place over scores (count >= 1): exp(s - max) / their sum, the sum in one fixed order
+// (the vectors' lanes, then the tail in order).
+void softmax(float* scores, int count) {
+    const int packed = count / Ops::kLanes * Ops::kLanes;
+    F largest = Ops::broadcast(scores[0]);
+    for (int i = 0; i < packed; i += Ops::kLanes) largest = Ops::max(largest, Ops::load(scores + i));
+    float top = Ops::reduce_max(largest);
+    for (int i = packed; i < count; ++i) top = scores[i] > top ? scores[i] : top;
+    const F minus_top = Ops::broadcast(-top);
+    F total = Ops::zero();
+    for (int i = 0; i < packed; i += Ops::kLanes) {
+        const F e = exp_non_positive(Ops::add(Ops::load(scores + i), minus_top));
+        Ops::store(scores + i, e);
+        total = Ops::add(total, e);
+    }
+    float sum = Ops::reduce_add(total);
+    if (packed < count) {
+        // The tail through a padded vector, so every element is computed alike.
+        float padded[Ops::kLanes] = {};
+        for (int i = packed; i < count; ++i) padded[i - packed] = scores[i] - top;
+        Ops::store(padded, exp_non_positive(Ops::load(padded)));
+        for (int i = packed; i < count; ++i) sum += scores[i] = padded[i - packed];
+    }
+    const float inverse = 1.0f / sum;
+    for (int i = 0; i < packed; i += Ops::kLanes)
+        Ops::store(scores + i, Ops::mul(Ops::load(scores + i), Ops::broadcast(inverse)));
+    for (int i = packed; i < count; ++i) scores[i] *= inverse;
+}
+
 // How far ahead of a key/value cache stream to prefetch: a head's keys and values come from memory,
 // and the hardware prefetcher restarts at every head.
 constexpr long kCachePrefetchBytes = 8192;
@@ -410,6 +439,7 @@ constexpr LinearKernels make_kernels(const char* isa) {
             &linear_attention_head,
             &quantise_block,
             &elu_plus_one,
+            &softmax,
             &scaled_dots,
             &weighted_rows<float>,
             &scaled_dots_bf16,
