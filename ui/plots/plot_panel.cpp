@@ -30,9 +30,10 @@ namespace stepscope::ui {
 namespace {
 // At most 40 frames a second for what the user does (a zoom, a drag, a scrub): fluid.
 constexpr int kFrameMs = 25;
-// At most 15 frames a second while steps stream in: on two cores each frame's drawing takes a core
-// from the engine's workers, and 24 frames a second held the window to 59-73% of `bench`.
-constexpr int kSteppingFrameMs = 66;
+// At most 12 frames a second while steps stream in (the issue asks for at least 10): on two cores
+// each frame's drawing takes a core from the engine's workers; 24 frames a second held the window
+// to 59-73% of `bench`, 15 to 74-79%, 12 to 82-91%.
+constexpr int kSteppingFrameMs = 83;
 
 bool finite(const std::vector<float>& values) {
     return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });

@@ -64,7 +64,7 @@ public:
     // Smoothing of every time plot, 0 (off) to 0.99.
     void setSmoothing(double weight);
     double smoothing() const;
-    // Redraws counted since construction: at most 15 a second while steps arrive, however fast they come.
+    // Redraws counted since construction: at most 12 a second while steps arrive, however fast they come.
     int frames() const { return frames_; }
     // The first step where the current branch's output left its original's, as marked on the plots.
     std::optional<int64_t> divergenceMark() const { return diverged_at_; }
@@ -87,7 +87,7 @@ signals:
 
 private:
     // Starts the frame timer to fire a frame interval after the last frame (at once when that is past):
-    // 25 ms for what the user does, 66 ms while steps stream in.
+    // 25 ms for what the user does, 83 ms while steps stream in.
     void scheduleFrame();
     void onFrame();
     // Refreshes the dirty views: the shown ones, or with `hidden_too` every one.

@@ -14,9 +14,9 @@ namespace stepscope::ui {
 
 namespace {
 
-// Results go to the UI as often as it draws them while steps stream in (PlotPanel: 15 frames a second):
+// Results go to the UI as often as it draws them while steps stream in (PlotPanel: 12 frames a second):
 // each batch costs the UI thread its appends and a repaint of the progress and the timeline.
-constexpr auto kFlushInterval = std::chrono::milliseconds(66);
+constexpr auto kFlushInterval = std::chrono::milliseconds(83);
 constexpr size_t kMaxRecordsPerBatch = 256;
 // Batches sent and not yet taken by the window: enough to overlap stepping and drawing.
 constexpr int kMaxBatchesInFlight = 2;
