@@ -22,5 +22,11 @@ for device in cuda cpu; do
         > "$out/bench_${device}_${attention}_${batch}.json" || status=$?
     done
   done
+  for batch in 1 10; do
+    "$build/app/stepscope" bench --device "$device" --precision bf16 --batch "$batch" --json \
+      > "$out/bench_${device}_linear_${batch}_bf16.json" || status=$?
+  done
+  "$build/app/stepscope" bench --device "$device" --attention full --steps 4096 --repeats 2 --json \
+    > "$out/bench_${device}_full_10_4096.json" || status=$?
 done
 exit "$status"
