@@ -324,8 +324,18 @@ private slots:
     }
 
     // A cleared head's cached steps hold zeros: they score alike and add nothing; other heads keep theirs.
+    // In either cache precision.
+    void clear_head_cache_zeroes_only_that_head_data() {
+        QTest::addColumn<QString>("cache_precision");
+        for (const std::string& precision : cache_precision_names())
+            QTest::newRow(precision.c_str()) << QString::fromStdString(precision);
+    }
+
     void clear_head_cache_zeroes_only_that_head() {
-        const auto model = Model::create_random(small_config("full"), 10);
+        QFETCH(QString, cache_precision);
+        ModelConfig config = small_config("full");
+        config.cache_precision = cache_precision.toStdString();
+        const auto model = Model::create_random(config, 10);
         const int width = model->config().d_model(), heads = 3, dims = 4;
         State state = model->new_state();
         RowMatrix y;

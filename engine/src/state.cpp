@@ -61,7 +61,7 @@ void append_step(Matrix& buffer, const ConstMatrixRef& step, int length) {
     put(buffer, length * width, step);
 }
 
-// A buffer of `rows` rows with room for `steps` steps of `width`, its first columns `contents`.
+// A buffer of contents.rows() rows with room for `steps` steps of `width`, its first columns `contents`.
 template <typename Matrix>
 Matrix filled(const ConstMatrixRef& contents, long width, int steps) {
     Matrix buffer = Matrix::Zero(contents.rows(), long(cache_capacity(steps)) * width);
@@ -113,10 +113,13 @@ void KeyValueCache::assign(const ConstMatrixRef& all_keys, const ConstMatrixRef&
 void KeyValueCache::clear() { *this = KeyValueCache(); }
 
 void KeyValueCache::zero_row(long row) {
-    keys.row(row).setZero();
-    values.row(row).setZero();
-    keys_bf16.row(row).setZero();
-    values_bf16.row(row).setZero();
+    if (bf16()) {
+        keys_bf16.row(row).setZero();
+        values_bf16.row(row).setZero();
+    } else {
+        keys.row(row).setZero();
+        values.row(row).setZero();
+    }
 }
 
 void KeyValueCache::zero_all() {
