@@ -206,20 +206,23 @@ F exp_non_positive(F v) {
     return Ops::mul(e_r, Ops::exponent_bits(Ops::add(n, Ops::broadcast_int(127))));
 }
 
+// out[k] = op(x[k]) for the tail k in [first, n) of fewer than kLanes values, through a padded
+// vector, so every element is computed as the whole vectors before it were.
+template <typename Op>
+void padded_tail(const float* x, long first, long n, float* out, Op op) {
+    if (first == n) return;
+    float padded[Ops::kLanes] = {};
+    for (long k = first; k < n; ++k) padded[k - first] = x[k];
+    Ops::store(padded, op(Ops::load(padded)));
+    for (long k = first; k < n; ++k) out[k] = padded[k - first];
+}
+
 // The elu feature map: out = v + 1 for v > 0, exp(v) otherwise, as max(v, 0) + exp(min(v, 0)).
 void elu_plus_one(const float* x, long n, float* out) {
+    const auto elu = [](F v) { return Ops::add(Ops::max(Ops::zero(), v), exp_non_positive(Ops::min(Ops::zero(), v))); };
     long i = 0;
-    for (; i + Ops::kLanes <= n; i += Ops::kLanes) {
-        const F v = Ops::load(x + i);
-        Ops::store(out + i, Ops::add(Ops::max(Ops::zero(), v), exp_non_positive(Ops::min(Ops::zero(), v))));
-    }
-    if (i == n) return;
-    // The tail through a padded vector, so every element is computed alike.
-    float padded[Ops::kLanes] = {};
-    for (long k = i; k < n; ++k) padded[k - i] = x[k];
-    const F v = Ops::load(padded);
-    Ops::store(padded, Ops::add(Ops::max(Ops::zero(), v), exp_non_positive(Ops::min(Ops::zero(), v))));
-    for (long k = i; k < n; ++k) out[k] = padded[k - i];
+    for (; i + Ops::kLanes <= n; i += Ops::kLanes) Ops::store(out + i, elu(Ops::load(x + i)));
+    padded_tail(x, i, n, out, elu);
 }
 
 // Softmax in place over scores (count >= 1): exp(s - max) / their sum, the sum in one fixed order
@@ -231,20 +234,16 @@ void softmax(float* scores, int count) {
     float top = Ops::reduce_max(largest);
     for (int i = packed; i < count; ++i) top = scores[i] > top ? scores[i] : top;
     const F minus_top = Ops::broadcast(-top);
+    const auto shifted_exp = [minus_top](F v) { return exp_non_positive(Ops::add(v, minus_top)); };
     F total = Ops::zero();
     for (int i = 0; i < packed; i += Ops::kLanes) {
-        const F e = exp_non_positive(Ops::add(Ops::load(scores + i), minus_top));
+        const F e = shifted_exp(Ops::load(scores + i));
         Ops::store(scores + i, e);
         total = Ops::add(total, e);
     }
     float sum = Ops::reduce_add(total);
-    if (packed < count) {
-        // The tail through a padded vector, so every element is computed alike.
-        float padded[Ops::kLanes] = {};
-        for (int i = packed; i < count; ++i) padded[i - packed] = scores[i] - top;
-        Ops::store(padded, exp_non_positive(Ops::load(padded)));
-        for (int i = packed; i < count; ++i) sum += scores[i] = padded[i - packed];
-    }
+    padded_tail(scores, packed, count, scores, shifted_exp);
+    for (int i = packed; i < count; ++i) sum += scores[i];
     const float inverse = 1.0f / sum;
     for (int i = 0; i < packed; i += Ops::kLanes)
         Ops::store(scores + i, Ops::mul(Ops::load(scores + i), Ops::broadcast(inverse)));

@@ -44,13 +44,14 @@ void put(Bf16Matrix& target, long column, const ConstMatrixRef& source) {
     target.middleCols(column, source.cols()) = source.unaryExpr([](float v) { return to_bf16(v); });
 }
 
-// Row `row`'s first `count` values as floats.
-Eigen::Map<const RowVector> widened(const RowMatrix& buffer, long row, long count) {
-    return {buffer.row(row).data(), count};
+// Row `row`'s first `steps` steps of `width` as floats (T, width): a float buffer's in place, a bf16 one's widened.
+Eigen::Map<const RowMatrix> head_of(const RowMatrix& buffer, long row, int steps, int width) {
+    return {buffer.row(row).data(), steps, width};
 }
-RowVector widened(const Bf16Matrix& buffer, long row, long count) {
-    return Eigen::Map<const Eigen::Matrix<uint16_t, 1, Eigen::Dynamic>>(buffer.row(row).data(), count)
-        .unaryExpr([](uint16_t v) { return from_bf16(v); });
+RowMatrix head_of(const Bf16Matrix& buffer, long row, int steps, int width) {
+    return Eigen::Map<const Bf16Matrix>(buffer.row(row).data(), steps, width).unaryExpr([](uint16_t v) {
+        return from_bf16(v);
+    });
 }
 
 // Appends one step to `buffer` (rows, capacity*width) holding `length` steps, doubling it when full.
@@ -134,25 +135,21 @@ bool KeyValueCache::has_starts() const {
 }
 
 RowMatrix KeyValueCache::head_keys(int row) const {
-    const long count = long(length) * key_dims;
-    const RowVector steps = bf16() ? widened(keys_bf16, row, count) : RowVector(widened(keys, row, count));
-    return Eigen::Map<const RowMatrix>(steps.data(), length, key_dims);
+    return bf16() ? head_of(keys_bf16, row, length, key_dims) : RowMatrix(head_of(keys, row, length, key_dims));
 }
 
 RowMatrix KeyValueCache::head_values(int row) const {
-    const long count = long(length) * value_dims;
-    const RowVector steps = bf16() ? widened(values_bf16, row, count) : RowVector(widened(values, row, count));
-    return Eigen::Map<const RowMatrix>(steps.data(), length, value_dims);
+    return bf16() ? head_of(values_bf16, row, length, value_dims)
+                  : RowMatrix(head_of(values, row, length, value_dims));
 }
 
 float KeyValueCache::head_keys_norm(int row) const {
-    const long count = long(length) * key_dims;
-    return bf16() ? widened(keys_bf16, row, count).norm() : widened(keys, row, count).norm();
+    return bf16() ? head_of(keys_bf16, row, length, key_dims).norm() : head_of(keys, row, length, key_dims).norm();
 }
 
 float KeyValueCache::head_values_norm(int row) const {
-    const long count = long(length) * value_dims;
-    return bf16() ? widened(values_bf16, row, count).norm() : widened(values, row, count).norm();
+    return bf16() ? head_of(values_bf16, row, length, value_dims).norm()
+                  : head_of(values, row, length, value_dims).norm();
 }
 
 bool LinearAttentionState::operator==(const LinearAttentionState& o) const {
