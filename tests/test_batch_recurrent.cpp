@@ -1,6 +1,8 @@
 // The identity the recurrent form rests on: stepping equals the causal batch encoder, for every attention.
 #include <QtTest>
 
+#include "stepscope/attention_kind.h"
+#include "stepscope/feature_map.h"
 #include "stepscope/model.h"
 #include "test_support.h"
 
@@ -13,11 +15,14 @@ private slots:
     void recurrent_equals_batch_data() {
         QTest::addColumn<QString>("attention");
         QTest::addColumn<QString>("feature_map");
-        QTest::newRow("full") << "full" << "elu";
-        QTest::newRow("linear") << "linear" << "elu";
-        QTest::newRow("causal-linear") << "causal-linear" << "elu";
-        for (const char* map : {"relu", "favor", "rff", "smoothed-rff", "grf"})
-            QTest::newRow(map) << "linear" << map;
+        // Every registered kind; those with a feature map under every map too.
+        for (const std::string& kind : attention_kind_names()) {
+            QTest::newRow(kind.c_str()) << QString::fromStdString(kind) << "elu";
+            if (!attention_capabilities(kind).feature_map) continue;
+            for (const std::string& map : feature_map_names())
+                if (map != "elu")
+                    QTest::newRow((kind + "/" + map).c_str()) << QString::fromStdString(kind) << QString::fromStdString(map);
+        }
     }
 
     void recurrent_equals_batch() {
@@ -26,7 +31,7 @@ private slots:
         ModelConfig config;
         config.attention_type = attention.toStdString();
         config.feature_map = feature_map.toStdString();
-        if (feature_map != "elu" && feature_map != "relu") config.feature_map_dimensions = 32;
+        if (make_feature_map(feature_map_options(config, 6))->is_random()) config.feature_map_dimensions = 32;
         config.n_layers = 2;
         config.n_heads = 2;
         config.query_dimensions = 6;

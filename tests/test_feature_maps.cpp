@@ -79,7 +79,7 @@ class FeatureMapsTest : public QObject {
 
 private slots:
     void names_in_registry_order() {
-        const std::vector<std::string> expected = {"elu", "relu", "favor", "rff", "smoothed-rff", "grf"};
+        const std::vector<std::string> expected = {"elu", "relu", "silu", "favor", "rff", "smoothed-rff", "grf"};
         QVERIFY(feature_map_names() == expected);
     }
 
@@ -92,6 +92,7 @@ private slots:
         QTest::newRow("elu") << "elu" << 0 << 8 << 0;
         QTest::newRow("elu ignores n_dims") << "elu" << 5 << 8 << 0;
         QTest::newRow("relu") << "relu" << 0 << 8 << 0;
+        QTest::newRow("silu") << "silu" << 0 << 8 << 0;
         QTest::newRow("rff default") << "rff" << 0 << 8 << 4;
         QTest::newRow("rff odd") << "rff" << 7 << 6 << 3;
         QTest::newRow("smoothed-rff default") << "smoothed-rff" << 0 << 7 << 3;
@@ -128,6 +129,7 @@ private slots:
         QTest::addColumn<bool>("stabilize");
         QTest::newRow("elu") << "elu" << 0 << 0.0 << false;
         QTest::newRow("relu") << "relu" << 0 << 0.0 << false;
+        QTest::newRow("silu") << "silu" << 0 << 0.0 << false;
         QTest::newRow("rff") << "rff" << 32 << 0.0 << false;
         QTest::newRow("rff odd, temp 0.5") << "rff" << 17 << 0.5 << false;
         QTest::newRow("smoothed-rff") << "smoothed-rff" << 32 << 0.0 << false;
@@ -192,6 +194,21 @@ private slots:
             for (long i = 0; i < x.size(); ++i) {
                 const double want = x(i) > 0 ? x(i) + 1.0 : std::exp(double(x(i)));
                 QVERIFY(std::abs(phi(i) - want) <= 1e-6 * want);
+            }
+        }
+    }
+
+    // silu(x) = x sigmoid(x), DeltaNet's map: its formula in double, fast and scalar.
+    void silu_is_its_formula() {
+        const auto map = feature_map("silu", 6);
+        RowMatrix x(2, 6);
+        x << -40, -20, -1, 0, 0.5, 3, -5, -0.25, 1e-3, 2, -60, 7;
+        for (const bool scalar : {false, true}) {
+            RowMatrix phi;
+            scalar ? map->apply_scalar(x, {}, phi, {}) : map->apply(x, {}, phi, {});
+            for (long i = 0; i < x.size(); ++i) {
+                const double want = double(x(i)) / (1.0 + std::exp(-double(x(i))));
+                QVERIFY2(std::abs(phi(i) - want) <= 1e-6 * std::max(1.0, std::abs(want)), std::to_string(x(i)).c_str());
             }
         }
     }

@@ -12,6 +12,7 @@
 
 #include "attention_kernels.h"
 #include "bfloat16.h"
+#include "delta_rule_kernels.h"
 #include "layer_norm_activation.h"
 #include "linear.h"
 #include "stepscope/error.h"
@@ -301,6 +302,79 @@ private slots:
                         QVERIFY(std::abs(norms.sums[size_t(r)] - s) <= kAbsolute + kRelative * s);
                         QVERIFY(std::abs(norms.normalizer[size_t(r)] - z) <= kAbsolute + kRelative * z);
                     }
+                }
+    }
+
+    // The delta rule with and without its forget gate, over shapes below, at and past a vector: S, the
+    // prediction errors, the output and the observed norms against the plain loops.
+    void delta_rule_step_matches_scalar() {
+        unsigned seed = 300;
+        for (const bool gated : {false, true})
+            for (const long rows : {1L, 12L, 120L})
+                for (const long features : {1L, 7L, 32L})
+                    for (const long values : {1L, 5L, 32L, 33L}) {
+                        seed += 7;
+                        RowMatrix keys = random_matrix(rows, features, seed), queries = random_matrix(rows, features, seed + 1);
+                        normalize_rows(keys);
+                        normalize_rows(queries);
+                        const RowMatrix v = random_matrix(rows, values, seed + 2);
+                        const RowMatrix gates = (random_matrix(2, rows, seed + 3).array() * 0.5f + 0.5f).matrix();
+                        const RowMatrix state = random_matrix(rows * features, values, seed + 4);
+                        const float* alpha = gated ? gates.row(1).data() : nullptr;
+                        RowMatrix fast = state, scalar = state, observed = state;
+                        RowMatrix errors_fast(rows, values), errors_scalar(rows, values);
+                        RowMatrix out_fast(rows, values), out_scalar(rows, values);
+                        delta_rule_step(keys, v, queries, gates.row(0).data(), alpha, 0.25f, fast, errors_fast, out_fast);
+                        reference::delta_rule_step(keys, v, queries, gates.row(0).data(), alpha, 0.25f, scalar,
+                                                   errors_scalar, out_scalar);
+                        STEPSCOPE_COMPARE_CLOSE("delta S", fast, scalar, kAbsolute, kRelative);
+                        STEPSCOPE_COMPARE_CLOSE("delta errors", errors_fast, errors_scalar, kAbsolute, kRelative);
+                        STEPSCOPE_COMPARE_CLOSE("delta out", out_fast, out_scalar, kAbsolute, kRelative);
+                        StateNorms norms;
+                        delta_rule_step(keys, v, queries, gates.row(0).data(), alpha, 0.25f, observed, errors_fast,
+                                        out_fast, &norms);
+                        QCOMPARE(observed, fast);
+                        QCOMPARE(long(norms.sums.size()), rows);
+                        for (long r = 0; r < rows; ++r) {
+                            const double s = scalar.middleRows(r * features, features).cast<double>().norm();
+                            QVERIFY(std::abs(norms.sums[size_t(r)] - s) <= kAbsolute + kRelative * s);
+                        }
+                    }
+    }
+
+    // A key written twice with the same value is predicted the second time: the delta rule writes nothing.
+    void delta_rule_writes_only_what_it_did_not_predict() {
+        RowMatrix key = RowMatrix::Zero(1, 4), value(1, 3), state = RowMatrix::Zero(4, 3), errors(1, 3), out(1, 3);
+        key(0, 2) = 1;
+        value << 1, -2, 3;
+        const float beta = 1;
+        delta_rule_step(key, value, key, &beta, nullptr, 1.0f, state, errors, out);
+        STEPSCOPE_COMPARE_CLOSE("read back", out, value, 1e-6, 0.0);
+        const RowMatrix before = state;
+        delta_rule_step(key, value, key, &beta, nullptr, 1.0f, state, errors, out);
+        QCOMPARE(errors.cwiseAbs().maxCoeff(), 0.0f);
+        QCOMPARE(state, before);
+    }
+
+    void gated_linear_step_matches_scalar() {
+        unsigned seed = 500;
+        for (const long rows : {1L, 12L, 120L})
+            for (const long features : {1L, 7L, 32L})
+                for (const long values : {1L, 5L, 32L, 33L}) {
+                    seed += 5;
+                    const auto [state, phi_k, v, phi_q] = linear_attention_case(rows, features, values, seed);
+                    const RowMatrix alpha = (random_matrix(1, rows, seed + 9).array() * 0.5f + 0.5f).matrix();
+                    LinearAttentionState fast = state, scalar = state, observed = state;
+                    RowMatrix out_fast(rows, values), out_scalar(rows, values);
+                    gated_linear_step(phi_k, v, phi_q, alpha.data(), 1e-6f, fast, out_fast);
+                    reference::gated_linear_step(phi_k, v, phi_q, alpha.data(), 1e-6f, scalar, out_scalar);
+                    STEPSCOPE_COMPARE_CLOSE("gated S", fast.sums, scalar.sums, kAbsolute, kRelative);
+                    STEPSCOPE_COMPARE_CLOSE("gated Z", fast.normalizer, scalar.normalizer, kAbsolute, kRelative);
+                    STEPSCOPE_COMPARE_CLOSE("gated out", out_fast, out_scalar, kAbsolute, kRelative);
+                    StateNorms norms;
+                    gated_linear_step(phi_k, v, phi_q, alpha.data(), 1e-6f, observed, out_fast, &norms);
+                    QCOMPARE(observed.sums, fast.sums);
+                    QCOMPARE(long(norms.normalizer.size()), rows);
                 }
     }
 

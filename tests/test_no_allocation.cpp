@@ -14,6 +14,7 @@
 #include <string>
 
 #include "stepscope/intervention.h"
+#include "stepscope/attention_kind.h"
 #include "stepscope/model.h"
 #include "test_support.h"
 
@@ -80,7 +81,9 @@ constexpr int kFirstCounted = 50, kSteps = 100;
 ModelConfig seed_example(ModelKind kind, const std::string& attention, int layers, int heads, int dims, int d_ff) {
     ModelConfig config;
     config.kind = kind;
-    config.attention_type = config.self_attention_type = config.cross_attention_type = attention;
+    config.attention_type = config.self_attention_type = attention;
+    // A kind that is self attention only cross-attends linearly.
+    config.cross_attention_type = attention_capabilities(attention).cross ? attention : "linear";
     config.n_layers = layers;
     config.n_heads = heads;
     config.query_dimensions = config.value_dimensions = dims;
@@ -167,6 +170,15 @@ private slots:
         // A bfloat16 cache grows as a float one does.
         QTest::newRow("small full encoder, bf16 cache") << encoder << "full" << 2 << 4 << 8 << 64 << 10 << "f32" << "bf16";
         QTest::newRow("small full decoder, bf16 cache") << decoder << "full" << 2 << 4 << 8 << 64 << 3 << "f32" << "bf16";
+        // Every registered kind, with each weight format.
+        for (const std::string& attention : attention_kind_names())
+            for (const char* precision : {"f32", "bf16", "q8"}) {
+                const QString name = QString::fromStdString(attention);
+                QTest::newRow(qPrintable("registry: " + name + " encoder, " + precision))
+                    << encoder << name << 2 << 4 << 8 << 64 << 10 << precision << "f32";
+                QTest::newRow(qPrintable("registry: " + name + " decoder, " + precision))
+                    << decoder << name << 2 << 4 << 8 << 64 << 3 << precision << "f32";
+            }
     }
 
     void steady_state_step_allocates_nothing() {

@@ -3,6 +3,7 @@
 
 #include <QTemporaryDir>
 
+#include "stepscope/attention_kind.h"
 #include "stepscope/intervention.h"
 #include "stepscope/model.h"
 #include "stepscope/observer.h"
@@ -92,6 +93,14 @@ private slots:
         QTest::newRow("full decoder") << int(ModelKind::Decoder) << "full" << "full" << "elu" << "f32";
         QTest::newRow("full decoder, bf16 cache") << int(ModelKind::Decoder) << "full" << "full" << "elu" << "bf16";
         QTest::newRow("grf decoder") << int(ModelKind::Decoder) << "linear" << "linear" << "grf" << "f32";
+        // Every registered kind as an encoder's and a decoder's self attention.
+        for (const std::string& self : attention_kind_names()) {
+            const QString name = QString::fromStdString(self);
+            QTest::newRow(qPrintable(name + " encoder (registry)"))
+                << int(ModelKind::Encoder) << name << "full" << "elu" << "f32";
+            QTest::newRow(qPrintable(name + " decoder (registry)"))
+                << int(ModelKind::Decoder) << name << "linear" << "elu" << "f32";
+        }
     }
 
     void snapshot_at_50_resumes_bit_for_bit() {

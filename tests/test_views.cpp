@@ -15,9 +15,11 @@
 
 #include "cli_test_support.h"
 #include "parameters.h"
+#include "stepscope/attention_kind.h"
 #include "stepscope/config.h"
 #include "stepscope/decoder_memory.h"
 #include "stepscope/feature_map.h"
+#include "stepscope/observation.h"
 #include "test_support.h"
 
 using namespace stepscope;
@@ -225,6 +227,39 @@ std::vector<double> relative_rows(const std::vector<float>& values, const std::v
     return out;
 }
 
+// Records every step's self-attention maps as (N, H, T, T), as replay writes them.
+struct MapRecorder : StepObserver {
+    long steps = 0, t = 0;
+    std::map<int, Tensor> maps;
+    bool any_signed = false;
+    void attention_map(int layer, AttentionRole role, const AttentionMap& map) override {
+        if (role != AttentionRole::Self) return;
+        any_signed = any_signed || map.is_signed;
+        auto found = maps.find(layer);
+        if (found == maps.end())
+            found = maps.emplace(layer, Tensor::f32_zeros({map.batch, map.heads, steps, steps})).first;
+        for (long r = 0; r < map.weights.rows(); ++r)
+            for (long c = 0; c < map.weights.cols(); ++c)
+                found->second.values[size_t((r * steps + t) * steps + map.first_key + c)] = map.weights(r, c);
+    }
+};
+
+// Self attention of an encoder layer from its weights: norm2(h + ff(h)), h = norm1(x + out(sum_j A[t, j] v_j)), in
+// double, against what the engine stepped.
+void check_map_reproduces_output(const Recomputation& reference, const ModelConfig& config, int l,
+                                 const Tensor& attention, const std::string& where) {
+    const long N = reference.batch(), H = config.n_heads, M = config.value_dimensions;
+    const Mat x = reference.input(l);
+    const std::string p = reference.self_prefix(l);
+    const Mat values = reference.linear(p + ".value_projection", x);
+    const Mat attended = reference.attend(attention, values, H, M, [&](long n, long j) { return j * N + n; });
+    const Mat hidden = reference.layer_norm("layers." + std::to_string(l) + ".norm1",
+                                            x + reference.linear(p + ".out_projection", attended));
+    const std::vector<double> output = values_of(reference.feed_forward(l, hidden, "norm2"));
+    const std::vector<double> stepped = values_of(reference.output(l));
+    STEPSCOPE_COMPARE_CLOSE(where + " output from the weights", output, stepped, 1e-4, 0.0);
+}
+
 }  // namespace
 
 class ViewsTest : public QObject {
@@ -328,7 +363,8 @@ private slots:
 
     void ablated_head_matches_reference_and_zeroed_weights_data() {
         QTest::addColumn<QString>("name");
-        for (const char* name : {"enc_linear", "enc_full", "enc_linear_feedback", "enc_favor", "dec_linear"})
+        for (const char* name :
+             {"enc_linear", "enc_full", "enc_linear_feedback", "enc_favor", "dec_linear", "enc_delta", "enc_gated_linear"})
             QTest::newRow(name) << name;
     }
 
@@ -426,6 +462,88 @@ private slots:
             const std::vector<double> stepped = values_of(reference.output(l));
             STEPSCOPE_COMPARE_CLOSE(where + " output from the weights", output, stepped, 1e-4, 0.0);
         }
+    }
+
+    void delta_family_views_match_reference_data() {
+        QTest::addColumn<QString>("name");
+        for (const char* name : {"enc_delta", "enc_gated_delta", "enc_gated_linear"}) QTest::newRow(name) << name;
+    }
+
+    // replay --observe on the delta-rule family: the exact implicit weights against the reference's, and
+    // reproducing each layer's output; the spectrum of S is there as for linear attention.
+    void delta_family_views_match_reference() {
+        QFETCH(QString, name);
+        const std::string case_name = name.toStdString();
+        const auto model = load_model(testing::golden_path(case_name, "model.safetensors"));
+        const SafetensorsFile io = read_safetensors(testing::golden_path(case_name, "io.safetensors"));
+        const SafetensorsFile views = replay(case_name, {"--observe", "attention,spectrum"});
+        QVERIFY(!views.tensors.empty());
+        const SafetensorsFile golden = read_safetensors(testing::golden_path(case_name, "views.safetensors"));
+        const Recomputation reference(*model, io);
+        const ModelConfig& config = model->config();
+        const long T = reference.steps(), N = reference.batch(), H = config.n_heads;
+        double most_negative = 0;
+        for (int l = 0; l < config.n_layers; ++l) {
+            const std::string where = case_name + " layer " + std::to_string(l);
+            const Tensor& attention = views.tensors.at("attention." + std::to_string(l));
+            QCOMPARE(attention.shape, (std::vector<int64_t>{N, H, T, T}));
+            STEPSCOPE_COMPARE_CLOSE(where + " attention vs reference", attention.values,
+                                    golden.tensors.at("attention." + std::to_string(l)).values, 1e-4, 0.0);
+            check_map_reproduces_output(reference, config, l, attention, where);
+            for (float a : attention.values) most_negative = std::min(most_negative, double(a));
+            const Tensor& spectrum = views.tensors.at("spectrum." + std::to_string(l));
+            QCOMPARE(spectrum.shape,
+                     (std::vector<int64_t>{T, N, H, std::min(config.query_dimensions, config.value_dimensions)}));
+        }
+        // An overwrite subtracts: the delta rules' weights go negative on these inputs, gated linear's never.
+        if (attention_capabilities(config.attention_type).signed_map) QVERIFY(most_negative < -1e-3);
+        else QVERIFY(most_negative >= 0);
+    }
+
+    void every_kind_with_a_map_reproduces_its_output_data() {
+        QTest::addColumn<QString>("attention");
+        for (const std::string& kind : attention_kind_names())
+            if (attention_capabilities(kind).attention_map)
+                QTest::newRow(kind.c_str()) << QString::fromStdString(kind);
+    }
+
+    // On random weights and inputs, the map a kind observes is exact: its weights times the values are the
+    // attention output, for every registered kind that declares a map.
+    void every_kind_with_a_map_reproduces_its_output() {
+        QFETCH(QString, attention);
+        ModelConfig config;
+        config.attention_type = attention.toStdString();
+        config.n_layers = 2;
+        config.n_heads = 3;
+        config.query_dimensions = 4;
+        config.value_dimensions = 5;
+        config.feed_forward_dimensions = 16;
+        const auto model = Model::create_random(config, 5);
+        const long T = 12, N = 2, E = config.d_model();
+        SafetensorsFile io;
+        Tensor x = Tensor::f32_zeros({T, N, E});
+        std::srand(8);
+        Eigen::Map<RowMatrix>(x.values.data(), T * N, E) = RowMatrix::Random(T * N, E);
+        io.tensors.emplace("x", x);
+
+        ObservationOptions what;
+        what.layers = {0, 1};
+        what.attention = true;
+        Observation observation(what);
+        MapRecorder recorder;
+        recorder.steps = T;
+        State state = model->new_state();
+        RowMatrix y;
+        for (long t = 0; t < T; ++t) {
+            recorder.t = t;
+            const Eigen::Map<const RowMatrix> x_t(x.values.data() + t * N * E, N, E);
+            model->step(x_t, state, y, StepOptions{&recorder, &observation});
+        }
+        QCOMPARE(recorder.any_signed, attention_capabilities(config.attention_type).signed_map);
+        const Recomputation reference(*model, io);
+        for (int l = 0; l < config.n_layers; ++l)
+            check_map_reproduces_output(reference, config, l, recorder.maps.at(l),
+                                        config.attention_type + " layer " + std::to_string(l));
     }
 
     void bad_view_arguments_exit_2_with_one_line() {

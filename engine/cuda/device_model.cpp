@@ -6,6 +6,7 @@
 #include "attention_layer.h"
 #include "bfloat16.h"
 #include "stepscope/error.h"
+#include "stepscope/stepper.h"
 
 namespace stepscope::cuda {
 
@@ -114,6 +115,7 @@ void require_device_support(const Model& model) {
     if (cache_precision_from_name(model.config().cache_precision) != CachePrecision::F32)
         throw Error("cache_precision " + model.config().cache_precision +
                     " is not implemented on CUDA (there: f32); step this model with --device cpu");
+    if (const std::string refusal = device_refusal(model, Device::Cuda); !refusal.empty()) throw Error(refusal);
     for (const AttentionModule& module : model.attention_modules())
         if (module.kind->feature_map) feature_map_kind(module, model.config());  // refuses maps without a kernel
 }

@@ -1,12 +1,11 @@
 // Step kernels of linear and softmax attention: Eigen/oneTBB fast paths beside plain-loop references.
 #include "attention_kernels.h"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "for_each_head.h"
 #include "linear_kernels.h"
 #include "stepscope/config.h"
 #include "stepscope/error.h"
@@ -14,18 +13,6 @@
 namespace stepscope {
 
 namespace {
-
-// Below this many multiply-adds a parallel loop costs more than it saves.
-constexpr long kParallelWork = 1 << 15;
-
-template <typename Body>
-void for_each_head(int rows, long work_per_row, Body body) {
-    if (rows * work_per_row < kParallelWork) {
-        for (int r = 0; r < rows; ++r) body(r);
-        return;
-    }
-    tbb::parallel_for(0, rows, [&](int r) { body(r); });
-}
 
 // Hand-written reductions: Eigen's peel the first elements up to an aligned
 // address, so its sums round differently as a buffer's address changes; these

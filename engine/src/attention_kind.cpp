@@ -11,6 +11,9 @@ namespace stepscope {
 // Each defined in its own file under attention_kinds/.
 const AttentionKind& linear_attention_kind();
 const AttentionKind& full_attention_kind();
+const AttentionKind& delta_rule_kind();
+const AttentionKind& gated_delta_rule_kind();
+const AttentionKind& gated_linear_attention_kind();
 
 namespace {
 
@@ -27,6 +30,9 @@ const std::vector<Registered>& registry() {
         {"full", full_attention_kind, true},
         {"linear", linear_attention_kind, true},
         {"causal-linear", linear_attention_kind, false},
+        {"delta", delta_rule_kind, false},
+        {"gated-delta", gated_delta_rule_kind, false},
+        {"gated-linear", gated_linear_attention_kind, false},
     };
     return kinds;
 }
@@ -69,5 +75,17 @@ const AttentionCapabilities& attention_capabilities(const std::string& name) {
 }
 
 const AttentionKind& find_attention_kind(const std::string& name) { return registered(name).kind(); }
+
+void AttentionKind::cross_start(const InnerAttention& /*inner*/, AttentionScratch& /*s*/, const RowMatrix& /*keys*/,
+                                const RowMatrix& /*values*/, int /*batch*/, AttentionState& /*state*/,
+                                uint64_t /*sequence_seed*/) const {
+    throw Error(capabilities().description + " has no cross attention");
+}
+
+void AttentionKind::cross_step(const InnerAttention& /*inner*/, const RecurrentCrossAttentionLayer& /*layer*/,
+                               AttentionScratch& /*s*/, AttentionState& /*state*/, uint64_t /*sequence_seed*/,
+                               const LayerStep& /*step*/) const {
+    throw Error(capabilities().description + " has no cross attention");
+}
 
 }  // namespace stepscope

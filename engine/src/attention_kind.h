@@ -36,28 +36,31 @@ public:
     // What the kind is, apart from the name and role the registry gives it.
     virtual AttentionCapabilities capabilities() const = 0;
 
-    // Self attention, one step: s.queries, s.keys (N*H, D) and s.values (N*H, M) of this step ->
+    // Self attention, one step: s.queries, s.keys (N*H, D), s.values (N*H, M) and s.gates (G, N*H) of this step ->
     // s.heads (N*H, M). Updates `state` (its first step starts it) and shows `step`'s observer what
     // it asks for, before any head is silenced.
     virtual void self_step(const InnerAttention& inner, AttentionScratch& s, AttentionState& state,
                            uint64_t sequence_seed, const LayerStep& step) const = 0;
 
-    // The causal batch form over a new sequence: queries, keys (T*N*H, D), values (T*N*H, M),
-    // rows (t, n, h) -> attended (T*N*H, M), rows likewise.
+    // The causal batch form over a new sequence: queries, keys (T*N*H, D), values (T*N*H, M) and the
+    // capabilities' gates (G, T*N*H) as projected (before any squashing), rows (t, n, h) -> attended
+    // (T*N*H, M), rows likewise.
     virtual void self_batch(const InnerAttention& inner, const RowMatrix& queries, const RowMatrix& keys,
-                            const RowMatrix& values, int steps, int batch, uint64_t sequence_seed,
-                            RowMatrix& attended) const = 0;
+                            const RowMatrix& values, const RowMatrix& gates, int steps, int batch,
+                            uint64_t sequence_seed, RowMatrix& attended) const = 0;
 
     // Cross attention's state, once per sequence, from the memory's keys (N*S*H, D) and values
     // (N*S*H, M), rows (n, s, h); state.memory_lengths is set.
+    // Kinds that the registry does not offer as cross attention keep the default, which throws: config
+    // validation refuses them first.
     virtual void cross_start(const InnerAttention& inner, AttentionScratch& s, const RowMatrix& keys,
                              const RowMatrix& values, int batch, AttentionState& state,
-                             uint64_t sequence_seed) const = 0;
+                             uint64_t sequence_seed) const;
 
     // Cross attention, one step: s.queries (N*H, D) -> s.heads (N*H, M). `layer` projects the
     // memory's keys again for views that need them.
     virtual void cross_step(const InnerAttention& inner, const RecurrentCrossAttentionLayer& layer, AttentionScratch& s,
-                            AttentionState& state, uint64_t sequence_seed, const LayerStep& step) const = 0;
+                            AttentionState& state, uint64_t sequence_seed, const LayerStep& step) const;
 
     // Why a started `state` cannot be stepped with `inner` at `batch`, as the end of a sentence
     // that names the module ("sums do not fit ..."); empty when it can. Shapes only: cheap.

@@ -55,6 +55,14 @@ void split_heads(const RowMatrix& projected, int offset, int heads, int width, R
             Eigen::Map<const RowMatrix>(projected.row(n).data() + offset, heads, width);
 }
 
+void split_gates(const RowMatrix& projected, int offset, int heads, int count, RowMatrix& gates) {
+    const long batch = projected.rows();
+    ensure_shape(gates, count, batch * heads);
+    for (long n = 0; n < batch; ++n)
+        for (int g = 0; g < count; ++g)
+            for (int h = 0; h < heads; ++h) gates(g, n * heads + h) = projected(n, offset + g * heads + h);
+}
+
 InnerAttention::InnerAttention(const ModelConfig& config, const std::string& type, int heads, int query_dims,
                                int value_dims, const TensorMap& tensors, const std::string& prefix,
                                uint64_t draw_tag)
@@ -102,10 +110,23 @@ RecurrentAttentionLayer::RecurrentAttentionLayer(const ModelConfig& config, cons
     : inner_(config, config.self_attention(), config.n_heads, config.query_dimensions, config.value_dimensions,
              tensors, prefix, 2 * uint64_t(layer)),
       out_projection_(linear_from(tensors, prefix + ".out_projection")) {
-    const Linear query = linear_from(tensors, prefix + ".query_projection");
-    const Linear key = linear_from(tensors, prefix + ".key_projection");
-    const Linear value = linear_from(tensors, prefix + ".value_projection");
-    projection_ = concatenate_outputs({&query, &key, &value});
+    std::vector<Linear> parts;
+    for (const char* name : {".query_projection", ".key_projection", ".value_projection"})
+        parts.push_back(linear_from(tensors, prefix + name));
+    for (const std::string& gate : inner_.capabilities().gates) parts.push_back(linear_from(tensors, prefix + "." + gate));
+    std::vector<const Linear*> fused;
+    for (const Linear& part : parts) fused.push_back(&part);
+    projection_ = concatenate_outputs(fused);
+}
+
+void RecurrentAttentionLayer::split(const RowMatrix& projected, RowMatrix& queries, RowMatrix& keys,
+                                   RowMatrix& values, RowMatrix& gates) const {
+    const int heads = inner_.heads(), query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
+    split_heads(projected, 0, heads, query_dims, queries);
+    split_heads(projected, heads * query_dims, heads, query_dims, keys);
+    split_heads(projected, 2 * heads * query_dims, heads, value_dims, values);
+    const int gate_count = static_cast<int>(inner_.capabilities().gates.size());
+    if (gate_count) split_gates(projected, heads * (2 * query_dims + value_dims), heads, gate_count, gates);
 }
 
 void RecurrentAttentionLayer::use_format(WeightFormat format) {
@@ -117,12 +138,9 @@ void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& s
                                       StepScratch& scratch, RowMatrix& out, const LayerStep& step) const {
     AttentionScratch& s = scratch.self_attention;
     const int batch = static_cast<int>(x.rows()), heads = inner_.heads();
-    const int query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
     projection_.forward(x, s.projected);
-    split_heads(s.projected, 0, heads, query_dims, s.queries);
-    split_heads(s.projected, heads * query_dims, heads, query_dims, s.keys);
-    split_heads(s.projected, 2 * heads * query_dims, heads, value_dims, s.values);
-    ensure_shape(s.heads, long(batch) * heads, value_dims);
+    split(s.projected, s.queries, s.keys, s.values, s.gates);
+    ensure_shape(s.heads, long(batch) * heads, inner_.value_dims());
 
     s.norms.heads = 0;  // the scratch is every layer's: norms left by another layer's step are not this one's
     inner_.kind().self_step(inner_, s, state, sequence_seed, step);
@@ -135,16 +153,12 @@ void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& s
 void RecurrentAttentionLayer::forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed,
                                             RowMatrix& out) const {
     const int batch = static_cast<int>(xs.rows()) / steps, heads = inner_.heads();
-    const int query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
-    RowMatrix projected, queries, keys, values;
+    RowMatrix projected, queries, keys, values, gates;
     projection_.forward(xs, projected);
-    // Rows (t, n, h) after splitting.
-    split_heads(projected, 0, heads, query_dims, queries);
-    split_heads(projected, heads * query_dims, heads, query_dims, keys);
-    split_heads(projected, 2 * heads * query_dims, heads, value_dims, values);
+    split(projected, queries, keys, values, gates);  // rows (t, n, h)
 
-    RowMatrix attended(long(steps) * batch * heads, value_dims);
-    inner_.kind().self_batch(inner_, queries, keys, values, steps, batch, sequence_seed, attended);
+    RowMatrix attended(long(steps) * batch * heads, inner_.value_dims());
+    inner_.kind().self_batch(inner_, queries, keys, values, gates, steps, batch, sequence_seed, attended);
     out_projection_.forward(merged_heads(attended, steps * batch), out);
 }
 

@@ -94,8 +94,12 @@ public:
     void forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed, RowMatrix& out) const;
 
 private:
+    // Splits the fused projection into s.queries, s.keys, s.values and s.gates.
+    void split(const RowMatrix& projected, RowMatrix& queries, RowMatrix& keys, RowMatrix& values,
+               RowMatrix& gates) const;
+
     InnerAttention inner_;
-    Linear projection_;  // query, key and value projections fused: (H*D + H*D + H*M, E)
+    Linear projection_;  // query, key, value and the kind's gate projections fused: (H*D + H*D + H*M + H*G, E)
     Linear out_projection_;
 };
 
@@ -128,5 +132,8 @@ private:
 
 // Splits row n of `projected` at `offset` into rows n*H + h of heads (N*H, width).
 void split_heads(const RowMatrix& projected, int offset, int heads, int width, RowMatrix& out);
+// Gathers G per-head gates stored gate-major from `offset` of row n of `projected` (column offset + g*H + h)
+// into gates (G, N*H): row g holds gate g of every head, column n*H + h.
+void split_gates(const RowMatrix& projected, int offset, int heads, int count, RowMatrix& gates);
 
 }  // namespace stepscope

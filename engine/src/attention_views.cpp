@@ -23,9 +23,9 @@ Covered covered(const Observation& observation, int batch, int heads) {
 }
 
 void send_map(const LayerStep& step, AttentionRole role, bool is_linear, const Covered& c, int heads,
-              int first_key, const ConstMatrixRef& weights) {
+              int first_key, const ConstMatrixRef& weights, bool is_signed = false) {
     step.observer->attention_map(step.layer, role, AttentionMap{is_linear, c.first_batch, c.batch, heads, first_key,
-                                                                 weights});
+                                                                 weights, is_signed});
 }
 
 // Denominators phi(q) . Z, the minimum per head over the whole batch, and the spectrum if asked for.
@@ -39,8 +39,9 @@ void send_linear_capacity(const InnerAttention& inner, const ConstMatrixRef& phi
     capacity.batch = c.batch;
     capacity.heads = heads;
     capacity.rank = std::min(features, inner.value_dims());
-    capacity.min_denominator.assign(size_t(heads), std::numeric_limits<float>::infinity());
-    for (int n = 0; n < batch; ++n)
+    // The delta rules keep no Z and divide by none.
+    if (normalizer.cols() > 0) capacity.min_denominator.assign(size_t(heads), std::numeric_limits<float>::infinity());
+    for (int n = 0; n < batch && normalizer.cols() > 0; ++n)
         for (int h = 0; h < heads; ++h) {
             const int r = n * heads + h;
             const float denominator = phi_q.row(r).dot(normalizer.row(r));
@@ -73,6 +74,53 @@ void observe_linear_self(const InnerAttention& inner, const AttentionScratch& s,
                                  {}, inner.heads(), weights, first_column);
         send_map(step, AttentionRole::Self, true, c, inner.heads(),
                  static_cast<int>(history.first_step()) + first_column, weights);
+    }
+    send_linear_capacity(inner, s.phi_queries, state, batch, AttentionRole::Self, c, step);
+}
+
+void observe_delta_rule_self(const InnerAttention& inner, const AttentionScratch& s, const AttentionState& state,
+                             const float* beta, const float* alpha, float scale, int batch, const LayerStep& step) {
+    const Covered c = covered(*step.observation, batch, inner.heads());
+    if (step.observation->options().attention) {
+        const int features = inner.feature_dims();
+        FeatureHistory& history = step.observation->self_history(step.layer, c.count, features, step.step, true);
+        for (int i = 0; i < c.count; ++i) {
+            const int r = c.first + i;
+            const auto key = s.phi_keys.row(r);
+            for (int j = 0; j < history.length(); ++j) {
+                Eigen::Map<RowVector> held(history.features_of(i, j), features);
+                held = (alpha ? alpha[r] : 1.0f) * (held - (beta[r] * key.dot(held)) * key);
+            }
+        }
+        RowMatrix written = s.phi_keys.middleRows(c.first, c.count);
+        for (int i = 0; i < c.count; ++i) written.row(i) *= beta[c.first + i];
+        history.append(written);
+        RowMatrix weights(c.count, history.length());
+        for (int i = 0; i < c.count; ++i)
+            for (int j = 0; j < history.length(); ++j)
+                weights(i, j) = scale * s.phi_queries.row(c.first + i).dot(
+                                            Eigen::Map<const RowVector>(history.features_of(i, j), features));
+        send_map(step, AttentionRole::Self, true, c, inner.heads(), static_cast<int>(history.first_step()), weights,
+                 true);
+    }
+    send_linear_capacity(inner, s.phi_queries, state, batch, AttentionRole::Self, c, step);
+}
+
+void observe_gated_linear_self(const InnerAttention& inner, const AttentionScratch& s, const AttentionState& state,
+                               const float* alpha, int batch, const LayerStep& step) {
+    const Covered c = covered(*step.observation, batch, inner.heads());
+    if (step.observation->options().attention) {
+        const int features = inner.feature_dims();
+        FeatureHistory& history = step.observation->self_history(step.layer, c.count, features, step.step, true);
+        for (int i = 0; i < c.count; ++i)
+            for (int j = 0; j < history.length(); ++j)
+                Eigen::Map<RowVector>(history.features_of(i, j), features) *= alpha[c.first + i];
+        history.append(s.phi_keys.middleRows(c.first, c.count));
+        RowMatrix weights;
+        linear_attention_weights(s.phi_queries.middleRows(c.first, c.count),
+                                 state.linear().normalizer.middleRows(c.first, c.count), inner.eps(), history, {},
+                                 inner.heads(), weights);
+        send_map(step, AttentionRole::Self, true, c, inner.heads(), static_cast<int>(history.first_step()), weights);
     }
     send_linear_capacity(inner, s.phi_queries, state, batch, AttentionRole::Self, c, step);
 }

@@ -126,6 +126,28 @@ public:
     }
 };
 
+// phi(x) = silu(x) = x sigmoid(x), DeltaNet's map for queries and keys; F = D.
+class SiluFeatureMap final : public NamedFeatureMap {
+public:
+    explicit SiluFeatureMap(const FeatureMapOptions& options) : NamedFeatureMap(options) {}
+
+    int output_dims() const override { return dims_; }
+
+    // x (R, D), phi (R, D)
+    void apply(const ConstMatrixRef& x, const RowMatrix&, RowMatrix& phi, RowLayout) const override {
+        require_width(x);
+        shape_output(phi, x.rows(), dims_);
+        phi = (x.array() / (1.0f + (-x.array()).exp())).matrix();
+    }
+
+    void apply_scalar(const ConstMatrixRef& x, const RowMatrix&, RowMatrix& phi, RowLayout) const override {
+        require_width(x);
+        shape_output(phi, x.rows(), dims_);
+        for (Index r = 0; r < x.rows(); ++r)
+            for (Index d = 0; d < dims_; ++d) phi(r, d) = x(r, d) / (1.0f + std::exp(-x(r, d)));
+    }
+};
+
 // The reference's RandomFourierFeatures as a base: n (its n_dims), omega
 // (D, C) with C = n / 2, and the input scale sqrt(softmax_temp), x' = x sqrt(t).
 class RandomFeatureMap : public NamedFeatureMap {
@@ -402,6 +424,7 @@ const std::vector<Registered>& registry() {
     static const std::vector<Registered> maps = {
         {"elu", make<EluFeatureMap>},
         {"relu", make<ReluFeatureMap>},
+        {"silu", make<SiluFeatureMap>},
         {"favor", make<Favor>},
         {"rff", make<RandomFourierFeatures>},
         {"smoothed-rff", make<SmoothedRandomFourierFeatures>},

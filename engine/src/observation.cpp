@@ -46,6 +46,10 @@ const float* FeatureHistory::features_of(int row, int c) const {
     return keys_.row(row).data() + long((start_ + c) % slots) * features_;
 }
 
+float* FeatureHistory::features_of(int row, int c) {
+    return const_cast<float*>(static_cast<const FeatureHistory&>(*this).features_of(row, c));
+}
+
 Observation::Observation(ObservationOptions options) : options_(std::move(options)) {}
 
 bool Observation::observes(int layer) const {
@@ -56,13 +60,14 @@ int Observation::first_batch(int /*batch*/) const { return std::max(0, options_.
 
 int Observation::batch_count(int batch) const { return options_.batch_element < 0 ? batch : 1; }
 
-FeatureHistory& Observation::self_history(int layer, int rows, int features, int64_t step) {
+FeatureHistory& Observation::self_history(int layer, int rows, int features, int64_t step, bool rewritten) {
     if (int(histories_.size()) <= layer) histories_.resize(size_t(layer) + 1);
     FeatureHistory& history = histories_[size_t(layer)];
     const std::size_t step_bytes = std::size_t(rows) * features * sizeof(float);
-    const int window = static_cast<int>(std::min<std::size_t>(options_.history_bytes / step_bytes, 1 << 30));
+    int window = static_cast<int>(std::min<std::size_t>(options_.history_bytes / step_bytes, 1 << 30));
+    if (rewritten && options_.attention_keys > 0) window = std::min(window, options_.attention_keys);
     if (history.rows() != rows || history.features() != features || history.window() != std::max(1, window) ||
-        step < history.first_step() || step > history.end_step())
+        step < history.first_step() || step > history.end_step() || (rewritten && step < history.end_step()))
         history.restart(rows, features, window, step);
     else if (step < history.end_step())
         history.truncate(step);

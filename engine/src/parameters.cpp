@@ -25,13 +25,16 @@ void add_norm(std::vector<ParameterSpec>& specs, const std::string& prefix, int6
     specs.push_back({prefix + ".bias", {width}, Init::Zeros, 1});
 }
 
-// Widths in 64 bits: heads and head dimensions are bounded by validate(), their products here.
-void add_attention(std::vector<ParameterSpec>& specs, const std::string& prefix, int64_t d_model,
-                   int64_t d_model_keys, int64_t heads, int64_t query_dims, int64_t value_dims) {
+// Widths in 64 bits: heads and head dimensions are bounded by validate(), their products here. The kind's
+// gates, one per head each, read the layer's input (self attention: the only role they are offered in).
+void add_attention(std::vector<ParameterSpec>& specs, const std::string& prefix, const std::string& type,
+                   int64_t d_model, int64_t d_model_keys, int64_t heads, int64_t query_dims, int64_t value_dims) {
     add_linear(specs, prefix + ".query_projection", heads * query_dims, d_model);
     add_linear(specs, prefix + ".key_projection", heads * query_dims, d_model_keys);
     add_linear(specs, prefix + ".value_projection", heads * value_dims, d_model_keys);
     add_linear(specs, prefix + ".out_projection", d_model, heads * value_dims);
+    for (const std::string& gate : attention_capabilities(type).gates)
+        add_linear(specs, prefix + "." + gate, heads, d_model);
 }
 
 // The omega a linear attention's feature map may store: (D, C), D its query width.
@@ -60,10 +63,11 @@ std::vector<ParameterSpec> layer_specs(const ModelConfig& config, int i) {
     std::vector<ParameterSpec> specs;
     const int64_t d_model = config.d_model();
     const std::string layer = "layers." + std::to_string(i);
-    add_attention(specs, self_attention_prefix(config, i), d_model, d_model, config.n_heads, config.query_dimensions,
-                  config.value_dimensions);
+    add_attention(specs, self_attention_prefix(config, i), config.self_attention(), d_model, d_model, config.n_heads,
+                  config.query_dimensions, config.value_dimensions);
     if (config.kind == ModelKind::Decoder)
-        add_attention(specs, cross_attention_prefix(i), d_model, config.effective_cross_model_dimensions(),
+        add_attention(specs, cross_attention_prefix(i), config.cross_attention_type, d_model,
+                      config.effective_cross_model_dimensions(),
                       config.effective_cross_n_heads(), config.effective_cross_query_dimensions(),
                       config.effective_cross_value_dimensions());
     add_linear(specs, layer + ".linear1", config.feed_forward_dimensions, d_model);
@@ -89,12 +93,13 @@ void check_spec(const ParameterSpec& spec, const TensorMap& tensors) {
                     shape_to_string(spec.shape));
 }
 
-// Weights and biases of the four projections of one attention module.
-int64_t attention_count(int64_t d_model, int64_t d_model_keys, int64_t heads, int64_t query_dims,
-                        int64_t value_dims) {
+// Weights and biases of the four projections of one attention module and of its kind's gates.
+int64_t attention_count(const std::string& type, int64_t d_model, int64_t d_model_keys, int64_t heads,
+                        int64_t query_dims, int64_t value_dims) {
     const int64_t queries = heads * query_dims, values = heads * value_dims;
+    const int64_t gates = int64_t(attention_capabilities(type).gates.size()) * (heads * d_model + heads);
     return (queries * d_model + queries) + (queries * d_model_keys + queries) + (values * d_model_keys + values) +
-           (d_model * values + d_model);
+           (d_model * values + d_model) + gates;
 }
 
 }  // namespace
@@ -113,11 +118,12 @@ std::vector<ParameterSpec> parameter_specs(const ModelConfig& config) {
 int64_t parameter_count(const ModelConfig& config) {
     const int64_t d_model = config.d_model(), d_ff = config.feed_forward_dimensions;
     const bool decoder = config.kind == ModelKind::Decoder;
-    int64_t per_layer = attention_count(d_model, d_model, config.n_heads, config.query_dimensions,
-                                        config.value_dimensions) +
+    int64_t per_layer = attention_count(config.self_attention(), d_model, d_model, config.n_heads,
+                                        config.query_dimensions, config.value_dimensions) +
                         (d_ff * d_model + d_ff) + (d_model * d_ff + d_model) + (decoder ? 6 : 4) * d_model;
     if (decoder)
-        per_layer += attention_count(d_model, config.effective_cross_model_dimensions(), config.effective_cross_n_heads(),
+        per_layer += attention_count(config.cross_attention_type, d_model, config.effective_cross_model_dimensions(),
+                                     config.effective_cross_n_heads(),
                                      config.effective_cross_query_dimensions(),
                                      config.effective_cross_value_dimensions());
     return per_layer * config.n_layers + (config.final_normalization ? 2 * d_model : 0);

@@ -9,10 +9,12 @@ namespace stepscope {
 // One attention module's buffers. Self and cross attention each have their
 // own, so a decoder's alternating shapes never resize them.
 struct AttentionScratch {
-    RowMatrix projected;    // (N, H*D + H*D + H*M) fused query/key/value projection; cross: (N, H*D)
+    RowMatrix projected;    // (N, H*D + H*D + H*M + H*G) fused query/key/value/gate projection; cross: (N, H*D)
     RowMatrix queries;      // (N*H, D)
     RowMatrix keys;         // (N*H, D)
     RowMatrix values;       // (N*H, M)
+    RowMatrix gates;        // (G, N*H) the kind's per-head gates (AttentionCapabilities::gates), gate-major
+    RowMatrix errors;       // (N*H, M) the delta rules: v - S^T k of this step
     RowMatrix phi_queries;  // (N*H, F)
     RowMatrix phi_keys;     // (N*H, F) or (N*S*H, F) for cross attention
     RowMatrix heads;        // (N*H, M) attention output per head

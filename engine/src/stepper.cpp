@@ -74,8 +74,18 @@ const char* device_name(Device device) { return device == Device::Cpu ? "cpu" : 
 DeviceStatus cuda_status() { return {false, "this build of Stepscope has no CUDA support (STEPSCOPE_CUDA=OFF)"}; }
 #endif
 
+std::string device_refusal(const Model& model, Device device) {
+    if (device == Device::Cpu) return {};
+    for (const AttentionModule& module : model.attention_modules())
+        if (!module.kind->cuda)
+            return "attention type '" + module.kind->name + "' (" + module.kind->description +
+                   ") has no CUDA kernels yet; step this model with --device cpu";
+    return {};
+}
+
 std::unique_ptr<Stepper> make_stepper(std::shared_ptr<const Model> model, Device device) {
     if (device == Device::Cpu) return std::make_unique<CpuStepper>(std::move(model));
+    if (const std::string refusal = device_refusal(*model, device); !refusal.empty()) throw Error(refusal);
     const DeviceStatus status = cuda_status();
     if (!status.available) throw Error("CUDA is not available: " + status.reason);
 #ifdef STEPSCOPE_HAVE_CUDA

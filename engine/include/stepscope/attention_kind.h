@@ -1,5 +1,6 @@
-// Attention kinds by name (full, linear, causal-linear): what each keeps between steps, and what can be seen of it or
-// done to it.
+// Attention kinds by name (full, linear, causal-linear, and the delta-rule family: delta, gated-delta, gated-linear):
+// what each keeps between steps, what it reads besides queries, keys and values, and what can be seen of it or done
+// to it. What a kind does not declare is refused: a device, a view, an intervention.
 //
 // The explorer and the commands ask here instead of comparing names:
 //   if (attention_capabilities(config.self_attention()).spectrum) show_spectrum();
@@ -13,7 +14,7 @@ namespace stepscope {
 
 // What a kind keeps between steps.
 enum class KeptState {
-    Sums,   // a fixed size per head: S = sum phi(k) v^T and Z = sum phi(k) (linear kinds)
+    Sums,   // a fixed size per head: S (D, M), and Z (D) where the kind normalises (linear kinds, delta rules)
     Cache,  // a key/value cache that grows by a step each step (softmax)
 };
 
@@ -28,6 +29,16 @@ struct AttentionCapabilities {
     bool scale_head = false;        // scale_head() (intervention.h) scales a head's S and Z
     bool clear_head = false;        // clear_head_cache() (intervention.h) forgets a head's cached steps
     int64_t max_steps = INT64_MAX;  // the longest sequence its state holds
+    // Per-head scalars projected from the layer's input, Linear(d_model, H) each, stored as
+    // "{prefix}.{name}.weight" and ".bias": "beta_projection" (write strength), "gate_projection" (forget gate).
+    std::vector<std::string> gates;
+    bool normalizer = false;        // keeps Z beside S (linear, gated-linear): its norm is plotted
+    bool attention_map = false;     // observable: the weights A[t, j] with o_t = sum_j A[t, j] v_j, exact
+    bool signed_map = false;        // those weights can be negative and need not sum to 1 (an overwrite subtracts)
+    bool write_strength = false;    // observable per head: beta_t
+    bool forget_gate = false;       // observable per head: alpha_t
+    bool prediction_error = false;  // observable per head: ||v_t - S_{t-1}^T k_t||, what the memory did not predict
+    bool cuda = false;              // the CUDA backend has its kernels; other kinds are refused there
 };
 
 // The kinds in registry order.

@@ -46,6 +46,8 @@ public:
 
     // phi(k) of row r at held step c (0 = the oldest held), F floats.
     const float* features_of(int row, int c) const;
+    // The same, to rewrite: kinds whose held keys change with every step (the delta rules) update them.
+    float* features_of(int row, int c);
 
 private:
     RowMatrix keys_;  // (R, window*F): a ring of steps per row
@@ -79,8 +81,11 @@ public:
     int batch_count(int batch) const;
 
     // The self-attention key features of `layer`, made to end at `step` (see
-    // above) for rows of `features`.
-    FeatureHistory& self_history(int layer, int rows, int features, int64_t step);
+    // above) for rows of `features`. A `rewritten` history (keys that every
+    // later step changes, as the delta rules' are) cannot be cut back to an
+    // earlier step and restarts there instead; while a view asks for the
+    // newest attention_keys only, it holds no more than those.
+    FeatureHistory& self_history(int layer, int rows, int features, int64_t step, bool rewritten = false);
     // Bytes the histories hold.
     std::size_t bytes() const;
 

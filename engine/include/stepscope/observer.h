@@ -32,6 +32,10 @@ struct StateNorms {
     std::vector<float> keys;        // full: ||K[n,h]||_F over the cached keys
     std::vector<float> values;      // full: ||V[n,h]||_F over the cached values
     int cache_length = 0;           // full: cached steps (self) or memory length (cross)
+    // The delta-rule family, where the kind declares them (AttentionCapabilities); empty otherwise.
+    std::vector<float> write_strength;    // beta_t
+    std::vector<float> forget_gate;       // alpha_t
+    std::vector<float> prediction_error;  // ||v_t - S_{t-1}^T k_t||, S_{t-1} after the forget gate
 };
 
 // The weights one step's queries gave the values, for softmax and linear
@@ -40,15 +44,18 @@ struct StateNorms {
 // memory element, masked ones 0). Softmax rows sum to 1; linear rows hold
 //   A[t, j] = phi(q_t) . phi(k_j) / (phi(q_t) . Z_t + eps),  Z_t = sum_{j<=t} phi(k_j)
 // which sum to just under 1 and may be negative for random feature maps:
-// unlike softmax rows they need not be sparse.
+// unlike softmax rows they need not be sparse. The delta rules' rows
+// (delta_rule_weights.h) need not sum to 1 and are negative where a later
+// key overwrote what an earlier one wrote (is_signed).
 struct AttentionMap {
-    bool is_linear = false;
+    bool is_linear = false;  // implicit weights of a kind with a fixed-size state, not softmax weights
     int first_batch = 0;  // the first batch element covered
     int batch = 0;        // batch elements covered
     int heads = 0;        // H
     int first_key = 0;    // the key of column 0: self attention, a step of the sequence (above 0 once
                           // a linear history dropped old steps or a cache was cleared); cross, 0
     ConstMatrixRef weights;  // (batch*H, K)
+    bool is_signed = false;  // the delta rules': negative where a later key overwrote a value
 };
 
 // How much one attention state holds after a step, per covered batch element

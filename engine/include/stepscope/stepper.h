@@ -59,7 +59,11 @@ public:
     virtual void set_state(State state) = 0;
 };
 
-// Throws Error with cuda_status().reason when CUDA is asked for and unavailable.
+// Why `device` cannot step `model` whatever the machine has: the first attention module whose kind does
+// not declare the device (AttentionCapabilities::cuda), named in a sentence; empty when it can.
+std::string device_refusal(const Model& model, Device device);
+
+// Throws Error with device_refusal() first, then with cuda_status().reason when CUDA is unavailable.
 std::unique_ptr<Stepper> make_stepper(std::shared_ptr<const Model> model, Device device);
 
 }  // namespace stepscope

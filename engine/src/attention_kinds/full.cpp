@@ -37,7 +37,7 @@ public:
         AttentionCapabilities c;
         c.description = "softmax attention";
         c.kept = KeptState::Cache;
-        c.cache_entropy = c.clear_head = true;
+        c.cache_entropy = c.clear_head = c.attention_map = c.cuda = true;
         c.max_steps = KeyValueCache::kMaxLength;
         return c;
     }
@@ -55,8 +55,8 @@ public:
 
     // Softmax over keys s <= t (the triangular causal mask).
     void self_batch(const InnerAttention& inner, const RowMatrix& queries, const RowMatrix& keys,
-                    const RowMatrix& values, int steps, int batch, uint64_t /*sequence_seed*/,
-                    RowMatrix& attended) const override {
+                    const RowMatrix& values, const RowMatrix& /*gates*/, int steps, int batch,
+                    uint64_t /*sequence_seed*/, RowMatrix& attended) const override {
         const int rows_per_step = batch * inner.heads(), value_dims = inner.value_dims();
         auto row = [&](int t, int r) { return long(t) * rows_per_step + r; };
         for (int r = 0; r < rows_per_step; ++r)
