@@ -9,6 +9,7 @@
 #include "stepscope/builder.h"
 #include "stepscope/error.h"
 #include "stepscope/model.h"
+#include "stepscope/stepper.h"
 #include "test_support.h"
 
 using namespace stepscope;
@@ -104,8 +105,8 @@ private slots:
             QCOMPARE(kind.cross, std::find(cross.begin(), cross.end(), name) != cross.end());
 
             struct Norms : StepObserver {
-                bool is_linear = false;
-                void state_norms(int, AttentionRole, const StateNorms& n) override { is_linear = n.is_linear; }
+                StateNorms norms;
+                void state_norms(int, AttentionRole, const StateNorms& n) override { norms = n; }
             } observed;
             ModelConfig config = RecurrentEncoderBuilder().config();
             config.attention_type = name;
@@ -116,8 +117,29 @@ private slots:
             State state = model->new_state();
             RowMatrix y;
             model->step(RowMatrix::Ones(2, config.d_model()), state, y, &observed);
-            QCOMPARE(observed.is_linear, sums);
+            QCOMPARE(observed.norms.is_linear, sums);
             QCOMPARE(model->attention_modules().front().kind, &kind);
+            // What a step reports per head is what the kind declares, and nothing it does not.
+            const size_t rows = 2 * size_t(config.n_heads);
+            QCOMPARE(observed.norms.normalizer.size(), sums && kind.normalizer ? rows : size_t(0));
+            QCOMPARE(observed.norms.write_strength.size(), kind.write_strength ? rows : size_t(0));
+            QCOMPARE(observed.norms.forget_gate.size(), kind.forget_gate ? rows : size_t(0));
+            QCOMPARE(observed.norms.prediction_error.size(), kind.prediction_error ? rows : size_t(0));
+            // Its gates are weights under the reference's naming, one output per head.
+            for (const std::string& gate : kind.gates)
+                QCOMPARE(model->tensors().at("layers.0.attention." + gate + ".weight").shape,
+                         (std::vector<int64_t>{config.n_heads, config.d_model()}));
+            int64_t listed = 0;
+            for (const ParameterSpec& spec : parameter_specs(config)) {
+                int64_t count = 1;
+                for (int64_t d : spec.shape) count *= d;
+                listed += count;
+            }
+            QCOMPARE(parameter_count(config), listed);
+            // A device the kind does not declare refuses it by name, before any GPU is looked for.
+            const QString refusal = error_of([&] { make_stepper(model, Device::Cuda); });
+            if (!kind.cuda) QVERIFY2(refusal.contains("'" + QString::fromStdString(name) + "'"), qPrintable(refusal));
+            QCOMPARE(QString::fromStdString(device_refusal(*model, Device::Cuda)).isEmpty(), kind.cuda);
         }
         QVERIFY(!attention_capabilities("causal-linear").cross);
         QVERIFY(error_of([] { attention_capabilities("sparse"); }).contains("full, linear, causal-linear"));

@@ -2,8 +2,10 @@
 #include <QtTest>
 
 #include <cmath>
+#include <functional>
 #include <random>
 
+#include "stepscope/attention_kind.h"
 #include "stepscope/implicit_attention.h"
 #include "stepscope/intervention.h"
 #include "stepscope/observation.h"
@@ -300,6 +302,39 @@ private slots:
     }
 
     // A cleared cache attends to the next step alone; a cleared linear state restarts its sums.
+    // Every registered kind: a head edit it declares changes that head's state alone and later outputs; one it
+    // does not declare is refused naming the kind, and changes nothing.
+    void every_kind_offers_the_edits_it_declares() {
+        for (const std::string& kind : attention_kind_names()) {
+            const AttentionCapabilities& offered = attention_capabilities(kind);
+            const auto model = Model::create_random(small_config(kind), 12);
+            State state = model->new_state();
+            RowMatrix y, y_edited;
+            for (int t = 0; t < 3; ++t) model->step(input(t, 2, model->config().d_model()), state, y);
+            using Edit = std::function<void(State&)>;
+            const std::vector<std::pair<bool, Edit>> edits = {
+                {offered.scale_head, [&](State& s) { scale_head(*model, s, 1, AttentionRole::Self, 2, 0.0f); }},
+                {offered.clear_head, [&](State& s) { clear_head_cache(*model, s, 1, AttentionRole::Self, 2); }}};
+            for (const auto& [declared, edit] : edits) {
+                State edited = state;
+                const QString error = testing::error_of([&] { edit(edited); });
+                if (!declared) {
+                    QVERIFY2(error.contains(QString::fromStdString(offered.description)), qPrintable(error));
+                    QCOMPARE(edited, state);
+                    continue;
+                }
+                QVERIFY2(error.isEmpty(), qPrintable(error));
+                QCOMPARE(edited.layers[0], state.layers[0]);
+                QVERIFY(!(edited.layers[1] == state.layers[1]));
+                State plain = state;
+                const RowMatrix x = input(3, 2, model->config().d_model());
+                model->step(x, plain, y);
+                model->step(x, edited, y_edited);
+                QVERIFY2((y - y_edited).cwiseAbs().maxCoeff() > 1e-5f, kind.c_str());
+            }
+        }
+    }
+
     void clear_layer_state_restarts_attention() {
         const auto model = Model::create_random(small_config("full"), 8);
         Observation observation(everything({1}));

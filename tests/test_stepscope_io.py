@@ -63,7 +63,7 @@ class StepscopeIoTest(unittest.TestCase):
         return produced
 
     def test_saved_models_replay_the_golden_cases(self):
-        for case in ("enc_linear", "enc_full", "dec_linear"):
+        for case in ("enc_linear", "enc_full", "dec_linear", "enc_delta", "enc_gated_delta", "enc_gated_linear"):
             weights, metadata = stepscope_io.load_safetensors(self.golden(case, "model.safetensors"))
             with open(self.golden(case, "config.json")) as source:
                 config = json.load(source)

@@ -9,7 +9,10 @@ installed, never required), so it can be copied next to your training code:
     save_model("trained.safetensors", transformer, config)
 
 `transformer` is any module a fast-transformers builder made (recurrent or batch: they share
-tensor names), or a mapping of those names to tensors or arrays. The file is safetensors: the
+tensor names), or a mapping of those names to tensors or arrays. The delta-rule kinds ("delta",
+"gated-delta", "gated-linear") add per layer `attention.beta_projection` and/or
+`attention.gate_projection` (Linear(d_model, n_heads)) beside the four projections; name them so in
+your module and they are saved with the rest. The file is safetensors: the
 weights under the reference's names, the builder config as JSON in `__metadata__.config`.
 """
 

@@ -4,6 +4,7 @@
 #include <QHBoxLayout>
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -54,15 +55,11 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     scale_->setType(QCPAxis::atRight);
     scale_->setBarWidth(14);
     // Weights span orders of magnitude (a first step attends only to itself): a log scale shows them all.
-    scale_->setDataScaleType(QCPAxis::stLogarithmic);
-    scale_->axis()->setTicker(QSharedPointer<QCPAxisTicker>(new LogTicker));
-    scale_->axis()->setLabel(tr("softmax weight (log scale)"));
     map_->setColorScale(scale_);
     // After setColorScale, which hands the scale's gradient to the map. Cells without a weight
     // (future keys, masked memory) stay transparent, so white: viridis never reaches white.
-    QCPColorGradient gradient = viridis_gradient();
-    gradient.setNanHandling(QCPColorGradient::nhTransparent);
-    scale_->setGradient(gradient);
+    signed_scale_ = true;
+    useSignedScale(false);
     map_->setInterpolate(false);
     auto* margins = new QCPMarginGroup(p);
     p->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
@@ -110,6 +107,20 @@ void AttentionPlot::markDivergence(std::optional<int64_t> step) {
 }
 
 AttentionRole AttentionPlot::role() const { return selector_->role(); }
+
+void AttentionPlot::useSignedScale(bool is_signed) {
+    if (is_signed == signed_scale_) return;
+    signed_scale_ = is_signed;
+    scale_->setDataScaleType(is_signed ? QCPAxis::stLinear : QCPAxis::stLogarithmic);
+    scale_->axis()->setTicker(is_signed ? QSharedPointer<QCPAxisTicker>(new QCPAxisTicker)
+                                        : QSharedPointer<QCPAxisTicker>(new LogTicker));
+    // Cells without a weight (future keys, masked memory) stay transparent, so white: viridis never reaches
+    // white, and the diverging gradient's white is an exact 0, which a missing weight is not, so it is grey.
+    QCPColorGradient gradient = is_signed ? diverging_gradient() : viridis_gradient();
+    gradient.setNanHandling(is_signed ? QCPColorGradient::nhNanColor : QCPColorGradient::nhTransparent);
+    gradient.setNanColor(QColor(225, 225, 225));
+    scale_->setGradient(gradient);
+}
 
 void AttentionPlot::select(AttentionRole role, int layer, int head) {
     selector_->select(role, layer, head);
@@ -176,7 +187,11 @@ void AttentionPlot::fill() {
     note_->setText(note);
     note_->setVisible(!note.isEmpty());
     caption_->setVisible(note.isEmpty() && linear);
-    scale_->axis()->setLabel(linear ? tr("implicit weight (log scale)") : tr("softmax weight (log scale)"));
+    const bool is_signed = std::any_of(rows.begin(), rows.end(), [](const AttentionRows* a) { return a && a->is_signed; });
+    useSignedScale(is_signed);
+    scale_->axis()->setLabel(is_signed ? tr("implicit weight (linear scale, 0 white)")
+                             : linear  ? tr("implicit weight (log scale)")
+                                       : tr("softmax weight (log scale)"));
     QCustomPlot* p = plot();
     // Self attention: the key of cache index j is step j + 1. Cross: memory element j.
     const bool self = r == AttentionRole::Self;
@@ -213,7 +228,7 @@ void AttentionPlot::fill() {
             if (value < 0) ++negative;
             // Masked memory elements have weight 0: left blank like keys not yet seen. The log scale
             // has no place for the negative weights some random feature maps give either.
-            if (!(value > 0)) value = std::numeric_limits<double>::quiet_NaN();
+            if (!(value > 0) && !is_signed) value = std::numeric_limits<double>::quiet_NaN();
             map_->data()->setCell(k, q, value);
         }
     rows_shown_ = int(rows.size());
@@ -224,12 +239,25 @@ void AttentionPlot::fill() {
                                      .arg(key_lo + key_offset)
                                : tr("linear attention: implicit weights\n"
                                     "masked memory elements blank\n");
-        caption += tr("rows need not be sparse");
-        if (negative > 0) caption += tr("\n%1 weights < 0 left blank").arg(negative);
+        if (is_signed) {
+            caption = tr("%1: exact implicit weights\nkeys kept while observed, from step %2\n")
+                          .arg(QString::fromStdString(current_->kind(r).description))
+                          .arg(key_lo + key_offset);
+            caption += tr("blue < 0: a later key overwrote the value\n%1 weights < 0").arg(negative);
+        } else {
+            caption += tr("rows need not be sparse");
+            if (negative > 0) caption += tr("\n%1 weights < 0 left blank").arg(negative);
+        }
         caption_text_ = caption;
         caption_->setText(wrap_to_width(caption, caption_->font(), p->axisRect()->width() - 16));
     }
     map_->rescaleDataRange(true);
+    if (is_signed) {
+        // Centred at 0, so white means no weight and the two signs compare by colour.
+        const QCPRange range = map_->dataRange();
+        const double reach = std::max({std::abs(range.lower), std::abs(range.upper), 1e-12});
+        map_->setDataRange(QCPRange(-reach, reach));
+    }
     if (!following()) return;
     p->xAxis->setRange(key_lo + key_offset - 0.5, key_hi - 1 + key_offset + 0.5);
     p->yAxis->setRange(double(first) - 0.5, double(last) + 0.5);

@@ -39,6 +39,8 @@ private:
     AttentionRole role() const;
     // Fills the map with the rows of the kAttentionWindow query steps up to the viewed step.
     void fill();
+    // A log scale of positive weights, or (the delta rules) a linear one centred at 0 with a diverging gradient.
+    void useSignedScale(bool is_signed);
 
     LayerSelector* selector_;
     QCPColorMap* map_;
@@ -50,6 +52,7 @@ private:
     int64_t view_step_ = 0;
     bool dirty_ = true;
     int rows_shown_ = 0;
+    bool signed_scale_ = false;
 };
 
 }  // namespace stepscope::ui

@@ -41,6 +41,18 @@ QCPColorGradient viridis_gradient() {
     return gradient;
 }
 
+QCPColorGradient diverging_gradient() {
+    QCPColorGradient gradient;
+    gradient.clearColorStops();
+    gradient.setColorStopAt(0.0, QColor(33, 102, 172));
+    gradient.setColorStopAt(0.25, QColor(146, 197, 222));
+    gradient.setColorStopAt(0.5, QColor(247, 247, 247));
+    gradient.setColorStopAt(0.75, QColor(244, 165, 130));
+    gradient.setColorStopAt(1.0, QColor(178, 24, 43));
+    gradient.setColorInterpolation(QCPColorGradient::ciRGB);
+    return gradient;
+}
+
 QString log_tick_label(double value) {
     if (value == 0) return QStringLiteral("0");
     const double magnitude = std::abs(value);

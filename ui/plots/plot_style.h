@@ -13,6 +13,8 @@ QColor series_color(int index);
 QColor pinned_color(int index);
 // Viridis: perceptually uniform, readable in grey, and neither end is white (the colour of masked cells).
 QCPColorGradient viridis_gradient();
+// Blue below 0, white at 0, red above: weights of either sign around a centred range (the delta rules' maps).
+QCPColorGradient diverging_gradient();
 
 // Title row, fonts, a legend in a wrapping row below the axes, drag and wheel zoom.
 void style_plot(QCustomPlot* plot, const QString& title);

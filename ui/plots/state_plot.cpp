@@ -7,6 +7,7 @@
 #include <QSignalBlocker>
 
 #include "plots/layer_selector.h"
+#include "stepscope/attention_kind.h"
 
 namespace stepscope::ui {
 
@@ -18,8 +19,23 @@ const ModuleNorms& module(const StepRecord& r, int layer, AttentionRole role) {
     return role == AttentionRole::Self ? r.layers[size_t(layer)].self : r.layers[size_t(layer)].cross;
 }
 
+// The per-head values of a delta-rule quantity, null for the state's norms.
+const std::vector<float>* update_values(const ModuleNorms& m, StatePlot::Quantity q) {
+    switch (q) {
+        case StatePlot::Quantity::WriteStrength: return &m.write_strength;
+        case StatePlot::Quantity::ForgetGate: return &m.forget_gate;
+        case StatePlot::Quantity::PredictionError: return &m.prediction_error;
+        default: return nullptr;
+    }
+}
+
+bool is_update(StatePlot::Quantity q) { return update_values(ModuleNorms(), q) != nullptr; }
+
 QString symbol(bool linear, StatePlot::Quantity q) {
     if (q == StatePlot::Quantity::CacheLength) return QStringLiteral("cache length");
+    if (q == StatePlot::Quantity::WriteStrength) return QStringLiteral("β");
+    if (q == StatePlot::Quantity::ForgetGate) return QStringLiteral("α");
+    if (q == StatePlot::Quantity::PredictionError) return QStringLiteral("‖v − Sᵀk‖");
     if (linear) return q == StatePlot::Quantity::First ? QStringLiteral("‖S‖") : QStringLiteral("‖Z‖");
     return q == StatePlot::Quantity::First ? QStringLiteral("‖K‖") : QStringLiteral("‖V‖");
 }
@@ -30,9 +46,13 @@ StatePlot::StatePlot(QWidget* parent)
     : TimePlot(tr("Attention-state norms"), QStringLiteral("state_norms"), parent),
       selector_(new LayerSelector(/*with_head=*/false)),
       quantity_(new QComboBox) {
-    quantity_->addItems({tr("‖S‖ / ‖K‖"), tr("‖Z‖ / ‖V‖"), tr("cache length")});
+    quantity_->addItems({tr("‖S‖ / ‖K‖"), tr("‖Z‖ / ‖V‖"), tr("cache length"), tr("β write strength per head"),
+                         tr("α forget gate per head"), tr("‖v − Sᵀk‖ prediction error per head")});
     quantity_->setToolTip(tr("Linear attention: ‖S‖ = ‖Σ φ(k) vᵀ‖, ‖Z‖ = ‖Σ φ(k)‖. "
-                             "Full attention: norms of the cached keys K and values V, and the cache length."));
+                             "Full attention: norms of the cached keys K and values V, and the cache length.\n"
+                             "The delta rules write β (v − Sᵀk) at key k: β is how strongly each step writes, "
+                             "‖v − Sᵀk‖ how much the memory failed to predict v;\n"
+                             "gated kinds first multiply the state by the forget gate α."));
     controls()->addWidget(selector_);
     controls()->addWidget(quantity_);
     controls()->addStretch(1);
@@ -77,6 +97,9 @@ void StatePlot::rebuild() {
 QString StatePlot::yLabel() const {
     const Quantity q = Quantity(quantity_->currentIndex());
     if (q == Quantity::CacheLength) return tr("cached steps");
+    if (q == Quantity::WriteStrength) return tr("β, write strength (0 to 1)");
+    if (q == Quantity::ForgetGate) return tr("α, forget gate (0 to 1)");
+    if (q == Quantity::PredictionError) return tr("‖v − Sᵀk‖, prediction error (L2 norm)");
     QString label = current_ && current_->has_run() ? symbol(current_->linear(role()), q) : symbol(true, q);
     if (pinned_ && pinned_->has_run() && current_ && current_->has_run() &&
         pinned_->linear(role()) != current_->linear(role()))
@@ -87,8 +110,13 @@ QString StatePlot::yLabel() const {
 QString StatePlot::emptyNote() const {
     if (current_ && current_->has_run()) {
         if (role() == AttentionRole::Cross && !current_->decoder()) return tr("Encoders have no cross attention");
-        if (Quantity(quantity_->currentIndex()) == Quantity::CacheLength && current_->linear(role()))
-            return tr("Linear attention keeps no cache: its state has a fixed size");
+        const Quantity q = Quantity(quantity_->currentIndex());
+        if (q == Quantity::CacheLength && current_->linear(role()))
+            return tr("%1 keeps no cache: its state has a fixed size")
+                .arg(QString::fromStdString(current_->kind(role()).description));
+        if (is_update(q))
+            return tr("%1 reports no %2: the delta-rule kinds (delta, gated-delta, gated-linear) do")
+                .arg(QString::fromStdString(current_->kind(role()).description), symbol(true, q));
     }
     return TimePlot::emptyNote();
 }
@@ -107,11 +135,16 @@ std::vector<TimePlot::Series> StatePlot::series(const TraceStore& store) const {
                      return m.present ? std::optional<double>(m.cache_length) : std::nullopt;
                  }}};
     }
+    const AttentionCapabilities& kind = store.kind(r);
+    if ((q == Quantity::WriteStrength && !kind.write_strength) || (q == Quantity::ForgetGate && !kind.forget_gate) ||
+        (q == Quantity::PredictionError && !kind.prediction_error))
+        return {};
     std::vector<Series> out;
     for (int h = 0; h < store.heads(r); ++h) {
         out.push_back({tr("head %1").arg(h), h, false, [layer, r, q, h](const StepRecord& rec) {
                            const ModuleNorms& m = module(rec, layer, r);
-                           const std::vector<float>& v = q == Quantity::First ? m.first : m.second;
+                           const std::vector<float>* update = update_values(m, q);
+                           const std::vector<float>& v = update ? *update : q == Quantity::First ? m.first : m.second;
                            return h < int(v.size()) ? std::optional<double>(v[size_t(h)]) : std::nullopt;
                        }});
     }

@@ -37,6 +37,9 @@ void StepProbe::state_norms(int layer, AttentionRole role, const StateNorms& nor
     const std::vector<float>& second = norms.is_linear ? norms.normalizer : norms.values;
     if (first.size() >= size) out.first.assign(first.begin(), first.begin() + long(size));
     if (second.size() >= size) out.second.assign(second.begin(), second.begin() + long(size));
+    out.write_strength = norms.write_strength;
+    out.forget_gate = norms.forget_gate;
+    out.prediction_error = norms.prediction_error;
 }
 
 void StepProbe::attention_map(int layer, AttentionRole role, const AttentionMap& map) {
@@ -45,6 +48,7 @@ void StepProbe::attention_map(int layer, AttentionRole role, const AttentionMap&
     if (!map.is_linear || row < 0 || row >= map.batch || map.heads <= 0) return;
     AttentionRows out;
     out.is_linear = true;
+    out.is_signed = map.is_signed;
     out.layer = layer;
     out.role = role;
     out.heads = map.heads;

@@ -17,8 +17,9 @@ std::vector<float> slice(const std::vector<float>& all, int n, size_t count) {
 ModuleNorms element_norms(const ModuleNorms& all, int n, int batch) {
     ModuleNorms out = all;
     if (!all.present || batch <= 0) return out;
-    out.first = slice(all.first, n, all.first.size() / size_t(batch));
-    out.second = slice(all.second, n, all.second.size() / size_t(batch));
+    for (auto field : {&ModuleNorms::first, &ModuleNorms::second, &ModuleNorms::write_strength,
+                       &ModuleNorms::forget_gate, &ModuleNorms::prediction_error})
+        out.*field = slice(all.*field, n, (all.*field).size() / size_t(batch));
     return out;
 }
 
@@ -42,8 +43,8 @@ StepRecord BatchRecord::element(int n) const {
             if (observed_element) out.attention.push_back(rows);
             continue;
         }
-        out.attention.push_back({rows.is_linear, rows.layer, rows.role, rows.heads, rows.first_key, rows.keys,
-                                 slice(rows.weights, n, size_t(rows.heads) * size_t(rows.keys))});
+        out.attention.push_back({rows.is_linear, rows.is_signed, rows.layer, rows.role, rows.heads, rows.first_key,
+                                 rows.keys, slice(rows.weights, n, size_t(rows.heads) * size_t(rows.keys))});
     }
     if (n < int(tokens.size())) out.token = tokens[size_t(n)];
     if (observed_element) {

@@ -28,6 +28,10 @@ struct ModuleNorms {
     std::vector<float> first;   // linear: ||S||; full: ||K||
     std::vector<float> second;  // linear: ||Z||; full: ||V||
     int cache_length = 0;       // full: cached steps (self) or memory length (cross)
+    // The delta-rule family, where the kind reports them (StateNorms); empty otherwise.
+    std::vector<float> write_strength;    // beta
+    std::vector<float> forget_gate;       // alpha
+    std::vector<float> prediction_error;  // ||v - S^T k||
 };
 
 struct LayerNorms {
@@ -41,6 +45,7 @@ struct LayerNorms {
 // only, see AttentionMap) exist for the observed element alone: (heads, keys) in both.
 struct AttentionRows {
     bool is_linear = false;
+    bool is_signed = false;  // the delta rules' implicit weights: negative where a later key overwrote
     int layer = 0;
     AttentionRole role = AttentionRole::Self;
     int heads = 0;

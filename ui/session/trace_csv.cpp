@@ -24,6 +24,11 @@ void module_header(QStringList& columns, const QString& prefix, const ModuleNorm
     for (size_t h = 0; h < m.second.size() / size_t(batch); ++h)
         columns << QStringLiteral("%1_%2norm_h%3").arg(prefix, second).arg(h);
     if (!m.is_linear) columns << QStringLiteral("%1_cache_length").arg(prefix);
+    const std::pair<const std::vector<float>*, const char*> updates[] = {
+        {&m.write_strength, "beta"}, {&m.forget_gate, "alpha"}, {&m.prediction_error, "prediction_error"}};
+    for (const auto& [values, name] : updates)
+        for (size_t h = 0; h < values->size() / size_t(batch); ++h)
+            columns << QStringLiteral("%1_%2_h%3").arg(prefix, QLatin1String(name)).arg(h);
 }
 
 // The norms of element `n` of a module holding (N, H) values.
@@ -34,6 +39,10 @@ void module_values(QTextStream& out, const ModuleNorms& m, int n, int batch) {
         for (size_t h = 0; h < heads; ++h) out << ',' << (*values)[size_t(n) * heads + h];
     }
     if (!m.is_linear) out << ',' << m.cache_length;
+    for (const std::vector<float>* values : {&m.write_strength, &m.forget_gate, &m.prediction_error}) {
+        const size_t heads = values->size() / size_t(batch);
+        for (size_t h = 0; h < heads; ++h) out << ',' << (*values)[size_t(n) * heads + h];
+    }
 }
 
 // A token as a CSV field: control characters as their escapes, quoted when it holds a comma or a quote.

@@ -60,6 +60,8 @@ public:
     int width() const;  // d_model
     bool decoder() const;
     bool linear(AttentionRole role) const;
+    // What the run's attention of `role` keeps and shows (attention_kind.h); the run must have a model.
+    const AttentionCapabilities& kind(AttentionRole role) const;
 
 private:
     // Drops the attention weights of records that left the heatmap's window or its byte budget.
