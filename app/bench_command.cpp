@@ -25,13 +25,14 @@ namespace {
 using namespace stepscope;
 
 constexpr const char* kUsage =
-    "usage: stepscope bench [--attention linear|causal-linear|full] [--batch N] [--steps N] [--threads N]\n"
+    "usage: stepscope bench [--attention KIND] [--batch N] [--steps N] [--threads N]\n"
     "                       [--precision f32|bf16|q8] [--cache-precision f32|bf16] [--device cpu|cuda]\n"
     "                       [--repeats N] [--bandwidth] [--json]\n"
     "                       [--layers N] [--heads N] [--head-dimensions N] [--feed-forward N]\n"
     "                       [--observe attention,spectrum [--observe-layer L] [--observe-element N]]\n"
     "  Builds the seed example (8 layers, 12 heads of 32 query and value dimensions, d_model 384,\n"
-    "  1536 feed-forward dimensions; default batch 10, 100 steps) with random weights, warms up,\n"
+    "  1536 feed-forward dimensions; default batch 10, 100 steps) with random weights and the attention\n"
+    "  KIND (default linear; an unknown one is refused with the list of kinds), warms up,\n"
     "  then runs the sequence --repeats times (default 5) from an empty state, each output fed back\n"
     "  as the next input, and prints the best and median ms per step over the repeats, steps per\n"
     "  second, the state bytes after the last step, and the bytes a step reads (weights, and the\n"

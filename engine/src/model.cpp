@@ -121,6 +121,15 @@ void check_options(const Model& model, const StepOptions& options, long batch) {
     if (what.batch_element >= batch)
         throw Error("observed batch element " + std::to_string(what.batch_element) + " is outside 0.." +
                     std::to_string(batch - 1));
+    // A view a kind does not declare is refused rather than computed as another kind's.
+    for (const AttentionModule& module : model.attention_modules()) {
+        if (!options.observation->observes(module.layer)) continue;
+        const AttentionCapabilities& kind = *module.kind;
+        if (what.attention && !kind.attention_map)
+            throw Error("attention type '" + kind.name + "' (" + kind.description + ") has no exact attention map");
+        if (what.spectrum && !kind.spectrum && kind.kept == KeptState::Sums)
+            throw Error("attention type '" + kind.name + "' (" + kind.description + ") has no spectrum of S");
+    }
 }
 
 }  // namespace
