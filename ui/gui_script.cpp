@@ -21,6 +21,7 @@
 #include "plots/performance_plot.h"
 #include "plots/plot_panel.h"
 #include "plots/spectrum_plot.h"
+#include "plots/state_plot.h"
 #include "plots/token_view.h"
 #include "session_controller.h"
 #include "stepscope/error.h"
@@ -40,6 +41,8 @@ const char* const kGuiUsage =
     "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, tokens,\n"
     "                     intervene\n"
     "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
+    "  --state Q:L        plot quantity Q of self attention's layer L in the state plot: S, Z (or K, V), cache,\n"
+    "                     beta, alpha, prediction-error (the last three: the delta-rule kinds)\n"
     "  --intervene WHAT   branch at the viewed step: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L,\n"
     "                     clear-head:L:H (a softmax head's cache), copy:L (from the original), input:N:I:V\n"
     "                     (element N, component I of the next input) or token:N:TEXT (token runs: element N\n"
@@ -175,6 +178,16 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             if (!layer_ok || !head_ok || (parts[0] != "self" && parts[0] != "cross"))
                 throw usage(QStringLiteral("--attention takes self:L:H or cross:L:H, got '%1'").arg(text));
             options.actions.push_back({GuiAction::Kind::Attention, 0, parts[0], parts[1] + ':' + parts[2], {}, false});
+        } else if (word == "--state") {
+            const QString text = value();
+            static const QStringList quantities = {"S", "Z", "cache", "beta", "alpha", "prediction-error"};
+            const QStringList parts = text.split(':');
+            bool layer_ok = false;
+            if (parts.size() == 2) parts[1].toInt(&layer_ok);
+            if (!layer_ok || !quantities.contains(parts[0]))
+                throw usage(QStringLiteral("--state takes Q:L with Q one of %1, got '%2'")
+                                .arg(quantities.join(", "), QString::fromStdString(quote_text(text.toStdString()))));
+            options.actions.push_back({GuiAction::Kind::State, quantities.indexOf(parts[0]), {}, parts[1], {}, false});
         } else if (word == "--intervene") {
             options.actions.push_back(parse_intervention(value()));
         } else if (word == "--report-throughput") {
@@ -293,6 +306,10 @@ void GuiScript::next() {
             window_->plotPanel()->attention()->select(
                 action.key == "cross" ? AttentionRole::Cross : AttentionRole::Self,
                 action.value.section(':', 0, 0).toInt(), action.value.section(':', 1, 1).toInt());
+            break;
+        case GuiAction::Kind::State:
+            window_->plotPanel()->states()->select(AttentionRole::Self, action.value.toInt(),
+                                                   StatePlot::Quantity(action.count));
             break;
         case GuiAction::Kind::Scrub:
             window_->controller()->setViewStep(action.count);

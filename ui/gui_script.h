@@ -23,11 +23,11 @@ namespace stepscope::ui {
 class MainWindow;
 
 struct GuiAction {
-    enum class Kind { Steps, Set, Pin, Scrub, Screenshot, View, Attention, Intervene };
+    enum class Kind { Steps, Set, Pin, Scrub, Screenshot, View, Attention, State, Intervene };
     Kind kind = Kind::Steps;
-    qint64 count = 0;  // Steps; Scrub: the step
+    qint64 count = 0;  // Steps; Scrub: the step; State: the StatePlot::Quantity
     QString key;    // Set: the field; Attention: the role
-    QString value;  // Set: the field text; Screenshot: the file; View: the view; Attention: "layer:head"
+    QString value;  // Set: the field text; Screenshot: the file; View: the view; Attention: "layer:head"; State: the layer
     Intervention intervention;  // Intervene
     bool whole_run = false;     // Intervene
 };

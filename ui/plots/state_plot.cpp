@@ -97,9 +97,9 @@ void StatePlot::rebuild() {
 QString StatePlot::yLabel() const {
     const Quantity q = Quantity(quantity_->currentIndex());
     if (q == Quantity::CacheLength) return tr("cached steps");
-    if (q == Quantity::WriteStrength) return tr("β, write strength (0 to 1)");
-    if (q == Quantity::ForgetGate) return tr("α, forget gate (0 to 1)");
-    if (q == Quantity::PredictionError) return tr("‖v − Sᵀk‖, prediction error (L2 norm)");
+    if (q == Quantity::WriteStrength) return tr("β, write strength");
+    if (q == Quantity::ForgetGate) return tr("α, forget gate");
+    if (q == Quantity::PredictionError) return tr("‖v − Sᵀk‖, prediction error");
     QString label = current_ && current_->has_run() ? symbol(current_->linear(role()), q) : symbol(true, q);
     if (pinned_ && pinned_->has_run() && current_ && current_->has_run() &&
         pinned_->linear(role()) != current_->linear(role()))
