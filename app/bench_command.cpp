@@ -3,6 +3,7 @@
 #include <tbb/info.h>
 
 #include <algorithm>
+#include <limits>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -27,7 +28,7 @@ using namespace stepscope;
 constexpr const char* kUsage =
     "usage: stepscope bench [--attention KIND] [--batch N] [--steps N] [--threads N]\n"
     "                       [--precision f32|bf16|q8] [--cache-precision f32|bf16] [--device cpu|cuda]\n"
-    "                       [--repeats N] [--bandwidth] [--json]\n"
+    "                       [--repeats N] [--bandwidth] [--json] [--block T]\n"
     "                       [--layers N] [--heads N] [--head-dimensions N] [--feed-forward N]\n"
     "                       [--observe attention,spectrum [--observe-layer L] [--observe-element N]]\n"
     "  Builds the seed example (8 layers, 12 heads of 32 query and value dimensions, d_model 384,\n"
@@ -41,6 +42,9 @@ constexpr const char* kUsage =
     "  of 256 MiB on as many threads as the step) and prints the step's rate as a ratio of it.\n"
     "  --threads limits oneTBB (default: all cores). --cache-precision keeps full attention's key/value\n"
     "  cache in bfloat16 (default f32).\n"
+    "  --block T also times a known sequence of --steps random inputs (as replay and eval run one), stepped\n"
+    "  one at a time and in blocks of T steps (each block's products over all its rows), alternating, and\n"
+    "  prints both, their ratio and the largest difference of their outputs.\n"
     "  --json prints one JSON object instead. --observe also times the same steps observing layer L\n"
     "  (default 0) for all batch elements or only element N, the plain and observed runs\n"
     "  alternating, and prints both with their ratio (CPU only).\n";
@@ -53,6 +57,7 @@ struct BenchOptions {
     int repeats = 5;
     bool json = false;
     bool bandwidth = false;  // --bandwidth: probe the machine's read bandwidth between the runs
+    int block = 0;           // --block T: also a known sequence, stepped and in blocks of T
     ObservationOptions observe;  // nothing observed unless --observe
 };
 
@@ -77,6 +82,7 @@ BenchOptions options_from(const cli::Arguments& args) {
     options.repeats = static_cast<int>(args.integer("repeats", 5, 1, 1000));
     options.json = args.has("json");
     options.bandwidth = args.has("bandwidth");
+    options.block = static_cast<int>(args.integer("block", 0, 1, 4096));
     options.observe = cli::observe_option(args);
     if (!observing(options) && (args.has("observe-layer") || args.has("observe-element")))
         throw cli::UsageError{"options --observe-layer and --observe-element need --observe"};
@@ -144,6 +150,43 @@ double run_sequence(Stepper& stepper, const RowMatrix& first_input, int steps, R
     return total_ms / steps;
 }
 
+// A known sequence xs (T*N, E) from an empty state, stepped one at a time (block 1) or in blocks of `block`
+// steps (Stepper::step_block); ys receives the outputs. Returns the mean ms per step over the whole sequence.
+double run_known(Stepper& stepper, const RowMatrix& xs, int steps, int block, RowMatrix& ys) {
+    const long batch = xs.rows() / steps;
+    stepper.reset(0);
+    RowMatrix y;
+    const auto start = std::chrono::steady_clock::now();
+    for (int t = 0; t < steps; t += block) {
+        const int count = std::min(block, steps - t);
+        const auto inputs = xs.middleRows(long(t) * batch, long(count) * batch);
+        if (count == 1) stepper.step(inputs, y);
+        else stepper.step_block(inputs, count, y);
+        ys.middleRows(long(t) * batch, long(count) * batch) = y;
+    }
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / steps;
+}
+
+// The known sequence both ways, alternating over the repeats: the best ms per step of each and the largest
+// difference of their outputs.
+struct KnownRun {
+    double stepped_ms = 0, block_ms = 0, deviation = 0;
+};
+
+KnownRun time_known(Stepper& stepper, const BenchOptions& options) {
+    std::srand(2);
+    const long rows = long(options.steps) * options.batch;
+    const RowMatrix xs = RowMatrix::Random(rows, options.config.d_model());
+    RowMatrix stepped(rows, xs.cols()), blocked(rows, xs.cols());
+    KnownRun run{std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), 0};
+    for (int r = 0; r < options.repeats; ++r) {
+        run.stepped_ms = std::min(run.stepped_ms, run_known(stepper, xs, options.steps, 1, stepped));
+        run.block_ms = std::min(run.block_ms, run_known(stepper, xs, options.steps, options.block, blocked));
+    }
+    run.deviation = double((stepped - blocked).cwiseAbs().maxCoeff());
+    return run;
+}
+
 int bench(const cli::Arguments& args) {
     const BenchOptions options = options_from(args);
     const long threads = args.integer("threads", tbb::info::default_concurrency(), 1, 1024);
@@ -152,6 +195,8 @@ int bench(const cli::Arguments& args) {
     RunShape run;
     run.batch = options.batch;
     run.steps = options.steps;
+    // --block's known sequence: its inputs and two sets of outputs.
+    if (options.block) run.kept_bytes = 3.0 * sizeof(float) * options.steps * options.batch * options.config.d_model();
     validate(options.config);
 
     const double probe_bytes = options.bandwidth ? double(ReadBandwidthProbe::kDefaultBytes) : 0;
@@ -178,6 +223,7 @@ int bench(const cli::Arguments& args) {
             observed_ms.push_back(run_sequence(*stepper, first_input, options.steps, x, y, &observation));
         if (probe) probe_bytes_per_second = std::max(probe_bytes_per_second, probe->measure());
     }
+    const KnownRun known = options.block ? time_known(*stepper, options) : KnownRun{};
     const double best = *std::min_element(ms_per_step.begin(), ms_per_step.end());
     const double middle = median(ms_per_step);
     const double observed_best = observing(options) ? *std::min_element(observed_ms.begin(), observed_ms.end()) : 0;
@@ -211,6 +257,11 @@ int bench(const cli::Arguments& args) {
                         "\"observed_ratio\": %.6g",
                         views.c_str(), options.observe.layers.front(), options.observe.batch_element, observed_best,
                         observed_middle, observed_best / best);
+        if (options.block)
+            std::printf(", \"block\": %d, \"known_ms_per_step\": %.6g, \"block_ms_per_step\": %.6g, "
+                        "\"block_speedup\": %.6g, \"block_max_deviation\": %.3g",
+                        options.block, known.stepped_ms, known.block_ms, known.stepped_ms / known.block_ms,
+                        known.deviation);
         std::printf("}\n");
         return 0;
     }
@@ -228,6 +279,10 @@ int bench(const cli::Arguments& args) {
     if (probe)
         std::printf("  read bandwidth: %.1f GB/s (probe, best of %d): the step reads at %.2fx of it\n",
                     probe_gb_per_second, options.repeats, gb_per_second / probe_gb_per_second);
+    if (options.block)
+        std::printf("  known inputs:   %.4g ms per step stepped, %.4g in blocks of %d: %.2fx faster, outputs within %.2g\n",
+                    known.stepped_ms, known.block_ms, options.block, known.stepped_ms / known.block_ms,
+                    known.deviation);
     if (observing(options)) {
         const int element = options.observe.batch_element;
         const std::string which = element < 0 ? "every batch element" : "batch element " + std::to_string(element);
@@ -244,6 +299,6 @@ int run_bench(int argc, char** argv) {
     return stepscope::cli::run_guarded(
         "bench", bench, argc, argv,
         {"attention", "batch", "steps", "threads", "precision", "cache-precision", "device", "repeats", "layers", "heads",
-         "head-dimensions", "feed-forward", "observe", "observe-layer", "observe-element"},
+         "head-dimensions", "feed-forward", "observe", "observe-layer", "observe-element", "block"},
         {"json", "bandwidth"}, kUsage);
 }

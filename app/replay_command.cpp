@@ -1,4 +1,5 @@
 // stepscope replay: run a model over every step of a sequence file and write outputs and final state.
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -139,16 +140,21 @@ int replay(const cli::Arguments& args) {
     const auto stepper = make_stepper(model, device);
     RowMatrix y;
     Tensor ys = Tensor::f32_zeros({steps, batch, width});
-    for (long t = 0; t < steps; ++t) {
-        const Eigen::Map<const RowMatrix> x_t(x.values.data() + t * batch * width, batch, width);
+    // The inputs are known: an encoder's steps run in blocks (Model::step_block) unless views are recorded,
+    // which read each step as it is taken.
+    const long block = decoder || observing ? 1 : model->block_steps(batch);
+    for (long t = 0; t < steps; t += block) {
+        const long count = std::min(block, steps - t);
+        const Eigen::Map<const RowMatrix> xs(x.values.data() + t * batch * width, count * batch, width);
         recorder.at_step(t);
         try {
-            if (decoder) stepper->step(x_t, memory, y, options);
-            else stepper->step(x_t, y, options);
+            if (decoder) stepper->step(xs, memory, y, options);
+            else if (count == 1) stepper->step(xs, y, options);
+            else stepper->step_block(xs, static_cast<int>(count), y, options);
         } catch (const Error& e) {
             throw Error(inputs_path + ": step " + std::to_string(t) + ": " + e.what());
         }
-        std::copy(y.data(), y.data() + y.size(), ys.values.begin() + t * y.size());
+        std::copy(y.data(), y.data() + y.size(), ys.values.begin() + t * batch * width);
     }
     for (auto& [name, tensor] : state_tensors(*model, stepper->state())) output.tensors[name] = std::move(tensor);
     output.tensors["y"] = std::move(ys);

@@ -3,6 +3,7 @@
 
 #include "stepscope/attention_kind.h"
 #include "stepscope/feature_map.h"
+#include "stepscope/intervention.h"
 #include "stepscope/model.h"
 #include "test_support.h"
 
@@ -51,6 +52,80 @@ private slots:
             recurrent_ys.middleRows(long(t) * batch, batch) = y;
         }
         STEPSCOPE_COMPARE_CLOSE(attention.toStdString() + "/" + feature_map.toStdString(), recurrent_ys, batch_ys, 1e-4, 0.0);
+    }
+
+    void block_equals_stepping_data() {
+        QTest::addColumn<QString>("attention");
+        QTest::addColumn<QString>("precision");
+        for (const std::string& kind : attention_kind_names())
+            for (const char* precision : {"f32", "bf16", "q8"})
+                QTest::newRow((kind + " " + precision).c_str()) << QString::fromStdString(kind) << precision;
+    }
+
+    // Known inputs in blocks of uneven lengths (Model::step_block) against one step at a time, a head ablated
+    // from the middle of a block: the outputs and the state within 1e-5, the step count exact.
+    void block_equals_stepping() {
+        QFETCH(QString, attention);
+        QFETCH(QString, precision);
+        ModelConfig config;
+        config.attention_type = attention.toStdString();
+        config.precision = precision.toStdString();
+        config.n_layers = 2;
+        config.n_heads = 3;
+        config.query_dimensions = 8;
+        config.value_dimensions = 6;
+        config.feed_forward_dimensions = 40;
+        const auto model = Model::create_random(config, 31);
+        const int steps = 17, batch = 3, width = config.d_model();
+        std::srand(5);
+        const RowMatrix xs = RowMatrix::Random(long(steps) * batch, width);
+        Ablation ablation;
+        ablation.heads.push_back({1, 2, 9});
+        const StepOptions options{nullptr, nullptr, &ablation};
+
+        State stepped = model->new_state(4), blocked = model->new_state(4);
+        RowMatrix y, stepped_ys(long(steps) * batch, width), blocked_ys(long(steps) * batch, width), block_ys;
+        for (int t = 0; t < steps; ++t) {
+            model->step(xs.middleRows(long(t) * batch, batch), stepped, y, options);
+            stepped_ys.middleRows(long(t) * batch, batch) = y;
+        }
+        int first = 0;
+        for (const int length : {1, 7, 5, 4}) {
+            model->step_block(xs.middleRows(long(first) * batch, long(length) * batch), length, blocked, block_ys,
+                              options);
+            blocked_ys.middleRows(long(first) * batch, long(length) * batch) = block_ys;
+            first += length;
+        }
+        QCOMPARE(first, steps);
+        QCOMPARE(blocked.step, stepped.step);
+        STEPSCOPE_COMPARE_CLOSE(attention.toStdString() + " block outputs", blocked_ys, stepped_ys, 1e-5, 0.0);
+        for (int l = 0; l < config.n_layers; ++l) {
+            const AttentionState& a = stepped.layers[size_t(l)].self_attention;
+            const AttentionState& b = blocked.layers[size_t(l)].self_attention;
+            if (const LinearAttentionState* sums = a.find<LinearAttentionState>())
+                STEPSCOPE_COMPARE_CLOSE("block S", b.linear().sums, sums->sums, 1e-5, 0.0);
+            if (const KeyValueCache* cache = a.find<KeyValueCache>())
+                STEPSCOPE_COMPARE_CLOSE("block cache", b.cache().head_values(0), cache->head_values(0), 1e-5, 0.0);
+        }
+    }
+
+    // A block that would pass the longest sequence the state holds, or changes the batch, is refused whole.
+    void bad_blocks_are_refused_and_change_nothing() {
+        ModelConfig config;
+        config.attention_type = "linear";
+        config.n_layers = 1;
+        config.n_heads = 2;
+        config.query_dimensions = config.value_dimensions = 4;
+        config.feed_forward_dimensions = 8;
+        const auto model = Model::create_random(config, 1);
+        State state = model->new_state();
+        RowMatrix ys;
+        model->step_block(RowMatrix::Ones(6, 8), 3, state, ys);
+        const State before = state;
+        QVERIFY(testing::error_of([&] { model->step_block(RowMatrix::Ones(8, 8), 2, state, ys); }).contains("batch"));
+        QVERIFY(testing::error_of([&] { model->step_block(RowMatrix::Ones(7, 8), 2, state, ys); }).contains("block"));
+        QVERIFY(testing::error_of([&] { model->step_block(RowMatrix::Ones(6, 5), 3, state, ys); }).contains("width"));
+        QVERIFY(state == before);
     }
 };
 

@@ -8,6 +8,7 @@
 #include "stepscope/attention_kind.h"
 #include "stepscope/builder.h"
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 #include "stepscope/model.h"
 #include "stepscope/stepper.h"
 #include "test_support.h"
@@ -136,6 +137,14 @@ private slots:
                 listed += count;
             }
             QCOMPARE(parameter_count(config), listed);
+            // The memory estimate never falls short of what the state holds, as it grows.
+            for (int t = 1; t < 40; ++t) {
+                model->step(RowMatrix::Ones(2, config.d_model()), state, y);
+                RunShape run;
+                run.batch = 2;
+                run.steps = state.step;
+                QVERIFY2(estimate_state_bytes(config, run) >= double(state.bytes()), name.c_str());
+            }
             // A device the kind does not declare refuses it by name, before any GPU is looked for.
             const QString refusal = error_of([&] { make_stepper(model, Device::Cuda); });
             if (!kind.cuda) QVERIFY2(refusal.contains("'" + QString::fromStdString(name) + "'"), qPrintable(refusal));

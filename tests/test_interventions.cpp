@@ -335,6 +335,36 @@ private slots:
         }
     }
 
+    // A view a kind does not declare is refused naming the kind, before the state changes; one it declares is
+    // computed. (A kind with no exact map is the test-only decayed-linear of CI's headless build.)
+    void every_kind_is_observed_only_as_it_declares() {
+        for (const std::string& kind : attention_kind_names()) {
+            const AttentionCapabilities& offered = attention_capabilities(kind);
+            const auto model = Model::create_random(small_config(kind), 13);
+            for (const bool attention : {true, false}) {
+                ObservationOptions what;
+                what.layers = {1};
+                what.attention = attention;
+                what.spectrum = !attention;
+                const bool declared = attention ? offered.attention_map
+                                                : offered.spectrum || offered.kept == KeptState::Cache;
+                Observation observation(what);
+                Recorder recorder;
+                State state = model->new_state();
+                RowMatrix y;
+                const QString error = testing::error_of(
+                    [&] { model->step(input(0, 2, model->config().d_model()), state, y, StepOptions{&recorder, &observation}); });
+                if (declared) {
+                    QVERIFY2(error.isEmpty(), qPrintable(error));
+                    QCOMPARE(recorder.maps.count({1, 0}) == 1, attention);
+                } else {
+                    QVERIFY2(error.contains("'" + QString::fromStdString(kind) + "'"), qPrintable(error));
+                    QCOMPARE(state.step, int64_t(0));
+                }
+            }
+        }
+    }
+
     void clear_layer_state_restarts_attention() {
         const auto model = Model::create_random(small_config("full"), 8);
         Observation observation(everything({1}));

@@ -2,6 +2,7 @@
 #include <QComboBox>
 #include <QJsonDocument>
 #include <QStandardItemModel>
+#include <QTemporaryDir>
 #include <QtTest>
 #include <qcustomplot.h>
 
@@ -16,7 +17,10 @@
 #include "plots/performance_plot.h"
 #include "plots/plot_panel.h"
 #include "plots/spectrum_plot.h"
+#include "plots/state_plot.h"
+#include "session/trace_csv.h"
 #include "session/insight_records.h"
+#include "stepscope/attention_kind.h"
 #include "stepscope/error.h"
 #include "stepscope/implicit_attention.h"
 #include "stepscope/state_spectrum.h"
@@ -179,6 +183,58 @@ private slots:
         MainWindow full(small_spec("full", InputKind::Random));
         QVERIFY(wait_idle(*full.controller()));
         QVERIFY(full.plotPanel()->observation().layers.empty());
+    }
+
+    // The delta-rule family in the window: its signed implicit map is recorded and drawn on a centred scale,
+    // and beta, alpha and the prediction error reach the state plot and the traces CSV, for kinds that report them.
+    void delta_rule_kinds_show_their_updates() {
+        for (const char* kind : {"gated-delta", "delta", "gated-linear", "linear"}) {
+            const AttentionCapabilities& declared = attention_capabilities(kind);
+            MainWindow window(small_spec(kind, InputKind::Random));
+            QVERIFY(wait_idle(*window.controller()));
+            PlotPanel* plots = window.plotPanel();
+            plots->attention()->select(AttentionRole::Self, 1, 0);
+            QTRY_VERIFY(!window.controller()->busy());
+            window.controller()->step(12);
+            QVERIFY(wait_idle(*window.controller()));
+            plots->refreshNow();
+            QCOMPARE(plots->attention()->rowsShown(), 12);
+            const StepRecord& last = window.controller()->traces().records().back();
+            const AttentionRows* rows = linear_rows(last, 1);
+            QVERIFY2(rows, kind);
+            QCOMPARE(rows->is_signed, declared.signed_map);
+            // (L, 3, H) per record: beta in (0, 1) per head, alpha where the kind gates, errors >= 0.
+            const int heads = 2, layers = 2;
+            QCOMPARE(last.updates.size(), declared.write_strength || declared.forget_gate ? size_t(layers * 3 * heads)
+                                                                                            : size_t(0));
+            for (int h = 0; h < heads && !last.updates.empty(); ++h) {
+                const float beta = last.updates[size_t((1 * 3 + 0) * heads + h)];
+                const float alpha = last.updates[size_t((1 * 3 + 1) * heads + h)];
+                const float error = last.updates[size_t((1 * 3 + 2) * heads + h)];
+                QCOMPARE(std::isnan(beta), !declared.write_strength);
+                QCOMPARE(std::isnan(alpha), !declared.forget_gate);
+                QCOMPARE(std::isnan(error), !declared.prediction_error);
+                if (declared.write_strength) QVERIFY(beta > 0 && beta < 1);
+                if (declared.forget_gate) QVERIFY(alpha > 0 && alpha < 1);
+                if (declared.prediction_error) QVERIFY(error >= 0);
+            }
+            // The state plot draws beta per head, or says which kinds report it.
+            plots->states()->select(AttentionRole::Self, 1, StatePlot::Quantity::WriteStrength);
+            plots->refreshNow();
+            QCOMPARE(plots->states()->plot()->graphCount() > 0 && plots->states()->plot()->graph(0)->dataCount() > 0,
+                     declared.write_strength);
+            // The traces CSV names the columns of the kinds that have them.
+            QTemporaryDir dir;
+            const QString path = dir.path() + "/traces.csv";
+            write_traces_csv(path, window.controller()->traces());
+            QFile file(path);
+            QVERIFY(file.open(QIODevice::ReadOnly));
+            const QString header = QString::fromUtf8(file.readLine());
+            QCOMPARE(header.contains("L1_self_beta_h0"), !last.updates.empty());
+            QCOMPARE(header.contains("L1_self_prediction_error_h1"), !last.updates.empty());
+            const QStringList row = QString::fromUtf8(file.readLine()).trimmed().split(',');
+            QCOMPARE(row.size(), header.trimmed().split(',').size());
+        }
     }
 
     void scripted_interventions_parse() {

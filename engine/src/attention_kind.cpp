@@ -14,6 +14,9 @@ const AttentionKind& full_attention_kind();
 const AttentionKind& delta_rule_kind();
 const AttentionKind& gated_delta_rule_kind();
 const AttentionKind& gated_linear_attention_kind();
+#ifdef STEPSCOPE_TOY_KIND
+const AttentionKind& decayed_linear_attention_kind();  // tests/toy_kind/: proves the walkthrough in CI
+#endif
 
 namespace {
 
@@ -33,6 +36,9 @@ const std::vector<Registered>& registry() {
         {"delta", delta_rule_kind, false},
         {"gated-delta", gated_delta_rule_kind, false},
         {"gated-linear", gated_linear_attention_kind, false},
+#ifdef STEPSCOPE_TOY_KIND
+        {"decayed-linear", decayed_linear_attention_kind, false},
+#endif
     };
     return kinds;
 }

@@ -134,20 +134,26 @@ void RecurrentAttentionLayer::use_format(WeightFormat format) {
     out_projection_.use_format(format);
 }
 
-void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed,
-                                      StepScratch& scratch, RowMatrix& out, const LayerStep& step) const {
-    AttentionScratch& s = scratch.self_attention;
-    const int batch = static_cast<int>(x.rows()), heads = inner_.heads();
-    projection_.forward(x, s.projected);
+void RecurrentAttentionLayer::attend(AttentionScratch& s, AttentionState& state, uint64_t sequence_seed,
+                                     const LayerStep& step, Eigen::Ref<RowMatrix> merged) const {
+    const int batch = static_cast<int>(s.projected.rows()), heads = inner_.heads();
     split(s.projected, s.queries, s.keys, s.values, s.gates);
     ensure_shape(s.heads, long(batch) * heads, inner_.value_dims());
-
     s.norms.heads = 0;  // the scratch is every layer's: norms left by another layer's step are not this one's
     inner_.kind().self_step(inner_, s, state, sequence_seed, step);
     state.started = true;
     step.silence(AttentionRole::Self, s.heads, heads);
-    out_projection_.forward(merged_heads(s.heads, batch), out);
+    merged = merged_heads(s.heads, batch);
     report(step.observer, step.layer, AttentionRole::Self, inner_, state, s, batch);
+}
+
+void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed,
+                                      StepScratch& scratch, RowMatrix& out, const LayerStep& step) const {
+    AttentionScratch& s = scratch.self_attention;
+    projection_.forward(x, s.projected);
+    ensure_shape(s.merged, x.rows(), long(inner_.heads()) * inner_.value_dims());
+    attend(s, state, sequence_seed, step, s.merged);
+    out_projection_.forward(s.merged, out);
 }
 
 void RecurrentAttentionLayer::forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed,

@@ -13,6 +13,7 @@
 #include "attention_kind.h"
 #include "stepscope/state.h"
 #include "stepscope/tensor.h"
+#include "step_scratch.h"
 
 namespace stepscope {
 
@@ -93,7 +94,18 @@ public:
     // The causal batch form over a whole sequence: xs (T*N, E), rows (t, n).
     void forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed, RowMatrix& out) const;
 
+    // T steps of known inputs xs (T*N, E), rows (t, n) -> out (T*N, E): the projections one product over the
+    // block, then the state advanced a step at a time, step t as `step_of(t)` says.
+    template <typename StepOf>
+    void forward_block(const ConstMatrixRef& xs, int steps, AttentionState& state, uint64_t sequence_seed,
+                       StepScratch& scratch, RowMatrix& out, StepOf step_of) const;
+
 private:
+    // One step's attention from its fused projection s.projected (N, ...) to the merged heads (N, H*M) of
+    // `merged`: split, the kind's step, the ablation and the report.
+    void attend(AttentionScratch& s, AttentionState& state, uint64_t sequence_seed, const LayerStep& step,
+                Eigen::Ref<RowMatrix> merged) const;
+
     // Splits the fused projection into s.queries, s.keys, s.values and s.gates.
     void split(const RowMatrix& projected, RowMatrix& queries, RowMatrix& keys, RowMatrix& values,
                RowMatrix& gates) const;
@@ -129,6 +141,23 @@ private:
     Linear value_projection_;
     Linear out_projection_;
 };
+
+template <typename StepOf>
+void RecurrentAttentionLayer::forward_block(const ConstMatrixRef& xs, int steps, AttentionState& state,
+                                            uint64_t sequence_seed, StepScratch& scratch, RowMatrix& out,
+                                            StepOf step_of) const {
+    AttentionScratch& s = scratch.self_attention;
+    StepScratch::Block& block = scratch.block;
+    const long batch = xs.rows() / steps;
+    projection_.forward(xs, block.projected);
+    ensure_shape(block.heads, xs.rows(), long(inner_.heads()) * inner_.value_dims());
+    for (int t = 0; t < steps; ++t) {
+        ensure_shape(s.projected, batch, block.projected.cols());
+        s.projected = block.projected.middleRows(t * batch, batch);
+        attend(s, state, sequence_seed, step_of(t), block.heads.middleRows(t * batch, batch));
+    }
+    out_projection_.forward(block.heads, out);
+}
 
 // Splits row n of `projected` at `offset` into rows n*H + h of heads (N*H, width).
 void split_heads(const RowMatrix& projected, int offset, int heads, int width, RowMatrix& out);

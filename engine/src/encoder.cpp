@@ -57,6 +57,17 @@ void RecurrentTransformerEncoderLayer::forward_batch(RowMatrix& xs, int steps, u
     feed_forward_.residual(xs, norm2_, hidden, out);
 }
 
+void RecurrentTransformerEncoderLayer::forward_block(RowMatrix& xs, int steps, AttentionState& state,
+                                                     uint64_t sequence_seed, StepScratch& s,
+                                                     const StepOptions& options, int64_t first_step, int layer) const {
+    StepScratch::Block& block = s.block;
+    attention_.forward_block(xs, steps, state, sequence_seed, s, block.attended,
+                             [&](int t) { return LayerStep::of(options, first_step + t, layer); });
+    xs += block.attended;
+    norm1_.apply(xs);
+    feed_forward_.residual(xs, norm2_, block.hidden, block.feed_forward);
+}
+
 RecurrentTransformerEncoder::RecurrentTransformerEncoder(const ModelConfig& config, const TensorMap& tensors) {
     layers_.reserve(config.n_layers);
     for (int i = 0; i < config.n_layers; ++i) layers_.emplace_back(config, tensors, i);
@@ -74,6 +85,16 @@ void RecurrentTransformerEncoder::forward(const ConstMatrixRef& x, State& state,
         layers_[i].forward(h, state.layers[i].self_attention, state.sequence_seed, s,
                            LayerStep::of(options, state.step, i));
     });
+}
+
+void RecurrentTransformerEncoder::forward_block(const ConstMatrixRef& xs, int steps, State& state, RowMatrix& ys,
+                                                const StepOptions& options) const {
+    StepScratch& s = state.scratch.get();
+    ys = xs;
+    for (int i = 0; i < int(layers_.size()); ++i)
+        layers_[size_t(i)].forward_block(ys, steps, state.layers[size_t(i)].self_attention, state.sequence_seed, s,
+                                         options, state.step, i);
+    if (norm_) norm_->apply(ys);
 }
 
 RowMatrix RecurrentTransformerEncoder::forward_batch(const ConstMatrixRef& xs, int steps,

@@ -36,6 +36,10 @@ public:
                  const LayerStep& step) const;
     // The same over a whole sequence (T*N, E) with causal attention.
     void forward_batch(RowMatrix& xs, int steps, uint64_t sequence_seed) const;
+    // T steps of known inputs, xs (T*N, E) in place, rows (t, n): every product over the block's rows, the
+    // attention state advanced step by step from `first_step`.
+    void forward_block(RowMatrix& xs, int steps, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch,
+                       const StepOptions& options, int64_t first_step, int layer) const;
 
 private:
     RecurrentAttentionLayer attention_;
@@ -53,6 +57,9 @@ public:
     // x (N, E) -> y (N, E); the caller has checked shapes against `state`.
     void forward(const ConstMatrixRef& x, State& state, RowMatrix& y, const StepOptions& options) const;
     RowMatrix forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed) const;
+    // xs (T*N, E) -> ys (T*N, E) over T steps of an unobserved run (Model::step_block has checked them).
+    void forward_block(const ConstMatrixRef& xs, int steps, State& state, RowMatrix& ys,
+                       const StepOptions& options) const;
 
 private:
     std::vector<RecurrentTransformerEncoderLayer> layers_;

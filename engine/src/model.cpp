@@ -1,6 +1,8 @@
 // Model: building from weights or a seed, checked steps that leave the state intact on error, file I/O.
 #include "stepscope/model.h"
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "attention_layer.h"
@@ -257,6 +259,45 @@ void Model::step(const ConstMatrixRef& x, const Memory& memory, State& state, Ro
     decoder_->forward(x, memory, state, y, options);
     state.batch = static_cast<int>(x.rows());
     ++state.step;
+}
+
+void Model::step_block(const ConstMatrixRef& xs, int steps, State& state, RowMatrix& ys,
+                       const StepOptions& options) const {
+    if (steps <= 0 || xs.rows() % steps != 0)
+        throw Error("a block of " + std::to_string(xs.rows()) + " rows is not (T, N) for T = " + std::to_string(steps));
+    const long batch = xs.rows() / steps;
+    if (ys.rows() != xs.rows() || ys.cols() != xs.cols()) ys.resize(xs.rows(), xs.cols());
+    if (decoder_ || options.observer || options.observation) {
+        // Observers see each step whole, layer by layer, as step() shows it.
+        RowMatrix y;
+        for (int t = 0; t < steps; ++t) {
+            step(xs.middleRows(t * batch, batch), state, y, options);
+            ys.middleRows(t * batch, batch) = y;
+        }
+        return;
+    }
+    check_state(state);
+    check_step(xs.topRows(batch), state);
+    // Every step of the block within the longest sequence the state holds, not only the first.
+    if (state.step + steps > max_steps_) {
+        State at_limit;
+        at_limit.step = max_steps_;
+        check_input(config_, xs.topRows(batch), at_limit, max_steps_);
+    }
+    check_options(*this, options, batch);
+    encoder_->forward_block(xs, steps, state, ys, options);
+    state.batch = static_cast<int>(batch);
+    state.step += steps;
+}
+
+int Model::block_steps(long batch, int most) const {
+    constexpr double kBlockBytes = 64.0 * (1 << 20);
+    const ModelConfig& c = config_;
+    const double heads = c.n_heads, gates = double(modules_.front().kind->gates.size());
+    const double row_floats = double(c.feed_forward_dimensions) + 4.0 * double(c.d_model()) +
+                              heads * (2.0 * c.query_dimensions + 2.0 * c.value_dimensions + gates);
+    const double steps = kBlockBytes / (sizeof(float) * row_floats * double(std::max(1L, batch)));
+    return static_cast<int>(std::clamp(steps, 1.0, double(std::max(1, most))));
 }
 
 RowMatrix Model::forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed) const {

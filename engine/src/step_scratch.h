@@ -18,6 +18,7 @@ struct AttentionScratch {
     RowMatrix phi_queries;  // (N*H, F)
     RowMatrix phi_keys;     // (N*H, F) or (N*S*H, F) for cross attention
     RowMatrix heads;        // (N*H, M) attention output per head
+    RowMatrix merged;       // (N, H*M) the same as the output projection reads it
     RowMatrix weights;      // (N*H, >= T) softmax weights
     StateNorms norms;       // an observed step's, when its kind read them during the step; heads 0 otherwise
 };
@@ -29,6 +30,14 @@ struct StepScratch {
     RowMatrix attended;      // (N, E) after the output projection
     RowMatrix hidden;        // (N, d_ff)
     RowMatrix feed_forward;  // (N, E)
+    // A block of T known steps (Model::step_block): the same buffers over T*N rows.
+    struct Block {
+        RowMatrix projected;     // (T*N, H*D + H*D + H*M + H*G)
+        RowMatrix heads;         // (T*N, H*M) every step's attention output per head, merged
+        RowMatrix attended;      // (T*N, E)
+        RowMatrix hidden;        // (T*N, d_ff)
+        RowMatrix feed_forward;  // (T*N, E)
+    } block;
 };
 
 // Resizes only when the shape differs: Eigen's resize reallocates otherwise too.

@@ -31,6 +31,9 @@ public:
     void step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y, const StepOptions& options) override {
         model_->step(x, memory, state_, y, options);
     }
+    void step_block(const ConstMatrixRef& xs, int steps, RowMatrix& ys, const StepOptions& options) override {
+        model_->step_block(xs, steps, state_, ys, options);
+    }
     int64_t step_count() const override { return state_.step; }
     std::size_t state_bytes() const override { return state_.bytes(); }
     State state() const override { return state_; }
@@ -60,6 +63,18 @@ void Stepper::step(const ConstMatrixRef& x, RowMatrix& y, const StepOptions& opt
 void Stepper::step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y, const StepOptions& options) {
     refuse_options_beyond_observer(device(), options);
     step(x, memory, y, options.observer);
+}
+
+void Stepper::step_block(const ConstMatrixRef& xs, int steps, RowMatrix& ys, const StepOptions& options) {
+    if (steps <= 0 || xs.rows() % steps != 0)
+        throw Error("a block of " + std::to_string(xs.rows()) + " rows is not (T, N) for T = " + std::to_string(steps));
+    const long batch = xs.rows() / steps;
+    if (ys.rows() != xs.rows() || ys.cols() != xs.cols()) ys.resize(xs.rows(), xs.cols());
+    RowMatrix y;
+    for (int t = 0; t < steps; ++t) {
+        step(xs.middleRows(t * batch, batch), y, options);
+        ys.middleRows(t * batch, batch) = y;
+    }
 }
 
 Device device_from_name(const std::string& name) {

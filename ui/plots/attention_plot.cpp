@@ -92,7 +92,9 @@ AttentionPlot::AttentionPlot(QWidget* parent)
 }
 
 std::optional<int> AttentionPlot::observedLayer() const {
-    if (!current_ || !current_->has_run() || !current_->linear(role())) return std::nullopt;
+    // Softmax weights come with every step; a kind without an exact map has nothing to observe here.
+    if (!current_ || !current_->has_run() || !current_->linear(role()) || !current_->kind(role()).attention_map)
+        return std::nullopt;
     if (role() == AttentionRole::Cross && !current_->decoder()) return std::nullopt;
     return selector_->layer();
 }

@@ -197,8 +197,13 @@ ObservationOptions PlotPanel::observation() const {
     if (tabs_->currentWidget() == capacity_ && capacity_->needsObservation()) {
         observe(capacity_->layer());
         what.spectrum = what.spectrum || capacity_->needsSpectrum();
-        // Denominators and row entropy come with any observation; attention keeps the histories small.
-        if (!what.spectrum) what.attention = true;
+        // Denominators and row entropy come with any observation; attention keeps the histories small, where
+        // the kind has a map to observe.
+        if (!what.spectrum && current_->has_run()) {
+            const AttentionCapabilities& kind = current_->kind(capacity_->role());
+            what.attention = kind.attention_map;
+            what.spectrum = !kind.attention_map && kind.spectrum;
+        }
     }
     what.read_back = current_->info().tokens &&
                      (tabs_->currentWidget() == tokens_ || (tabs_->currentWidget() == capacity_ && capacity_->needsReadBack()));

@@ -6,6 +6,9 @@
 #include <QLabel>
 #include <QSignalBlocker>
 
+#include <cmath>
+#include <optional>
+
 #include "plots/layer_selector.h"
 #include "stepscope/attention_kind.h"
 
@@ -19,17 +22,17 @@ const ModuleNorms& module(const StepRecord& r, int layer, AttentionRole role) {
     return role == AttentionRole::Self ? r.layers[size_t(layer)].self : r.layers[size_t(layer)].cross;
 }
 
-// The per-head values of a delta-rule quantity, null for the state's norms.
-const std::vector<float>* update_values(const ModuleNorms& m, StatePlot::Quantity q) {
+// The delta-rule family's update a quantity plots, none for the state's norms.
+std::optional<Update> update_of(StatePlot::Quantity q) {
     switch (q) {
-        case StatePlot::Quantity::WriteStrength: return &m.write_strength;
-        case StatePlot::Quantity::ForgetGate: return &m.forget_gate;
-        case StatePlot::Quantity::PredictionError: return &m.prediction_error;
-        default: return nullptr;
+        case StatePlot::Quantity::WriteStrength: return Update::WriteStrength;
+        case StatePlot::Quantity::ForgetGate: return Update::ForgetGate;
+        case StatePlot::Quantity::PredictionError: return Update::PredictionError;
+        default: return std::nullopt;
     }
 }
 
-bool is_update(StatePlot::Quantity q) { return update_values(ModuleNorms(), q) != nullptr; }
+bool is_update(StatePlot::Quantity q) { return update_of(q).has_value(); }
 
 QString symbol(bool linear, StatePlot::Quantity q) {
     if (q == StatePlot::Quantity::CacheLength) return QStringLiteral("cache length");
@@ -140,11 +143,21 @@ std::vector<TimePlot::Series> StatePlot::series(const TraceStore& store) const {
         (q == Quantity::PredictionError && !kind.prediction_error))
         return {};
     std::vector<Series> out;
-    for (int h = 0; h < store.heads(r); ++h) {
+    const int heads = store.heads(r);
+    if (const std::optional<Update> update = update_of(q)) {
+        for (int h = 0; h < heads; ++h)
+            out.push_back({tr("head %1").arg(h), h, false, [layer, heads, h, u = int(*update)](const StepRecord& rec) {
+                               const size_t i = (size_t(layer) * kUpdates + size_t(u)) * size_t(heads) + size_t(h);
+                               return i < rec.updates.size() && !std::isnan(rec.updates[i])
+                                          ? std::optional<double>(rec.updates[i])
+                                          : std::nullopt;
+                           }});
+        return out;
+    }
+    for (int h = 0; h < heads; ++h) {
         out.push_back({tr("head %1").arg(h), h, false, [layer, r, q, h](const StepRecord& rec) {
                            const ModuleNorms& m = module(rec, layer, r);
-                           const std::vector<float>* update = update_values(m, q);
-                           const std::vector<float>& v = update ? *update : q == Quantity::First ? m.first : m.second;
+                           const std::vector<float>& v = q == Quantity::First ? m.first : m.second;
                            return h < int(v.size()) ? std::optional<double>(v[size_t(h)]) : std::nullopt;
                        }});
     }

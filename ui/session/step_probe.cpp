@@ -2,6 +2,8 @@
 #include "session/step_probe.h"
 
 #include <algorithm>
+#include <iterator>
+#include <limits>
 
 namespace stepscope::ui {
 
@@ -37,9 +39,19 @@ void StepProbe::state_norms(int layer, AttentionRole role, const StateNorms& nor
     const std::vector<float>& second = norms.is_linear ? norms.normalizer : norms.values;
     if (first.size() >= size) out.first.assign(first.begin(), first.begin() + long(size));
     if (second.size() >= size) out.second.assign(second.begin(), second.begin() + long(size));
-    out.write_strength = norms.write_strength;
-    out.forget_gate = norms.forget_gate;
-    out.prediction_error = norms.prediction_error;
+    if (role == AttentionRole::Self) keep_updates(layer, norms, size);
+}
+
+void StepProbe::keep_updates(int layer, const StateNorms& norms, size_t size) {
+    const std::vector<float>* reported[kUpdates] = {&norms.write_strength, &norms.forget_gate,
+                                                     &norms.prediction_error};
+    if (std::all_of(std::begin(reported), std::end(reported), [](auto* v) { return v->empty(); })) return;
+    if (record_.updates.empty())
+        record_.updates.assign(record_.layers.size() * kUpdates * size, std::numeric_limits<float>::quiet_NaN());
+    for (int q = 0; q < kUpdates; ++q)
+        if (reported[q]->size() >= size)
+            std::copy(reported[q]->begin(), reported[q]->begin() + long(size),
+                      record_.updates.begin() + long((size_t(layer) * kUpdates + size_t(q)) * size));
 }
 
 void StepProbe::attention_map(int layer, AttentionRole role, const AttentionMap& map) {

@@ -26,6 +26,9 @@ public:
     void keep_layer_outputs() { keep_layer_outputs_ = true; }
 
 private:
+    // The delta-rule family's beta, alpha and prediction errors of `layer`, size = N*H each, into record_.updates.
+    void keep_updates(int layer, const StateNorms& norms, size_t size);
+
     BatchRecord& record_;
     bool keep_layer_outputs_ = false;
     std::vector<std::vector<float>> layer_outputs_;

@@ -17,9 +17,8 @@ std::vector<float> slice(const std::vector<float>& all, int n, size_t count) {
 ModuleNorms element_norms(const ModuleNorms& all, int n, int batch) {
     ModuleNorms out = all;
     if (!all.present || batch <= 0) return out;
-    for (auto field : {&ModuleNorms::first, &ModuleNorms::second, &ModuleNorms::write_strength,
-                       &ModuleNorms::forget_gate, &ModuleNorms::prediction_error})
-        out.*field = slice(all.*field, n, (all.*field).size() / size_t(batch));
+    out.first = slice(all.first, n, all.first.size() / size_t(batch));
+    out.second = slice(all.second, n, all.second.size() / size_t(batch));
     return out;
 }
 
@@ -36,6 +35,15 @@ StepRecord BatchRecord::element(int n) const {
     out.layers.reserve(layers.size());
     for (const LayerNorms& layer : layers)
         out.layers.push_back({element_norms(layer.self, n, batch), element_norms(layer.cross, n, batch)});
+    if (!updates.empty()) {
+        // (L, kUpdates, N, H) -> (L, kUpdates, H): element n's row of every block.
+        const size_t blocks = layers.size() * kUpdates, heads = updates.size() / (blocks * size_t(batch));
+        out.updates.reserve(blocks * heads);
+        for (size_t b = 0; b < blocks; ++b) {
+            const auto row = updates.begin() + long((b * size_t(batch) + size_t(n)) * heads);
+            out.updates.insert(out.updates.end(), row, row + long(heads));
+        }
+    }
     const bool observed_element = n == observed;
     out.attention.reserve(attention.size());
     for (const AttentionRows& rows : attention) {

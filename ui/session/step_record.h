@@ -28,11 +28,12 @@ struct ModuleNorms {
     std::vector<float> first;   // linear: ||S||; full: ||K||
     std::vector<float> second;  // linear: ||Z||; full: ||V||
     int cache_length = 0;       // full: cached steps (self) or memory length (cross)
-    // The delta-rule family, where the kind reports them (StateNorms); empty otherwise.
-    std::vector<float> write_strength;    // beta
-    std::vector<float> forget_gate;       // alpha
-    std::vector<float> prediction_error;  // ||v - S^T k||
 };
+
+// What the delta-rule family reports of each step's update (StateNorms), in this order; a record keeps them
+// in one vector, empty for every other kind, so a step of those costs nothing more.
+enum class Update { WriteStrength = 0, ForgetGate = 1, PredictionError = 2 };
+constexpr int kUpdates = 3;
 
 struct LayerNorms {
     ModuleNorms self;
@@ -88,6 +89,8 @@ struct StepRecord {
     std::vector<float> output;  // y of the shown element, (E)
     float output_norm = 0;      // ||y|| of the shown element
     std::vector<LayerNorms> layers;
+    // The delta-rule family's self attention: (L, kUpdates, H), NaN where the kind reports no such value.
+    std::vector<float> updates;
     std::vector<AttentionRows> attention;  // kept for the most recent kAttentionWindow steps only
     std::vector<CapacityRecord> capacity;  // the observed layers'
     // A branch: ||y_l - y_l(original)|| of the observed element for each layer l, then for the
@@ -107,6 +110,7 @@ struct BatchRecord {
     std::vector<float> outputs;        // y, (N, E)
     std::vector<float> output_norms;   // ||y|| per element, (N)
     std::vector<LayerNorms> layers;    // first, second: (N, H)
+    std::vector<float> updates;        // the delta-rule family: (L, kUpdates, N, H), as in a StepRecord
     std::vector<AttentionRows> attention;  // implicit maps: the observed element's only
     // The engine looks inside the layers (capacity, implicit maps) and compares a branch with its
     // original (divergence) for one element, the observed one: these belong to it alone.

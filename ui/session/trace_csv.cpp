@@ -24,11 +24,22 @@ void module_header(QStringList& columns, const QString& prefix, const ModuleNorm
     for (size_t h = 0; h < m.second.size() / size_t(batch); ++h)
         columns << QStringLiteral("%1_%2norm_h%3").arg(prefix, second).arg(h);
     if (!m.is_linear) columns << QStringLiteral("%1_cache_length").arg(prefix);
-    const std::pair<const std::vector<float>*, const char*> updates[] = {
-        {&m.write_strength, "beta"}, {&m.forget_gate, "alpha"}, {&m.prediction_error, "prediction_error"}};
-    for (const auto& [values, name] : updates)
-        for (size_t h = 0; h < values->size() / size_t(batch); ++h)
-            columns << QStringLiteral("%1_%2_h%3").arg(prefix, QLatin1String(name)).arg(h);
+}
+
+// The delta-rule family's columns of layer `l`'s self attention, matching `update_values`; none for other kinds.
+void update_header(QStringList& columns, const BatchRecord& r, int l) {
+    if (r.updates.empty() || r.batch <= 0) return;
+    const size_t heads = r.updates.size() / (r.layers.size() * kUpdates * size_t(r.batch));
+    for (const char* name : {"beta", "alpha", "prediction_error"})
+        for (size_t h = 0; h < heads; ++h) columns << QStringLiteral("L%1_self_%2_h%3").arg(l).arg(QLatin1String(name)).arg(h);
+}
+
+void update_values(QTextStream& out, const BatchRecord& r, int l, int n) {
+    if (r.updates.empty() || r.batch <= 0) return;
+    const size_t heads = r.updates.size() / (r.layers.size() * kUpdates * size_t(r.batch));
+    for (size_t q = 0; q < kUpdates; ++q)
+        for (size_t h = 0; h < heads; ++h)
+            out << ',' << r.updates[((size_t(l) * kUpdates + q) * size_t(r.batch) + size_t(n)) * heads + h];
 }
 
 // The norms of element `n` of a module holding (N, H) values.
@@ -39,10 +50,6 @@ void module_values(QTextStream& out, const ModuleNorms& m, int n, int batch) {
         for (size_t h = 0; h < heads; ++h) out << ',' << (*values)[size_t(n) * heads + h];
     }
     if (!m.is_linear) out << ',' << m.cache_length;
-    for (const std::vector<float>* values : {&m.write_strength, &m.forget_gate, &m.prediction_error}) {
-        const size_t heads = values->size() / size_t(batch);
-        for (size_t h = 0; h < heads; ++h) out << ',' << (*values)[size_t(n) * heads + h];
-    }
 }
 
 // A token as a CSV field: control characters as their escapes, quoted when it holds a comma or a quote.
@@ -78,6 +85,7 @@ void TraceCsvWriter::write_header(const BatchRecord* first) {
     if (first)
         for (size_t l = 0; l < first->layers.size(); ++l) {
             module_header(columns, QStringLiteral("L%1_self").arg(l), first->layers[l].self, first->batch);
+            update_header(columns, *first, int(l));
             module_header(columns, QStringLiteral("L%1_cross").arg(l), first->layers[l].cross, first->batch);
         }
     if (tokens_) columns << QStringList{"token", "prediction", "p_prediction", "answer", "p_answer", "right"};
@@ -92,9 +100,10 @@ void TraceCsvWriter::write(const BatchRecord& r) {
         out_ << r.step << ',' << n << ',' << r.latency_ms << ',' << r.state_bytes << ','
              << r.output_norms[size_t(n)];
         for (int d = 0; d < width; ++d) out_ << ',' << r.outputs[size_t(n) * width + d];
-        for (const LayerNorms& layer : r.layers) {
-            module_values(out_, layer.self, n, r.batch);
-            module_values(out_, layer.cross, n, r.batch);
+        for (size_t l = 0; l < r.layers.size(); ++l) {
+            module_values(out_, r.layers[l].self, n, r.batch);
+            update_values(out_, r, int(l), n);
+            module_values(out_, r.layers[l].cross, n, r.batch);
         }
         if (tokens_ && n < int(r.tokens.size())) token_values(out_, *tokens_, r.tokens[size_t(n)]);
         out_ << '\n';

@@ -38,14 +38,15 @@ std::size_t token_bytes(const TokenPrediction& p) {
 }
 
 std::size_t record_bytes(const StepRecord& r) {
-    return sizeof(StepRecord) + r.output.capacity() * sizeof(float) + norms_bytes(r.layers) + attention_bytes(r) +
+    return sizeof(StepRecord) + (r.output.capacity() + r.updates.capacity()) * sizeof(float) + norms_bytes(r.layers) +
+           attention_bytes(r) +
            insight_bytes(r) + (r.token ? token_bytes(*r.token) : 0) + r.retrieval.capacity() * sizeof(Retrieval);
 }
 
 std::size_t record_bytes(const BatchRecord& r) {
     std::size_t tokens = r.tokens.capacity() * sizeof(TokenPrediction) + r.retrieval.capacity() * sizeof(Retrieval);
     for (const TokenPrediction& p : r.tokens) tokens += token_bytes(p);
-    return sizeof(BatchRecord) + (r.outputs.capacity() + r.output_norms.capacity()) * sizeof(float) +
+    return sizeof(BatchRecord) + (r.outputs.capacity() + r.output_norms.capacity() + r.updates.capacity()) * sizeof(float) +
            norms_bytes(r.layers) + attention_bytes(r) + insight_bytes(r) + tokens;
 }
 

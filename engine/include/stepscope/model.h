@@ -103,6 +103,18 @@ public:
     void step(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
               const StepOptions& options) const;
 
+    // `steps` steps of known inputs at once: xs (T*N, E), rows (t, n) -> ys likewise, the same outputs and
+    // state as T calls of step() (to rounding: within 1e-5). An encoder unobserved runs its projections and
+    // feed-forward blocks as one product over the block's rows, reading the weights once per block rather than
+    // once per step, and advances the attention state step by step inside the block; a decoder or an
+    // observed block steps one element at a time. Ablations apply at each step. Throws Error, leaving `state`
+    // as it was, where step() would at any of the block's steps.
+    void step_block(const ConstMatrixRef& xs, int steps, State& state, RowMatrix& ys,
+                    const StepOptions& options = {}) const;
+    // How many steps of batch `batch` a block should hold: at most `most`, and few enough that its buffers
+    // (T*N rows of the projections, the feed-forward layer and the activations) stay within 64 MiB.
+    int block_steps(long batch, int most = 64) const;
+
     // The checks a step makes before it touches `state`, for steppers that
     // keep the state's tensors elsewhere (device.h): the same errors, worded
     // the same. They read the state's batch, step, layer count and memory,

@@ -49,6 +49,10 @@ public:
     virtual void step(const ConstMatrixRef& x, RowMatrix& y, const StepOptions& options);
     virtual void step(const ConstMatrixRef& x, const Memory& memory, RowMatrix& y, const StepOptions& options);
 
+    // `steps` encoder steps of known inputs, xs (T*N, E) rows (t, n) -> ys likewise (Model::step_block): the
+    // CPU runs the block's products at once; other devices step one element at a time.
+    virtual void step_block(const ConstMatrixRef& xs, int steps, RowMatrix& ys, const StepOptions& options = {});
+
     // Steps taken in this sequence, and the bytes its state holds: cheap, nothing is copied.
     virtual int64_t step_count() const = 0;
     virtual std::size_t state_bytes() const = 0;
