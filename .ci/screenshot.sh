@@ -21,9 +21,9 @@ trap 'rm -rf "$settings"' EXIT
 XDG_CONFIG_HOME="$settings" xvfb-run -a -s "-screen 0 1600x1000x24" \
   "$binary" --steps 200 --pin --set attention_type=full --steps 200 --screenshot "$output"
 echo "screenshot: $output"
-# The delta-rule family: a gated delta rule's signed implicit weights and its prediction error per head.
+# The delta-rule family: the delta rule's signed implicit weights and its prediction error per head.
 delta="$(dirname "$output")/screenshot-delta.png"
 XDG_CONFIG_HOME="$settings" xvfb-run -a -s "-screen 0 1600x1000x24" \
-  "$binary" --config "$here/resources/configs/gated_delta_example.json" --attention self:1:0 \
+  "$binary" --config "$here/resources/configs/delta_example.json" --attention self:1:0 \
   --state prediction-error:1 --steps 80 --screenshot "$delta"
 echo "screenshot: $delta"
