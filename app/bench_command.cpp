@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "arguments.h"
+#include "stepscope/arithmetic_probe.h"
 #include "commands.h"
 #include "stepscope/attention_kind.h"
 #include "stepscope/cpu_kernels.h"
@@ -39,7 +40,10 @@ constexpr const char* kUsage =
     "  second, the state bytes after the last step, and the bytes a step reads (weights, and the\n"
     "  state or the cache of the average step) with the rate that is read at the best time.\n"
     "  --bandwidth also measures the machine's read bandwidth between the runs (a streaming read\n"
-    "  of 256 MiB on as many threads as the step) and prints the step's rate as a ratio of it.\n"
+    "  of 256 MiB on as many threads as the step) and its float32 arithmetic rate (a cache-resident\n"
+    "  product through the dense layers' kernels), prints the step's rate as a ratio of the bandwidth,\n"
+    "  and the roofline: the lower of the bandwidth times the step's operations per byte and the\n"
+    "  arithmetic rate, with the share of it the step reached.\n"
     "  --threads limits oneTBB (default: all cores). --cache-precision keeps full attention's key/value\n"
     "  cache in bfloat16 (default f32).\n"
     "  --block T also times a known sequence of --steps random inputs (as replay and eval run one), stepped\n"
@@ -107,6 +111,20 @@ struct StepBytes {
 // cache holds t steps at step t, so the average step reads it at (steps + 1) / 2 steps.
 // Whether the model's attention keeps a key/value cache, which a step reads whole, rather than S and Z.
 bool cached(const ModelConfig& config) { return attention_capabilities(config.attention_type).kept == KeptState::Cache; }
+
+// Floating-point operations of a step, a multiply-add counting two: every matrix's weights once per batch
+// element, and attention's passes over its state (S read and written per head, or the average step's cache).
+double step_flops(const Model& model, int batch, int steps) {
+    const ModelConfig& config = model.config();
+    double weights = 0;
+    for (const auto& [name, tensor] : model.tensors())
+        if (tensor.shape.size() == 2) weights += double(tensor.values.size());
+    const double heads = double(batch) * config.n_heads * config.n_layers;
+    const double attention = cached(config)
+                                 ? 2.0 * heads * (steps + 1) / 2.0 * (config.query_dimensions + config.value_dimensions)
+                                 : 4.0 * heads * config.query_dimensions * config.value_dimensions;
+    return 2.0 * batch * weights + attention;
+}
 
 StepBytes step_bytes(const Model& model, const State& state, int batch, int steps) {
     const ModelConfig& config = model.config();
@@ -213,15 +231,20 @@ int bench(const cli::Arguments& args) {
     Observation observation(options.observe);
     if (observing(options)) run_sequence(*stepper, first_input, std::min(options.steps, 20), x, y, &observation);
     std::unique_ptr<ReadBandwidthProbe> probe;
-    if (options.bandwidth) probe = std::make_unique<ReadBandwidthProbe>();
+    std::unique_ptr<ArithmeticProbe> arithmetic;
+    if (options.bandwidth) {
+        probe = std::make_unique<ReadBandwidthProbe>();
+        arithmetic = std::make_unique<ArithmeticProbe>();
+    }
     // Plain and observed runs and the probe alternate, so all meet the same load of a shared machine.
     std::vector<double> ms_per_step, observed_ms;
-    double probe_bytes_per_second = 0;
+    double probe_bytes_per_second = 0, probe_flops_per_second = 0;
     for (int r = 0; r < options.repeats; ++r) {
         ms_per_step.push_back(run_sequence(*stepper, first_input, options.steps, x, y));
         if (observing(options))
             observed_ms.push_back(run_sequence(*stepper, first_input, options.steps, x, y, &observation));
         if (probe) probe_bytes_per_second = std::max(probe_bytes_per_second, probe->measure());
+        if (arithmetic) probe_flops_per_second = std::max(probe_flops_per_second, arithmetic->measure());
     }
     const KnownRun known = options.block ? time_known(*stepper, options) : KnownRun{};
     const double best = *std::min_element(ms_per_step.begin(), ms_per_step.end());
@@ -236,6 +259,11 @@ int bench(const cli::Arguments& args) {
     const StepBytes read = step_bytes(*model, stepper->state(), options.batch, options.steps);
     const double gb_per_second = read.total() / best * 1e-6;  // bytes per ms to GB/s
     const double probe_gb_per_second = probe_bytes_per_second * 1e-9;
+    // The roofline: what the step's operations per byte allow at the probe's bandwidth, capped by its arithmetic.
+    const double flops = step_flops(*model, options.batch, options.steps);
+    const double gflops = flops / best * 1e-6;
+    const double probe_gflops = probe_flops_per_second * 1e-9;
+    const double roofline_gflops = std::min(probe_gb_per_second * flops / read.total(), probe_gflops);
 
     if (options.json) {
         std::printf(
@@ -248,9 +276,12 @@ int bench(const cli::Arguments& args) {
         std::printf(", \"weight_bytes\": %.0f, \"state_read_bytes\": %.0f, \"bytes_per_step\": %.0f, "
                     "\"gb_per_second\": %.6g",
                     read.weights, read.state, read.total(), gb_per_second);
+        std::printf(", \"gflops_per_second\": %.6g", gflops);
         if (probe)
-            std::printf(", \"probe_gb_per_second\": %.6g, \"bandwidth_ratio\": %.6g", probe_gb_per_second,
-                        gb_per_second / probe_gb_per_second);
+            std::printf(", \"probe_gb_per_second\": %.6g, \"bandwidth_ratio\": %.6g, \"probe_gflops_per_second\": %.6g, "
+                        "\"roofline_gflops_per_second\": %.6g, \"roofline_ratio\": %.6g",
+                        probe_gb_per_second, gb_per_second / probe_gb_per_second, probe_gflops, roofline_gflops,
+                        gflops / roofline_gflops);
         if (observing(options))
             std::printf(", \"observe\": \"%s\", \"observed_layer\": %d, \"observed_element\": %d, "
                         "\"observed_ms_per_step\": %.6g, \"observed_ms_per_step_median\": %.6g, "
@@ -276,9 +307,16 @@ int bench(const cli::Arguments& args) {
     std::printf("  bytes per step: %s (weights %s, %s %s), %.1f GB/s at the best time\n",
                 byte_text(read.total()).c_str(), byte_text(read.weights).c_str(),
                 cached(config) ? "cache" : "state", byte_text(read.state).c_str(), gb_per_second);
-    if (probe)
+    std::printf("  arithmetic:     %.3g GFLOP per step, %.1f GFLOP/s at the best time (%.2f FLOP per byte read)\n",
+                flops * 1e-9, gflops, flops / read.total());
+    if (probe) {
         std::printf("  read bandwidth: %.1f GB/s (probe, best of %d): the step reads at %.2fx of it\n",
                     probe_gb_per_second, options.repeats, gb_per_second / probe_gb_per_second);
+        std::printf("  roofline:       %.1f GFLOP/s (the lower of %.1f GB/s x %.2f FLOP/byte and the probe's %.1f "
+                    "GFLOP/s): the step reached %.0f%% of it\n",
+                    roofline_gflops, probe_gb_per_second, flops / read.total(), probe_gflops,
+                    100.0 * gflops / roofline_gflops);
+    }
     if (options.block)
         std::printf("  known inputs:   %.4g ms per step stepped, %.4g in blocks of %d: %.2fx faster, outputs within %.2g\n",
                     known.stepped_ms, known.block_ms, options.block, known.stepped_ms / known.block_ms,

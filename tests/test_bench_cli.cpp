@@ -3,6 +3,8 @@
 // Never asserts a timing: speed is what the bench measures, not what a test checks.
 #include <QtTest>
 
+#include <cmath>
+
 #include <QJsonDocument>
 #include <QJsonObject>
 
@@ -76,11 +78,37 @@ private slots:
         const QJsonObject f32 = bench_json("f32"), bf16 = bench_json("bf16");
         QVERIFY2(f32.value("probe_gb_per_second").toDouble() > 0, "no probe figure");
         QVERIFY(f32.value("bandwidth_ratio").toDouble() > 0);
+        // The roofline is the lower of bandwidth x operations per byte and the arithmetic probe.
+        const double gflops = f32.value("gflops_per_second").toDouble();
+        const double roofline = f32.value("roofline_gflops_per_second").toDouble();
+        const double per_byte = gflops / f32.value("gb_per_second").toDouble();
+        QVERIFY(gflops > 0 && roofline > 0);
+        // (Printed to six digits: each bound holds to rounding.)
+        QVERIFY(roofline <= f32.value("probe_gflops_per_second").toDouble() * (1 + 1e-4));
+        QVERIFY(roofline <= f32.value("probe_gb_per_second").toDouble() * per_byte * (1 + 1e-4));
+        QVERIFY(std::abs(f32.value("roofline_ratio").toDouble() - gflops / roofline) < 1e-3 * gflops / roofline);
         QVERIFY(bf16.value("weight_bytes").toDouble() < 0.6 * f32.value("weight_bytes").toDouble());
         QCOMPARE(bf16.value("state_read_bytes").toDouble(), f32.value("state_read_bytes").toDouble());
         const CliResult table = run_stepscope(QStringList{"bench", "--steps", "3", "--bandwidth"} + kSmallModel);
         QVERIFY2(table.stdout_text.contains("bytes per step") && table.stdout_text.contains("read bandwidth"),
                  qPrintable(table.stdout_text));
+    }
+
+    // --block times a known sequence stepped and in blocks: both figures, their ratio, and equal outputs.
+    void block_times_a_known_sequence_both_ways() {
+        for (const char* attention : {"linear", "full", "delta"}) {
+            const CliResult result = run_stepscope(QStringList{"bench", "--steps", "9", "--json", "--batch", "2",
+                                                               "--block", "4", "--attention", attention} +
+                                                   kSmallModel);
+            QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
+            const QJsonObject json = QJsonDocument::fromJson(result.stdout_text.toUtf8()).object();
+            QCOMPARE(json.value("block").toInt(), 4);
+            for (const char* key : {"known_ms_per_step", "block_ms_per_step", "block_speedup"})
+                QVERIFY2(json.value(key).isDouble() && json.value(key).toDouble() > 0, key);
+            QVERIFY(json.value("block_max_deviation").toDouble() <= 1e-5);
+        }
+        const QStringList zero_block = {"bench", "--block", "0"};
+        STEPSCOPE_VERIFY_USAGE_ERROR("bench", zero_block);
     }
 
     // The observed run is timed beside the plain one; the ratio is what the bench reports, not what it asserts.
