@@ -152,22 +152,24 @@ void require_product_at_most(const char* product, const char* heads, const char*
 
 // favor and grf draw omega (D, C) in blocks of D columns, each the Q of a (D, D) QR, for every
 // linear attention module at the start of every sequence: D^3 per block.
-double feature_draw_work(const ModelConfig& c, int query_dims) {
-    const double blocks =
-        std::ceil(double(make_feature_map(feature_map_options(c, query_dims))->omega_columns()) / query_dims);
-    return blocks * std::pow(double(query_dims), 3);
+double feature_draw_work(const FeatureMap& map, int query_dims) {
+    return std::ceil(double(map.omega_columns()) / query_dims) * std::pow(double(query_dims), 3);
 }
 
-void require_feasible_feature_draw(const ModelConfig& c) {
-    if (!make_feature_map(feature_map_options(c, c.query_dimensions))->draws_orthogonal()) return;
+// `self_map` is the map of width query_dimensions, which validate() built once; a decoder's cross
+// attention of another width builds its own.
+void require_feasible_feature_draw(const ModelConfig& c, const FeatureMap& self_map) {
+    if (!self_map.draws_orthogonal()) return;
     const bool self = attention_capabilities(c.self_attention()).feature_map;
     const bool cross = c.kind == ModelKind::Decoder && attention_capabilities(c.cross_attention_type).feature_map;
+    const int cross_dims = c.effective_cross_query_dimensions();
     if (self) require_at_most("query_dimensions", c.query_dimensions, kMaxRandomFeatureQueryDimensions);
+    if (cross) require_at_most("cross_query_dimensions", cross_dims, kMaxRandomFeatureQueryDimensions);
+    double per_layer = self ? feature_draw_work(self_map, c.query_dimensions) : 0;
     if (cross)
-        require_at_most("cross_query_dimensions", c.effective_cross_query_dimensions(),
-                        kMaxRandomFeatureQueryDimensions);
-    const double per_layer = (self ? feature_draw_work(c, c.query_dimensions) : 0) +
-                             (cross ? feature_draw_work(c, c.effective_cross_query_dimensions()) : 0);
+        per_layer += cross_dims == c.query_dimensions
+                         ? feature_draw_work(self_map, cross_dims)
+                         : feature_draw_work(*make_feature_map(feature_map_options(c, cross_dims)), cross_dims);
     const double work = per_layer * c.n_layers;
     if (work > kMaxFeatureDrawWork) {
         char figures[64];
@@ -360,9 +362,8 @@ void validate(const ModelConfig& c) {
                                 c.effective_cross_model_dimensions());
     require_one_of("precision", c.precision, precision_names());
     require_one_of("cache_precision", c.cache_precision, cache_precision_names());
-    // A feature map's own limits (n_dims too small for its construction).
-    make_feature_map(feature_map_options(c, c.query_dimensions));
-    require_feasible_feature_draw(c);
+    // A feature map's own limits (n_dims too small for its construction), then what its draws cost.
+    require_feasible_feature_draw(c, *make_feature_map(feature_map_options(c, c.query_dimensions)));
 }
 
 ModelConfig config_from_params(const ParamMap& params) {
