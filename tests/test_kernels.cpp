@@ -356,7 +356,7 @@ private slots:
         QCOMPARE(state, before);
     }
 
-    void gated_linear_step_matches_scalar() {
+    void linear_attention_step_with_a_forget_gate_matches_scalar() {
         unsigned seed = 500;
         for (const long rows : {1L, 12L, 120L})
             for (const long features : {1L, 7L, 32L})
@@ -366,13 +366,13 @@ private slots:
                     const RowMatrix alpha = (random_matrix(1, rows, seed + 9).array() * 0.5f + 0.5f).matrix();
                     LinearAttentionState fast = state, scalar = state, observed = state;
                     RowMatrix out_fast(rows, values), out_scalar(rows, values);
-                    gated_linear_step(phi_k, v, phi_q, alpha.data(), 1e-6f, fast, out_fast);
-                    reference::gated_linear_step(phi_k, v, phi_q, alpha.data(), 1e-6f, scalar, out_scalar);
+                    linear_attention_step(phi_k, v, phi_q, 1e-6f, fast, out_fast, nullptr, alpha.data());
+                    reference::linear_attention_step(phi_k, v, phi_q, 1e-6f, scalar, out_scalar, alpha.data());
                     STEPSCOPE_COMPARE_CLOSE("gated S", fast.sums, scalar.sums, kAbsolute, kRelative);
                     STEPSCOPE_COMPARE_CLOSE("gated Z", fast.normalizer, scalar.normalizer, kAbsolute, kRelative);
                     STEPSCOPE_COMPARE_CLOSE("gated out", out_fast, out_scalar, kAbsolute, kRelative);
                     StateNorms norms;
-                    gated_linear_step(phi_k, v, phi_q, alpha.data(), 1e-6f, observed, out_fast, &norms);
+                    linear_attention_step(phi_k, v, phi_q, 1e-6f, observed, out_fast, &norms, alpha.data());
                     QCOMPARE(observed.sums, fast.sums);
                     QCOMPARE(long(norms.normalizer.size()), rows);
                 }

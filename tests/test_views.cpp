@@ -319,15 +319,7 @@ private slots:
             }
 
             // The weights times the values reproduce the layer's output.
-            const Mat x = reference.input(l);
-            const std::string p = reference.self_prefix(l);
-            const Mat values = reference.linear(p + ".value_projection", x);
-            const Mat attended = reference.attend(attention, values, H, M, [&](long n, long j) { return j * N + n; });
-            const Mat hidden = reference.layer_norm("layers." + std::to_string(l) + ".norm1",
-                                                    x + reference.linear(p + ".out_projection", attended));
-            const std::vector<double> output = values_of(reference.feed_forward(l, hidden, "norm2"));
-            const std::vector<double> stepped = values_of(reference.output(l));
-            STEPSCOPE_COMPARE_CLOSE(where + " output from the weights", output, stepped, 1e-4, 0.0);
+            check_map_reproduces_output(reference, config, l, attention, where);
 
             if (!linear) {
                 QVERIFY(!views.tensors.count("spectrum." + std::to_string(l)));

@@ -92,7 +92,8 @@ void reference::linear_attention_readout(const ConstMatrixRef& phi_q, const Line
 }
 
 void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
-                           float eps, LinearAttentionState& state, MatrixRef out, StateNorms* norms) {
+                           float eps, LinearAttentionState& state, MatrixRef out, StateNorms* norms,
+                           const float* decay) {
     const int rows = static_cast<int>(phi_k.rows()), features = static_cast<int>(phi_k.cols());
     const long width = values.cols();
     if (norms) {
@@ -102,6 +103,10 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
     // The run-time dispatched kernel: in a portable build Eigen's packets here are SSE only.
     const auto head_step = kernels::linear_kernels().linear_attention_head;
     for_each_head(rows, long(features) * width, [&](int r) {
+        if (decay) {
+            state.sums.middleRows(long(r) * features, features) *= decay[r];
+            state.normalizer.row(r) *= decay[r];
+        }
         state.normalizer.row(r) += phi_k.row(r);
         const float normaliser = 1.0f / (dot(phi_q.row(r).data(), state.normalizer.row(r).data(), features) + eps);
         // out accumulates phi_q^T S row by row of S, right after that row's update.
@@ -116,7 +121,14 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
 
 void reference::linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
                                       const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state,
-                                      MatrixRef out) {
+                                      MatrixRef out, const float* decay) {
+    const long features = phi_k.cols();
+    for (long r = 0; r < phi_k.rows() && decay; ++r) {
+        for (long f = 0; f < features; ++f) {
+            state.normalizer(r, f) *= decay[r];
+            for (long m = 0; m < values.cols(); ++m) state.sums(r * features + f, m) *= decay[r];
+        }
+    }
     reference::linear_attention_update(phi_k, values, state);
     reference::linear_attention_readout(phi_q, state, eps, out);
 }

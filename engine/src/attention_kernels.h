@@ -27,8 +27,10 @@ void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttention
 //   phi_k, phi_q (N*H, F), values (N*H, M) -> out (N*H, M).
 // With `norms` (an observed step), also ||S|| and ||Z|| of every row after its update, (N*H) each,
 // read while the row is in cache rather than in a pass of their own over the whole state.
+// With `decay` (N*H), gated linear attention: S <- decay S, Z <- decay Z first, row by row.
 void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
-                           float eps, LinearAttentionState& state, MatrixRef out, StateNorms* norms = nullptr);
+                           float eps, LinearAttentionState& state, MatrixRef out, StateNorms* norms = nullptr,
+                           const float* decay = nullptr);
 
 // Softmax attention of one query per head over a cache:
 //   a = softmax(temperature * K q) over the valid keys,  out = V^T a
@@ -49,7 +51,8 @@ void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& 
 void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
                               float eps, MatrixRef out);
 void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
-                           const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state, MatrixRef out);
+                           const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state, MatrixRef out,
+                           const float* decay = nullptr);
 void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache,
                     float temperature, const std::vector<int>& valid_lengths, int heads,
                     MatrixRef out, RowMatrix& weights);

@@ -1,4 +1,5 @@
-// Step kernels of the delta-rule family: the dispatched passes of linear_kernels.h beside plain-loop references.
+// Step kernels of the delta rules (the dispatched passes of linear_kernels.h beside plain-loop references) and the
+// delta-rule family's parallel form.
 #include "delta_rule_kernels.h"
 
 #include <cmath>
@@ -105,54 +106,6 @@ void reference::delta_rule_step(const ConstMatrixRef& keys, const ConstMatrixRef
             float read = 0;
             for (long f = 0; f < features; ++f) read += queries(r, f) * S(f, m);
             out(r, m) = scale_out * read;
-        }
-    }
-}
-
-void gated_linear_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
-                       const float* alpha, float eps, LinearAttentionState& state, MatrixRef out,
-                       StateNorms* norms) {
-    const int rows = static_cast<int>(phi_k.rows()), features = static_cast<int>(phi_k.cols());
-    const long width = values.cols();
-    if (norms) {
-        norms->sums.resize(size_t(rows));
-        norms->normalizer.resize(size_t(rows));
-    }
-    const auto head_step = kernels::linear_kernels().linear_attention_head;
-    for_each_head(rows, long(features) * width, [&](int r) {
-        float* sums = state.sums.row(long(r) * features).data();
-        float* normalizer = state.normalizer.row(r).data();
-        scale(sums, features * width, alpha[r]);
-        float denominator = eps;
-        for (int f = 0; f < features; ++f) {
-            normalizer[f] = alpha[r] * normalizer[f] + phi_k(r, f);
-            denominator += phi_q(r, f) * normalizer[f];
-        }
-        head_step(phi_k.row(r).data(), phi_q.row(r).data(), values.row(r).data(), features, width, sums,
-                  out.row(r).data());
-        out.row(r) *= 1.0f / denominator;
-        if (!norms) return;
-        norms->sums[size_t(r)] = state.sums.middleRows(long(r) * features, features).norm();
-        norms->normalizer[size_t(r)] = state.normalizer.row(r).norm();
-    });
-}
-
-void reference::gated_linear_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
-                                  const ConstMatrixRef& phi_q, const float* alpha, float eps,
-                                  LinearAttentionState& state, MatrixRef out) {
-    const long features = phi_k.cols(), width = values.cols();
-    for (long r = 0; r < phi_k.rows(); ++r) {
-        float denominator = eps;
-        for (long f = 0; f < features; ++f) {
-            state.normalizer(r, f) = alpha[r] * state.normalizer(r, f) + phi_k(r, f);
-            denominator += phi_q(r, f) * state.normalizer(r, f);
-            for (long m = 0; m < width; ++m)
-                state.sums(r * features + f, m) = alpha[r] * state.sums(r * features + f, m) + phi_k(r, f) * values(r, m);
-        }
-        for (long m = 0; m < width; ++m) {
-            float read = 0;
-            for (long f = 0; f < features; ++f) read += phi_q(r, f) * state.sums(r * features + f, m);
-            out(r, m) = read / denominator;
         }
     }
 }

@@ -1,5 +1,5 @@
-// The step kernels of the delta-rule family (delta, gated-delta, gated-linear), each beside its plain-loop
-// reference.
+// The step kernels of the delta rules (delta, gated-delta), each beside its plain-loop reference, and the
+// parallel form of the delta-rule family (gated linear attention steps by linear attention's kernel, with its decay).
 //
 // Shapes: N batch, H heads, F feature width (keys and queries after the feature map), M value width.
 // Heads are rows: row n*H + h. Gates are one value per row, already squashed to (0, 1).
@@ -22,14 +22,6 @@ void delta_rule_step(const ConstMatrixRef& keys, const ConstMatrixRef& values, c
                      const float* beta, const float* alpha, float scale, RowMatrix& sums, MatrixRef errors,
                      MatrixRef out, StateNorms* norms = nullptr);
 
-// Gated linear attention, one step:
-//   S <- alpha S + phi(k) v^T,  Z <- alpha Z + phi(k),  out = phi(q)^T S / (phi(q) . Z + eps)
-// phi_k, phi_q (N*H, F), values (N*H, M), alpha (N*H); state S (N*H*F, M), Z (N*H, F) -> out (N*H, M).
-// With `norms`, ||S|| and ||Z|| of each row after its update.
-void gated_linear_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
-                       const float* alpha, float eps, LinearAttentionState& state, MatrixRef out,
-                       StateNorms* norms = nullptr);
-
 // Rows of x (R, F) scaled to unit length in place; a zero row stays zero.
 void normalize_rows(RowMatrix& x);
 
@@ -49,9 +41,6 @@ namespace reference {
 void delta_rule_step(const ConstMatrixRef& keys, const ConstMatrixRef& values, const ConstMatrixRef& queries,
                      const float* beta, const float* alpha, float scale, RowMatrix& sums, MatrixRef errors,
                      MatrixRef out);
-void gated_linear_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
-                       const float* alpha, float eps, LinearAttentionState& state, MatrixRef out);
-
 }  // namespace reference
 
 }  // namespace stepscope

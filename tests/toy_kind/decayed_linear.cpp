@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "attention_kinds/sums_kind.h"
-#include "delta_rule_kernels.h"
+#include "attention_kernels.h"
 #include "step_scratch.h"
 
 namespace stepscope {
@@ -35,8 +35,8 @@ public:
         if (!state.started) start(inner, state, batch);
         decay_.assign(size_t(s.queries.rows()), kDecay);
         StateNorms* norms = step.observer ? &s.norms : nullptr;
-        gated_linear_step(s.phi_keys, s.values, s.phi_queries, decay_.data(), inner.eps(), state.linear(), s.heads,
-                          norms);
+        linear_attention_step(s.phi_keys, s.values, s.phi_queries, inner.eps(), state.linear(), s.heads, norms,
+                              decay_.data());
         if (norms) {
             norms->is_linear = true;
             norms->batch = batch;

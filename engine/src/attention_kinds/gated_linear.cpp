@@ -4,6 +4,7 @@
 //   o_t = phi(q)^T S_t / (phi(q) . Z_t + eps)
 #include "attention_kinds/sums_kind.h"
 #include "attention_views.h"
+#include "attention_kernels.h"
 #include "delta_rule_kernels.h"
 #include "step_scratch.h"
 
@@ -30,7 +31,7 @@ public:
         s.gates = (1.0f + (-s.gates.array()).exp()).inverse().matrix();
         const float* alpha = s.gates.row(0).data();
         StateNorms* norms = step.observer ? &s.norms : nullptr;
-        gated_linear_step(s.phi_keys, s.values, s.phi_queries, alpha, inner.eps(), state.linear(), s.heads, norms);
+        linear_attention_step(s.phi_keys, s.values, s.phi_queries, inner.eps(), state.linear(), s.heads, norms, alpha);
         if (norms) {
             norms->is_linear = true;
             norms->batch = batch;
