@@ -105,7 +105,7 @@ std::vector<TimePlot::Series> StatePlot::series(const TraceStore& store) const {
         return {{where + tr("cache length"), 0, false, [layer, r](const StepRecord& rec) {
                      const ModuleNorms& m = module(rec, layer, r);
                      return m.present ? std::optional<double>(m.cache_length) : std::nullopt;
-                 }}};
+                 }, true}};
     }
     std::vector<Series> out;
     for (int h = 0; h < store.heads(r); ++h) {

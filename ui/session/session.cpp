@@ -200,6 +200,7 @@ void Session::record_tokens(BatchRecord& record, const std::vector<TokenStep>& f
         prediction.input = fed[size_t(n)];
         prediction.top = top_k(p.row(n), kTopPredictions);
         prediction.target = input_.target(t, n, prediction.input);
+        prediction.generated = t >= input_.prompt_length(n);
         if (prediction.target >= 0) {
             prediction.target_probability = p(n, prediction.target);
             prediction.correct = prediction.top.front().token == prediction.target;
