@@ -351,6 +351,10 @@ private slots:
         QVERIFY2(tabs->tabBar()->sizeHint().width() <= tabs->width(),
                  qPrintable(QString("%1 > %2").arg(tabs->tabBar()->sizeHint().width()).arg(tabs->width())));
         QVERIFY(!tabs->isTabVisible(tabs->indexOf(window.plotPanel()->tokens())));
+        // A token model's seven tabs fit too.
+        tabs->setTabVisible(tabs->indexOf(window.plotPanel()->tokens()), true);
+        QVERIFY2(tabs->tabBar()->sizeHint().width() <= tabs->width(),
+                 qPrintable(QString("%1 > %2").arg(tabs->tabBar()->sizeHint().width()).arg(tabs->width())));
         QCOMPARE(window.plotPanel()->outputs()->plot()->yAxis->label(), QString("y[d]"));
     }
 
@@ -402,6 +406,8 @@ private slots:
         window.controller()->intervene(scale, false);
         QVERIFY(wait_idle(*window.controller()));
         QVERIFY2(window.errorText().contains("Intervention refused"), qPrintable(window.errorText()));
+        // The refusal names the step it was asked at, the viewed one.
+        QVERIFY2(window.errorText().contains("at step 3"), qPrintable(window.errorText()));
         window.controller()->step(2);
         QVERIFY(wait_idle(*window.controller()));
         QVERIFY2(window.errorText().isEmpty(), qPrintable(window.errorText()));

@@ -274,7 +274,7 @@ private slots:
         view.rebuild();
         QVERIFY2(view.summary().contains(QStringLiteral("recall instance ended at step %1").arg(first->step - 1)),
                  qPrintable(view.summary()));
-        QVERIFY(view.steps()->item(int(first - records.begin()), 1)->text().contains("instance ended"));
+        QVERIFY(view.steps()->item(int(first - records.begin()), 1)->text().contains("generated"));
     }
 
     // The view's rows and running accuracy are the records'.

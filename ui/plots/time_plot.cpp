@@ -47,6 +47,8 @@ TimePlot::TimePlot(const QString& title, const QString& file_stem, QWidget* pare
     cursor_label_->setClipToAxisRect(false);
     cursor_label_->topLeft->setType(QCPItemPosition::ptAbsolute);
     cursor_label_->setScaled(false);
+    // Above the curves (graphs are added to "main" after it), below nothing.
+    cursor_label_->setLayer(QStringLiteral("legend"));
     cursor_label_->setVisible(false);
     QFont small = p->font();
     small.setPointSizeF(8);
@@ -441,7 +443,7 @@ void TimePlot::updateCursor() {
     QFont font = p->font();
     font.setPointSizeF(8);
     const QFontMetrics metrics(font);
-    const QStringList lines = text.split('\n');
+    QStringList lines = text.split('\n');
     std::vector<QColor> colors{QColor()};  // the "step" line has no swatch
     for (const Drawn& drawn : drawn_)
         if (!drawn.pinned && visible(drawn)) colors.push_back(series_color(drawn.series.color));
@@ -449,6 +451,16 @@ void TimePlot::updateCursor() {
     const int swatch = 12, pad = 4;
     const QRect axes = p->axisRect()->rect();
     const int rows = std::max(2, std::min(int(lines.size()), (axes.height() - 8 - 2 * pad) / line_height));
+    // As many columns as the axes' width holds; the lines past them are counted, not drawn (hover and
+    // Copy data have every value).
+    int widest = 0;
+    for (int i = 0; i < lines.size(); ++i) widest = std::max(widest, metrics.horizontalAdvance(lines[i]) + swatch + 4);
+    const int fitting = std::max(1, (axes.width() - 4 - 2 * pad + 10) / (widest + 10));
+    if (lines.size() > rows * fitting) {
+        const int hidden = int(lines.size()) - (rows * fitting - 1);
+        lines = lines.mid(0, rows * fitting - 1);
+        lines << tr("… %1 more").arg(hidden);
+    }
     const int column_count = (int(lines.size()) + rows - 1) / rows;
     std::vector<int> widths(size_t(column_count), 0);
     for (int i = 0; i < lines.size(); ++i)
@@ -471,7 +483,7 @@ void TimePlot::updateCursor() {
                 if (i >= lines.size()) break;
                 const int y = pad + r * line_height;
                 int text_x = x;
-                if (i > 0 && i < int(colors.size())) {
+                if (i > 0 && i < int(colors.size()) && !lines[i].startsWith(QChar(0x2026))) {
                     painter.fillRect(x, y + line_height / 2 - 1, swatch, 3, colors[size_t(i)]);
                     text_x += swatch + 4;
                 } else if (i > 0) {

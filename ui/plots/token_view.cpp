@@ -170,9 +170,8 @@ void TokenView::fillSteps(int last) {
         if (p.generated) {
             // Generated inputs read apart from the prompt's: grey, the first one marked.
             input->setForeground(QColor(120, 120, 120));
-            if (i == ended)
-                input->setText(model.task_name() == "recall" ? tr("%1  ← instance ended, generated from here").arg(input->text())
-                                                             : tr("%1  ← prompt ended, generated from here").arg(input->text()));
+            // Short, so the column stays narrow; the summary above says it whole.
+            if (i == ended) input->setText(tr("%1  ← generated").arg(input->text()));
             input->setToolTip(tr("The model's own prediction, fed back after the prompt ended"));
         }
         steps_->setItem(row, 1, input);

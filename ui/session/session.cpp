@@ -396,7 +396,10 @@ std::unique_ptr<Session> Session::without_interventions() const {
 }
 
 void Session::check_intervention(const Intervention& intervention, int64_t at) const {
-    check_interventions({intervention});
+    // A refusal names the step the intervention would apply at, not the 0 it holds until applied.
+    Intervention placed = intervention;
+    placed.step = at;
+    check_interventions({placed});
     if (intervention.kind == InterventionKind::CopyFromOriginal && at == 0)
         throw Error("copying a layer's state from the original needs a step taken first");
 }
