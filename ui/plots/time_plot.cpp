@@ -519,18 +519,24 @@ QString TimePlot::cursorText() const {
     if (!current_ || current_->empty() || view_step_ >= current_->last_step()) return {};
     const StepRecord* record = current_->at_step(view_step_);
     if (!record) return {};
-    QStringList lines{tr("step %1").arg(view_step_)};
+    QStringList lines{band_ == Band::Element ? tr("step %1").arg(view_step_) : tr("step %1, batch mean").arg(view_step_)};
     int shown = 0;
+    bool any = false;
     for (const Drawn& drawn : drawn_) {
         if (drawn.pinned || !visible(drawn)) continue;
         if (shown++ == kCursorLines) {
             lines << QStringLiteral("…");
             break;
         }
-        const auto v = drawn.series.value(*record);
+        // The value drawn at the step: the element's, or the batch's mean in a band.
+        std::optional<double> v;
+        const auto at = std::lower_bound(drawn.keys.begin(), drawn.keys.end(), double(view_step_));
+        if (at != drawn.keys.end() && *at == double(view_step_)) v = drawn.raw_values.data[size_t(at - drawn.keys.begin())];
+        any = any || v.has_value();
         lines << QStringLiteral("%1: %2").arg(drawn.series.name, v ? number(*v) : tr("none"));
     }
-    return shown > 0 ? lines.join('\n') : QString();
+    // Nothing recorded at the step (a view that looks inside only while shown): no box of "none".
+    return shown > 0 && any ? lines.join('\n') : QString();
 }
 
 void TimePlot::updateNonFiniteMarker() {
