@@ -5,6 +5,7 @@
 #include <QComboBox>
 #include <QFile>
 #include <QImageReader>
+#include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
 #include <QMenuBar>
@@ -471,6 +472,15 @@ private slots:
         QVERIFY(!items->item(source->findData(int(InputKind::Tokens)))->isEnabled());
         panel.setTokenModel(true);
         QVERIFY(items->item(source->findData(int(InputKind::Tokens)))->isEnabled());
+        // 16. A long refusal under the form keeps the height of all its lines.
+        panel.resize(260, 600);
+        panel.showError(QString("x50.csv: rows have 50 values; the model needs a multiple of its width 16 "
+                                "(batch elements side by side)"));
+        QLabel* error = nullptr;
+        for (QLabel* label : panel.findChildren<QLabel*>())
+            if (label->text().startsWith("x50.csv")) error = label;
+        QVERIFY(error);
+        QVERIFY(error->minimumHeight() >= 2 * error->fontMetrics().height());
     }
 
     // 20. Weights of another width that divides a CSV's rows: the new reading is said, with the way out.

@@ -13,6 +13,7 @@
 #include <QStandardItemModel>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <limits>
 
 #include "file_dialogs.h"
@@ -231,6 +232,17 @@ void InputPanel::setDecoder(bool decoder) {
 void InputPanel::showError(const QString& message) {
     error_->setText(message);
     error_->setVisible(!message.isEmpty());
+    fitError();
+}
+
+void InputPanel::fitError() {
+    const int width = std::max(120, this->width());
+    error_->setMinimumHeight(error_->text().isEmpty() ? 0 : error_->heightForWidth(width));
+}
+
+void InputPanel::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    fitError();
 }
 
 void InputPanel::updateEnabled() {

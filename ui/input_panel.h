@@ -36,8 +36,14 @@ public:
 signals:
     void changed();
 
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
 private:
     void updateEnabled();
+    // The message's wrapped height as its minimum: a scroll area's layout ignores heightForWidth and
+    // cut long refusals to their first line.
+    void fitError();
     bool token_model_ = false;
     QString browse(const QString& title, const QString& filter);
 
