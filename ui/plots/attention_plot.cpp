@@ -5,6 +5,7 @@
 #include <QHBoxLayout>
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -111,6 +112,10 @@ void AttentionPlot::setColourScale(bool log) {
 
 void AttentionPlot::wrapTexts() {
     QCustomPlot* p = plot();
+    // As many step labels as the map's size holds: four-digit steps in a narrow map do not run together.
+    const int across = std::clamp(p->axisRect()->width() / 60, 2, 8), down = std::clamp(p->axisRect()->height() / 40, 2, 8);
+    if (p->xAxis->ticker()->tickCount() != across) p->xAxis->ticker()->setTickCount(across);
+    if (p->yAxis->ticker()->tickCount() != down) p->yAxis->ticker()->setTickCount(down);
     const QString caption = wrap_to_width(caption_text_, caption_->font(), std::max(120, p->width() - 24));
     if (caption_->text() != caption) {
         caption_->setText(caption);
