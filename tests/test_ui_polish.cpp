@@ -146,6 +146,16 @@ private slots:
         const QFontMetrics metrics(map.plot()->font());
         for (const QString& line : map.shownNote().split('\n'))
             QVERIFY2(metrics.horizontalAdvance(line) <= map.plot()->axisRect()->width(), qPrintable(line));
+        // The hidden colour bar leaves its column to the note's axes, and comes back with weights.
+        QVERIFY(!map.colourScale()->layout());
+        QVERIFY(map.plot()->axisRect()->width() > map.plot()->width() * 7 / 10);
+        TraceStore full = record(small_spec("full"), 4);
+        map.setStores(&full, nullptr);
+        map.rebuild();
+        map.refresh();
+        map.plot()->replot();
+        QVERIFY(map.hasWeights());
+        QVERIFY(map.colourScale()->layout() && map.colourScale()->visible());
     }
 
     // 4. The cursor's values: an opaque box inside the axes, one line per head in columns if need be.

@@ -196,8 +196,8 @@ void AttentionPlot::fill() {
             rows.push_back(found);
         }
         if (std::none_of(rows.begin(), rows.end(), [](const AttentionRows* a) { return a != nullptr; }))
-            note = linear ? tr("No implicit weights recorded for steps %1 to %2:\nlinear attention's weights are "
-                               "recorded while this view\nshows its layer. Step on to see them.")
+            note = linear ? tr("No implicit weights recorded for steps %1 to %2: linear attention's weights are "
+                               "recorded while this view shows its layer. Step on to see them.")
                                 .arg(first)
                                 .arg(last)
                           : tr("No weights recorded for steps %1 to %2\n(the heatmap keeps the last %3 steps)")
@@ -220,6 +220,18 @@ void AttentionPlot::fill() {
     // Token labels run down the narrow key axis, one per tick, so they never overlap.
     p->xAxis->setTickLabelRotation(current_ && current_->info().tokens ? -90 : 0);
     scale_->setVisible(note.isEmpty());
+    // A hidden colour scale would keep its column in QCustomPlot's grid: it leaves the row while the
+    // map holds a note, so the note's axes take the whole width.
+    auto* row = qobject_cast<QCPLayoutGrid*>(plot()->plotLayout()->element(1, 0));
+    if (row && note.isEmpty() != row->hasElement(0, 1)) {
+        if (note.isEmpty()) {
+            row->addElement(0, 1, scale_);
+            row->setColumnStretchFactor(1, 0.001);
+        } else {
+            row->take(scale_);
+            row->simplify();
+        }
+    }
     p->xAxis->setTickLabels(note.isEmpty());
     p->yAxis->setTickLabels(note.isEmpty());
     if (!note.isEmpty()) {
