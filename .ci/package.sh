@@ -15,9 +15,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 build="${STEPSCOPE_PACKAGE_BUILD_DIR:-$PWD/build-package}"
 app_id=io.github.stepscope.Stepscope
+component_id=io.github.stepscope.stepscope
 
 desktop-file-validate "resources/$app_id.desktop"
-appstreamcli validate --no-net "resources/$app_id.metainfo.xml"
+appstreamcli validate --no-net --pedantic "resources/$component_id.metainfo.xml"
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTEPSCOPE_CUDA=OFF -DSTEPSCOPE_BUILD_TESTS=OFF \
       ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$CMAKE_CXX_COMPILER_LAUNCHER}
@@ -27,9 +28,9 @@ staging=$(mktemp -d)
 scratch=$(mktemp -d)
 trap 'rm -rf "$staging" "$scratch"' EXIT
 cmake --install "$build" --prefix "$staging/usr" >/dev/null
-for f in bin/stepscope share/applications/$app_id.desktop share/metainfo/$app_id.metainfo.xml \
+for f in bin/stepscope share/applications/$app_id.desktop share/metainfo/$component_id.metainfo.xml \
          share/icons/hicolor/scalable/apps/stepscope.svg share/icons/hicolor/64x64/apps/stepscope.png \
-         share/doc/stepscope/README.md; do
+         share/doc/stepscope/README.md share/doc/stepscope/copyright; do
   [ -f "$staging/usr/$f" ] || { echo "package: cmake --install did not install $f" >&2; exit 1; }
 done
 desktop-file-validate "$staging/usr/share/applications/$app_id.desktop"

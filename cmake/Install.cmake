@@ -2,12 +2,16 @@
 # and a Debian package of them: `cmake --install build --prefix P`, `cd build && cpack -G DEB`.
 include(GNUInstallDirs)
 set(STEPSCOPE_APP_ID io.github.stepscope.Stepscope)
+# AppStream wants a component id in lower case; the desktop entry keeps its name (its launchable).
+set(STEPSCOPE_COMPONENT_ID io.github.stepscope.stepscope)
 install(FILES resources/${STEPSCOPE_APP_ID}.desktop DESTINATION ${CMAKE_INSTALL_DATADIR}/applications)
-install(FILES resources/${STEPSCOPE_APP_ID}.metainfo.xml DESTINATION ${CMAKE_INSTALL_DATADIR}/metainfo)
+install(FILES resources/${STEPSCOPE_COMPONENT_ID}.metainfo.xml DESTINATION ${CMAKE_INSTALL_DATADIR}/metainfo)
 install(FILES resources/icons/stepscope.svg DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/scalable/apps)
 install(FILES resources/icons/stepscope.png DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/64x64/apps)
 # Help > Usage opens this README.
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/stepscope)
+# Debian policy 12.5: every package carries its copyright file (machine-readable, DEP-5).
+install(FILES resources/copyright DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/stepscope)
 # File > Open demo model lists these (ui/demo_models.cpp looks beside bin/).
 install(DIRECTORY resources/models/ DESTINATION ${CMAKE_INSTALL_DATADIR}/stepscope/models FILES_MATCHING PATTERN "*.safetensors")
 

@@ -137,7 +137,9 @@ private slots:
         State state = model->transformer().new_state();
         RowMatrix logits;
         for (int t = 0; t < model->positions(); ++t) model->step({{1}}, state, logits);
-        expect_error([&] { model->step({{1}}, state, logits); }, "past the model's");
+        // Named as the explorer numbers steps, from 1: the step that would be the 65th of 64 positions.
+        expect_error([&] { model->step({{1}}, state, logits); },
+                     ("step " + std::to_string(model->positions() + 1) + " is past the model's").c_str());
         QCOMPARE(state.step, int64_t(model->positions()));
         expect_error([&] { generate(*model, {{1}}, {model->positions() + 1, 0, 0}); }, "positions");
     }

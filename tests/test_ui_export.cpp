@@ -225,8 +225,8 @@ private slots:
         job.width = 700;
         job.height = 400;
         const QStringList written = run_headless_export(job);
-        QCOMPARE(written.size(), 7);
-        for (const char* stem : {"outputs", "state_norms", "attention", "performance"})
+        QCOMPARE(written.size(), 8);  // 5 plots (the head grid with them), traces, snapshot, session
+        for (const char* stem : {"outputs", "state_norms", "attention", "performance", "head_grid"})
             QCOMPARE(QImage(QDir(job.directory).filePath(QString(stem) + ".png")).size(), QSize(700, 400));
         QCOMPARE(read_lines(QDir(job.directory).filePath("traces.csv")).size(), 1 + 6 * 3);
         const SessionSpec spec = session_from_file(QDir(job.directory).filePath("session.json"));

@@ -464,8 +464,10 @@ private slots:
         const QByteArray text = svg.readAll();
         QVERIFY(text.contains("<svg"));
         QVERIFY(text.contains("Outputs over time"));
-        // The four plots, linear attention's spectrum and capacity, then traces, snapshot and session.
-        QCOMPARE(written.size(), 6 + 3);
+        // The four plots, linear attention's spectrum and capacity, the head grid (the looked-inside
+        // layer's implicit weights), then traces, snapshot and session.
+        QCOMPARE(written.size(), 7 + 3);
+        QVERIFY(QFileInfo::exists(QDir(job.directory).filePath("head_grid.svg")));
     }
 
 private:

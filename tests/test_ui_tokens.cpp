@@ -258,6 +258,25 @@ private slots:
         }
     }
 
+    // A recall instance ends with its queries: the steps after it read the model's own predictions,
+    // marked in the records and said in the Tokens view.
+    void the_end_of_an_instance_is_marked() {
+        auto session = Session::open(token_spec("recall_softmax", [](InputSpec& i) { i.pairs = 4; }));
+        TraceStore store;
+        store.start(session->info());
+        store.append(advance(*session, 30));
+        const auto& records = store.records();
+        const auto first = std::find_if(records.begin(), records.end(), [](const StepRecord& r) { return r.token->generated; });
+        QVERIFY(first != records.end() && first != records.begin());
+        QVERIFY(std::all_of(first, records.end(), [](const StepRecord& r) { return r.token->generated; }));
+        TokenView view(&store);
+        view.setViewStep(-1);
+        view.rebuild();
+        QVERIFY2(view.summary().contains(QStringLiteral("recall instance ended at step %1").arg(first->step - 1)),
+                 qPrintable(view.summary()));
+        QVERIFY(view.steps()->item(int(first - records.begin()), 1)->text().contains("generated"));
+    }
+
     // The view's rows and running accuracy are the records'.
     void the_tokens_view_lists_predictions_and_accuracy() {
         auto session = Session::open(token_spec("recall_linear", [](InputSpec& i) { i.pairs = 32; }));

@@ -11,6 +11,8 @@
 #include <QSpinBox>
 
 #include "file_dialogs.h"
+#include "plots/attention_plot.h"
+#include "plots/heatmap_animation.h"
 #include "plots/plot_export.h"
 #include "plots/plot_panel.h"
 #include "plots/plot_view.h"
@@ -80,6 +82,7 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, SessionCon
       export_plot_(new QAction(tr("Export plot…"), this)),
       export_all_(new QAction(tr("Export all plots…"), this)),
       export_traces_(new QAction(tr("Export traces (CSV)…"), this)),
+      export_animation_(new QAction(tr("Export heatmap animation…"), this)),
       save_snapshot_(new QAction(tr("Save snapshot…"), this)),
       open_snapshot_(new QAction(tr("Open snapshot…"), this)) {
     export_plot_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
@@ -100,6 +103,14 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, SessionCon
         const QString dir = folder_dialog(window_, kDialogKind, tr("Export all plots into"));
         if (dir.isEmpty()) return;
         exportAllPlots(dir, choice.format, choice.size);
+    });
+    export_animation_->setToolTip(tr("The heatmap at each step of its window up to the viewed step, as an animated "
+                                     "GIF (or MP4 where ffmpeg is installed)"));
+    connect(export_animation_, &QAction::triggered, this, [this] {
+        const QSize size = image_size_dialog(window_, tr("Heatmap animation: frame size"));
+        if (size.isEmpty()) return;
+        const QString path = savePath(tr("Export heatmap animation"), animation_filter(), QStringLiteral("attention.gif"));
+        if (!path.isEmpty()) exportAnimation(path, size);
     });
     connect(export_traces_, &QAction::triggered, this, [this] {
         const QString path = savePath(tr("Export traces"), tr("CSV (*.csv)"), QStringLiteral("traces.csv"));
@@ -150,7 +161,28 @@ void ExportController::exportPlot(int plot_index, const QString& path, QSize siz
 void ExportController::exportAllPlots(const QString& directory, const QString& format, QSize size) {
     try {
         const QStringList written = save_all_plots(*plots_, directory, format, size.width(), size.height());
-        emit done(tr("Wrote %1 plots into %2").arg(written.size()).arg(directory));
+        const QStringList skipped = plots_->skippedPlots();
+        QString text = tr("Wrote %1 plots into %2").arg(written.size()).arg(directory);
+        // The plots with nothing to draw are named, so a missing file is no surprise.
+        if (!skipped.isEmpty()) text += tr("; skipped %1").arg(skipped.join(QStringLiteral("; ")));
+        emit done(text);
+    } catch (const std::exception& e) {
+        emit failed(QString::fromStdString(e.what()));
+    }
+}
+
+void ExportController::exportAnimation(const QString& path, QSize size) {
+    const TraceStore& traces = controller_->traces();
+    if (traces.empty()) {
+        emit failed(tr("Step the model first: there is no heatmap to animate"));
+        return;
+    }
+    // Weights are kept for the heatmap's window of steps: the animation runs over it, to the viewed step.
+    const int64_t last = std::min<int64_t>(controller_->viewStep(), traces.last_step());
+    const int64_t first = std::max<int64_t>(traces.base_step() + 1, traces.last_step() - kAttentionWindow + 1);
+    try {
+        const int frames = write_heatmap_animation(*plots_->attention(), path, size, std::min(first, last), last);
+        emit done(tr("Wrote %1 (%2 frames, steps %3 to %4)").arg(path).arg(frames).arg(std::min(first, last)).arg(last));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));
     }

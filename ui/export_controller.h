@@ -23,6 +23,7 @@ public:
     QAction* exportPlotAction() const { return export_plot_; }
     QAction* exportAllAction() const { return export_all_; }
     QAction* exportTracesAction() const { return export_traces_; }
+    QAction* exportAnimationAction() const { return export_animation_; }
     QAction* saveSnapshotAction() const { return save_snapshot_; }
     QAction* openSnapshotAction() const { return open_snapshot_; }
 
@@ -33,6 +34,8 @@ public:
     void exportPlot(int plot_index, const QString& path, QSize size);
     void exportAllPlots(const QString& directory, const QString& format, QSize size);
     void exportTraces(const QString& path);
+    // The heatmap at every step it holds weights for (its window, up to the viewed step), as a GIF or MP4.
+    void exportAnimation(const QString& path, QSize size);
 
 signals:
     void done(const QString& message);
@@ -49,6 +52,7 @@ private:
     QAction* export_plot_;
     QAction* export_all_;
     QAction* export_traces_;
+    QAction* export_animation_;
     QAction* save_snapshot_;
     QAction* open_snapshot_;
     std::function<bool()> may_replace_;

@@ -18,6 +18,7 @@
 #include "plots/attention_plot.h"
 #include "plots/capacity_plot.h"
 #include "plots/divergence_plot.h"
+#include "plots/head_grid_plot.h"
 #include "plots/performance_plot.h"
 #include "plots/plot_panel.h"
 #include "plots/spectrum_plot.h"
@@ -38,7 +39,8 @@ const char* const kGuiUsage =
     "  --scrub STEP       view an earlier step on the timeline; the next --steps branches there\n"
     "  --screenshot FILE  save the window as PNG, then quit when the actions are done\n"
     "  --window-size WxH  the window's size (a screenshot's default is 1600x1000)\n"
-    "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, tokens,\n"
+    "  --band KIND        time plots draw the element shown (element), or the batch mean in a min-max or std band\n"
+    "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, heads, tokens,\n"
     "                     intervene\n"
     "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
     "  --state Q:L        plot quantity Q of self attention's layer L in the state plot: S, Z (or K, V), cache,\n"
@@ -162,11 +164,16 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             options.window_size = QSize(width, height);
         } else if (word == "--view") {
             const QString view = value();
-            if (!QStringList{"performance", "spectrum", "capacity", "divergence", "tokens", "intervene"}.contains(view))
+            if (!QStringList{"performance", "spectrum", "capacity", "divergence", "heads", "tokens", "intervene"}.contains(view))
                 throw usage(QStringLiteral("--view is '%1', not one of: performance, spectrum, capacity, divergence, "
-                                           "tokens, intervene")
+                                           "heads, tokens, intervene")
                                 .arg(view));
             options.actions.push_back({GuiAction::Kind::View, 0, {}, view, {}, false});
+        } else if (word == "--band") {
+            const QString band = value();
+            if (!QStringList{"element", "minmax", "std"}.contains(band))
+                throw usage(QStringLiteral("--band is '%1', not one of: element, minmax, std").arg(band));
+            options.actions.push_back({GuiAction::Kind::View, 0, QStringLiteral("band"), band, {}, false});
         } else if (word == "--attention") {
             const QString text = value();
             const QStringList parts = text.split(':');
@@ -294,11 +301,13 @@ void GuiScript::next() {
             break;
         case GuiAction::Kind::View: {
             PlotPanel* plots = window_->plotPanel();
-            if (action.value == "intervene") window_->showIntervenePanel();
+            if (action.key == "band") plots->setBatchBand(action.value == "minmax" ? 1 : action.value == "std" ? 2 : 0);
+            else if (action.value == "intervene") window_->showIntervenePanel();
             else if (action.value == "spectrum") plots->showView(plots->spectrum());
             else if (action.value == "capacity") plots->showView(plots->capacity());
             else if (action.value == "divergence") plots->showView(plots->divergence());
             else if (action.value == "tokens") plots->showView(plots->tokens());
+            else if (action.value == "heads") plots->showView(plots->headGrid());
             else plots->showView(plots->performance());
             break;
         }

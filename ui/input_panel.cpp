@@ -10,11 +10,14 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <limits>
 
 #include "file_dialogs.h"
+#include "strict_spin_box.h"
 #include "wheel_guard.h"
 
 namespace stepscope::ui {
@@ -34,20 +37,20 @@ QHBoxLayout* path_row(QLineEdit* edit, QPushButton* button) {
 InputPanel::InputPanel(QWidget* parent)
     : QWidget(parent),
       source_(new QComboBox),
-      seed_(new QSpinBox),
+      seed_(new StrictSpinBox(0, int(kMaxSeed))),
       period_(new QDoubleSpinBox),
       path_(new QLineEdit),
-      batch_(new QSpinBox),
-      sequence_seed_(new QSpinBox),
+      batch_(new StrictSpinBox(1, kMaxBatch)),
+      sequence_seed_(new StrictSpinBox(0, int(kMaxSeed))),
       tokens_group_(new QGroupBox(tr("Tokens"))),
       token_mode_(new QComboBox),
       token_text_(new QLineEdit),
-      pairs_(new QSpinBox),
+      pairs_(new StrictSpinBox(1, 128)),
       temperature_(new QDoubleSpinBox),
       memory_group_(new QGroupBox(tr("Decoder memory"))),
       memory_source_(new QComboBox),
-      memory_seed_(new QSpinBox),
-      memory_length_(new QSpinBox),
+      memory_seed_(new StrictSpinBox(0, int(kMaxSeed))),
+      memory_length_(new StrictSpinBox(1, kMaxMemoryLength)),
       memory_path_(new QLineEdit),
       error_(new QLabel) {
     source_->addItem(tr("previous output fed back"), int(InputKind::Feedback));
@@ -56,7 +59,6 @@ InputPanel::InputPanel(QWidget* parent)
     source_->addItem(tr("file (safetensors x or CSV)"), int(InputKind::File));
     source_->addItem(tr("tokens (a model with a token head)"), int(InputKind::Tokens));
     source_->setToolTip(tr("Fed back: each output is the next input, starting from a random x0 (the README's example)"));
-    for (QSpinBox* seed : {seed_, sequence_seed_, memory_seed_}) seed->setRange(0, int(kMaxSeed));
     seed_->setToolTip(tr("Seed of the random inputs (and of x0 when outputs are fed back); for tokens, of the drawn "
                          "recall instances and of sampled generation"));
     sequence_seed_->setToolTip(tr("Seed of random feature maps' draws for this sequence; Reset moves to the next"));
@@ -64,7 +66,6 @@ InputPanel::InputPanel(QWidget* parent)
     period_->setDecimals(1);
     period_->setSuffix(tr(" steps"));
     path_->setPlaceholderText(tr("x (T, N, E) .safetensors, or .csv"));
-    batch_->setRange(1, kMaxBatch);
     batch_->setToolTip(tr("Sequences stepped side by side (N); a file input sets its own"));
     auto* browse_input = new QPushButton(tr("Browse…"));
     auto* form = new QFormLayout;
@@ -80,7 +81,6 @@ InputPanel::InputPanel(QWidget* parent)
     token_mode_->addItem(tr("a fresh recall instance"), int(TokenMode::Recall));
     token_mode_->setToolTip(tr("After the prompt, each prediction is the next input (generation)"));
     token_text_->setPlaceholderText(tr("text, or steps like k3+v9 k3+?"));
-    pairs_->setRange(1, 128);
     pairs_->setValue(32);
     pairs_->setToolTip(tr("Key+value pairs of each drawn instance (one instance per sequence, from the input seed), "
                           "then the task's queries"));
@@ -98,7 +98,6 @@ InputPanel::InputPanel(QWidget* parent)
 
     memory_source_->addItem(tr("random, random length per sequence"), int(MemoryKind::Random));
     memory_source_->addItem(tr("file (safetensors memory)"), int(MemoryKind::File));
-    memory_length_->setRange(1, kMaxMemoryLength);
     memory_length_->setToolTip(tr("S: memory elements per sequence; each sequence masks a random tail"));
     memory_path_->setPlaceholderText(tr("memory (N, S, E), memory_lengths (N)"));
     auto* browse_memory = new QPushButton(tr("Browse…"));
@@ -167,7 +166,19 @@ void InputPanel::fill(const SessionSpec& spec) {
     if (spec.input.pairs > 0) pairs_->setValue(spec.input.pairs);
     temperature_->setValue(spec.input.temperature);
     setDecoder(spec.config.kind == ModelKind::Decoder);
+    // The source may be the one shown already (no signal): what it enables follows it all the same.
+    updateEnabled();
     showError({});
+}
+
+void InputPanel::setTokenModel(bool tokens) {
+    token_model_ = tokens;
+    if (auto* items = qobject_cast<QStandardItemModel*>(source_->model())) {
+        QStandardItem* item = items->item(source_->findData(int(InputKind::Tokens)));
+        item->setEnabled(tokens);
+        item->setToolTip(tokens ? QString() : tr("Needs a model with a token head (File ▸ Open demo model)"));
+    }
+    updateEnabled();
 }
 
 bool InputPanel::apply(SessionSpec& spec) {
@@ -184,6 +195,15 @@ bool InputPanel::apply(SessionSpec& spec) {
     }
     if (memory_group_->isEnabled() && memory_kind == MemoryKind::File && memory_path_->text().trimmed().isEmpty()) {
         showError(tr("Choose a memory file, or random memory"));
+        return false;
+    }
+    // A typed number out of range is refused as typed, never silently changed.
+    const std::pair<StrictSpinBox*, QString> numbers[] = {
+        {seed_, tr("Input seed")},   {batch_, tr("Batch")},           {sequence_seed_, tr("Sequence seed")},
+        {pairs_, tr("Pairs K")},     {memory_seed_, tr("Memory seed")}, {memory_length_, tr("Length S")}};
+    for (const auto& [box, name] : numbers) {
+        if (!box->isEnabled() || !box->isVisibleTo(this) || box->rangeError().isEmpty()) continue;
+        showError(tr("%1: %2").arg(name, box->rangeError()));
         return false;
     }
     spec.input.kind = kind;
@@ -212,12 +232,25 @@ void InputPanel::setDecoder(bool decoder) {
 void InputPanel::showError(const QString& message) {
     error_->setText(message);
     error_->setVisible(!message.isEmpty());
+    fitError();
+}
+
+void InputPanel::fitError() {
+    const int width = std::max(120, this->width());
+    error_->setMinimumHeight(error_->text().isEmpty() ? 0 : error_->heightForWidth(width));
+}
+
+void InputPanel::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    fitError();
 }
 
 void InputPanel::updateEnabled() {
     const auto kind = InputKind(source_->currentData().toInt());
     seed_->setEnabled(kind == InputKind::Random || kind == InputKind::Feedback || kind == InputKind::Tokens);
     tokens_group_->setVisible(kind == InputKind::Tokens);
+    tokens_group_->setEnabled(token_model_);
+    tokens_group_->setToolTip(token_model_ ? QString() : tr("The model has no token head: token input needs one"));
     const auto mode = TokenMode(token_mode_->currentData().toInt());
     token_text_->setEnabled(mode != TokenMode::Recall);
     pairs_->setEnabled(mode == TokenMode::Recall);

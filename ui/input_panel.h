@@ -14,6 +14,8 @@ class QSpinBox;
 
 namespace stepscope::ui {
 
+class StrictSpinBox;
+
 class InputPanel : public QWidget {
     Q_OBJECT
 
@@ -25,6 +27,8 @@ public:
     // Writes the form's sources, batch and sequence seed into `spec`; false (with a message) when incomplete.
     bool apply(SessionSpec& spec);
     void setDecoder(bool decoder);
+    // Whether the model has a token head: token input is offered only then.
+    void setTokenModel(bool tokens);
     // A refusal of the input or memory (a file of the wrong width, say).
     void showError(const QString& message);
     QString errorText() const;
@@ -32,25 +36,32 @@ public:
 signals:
     void changed();
 
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
 private:
     void updateEnabled();
+    // The message's wrapped height as its minimum: a scroll area's layout ignores heightForWidth and
+    // cut long refusals to their first line.
+    void fitError();
+    bool token_model_ = false;
     QString browse(const QString& title, const QString& filter);
 
     QComboBox* source_;
-    QSpinBox* seed_;
+    StrictSpinBox* seed_;
     QDoubleSpinBox* period_;
     QLineEdit* path_;
-    QSpinBox* batch_;
-    QSpinBox* sequence_seed_;
+    StrictSpinBox* batch_;
+    StrictSpinBox* sequence_seed_;
     QGroupBox* tokens_group_;
     QComboBox* token_mode_;
     QLineEdit* token_text_;
-    QSpinBox* pairs_;
+    StrictSpinBox* pairs_;
     QDoubleSpinBox* temperature_;
     QGroupBox* memory_group_;
     QComboBox* memory_source_;
-    QSpinBox* memory_seed_;
-    QSpinBox* memory_length_;
+    StrictSpinBox* memory_seed_;
+    StrictSpinBox* memory_length_;
     QLineEdit* memory_path_;
     QLabel* error_;
 };

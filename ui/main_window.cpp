@@ -16,9 +16,14 @@
 #include <QMimeData>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QSet>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QFile>
+#include <QTextBrowser>
 #include <QUrl>
 #include <QVBoxLayout>
 
@@ -43,6 +48,15 @@ namespace {
 constexpr const char* kRecentKey = "recentFiles";
 constexpr int kMaxRecent = 10;
 constexpr const char* kSwitchInputLink = "switch-input";
+
+// The installed README (share/doc/stepscope), or the source tree's; empty when neither exists.
+QString readme_path() {
+    const QString installed =
+        QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../share/doc/stepscope/README.md"));
+    if (QFileInfo::exists(installed)) return QFileInfo(installed).absoluteFilePath();
+    const QString source = QStringLiteral(STEPSCOPE_SOURCE_DIR "/README.md");
+    return QFileInfo::exists(source) ? source : QString();
+}
 
 // The README's usage section: installed beside the binary, or in the source tree it was built from.
 QUrl readme_url() {
@@ -106,8 +120,11 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     auto* right_layout = new QVBoxLayout(right);
     right_layout->setContentsMargins(0, 0, 0, 0);
     right_layout->addWidget(steps_);
-    right_layout->addWidget(banner_);
     right_layout->addWidget(plots_, 1);
+    // The banner lies over the plots' top edge rather than in the layout: showing it moves nothing.
+    banner_->setParent(right);
+    banner_->setAutoFillBackground(true);
+    plots_->installEventFilter(this);
     auto* splitter = new QSplitter(Qt::Horizontal);
     splitter->addWidget(left);
     splitter->addWidget(right);
@@ -117,7 +134,12 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     plots_->addPage(intervene_, tr("Intervene"));
     buildMenus();
 
+    // A refusal of the input or the model is about what the form held: changing it takes the banner away.
+    connect(input_, &InputPanel::changed, this, [this] {
+        if (error_context_ == QLatin1String("input")) clearError();
+    });
     connect(model_, &ModelPanel::validityChanged, this, [this](bool valid) {
+        if (error_context_ == QLatin1String("model") || error_context_ == QLatin1String("weights")) clearError();
         apply_->setEnabled(valid);
         input_->setDecoder(model_->fieldText(QStringLiteral("kind")) == QLatin1String("decoder"));
     });
@@ -134,7 +156,10 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(steps_, &StepControls::pauseRequested, controller_, &SessionController::pause);
     connect(controller_, &SessionController::playingChanged, this, [this](bool running) {
         pausing_ = !running;
-        if (!running) showStatus(tr("Paused at step %1").arg(controller_->lastStep()));
+        if (!running) {
+            showStatus(tr("Paused at step %1").arg(controller_->lastStep()));
+            steps_->showPaused(controller_->lastStep());
+        }
     });
     connect(steps_, &StepControls::resetRequested, controller_, &SessionController::reset);
     connect(steps_, &StepControls::cancelRequested, controller_, [this] {
@@ -160,6 +185,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     // Stepping on from an earlier step drops the later ones: they stay on the plots as the pinned run.
     connect(controller_, &SessionController::branching, this, [this](qint64 step) {
         const QLocale locale;
+        steps_->clearProgress();
         const TraceStore& abandoned = controller_->traces();
         const QString steps = locale.toString(qlonglong(abandoned.last_step() - abandoned.base_step()));
         plots_->pin(abandoned, tr("Pinned: the previous branch, %1 steps, batch element %2 (dashed)")
@@ -172,8 +198,12 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(controller_, &SessionController::stepsFinished, this, [this](qint64 done, bool cancelled, const QString& error) {
         const QString note = std::exchange(branch_note_, {});
         const QString lead = note.isEmpty() ? QString() : note + QStringLiteral(". ");
+        if (error.isEmpty() && done > 0) clearError();
         if (!error.isEmpty()) showError(lead + tr("Stopped after %1 steps: %2").arg(done).arg(error));
-        else if (cancelled && pausing_) showStatus(lead + tr("Paused at step %1").arg(controller_->lastStep()));
+        else if (cancelled && pausing_) {
+            showStatus(lead + tr("Paused at step %1").arg(controller_->lastStep()));
+            steps_->showPaused(controller_->lastStep());
+        }
         else if (cancelled) showStatus(lead + tr("Cancelled after %1 steps").arg(done));
         else if (done > 0 && !controller_->playing())
             showStatus(lead + tr("Stepped %1; now at step %2").arg(done).arg(controller_->lastStep()));
@@ -185,7 +215,9 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(plots_, &PlotPanel::observedChanged, controller_, &SessionController::setObserved);
     connect(plots_, &PlotPanel::message, this, &MainWindow::showStatus);
     connect(session_io_, &SessionIO::sessionOpened, this, &MainWindow::addRecent);
-    connect(export_, &ExportController::snapshotOpened, this, &MainWindow::addRecent);
+    connect(session_io_, &SessionIO::sessionSaved, this, &MainWindow::addRecent);
+    // A snapshot joins Open recent once its run opens, not when it was only chosen.
+    connect(export_, &ExportController::snapshotOpened, this, [this](const QString& path) { pending_recent_ = path; });
     connect(plots_, &PlotPanel::observationChanged, controller_, &SessionController::setObservation);
     connect(intervene_, &IntervenePanel::interveneRequested, this, [this](const Intervention& i, bool whole_run) {
         // The original stays on the plots, dashed, while the branch is drawn over it.
@@ -194,11 +226,15 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     });
     connect(intervene_, &IntervenePanel::originalRequested, controller_, &SessionController::clearInterventions);
     connect(controller_, &SessionController::branched, this, [this] {
+        clearError();
+        steps_->clearProgress();
         plots_->showView(plots_->divergence());
         updateIntervenePanel();
         showStatus(tr("Branched: %1").arg(describe(controller_->spec().interventions.back())));
     });
     connect(controller_, &SessionController::viewStepChanged, this, &MainWindow::updateIntervenePanel);
+    connect(export_, &ExportController::done, this, &MainWindow::clearError);
+    connect(session_io_, &SessionIO::done, this, &MainWindow::clearError);
     for (QObject* source : {static_cast<QObject*>(export_), static_cast<QObject*>(session_io_)}) {
         connect(source, SIGNAL(done(QString)), this, SLOT(showStatus(QString)));
         connect(source, SIGNAL(failed(QString)), this, SLOT(showError(QString)));
@@ -243,10 +279,12 @@ void MainWindow::buildMenus() {
     file->addSeparator();
     file->addAction(export_->exportPlotAction());
     file->addAction(export_->exportAllAction());
+    file->addAction(export_->exportAnimationAction());
     file->addAction(export_->exportTracesAction());
     file->addSeparator();
     QAction* quit = file->addAction(tr("Quit"));
-    quit->setShortcut(QKeySequence::Quit);
+    // Ctrl+Q everywhere: the platform's standard Quit key is empty on some (offscreen, Windows).
+    quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));
     connect(quit, &QAction::triggered, this, &QWidget::close);
 
     QMenu* run = menuBar()->addMenu(tr("&Run"));
@@ -278,25 +316,18 @@ void MainWindow::buildMenus() {
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* usage = help->addAction(tr("Usage (README)"));
     usage->setShortcut(QKeySequence::HelpContents);
-    connect(usage, &QAction::triggered, this, [this] {
-        const QUrl url = readme_url();
-        if (!QDesktopServices::openUrl(url)) showStatus(tr("The usage notes are in %1").arg(url.toString()));
-    });
+    connect(usage, &QAction::triggered, this, &MainWindow::showUsage);
     QAction* keys = help->addAction(tr("Keyboard shortcuts"));
     connect(keys, &QAction::triggered, this, [this] {
-        // A table, so the descriptions line up however long the keys are.
-        const QList<QPair<QString, QString>> rows = {
-            {"F10", tr("Step")}, {"Shift+F10", tr("Step N")}, {"F5", tr("Run / Pause")},
-            {"Ctrl+R", tr("Reset (new sequence)")}, {"Esc", tr("Cancel")},
-            {"Ctrl+Return", tr("Apply forms: new run")}, {"Ctrl+P", tr("Pin run for comparison")},
-            {"Ctrl+E", tr("Export plot")}, {"Ctrl+Shift+E", tr("Export all plots")},
-            {"Ctrl+O / Ctrl+S", tr("Open / save session")}, {"F1", tr("Usage (README)")}};
+        // A table built from the actions themselves, so it lists every shortcut there is.
         QString html = QStringLiteral("<table cellspacing=\"2\" cellpadding=\"2\">");
-        for (const auto& [key, what] : rows)
-            html += QStringLiteral("<tr><td><b>%1</b></td><td>&nbsp;&nbsp;%2</td></tr>").arg(key, what);
+        for (const auto& [key, what] : shortcutList())
+            html += QStringLiteral("<tr><td><b>%1</b></td><td>&nbsp;&nbsp;%2</td></tr>").arg(key.toHtmlEscaped(),
+                                                                                           what.toHtmlEscaped());
         html += QStringLiteral("</table><p>") +
-                tr("On a plot: drag to pan, wheel to zoom, double-click to follow the data again, click a legend "
-                   "entry to hide or show its curve, right-click to copy or save.") +
+                tr("On a plot: drag to pan and wheel to zoom the steps (with Ctrl: both axes), double-click to "
+                   "follow the data again, click a legend entry to hide or show its curve, right-click to copy, "
+                   "save or reset the view.") +
                 QStringLiteral("</p>");
         QMessageBox box(QMessageBox::Information, tr("Keyboard shortcuts"), html, QMessageBox::Ok, this);
         box.setTextFormat(Qt::RichText);
@@ -310,6 +341,61 @@ void MainWindow::buildMenus() {
                               "Usage: %2")
                                .arg(QApplication::applicationVersion(), readme_url().toString()));
     });
+}
+
+QList<QPair<QString, QString>> MainWindow::shortcutList() const {
+    QList<QPair<QString, QString>> rows;
+    QSet<QAction*> seen;
+    std::function<void(const QList<QAction*>&)> walk = [&](const QList<QAction*>& actions) {
+        for (QAction* action : actions) {
+            if (action->menu()) walk(action->menu()->actions());
+            if (seen.contains(action) || action->shortcut().isEmpty()) continue;
+            seen.insert(action);
+            QString what = action->text();
+            what.remove('&');
+            what.remove(QChar(0x2026));  // the ellipsis of "Intervene…"
+            rows.append({action->shortcut().toString(QKeySequence::NativeText), what.trimmed()});
+        }
+    };
+    walk(menuBar()->actions());
+    return rows;
+}
+
+QString MainWindow::usageMarkdown() {
+    QString text;
+    for (const QString& path : {readme_path(), QStringLiteral(":/README.md")}) {
+        if (path.isEmpty()) continue;
+        QFile file(path);
+        if (file.open(QIODevice::ReadOnly | QIODevice::Text)) {
+            text = QString::fromUtf8(file.readAll());
+            break;
+        }
+    }
+    // From "## Usage" to the next section of that level.
+    const int start = text.indexOf(QStringLiteral("\n## Usage"));
+    if (start < 0) return text;
+    const int end = text.indexOf(QStringLiteral("\n## "), start + 9);
+    return text.mid(start + 1, end < 0 ? -1 : end - start - 1);
+}
+
+void MainWindow::showUsage() {
+    // Shown here, from the installed docs: no browser is needed, and it is the build's own text.
+    auto* dialog = new QDialog(this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setObjectName(QStringLiteral("usageWindow"));
+    dialog->setWindowTitle(tr("Stepscope usage"));
+    auto* browser = new QTextBrowser;
+    browser->setOpenExternalLinks(true);
+    const QString path = readme_path();
+    if (!path.isEmpty()) browser->setSearchPaths({QFileInfo(path).absolutePath()});
+    browser->setMarkdown(usageMarkdown());
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+    connect(buttons, &QDialogButtonBox::rejected, dialog, &QDialog::close);
+    auto* layout = new QVBoxLayout(dialog);
+    layout->addWidget(browser);
+    layout->addWidget(buttons);
+    dialog->resize(std::min(900, width() - 40), std::min(700, height() - 40));
+    dialog->show();
 }
 
 bool MainWindow::mayDiscardRun(const QString& action) {
@@ -379,31 +465,36 @@ bool MainWindow::openFile(const QString& path) {
     if ((kind == FileKind::Model || kind == FileKind::Snapshot || kind == FileKind::Session) &&
         !mayDiscardRun(tr("opening %1").arg(QFileInfo(path).fileName())))
         return false;
+    // A file joins Open recent once it opened (onRunOpened, sessionOpened), never when it failed.
     switch (kind) {
     case FileKind::Model:
         loadWeights(path);
         return true;
     case FileKind::Snapshot:
+        pending_recent_ = path;
         controller_->openSnapshot(path);
-        break;
+        return true;
     case FileKind::Session:
         session_io_->openSession(path);
-        break;
+        return true;
     case FileKind::Input: {
+        pending_recent_ = path;
         SessionSpec spec = controller_->hasRun() ? controller_->spec() : SessionSpec{};
         spec.input.kind = InputKind::File;
         spec.input.path = path;
         spec.snapshot_path.clear();
         spec.steps = 0;
         input_->fill(spec);
-        if (!applyForms()) return false;
-        break;
+        if (!applyForms()) {
+            pending_recent_.clear();
+            return false;
+        }
+        return true;
     }
     case FileKind::Unknown:
         showError(tr("%1: not a Stepscope model, snapshot, session (.json) or input (.csv)").arg(path));
         return false;
     }
-    addRecent(path);
     return true;
 }
 
@@ -423,6 +514,8 @@ void MainWindow::dropEvent(QDropEvent* event) {
 QString MainWindow::errorText() const { return banner_->isHidden() ? QString() : last_error_; }
 
 bool MainWindow::applyForms() {
+    // The bar tells of the last command only: a new run starts without it.
+    steps_->clearProgress();
     const auto config = model_->config();
     if (!config) {
         showError(tr("The model form has an error: %1").arg(model_->firstError()));
@@ -454,6 +547,7 @@ void MainWindow::pinRun() {
 }
 
 void MainWindow::loadWeights(const QString& path) {
+    steps_->clearProgress();
     SessionSpec spec = controller_->hasRun() ? controller_->spec() : SessionSpec{};
     input_->apply(spec);
     // The form shows the file's model at once, so a refusal of the input is not a dead end. A
@@ -471,6 +565,24 @@ void MainWindow::loadWeights(const QString& path) {
             weights_config_ = spec.config;
         }
     } catch (const std::exception&) {
+    }
+    // A CSV holds rows of values, not a shape: under a model of another width that divides them the
+    // same file reads as another batch, a different sequence. Said, with the way out, once it opens.
+    pending_warning_.clear();
+    if (controller_->hasRun() && spec.input.kind == InputKind::File &&
+        QFileInfo(spec.input.path).suffix().compare(QStringLiteral("csv"), Qt::CaseInsensitive) == 0) {
+        const RunInfo& info = controller_->traces().info();
+        const int old_width = info.model->config().d_model(), new_width = spec.config.d_model();
+        const long columns = long(info.batch) * old_width;
+        if (new_width != old_width && new_width > 0 && columns % new_width == 0)
+            pending_warning_ = tr("The input %1 has rows of %2 values: this model reads them as batch %3 of width "
+                                  "%4, not batch %5 of width %6 as before, so the sequence is another.")
+                                   .arg(QFileInfo(spec.input.path).fileName())
+                                   .arg(columns)
+                                   .arg(columns / new_width)
+                                   .arg(new_width)
+                                   .arg(info.batch)
+                                   .arg(old_width);
     }
     spec.weights_path = path;
     spec.snapshot_path.clear();
@@ -490,10 +602,30 @@ void MainWindow::showError(const QString& message) {
     last_error_ = message;
     banner_->setText(QStringLiteral("%1 &nbsp; <a href=\"dismiss\">dismiss</a>").arg(message.toHtmlEscaped()));
     banner_->setVisible(true);
+    error_context_.clear();
+    placeBanner();
     statusBar()->showMessage(message, 8000);
 }
 
 void MainWindow::showStatus(const QString& message) { statusBar()->showMessage(message, 8000); }
+
+void MainWindow::clearError() {
+    banner_->setVisible(false);
+    error_context_.clear();
+}
+
+void MainWindow::placeBanner() {
+    if (banner_->isHidden()) return;
+    const int width = plots_->width() - 16;
+    const int height = banner_->heightForWidth(width);
+    banner_->setGeometry(plots_->x() + 8, plots_->y() + 2, width, height > 0 ? height : banner_->sizeHint().height());
+    banner_->raise();
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == plots_ && (event->type() == QEvent::Resize || event->type() == QEvent::Move)) placeBanner();
+    return QMainWindow::eventFilter(watched, event);
+}
 
 void MainWindow::onRunOpened() {
     const SessionSpec spec = controller_->spec();
@@ -507,6 +639,12 @@ void MainWindow::onRunOpened() {
                                                          : weights.dir().dirName() + "/" + weights.fileName(),
                              spec.weights_path.isEmpty() ? QString() : weights.absoluteFilePath());
     if (!spec.weights_path.isEmpty()) addRecent(spec.weights_path);
+    const QString pending = std::exchange(pending_recent_, {});
+    const QString opened = QFileInfo(pending).absoluteFilePath();
+    if (!pending.isEmpty() && (QFileInfo(spec.snapshot_path).absoluteFilePath() == opened ||
+                               (spec.input.kind == InputKind::File && QFileInfo(spec.input.path).absoluteFilePath() == opened)))
+        addRecent(pending);
+    input_->setTokenModel(bool(info.tokens));
     input_->fill(spec);
     weights_path_ = spec.weights_path;
     weights_config_ = spec.weights_path.isEmpty() ? std::nullopt : std::optional<ModelConfig>(spec.config);
@@ -515,13 +653,24 @@ void MainWindow::onRunOpened() {
     plots_->rebuildAll();
     updateIntervenePanel();
     if (info.tokens) plots_->showView(plots_->tokens());
-    banner_->setVisible(false);
+    clearError();
+    if (const QString warning = std::exchange(pending_warning_, {}); !warning.isEmpty()) {
+        showError(warning);
+        banner_->setText(QStringLiteral("%1 &nbsp; <a href=\"%2\">%3</a> &nbsp; <a href=\"dismiss\">%4</a>")
+                             .arg(warning.toHtmlEscaped(), kSwitchInputLink,
+                                  tr("use the model's fed-back output as input"), tr("dismiss")));
+        placeBanner();
+        updateTitle();
+        return;
+    }
     showStatus(info.base_step > 0 ? tr("Continuing from the snapshot at step %1").arg(info.base_step)
                                   : tr("New run: %1").arg(info.label));
     updateTitle();
 }
 
 void MainWindow::onFailed(const QString& context, const QString& message) {
+    pending_recent_.clear();
+    pending_warning_.clear();
     const QString kept = tr(" The previous run is unchanged.");
     if (context == QLatin1String("model")) {
         model_->showEngineError(Error(message.toStdString()));
@@ -543,6 +692,7 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
             banner_->setText(QStringLiteral("%1 &nbsp; <a href=\"%2\">%3</a> &nbsp; <a href=\"dismiss\">%4</a>")
                                  .arg(last_error_.toHtmlEscaped(), kSwitchInputLink,
                                       tr("use the model's fed-back output as input"), tr("dismiss")));
+        placeBanner();
     } else if (context == QLatin1String("device")) {
         showError(tr("Device refused: %1.").arg(message) + kept);
     } else if (context == QLatin1String("intervention")) {
@@ -552,6 +702,7 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
     } else {
         showError(message);
     }
+    error_context_ = context;
 }
 
 void MainWindow::showIntervenePanel() { plots_->showView(intervene_); }

@@ -84,6 +84,21 @@ private:
     void onFailed(const QString& context, const QString& message);
     void updateTitle();
     void updateIntervenePanel();
+    // Takes the error banner away: a later success, or the input it was about changed.
+    void clearError();
+    // Lays the error banner over the top edge of the plots, so it never moves them.
+    void placeBanner();
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+public:
+    // Every action with a shortcut, from the menus and the step controls: (keys, what), in menu order.
+    QList<QPair<QString, QString>> shortcutList() const;
+    // The Usage section of the README (installed, else the copy built into the binary), as Markdown.
+    static QString usageMarkdown();
+    // Opens Help > Usage: the README's usage in a window of its own.
+    void showUsage();
+
+private:
 
     SessionController* controller_;
     ModelPanel* model_;
@@ -101,6 +116,11 @@ private:
     // Pause cancels an unbounded run: its "cancelled" report is a pause, said as one.
     bool pausing_ = false;
     QString last_error_;
+    QString error_context_;  // what the banner is about: "input", "model", ... or empty
+    // A file opened by openFile whose run is still being built: it joins Open recent once it opens.
+    QString pending_recent_;
+    // Said once the run of newly loaded weights opens: its CSV input was read at another width.
+    QString pending_warning_;
     // Says where the run branched and that the abandoned steps are pinned, with the next status.
     QString branch_note_;
     DiscardQuestion ask_discard_;

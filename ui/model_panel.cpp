@@ -19,6 +19,7 @@
 #include "stepscope/error.h"
 #include "stepscope/feature_map.h"
 #include "stepscope/memory_budget.h"
+#include "strict_spin_box.h"
 #include "wheel_guard.h"
 
 namespace stepscope::ui {
@@ -55,7 +56,7 @@ ModelPanel::ModelPanel(QWidget* parent)
     : QWidget(parent),
       general_error_(error_label()),
       weights_source_(new QLabel),
-      weights_seed_(new QSpinBox),
+      weights_seed_(new StrictSpinBox(0, int(kMaxSeed))),
       device_(new QComboBox) {
     auto* form = new QFormLayout;
     form->setRowWrapPolicy(QFormLayout::DontWrapRows);
@@ -173,8 +174,8 @@ ModelPanel::ModelPanel(QWidget* parent)
     device_cell->addWidget(device_note);
     form->addRow(tr("Device"), device_cell);
 
-    weights_seed_->setRange(0, int(kMaxSeed));
     weights_seed_->setToolTip(tr("Seed of the random weights (not used when weights come from a file)"));
+    connect(weights_seed_, &QSpinBox::valueChanged, this, &ModelPanel::revalidate);
     auto* load = new QPushButton(tr("Load weights…"));
     load->setToolTip(tr("A safetensors file with the reference's tensor names; its config fills the form"));
     auto* defaults_button = new QPushButton(tr("Reference defaults"));
@@ -230,10 +231,9 @@ ModelPanel::Field ModelPanel::comboField(const QStringList& items, std::function
 
 ModelPanel::Field ModelPanel::spinField(int maximum, int ModelConfig::*member, const QString& zero_text) {
     Field field;
-    auto* spin = new QSpinBox;
-    // Zero is allowed where it is impossible, so the engine's message can say why.
-    spin->setRange(0, maximum);
-    spin->setSpecialValueText(zero_text);
+    // Zero is allowed where it is impossible, so the engine's message can say why; and whatever is
+    // typed ("-5", 99999) goes to the engine as typed, to be refused with its reason.
+    auto* spin = new StrictSpinBox(0, maximum, zero_text);
     field.editor = spin;
     field.value = [spin]() -> std::optional<ParamValue> { return ParamValue(int64_t(spin->value())); };
     field.load = [spin, member](const ModelConfig& c) { spin->setValue(c.*member); };
@@ -348,6 +348,10 @@ void ModelPanel::revalidate() {
             showEngineError(e);
             ok = false;
         }
+    }
+    if (const QString seed = weights_seed_->rangeError(); !seed.isEmpty()) {
+        show_error(general_error_, tr("Weights seed: %1").arg(seed));
+        ok = false;
     }
     config_ = ok ? std::optional<ModelConfig>(config) : std::nullopt;
     emit validityChanged(ok);

@@ -19,6 +19,8 @@ class QSpinBox;
 
 namespace stepscope::ui {
 
+class StrictSpinBox;
+
 class ModelPanel : public QWidget {
     Q_OBJECT
 
@@ -75,7 +77,7 @@ private:
     QMap<QString, Field> fields_;
     QLabel* general_error_;
     QLabel* weights_source_;
-    QSpinBox* weights_seed_;
+    StrictSpinBox* weights_seed_;
     QComboBox* device_;
     std::optional<ModelConfig> config_;
     bool loading_ = false;

@@ -52,6 +52,7 @@ void SessionIO::saveSession(const QString& path) {
     try {
         write_session_file(path, controller_->spec());
         controller_->markSaved();
+        emit sessionSaved(path);
         emit done(tr("Wrote %1 (%2 steps)").arg(path).arg(controller_->spec().steps));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));

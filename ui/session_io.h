@@ -33,6 +33,7 @@ signals:
     void failed(const QString& message);
     // A session file was read and its run requested (for Recent files).
     void sessionOpened(const QString& path);
+    void sessionSaved(const QString& path);
 
 private:
     QWidget* window_;

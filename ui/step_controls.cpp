@@ -60,7 +60,9 @@ StepControls::StepControls(QWidget* parent)
     rate_->addItem(tr("as fast as possible"), 0.0);
     rate_->setCurrentIndex(2);
     rate_->setToolTip(tr("Rate of Run"));
-    progress_->setMaximumWidth(220);
+    // Wide enough for "123,456 / 1,000,000" on one line.
+    progress_->setMinimumWidth(progress_->fontMetrics().horizontalAdvance(QStringLiteral("0000000 / 00000000")) + 16);
+    progress_->setMaximumWidth(260);
     progress_->setTextVisible(true);
     clearProgress();
     timeline_->setRange(0, 0);
@@ -136,6 +138,12 @@ void StepControls::setProgress(qint64 done, qint64 total) {
     progress_->setRange(0, bounded ? int(std::min<qint64>(total, INT32_MAX)) : 0);
     progress_->setValue(int(std::min<qint64>(done, INT32_MAX)));
     progress_->setFormat(bounded ? QStringLiteral("%v / %m") : tr("%1 steps").arg(done));
+}
+
+void StepControls::showPaused(qint64 step) {
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    progress_->setFormat(tr("paused at step %1").arg(step));
 }
 
 void StepControls::clearProgress() {

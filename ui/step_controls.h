@@ -39,6 +39,8 @@ public slots:
     void setProgress(qint64 done, qint64 total);
     // No steps asked for yet: an empty bar, not "0 / 1".
     void clearProgress();
+    // After Pause: an empty bar that says where the run stopped.
+    void showPaused(qint64 step);
     QString progressText() const;
     // The run spans base .. last; the slider sits on `view`.
     void setTimeline(qint64 base, qint64 last, qint64 view);

@@ -184,8 +184,9 @@ std::string TokenModel::step_text(const TokenStep& tokens) const {
 
 void TokenModel::embed(const std::vector<TokenStep>& tokens, int64_t step, RowMatrix& x) const {
     if (positions() > 0 && step >= positions())
-        throw Error("step " + std::to_string(step) + " is past the model's " + std::to_string(positions()) +
-                    " learned positions");
+        // `step` counts from 0; the explorer numbers steps from 1, so the refusal names the step it shows.
+        throw Error("step " + std::to_string(step + 1) + " is past the model's " + std::to_string(positions()) +
+                    " learned positions (steps 1 to " + std::to_string(positions()) + ")");
     x.resize(static_cast<long>(tokens.size()), embedding_.cols());
     for (size_t n = 0; n < tokens.size(); ++n) {
         if (tokens[n].empty()) throw Error("sequence " + std::to_string(n) + " has no token at this step");

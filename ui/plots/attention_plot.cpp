@@ -1,6 +1,7 @@
 // The heatmap of recorded attention weights: rows are query steps, columns key steps (or memory elements).
 #include "plots/attention_plot.h"
 
+#include <QCheckBox>
 #include <QHBoxLayout>
 #include <qcustomplot.h>
 
@@ -16,9 +17,18 @@ namespace stepscope::ui {
 
 AttentionPlot::AttentionPlot(QWidget* parent)
     : PlotView(tr("Attention weights"), QStringLiteral("attention"), parent),
-      selector_(new LayerSelector(/*with_head=*/true)) {
+      selector_(new LayerSelector(/*with_head=*/true)),
+      log_colours_(new QCheckBox(tr("log"))) {
     controls()->addWidget(selector_);
     controls()->addStretch(1);
+    log_colours_->setChecked(true);
+    log_colours_->setToolTip(tr("Colour scale of the weights: logarithmic (weights span orders of magnitude) "
+                                "or linear (differences between similar weights, and negative implicit weights)"));
+    trailingControls()->addWidget(log_colours_);
+    connect(log_colours_, &QCheckBox::toggled, this, [this] {
+        dirty_ = true;
+        emit needsReplot();
+    });
     connect(selector_, &LayerSelector::changed, this, [this] {
         dirty_ = true;
         emit needsReplot();
@@ -54,33 +64,24 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     row->setColumnStretchFactor(1, 0.001);
     scale_->setType(QCPAxis::atRight);
     scale_->setBarWidth(14);
-    // Weights span orders of magnitude (a first step attends only to itself): a log scale shows them all.
     map_->setColorScale(scale_);
-    // After setColorScale, which hands the scale's gradient to the map. Cells without a weight
-    // (future keys, masked memory) stay transparent, so white: viridis never reaches white.
-    signed_scale_ = true;
-    useSignedScale(false);
     map_->setInterpolate(false);
     auto* margins = new QCPMarginGroup(p);
     p->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
     scale_->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
     note_ = add_note(p);
-    caption_ = new QCPItemText(p);
-    caption_->position->setType(QCPItemPosition::ptAxisRectRatio);
-    caption_->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
-    caption_->position->setCoords(0.99, 0.01);
-    caption_->setTextAlignment(Qt::AlignRight);
-    caption_->setBrush(QBrush(QColor(255, 255, 255, 215)));
-    caption_->setPadding(QMargins(4, 2, 4, 2));
-    caption_->setColor(QColor(60, 60, 60));
-    QFont small = caption_->font();
-    small.setPointSizeF(7.5);
-    caption_->setFont(small);
-    caption_->setVisible(false);
-    // A narrow heatmap (a 1280x720 window) wraps the caption rather than cutting its left side off.
-    connect(p, &QCustomPlot::afterLayout, this, [this] {
-        caption_->setText(wrap_to_width(caption_text_, caption_->font(), plot()->axisRect()->width() - 16));
-    });
+    // What linear attention's weights are: a line under the map, never over its cells.
+    QFont small = p->font();
+    small.setPointSizeF(8);
+    caption_ = new QCPTextElement(p, QString(), small);
+    caption_->setTextColor(QColor(90, 90, 90));
+    caption_->setTextFlags(Qt::AlignLeft | Qt::AlignVCenter);
+    caption_->setMargins(QMargins(0, 0, 0, 0));
+    p->plotLayout()->addElement(2, 0, caption_);
+    p->plotLayout()->setRowStretchFactor(2, 0.001);
+    setColourScale(true);
+    // Both texts wrap to the width they have (a narrow map at 1280x720), so nothing is clipped.
+    connect(p, &QCustomPlot::beforeReplot, this, [this] { wrapTexts(); });
     divergence_ = new QCPItemStraightLine(p);
     divergence_->setPen(QPen(QColor(230, 120, 0), 1.2, Qt::DashDotLine));  // as the time plots mark it
     divergence_->setVisible(false);
@@ -89,6 +90,43 @@ AttentionPlot::AttentionPlot(QWidget* parent)
                   "exactly. They are computed from a history of φ(k_j) kept only while the layer is observed\n"
                   "(this view shown; at most 64 MiB per layer, older keys drop out). Rows sum to just under 1\n"
                   "but need not be sparse, and the signed random features of rff and smoothed-rff can make weights negative."));
+}
+
+void AttentionPlot::setLogColours(bool log) { log_colours_->setChecked(log); }
+
+bool AttentionPlot::logColours() const { return log_colours_->isChecked(); }
+
+void AttentionPlot::setColourScale(bool log, bool is_signed) {
+    // Weights span orders of magnitude (a first step attends only to itself): a log scale shows them all.
+    scale_->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (log) scale_->axis()->setTicker(QSharedPointer<QCPAxisTicker>(new LogTicker));
+    else scale_->axis()->setTicker(QSharedPointer<QCPAxisTicker>(new EndsTicker));
+    scale_->axis()->setNumberFormat(QStringLiteral("gb"));
+    scale_->axis()->setNumberPrecision(4);
+    // After the map's setColorScale, which hands the scale's gradient to the map. Cells without a weight (future
+    // keys, masked memory) stay transparent, so white: viridis never reaches white. On the diverging gradient
+    // white is an exact 0, so they are grey there.
+    QCPColorGradient gradient = is_signed ? diverging_gradient() : viridis_gradient();
+    gradient.setNanHandling(is_signed ? QCPColorGradient::nhNanColor : QCPColorGradient::nhTransparent);
+    gradient.setNanColor(QColor(225, 225, 225));
+    scale_->setGradient(gradient);
+    signed_scale_ = is_signed;
+}
+
+void AttentionPlot::wrapTexts() {
+    QCustomPlot* p = plot();
+    // As many step labels as the map's size holds: four-digit steps in a narrow map do not run together.
+    const int across = std::clamp(p->axisRect()->width() / 60, 2, 8), down = std::clamp(p->axisRect()->height() / 40, 2, 8);
+    if (p->xAxis->ticker()->tickCount() != across) p->xAxis->ticker()->setTickCount(across);
+    if (p->yAxis->ticker()->tickCount() != down) p->yAxis->ticker()->setTickCount(down);
+    const QString caption = wrap_to_width(caption_text_, caption_->font(), std::max(120, p->width() - 24));
+    if (caption_->text() != caption) {
+        caption_->setText(caption);
+        caption_->setMargins(caption.isEmpty() ? QMargins(0, 0, 0, 0) : QMargins(8, 0, 8, 3));
+        p->plotLayout()->update(QCPLayoutElement::upPreparation);
+    }
+    const QString note = wrap_to_width(note_text_, note_->font(), std::max(100, p->axisRect()->width() - 16));
+    if (note_->text() != note) note_->setText(note);
 }
 
 std::optional<int> AttentionPlot::observedLayer() const {
@@ -109,20 +147,6 @@ void AttentionPlot::markDivergence(std::optional<int64_t> step) {
 }
 
 AttentionRole AttentionPlot::role() const { return selector_->role(); }
-
-void AttentionPlot::useSignedScale(bool is_signed) {
-    if (is_signed == signed_scale_) return;
-    signed_scale_ = is_signed;
-    scale_->setDataScaleType(is_signed ? QCPAxis::stLinear : QCPAxis::stLogarithmic);
-    scale_->axis()->setTicker(is_signed ? QSharedPointer<QCPAxisTicker>(new QCPAxisTicker)
-                                        : QSharedPointer<QCPAxisTicker>(new LogTicker));
-    // Cells without a weight (future keys, masked memory) stay transparent, so white: viridis never reaches
-    // white, and the diverging gradient's white is an exact 0, which a missing weight is not, so it is grey.
-    QCPColorGradient gradient = is_signed ? diverging_gradient() : viridis_gradient();
-    gradient.setNanHandling(is_signed ? QCPColorGradient::nhNanColor : QCPColorGradient::nhTransparent);
-    gradient.setNanColor(QColor(225, 225, 225));
-    scale_->setGradient(gradient);
-}
 
 void AttentionPlot::select(AttentionRole role, int layer, int head) {
     selector_->select(role, layer, head);
@@ -177,8 +201,8 @@ void AttentionPlot::fill() {
             rows.push_back(found);
         }
         if (std::none_of(rows.begin(), rows.end(), [](const AttentionRows* a) { return a != nullptr; }))
-            note = linear ? tr("No implicit weights recorded for steps %1 to %2:\nlinear attention's weights are "
-                               "recorded while this view\nshows its layer. Step on to see them.")
+            note = linear ? tr("No implicit weights recorded for steps %1 to %2: linear attention's weights are "
+                               "recorded while this view shows its layer. Step on to see them.")
                                 .arg(first)
                                 .arg(last)
                           : tr("No weights recorded for steps %1 to %2\n(the heatmap keeps the last %3 steps)")
@@ -186,14 +210,20 @@ void AttentionPlot::fill() {
                                 .arg(last)
                                 .arg(kAttentionWindow);
     }
+    note_text_ = note;
     note_->setText(note);
     note_->setVisible(!note.isEmpty());
-    caption_->setVisible(note.isEmpty() && linear);
-    const bool is_signed = std::any_of(rows.begin(), rows.end(), [](const AttentionRows* a) { return a && a->is_signed; });
-    useSignedScale(is_signed);
-    scale_->axis()->setLabel(is_signed ? tr("implicit weight (linear scale, 0 white)")
-                             : linear  ? tr("implicit weight (log scale)")
-                                       : tr("softmax weight (log scale)"));
+    caption_text_.clear();
+    // The delta rules' signed weights take a linear scale centred at 0, whatever the box says.
+    const bool is_signed =
+        std::any_of(rows.begin(), rows.end(), [](const AttentionRows* a) { return a && a->is_signed; });
+    const bool log = log_colours_->isChecked() && !is_signed;
+    log_colours_->setEnabled(!is_signed);
+    if (scale_->dataScaleType() != (log ? QCPAxis::stLogarithmic : QCPAxis::stLinear) || is_signed != signed_scale_)
+        setColourScale(log, is_signed);
+    scale_->axis()->setLabel(is_signed ? tr("implicit weight (0 white)")
+                             : linear  ? (log ? tr("implicit weight (log scale)") : tr("implicit weight"))
+                                       : (log ? tr("softmax weight (log scale)") : tr("softmax weight")));
     QCustomPlot* p = plot();
     // Self attention: the key of cache index j is step j + 1. Cross: memory element j.
     const bool self = r == AttentionRole::Self;
@@ -201,11 +231,24 @@ void AttentionPlot::fill() {
     // Token labels run down the narrow key axis, one per tick, so they never overlap.
     p->xAxis->setTickLabelRotation(current_ && current_->info().tokens ? -90 : 0);
     scale_->setVisible(note.isEmpty());
+    // A hidden colour scale would keep its column in QCustomPlot's grid: it leaves the row while the
+    // map holds a note, so the note's axes take the whole width.
+    auto* row = qobject_cast<QCPLayoutGrid*>(plot()->plotLayout()->element(1, 0));
+    if (row && note.isEmpty() != row->hasElement(0, 1)) {
+        if (note.isEmpty()) {
+            row->addElement(0, 1, scale_);
+            row->setColumnStretchFactor(1, 0.001);
+        } else {
+            row->take(scale_);
+            row->simplify();
+        }
+    }
     p->xAxis->setTickLabels(note.isEmpty());
     p->yAxis->setTickLabels(note.isEmpty());
     if (!note.isEmpty()) {
         p->xAxis->setRange(0, 1);
         p->yAxis->setRange(0, 1);
+        wrapTexts();
         return;
     }
     int key_lo = std::numeric_limits<int>::max(), key_hi = 0;
@@ -216,11 +259,16 @@ void AttentionPlot::fill() {
         }
     if (self) key_lo = std::max<int64_t>(key_lo, first - 1);  // a square window of steps
     const int columns = std::max(1, key_hi - key_lo);
-    map_->data()->setSize(columns, int(rows.size()));
+    const int row_count = int(rows.size());
     const double key_offset = self ? 1 : 0;
-    map_->data()->setRange(QCPRange(key_lo + key_offset, key_hi - 1 + key_offset), QCPRange(double(first), double(last)));
+    cells_.assign(size_t(columns) * size_t(row_count), std::numeric_limits<double>::quiet_NaN());
+    cell_columns_ = columns;
+    first_key_ = key_lo + key_offset;
+    first_row_ = first;
     int negative = 0;
-    for (int q = 0; q < int(rows.size()); ++q)
+    QCPRange extent;
+    bool any = false;
+    for (int q = 0; q < row_count; ++q)
         for (int k = 0; k < columns; ++k) {
             const AttentionRows* a = rows[size_t(q)];
             const int key = key_lo + k;
@@ -229,62 +277,80 @@ void AttentionPlot::fill() {
                 value = a->weights[size_t(head) * a->keys + size_t(key - a->first_key)];
             if (value < 0) ++negative;
             // Masked memory elements have weight 0: left blank like keys not yet seen. The log scale
-            // has no place for the negative weights some random feature maps give either.
-            if (!(value > 0) && !is_signed) value = std::numeric_limits<double>::quiet_NaN();
-            map_->data()->setCell(k, q, value);
+            // has no place for the negative weights some random feature maps give either; the linear one has.
+            if (log ? !(value > 0) : !(value != 0)) value = std::numeric_limits<double>::quiet_NaN();
+            cells_[size_t(q) * size_t(columns) + size_t(k)] = value;
+            if (std::isnan(value)) continue;
+            if (any) extent.expand(value);
+            else extent = QCPRange(value, value);
+            any = true;
         }
-    rows_shown_ = int(rows.size());
+    // QCustomPlot draws a map of one cell along an axis with no width: such an axis holds the cell twice,
+    // half a cell either side of its coordinate, and the axis range shows one cell's width.
+    const int map_columns = std::max(2, columns), map_rows = std::max(2, row_count);
+    map_->data()->setSize(map_columns, map_rows);
+    map_->data()->setRange(columns > 1 ? QCPRange(first_key_, first_key_ + columns - 1)
+                                       : QCPRange(first_key_ - 0.5, first_key_ + 0.5),
+                           row_count > 1 ? QCPRange(double(first), double(last))
+                                         : QCPRange(double(first) - 0.5, double(first) + 0.5));
+    for (int q = 0; q < map_rows; ++q)
+        for (int k = 0; k < map_columns; ++k)
+            map_->data()->setCell(k, q, cells_[size_t(std::min(q, row_count - 1)) * size_t(columns) +
+                                               size_t(std::min(k, columns - 1))]);
+    rows_shown_ = row_count;
+    // The colour range is the weights' own; a single value (a first step's weight 1) sits in the middle
+    // of a range around it, labelled, rather than at an end of a range of no width.
+    if (any && extent.upper <= extent.lower + std::abs(extent.lower) * 1e-12) {
+        const double v = extent.lower;
+        extent = log ? QCPRange(v / std::sqrt(10.0), v * std::sqrt(10.0))
+                     : QCPRange(v - std::max(std::abs(v) * 0.5, 1e-12), v + std::max(std::abs(v) * 0.5, 1e-12));
+    }
+    // The delta rules' range is centred at 0, so white is no weight and the two signs compare by colour.
+    if (any && is_signed) {
+        const double reach = std::max({std::abs(extent.lower), std::abs(extent.upper), 1e-12});
+        extent = QCPRange(-reach, reach);
+    }
+    if (any) scale_->setDataRange(extent);
     if (linear) {
         // The map of causal attention is a lower triangle: the caption sits in the empty upper right.
-        QString caption = self ? tr("linear attention: implicit weights\n"
+        QString caption = self ? tr("Linear attention: implicit weights\n"
                                     "keys kept while observed, from step %1\n")
                                      .arg(key_lo + key_offset)
-                               : tr("linear attention: implicit weights\n"
+                               : tr("Linear attention: implicit weights\n"
                                     "masked memory elements blank\n");
         if (is_signed) {
             caption = tr("%1: exact implicit weights\nkeys kept while observed, from step %2\n")
                           .arg(QString::fromStdString(current_->kind(r).description))
                           .arg(key_lo + key_offset);
-            caption += tr("blue < 0: a later key overwrote the value\n%1 weights < 0").arg(negative);
+            caption += tr("blue < 0: a later key overwrote the value; %1 weights < 0").arg(negative);
         } else {
             caption += tr("rows need not be sparse");
-            if (negative > 0) caption += tr("\n%1 weights < 0 left blank").arg(negative);
+            if (negative > 0 && log)
+                caption += tr("\n%1 weights < 0 left blank (linear colours show them)").arg(negative);
         }
-        caption_text_ = caption;
-        caption_->setText(wrap_to_width(caption, caption_->font(), p->axisRect()->width() - 16));
+        caption_text_ = caption.replace('\n', QStringLiteral(" · "));
     }
-    map_->rescaleDataRange(true);
-    if (is_signed) {
-        // Centred at 0, so white means no weight and the two signs compare by colour.
-        const QCPRange range = map_->dataRange();
-        const double reach = std::max({std::abs(range.lower), std::abs(range.upper), 1e-12});
-        map_->setDataRange(QCPRange(-reach, reach));
-    }
+    wrapTexts();
     if (!following()) return;
-    p->xAxis->setRange(key_lo + key_offset - 0.5, key_hi - 1 + key_offset + 0.5);
+    p->xAxis->setRange(first_key_ - 0.5, first_key_ + columns - 1 + 0.5);
     p->yAxis->setRange(double(first) - 0.5, double(last) + 0.5);
 }
+
+QString AttentionPlot::shownNote() const { return note_->visible() ? note_->text() : QString(); }
 
 QString AttentionPlot::keyLabel() const { return plot()->xAxis->label(); }
 
 QString AttentionPlot::csv() const {
     // The matrix as drawn: one row per query step, one column per key; empty cells stay empty.
-    QCPColorMapData* data = map_->data();
     if (rows_shown_ == 0) return {};
     QString out = plot()->yAxis->label() + '\\' + plot()->xAxis->label();
-    for (int k = 0; k < data->keySize(); ++k) {
-        double key = 0, value = 0;
-        data->cellToCoord(k, 0, &key, &value);
-        out += ',' + QString::number(qint64(std::lround(key)));
-    }
+    for (int k = 0; k < cell_columns_; ++k) out += ',' + QString::number(qint64(std::lround(first_key_ + k)));
     out += '\n';
-    for (int q = 0; q < data->valueSize(); ++q) {
-        double key = 0, value = 0;
-        data->cellToCoord(0, q, &key, &value);
-        out += QString::number(qint64(std::lround(value)));
-        for (int k = 0; k < data->keySize(); ++k) {
-            const double w = data->cell(k, q);
-            out += ',' + (std::isnan(w) ? QString() : QString::number(w, 'g', 7));
+    for (int q = 0; q < rows_shown_; ++q) {
+        out += QString::number(first_row_ + q);
+        for (int k = 0; k < cell_columns_; ++k) {
+            const double w = cells_[size_t(q) * size_t(cell_columns_) + size_t(k)];
+            out += ',' + (std::isnan(w) ? QString() : QString::number(w, 'g', 9));
         }
         out += '\n';
     }

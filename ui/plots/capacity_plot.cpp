@@ -3,7 +3,9 @@
 
 #include <QComboBox>
 #include <QHBoxLayout>
+#include <QListView>
 #include <QSignalBlocker>
+#include <QStandardItemModel>
 
 #include "plots/layer_selector.h"
 #include "session/insight_records.h"
@@ -26,8 +28,8 @@ CapacityPlot::CapacityPlot(QWidget* parent)
       selector_(new LayerSelector(/*with_head=*/false)),
       quantity_(new QComboBox) {
     quantity_->addItems({tr("effective rank of S"), tr("‖Z‖"), tr("φ(q)·Z, element shown"),
-                         tr("min φ(q)·Z over the batch"), tr("cache length (softmax)"),
-                         tr("row entropy (softmax)"), tr("stored pairs read back (recall)")});
+                         tr("min φ(q)·Z over the batch"), tr("cache length"), tr("row entropy"),
+                         tr("stored pairs read back")});
     quantity_->setItemData(0,
                            tr("exp(−Σ pᵢ log pᵢ) with pᵢ = σᵢ / Σⱼ σⱼ, σ the singular values of the head's "
                               "S (D × M): 1 when one direction holds everything, min(D, M) when all are equal"),
@@ -86,6 +88,20 @@ void CapacityPlot::select(AttentionRole role, int layer, Quantity quantity) {
 void CapacityPlot::updateSelectors() {
     const QSignalBlocker blocker(quantity_);
     selector_->fitTo(current_);
+    // Only the quantities the run's attention has are offered: the others are hidden and disabled.
+    if (current_ && current_->has_run()) {
+        const bool linear = current_->linear(role());
+        const auto& tokens = current_->info().tokens;
+        const bool recall = tokens && tokens->task_name() == "recall";
+        auto* model = qobject_cast<QStandardItemModel*>(quantity_->model());
+        auto* list = qobject_cast<QListView*>(quantity_->view());
+        for (int i = 0; i < quantity_->count(); ++i) {
+            const Quantity q = Quantity(i);
+            const bool offered = q == Quantity::ReadBack ? recall : has_quantity(q, linear);
+            if (model) model->item(i)->setEnabled(offered);
+            if (list) list->setRowHidden(i, !offered);
+        }
+    }
     // A run of the other attention kind starts on a quantity it has.
     if (current_ && current_->has_run() && !has_quantity(quantity(), current_->linear(role())))
         quantity_->setCurrentIndex(int(current_->linear(role()) ? Quantity::EffectiveRank : Quantity::RowEntropy));
@@ -154,7 +170,7 @@ std::vector<TimePlot::Series> CapacityPlot::series(const TraceStore& store) cons
                      const ModuleNorms& m = r == AttentionRole::Self ? rec.layers[size_t(l)].self
                                                                      : rec.layers[size_t(l)].cross;
                      return m.present ? std::optional<double>(m.cache_length) : std::nullopt;
-                 }}};
+                 }, true}};
     std::vector<Series> out;
     for (int h = 0; h < store.heads(r); ++h) {
         auto value = [l, r, q, h](const StepRecord& rec) -> std::optional<double> {

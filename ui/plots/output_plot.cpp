@@ -28,6 +28,27 @@ std::optional<QVector<int>> parse_index_list(const QString& text, int max_count)
     return out;
 }
 
+QString index_list_error(const QString& text, int max_count, int width) {
+    const QString example = OutputPlot::tr("write e.g. 0-3, 7");
+    long count = 0;
+    for (const QString& part : text.split(',', Qt::SkipEmptyParts)) {
+        const QStringList bounds = part.trimmed().split('-');
+        bool ok_first = false, ok_last = false;
+        const long first = bounds.value(0).trimmed().toLong(&ok_first);
+        const long last = bounds.size() == 2 ? bounds[1].trimmed().toLong(&ok_last) : first;
+        if (!ok_first || (bounds.size() == 2 && !ok_last) || bounds.size() > 2)
+            return OutputPlot::tr("'%1' is not a dim or a range: %2").arg(part.trimmed(), example);
+        if (last < first) return OutputPlot::tr("%1 runs backwards: write %2-%3").arg(part.trimmed()).arg(last).arg(first);
+        if (first < 0) return OutputPlot::tr("dims start at 0");
+        if (width > 0 && last >= width)
+            return OutputPlot::tr("%1 is out of range: y has dims 0 to %2").arg(last).arg(width - 1);
+        count += last - first + 1;
+    }
+    if (count == 0) return OutputPlot::tr("no dims given: %1").arg(example);
+    if (count > max_count) return OutputPlot::tr("%1 dims, at most %2 are drawn").arg(count).arg(max_count);
+    return {};
+}
+
 OutputPlot::OutputPlot(QWidget* parent)
     : TimePlot(tr("Outputs over time"), QStringLiteral("outputs"), parent),
       mode_(new QComboBox),
@@ -42,10 +63,11 @@ OutputPlot::OutputPlot(QWidget* parent)
     controls()->addWidget(new QLabel(tr("dims")));
     controls()->addWidget(dimensions_edit_);
     dimensions_error_->setStyleSheet(QStringLiteral("color: #c62828;"));
-    // The reason never widens the window: it gives way to the plot's width (its tooltip has it whole).
-    dimensions_error_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    // The reason has a row of its own under the selectors, wrapped, so it is read whole.
+    dimensions_error_->setWordWrap(true);
+    dimensions_error_->setContentsMargins(6, 0, 6, 0);
     dimensions_error_->setVisible(false);
-    controls()->addWidget(dimensions_error_, 10);
+    addRowUnderControls(dimensions_error_);
     controls()->addStretch(1);
     connect(mode_, &QComboBox::currentIndexChanged, this, [this](int index) { showNorm(index == 1); });
     connect(dimensions_edit_, &QLineEdit::editingFinished, this,
@@ -53,10 +75,11 @@ OutputPlot::OutputPlot(QWidget* parent)
 }
 
 bool OutputPlot::setDimensions(const QString& text) {
-    const auto parsed = parse_index_list(text, kMaxDimensions);
+    const int width = current_ && current_->has_run() ? current_->width() : 0;
+    QString reason = index_list_error(text, kMaxDimensions, width);
+    const auto parsed = reason.isEmpty() ? parse_index_list(text, kMaxDimensions) : std::nullopt;
+    if (!parsed && reason.isEmpty()) reason = tr("not a list: write e.g. 0-3, 7 (at most %1)").arg(kMaxDimensions);
     dimensions_edit_->setStyleSheet(parsed ? QString() : QStringLiteral("QLineEdit { border: 1px solid #c62828; }"));
-    // The reason is said beside the field, not only in a tooltip.
-    const QString reason = parsed ? QString() : tr("not a list: write e.g. 0-3, 7 (at most %1)").arg(kMaxDimensions);
     dimensions_error_->setText(reason);
     dimensions_error_->setToolTip(reason);
     dimensions_error_->setVisible(!parsed);
@@ -80,15 +103,21 @@ void OutputPlot::rebuild() {
     const int element = current_ ? current_->info().observed : 0;
     // A pinned run recorded another element: the title says so rather than compare them silently.
     const bool other = pinned_ && pinned_->has_run() && pinned_->info().observed != element;
-    setSubtitle(other ? tr("batch element %1, pinned run element %2").arg(element).arg(pinned_->info().observed)
-                      : tr("batch element %1").arg(element));
+    const int batch = current_ && current_->has_run() ? current_->info().batch : 1;
+    if (band() != Band::Element)
+        setSubtitle(tr("mean of the batch's %1 elements, %2").arg(batch).arg(band() == Band::MinMax ? tr("min–max band")
+                                                                                                   : tr("± std band")));
+    else
+        setSubtitle(other ? tr("batch element %1, pinned run element %2").arg(element).arg(pinned_->info().observed)
+                          : tr("batch element %1").arg(element));
     TimePlot::rebuild();
 }
 
 QString OutputPlot::yLabel() const {
     const int element = current_ ? current_->info().observed : 0;
-    return mode_->currentIndex() == 1 ? tr("‖y‖ of batch element %1").arg(element)
-                                      : tr("y[d] of batch element %1").arg(element);
+    // The element is in the title: the label stays short enough for a 1280x720 window.
+    Q_UNUSED(element);
+    return mode_->currentIndex() == 1 ? tr("‖y‖") : tr("y[d]");
 }
 
 std::vector<TimePlot::Series> OutputPlot::series(const TraceStore& store) const {

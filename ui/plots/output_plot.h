@@ -39,5 +39,8 @@ private:
 
 // Parses "0-3, 7" into sorted unique indices; empty optional for malformed text.
 std::optional<QVector<int>> parse_index_list(const QString& text, int max_count);
+// Why `text` is no list of at most `max_count` indices below `width` (0: any width): "not a list…",
+// "500 is out of range…", "… 501 dims, at most 8"; empty when it is one.
+QString index_list_error(const QString& text, int max_count, int width);
 
 }  // namespace stepscope::ui

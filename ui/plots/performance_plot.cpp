@@ -60,7 +60,8 @@ std::vector<TimePlot::Series> PerformancePlot::series(const TraceStore&) const {
     const double divisor = std::ldexp(1.0, 10 * unit_);
     return {{tr("latency (ms)"), 0, false, [](const StepRecord& r) { return std::optional<double>(r.latency_ms); }},
             {tr("state memory (%1)").arg(memoryUnit()), 1, true,
-             [divisor](const StepRecord& r) { return std::optional<double>(double(r.state_bytes) / divisor); }}};
+             [divisor](const StepRecord& r) { return std::optional<double>(double(r.state_bytes) / divisor); },
+             /*steps=*/true}};
 }
 
 }  // namespace stepscope::ui

@@ -1,6 +1,8 @@
 // Plot layout in resizable splitters, pinning for comparison, and redraws coalesced on a frame timer.
 #include "plots/plot_panel.h"
 
+#include <QCheckBox>
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
@@ -18,6 +20,7 @@
 #include "plots/attention_plot.h"
 #include "plots/capacity_plot.h"
 #include "plots/divergence_plot.h"
+#include "plots/head_grid_plot.h"
 #include "plots/output_plot.h"
 #include "plots/performance_plot.h"
 #include "plots/spectrum_plot.h"
@@ -64,13 +67,16 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
       spectrum_(new SpectrumPlot),
       capacity_(new CapacityPlot),
       divergence_(new DivergencePlot),
+      head_grid_(new HeadGridPlot),
       tokens_(new TokenView(current)),
       tabs_(new QTabWidget),
       observed_(new QSpinBox),
       pinned_label_(new QLabel),
       unpin_button_(new QPushButton(tr("Unpin"))),
       smoothing_(new QSlider(Qt::Horizontal)),
-      smoothing_label_(new QLabel) {
+      smoothing_label_(new QLabel),
+      link_axes_(new QCheckBox(tr("Link time axes"))),
+      band_(new QComboBox) {
     auto* bar = new QHBoxLayout;
     bar->setContentsMargins(6, 2, 6, 0);
     bar->addWidget(new QLabel(tr("Batch element shown:")));
@@ -78,10 +84,19 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     // Typing "12" shows element 12 without drawing element 1 first.
     observed_->setKeyboardTracking(false);
     bar->addWidget(observed_);
-    bar->addSpacing(24);
-    bar->addWidget(pinned_label_, 1);
-    bar->addWidget(unpin_button_);
+    band_->addItems({tr("that element"), tr("batch mean, min–max band"), tr("batch mean ± std band")});
+    band_->setToolTip(tr("Time plots draw the element shown, or the mean over every element of the batch in a band "
+                         "from the least to the greatest value, or one standard deviation either side. Quantities "
+                         "looked inside (capacity, divergence) exist for the element shown only."));
+    bar->addWidget(band_);
     bar->addStretch(1);
+    // The pinned run's caption has a row of its own, shown while a run is pinned: in the bar it
+    // wrapped to a narrow column and widened the window past 1280 pixels.
+    auto* pinned_row = new QHBoxLayout;
+    pinned_row->setContentsMargins(6, 0, 6, 0);
+    pinned_row->addWidget(pinned_label_, 1);
+    pinned_row->addWidget(unpin_button_);
+    pinned_label_->setVisible(false);
     auto* smoothing_caption = new QLabel(tr("Smoothing"));
     smoothing_->setRange(0, 99);
     smoothing_->setMaximumWidth(160);
@@ -90,6 +105,12 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     smoothing_caption->setToolTip(smoothing_->toolTip());
     smoothing_label_->setMinimumWidth(smoothing_label_->fontMetrics().horizontalAdvance(QStringLiteral("0.00")) + 4);
     smoothing_label_->setText(QStringLiteral("0.00"));
+    link_axes_->setChecked(true);
+    link_axes_->setToolTip(tr("Zooming or dragging the steps of one time plot moves the others; double-click or "
+                              "Reset view follows the data again on all of them. The wheel zooms time only; "
+                              "with Ctrl, both axes."));
+    bar->addWidget(link_axes_);
+    bar->addSpacing(12);
     bar->addWidget(smoothing_caption);
     bar->addWidget(smoothing_);
     bar->addWidget(smoothing_label_);
@@ -104,11 +125,21 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     auto* bottom = new QSplitter(Qt::Horizontal);
     bottom->addWidget(attention_);
     tabs_->setDocumentMode(true);
-    tabs_->addTab(performance_, tr("Performance"));
-    tabs_->addTab(spectrum_, tr("Spectrum of S"));
-    tabs_->addTab(capacity_, tr("State capacity"));
+    // Narrower tabs: all seven fit beside the heatmap in a 1280-pixel window.
+    tabs_->setStyleSheet(QStringLiteral("QTabBar::tab { padding: 4px 7px; }"));
+    // Short tab names, so that all of them fit a 1280-pixel window; the plots' titles say the rest.
+    tabs_->addTab(performance_, tr("Speed"));
+    tabs_->setTabToolTip(0, tr("Step latency and state memory"));
+    tabs_->addTab(spectrum_, tr("Spectrum"));
+    tabs_->setTabToolTip(1, tr("Spectrum of S: singular values of linear attention's state"));
+    tabs_->addTab(capacity_, tr("Capacity"));
+    tabs_->setTabToolTip(2, tr("State capacity over steps"));
     tabs_->addTab(divergence_, tr("Divergence"));
+    tabs_->setTabToolTip(3, tr("Divergence of a branch from its original"));
+    tabs_->addTab(head_grid_, tr("Heads"));
+    tabs_->setTabToolTip(4, tr("Every layer x head's attention as a thumbnail: click one to open it"));
     tabs_->addTab(tokens_, tr("Tokens"));
+    tabs_->setTabToolTip(5, tr("Token models: inputs, predictions and answers"));
     bottom->addWidget(tabs_);
     for (QSplitter* row : {top, bottom}) {
         row->setStretchFactor(0, 1);
@@ -120,6 +151,7 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(bar);
+    layout->addLayout(pinned_row);
     layout->addWidget(rows, 1);
 
     frame_timer_.setSingleShot(true);
@@ -134,10 +166,12 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     for (PlotView* view : views()) connect(view, &PlotView::message, this, &PlotPanel::message);
     connect(smoothing_, &QSlider::valueChanged, this, [this](int value) {
         smoothing_label_->setText(QString::number(value / 100.0, 'f', 2));
-        for (TimePlot* view : {static_cast<TimePlot*>(outputs_), static_cast<TimePlot*>(states_),
-                               static_cast<TimePlot*>(performance_), static_cast<TimePlot*>(capacity_),
-                               static_cast<TimePlot*>(divergence_)})
-            view->setSmoothing(value / 100.0);
+        for (TimePlot* view : timePlots()) view->setSmoothing(value / 100.0);
+    });
+    connect(band_, &QComboBox::currentIndexChanged, this, [this](int index) {
+        for (TimePlot* view : timePlots()) view->setBand(TimePlot::Band(index));
+        // The outputs' title says which: an element, or the batch.
+        outputs_->rebuild();
     });
     // Selections and the tab shown decide what the engine looks inside.
     for (PlotView* view : QList<PlotView*>{attention_, spectrum_, capacity_})
@@ -148,13 +182,39 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
         // A view that changed while behind another tab is drawn now that it shows.
         if (!dirty_.isEmpty()) scheduleFrame();
     });
+    // Linked time axes: a user's zoom or drag of one time plot, or its reset, is passed to the others.
+    const QList<PlotView*> timed{outputs_, states_, performance_, capacity_, divergence_};
+    for (PlotView* view : timed) {
+        connect(view, &PlotView::keyRangeChosen, this, [this, view, timed](const QCPRange& range) {
+            if (!link_axes_->isChecked() || std::exchange(linking_, true)) return;
+            for (PlotView* other : timed)
+                if (other != view) other->showKeyRange(range);
+            linking_ = false;
+        });
+        connect(view, &PlotView::viewReset, this, [this, view, timed] {
+            if (!link_axes_->isChecked() || std::exchange(linking_, true)) return;
+            for (PlotView* other : timed)
+                if (other != view) other->resetView();
+            linking_ = false;
+        });
+    }
+    // A thumbnail clicked opens its head in the heatmap.
+    connect(head_grid_, &HeadGridPlot::headChosen, this, [this](int layer, int head) {
+        attention_->select(AttentionRole::Self, layer, head);
+        emit message(tr("Heatmap: layer %1, head %2").arg(layer).arg(head));
+    });
     connect(observed_, &QSpinBox::valueChanged, this, &PlotPanel::observedChanged);
     connect(unpin_button_, &QPushButton::clicked, this, &PlotPanel::unpin);
     rebuildAll();
 }
 
+QList<TimePlot*> PlotPanel::timePlots() const { return {outputs_, states_, performance_, capacity_, divergence_}; }
+
+void PlotPanel::setBatchBand(int band) { band_->setCurrentIndex(band); }
+int PlotPanel::batchBand() const { return band_->currentIndex(); }
+
 QList<PlotView*> PlotPanel::views() const {
-    return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_};
+    return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_, head_grid_};
 }
 
 QList<PlotView*> PlotPanel::plots() const {
@@ -170,8 +230,26 @@ QList<PlotView*> PlotPanel::plots() const {
         out << capacity_;
     if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) { return !r.divergence.empty(); }))
         out << divergence_;
+    if (head_grid_->thumbnailsShown() > 0) out << head_grid_;
     return out;
 }
+
+QStringList PlotPanel::skippedPlots() const {
+    const QList<PlotView*> written = plots();
+    QStringList out;
+    if (!attention_->hasWeights())
+        out << tr("%1 (no weights recorded at the viewed step)").arg(attention_->title());
+    if (!written.contains(spectrum_))
+        out << tr("%1 (no singular values recorded: show its tab while stepping a linear layer)").arg(spectrum_->title());
+    if (!written.contains(capacity_))
+        out << tr("%1 (nothing recorded for its quantity: show its tab while stepping)").arg(capacity_->title());
+    if (!written.contains(divergence_)) out << tr("%1 (no branch to compare)").arg(divergence_->title());
+    if (!written.contains(head_grid_)) out << tr("%1 (no weights recorded)").arg(head_grid_->title());
+    return out;
+}
+
+void PlotPanel::setTimeAxesLinked(bool linked) { link_axes_->setChecked(linked); }
+bool PlotPanel::timeAxesLinked() const { return link_axes_->isChecked(); }
 
 void PlotPanel::showView(QWidget* page) {
     if (tabs_->indexOf(page) >= 0) tabs_->setCurrentWidget(page);
@@ -235,6 +313,7 @@ void PlotPanel::pin(const TraceStore& run, const QString& caption) {
                                                     .arg(run.last_step() - run.base_step())
                                                     .arg(run.info().observed));
     unpin_button_->setVisible(true);
+    pinned_label_->setVisible(true);
     for (PlotView* view : views()) view->setStores(current_, &pinned_);
     rebuildAll();
     emit pinnedChanged(true);
@@ -244,6 +323,7 @@ void PlotPanel::unpin() {
     pinned_ = TraceStore();
     pinned_label_->clear();
     unpin_button_->setVisible(false);
+    pinned_label_->setVisible(false);
     for (PlotView* view : views()) view->setStores(current_, nullptr);
     rebuildAll();
     emit pinnedChanged(false);
@@ -256,6 +336,8 @@ void PlotPanel::rebuildAll() {
         observed_->setValue(current_->info().observed);
     }
     for (PlotView* view : views()) view->rebuild();
+    // The Tokens tab only for a model that reads tokens.
+    tabs_->setTabVisible(tabs_->indexOf(tokens_), current_->has_run() && current_->info().tokens);
     tokens_->rebuild();
     tokens_stale_ = false;
     diverged_at_.reset();

@@ -12,6 +12,8 @@
 #include "session/trace_store.h"
 #include "stepscope/observation.h"
 
+class QCheckBox;
+class QComboBox;
 class QLabel;
 class QPushButton;
 class QSlider;
@@ -23,11 +25,13 @@ namespace stepscope::ui {
 class AttentionPlot;
 class CapacityPlot;
 class DivergencePlot;
+class HeadGridPlot;
 class OutputPlot;
 class PerformancePlot;
 class PlotView;
 class SpectrumPlot;
 class StatePlot;
+class TimePlot;
 class TokenView;
 
 class PlotPanel : public QWidget {
@@ -44,10 +48,22 @@ public:
     SpectrumPlot* spectrum() const { return spectrum_; }
     CapacityPlot* capacity() const { return capacity_; }
     DivergencePlot* divergence() const { return divergence_; }
+    HeadGridPlot* headGrid() const { return head_grid_; }
     TokenView* tokens() const { return tokens_; }
     // The plots to export: the four of every run, then the spectrum (singular values recorded),
     // capacity (its quantity drawn) and divergence views when the run has something for them.
     QList<PlotView*> plots() const;
+    // The plots plots() leaves out, each with why: "Spectrum of S (no singular values recorded: ...)".
+    QStringList skippedPlots() const;
+    // The time plots (outputs, state norms, performance, capacity, divergence) share the range of
+    // steps shown: a zoom or drag of one moves them all, a reset resets them all. On by default.
+    void setTimeAxesLinked(bool linked);
+    // Every time plot draws the shown element (0), or the batch's mean in a min–max band (1) or a ±std band (2).
+    void setBatchBand(int band);
+    int batchBand() const;
+    bool timeAxesLinked() const;
+    // The tabs under the plots, for tests.
+    QTabWidget* tabs() const { return tabs_; }
     // Brings `page` to the front of the tabs it shares (performance, spectrum, capacity, divergence, pages).
     void showView(QWidget* page);
     // Adds a page that is not a plot (the Intervene panel) to those tabs.
@@ -98,6 +114,8 @@ private:
     QList<PlotView*> views() const;
     void updateObservation();
     void updateDivergenceMark();
+    // The time plots, which share smoothing, the batch band and linked axes.
+    QList<TimePlot*> timePlots() const;
 
     const TraceStore* current_;
     TraceStore pinned_;
@@ -108,6 +126,7 @@ private:
     SpectrumPlot* spectrum_;
     CapacityPlot* capacity_;
     DivergencePlot* divergence_;
+    HeadGridPlot* head_grid_;
     TokenView* tokens_;
     bool tokens_stale_ = false;  // steps arrived while the token table was hidden or between frames
     QTabWidget* tabs_;
@@ -118,6 +137,9 @@ private:
     QPushButton* unpin_button_;
     QSlider* smoothing_;
     QLabel* smoothing_label_;
+    QCheckBox* link_axes_;
+    QComboBox* band_;
+    bool linking_ = false;  // a linked range or reset is being passed on
     bool non_finite_reported_ = false;
     QTimer frame_timer_;
     QElapsedTimer last_frame_;   // since the last frame began

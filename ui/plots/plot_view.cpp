@@ -4,6 +4,7 @@
 #include <QApplication>
 #include <QClipboard>
 #include <QEvent>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QMenu>
 #include <QMouseEvent>
@@ -40,9 +41,10 @@ PlotView::PlotView(const QString& title, const QString& file_stem, QWidget* pare
     plot_->setMouseTracking(true);
     plot_->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(plot_, &QWidget::customContextMenuRequested, this, &PlotView::showContextMenu);
-    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] {
-        following_ = true;
-        emit needsReplot();
+    connect(plot_, &QCustomPlot::mouseDoubleClick, this, &PlotView::resetView);
+    // A drag or a wheel zoom of the user's (not the plot following its data) is offered to linked plots.
+    connect(plot_->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this](const QCPRange& range) {
+        if (user_moving_) emit keyRangeChosen(range);
     });
     connect(plot_, &QCustomPlot::legendClick, this, [this](QCPLegend*, QCPAbstractLegendItem* item, QMouseEvent*) {
         if (auto* entry = qobject_cast<QCPPlottableLegendItem*>(item)) toggleSeries(entry->plottable());
@@ -52,12 +54,33 @@ PlotView::PlotView(const QString& title, const QString& file_stem, QWidget* pare
 bool PlotView::eventFilter(QObject* watched, QEvent* event) {
     if (watched != plot_) return QWidget::eventFilter(watched, event);
     switch (event->type()) {
-    case QEvent::Wheel:
+    case QEvent::Wheel: {
         following_ = false;  // a wheel zoom means the user wants this view: stop following the data
+        const bool both = static_cast<QWheelEvent*>(event)->modifiers() & Qt::ControlModifier;
+        plot_->axisRect()->setRangeZoom(both ? Qt::Horizontal | Qt::Vertical : wheelZoom());
+        value_axis_chosen_ = value_axis_chosen_ || both || (wheelZoom() & Qt::Vertical);
+        user_moving_ = true;
+        // QCustomPlot zooms when it handles the event, after this filter: the flag ends after that.
+        QMetaObject::invokeMethod(this, [this] { user_moving_ = false; }, Qt::QueuedConnection);
         break;
+    }
+    case QEvent::MouseButtonPress: {
+        // A drag pans what the wheel zooms: time only on a time plot, unless Ctrl is held.
+        const bool both = static_cast<QMouseEvent*>(event)->modifiers() & Qt::ControlModifier;
+        plot_->axisRect()->setRangeDrag(both ? Qt::Horizontal | Qt::Vertical : wheelZoom());
+        if (both || (wheelZoom() & Qt::Vertical)) drag_moves_values_ = true;
+        else drag_moves_values_ = false;
+        break;
+    }
     case QEvent::MouseMove:
-        if (QApplication::mouseButtons() != Qt::NoButton) following_ = false;
-        else hover(static_cast<QMouseEvent*>(event)->position().toPoint());
+        if (QApplication::mouseButtons() != Qt::NoButton) {
+            value_axis_chosen_ = value_axis_chosen_ || drag_moves_values_;
+            following_ = false;
+            user_moving_ = true;
+            QMetaObject::invokeMethod(this, [this] { user_moving_ = false; }, Qt::QueuedConnection);
+        } else {
+            hover(static_cast<QMouseEvent*>(event)->position().toPoint());
+        }
         break;
     case QEvent::Resize:
         fitDecorations();
@@ -75,6 +98,10 @@ void PlotView::toggleSeries(QCPAbstractPlottable* plottable) {
     emit needsReplot();
 }
 
+void PlotView::addRowUnderControls(QWidget* widget) {
+    static_cast<QVBoxLayout*>(layout())->insertWidget(1, widget);
+}
+
 QString PlotView::fullTitle() const { return plot_->property("fullTitle").toString(); }
 
 QString PlotView::shownTitle() const {
@@ -89,30 +116,59 @@ void PlotView::setSubtitle(const QString& subtitle) {
 
 void PlotView::fitDecorations() { fit_decorations(plot_, plot_->width(), plot_->height()); }
 
-void PlotView::showContextMenu(const QPoint& position) {
-    QMenu menu(this);
-    menu.addAction(tr("Copy image"), this, [this] {
+void PlotView::resetView() {
+    following_ = true;
+    value_axis_chosen_ = false;
+    emit viewReset();
+    emit needsReplot();
+}
+
+void PlotView::showKeyRange(const QCPRange& range) {
+    following_ = false;
+    plot_->xAxis->setRange(range);
+    emit needsReplot();
+}
+
+void PlotView::saveAs(const QString& path, QSize size) {
+    try {
+        if (QFileInfo(path).suffix().compare("csv", Qt::CaseInsensitive) == 0) write_text_file(path, csv());
+        else save_plot(plot_, path, size.width(), size.height());
+        emit message(tr("Wrote %1").arg(path));
+    } catch (const std::exception& e) {
+        emit message(QString::fromStdString(e.what()));
+    }
+}
+
+QMenu* PlotView::contextMenu() {
+    auto* menu = new QMenu(this);
+    menu->setAttribute(Qt::WA_DeleteOnClose);
+    menu->addAction(tr("Copy image"), this, [this] {
         QApplication::clipboard()->setPixmap(plot_->toPixmap());
         emit message(tr("Copied the %1 plot as an image").arg(title_));
     });
-    menu.addAction(tr("Copy data as CSV"), this, [this] {
+    menu->addAction(tr("Copy data as CSV"), this, [this] {
         QApplication::clipboard()->setText(csv());
         emit message(tr("Copied the %1 plot's data as CSV").arg(title_));
     });
-    menu.addAction(tr("Save as…"), this, [this] {
+    menu->addAction(tr("Save as…"), this, [this] {
         const QString path = save_file_dialog(this, QStringLiteral("export"), tr("Save plot"), file_stem_ + ".png",
                                               image_format_filter() + tr(";;CSV data (*.csv)"));
         if (path.isEmpty()) return;
-        try {
-            if (QFileInfo(path).suffix().compare("csv", Qt::CaseInsensitive) == 0) write_text_file(path, csv());
-            else save_plot(plot_, path, plot_->width(), plot_->height(), 1.0);
-            emit message(tr("Wrote %1").arg(path));
-        } catch (const std::exception& e) {
-            emit message(QString::fromStdString(e.what()));
+        // An image asks its size: the plot's on-screen size is rarely the figure wanted.
+        QSize size;
+        if (QFileInfo(path).suffix().compare("csv", Qt::CaseInsensitive) != 0) {
+            size = image_size_dialog(this, tr("Save plot: image size"));
+            if (size.isEmpty()) return;
         }
+        saveAs(path, size);
     });
-    menu.exec(plot_->mapToGlobal(position));
+    menu->addSeparator();
+    QAction* reset = menu->addAction(tr("Reset view"), this, &PlotView::resetView);
+    reset->setToolTip(tr("Follow the data again (double-click)"));
+    return menu;
 }
+
+void PlotView::showContextMenu(const QPoint& position) { contextMenu()->popup(plot_->mapToGlobal(position)); }
 
 void PlotView::setStores(const TraceStore* current, const TraceStore* pinned) {
     current_ = current;

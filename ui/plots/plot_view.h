@@ -9,8 +9,10 @@
 #include "session/trace_store.h"
 
 class QCPAbstractPlottable;
+class QCPRange;
 class QCustomPlot;
 class QHBoxLayout;
+class QMenu;
 
 namespace stepscope::ui {
 
@@ -44,20 +46,42 @@ public:
     virtual void toggleSeries(QCPAbstractPlottable* plottable);
     // Marks the first step where a branch's output left its original's; none clears the mark.
     virtual void markDivergence(std::optional<int64_t> /*step*/) {}
+    // The context menu: Copy image, Copy data as CSV, Save as…, Reset view.
+    QMenu* contextMenu();
+    // Follows the data again, as a double-click does (the menu's Reset view).
+    void resetView();
+    // Writes the plot to `path` at `size` (an image format or .csv), as the menu's Save as does.
+    void saveAs(const QString& path, QSize size);
+    // True until the user zooms or drags, until a double-click or Reset view.
+    bool isFollowing() const { return following_; }
+    // Shows `range` on the x axis as the user's view, for plots whose time axes are linked.
+    virtual void showKeyRange(const QCPRange& range);
+    // What the wheel zooms: both axes unless a plot says otherwise (time plots zoom time only; Ctrl
+    // zooms both).
+    virtual Qt::Orientations wheelZoom() const { return Qt::Horizontal | Qt::Vertical; }
 
 signals:
     // Something changed: the panel redraws at its next frame.
     void needsReplot();
     // A one-line result of a context-menu action, for the status bar.
     void message(const QString& text);
+    // The user zoomed or dragged the x axis to `range`, or reset the view (following again).
+    void keyRangeChosen(const QCPRange& range);
+    void viewReset();
 
 protected:
     QHBoxLayout* controls() const { return controls_; }
     // Right of the selectors, for controls every plot of a kind shares.
     QHBoxLayout* trailingControls() const { return trailing_; }
+    // Puts `widget` on a row of its own between the selectors and the plot (a message that wraps).
+    void addRowUnderControls(QWidget* widget);
     // False once the user zooms or drags, until a double-click: refresh() leaves the axes alone.
     bool following() const { return following_; }
     void follow() { following_ = true; }
+    void unfollow() { following_ = false; }
+    // The user zoomed or dragged the value axis too (Ctrl held): a plot that fits values to the
+    // shown steps leaves them alone.
+    bool valueAxisChosen() const { return value_axis_chosen_; }
     // Lays out the title and the legend for the plot's current width.
     void fitDecorations();
     // The mouse moved over the plot with no button held (hover read-outs).
@@ -70,6 +94,9 @@ private:
     void showContextMenu(const QPoint& position);
 
     bool following_ = true;
+    bool user_moving_ = false;  // a wheel or drag of the user's is moving the axes
+    bool value_axis_chosen_ = false;
+    bool drag_moves_values_ = false;
     QString title_;
     QString file_stem_;
     QHBoxLayout* controls_;

@@ -2,7 +2,10 @@
 #include "plots/spectrum_plot.h"
 
 #include <QHBoxLayout>
+#include <QToolTip>
 #include <qcustomplot.h>
+
+#include <cmath>
 
 #include "plots/layer_selector.h"
 #include "plots/plot_style.h"
@@ -23,11 +26,14 @@ SpectrumPlot::SpectrumPlot(QWidget* parent)
     });
     QCustomPlot* p = plot();
     p->xAxis->setLabel(tr("index i (descending)"));
+    // The index is a whole number: ticks at integers only.
+    QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+    ticker->setTickStep(1);
+    ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    p->xAxis->setTicker(ticker);
     p->yAxis->setLabel(tr("singular value σᵢ of S (log scale)"));
     p->yAxis->setScaleType(QCPAxis::stLogarithmic);
-    p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-    p->yAxis->setNumberFormat(QStringLiteral("eb"));
-    p->yAxis->setNumberPrecision(0);
+    p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new LogTicker));
     note_ = add_note(p);
 }
 
@@ -77,6 +83,7 @@ int SpectrumPlot::draw(const TraceStore& store, bool pinned) {
         }
         graph->setData(keys, values, true);
     }
+    rank_shown_ = std::max(rank_shown_, c->rank);
     return c->heads;
 }
 
@@ -100,6 +107,7 @@ QString SpectrumPlot::csv() const {
 void SpectrumPlot::refresh() {
     QCustomPlot* p = plot();
     p->clearGraphs();
+    rank_shown_ = 0;
     setSubtitle(tr("layer %1, %2, step %3")
                     .arg(layer())
                     .arg(role() == AttentionRole::Cross ? tr("cross") : tr("self"))
@@ -114,8 +122,48 @@ void SpectrumPlot::refresh() {
         note = tr("No spectrum recorded at step %1:\nit is recorded while this view shows the layer").arg(view_step_);
     note_->setText(note);
     note_->setVisible(!note.isEmpty());
-    if (following() && heads_shown_ > 0) p->rescaleAxes();
+    if (following() && heads_shown_ > 0) {
+        p->rescaleAxes();
+        // Half an index either side, so the first and last points are not cut by the frame.
+        p->xAxis->setRange(0.5, rank_shown_ + 0.5);
+        const QCPRange y = p->yAxis->range();
+        if (y.lower > 0) p->yAxis->setRange(y.lower / 1.25, y.upper * 1.25);
+    }
+    // The legend lists the heads as the graphs come and go.
+    fitDecorations();
     p->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString SpectrumPlot::hoverText(const QPoint& position) const {
+    QCustomPlot* p = plot();
+    if (!p->axisRect()->rect().contains(position)) return {};
+    double best = 16;
+    QString text;
+    for (int g = 0; g < p->graphCount(); ++g) {
+        QCPGraph* graph = p->graph(g);
+        for (auto it = graph->data()->constBegin(); it != graph->data()->constEnd(); ++it) {
+            const double d = std::hypot(p->xAxis->coordToPixel(it->key) - position.x(),
+                                        p->yAxis->coordToPixel(it->value) - position.y());
+            if (d >= best) continue;
+            best = d;
+            // Graphs of the pinned run come first and are named on their first head only.
+            const int heads = heads_shown_ > 0 ? heads_shown_ : p->graphCount();
+            const bool pinned = g < p->graphCount() - heads_shown_;
+            const int head = pinned ? g : g - (p->graphCount() - heads);
+            text = tr("%1head %2\nσ%3 = %4")
+                       .arg(pinned ? tr("pinned run, ") : QString())
+                       .arg(head)
+                       .arg(qint64(it->key))
+                       .arg(QLocale::c().toString(it->value, 'g', 6));
+        }
+    }
+    return text;
+}
+
+void SpectrumPlot::hover(const QPoint& position) {
+    const QString text = hoverText(position);
+    if (text.isEmpty()) QToolTip::hideText();
+    else QToolTip::showText(plot()->mapToGlobal(position), text, plot());
 }
 
 }  // namespace stepscope::ui

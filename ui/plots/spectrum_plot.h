@@ -25,10 +25,16 @@ public:
     QString csv() const override;
     // Heads drawn at the last refresh, for tests.
     int headsShown() const { return heads_shown_; }
+    // What hovering at `position` (plot pixels) tells: head, index and σ; empty when no point is near.
+    QString hoverText(const QPoint& position) const;
+
+protected:
+    void hover(const QPoint& position) override;
 
 private:
     // Adds one graph per head of `store`'s record at the viewed step; the number of heads drawn.
     int draw(const TraceStore& store, bool pinned);
+    int rank_shown_ = 0;
 
     LayerSelector* selector_;
     QCPItemText* note_;

@@ -136,7 +136,7 @@ std::vector<TimePlot::Series> StatePlot::series(const TraceStore& store) const {
         return {{where + tr("cache length"), 0, false, [layer, r](const StepRecord& rec) {
                      const ModuleNorms& m = module(rec, layer, r);
                      return m.present ? std::optional<double>(m.cache_length) : std::nullopt;
-                 }}};
+                 }, true}};
     }
     const AttentionCapabilities& kind = store.kind(r);
     if ((q == Quantity::WriteStrength && !kind.write_strength) || (q == Quantity::ForgetGate && !kind.forget_gate) ||

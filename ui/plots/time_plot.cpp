@@ -2,7 +2,7 @@
 // zoomed, a cursor with the values at the viewed step, and a marker where values stop being finite.
 #include "plots/time_plot.h"
 
-#include <QCheckBox>
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QSignalBlocker>
 #include <QTextStream>
@@ -23,15 +23,17 @@ namespace stepscope::ui {
 namespace {
 constexpr double kMinSteps = 10;  // an x range never narrower than this, so a first step is visible
 constexpr double kHoverPixels = 24;
-constexpr int kCursorLines = 12;
+constexpr int kCursorLines = 32;  // in columns when the axes are short
 // Before the plot is laid out its axis rect is tiny: decimate for at least this many columns.
 constexpr int kMinColumns = 200;
 
 QString number(double v) { return QLocale::c().toString(v, 'g', 6); }
+// Copy data keeps a float's every digit.
+QString exact(double v) { return QLocale::c().toString(v, 'g', 9); }
 }  // namespace
 
 TimePlot::TimePlot(const QString& title, const QString& file_stem, QWidget* parent)
-    : PlotView(title, file_stem, parent), log_(new QCheckBox(tr("log scale"))) {
+    : PlotView(title, file_stem, parent), scale_box_(new QComboBox) {
     QCustomPlot* p = plot();
     p->xAxis->setLabel(QStringLiteral("step"));
     p->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(
@@ -39,17 +41,17 @@ TimePlot::TimePlot(const QString& title, const QString& file_stem, QWidget* pare
     cursor_ = new QCPItemStraightLine(p);
     cursor_->setPen(QPen(QColor(90, 90, 90), 1, Qt::DashLine));
     cursor_->setVisible(false);
-    cursor_label_ = new QCPItemText(p);
-    cursor_label_->position->setTypeX(QCPItemPosition::ptPlotCoords);
-    cursor_label_->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-    cursor_label_->setTextAlignment(Qt::AlignLeft);
-    cursor_label_->setBrush(QColor(255, 255, 255, 225));
-    cursor_label_->setPen(QPen(QColor(190, 190, 190)));
-    cursor_label_->setPadding(QMargins(4, 2, 4, 2));
+    // The values at the cursor: an opaque box with a swatch of each series' colour, drawn as a pixmap
+    // placed in pixels inside the axes, so no curve runs through it and the axes never clip it.
+    cursor_label_ = new QCPItemPixmap(p);
+    cursor_label_->setClipToAxisRect(false);
+    cursor_label_->topLeft->setType(QCPItemPosition::ptAbsolute);
+    cursor_label_->setScaled(false);
+    // Above the curves (graphs are added to "main" after it), below nothing.
+    cursor_label_->setLayer(QStringLiteral("legend"));
+    cursor_label_->setVisible(false);
     QFont small = p->font();
     small.setPointSizeF(8);
-    cursor_label_->setFont(small);
-    cursor_label_->setVisible(false);
     non_finite_line_ = new QCPItemStraightLine(p);
     non_finite_line_->setPen(QPen(QColor(198, 40, 40), 1.5, Qt::DotLine));
     non_finite_line_->setVisible(false);
@@ -70,9 +72,12 @@ TimePlot::TimePlot(const QString& title, const QString& file_stem, QWidget* pare
     }
     divergence_->setVisible(false);
     note_ = add_note(p);
-    log_->setToolTip(tr("Logarithmic value axis (non-positive values are not drawn on it)"));
-    trailingControls()->addWidget(log_);
-    connect(log_, &QCheckBox::toggled, this, &TimePlot::setLogScale);
+    scale_box_->addItems({tr("linear"), tr("log"), tr("symlog")});
+    scale_box_->setToolTip(tr("Value axis: linear; log (values ≤ 0 have no place on it and are not drawn); or "
+                              "symlog, sign(y)·log(1 + |y|/c), linear near 0 and logarithmic beyond, for signed "
+                              "values that span decades"));
+    trailingControls()->addWidget(scale_box_);
+    connect(scale_box_, &QComboBox::currentIndexChanged, this, [this](int index) { setScale(Scale(index)); });
     // A zoom, a drag or a resize shows other columns: decimate again at the next frame.
     connect(p->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this](const QCPRange& range) {
         if (!fitting_ && range != decimated_range_) emit needsReplot();
@@ -109,12 +114,15 @@ void TimePlot::selectionChanged() {
     follow();
 }
 
-void TimePlot::setLogScale(bool log) {
-    if (log_->isChecked() != log) {
-        const QSignalBlocker blocker(log_);
-        log_->setChecked(log);
+void TimePlot::setLogScale(bool log) { setScale(log ? Scale::Log : Scale::Linear); }
+
+void TimePlot::setScale(Scale scale) {
+    if (scale_box_->currentIndex() != int(scale)) {
+        const QSignalBlocker blocker(scale_box_);
+        scale_box_->setCurrentIndex(int(scale));
     }
-    log_scale_ = log;
+    scale_ = scale;
+    const bool log = scale == Scale::Log;
     for (QCPAxis* axis : {plot()->yAxis, plot()->yAxis2}) {
         axis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
         if (log) axis->setTicker(QSharedPointer<QCPAxisTicker>(new LogTicker));
@@ -122,8 +130,33 @@ void TimePlot::setLogScale(bool log) {
         axis->setNumberFormat(QStringLiteral("gbd"));
         axis->setNumberPrecision(6);
     }
+    // The graphs hold symlog coordinates, or the values themselves: drawn again.
+    updateGraphs();
     follow();
     emit needsReplot();
+}
+
+double TimePlot::shownValue(const QCPAxis* axis, double v) const {
+    if (scale_ != Scale::Symlog) return v;
+    return symlog(v, symlog_c_[axis == plot()->yAxis2 ? 1 : 0]);
+}
+
+void TimePlot::updateSymlogConstants() {
+    if (scale_ != Scale::Symlog) return;
+    double largest[2] = {0, 0};
+    for (const Drawn& drawn : drawn_) {
+        if (!drawn.raw_values.any) continue;
+        const QCPRange& r = drawn.raw_values.all;
+        double& l = largest[drawn.series.right_axis ? 1 : 0];
+        l = std::max({l, std::abs(r.lower), std::abs(r.upper)});
+    }
+    QCPAxis* axes[2] = {plot()->yAxis, plot()->yAxis2};
+    for (int a = 0; a < 2; ++a) {
+        const double c = symlog_constant(largest[a]);
+        if (c == symlog_c_[a] && dynamic_cast<SymlogTicker*>(axes[a]->ticker().data())) continue;
+        symlog_c_[a] = c;
+        axes[a]->setTicker(QSharedPointer<QCPAxisTicker>(new SymlogTicker(c)));
+    }
 }
 
 void TimePlot::setSmoothing(double weight) {
@@ -153,7 +186,17 @@ void TimePlot::add(const Series& s, bool pinned, const QString& legend_name) {
     Drawn drawn;
     drawn.series = s;
     drawn.pinned = pinned;
-    const bool smoothed = smoothing_ > 0;
+    // The band lies under its curve: added first, drawn first.
+    if (!pinned && band_ != Band::Element) {
+        QColor fill = color;
+        fill.setAlpha(50);
+        drawn.band_low = make(Qt::transparent, 0);
+        drawn.band_high = make(Qt::transparent, 0);
+        drawn.band_high->setBrush(fill);
+        drawn.band_high->setChannelFillGraph(drawn.band_low);
+    }
+    drawn.legend_name = legend_name;
+    const bool smoothed = smoothing_ > 0 && !s.steps;
     // While smoothing, the raw values stay in view faintly, as TensorBoard draws them.
     QColor raw_color = color;
     if (smoothed) raw_color.setAlpha(60);
@@ -163,39 +206,96 @@ void TimePlot::add(const Series& s, bool pinned, const QString& legend_name) {
         drawn.smooth = make(color, pinned ? 1.6 : 1.4);
         drawn.smooth->setName(legend_name);
     }
-    QCPGraph* labelled = smoothed ? drawn.smooth : drawn.raw;
     const bool shown = visible(drawn);
-    drawn.raw->setVisible(shown);
-    if (drawn.smooth) drawn.smooth->setVisible(shown);
-    if (!legend_name.isEmpty()) {
-        labelled->addToLegend();
-        if (!shown) p->legend->itemWithPlottable(labelled)->setTextColor(QColor(170, 170, 170));
-    }
+    for (QCPGraph* graph : {drawn.raw, drawn.smooth, drawn.band_low, drawn.band_high})
+        if (graph) graph->setVisible(shown);
     drawn_.push_back(std::move(drawn));
+}
+
+void TimePlot::push(Drawn& drawn, int64_t step, double v) {
+    drawn.keys.push_back(double(step));
+    // A NaN leaves a gap in the curve; infinities would wreck the axis range, so they do too.
+    const bool finite = std::isfinite(v);
+    drawn.raw_values.push(finite ? v : std::numeric_limits<double>::quiet_NaN());
+    if (!finite && !drawn.pinned && (!non_finite_step_ || step < *non_finite_step_)) non_finite_step_ = step;
+    if (!drawn.smooth) return;
+    if (finite) {
+        drawn.average = drawn.average * smoothing_ + (1 - smoothing_) * v;
+        ++drawn.averaged;
+    }
+    // Dividing by 1 - w^n removes the average's pull towards its zero start.
+    const double debias = 1 - std::pow(smoothing_, drawn.averaged);
+    drawn.smooth_values.push(finite && debias > 0 ? drawn.average / debias : std::numeric_limits<double>::quiet_NaN());
 }
 
 void TimePlot::fill(Drawn& drawn, const TraceStore& store, int first) {
     const auto& records = store.records();
-    for (size_t i = size_t(first); i < records.size(); ++i) {
-        const auto v = drawn.series.value(records[i]);
-        if (!v) continue;
-        drawn.keys.push_back(double(records[i].step));
-        // A NaN leaves a gap in the curve; infinities would wreck the axis range, so they do too.
-        const bool finite = std::isfinite(*v);
-        drawn.raw_values.push(finite ? *v : std::numeric_limits<double>::quiet_NaN());
-        if (!finite && !drawn.pinned && (!non_finite_step_ || records[i].step < *non_finite_step_))
-            non_finite_step_ = records[i].step;
-        if (!drawn.smooth) continue;
-        if (finite) {
-            drawn.average = drawn.average * smoothing_ + (1 - smoothing_) * *v;
-            ++drawn.averaged;
+    for (size_t i = size_t(first); i < records.size(); ++i)
+        if (const auto v = drawn.series.value(records[i])) push(drawn, records[i].step, *v);
+    stale_ = true;
+}
+
+void TimePlot::fillCurrent(int first) {
+    const auto& batch = current_->batch_records();
+    if (band_ == Band::Element || batch.size() != current_->records().size()) {
+        for (Drawn& drawn : drawn_)
+            if (!drawn.pinned) fill(drawn, *current_, first);
+        return;
+    }
+    // Each step's elements are sliced once and every series read from the slices.
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    std::vector<StepRecord> slices;
+    std::vector<double> values;
+    for (size_t i = size_t(first); i < batch.size(); ++i) {
+        slices.clear();
+        for (int n = 0; n < batch[i].batch; ++n) slices.push_back(batch[i].element(n));
+        for (Drawn& drawn : drawn_) {
+            if (drawn.pinned) continue;
+            values.clear();
+            bool any = false;
+            for (const StepRecord& slice : slices)
+                if (const auto v = drawn.series.value(slice)) {
+                    any = true;
+                    if (std::isfinite(*v)) values.push_back(*v);
+                }
+            if (!any) continue;
+            double mean = nan, low = nan, high = nan;
+            if (!values.empty()) {
+                mean = 0;
+                for (double v : values) mean += v;
+                mean /= double(values.size());
+                if (band_ == Band::MinMax) {
+                    const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+                    low = *lo;
+                    high = *hi;
+                } else {
+                    double variance = 0;
+                    for (double v : values) variance += (v - mean) * (v - mean);
+                    const double deviation = std::sqrt(variance / double(values.size()));
+                    low = mean - deviation;
+                    high = mean + deviation;
+                }
+            }
+            // A quantity only the observed element has (capacity, divergence) is its value alone.
+            push(drawn, batch[i].step, mean);
+            drawn.band_low_values.push(low);
+            drawn.band_high_values.push(high);
         }
-        // Dividing by 1 - w^n removes the average's pull towards its zero start.
-        const double debias = 1 - std::pow(smoothing_, drawn.averaged);
-        drawn.smooth_values.push(finite && debias > 0 ? drawn.average / debias
-                                                      : std::numeric_limits<double>::quiet_NaN());
     }
     stale_ = true;
+}
+
+void TimePlot::setBand(Band band) {
+    if (band == band_) return;
+    band_ = band;
+    rebuild();
+}
+
+std::vector<std::pair<QCPGraph*, QCPGraph*>> TimePlot::bandGraphs() const {
+    std::vector<std::pair<QCPGraph*, QCPGraph*>> out;
+    for (const Drawn& drawn : drawn_)
+        if (drawn.band_low) out.push_back({drawn.band_low, drawn.band_high});
+    return out;
 }
 
 int TimePlot::columns() const { return std::max(plot()->axisRect()->width(), kMinColumns); }
@@ -209,11 +309,32 @@ void TimePlot::updateGraphs() {
     const QCPRange x = plot()->xAxis->range();
     const int width = columns();
     QVector<double> keys, values;
+    updateSymlogConstants();
+    auto shown = [this](QCPGraph* graph, QVector<double>& v) {
+        if (scale_ != Scale::Symlog) return;
+        for (double& value : v) value = shownValue(graph->valueAxis(), value);
+    };
     for (Drawn& drawn : drawn_) {
         decimate_min_max(drawn.keys, drawn.raw_values.data, x.lower, x.upper, width, keys, values);
+        shown(drawn.raw, values);
         drawn.raw->setData(keys, values, true);
+        // A single value (after the first step) is a point, not a line of no length: mark it.
+        const QCPScatterStyle::ScatterShape shape =
+            drawn.keys.size() == 1 ? QCPScatterStyle::ssDisc : QCPScatterStyle::ssNone;
+        for (QCPGraph* graph : {drawn.raw, drawn.smooth})
+            if (graph && graph->scatterStyle().shape() != shape) graph->setScatterStyle(QCPScatterStyle(shape, 6));
+        if (drawn.band_low) {
+            // The band's lower edge keeps each column's least value, its upper edge the greatest.
+            for (const auto& [graph, edge] : {std::pair{drawn.band_low, &drawn.band_low_values},
+                                              std::pair{drawn.band_high, &drawn.band_high_values}}) {
+                decimate_min_max(drawn.keys, edge->data, x.lower, x.upper, width, keys, values);
+                shown(graph, values);
+                graph->setData(keys, values, true);
+            }
+        }
         if (!drawn.smooth) continue;
         decimate_min_max(drawn.keys, drawn.smooth_values.data, x.lower, x.upper, width, keys, values);
+        shown(drawn.smooth, values);
         drawn.smooth->setData(keys, values, true);
     }
     decimated_range_ = x;
@@ -241,14 +362,14 @@ void TimePlot::rebuild() {
     if (current_ && current_->has_run()) current = series(*current_);
     for (const Series& s : current) {
         add(s, false, s.name);
-        fill(drawn_.back(), *current_, 0);
         graphs_.push_back(drawn_.back().raw);
     }
+    if (!current.empty()) fillCurrent(0);
     updateGraphs();
     set_axis_label(p->yAxis, yLabel());
     set_axis_label(p->yAxis2, y2Label());
     p->yAxis2->setVisible(std::any_of(current.begin(), current.end(), [](const Series& s) { return s.right_axis; }));
-    fitDecorations();
+    updateLegend();
     updateNonFiniteMarker();
     updateCursor();
     emit needsReplot();
@@ -256,10 +377,10 @@ void TimePlot::rebuild() {
 
 void TimePlot::appendFrom(int first) {
     if (!current_) return;
-    for (Drawn& drawn : drawn_)
-        if (!drawn.pinned) fill(drawn, *current_, first);
+    fillCurrent(first);
     // A short run's graphs hold every point at once; a long one's are decimated at the next frame.
     if (drawsEveryPoint()) updateGraphs();
+    updateLegend();
     updateNonFiniteMarker();
     updateCursor();
     emit needsReplot();
@@ -281,13 +402,32 @@ void TimePlot::toggleSeries(QCPAbstractPlottable* plottable) {
     else hidden_.insert(key);
     for (Drawn& drawn : drawn_) {
         if (hiddenKey(drawn) != key) continue;
-        drawn.raw->setVisible(show);
-        if (drawn.smooth) drawn.smooth->setVisible(show);
+        for (QCPGraph* graph : {drawn.raw, drawn.smooth, drawn.band_low, drawn.band_high})
+            if (graph) graph->setVisible(show);
     }
     if (QCPPlottableLegendItem* entry = plot()->legend->itemWithPlottable(plottable))
         entry->setTextColor(show ? Qt::black : QColor(170, 170, 170));
     updateCursor();
     emit needsReplot();
+}
+
+void TimePlot::updateLegend() {
+    QCPLegend* legend = plot()->legend;
+    std::vector<QCPGraph*> wanted;
+    for (const Drawn& drawn : drawn_)
+        if (!drawn.legend_name.isEmpty() && !drawn.keys.empty()) wanted.push_back(drawn.smooth ? drawn.smooth : drawn.raw);
+    std::vector<QCPGraph*> listed;
+    for (int i = 0; i < legend->itemCount(); ++i)
+        if (auto* item = qobject_cast<QCPPlottableLegendItem*>(legend->item(i)))
+            if (auto* graph = qobject_cast<QCPGraph*>(item->plottable())) listed.push_back(graph);
+    if (listed != wanted) {
+        legend->clearItems();
+        for (QCPGraph* graph : wanted) {
+            graph->addToLegend();
+            if (!graph->visible()) legend->itemWithPlottable(graph)->setTextColor(QColor(170, 170, 170));
+        }
+    }
+    fitDecorations();
 }
 
 void TimePlot::updateCursor() {
@@ -296,31 +436,107 @@ void TimePlot::updateCursor() {
     cursor_->point2->setCoords(double(view_step_), 1);
     cursor_->setVisible(scrubbed);
     const QString text = cursorText();
-    cursor_label_->setText(text);
     cursor_label_->setVisible(scrubbed && !text.isEmpty());
-    // The values sit on the side of the cursor with more room.
-    const QCPRange x = plot()->xAxis->range();
-    const bool left_half = view_step_ < x.center();
-    cursor_label_->setPositionAlignment((left_half ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignTop);
-    cursor_label_->position->setCoords(double(view_step_) + (left_half ? 0.01 : -0.01) * x.size(), 0.02);
+    if (!cursor_label_->visible()) return;
+    // One line per series with its colour's swatch, in as many columns as the axes' height needs.
+    QCustomPlot* p = plot();
+    QFont font = p->font();
+    font.setPointSizeF(8);
+    const QFontMetrics metrics(font);
+    QStringList lines = text.split('\n');
+    std::vector<QColor> colors{QColor()};  // the "step" line has no swatch
+    for (const Drawn& drawn : drawn_)
+        if (!drawn.pinned && visible(drawn)) colors.push_back(series_color(drawn.series.color));
+    const int line_height = metrics.height();
+    const int swatch = 12, pad = 4;
+    const QRect axes = p->axisRect()->rect();
+    const int rows = std::max(2, std::min(int(lines.size()), (axes.height() - 8 - 2 * pad) / line_height));
+    // As many columns as the axes' width holds; the lines past them are counted, not drawn (hover and
+    // Copy data have every value).
+    int widest = 0;
+    for (int i = 0; i < lines.size(); ++i) widest = std::max(widest, metrics.horizontalAdvance(lines[i]) + swatch + 4);
+    const int fitting = std::max(1, (axes.width() - 4 - 2 * pad + 10) / (widest + 10));
+    if (lines.size() > rows * fitting) {
+        const int hidden = int(lines.size()) - (rows * fitting - 1);
+        lines = lines.mid(0, rows * fitting - 1);
+        lines << tr("… %1 more").arg(hidden);
+    }
+    const int column_count = (int(lines.size()) + rows - 1) / rows;
+    std::vector<int> widths(size_t(column_count), 0);
+    for (int i = 0; i < lines.size(); ++i)
+        widths[size_t(i / rows)] =
+            std::max(widths[size_t(i / rows)], metrics.horizontalAdvance(lines[i]) + (i > 0 ? swatch + 4 : 0));
+    int width = 2 * pad + 10 * (column_count - 1);
+    for (int w : widths) width += w;
+    const int height = 2 * pad + std::min(int(lines.size()), rows) * line_height;
+    QPixmap pixmap(width, height);
+    pixmap.fill(Qt::white);
+    {
+        QPainter painter(&pixmap);
+        painter.setPen(QColor(170, 170, 170));
+        painter.drawRect(0, 0, width - 1, height - 1);
+        painter.setFont(font);
+        int x = pad;
+        for (int c = 0; c < column_count; ++c) {
+            for (int r = 0; r < rows; ++r) {
+                const int i = c * rows + r;
+                if (i >= lines.size()) break;
+                const int y = pad + r * line_height;
+                int text_x = x;
+                if (i > 0 && i < int(colors.size()) && !lines[i].startsWith(QChar(0x2026))) {
+                    painter.fillRect(x, y + line_height / 2 - 1, swatch, 3, colors[size_t(i)]);
+                    text_x += swatch + 4;
+                } else if (i > 0) {
+                    text_x += swatch + 4;
+                }
+                painter.setPen(Qt::black);
+                painter.drawText(QRect(text_x, y, width, line_height), Qt::AlignLeft | Qt::AlignVCenter, lines[i]);
+            }
+            x += widths[size_t(c)] + 10;
+        }
+    }
+    cursor_label_->setPixmap(pixmap);
+    cursor_lines_ = lines;
+    // Beside the cursor on the side with more room, kept inside the axes.
+    const double cursor_x = p->xAxis->coordToPixel(double(view_step_));
+    const bool left_half = cursor_x < axes.center().x();
+    double left = left_half ? cursor_x + 8 : cursor_x - 8 - width;
+    left = std::clamp(left, double(axes.left() + 2), double(std::max(axes.left() + 2, axes.right() - width - 2)));
+    cursor_label_->topLeft->setCoords(left, axes.top() + 4);
 }
+
+QRect TimePlot::cursorBox() const {
+    if (!cursor_label_->visible()) return {};
+    const QPointF top_left = cursor_label_->topLeft->pixelPosition();
+    return QRect(top_left.toPoint(), cursor_label_->pixmap().size());
+}
+
+QString TimePlot::shownNote() const { return note_->visible() ? note_->text() : QString(); }
+
+QPixmap TimePlot::cursorPixmap() const { return cursor_label_->visible() ? cursor_label_->pixmap() : QPixmap(); }
 
 QString TimePlot::cursorText() const {
     if (!current_ || current_->empty() || view_step_ >= current_->last_step()) return {};
     const StepRecord* record = current_->at_step(view_step_);
     if (!record) return {};
-    QStringList lines{tr("step %1").arg(view_step_)};
+    QStringList lines{band_ == Band::Element ? tr("step %1").arg(view_step_) : tr("step %1, batch mean").arg(view_step_)};
     int shown = 0;
+    bool any = false;
     for (const Drawn& drawn : drawn_) {
         if (drawn.pinned || !visible(drawn)) continue;
         if (shown++ == kCursorLines) {
             lines << QStringLiteral("…");
             break;
         }
-        const auto v = drawn.series.value(*record);
+        // The value drawn at the step: the element's, or the batch's mean in a band.
+        std::optional<double> v;
+        const auto at = std::lower_bound(drawn.keys.begin(), drawn.keys.end(), double(view_step_));
+        if (at != drawn.keys.end() && *at == double(view_step_)) v = drawn.raw_values.data[size_t(at - drawn.keys.begin())];
+        any = any || v.has_value();
         lines << QStringLiteral("%1: %2").arg(drawn.series.name, v ? number(*v) : tr("none"));
     }
-    return shown > 0 ? lines.join('\n') : QString();
+    // Nothing recorded at the step (a view that looks inside only while shown): no box of "none".
+    return shown > 0 && any ? lines.join('\n') : QString();
 }
 
 void TimePlot::updateNonFiniteMarker() {
@@ -350,7 +566,7 @@ QString TimePlot::hoverText(const QPoint& position) const {
         if (i > 0 && std::abs(drawn.keys[i - 1] - key) < std::abs(drawn.keys[i] - key)) --i;
         if (std::isnan(values[i])) continue;
         const double dx = plot()->xAxis->coordToPixel(drawn.keys[i]) - position.x();
-        const double dy = graph->valueAxis()->coordToPixel(values[i]) - position.y();
+        const double dy = graph->valueAxis()->coordToPixel(shownValue(graph->valueAxis(), values[i])) - position.y();
         const double distance = std::hypot(dx, dy);
         if (distance >= best) continue;
         best = distance;
@@ -372,17 +588,32 @@ void TimePlot::hover(const QPoint& position) {
 }
 
 QString TimePlot::csv() const {
-    // One row per step, one column per series of the current run (then the pinned run's).
+    // One row per step, one column per series of the current run (then the pinned run's); a batch
+    // band adds its low and high edges after each mean.
+    struct Column {
+        QString name;
+        const std::vector<double>* keys;
+        const std::vector<double>* values;
+    };
+    std::vector<Column> table;
+    for (const Drawn& drawn : drawn_) {
+        table.push_back({columnName(drawn), &drawn.keys, &drawn.raw_values.data});
+        if (!drawn.band_low) continue;
+        const QString edge = band_ == Band::MinMax ? tr("batch min") : tr("batch mean − std");
+        const QString other = band_ == Band::MinMax ? tr("batch max") : tr("batch mean + std");
+        table.push_back({QStringLiteral("%1 (%2)").arg(drawn.series.name, edge), &drawn.keys, &drawn.band_low_values.data});
+        table.push_back({QStringLiteral("%1 (%2)").arg(drawn.series.name, other), &drawn.keys, &drawn.band_high_values.data});
+    }
     std::map<double, std::vector<QString>> rows;
     QStringList header{QStringLiteral("step")};
-    const int columns = int(drawn_.size());
+    const int columns = int(table.size());
     for (int c = 0; c < columns; ++c) {
-        const Drawn& drawn = drawn_[size_t(c)];
-        header << (drawn.pinned ? QStringLiteral("pinned ") + drawn.series.name : drawn.series.name);
-        for (size_t i = 0; i < drawn.keys.size(); ++i) {
-            auto& row = rows[drawn.keys[i]];
+        const Column& column = table[size_t(c)];
+        header << column.name;
+        for (size_t i = 0; i < column.keys->size(); ++i) {
+            auto& row = rows[(*column.keys)[i]];
             row.resize(size_t(columns));
-            row[size_t(c)] = number(drawn.raw_values.data[i]);
+            row[size_t(c)] = exact((*column.values)[i]);
         }
     }
     for (QString& name : header)
@@ -396,15 +627,26 @@ QString TimePlot::csv() const {
     return out;
 }
 
+QString TimePlot::columnName(const Drawn& drawn) const {
+    const TraceStore* store = drawn.pinned ? pinned_ : current_;
+    const int element = store ? store->info().observed : 0;
+    if (drawn.pinned)
+        return tr("%1 (batch element %2 of the pinned run %3)").arg(drawn.series.name).arg(element).arg(pinned_->info().label);
+    if (drawn.band_low) return tr("%1 (batch mean)").arg(drawn.series.name);
+    return tr("%1 (batch element %2)").arg(drawn.series.name).arg(element);
+}
+
 bool TimePlot::valueRange(QCPAxis* axis, QCPRange& range) const {
     bool any = false;
     const bool log = axis->scaleType() == QCPAxis::stLogarithmic;
     for (const Drawn& drawn : drawn_) {
         if (drawn.raw->valueAxis() != axis) continue;
-        for (const auto& [graph, values] : {std::pair{drawn.raw, &drawn.raw_values},
-                                            std::pair{drawn.smooth, &drawn.smooth_values}}) {
-            if (!graph || !graph->visible() || !(log ? values->any_positive : values->any)) continue;
-            const QCPRange& r = log ? values->positive : values->all;
+        for (const auto& [graph, values] :
+             {std::pair{drawn.raw, &drawn.raw_values}, std::pair{drawn.smooth, &drawn.smooth_values},
+              std::pair{drawn.band_low, &drawn.band_low_values}, std::pair{drawn.band_high, &drawn.band_high_values}}) {
+            if (!graph || !drawn.raw->visible() || !(log ? values->any_positive : values->any)) continue;
+            QCPRange r = log ? values->positive : values->all;
+            r = QCPRange(shownValue(axis, r.lower), shownValue(axis, r.upper));
             if (any) range.expand(r);
             else range = r;
             any = true;
@@ -427,12 +669,40 @@ void TimePlot::fitAxes() {
     }
     x.lower = std::min(x.lower, base);
     p->xAxis->setRange(x.lower, std::max(x.upper, x.lower + kMinSteps));
+    fitValueAxes(false);
+}
+
+bool TimePlot::valueRangeIn(QCPAxis* axis, const QCPRange& keys, QCPRange& range) const {
+    bool any = false;
+    const bool log = axis->scaleType() == QCPAxis::stLogarithmic;
+    for (const Drawn& drawn : drawn_) {
+        if (drawn.raw->valueAxis() != axis) continue;
+        for (const auto& [graph, values] :
+             {std::pair{drawn.raw, &drawn.raw_values}, std::pair{drawn.smooth, &drawn.smooth_values},
+              std::pair{drawn.band_low, &drawn.band_low_values}, std::pair{drawn.band_high, &drawn.band_high_values}}) {
+            if (!graph || !drawn.raw->visible()) continue;
+            const auto begin = std::lower_bound(drawn.keys.begin(), drawn.keys.end(), keys.lower);
+            const auto end = std::upper_bound(drawn.keys.begin(), drawn.keys.end(), keys.upper);
+            for (auto it = begin; it != end; ++it) {
+                const double v = shownValue(axis, values->data[size_t(it - drawn.keys.begin())]);
+                if (!std::isfinite(v) || (log && v <= 0)) continue;
+                if (any) range.expand(v);
+                else range = QCPRange(v, v);
+                any = true;
+            }
+        }
+    }
+    return any;
+}
+
+void TimePlot::fitValueAxes(bool shown_steps_only) {
+    QCustomPlot* p = plot();
     for (QCPAxis* axis : {p->yAxis, p->yAxis2}) {
         const bool log = axis->scaleType() == QCPAxis::stLogarithmic;
         QCPRange range;
         // An empty plot does not keep the last run's range.
-        if (!valueRange(axis, range)) {
-            axis->setRange(log ? QCPRange(0.1, 10) : QCPRange(0, 1));
+        if (!(shown_steps_only ? valueRangeIn(axis, p->xAxis->range(), range) : valueRange(axis, range))) {
+            if (!shown_steps_only) axis->setRange(log ? QCPRange(0.1, 10) : QCPRange(0, 1));
             continue;
         }
         if (log) {
@@ -452,15 +722,20 @@ void TimePlot::fitAxes() {
 }
 
 void TimePlot::refresh() {
-    const bool has_current =
-        std::any_of(graphs_.begin(), graphs_.end(), [](QCPGraph* g) { return !g->data()->isEmpty(); });
-    const bool has_pinned = pinned_ && pinned_->has_run() && !pinned_->empty();
+    // The note stays while no series has a value, whatever the legend would list (a run without a branch).
+    const bool any = std::any_of(drawn_.begin(), drawn_.end(), [](const Drawn& d) { return !d.keys.empty(); });
     note_->setText(emptyNote());
-    note_->setVisible(!has_current && !has_pinned);
+    note_->setVisible(!any);
     fitting_ = true;
+    // Zoomed in time only, the values fit the steps shown.
     if (following()) fitAxes();
+    else if (!valueAxisChosen()) fitValueAxes(true);
     fitting_ = false;
     if (stale_ || plot()->xAxis->range() != decimated_range_ || columns() != decimated_columns_) updateGraphs();
+    // As many value labels as the axes' height holds: a short plot (1280x720) gets fewer, not overlapping ones.
+    const int labels = std::clamp(plot()->axisRect()->height() / 40, 3, 8);
+    for (QCPAxis* axis : {plot()->yAxis, plot()->yAxis2})
+        if (axis->ticker()->tickCount() != labels) axis->ticker()->setTickCount(labels);
     updateCursor();
     plot()->replot(QCustomPlot::rpQueuedReplot);
 }

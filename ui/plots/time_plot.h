@@ -11,7 +11,7 @@
 
 #include "plots/plot_view.h"
 
-class QCheckBox;
+class QComboBox;
 
 namespace stepscope::ui {
 
@@ -24,6 +24,8 @@ public:
         int color = 0;
         bool right_axis = false;
         std::function<std::optional<double>(const StepRecord&)> value;
+        // A step function (a cache's bytes, a count): smoothing leaves it as it is.
+        bool steps = false;
     };
 
     TimePlot(const QString& title, const QString& file_stem, QWidget* parent = nullptr);
@@ -44,13 +46,35 @@ public:
     double smoothing() const { return smoothing_; }
     // Norms that grow at different rates (linear ||S|| against full ||K||) read better on a log axis.
     void setLogScale(bool log);
-    bool logScale() const { return log_scale_; }
+    bool logScale() const { return scale_ == Scale::Log; }
+    // Signed values spanning decades (outputs) take symlog: linear near 0, logarithmic beyond.
+    enum class Scale { Linear, Log, Symlog };
+    void setScale(Scale scale);
+    Scale scale() const { return scale_; }
+    // The whole batch instead of one element: each curve is the mean over the batch's elements, in a
+    // band from their least to their greatest value, or one standard deviation either side.
+    enum class Band { Element, MinMax, Std };
+    void setBand(Band band);
+    Band band() const { return band_; }
+    // The band's graphs of the current run (low, high), empty in Element mode; for tests.
+    std::vector<std::pair<QCPGraph*, QCPGraph*>> bandGraphs() const;
+    // The value as drawn on `axis` (its symlog coordinate while symlog is on).
+    double shownValue(const QCPAxis* axis, double v) const;
     // The first step at which a series of the current run is NaN or infinite.
     std::optional<int64_t> firstNonFinite() const { return non_finite_step_; }
     // What hovering at `position` (plot pixels) tells: step, series and value; empty when no curve is near.
     QString hoverText(const QPoint& position) const;
     // The values listed beside the cursor at the viewed step; empty while the cursor is hidden.
     QString cursorText() const;
+    // The wheel and a drag move time only (Ctrl: both axes), as TensorBoard and PlotJuggler do.
+    Qt::Orientations wheelZoom() const override { return Qt::Horizontal; }
+    // Where the cursor's values are drawn (plot pixels, an opaque box with a colour swatch per line);
+    // empty while hidden.
+    QRect cursorBox() const;
+    // The pixmap of the cursor's values, for tests.
+    QPixmap cursorPixmap() const;
+    // The note over the axes while nothing is drawn; empty when hidden.
+    QString shownNote() const;
 
 protected:
     // The series of `store` under the current selection; `store` is the current or the pinned run.
@@ -75,16 +99,23 @@ private:
     struct Drawn {
         Series series;
         bool pinned = false;
+        QString legend_name;  // empty: no legend entry (the pinned run's series after its first)
         QCPGraph* raw = nullptr;
         QCPGraph* smooth = nullptr;
+        QCPGraph* band_low = nullptr;   // the batch band's edges (the high one fills down to the low)
+        QCPGraph* band_high = nullptr;
         std::vector<double> keys;  // steps, ascending
-        Values raw_values, smooth_values;
+        Values raw_values, smooth_values, band_low_values, band_high_values;
         double average = 0;  // the running EMA before bias correction
         int averaged = 0;    // finite values averaged so far
     };
 
     void add(const Series& s, bool pinned, const QString& legend_name);
     void fill(Drawn& drawn, const TraceStore& store, int first);
+    // Appends one value (a gap when it is not finite) at `step`, smoothed when smoothing.
+    void push(Drawn& drawn, int64_t step, double v);
+    // The current run's series from record `first` on: the element's values, or the batch's band.
+    void fillCurrent(int first);
     void fitAxes();
     // Pixel columns the data is decimated to: the axis rect's width.
     int columns() const;
@@ -93,7 +124,15 @@ private:
     bool drawsEveryPoint() const;
     // The data range of the visible graphs on `axis`, positive values only on a log axis.
     bool valueRange(QCPAxis* axis, QCPRange& range) const;
+    // The same over the steps in `keys` only.
+    bool valueRangeIn(QCPAxis* axis, const QCPRange& keys, QCPRange& range) const;
+    // Fits the value axes to `range` of the values (all, or those of the steps shown).
+    void fitValueAxes(bool shown_steps_only);
     void updateCursor();
+    // Legend entries for the series that have values, in their order (an empty branch lists none).
+    void updateLegend();
+    // The name of a column of Copy data: the series, its run and its batch element.
+    QString columnName(const Drawn& drawn) const;
     void updateNonFiniteMarker();
     QString hiddenKey(const Drawn& drawn) const;
     bool visible(const Drawn& drawn) const;
@@ -102,13 +141,18 @@ private:
     std::vector<QCPGraph*> graphs_;
     QSet<QString> hidden_;  // series the user hid from the legend, kept across rebuilds
     QCPItemStraightLine* cursor_;
-    QCPItemText* cursor_label_;
+    QCPItemPixmap* cursor_label_;
+    QStringList cursor_lines_;
     QCPItemStraightLine* non_finite_line_;
     QCPItemText* non_finite_label_;
     QCPItemStraightLine* divergence_;
     QCPItemText* note_;
-    QCheckBox* log_;
-    bool log_scale_ = false;
+    QComboBox* scale_box_;
+    Scale scale_ = Scale::Linear;
+    Band band_ = Band::Element;
+    double symlog_c_[2] = {1, 1};  // the symlog constant of the left and right value axes
+    // Chooses each value axis' symlog constant from the values it shows.
+    void updateSymlogConstants();
     double smoothing_ = 0;
     int64_t view_step_ = 0;
     std::optional<int64_t> non_finite_step_;

@@ -148,6 +148,14 @@ void TokenView::fillSteps(int last) {
             if (const auto& token = records[size_t(i)].token) text += shown_tokens(model, token->input);
         summary_->setText(summary_->text() + tr("\nRead so far: %1").arg(text.replace(QStringLiteral("␣"), QStringLiteral(" "))));
     }
+    // Where the prompt (a recall instance's pairs and queries) ended: later inputs are the model's own.
+    int ended = -1;
+    for (int i = 0; i <= last && ended < 0; ++i)
+        if (records[size_t(i)].token && records[size_t(i)].token->generated) ended = i;
+    if (ended >= 0)
+        summary_->setText(summary_->text() + tr("\nThe %1 ended at step %2: later inputs are the model's own predictions")
+                                                 .arg(model.task_name() == "recall" ? tr("recall instance") : tr("prompt"))
+                                                 .arg(records[size_t(ended)].step - 1));
     const int first = std::max(0, last - kRows + 1);
     steps_->setUpdatesEnabled(false);
     steps_->setRowCount(last >= 0 ? last - first + 1 : 0);
@@ -158,7 +166,15 @@ void TokenView::fillSteps(int last) {
         steps_->setItem(row, 0, item(QString::number(record.step), Qt::AlignRight | Qt::AlignVCenter));
         if (!record.token) continue;
         const TokenPrediction& p = *record.token;
-        steps_->setItem(row, 1, item(shown_tokens(model, p.input)));
+        QTableWidgetItem* input = item(shown_tokens(model, p.input));
+        if (p.generated) {
+            // Generated inputs read apart from the prompt's: grey, the first one marked.
+            input->setForeground(QColor(120, 120, 120));
+            // Short, so the column stays narrow; the summary above says it whole.
+            if (i == ended) input->setText(tr("%1  ← generated").arg(input->text()));
+            input->setToolTip(tr("The model's own prediction, fed back after the prompt ended"));
+        }
+        steps_->setItem(row, 1, input);
         QTableWidgetItem* predicted = item(predictions_text(model, p));
         predicted->setToolTip(predicted->text());
         steps_->setItem(row, 2, predicted);

@@ -223,6 +223,10 @@ std::vector<TokenStep> InputSource::tokens(int64_t t, const RowMatrix& previous_
     return steps;
 }
 
+int64_t InputSource::prompt_length(int n) const {
+    return prompts_.empty() || n < 0 || n >= batch_ ? 0 : int64_t(prompt_of(n).size());
+}
+
 const std::vector<TokenStep>& InputSource::prompt_of(int n) const {
     return prompts_[prompts_.size() == 1 ? 0 : size_t(n)];
 }

@@ -35,6 +35,8 @@ public:
     // The task's answer to step `t` of sequence `n` when it was fed `fed`; -1 where nothing is scored
     // (and past the prompt). A recall query edited into another key asks for that key's value.
     int64_t target(int64_t t, int n, const TokenStep& fed) const;
+    // Token input: the steps of sequence `n`'s prompt (a drawn instance, or the typed text); 0 otherwise.
+    int64_t prompt_length(int n) const;
     // Recall: the (key, value) pairs sequence `n` stored in its first `t` steps.
     std::vector<std::pair<int64_t, int64_t>> stored_pairs(int64_t t, int n) const;
     const std::shared_ptr<const TokenModel>& token_model() const { return token_model_; }

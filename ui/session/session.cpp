@@ -200,6 +200,7 @@ void Session::record_tokens(BatchRecord& record, const std::vector<TokenStep>& f
         prediction.input = fed[size_t(n)];
         prediction.top = top_k(p.row(n), kTopPredictions);
         prediction.target = input_.target(t, n, prediction.input);
+        prediction.generated = t >= input_.prompt_length(n);
         if (prediction.target >= 0) {
             prediction.target_probability = p(n, prediction.target);
             prediction.correct = prediction.top.front().token == prediction.target;
@@ -395,7 +396,10 @@ std::unique_ptr<Session> Session::without_interventions() const {
 }
 
 void Session::check_intervention(const Intervention& intervention, int64_t at) const {
-    check_interventions({intervention});
+    // A refusal names the step the intervention would apply at, not the 0 it holds until applied.
+    Intervention placed = intervention;
+    placed.step = at;
+    check_interventions({placed});
     if (intervention.kind == InterventionKind::CopyFromOriginal && at == 0)
         throw Error("copying a layer's state from the original needs a step taken first");
 }

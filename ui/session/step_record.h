@@ -79,6 +79,8 @@ struct TokenPrediction {
     bool correct = false;          // the target is the most probable token
     // A branch's observed element: p(target) minus the original's at this step; NaN otherwise.
     float target_change = std::numeric_limits<float>::quiet_NaN();
+    // Past the prompt (a recall instance, typed text): the input is the model's own prediction.
+    bool generated = false;
 };
 
 // One step of the batch element the plots show.
