@@ -11,6 +11,7 @@
 #include "session/session.h"
 #include "session/trace_csv.h"
 #include "session/trace_store.h"
+#include "stepscope/error.h"
 
 namespace stepscope::ui {
 
@@ -47,6 +48,7 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     const int64_t observe_from = std::max<int64_t>(0, job.steps - 2 * int64_t(kAttentionWindow));
     std::vector<BatchRecord> chunk;
     for (int64_t t = 0; t < job.steps; ++t) {
+        if (job.interrupted && job.interrupted()) throw Error("interrupted; the folder is as it was");
         if (t == observe_from) session->set_observation(with_spectrum(panel.observation()));
         chunk.push_back(session->advance());
         csv.write(chunk.back());
@@ -60,6 +62,10 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     panel.setViewStep(traces.last_step());
     QStringList names = write_all_plots(panel, folder.stagingFolder(), job.format, job.width, job.height);
     names << QStringLiteral("traces.csv") << QStringLiteral("snapshot.safetensors") << QStringLiteral("session.json");
+    // An earlier export into the folder (another model, another format) leaves none of its files.
+    QStringList set = plot_file_names(panel);
+    set << QStringLiteral("traces.csv") << QStringLiteral("snapshot.safetensors") << QStringLiteral("session.json");
+    folder.replaceSet(set);
     csv.commit();
     session->save_snapshot(folder.stagedPath(QStringLiteral("snapshot.safetensors")), session->current_step());
     write_session_file(folder.stagedPath(QStringLiteral("session.json")), session->spec());

@@ -178,8 +178,16 @@ QStringList write_all_plots(PlotPanel& panel, const QString& directory, const QS
     return written;
 }
 
+QStringList plot_file_names(const PlotPanel& panel) {
+    QStringList names;
+    for (PlotView* view : panel.allPlots())
+        for (const QString& suffix : image_format_suffixes()) names << view->fileStem() + "." + suffix;
+    return names;
+}
+
 QStringList save_all_plots(PlotPanel& panel, const QString& directory, const QString& format, int width, int height) {
     StagedFolder folder(directory);
+    folder.replaceSet(plot_file_names(panel));
     QStringList written;
     for (const QString& name : write_all_plots(panel, folder.stagingFolder(), format, width, height))
         written << folder.finalPath(name);

@@ -48,6 +48,8 @@ public:
     // The plots to export: the four of every run, then the spectrum (singular values recorded),
     // capacity (its quantity drawn) and divergence views when the run has something for them.
     QList<PlotView*> plots() const;
+    // Every plot plots() may list, whether this run has something for it or not.
+    QList<PlotView*> allPlots() const;
     // Brings `page` to the front of the tabs it shares (performance, spectrum, capacity, divergence, pages).
     void showView(QWidget* page);
     // Adds a page that is not a plot (the Intervene panel) to those tabs.

@@ -3,6 +3,7 @@
 
 #include <QByteArray>
 #include <QString>
+#include <QStringList>
 
 namespace stepscope::ui {
 
@@ -29,6 +30,12 @@ public:
     QString stagedPath(const QString& name) const;
     QString finalPath(const QString& name) const;
 
+    // The names an earlier export of the same kind may have left in `directory` (every plot in every
+    // format, the traces, ...): commit() removes those it does not write, so the folder holds one
+    // run's set, never a mix of two. Each is kept until all files are in place, and put back if any
+    // move fails.
+    void replaceSet(const QStringList& names) { set_ = names; }
+
     // Throws stepscope::Error naming the file that could not be moved; `directory` is then as it was.
     void commit();
 
@@ -38,6 +45,7 @@ private:
     QString directory_;
     bool existed_;
     QString staging_;  // emptied once renamed into place
+    QStringList set_;
 
 };
 

@@ -3,7 +3,10 @@
 
 #include <algorithm>
 
+#include "session/checkpoint_store.h"
 #include "stepscope/attention_kind.h"
+#include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 
 namespace stepscope::ui {
 
@@ -57,8 +60,25 @@ void clear_attention(Record& r) {
 
 }  // namespace
 
-void TraceStore::start(const RunInfo& info) {
+std::size_t trace_budget(const ModelConfig& config, int batch) {
+    double limit = 0;
+    try {
+        limit = double(memory_limit());
+    } catch (const Error&) {
+        return kMaxTraceBytes;  // a malformed limit is reported where the run is refused
+    }
+    RunShape run;
+    run.batch = std::max(batch, 1);
+    run.steps = 1;
+    run.state_copies = 2;
+    const double others =
+        estimate_model_bytes(config) + estimate_run_bytes(config, run) + double(checkpoint_budget());
+    return std::size_t(std::clamp(limit - others, 0.0, double(kMaxTraceBytes)));
+}
+
+void TraceStore::start(const RunInfo& info, std::size_t max_bytes) {
     info_ = info;
+    max_bytes_ = max_bytes;
     records_.clear();
     batch_records_.clear();
     attention_kept_from_ = 0;
