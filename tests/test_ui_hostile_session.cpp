@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -221,7 +222,7 @@ private slots:
         write_json(path("contradicts.json"), session);
         VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", path("contradicts.json"), "--out", path("contradicts_out")},
                                            {}, dir_.path()),
-                                   "n_layers is 3");
+                                   "differs from the one asked for");
         QVERIFY(!QFileInfo::exists(path("contradicts_out")));
     }
 
@@ -371,13 +372,34 @@ private slots:
     // clear-head needs a softmax head: refused on linear attention, and the script says so by its exit code.
     void a_refused_scripted_intervention_fails_the_script() {
         write_json(path("script.json"), small_session("linear", 0));
-        const CliResult refused = run_cli({"--session", path("script.json"), "--steps", "2", "--intervene", "clear-head:0:0"},
+        const CliResult refused = run_cli({"--session", path("script.json"), "--steps", "2", "--intervene", "clear-head:0:0",
+                                           "--screenshot", path("refused.png")},
                                           {}, dir_.path());
         QVERIFY2(refused.exit_code == 2, qPrintable(QString::number(refused.exit_code) + refused.stderr_text));
         const CliResult fine = run_cli({"--session", path("script.json"), "--steps", "2", "--intervene", "input:0:1:0.5",
-                                        "--steps", "1"},
+                                        "--steps", "1", "--screenshot", path("fine.png")},
                                        {}, dir_.path());
         QVERIFY2(fine.exit_code == 0, qPrintable(fine.stderr_text));
+        QVERIFY(QFileInfo::exists(path("fine.png")));
+    }
+
+    // --- 11: a full disk -------------------------------------------------------------------------------
+
+    // "libpng error: Write Error" and ".out-55866a0e/outputs.png: Unknown error": two lines naming a
+    // staging folder that was gone. A small tmpfs is a full disk; mounting one needs root.
+    void a_full_disk_is_said_once_naming_the_destination() {
+        const QString disk = path("small_disk");
+        QDir().mkpath(disk);
+        if (::geteuid() != 0 || QProcess::execute("mount", {"-t", "tmpfs", "-o", "size=600k", "tmpfs", disk}) != 0)
+            QSKIP("mounting a small tmpfs needs root");
+        write_json(path("full.json"), small_session("linear", 0));
+        QJsonObject session = small_session("linear", 100);
+        session["batch"] = 10;
+        write_json(path("full.json"), session);
+        const CliResult run = run_cli({"export", "--session", path("full.json"), "--out", disk + "/out"}, {}, dir_.path());
+        QProcess::execute("umount", {disk});
+        VERIFY_REFUSED_IN_ONE_LINE(run, "no space left on device");
+        QVERIFY2(run.stderr_text.contains(disk + "/out/") && !run.stderr_text.contains(".out"), qPrintable(run.stderr_text));
     }
 
     // --- 15, 16: interrupted and absurd exports ---------------------------------------------------------------

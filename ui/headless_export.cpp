@@ -1,6 +1,8 @@
 // The headless export: the GUI's Session, TraceStore, plots and writers, driven synchronously.
 #include "headless_export.h"
 
+#include <QDir>
+
 #include <algorithm>
 
 #include "plots/capacity_plot.h"
@@ -15,9 +17,31 @@
 
 namespace stepscope::ui {
 
+namespace {
+
+QStringList export_into(StagedFolder& folder, const HeadlessExport& job,
+                        const std::function<void(const QString&)>& progress);
+
+}  // namespace
+
 QStringList run_headless_export(const HeadlessExport& job, const std::function<void(const QString&)>& progress) {
     // Staged before stepping, so an unusable folder is named before a long run.
     StagedFolder folder(job.directory);
+    try {
+        return export_into(folder, job, progress);
+    } catch (const Error& e) {
+        // A file that could not be written is named where it was going, not in the staging folder,
+        // which is gone by the time the message is read.
+        QString message = QString::fromStdString(e.what());
+        message.replace(folder.stagingFolder(), QDir::cleanPath(job.directory));
+        throw Error(message.toStdString());
+    }
+}
+
+namespace {
+
+QStringList export_into(StagedFolder& folder, const HeadlessExport& job,
+                        const std::function<void(const QString&)>& progress) {
     SessionSpec spec = job.spec;
     spec.steps = 0;
     auto session = Session::open(spec);
@@ -74,5 +98,7 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     for (const QString& name : names) written << folder.finalPath(name);
     return written;
 }
+
+}  // namespace
 
 }  // namespace stepscope::ui

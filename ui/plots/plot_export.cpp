@@ -1,6 +1,7 @@
 // Writing plots through QCustomPlot's own exporters.
 #include "plots/plot_export.h"
 
+#include <QBuffer>
 #include <QDir>
 #include <QFileInfo>
 #include <QImageWriter>
@@ -57,12 +58,15 @@ void save_image(QCustomPlot* plot, const QString& path, const QByteArray& format
     const int dots_per_meter = int(std::lround(96.0 * scale / 0.0254));
     image.setDotsPerMeterX(dots_per_meter);
     image.setDotsPerMeterY(dots_per_meter);
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly)) throw file_error(path, file.errorString());
-    QImageWriter writer(&file, format);
+    // Encoded in memory, then written: a full disk is then one error of ours, never libpng's own
+    // line on stderr and an "Unknown error".
+    QByteArray bytes;
+    QBuffer buffer(&bytes);
+    buffer.open(QIODevice::WriteOnly);
+    QImageWriter writer(&buffer, format);
     if (format == "jpg") writer.setQuality(92);
     if (!writer.write(image)) throw file_error(path, writer.errorString());
-    if (!file.commit()) throw file_error(path, file.errorString());
+    write_file_atomically(path, bytes);
 }
 
 void save_svg(QCustomPlot* plot, const QString& path, int width, int height, double scale) {
@@ -83,7 +87,7 @@ void save_svg(QCustomPlot* plot, const QString& path, int width, int height, dou
         painter.scale(scale, scale);
         plot->toPainter(&painter, w, h);
     });
-    if (!file.commit()) throw file_error(path, file.errorString());
+    if (!file.commit()) throw file_error(path, QStringLiteral("cannot write (%1)").arg(write_failure(file, path)));
 }
 
 // A PDF is vector: its page is the figure at screen scale, which a viewer enlarges. QCustomPlot

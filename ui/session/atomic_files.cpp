@@ -6,6 +6,7 @@
 #include <QFileInfo>
 #include <QRandomGenerator>
 #include <QSaveFile>
+#include <QStorageInfo>
 
 #include <signal.h>
 #include <unistd.h>
@@ -61,10 +62,18 @@ void remove_abandoned(const QString& folder, const QString& prefix) {
 
 }  // namespace
 
+QString write_failure(const QFileDevice& file, const QString& path) {
+    // Less than a block free: what a full disk leaves.
+    constexpr qint64 kFull = 64 * 1024;
+    const QStorageInfo disk(QFileInfo(path).absolutePath());
+    if (disk.isValid() && disk.bytesAvailable() < kFull) return QStringLiteral("no space left on device");
+    return file.errorString();
+}
+
 void write_file_atomically(const QString& path, const QByteArray& bytes) {
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size() || !file.commit())
-        throw file_error(path, QStringLiteral("cannot write (%1)").arg(file.errorString()));
+        throw file_error(path, QStringLiteral("cannot write (%1)").arg(write_failure(file, path)));
 }
 
 StagedFolder::StagedFolder(const QString& directory)

@@ -2,10 +2,15 @@
 #pragma once
 
 #include <QByteArray>
+#include <QFileDevice>
 #include <QString>
 #include <QStringList>
 
 namespace stepscope::ui {
+
+// Why writing `file` (bound for `path`) failed, in words: "no space left on device" when the file
+// system holding `path` is full (Qt may only say "Unknown error" then), else the file's own error.
+QString write_failure(const QFileDevice& file, const QString& path);
 
 // Writes `bytes` to `path` through QSaveFile: a uniquely named file beside `path`, renamed over
 // it once complete. Throws stepscope::Error naming `path`; then `path` is as it was.
