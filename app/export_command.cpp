@@ -69,8 +69,8 @@ void require_export_fits(const ui::SessionSpec& spec, int64_t steps, const QStri
     require_work(estimate_step_work(config, run), "exporting " + std::to_string(steps) + " steps");
     // traces.csv: a row per step and batch element, at least 8 characters a value.
     const double modules = config.kind == ModelKind::Decoder ? 2 : 1;
-    const double trace_bytes = double(steps) * double(spec.batch) *
-                               8.0 * (double(config.d_model()) + 2.0 * config.n_layers * config.n_heads * modules + 8);
+    const double trace_bytes = double(steps) * double(spec.batch) * 8.0 *
+                               (double(config.d_model()) + 2.0 * config.n_layers * config.n_heads * modules + 8);
     QString existing = QFileInfo(out).absoluteFilePath();
     while (!QFileInfo::exists(existing) && QFileInfo(existing).dir().absolutePath() != existing)
         existing = QFileInfo(existing).dir().absolutePath();

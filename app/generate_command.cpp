@@ -51,7 +51,8 @@ int generate_text(const cli::Arguments& args) {
     std::vector<int64_t> generated;
     try {
         cli::Progress progress("generate");
-        generated = generate(*model, prompt, options, [&progress](int64_t done, int64_t total) { progress(done, total); });
+        generated =
+            generate(*model, prompt, options, [&progress](int64_t done, int64_t total) { progress(done, total); });
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }

@@ -46,8 +46,10 @@ public:
         qputenv("STEPSCOPE_MAX_MEMORY", value);
     }
     ~LimitScope() {
-        if (had_) qputenv("STEPSCOPE_MAX_MEMORY", previous_);
-        else qunsetenv("STEPSCOPE_MAX_MEMORY");
+        if (had_)
+            qputenv("STEPSCOPE_MAX_MEMORY", previous_);
+        else
+            qunsetenv("STEPSCOPE_MAX_MEMORY");
     }
 
 private:
@@ -183,7 +185,8 @@ private slots:
         int steps = 0;
         const QString message =
             error_of([&] { evaluate_stored(*TokenModel::from_file(file), [&](int64_t, int64_t) { ++steps; }); });
-        QVERIFY2(message.contains("evaluation group 4") && message.contains("outside the vocabulary"), qPrintable(message));
+        QVERIFY2(message.contains("evaluation group 4") && message.contains("outside the vocabulary"),
+                 qPrintable(message));
         QCOMPARE(steps, 0);
     }
 
@@ -191,7 +194,8 @@ private slots:
 
     void recall_queries_are_bounded() {
         for (const double queries : {1e7, 1e12}) {
-            const SafetensorsFile file = with_task(recall_, [&](nlohmann::json& t) { t["queries"] = int64_t(queries); });
+            const SafetensorsFile file =
+                with_task(recall_, [&](nlohmann::json& t) { t["queries"] = int64_t(queries); });
             const auto model = TokenModel::from_file(file);
             QElapsedTimer timer;
             timer.start();
@@ -200,7 +204,8 @@ private slots:
             QVERIFY(timer.elapsed() < 2000);
         }
         // The largest allowed layout is counted before it is drawn.
-        const auto model = TokenModel::from_file(with_task(recall_, [](nlohmann::json& t) { t["queries"] = kMaxRecallQueries; }));
+        const auto model =
+            TokenModel::from_file(with_task(recall_, [](nlohmann::json& t) { t["queries"] = kMaxRecallQueries; }));
         QVERIFY(estimate_recall_instance_bytes(*model, 8) >= double(kMaxRecallQueries) * kRecallStepBytes);
     }
 
@@ -270,15 +275,17 @@ private slots:
         QVERIFY2(duplicate.contains("repeats the token") && clean_line(duplicate), qPrintable(duplicate.left(300)));
         const auto model = TokenModel::from_file(recall_);
         const QString unknown = error_of([&] { model->tokenize("k3+" + hostile); });
-        QVERIFY2(unknown.contains("not in the model's vocabulary") && clean_line(unknown), qPrintable(unknown.left(300)));
+        QVERIFY2(unknown.contains("not in the model's vocabulary") && clean_line(unknown),
+                 qPrintable(unknown.left(300)));
 
         const QString text_model = QString::fromStdString(demo_path("text_linear.safetensors"));
-        const CliResult steps = run_stepscope({"generate", "--model", text_model, "--prompt", "a", "--steps",
-                                               QString::fromStdString(hostile)});
+        const CliResult steps = run_stepscope(
+            {"generate", "--model", text_model, "--prompt", "a", "--steps", QString::fromStdString(hostile)});
         QCOMPARE(steps.exit_code, 2);
         QVERIFY2(clean_line(steps.stderr_text), qPrintable(steps.stderr_text.left(300)));
-        const CliResult prompt = run_stepscope({"generate", "--model", QString::fromStdString(demo_path("recall_linear.safetensors")),
-                                                "--prompt", QString::fromStdString(hostile), "--steps", "1"});
+        const CliResult prompt =
+            run_stepscope({"generate", "--model", QString::fromStdString(demo_path("recall_linear.safetensors")),
+                           "--prompt", QString::fromStdString(hostile), "--steps", "1"});
         QCOMPARE(prompt.exit_code, 2);
         QVERIFY2(clean_line(prompt.stderr_text), qPrintable(prompt.stderr_text.left(300)));
         const CliResult option = run_stepscope({"eval", QString::fromStdString("--" + hostile)});
@@ -308,14 +315,16 @@ private slots:
     void task_fields_of_the_wrong_type_are_named() {
         const auto metric = with_task(recall_, [](nlohmann::json& t) { t["metric"] = 7; });
         const QString message = error_of([&] { evaluate_stored(*TokenModel::from_file(metric)); });
-        QVERIFY2(message.contains("metric must be a string") && !message.contains("json.exception"), qPrintable(message));
+        QVERIFY2(message.contains("metric must be a string") && !message.contains("json.exception"),
+                 qPrintable(message));
         const auto groups = with_task(recall_, [](nlohmann::json& t) { t["groups"] = 5; });
         QCOMPARE(evaluate_stored(*TokenModel::from_file(groups)).groups.front().name, std::string("0"));
         const QString model = path("metric.safetensors");
         write_safetensors(model.toStdString(), metric);
         const CliResult run = run_stepscope({"eval", "--model", model});
         QCOMPARE(run.exit_code, 2);
-        QVERIFY2(!run.stderr_text.contains("json.exception") && clean_line(run.stderr_text), qPrintable(run.stderr_text));
+        QVERIFY2(!run.stderr_text.contains("json.exception") && clean_line(run.stderr_text),
+                 qPrintable(run.stderr_text));
     }
 
     // The path is printed with U+FFFD for its bad byte, not refused.
@@ -381,16 +390,21 @@ private slots:
             QVERIFY2(message.contains(clue) && clean_line(message), qPrintable(clue + ": " + message));
         };
         refused([](SafetensorsFile& f) { f.metadata["step"] = "3"; }, "holds 10 steps");
-        refused([](SafetensorsFile& f) {
-            for (const char* part : {"state.0.0", "state.0.1"}) {
-                Tensor& t = f.tensors[part];
-                t.shape[2] = 0;
-                t.values.clear();
-            }
-        }, "holds 0 steps");
+        refused(
+            [](SafetensorsFile& f) {
+                for (const char* part : {"state.0.0", "state.0.1"}) {
+                    Tensor& t = f.tensors[part];
+                    t.shape[2] = 0;
+                    t.values.clear();
+                }
+            },
+            "holds 0 steps");
         refused([](SafetensorsFile& f) { f.tensors["state.1.0"].values[5] = std::nanf(""); }, "not finite");
-        refused([](SafetensorsFile& f) { f.tensors["state.7.starts"] = Tensor::i64({2, 2}, {0, 0, 0, 0}); },
-                "state.7.starts");
+        refused(
+            [](SafetensorsFile& f) {
+                f.tensors["state.7.starts"] = Tensor::i64({2, 2}, {0, 0, 0, 0});
+            },
+            "state.7.starts");
     }
 };
 

@@ -56,8 +56,8 @@ class SessionThreadsTest : public QObject {
     Checkpoint state_at(int64_t step) {
         Checkpoint result;
         SessionWorker* worker = worker_;
-        QMetaObject::invokeMethod(worker_, [worker, step, &result] { result = worker->stateAt(step); },
-                                  Qt::BlockingQueuedConnection);
+        QMetaObject::invokeMethod(
+            worker_, [worker, step, &result] { result = worker->stateAt(step); }, Qt::BlockingQueuedConnection);
         return result;
     }
 

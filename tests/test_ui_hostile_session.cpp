@@ -12,10 +12,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <unistd.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "gui_script.h"
 #include "session/input_source.h"
@@ -45,8 +45,10 @@ public:
         qputenv("STEPSCOPE_MAX_MEMORY", value);
     }
     ~LimitScope() {
-        if (had_) qputenv("STEPSCOPE_MAX_MEMORY", previous_);
-        else qunsetenv("STEPSCOPE_MAX_MEMORY");
+        if (had_)
+            qputenv("STEPSCOPE_MAX_MEMORY", previous_);
+        else
+            qunsetenv("STEPSCOPE_MAX_MEMORY");
     }
 
 private:
@@ -92,15 +94,15 @@ CliResult run_cli(const QStringList& arguments, const QByteArray& limit, const Q
 }
 
 // Exit code 2 and exactly one line on stderr holding `clue`, without the terminal's escape character.
-#define VERIFY_REFUSED_IN_ONE_LINE(result, clue)                                                  \
-    do {                                                                                          \
-        const CliResult& r_ = (result);                                                           \
-        QVERIFY2(r_.exit_code == 2, qPrintable(QString::number(r_.exit_code) + r_.stderr_text));  \
-        QVERIFY2(r_.stderr_text.endsWith('\n') && r_.stderr_text.count('\n') == 1,                \
-                 qPrintable("not one line: " + r_.stderr_text.left(500)));                        \
-        QVERIFY2(r_.stderr_text.contains(clue), qPrintable(r_.stderr_text.left(500)));            \
-        QVERIFY2(r_.stderr_text.size() < 600 && !r_.stderr_text.contains(QChar(0x1b)),            \
-                 qPrintable(r_.stderr_text.left(500)));                                           \
+#define VERIFY_REFUSED_IN_ONE_LINE(result, clue)                                                 \
+    do {                                                                                         \
+        const CliResult& r_ = (result);                                                          \
+        QVERIFY2(r_.exit_code == 2, qPrintable(QString::number(r_.exit_code) + r_.stderr_text)); \
+        QVERIFY2(r_.stderr_text.endsWith('\n') && r_.stderr_text.count('\n') == 1,               \
+                 qPrintable("not one line: " + r_.stderr_text.left(500)));                       \
+        QVERIFY2(r_.stderr_text.contains(clue), qPrintable(r_.stderr_text.left(500)));           \
+        QVERIFY2(r_.stderr_text.size() < 600 && !r_.stderr_text.contains(QChar(0x1b)),           \
+                 qPrintable(r_.stderr_text.left(500)));                                          \
     } while (0)
 
 void write_file(const QString& path, const QByteArray& bytes) {
@@ -116,15 +118,15 @@ void write_json(const QString& path, const QJsonObject& object) {
 // The recall demo's session with a drawn instance.
 QJsonObject recall_session(const QString& weights, int steps = 4) {
     const auto model = TokenModel::load(weights.toStdString());
-    return QJsonObject{{"format", "stepscope-session"},
-                       {"version", 1},
-                       {"config", QJsonDocument::fromJson(QByteArray::fromStdString(
-                                                              config_to_json(model->transformer().config())))
-                                      .object()},
-                       {"weights", QJsonObject{{"path", weights}}},
-                       {"input", QJsonObject{{"source", "tokens"}, {"pairs", 8}, {"seed", 1}}},
-                       {"batch", 1},
-                       {"steps", steps}};
+    return QJsonObject{
+        {"format", "stepscope-session"},
+        {"version", 1},
+        {"config",
+         QJsonDocument::fromJson(QByteArray::fromStdString(config_to_json(model->transformer().config()))).object()},
+        {"weights", QJsonObject{{"path", weights}}},
+        {"input", QJsonObject{{"source", "tokens"}, {"pairs", 8}, {"seed", 1}}},
+        {"batch", 1},
+        {"steps", steps}};
 }
 
 QJsonObject small_session(const std::string& attention, int steps) {
@@ -165,7 +167,8 @@ private slots:
     void hostile_recall_layouts_are_refused_by_export_in_seconds() {
         SafetensorsFile file = read_safetensors(demo_path("recall_linear.safetensors"));
         for (const auto& [name, task] : std::vector<std::pair<QString, std::string>>{
-                 {"queries", R"({"name": "recall", "keys": 128, "values": 128, "null": 256, "queries": 1000000000000})"},
+                 {"queries",
+                  R"({"name": "recall", "keys": 128, "values": 128, "null": 256, "queries": 1000000000000})"},
                  {"overflow", R"({"name": "recall", "keys": 134217728, "values": 9223372036720558080, "null": 256,
                                  "queries": 16})"}}) {
             file.metadata["task"] = task;
@@ -187,7 +190,8 @@ private slots:
     void intervention_text_is_quoted_and_cut() {
         const QString hostile = QString(QChar(0x1b)) + "[31m" + QString(3000, 'z');
         for (const QJsonObject& intervention :
-             {QJsonObject{{"kind", hostile}, {"step", 0}}, QJsonObject{{"kind", "clear-layer"}, {"step", 0}, {hostile, 1}},
+             {QJsonObject{{"kind", hostile}, {"step", 0}},
+              QJsonObject{{"kind", "clear-layer"}, {"step", 0}, {hostile, 1}},
               QJsonObject{{"kind", "ablate-head"}, {"step", 0}, {"layer", 0}, {"head", 0}, {"role", hostile}}}) {
             QJsonObject session = small_session("linear", 2);
             session["interventions"] = QJsonArray{intervention};
@@ -204,7 +208,8 @@ private slots:
         spec.input.kind = ui::InputKind::File;
         spec.input.path = path(hostile + ".csv");
         const QString missing = error_of([&] { ui::InputSource source(spec, spec.config); });
-        QVERIFY2(!missing.isEmpty() && missing.size() < 400 && !missing.contains(QChar(0x1b)), qPrintable(missing.left(400)));
+        QVERIFY2(!missing.isEmpty() && missing.size() < 400 && !missing.contains(QChar(0x1b)),
+                 qPrintable(missing.left(400)));
     }
 
     // --- 4: the session's config against its weights file ----------------------------------------
@@ -220,7 +225,8 @@ private slots:
         config["precision"] = "q8";
         session["config"] = config;
         write_json(path("contradicts.json"), session);
-        VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", path("contradicts.json"), "--out", path("contradicts_out")},
+        VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", path("contradicts.json"), "--out",
+                                            path("contradicts_out")},
                                            {}, dir_.path()),
                                    "differs from the one asked for");
         QVERIFY(!QFileInfo::exists(path("contradicts_out")));
@@ -240,7 +246,8 @@ private slots:
         QCOMPARE(run->info().model->config().precision, std::string("bf16"));
         run->advance();
         write_json(path("bf16.json"), session);
-        const CliResult exported = run_cli({"export", "--session", path("bf16.json"), "--out", path("bf16_out")}, {}, dir_.path());
+        const CliResult exported =
+            run_cli({"export", "--session", path("bf16.json"), "--out", path("bf16_out")}, {}, dir_.path());
         QVERIFY2(exported.exit_code == 0, qPrintable(exported.stderr_text));
         const ui::SessionSpec written = ui::session_from_file(path("bf16_out/session.json"));
         QCOMPARE(written.config.precision, std::string("bf16"));
@@ -271,8 +278,10 @@ private slots:
         write_json(path("empty.json"), small_session("linear", 0));
         const CliResult baseline =
             run_cli({"export", "--session", path("empty.json"), "--out", path("baseline_out")}, "2G", dir_.path());
-        QVERIFY2(run.peak_bytes < baseline.peak_bytes + 150e6,
-                 qPrintable(QString("peak %1 MB, an empty run %2 MB").arg(run.peak_bytes / 1e6).arg(baseline.peak_bytes / 1e6)));
+        QVERIFY2(
+            run.peak_bytes < baseline.peak_bytes + 150e6,
+            qPrintable(
+                QString("peak %1 MB, an empty run %2 MB").arg(run.peak_bytes / 1e6).arg(baseline.peak_bytes / 1e6)));
     }
 
     void csv_batches_are_bounded_and_cr_lines_read() {
@@ -337,7 +346,8 @@ private slots:
         QVERIFY(run_cli({"export", "--session", path("linear.json"), "--out", out}, {}, dir_.path()).exit_code == 0);
         QVERIFY(QFileInfo::exists(out + "/spectrum.png") && QFileInfo::exists(out + "/capacity.png"));
         write_file(out + "/notes.txt", "mine");
-        const CliResult svg = run_cli({"export", "--session", path("full.json"), "--out", out, "--format", "svg"}, {}, dir_.path());
+        const CliResult svg =
+            run_cli({"export", "--session", path("full.json"), "--out", out, "--format", "svg"}, {}, dir_.path());
         QVERIFY2(svg.exit_code == 0, qPrintable(svg.stderr_text));
         const QStringList files = QDir(out).entryList(QDir::Files | QDir::Hidden);
         QVERIFY2(!files.contains("spectrum.png") && !files.contains("capacity.png") && !files.contains("outputs.png"),
@@ -349,10 +359,13 @@ private slots:
     // --- 9, 12: numbers and scripted actions ---------------------------------------------------------------
 
     void float32_values_are_checked_as_float32() {
-        for (const auto& [kind, key] : std::vector<std::pair<QString, QString>>{{"edit-input", "value"}, {"scale-head", "factor"}}) {
+        for (const auto& [kind, key] :
+             std::vector<std::pair<QString, QString>>{{"edit-input", "value"}, {"scale-head", "factor"}}) {
             QJsonObject intervention{{"kind", kind}, {"step", 0}};
-            if (kind == "edit-input") intervention = QJsonObject{{"kind", kind}, {"step", 0}, {"element", 0}, {"index", 0}};
-            else intervention = QJsonObject{{"kind", kind}, {"step", 0}, {"layer", 0}, {"head", 0}};
+            if (kind == "edit-input")
+                intervention = QJsonObject{{"kind", kind}, {"step", 0}, {"element", 0}, {"index", 0}};
+            else
+                intervention = QJsonObject{{"kind", kind}, {"step", 0}, {"layer", 0}, {"head", 0}};
             for (const double value : {1e39, 1e308}) {
                 intervention[key] = value;
                 QJsonObject session = small_session("linear", 2);
@@ -372,12 +385,12 @@ private slots:
     // clear-head needs a softmax head: refused on linear attention, and the script says so by its exit code.
     void a_refused_scripted_intervention_fails_the_script() {
         write_json(path("script.json"), small_session("linear", 0));
-        const CliResult refused = run_cli({"--session", path("script.json"), "--steps", "2", "--intervene", "clear-head:0:0",
-                                           "--screenshot", path("refused.png")},
+        const CliResult refused = run_cli({"--session", path("script.json"), "--steps", "2", "--intervene",
+                                           "clear-head:0:0", "--screenshot", path("refused.png")},
                                           {}, dir_.path());
         QVERIFY2(refused.exit_code == 2, qPrintable(QString::number(refused.exit_code) + refused.stderr_text));
-        const CliResult fine = run_cli({"--session", path("script.json"), "--steps", "2", "--intervene", "input:0:1:0.5",
-                                        "--steps", "1", "--screenshot", path("fine.png")},
+        const CliResult fine = run_cli({"--session", path("script.json"), "--steps", "2", "--intervene",
+                                        "input:0:1:0.5", "--steps", "1", "--screenshot", path("fine.png")},
                                        {}, dir_.path());
         QVERIFY2(fine.exit_code == 0, qPrintable(fine.stderr_text));
         QVERIFY(QFileInfo::exists(path("fine.png")));
@@ -396,10 +409,12 @@ private slots:
         QJsonObject session = small_session("linear", 100);
         session["batch"] = 10;
         write_json(path("full.json"), session);
-        const CliResult run = run_cli({"export", "--session", path("full.json"), "--out", disk + "/out"}, {}, dir_.path());
+        const CliResult run =
+            run_cli({"export", "--session", path("full.json"), "--out", disk + "/out"}, {}, dir_.path());
         QProcess::execute("umount", {disk});
         VERIFY_REFUSED_IN_ONE_LINE(run, "no space left on device");
-        QVERIFY2(run.stderr_text.contains(disk + "/out/") && !run.stderr_text.contains(".out"), qPrintable(run.stderr_text));
+        QVERIFY2(run.stderr_text.contains(disk + "/out/") && !run.stderr_text.contains(".out"),
+                 qPrintable(run.stderr_text));
     }
 
     // --- 15, 16: interrupted and absurd exports ---------------------------------------------------------------
@@ -414,7 +429,8 @@ private slots:
         QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
         environment.insert("QT_QPA_PLATFORM", "offscreen");
         process.setProcessEnvironment(environment);
-        process.start(STEPSCOPE_BINARY, {"export", "--session", path("long.json"), "--steps", "10000000", "--out", out});
+        process.start(STEPSCOPE_BINARY,
+                      {"export", "--session", path("long.json"), "--steps", "10000000", "--out", out});
         QVERIFY(process.waitForStarted());
         // Stepping has begun once the staging folder exists (and the abandoned one is gone).
         QVERIFY(QTest::qWaitFor(
@@ -437,8 +453,8 @@ private slots:
         write_json(path("absurd.json"), session);
         QElapsedTimer timer;
         timer.start();
-        VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", path("absurd.json"), "--out", path("absurd_out")}, {},
-                                           dir_.path()),
+        VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", path("absurd.json"), "--out", path("absurd_out")},
+                                           {}, dir_.path()),
                                    "refused: exporting 1000000000 steps");
         QVERIFY(timer.elapsed() < 10000);
         QVERIFY(!QFileInfo::exists(path("absurd_out")));

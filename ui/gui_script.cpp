@@ -65,7 +65,8 @@ GuiAction parse_intervention(const QString& text) {
         const int element = parts.value(1).toInt(&ok);
         const QString tokens = text.section(':', 2);
         if (!ok || element < 0 || tokens.isEmpty())
-            throw usage(QStringLiteral("--intervene token:N:TEXT needs a batch element and a step, got %1").arg(quoted(text)));
+            throw usage(
+                QStringLiteral("--intervene token:N:TEXT needs a batch element and a step, got %1").arg(quoted(text)));
         GuiAction action;
         action.kind = GuiAction::Kind::Intervene;
         action.intervention.kind = InterventionKind::EditToken;
@@ -87,9 +88,10 @@ GuiAction parse_intervention(const QString& text) {
         const bool whole = i < 3 || (what != "scale" && what != "input");
         if (!ok || !std::isfinite(static_cast<float>(number)) ||
             (whole && (number < 0 || number != std::floor(number) || number > 1e6)))
-            throw usage(QStringLiteral("--intervene %1: %2 is not a %3")
-                            .arg(quoted(text), quoted(parts[i]),
-                                 whole ? QStringLiteral("whole number from 0") : QStringLiteral("finite float32 number")));
+            throw usage(
+                QStringLiteral("--intervene %1: %2 is not a %3")
+                    .arg(quoted(text), quoted(parts[i]),
+                         whole ? QStringLiteral("whole number from 0") : QStringLiteral("finite float32 number")));
         numbers.push_back(number);
     }
     GuiAction action;
@@ -210,10 +212,11 @@ GuiScript::GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool qu
             QTimer::singleShot(0, this, &GuiScript::next);
         }
     });
-    connect(window_->controller(), &SessionController::failed, this, [this](const QString& context, const QString& message) {
-        std::fprintf(stderr, "stepscope: %s: %s\n", qPrintable(context), qPrintable(message));
-        if (intervening_) refused_ = true;
-    });
+    connect(window_->controller(), &SessionController::failed, this,
+            [this](const QString& context, const QString& message) {
+                std::fprintf(stderr, "stepscope: %s: %s\n", qPrintable(context), qPrintable(message));
+                if (intervening_) refused_ = true;
+            });
 }
 
 void GuiScript::start() {

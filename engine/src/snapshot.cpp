@@ -163,7 +163,8 @@ State restore_snapshot(const Model& model, const SafetensorsFile& file, Snapshot
         if (state.step == 0) continue;
         for (const float value : tensor.values)
             if (!std::isfinite(value))
-                throw Error("snapshot tensor " + quote_text(name) + " holds a value that is not finite (NaN or infinity)");
+                throw Error("snapshot tensor " + quote_text(name) +
+                            " holds a value that is not finite (NaN or infinity)");
     }
     if (info) {
         info->extra = file.metadata;

@@ -8,9 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "parameters.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
-#include "parameters.h"
 
 namespace stepscope {
 
@@ -116,8 +116,8 @@ std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& f
     model->readout_bias_ = Vector::Zero(vocabulary_size);
     if (const auto bias = file.tensors.find("readout.bias"); bias != file.tensors.end()) {
         if (bias->second.dtype == DType::I64 || bias->second.shape != std::vector<int64_t>{vocabulary_size})
-            throw Error("tensor 'readout.bias' is " + std::string(dtype_name(bias->second.dtype)) +
-                        " of shape " + bias->second.shape_string() + ", expected F32 or BF16 of shape (" +
+            throw Error("tensor 'readout.bias' is " + std::string(dtype_name(bias->second.dtype)) + " of shape " +
+                        bias->second.shape_string() + ", expected F32 or BF16 of shape (" +
                         std::to_string(vocabulary_size) + ")");
         model->readout_bias_ = vector_of(bias->second);
     }

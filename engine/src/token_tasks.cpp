@@ -100,7 +100,8 @@ GroupScore score_group(const TokenModel& model, const Group& g, bool accuracy, d
         for (int64_t t = 0; t < g.steps; ++t) {
             for (int64_t i = 0; i < count; ++i)
                 for (int64_t s = 0; s < g.width; ++s)
-                    step_tokens[size_t(i)][size_t(s)] = g.tokens->integers[size_t(((first + i) * g.steps + t) * g.width + s)];
+                    step_tokens[size_t(i)][size_t(s)] =
+                        g.tokens->integers[size_t(((first + i) * g.steps + t) * g.width + s)];
             model.step(step_tokens, state, logits);
             for (int64_t i = 0; i < count; ++i) {
                 const int64_t target = g.targets->integers[size_t((first + i) * g.steps + t)];
@@ -286,8 +287,8 @@ Evaluation evaluate_stored(const TokenModel& model, const EvaluationProgress& pr
     result.metric = task.value("metric", "");
     if (result.metric != "accuracy" && result.metric != "bits_per_character")
         throw Error("the task's metric is '" + result.metric + "', not accuracy or bits_per_character");
-    const nlohmann::json names = task.contains("groups") && task["groups"].is_array() ? task["groups"]
-                                                                                       : nlohmann::json::array();
+    const nlohmann::json names =
+        task.contains("groups") && task["groups"].is_array() ? task["groups"] : nlohmann::json::array();
     // Every group is checked, sized against the memory limit and its work counted before any is stepped.
     std::vector<Group> groups;
     std::vector<int64_t> slices;
@@ -307,8 +308,8 @@ Evaluation evaluate_stored(const TokenModel& model, const EvaluationProgress& pr
     int64_t done = 0;
     for (size_t g = 0; g < groups.size(); ++g) {
         double sum = 0;
-        GroupScore group = score_group(model, groups[g], result.metric == "accuracy", sum, progress, done, total_steps,
-                                       slices[g]);
+        GroupScore group =
+            score_group(model, groups[g], result.metric == "accuracy", sum, progress, done, total_steps, slices[g]);
         group.name = g < names.size() && names[g].is_string() ? names[g].get<std::string>() : std::to_string(g);
         group.value = group.scored ? sum / double(group.scored) : 0.0;
         result.examples += group.examples;
@@ -337,7 +338,8 @@ std::vector<int64_t> generate(const TokenModel& model, const std::vector<TokenSt
     run.steps = fed + 1;
     require_work(estimate_step_work(model.transformer().config(), run),
                  "generating " + std::to_string(options.steps) + " tokens");
-    require_memory(estimate_model_bytes(model.transformer().config()) + estimate_run_bytes(model.transformer().config(), run),
+    require_memory(estimate_model_bytes(model.transformer().config()) +
+                       estimate_run_bytes(model.transformer().config(), run),
                    "generating " + std::to_string(options.steps) + " tokens");
     std::mt19937_64 random(options.seed);
     State state = model.transformer().new_state();

@@ -32,7 +32,8 @@ std::string write_model(stepscope::fuzz::ScratchFile& scratch) {
     file.tensors["readout.weight"] = stepscope::Tensor::f32({9, 4}, rows);
     file.metadata["config"] = stepscope::config_to_json(config);
     file.metadata["vocabulary"] = R"(["k0","k1","k2","k3","v0","v1","v2","v3","?"])";
-    file.metadata["task"] = R"({"name": "recall", "keys": 4, "values": 4, "null": 8, "queries": 2, "metric": "accuracy"})";
+    file.metadata["task"] =
+        R"({"name": "recall", "keys": 4, "values": 4, "null": 8, "queries": 2, "metric": "accuracy"})";
     const std::string path = scratch.hold(nullptr, 0);
     stepscope::write_safetensors(path, file);
     return path;

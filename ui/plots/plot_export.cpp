@@ -1,6 +1,7 @@
 // Writing plots through QCustomPlot's own exporters.
 #include "plots/plot_export.h"
 
+#include <qcustomplot.h>
 #include <QBuffer>
 #include <QDir>
 #include <QFileInfo>
@@ -8,7 +9,6 @@
 #include <QSaveFile>
 #include <QSvgGenerator>
 #include <QTemporaryFile>
-#include <qcustomplot.h>
 
 #include <algorithm>
 #include <cmath>

@@ -40,8 +40,8 @@ void keep_copy(const fs::path& file, const fs::path& copy) {
 // The process id lets a later export tell a staging folder abandoned by a killed process from a live one.
 QString create_unique_folder(const QString& prefix) {
     for (int attempt = 0; attempt < 64; ++attempt) {
-        const QString name = prefix + QString::number(::getpid()) + "-" +
-                             QString::number(QRandomGenerator::global()->generate(), 16);
+        const QString name =
+            prefix + QString::number(::getpid()) + "-" + QString::number(QRandomGenerator::global()->generate(), 16);
         if (QDir().mkdir(name)) return name;
     }
     return {};
@@ -84,7 +84,8 @@ StagedFolder::StagedFolder(const QString& directory)
         throw file_error(directory_, QStringLiteral("cannot create the folder"));
     // Inside an existing folder, or beside a new one; what an earlier, killed export left there goes first.
     const QString parent = existed_ ? directory_ : folder.absolutePath();
-    const QString prefix = existed_ ? QStringLiteral(".stepscope-export-") : "." + folder.fileName() + ".stepscope-export-";
+    const QString prefix =
+        existed_ ? QStringLiteral(".stepscope-export-") : "." + folder.fileName() + ".stepscope-export-";
     remove_abandoned(parent, prefix);
     staging_ = create_unique_folder(parent + "/" + prefix);
     if (staging_.isEmpty()) throw file_error(directory_, QStringLiteral("cannot create the folder"));
@@ -145,8 +146,10 @@ void StagedFolder::replaceFiles() {
     } catch (const fs::filesystem_error& e) {
         for (auto move = moved.rbegin(); move != moved.rend(); ++move) {
             std::error_code ignored;
-            if (move->removed) fs::rename(move->backup, move->target, ignored);
-            else if (move->backup.empty()) fs::remove(move->target, ignored);
+            if (move->removed)
+                fs::rename(move->backup, move->target, ignored);
+            else if (move->backup.empty())
+                fs::remove(move->target, ignored);
             else fs::rename(move->backup, move->target, ignored);
         }
         throw file_error(current, QStringLiteral("cannot be replaced (%1); the folder keeps its previous files")

@@ -51,7 +51,6 @@ private:
     bool existed_;
     QString staging_;  // emptied once renamed into place
     QStringList set_;
-
 };
 
 }  // namespace stepscope::ui

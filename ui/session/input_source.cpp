@@ -91,7 +91,8 @@ std::vector<float> read_csv(const QString& path, int width, int64_t& steps, int&
             end_cell();
             if (!numeric) {
                 if (columns >= 0 || steps != 0)
-                    throw file_error(path, QStringLiteral("line %1 has a value that is not a finite number").arg(line_number));
+                    throw file_error(
+                        path, QStringLiteral("line %1 has a value that is not a finite number").arg(line_number));
             } else {
                 if (columns < 0) {
                     columns = static_cast<long>(row.size());
@@ -140,8 +141,10 @@ std::vector<float> read_csv(const QString& path, int width, int64_t& steps, int&
             } else if (numeric) {
                 if (c != ' ' && c != '\t') line_has_text = true;
                 // A cell too long for a number is not one; the rest of the line need not be kept.
-                if (cell.size() < kMaxCsvCell) cell += c;
-                else numeric = false;
+                if (cell.size() < kMaxCsvCell)
+                    cell += c;
+                else
+                    numeric = false;
             }
         }
     }

@@ -151,7 +151,8 @@ std::vector<Intervention> interventions_from_json(const QJsonValue& value) {
         if (has_head(v.kind)) allowed.insert({"head", "role"});
         if (v.kind == InterventionKind::ScaleHead) allowed.insert("factor");
         for (auto it = o.begin(); it != o.end(); ++it)
-            if (!allowed.count(it.key())) throw bad(i, it.key(), QStringLiteral("is unknown for kind %1").arg(quoted(kind)));
+            if (!allowed.count(it.key()))
+                throw bad(i, it.key(), QStringLiteral("is unknown for kind %1").arg(quoted(kind)));
         for (const QString& key : allowed)
             if (key != "role" && !o.contains(key)) throw bad(i, key, QStringLiteral("is missing"));
         v.step = whole(o, "step", i, 1e9);
@@ -160,7 +161,8 @@ std::vector<Intervention> interventions_from_json(const QJsonValue& value) {
         if (o.contains("role")) {
             const QString role = o.value("role").toString();
             if (role == "cross") v.role = AttentionRole::Cross;
-            else if (role != "self") throw bad(i, "role", QStringLiteral("is %1, not one of: self, cross").arg(quoted(role)));
+            else if (role != "self")
+                throw bad(i, "role", QStringLiteral("is %1, not one of: self, cross").arg(quoted(role)));
         }
         if (allowed.count("factor")) v.factor = finite(o, "factor", i);
         if (allowed.count("element")) v.element = int(whole(o, "element", i, 1e6));

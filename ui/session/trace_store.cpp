@@ -71,8 +71,7 @@ std::size_t trace_budget(const ModelConfig& config, int batch) {
     run.batch = std::max(batch, 1);
     run.steps = 1;
     run.state_copies = 2;
-    const double others =
-        estimate_model_bytes(config) + estimate_run_bytes(config, run) + double(checkpoint_budget());
+    const double others = estimate_model_bytes(config) + estimate_run_bytes(config, run) + double(checkpoint_budget());
     return std::size_t(std::clamp(limit - others, 0.0, double(kMaxTraceBytes)));
 }
 
