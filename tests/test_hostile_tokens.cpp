@@ -258,8 +258,15 @@ private slots:
         QCOMPARE(total, int64_t(100 * (20 + 24 + 32 + 48 + 80)));
         const auto text = TokenModel::load(demo_path("text_linear.safetensors"));
         int calls = 0;
-        generate(*text, text->tokenize("This"), {10, 0, 0}, [&](int64_t, int64_t) { ++calls; });
+        int64_t generated = 0, steps = 0;
+        generate(*text, text->tokenize("This"), {10, 0, 0}, [&](int64_t done, int64_t of) {
+            ++calls;
+            generated = done;
+            steps = of;
+        });
         QCOMPARE(calls, 3 + 10);
+        QCOMPARE(generated, steps);
+        QCOMPARE(steps, int64_t(3 + 10));
     }
 
     // --- 3: untrusted text ------------------------------------------------------------------------

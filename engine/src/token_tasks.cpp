@@ -344,7 +344,7 @@ std::vector<int64_t> generate(const TokenModel& model, const std::vector<TokenSt
     std::mt19937_64 random(options.seed);
     State state = model.transformer().new_state();
     RowMatrix logits;
-    const int64_t total = fed + 1;
+    const int64_t total = fed;  // the steps fed: the prompt, then each token but the last
     for (size_t t = 0; t + 1 < prompt.size(); ++t) {
         model.step({prompt[t]}, state, logits);
         if (progress) progress(int64_t(t) + 1, total);
