@@ -233,8 +233,9 @@ void SessionController::refuseFullTraces() {
     pause();
     worker_->cancel();
     emit failed(QStringLiteral("step"),
-                tr("the run's traces hold %1 steps (%2), their limit (%3: at most 2.1 GB, and the memory limit "
-                   "less the model, its state and checkpoints); export them, then Reset or Apply for a new run")
+                tr("the run's traces hold %1 steps (%2), their limit (%3: at most 2.1 GB, and the memory "
+                   "limit less the window, the model, its state and checkpoints); export them, then Reset or "
+                   "Apply for a new run")
                     .arg(traces_.size())
                     .arg(QString::fromStdString(byte_text(double(traces_.bytes()))))
                     .arg(QString::fromStdString(byte_text(double(traces_.max_bytes())))));

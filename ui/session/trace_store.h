@@ -23,8 +23,9 @@ constexpr std::size_t kMaxTraceBytes = std::size_t(2) << 30;
 // would pass this (many heads, a large batch).
 constexpr std::size_t kMaxAttentionBytes = std::size_t(512) << 20;
 
-// What a run's traces may hold: the memory limit less the model, two copies of its state, a step's
-// scratch and the checkpoints' budget, at most kMaxTraceBytes (0 when those alone fill the limit).
+// What a run's traces may hold: the memory limit less the window itself (256 MiB), the model, two
+// copies of its state, a step's scratch and the checkpoints' budget, at most kMaxTraceBytes (0 when
+// those alone fill the limit).
 std::size_t trace_budget(const ModelConfig& config, int batch);
 
 class TraceStore {
