@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# CI: libFuzzer (clang, with AddressSanitizer and UndefinedBehaviorSanitizer) on the four readers of
-# untrusted files: safetensors, the builder config, the session and the CSV input. Each runs for
+# CI: libFuzzer (clang, with AddressSanitizer and UndefinedBehaviorSanitizer) on the readers of
+# untrusted files: safetensors, the builder config, the session and the CSV input, and on what opens
+# them: token models (vocabulary, task, evaluation set), snapshots restored and stepped, and sessions
+# with token input and interventions, opened and stepped. Each runs for
 # STEPSCOPE_FUZZ_SECONDS (default 60) from its seed corpus in tests/fuzz/corpus/, mutating with the
 # tokens of tests/fuzz/<target>.dict. A crash, a leak,
 # an input slower than 10 s or one needing over 2 GB fails the run; its input is left in
@@ -10,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${STEPSCOPE_FUZZ_SECONDS:-60}"
 build="${STEPSCOPE_FUZZ_BUILD_DIR:-$PWD/build-fuzz}"
-targets=(safetensors config session csv)
+targets=(safetensors config session csv token_model snapshot token_session)
 
 # Debian's clang and its libFuzzer runtime, on a fresh machine.
 missing=()

@@ -14,7 +14,7 @@ Arguments::Arguments(int argc, char** argv, const std::set<std::string>& valued,
                      const std::set<std::string>& repeatable) {
     for (int i = 1; i < argc; ++i) {
         const std::string word = argv[i];
-        if (word.rfind("--", 0) != 0) throw UsageError{"unexpected argument '" + word + "'"};
+        if (word.rfind("--", 0) != 0) throw UsageError{"unexpected argument " + quote_text(word)};
         const std::string name = word.substr(2);
         if (flags.count(name)) {
             values_[name] = "";
@@ -25,7 +25,7 @@ Arguments::Arguments(int argc, char** argv, const std::set<std::string>& valued,
             if (i + 1 >= argc) throw UsageError{"option --" + name + " needs a value"};
             values_[name] = argv[++i];
         } else {
-            throw UsageError{"unknown option '" + word + "'"};
+            throw UsageError{"unknown option " + quote_text(word)};
         }
     }
 }
@@ -73,7 +73,16 @@ long Arguments::integer(const std::string& name, long fallback, long minimum, lo
     } catch (const std::exception&) {
     }
     throw UsageError{"option --" + name + " must be an integer from " + std::to_string(minimum) + " to " +
-                     std::to_string(maximum) + ", got '" + value + "'"};
+                     std::to_string(maximum) + ", got " + quote_text(value)};
+}
+
+void Progress::operator()(int64_t done, int64_t total) {
+    constexpr std::chrono::seconds kEvery{5};
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < kEvery || done >= total) return;
+    last_ = now;
+    std::fprintf(stderr, "stepscope %s: %lld of %lld steps (%.0f%%)\n", command_, static_cast<long long>(done),
+                 static_cast<long long>(total), total > 0 ? 100.0 * double(done) / double(total) : 0.0);
 }
 
 int run_guarded(const char* command, int (*body)(const Arguments&), int argc, char** argv,

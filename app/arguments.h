@@ -1,6 +1,8 @@
 // Command-line options of the headless subcommands: --name value pairs and --flags, strictly checked.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -38,6 +40,18 @@ public:
 private:
     std::map<std::string, std::string> values_;
     std::map<std::string, std::vector<std::string>> repeated_;
+};
+
+// Progress of a long run on stderr, for a person waiting: nothing for the first 5 s, then a line
+// every 5 s, "stepscope eval: 12000 of 65000 steps (18%)".
+class Progress {
+public:
+    explicit Progress(const char* command) : command_(command) {}
+    void operator()(int64_t done, int64_t total);
+
+private:
+    const char* command_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
 };
 
 // Runs `body`, turning UsageError and engine errors into "stepscope COMMAND: message" on stderr.

@@ -35,7 +35,8 @@ int eval(const cli::Arguments& args) {
     const auto model = TokenModel::load(path);
     Evaluation result;
     try {
-        result = evaluate_stored(*model);
+        cli::Progress progress("eval");
+        result = evaluate_stored(*model, [&progress](int64_t done, int64_t total) { progress(done, total); });
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }
@@ -60,7 +61,8 @@ int eval(const cli::Arguments& args) {
             out["groups"][group.name] = entry;
         }
         out["config"] = nlohmann::json::parse(config_to_json(model->transformer().config()));
-        std::printf("%s\n", out.dump().c_str());
+        // A path or task text that is not UTF-8 is printed with U+FFFD in place of its bad bytes.
+        std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         return 0;
     }
     std::printf("%s: task %s, %s attention, %ld examples, %ld scored positions\n", path.c_str(),

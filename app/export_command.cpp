@@ -1,8 +1,12 @@
 // stepscope export: run a config or session headless and write plot images, traces CSV, snapshot and session.
 #include <QApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QStorageInfo>
 #include <QtGlobal>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -44,8 +48,11 @@ void headless_messages(QtMsgType type, const QMessageLogContext&, const QString&
 // checkpoints, and its traces stream to disk, so at most the plotted steps, the heatmap's window and
 // one chunk of records (every batch element) are held, however long the run. A weights file's model
 // is checked as it loads.
-void require_export_fits(const ui::SessionSpec& spec, int64_t steps) {
-    if (!spec.weights_path.isEmpty()) return;
+//
+// A weights file's model is the one the session's config describes (Session::open refuses another),
+// so the estimate holds for it too. The stepping's work and the traces' bytes on disk are bounded
+// as well: a session's "steps" is untrusted, and 1e9 steps would write terabytes for days.
+void require_export_fits(const ui::SessionSpec& spec, int64_t steps, const QString& out) {
     const ModelConfig& config = spec.config;
     validate(config);
     RunShape run;
@@ -59,7 +66,26 @@ void require_export_fits(const ui::SessionSpec& spec, int64_t steps) {
     run.kept_bytes = record_bytes * double(std::min(steps, held));
     require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run),
                    "exporting " + std::to_string(steps) + " steps");
+    require_work(estimate_step_work(config, run), "exporting " + std::to_string(steps) + " steps");
+    // traces.csv: a row per step and batch element, at least 8 characters a value.
+    const double modules = config.kind == ModelKind::Decoder ? 2 : 1;
+    const double trace_bytes = double(steps) * double(spec.batch) * 8.0 *
+                               (double(config.d_model()) + 2.0 * config.n_layers * config.n_heads * modules + 8);
+    QString existing = QFileInfo(out).absoluteFilePath();
+    while (!QFileInfo::exists(existing) && QFileInfo(existing).dir().absolutePath() != existing)
+        existing = QFileInfo(existing).dir().absolutePath();
+    const QStorageInfo disk(existing);
+    if (disk.isValid() && disk.bytesAvailable() >= 0 && trace_bytes > double(disk.bytesAvailable()))
+        throw Error("refused: exporting " + std::to_string(steps) + " steps writes about " + byte_text(trace_bytes) +
+                    " of traces, more than the " + byte_text(double(disk.bytesAvailable())) + " free on " +
+                    quote_text(QDir::toNativeSeparators(existing).toStdString()));
 }
+
+// SIGINT or SIGTERM during an export: the loop stops between steps and unwinds, and the staging
+// folder goes with it; then the signal's own default ends the process.
+volatile std::sig_atomic_t interrupted_by = 0;
+
+void on_interrupt(int signal) { interrupted_by = signal; }
 
 int export_run(const cli::Arguments& args) {
     if (args.has("config") == args.has("session")) throw cli::UsageError{"give exactly one of --config and --session"};
@@ -87,13 +113,28 @@ int export_run(const cli::Arguments& args) {
     job.spec = ui::session_from_file(source);
     if (requested < 0 && args.has("config")) throw cli::UsageError{"missing option --steps"};
     job.steps = requested >= 0 ? requested : job.spec.steps;
-    require_export_fits(job.spec, job.steps);
+    require_export_fits(job.spec, job.steps, out);
     if (args.has("device")) job.spec.device = device;
     job.directory = out;
     job.format = QString::fromStdString(format);
     job.width = int(width);
     job.height = int(height);
-    const QStringList written = ui::run_headless_export(job);
+    job.interrupted = [] { return interrupted_by != 0; };
+    struct sigaction action {};
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    QStringList written;
+    try {
+        written = ui::run_headless_export(job);
+    } catch (const Error&) {
+        if (interrupted_by == 0) throw;
+        // The staging folder is gone: end as the signal would have ended the process.
+        std::signal(interrupted_by, SIG_DFL);
+        std::raise(interrupted_by);
+        throw;
+    }
     std::printf("stepped %lld times; wrote:\n", static_cast<long long>(job.steps));
     for (const QString& path : written) std::printf("  %s\n", qPrintable(path));
     return 0;

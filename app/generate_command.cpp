@@ -27,8 +27,10 @@ double temperature_of(const cli::Arguments& args) {
     const std::string text = args.text("temperature");
     char* end = nullptr;
     const double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(value >= 0) || value > 1e6)
-        throw cli::UsageError{"--temperature must be a number >= 0, got '" + text + "'"};
+    // A positive temperature under 1e-6 divides the logits into infinities: 0 is greedy.
+    if (text.empty() || *end != '\0' || !(value == 0 || (value >= kMinTemperature && value <= 1e6)))
+        throw cli::UsageError{"--temperature must be 0 (greedy) or a number from 1e-06 to 1e+06, got " +
+                              quote_text(text)};
     return value;
 }
 
@@ -48,7 +50,9 @@ int generate_text(const cli::Arguments& args) {
     }
     std::vector<int64_t> generated;
     try {
-        generated = generate(*model, prompt, options);
+        cli::Progress progress("generate");
+        generated =
+            generate(*model, prompt, options, [&progress](int64_t done, int64_t total) { progress(done, total); });
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }

@@ -180,7 +180,8 @@ private slots:
     void unreadable_and_unwritable_paths_are_named() {
         const std::string absent = path("absent.safetensors");
         const QString read_message = error_of([&] { read_safetensors(absent); });
-        QVERIFY2(read_message.contains(QString::fromStdString("cannot open " + absent)), qPrintable(read_message));
+        QVERIFY2(read_message.contains(QString::fromStdString("cannot open " + quote_text(absent))),
+                 qPrintable(read_message));
         const QString folder_message = error_of([&] { read_safetensors(dir_.path().toStdString()); });
         QVERIFY2(folder_message.contains("cannot open"), qPrintable(folder_message));
         const std::string nowhere = path("no/such/folder/out.safetensors");

@@ -54,6 +54,7 @@ const char* const kGuiUsage =
 
 namespace {
 Error usage(const QString& message) { return Error(message.toStdString()); }
+QString quoted(const QString& untrusted) { return QString::fromStdString(quote_text(untrusted.toStdString())); }
 // The plots redraw on a timer and the window system needs a moment to show them.
 constexpr int kSettleMs = 400;
 // The heartbeat that measures event-loop stalls: input waits at most a tick plus the stall.
@@ -69,7 +70,8 @@ GuiAction parse_intervention(const QString& text) {
         const int element = parts.value(1).toInt(&ok);
         const QString tokens = text.section(':', 2);
         if (!ok || element < 0 || tokens.isEmpty())
-            throw usage(QStringLiteral("--intervene token:N:TEXT needs a batch element and a step, got '%1'").arg(text));
+            throw usage(
+                QStringLiteral("--intervene token:N:TEXT needs a batch element and a step, got %1").arg(quoted(text)));
         GuiAction action;
         action.kind = GuiAction::Kind::Intervene;
         action.intervention.kind = InterventionKind::EditToken;
@@ -81,16 +83,20 @@ GuiAction parse_intervention(const QString& text) {
     const QStringList kinds{"ablate", "ablate-all", "scale", "zero", "clear", "clear-head", "copy", "input"};
     if (!kinds.contains(what) || parts.size() != arity + 1)
         throw usage(QStringLiteral("--intervene takes ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L, "
-                                   "clear-head:L:H, copy:L, input:N:I:V or token:N:TEXT, got '%1'")
-                        .arg(text));
+                                   "clear-head:L:H, copy:L, input:N:I:V or token:N:TEXT, got %1")
+                        .arg(quoted(text)));
     std::vector<double> numbers;
     for (int i = 1; i < parts.size(); ++i) {
         bool ok = false;
         const double number = parts[i].toDouble(&ok);
-        const bool whole = i < 3 || what != "scale";
-        if (!ok || !std::isfinite(number) || (whole && (number < 0 || number != std::floor(number) || number > 1e6)))
-            throw usage(QStringLiteral("--intervene '%1': '%2' is not a %3")
-                            .arg(text, parts[i], whole ? QStringLiteral("whole number from 0") : QStringLiteral("number")));
+        // scale's factor and input's value are float32 numbers; the rest are indices.
+        const bool whole = i < 3 || (what != "scale" && what != "input");
+        if (!ok || !std::isfinite(static_cast<float>(number)) ||
+            (whole && (number < 0 || number != std::floor(number) || number > 1e6)))
+            throw usage(
+                QStringLiteral("--intervene %1: %2 is not a %3")
+                    .arg(quoted(text), quoted(parts[i]),
+                         whole ? QStringLiteral("whole number from 0") : QStringLiteral("finite float32 number")));
         numbers.push_back(number);
     }
     GuiAction action;
@@ -226,9 +232,11 @@ GuiScript::GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool qu
             QTimer::singleShot(0, this, &GuiScript::next);
         }
     });
-    connect(window_->controller(), &SessionController::failed, this, [](const QString& context, const QString& message) {
-        std::fprintf(stderr, "stepscope: %s: %s\n", qPrintable(context), qPrintable(message));
-    });
+    connect(window_->controller(), &SessionController::failed, this,
+            [this](const QString& context, const QString& message) {
+                std::fprintf(stderr, "stepscope: %s: %s\n", qPrintable(context), qPrintable(message));
+                if (intervening_) refused_ = true;
+            });
 }
 
 void GuiScript::start() {
@@ -266,6 +274,12 @@ void GuiScript::report() {
 
 void GuiScript::next() {
     if (measured_steps_ > 0) report();
+    intervening_ = false;
+    // A refused --intervene was printed; the script stops there, as a refused form does.
+    if (refused_) {
+        QApplication::exit(2);
+        return;
+    }
     if (position_ >= actions_.size()) {
         if (quit_at_end_) QApplication::exit(0);
         return;
@@ -326,6 +340,7 @@ void GuiScript::next() {
         case GuiAction::Kind::Intervene:
             window_->intervenePanel()->setRun(window_->controller()->traces(), window_->controller()->viewStep(),
                                               window_->controller()->spec().interventions);
+            intervening_ = true;
             emit window_->intervenePanel()->interveneRequested(action.intervention, action.whole_run);
             whenIdle();
             return;

@@ -74,6 +74,8 @@ private:
     bool form_changed_ = false;
     bool quit_at_end_;
     bool waiting_ = false;
+    bool intervening_ = false;  // an --intervene is in flight: a refusal of it fails the script (exit 2)
+    bool refused_ = false;
     // While a --steps action is timed: its steps, the plots' frames before it, and a heartbeat whose
     // late ticks measure how long the event loop could not answer input.
     bool report_throughput_;

@@ -1,6 +1,8 @@
 // The headless export: the GUI's Session, TraceStore, plots and writers, driven synchronously.
 #include "headless_export.h"
 
+#include <QDir>
+
 #include <algorithm>
 
 #include "plots/capacity_plot.h"
@@ -11,12 +13,35 @@
 #include "session/session.h"
 #include "session/trace_csv.h"
 #include "session/trace_store.h"
+#include "stepscope/error.h"
 
 namespace stepscope::ui {
+
+namespace {
+
+QStringList export_into(StagedFolder& folder, const HeadlessExport& job,
+                        const std::function<void(const QString&)>& progress);
+
+}  // namespace
 
 QStringList run_headless_export(const HeadlessExport& job, const std::function<void(const QString&)>& progress) {
     // Staged before stepping, so an unusable folder is named before a long run.
     StagedFolder folder(job.directory);
+    try {
+        return export_into(folder, job, progress);
+    } catch (const Error& e) {
+        // A file that could not be written is named where it was going, not in the staging folder,
+        // which is gone by the time the message is read.
+        QString message = QString::fromStdString(e.what());
+        message.replace(folder.stagingFolder(), QDir::cleanPath(job.directory));
+        throw Error(message.toStdString());
+    }
+}
+
+namespace {
+
+QStringList export_into(StagedFolder& folder, const HeadlessExport& job,
+                        const std::function<void(const QString&)>& progress) {
     SessionSpec spec = job.spec;
     spec.steps = 0;
     auto session = Session::open(spec);
@@ -47,6 +72,7 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     const int64_t observe_from = std::max<int64_t>(0, job.steps - 2 * int64_t(kAttentionWindow));
     std::vector<BatchRecord> chunk;
     for (int64_t t = 0; t < job.steps; ++t) {
+        if (job.interrupted && job.interrupted()) throw Error("interrupted; the folder is as it was");
         if (t == observe_from) session->set_observation(with_spectrum(panel.observation()));
         chunk.push_back(session->advance());
         csv.write(chunk.back());
@@ -60,6 +86,10 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     panel.setViewStep(traces.last_step());
     QStringList names = write_all_plots(panel, folder.stagingFolder(), job.format, job.width, job.height);
     names << QStringLiteral("traces.csv") << QStringLiteral("snapshot.safetensors") << QStringLiteral("session.json");
+    // An earlier export into the folder (another model, another format) leaves none of its files.
+    QStringList set = plot_file_names(panel);
+    set << QStringLiteral("traces.csv") << QStringLiteral("snapshot.safetensors") << QStringLiteral("session.json");
+    folder.replaceSet(set);
     csv.commit();
     session->save_snapshot(folder.stagedPath(QStringLiteral("snapshot.safetensors")), session->current_step());
     write_session_file(folder.stagedPath(QStringLiteral("session.json")), session->spec());
@@ -68,5 +98,7 @@ QStringList run_headless_export(const HeadlessExport& job, const std::function<v
     for (const QString& name : names) written << folder.finalPath(name);
     return written;
 }
+
+}  // namespace
 
 }  // namespace stepscope::ui

@@ -25,6 +25,9 @@ struct HeadlessExport {
     QString format = QStringLiteral("png");
     int width = 1200;
     int height = 800;
+    // Asked between steps: true stops the export with Error "interrupted", its staging folder removed
+    // (the command sets it from SIGINT and SIGTERM).
+    std::function<bool()> interrupted;
 };
 
 // Needs a QApplication (the plots are widgets; the offscreen platform will do). Writes

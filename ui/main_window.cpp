@@ -525,8 +525,9 @@ bool MainWindow::applyForms() {
     spec.config = *config;
     spec.weights_seed = model_->weightsSeed();
     spec.device = model_->device();
-    // A weights file stays only while the form still describes its model.
-    spec.weights_path = weights_config_ && *weights_config_ == *config ? weights_path_ : QString();
+    // A weights file stays only while the form still describes its model (at any precision).
+    spec.weights_path =
+        weights_config_ && architecture_difference(*config, *weights_config_).empty() ? weights_path_ : QString();
     spec.snapshot_path.clear();
     spec.steps = 0;
     if (!input_->apply(spec)) {

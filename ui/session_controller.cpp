@@ -7,6 +7,8 @@
 #include <cmath>
 #include <exception>
 
+#include "stepscope/memory_budget.h"
+
 namespace stepscope::ui {
 
 SessionController::SessionController(QObject* parent) : QObject(parent), worker_(new SessionWorker) {
@@ -193,7 +195,7 @@ void SessionController::clearInterventions() {
 
 void SessionController::onOpened(const RunInfo& info, const SessionSpec& spec) {
     spec_ = spec;
-    traces_.start(info);
+    traces_.start(info, info.model ? trace_budget(info.model->config(), info.batch) : kMaxTraceBytes);
     saved_ = false;
     view_step_ = info.base_step;
     emit runOpened();
@@ -231,10 +233,12 @@ void SessionController::refuseFullTraces() {
     pause();
     worker_->cancel();
     emit failed(QStringLiteral("step"),
-                tr("the run's traces hold %1 steps (%2 GB), Stepscope's limit; export them, then Reset or Apply "
-                   "for a new run")
+                tr("the run's traces hold %1 steps (%2), their limit (%3: at most 2.1 GB, and the memory "
+                   "limit less the window, the model, its state and checkpoints); export them, then Reset or "
+                   "Apply for a new run")
                     .arg(traces_.size())
-                    .arg(double(traces_.bytes()) / 1e9, 0, 'f', 1));
+                    .arg(QString::fromStdString(byte_text(double(traces_.bytes()))))
+                    .arg(QString::fromStdString(byte_text(double(traces_.max_bytes())))));
 }
 
 void SessionController::onCommandDone() {

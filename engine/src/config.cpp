@@ -237,6 +237,31 @@ bool ModelConfig::operator==(const ModelConfig& o) const {
     return config_to_json(*this) == config_to_json(o);
 }
 
+std::string architecture_difference(const ModelConfig& requested, const ModelConfig& file) {
+    const nlohmann::json want = nlohmann::json::parse(config_to_json(requested));
+    const nlohmann::json have = nlohmann::json::parse(config_to_json(file));
+    for (const auto& [key, value] : have.items()) {
+        // Storage, and dropout (accepted, unused at inference), do not change what the weights compute.
+        if (key == "precision" || key == "cache_precision" || key == "dropout" || key == "attention_dropout") continue;
+        const nlohmann::json asked = want.contains(key) ? want[key] : nlohmann::json(nullptr);
+        if (asked != value) return key + " is " + asked.dump() + ", the file's " + value.dump();
+    }
+    for (const auto& [key, value] : want.items())
+        if (!have.contains(key)) return key + " is " + value.dump() + ", the file has none";
+    return {};
+}
+
+ModelConfig stored_as_requested(const ModelConfig& file, const ModelConfig& requested) {
+    const std::string difference = architecture_difference(requested, file);
+    if (!difference.empty())
+        throw Error("the weights file's model differs from the one asked for: " + difference +
+                    " (only precision and cache_precision may differ)");
+    ModelConfig config = file;
+    config.precision = requested.precision;
+    config.cache_precision = requested.cache_precision;
+    return config;
+}
+
 namespace {
 
 template <typename Value>

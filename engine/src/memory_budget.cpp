@@ -145,6 +145,29 @@ double estimate_run_bytes(const ModelConfig& config, const RunShape& run) {
            run.kept_bytes;
 }
 
+double estimate_step_work(const ModelConfig& config, const RunShape& run) {
+    const double n = double(run.batch), t = double(run.steps), layers = config.n_layers;
+    double work = n * t * double(parameter_count(config));
+    const Module self = self_widths(config);
+    const double per_step = self.heads * double(self.query + self.value + self.features);
+    // A cache kind reads every earlier step: t (t + 1) / 2 keys and values in all; sums read a fixed state.
+    work += self.linear ? n * t * layers * self.heads * double(std::max(self.features, self.query)) * self.value
+                        : n * t * (t + 1) / 2 * layers * per_step;
+    if (config.kind == ModelKind::Decoder) {
+        const Module cross = cross_widths(config);
+        work += n * t * layers * cross.heads * double(run.memory_length) * double(cross.query + cross.value);
+    }
+    return work;
+}
+
+void require_work(double multiply_adds, const std::string& what) {
+    if (multiply_adds <= kMaxStepWork) return;
+    char text[96];
+    std::snprintf(text, sizeof text, " needs about %.1e multiply-adds, over Stepscope's limit of %.0e", multiply_adds,
+                  kMaxStepWork);
+    throw Error("refused: " + what + text + " (hours of stepping)");
+}
+
 uint64_t parse_byte_count(const std::string& text) {
     const std::string value = trimmed(text);
     size_t end = 0;

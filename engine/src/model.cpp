@@ -310,7 +310,9 @@ RowMatrix Model::forward_batch(const ConstMatrixRef& xs, int steps, uint64_t seq
     return encoder_->forward_batch(xs, steps, sequence_seed);
 }
 
-std::shared_ptr<const Model> load_model(const std::string& path) {
+namespace {
+
+std::shared_ptr<const Model> load_model_as(const std::string& path, const ModelConfig* requested) {
     const SafetensorsFile file = read_safetensors(path);
     const auto config = file.metadata.find("config");
     if (config == file.metadata.end())
@@ -318,7 +320,8 @@ std::shared_ptr<const Model> load_model(const std::string& path) {
     if (file.tensors.count("embedding.weight"))
         throw Error(path + ": a token model (it has embedding.weight): use stepscope eval or generate");
     try {
-        const ModelConfig claimed = config_from_json(config->second);
+        ModelConfig claimed = config_from_json(config->second);
+        if (requested) claimed = stored_as_requested(claimed, *requested);
         // Cheap checks first: the file's tensors against the claim, then the memory the model takes.
         check_parameters(claimed, file.tensors);
         require_model_fits(claimed);
@@ -326,6 +329,14 @@ std::shared_ptr<const Model> load_model(const std::string& path) {
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }
+}
+
+}  // namespace
+
+std::shared_ptr<const Model> load_model(const std::string& path) { return load_model_as(path, nullptr); }
+
+std::shared_ptr<const Model> load_model(const std::string& path, const ModelConfig& requested) {
+    return load_model_as(path, &requested);
 }
 
 void save_model(const std::string& path, const Model& model) {

@@ -15,7 +15,10 @@ namespace stepscope {
 
 namespace {
 
-Error cannot_open(const std::string& path, const std::string& why) { return Error("cannot open " + path + ": " + why); }
+// A path may come from a session file: quoted, escaped and cut (error.h).
+Error cannot_open(const std::string& path, const std::string& why) {
+    return Error("cannot open " + quote_text(path) + ": " + why);
+}
 
 std::string kind_of(mode_t mode) {
     if (S_ISDIR(mode)) return "a folder";
@@ -28,7 +31,7 @@ std::string kind_of(mode_t mode) {
 void check(const std::string& path, const struct stat& info, uint64_t max_bytes, const std::string& bound) {
     if (!S_ISREG(info.st_mode)) throw cannot_open(path, "it is " + kind_of(info.st_mode) + ", not a regular file");
     if (uint64_t(info.st_size) > max_bytes)
-        throw Error(path + ": the file is " + byte_text(double(info.st_size)) + ", more than the " +
+        throw Error(quote_text(path) + ": the file is " + byte_text(double(info.st_size)) + ", more than the " +
                     byte_text(double(max_bytes)) + " allowed by " + bound);
 }
 
@@ -60,7 +63,7 @@ std::vector<uint8_t> read_regular_file(const std::string& path, uint64_t max_byt
     while (got < bytes.size()) {
         const ssize_t n = ::read(file.fd, bytes.data() + got, bytes.size() - got);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw Error("cannot read " + path + ": " + std::strerror(errno));
+        if (n < 0) throw Error("cannot read " + quote_text(path) + ": " + std::strerror(errno));
         if (n == 0) break;
         got += size_t(n);
     }

@@ -1,7 +1,9 @@
 // Snapshots: a State as reference-shaped tensors plus metadata, and back, checked against the model.
 #include "stepscope/snapshot.h"
 
+#include <cmath>
 #include <limits>
+#include <set>
 
 #include "attention_layer.h"
 #include "snapshot_tensors.h"
@@ -138,6 +140,31 @@ State restore_snapshot(const Model& model, const SafetensorsFile& file, Snapshot
         // Tensors of the right rank can still disagree with each other (a cache shorter than its memory,
         // a length past the memory): the model's own check refuses what it could not step.
         model.check_state(state);
+        // A self-attention cache holds one key and value per step taken: its length is the step.
+        for (const AttentionModule& module : model.attention_modules()) {
+            if (module.role != AttentionRole::Self) continue;
+            const KeyValueCache* cache = module.state(state).find<KeyValueCache>();
+            if (cache && cache->length != state.step)
+                throw Error("snapshot cache '" + tensor_prefix(module) + "' holds " + std::to_string(cache->length) +
+                            " steps, but the snapshot's metadata says step " + std::to_string(state.step));
+        }
+    }
+    // Every state tensor belongs to a module of the model, and holds finite numbers: a state with an
+    // infinity or a NaN would only spread it.
+    std::set<std::string> known;
+    for (const AttentionModule& module : model.attention_modules())
+        for (const char* suffix : {".0", ".1", ".starts", ".omega", ".memory", ".memory_lengths"})
+            known.insert(tensor_prefix(module) + suffix);
+    for (const auto& [name, tensor] : file.tensors) {
+        if (name.rfind("state.", 0) != 0) continue;
+        if (!known.count(name))
+            throw Error("snapshot tensor " + quote_text(name) + " belongs to no attention module of the model (" +
+                        std::to_string(model.config().n_layers) + " layers)");
+        if (state.step == 0) continue;
+        for (const float value : tensor.values)
+            if (!std::isfinite(value))
+                throw Error("snapshot tensor " + quote_text(name) +
+                            " holds a value that is not finite (NaN or infinity)");
     }
     if (info) {
         info->extra = file.metadata;

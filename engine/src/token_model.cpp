@@ -8,8 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "stepscope/error.h"
 #include "parameters.h"
+#include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 
 namespace stepscope {
 
@@ -46,7 +47,7 @@ std::vector<std::string> parse_vocabulary(const std::string& text) {
             throw Error("__metadata__.vocabulary entry " + std::to_string(vocabulary.size()) +
                         " is not a non-empty string");
         if (!seen.insert(entry.get<std::string>()).second)
-            throw Error("__metadata__.vocabulary repeats the token '" + entry.get<std::string>() + "'");
+            throw Error("__metadata__.vocabulary repeats the token " + quote_text(entry.get<std::string>()));
         vocabulary.push_back(entry.get<std::string>());
     }
     return vocabulary;
@@ -74,10 +75,11 @@ std::vector<std::string> utf8_characters(const std::string& text) {
 
 bool TokenModel::has_token_head(const SafetensorsFile& file) { return file.tensors.count("embedding.weight") > 0; }
 
-std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& file) {
+std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& file, const ModelConfig* requested) {
     const auto config_text = file.metadata.find("config");
     if (config_text == file.metadata.end()) throw Error("no builder config in __metadata__.config");
-    const ModelConfig config = config_from_json(config_text->second);
+    ModelConfig config = config_from_json(config_text->second);
+    if (requested) config = stored_as_requested(config, *requested);
     if (config.kind != ModelKind::Encoder) throw Error("a token head needs an encoder, the config is a decoder");
     if (!has_token_head(file)) throw Error("no token head: the file has no embedding.weight");
     if (!file.tensors.count("readout.weight")) throw Error("the token head has no readout.weight");
@@ -92,6 +94,13 @@ std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& f
         else if (!is_head_tensor(name))
             transformer.emplace(name, tensor);
     }
+    // The transformer as the engine holds it, and the head's matrices, within the memory limit.
+    check_parameters(config, transformer);
+    double head_bytes = 0;
+    for (const auto& [name, tensor] : file.tensors)
+        if (is_head_tensor(name)) head_bytes += 2.0 * sizeof(float) * double(tensor.values.size());
+    require_model_fits(config);
+    require_memory(estimate_model_bytes(config) + head_bytes, "this token model");
     model->transformer_ = Model::from_tensors(config, transformer);
 
     const int width = config.d_model();
@@ -107,7 +116,8 @@ std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& f
     model->readout_bias_ = Vector::Zero(vocabulary_size);
     if (const auto bias = file.tensors.find("readout.bias"); bias != file.tensors.end()) {
         if (bias->second.dtype == DType::I64 || bias->second.shape != std::vector<int64_t>{vocabulary_size})
-            throw Error("tensor 'readout.bias' has shape " + bias->second.shape_string() + ", expected (" +
+            throw Error("tensor 'readout.bias' is " + std::string(dtype_name(bias->second.dtype)) + " of shape " +
+                        bias->second.shape_string() + ", expected F32 or BF16 of shape (" +
                         std::to_string(vocabulary_size) + ")");
         model->readout_bias_ = vector_of(bias->second);
     }
@@ -131,10 +141,10 @@ std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& f
     return model;
 }
 
-std::shared_ptr<const TokenModel> TokenModel::load(const std::string& path) {
+std::shared_ptr<const TokenModel> TokenModel::load(const std::string& path, const ModelConfig* requested) {
     const SafetensorsFile file = read_safetensors(path);
     try {
-        return from_file(file);
+        return from_file(file, requested);
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }
@@ -143,7 +153,7 @@ std::shared_ptr<const TokenModel> TokenModel::load(const std::string& path) {
 int64_t TokenModel::token_id(const std::string& token) const {
     for (size_t id = 0; id < vocabulary_.size(); ++id)
         if (vocabulary_[id] == token) return static_cast<int64_t>(id);
-    throw Error("token '" + token + "' is not in the model's vocabulary");
+    throw Error("token " + quote_text(token) + " is not in the model's vocabulary");
 }
 
 std::vector<TokenStep> TokenModel::tokenize(const std::string& text) const {

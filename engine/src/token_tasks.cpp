@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 
 namespace stepscope {
 
@@ -31,37 +32,91 @@ double bits(const RowMatrix& logits, long row, int64_t target) {
     return (std::log(total) + largest - logits(row, target)) / std::log(2.0);
 }
 
+// Sequences of a group stepped at once, at most: more are stepped in slices of this many (each
+// sequence is scored on its own, so a slice is as exact as the whole), fewer where the memory limit
+// asks for it.
+constexpr int64_t kEvaluationSlice = 512;
+
+// A group's tensors, checked before anything is stepped: a refusal costs no stepping.
+struct Group {
+    const Tensor* tokens = nullptr;
+    const Tensor* targets = nullptr;
+    int64_t batch = 0, steps = 0, width = 0;
+};
+
+Group checked_group(const TokenModel& model, const std::string& index) {
+    Group g;
+    g.tokens = &evaluation_tensor(model, index + ".tokens", 3);
+    g.targets = &evaluation_tensor(model, index + ".targets", 2);
+    g.batch = g.tokens->shape[0];
+    g.steps = g.tokens->shape[1];
+    g.width = g.tokens->shape[2];
+    if (g.batch < 1 || g.steps < 1 || g.width < 1 || g.targets->shape != std::vector<int64_t>{g.batch, g.steps})
+        throw Error("evaluation group " + index + ": tokens " + g.tokens->shape_string() + " and targets " +
+                    g.targets->shape_string() + " do not match");
+    for (const int64_t id : g.tokens->integers)
+        if (id < 0 || id >= model.vocabulary_size())
+            throw Error("evaluation group " + index + ": token id " + std::to_string(id) +
+                        " is outside the vocabulary 0.." + std::to_string(model.vocabulary_size() - 1));
+    for (const int64_t target : g.targets->integers)
+        if (target >= model.vocabulary_size())
+            throw Error("evaluation group " + index + ": target " + std::to_string(target) +
+                        " is outside the vocabulary");
+    if (model.positions() > 0 && g.steps > model.positions())
+        throw Error("evaluation group " + index + ": " + std::to_string(g.steps) + " steps run past the model's " +
+                    std::to_string(model.positions()) + " learned positions");
+    return g;
+}
+
+// The largest slice of the group's sequences whose run, beside the model, fits the memory limit;
+// throws the limit's refusal when not even one sequence fits.
+int64_t evaluation_slice(const TokenModel& model, const Group& g, const std::string& index) {
+    const ModelConfig& config = model.transformer().config();
+    const double model_bytes = estimate_model_bytes(config);
+    auto run_bytes = [&](int64_t slice) {
+        RunShape run;
+        run.batch = slice;
+        run.steps = g.steps;
+        // The step's embeddings, logits and probabilities, and the slice's tokens.
+        run.kept_bytes = double(slice) * (3.0 * model.vocabulary_size() * sizeof(float) + g.width * 24.0 + 64);
+        return model_bytes + estimate_run_bytes(config, run);
+    };
+    int64_t slice = std::min(g.batch, kEvaluationSlice);
+    while (slice > 1 && run_bytes(slice) > double(memory_limit())) slice /= 2;
+    require_memory(run_bytes(slice), "evaluation group " + index + " (" + std::to_string(g.steps) + " steps)");
+    return slice;
+}
+
 // The sum of the metric over a group's scored positions.
-GroupScore score_group(const TokenModel& model, const std::string& index, bool accuracy, double& sum) {
-    const Tensor& tokens = evaluation_tensor(model, index + ".tokens", 3);
-    const Tensor& targets = evaluation_tensor(model, index + ".targets", 2);
-    const int64_t batch = tokens.shape[0], steps = tokens.shape[1], width = tokens.shape[2];
-    if (batch < 1 || steps < 1 || width < 1 || targets.shape != std::vector<int64_t>{batch, steps})
-        throw Error("evaluation group " + index + ": tokens " + tokens.shape_string() + " and targets " +
-                    targets.shape_string() + " do not match");
+GroupScore score_group(const TokenModel& model, const Group& g, bool accuracy, double& sum,
+                       const EvaluationProgress& progress, int64_t& done, int64_t total, int64_t slice) {
     GroupScore group;
-    group.examples = batch;
-    State state = model.transformer().new_state();
+    group.examples = g.batch;
     RowMatrix logits;
-    std::vector<TokenStep> step_tokens(batch, TokenStep(width));
-    for (int64_t t = 0; t < steps; ++t) {
-        for (int64_t n = 0; n < batch; ++n)
-            for (int64_t s = 0; s < width; ++s) step_tokens[n][s] = tokens.integers[(n * steps + t) * width + s];
-        model.step(step_tokens, state, logits);
-        for (int64_t n = 0; n < batch; ++n) {
-            const int64_t target = targets.integers[n * steps + t];
-            if (target < 0) continue;
-            if (target >= model.vocabulary_size())
-                throw Error("evaluation group " + index + ": target " + std::to_string(target) +
-                            " is outside the vocabulary");
-            ++group.scored;
-            if (accuracy) {
-                Eigen::Index best;
-                logits.row(n).maxCoeff(&best);
-                sum += best == target ? 1.0 : 0.0;
-            } else {
-                sum += bits(logits, n, target);
+    for (int64_t first = 0; first < g.batch; first += slice) {
+        const int64_t count = std::min(slice, g.batch - first);
+        State state = model.transformer().new_state();
+        std::vector<TokenStep> step_tokens(size_t(count), TokenStep(size_t(g.width)));
+        for (int64_t t = 0; t < g.steps; ++t) {
+            for (int64_t i = 0; i < count; ++i)
+                for (int64_t s = 0; s < g.width; ++s)
+                    step_tokens[size_t(i)][size_t(s)] =
+                        g.tokens->integers[size_t(((first + i) * g.steps + t) * g.width + s)];
+            model.step(step_tokens, state, logits);
+            for (int64_t i = 0; i < count; ++i) {
+                const int64_t target = g.targets->integers[size_t((first + i) * g.steps + t)];
+                if (target < 0) continue;
+                ++group.scored;
+                if (accuracy) {
+                    Eigen::Index best;
+                    logits.row(long(i)).maxCoeff(&best);
+                    sum += best == target ? 1.0 : 0.0;
+                } else {
+                    sum += bits(logits, long(i), target);
+                }
             }
+            done += count;
+            if (progress) progress(done, total);
         }
     }
     return group;
@@ -82,9 +137,16 @@ RecallLayout recall_layout(const TokenModel& model) {
             throw Error(std::string("the recall task has no integer '") + name + "'");
         *field = task[name].get<int64_t>();
     }
-    if (layout.keys < 1 || layout.values < 1 || layout.queries < 0 || layout.keys + layout.values > layout.null ||
-        layout.null >= model.vocabulary_size())
-        throw Error("the recall task's keys, values and null do not fit the vocabulary");
+    // Each is checked against the vocabulary before they are added: huge counts cannot wrap around.
+    const int64_t size = model.vocabulary_size();
+    if (layout.keys < 1 || layout.keys >= size || layout.values < 1 || layout.values >= size || layout.null < 0 ||
+        layout.null >= size || layout.keys + layout.values > layout.null)
+        throw Error("the recall task's keys (" + std::to_string(layout.keys) + "), values (" +
+                    std::to_string(layout.values) + ") and null (" + std::to_string(layout.null) +
+                    ") do not fit the vocabulary of " + std::to_string(size) + " tokens");
+    if (layout.queries < 0 || layout.queries > kMaxRecallQueries)
+        throw Error("the recall task's queries (" + std::to_string(layout.queries) + ") are not 0 to " +
+                    std::to_string(kMaxRecallQueries));
     return layout;
 }
 
@@ -97,6 +159,11 @@ bool is_query(const TokenStep& step, const RecallLayout& layout) {
 int64_t choose_token(const ConstMatrixRef& logits, double temperature, double u) {
     Eigen::Index next = 0;
     if (temperature == 0) {
+        logits.row(0).maxCoeff(&next);
+        return next;
+    }
+    // A temperature under kMinTemperature would divide by a float zero: it is as greedy as 0.
+    if (temperature < kMinTemperature) {
         logits.row(0).maxCoeff(&next);
         return next;
     }
@@ -117,6 +184,12 @@ std::vector<Prediction> top_k(const ConstMatrixRef& probabilities, int k) {
     return best;
 }
 
+double estimate_recall_instance_bytes(const TokenModel& model, int pairs) {
+    const RecallLayout layout = recall_layout(model);
+    // Each step: a vector of two ids on the heap and its target; the shuffled keys once.
+    return double(std::max(pairs, 0) + layout.queries) * kRecallStepBytes + 8.0 * double(layout.keys);
+}
+
 TaskInstance draw_recall_instance(const TokenModel& model, int pairs, uint64_t seed) {
     const RecallLayout layout = recall_layout(model);
     if (pairs < 1 || pairs > layout.keys)
@@ -128,6 +201,8 @@ TaskInstance draw_recall_instance(const TokenModel& model, int pairs, uint64_t s
     std::iota(keys.begin(), keys.end(), 0);
     for (size_t i = keys.size() - 1; i > 0; --i) std::swap(keys[i], keys[random() % (i + 1)]);
     TaskInstance instance;
+    instance.steps.reserve(size_t(pairs + layout.queries));
+    instance.targets.reserve(size_t(pairs + layout.queries));
     std::vector<int64_t> values;
     for (int i = 0; i < pairs; ++i) {
         values.push_back(layout.keys + int64_t(random() % uint64_t(layout.values)));
@@ -203,19 +278,39 @@ std::vector<std::vector<Retrieval>> read_back(const TokenModel& model, const Sta
     return result;
 }
 
-Evaluation evaluate_stored(const TokenModel& model) {
+Evaluation evaluate_stored(const TokenModel& model, const EvaluationProgress& progress) {
     if (model.task_json().empty()) throw Error("the model carries no task (__metadata__.task)");
     const nlohmann::json task = nlohmann::json::parse(model.task_json());
     Evaluation result;
+    if (task.contains("metric") && !task["metric"].is_string())
+        throw Error(std::string("the task's metric must be a string, got ") + task["metric"].type_name());
     result.metric = task.value("metric", "");
     if (result.metric != "accuracy" && result.metric != "bits_per_character")
         throw Error("the task's metric is '" + result.metric + "', not accuracy or bits_per_character");
-    const nlohmann::json names = task.value("groups", nlohmann::json::array());
-    double total = 0;
+    const nlohmann::json names =
+        task.contains("groups") && task["groups"].is_array() ? task["groups"] : nlohmann::json::array();
+    // Every group is checked, sized against the memory limit and its work counted before any is stepped.
+    std::vector<Group> groups;
+    std::vector<int64_t> slices;
+    double work = 0;
+    int64_t total_steps = 0;
     for (int g = 0; model.evaluation_tensors().count(std::to_string(g) + ".tokens"); ++g) {
+        groups.push_back(checked_group(model, std::to_string(g)));
+        slices.push_back(evaluation_slice(model, groups.back(), std::to_string(g)));
+        RunShape run;
+        run.batch = groups.back().batch;
+        run.steps = groups.back().steps;
+        work += estimate_step_work(model.transformer().config(), run);
+        total_steps += run.batch * run.steps;
+    }
+    require_work(work, "the evaluation set (" + std::to_string(groups.size()) + " groups)");
+    double total = 0;
+    int64_t done = 0;
+    for (size_t g = 0; g < groups.size(); ++g) {
         double sum = 0;
-        GroupScore group = score_group(model, std::to_string(g), result.metric == "accuracy", sum);
-        group.name = g < int(names.size()) && names[g].is_string() ? names[g].get<std::string>() : std::to_string(g);
+        GroupScore group =
+            score_group(model, groups[g], result.metric == "accuracy", sum, progress, done, total_steps, slices[g]);
+        group.name = g < names.size() && names[g].is_string() ? names[g].get<std::string>() : std::to_string(g);
         group.value = group.scored ? sum / double(group.scored) : 0.0;
         result.examples += group.examples;
         result.scored += group.scored;
@@ -229,24 +324,36 @@ Evaluation evaluate_stored(const TokenModel& model) {
 }
 
 std::vector<int64_t> generate(const TokenModel& model, const std::vector<TokenStep>& prompt,
-                              const GenerationOptions& options) {
+                              const GenerationOptions& options, const EvaluationProgress& progress) {
     if (prompt.empty()) throw Error("the prompt is empty");
     if (options.steps < 0) throw Error("the number of steps is negative");
-    if (!(options.temperature >= 0) || !std::isfinite(options.temperature))
-        throw Error("the temperature must be a finite number >= 0");
+    if (!(options.temperature == 0 || (options.temperature >= kMinTemperature && std::isfinite(options.temperature))))
+        throw Error("the temperature must be 0 (greedy) or a finite number >= 1e-06");
     const int64_t fed = int64_t(prompt.size()) + options.steps - 1;
     if (model.positions() > 0 && fed > model.positions())
         throw Error("the prompt (" + std::to_string(prompt.size()) + " steps) and " + std::to_string(options.steps) +
                     " generated tokens need " + std::to_string(fed) + " positions, the model has " +
                     std::to_string(model.positions()));
+    RunShape run;
+    run.steps = fed + 1;
+    require_work(estimate_step_work(model.transformer().config(), run),
+                 "generating " + std::to_string(options.steps) + " tokens");
+    require_memory(estimate_model_bytes(model.transformer().config()) +
+                       estimate_run_bytes(model.transformer().config(), run),
+                   "generating " + std::to_string(options.steps) + " tokens");
     std::mt19937_64 random(options.seed);
     State state = model.transformer().new_state();
     RowMatrix logits;
-    for (size_t t = 0; t + 1 < prompt.size(); ++t) model.step({prompt[t]}, state, logits);
+    const int64_t total = fed;  // the steps fed: the prompt, then each token but the last
+    for (size_t t = 0; t + 1 < prompt.size(); ++t) {
+        model.step({prompt[t]}, state, logits);
+        if (progress) progress(int64_t(t) + 1, total);
+    }
     std::vector<int64_t> generated;
     TokenStep input = prompt.back();
     for (int i = 0; i < options.steps; ++i) {
         model.step({input}, state, logits);
+        if (progress) progress(int64_t(prompt.size()) + i, total);
         // A uniform draw in [0, 1) from 53 random bits: the same on every standard library.
         const double u = options.temperature == 0 ? 0.0 : double(random() >> 11) * 0x1.0p-53;
         const int64_t next = choose_token(logits, options.temperature, u);

@@ -1,13 +1,14 @@
 // Writing plots through QCustomPlot's own exporters.
 #include "plots/plot_export.h"
 
+#include <qcustomplot.h>
+#include <QBuffer>
 #include <QDir>
 #include <QFileInfo>
 #include <QImageWriter>
 #include <QSaveFile>
 #include <QSvgGenerator>
 #include <QTemporaryFile>
-#include <qcustomplot.h>
 
 #include <algorithm>
 #include <cmath>
@@ -57,12 +58,15 @@ void save_image(QCustomPlot* plot, const QString& path, const QByteArray& format
     const int dots_per_meter = int(std::lround(96.0 * scale / 0.0254));
     image.setDotsPerMeterX(dots_per_meter);
     image.setDotsPerMeterY(dots_per_meter);
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly)) throw file_error(path, file.errorString());
-    QImageWriter writer(&file, format);
+    // Encoded in memory, then written: a full disk is then one error of ours, never libpng's own
+    // line on stderr and an "Unknown error".
+    QByteArray bytes;
+    QBuffer buffer(&bytes);
+    buffer.open(QIODevice::WriteOnly);
+    QImageWriter writer(&buffer, format);
     if (format == "jpg") writer.setQuality(92);
     if (!writer.write(image)) throw file_error(path, writer.errorString());
-    if (!file.commit()) throw file_error(path, file.errorString());
+    write_file_atomically(path, bytes);
 }
 
 void save_svg(QCustomPlot* plot, const QString& path, int width, int height, double scale) {
@@ -83,7 +87,7 @@ void save_svg(QCustomPlot* plot, const QString& path, int width, int height, dou
         painter.scale(scale, scale);
         plot->toPainter(&painter, w, h);
     });
-    if (!file.commit()) throw file_error(path, file.errorString());
+    if (!file.commit()) throw file_error(path, QStringLiteral("cannot write (%1)").arg(write_failure(file, path)));
 }
 
 // A PDF is vector: its page is the figure at screen scale, which a viewer enlarges. QCustomPlot
@@ -178,8 +182,16 @@ QStringList write_all_plots(PlotPanel& panel, const QString& directory, const QS
     return written;
 }
 
+QStringList plot_file_names(const PlotPanel& panel) {
+    QStringList names;
+    for (PlotView* view : panel.allPlots())
+        for (const QString& suffix : image_format_suffixes()) names << view->fileStem() + "." + suffix;
+    return names;
+}
+
 QStringList save_all_plots(PlotPanel& panel, const QString& directory, const QString& format, int width, int height) {
     StagedFolder folder(directory);
+    folder.replaceSet(plot_file_names(panel));
     QStringList written;
     for (const QString& name : write_all_plots(panel, folder.stagingFolder(), format, width, height))
         written << folder.finalPath(name);

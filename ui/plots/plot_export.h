@@ -40,6 +40,8 @@ void save_plot(QCustomPlot* plot, const QString& path, int width, int height, do
 // Every plot of the panel into the existing folder `directory` as <stem>.<format>, each file
 // atomically, but the heatmap only when it holds weights; returns the file names written.
 QStringList write_all_plots(PlotPanel& panel, const QString& directory, const QString& format, int width, int height);
+// The files write_all_plots could write for any run, in any format: what an export into a folder replaces.
+QStringList plot_file_names(const PlotPanel& panel);
 
 // write_all_plots into `directory` as one StagedFolder: all of them, or none with the folder left
 // as it was. Returns the paths written.

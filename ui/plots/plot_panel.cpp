@@ -217,6 +217,10 @@ QList<PlotView*> PlotPanel::views() const {
     return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_, head_grid_};
 }
 
+QList<PlotView*> PlotPanel::allPlots() const {
+    return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_, head_grid_};
+}
+
 QList<PlotView*> PlotPanel::plots() const {
     QList<PlotView*> out{outputs_, states_, attention_, performance_};
     const auto& records = current_->records();

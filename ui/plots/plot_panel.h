@@ -64,6 +64,8 @@ public:
     bool timeAxesLinked() const;
     // The tabs under the plots, for tests.
     QTabWidget* tabs() const { return tabs_; }
+    // Every plot plots() may list, whether this run has something for it or not.
+    QList<PlotView*> allPlots() const;
     // Brings `page` to the front of the tabs it shares (performance, spectrum, capacity, divergence, pages).
     void showView(QWidget* page);
     // Adds a page that is not a plot (the Intervene panel) to those tabs.

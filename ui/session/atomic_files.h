@@ -2,9 +2,15 @@
 #pragma once
 
 #include <QByteArray>
+#include <QFileDevice>
 #include <QString>
+#include <QStringList>
 
 namespace stepscope::ui {
+
+// Why writing `file` (bound for `path`) failed, in words: "no space left on device" when the file
+// system holding `path` is full (Qt may only say "Unknown error" then), else the file's own error.
+QString write_failure(const QFileDevice& file, const QString& path);
 
 // Writes `bytes` to `path` through QSaveFile: a uniquely named file beside `path`, renamed over
 // it once complete. Throws stepscope::Error naming `path`; then `path` is as it was.
@@ -29,6 +35,12 @@ public:
     QString stagedPath(const QString& name) const;
     QString finalPath(const QString& name) const;
 
+    // The names an earlier export of the same kind may have left in `directory` (every plot in every
+    // format, the traces, ...): commit() removes those it does not write, so the folder holds one
+    // run's set, never a mix of two. Each is kept until all files are in place, and put back if any
+    // move fails.
+    void replaceSet(const QStringList& names) { set_ = names; }
+
     // Throws stepscope::Error naming the file that could not be moved; `directory` is then as it was.
     void commit();
 
@@ -38,7 +50,7 @@ private:
     QString directory_;
     bool existed_;
     QString staging_;  // emptied once renamed into place
-
+    QStringList set_;
 };
 
 }  // namespace stepscope::ui

@@ -1,6 +1,9 @@
 // Bounded checkpoints: a geometric thinning keeps the count and bytes under budget on any run length.
 #include "session/checkpoint_store.h"
 
+#include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
+
 #include <algorithm>
 
 namespace stepscope::ui {
@@ -15,6 +18,15 @@ std::size_t checkpoint_bytes(const Checkpoint& c) {
     return c.state.bytes() + std::size_t(c.last_output.size()) * sizeof(float);
 }
 }  // namespace
+
+std::size_t checkpoint_budget() {
+    constexpr std::size_t kMaxCheckpointBytes = std::size_t(512) << 20;
+    try {
+        return std::min<std::size_t>(kMaxCheckpointBytes, memory_limit() / 4);
+    } catch (const Error&) {
+        return kMaxCheckpointBytes;  // a malformed limit is reported where the run is refused
+    }
+}
 
 CheckpointStore::CheckpointStore(int max_count, std::size_t max_bytes)
     : max_count_(std::max(2, max_count)), max_bytes_(max_bytes) {

@@ -16,6 +16,9 @@ struct Checkpoint {
     RowMatrix last_output;
 };
 
+// A run's checkpoints may hold 512 MiB, or a quarter of the memory limit where that is less.
+std::size_t checkpoint_budget();
+
 class CheckpointStore {
 public:
     explicit CheckpointStore(int max_count = 48, std::size_t max_bytes = std::size_t(512) << 20);

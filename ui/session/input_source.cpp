@@ -3,11 +3,11 @@
 
 #include <QFile>
 #include <QFileInfo>
-#include <QLocale>
 #include <QRegularExpression>
-#include <QTextStream>
 
+#include <charconv>
 #include <cmath>
+#include <string_view>
 
 #include "stepscope/decoder_memory.h"
 #include "stepscope/error.h"
@@ -31,59 +31,124 @@ uint64_t splitmix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+// A path in a message: it may come from a session file, so it is quoted, escaped and cut (error.h).
+QString quoted_path(const QString& path) { return QString::fromStdString(quote_text(path.toStdString())); }
+
 Error file_error(const QString& path, const QString& what) {
-    return Error(QStringLiteral("%1: %2").arg(path, what).toStdString());
+    return Error(QStringLiteral("%1: %2").arg(quoted_path(path), what).toStdString());
 }
 
-// CSV: one sequence element per row, N*E numbers in (n, e) order; a first row that is not numeric is
-// a header and skipped.
+// The longest CSV cell read: a number needs far fewer characters; a longer one is not a number.
+constexpr size_t kMaxCsvCell = 256;
+
+// One CSV cell as a number, the way the C locale writes one (an optional sign, digits, a point,
+// an exponent; inf and nan parse, to be refused as not finite).
+bool csv_number(std::string_view cell, double& value) {
+    while (!cell.empty() && (cell.front() == ' ' || cell.front() == '\t')) cell.remove_prefix(1);
+    while (!cell.empty() && (cell.back() == ' ' || cell.back() == '\t')) cell.remove_suffix(1);
+    if (!cell.empty() && cell.front() == '+') cell.remove_prefix(1);
+    if (cell.empty() || cell.front() == '+') return false;
+    const auto [end, error] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
+    return error == std::errc() && end == cell.data() + cell.size();
+}
+
+// CSV: one sequence element per row, N*E numbers in (n, e) order; rows that are not numeric before
+// the first numeric one are a header and skipped. Lines end in LF, CRLF or CR alone.
+//
+// Read in blocks, a cell at a time: what it holds is the floats and one row of them, never the text
+// as strings (a 50 MB line once took 1.9 GB as a list of strings).
 std::vector<float> read_csv(const QString& path, int width, int64_t& steps, int& batch) {
-    // Text takes more bytes than the floats it holds: a file within the memory limit fits.
-    require_regular_file(path.toStdString(), memory_limit(), "the memory limit");
+    // The floats take at most twice the file's bytes ("0," is 2 bytes, a float 4), and the vector
+    // growing by doubling as much again.
+    constexpr uint64_t kBytesPerFileByte = 4;
+    require_regular_file(path.toStdString(), memory_limit() / kBytesPerFileByte,
+                         "a quarter of the memory limit, for a CSV input");
     QFile file(path);
-    if (!file.open(QIODevice::ReadOnly | QIODevice::Text)) throw file_error(path, file.errorString());
-    QTextStream stream(&file);
-    const QLocale c = QLocale::c();
-    std::vector<float> values;
-    long columns = -1, line_number = 0;
+    if (!file.open(QIODevice::ReadOnly)) throw file_error(path, file.errorString());
+    std::vector<float> values, row;
+    std::string cell;
+    bool numeric = true, previous_cr = false, line_has_text = false;
+    long columns = -1, line_number = 1;
     steps = 0;
-    while (!stream.atEnd()) {
-        const QString line = stream.readLine().trimmed();
-        ++line_number;
-        if (line.isEmpty()) continue;
-        const QStringList cells = line.split(',');
-        std::vector<float> row;
-        row.reserve(cells.size());
-        bool numeric = true;
-        for (const QString& cell : cells) {
-            bool ok = false;
-            const double value = c.toDouble(cell.trimmed(), &ok);
-            if (!ok) {
-                numeric = false;
-                break;
-            }
-            // Checked as the float32 the model reads: 1e39 is finite as a double, infinite as a float.
-            const float narrowed = static_cast<float>(value);
-            if (!std::isfinite(narrowed))
-                throw file_error(path, QStringLiteral("line %1, column %2: %3 is not a finite float32 number")
-                                           .arg(line_number)
-                                           .arg(row.size() + 1)
-                                           .arg(QString::fromStdString(quote_text(cell.trimmed().toStdString()))));
-            row.push_back(narrowed);
+    auto end_cell = [&] {
+        if (!numeric) return;
+        double value = 0;
+        if (!csv_number(cell, value)) {
+            numeric = false;
+            return;
         }
-        if (!numeric) {
-            if (columns < 0 && steps == 0) continue;  // the header
-            throw file_error(path, QStringLiteral("line %1 has a value that is not a finite number").arg(line_number));
-        }
-        if (columns < 0) columns = static_cast<long>(row.size());
-        if (static_cast<long>(row.size()) != columns)
-            throw file_error(path, QStringLiteral("line %1 has %2 values, earlier lines %3")
+        // Checked as the float32 the model reads: 1e39 is finite as a double, infinite as a float.
+        const float narrowed = static_cast<float>(value);
+        if (!std::isfinite(narrowed))
+            throw file_error(path, QStringLiteral("line %1, column %2: %3 is not a finite float32 number")
                                        .arg(line_number)
-                                       .arg(row.size())
-                                       .arg(columns));
-        values.insert(values.end(), row.begin(), row.end());
-        ++steps;
+                                       .arg(row.size() + 1)
+                                       .arg(QString::fromStdString(quote_text(cell))));
+        row.push_back(narrowed);
+    };
+    auto end_line = [&] {
+        if (line_has_text) {
+            end_cell();
+            if (!numeric) {
+                if (columns >= 0 || steps != 0)
+                    throw file_error(
+                        path, QStringLiteral("line %1 has a value that is not a finite number").arg(line_number));
+            } else {
+                if (columns < 0) {
+                    columns = static_cast<long>(row.size());
+                    if (columns > long(kMaxBatch) * width)
+                        throw file_error(path, QStringLiteral("rows hold %1 values, more than a run's %2 sequences of "
+                                                              "width %3")
+                                                   .arg(columns)
+                                                   .arg(kMaxBatch)
+                                                   .arg(width));
+                }
+                if (static_cast<long>(row.size()) != columns)
+                    throw file_error(path, QStringLiteral("line %1 has %2 values, earlier lines %3")
+                                               .arg(line_number)
+                                               .arg(row.size())
+                                               .arg(columns));
+                values.insert(values.end(), row.begin(), row.end());
+                ++steps;
+            }
+        }
+        row.clear();
+        cell.clear();
+        numeric = true;
+        line_has_text = false;
+        ++line_number;
+    };
+    std::vector<char> block(1 << 20);
+    for (bool first = true;; first = false) {
+        const qint64 read = file.read(block.data(), qint64(block.size()));
+        if (read < 0) throw file_error(path, file.errorString());
+        if (read == 0) break;
+        // A UTF-8 byte order mark, as spreadsheets write one, is not part of the first cell.
+        const qint64 from = first && read >= 3 && std::string_view(block.data(), 3) == "\xEF\xBB\xBF" ? 3 : 0;
+        for (qint64 i = from; i < read; ++i) {
+            const char c = block[size_t(i)];
+            if (c == '\n' && previous_cr) {  // the LF of a CRLF
+                previous_cr = false;
+                continue;
+            }
+            previous_cr = c == '\r';
+            if (c == '\n' || c == '\r') {
+                end_line();
+            } else if (c == ',') {
+                end_cell();
+                cell.clear();
+                line_has_text = true;
+            } else if (numeric) {
+                if (c != ' ' && c != '\t') line_has_text = true;
+                // A cell too long for a number is not one; the rest of the line need not be kept.
+                if (cell.size() < kMaxCsvCell)
+                    cell += c;
+                else
+                    numeric = false;
+            }
+        }
     }
+    end_line();
     if (steps == 0) throw file_error(path, QStringLiteral("holds no rows of numbers"));
     if (columns % width != 0)
         throw file_error(path, QStringLiteral("rows have %1 values; the model needs a multiple of its width %2 "
@@ -106,9 +171,10 @@ std::vector<float> read_safetensors_x(const QString& path, int width, int64_t& s
         throw file_error(path, QStringLiteral("tensor 'x' is %1 wide, the model's d_model is %2")
                                    .arg(x.shape[2])
                                    .arg(width));
-    if (x.shape[0] < 1 || x.shape[1] < 1 || x.shape[1] > 4096)
-        throw file_error(path, QStringLiteral("tensor 'x' %1 needs at least one step and 1 to 4096 sequences")
-                                   .arg(QString::fromStdString(x.shape_string())));
+    if (x.shape[0] < 1 || x.shape[1] < 1 || x.shape[1] > kMaxBatch)
+        throw file_error(path, QStringLiteral("tensor 'x' %1 needs at least one step and 1 to %2 sequences")
+                                   .arg(QString::fromStdString(x.shape_string()))
+                                   .arg(kMaxBatch));
     steps = x.shape[0];
     batch = static_cast<int>(x.shape[1]);
     return x.values;
@@ -171,6 +237,10 @@ InputSource::InputSource(const SessionSpec& spec, const ModelConfig& config, std
     if (spec_.kind == InputKind::Tokens) {
         if (!token_model_) throw Error("token input needs a model with a token head (Open demo model, or Load weights)");
         if (spec_.pairs > 0) {
+            // The drawn prompts are held whole: counted, with the model, before any is drawn.
+            require_memory(estimate_model_bytes(token_model_->transformer().config()) +
+                               double(std::max(batch_, 0)) * estimate_recall_instance_bytes(*token_model_, spec_.pairs),
+                           std::to_string(batch_) + " recall instances of " + std::to_string(spec_.pairs) + " pairs");
             for (int n = 0; n < std::max(batch_, 0); ++n) {
                 TaskInstance instance =
                     draw_recall_instance(*token_model_, spec_.pairs, spec_.seed + uint64_t(n) * 0x9E3779B97F4A7C15ULL);
@@ -197,6 +267,13 @@ InputSource::InputSource(const SessionSpec& spec, const ModelConfig& config, std
     const int memory_width = config.effective_cross_model_dimensions();
     memory_ = spec.memory.kind == MemoryKind::File ? memory_from_file(spec.memory.path, batch_, memory_width)
                                                    : random_memory(spec.memory, batch_, memory_width);
+}
+
+double InputSource::bytes() const {
+    double held = double(values_.capacity()) * sizeof(float) + double(memory_.values.size()) * sizeof(float);
+    for (const auto& prompt : prompts_) held += double(prompt.size()) * kRecallStepBytes;
+    for (const auto& targets : targets_) held += double(targets.size()) * sizeof(int64_t);
+    return held;
 }
 
 std::optional<int64_t> InputSource::length() const {
@@ -276,7 +353,7 @@ void InputSource::input(int64_t t, const RowMatrix& previous_output, RowMatrix& 
         case InputKind::File:
             if (t >= steps_)
                 throw Error(QStringLiteral("%1 holds %2 steps; step %3 is past its end")
-                                .arg(spec_.path)
+                                .arg(quoted_path(spec_.path))
                                 .arg(steps_)
                                 .arg(t + 1)
                                 .toStdString());

@@ -21,6 +21,8 @@ public:
                 std::shared_ptr<const TokenModel> tokens = nullptr);
 
     int batch() const { return batch_; }
+    // The bytes the source holds: a file's values, drawn prompts and their targets, a memory.
+    double bytes() const;
     // Steps the source can give; none for generated sources.
     std::optional<int64_t> length() const;
 

@@ -17,8 +17,13 @@ constexpr InterventionKind kKinds[] = {InterventionKind::AblateHead, Interventio
                                        InterventionKind::EditInput, InterventionKind::EditToken,
                                        InterventionKind::ClearHeadCache};
 
+// Text from the file, quoted, escaped and cut short (error.h).
+QString quoted(const QString& untrusted) { return QString::fromStdString(quote_text(untrusted.toStdString())); }
+
 Error bad(int i, const QString& key, const QString& what) {
-    return Error(QStringLiteral("session key 'interventions[%1].%2' %3").arg(i).arg(key, what).toStdString());
+    return Error(QStringLiteral("session key %1 %2")
+                     .arg(quoted(QStringLiteral("interventions[%1].%2").arg(i).arg(key)), what)
+                     .toStdString());
 }
 
 int64_t whole(const QJsonObject& o, const QString& key, int i, double maximum) {
@@ -28,9 +33,11 @@ int64_t whole(const QJsonObject& o, const QString& key, int i, double maximum) {
     return static_cast<int64_t>(number);
 }
 
+// A value the engine applies as a float32: 1e39 is finite as a double, infinite as a float.
 double finite(const QJsonObject& o, const QString& key, int i) {
     const double number = o.value(key).toDouble(std::nan(""));
-    if (!o.value(key).isDouble() || !std::isfinite(number)) throw bad(i, key, QStringLiteral("must be a finite number"));
+    if (!o.value(key).isDouble() || !std::isfinite(number) || !std::isfinite(static_cast<float>(number)))
+        throw bad(i, key, QStringLiteral("must be a finite float32 number (at most 3.4e+38 in size)"));
     return number;
 }
 
@@ -77,7 +84,7 @@ QString describe(const Intervention& i) {
         case InterventionKind::EditInput:
             return QStringLiteral("input x[%1][%2] = %3 at step %4").arg(i.element).arg(i.index).arg(i.value).arg(i.step);
         case InterventionKind::EditToken:
-            return QStringLiteral("element %1 fed '%2' at step %3").arg(i.element).arg(i.tokens).arg(i.step);
+            return QStringLiteral("element %1 fed %2 at step %3").arg(i.element).arg(quoted(i.tokens)).arg(i.step);
         case InterventionKind::ClearHeadCache:
             return QStringLiteral("clear L%1 H%2%3 cache at step %4").arg(i.layer).arg(i.head).arg(cross).arg(i.step);
     }
@@ -134,9 +141,9 @@ std::vector<Intervention> interventions_from_json(const QJsonValue& value) {
             }
         if (!known)
             throw bad(i, QStringLiteral("kind"),
-                      QStringLiteral("is '%1', not one of: ablate-head, scale-head, clear-layer, copy-from-original, "
+                      QStringLiteral("is %1, not one of: ablate-head, scale-head, clear-layer, copy-from-original, "
                                      "edit-input, edit-token, clear-head-cache")
-                          .arg(kind));
+                          .arg(quoted(kind)));
         std::set<QString> allowed{"kind", "step"};
         if (v.kind == InterventionKind::EditInput) allowed.insert({"element", "index", "value"});
         else if (v.kind == InterventionKind::EditToken) allowed.insert({"element", "tokens"});
@@ -144,7 +151,8 @@ std::vector<Intervention> interventions_from_json(const QJsonValue& value) {
         if (has_head(v.kind)) allowed.insert({"head", "role"});
         if (v.kind == InterventionKind::ScaleHead) allowed.insert("factor");
         for (auto it = o.begin(); it != o.end(); ++it)
-            if (!allowed.count(it.key())) throw bad(i, it.key(), QStringLiteral("is unknown for kind '%1'").arg(kind));
+            if (!allowed.count(it.key()))
+                throw bad(i, it.key(), QStringLiteral("is unknown for kind %1").arg(quoted(kind)));
         for (const QString& key : allowed)
             if (key != "role" && !o.contains(key)) throw bad(i, key, QStringLiteral("is missing"));
         v.step = whole(o, "step", i, 1e9);
@@ -153,7 +161,8 @@ std::vector<Intervention> interventions_from_json(const QJsonValue& value) {
         if (o.contains("role")) {
             const QString role = o.value("role").toString();
             if (role == "cross") v.role = AttentionRole::Cross;
-            else if (role != "self") throw bad(i, "role", QStringLiteral("is '%1', not one of: self, cross").arg(role));
+            else if (role != "self")
+                throw bad(i, "role", QStringLiteral("is %1, not one of: self, cross").arg(quoted(role)));
         }
         if (allowed.count("factor")) v.factor = finite(o, "factor", i);
         if (allowed.count("element")) v.element = int(whole(o, "element", i, 1e6));

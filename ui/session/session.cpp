@@ -47,7 +47,8 @@ std::shared_ptr<const TokenModel> token_head(const SessionSpec& spec) {
     if (spec.input.kind != InputKind::Tokens) return nullptr;
     if (spec.weights_path.isEmpty())
         throw Error("token input needs a model with a token head: open a demo model or load its weights");
-    return TokenModel::load(spec.weights_path.toStdString());
+    // The session's config must describe the file's model; its precisions apply to the file's weights.
+    return TokenModel::load(spec.weights_path.toStdString(), &spec.config);
 }
 
 }  // namespace
@@ -65,7 +66,7 @@ std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
         if (tokens)
             throw Error(spec.weights_path.toStdString() + ": a model with a token head reads tokens: choose the token input");
     }
-    if (!spec.weights_path.isEmpty()) return load_model(spec.weights_path.toStdString());
+    if (!spec.weights_path.isEmpty()) return load_model(spec.weights_path.toStdString(), spec.config);
     require_model_fits(spec.config);
     return Model::create_random(spec.config, spec.weights_seed);
 }
@@ -95,7 +96,8 @@ std::unique_ptr<Session> Session::open(const SessionSpec& spec) {
 Session::Session(std::shared_ptr<const Model> model, const SessionSpec& spec, std::unique_ptr<Stepper> stepper)
     : model_(std::move(model)),
       spec_(with_model_config(spec, *model_)),
-      input_(spec_, model_->config(), token_head(spec_)) {
+      input_(spec_, model_->config(), token_head(spec_)),
+      checkpoints_(48, checkpoint_budget()) {
     spec_.batch = input_.batch();
     spec_.observed = std::clamp(spec_.observed, 0, spec_.batch - 1);
     spec_.snapshot_path.clear();
@@ -223,7 +225,7 @@ void Session::require_step_fits() const {
     run.steps = current_step() + 1;
     if (const Memory* memory = input_.memory()) run.memory_length = memory->length;
     run.state_copies = 2;  // the live state and the checkpoint copied from it
-    run.kept_bytes = double(checkpoints_.bytes());
+    run.kept_bytes = double(checkpoints_.bytes()) + input_.bytes();
     try {
         require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run),
                        "step " + std::to_string(run.steps));
@@ -331,6 +333,7 @@ void Session::check_interventions(const std::vector<Intervention>& interventions
                     break;
             }
         } catch (const Error& e) {
+            // describe() quotes the one text from the file, an edit's tokens.
             throw Error("intervention '" + describe(i).toStdString() + "': " + e.what());
         }
     }
@@ -373,7 +376,7 @@ TokenStep Session::edited_token(const Intervention& intervention) const {
     if (!head) throw Error("editing a token needs token input");
     const auto steps = head->tokenize(intervention.tokens.toStdString());
     if (steps.size() != 1)
-        throw Error("'" + intervention.tokens.toStdString() + "' is " + std::to_string(steps.size()) +
+        throw Error(quote_text(intervention.tokens.toStdString()) + " is " + std::to_string(steps.size()) +
                     " steps, not one");
     return steps.front();
 }

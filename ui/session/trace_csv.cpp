@@ -1,6 +1,8 @@
 // Traces as CSV with a header row, written through QSaveFile so a failed write leaves no partial file.
 #include "session/trace_csv.h"
 
+#include "session/atomic_files.h"
+
 #include <QStringList>
 
 #include "session/trace_store.h"
@@ -113,7 +115,8 @@ void TraceCsvWriter::write(const BatchRecord& r) {
 void TraceCsvWriter::commit() {
     if (!header_written_) write_header(nullptr);
     out_.flush();
-    if (out_.status() != QTextStream::Ok || !file_.commit()) throw file_error(path_, file_.errorString());
+    if (out_.status() != QTextStream::Ok || !file_.commit())
+        throw file_error(path_, QStringLiteral("cannot write (%1)").arg(write_failure(file_, path_)));
 }
 
 void write_traces_csv(const QString& path, const TraceStore& traces) {

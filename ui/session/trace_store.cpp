@@ -3,7 +3,10 @@
 
 #include <algorithm>
 
+#include "session/checkpoint_store.h"
 #include "stepscope/attention_kind.h"
+#include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 
 namespace stepscope::ui {
 
@@ -58,8 +61,29 @@ void clear_attention(Record& r) {
 
 }  // namespace
 
-void TraceStore::start(const RunInfo& info) {
+std::size_t trace_budget(const ModelConfig& config, int batch) {
+    double limit = 0;
+    try {
+        limit = double(memory_limit());
+    } catch (const Error&) {
+        return kMaxTraceBytes;  // a malformed limit is reported where the run is refused
+    }
+    RunShape run;
+    run.batch = std::max(batch, 1);
+    run.steps = 1;
+    run.state_copies = 2;
+    // The window itself (Qt, its plots and their copies of the shown element, a pinned run) takes
+    // about 250 MB before any trace: the seed example at batch 256 peaked at 1.03 GiB under a 1 GiB
+    // limit without this allowance.
+    constexpr double kWindowBytes = 256.0 * 1024 * 1024;
+    const double others = kWindowBytes + estimate_model_bytes(config) + estimate_run_bytes(config, run) +
+                          double(checkpoint_budget());
+    return std::size_t(std::clamp(limit - others, 0.0, double(kMaxTraceBytes)));
+}
+
+void TraceStore::start(const RunInfo& info, std::size_t max_bytes) {
     info_ = info;
+    max_bytes_ = max_bytes;
     records_.clear();
     batch_records_.clear();
     attention_kept_from_ = 0;

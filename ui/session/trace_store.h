@@ -13,19 +13,25 @@
 #include <vector>
 
 #include "session/step_record.h"
+#include "stepscope/config.h"
 
 namespace stepscope::ui {
 
-// A run stops recording (with a message) when its traces pass this.
+// A run stops recording (with a message) when its traces pass this, or trace_budget() where less.
 constexpr std::size_t kMaxTraceBytes = std::size_t(2) << 30;
 // The heatmap's weights of every element are kept for fewer than kAttentionWindow steps when they
 // would pass this (many heads, a large batch).
 constexpr std::size_t kMaxAttentionBytes = std::size_t(512) << 20;
 
+// What a run's traces may hold: the memory limit less the window itself (256 MiB), the model, two
+// copies of its state, a step's scratch and the checkpoints' budget, at most kMaxTraceBytes (0 when
+// those alone fill the limit).
+std::size_t trace_budget(const ModelConfig& config, int batch);
+
 class TraceStore {
 public:
-    // A new run: no records, starting after `info.base_step`.
-    void start(const RunInfo& info);
+    // A new run: no records, starting after `info.base_step`, within `max_bytes`.
+    void start(const RunInfo& info, std::size_t max_bytes = kMaxTraceBytes);
     // Records in step order; attention weights older than the heatmap window are dropped.
     void append(const std::vector<BatchRecord>& records);
     // Keeps the records up to and including `step`: the run branched there.
@@ -50,7 +56,8 @@ public:
     int64_t last_step() const { return records_.empty() ? info_.base_step : records_.back().step; }
     // The memory the records hold, roughly: what kMaxTraceBytes bounds.
     std::size_t bytes() const { return bytes_; }
-    bool full() const { return bytes_ > kMaxTraceBytes; }
+    bool full() const { return bytes_ > max_bytes_; }
+    std::size_t max_bytes() const { return max_bytes_; }
     // The record of `step`, or null when the run has none (before its start, not taken yet, or thinned out).
     const StepRecord* at_step(int64_t step) const;
 
@@ -78,6 +85,7 @@ private:
     std::size_t attention_kept_from_ = 0;  // records before this index hold no attention weights
     std::size_t attention_bytes_ = 0;
     std::size_t bytes_ = 0;
+    std::size_t max_bytes_ = kMaxTraceBytes;
     std::size_t max_records_ = std::numeric_limits<std::size_t>::max();
     int64_t stride_ = 1;  // with keep_at_most: the steps kept before the window are multiples of this
 };

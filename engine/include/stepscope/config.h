@@ -123,4 +123,12 @@ constexpr size_t kMaxConfigJsonBytes = 65536;
 // Every parameter, defaults included, as a JSON object text (keys sorted).
 std::string config_to_json(const ModelConfig& config);
 
+// What sets two configs' models apart besides how they store weights and caches (and dropout): "" when their
+// architectures agree, else the first parameter that differs, e.g. "n_layers is 3, the file's 1".
+// Weights of one architecture load at any precision and cache precision.
+std::string architecture_difference(const ModelConfig& requested, const ModelConfig& file);
+// The file's config with the requested precision and cache precision; throws Error "the weights
+// file's model differs from the one asked for: n_layers is 3, the file's 1" when the architectures differ.
+ModelConfig stored_as_requested(const ModelConfig& file, const ModelConfig& requested);
+
 }  // namespace stepscope

@@ -35,6 +35,18 @@ double estimate_state_bytes(const ModelConfig& config, const RunShape& run);
 // The state times its copies, a step's scratch for the batch, and the caller's kept bytes.
 double estimate_run_bytes(const ModelConfig& config, const RunShape& run);
 
+// Multiply-adds of stepping `batch` sequences `steps` steps from an empty state: every weight once
+// per step and sequence, and a growing cache's reads (full attention reads each earlier step's keys
+// and values: steps^2 / 2 of them per head and layer). Decoders add their memory's reads.
+double estimate_step_work(const ModelConfig& config, const RunShape& run);
+// The most multiply-adds one command steps: 1e14, roughly 1.5 to 5 hours on two cores (the seed
+// example's 100,000-step soak is 1.4e13). Beyond it a run is refused before it starts, as an absurd
+// memory need is.
+constexpr double kMaxStepWork = 1e14;
+// Throws Error "refused: WHAT needs about 2.1e+15 multiply-adds, over Stepscope's limit of 1e+14
+// (hours of stepping)" when `multiply_adds` exceeds kMaxStepWork.
+void require_work(double multiply_adds, const std::string& what);
+
 // A byte count such as "2G", "1.5G", "512M" or "1048576" (K, M, G, T are powers of 1024; a
 // trailing B is allowed). Throws Error quoting the text for anything else, zero included.
 uint64_t parse_byte_count(const std::string& text);

@@ -152,6 +152,10 @@ private:
 // with a token head is refused with a message that says so (token_model.h
 // opens it).
 std::shared_ptr<const Model> load_model(const std::string& path);
+// The same for a caller that asked for a model: the file's config must describe the same
+// architecture as `requested` (architecture_difference, config.h), else Error names the first
+// difference; the weights are then held at the requested precision and cache precision.
+std::shared_ptr<const Model> load_model(const std::string& path, const ModelConfig& requested);
 void save_model(const std::string& path, const Model& model);
 
 }  // namespace stepscope

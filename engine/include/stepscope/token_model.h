@@ -38,8 +38,11 @@ public:
     // Throws Error naming the problem for a file without a token head or
     // vocabulary, a head whose shapes disagree with the config or the
     // vocabulary, a decoder, or a malformed task.
-    static std::shared_ptr<const TokenModel> from_file(const SafetensorsFile& file);
-    static std::shared_ptr<const TokenModel> load(const std::string& path);
+    // With `requested`, the file's transformer must have its architecture and is held at its
+    // precision and cache precision (stored_as_requested, config.h).
+    static std::shared_ptr<const TokenModel> from_file(const SafetensorsFile& file,
+                                                       const ModelConfig* requested = nullptr);
+    static std::shared_ptr<const TokenModel> load(const std::string& path, const ModelConfig* requested = nullptr);
 
     // Whether a file carries a token head (embedding.weight).
     static bool has_token_head(const SafetensorsFile& file);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,11 +31,20 @@ struct Evaluation {
     std::vector<GroupScore> groups;
 };
 
+// Called after each step with the sequence-steps done and their total, for a progress line.
+using EvaluationProgress = std::function<void(int64_t done, int64_t total)>;
+
 // Runs the stored evaluation set through the model from a fresh state per
-// group (the N sequences of a group step as one batch). Throws Error when the
-// model has no task, an unknown metric, no evaluation set, or tensors of the
-// wrong shape or with ids outside the vocabulary.
-Evaluation evaluate_stored(const TokenModel& model);
+// group (the N sequences of a group step as one batch, in slices of at most
+// 512, fewer where the memory limit asks). Throws Error when the model has no
+// task, an unknown metric, no evaluation set, tensors of the wrong shape or
+// with ids outside the vocabulary, or a set over the memory limit or
+// Stepscope's bound on work (memory_budget.h); all are checked before any
+// step.
+Evaluation evaluate_stored(const TokenModel& model, const EvaluationProgress& progress = {});
+
+// The smallest positive temperature: below it logits / temperature overflow a float (0 is greedy).
+constexpr double kMinTemperature = 1e-6;
 
 struct GenerationOptions {
     int steps = 1;             // tokens to generate
@@ -51,7 +61,7 @@ int64_t choose_token(const ConstMatrixRef& logits, double temperature, double u)
 // prompt, a negative temperature, or a prompt and steps that run past the
 // model's learned positions.
 std::vector<int64_t> generate(const TokenModel& model, const std::vector<TokenStep>& prompt,
-                              const GenerationOptions& options);
+                              const GenerationOptions& options, const EvaluationProgress& progress = {});
 
 struct Prediction {
     int64_t token = 0;
@@ -73,6 +83,14 @@ struct TaskInstance {
 // for a stored key's value (drawn with replacement), as the training script lays them out. Throws
 // Error for a model whose task is not recall or a pair count outside 1..keys.
 TaskInstance draw_recall_instance(const TokenModel& model, int pairs, uint64_t seed);
+
+// A recall task asks at most this many queries per instance; its keys, values and null must each be
+// a token of the vocabulary.
+constexpr int64_t kMaxRecallQueries = 1 << 20;
+// The heap bytes of one step of a drawn instance (its two ids, the vector holding them, its target).
+constexpr double kRecallStepBytes = 64;
+// What draw_recall_instance holds for one sequence, for the memory estimate before drawing a batch.
+double estimate_recall_instance_bytes(const TokenModel& model, int pairs);
 
 // What the task scores for typed steps: for recall, each query key+NULL expects the value last stored
 // with that key (-1 for a key never stored); for text, each step expects the next step's character
