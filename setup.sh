@@ -21,7 +21,10 @@ install_missing() {
 }
 
 build_all() {
-  cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release
+  # ccache, where installed, makes a rebuild after a small change take seconds.
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}"
   cmake --build "$build" -j"$(nproc)"
 }
 

@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${STEPSCOPE_HEADLESS_BUILD_DIR:-$PWD/build-headless}"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTEPSCOPE_GUI=OFF -DSTEPSCOPE_CUDA=OFF -DSTEPSCOPE_TOY_KIND=ON
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTEPSCOPE_GUI=OFF -DSTEPSCOPE_CUDA=OFF -DSTEPSCOPE_TOY_KIND=ON \
+  "${launcher[@]}"
 cmake --build "$build" -j2
 ctest --test-dir "$build" --output-on-failure -j2
