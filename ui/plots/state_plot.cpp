@@ -49,8 +49,8 @@ StatePlot::StatePlot(QWidget* parent)
     : TimePlot(tr("Attention-state norms"), QStringLiteral("state_norms"), parent),
       selector_(new LayerSelector(/*with_head=*/false)),
       quantity_(new QComboBox) {
-    quantity_->addItems({tr("‖S‖ / ‖K‖"), tr("‖Z‖ / ‖V‖"), tr("cache length"), tr("β write strength per head"),
-                         tr("α forget gate per head"), tr("‖v − Sᵀk‖ prediction error per head")});
+    quantity_->addItems({tr("‖S‖ / ‖K‖"), tr("‖Z‖ / ‖V‖"), tr("cache length"), tr("β (write) per head"),
+                         tr("α (forget) per head"), tr("‖v − Sᵀk‖ per head")});
     quantity_->setToolTip(tr("Linear attention: ‖S‖ = ‖Σ φ(k) vᵀ‖, ‖Z‖ = ‖Σ φ(k)‖. "
                              "Full attention: norms of the cached keys K and values V, and the cache length.\n"
                              "The delta rules write β (v − Sᵀk) at key k: β is how strongly each step writes, "
