@@ -313,11 +313,16 @@ void AttentionPlot::fill() {
     if (any) scale_->setDataRange(extent);
     if (linear) {
         // The map of causal attention is a lower triangle: the caption sits in the empty upper right.
-        QString caption = self ? tr("Linear attention: implicit weights\n"
-                                    "keys kept while observed, from step %1\n")
+        // Named by the kind ("Linear attention", "Gated linear attention"), which a step's map does not say.
+        QString kind = QString::fromStdString(current_->kind(r).description);
+        if (!kind.isEmpty()) kind[0] = kind[0].toUpper();
+        QString caption = self ? tr("%1: implicit weights\n"
+                                    "keys kept while observed, from step %2\n")
+                                     .arg(kind)
                                      .arg(key_lo + key_offset)
-                               : tr("Linear attention: implicit weights\n"
-                                    "masked memory elements blank\n");
+                               : tr("%1: implicit weights\n"
+                                    "masked memory elements blank\n")
+                                     .arg(kind);
         if (is_signed) {
             caption = tr("%1: exact implicit weights\nkeys kept while observed, from step %2\n")
                           .arg(QString::fromStdString(current_->kind(r).description))
