@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 
 namespace stepscope {
 
@@ -41,13 +42,17 @@ GroupScore score_group(const TokenModel& model, const std::string& index, bool a
                     targets.shape_string() + " do not match");
     GroupScore group;
     group.examples = batch;
+    group.steps = steps;
+    group.state_bytes = sequence_state_bytes(model.transformer().config(), steps);
     State state = model.transformer().new_state();
     RowMatrix logits;
-    std::vector<TokenStep> step_tokens(batch, TokenStep(width));
+    std::vector<TokenStep> step_tokens(batch, TokenStep(width)), previous;
     for (int64_t t = 0; t < steps; ++t) {
+        previous.swap(step_tokens);
+        step_tokens.assign(size_t(batch), TokenStep(size_t(width)));
         for (int64_t n = 0; n < batch; ++n)
             for (int64_t s = 0; s < width; ++s) step_tokens[n][s] = tokens.integers[(n * steps + t) * width + s];
-        model.step(step_tokens, state, logits);
+        model.step(step_tokens, state, logits, nullptr, &previous);
         for (int64_t n = 0; n < batch; ++n) {
             const int64_t target = targets.integers[n * steps + t];
             if (target < 0) continue;
@@ -242,11 +247,16 @@ std::vector<int64_t> generate(const TokenModel& model, const std::vector<TokenSt
     std::mt19937_64 random(options.seed);
     State state = model.transformer().new_state();
     RowMatrix logits;
-    for (size_t t = 0; t + 1 < prompt.size(); ++t) model.step({prompt[t]}, state, logits);
+    std::vector<TokenStep> previous;  // the step before, for a token shift
+    for (size_t t = 0; t + 1 < prompt.size(); ++t) {
+        model.step({prompt[t]}, state, logits, nullptr, &previous);
+        previous = {prompt[t]};
+    }
     std::vector<int64_t> generated;
     TokenStep input = prompt.back();
     for (int i = 0; i < options.steps; ++i) {
-        model.step({input}, state, logits);
+        model.step({input}, state, logits, nullptr, &previous);
+        previous = {input};
         // A uniform draw in [0, 1) from 53 random bits: the same on every standard library.
         const double u = options.temperature == 0 ? 0.0 : double(random() >> 11) * 0x1.0p-53;
         const int64_t next = choose_token(logits, options.temperature, u);

@@ -43,9 +43,10 @@ class AttentionLayer(nn.Module):
     the recurrent step computes at t.
     """
 
-    def __init__(self, d_model, heads, kind):
+    def __init__(self, d_model, heads, kind, feature_map="elu"):
         super().__init__()
         self.heads, self.kind = heads, kind
+        self.phi = {"elu": lambda y: F.elu(y) + 1, "silu": F.silu}[feature_map]
         self.query_projection = nn.Linear(d_model, d_model)
         self.key_projection = nn.Linear(d_model, d_model)
         self.value_projection = nn.Linear(d_model, d_model)
@@ -73,7 +74,7 @@ class AttentionLayer(nn.Module):
             weights = scores.masked_fill(~causal, float("-inf")).softmax(-1)
         elif self.kind in ("linear", "gated-linear"):
             # phi(q_t).S_t / (phi(q_t).Z_t + eps), S and Z (decayed) sums of phi(k) v^T and phi(k).
-            similarity = ((F.elu(q) + 1) @ (F.elu(k) + 1).transpose(-1, -2)).masked_fill(~causal, 0.0)
+            similarity = (self.phi(q) @ self.phi(k).transpose(-1, -2)).masked_fill(~causal, 0.0)
             if decay is not None:
                 similarity = similarity * decay
             weights = similarity / (similarity.sum(-1, keepdim=True) + EPS)
@@ -82,7 +83,7 @@ class AttentionLayer(nn.Module):
             # with unit keys and queries. S_t = sum_j G[t,j] k_j u_j^T, where the written values u solve
             # (I + diag(beta) strictly_lower(K K^T * G)) u = diag(beta) V.
             unit = lambda y: y / y.norm(dim=-1, keepdim=True).clamp_min(1e-30)
-            q, k = unit(F.elu(q) + 1), unit(F.elu(k) + 1)
+            q, k = unit(self.phi(q)), unit(self.phi(k))
             beta = torch.sigmoid(per_head(self.beta_projection(x)))  # (B, H, T)
             keys = (k @ k.transpose(-1, -2)).tril(-1)  # strictly lower
             if decay is not None:
@@ -99,9 +100,9 @@ class AttentionLayer(nn.Module):
 class EncoderLayer(nn.Module):
     """fast_transformers.transformers.TransformerEncoderLayer (post-norm, dropout 0)."""
 
-    def __init__(self, d_model, heads, feed_forward, kind, activation):
+    def __init__(self, d_model, heads, feed_forward, kind, activation, feature_map="elu"):
         super().__init__()
-        self.attention = AttentionLayer(d_model, heads, kind)
+        self.attention = AttentionLayer(d_model, heads, kind, feature_map)
         self.linear1 = nn.Linear(d_model, feed_forward)
         self.linear2 = nn.Linear(feed_forward, d_model)
         self.norm1 = nn.LayerNorm(d_model)
@@ -121,7 +122,7 @@ class Encoder(nn.Module):
         d_model = config["n_heads"] * config["value_dimensions"]
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, config["n_heads"], config["feed_forward_dimensions"],
-                         config["attention_type"], config["activation"])
+                         config["attention_type"], config["activation"], config.get("feature_map", "elu"))
             for _ in range(config["n_layers"]))
         self.norm = nn.LayerNorm(d_model)
 
@@ -157,11 +158,14 @@ class TokenModel(nn.Module):
         return self.readout(self.hidden(tokens))
 
 
-def encoder_config(attention, layers, heads, head_width, feed_forward):
-    return {"kind": "encoder", "attention_type": attention, "n_layers": layers, "n_heads": heads,
-            "query_dimensions": head_width, "value_dimensions": head_width,
-            "feed_forward_dimensions": feed_forward, "activation": "relu",
-            "final_normalization": True, "dropout": 0.0, "attention_dropout": 0.0}
+def encoder_config(attention, layers, heads, head_width, feed_forward, feature_map="elu"):
+    config = {"kind": "encoder", "attention_type": attention, "n_layers": layers, "n_heads": heads,
+              "query_dimensions": head_width, "value_dimensions": head_width,
+              "feed_forward_dimensions": feed_forward, "activation": "relu",
+              "final_normalization": True, "dropout": 0.0, "attention_dropout": 0.0}
+    if feature_map != "elu":
+        config["feature_map"] = feature_map
+    return config
 
 
 # ---------------------------------------------------------------- associative recall (pair layout)
@@ -312,6 +316,8 @@ def main():
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget (wall clock)")
     parser.add_argument("--steps", type=int, default=10 ** 9, help="training budget (optimizer steps)")
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--key-map", choices=["elu", "silu"], default=None,
+                        help="the delta rules' feature map (default silu; linear kinds keep elu)")
     parser.add_argument("--beta-bias", type=float, default=BETA_BIAS)
     parser.add_argument("--gate-bias", type=float, default=GATE_BIAS)
     parser.add_argument("--eval-examples", type=int, default=None, help="per group")
@@ -320,6 +326,10 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     BETA_BIAS, GATE_BIAS = args.beta_bias, args.gate_bias
+    # elu+1 keys are positive, so two random unit keys start at a cosine near 0.8 and every delta write
+    # overwrites most of the memory; silu keys start nearly orthogonal (DeltaNet's choice). Linear
+    # attention's normaliser needs positive features, so the linear kinds keep elu.
+    key_map = args.key_map or ("silu" if args.attention in ("delta", "gated-delta") else "elu")
     torch.set_num_threads(args.threads)  # 2.6x faster than two threads at these sizes
     torch.manual_seed(args.seed)
     log_file = open(args.out + ".log", "a")
@@ -333,7 +343,8 @@ def main():
     if args.task == "recall":
         # Recall matches keys by content: the pair layout needs no positions, so none are learned.
         # d_model 64, 2 heads of 32: a delta-rule head holds up to 32 orthogonal keys.
-        config = encoder_config(args.attention, layers=2, heads=2, head_width=32, feed_forward=128)
+        config = encoder_config(args.attention, layers=2, heads=2, head_width=32, feed_forward=128,
+                                feature_map=key_map)
         vocabulary = recall_vocabulary()
         model = TokenModel(config, len(vocabulary), positions=0)
         batch = lambda step: recall_batch(64, TRAIN_PAIRS[step % len(TRAIN_PAIRS)],
@@ -346,7 +357,8 @@ def main():
         # No positions: the recurrent twins run to any length with a constant state, and the softmax
         # twin orders its cache by the causal mask alone; the token shift gives each step its bigram.
         context, long_window = 128, 2048
-        config = encoder_config(args.attention, layers=2, heads=2, head_width=32, feed_forward=256)
+        config = encoder_config(args.attention, layers=2, heads=2, head_width=32, feed_forward=256,
+                                feature_map=key_map)
         train_text, held_out = bible_texts()
         vocabulary = sorted(set(train_text) | set(held_out))
         index = {c: i for i, c in enumerate(vocabulary)}
