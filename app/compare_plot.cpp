@@ -66,7 +66,12 @@ Panel make_panel(double x0, double base, double smallest, double largest, double
 std::string axes(const Panel& p, const std::string& x_title, const std::string& y_title, bool bytes) {
     std::string svg = format("<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#333\"/>\n",
                              p.x0, kTop, kPanelWidth, kPanelHeight);
-    for (double tick = p.low; tick <= p.high * 1.0001; tick *= p.base) {
+    // Powers of the base, and on a decade axis 2x and 5x between them.
+    std::vector<double> ticks;
+    for (double power = p.low; power <= p.high * 1.0001; power *= p.base)
+        for (const double factor : p.base == 10 ? std::vector<double>{1, 2, 5} : std::vector<double>{1})
+            if (power * factor <= p.high * 1.0001) ticks.push_back(power * factor);
+    for (const double tick : ticks) {
         const double x = p.x(tick);
         svg += format("<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#ddd\"/>\n", x, kTop, x, kTop + kPanelHeight);
         svg += format("<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">", x, kTop + kPanelHeight + 16) +
@@ -119,7 +124,7 @@ std::string comparison_svg(const std::vector<ComparedModel>& models, const std::
                                   y_high > y_low ? y_high : y_low + 1);
     const Panel right = make_panel(kLeft + kPanelWidth + kGap, 10, std::max(small_b, 1.0), std::max(large_b, 1.0),
                                    left.y_low, left.y_high);
-    const double width = right.x0 + kPanelWidth + 20;
+    const double width = right.x0 + kPanelWidth + 40;
     const double legend_top = kTop + kPanelHeight + 56;
     const double height = legend_top + kLegendHeight * double((models.size() + 2) / 3) + 10;
     const std::string y_title = accuracy ? "accuracy" : metric == "bits_per_character" ? "bits per character" : metric;
