@@ -1,14 +1,21 @@
 """Trains Stepscope's demo models in plain PyTorch (CPU) and saves them with stepscope_io.
 
-    /usr/bin/python3 resources/python/train_demos.py recall --attention full --out resources/models/recall_softmax.safetensors
-    /usr/bin/python3 resources/python/train_demos.py recall --attention linear --out resources/models/recall_linear.safetensors
-    /usr/bin/python3 resources/python/train_demos.py text --out resources/models/text_linear.safetensors
+    # the recall ladder: one recipe and one budget, five attention kinds
+    for kind in full linear gated-linear delta gated-delta; do
+        nice -n 19 /usr/bin/python3 resources/python/train_demos.py recall --attention $kind \
+            --steps 4000 --minutes 50 --out recall_$kind.safetensors --checkpoint recall_$kind.ckpt
+    done
+    # character models of the King James Bible (apt-get install bible-kjv)
+    /usr/bin/python3 resources/python/train_demos.py text --attention delta --minutes 75 --out text_delta.safetensors
 
 fast-transformers cannot be installed here, so this file rebuilds its TransformerEncoder (post-norm
-layers, final LayerNorm, causal softmax or elu+1 linear attention) under the reference's
-state_dict names; Stepscope's golden tests tie those names and semantics to the reference. Each
-saved model carries its evaluation set and the metric measured on it here (`trained_value`), so
-`stepscope eval` proves the C++ engine computes what PyTorch computed.
+layers, final LayerNorm) under the reference's state_dict names, with each attention kind in its
+parallel (masked quadratic) form; Stepscope's golden tests tie those names and semantics to the
+reference and to flash-linear-attention's naive delta rules. Each saved model carries its evaluation
+set and the metric measured on it here (`trained_value`), so `stepscope eval` proves the C++ engine
+computes what PyTorch computed. A run stops at --steps or --minutes, whichever comes first; its
+cosine schedule follows whichever is further along, and --checkpoint resumes it (a budget already
+spent just evaluates and saves).
 """
 
 import argparse
