@@ -187,10 +187,12 @@ private slots:
         const auto model = TokenModel::from_file(positions_file_);
         const RowMatrix embedding = matrix_of(positions_file_.tensors.at("embedding.weight"));
         const RowMatrix positions = matrix_of(positions_file_.tensors.at("positions.weight"));
+        const RowMatrix shift = matrix_of(positions_file_.tensors.at("shift.weight"));
         QCOMPARE(model->positions(), int(positions.rows()));
         RowMatrix x;
-        model->embed({{4}}, 7, x);
-        QVERIFY((x.row(0) - embedding.row(4) - positions.row(7)).cwiseAbs().maxCoeff() < 1e-6f);
+        const std::vector<TokenStep> previous{{1}};
+        model->embed({{4}}, 7, x, &previous);
+        QVERIFY((x.row(0) - embedding.row(4) - positions.row(7) - shift.row(1)).cwiseAbs().maxCoeff() < 1e-6f);
         QCOMPARE(model->tokenize("ab").size(), size_t(2));
     }
 
