@@ -1,11 +1,17 @@
 // stepscope eval: score a token model on the evaluation set its file carries, against the value PyTorch measured.
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "arguments.h"
 #include "commands.h"
+#include "compare_plot.h"
+#include "stepscope/atomic_file.h"
 #include "stepscope/config.h"
 #include "stepscope/error.h"
 #include "stepscope/token_model.h"
@@ -17,10 +23,14 @@ using namespace stepscope;
 
 constexpr const char* kUsage =
     "usage: stepscope eval --model MODEL.safetensors [--json]\n"
+    "       stepscope eval --compare MODEL1 MODEL2 ... [--plot OUT.svg] [--json]\n"
     "  Runs a token model (a model file with a token head and a task, such as the demos in\n"
     "  resources/models/) over the evaluation set stored in the file and prints the task's metric\n"
     "  (accuracy, or bits per character) per group and overall, beside the value measured in\n"
-    "  training (__metadata__.trained_value). --json prints one JSON object instead.\n";
+    "  training (__metadata__.trained_value), and the attention state one sequence of the group\n"
+    "  holds (state_bytes). --json prints one JSON object instead.\n"
+    "  --compare evaluates several models of one metric and prints one table; --plot draws each\n"
+    "  model's metric against stored pairs (or steps) and against state bytes as SVG.\n";
 
 // The metadata's trained values, when present and numeric.
 nlohmann::json trained(const TokenModel& model, const std::string& key) {
@@ -30,7 +40,74 @@ nlohmann::json trained(const TokenModel& model, const std::string& key) {
     return value.is_discarded() ? nlohmann::json(nullptr) : value;
 }
 
+// The left panel's x of a group: K of a recall group "K=16", else its steps T.
+double group_position(const GroupScore& group) {
+    if (group.name.rfind("K=", 0) == 0) {
+        char* end = nullptr;
+        const double pairs = std::strtod(group.name.c_str() + 2, &end);
+        if (end && *end == '\0' && pairs > 0) return pairs;
+    }
+    return double(group.steps);
+}
+
+std::string file_stem(const std::string& path) {
+    const size_t slash = path.find_last_of('/');
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    const size_t dot = name.find('.');
+    return dot == std::string::npos ? name : name.substr(0, dot);
+}
+
+int compare(const cli::Arguments& args) {
+    const std::vector<std::string> paths = args.texts("compare");
+    for (const std::string& path : paths)
+        if (path.empty()) throw cli::UsageError{"--compare needs the model files to compare after it"};
+    std::vector<cli::ComparedModel> curves;
+    std::string metric;
+    bool recall = true;
+    nlohmann::json out = nlohmann::json::array();
+    for (const std::string& path : paths) {
+        const auto model = TokenModel::load(path);
+        Evaluation result;
+        try {
+            result = evaluate_stored(*model);
+        } catch (const Error& e) {
+            throw Error(path + ": " + e.what());
+        }
+        if (!metric.empty() && result.metric != metric)
+            throw Error(path + ": its metric is " + result.metric + ", the models before it " + metric +
+                        "; compare models of one task");
+        metric = result.metric;
+        recall = recall && model->task_name() == "recall";
+        const std::string& kind = model->transformer().config().attention_type;
+        cli::ComparedModel curve{file_stem(path) + " (" + kind + ")", {}};
+        nlohmann::json entry = {{"model", path}, {"attention_type", kind}, {"value", result.value}};
+        std::printf("%-28s %-12s", file_stem(path).c_str(), kind.c_str());
+        for (const GroupScore& group : result.groups) {
+            curve.points.push_back({group_position(group), group.state_bytes, group.value});
+            entry["groups"][group.name] = {{"value", group.value}, {"state_bytes", group.state_bytes},
+                                           {"steps", group.steps}};
+            std::printf("  %s %.3f (%.0f B)", group.name.c_str(), group.value, group.state_bytes);
+        }
+        std::printf("\n");
+        out.push_back(entry);
+        curves.push_back(std::move(curve));
+    }
+    if (args.has("json")) std::printf("%s\n", nlohmann::json{{"metric", metric}, {"models", out}}.dump().c_str());
+    if (args.has("plot")) {
+        const std::string plot = args.text("plot");
+        const std::string svg = cli::comparison_svg(curves, metric, recall ? "stored pairs K" : "steps per sequence");
+        write_file_atomically(plot, std::vector<uint8_t>(svg.begin(), svg.end()));
+        std::fprintf(stderr, "wrote %s\n", plot.c_str());
+    }
+    return 0;
+}
+
 int eval(const cli::Arguments& args) {
+    if (!args.texts("compare").empty()) {
+        if (args.has("model")) throw cli::UsageError{"give either --model or --compare"};
+        return compare(args);
+    }
+    if (args.has("plot")) throw cli::UsageError{"--plot draws a comparison: give --compare MODEL1 MODEL2 ..."};
     const std::string path = args.text("model");
     const auto model = TokenModel::load(path);
     Evaluation result;
@@ -55,7 +132,9 @@ int eval(const cli::Arguments& args) {
         out["scored"] = result.scored;
         out["groups"] = nlohmann::json::object();
         for (const GroupScore& group : result.groups) {
-            nlohmann::json entry = {{"value", group.value}, {"examples", group.examples}, {"scored", group.scored}};
+            nlohmann::json entry = {{"value", group.value},   {"examples", group.examples},
+                                    {"scored", group.scored}, {"steps", group.steps},
+                                    {"state_bytes", group.state_bytes}};
             if (trained_values.is_object() && trained_values.contains(group.name))
                 entry["trained_value"] = trained_values[group.name];
             out["groups"][group.name] = entry;
@@ -72,7 +151,7 @@ int eval(const cli::Arguments& args) {
         std::printf("  %-10s %s %.4f", group.name.c_str(), result.metric.c_str(), group.value);
         if (trained_values.is_object() && trained_values.contains(group.name) && trained_values[group.name].is_number())
             std::printf("  (trained %.4f)", trained_values[group.name].get<double>());
-        std::printf("\n");
+        std::printf("  state %.0f bytes after %ld steps\n", group.state_bytes, long(group.steps));
     }
     std::printf("  %-10s %s %.4f", "all", result.metric.c_str(), result.value);
     if (trained_value.is_number()) std::printf("  (trained %.4f)", trained_value.get<double>());
@@ -83,5 +162,21 @@ int eval(const cli::Arguments& args) {
 }  // namespace
 
 int run_eval(int argc, char** argv) {
-    return cli::run_guarded("eval", eval, argc, argv, {"model"}, {"json"}, kUsage);
+    // "--compare F1 F2 ..." lists its files after one option: each becomes "--compare F" for the parser.
+    std::vector<std::string> words;
+    for (int i = 0; i < argc; ++i) {
+        words.emplace_back(argv[i]);
+        if (words.back() != "--compare") continue;
+        words.pop_back();
+        const size_t before = words.size();
+        for (; i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0; ++i) {
+            words.emplace_back("--compare");
+            words.emplace_back(argv[i + 1]);
+        }
+        if (words.size() == before) words.insert(words.end(), {"--compare", ""});  // compare() names the gap
+    }
+    std::vector<char*> rewritten;
+    for (std::string& word : words) rewritten.push_back(word.data());
+    return cli::run_guarded("eval", eval, int(rewritten.size()), rewritten.data(), {"model", "plot"}, {"json"}, kUsage,
+                            {"compare"});
 }

@@ -2,6 +2,7 @@
 // cliff, generation is deterministic, and hostile token heads are refused with a message naming the problem.
 #include <QtTest>
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryDir>
@@ -45,22 +46,28 @@ void expect_error(const std::function<void()>& body, const std::string& fragment
 
 class TokenModelsTest : public QObject {
     Q_OBJECT
-    SafetensorsFile recall_file_, text_file_;
+    SafetensorsFile recall_file_, text_file_, positions_file_;
     QTemporaryDir dir_;
 
 private slots:
     void initTestCase() {
         recall_file_ = read_safetensors(demo_path("recall_linear.safetensors"));
         text_file_ = read_safetensors(demo_path("text_linear.safetensors"));
+        // The shipped text models have no positions: give a copy 64 learned ones.
+        positions_file_ = text_file_;
+        const int64_t width = positions_file_.tensors.at("embedding.weight").shape[1];
+        std::vector<float> rows(size_t(64 * width));
+        for (size_t i = 0; i < rows.size(); ++i) rows[i] = float(std::sin(0.37 * double(i)));
+        positions_file_.tensors["positions.weight"] = Tensor::f32({64, width}, rows);
     }
 
     void demos_evaluate_to_their_trained_values_data() {
         QTest::addColumn<QString>("file");
         QTest::addColumn<QString>("task");
-        QTest::newRow("recall softmax") << "recall_softmax.safetensors" << "recall";
-        QTest::newRow("recall linear") << "recall_linear.safetensors" << "recall";
-        QTest::newRow("text linear") << "text_linear.safetensors" << "text";
-        QTest::newRow("text softmax") << "text_softmax.safetensors" << "text";
+        for (const char* kind : {"softmax", "linear", "gated_linear", "delta", "gated_delta"})
+            QTest::newRow(kind) << QString("recall_%1.safetensors").arg(kind) << "recall";
+        for (const char* kind : {"softmax", "linear", "delta"})
+            QTest::newRow(kind) << QString("text_%1.safetensors").arg(kind) << "text";
     }
 
     void demos_evaluate_to_their_trained_values() {
@@ -87,12 +94,81 @@ private slots:
         QVERIFY(group_value(softmax, "K=64") - group_value(linear, "K=64") > 0.2);
     }
 
-    void text_model_beats_a_character_frequency_baseline() {
-        const auto model = TokenModel::load(demo_path("text_linear.safetensors"));
-        QVERIFY(model->character_vocabulary());
-        const Evaluation evaluation = evaluate_stored(*model);
-        QCOMPARE(evaluation.metric, std::string("bits_per_character"));
-        QVERIFY2(evaluation.value < 4.0, qPrintable(QString::number(evaluation.value)));
+    // The ladder's kinds keep what their rows say: the delta rule beats linear attention where the pairs fit.
+    void recall_ladder_orders_the_kinds() {
+        const Evaluation linear = evaluate_stored(*TokenModel::load(demo_path("recall_linear.safetensors")));
+        const Evaluation delta = evaluate_stored(*TokenModel::load(demo_path("recall_delta.safetensors")));
+        QVERIFY(group_value(delta, "K=16") > group_value(linear, "K=16"));
+    }
+
+    // eval's state bytes: a fixed S (and Z) for the kinds that keep sums, the cache at T steps for softmax.
+    void state_bytes_are_fixed_for_sums_and_grow_with_a_cache() {
+        for (const char* kind : {"softmax", "linear", "gated_linear", "delta", "gated_delta"}) {
+            const auto model = TokenModel::load(demo_path(std::string("recall_") + kind + ".safetensors"));
+            const ModelConfig& c = model->transformer().config();
+            const double heads = c.n_layers * c.n_heads, d = c.query_dimensions, m = c.value_dimensions;
+            for (const GroupScore& group : evaluate_stored(*model).groups) {
+                const double expected = c.attention_type == "full"                                   ? 4 * heads * group.steps * (d + m)
+                                        : c.attention_type == "linear" || c.attention_type == "gated-linear" ? 4 * heads * d * (m + 1)
+                                                                                                    : 4 * heads * d * m;
+                QVERIFY2(group.state_bytes == expected, qPrintable(QString("%1 %2: %3, expected %4")
+                                                                       .arg(kind, QString::fromStdString(group.name))
+                                                                       .arg(group.state_bytes)
+                                                                       .arg(expected)));
+            }
+        }
+    }
+
+    void text_models_beat_a_character_frequency_baseline() {
+        for (const char* kind : {"softmax", "linear", "delta"}) {
+            const auto model = TokenModel::load(demo_path(std::string("text_") + kind + ".safetensors"));
+            QVERIFY(model->character_vocabulary());
+            QVERIFY(model->token_shift());
+            QCOMPARE(model->positions(), 0);
+            const Evaluation evaluation = evaluate_stored(*model);
+            QCOMPARE(evaluation.metric, std::string("bits_per_character"));
+            QVERIFY2(evaluation.value < 4.0, qPrintable(QString::number(evaluation.value)));
+        }
+    }
+
+    // A step adds the previous step's tokens through shift.weight; without them a shifted model refuses.
+    void a_token_shift_adds_the_previous_step() {
+        SafetensorsFile file = text_file_;
+        const auto model = TokenModel::from_file(file);
+        QVERIFY(model->token_shift());
+        const RowMatrix embedding = matrix_of(file.tensors.at("embedding.weight"));
+        const RowMatrix shift = matrix_of(file.tensors.at("shift.weight"));
+        RowMatrix x;
+        model->embed({{4}}, 0, x);
+        QVERIFY((x.row(0) - embedding.row(4)).cwiseAbs().maxCoeff() < 1e-6f);
+        const std::vector<TokenStep> previous{{7}};
+        model->embed({{4}}, 1, x, &previous);
+        QVERIFY((x.row(0) - embedding.row(4) - shift.row(7)).cwiseAbs().maxCoeff() < 1e-6f);
+        expect_error([&] { model->embed({{4}}, 1, x); }, "token shift");
+        State state = model->transformer().new_state();
+        RowMatrix logits;
+        model->step({{4}}, state, logits);
+        expect_error([&] { model->step({{4}}, state, logits); }, "token shift");
+        QCOMPARE(state.step, int64_t(1));
+        file.tensors["shift.weight"] = Tensor::f32_zeros({3, embedding.cols()});
+        expect_error([&] { TokenModel::from_file(file); }, "shift.weight");
+    }
+
+    // Without positions a recurrent twin runs past any training length, in a state that does not grow.
+    void a_recurrent_text_model_generates_past_its_training_length() {
+        const auto model = TokenModel::load(demo_path("text_delta.safetensors"));
+        const auto prompt = model->tokenize("And God said");
+        QCOMPARE(int(generate(*model, prompt, {3000, 0, 0}).size()), 3000);
+        State state = model->transformer().new_state();
+        RowMatrix logits;
+        std::vector<TokenStep> previous;
+        size_t bytes = 0;
+        for (int t = 0; t < 300; ++t) {
+            model->step({{t % 7}}, state, logits, nullptr, &previous);
+            previous = {{t % 7}};
+            if (t == 10) bytes = state.bytes();
+        }
+        QCOMPARE(state.bytes(), bytes);
     }
 
     void a_step_adds_its_tokens_embeddings() {
@@ -108,13 +184,15 @@ private slots:
     }
 
     void a_step_adds_its_learned_position() {
-        const auto model = TokenModel::from_file(text_file_);
-        const RowMatrix embedding = matrix_of(text_file_.tensors.at("embedding.weight"));
-        const RowMatrix positions = matrix_of(text_file_.tensors.at("positions.weight"));
+        const auto model = TokenModel::from_file(positions_file_);
+        const RowMatrix embedding = matrix_of(positions_file_.tensors.at("embedding.weight"));
+        const RowMatrix positions = matrix_of(positions_file_.tensors.at("positions.weight"));
+        const RowMatrix shift = matrix_of(positions_file_.tensors.at("shift.weight"));
         QCOMPARE(model->positions(), int(positions.rows()));
         RowMatrix x;
-        model->embed({{4}}, 7, x);
-        QVERIFY((x.row(0) - embedding.row(4) - positions.row(7)).cwiseAbs().maxCoeff() < 1e-6f);
+        const std::vector<TokenStep> previous{{1}};
+        model->embed({{4}}, 7, x, &previous);
+        QVERIFY((x.row(0) - embedding.row(4) - positions.row(7) - shift.row(1)).cwiseAbs().maxCoeff() < 1e-6f);
         QCOMPARE(model->tokenize("ab").size(), size_t(2));
     }
 
@@ -133,12 +211,13 @@ private slots:
     }
 
     void stepping_past_the_learned_positions_is_refused() {
-        const auto model = TokenModel::from_file(text_file_);
+        const auto model = TokenModel::from_file(positions_file_);
         State state = model->transformer().new_state();
         RowMatrix logits;
-        for (int t = 0; t < model->positions(); ++t) model->step({{1}}, state, logits);
+        const std::vector<TokenStep> previous{{1}};
+        for (int t = 0; t < model->positions(); ++t) model->step({{1}}, state, logits, nullptr, &previous);
         // Named as the explorer numbers steps, from 1: the step that would be the 65th of 64 positions.
-        expect_error([&] { model->step({{1}}, state, logits); },
+        expect_error([&] { model->step({{1}}, state, logits, nullptr, &previous); },
                      ("step " + std::to_string(model->positions() + 1) + " is past the model's").c_str());
         QCOMPARE(state.step, int64_t(model->positions()));
         expect_error([&] { generate(*model, {{1}}, {model->positions() + 1, 0, 0}); }, "positions");
@@ -204,7 +283,7 @@ private slots:
 
     void generation_is_deterministic() {
         const auto model = TokenModel::from_file(text_file_);
-        const auto prompt = model->tokenize("This License");
+        const auto prompt = model->tokenize("And God said");
         const auto greedy = generate(*model, prompt, {20, 0, 0});
         QCOMPARE(generate(*model, prompt, {20, 0, 0}), greedy);
         QCOMPARE(generate(*model, prompt, {20, 0.8, 7}), generate(*model, prompt, {20, 0.8, 7}));
@@ -225,16 +304,44 @@ private slots:
         QVERIFY(json["examples"].toInt() > 0);
         QCOMPARE(json["config"].toObject()["attention_type"].toString(), QString("full"));
         QVERIFY(json["groups"].toObject().contains("K=64"));
+        const QJsonObject k64 = json["groups"].toObject()["K=64"].toObject();
+        QCOMPARE(k64["steps"].toInt(), 80);
+        QVERIFY(k64["state_bytes"].toDouble() > json["groups"].toObject()["K=4"].toObject()["state_bytes"].toDouble());
+    }
+
+    void eval_compares_models_in_one_svg() {
+        const QString svg = dir_.path() + "/compare.svg";
+        QStringList arguments{"eval", "--compare"};
+        for (const char* kind : {"softmax", "linear", "delta"})
+            arguments << QString::fromStdString(demo_path(std::string("recall_") + kind + ".safetensors"));
+        arguments << "--plot" << svg << "--json";
+        const CliResult result = run_stepscope(arguments);
+        QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
+        const QString json_line = result.stdout_text.trimmed().split('\n').last();
+        const QJsonObject json = QJsonDocument::fromJson(json_line.toUtf8()).object();
+        QCOMPARE(json["models"].toArray().size(), 3);
+        QFile file(svg);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(file.readAll());
+        QVERIFY(text.startsWith("<svg"));
+        QCOMPARE(text.count("<polyline"), 6);  // each model in both panels
+        QCOMPARE(text.count("<circle"), 30);   // K = 4 ... 64
+        QVERIFY(text.contains("recall_delta (delta)"));
+        // Models of another metric, no files, and a plot without models are refused in one line.
+        STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--compare", arguments[2],
+                                                          QString::fromStdString(demo_path("text_linear.safetensors"))}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--compare", "--json"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--model", arguments[2], "--plot", svg}));
     }
 
     void generate_command_repeats_itself() {
         const QStringList arguments{"generate", "--model", QString::fromStdString(demo_path("text_linear.safetensors")),
-                                    "--prompt", "Licensor", "--steps", "30"};
+                                    "--prompt", "And God", "--steps", "30"};
         const CliResult first = run_stepscope(arguments), second = run_stepscope(arguments);
         QVERIFY2(first.exit_code == 0, qPrintable(first.stderr_text));
-        QVERIFY(first.stdout_text.startsWith("Licensor"));
+        QVERIFY(first.stdout_text.startsWith("And God"));
         QCOMPARE(first.stdout_text, second.stdout_text);
-        QCOMPARE(first.stdout_text.chopped(1).size(), QString("Licensor").size() + 30);
+        QCOMPARE(first.stdout_text.chopped(1).size(), QString("And God").size() + 30);
     }
 
     void commands_refuse_bad_input_in_one_line() {
@@ -256,7 +363,7 @@ private slots:
         STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "a",
                                                               "--steps", "3", "--temperature", "-1"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "a",
-                                                              "--steps", "500"}));
+                                                              "--steps", "100001"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt",
                                                               QString::fromUtf8("\xe2\x98\x83"), "--steps", "3"}));
     }

@@ -68,10 +68,11 @@ private slots:
         for (const DemoModel& demo : demos) {
             names << demo.name;
             QVERIFY(QFileInfo(demo.path).isFile());
-            QVERIFY2(!demo.description.contains('\n') && demo.description.contains("attention"),
+            QVERIFY2(!demo.description.contains('\n') && demo.description.contains("2 layers"),
                      qPrintable(demo.description));
         }
-        for (const char* name : {"recall_linear", "recall_softmax", "text_linear", "text_softmax"})
+        for (const char* name : {"recall_linear", "recall_softmax", "recall_gated_linear", "recall_delta",
+                                 "recall_gated_delta", "text_linear", "text_softmax", "text_delta"})
             QVERIFY2(names.contains(name), qPrintable(names.join(',')));
         for (const DemoModel& demo : demos) {
             const auto metadata = safetensors_metadata(demo.path);
@@ -122,10 +123,10 @@ private slots:
 
     // After the prompt the run feeds its own predictions: greedy, as `stepscope generate` does.
     void feedback_is_generation() {
-        const SessionSpec spec = token_spec("text_linear", [](InputSpec& i) { i.text = "This License"; }, 1);
+        const SessionSpec spec = token_spec("text_linear", [](InputSpec& i) { i.text = "And God said"; }, 1);
         auto session = Session::open(spec);
         const auto model = session->info().tokens;
-        const auto prompt = model->tokenize("This License");
+        const auto prompt = model->tokenize("And God said");
         const auto generated = generate(*model, prompt, {10, 0, 0});
         const auto records = advance(*session, int(prompt.size()) + 10);
         for (size_t i = 0; i < 10; ++i)
@@ -141,6 +142,18 @@ private slots:
         a->rewind(10);
         const auto again = advance(*a, 20);
         for (size_t t = 0; t < again.size(); ++t) QCOMPARE(again[t].tokens[1].input, first[t + 10].tokens[1].input);
+        // The text demos shift tokens: a snapshot keeps the last step's tokens, and the restored run
+        // continues as the original did.
+        QVERIFY(model->token_shift());
+        const QString snapshot = dir_.filePath("shifted.safetensors");
+        a->save_snapshot(snapshot, 20);
+        auto c = Session::open(sampled);
+        c->restore(snapshot);
+        const auto continued = advance(*c, 10);
+        for (size_t t = 0; t < continued.size(); ++t) {
+            QCOMPARE(continued[t].tokens[1].input, first[t + 20].tokens[1].input);
+            QCOMPARE(continued[t].outputs, first[t + 20].outputs);
+        }
     }
 
     void typed_ids_and_text_agree() {
@@ -236,7 +249,7 @@ private slots:
 
     void token_input_survives_the_session_file() {
         SessionSpec spec = token_spec("text_softmax", [](InputSpec& i) {
-            i.text = "Licensor, \"quoted\"";
+            i.text = "Lord, 'quoted'";
             i.temperature = 0.5;
         });
         const SessionSpec back = session_from_json(session_to_json(spec));
@@ -338,7 +351,7 @@ private slots:
     }
 
     void the_traces_csv_gains_token_columns() {
-        auto session = Session::open(token_spec("text_linear", [](InputSpec& i) { i.text = "a, \"b\"\nc"; }));
+        auto session = Session::open(token_spec("text_linear", [](InputSpec& i) { i.text = "a, 'b'\nc"; }));
         TraceStore store;
         store.start(session->info());
         store.append(advance(*session, 8));

@@ -140,6 +140,15 @@ double estimate_state_bytes(const ModelConfig& c, const RunShape& run) {
     return layers * per_layer + growth;
 }
 
+double sequence_state_bytes(const ModelConfig& c, int64_t steps) {
+    const Module self = self_widths(c);
+    const double per_layer =
+        attention_capabilities(c.self_attention()).kept == KeptState::Cache
+            ? self.cache_element_bytes * double(steps) * self.heads * (self.query + self.value)
+            : self.kind->state_bytes(self, 1, steps) - kFloat * self.query * self.omega_columns;
+    return c.n_layers * per_layer;
+}
+
 double estimate_run_bytes(const ModelConfig& config, const RunShape& run) {
     return estimate_state_bytes(config, run) * std::max(1, run.state_copies) + scratch_bytes(config, run) +
            run.kept_bytes;

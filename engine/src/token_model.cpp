@@ -19,8 +19,8 @@ namespace {
 const std::string kEvaluationPrefix = "evaluation.";
 
 bool is_head_tensor(const std::string& name) {
-    return name == "embedding.weight" || name == "positions.weight" || name == "readout.weight" ||
-           name == "readout.bias";
+    return name == "embedding.weight" || name == "positions.weight" || name == "shift.weight" ||
+           name == "readout.weight" || name == "readout.bias";
 }
 
 // A float tensor of rank 2 whose second dimension is d_model, or an Error naming it.
@@ -108,8 +108,9 @@ std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& f
     const auto vocabulary_size = static_cast<int64_t>(model->vocabulary_.size());
     model->embedding_ = head_matrix(file.tensors, "embedding.weight", width);
     model->readout_ = head_matrix(file.tensors, "readout.weight", width);
-    for (const char* name : {"embedding.weight", "readout.weight"})
-        if (file.tensors.at(name).shape[0] != vocabulary_size)
+    if (file.tensors.count("shift.weight")) model->shift_ = head_matrix(file.tensors, "shift.weight", width);
+    for (const char* name : {"embedding.weight", "readout.weight", "shift.weight"})
+        if (file.tensors.count(name) && file.tensors.at(name).shape[0] != vocabulary_size)
             throw Error(std::string("tensor '") + name + "' has " + std::to_string(file.tensors.at(name).shape[0]) +
                         " rows, the vocabulary " + std::to_string(vocabulary_size) + " tokens");
     if (file.tensors.count("positions.weight")) model->positions_ = head_matrix(file.tensors, "positions.weight", width);
@@ -192,21 +193,29 @@ std::string TokenModel::step_text(const TokenStep& tokens) const {
     return text;
 }
 
-void TokenModel::embed(const std::vector<TokenStep>& tokens, int64_t step, RowMatrix& x) const {
+void TokenModel::embed(const std::vector<TokenStep>& tokens, int64_t step, RowMatrix& x,
+                       const std::vector<TokenStep>* previous) const {
     if (positions() > 0 && step >= positions())
         // `step` counts from 0; the explorer numbers steps from 1, so the refusal names the step it shows.
         throw Error("step " + std::to_string(step + 1) + " is past the model's " + std::to_string(positions()) +
                     " learned positions (steps 1 to " + std::to_string(positions()) + ")");
+    const bool shifted = token_shift() && step > 0;
+    if (shifted && (!previous || previous->size() != tokens.size()))
+        throw Error("this model's token shift needs the tokens of step " + std::to_string(step - 1) + " of every sequence");
+    auto add_rows = [&](const RowMatrix& table, const TokenStep& ids, long n) {
+        for (const int64_t id : ids) {
+            if (id < 0 || id >= vocabulary_size())
+                throw Error("token id " + std::to_string(id) + " is outside the vocabulary 0.." +
+                            std::to_string(vocabulary_size() - 1));
+            x.row(n) += table.row(id);
+        }
+    };
     x.resize(static_cast<long>(tokens.size()), embedding_.cols());
     for (size_t n = 0; n < tokens.size(); ++n) {
         if (tokens[n].empty()) throw Error("sequence " + std::to_string(n) + " has no token at this step");
         x.row(n) = positions() > 0 ? RowVector(positions_.row(step)) : RowVector::Zero(embedding_.cols());
-        for (const int64_t id : tokens[n]) {
-            if (id < 0 || id >= vocabulary_size())
-                throw Error("token id " + std::to_string(id) + " is outside the vocabulary 0.." +
-                            std::to_string(vocabulary_size() - 1));
-            x.row(n) += embedding_.row(id);
-        }
+        add_rows(embedding_, tokens[n], long(n));
+        if (shifted) add_rows(shift_, (*previous)[n], long(n));
     }
 }
 
@@ -222,9 +231,9 @@ RowMatrix TokenModel::probabilities(const ConstMatrixRef& logits) {
 }
 
 void TokenModel::step(const std::vector<TokenStep>& tokens, State& state, RowMatrix& logits,
-                      StepObserver* observer) const {
+                      StepObserver* observer, const std::vector<TokenStep>* previous) const {
     RowMatrix x, y;
-    embed(tokens, state.step, x);
+    embed(tokens, state.step, x, previous);
     transformer_->step(x, state, y, observer);
     readout(y, logits);
 }

@@ -92,17 +92,22 @@ GroupScore score_group(const TokenModel& model, const Group& g, bool accuracy, d
                        const EvaluationProgress& progress, int64_t& done, int64_t total, int64_t slice) {
     GroupScore group;
     group.examples = g.batch;
+    group.steps = g.steps;
+    group.state_bytes = sequence_state_bytes(model.transformer().config(), g.steps);
     RowMatrix logits;
     for (int64_t first = 0; first < g.batch; first += slice) {
         const int64_t count = std::min(slice, g.batch - first);
         State state = model.transformer().new_state();
-        std::vector<TokenStep> step_tokens(size_t(count), TokenStep(size_t(g.width)));
+        // This step's tokens, and the step before's for a token shift.
+        std::vector<TokenStep> step_tokens(size_t(count), TokenStep(size_t(g.width))), previous;
         for (int64_t t = 0; t < g.steps; ++t) {
+            previous.swap(step_tokens);
+            step_tokens.assign(size_t(count), TokenStep(size_t(g.width)));
             for (int64_t i = 0; i < count; ++i)
                 for (int64_t s = 0; s < g.width; ++s)
                     step_tokens[size_t(i)][size_t(s)] =
                         g.tokens->integers[size_t(((first + i) * g.steps + t) * g.width + s)];
-            model.step(step_tokens, state, logits);
+            model.step(step_tokens, state, logits, nullptr, &previous);
             for (int64_t i = 0; i < count; ++i) {
                 const int64_t target = g.targets->integers[size_t((first + i) * g.steps + t)];
                 if (target < 0) continue;
@@ -345,14 +350,17 @@ std::vector<int64_t> generate(const TokenModel& model, const std::vector<TokenSt
     State state = model.transformer().new_state();
     RowMatrix logits;
     const int64_t total = fed;  // the steps fed: the prompt, then each token but the last
+    std::vector<TokenStep> previous;  // the step before, for a token shift
     for (size_t t = 0; t + 1 < prompt.size(); ++t) {
-        model.step({prompt[t]}, state, logits);
+        model.step({prompt[t]}, state, logits, nullptr, &previous);
+        previous = {prompt[t]};
         if (progress) progress(int64_t(t) + 1, total);
     }
     std::vector<int64_t> generated;
     TokenStep input = prompt.back();
     for (int i = 0; i < options.steps; ++i) {
-        model.step({input}, state, logits);
+        model.step({input}, state, logits, nullptr, &previous);
+        previous = {input};
         if (progress) progress(int64_t(prompt.size()) + i, total);
         // A uniform draw in [0, 1) from 53 random bits: the same on every standard library.
         const double u = options.temperature == 0 ? 0.0 : double(random() >> 11) * 0x1.0p-53;

@@ -26,7 +26,7 @@ import numpy as np
 __all__ = ["save_model", "load_safetensors", "write_safetensors"]
 
 _DTYPES = {"F32": np.dtype("<f4"), "I64": np.dtype("<i8")}
-_HEAD_NAMES = ("embedding.weight", "positions.weight", "readout.weight", "readout.bias")
+_HEAD_NAMES = ("embedding.weight", "positions.weight", "shift.weight", "readout.weight", "readout.bias")
 
 
 def _as_array(value):
@@ -91,7 +91,7 @@ def write_safetensors(path, tensors, metadata=None):
 
 
 def save_model(path, transformer, config, *, embedding=None, positions=None, readout=None,
-               vocabulary=None, task=None, tensors=None, metadata=None):
+               vocabulary=None, task=None, tensors=None, metadata=None, shift=None):
     """Writes a model Stepscope opens.
 
     transformer: a fast-transformers encoder/decoder module, or a mapping of its state_dict names
@@ -99,6 +99,7 @@ def save_model(path, transformer, config, *, embedding=None, positions=None, rea
     config: the builder parameters as a dict, with `kind` ("encoder" or "decoder"), e.g.
         {"kind": "encoder", "attention_type": "linear", "n_layers": 2, ...}.
     embedding (V, E), positions (P, E), readout (V, E) or an nn.Linear: an optional token head.
+    shift (V, E): an optional token shift, the previous step's tokens embedded and added (none at step 0).
     vocabulary: the V token strings; task: a dict describing the task (see the README).
     tensors: further arrays to store as they are (an evaluation set, for example);
     metadata: further string metadata.
@@ -113,6 +114,8 @@ def save_model(path, transformer, config, *, embedding=None, positions=None, rea
         stored["embedding.weight"] = _as_array(getattr(embedding, "weight", embedding))
     if positions is not None:
         stored["positions.weight"] = _as_array(getattr(positions, "weight", positions))
+    if shift is not None:
+        stored["shift.weight"] = _as_array(getattr(shift, "weight", shift))
     if readout is not None:
         stored.update(_linear_weight("readout", readout))
     if (embedding is None) != (readout is None):

@@ -1,17 +1,25 @@
 """Trains Stepscope's demo models in plain PyTorch (CPU) and saves them with stepscope_io.
 
-    /usr/bin/python3 resources/python/train_demos.py recall --attention full --out resources/models/recall_softmax.safetensors
-    /usr/bin/python3 resources/python/train_demos.py recall --attention linear --out resources/models/recall_linear.safetensors
-    /usr/bin/python3 resources/python/train_demos.py text --out resources/models/text_linear.safetensors
+    # the recall ladder: one recipe and one budget, five attention kinds
+    for kind in full linear gated-linear delta gated-delta; do
+        nice -n 19 /usr/bin/python3 resources/python/train_demos.py recall --attention $kind \
+            --steps 4000 --minutes 50 --out recall_$kind.safetensors --checkpoint recall_$kind.ckpt
+    done
+    # character models of the King James Bible (apt-get install bible-kjv)
+    /usr/bin/python3 resources/python/train_demos.py text --attention delta --minutes 75 --out text_delta.safetensors
 
 fast-transformers cannot be installed here, so this file rebuilds its TransformerEncoder (post-norm
-layers, final LayerNorm, causal softmax or elu+1 linear attention) under the reference's
-state_dict names; Stepscope's golden tests tie those names and semantics to the reference. Each
-saved model carries its evaluation set and the metric measured on it here (`trained_value`), so
-`stepscope eval` proves the C++ engine computes what PyTorch computed.
+layers, final LayerNorm) under the reference's state_dict names, with each attention kind in its
+parallel (masked quadratic) form; Stepscope's golden tests tie those names and semantics to the
+reference and to flash-linear-attention's naive delta rules. Each saved model carries its evaluation
+set and the metric measured on it here (`trained_value`), so `stepscope eval` proves the C++ engine
+computes what PyTorch computed. A run stops at --steps or --minutes, whichever comes first; its
+cosine schedule follows whichever is further along, and --checkpoint resumes it (a budget already
+spent just evaluates and saves).
 """
 
 import argparse
+import warnings
 import json
 import math
 import os
@@ -23,36 +31,75 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+warnings.filterwarnings("ignore", message="torch.triangular_solve is deprecated")  # 1.13: the fast one on CPU
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stepscope_io import save_model  # noqa: E402
 
 EPS = 1e-6  # the reference's attention eps
+KINDS = ("full", "linear", "gated-linear", "delta", "gated-delta")
+BETA_BIAS = 0.0  # beta = sigmoid(bias) at the start; set by --beta-bias
+GATE_BIAS = 5.0  # alpha = sigmoid(5) = 0.993 at the start: forget slowly until taught otherwise
 
 
 class AttentionLayer(nn.Module):
-    """fast_transformers.attention.AttentionLayer with a causal inner attention."""
+    """fast_transformers.attention.AttentionLayer with a causal inner attention, in its parallel form.
 
-    def __init__(self, d_model, heads, kind):
+    full: softmax; linear: elu+1 linear attention; gated-linear, delta, gated-delta: Stepscope's
+    delta-rule family (tests/golden/README.md), each as the masked quadratic form whose row t is what
+    the recurrent step computes at t.
+    """
+
+    def __init__(self, d_model, heads, kind, feature_map="elu"):
         super().__init__()
         self.heads, self.kind = heads, kind
+        self.phi = {"elu": lambda y: F.elu(y) + 1, "silu": F.silu}[feature_map]
         self.query_projection = nn.Linear(d_model, d_model)
         self.key_projection = nn.Linear(d_model, d_model)
         self.value_projection = nn.Linear(d_model, d_model)
         self.out_projection = nn.Linear(d_model, d_model)
+        if kind in ("delta", "gated-delta"):
+            self.beta_projection = nn.Linear(d_model, heads)
+            nn.init.constant_(self.beta_projection.bias, BETA_BIAS)
+        if kind in ("gated-delta", "gated-linear"):
+            self.gate_projection = nn.Linear(d_model, heads)
+            nn.init.constant_(self.gate_projection.bias, GATE_BIAS)
 
     def forward(self, x):  # x (B, T, E)
         batch, steps, width = x.shape
         split = lambda y: y.view(batch, steps, self.heads, -1).transpose(1, 2)  # (B, H, T, D)
+        per_head = lambda y: y.transpose(1, 2)  # (B, T, H) -> (B, H, T)
         q, k, v = split(self.query_projection(x)), split(self.key_projection(x)), split(self.value_projection(x))
         causal = torch.ones(steps, steps, dtype=torch.bool, device=x.device).tril()
+        decay = None  # G[t, j] = alpha_{j+1} ... alpha_t on and below the diagonal, 0 above
+        if self.kind in ("gated-delta", "gated-linear"):
+            log_gamma = F.logsigmoid(per_head(self.gate_projection(x))).cumsum(-1)  # (B, H, T)
+            difference = log_gamma[..., :, None] - log_gamma[..., None, :]
+            decay = difference.masked_fill(~causal, float("-inf")).exp()
         if self.kind == "full":
             scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
             weights = scores.masked_fill(~causal, float("-inf")).softmax(-1)
-        else:
-            # Causal linear attention: phi(q_t).S_t / (phi(q_t).Z_t + eps), S and Z cumulative sums of
-            # phi(k) v^T and phi(k); the masked quadratic form is the same sum.
-            similarity = ((F.elu(q) + 1) @ (F.elu(k) + 1).transpose(-1, -2)).masked_fill(~causal, 0.0)
+        elif self.kind in ("linear", "gated-linear"):
+            # phi(q_t).S_t / (phi(q_t).Z_t + eps), S and Z (decayed) sums of phi(k) v^T and phi(k).
+            similarity = (self.phi(q) @ self.phi(k).transpose(-1, -2)).masked_fill(~causal, 0.0)
+            if decay is not None:
+                similarity = similarity * decay
             weights = similarity / (similarity.sum(-1, keepdim=True) + EPS)
+        else:
+            # Delta rule: S_t = G S_{t-1} + beta_t k_t (v_t - (G S_{t-1})^T k_t)^T, o_t = S_t^T q_t / sqrt(D)
+            # with unit keys and queries. S_t = sum_j G[t,j] k_j u_j^T, where the written values u solve
+            # (I + diag(beta) strictly_lower(K K^T * G)) u = diag(beta) V.
+            unit = lambda y: y / y.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+            q, k = unit(self.phi(q)), unit(self.phi(k))
+            beta = torch.sigmoid(per_head(self.beta_projection(x)))  # (B, H, T)
+            keys = (k @ k.transpose(-1, -2)).tril(-1)  # strictly lower
+            if decay is not None:
+                keys = keys * decay
+            system = torch.eye(steps, device=x.device) + beta[..., None] * keys
+            v, _ = torch.triangular_solve(beta[..., None] * v, system, upper=False, unitriangular=True)
+            weights = (q @ k.transpose(-1, -2)).masked_fill(~causal, 0.0) / math.sqrt(q.shape[-1])
+            if decay is not None:
+                weights = weights * decay
         out = (weights @ v).transpose(1, 2).reshape(batch, steps, width)
         return self.out_projection(out)
 
@@ -60,9 +107,9 @@ class AttentionLayer(nn.Module):
 class EncoderLayer(nn.Module):
     """fast_transformers.transformers.TransformerEncoderLayer (post-norm, dropout 0)."""
 
-    def __init__(self, d_model, heads, feed_forward, kind, activation):
+    def __init__(self, d_model, heads, feed_forward, kind, activation, feature_map="elu"):
         super().__init__()
-        self.attention = AttentionLayer(d_model, heads, kind)
+        self.attention = AttentionLayer(d_model, heads, kind, feature_map)
         self.linear1 = nn.Linear(d_model, feed_forward)
         self.linear2 = nn.Linear(feed_forward, d_model)
         self.norm1 = nn.LayerNorm(d_model)
@@ -82,7 +129,7 @@ class Encoder(nn.Module):
         d_model = config["n_heads"] * config["value_dimensions"]
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, config["n_heads"], config["feed_forward_dimensions"],
-                         config["attention_type"], config["activation"])
+                         config["attention_type"], config["activation"], config.get("feature_map", "elu"))
             for _ in range(config["n_layers"]))
         self.norm = nn.LayerNorm(d_model)
 
@@ -95,16 +142,21 @@ class Encoder(nn.Module):
 class TokenModel(nn.Module):
     """Token head around the encoder: summed token embeddings + learned positions -> readout."""
 
-    def __init__(self, config, vocabulary_size, positions):
+    def __init__(self, config, vocabulary_size, positions, shift=False):
         super().__init__()
         d_model = config["n_heads"] * config["value_dimensions"]
         self.embedding = nn.Embedding(vocabulary_size, d_model)
         self.positions = nn.Embedding(positions, d_model) if positions else None
+        # Token shift (as RWKV): each step also adds the previous step's tokens through their own
+        # embedding, nothing at the first step, so a model without positions still sees its bigram.
+        self.shift = nn.Embedding(vocabulary_size, d_model) if shift else None
         self.transformer = Encoder(config)
         self.readout = nn.Linear(d_model, vocabulary_size)
 
     def hidden(self, tokens):  # tokens (B, T, S): the S tokens of a step add up -> (B, T, E)
         x = self.embedding(tokens).sum(2)
+        if self.shift is not None:
+            x = x + F.pad(self.shift(tokens[:, :-1]).sum(2), (0, 0, 1, 0))
         if self.positions is not None:
             x = x + self.positions.weight[:tokens.shape[1]]
         return self.transformer(x)
@@ -113,11 +165,14 @@ class TokenModel(nn.Module):
         return self.readout(self.hidden(tokens))
 
 
-def encoder_config(attention, layers, heads, head_width, feed_forward):
-    return {"kind": "encoder", "attention_type": attention, "n_layers": layers, "n_heads": heads,
-            "query_dimensions": head_width, "value_dimensions": head_width,
-            "feed_forward_dimensions": feed_forward, "activation": "relu",
-            "final_normalization": True, "dropout": 0.0, "attention_dropout": 0.0}
+def encoder_config(attention, layers, heads, head_width, feed_forward, feature_map="elu"):
+    config = {"kind": "encoder", "attention_type": attention, "n_layers": layers, "n_heads": heads,
+              "query_dimensions": head_width, "value_dimensions": head_width,
+              "feed_forward_dimensions": feed_forward, "activation": "relu",
+              "final_normalization": True, "dropout": 0.0, "attention_dropout": 0.0}
+    if feature_map != "elu":
+        config["feature_map"] = feature_map
+    return config
 
 
 # ---------------------------------------------------------------- associative recall (pair layout)
@@ -125,7 +180,7 @@ def encoder_config(attention, layers, heads, head_width, feed_forward):
 KEYS, VALUES = 128, 128
 NULL = KEYS + VALUES
 QUERIES = 16
-TRAIN_PAIRS = (8, 16, 32, 64)
+TRAIN_PAIRS = (4, 8, 16, 32, 64)
 EVAL_PAIRS = (4, 8, 16, 32, 64)
 
 
@@ -160,30 +215,27 @@ def recall_task():
 
 # ---------------------------------------------------------------- character-level text
 
-LICENCES = "/usr/share/common-licenses"
-HELD_OUT = "MPL-2.0"
+HELD_OUT_FROM = "Jude1:1"  # Jude and Revelation, the last two books, are held out
 
 
-def licence_texts():
-    seen, train = set(), []
-    for name in sorted(os.listdir(LICENCES)):
-        path = os.path.realpath(os.path.join(LICENCES, name))
-        if name == HELD_OUT or path in seen or not os.path.isfile(path):
-            continue
-        seen.add(path)
-        with open(path, encoding="utf-8", errors="replace") as source:
-            train.append(source.read())
-    with open(os.path.join(LICENCES, HELD_OUT), encoding="utf-8") as source:
-        held_out = source.read()
-    return "\n".join(train), held_out
+def bible_texts():
+    """The King James Bible from Debian's bible-kjv, one verse a line without its reference."""
+    import re
+    import subprocess
+    lines = subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], check=True, capture_output=True,
+                           text=True).stdout.splitlines()
+    split = next(i for i, line in enumerate(lines) if line.startswith(HELD_OUT_FROM + " "))
+    verse = lambda line: re.sub(r"^\S*?\d+:\d+ ", "", line)
+    return "\n".join(map(verse, lines[:split])) + "\n", "\n".join(map(verse, lines[split:])) + "\n"
 
 
-def text_task(context, vocabulary):
+def text_task(context, vocabulary, windows):
     return {"name": "text", "layout": "characters",
-            "description": "character-level language model on Debian's licence texts (%s held out)" % HELD_OUT,
+            "description": "character-level language model on the King James Bible (bible-kjv; Jude and "
+                           "Revelation held out)",
             "context": context, "scored": "every position: the next character",
-            "metric": "bits_per_character", "source": LICENCES, "held_out": HELD_OUT,
-            "vocabulary_size": len(vocabulary)}
+            "metric": "bits_per_character", "source": "bible -f Gen1:1-Rev22:21", "held_out": "Jude, Revelation",
+            "windows": windows, "vocabulary_size": len(vocabulary)}
 
 
 # ---------------------------------------------------------------- training and evaluation
@@ -208,11 +260,10 @@ def evaluate(model, groups, metric):
     return total_score / total_count, per_group
 
 
-def train(model, sample, budget, checkpoint, log, lr=2e-3, warmup=200):
-    """AdamW with linear warmup then a cosine decay over a wall-clock budget (seconds).
-
-    The machine is shared, so a step count would finish at an unknown time; the schedule runs on
-    elapsed time instead and always completes its decay. Returns (seconds, steps).
+def train(model, sample, budget, max_steps, checkpoint, log, lr=2e-3, warmup=200):
+    """AdamW with linear warm-up then a cosine decay over `max_steps` or a wall-clock budget (seconds),
+    whichever runs out first: the decay follows the larger of the two fractions, so a run on a busy
+    machine still completes its schedule on time. Returns (seconds, steps).
     """
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.1)
     step, elapsed = 0, 0.0
@@ -223,8 +274,9 @@ def train(model, sample, budget, checkpoint, log, lr=2e-3, warmup=200):
         step, elapsed = saved["step"], saved["elapsed"]
         log("resumed at step %d, %.0f s" % (step, elapsed))
     began = time.time() - elapsed
-    while elapsed < budget:
-        factor = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
+    progress = lambda: max(elapsed / budget, step / max_steps)
+    while progress() < 1:
+        factor = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * progress()))
         for group in optimizer.param_groups:
             group["lr"] = lr * factor
         tokens, targets = sample(step)
@@ -257,21 +309,34 @@ def save(path, model, config, vocabulary, task, groups, trained_value, per_group
     metadata = {"trained_value": repr(trained_value), "trained_values": json.dumps(per_group),
                 "training_seconds": "%.0f" % seconds, "training_steps": str(steps)}
     positions = model.positions.weight if model.positions is not None else None
-    save_model(path, transformer, config, embedding=model.embedding.weight, positions=positions,
+    shift = model.shift.weight if model.shift is not None else None
+    save_model(path, transformer, config, embedding=model.embedding.weight, positions=positions, shift=shift,
                readout=model.readout, vocabulary=vocabulary, task=task, tensors=tensors, metadata=metadata)
 
 
 def main():
+    global BETA_BIAS, GATE_BIAS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=["recall", "text"])
-    parser.add_argument("--attention", choices=["full", "linear"], default="linear")
+    parser.add_argument("--attention", choices=KINDS, default="linear")
     parser.add_argument("--out", required=True)
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget (wall clock)")
+    parser.add_argument("--steps", type=int, default=10 ** 9, help="training budget (optimizer steps)")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--key-map", choices=["elu", "silu"], default=None,
+                        help="the delta rules' feature map (default silu; linear kinds keep elu)")
+    parser.add_argument("--beta-bias", type=float, default=BETA_BIAS)
+    parser.add_argument("--gate-bias", type=float, default=GATE_BIAS)
     parser.add_argument("--eval-examples", type=int, default=None, help="per group")
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    BETA_BIAS, GATE_BIAS = args.beta_bias, args.gate_bias
+    # elu+1 keys are positive, so two random unit keys start at a cosine near 0.8 and every delta write
+    # overwrites most of the memory; silu keys start nearly orthogonal (DeltaNet's choice). Linear
+    # attention's normaliser needs positive features, so the linear kinds keep elu.
+    key_map = args.key_map or ("silu" if args.attention in ("delta", "gated-delta") else "elu")
     torch.set_num_threads(args.threads)  # 2.6x faster than two threads at these sizes
     torch.manual_seed(args.seed)
     log_file = open(args.out + ".log", "a")
@@ -284,24 +349,29 @@ def main():
 
     if args.task == "recall":
         # Recall matches keys by content: the pair layout needs no positions, so none are learned.
-        config = encoder_config(args.attention, layers=2, heads=2, head_width=16, feed_forward=128)
+        # d_model 64, 2 heads of 32: a delta-rule head holds up to 32 orthogonal keys.
+        config = encoder_config(args.attention, layers=2, heads=2, head_width=32, feed_forward=128,
+                                feature_map=key_map)
         vocabulary = recall_vocabulary()
         model = TokenModel(config, len(vocabulary), positions=0)
-        batch = lambda step: recall_batch(32, TRAIN_PAIRS[step % len(TRAIN_PAIRS)],
+        batch = lambda step: recall_batch(64, TRAIN_PAIRS[step % len(TRAIN_PAIRS)],
                                           torch.Generator().manual_seed(args.seed * 1000003 + step))
-        evaluation = torch.Generator().manual_seed(12345)  # the same set for both twins
+        evaluation = torch.Generator().manual_seed(12345)  # the same set for every twin
         examples = args.eval_examples or 100
         groups = {"K=%d" % k: recall_batch(examples, k, evaluation) for k in EVAL_PAIRS}
         task, metric = recall_task(), "accuracy"
     else:
-        context = 64
-        config = encoder_config(args.attention, layers=2, heads=4, head_width=16, feed_forward=128)
-        train_text, held_out = licence_texts()
+        # No positions: the recurrent twins run to any length with a constant state, and the softmax
+        # twin orders its cache by the causal mask alone; the token shift gives each step its bigram.
+        context, long_window = 128, 2048
+        config = encoder_config(args.attention, layers=2, heads=2, head_width=32, feed_forward=256,
+                                feature_map=key_map)
+        train_text, held_out = bible_texts()
         vocabulary = sorted(set(train_text) | set(held_out))
         index = {c: i for i, c in enumerate(vocabulary)}
         train_ids = torch.tensor([index[c] for c in train_text])
         held_ids = torch.tensor([index[c] for c in held_out])
-        model = TokenModel(config, len(vocabulary), positions=context)
+        model = TokenModel(config, len(vocabulary), positions=0, shift=True)
 
         def batch(step):
             generator = torch.Generator().manual_seed(args.seed * 1000003 + step)
@@ -309,18 +379,18 @@ def main():
             windows = torch.stack([train_ids[s:s + context + 1] for s in starts.tolist()])
             return windows[:, :-1, None], windows[:, 1:]
 
-        windows = held_ids[:(len(held_ids) - 1) // context * context + 1]
-        count = (len(windows) - 1) // context
-        if args.eval_examples:
-            count = min(count, args.eval_examples)
-        inputs = windows[:count * context].view(count, context)
-        targets = windows[1:count * context + 1].view(count, context)
-        groups = {"held-out": (inputs[:, :, None], targets)}
-        task, metric = text_task(context, vocabulary), "bits_per_character"
+        def cut(width, count):  # `count` consecutive held-out windows of `width` characters
+            inputs = held_ids[:count * width].view(count, width)
+            targets = held_ids[1:count * width + 1].view(count, width)
+            return inputs[:, :, None], targets
+
+        count = args.eval_examples or 16  # 16 x 2048 characters: the first 32,768 held out
+        groups = {"context": cut(context, count * long_window // context), "2048": cut(long_window, count)}
+        task, metric = text_task(context, vocabulary, [context, long_window]), "bits_per_character"
         log("text: %d training characters, %d held out, %d distinct" % (len(train_ids), len(held_ids), len(vocabulary)))
 
     log("config %s, %d parameters" % (json.dumps(config), sum(p.numel() for p in model.parameters())))
-    seconds, steps = train(model, batch, args.minutes * 60, args.checkpoint, log)
+    seconds, steps = train(model, batch, args.minutes * 60, args.steps, args.checkpoint, log, lr=args.lr)
     value, per_group = evaluate(model, groups, metric)
     log("trained %d steps in %.0f s: %s %.4f %s" % (steps, seconds, metric, value, json.dumps(per_group)))
     save(args.out, model, config, vocabulary, task, groups, value, per_group, seconds, steps)

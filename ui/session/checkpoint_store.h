@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "stepscope/state.h"
+#include "stepscope/token_model.h"
 #include "stepscope/types.h"
 
 namespace stepscope::ui {
@@ -14,6 +15,7 @@ namespace stepscope::ui {
 struct Checkpoint {
     State state;
     RowMatrix last_output;
+    std::vector<TokenStep> last_tokens;  // the tokens fed at the step before, for a token shift
 };
 
 // A run's checkpoints may hold 512 MiB, or a quarter of the memory limit where that is less.

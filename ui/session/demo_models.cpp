@@ -79,7 +79,7 @@ InputSpec default_token_input(const std::map<std::string, std::string>& metadata
     tokens.kind = InputKind::Tokens;
     tokens.seed = input.seed;
     if (json_object(metadata, "task").value("name").toString() == QLatin1String("recall")) tokens.pairs = kDefaultPairs;
-    else tokens.text = QStringLiteral("This License");
+    else tokens.text = QStringLiteral("And God said");
     return tokens;
 }
 

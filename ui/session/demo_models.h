@@ -28,7 +28,7 @@ QString describe_token_model(const std::map<std::string, std::string>& metadata)
 // Whether a model file's metadata names a vocabulary, so that it takes token input.
 bool is_token_model(const std::map<std::string, std::string>& metadata);
 // The token input a run of the model starts with, keeping `input`'s seed: a fresh recall instance of
-// 32 pairs for the recall task, else a prompt ("This License" for characters).
+// 32 pairs for the recall task, else a prompt ("And God said" for characters).
 InputSpec default_token_input(const std::map<std::string, std::string>& metadata, const InputSpec& input);
 
 }  // namespace stepscope::ui

@@ -154,7 +154,7 @@ BatchRecord Session::advance(std::vector<std::vector<float>>* layer_outputs) {
     std::chrono::steady_clock::time_point start, stop;
     std::vector<TokenStep> fed;
     try {
-        next_input(current_step(), last_output_, x_, fed);
+        next_input(current_step(), last_output_, last_tokens_, x_, fed);
         if (original_ || layer_outputs) probe.keep_layer_outputs();
         const StepOptions options{&probe, device() == Device::Cpu ? observation_.get() : nullptr,
                                   ablation_.empty() ? nullptr : &ablation_};
@@ -187,7 +187,9 @@ BatchRecord Session::advance(std::vector<std::vector<float>>* layer_outputs) {
     }
     if (layer_outputs) *layer_outputs = probe.layerOutputs();
     last_output_ = std::move(y);
-    if (rewindable_ && checkpoints_.wants(current_step())) checkpoints_.offer({stepper_->state(), last_output_});
+    last_tokens_ = std::move(fed);
+    if (rewindable_ && checkpoints_.wants(current_step()))
+        checkpoints_.offer({stepper_->state(), last_output_, last_tokens_});
     return record;
 }
 
@@ -243,11 +245,12 @@ void Session::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) 
         if (edits_state_at(c.state.step))
             edit_state(c.state, [this, &c] { return original_->state_at(c.state.step).state; });
         std::vector<TokenStep> fed;
-        next_input(c.state.step, c.last_output, x, fed);
+        next_input(c.state.step, c.last_output, c.last_tokens, x, fed);
         RowMatrix y;
         if (const Memory* memory = input_.memory()) model_->step(x, *memory, c.state, y, options);
         else model_->step(x, c.state, y, options);
         c.last_output = std::move(y);
+        c.last_tokens = std::move(fed);
     }
 }
 
@@ -255,7 +258,7 @@ Checkpoint Session::state_at(int64_t step, const CancelCheck& cancelled) const {
     if (step < base_step() || step > current_step())
         throw Error("step " + std::to_string(step) + " is outside the run (" + std::to_string(base_step()) + " to " +
                     std::to_string(current_step()) + ")");
-    if (step == current_step()) return {stepper_->state(), last_output_};
+    if (step == current_step()) return {stepper_->state(), last_output_, last_tokens_};
     Checkpoint c = checkpoints_.nearest(step);
     replay(c, step, cancelled);
     return c;
@@ -267,6 +270,7 @@ void Session::rewind(int64_t step, const CancelCheck& cancelled) {
     stepper_->set_state(std::move(c.state));
     checkpoints_.drop_after(step);
     last_output_ = std::move(c.last_output);
+    last_tokens_ = std::move(c.last_tokens);
 }
 
 void Session::reset(uint64_t sequence_seed) {
@@ -274,7 +278,8 @@ void Session::reset(uint64_t sequence_seed) {
     spec_.sequence_seed = sequence_seed;
     spec_.snapshot_path.clear();
     last_output_ = RowMatrix();
-    checkpoints_.reset({stepper_->state(), {}});
+    last_tokens_.clear();
+    checkpoints_.reset({stepper_->state(), {}, {}});
     if (original_) original_->reset(sequence_seed);
 }
 
@@ -357,8 +362,8 @@ void Session::edit_state(State& state, const std::function<State()>& original) c
     }
 }
 
-void Session::next_input(int64_t step, const RowMatrix& previous_output, RowMatrix& x,
-                        std::vector<TokenStep>& fed) const {
+void Session::next_input(int64_t step, const RowMatrix& previous_output, const std::vector<TokenStep>& previous,
+                         RowMatrix& x, std::vector<TokenStep>& fed) const {
     const auto& head = input_.token_model();
     if (!head) {
         input_.input(step, previous_output, x);
@@ -368,7 +373,7 @@ void Session::next_input(int64_t step, const RowMatrix& previous_output, RowMatr
     fed = input_.tokens(step, previous_output);
     for (const Intervention& i : spec_.interventions)
         if (i.kind == InterventionKind::EditToken && i.step == step) fed[size_t(i.element)] = edited_token(i);
-    head->embed(fed, step, x);
+    head->embed(fed, step, x, &previous);
 }
 
 TokenStep Session::edited_token(const Intervention& intervention) const {
@@ -393,6 +398,7 @@ std::unique_ptr<Session> Session::without_interventions() const {
     auto original = std::make_unique<Session>(model_, spec, make_stepper(model_, Device::Cpu));
     original->stepper_->set_state(stepper_->state());
     original->last_output_ = last_output_;
+    original->last_tokens_ = last_tokens_;
     original->checkpoints_ = checkpoints_;
     original->rewindable_ = rewindable_;
     return original;
@@ -444,12 +450,22 @@ void Session::restore(const QString& path) {
                         ", which does not fit the run");
         last_output = Eigen::Map<const RowMatrix>(t.values.data(), t.shape[0], t.shape[1]);
     }
+    std::vector<TokenStep> last_tokens;
+    if (const auto found = file.tensors.find(kLastTokensTensor); found != file.tensors.end()) {
+        const Tensor& t = found->second;
+        if (t.dtype != DType::I64 || t.shape.size() != 2 || t.shape[0] != spec_.batch || t.shape[1] < 1)
+            throw Error(path.toStdString() + ": tensor 'last_tokens' has shape " + t.shape_string() +
+                        ", which does not fit the run");
+        for (int64_t n = 0; n < t.shape[0]; ++n)
+            last_tokens.emplace_back(t.integers.begin() + n * t.shape[1], t.integers.begin() + (n + 1) * t.shape[1]);
+    }
     if (original_) original_->restore(path);
     stepper_->set_state(state);
     spec_.sequence_seed = state.sequence_seed;
     spec_.snapshot_path = path;
     last_output_ = last_output;
-    checkpoints_.reset({std::move(state), std::move(last_output)});
+    last_tokens_ = last_tokens;
+    checkpoints_.reset({std::move(state), std::move(last_output), std::move(last_tokens)});
 }
 
 void Session::save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled) const {
@@ -468,6 +484,14 @@ void Session::save_snapshot(const QString& path, int64_t step, const CancelCheck
         file.tensors[kLastOutputTensor] =
             Tensor::f32({c.last_output.rows(), c.last_output.cols()},
                         std::vector<float>(c.last_output.data(), c.last_output.data() + c.last_output.size()));
+    // A token shift embeds the previous step's tokens: kept when every sequence fed as many.
+    const size_t width = c.last_tokens.empty() ? 0 : c.last_tokens.front().size();
+    if (width && std::all_of(c.last_tokens.begin(), c.last_tokens.end(),
+                             [&](const TokenStep& tokens) { return tokens.size() == width; })) {
+        std::vector<int64_t> ids;
+        for (const TokenStep& tokens : c.last_tokens) ids.insert(ids.end(), tokens.begin(), tokens.end());
+        file.tensors[kLastTokensTensor] = Tensor::i64({int64_t(c.last_tokens.size()), int64_t(width)}, std::move(ids));
+    }
     write_safetensors(path.toStdString(), file);
 }
 

@@ -119,7 +119,9 @@ private:
     void edit_input(int64_t step, RowMatrix& x) const;
     // The input x (N, E) of step `step` after `previous_output`, with the interventions' edits; a
     // token run's fed tokens in `fed`.
-    void next_input(int64_t step, const RowMatrix& previous_output, RowMatrix& x, std::vector<TokenStep>& fed) const;
+    // `previous` is what was fed at step - 1 (a token-shift model embeds it too).
+    void next_input(int64_t step, const RowMatrix& previous_output, const std::vector<TokenStep>& previous, RowMatrix& x,
+                    std::vector<TokenStep>& fed) const;
     // The one step an EditToken intervention feeds; throws Error for text that is not one step.
     TokenStep edited_token(const Intervention& intervention) const;
     bool edits_state_at(int64_t step) const;
@@ -131,6 +133,7 @@ private:
     InputSource input_;
     std::unique_ptr<Stepper> stepper_;  // owns the live state, on the spec's device
     RowMatrix last_output_;
+    std::vector<TokenStep> last_tokens_;  // fed at the last step, for a token shift
     RowMatrix x_;
     CheckpointStore checkpoints_;
     bool rewindable_ = true;
@@ -142,6 +145,8 @@ private:
 
 // The tensor a snapshot carries besides the state: the last output, the next input when fed back.
 constexpr const char* kLastOutputTensor = "last_output";
+// The tokens fed at the snapshot's last step, I64 (N, tokens per step), for a token-shift model.
+constexpr const char* kLastTokensTensor = "last_tokens";
 // The snapshot metadata key holding the session JSON that made the run.
 constexpr const char* kSessionMetadata = "session";
 

@@ -32,6 +32,10 @@ struct RunShape {
 // The state after `steps` steps: linear sums, feature-map draws, memories, and full attention's
 // caches at the capacity their geometric doubling reaches (with the buffer they grew from).
 double estimate_state_bytes(const ModelConfig& config, const RunShape& run);
+// The attention state one sequence holds after `steps` steps, as used rather than as allocated:
+// per self-attention layer, a fixed S and Z for the kinds that keep sums, or the `steps` keys and
+// values of a cache (not the capacity it doubled to). Encoders; what `eval` reports per K.
+double sequence_state_bytes(const ModelConfig& config, int64_t steps);
 // The state times its copies, a step's scratch for the batch, and the caller's kept bytes.
 double estimate_run_bytes(const ModelConfig& config, const RunShape& run);
 

@@ -8,6 +8,7 @@
 // The file holds, besides the reference's transformer tensors:
 //   embedding.weight (V, E)   token embedding; the tokens of one step add up
 //   positions.weight (P, E)   optional learned absolute positions, added at step t
+//   shift.weight     (V, E)   optional token shift: the previous step's tokens, added (none at step 0)
 //   readout.weight   (V, E)   logits = readout.weight y + readout.bias
 //   readout.bias     (V)      optional
 //   __metadata__.vocabulary   the V token strings, a JSON list
@@ -54,6 +55,8 @@ public:
     const std::vector<std::string>& vocabulary() const { return vocabulary_; }
     // Learned positions P; 0 when the model has none (then any step is allowed).
     int positions() const { return static_cast<int>(positions_.rows()); }
+    // Whether each step also embeds the previous step's tokens (shift.weight).
+    bool token_shift() const { return shift_.rows() > 0; }
     // The task JSON object text, "" when the file has none; its "name", "" when absent.
     const std::string& task_json() const { return task_json_; }
     const std::string& task_name() const { return task_name_; }
@@ -73,18 +76,22 @@ public:
     std::string step_text(const TokenStep& tokens) const;
 
     // Embedding of step `step` for N sequences: sum of the tokens' embedding
-    // rows plus positions.weight[step] -> (N, E). Throws Error for an empty
-    // step, an id outside 0..V-1, or a step at or past P.
-    void embed(const std::vector<TokenStep>& tokens, int64_t step, RowMatrix& x) const;
+    // rows plus positions.weight[step], plus for a token-shift model after step 0
+    // the shift.weight rows of `previous` (the N sequences' tokens of step - 1)
+    // -> (N, E). Throws Error for an empty step, an id outside 0..V-1, a step at
+    // or past P, or a token-shift model past step 0 without `previous`.
+    void embed(const std::vector<TokenStep>& tokens, int64_t step, RowMatrix& x,
+               const std::vector<TokenStep>* previous = nullptr) const;
     // y (N, E) -> logits (N, V).
     void readout(const ConstMatrixRef& y, RowMatrix& logits) const;
     // Row-wise softmax of logits (N, V), computed stably.
     static RowMatrix probabilities(const ConstMatrixRef& logits);
 
-    // One step of N sequences: embed at state.step, the transformer, the
+    // One step of N sequences: embed at state.step (with `previous`, the tokens
+    // of the step before, for a token-shift model), the transformer, the
     // readout. Throws Error leaving `state` unchanged.
     void step(const std::vector<TokenStep>& tokens, State& state, RowMatrix& logits,
-              StepObserver* observer = nullptr) const;
+              StepObserver* observer = nullptr, const std::vector<TokenStep>* previous = nullptr) const;
 
 private:
     TokenModel() = default;
@@ -92,6 +99,7 @@ private:
     std::shared_ptr<const Model> transformer_;
     RowMatrix embedding_;  // (V, E)
     RowMatrix positions_;  // (P, E), P may be 0
+    RowMatrix shift_;      // (V, E), or empty without a token shift
     RowMatrix readout_;    // (V, E)
     Vector readout_bias_;  // (V), zeros when the file has none
     std::vector<std::string> vocabulary_;

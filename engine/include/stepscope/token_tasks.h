@@ -21,6 +21,10 @@ struct GroupScore {
     double value = 0;
     int64_t examples = 0;  // sequences N
     int64_t scored = 0;    // positions with a target
+    int64_t steps = 0;     // T, the length of the group's sequences
+    // The attention state one sequence holds after its T steps (memory_budget.h sequence_state_bytes):
+    // fixed for the kinds that keep sums, growing with T for a cache.
+    double state_bytes = 0;
 };
 
 struct Evaluation {
