@@ -31,31 +31,12 @@ extern char** environ;
 
 using namespace stepscope;
 using stepscope::testing::CliResult;
+using stepscope::testing::demo_path;
 using stepscope::testing::error_of;
+using stepscope::testing::LimitScope;
 using stepscope::testing::run_stepscope;
 
 namespace {
-
-std::string demo_path(const std::string& name) { return std::string(STEPSCOPE_MODELS_DIR) + "/" + name; }
-
-// Sets STEPSCOPE_MAX_MEMORY for one scope, restoring what was there.
-class LimitScope {
-public:
-    explicit LimitScope(const QByteArray& value) : had_(qEnvironmentVariableIsSet("STEPSCOPE_MAX_MEMORY")) {
-        previous_ = qgetenv("STEPSCOPE_MAX_MEMORY");
-        qputenv("STEPSCOPE_MAX_MEMORY", value);
-    }
-    ~LimitScope() {
-        if (had_)
-            qputenv("STEPSCOPE_MAX_MEMORY", previous_);
-        else
-            qunsetenv("STEPSCOPE_MAX_MEMORY");
-    }
-
-private:
-    bool had_;
-    QByteArray previous_;
-};
 
 // The binary run with `limit` as STEPSCOPE_MAX_MEMORY, its exit code, its stderr and its peak
 // resident memory (wait4's ru_maxrss: this child's alone, unlike QProcess).

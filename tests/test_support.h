@@ -166,4 +166,28 @@ inline std::vector<uint8_t> bytes_of(const std::string& path) {
     return {std::istreambuf_iterator<char>(in), {}};
 }
 
+// Sets STEPSCOPE_MAX_MEMORY for one scope, restoring what was there.
+class LimitScope {
+public:
+    explicit LimitScope(const QByteArray& value) : had_(qEnvironmentVariableIsSet("STEPSCOPE_MAX_MEMORY")) {
+        previous_ = qgetenv("STEPSCOPE_MAX_MEMORY");
+        qputenv("STEPSCOPE_MAX_MEMORY", value);
+    }
+    ~LimitScope() {
+        if (had_) qputenv("STEPSCOPE_MAX_MEMORY", previous_);
+        else qunsetenv("STEPSCOPE_MAX_MEMORY");
+    }
+    LimitScope(const LimitScope&) = delete;
+    LimitScope& operator=(const LimitScope&) = delete;
+
+private:
+    bool had_;
+    QByteArray previous_;
+};
+
+#ifdef STEPSCOPE_MODELS_DIR
+// A shipped demo model's path (resources/models/).
+inline std::string demo_path(const std::string& name) { return std::string(STEPSCOPE_MODELS_DIR) + "/" + name; }
+#endif
+
 }  // namespace stepscope::testing

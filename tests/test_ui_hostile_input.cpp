@@ -25,28 +25,12 @@
 #include "ui_test_support.h"
 
 using namespace stepscope;
+using stepscope::testing::LimitScope;
 using stepscope::testing::error_of;
 
 namespace {
 
 constexpr const char* kLimitVariable = "STEPSCOPE_MAX_MEMORY";
-
-// Sets STEPSCOPE_MAX_MEMORY for one scope, restoring what was there.
-class LimitScope {
-public:
-    explicit LimitScope(const QByteArray& value) : had_(qEnvironmentVariableIsSet(kLimitVariable)) {
-        previous_ = qgetenv(kLimitVariable);
-        qputenv(kLimitVariable, value);
-    }
-    ~LimitScope() {
-        if (had_) qputenv(kLimitVariable, previous_);
-        else qunsetenv(kLimitVariable);
-    }
-
-private:
-    bool had_;
-    QByteArray previous_;
-};
 
 struct CliResult {
     int exit_code = -1;

@@ -32,29 +32,11 @@
 extern char** environ;
 
 using namespace stepscope;
+using stepscope::testing::demo_path;
 using stepscope::testing::error_of;
+using stepscope::testing::LimitScope;
 
 namespace {
-
-std::string demo_path(const std::string& name) { return std::string(STEPSCOPE_MODELS_DIR) + "/" + name; }
-
-class LimitScope {
-public:
-    explicit LimitScope(const QByteArray& value) : had_(qEnvironmentVariableIsSet("STEPSCOPE_MAX_MEMORY")) {
-        previous_ = qgetenv("STEPSCOPE_MAX_MEMORY");
-        qputenv("STEPSCOPE_MAX_MEMORY", value);
-    }
-    ~LimitScope() {
-        if (had_)
-            qputenv("STEPSCOPE_MAX_MEMORY", previous_);
-        else
-            qunsetenv("STEPSCOPE_MAX_MEMORY");
-    }
-
-private:
-    bool had_;
-    QByteArray previous_;
-};
 
 struct CliResult {
     int exit_code = -1;

@@ -28,17 +28,6 @@ using namespace stepscope::ui::testing;
 
 namespace {
 
-// A run of `steps` records of `spec`, without the worker thread.
-TraceStore record(const SessionSpec& spec, int steps) {
-    auto session = Session::open(spec);
-    TraceStore store;
-    store.start(session->info());
-    std::vector<BatchRecord> records;
-    for (int t = 0; t < steps; ++t) records.push_back(session->advance());
-    store.append(records);
-    return store;
-}
-
 // Per pixel column of [lower, upper) split `columns` ways, the finite minimum and maximum of the points
 // given, and the first and last key; columns without points stay empty. Keys outside are skipped.
 struct ColumnExtent {

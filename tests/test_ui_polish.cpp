@@ -46,16 +46,6 @@ using namespace stepscope::ui::testing;
 
 namespace {
 
-TraceStore record(const SessionSpec& spec, int steps) {
-    auto session = Session::open(spec);
-    TraceStore store;
-    store.start(session->info());
-    std::vector<BatchRecord> records;
-    for (int t = 0; t < steps; ++t) records.push_back(session->advance());
-    store.append(records);
-    return store;
-}
-
 QStringList tick_labels(QCPAxis* axis) {
     axis->parentPlot()->replot();
     return axis->tickVectorLabels().toList();

@@ -7,6 +7,7 @@
 
 #include "session/session.h"
 #include "session/session_spec.h"
+#include "session/trace_store.h"
 #include "session_controller.h"
 
 namespace stepscope::ui::testing {
@@ -48,6 +49,17 @@ inline Checkpoint fresh_run(const SessionController& run, int64_t steps, std::ve
         if (records) records->push_back(r.element(run.traces().info().observed));
     }
     return session.state_at(session.current_step());
+}
+
+// A run of `steps` records of `spec`, without the worker thread.
+inline TraceStore record(const SessionSpec& spec, int steps) {
+    auto session = Session::open(spec);
+    TraceStore store;
+    store.start(session->info());
+    std::vector<BatchRecord> records;
+    for (int t = 0; t < steps; ++t) records.push_back(session->advance());
+    store.append(records);
+    return store;
 }
 
 }  // namespace stepscope::ui::testing
