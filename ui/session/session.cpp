@@ -104,7 +104,7 @@ Session::Session(std::shared_ptr<const Model> model, const SessionSpec& spec, st
     stepper_ = stepper ? std::move(stepper) : make_stepper(model_, spec_.device);
     spec_.device = stepper_->device();
     stepper_->reset(spec_.sequence_seed);
-    checkpoints_.reset({stepper_->state(), {}});
+    checkpoints_.reset({stepper_->state(), {}, {}});
     check_interventions(spec_.interventions);
     ablation_ = ablation_of(spec_.interventions);
     if (!spec_.interventions.empty()) {
