@@ -5,10 +5,6 @@
 #include <QElapsedTimer>
 #include <QTemporaryDir>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 
 #include <cmath>
 #include <filesystem>
@@ -27,8 +23,6 @@
 #include "stepscope/token_tasks.h"
 #include "test_support.h"
 
-extern char** environ;
-
 using namespace stepscope;
 using stepscope::testing::CliResult;
 using stepscope::testing::demo_path;
@@ -38,40 +32,13 @@ using stepscope::testing::run_stepscope;
 
 namespace {
 
-// The binary run with `limit` as STEPSCOPE_MAX_MEMORY, its exit code, its stderr and its peak
-// resident memory (wait4's ru_maxrss: this child's alone, unlike QProcess).
-struct Measured {
-    int exit_code = -1;
-    QString stdout_text, stderr_text;
-    double peak_bytes = 0;
-};
+using Measured = stepscope::testing::MeasuredRun;
 
-// Arguments as bytes: a path that is not UTF-8 reaches the binary as it is.
+// The binary run with `limit` as STEPSCOPE_MAX_MEMORY, arguments as bytes (a path that is not UTF-8 reaches
+// it as it is).
 Measured measure(const QList<QByteArray>& arguments, const QByteArray& limit, const QString& scratch) {
     LimitScope scope(limit);
-    const QByteArray err = (scratch + "/stderr.txt").toLocal8Bit(), out = (scratch + "/stdout.txt").toLocal8Bit();
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, 1, out.constData(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&files, 2, err.constData(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<QByteArray> words{QByteArray(STEPSCOPE_BINARY)};
-    for (const QByteArray& a : arguments) words.push_back(a);
-    std::vector<char*> argv;
-    for (QByteArray& w : words) argv.push_back(w.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    Measured result;
-    if (posix_spawn(&pid, STEPSCOPE_BINARY, &files, nullptr, argv.data(), environ) != 0) return result;
-    posix_spawn_file_actions_destroy(&files);
-    int status = 0;
-    rusage usage{};
-    wait4(pid, &status, 0, &usage);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.peak_bytes = double(usage.ru_maxrss) * 1024;
-    QFile text(QString::fromLocal8Bit(err)), output(QString::fromLocal8Bit(out));
-    if (text.open(QIODevice::ReadOnly)) result.stderr_text = QString::fromUtf8(text.readAll());
-    if (output.open(QIODevice::ReadOnly)) result.stdout_text = QString::fromUtf8(output.readAll());
-    return result;
+    return stepscope::testing::run_measured(arguments, scratch);
 }
 
 // A token model around a random encoder of `config`: V one-character tokens and a text task.

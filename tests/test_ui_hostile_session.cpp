@@ -10,11 +10,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gui_script.h"
@@ -26,10 +22,9 @@
 #include "stepscope/memory_budget.h"
 #include "stepscope/token_model.h"
 #include "stepscope/token_tasks.h"
+#include "cli_test_support.h"
 #include "test_support.h"
 #include "ui_test_support.h"
-
-extern char** environ;
 
 using namespace stepscope;
 using stepscope::testing::demo_path;
@@ -38,41 +33,16 @@ using stepscope::testing::LimitScope;
 
 namespace {
 
-struct CliResult {
-    int exit_code = -1;
-    QString stdout_text, stderr_text;
-    double peak_bytes = 0;  // the child's own peak resident memory (wait4)
-};
+using CliResult = stepscope::testing::MeasuredRun;
 
 // The binary with `limit` as STEPSCOPE_MAX_MEMORY (none when empty) on the offscreen platform.
 CliResult run_cli(const QStringList& arguments, const QByteArray& limit, const QString& scratch) {
     std::unique_ptr<LimitScope> scope;
     if (!limit.isEmpty()) scope = std::make_unique<LimitScope>(limit);
     qputenv("QT_QPA_PLATFORM", "offscreen");
-    const QByteArray err = (scratch + "/stderr.txt").toLocal8Bit(), out = (scratch + "/stdout.txt").toLocal8Bit();
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, 1, out.constData(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&files, 2, err.constData(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<QByteArray> words{QByteArray(STEPSCOPE_BINARY)};
+    QList<QByteArray> words;
     for (const QString& a : arguments) words.push_back(a.toLocal8Bit());
-    std::vector<char*> argv;
-    for (QByteArray& w : words) argv.push_back(w.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    CliResult result;
-    const int spawned = posix_spawn(&pid, STEPSCOPE_BINARY, &files, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&files);
-    if (spawned != 0) return result;
-    int status = 0;
-    rusage usage{};
-    wait4(pid, &status, 0, &usage);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    result.peak_bytes = double(usage.ru_maxrss) * 1024;
-    QFile text(QString::fromLocal8Bit(err)), output(QString::fromLocal8Bit(out));
-    if (text.open(QIODevice::ReadOnly)) result.stderr_text = QString::fromUtf8(text.readAll());
-    if (output.open(QIODevice::ReadOnly)) result.stdout_text = QString::fromUtf8(output.readAll());
-    return result;
+    return stepscope::testing::run_measured(words, scratch);
 }
 
 // Exit code 2 and exactly one line on stderr holding `clue`, without the terminal's escape character.
