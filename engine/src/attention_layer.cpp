@@ -13,11 +13,6 @@ namespace stepscope {
 
 namespace {
 
-// Views (N*H, M) head outputs as the (N, H*M) input of the output projection.
-Eigen::Map<const RowMatrix> merged_heads(const RowMatrix& heads, int batch) {
-    return Eigen::Map<const RowMatrix>(heads.data(), batch, heads.size() / batch);
-}
-
 // The norms a kind read during its step (scratch.norms), else the kind's pass over the state.
 void report(StepObserver* observer, int layer, AttentionRole role, const InnerAttention& inner,
             const AttentionState& state, const AttentionScratch& scratch, int batch) {
@@ -27,6 +22,10 @@ void report(StepObserver* observer, int layer, AttentionRole role, const InnerAt
 }
 
 }  // namespace
+
+Eigen::Map<const RowMatrix> merged_heads(const RowMatrix& heads, int batch) {
+    return Eigen::Map<const RowMatrix>(heads.data(), batch, heads.size() / batch);
+}
 
 LayerStep LayerStep::of(const StepOptions& options, int64_t step, int layer) {
     LayerStep out;
@@ -135,7 +134,7 @@ void RecurrentAttentionLayer::use_format(WeightFormat format) {
 }
 
 void RecurrentAttentionLayer::attend(AttentionScratch& s, AttentionState& state, uint64_t sequence_seed,
-                                     const LayerStep& step, Eigen::Ref<RowMatrix> merged) const {
+                                     const LayerStep& step) const {
     const int batch = static_cast<int>(s.projected.rows()), heads = inner_.heads();
     split(s.projected, s.queries, s.keys, s.values, s.gates);
     ensure_shape(s.heads, long(batch) * heads, inner_.value_dims());
@@ -143,7 +142,6 @@ void RecurrentAttentionLayer::attend(AttentionScratch& s, AttentionState& state,
     inner_.kind().self_step(inner_, s, state, sequence_seed, step);
     state.started = true;
     step.silence(AttentionRole::Self, s.heads, heads);
-    merged = merged_heads(s.heads, batch);
     report(step.observer, step.layer, AttentionRole::Self, inner_, state, s, batch);
 }
 
@@ -151,9 +149,8 @@ void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& s
                                       StepScratch& scratch, RowMatrix& out, const LayerStep& step) const {
     AttentionScratch& s = scratch.self_attention;
     projection_.forward(x, s.projected);
-    ensure_shape(s.merged, x.rows(), long(inner_.heads()) * inner_.value_dims());
-    attend(s, state, sequence_seed, step, s.merged);
-    out_projection_.forward(s.merged, out);
+    attend(s, state, sequence_seed, step);
+    out_projection_.forward(merged_heads(s.heads, static_cast<int>(x.rows())), out);
 }
 
 void RecurrentAttentionLayer::forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed,

@@ -101,10 +101,9 @@ public:
                        StepScratch& scratch, RowMatrix& out, StepOf step_of) const;
 
 private:
-    // One step's attention from its fused projection s.projected (N, ...) to the merged heads (N, H*M) of
-    // `merged`: split, the kind's step, the ablation and the report.
-    void attend(AttentionScratch& s, AttentionState& state, uint64_t sequence_seed, const LayerStep& step,
-                Eigen::Ref<RowMatrix> merged) const;
+    // One step's attention from its fused projection s.projected (N, ...) to s.heads (N*H, M): split, the
+    // kind's step, the ablation and the report.
+    void attend(AttentionScratch& s, AttentionState& state, uint64_t sequence_seed, const LayerStep& step) const;
 
     // Splits the fused projection into s.queries, s.keys, s.values and s.gates.
     void split(const RowMatrix& projected, RowMatrix& queries, RowMatrix& keys, RowMatrix& values,
@@ -142,6 +141,9 @@ private:
     Linear out_projection_;
 };
 
+// Views (N*H, M) head outputs as the (N, H*M) input of the output projection.
+Eigen::Map<const RowMatrix> merged_heads(const RowMatrix& heads, int batch);
+
 template <typename StepOf>
 void RecurrentAttentionLayer::forward_block(const ConstMatrixRef& xs, int steps, AttentionState& state,
                                             uint64_t sequence_seed, StepScratch& scratch, RowMatrix& out,
@@ -154,7 +156,8 @@ void RecurrentAttentionLayer::forward_block(const ConstMatrixRef& xs, int steps,
     for (int t = 0; t < steps; ++t) {
         ensure_shape(s.projected, batch, block.projected.cols());
         s.projected = block.projected.middleRows(t * batch, batch);
-        attend(s, state, sequence_seed, step_of(t), block.heads.middleRows(t * batch, batch));
+        attend(s, state, sequence_seed, step_of(t));
+        block.heads.middleRows(t * batch, batch) = merged_heads(s.heads, static_cast<int>(batch));
     }
     out_projection_.forward(block.heads, out);
 }

@@ -18,7 +18,6 @@ struct AttentionScratch {
     RowMatrix phi_queries;  // (N*H, F)
     RowMatrix phi_keys;     // (N*H, F) or (N*S*H, F) for cross attention
     RowMatrix heads;        // (N*H, M) attention output per head
-    RowMatrix merged;       // (N, H*M) the same as the output projection reads it
     RowMatrix weights;      // (N*H, >= T) softmax weights
     StateNorms norms;       // an observed step's, when its kind read them during the step; heads 0 otherwise
 };
