@@ -32,6 +32,8 @@ RowMatrix decay_ratios(const Vector& alpha, long steps) {
 
 }  // namespace
 
+void squash_gates(RowMatrix& gates) { gates = (1.0f + (-gates.array()).exp()).inverse().matrix(); }
+
 void normalize_rows(RowMatrix& x) {
     for (long r = 0; r < x.rows(); ++r) {
         // Summed in one order wherever the row lies, so a resumed run rounds as the original did.

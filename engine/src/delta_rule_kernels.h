@@ -22,6 +22,9 @@ void delta_rule_step(const ConstMatrixRef& keys, const ConstMatrixRef& values, c
                      const float* beta, const float* alpha, float scale, RowMatrix& sums, MatrixRef errors,
                      MatrixRef out, StateNorms* norms = nullptr);
 
+// Projected gates (G, N*H) to the (0, 1) the family's beta and alpha live in: sigmoid, in place.
+void squash_gates(RowMatrix& gates);
+
 // Rows of x (R, F) scaled to unit length in place; a zero row stays zero.
 void normalize_rows(RowMatrix& x);
 

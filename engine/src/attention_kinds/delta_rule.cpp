@@ -13,8 +13,6 @@ namespace stepscope {
 
 namespace {
 
-void squash(RowMatrix& gates) { gates = (1.0f + (-gates.array()).exp()).inverse().matrix(); }
-
 template <bool Gated>
 class DeltaRule final : public SumsKind {
 public:
@@ -40,7 +38,7 @@ public:
         normalize_rows(s.phi_keys);
         normalize_rows(s.phi_queries);
         if (!state.started) start(inner, state, batch);
-        squash(s.gates);
+        squash_gates(s.gates);
         const float* beta = s.gates.row(0).data();
         const float* alpha = Gated ? s.gates.row(1).data() : nullptr;
         ensure_shape(s.errors, s.values.rows(), s.values.cols());
@@ -58,7 +56,7 @@ public:
                     RowMatrix& attended) const override {
         const int heads = inner.heads(), features = inner.feature_dims(), value_dims = inner.value_dims();
         RowMatrix squashed = gates;
-        squash(squashed);
+        squash_gates(squashed);
         AttentionState draw;
         const RowMatrix& omega = inner.omega(draw, sequence_seed);
         RowMatrix phi_q, phi_k;

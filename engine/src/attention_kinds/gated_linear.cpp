@@ -28,7 +28,7 @@ public:
         const int heads = inner.heads(), batch = static_cast<int>(s.queries.rows()) / heads;
         step_features(inner, s, state, sequence_seed, batch);
         if (!state.started) start(inner, state, batch);
-        s.gates = (1.0f + (-s.gates.array()).exp()).inverse().matrix();
+        squash_gates(s.gates);
         const float* alpha = s.gates.row(0).data();
         StateNorms* norms = step.observer ? &s.norms : nullptr;
         linear_attention_step(s.phi_keys, s.values, s.phi_queries, inner.eps(), state.linear(), s.heads, norms, alpha);
@@ -45,7 +45,8 @@ public:
                     const RowMatrix& values, const RowMatrix& gates, int steps, int batch, uint64_t sequence_seed,
                     RowMatrix& attended) const override {
         const int heads = inner.heads(), features = inner.feature_dims(), value_dims = inner.value_dims();
-        const RowMatrix alphas = (1.0f + (-gates.array()).exp()).inverse().matrix();
+        RowMatrix alphas = gates;
+        squash_gates(alphas);
         RowMatrix phi_q, phi_k;  // rows (n, t, h)
         batch_features(inner, queries, keys, steps, batch, sequence_seed, phi_q, phi_k);
         for (int n = 0; n < batch; ++n)
