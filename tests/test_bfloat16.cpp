@@ -7,7 +7,7 @@
 #include <cstring>
 #include <limits>
 
-#include "bfloat16.h"
+#include "kernels/bfloat16.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <set>
 
-#include "parameters.h"
+#include "core/parameters.h"
 #include "stepscope/attention_kind.h"
 #include "stepscope/builder.h"
 #include "stepscope/error.h"

@@ -11,7 +11,7 @@
 #include "stepscope/observation.h"
 #include "stepscope/state_spectrum.h"
 #include "test_support.h"
-#include "view_reference.h"
+#include "insight/view_reference.h"
 
 using namespace stepscope;
 

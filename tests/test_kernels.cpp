@@ -10,11 +10,11 @@
 #include <string>
 #include <utility>
 
-#include "attention_kernels.h"
-#include "bfloat16.h"
-#include "delta_rule_kernels.h"
-#include "layer_norm_activation.h"
-#include "linear.h"
+#include "kernels/attention_kernels.h"
+#include "kernels/bfloat16.h"
+#include "kernels/delta_rule_kernels.h"
+#include "layers/layer_norm_activation.h"
+#include "layers/linear.h"
 #include "stepscope/error.h"
 #include "stepscope/model.h"
 #include "test_support.h"

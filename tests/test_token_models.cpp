@@ -11,7 +11,7 @@
 #include <functional>
 
 #include "cli_test_support.h"
-#include "parameters.h"
+#include "core/parameters.h"
 #include "stepscope/error.h"
 #include "stepscope/safetensors.h"
 #include "stepscope/token_model.h"

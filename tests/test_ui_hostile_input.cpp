@@ -11,7 +11,7 @@
 #include <limits>
 
 #include "model_panel.h"
-#include "parameters.h"
+#include "core/parameters.h"
 #include "session/input_source.h"
 #include "session/session.h"
 #include "session/session_spec.h"

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "cli_test_support.h"
-#include "parameters.h"
+#include "core/parameters.h"
 #include "stepscope/attention_kind.h"
 #include "stepscope/config.h"
 #include "stepscope/decoder_memory.h"

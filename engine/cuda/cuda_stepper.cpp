@@ -5,12 +5,12 @@
 #include <string>
 #include <vector>
 
-#include "cache_capacity.h"
+#include "kernels/cache_capacity.h"
 #include "cuda_check.h"
 #include "device_model.h"
 #include "full_attention.cuh"
 #include "layer_norm_activation.cuh"
-#include "layer_norm_activation.h"
+#include "layers/layer_norm_activation.h"
 #include "linear_attention.cuh"
 #include "state_norms.cuh"
 #include "stepscope/error.h"
@@ -387,7 +387,7 @@ void CudaStepper::grow_cache(ModuleState& state, int rows, int key_dims, int val
     state.capacity = capacity;
 }
 
-// AttentionKind::norms (attention_kinds/) on the device: 2*N*H floats come back instead of the state.
+// AttentionKind::norms (kinds/) on the device: 2*N*H floats come back instead of the state.
 void CudaStepper::report_norms(StepObserver* observer, int layer, AttentionRole role, const DeviceAttention& a,
                                const ModuleState& state, int batch) {
     const int rows = batch * a.heads, D = a.query_dims, M = a.value_dims;

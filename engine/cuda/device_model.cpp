@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "attention_layer.h"
-#include "bfloat16.h"
+#include "layers/attention_layer.h"
+#include "kernels/bfloat16.h"
 #include "stepscope/error.h"
 #include "stepscope/stepper.h"
 

@@ -6,9 +6,9 @@
 // refuse to draw one, and no CUDA kernel, so the GPU refuses it.
 #include <vector>
 
-#include "attention_kinds/sums_kind.h"
-#include "attention_kernels.h"
-#include "step_scratch.h"
+#include "kinds/sums_kind.h"
+#include "kernels/attention_kernels.h"
+#include "layers/step_scratch.h"
 
 namespace stepscope {
 

@@ -1,0 +1,229 @@
+// Memory estimates of models and runs from their configs, the limit from the environment, and the refusal.
+#include "stepscope/memory_budget.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+
+#include "kinds/attention_kind.h"
+#include "kernels/cache_capacity.h"
+#include "core/parameters.h"
+#include "stepscope/error.h"
+#include "stepscope/feature_map.h"
+#include "stepscope/state.h"
+
+namespace stepscope {
+
+namespace {
+
+constexpr double kFloat = sizeof(float);
+constexpr const char* kLimitVariable = "STEPSCOPE_MAX_MEMORY";
+// Per layer, besides its matrices: modules, tensor names, map nodes, feature maps.
+constexpr double kLayerOverheadBytes = 16 * 1024;
+// The weights as drawn or read (the caller's), the model's own copy for saving, each Linear's
+// matrix and its packed panels; bfloat16 panels add half a copy, q8 ones (a float scale per 32
+// bytes) 0.28 of one.
+constexpr double kWeightCopies = 4;
+constexpr double kBfloat16Copies = 0.5;
+constexpr double kQ8Copies = 0.3;
+
+// The widths of one attention module and its kind.
+struct Module : ModuleWidths {
+    const AttentionKind* kind = nullptr;
+    bool linear = false;  // keeps S and Z rather than a cache (and so no softmax weights in its scratch)
+    bool orthogonal_draw = false;  // its feature map draws orthogonal blocks (FeatureMap::draws_orthogonal)
+};
+
+Module module_widths(const ModelConfig& c, const std::string& type, int heads, int query, int value) {
+    Module m;
+    const AttentionCapabilities& kind = attention_capabilities(type);
+    m.kind = &find_attention_kind(type);
+    m.linear = kind.kept == KeptState::Sums;
+    m.heads = heads;
+    m.query = query;
+    m.value = value;
+    if (cache_precision_from_name(c.cache_precision) == CachePrecision::Bf16) m.cache_element_bytes = 2;
+    if (kind.feature_map) {
+        const auto map = make_feature_map(feature_map_options(c, query));
+        m.features = map->output_dims();
+        m.omega_columns = map->omega_columns();
+        m.orthogonal_draw = map->draws_orthogonal();
+    }
+    return m;
+}
+
+Module self_widths(const ModelConfig& c) {
+    return module_widths(c, c.self_attention(), c.n_heads, c.query_dimensions, c.value_dimensions);
+}
+
+Module cross_widths(const ModelConfig& c) {
+    return module_widths(c, c.cross_attention_type, c.effective_cross_n_heads(), c.effective_cross_query_dimensions(),
+                         c.effective_cross_value_dimensions());
+}
+
+// An orthogonal draw holds a (D, D) Gaussian and its Q besides omega.
+double draw_scratch_bytes(const Module& m) {
+    return m.linear && m.orthogonal_draw ? 2 * kFloat * m.query * m.query : 0;
+}
+
+// One step's buffers (step_scratch.h) for the batch: activations, projections, features, softmax weights.
+double scratch_bytes(const ModelConfig& c, const RunShape& run) {
+    const double n = double(run.batch), e = double(c.d_model()), t = appended_cache_capacity(run.steps);
+    const double s = double(run.memory_length);
+    const Module self = self_widths(c);
+    double floats = n * (4 * e + c.feed_forward_dimensions);
+    floats += n * self.heads * (3 * self.query + 2 * self.value + 2 * self.features + (self.linear ? 0 : t));
+    double bytes = kFloat * floats + draw_scratch_bytes(self);
+    if (c.kind == ModelKind::Decoder) {
+        const Module cross = cross_widths(c);
+        const double cross_floats =
+            n * cross.heads * (2 * cross.query + 2 * cross.value + cross.features * (1 + s) + (cross.linear ? 0 : s));
+        bytes += kFloat * cross_floats + draw_scratch_bytes(cross);
+    }
+    return bytes;
+}
+
+std::string trimmed(const std::string& text) {
+    const auto first = text.find_first_not_of(" \t");
+    if (first == std::string::npos) return {};
+    return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+// MemAvailable from /proc/meminfo, or the free physical pages where there is none.
+uint64_t available_memory() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string line;
+    while (std::getline(meminfo, line)) {
+        unsigned long long kilobytes = 0;
+        if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kilobytes) == 1) return kilobytes * 1024;
+    }
+    const long pages = sysconf(_SC_AVPHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page_size > 0) return uint64_t(pages) * uint64_t(page_size);
+    return std::numeric_limits<uint64_t>::max();
+}
+
+// Read once: later the process's own allocations would shrink it.
+uint64_t available_at_start() {
+    static const uint64_t available = available_memory();
+    return available;
+}
+
+}  // namespace
+
+double estimate_model_bytes(const ModelConfig& config) {
+    const Precision precision = precision_from_name(config.precision);
+    const double copies = kWeightCopies + (precision == Precision::Bf16 ? kBfloat16Copies
+                                           : precision == Precision::Q8 ? kQ8Copies
+                                                                        : 0);
+    const double weights = kFloat * double(parameter_count(config)) * copies;
+    return weights + kLayerOverheadBytes * config.n_layers;
+}
+
+double estimate_state_bytes(const ModelConfig& c, const RunShape& run) {
+    const double n = double(run.batch), layers = c.n_layers;
+    const Module self = self_widths(c);
+    double per_layer = self.kind->state_bytes(self, n, run.steps);
+    const double growth = self.kind->growth_bytes(self, n, run.steps);
+    if (c.kind == ModelKind::Decoder) {
+        const Module cross = cross_widths(c);
+        const double s = double(run.memory_length);
+        // Every layer keeps the memory it was built from, (N*S, E_mem), and its lengths.
+        per_layer += kFloat * n * s * double(c.effective_cross_model_dimensions()) + sizeof(int) * n;
+        per_layer += cross.kind->state_bytes(cross, n, run.memory_length);
+    }
+    return layers * per_layer + growth;
+}
+
+double sequence_state_bytes(const ModelConfig& c, int64_t steps) {
+    const Module self = self_widths(c);
+    const double per_layer =
+        attention_capabilities(c.self_attention()).kept == KeptState::Cache
+            ? self.cache_element_bytes * double(steps) * self.heads * (self.query + self.value)
+            : self.kind->state_bytes(self, 1, steps) - kFloat * self.query * self.omega_columns;
+    return c.n_layers * per_layer;
+}
+
+double estimate_run_bytes(const ModelConfig& config, const RunShape& run) {
+    return estimate_state_bytes(config, run) * std::max(1, run.state_copies) + scratch_bytes(config, run) +
+           run.kept_bytes;
+}
+
+double estimate_step_work(const ModelConfig& config, const RunShape& run) {
+    const double n = double(run.batch), t = double(run.steps), layers = config.n_layers;
+    double work = n * t * double(parameter_count(config));
+    const Module self = self_widths(config);
+    const double per_step = self.heads * double(self.query + self.value + self.features);
+    // A cache kind reads every earlier step: t (t + 1) / 2 keys and values in all; sums read a fixed state.
+    work += self.linear ? n * t * layers * self.heads * double(std::max(self.features, self.query)) * self.value
+                        : n * t * (t + 1) / 2 * layers * per_step;
+    if (config.kind == ModelKind::Decoder) {
+        const Module cross = cross_widths(config);
+        work += n * t * layers * cross.heads * double(run.memory_length) * double(cross.query + cross.value);
+    }
+    return work;
+}
+
+void require_work(double multiply_adds, const std::string& what) {
+    if (multiply_adds <= kMaxStepWork) return;
+    char text[96];
+    std::snprintf(text, sizeof text, " needs about %.1e multiply-adds, over Stepscope's limit of %.0e", multiply_adds,
+                  kMaxStepWork);
+    throw Error("refused: " + what + text + " (hours of stepping)");
+}
+
+uint64_t parse_byte_count(const std::string& text) {
+    const std::string value = trimmed(text);
+    size_t end = 0;
+    while (end < value.size() && (std::isdigit(static_cast<unsigned char>(value[end])) || value[end] == '.')) ++end;
+    const std::string number = value.substr(0, end);
+    std::string suffix = value.substr(end);
+    for (char& c : suffix) c = char(std::toupper(static_cast<unsigned char>(c)));
+    if (suffix.size() > 1 && suffix.back() == 'B') suffix.pop_back();
+    const std::string units = "KMGT";
+    const size_t unit = suffix.empty() ? std::string::npos : units.find(suffix);
+    const bool well_formed = number.find_first_of("0123456789") != std::string::npos && number.size() <= 20 &&
+                             std::count(number.begin(), number.end(), '.') <= 1 &&
+                             (suffix.empty() || (suffix.size() == 1 && unit != std::string::npos));
+    const double scale = suffix.empty() ? 1 : std::ldexp(1.0, int(10 * (unit + 1)));
+    const double bytes = well_formed ? std::floor(std::stod(number) * scale) : 0;
+    if (!(bytes >= 1 && bytes < 0x1p63))
+        throw Error(std::string(kLimitVariable) + " is " + quote_text(text) +
+                    ", not a byte count such as 2G, 1.5G, 512M or 1048576");
+    return uint64_t(bytes);
+}
+
+uint64_t memory_limit() {
+    if (const char* limit = std::getenv(kLimitVariable)) return parse_byte_count(limit);
+    return available_at_start();
+}
+
+std::string byte_text(double bytes) {
+    char text[32];
+    if (bytes >= 1e12) std::snprintf(text, sizeof text, "%.1f TB", bytes / 1e12);
+    else if (bytes >= 1e9) std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
+    else if (bytes >= 1e6) std::snprintf(text, sizeof text, "%.1f MB", bytes / 1e6);
+    else std::snprintf(text, sizeof text, "%.0f KB", std::ceil(bytes / 1e3));
+    return text;
+}
+
+void require_memory(double bytes, const std::string& what) {
+    const uint64_t limit = memory_limit();
+    if (bytes <= double(limit)) return;
+    const char* source = std::getenv(kLimitVariable) ? "(STEPSCOPE_MAX_MEMORY)"
+                                                      : "(the memory available; STEPSCOPE_MAX_MEMORY sets another)";
+    throw Error("refused: " + what + " needs about " + byte_text(bytes) + ", over the memory limit of " +
+                byte_text(double(limit)) + " " + source);
+}
+
+void require_model_fits(const ModelConfig& config) {
+    validate(config);
+    require_memory(estimate_model_bytes(config), "this model");
+}
+
+}  // namespace stepscope

@@ -1,0 +1,219 @@
+// Self and cross attention layers: fused projections, head splitting, the inner attention, observation.
+#include "layers/attention_layer.h"
+
+#include <random>
+
+#include "layers/step_scratch.h"
+#include "stepscope/error.h"
+#include "stepscope/intervention.h"
+#include "stepscope/observation.h"
+#include "core/parameters.h"
+
+namespace stepscope {
+
+namespace {
+
+// The norms a kind read during its step (scratch.norms), else the kind's pass over the state.
+void report(StepObserver* observer, int layer, AttentionRole role, const InnerAttention& inner,
+            const AttentionState& state, const AttentionScratch& scratch, int batch) {
+    if (!observer) return;
+    if (scratch.norms.heads > 0) observer->state_norms(layer, role, scratch.norms);
+    else observer->state_norms(layer, role, inner.kind().norms(state, batch, inner.heads()));
+}
+
+}  // namespace
+
+Eigen::Map<const RowMatrix> merged_heads(const RowMatrix& heads, int batch) {
+    return Eigen::Map<const RowMatrix>(heads.data(), batch, heads.size() / batch);
+}
+
+LayerStep LayerStep::of(const StepOptions& options, int64_t step, int layer) {
+    LayerStep out;
+    out.layer = layer;
+    out.step = step;
+    out.observer = options.observer;
+    if (options.observer && options.observation && options.observation->observes(layer))
+        out.observation = options.observation;
+    if (options.ablation && !options.ablation->empty()) out.ablation = options.ablation;
+    return out;
+}
+
+void LayerStep::silence(AttentionRole role, RowMatrix& heads, int head_count) const {
+    if (!ablation) return;
+    const long batch = heads.rows() / head_count;
+    for (int h = 0; h < head_count; ++h)
+        if (ablation->silences(layer, role, h, step))
+            for (long n = 0; n < batch; ++n) heads.row(n * head_count + h).setZero();
+}
+
+void split_heads(const RowMatrix& projected, int offset, int heads, int width, RowMatrix& out) {
+    const long batch = projected.rows();
+    ensure_shape(out, batch * heads, width);
+    for (long n = 0; n < batch; ++n)
+        Eigen::Map<RowMatrix>(out.data() + n * heads * width, heads, width) =
+            Eigen::Map<const RowMatrix>(projected.row(n).data() + offset, heads, width);
+}
+
+void split_gates(const RowMatrix& projected, int offset, int heads, int count, RowMatrix& gates) {
+    const long batch = projected.rows();
+    ensure_shape(gates, count, batch * heads);
+    for (long n = 0; n < batch; ++n)
+        for (int g = 0; g < count; ++g)
+            for (int h = 0; h < heads; ++h) gates(g, n * heads + h) = projected(n, offset + g * heads + h);
+}
+
+InnerAttention::InnerAttention(const ModelConfig& config, const std::string& type, int heads, int query_dims,
+                               int value_dims, const TensorMap& tensors, const std::string& prefix,
+                               uint64_t draw_tag)
+    : kind_(&find_attention_kind(type)),
+      capabilities_(&attention_capabilities(type)),
+      heads_(heads),
+      query_dims_(query_dims),
+      value_dims_(value_dims),
+      eps_(static_cast<float>(config.eps)),
+      temperature_(static_cast<float>(config.softmax_temp.value_or(default_softmax_temp(query_dims)))),
+      cache_precision_(cache_precision_from_name(config.cache_precision)),
+      draw_tag_(draw_tag) {
+    if (!capabilities_->feature_map) return;
+    feature_map_ = make_feature_map(feature_map_options(config, query_dims));
+    const auto stored = tensors.find(omega_name(prefix));
+    if (stored == tensors.end()) return;
+    if (!feature_map_->is_random())
+        throw Error("tensor '" + stored->first + "' is stored, but feature map '" + config.feature_map +
+                    "' takes no omega");
+    stored_omega_ = matrix_of(stored->second);
+    if (stored_omega_.cols() != feature_map_->omega_columns())
+        throw Error("tensor '" + stored->first + "' has " + std::to_string(stored_omega_.cols()) +
+                    " columns, feature map '" + config.feature_map + "' needs " +
+                    std::to_string(feature_map_->omega_columns()));
+}
+
+const RowMatrix& InnerAttention::omega(AttentionState& state, uint64_t sequence_seed) const {
+    if (has_stored_omega() || !feature_map_->is_random()) return stored_omega_;
+    if (!state.started) {
+        std::seed_seq seeds{uint32_t(sequence_seed), uint32_t(sequence_seed >> 32), uint32_t(draw_tag_),
+                            uint32_t(draw_tag_ >> 32)};
+        std::mt19937_64 rng(seeds);
+        state.omega = feature_map_->draw_omega(rng);
+    }
+    return state.omega;
+}
+
+void InnerAttention::features(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi,
+                              RowLayout layout) const {
+    feature_map_->apply(x, omega, phi, layout);
+}
+
+RecurrentAttentionLayer::RecurrentAttentionLayer(const ModelConfig& config, const TensorMap& tensors,
+                                                 const std::string& prefix, int layer)
+    : inner_(config, config.self_attention(), config.n_heads, config.query_dimensions, config.value_dimensions,
+             tensors, prefix, 2 * uint64_t(layer)),
+      out_projection_(linear_from(tensors, prefix + ".out_projection")) {
+    std::vector<Linear> parts;
+    for (const char* name : {".query_projection", ".key_projection", ".value_projection"})
+        parts.push_back(linear_from(tensors, prefix + name));
+    for (const std::string& gate : inner_.capabilities().gates) parts.push_back(linear_from(tensors, prefix + "." + gate));
+    std::vector<const Linear*> fused;
+    for (const Linear& part : parts) fused.push_back(&part);
+    projection_ = concatenate_outputs(fused);
+}
+
+void RecurrentAttentionLayer::split(const RowMatrix& projected, RowMatrix& queries, RowMatrix& keys,
+                                   RowMatrix& values, RowMatrix& gates) const {
+    const int heads = inner_.heads(), query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
+    split_heads(projected, 0, heads, query_dims, queries);
+    split_heads(projected, heads * query_dims, heads, query_dims, keys);
+    split_heads(projected, 2 * heads * query_dims, heads, value_dims, values);
+    const int gate_count = static_cast<int>(inner_.capabilities().gates.size());
+    if (gate_count) split_gates(projected, heads * (2 * query_dims + value_dims), heads, gate_count, gates);
+}
+
+void RecurrentAttentionLayer::use_format(WeightFormat format) {
+    projection_.use_format(format);
+    out_projection_.use_format(format);
+}
+
+void RecurrentAttentionLayer::attend(AttentionScratch& s, AttentionState& state, uint64_t sequence_seed,
+                                     const LayerStep& step) const {
+    const int batch = static_cast<int>(s.projected.rows()), heads = inner_.heads();
+    split(s.projected, s.queries, s.keys, s.values, s.gates);
+    ensure_shape(s.heads, long(batch) * heads, inner_.value_dims());
+    s.norms.heads = 0;  // the scratch is every layer's: norms left by another layer's step are not this one's
+    inner_.kind().self_step(inner_, s, state, sequence_seed, step);
+    state.started = true;
+    step.silence(AttentionRole::Self, s.heads, heads);
+    report(step.observer, step.layer, AttentionRole::Self, inner_, state, s, batch);
+}
+
+void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed,
+                                      StepScratch& scratch, RowMatrix& out, const LayerStep& step) const {
+    AttentionScratch& s = scratch.self_attention;
+    projection_.forward(x, s.projected);
+    attend(s, state, sequence_seed, step);
+    out_projection_.forward(merged_heads(s.heads, static_cast<int>(x.rows())), out);
+}
+
+void RecurrentAttentionLayer::forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed,
+                                            RowMatrix& out) const {
+    const int batch = static_cast<int>(xs.rows()) / steps, heads = inner_.heads();
+    RowMatrix projected, queries, keys, values, gates;
+    projection_.forward(xs, projected);
+    split(projected, queries, keys, values, gates);  // rows (t, n, h)
+
+    RowMatrix attended(long(steps) * batch * heads, inner_.value_dims());
+    inner_.kind().self_batch(inner_, queries, keys, values, gates, steps, batch, sequence_seed, attended);
+    out_projection_.forward(merged_heads(attended, steps * batch), out);
+}
+
+RecurrentCrossAttentionLayer::RecurrentCrossAttentionLayer(const ModelConfig& config, const TensorMap& tensors,
+                                                           int layer)
+    : inner_(config, config.cross_attention_type, config.effective_cross_n_heads(),
+             config.effective_cross_query_dimensions(), config.effective_cross_value_dimensions(), tensors,
+             cross_attention_prefix(layer), 2 * uint64_t(layer) + 1),
+      query_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".query_projection")),
+      key_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".key_projection")),
+      value_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".value_projection")),
+      out_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".out_projection")) {}
+
+void RecurrentCrossAttentionLayer::use_format(WeightFormat format) {
+    for (Linear* linear : {&query_projection_, &key_projection_, &value_projection_, &out_projection_})
+        linear->use_format(format);
+}
+
+void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& state, uint64_t sequence_seed,
+                                         AttentionScratch& s) const {
+    const int batch = memory.batch;
+    state.memory = memory.values;
+    state.memory_lengths.assign(batch, memory.length);
+    for (int n = 0; n < batch && !memory.lengths.empty(); ++n)
+        state.memory_lengths[n] = static_cast<int>(memory.lengths[n]);
+    memory_keys(memory.values, s.keys);
+    RowMatrix values;
+    value_projection_.forward(memory.values, values);                      // (N*S, H*M), rows (n, s)
+    split_heads(values, 0, inner_.heads(), inner_.value_dims(), s.values);  // rows (n, s, h)
+    inner_.kind().cross_start(inner_, s, s.keys, s.values, batch, state, sequence_seed);
+}
+
+void RecurrentCrossAttentionLayer::memory_keys(const RowMatrix& memory, RowMatrix& keys) const {
+    RowMatrix projected;
+    key_projection_.forward(memory, projected);                               // (N*S, H*D), rows (n, s)
+    split_heads(projected, 0, inner_.heads(), inner_.query_dims(), keys);  // rows (n, s, h)
+}
+
+void RecurrentCrossAttentionLayer::forward(const ConstMatrixRef& x, const Memory& memory, AttentionState& state,
+                                           uint64_t sequence_seed, StepScratch& scratch, RowMatrix& out,
+                                           const LayerStep& step) const {
+    AttentionScratch& s = scratch.cross_attention;
+    const int batch = static_cast<int>(x.rows()), heads = inner_.heads();
+    if (!state.started) start(memory, state, sequence_seed, s);
+    state.started = true;
+    query_projection_.forward(x, s.projected);
+    split_heads(s.projected, 0, heads, inner_.query_dims(), s.queries);
+    ensure_shape(s.heads, long(batch) * heads, inner_.value_dims());
+    inner_.kind().cross_step(inner_, *this, s, state, sequence_seed, step);
+    step.silence(AttentionRole::Cross, s.heads, heads);
+    out_projection_.forward(merged_heads(s.heads, batch), out);
+    report(step.observer, step.layer, AttentionRole::Cross, inner_, state, s, batch);
+}
+
+}  // namespace stepscope

@@ -1,0 +1,171 @@
+// Attention layers: projections to heads around an inner attention (self, or cross over a memory).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "stepscope/config.h"
+#include "stepscope/feature_map.h"
+#include "layers/linear.h"
+#include "stepscope/model.h"
+#include "stepscope/observer.h"
+#include "kinds/attention_kind.h"
+#include "stepscope/state.h"
+#include "stepscope/tensor.h"
+#include "layers/step_scratch.h"
+
+namespace stepscope {
+
+struct StepScratch;
+struct AttentionScratch;
+class Observation;
+struct Ablation;
+
+// What one layer's step needs of StepOptions (model.h), resolved for that layer.
+struct LayerStep {
+    int layer = 0;
+    int64_t step = 0;                    // the sequence step being taken
+    StepObserver* observer = nullptr;    // null: nothing reported
+    Observation* observation = nullptr;  // null unless this layer is looked inside and an observer listens
+    const Ablation* ablation = nullptr;  // null when no head is silenced
+
+    static LayerStep of(const StepOptions& options, int64_t step, int layer);
+    // Zeroes the heads `ablation` silences at this step in `heads` (N*H, M) of `role`.
+    void silence(AttentionRole role, RowMatrix& heads, int head_count) const;
+};
+
+// The inner attention of one module: its kind, feature map and the
+// constants of its formula.
+class InnerAttention {
+public:
+    InnerAttention(const ModelConfig& config, const std::string& type, int heads, int query_dims,
+                   int value_dims, const TensorMap& tensors, const std::string& prefix, uint64_t draw_tag);
+
+    const AttentionKind& kind() const { return *kind_; }
+    // The kind's capabilities under the name it was configured by.
+    const AttentionCapabilities& capabilities() const { return *capabilities_; }
+    // Null for kinds without a feature map.
+    const FeatureMap* feature_map() const { return feature_map_.get(); }
+    int heads() const { return heads_; }
+    int query_dims() const { return query_dims_; }
+    int value_dims() const { return value_dims_; }
+    int feature_dims() const { return feature_map_ ? feature_map_->output_dims() : 0; }
+    // C of a random feature map's omega (D, C); 0 for deterministic maps.
+    int omega_columns() const { return feature_map_ ? feature_map_->omega_columns() : 0; }
+    float eps() const { return eps_; }
+    float temperature() const { return temperature_; }
+    // How a key/value cache keeps its steps (kinds that keep one).
+    CachePrecision cache_precision() const { return cache_precision_; }
+
+    // The omega of this sequence: the stored one, or a draw made from the
+    // sequence seed when the state is new (as the reference redraws on an
+    // empty state), kept in the state so a snapshot resumes exactly.
+    const RowMatrix& omega(AttentionState& state, uint64_t sequence_seed) const;
+    bool has_stored_omega() const { return stored_omega_.size() > 0; }
+
+    // phi (R, F) of x (R, D).
+    void features(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi, RowLayout layout) const;
+
+private:
+    const AttentionKind* kind_;
+    const AttentionCapabilities* capabilities_;
+    int heads_, query_dims_, value_dims_;
+    float eps_, temperature_;
+    CachePrecision cache_precision_;
+    std::unique_ptr<FeatureMap> feature_map_;  // kinds with a feature map only
+    RowMatrix stored_omega_;
+    uint64_t draw_tag_;
+};
+
+// Self attention, one element at a time: RecurrentAttentionLayer.
+class RecurrentAttentionLayer {
+public:
+    RecurrentAttentionLayer(const ModelConfig& config, const TensorMap& tensors, const std::string& prefix,
+                            int layer);
+
+    const InnerAttention& inner() const { return inner_; }
+    void use_format(WeightFormat format);
+
+    // x (N, E) -> out (N, E); updates `state`.
+    void forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch,
+                 RowMatrix& out, const LayerStep& step) const;
+
+    // The causal batch form over a whole sequence: xs (T*N, E), rows (t, n).
+    void forward_batch(const ConstMatrixRef& xs, int steps, uint64_t sequence_seed, RowMatrix& out) const;
+
+    // T steps of known inputs xs (T*N, E), rows (t, n) -> out (T*N, E): the projections one product over the
+    // block, then the state advanced a step at a time, step t as `step_of(t)` says.
+    template <typename StepOf>
+    void forward_block(const ConstMatrixRef& xs, int steps, AttentionState& state, uint64_t sequence_seed,
+                       StepScratch& scratch, RowMatrix& out, StepOf step_of) const;
+
+private:
+    // One step's attention from its fused projection s.projected (N, ...) to s.heads (N*H, M): split, the
+    // kind's step, the ablation and the report.
+    void attend(AttentionScratch& s, AttentionState& state, uint64_t sequence_seed, const LayerStep& step) const;
+
+    // Splits the fused projection into s.queries, s.keys, s.values and s.gates.
+    void split(const RowMatrix& projected, RowMatrix& queries, RowMatrix& keys, RowMatrix& values,
+               RowMatrix& gates) const;
+
+    InnerAttention inner_;
+    Linear projection_;  // query, key, value and the kind's gate projections fused: (H*D + H*D + H*M + H*G, E)
+    Linear out_projection_;
+};
+
+// Cross attention over a decoder's memory: RecurrentCrossAttentionLayer.
+// The memory's keys and values are projected once, on the first step.
+class RecurrentCrossAttentionLayer {
+public:
+    RecurrentCrossAttentionLayer(const ModelConfig& config, const TensorMap& tensors, int layer);
+
+    const InnerAttention& inner() const { return inner_; }
+    int memory_dims() const { return key_projection_.in_features(); }
+    void use_format(WeightFormat format);
+
+    void forward(const ConstMatrixRef& x, const Memory& memory, AttentionState& state, uint64_t sequence_seed,
+                 StepScratch& scratch, RowMatrix& out, const LayerStep& step) const;
+
+    // The keys (N*S*H, D) of `memory` (N*S, E), rows (n, s, h).
+    void memory_keys(const RowMatrix& memory, RowMatrix& keys) const;
+
+private:
+    // The state over the memory, on the sequence's first step.
+    void start(const Memory& memory, AttentionState& state, uint64_t sequence_seed, AttentionScratch& s) const;
+
+    InnerAttention inner_;
+    Linear query_projection_;
+    Linear key_projection_;
+    Linear value_projection_;
+    Linear out_projection_;
+};
+
+// Views (N*H, M) head outputs as the (N, H*M) input of the output projection.
+Eigen::Map<const RowMatrix> merged_heads(const RowMatrix& heads, int batch);
+
+template <typename StepOf>
+void RecurrentAttentionLayer::forward_block(const ConstMatrixRef& xs, int steps, AttentionState& state,
+                                            uint64_t sequence_seed, StepScratch& scratch, RowMatrix& out,
+                                            StepOf step_of) const {
+    AttentionScratch& s = scratch.self_attention;
+    StepScratch::Block& block = scratch.block;
+    const long batch = xs.rows() / steps;
+    projection_.forward(xs, block.projected);
+    ensure_shape(block.heads, xs.rows(), long(inner_.heads()) * inner_.value_dims());
+    for (int t = 0; t < steps; ++t) {
+        ensure_shape(s.projected, batch, block.projected.cols());
+        s.projected = block.projected.middleRows(t * batch, batch);
+        attend(s, state, sequence_seed, step_of(t));
+        block.heads.middleRows(t * batch, batch) = merged_heads(s.heads, static_cast<int>(batch));
+    }
+    out_projection_.forward(block.heads, out);
+}
+
+// Splits row n of `projected` at `offset` into rows n*H + h of heads (N*H, width).
+void split_heads(const RowMatrix& projected, int offset, int heads, int width, RowMatrix& out);
+// Gathers G per-head gates stored gate-major from `offset` of row n of `projected` (column offset + g*H + h)
+// into gates (G, N*H): row g holds gate g of every head, column n*H + h.
+void split_gates(const RowMatrix& projected, int offset, int heads, int count, RowMatrix& gates);
+
+}  // namespace stepscope
