@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI: a portable build (STEPSCOPE_NATIVE=OFF) runs on any x86-64-v2 CPU: outside the run-time
-# dispatched kernels (engine/src/linear_kernels_*.cpp, in stepscope::kernels' anonymous namespace)
+# dispatched kernels (engine/src/kernels/linear_kernels_*.cpp, in stepscope::kernels' anonymous namespace)
 # its code uses no AVX register. Then the kernel tests on every instruction set this CPU has.
 #
 #   bash .ci/portable.sh [build-dir]      (default: build, configured with -DSTEPSCOPE_NATIVE=OFF)
