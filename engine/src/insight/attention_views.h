@@ -5,7 +5,7 @@
 #pragma once
 
 #include "layers/step_scratch.h"
-#include "layers/attention_layer.h"
+#include "kinds/inner_attention.h"
 
 namespace stepscope {
 

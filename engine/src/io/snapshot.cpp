@@ -40,10 +40,10 @@ void put_state(TensorMap& out, const AttentionModule& module, const AttentionSta
 void get_state(const SafetensorsFile& file, const AttentionModule& module, AttentionState& s, int batch) {
     const std::string name = tensor_prefix(module);
     s.started = true;
-    module.inner->kind().get_tensors(*module.inner, file, name, batch, s);
+    module.inner->kind().get_tensors(*module.inner, file.tensors, name, batch, s);
     if (module.role != AttentionRole::Cross) return;
-    const Tensor& memory = require_shape(file, name + ".memory", 3, {batch});
-    const Tensor& lengths = require(file, name + ".memory_lengths");
+    const Tensor& memory = require_shape(file.tensors, name + ".memory", 3, {batch});
+    const Tensor& lengths = require(file.tensors, name + ".memory_lengths");
     if (lengths.dtype != DType::I64 || lengths.shape != std::vector<int64_t>{batch})
         throw Error("snapshot tensor '" + name + ".memory_lengths' must be I64 of shape (" +
                     std::to_string(batch) + ")");
@@ -70,30 +70,6 @@ int64_t metadata_integer(const SafetensorsFile& file, const std::string& key, in
 }
 
 }  // namespace
-
-Tensor snapshot::tensor_of(const RowMatrix& m, std::vector<int64_t> shape) {
-    return Tensor::f32(std::move(shape), std::vector<float>(m.data(), m.data() + m.size()));
-}
-
-const Tensor& snapshot::require(const SafetensorsFile& file, const std::string& name) {
-    const auto found = file.tensors.find(name);
-    if (found == file.tensors.end()) throw Error("snapshot has no tensor " + quote_text(name));
-    return found->second;
-}
-
-const Tensor& snapshot::require_shape(const SafetensorsFile& file, const std::string& name, size_t rank,
-                                      const std::vector<int64_t>& leading) {
-    const Tensor& tensor = require(file, name);
-    bool ok = tensor.shape.size() == rank && tensor.dtype != DType::I64;
-    for (size_t i = 0; ok && i < leading.size(); ++i) ok = tensor.shape[i] == leading[i];
-    for (size_t i = 0; ok && i < tensor.shape.size(); ++i) ok = tensor.shape[i] >= 0;
-    if (!ok) throw Error("snapshot tensor '" + name + "' has shape " + tensor.shape_string() + ", which does not fit the model");
-    return tensor;
-}
-
-RowMatrix snapshot::matrix(const Tensor& t, long rows) {
-    return Eigen::Map<const RowMatrix>(t.values.data(), rows, rows ? t.numel() / rows : 0);
-}
 
 TensorMap state_tensors(const Model& model, const State& state) {
     TensorMap out;

@@ -88,7 +88,7 @@ void AttentionKind::cross_start(const InnerAttention& /*inner*/, AttentionScratc
     throw Error(capabilities().description + " has no cross attention");
 }
 
-void AttentionKind::cross_step(const InnerAttention& /*inner*/, const RecurrentCrossAttentionLayer& /*layer*/,
+void AttentionKind::cross_step(const InnerAttention& /*inner*/, const MemoryProjection& /*memory*/,
                                AttentionScratch& /*s*/, AttentionState& /*state*/, uint64_t /*sequence_seed*/,
                                const LayerStep& /*step*/) const {
     throw Error(capabilities().description + " has no cross attention");

@@ -10,16 +10,25 @@
 
 #include "stepscope/attention_kind.h"
 #include "stepscope/observer.h"
-#include "stepscope/safetensors.h"
+#include "stepscope/tensor.h"
 #include "stepscope/state.h"
 #include "stepscope/types.h"
 
 namespace stepscope {
 
 class InnerAttention;
-class RecurrentCrossAttentionLayer;
 struct AttentionScratch;
 struct LayerStep;
+
+// What a cross attention's kind may ask of its layer: the keys (N*S*H, D) of the memory (N*S, E), rows
+// (n, s, h), projected again for views that need them.
+class MemoryProjection {
+public:
+    virtual void memory_keys(const RowMatrix& memory, RowMatrix& keys) const = 0;
+
+protected:
+    ~MemoryProjection() = default;
+};
 
 // A module's widths, for memory estimates: H, D, M, F and C of its feature map (0 without one), and
 // the bytes of one key/value cache element.
@@ -57,9 +66,8 @@ public:
                              const RowMatrix& values, int batch, AttentionState& state,
                              uint64_t sequence_seed) const;
 
-    // Cross attention, one step: s.queries (N*H, D) -> s.heads (N*H, M). `layer` projects the
-    // memory's keys again for views that need them.
-    virtual void cross_step(const InnerAttention& inner, const RecurrentCrossAttentionLayer& layer, AttentionScratch& s,
+    // Cross attention, one step: s.queries (N*H, D) -> s.heads (N*H, M).
+    virtual void cross_step(const InnerAttention& inner, const MemoryProjection& memory, AttentionScratch& s,
                             AttentionState& state, uint64_t sequence_seed, const LayerStep& step) const;
 
     // Why a started `state` cannot be stepped with `inner` at `batch`, as the end of a sentence
@@ -71,7 +79,7 @@ public:
     // The state in a snapshot: tensors "{name}.0" and "{name}.1" in the reference's shapes, and back.
     virtual void put_tensors(const InnerAttention& inner, const AttentionState& state, int batch,
                              const std::string& name, TensorMap& out) const = 0;
-    virtual void get_tensors(const InnerAttention& inner, const SafetensorsFile& file, const std::string& name,
+    virtual void get_tensors(const InnerAttention& inner, const TensorMap& tensors, const std::string& name,
                              int batch, AttentionState& state) const = 0;
 
     // Norms per batch element and head, for observers.

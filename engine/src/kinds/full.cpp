@@ -3,7 +3,7 @@
 
 #include "kernels/attention_kernels.h"
 #include "kinds/attention_kind.h"
-#include "layers/attention_layer.h"
+#include "kinds/inner_attention.h"
 #include "insight/attention_views.h"
 #include "kernels/cache_capacity.h"
 #include "io/snapshot_tensors.h"
@@ -90,7 +90,7 @@ public:
         state.cache().assign(head_keys, head_values, query_dims, value_dims, length, inner.cache_precision());
     }
 
-    void cross_step(const InnerAttention& inner, const RecurrentCrossAttentionLayer& /*layer*/, AttentionScratch& s,
+    void cross_step(const InnerAttention& inner, const MemoryProjection& /*memory*/, AttentionScratch& s,
                     AttentionState& state, uint64_t /*sequence_seed*/, const LayerStep& step) const override {
         const int heads = inner.heads(), batch = static_cast<int>(s.queries.rows()) / heads;
         const KeyValueCache& cache = state.cache();
@@ -137,11 +137,11 @@ public:
             out[name + ".starts"] = Tensor::i64({batch, inner.heads()}, {cache.starts.begin(), cache.starts.end()});
     }
 
-    void get_tensors(const InnerAttention& inner, const SafetensorsFile& file, const std::string& name, int batch,
+    void get_tensors(const InnerAttention& inner, const TensorMap& tensors, const std::string& name, int batch,
                      AttentionState& state) const override {
         const int heads = inner.heads();
-        const Tensor& keys = snapshot::require_shape(file, name + ".0", 4, {batch, heads});
-        const Tensor& values = snapshot::require_shape(file, name + ".1", 4, {batch, heads, keys.shape[2]});
+        const Tensor& keys = snapshot::require_shape(tensors, name + ".0", 4, {batch, heads});
+        const Tensor& values = snapshot::require_shape(tensors, name + ".1", 4, {batch, heads, keys.shape[2]});
         if (keys.shape[3] != inner.query_dims() || values.shape[3] != inner.value_dims())
             throw Error("snapshot cache '" + name + "' has head widths " + std::to_string(keys.shape[3]) + "/" +
                         std::to_string(values.shape[3]) + ", the model " + std::to_string(inner.query_dims()) + "/" +
@@ -149,8 +149,8 @@ public:
         KeyValueCache& cache = state.cache();
         cache.assign(snapshot::matrix(keys, long(batch) * heads), snapshot::matrix(values, long(batch) * heads),
                      inner.query_dims(), inner.value_dims(), static_cast<int>(keys.shape[2]), inner.cache_precision());
-        const auto found = file.tensors.find(name + ".starts");
-        if (found == file.tensors.end()) return;
+        const auto found = tensors.find(name + ".starts");
+        if (found == tensors.end()) return;
         const Tensor& starts = found->second;
         const auto outside = [&](int64_t start) { return start < 0 || start > cache.length; };
         if (starts.dtype != DType::I64 || starts.shape != std::vector<int64_t>{batch, heads} ||

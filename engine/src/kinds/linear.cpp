@@ -93,7 +93,7 @@ void LinearAttention::cross_start(const InnerAttention& inner, AttentionScratch&
             }
 }
 
-void LinearAttention::cross_step(const InnerAttention& inner, const RecurrentCrossAttentionLayer& layer,
+void LinearAttention::cross_step(const InnerAttention& inner, const MemoryProjection& memory,
                                  AttentionScratch& s, AttentionState& state, uint64_t sequence_seed,
                                  const LayerStep& step) const {
     const int heads = inner.heads(), batch = static_cast<int>(s.queries.rows()) / heads;
@@ -101,7 +101,7 @@ void LinearAttention::cross_step(const InnerAttention& inner, const RecurrentCro
     linear_attention_readout(s.phi_queries, state.linear(), inner.eps(), s.heads);
     if (!step.observation) return;
     // The memory's features are not kept in the state: recomputed as cross_start computed them.
-    layer.memory_keys(state.memory, s.keys);
+    memory.memory_keys(state.memory, s.keys);
     const int length = static_cast<int>(state.memory.rows() / batch);
     inner.features(s.keys, inner.omega(state, sequence_seed), s.phi_keys, RowLayout{batch, length, heads});
     observe_linear_cross(inner, s, s.phi_keys, state, batch, step);

@@ -43,20 +43,20 @@ void SumsKind::put_tensors(const InnerAttention& inner, const AttentionState& st
     if (normalizer_) out[name + ".1"] = snapshot::tensor_of(s.normalizer, {batch, heads, features});
 }
 
-void SumsKind::get_tensors(const InnerAttention& inner, const SafetensorsFile& file, const std::string& name,
+void SumsKind::get_tensors(const InnerAttention& inner, const TensorMap& tensors, const std::string& name,
                            int batch, AttentionState& state) const {
     const int heads = inner.heads(), features = inner.feature_dims();
-    const Tensor& sums = snapshot::require_shape(file, name + ".0", 4, {batch, heads, features, inner.value_dims()});
+    const Tensor& sums = snapshot::require_shape(tensors, name + ".0", 4, {batch, heads, features, inner.value_dims()});
     LinearAttentionState& s = state.linear();
     s.sums = snapshot::matrix(sums, long(batch) * heads * features);
     if (normalizer_) {
-        const Tensor& normalizer = snapshot::require_shape(file, name + ".1", 3, {batch, heads, features});
+        const Tensor& normalizer = snapshot::require_shape(tensors, name + ".1", 3, {batch, heads, features});
         s.normalizer = snapshot::matrix(normalizer, long(batch) * heads);
     } else {
         s.normalizer = RowMatrix(long(batch) * heads, 0);
     }
-    if (inner.feature_dims() && !inner.has_stored_omega() && file.tensors.count(name + ".omega")) {
-        const Tensor& omega = snapshot::require_shape(file, name + ".omega", 2, {inner.query_dims()});
+    if (inner.feature_dims() && !inner.has_stored_omega() && tensors.count(name + ".omega")) {
+        const Tensor& omega = snapshot::require_shape(tensors, name + ".omega", 2, {inner.query_dims()});
         state.omega = snapshot::matrix(omega, inner.query_dims());
     }
 }

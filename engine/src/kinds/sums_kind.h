@@ -7,7 +7,7 @@
 #include <string>
 
 #include "kinds/attention_kind.h"
-#include "layers/attention_layer.h"
+#include "kinds/inner_attention.h"
 
 namespace stepscope {
 
@@ -18,7 +18,7 @@ public:
     std::string misfit(const InnerAttention& inner, const AttentionState& state, int batch) const override;
     void put_tensors(const InnerAttention& inner, const AttentionState& state, int batch, const std::string& name,
                      TensorMap& out) const override;
-    void get_tensors(const InnerAttention& inner, const SafetensorsFile& file, const std::string& name, int batch,
+    void get_tensors(const InnerAttention& inner, const TensorMap& tensors, const std::string& name, int batch,
                      AttentionState& state) const override;
     StateNorms norms(const AttentionState& state, int batch, int heads) const override;
     void scale_head(const InnerAttention& inner, AttentionState& state, int batch, int head,
@@ -51,7 +51,7 @@ public:
                     RowMatrix& attended) const override;
     void cross_start(const InnerAttention& inner, AttentionScratch& s, const RowMatrix& keys, const RowMatrix& values,
                      int batch, AttentionState& state, uint64_t sequence_seed) const override;
-    void cross_step(const InnerAttention& inner, const RecurrentCrossAttentionLayer& layer, AttentionScratch& s,
+    void cross_step(const InnerAttention& inner, const MemoryProjection& memory, AttentionScratch& s,
                     AttentionState& state, uint64_t sequence_seed, const LayerStep& step) const override;
 
 protected:
