@@ -154,6 +154,57 @@ private slots:
         QVERIFY(error_of([] { attention_capabilities("sparse"); }).contains("full, linear, causal-linear"));
     }
 
+    // A kind's own parameters come from its declaration: --set and JSON accept them within the declared range,
+    // validation refuses them out of range or on a kind that does not declare them, and the model reads them.
+    void kind_parameters_are_read_from_their_declaration() {
+        int declared = 0;
+        for (const std::string& name : attention_kind_names()) {
+            for (const KindParameter& parameter : attention_capabilities(name).parameters) {
+                ++declared;
+                QVERIFY(parameter.minimum <= parameter.default_value && parameter.default_value <= parameter.maximum);
+                QVERIFY(!parameter.label.empty() && !parameter.help.empty());
+                ModelConfig config = RecurrentEncoderBuilder().config();
+                config.attention_type = name;
+                config.n_layers = 1;
+                config.query_dimensions = config.value_dimensions = 4;
+                config.feed_forward_dimensions = 8;
+                QCOMPARE(config.kind_parameter(name, parameter.name), parameter.default_value);
+                const auto with = [&](double value) {
+                    ModelConfig c = config;
+                    set_parameter(c, parameter.name, value);
+                    return c;
+                };
+                for (double value : {parameter.minimum, parameter.maximum})
+                    QCOMPARE(config_from_json(config_to_json(with(value))).kind_parameter(name, parameter.name), value);
+                const auto outputs_with = [&](double value) {
+                    const ModelConfig c = with(value);
+                    const auto model = Model::create_random(c, 1);
+                    State state = model->new_state();
+                    RowMatrix x = RowMatrix::Ones(2, c.d_model()), y;
+                    for (int t = 0; t < 4; ++t) model->step(x, state, y);
+                    return y;
+                };
+                QVERIFY((outputs_with(parameter.minimum) - outputs_with(parameter.maximum)).norm() > 1e-6);
+
+                ModelConfig out_of_range = config;
+                set_parameter(out_of_range, parameter.name, parameter.maximum + 1);
+                const QString range = error_of([&] { validate(out_of_range); });
+                QVERIFY2(range.contains("'" + QString::fromStdString(parameter.name) + "' must be in"), qPrintable(range));
+                for (const std::string& other : attention_kind_names()) {
+                    const auto& others = attention_capabilities(other).parameters;
+                    if (std::any_of(others.begin(), others.end(), [&](const KindParameter& p) { return p.name == parameter.name; }))
+                        continue;
+                    ModelConfig foreign = config;
+                    foreign.attention_type = other;
+                    set_parameter(foreign, parameter.name, parameter.default_value);
+                    const QString message = error_of([&] { validate(foreign); });
+                    QVERIFY2(message.contains("belongs to another attention kind"), qPrintable(message));
+                }
+            }
+        }
+        if (!declared) QSKIP("no kind declares a parameter in this build (the toy kind's build has one)");
+    }
+
     void precisions_and_activations_parse_from_one_table() {
         std::set<Precision> precisions;
         for (const std::string& name : precision_names()) precisions.insert(precision_from_name(name));

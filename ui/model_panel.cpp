@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "session/session_spec.h"
+#include "stepscope/attention_kind.h"
 #include "stepscope/error.h"
 #include "stepscope/feature_map.h"
 #include "stepscope/memory_budget.h"
@@ -151,6 +152,26 @@ ModelPanel::ModelPanel(QWidget* parent)
                         [](const ModelConfig& c) { return QString::fromStdString(c.cache_precision); }),
              help(tr("Storage of softmax attention's key/value cache (Stepscope): bfloat16 halves it (CPU only)"),
                   "f32"));
+    // Each kind's own parameters, from its declaration; enabled while a configured kind declares them.
+    for (const std::string& kind : attention_kind_names())
+        for (const KindParameter& parameter : attention_capabilities(kind).parameters) {
+            const QString key = QString::fromStdString(parameter.name);
+            if (fields_.contains(key)) continue;
+            Field field = numberField(
+                [kind, name = parameter.name](const ModelConfig& c) -> std::optional<double> {
+                    const bool configured = c.self_attention() == kind ||
+                                            (c.kind == ModelKind::Decoder && c.cross_attention_type == kind);
+                    return configured ? std::optional<double>(c.kind_parameter(kind, name)) : std::nullopt;
+                },
+                true);
+            field.value = [editor = field.editor, value = field.value]() -> std::optional<ParamValue> {
+                return editor->isEnabled() ? value() : std::nullopt;
+            };
+            addField(form, key, QString::fromStdString(parameter.label),
+                     field, help(QString::fromStdString(parameter.help + " (" + kind + ")"),
+                                 QString::number(parameter.default_value)));
+            kind_parameter_keys_ << key;
+        }
 
     device_->setObjectName(QStringLiteral("device"));
     device_->addItem(tr("CPU"), int(Device::Cpu));
@@ -325,6 +346,16 @@ void ModelPanel::updateEnabled() {
     const bool decoder = fields_.value("kind").text() == "decoder";
     for (const QString& key : kDecoderKeys) fields_[key].editor->setEnabled(decoder);
     for (const QString& key : kEncoderKeys) fields_[key].editor->setEnabled(!decoder);
+    const QStringList types = decoder ? QStringList{fields_.value("self_attention_type").text(),
+                                                    fields_.value("cross_attention_type").text()}
+                                      : QStringList{fields_.value("attention_type").text()};
+    for (const QString& key : kind_parameter_keys_) {
+        bool declared = false;
+        for (const QString& type : types)
+            for (const KindParameter& parameter : attention_capabilities(type.toStdString()).parameters)
+                declared = declared || key.toStdString() == parameter.name;
+        fields_[key].editor->setEnabled(declared);
+    }
 }
 
 void ModelPanel::revalidate() {

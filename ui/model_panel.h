@@ -75,6 +75,7 @@ private:
     void updateEnabled();
 
     QMap<QString, Field> fields_;
+    QStringList kind_parameter_keys_;  // the fields of the parameters kinds declare
     QLabel* general_error_;
     QLabel* weights_source_;
     StrictSpinBox* weights_seed_;

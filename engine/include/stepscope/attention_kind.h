@@ -18,6 +18,18 @@ enum class KeptState {
     Cache,  // a key/value cache that grows by a step each step (softmax)
 };
 
+// A number a kind reads besides the common builder parameters, declared by the kind itself: --set, a
+// config's JSON, the model form and validation read this declaration, so a kind's constant needs no field in
+// ModelConfig. The common parameters stay there because the reference's builders accept them whatever the
+// attention type (a config fast-transformers loads must load here).
+struct KindParameter {
+    std::string name;          // its key: "decay"
+    std::string label;         // the form's label: "Decay γ"
+    double default_value = 0;
+    double minimum = 0, maximum = 0;  // validation accepts the closed range
+    std::string help;          // one sentence: the form's tooltip
+};
+
 struct AttentionCapabilities {
     std::string name;         // as configured: attention_type, self_attention_type, cross_attention_type
     std::string description;  // in a sentence: "linear attention", "softmax attention"
@@ -39,6 +51,7 @@ struct AttentionCapabilities {
     bool forget_gate = false;       // observable per head: alpha_t
     bool prediction_error = false;  // observable per head: ||v_t - S_{t-1}^T k_t||, what the memory did not predict
     bool cuda = false;              // the CUDA backend has its kernels; other kinds are refused there
+    std::vector<KindParameter> parameters;  // its own constants, in the order the form shows them
 };
 
 // The kinds in registry order.
@@ -46,5 +59,8 @@ const std::vector<std::string>& attention_kind_names();
 
 // Throws Error naming `name` and the known kinds.
 const AttentionCapabilities& attention_capabilities(const std::string& name);
+
+// The parameter `name` as the first kind in registry order that declares it declares it; null when none does.
+const KindParameter* find_kind_parameter(const std::string& name);
 
 }  // namespace stepscope

@@ -46,6 +46,9 @@ struct ModelConfig {
     int cross_model_dimensions = 0;
     std::string precision = "f32";  // Stepscope: weight storage, one of precision_names()
     std::string cache_precision = "f32";  // Stepscope: key/value cache storage, one of cache_precision_names()
+    // Stepscope: the parameters the configured kinds declare (AttentionCapabilities::parameters) that were set;
+    // an absent one keeps the kind's default.
+    std::map<std::string, double> kind_parameters;
 
     // Products of two int fields, in 64 bits so that an unvalidated config cannot overflow them;
     // validate() bounds both by kMaxModelDimensions.
@@ -58,6 +61,8 @@ struct ModelConfig {
 
     // The self-attention type of either kind.
     const std::string& self_attention() const;
+    // The value of `parameter`, which attention type `type` declares: as set, else the kind's default.
+    double kind_parameter(const std::string& type, const std::string& parameter) const;
 
     bool operator==(const ModelConfig& other) const;
     bool operator!=(const ModelConfig& other) const { return !(*this == other); }
@@ -106,7 +111,8 @@ void set_parameter(ModelConfig& config, const std::string& key, const ParamValue
 
 // Throws Error naming the first impossible key: zero heads, non-positive
 // dimensions or dimensions past the bounds above, an unknown attention type,
-// activation or feature map, a negative eps or dropout outside [0, 1).
+// activation or feature map, a negative eps or dropout outside [0, 1), a kind's
+// parameter outside its declared range or set for a kind that does not declare it.
 void validate(const ModelConfig& config);
 
 // Strict construction: unknown keys, wrong types and impossible values throw;

@@ -233,6 +233,15 @@ const std::string& ModelConfig::self_attention() const {
     return kind == ModelKind::Encoder ? attention_type : self_attention_type;
 }
 
+double ModelConfig::kind_parameter(const std::string& type, const std::string& parameter) const {
+    for (const KindParameter& declared : attention_capabilities(type).parameters)
+        if (declared.name == parameter) {
+            const auto set = kind_parameters.find(parameter);
+            return set == kind_parameters.end() ? declared.default_value : set->second;
+        }
+    throw Error("attention type " + quote_text(type) + " declares no parameter " + quote_text(parameter), parameter);
+}
+
 bool ModelConfig::operator==(const ModelConfig& o) const {
     return config_to_json(*this) == config_to_json(o);
 }
@@ -340,6 +349,9 @@ const std::vector<std::string>& builder_parameter_names() {
     static const std::vector<std::string> names = [] {
         std::vector<std::string> out;
         for (const auto& entry : setters()) out.push_back(entry.first);
+        for (const auto& kind : attention_kind_names())
+            for (const KindParameter& parameter : attention_capabilities(kind).parameters)
+                if (!contains(out, parameter.name)) out.push_back(parameter.name);
         return out;
     }();
     return names;
@@ -348,12 +360,47 @@ const std::vector<std::string>& builder_parameter_names() {
 void set_parameter(ModelConfig& config, const std::string& key, const ParamValue& value) {
     const auto& table = setters();
     const auto found = table.find(key);
-    if (found == table.end())
-        throw Error("unknown parameter " + quote_text(key) + " (known: " + joined(builder_parameter_names()) + ")", key);
+    if (found == table.end()) {
+        if (!find_kind_parameter(key))
+            throw Error("unknown parameter " + quote_text(key) + " (known: " + joined(builder_parameter_names()) + ")",
+                        key);
+        config.kind_parameters[key] = as_double(key, value);
+        return;
+    }
     ModelConfig updated = config;
     found->second(updated, key, value);
     config = updated;
 }
+
+namespace {
+
+std::string number_text(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
+
+// Each set kind parameter belongs to a configured kind and lies in its declared range.
+void require_kind_parameters(const ModelConfig& c) {
+    std::vector<std::string> types = {c.self_attention()};
+    if (c.kind == ModelKind::Decoder) types.push_back(c.cross_attention_type);
+    for (const auto& [name, value] : c.kind_parameters) {
+        const KindParameter* declared = nullptr;
+        for (const auto& type : types)
+            for (const KindParameter& parameter : attention_capabilities(type).parameters)
+                if (parameter.name == name) declared = &parameter;
+        if (!declared)
+            throw Error("parameter " + quote_text(name) + " belongs to another attention kind, not to " +
+                            quote_text(joined(types)),
+                        name);
+        if (!(std::isfinite(value) && value >= declared->minimum && value <= declared->maximum))
+            throw Error("parameter " + quote_text(name) + " must be in [" + number_text(declared->minimum) + ", " +
+                            number_text(declared->maximum) + "], got " + number_text(value),
+                        name);
+    }
+}
+
+}  // namespace
 
 void validate(const ModelConfig& c) {
     if (c.kind == ModelKind::Encoder) {
@@ -387,6 +434,7 @@ void validate(const ModelConfig& c) {
                                 c.effective_cross_model_dimensions());
     require_one_of("precision", c.precision, precision_names());
     require_one_of("cache_precision", c.cache_precision, cache_precision_names());
+    require_kind_parameters(c);
     // A feature map's own limits (n_dims too small for its construction), then what its draws cost.
     require_feasible_feature_draw(c, *make_feature_map(feature_map_options(c, c.query_dimensions)));
 }
@@ -421,6 +469,23 @@ ModelConfig config_from_json(const std::string& json_text) {
     return config_from_params(params_from_json(json_text));
 }
 
+namespace {
+
+// The set kind parameters and the defaults of those the configured kinds declare and nobody set: two configs
+// that differ only in stating a default are one model.
+std::map<std::string, double> effective_kind_parameters(const ModelConfig& c) {
+    std::map<std::string, double> out = c.kind_parameters;
+    std::vector<std::string> types = {c.self_attention()};
+    if (c.kind == ModelKind::Decoder) types.push_back(c.cross_attention_type);
+    for (const auto& type : types)
+        if (contains(attention_kind_names(), type))
+            for (const KindParameter& parameter : attention_capabilities(type).parameters)
+                out.emplace(parameter.name, parameter.default_value);
+    return out;
+}
+
+}  // namespace
+
 std::string config_to_json(const ModelConfig& c) {
     json out = {
         {"kind", c.kind == ModelKind::Encoder ? "encoder" : "decoder"},
@@ -449,6 +514,7 @@ std::string config_to_json(const ModelConfig& c) {
         out["cross_model_dimensions"] = c.effective_cross_model_dimensions();
     }
     if (c.softmax_temp) out["softmax_temp"] = *c.softmax_temp;
+    for (const auto& [name, value] : effective_kind_parameters(c)) out[name] = value;
     if (c.feature_map_dimensions) out["feature_map_dimensions"] = c.feature_map_dimensions;
     if (c.feature_map_stabilize) out["feature_map_stabilize"] = true;
     return out.dump();

@@ -80,6 +80,13 @@ const AttentionCapabilities& attention_capabilities(const std::string& name) {
     return all[size_t(&registered(name) - registry().data())];
 }
 
+const KindParameter* find_kind_parameter(const std::string& name) {
+    for (const auto& kind : attention_kind_names())
+        for (const KindParameter& parameter : attention_capabilities(kind).parameters)
+            if (parameter.name == name) return &parameter;
+    return nullptr;
+}
+
 const AttentionKind& find_attention_kind(const std::string& name) { return registered(name).kind(); }
 
 void AttentionKind::cross_start(const InnerAttention& /*inner*/, AttentionScratch& /*s*/, const RowMatrix& /*keys*/,

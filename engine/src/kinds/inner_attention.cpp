@@ -43,6 +43,8 @@ InnerAttention::InnerAttention(const ModelConfig& config, const std::string& typ
       temperature_(static_cast<float>(config.softmax_temp.value_or(default_softmax_temp(query_dims)))),
       cache_precision_(cache_precision_from_name(config.cache_precision)),
       draw_tag_(draw_tag) {
+    for (const KindParameter& declared : capabilities_->parameters)
+        parameters_.push_back(static_cast<float>(config.kind_parameter(type, declared.name)));
     if (!capabilities_->feature_map) return;
     feature_map_ = make_feature_map(feature_map_options(config, query_dims));
     const auto stored = tensors.find(omega_name(prefix));
@@ -55,6 +57,13 @@ InnerAttention::InnerAttention(const ModelConfig& config, const std::string& typ
         throw Error("tensor '" + stored->first + "' has " + std::to_string(stored_omega_.cols()) +
                     " columns, feature map '" + config.feature_map + "' needs " +
                     std::to_string(feature_map_->omega_columns()));
+}
+
+float InnerAttention::parameter(const std::string& name) const {
+    const auto& declared = capabilities_->parameters;
+    for (size_t i = 0; i < declared.size(); ++i)
+        if (declared[i].name == name) return parameters_[i];
+    throw Error(capabilities_->description + " declares no parameter " + quote_text(name));
 }
 
 const RowMatrix& InnerAttention::omega(AttentionState& state, uint64_t sequence_seed) const {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "stepscope/attention_kind.h"
 #include "stepscope/config.h"
@@ -54,6 +55,8 @@ public:
     // C of a random feature map's omega (D, C); 0 for deterministic maps.
     int omega_columns() const { return feature_map_ ? feature_map_->omega_columns() : 0; }
     float eps() const { return eps_; }
+    // A parameter the kind declares (AttentionCapabilities::parameters): as configured, else its default.
+    float parameter(const std::string& name) const;
     float temperature() const { return temperature_; }
     // How a key/value cache keeps its steps (kinds that keep one).
     CachePrecision cache_precision() const { return cache_precision_; }
@@ -73,6 +76,7 @@ private:
     int heads_, query_dims_, value_dims_;
     float eps_, temperature_;
     CachePrecision cache_precision_;
+    std::vector<float> parameters_;  // the kind's declared parameters, in its declaration's order
     std::unique_ptr<FeatureMap> feature_map_;  // kinds with a feature map only
     RowMatrix stored_omega_;
     uint64_t draw_tag_;
