@@ -1,10 +1,8 @@
-// What a model and a run need in memory, estimated from the config before anything is allocated,
-// and the one limit every command and the explorer hold them to.
+// What a model and a run need in memory, estimated from the config before anything is allocated, and
+// held to the one limit of memory_limit.h:
 //
 //   require_memory(estimate_model_bytes(config), "this model");   // throws Error: "refused: ..."
 //
-// The limit is STEPSCOPE_MAX_MEMORY (bytes, or with a K, M, G or T suffix: 512M, 2G), else the
-// memory the machine had available (MemAvailable) when the limit was first asked for.
 // Estimates are doubles: an absurd config gives a large finite number, never an overflow.
 #pragma once
 
@@ -12,6 +10,7 @@
 #include <string>
 
 #include "stepscope/config.h"
+#include "stepscope/memory_limit.h"
 
 namespace stepscope {
 
@@ -43,25 +42,6 @@ double estimate_run_bytes(const ModelConfig& config, const RunShape& run);
 // per step and sequence, and a growing cache's reads (full attention reads each earlier step's keys
 // and values: steps^2 / 2 of them per head and layer). Decoders add their memory's reads.
 double estimate_step_work(const ModelConfig& config, const RunShape& run);
-// The most multiply-adds one command steps: 1e14, roughly 1.5 to 5 hours on two cores (the seed
-// example's 100,000-step soak is 1.4e13). Beyond it a run is refused before it starts, as an absurd
-// memory need is.
-constexpr double kMaxStepWork = 1e14;
-// Throws Error "refused: WHAT needs about 2.1e+15 multiply-adds, over Stepscope's limit of 1e+14
-// (hours of stepping)" when `multiply_adds` exceeds kMaxStepWork.
-void require_work(double multiply_adds, const std::string& what);
-
-// A byte count such as "2G", "1.5G", "512M" or "1048576" (K, M, G, T are powers of 1024; a
-// trailing B is allowed). Throws Error quoting the text for anything else, zero included.
-uint64_t parse_byte_count(const std::string& text);
-// STEPSCOPE_MAX_MEMORY, else the available memory. Throws Error when the variable is malformed.
-uint64_t memory_limit();
-// "6.4 GB", "12.0 MB", "3.1 TB": decimal units, as the refusals print them.
-std::string byte_text(double bytes);
-
-// Throws Error "refused: WHAT needs about 6.4 GB, over the memory limit of 2.0 GB
-// (STEPSCOPE_MAX_MEMORY)" when `bytes` exceeds memory_limit().
-void require_memory(double bytes, const std::string& what);
 // The model check every caller makes before building one: validate(), then the estimate.
 void require_model_fits(const ModelConfig& config);
 

@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "stepscope/error.h"
-#include "stepscope/memory_budget.h"
+#include "stepscope/memory_limit.h"
 
 namespace stepscope {
 

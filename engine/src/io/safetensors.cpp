@@ -13,7 +13,7 @@
 #include "kernels/bfloat16.h"
 #include "stepscope/atomic_file.h"
 #include "stepscope/error.h"
-#include "stepscope/memory_budget.h"
+#include "stepscope/memory_limit.h"
 #include "stepscope/regular_file.h"
 
 // Tensor bytes are copied between the file and memory as they are; the format is little-endian.
