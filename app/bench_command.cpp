@@ -117,8 +117,8 @@ bool cached(const ModelConfig& config) { return attention_capabilities(config.at
 double step_flops(const Model& model, int batch, int steps) {
     const ModelConfig& config = model.config();
     double weights = 0;
-    for (const auto& [name, tensor] : model.tensors())
-        if (tensor.shape.size() == 2) weights += double(tensor.values.size());
+    for (const auto& [name, shape] : model.tensor_shapes())
+        if (shape.size() == 2) weights += double(numel_of(shape));
     const double heads = double(batch) * config.n_heads * config.n_layers;
     const double attention = cached(config)
                                  ? 2.0 * heads * (steps + 1) / 2.0 * (config.query_dimensions + config.value_dimensions)
@@ -129,9 +129,8 @@ double step_flops(const Model& model, int batch, int steps) {
 StepBytes step_bytes(const Model& model, const State& state, int batch, int steps) {
     const ModelConfig& config = model.config();
     StepBytes bytes;
-    for (const auto& [name, tensor] : model.tensors())
-        bytes.weights += double(tensor.values.size()) *
-                         (tensor.shape.size() == 2 ? bytes_per_weight(config.precision) : sizeof(float));
+    for (const auto& [name, shape] : model.tensor_shapes())
+        bytes.weights += double(numel_of(shape)) * (shape.size() == 2 ? bytes_per_weight(config.precision) : sizeof(float));
     const double cache_element_bytes =
         cache_precision_from_name(config.cache_precision) == CachePrecision::Bf16 ? 2 : sizeof(float);
     if (cached(config))

@@ -1,7 +1,12 @@
 // Builders and config: reference defaults, strict parameter names and types, impossible values.
 #include <QtTest>
 
+#include <tbb/global_control.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
 #include <set>
 
 #include "core/parameters.h"
@@ -15,6 +20,51 @@
 
 using namespace stepscope;
 using testing::error_of;
+
+namespace {
+
+// Every tensor of `a` in `b` with the same shape and the same bits (NaN-safe through memcmp).
+bool same_tensors(const TensorMap& a, const TensorMap& b) {
+    if (a.size() != b.size()) return false;
+    for (const auto& [name, tensor] : a) {
+        const auto other = b.find(name);
+        if (other == b.end() || other->second.shape != tensor.shape || other->second.values.size() != tensor.values.size())
+            return false;
+        if (std::memcmp(tensor.values.data(), other->second.values.data(), tensor.values.size() * sizeof(float)) != 0)
+            return false;
+    }
+    return true;
+}
+
+// A field of /proc/self/status in bytes (VmRSS, VmHWM), or -1 where there is none.
+double status_bytes(const char* field) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind(std::string(field) + ":", 0) == 0) return 1024.0 * std::stod(line.substr(std::strlen(field) + 1));
+    return -1;
+}
+
+// Resets VmHWM to the current resident size (Linux 4.0 and later); false where that is not allowed.
+bool reset_peak_resident() {
+    std::ofstream clear("/proc/self/clear_refs");
+    clear << "5";
+    clear.flush();
+    return bool(clear);
+}
+
+ModelConfig small_config(ModelKind kind, const std::string& attention) {
+    ModelConfig config = kind == ModelKind::Encoder ? RecurrentEncoderBuilder().config() : RecurrentDecoderBuilder().config();
+    config.n_layers = 2;
+    config.n_heads = 2;
+    config.query_dimensions = config.value_dimensions = 4;
+    config.feed_forward_dimensions = 12;
+    if (kind == ModelKind::Encoder) config.attention_type = attention;
+    else config.self_attention_type = attention;
+    return config;
+}
+
+}  // namespace
 
 class BuilderTest : public QObject {
     Q_OBJECT
@@ -263,6 +313,99 @@ private slots:
         RecurrentEncoderBuilder builder;
         builder.set("n_heads", int64_t(0));
         QVERIFY(error_of([&] { builder.get(); }).contains("n_heads"));
+    }
+
+    // Layers draw and pack on oneTBB's workers: the weights must not depend on how many there are.
+    void seeded_weights_do_not_depend_on_the_thread_count() {
+        ModelConfig config = small_config(ModelKind::Encoder, "linear");
+        config.n_layers = 5;
+        config.feed_forward_dimensions = 300;  // several panels and draw tasks
+        TensorMap serial, parallel;
+        {
+            const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+            serial = Model::create_random(config, 11)->tensors();
+        }
+        {
+            const tbb::global_control many(tbb::global_control::max_allowed_parallelism, 4);
+            parallel = Model::create_random(config, 11)->tensors();
+        }
+        QVERIFY(same_tensors(serial, parallel));
+        QVERIFY(same_tensors(serial, random_parameters(config, 11)));
+        // Uniform +-1/sqrt(fan_in), as the reference draws a Linear's weight and bias.
+        const std::vector<float>& w = serial.at("layers.0.linear2.weight").values;
+        const float bound = 1 / std::sqrt(300.0f);
+        QVERIFY(*std::max_element(w.begin(), w.end()) < bound && *std::min_element(w.begin(), w.end()) >= -bound);
+        QVERIFY(*std::max_element(w.begin(), w.end()) > 0.9f * bound);
+    }
+
+    // The model holds each weight once, packed for its kernels; what it gives back for saving must be
+    // exactly what it was given, for every kind (the gates included), role and precision.
+    void tensors_come_back_as_given_for_every_kind_and_precision() {
+        for (const ModelKind kind : {ModelKind::Encoder, ModelKind::Decoder})
+            for (const std::string& attention : self_attention_types())
+                for (const std::string& precision : precision_names()) {
+                    ModelConfig config = small_config(kind, attention);
+                    config.precision = precision;
+                    const TensorMap given = random_parameters(config, 5);
+                    const auto model = Model::from_tensors(config, given);
+                    const std::string what = attention + " " + precision + (kind == ModelKind::Decoder ? " decoder" : "");
+                    QVERIFY2(same_tensors(model->tensors(), given), what.c_str());
+                    QCOMPARE(model->tensor_shapes().size(), given.size());
+                    for (const auto& [name, shape] : model->tensor_shapes()) QCOMPARE(shape, given.at(name).shape);
+                    // Moved in, the map is freed layer by layer into the same model.
+                    TensorMap moved = given;
+                    QVERIFY2(same_tensors(Model::from_tensors(config, std::move(moved))->tensors(), given), what.c_str());
+                }
+    }
+
+    void a_stored_omega_comes_back_too() {
+        ModelConfig config = small_config(ModelKind::Encoder, "linear");
+        config.feature_map = "favor";
+        TensorMap given = random_parameters(config, 5);
+        const auto drawn = Model::create_random(config, 5);
+        State state = drawn->new_state(3);
+        RowMatrix y;
+        drawn->step(RowMatrix::Ones(1, config.d_model()), state, y);
+        const RowMatrix& omega = state.layers[1].self_attention.omega;
+        QVERIFY(omega.size() > 0);
+        given["layers.1.attention.inner_attention.feature_map.omega"] =
+            Tensor::f32({omega.rows(), omega.cols()}, std::vector<float>(omega.data(), omega.data() + omega.size()));
+        const auto model = Model::from_tensors(config, given);
+        QVERIFY(same_tensors(model->tensors(), given));
+        QCOMPARE(model->tensor_shapes().at("layers.1.attention.inner_attention.feature_map.omega"),
+                 (std::vector<int64_t>{omega.rows(), omega.cols()}));
+    }
+
+    // The estimate checked against the memory limit before a build must cover what the build takes:
+    // the growth of the resident high-water mark over building a 100 MB model (large enough that the
+    // process's own allocations are noise), and not exceed it by more than the 25% memory_budget.h states.
+    void model_estimate_covers_the_measured_peak_within_25_percent() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        QSKIP("a sanitizer's shadow memory and quarantine are not the model's");
+#endif
+        ModelConfig config = small_config(ModelKind::Encoder, "linear");
+        config.n_layers = 8;
+        config.n_heads = 8;
+        config.query_dimensions = config.value_dimensions = 64;
+        config.feed_forward_dimensions = 2048;
+        for (const std::string& precision : {std::string("f32"), std::string("bf16")}) {
+            config.precision = precision;
+            const double before = status_bytes("VmRSS");
+            if (before < 0 || !reset_peak_resident()) QSKIP("no /proc/self/status or clear_refs here");
+            double peak = 0;
+            {
+                const auto model = Model::create_random(config, 1);
+                peak = status_bytes("VmHWM") - before;
+            }
+            const double estimate = estimate_model_bytes(config);
+            const QString what = QString("%1: estimate %2 MB, measured peak %3 MB")
+                                     .arg(QString::fromStdString(precision))
+                                     .arg(estimate / 1e6, 0, 'f', 1)
+                                     .arg(peak / 1e6, 0, 'f', 1);
+            qInfo("%s", qPrintable(what));
+            QVERIFY2(estimate >= peak, qPrintable(what));
+            QVERIFY2(estimate <= 1.25 * peak, qPrintable(what));
+        }
     }
 };
 

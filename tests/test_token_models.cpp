@@ -12,10 +12,13 @@
 
 #include "cli_test_support.h"
 #include "core/parameters.h"
+#include "stepscope/attention_kind.h"
+#include "stepscope/config.h"
 #include "stepscope/error.h"
 #include "stepscope/safetensors.h"
 #include "stepscope/token_model.h"
 #include "stepscope/token_tasks.h"
+#include "test_support.h"
 
 using namespace stepscope;
 using testing::CliResult;
@@ -42,6 +45,46 @@ void expect_error(const std::function<void()>& body, const std::string& fragment
     QFAIL(qPrintable(QString::fromStdString("no Error containing '" + fragment + "'")));
 }
 
+// Logits of `steps` (T of N sequences' tokens) run one step at a time and in blocks of `block` steps, from a
+// new state each; both states then take one more step, whose logits must agree too.
+void compare_blocks_with_steps(const TokenModel& model, const std::vector<std::vector<TokenStep>>& steps, int block,
+                               const std::string& what) {
+    const long batch = long(steps.front().size());
+    const long vocabulary = model.vocabulary_size();
+    RowMatrix stepped(long(steps.size()) * batch, vocabulary), blocked(stepped.rows(), vocabulary), logits;
+    State step_state = model.transformer().new_state(), block_state = model.transformer().new_state();
+    const std::vector<TokenStep>* previous = nullptr;
+    for (size_t t = 0; t < steps.size(); ++t) {
+        model.step(steps[t], step_state, logits, nullptr, previous);
+        stepped.middleRows(long(t) * batch, batch) = logits;
+        previous = &steps[t];
+    }
+    std::vector<TokenStep> before;
+    for (size_t t0 = 0; t0 < steps.size(); t0 += size_t(block)) {
+        const std::vector<std::vector<TokenStep>> part(steps.begin() + long(t0),
+                                                       steps.begin() + long(std::min(steps.size(), t0 + block)));
+        model.step_block(part, block_state, logits, &before);
+        blocked.middleRows(long(t0) * batch, logits.rows()) = logits;
+        before = part.back();
+    }
+    QCOMPARE(block_state.step, step_state.step);
+    STEPSCOPE_COMPARE_CLOSE(what + " block", blocked, stepped, 1e-5, 1e-5);
+    RowMatrix next_step, next_block;
+    model.step(steps.front(), step_state, next_step, nullptr, &steps.back());
+    model.step(steps.front(), block_state, next_block, nullptr, &steps.back());
+    STEPSCOPE_COMPARE_CLOSE(what + " state after the blocks", next_block, next_step, 1e-5, 1e-5);
+}
+
+// T steps of N sequences of one token each, drawn from `seed` over the vocabulary.
+std::vector<std::vector<TokenStep>> random_tokens(const TokenModel& model, int steps, int batch, unsigned seed) {
+    std::vector<std::vector<TokenStep>> tokens(size_t(steps), std::vector<TokenStep>(static_cast<size_t>(batch)));
+    for (int t = 0; t < steps; ++t)
+        for (int n = 0; n < batch; ++n)
+            tokens[size_t(t)][size_t(n)] = {int64_t((seed * 2654435761u + unsigned(t * 31 + n * 7)) % 9973u) %
+                                            model.vocabulary_size()};
+    return tokens;
+}
+
 }  // namespace
 
 class TokenModelsTest : public QObject {
@@ -59,6 +102,49 @@ private slots:
         std::vector<float> rows(size_t(64 * width));
         for (size_t i = 0; i < rows.size(); ++i) rows[i] = float(std::sin(0.37 * double(i)));
         positions_file_.tensors["positions.weight"] = Tensor::f32({64, width}, rows);
+    }
+
+    // Every kind of the registry behind the text models' head (a token shift, no positions): known tokens
+    // run in blocks (eval, a prompt) give the logits of stepping, across block boundaries of every size.
+    void blocks_equal_steps_for_every_kind_data() {
+        QTest::addColumn<QString>("kind");
+        for (const std::string& kind : self_attention_types()) QTest::newRow(kind.c_str()) << QString::fromStdString(kind);
+    }
+
+    void blocks_equal_steps_for_every_kind() {
+        QFETCH(QString, kind);
+        SafetensorsFile file = text_file_;
+        ModelConfig config = config_from_json(file.metadata.at("config"));
+        config.attention_type = kind.toStdString();
+        // The text model's transformer tensors replaced by the kind's, its gates added.
+        for (auto& [name, tensor] : Model::create_random(config, 9)->tensors()) file.tensors[name] = std::move(tensor);
+        file.metadata["config"] = config_to_json(config);
+        const auto model = TokenModel::from_file(file);
+        const auto tokens = random_tokens(*model, 75, 3, 1);
+        for (const int block : {1, 7, 32, 75})
+            compare_blocks_with_steps(*model, tokens, block, kind.toStdString() + " in blocks of " + std::to_string(block));
+    }
+
+    // The shipped models themselves, on the first sequences of their own evaluation sets.
+    void demo_blocks_equal_steps_data() {
+        QTest::addColumn<QString>("file");
+        for (const char* kind : {"softmax", "linear", "gated_linear", "delta", "gated_delta"})
+            QTest::newRow(qPrintable(QString("recall_%1").arg(kind))) << QString("recall_%1.safetensors").arg(kind);
+        for (const char* kind : {"softmax", "linear", "delta"})
+            QTest::newRow(qPrintable(QString("text_%1").arg(kind))) << QString("text_%1.safetensors").arg(kind);
+    }
+
+    void demo_blocks_equal_steps() {
+        QFETCH(QString, file);
+        const auto model = TokenModel::load(demo_path(file.toStdString()));
+        const Tensor& stored = model->evaluation_tensors().at("0.tokens");  // (N, T, W)
+        const long width = long(stored.shape[2]), length = std::min<long>(long(stored.shape[1]), 100);
+        std::vector<std::vector<TokenStep>> tokens(size_t(length), std::vector<TokenStep>(4));
+        for (long t = 0; t < length; ++t)
+            for (long n = 0; n < 4; ++n)
+                for (long s = 0; s < width; ++s)
+                    tokens[size_t(t)][size_t(n)].push_back(stored.integers[size_t((n * stored.shape[1] + t) * width + s)]);
+        compare_blocks_with_steps(*model, tokens, model->transformer().block_steps(4), file.toStdString());
     }
 
     void demos_evaluate_to_their_trained_values_data() {

@@ -33,7 +33,8 @@ using Mat = Eigen::MatrixXd;
 // The reference's view of what a golden case does, recomputed in double.
 class Recomputation {
 public:
-    Recomputation(const Model& model, const SafetensorsFile& io) : model_(model), config_(model.config()) {
+    Recomputation(const Model& model, const SafetensorsFile& io)
+        : tensors_(model.tensors()), config_(model.config()) {
         const Tensor& x = io.tensors.at("x");
         steps_ = x.shape[0];
         batch_ = x.shape[1];
@@ -71,14 +72,14 @@ public:
     std::string cross_prefix(int layer) const { return "layers." + std::to_string(layer) + ".cross_attention"; }
 
     Mat linear(const std::string& prefix, const Mat& x) const {
-        const Mat weight = matrix_of(model_.tensors().at(prefix + ".weight")).cast<double>();
-        const Eigen::RowVectorXd bias = vector_of(model_.tensors().at(prefix + ".bias")).cast<double>().transpose();
+        const Mat weight = matrix_of(tensors_.at(prefix + ".weight")).cast<double>();
+        const Eigen::RowVectorXd bias = vector_of(tensors_.at(prefix + ".bias")).cast<double>().transpose();
         return (x * weight.transpose()).rowwise() + bias;
     }
 
     Mat layer_norm(const std::string& prefix, const Mat& x) const {
-        const Eigen::RowVectorXd weight = vector_of(model_.tensors().at(prefix + ".weight")).cast<double>().transpose();
-        const Eigen::RowVectorXd bias = vector_of(model_.tensors().at(prefix + ".bias")).cast<double>().transpose();
+        const Eigen::RowVectorXd weight = vector_of(tensors_.at(prefix + ".weight")).cast<double>().transpose();
+        const Eigen::RowVectorXd bias = vector_of(tensors_.at(prefix + ".bias")).cast<double>().transpose();
         Mat out(x.rows(), x.cols());
         for (long r = 0; r < x.rows(); ++r) {
             const double mean = x.row(r).mean();
@@ -105,9 +106,9 @@ public:
         options.n_dims = config_.feature_map_dimensions;
         options.stabilize = config_.feature_map_stabilize;
         const auto map = make_feature_map(options);
-        const auto omega = model_.tensors().find(omega_name(prefix));
+        const auto omega = tensors_.find(omega_name(prefix));
         RowMatrix phi;
-        map->apply_scalar(x.cast<float>(), omega == model_.tensors().end() ? RowMatrix() : matrix_of(omega->second),
+        map->apply_scalar(x.cast<float>(), omega == tensors_.end() ? RowMatrix() : matrix_of(omega->second),
                           phi, layout);
         return phi.cast<double>();
     }
@@ -202,7 +203,7 @@ public:
     }
 
 private:
-    const Model& model_;
+    const TensorMap tensors_;  // copied out once: Model::tensors() builds a new map on each call
     const ModelConfig& config_;
     long steps_ = 0, batch_ = 0;
     Mat input_;

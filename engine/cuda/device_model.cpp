@@ -61,7 +61,7 @@ public:
     }
 
 private:
-    const TensorMap& tensors_;
+    const TensorMap tensors_;  // copied out of the model for the upload
     bool bf16_;
     cudaStream_t stream_;
 };

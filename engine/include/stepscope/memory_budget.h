@@ -14,9 +14,10 @@
 
 namespace stepscope {
 
-// The model as the engine holds it: the weights as drawn or read, the model's copy, each
-// layer's matrices and their packed panels (bfloat16 adds its own), per-layer objects, and a
-// random feature map's orthogonal draw.
+// The model as the engine holds it while it is built and after: each weight once, in its packed
+// panels (bfloat16 and q8 keep the float32 originals beside theirs), the tensors of the layers
+// being built (one per oneTBB worker, and a copy on the way into the panels), per-layer objects.
+// Within 25% above the peak resident memory a build adds (test_builder measures it).
 double estimate_model_bytes(const ModelConfig& config);
 
 // What a run holds besides the model.

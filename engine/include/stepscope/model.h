@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ struct StepOptions {
 
 // A decoder's memory: (N, S, E_mem) as N*S rows, with the number of valid
 // elements of each sequence (the reference's LengthMask; all S when empty).
+// What the buffers of one block of Model::step_block hold at most (Model::block_steps).
+constexpr double kBlockBufferBytes = 64.0 * (1 << 20);
+
 struct Memory {
     RowMatrix values;  // (N*S, E_mem), rows ordered (n, s)
     int batch = 0;     // N
@@ -63,21 +67,28 @@ public:
     ~Model();
 
     // Random weights as the reference initialises them (uniform +-1/sqrt(in)
-    // for linear layers, ones and zeros for LayerNorm), drawn from `seed`.
+    // for linear layers, ones and zeros for LayerNorm), drawn from `seed`:
+    // layer by layer on oneTBB's workers, the same weights whatever the
+    // thread count, never more than a layer's tensors per worker beside the model.
     static std::shared_ptr<const Model> create_random(const ModelConfig& config, uint64_t seed);
 
     // Weights under the reference's tensor names. Throws Error naming a
     // missing tensor, a wrong shape or an integer dtype; unknown tensors are
     // an error too, since they mean the file belongs to another architecture.
+    // Given the map to keep, it frees each layer's tensors once that layer is built.
     static std::shared_ptr<const Model> from_tensors(const ModelConfig& config,
                                                      const TensorMap& tensors);
+    static std::shared_ptr<const Model> from_tensors(const ModelConfig& config, TensorMap&& tensors);
 
     const ModelConfig& config() const { return config_; }
     // The config's precision and activation, parsed when the model was built.
     Precision precision() const { return precision_; }
     Activation activation() const { return activation_; }
-    // Every weight under its reference name (what save_model writes).
-    const TensorMap& tensors() const { return tensors_; }
+    // Every weight under its reference name (what save_model writes), exactly as given: copied out of
+    // the layers on each call, since the model holds each weight once, as its kernels read it.
+    TensorMap tensors() const;
+    // The names and shapes tensors() would give, without copying a weight.
+    std::map<std::string, std::vector<int64_t>> tensor_shapes() const;
 
     // An empty state; `sequence_seed` seeds the random feature maps' draws.
     State new_state(uint64_t sequence_seed = 0) const;
@@ -112,7 +123,8 @@ public:
     void step_block(const ConstMatrixRef& xs, int steps, State& state, RowMatrix& ys,
                     const StepOptions& options = {}) const;
     // How many steps of batch `batch` a block should hold: at most `most`, and few enough that its buffers
-    // (T*N rows of the projections, the feed-forward layer and the activations) stay within 64 MiB.
+    // (T*N rows of the projections, the feed-forward layer and the activations) stay within
+    // kBlockBufferBytes (64 MiB).
     int block_steps(long batch, int most = 64) const;
 
     // The checks a step makes before it touches `state`, for steppers that
@@ -135,10 +147,12 @@ public:
 
 private:
     explicit Model(ModelConfig config);
+    // Builds the layers from `tensors` (parameters.h's LayerTensors) after the caller's checks.
+    template <typename Tensors>
+    static std::shared_ptr<const Model> build(const ModelConfig& config, const Tensors& tensors);
     void add_module(int layer, AttentionRole role, const std::string& prefix, const InnerAttention& inner);
 
     ModelConfig config_;
-    TensorMap tensors_;  // as loaded: saving writes back exactly what was read
     std::unique_ptr<RecurrentTransformerEncoder> encoder_;
     std::unique_ptr<RecurrentTransformerDecoder> decoder_;
     std::vector<AttentionModule> modules_;

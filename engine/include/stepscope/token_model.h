@@ -92,6 +92,12 @@ public:
     // readout. Throws Error leaving `state` unchanged.
     void step(const std::vector<TokenStep>& tokens, State& state, RowMatrix& logits,
               StepObserver* observer = nullptr, const std::vector<TokenStep>* previous = nullptr) const;
+    // T known steps at once, steps[t] the N sequences' tokens of step state.step + t: every step embedded,
+    // the transformer over the block (Model::step_block: each product once over the block's rows), one
+    // readout -> logits (T*N, V), rows (t, n); the same as T calls of step() to rounding (within 1e-5).
+    // `previous` as step()'s for the block's first step. Throws Error leaving `state` unchanged.
+    void step_block(const std::vector<std::vector<TokenStep>>& steps, State& state, RowMatrix& logits,
+                    const std::vector<TokenStep>* previous = nullptr) const;
 
 private:
     TokenModel() = default;

@@ -1,6 +1,8 @@
 // Memory estimates of models and runs from their configs.
 #include "stepscope/memory_budget.h"
 
+#include <tbb/task_arena.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -20,12 +22,14 @@ namespace {
 constexpr double kFloat = sizeof(float);
 // Per layer, besides its matrices: modules, tensor names, map nodes, feature maps.
 constexpr double kLayerOverheadBytes = 16 * 1024;
-// The weights as drawn or read (the caller's), the model's own copy for saving, each Linear's
-// matrix and its packed panels; bfloat16 panels add half a copy, q8 ones (a float scale per 32
-// bytes) 0.28 of one.
-constexpr double kWeightCopies = 4;
+// The model holds each float32 weight once, in its packed panels; bfloat16 and q8 keep the float32
+// originals (for saving) beside their panels, which add half a copy, or 1.125 bytes a weight (a
+// float scale per 32 int8 weights).
 constexpr double kBfloat16Copies = 0.5;
-constexpr double kQ8Copies = 0.3;
+constexpr double kQ8Copies = 1.125 / 4;
+// While a layer is built, its worker holds its tensors as drawn or read and, at most, one copy
+// of them on the way into the panels (the fused projections' matrix, a format's conversion).
+constexpr double kBuildCopies = 2;
 
 // The widths of one attention module and its kind.
 struct Module : ModuleWidths {
@@ -87,11 +91,14 @@ double scratch_bytes(const ModelConfig& c, const RunShape& run) {
 
 double estimate_model_bytes(const ModelConfig& config) {
     const Precision precision = precision_from_name(config.precision);
-    const double copies = kWeightCopies + (precision == Precision::Bf16 ? kBfloat16Copies
-                                           : precision == Precision::Q8 ? kQ8Copies
-                                                                        : 0);
-    const double weights = kFloat * double(parameter_count(config)) * copies;
-    return weights + kLayerOverheadBytes * config.n_layers;
+    const double copies = 1 + (precision == Precision::Bf16 ? kBfloat16Copies
+                               : precision == Precision::Q8 ? kQ8Copies
+                                                            : 0);
+    const double weights = kFloat * double(parameter_count(config));
+    // The layers are built on oneTBB's workers, one layer each at a time (Model::create_random).
+    const double workers = std::min<double>(config.n_layers, tbb::this_task_arena::max_concurrency());
+    const double building = kBuildCopies * workers * weights / std::max(1, config.n_layers);
+    return weights * copies + building + kLayerOverheadBytes * config.n_layers;
 }
 
 double estimate_state_bytes(const ModelConfig& c, const RunShape& run) {

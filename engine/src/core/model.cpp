@@ -139,27 +139,15 @@ void check_options(const Model& model, const StepOptions& options, long batch) {
 Model::Model(ModelConfig config) : config_(std::move(config)) {}
 Model::~Model() = default;
 
-std::shared_ptr<const Model> Model::create_random(const ModelConfig& config, uint64_t seed) {
-    require_model_fits(config);
-    return from_tensors(config, random_parameters(config, seed));
-}
-
-std::shared_ptr<const Model> Model::from_tensors(const ModelConfig& config, const TensorMap& tensors) {
-    validate(config);
-    check_parameters(config, tensors);
+template <typename Tensors>
+std::shared_ptr<const Model> Model::build(const ModelConfig& config, const Tensors& tensors) {
     std::shared_ptr<Model> model(new Model(config));
-    model->tensors_ = tensors;
     if (config.kind == ModelKind::Encoder)
         model->encoder_ = std::make_unique<RecurrentTransformerEncoder>(config, tensors);
     else
         model->decoder_ = std::make_unique<RecurrentTransformerDecoder>(config, tensors);
     model->precision_ = precision_from_name(config.precision);
     model->activation_ = activation_from_name(config.activation);
-    if (model->precision_ != Precision::F32) {
-        const WeightFormat format = model->precision_ == Precision::Bf16 ? WeightFormat::Bf16 : WeightFormat::Q8;
-        if (model->encoder_) model->encoder_->use_format(format);
-        if (model->decoder_) model->decoder_->use_format(format);
-    }
     for (int i = 0; i < config.n_layers; ++i) {
         const std::string prefix = self_attention_prefix(config, i);
         if (model->encoder_) {
@@ -172,6 +160,46 @@ std::shared_ptr<const Model> Model::from_tensors(const ModelConfig& config, cons
     }
     model->max_steps_ = model->modules_.front().kind->max_steps;
     return model;
+}
+
+std::shared_ptr<const Model> Model::create_random(const ModelConfig& config, uint64_t seed) {
+    require_model_fits(config);
+    const LayerTensors drawn = [&](int layer) {
+        return std::make_shared<const TensorMap>(random_layer_parameters(config, seed, layer));
+    };
+    return build(config, drawn);
+}
+
+std::shared_ptr<const Model> Model::from_tensors(const ModelConfig& config, const TensorMap& tensors) {
+    validate(config);
+    check_parameters(config, tensors);
+    // Every layer reads the caller's map, which outlives the build.
+    const std::shared_ptr<const TensorMap> all(std::shared_ptr<const TensorMap>(), &tensors);
+    return build(config, LayerTensors([&](int) { return all; }));
+}
+
+std::shared_ptr<const Model> Model::from_tensors(const ModelConfig& config, TensorMap&& tensors) {
+    validate(config);
+    check_parameters(config, tensors);
+    std::vector<std::shared_ptr<const TensorMap>> layers = split_by_layer(std::move(tensors), config.n_layers);
+    // Each layer takes its map, which is freed once the layer is built.
+    return build(config, LayerTensors([&](int layer) { return std::move(layers[size_t(layer)]); }));
+}
+
+TensorMap Model::tensors() const {
+    TensorMap out;
+    if (encoder_) encoder_->store(config_, out);
+    else decoder_->store(config_, out);
+    return out;
+}
+
+std::map<std::string, std::vector<int64_t>> Model::tensor_shapes() const {
+    std::map<std::string, std::vector<int64_t>> shapes;
+    for (const ParameterSpec& spec : parameter_specs(config_)) shapes[spec.name] = spec.shape;
+    for (const AttentionModule& module : modules_)
+        if (module.inner->has_stored_omega())
+            shapes[omega_name(module.prefix)] = {module.inner->query_dims(), module.inner->omega_columns()};
+    return shapes;
 }
 
 void Model::add_module(int layer, AttentionRole role, const std::string& prefix, const InnerAttention& inner) {
@@ -291,12 +319,11 @@ void Model::step_block(const ConstMatrixRef& xs, int steps, State& state, RowMat
 }
 
 int Model::block_steps(long batch, int most) const {
-    constexpr double kBlockBytes = 64.0 * (1 << 20);
     const ModelConfig& c = config_;
     const double heads = c.n_heads, gates = double(modules_.front().kind->gates.size());
     const double row_floats = double(c.feed_forward_dimensions) + 4.0 * double(c.d_model()) +
                               heads * (2.0 * c.query_dimensions + 2.0 * c.value_dimensions + gates);
-    const double steps = kBlockBytes / (sizeof(float) * row_floats * double(std::max(1L, batch)));
+    const double steps = kBlockBufferBytes / (sizeof(float) * row_floats * double(std::max(1L, batch)));
     return static_cast<int>(std::clamp(steps, 1.0, double(std::max(1, most))));
 }
 
@@ -313,7 +340,7 @@ RowMatrix Model::forward_batch(const ConstMatrixRef& xs, int steps, uint64_t seq
 namespace {
 
 std::shared_ptr<const Model> load_model_as(const std::string& path, const ModelConfig* requested) {
-    const SafetensorsFile file = read_safetensors(path);
+    SafetensorsFile file = read_safetensors(path);
     const auto config = file.metadata.find("config");
     if (config == file.metadata.end())
         throw Error(path + ": no builder config in __metadata__.config");
@@ -325,7 +352,7 @@ std::shared_ptr<const Model> load_model_as(const std::string& path, const ModelC
         // Cheap checks first: the file's tensors against the claim, then the memory the model takes.
         check_parameters(claimed, file.tensors);
         require_model_fits(claimed);
-        return Model::from_tensors(claimed, file.tensors);
+        return Model::from_tensors(claimed, std::move(file.tensors));
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }

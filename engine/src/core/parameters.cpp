@@ -1,9 +1,12 @@
 // Parameter names and shapes of encoders and decoders, random initialisation and checks.
 #include "core/parameters.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
 #include <cmath>
 #include <map>
-#include <random>
 #include <set>
 
 #include "stepscope/attention_kind.h"
@@ -129,21 +132,84 @@ int64_t parameter_count(const ModelConfig& config) {
     return per_layer * config.n_layers + (config.final_normalization ? 2 * d_model : 0);
 }
 
-TensorMap random_parameters(const ModelConfig& config, uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    TensorMap tensors;
-    for (const auto& spec : parameter_specs(config)) {
-        Tensor tensor = Tensor::f32_zeros(spec.shape);
-        if (spec.init == Init::Ones) {
-            std::fill(tensor.values.begin(), tensor.values.end(), 1.0f);
-        } else if (spec.init == Init::Uniform) {
-            const float bound = 1.0f / std::sqrt(static_cast<float>(spec.fan_in));
-            std::uniform_real_distribution<float> uniform(-bound, bound);
-            for (float& v : tensor.values) v = uniform(rng);
+namespace {
+
+// SplitMix64's finaliser: a bijection of 64-bit words whose outputs over consecutive inputs pass
+// BigCrush (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", 2014).
+uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
+
+// FNV-1a of a tensor's name: each tensor its own stream, whatever order the tensors are drawn in.
+uint64_t name_hash(const std::string& name) {
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (const unsigned char c : name) hash = (hash ^ c) * 0x100000001b3ULL;
+    return hash;
+}
+
+// Values drawn per task: a task's overhead is noise beside 64 Ki hashes.
+constexpr long kDrawGrain = 1L << 16;
+
+// value i = -bound + 2 bound u_i, u_i the top 24 bits of SplitMix64's output i of the tensor's stream, over
+// [0, 1) in steps of 2^-24 (a float's precision), as torch's uniform_(-bound, bound) draws in float32.
+void draw_uniform(const std::string& name, uint64_t seed, float bound, std::vector<float>& values) {
+    const uint64_t stream = mix64(seed * kGolden ^ name_hash(name));
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, values.size(), kDrawGrain), [&](const tbb::blocked_range<size_t>& r) {
+        for (size_t i = r.begin(); i < r.end(); ++i) {
+            const float u = float(mix64(stream + (i + 1) * kGolden) >> 40) * 0x1p-24f;
+            values[i] = -bound + 2 * bound * u;
         }
+    });
+}
+
+TensorMap random_tensors(const std::vector<ParameterSpec>& specs, uint64_t seed) {
+    TensorMap tensors;
+    for (const auto& spec : specs) {
+        Tensor tensor = Tensor::f32_zeros(spec.shape);
+        if (spec.init == Init::Ones) std::fill(tensor.values.begin(), tensor.values.end(), 1.0f);
+        else if (spec.init == Init::Uniform)
+            draw_uniform(spec.name, seed, 1.0f / std::sqrt(static_cast<float>(spec.fan_in)), tensor.values);
         tensors.emplace(spec.name, std::move(tensor));
     }
     return tensors;
+}
+
+// The layer a tensor belongs to: i for "layers.{i}.", else n_layers (the final norm).
+int layer_of(const std::string& name, int n_layers) {
+    static const std::string prefix = "layers.";
+    if (name.compare(0, prefix.size(), prefix) != 0) return n_layers;
+    const size_t end = name.find('.', prefix.size());
+    const std::string digits = name.substr(prefix.size(), end - prefix.size());
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+        return n_layers;
+    return std::min(std::stoi(digits), n_layers);
+}
+
+}  // namespace
+
+TensorMap random_layer_parameters(const ModelConfig& config, uint64_t seed, int layer) {
+    return random_tensors(layer < config.n_layers ? layer_specs(config, layer) : final_specs(config), seed);
+}
+
+TensorMap random_parameters(const ModelConfig& config, uint64_t seed) {
+    TensorMap tensors;
+    for (int i = 0; i <= config.n_layers; ++i) tensors.merge(random_layer_parameters(config, seed, i));
+    return tensors;
+}
+
+std::vector<std::shared_ptr<const TensorMap>> split_by_layer(TensorMap tensors, int n_layers) {
+    std::vector<TensorMap> parts(size_t(n_layers) + 1);
+    while (!tensors.empty()) {
+        auto node = tensors.extract(tensors.begin());
+        parts[size_t(layer_of(node.key(), n_layers))].insert(std::move(node));
+    }
+    std::vector<std::shared_ptr<const TensorMap>> shared;
+    for (TensorMap& part : parts) shared.push_back(std::make_shared<const TensorMap>(std::move(part)));
+    return shared;
 }
 
 // Layer by layer, so that what is built grows with the tensors the file holds, not with the
@@ -183,8 +249,51 @@ Vector vector_of(const Tensor& tensor) {
     return Eigen::Map<const Vector>(tensor.values.data(), tensor.numel());
 }
 
-Linear linear_from(const TensorMap& tensors, const std::string& prefix) {
-    return Linear(matrix_of(tensors.at(prefix + ".weight")), vector_of(tensors.at(prefix + ".bias")));
+WeightFormat weight_format(const ModelConfig& config) {
+    switch (precision_from_name(config.precision)) {
+        case Precision::Bf16: return WeightFormat::Bf16;
+        case Precision::Q8: return WeightFormat::Q8;
+        case Precision::F32: break;
+    }
+    return WeightFormat::F32;
+}
+
+Linear linear_from(const TensorMap& tensors, const std::string& prefix, WeightFormat format) {
+    const Tensor& weight = tensors.at(prefix + ".weight");
+    const Eigen::Map<const RowMatrix> rows(weight.values.data(), weight.shape[0], weight.shape[1]);
+    return Linear(rows, vector_of(tensors.at(prefix + ".bias")), format);
+}
+
+Linear fused_linear_from(const TensorMap& tensors, const std::vector<std::string>& prefixes, WeightFormat format) {
+    long rows = 0;
+    for (const std::string& prefix : prefixes) rows += long(tensors.at(prefix + ".weight").shape[0]);
+    const long in = long(tensors.at(prefixes.front() + ".weight").shape[1]);
+    RowMatrix weight(rows, in);
+    Vector bias(rows);
+    long offset = 0;
+    for (const std::string& prefix : prefixes) {
+        const Tensor& part = tensors.at(prefix + ".weight");
+        const long count = long(part.shape[0]);
+        weight.middleRows(offset, count) = Eigen::Map<const RowMatrix>(part.values.data(), count, in);
+        bias.segment(offset, count) = vector_of(tensors.at(prefix + ".bias"));
+        offset += count;
+    }
+    return Linear(weight, bias, format);
+}
+
+Tensor tensor_of(const float* values, std::vector<int64_t> shape) {
+    const int64_t count = numel_of(shape);
+    return Tensor::f32(std::move(shape), std::vector<float>(values, values + count));
+}
+
+void store_linear(const Linear& linear, long first, long count, const std::string& prefix, TensorMap& out) {
+    const RowMatrix rows = linear.weight().middleRows(first, count);
+    out[prefix + ".weight"] = tensor_of(rows.data(), {count, linear.in_features()});
+    out[prefix + ".bias"] = tensor_of(linear.bias().data() + first, {count});
+}
+
+void store_linear(const Linear& linear, const std::string& prefix, TensorMap& out) {
+    store_linear(linear, 0, linear.out_features(), prefix, out);
 }
 
 }  // namespace stepscope

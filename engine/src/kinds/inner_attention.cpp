@@ -66,6 +66,11 @@ float InnerAttention::parameter(const std::string& name) const {
     throw Error(capabilities_->description + " declares no parameter " + quote_text(name));
 }
 
+void InnerAttention::store(const std::string& prefix, TensorMap& out) const {
+    if (has_stored_omega())
+        out[omega_name(prefix)] = tensor_of(stored_omega_.data(), {stored_omega_.rows(), stored_omega_.cols()});
+}
+
 const RowMatrix& InnerAttention::omega(AttentionState& state, uint64_t sequence_seed) const {
     if (has_stored_omega() || !feature_map_->is_random()) return stored_omega_;
     if (!state.started) {

@@ -69,6 +69,8 @@ public:
 
     // phi (R, F) of x (R, D).
     void features(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi, RowLayout layout) const;
+    // The stored omega, if any, under its name in the module `prefix` (for saving).
+    void store(const std::string& prefix, TensorMap& out) const;
 
 private:
     const AttentionKind* kind_;

@@ -47,14 +47,25 @@ RecurrentAttentionLayer::RecurrentAttentionLayer(const ModelConfig& config, cons
                                                  const std::string& prefix, int layer)
     : inner_(config, config.self_attention(), config.n_heads, config.query_dimensions, config.value_dimensions,
              tensors, prefix, 2 * uint64_t(layer)),
-      out_projection_(linear_from(tensors, prefix + ".out_projection")) {
-    std::vector<Linear> parts;
-    for (const char* name : {".query_projection", ".key_projection", ".value_projection"})
-        parts.push_back(linear_from(tensors, prefix + name));
-    for (const std::string& gate : inner_.capabilities().gates) parts.push_back(linear_from(tensors, prefix + "." + gate));
-    std::vector<const Linear*> fused;
-    for (const Linear& part : parts) fused.push_back(&part);
-    projection_ = concatenate_outputs(fused);
+      out_projection_(linear_from(tensors, prefix + ".out_projection", weight_format(config))) {
+    std::vector<std::string> parts;
+    for (const char* name : {".query_projection", ".key_projection", ".value_projection"}) parts.push_back(prefix + name);
+    for (const std::string& gate : inner_.capabilities().gates) parts.push_back(prefix + "." + gate);
+    projection_ = fused_linear_from(tensors, parts, weight_format(config));
+}
+
+void RecurrentAttentionLayer::store(const std::string& prefix, TensorMap& out) const {
+    const long queries = long(inner_.heads()) * inner_.query_dims(), values = long(inner_.heads()) * inner_.value_dims();
+    store_linear(projection_, 0, queries, prefix + ".query_projection", out);
+    store_linear(projection_, queries, queries, prefix + ".key_projection", out);
+    store_linear(projection_, 2 * queries, values, prefix + ".value_projection", out);
+    long first = 2 * queries + values;
+    for (const std::string& gate : inner_.capabilities().gates) {
+        store_linear(projection_, first, inner_.heads(), prefix + "." + gate, out);
+        first += inner_.heads();
+    }
+    store_linear(out_projection_, prefix + ".out_projection", out);
+    inner_.store(prefix, out);
 }
 
 void RecurrentAttentionLayer::split(const RowMatrix& projected, RowMatrix& queries, RowMatrix& keys,
@@ -65,11 +76,6 @@ void RecurrentAttentionLayer::split(const RowMatrix& projected, RowMatrix& queri
     split_heads(projected, 2 * heads * query_dims, heads, value_dims, values);
     const int gate_count = static_cast<int>(inner_.capabilities().gates.size());
     if (gate_count) split_gates(projected, heads * (2 * query_dims + value_dims), heads, gate_count, gates);
-}
-
-void RecurrentAttentionLayer::use_format(WeightFormat format) {
-    projection_.use_format(format);
-    out_projection_.use_format(format);
 }
 
 void RecurrentAttentionLayer::attend(AttentionScratch& s, AttentionState& state, uint64_t sequence_seed,
@@ -109,14 +115,17 @@ RecurrentCrossAttentionLayer::RecurrentCrossAttentionLayer(const ModelConfig& co
     : inner_(config, config.cross_attention_type, config.effective_cross_n_heads(),
              config.effective_cross_query_dimensions(), config.effective_cross_value_dimensions(), tensors,
              cross_attention_prefix(layer), 2 * uint64_t(layer) + 1),
-      query_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".query_projection")),
-      key_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".key_projection")),
-      value_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".value_projection")),
-      out_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".out_projection")) {}
+      query_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".query_projection", weight_format(config))),
+      key_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".key_projection", weight_format(config))),
+      value_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".value_projection", weight_format(config))),
+      out_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".out_projection", weight_format(config))) {}
 
-void RecurrentCrossAttentionLayer::use_format(WeightFormat format) {
-    for (Linear* linear : {&query_projection_, &key_projection_, &value_projection_, &out_projection_})
-        linear->use_format(format);
+void RecurrentCrossAttentionLayer::store(const std::string& prefix, TensorMap& out) const {
+    store_linear(query_projection_, prefix + ".query_projection", out);
+    store_linear(key_projection_, prefix + ".key_projection", out);
+    store_linear(value_projection_, prefix + ".value_projection", out);
+    store_linear(out_projection_, prefix + ".out_projection", out);
+    inner_.store(prefix, out);
 }
 
 void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& state, uint64_t sequence_seed,

@@ -28,7 +28,8 @@ public:
                             int layer);
 
     const InnerAttention& inner() const { return inner_; }
-    void use_format(WeightFormat format);
+    // Its weights under the reference's names below `prefix` (for saving).
+    void store(const std::string& prefix, TensorMap& out) const;
 
     // x (N, E) -> out (N, E); updates `state`.
     void forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch,
@@ -65,7 +66,7 @@ public:
 
     const InnerAttention& inner() const { return inner_; }
     int memory_dims() const { return key_projection_.in_features(); }
-    void use_format(WeightFormat format);
+    void store(const std::string& prefix, TensorMap& out) const;
 
     void forward(const ConstMatrixRef& x, const Memory& memory, AttentionState& state, uint64_t sequence_seed,
                  StepScratch& scratch, RowMatrix& out, const LayerStep& step) const;

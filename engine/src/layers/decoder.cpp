@@ -1,6 +1,7 @@
 // The recurrent decoder: self attention, cross attention over the memory, feed-forward, per layer.
 #include "layers/decoder.h"
 
+#include "layers/build_layers.h"
 #include "layers/layer_stack.h"
 #include "layers/step_scratch.h"
 #include "core/parameters.h"
@@ -16,10 +17,14 @@ RecurrentTransformerDecoderLayer::RecurrentTransformerDecoderLayer(const ModelCo
       norm2_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm2")),
       norm3_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm3")) {}
 
-void RecurrentTransformerDecoderLayer::use_format(WeightFormat format) {
-    self_attention_.use_format(format);
-    cross_attention_.use_format(format);
-    feed_forward_.use_format(format);
+void RecurrentTransformerDecoderLayer::store(const ModelConfig& config, int layer, TensorMap& out) const {
+    const std::string prefix = "layers." + std::to_string(layer);
+    self_attention_.store(self_attention_prefix(config, layer), out);
+    cross_attention_.store(cross_attention_prefix(layer), out);
+    feed_forward_.store(prefix, out);
+    store_layer_norm(norm1_, prefix + ".norm1", out);
+    store_layer_norm(norm2_, prefix + ".norm2", out);
+    store_layer_norm(norm3_, prefix + ".norm3", out);
 }
 
 void RecurrentTransformerDecoderLayer::forward(RowMatrix& x, const Memory& memory, LayerState& state,
@@ -33,14 +38,16 @@ void RecurrentTransformerDecoderLayer::forward(RowMatrix& x, const Memory& memor
     feed_forward_.residual(x, norm3_, s.hidden, s.feed_forward);
 }
 
-RecurrentTransformerDecoder::RecurrentTransformerDecoder(const ModelConfig& config, const TensorMap& tensors) {
-    layers_.reserve(config.n_layers);
-    for (int i = 0; i < config.n_layers; ++i) layers_.emplace_back(config, tensors, i);
-    if (config.final_normalization) norm_ = layer_norm_from(tensors, "norm");
+RecurrentTransformerDecoder::RecurrentTransformerDecoder(const ModelConfig& config, const LayerTensors& tensors)
+    : layers_(build_layers<RecurrentTransformerDecoderLayer>(config.n_layers, [&](int i) {
+          return RecurrentTransformerDecoderLayer(config, *tensors(i), i);
+      })) {
+    if (config.final_normalization) norm_ = layer_norm_from(*tensors(config.n_layers), "norm");
 }
 
-void RecurrentTransformerDecoder::use_format(WeightFormat format) {
-    for (auto& layer : layers_) layer.use_format(format);
+void RecurrentTransformerDecoder::store(const ModelConfig& config, TensorMap& out) const {
+    for (int i = 0; i < int(layers_.size()); ++i) layers_[size_t(i)].store(config, i, out);
+    if (norm_) store_layer_norm(*norm_, "norm", out);
 }
 
 void RecurrentTransformerDecoder::forward(const ConstMatrixRef& x, const Memory& memory, State& state,

@@ -15,7 +15,7 @@ public:
 
     const RecurrentAttentionLayer& self_attention() const { return self_attention_; }
     const RecurrentCrossAttentionLayer& cross_attention() const { return cross_attention_; }
-    void use_format(WeightFormat format);
+    void store(const ModelConfig& config, int layer, TensorMap& out) const;
 
     // x (N, E) in place:  x = norm1(x + self_attn(x));  x = norm2(x + cross_attn(x, memory));
     //                     x = norm3(x + ff(x))
@@ -31,10 +31,11 @@ private:
 
 class RecurrentTransformerDecoder {
 public:
-    RecurrentTransformerDecoder(const ModelConfig& config, const TensorMap& tensors);
+    // Builds the layers in parallel, each from tensors(i) (parameters.h).
+    RecurrentTransformerDecoder(const ModelConfig& config, const LayerTensors& tensors);
 
     const std::vector<RecurrentTransformerDecoderLayer>& layers() const { return layers_; }
-    void use_format(WeightFormat format);
+    void store(const ModelConfig& config, TensorMap& out) const;
 
     void forward(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
                  const StepOptions& options) const;

@@ -1,6 +1,7 @@
 // The recurrent encoder: its layers' step and causal batch form, and the shared feed-forward block.
 #include "layers/encoder.h"
 
+#include "layers/build_layers.h"
 #include "layers/layer_stack.h"
 #include "layers/step_scratch.h"
 #include "core/parameters.h"
@@ -11,9 +12,14 @@ LayerNorm layer_norm_from(const TensorMap& tensors, const std::string& prefix) {
     return LayerNorm{vector_of(tensors.at(prefix + ".weight")), vector_of(tensors.at(prefix + ".bias"))};
 }
 
+void store_layer_norm(const LayerNorm& norm, const std::string& prefix, TensorMap& out) {
+    out[prefix + ".weight"] = tensor_of(norm.weight.data(), {norm.weight.size()});
+    out[prefix + ".bias"] = tensor_of(norm.bias.data(), {norm.bias.size()});
+}
+
 FeedForward::FeedForward(const ModelConfig& config, const TensorMap& tensors, const std::string& layer_prefix)
-    : linear1(linear_from(tensors, layer_prefix + ".linear1")),
-      linear2(linear_from(tensors, layer_prefix + ".linear2")),
+    : linear1(linear_from(tensors, layer_prefix + ".linear1", weight_format(config))),
+      linear2(linear_from(tensors, layer_prefix + ".linear2", weight_format(config))),
       activation(activation_from_name(config.activation)) {}
 
 void FeedForward::residual(RowMatrix& x, const LayerNorm& norm, RowMatrix& hidden, RowMatrix& out) const {
@@ -24,9 +30,9 @@ void FeedForward::residual(RowMatrix& x, const LayerNorm& norm, RowMatrix& hidde
     norm.apply(x);
 }
 
-void FeedForward::use_format(WeightFormat format) {
-    linear1.use_format(format);
-    linear2.use_format(format);
+void FeedForward::store(const std::string& layer_prefix, TensorMap& out) const {
+    store_linear(linear1, layer_prefix + ".linear1", out);
+    store_linear(linear2, layer_prefix + ".linear2", out);
 }
 
 RecurrentTransformerEncoderLayer::RecurrentTransformerEncoderLayer(const ModelConfig& config,
@@ -36,9 +42,12 @@ RecurrentTransformerEncoderLayer::RecurrentTransformerEncoderLayer(const ModelCo
       norm1_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm1")),
       norm2_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm2")) {}
 
-void RecurrentTransformerEncoderLayer::use_format(WeightFormat format) {
-    attention_.use_format(format);
-    feed_forward_.use_format(format);
+void RecurrentTransformerEncoderLayer::store(const ModelConfig& config, int layer, TensorMap& out) const {
+    const std::string prefix = "layers." + std::to_string(layer);
+    attention_.store(self_attention_prefix(config, layer), out);
+    feed_forward_.store(prefix, out);
+    store_layer_norm(norm1_, prefix + ".norm1", out);
+    store_layer_norm(norm2_, prefix + ".norm2", out);
 }
 
 void RecurrentTransformerEncoderLayer::forward(RowMatrix& x, AttentionState& state, uint64_t sequence_seed,
@@ -68,14 +77,16 @@ void RecurrentTransformerEncoderLayer::forward_block(RowMatrix& xs, int steps, A
     feed_forward_.residual(xs, norm2_, block.hidden, block.feed_forward);
 }
 
-RecurrentTransformerEncoder::RecurrentTransformerEncoder(const ModelConfig& config, const TensorMap& tensors) {
-    layers_.reserve(config.n_layers);
-    for (int i = 0; i < config.n_layers; ++i) layers_.emplace_back(config, tensors, i);
-    if (config.final_normalization) norm_ = layer_norm_from(tensors, "norm");
+RecurrentTransformerEncoder::RecurrentTransformerEncoder(const ModelConfig& config, const LayerTensors& tensors)
+    : layers_(build_layers<RecurrentTransformerEncoderLayer>(config.n_layers, [&](int i) {
+          return RecurrentTransformerEncoderLayer(config, *tensors(i), i);
+      })) {
+    if (config.final_normalization) norm_ = layer_norm_from(*tensors(config.n_layers), "norm");
 }
 
-void RecurrentTransformerEncoder::use_format(WeightFormat format) {
-    for (auto& layer : layers_) layer.use_format(format);
+void RecurrentTransformerEncoder::store(const ModelConfig& config, TensorMap& out) const {
+    for (int i = 0; i < int(layers_.size()); ++i) layers_[size_t(i)].store(config, i, out);
+    if (norm_) store_layer_norm(*norm_, "norm", out);
 }
 
 void RecurrentTransformerEncoder::forward(const ConstMatrixRef& x, State& state, RowMatrix& y,

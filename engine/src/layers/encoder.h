@@ -7,6 +7,7 @@
 #include "layers/attention_layer.h"
 #include "layers/linear.h"
 #include "layers/layer_norm_activation.h"
+#include "core/parameters.h"
 
 namespace stepscope {
 
@@ -19,17 +20,19 @@ struct FeedForward {
     FeedForward(const ModelConfig& config, const TensorMap& tensors, const std::string& layer_prefix);
     // x (N, E) in place: x = norm(x + ff(x)).
     void residual(RowMatrix& x, const LayerNorm& norm, RowMatrix& hidden, RowMatrix& out) const;
-    void use_format(WeightFormat format);
+    void store(const std::string& layer_prefix, TensorMap& out) const;
 };
 
 LayerNorm layer_norm_from(const TensorMap& tensors, const std::string& prefix);
+void store_layer_norm(const LayerNorm& norm, const std::string& prefix, TensorMap& out);
 
 class RecurrentTransformerEncoderLayer {
 public:
     RecurrentTransformerEncoderLayer(const ModelConfig& config, const TensorMap& tensors, int layer);
 
     const RecurrentAttentionLayer& attention() const { return attention_; }
-    void use_format(WeightFormat format);
+    // Its weights under the reference's names (for saving).
+    void store(const ModelConfig& config, int layer, TensorMap& out) const;
 
     // x (N, E) in place:  x = norm1(x + attn(x));  x = norm2(x + ff(x))
     void forward(RowMatrix& x, AttentionState& state, uint64_t sequence_seed, StepScratch& scratch,
@@ -49,10 +52,11 @@ private:
 
 class RecurrentTransformerEncoder {
 public:
-    RecurrentTransformerEncoder(const ModelConfig& config, const TensorMap& tensors);
+    // Builds the layers in parallel, each from tensors(i) (parameters.h).
+    RecurrentTransformerEncoder(const ModelConfig& config, const LayerTensors& tensors);
 
     const std::vector<RecurrentTransformerEncoderLayer>& layers() const { return layers_; }
-    void use_format(WeightFormat format);
+    void store(const ModelConfig& config, TensorMap& out) const;
 
     // x (N, E) -> y (N, E); the caller has checked shapes against `state`.
     void forward(const ConstMatrixRef& x, State& state, RowMatrix& y, const StepOptions& options) const;

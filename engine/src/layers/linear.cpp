@@ -139,78 +139,122 @@ void packed_product(const ConstMatrixRef& x, const float* bias, long out, int pa
                       [&](const tbb::blocked_range<int>& range) { run_panels(range.begin(), range.end()); });
 }
 
+// Calls pack_panel(p) for every panel p across oneTBB workers: each panel is written by one call
+// from the weights alone, so the packed layout is the same whatever the split.
+template <typename PackPanel>
+void for_each_panel(long panels, PackPanel pack_panel) {
+    tbb::parallel_for(tbb::blocked_range<long>(0, panels, kPanelsPerTask), [&](const tbb::blocked_range<long>& range) {
+        for (long p = range.begin(); p < range.end(); ++p) pack_panel(p);
+    });
+}
+
 // W (out, in) -> panels (P, in, width) of float weights, zero-padded.
-void pack_f32(const RowMatrix& weight, int width, std::vector<float, Eigen::aligned_allocator<float>>& packed) {
+void pack_f32(const ConstMatrixRef& weight, int width, std::vector<float, Eigen::aligned_allocator<float>>& packed) {
     const long out = weight.rows(), in = weight.cols(), panels = (out + width - 1) / width;
-    packed.assign(static_cast<size_t>(panels * in * width), 0.0f);
-    for (long o = 0; o < out; ++o)
-        for (long i = 0; i < in; ++i) packed[((o / width) * in + i) * width + o % width] = weight(o, i);
+    packed.resize(static_cast<size_t>(panels * in * width));
+    for_each_panel(panels, [&](long p) {
+        float* panel = packed.data() + p * in * width;
+        std::fill(panel, panel + in * width, 0.0f);
+        for (long o = p * width; o < std::min(out, (p + 1) * width); ++o)
+            for (long i = 0; i < in; ++i) panel[i * width + o % width] = weight(o, i);
+    });
+}
+
+// The inverse of pack_f32: the panels (P, in, width) -> W (out, in).
+RowMatrix unpack_f32(const float* packed, long out, long in, int width) {
+    RowMatrix weight(out, in);
+    for_each_panel((out + width - 1) / width, [&](long p) {
+        const float* panel = packed + p * in * width;
+        for (long o = p * width; o < std::min(out, (p + 1) * width); ++o)
+            for (long i = 0; i < in; ++i) weight(o, i) = panel[i * width + o % width];
+    });
+    return weight;
 }
 
 // W (out, in) -> bfloat16 panels (P, in/2 rounded up, width, 2): output j's weights of inputs 2q
 // and 2q + 1 side by side, zero-padded.
-void pack_bf16(const RowMatrix& weight, int width, std::vector<uint16_t, Eigen::aligned_allocator<uint16_t>>& packed) {
+void pack_bf16(const ConstMatrixRef& weight, int width,
+               std::vector<uint16_t, Eigen::aligned_allocator<uint16_t>>& packed) {
     const long out = weight.rows(), in = weight.cols(), panels = (out + width - 1) / width, pairs = (in + 1) / 2;
-    packed.assign(static_cast<size_t>(panels * pairs * width * 2), to_bf16(0.0f));
-    for (long o = 0; o < out; ++o)
-        for (long i = 0; i < in; ++i)
-            packed[(((o / width) * pairs + i / 2) * width + o % width) * 2 + i % 2] = to_bf16(weight(o, i));
+    const long panel_size = pairs * width * 2;
+    packed.resize(static_cast<size_t>(panels * panel_size));
+    for_each_panel(panels, [&](long p) {
+        uint16_t* panel = packed.data() + p * panel_size;
+        std::fill(panel, panel + panel_size, to_bf16(0.0f));
+        for (long o = p * width; o < std::min(out, (p + 1) * width); ++o)
+            for (long i = 0; i < in; ++i) panel[((i / 2) * width + o % width) * 2 + i % 2] = to_bf16(weight(o, i));
+    });
 }
 
 // W (out, in) -> q8 panels (P, blocks, [width scales, (kQ8Block / 4, width, 4) quants + 128]).
-void pack_q8(const RowMatrix& weight, int width, std::vector<uint8_t, Eigen::aligned_allocator<uint8_t>>& packed) {
+void pack_q8(const ConstMatrixRef& weight, int width, std::vector<uint8_t, Eigen::aligned_allocator<uint8_t>>& packed) {
     const long out = weight.rows(), in = weight.cols(), panels = (out + width - 1) / width, blocks = blocks_of(in);
     const long scale_bytes = width * long(sizeof(float)), block_bytes = scale_bytes + long(kQ8Block) * width;
-    packed.assign(static_cast<size_t>(panels * blocks * block_bytes), 128);
-    int8_t quants[kQ8Block];
-    for (long o = 0; o < out; ++o) {
-        const long j = o % width;
-        for (long b = 0; b < blocks; ++b) {
-            uint8_t* block = packed.data() + ((o / width) * blocks + b) * block_bytes;
-            const long count = std::min<long>(kQ8Block, in - b * kQ8Block);
-            const float scale = quantise_block(weight.row(o).data() + b * kQ8Block, count, quants).scale;
-            std::memcpy(block + j * sizeof(float), &scale, sizeof scale);
-            for (long k = 0; k < count; ++k)
-                block[scale_bytes + ((k / 4) * width + j) * 4 + k % 4] = static_cast<uint8_t>(quants[k] + 128);
+    packed.resize(static_cast<size_t>(panels * blocks * block_bytes));
+    for_each_panel(panels, [&](long p) {
+        uint8_t* panel = packed.data() + p * blocks * block_bytes;
+        std::fill(panel, panel + blocks * block_bytes, uint8_t(128));
+        int8_t quants[kQ8Block];
+        for (long j = 0; j < width; ++j) {
+            const long o = p * width + j;
+            for (long b = 0; b < blocks; ++b) {
+                uint8_t* block = panel + b * block_bytes;
+                float scale = 0;
+                if (o < out) {
+                    const long count = std::min<long>(kQ8Block, in - b * kQ8Block);
+                    scale = quantise_block(weight.row(o).data() + b * kQ8Block, count, quants).scale;
+                    for (long k = 0; k < count; ++k)
+                        block[scale_bytes + ((k / 4) * width + j) * 4 + k % 4] = static_cast<uint8_t>(quants[k] + 128);
+                }
+                std::memcpy(block + j * sizeof(float), &scale, sizeof scale);
+            }
         }
-    }
-    for (long o = out; o < panels * width; ++o)
-        for (long b = 0; b < blocks; ++b) {
-            const float zero = 0;
-            std::memcpy(packed.data() + ((o / width) * blocks + b) * block_bytes + (o % width) * sizeof(float), &zero,
-                        sizeof zero);
-        }
+    });
 }
 
 }  // namespace
 
 Linear::Linear() : kernels_(&kernels::linear_kernels()) {}
 
-Linear::Linear(RowMatrix weight, Vector bias)
-    : weight_(std::move(weight)), bias_(std::move(bias)), kernels_(&kernels::linear_kernels()) {
-    if (bias_.size() != weight_.rows())
+Linear::Linear(const ConstMatrixRef& weight, const Vector& bias, WeightFormat format)
+    : in_(static_cast<int>(weight.cols())),
+      out_(static_cast<int>(weight.rows())),
+      bias_(bias),
+      format_(format),
+      kernels_(&kernels::linear_kernels()) {
+    if (bias_.size() != weight.rows())
         throw Error("linear layer: bias has " + std::to_string(bias_.size()) + " entries for " +
-                    std::to_string(weight_.rows()) + " outputs");
-    pack();
-    const long panels = (weight_.rows() + kernels_->panel - 1) / kernels_->panel;
+                    std::to_string(weight.rows()) + " outputs");
+    pack(weight);
+    if (format_ != WeightFormat::F32) weight_ = weight;
+    const long panels = (out_ + kernels_->panel - 1) / kernels_->panel;
     padded_bias_.assign(static_cast<size_t>(panels * kernels_->panel), 0.0f);
     std::copy(bias_.data(), bias_.data() + bias_.size(), padded_bias_.begin());
 }
 
-void Linear::use_format(WeightFormat format) {
-    format_ = format;
-    pack();
+RowMatrix Linear::weight() const {
+    if (format_ != WeightFormat::F32) return weight_;
+    return unpack_f32(packed_.data(), out_, in_, kernels_->panel);
 }
 
-void Linear::pack() {
+void Linear::use_format(WeightFormat format) {
+    if (format == format_) return;
+    RowMatrix original = weight();
+    format_ = format;
+    pack(original);
+    // Under F32 the panels are the weights; the reduced formats keep the originals for saving.
+    weight_ = format == WeightFormat::F32 ? RowMatrix() : std::move(original);
+}
+
+void Linear::pack(const ConstMatrixRef& weight) {
     AlignedVector<float>().swap(packed_);
     AlignedVector<uint16_t>().swap(packed_bf16_);
     AlignedVector<uint8_t>().swap(packed_q8_);
     const int width = kernels_->panel;
     switch (format_) {
-        case WeightFormat::F32: pack_f32(weight_, width, packed_); break;
-        case WeightFormat::Bf16: pack_bf16(weight_, width, packed_bf16_); break;
-        case WeightFormat::Q8: pack_q8(weight_, width, packed_q8_); break;
+        case WeightFormat::F32: pack_f32(weight, width, packed_); break;
+        case WeightFormat::Bf16: pack_bf16(weight, width, packed_bf16_); break;
+        case WeightFormat::Q8: pack_q8(weight, width, packed_q8_); break;
     }
 }
 
@@ -265,6 +309,7 @@ void Linear::forward(const ConstMatrixRef& x, RowMatrix& y) const {
 }
 
 void Linear::forward_scalar(const ConstMatrixRef& x, RowMatrix& y) const {
+    const RowMatrix weights = weight();
     y.resize(x.rows(), out_features());
     if (format_ == WeightFormat::Q8) {
         // sum over blocks b of (integer sum_k qx(n, b, k) qw(o, b, k)) * scale_w(o, b) * scale_x(n, b)
@@ -276,7 +321,7 @@ void Linear::forward_scalar(const ConstMatrixRef& x, RowMatrix& y) const {
             std::vector<float> weight_scales(static_cast<size_t>(blocks));
             std::fill(weight_quants.begin(), weight_quants.end(), 0);
             for (long b = 0; b < blocks; ++b)
-                weight_scales[b] = quantise_block(weight_.row(o).data() + b * kQ8Block,
+                weight_scales[b] = quantise_block(weights.row(o).data() + b * kQ8Block,
                                                   std::min<long>(kQ8Block, in_features() - b * kQ8Block),
                                                   weight_quants.data() + b * kQ8Block)
                                        .scale;
@@ -297,7 +342,7 @@ void Linear::forward_scalar(const ConstMatrixRef& x, RowMatrix& y) const {
         for (int o = 0; o < out_features(); ++o) {
             float sum = bias_[o];
             for (int i = 0; i < in_features(); ++i) {
-                const float w = format_ == WeightFormat::Bf16 ? round_to_bf16(weight_(o, i)) : weight_(o, i);
+                const float w = format_ == WeightFormat::Bf16 ? round_to_bf16(weights(o, i)) : weights(o, i);
                 sum += (format_ == WeightFormat::Bf16 ? round_to_bf16(x(n, i)) : x(n, i)) * w;
             }
             y(n, o) = sum;
@@ -306,24 +351,5 @@ void Linear::forward_scalar(const ConstMatrixRef& x, RowMatrix& y) const {
 }
 
 const char* linear_kernel_isa() { return kernels::linear_kernels().isa; }
-
-Linear concatenate_outputs(const std::vector<const Linear*>& parts) {
-    if (parts.empty()) return {};
-    int rows = 0;
-    for (const Linear* part : parts) {
-        if (part->in_features() != parts.front()->in_features())
-            throw Error("concatenated linear layers must read the same input width");
-        rows += part->out_features();
-    }
-    RowMatrix weight(rows, parts.front()->in_features());
-    Vector bias(rows);
-    int offset = 0;
-    for (const Linear* part : parts) {
-        weight.middleRows(offset, part->out_features()) = part->weight();
-        bias.segment(offset, part->out_features()) = part->bias();
-        offset += part->out_features();
-    }
-    return Linear(std::move(weight), std::move(bias));
-}
 
 }  // namespace stepscope

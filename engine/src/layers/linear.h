@@ -27,11 +27,14 @@ enum class WeightFormat {
 class Linear {
 public:
     Linear();
-    Linear(RowMatrix weight, Vector bias);  // weight (out, in), bias (out)
+    // weight (out, in), bias (out), packed straight into `format`'s panels.
+    Linear(const ConstMatrixRef& weight, const Vector& bias, WeightFormat format = WeightFormat::F32);
 
-    int in_features() const { return static_cast<int>(weight_.cols()); }
-    int out_features() const { return static_cast<int>(weight_.rows()); }
-    const RowMatrix& weight() const { return weight_; }
+    int in_features() const { return in_; }
+    int out_features() const { return out_; }
+    // The float32 weights (out, in) as given, for saving: unpacked from the panels under F32, which
+    // hold them exactly and are the only copy; the originals kept beside the reduced panels otherwise.
+    RowMatrix weight() const;
     const Vector& bias() const { return bias_; }
 
     // The format forward() streams, converted from the float32 weights (F32 on construction).
@@ -57,9 +60,10 @@ private:
     template <typename T>
     using AlignedVector = std::vector<T, Eigen::aligned_allocator<T>>;
 
-    void pack();
+    void pack(const ConstMatrixRef& weight);
 
-    RowMatrix weight_;
+    int in_ = 0, out_ = 0;
+    RowMatrix weight_;  // the float32 originals under Bf16 and Q8 only: under F32 packed_ holds them
     Vector bias_;
     WeightFormat format_ = WeightFormat::F32;
     // The kernels of the instruction set chosen at construction; their panel
@@ -74,9 +78,5 @@ private:
     AlignedVector<uint8_t> packed_q8_;
     AlignedVector<float> padded_bias_;  // (P * panel), zero-padded
 };
-
-// Concatenates layers that read the same input into one product, so the query,
-// key and value projections of a step cost one pass over x.
-Linear concatenate_outputs(const std::vector<const Linear*>& parts);
 
 }  // namespace stepscope

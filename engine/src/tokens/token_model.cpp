@@ -238,4 +238,20 @@ void TokenModel::step(const std::vector<TokenStep>& tokens, State& state, RowMat
     readout(y, logits);
 }
 
+void TokenModel::step_block(const std::vector<std::vector<TokenStep>>& steps, State& state, RowMatrix& logits,
+                            const std::vector<TokenStep>* previous) const {
+    if (steps.empty()) throw Error("a block needs at least one step");
+    const long batch = long(steps.front().size()), count = long(steps.size());
+    RowMatrix xs(count * batch, embedding_.cols()), x, ys;
+    for (long t = 0; t < count; ++t) {
+        if (long(steps[size_t(t)].size()) != batch)
+            throw Error("step " + std::to_string(state.step + t) + " of the block has " +
+                        std::to_string(steps[size_t(t)].size()) + " sequences, its first " + std::to_string(batch));
+        embed(steps[size_t(t)], state.step + t, x, t == 0 ? previous : &steps[size_t(t) - 1]);
+        xs.middleRows(t * batch, batch) = x;
+    }
+    transformer_->step_block(xs, static_cast<int>(count), state, ys);
+    readout(ys, logits);
+}
+
 }  // namespace stepscope
