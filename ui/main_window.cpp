@@ -219,6 +219,14 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     // A snapshot joins Open recent once its run opens, not when it was only chosen.
     connect(export_, &ExportController::snapshotOpened, this, [this](const QString& path) { pending_recent_ = path; });
     connect(plots_, &PlotPanel::observationChanged, controller_, &SessionController::setObservation);
+    // Views on demand: what the views shown lack is computed in the worker, with progress and Cancel.
+    connect(plots_, &PlotPanel::viewsWanted, controller_, &SessionController::recomputeViews);
+    connect(plots_, &PlotPanel::viewsCancelRequested, controller_, &SessionController::cancelViews);
+    connect(plots_, &PlotPanel::viewsComputeRequested, controller_, &SessionController::computeViewsAgain);
+    connect(controller_, &SessionController::viewsStarted, plots_, &PlotPanel::viewsStarted);
+    connect(controller_, &SessionController::viewsProgress, plots_, &PlotPanel::viewsProgress);
+    connect(controller_, &SessionController::viewsRecomputed, plots_, &PlotPanel::viewsRecomputed);
+    connect(controller_, &SessionController::viewsFailed, plots_, &PlotPanel::viewsFailed);
     connect(intervene_, &IntervenePanel::interveneRequested, this, [this](const Intervention& i, bool whole_run) {
         // The original stays on the plots, dashed, while the branch is drawn over it.
         if (controller_->spec().interventions.empty() && !controller_->traces().empty()) plots_->pin(controller_->traces());

@@ -67,25 +67,21 @@ HeadGridPlot::HeadGridPlot(QWidget* parent)
 }
 
 void HeadGridPlot::rebuild() {
-    dirty_ = true;
-    emit needsReplot();
+    markDirty();
 }
 
 void HeadGridPlot::appendFrom(int) {
-    dirty_ = true;
-    emit needsReplot();
+    markDirty();
 }
 
 void HeadGridPlot::setViewStep(int64_t step) {
     if (step == view_step_) return;
     view_step_ = step;
-    dirty_ = true;
-    emit needsReplot();
+    markDirty();
 }
 
 void HeadGridPlot::refresh() {
-    if (!dirty_) return;
-    dirty_ = false;
+    if (!takeDirty()) return;
     QCustomPlot* p = plot();
     map_->data()->clear();
     shown_ = 0;

@@ -37,7 +37,6 @@ private:
     QCPColorScale* scale_;
     QCPItemText* note_;
     int64_t view_step_ = 0;
-    bool dirty_ = true;
     int layers_ = 0, heads_ = 0;
     int rows_ = 0, columns_ = 0;  // of one thumbnail
     int shown_ = 0;

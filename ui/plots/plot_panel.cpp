@@ -5,6 +5,7 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSignalBlocker>
 #include <QSlider>
@@ -76,7 +77,12 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
       smoothing_(new QSlider(Qt::Horizontal)),
       smoothing_label_(new QLabel),
       link_axes_(new QCheckBox(tr("Link time axes"))),
-      band_(new QComboBox) {
+      band_(new QComboBox),
+      recompute_row_(new QWidget),
+      recompute_label_(new QLabel),
+      recompute_progress_(new QProgressBar),
+      recompute_cancel_(new QPushButton(tr("Cancel"))),
+      recompute_again_(new QPushButton(tr("Compute"))) {
     auto* bar = new QHBoxLayout;
     bar->setContentsMargins(6, 2, 6, 0);
     bar->addWidget(new QLabel(tr("Batch element shown:")));
@@ -119,6 +125,23 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     // A long caption wraps rather than widening the window past a 1280-pixel screen.
     pinned_label_->setWordWrap(true);
 
+    // A view recomputed from the run's history: what, how far, and Cancel; after a cancel, Compute.
+    auto* recompute = new QHBoxLayout(recompute_row_);
+    recompute->setContentsMargins(6, 0, 6, 0);
+    recompute_label_->setTextFormat(Qt::PlainText);
+    recompute->addWidget(recompute_label_, 1);
+    recompute_progress_->setMaximumWidth(220);
+    recompute_progress_->setTextVisible(true);
+    recompute->addWidget(recompute_progress_);
+    recompute->addWidget(recompute_cancel_);
+    recompute->addWidget(recompute_again_);
+    recompute_cancel_->setToolTip(tr("Stop computing this view; the plots keep what they have"));
+    recompute_again_->setToolTip(tr("Compute what the views shown lack from the run's checkpoints"));
+    recompute_row_->setVisible(false);
+    connect(recompute_cancel_, &QPushButton::clicked, this, &PlotPanel::viewsCancelRequested);
+    connect(recompute_again_, &QPushButton::clicked, this, &PlotPanel::viewsComputeRequested);
+    setComputeNote(tr("computed from the run's checkpoints when shown"));
+
     auto* top = new QSplitter(Qt::Horizontal);
     top->addWidget(outputs_);
     top->addWidget(states_);
@@ -152,6 +175,7 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(bar);
     layout->addLayout(pinned_row);
+    layout->addWidget(recompute_row_);
     layout->addWidget(rows, 1);
 
     frame_timer_.setSingleShot(true);
@@ -301,6 +325,68 @@ void PlotPanel::updateObservation() {
     emit observationChanged(what);
 }
 
+ViewRequest PlotPanel::missingObservations() const {
+    if (!current_->has_run()) return {};
+    const ViewRequest heatmap = attention_->missingObservations();
+    if (!heatmap.empty()) return heatmap;
+    if (tabs_->currentWidget() == tokens_) return tokens_->missingObservations();
+    for (PlotView* view : views())
+        if (view != attention_ && tabs_->currentWidget() == view) return view->missingObservations();
+    return {};
+}
+
+void PlotPanel::updateWanted() {
+    const ViewRequest wanted = missingObservations();
+    if (wanted == wanted_) return;
+    wanted_ = wanted;
+    emit viewsWanted(wanted);
+}
+
+void PlotPanel::setComputeNote(const QString& note) {
+    for (PlotView* view : views()) view->setComputeNote(note);
+    tokens_->setComputeNote(note);
+}
+
+QString PlotPanel::recomputeText() const { return recompute_label_->text(); }
+
+bool PlotPanel::recomputeShown() const { return !recompute_row_->isHidden(); }
+
+void PlotPanel::viewsStarted(const ViewRequest& request) {
+    recompute_label_->setText(tr("Computing the %1 from the run's checkpoints…").arg(request.describe()));
+    recompute_progress_->setRange(0, 0);
+    recompute_progress_->setVisible(true);
+    recompute_cancel_->setVisible(true);
+    recompute_again_->setVisible(false);
+    recompute_row_->setVisible(true);
+    setComputeNote(tr("computing them from the run's checkpoints (progress above the plots)…"));
+}
+
+void PlotPanel::viewsProgress(qint64 done, qint64 total) {
+    recompute_progress_->setRange(0, int(std::min<qint64>(total, INT32_MAX)));
+    recompute_progress_->setValue(int(std::min<qint64>(done, INT32_MAX)));
+    recompute_progress_->setFormat(tr("step %v of %m"));
+}
+
+void PlotPanel::viewsRecomputed(const ViewRequest&) {
+    recompute_row_->setVisible(false);
+    setComputeNote(tr("nothing to show there"));
+    for (PlotView* view : views()) view->observationsAdded();
+    tokens_->rebuild();
+    // What the views lack now (another view's wish, or nothing) is announced at the next frame.
+    wanted_ = ViewRequest();
+    scheduleFrame();
+}
+
+void PlotPanel::viewsFailed(const ViewRequest& request, const QString& message, bool shown) {
+    if (!shown) return;  // gave way to steps or another wish: computed again when still lacking
+    recompute_label_->setText(tr("Not computed: the %1 (%2)").arg(request.describe(), message));
+    recompute_progress_->setVisible(false);
+    recompute_cancel_->setVisible(false);
+    recompute_again_->setVisible(true);
+    recompute_row_->setVisible(true);
+    setComputeNote(tr("not computed (%1): press Compute above the plots to see them").arg(message));
+}
+
 void PlotPanel::updateDivergenceMark() {
     const std::optional<int64_t> at = first_divergence(*current_);
     if (at == diverged_at_) return;
@@ -407,6 +493,7 @@ void PlotPanel::drawFrame(bool hidden_too) {
         tokens_stale_ = false;
     }
     ++frames_;
+    updateWanted();
 }
 
 void PlotPanel::refreshNow() {

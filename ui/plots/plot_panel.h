@@ -10,11 +10,13 @@
 #include <optional>
 
 #include "session/trace_store.h"
+#include "session/view_recompute.h"
 #include "stepscope/observation.h"
 
 class QCheckBox;
 class QComboBox;
 class QLabel;
+class QProgressBar;
 class QPushButton;
 class QSlider;
 class QSpinBox;
@@ -72,6 +74,12 @@ public:
     void addPage(QWidget* page, const QString& title);
     // What the views shown need looked inside: the attention map's linear layer, the spectrum's or capacity's.
     ObservationOptions observation() const;
+    // What the views shown lack of the run's records, the heatmap's first: computed from the run's history on
+    // demand (viewsWanted). Empty when they lack nothing.
+    ViewRequest missingObservations() const;
+    // The line above the plots while a view is computed (its progress and Cancel), or after a cancel (Compute).
+    QString recomputeText() const;
+    bool recomputeShown() const;
 
     // Overlays the shown batch element of `run` on every plot (dashed) until unpin(); `caption` names
     // it above the plots.
@@ -93,6 +101,11 @@ public slots:
     void setViewStep(qint64 step);
     // Draws everything pending now, shown or behind a tab (before an export).
     void refreshNow();
+    // A view's recomputation, as the SessionController reports it.
+    void viewsStarted(const stepscope::ui::ViewRequest& request);
+    void viewsProgress(qint64 done, qint64 total);
+    void viewsRecomputed(const stepscope::ui::ViewRequest& request);
+    void viewsFailed(const stepscope::ui::ViewRequest& request, const QString& message, bool shown);
 
 signals:
     // The user chose another batch element to follow.
@@ -102,6 +115,10 @@ signals:
     void message(const QString& text);
     // The views shown need other layers looked inside (observation()).
     void observationChanged(const stepscope::ObservationOptions& what);
+    // The views shown lack `request` (empty: nothing), the user cancels its computation, or asks for it again.
+    void viewsWanted(const stepscope::ui::ViewRequest& request);
+    void viewsCancelRequested();
+    void viewsComputeRequested();
 
 private:
     // Starts the frame timer to fire a frame interval after the last frame (at once when that is past):
@@ -115,6 +132,10 @@ private:
     // Every view, shown or not.
     QList<PlotView*> views() const;
     void updateObservation();
+    // Announces missingObservations() when it changed.
+    void updateWanted();
+    // Gives every view the line they show where values are missing.
+    void setComputeNote(const QString& note);
     void updateDivergenceMark();
     // The time plots, which share smoothing, the batch band and linked axes.
     QList<TimePlot*> timePlots() const;
@@ -147,6 +168,12 @@ private:
     QElapsedTimer last_frame_;   // since the last frame began
     QElapsedTimer last_append_;  // since records last arrived
     QSet<PlotView*> dirty_;
+    ViewRequest wanted_;  // as last announced
+    QWidget* recompute_row_;
+    QLabel* recompute_label_;
+    QProgressBar* recompute_progress_;
+    QPushButton* recompute_cancel_;
+    QPushButton* recompute_again_;
     int frames_ = 0;
 };
 

@@ -238,19 +238,9 @@ void Session::require_step_fits() const {
 }
 
 void Session::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const {
-    RowMatrix x;
-    const StepOptions options{nullptr, nullptr, ablation_.empty() ? nullptr : &ablation_};
     while (c.state.step < step) {
         if (cancelled && cancelled()) throw RunCancelled{};
-        if (edits_state_at(c.state.step))
-            edit_state(c.state, [this, &c] { return original_->state_at(c.state.step).state; });
-        std::vector<TokenStep> fed;
-        next_input(c.state.step, c.last_output, c.last_tokens, x, fed);
-        RowMatrix y;
-        if (const Memory* memory = input_.memory()) model_->step(x, *memory, c.state, y, options);
-        else model_->step(x, c.state, y, options);
-        c.last_output = std::move(y);
-        c.last_tokens = std::move(fed);
+        step_on(c, nullptr, nullptr);
     }
 }
 

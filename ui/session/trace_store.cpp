@@ -151,6 +151,38 @@ void TraceStore::set_observed(int element) {
     }
 }
 
+void TraceStore::add_observed(const std::vector<BatchRecord>& recomputed) {
+    std::size_t lowest = records_.size(), highest = 0;
+    for (const BatchRecord& r : recomputed) {
+        if (r.observed != info_.observed) continue;
+        const auto found = std::lower_bound(records_.begin(), records_.end(), r.step,
+                                            [](const StepRecord& record, int64_t s) { return record.step < s; });
+        if (found == records_.end() || found->step != r.step) continue;
+        StepRecord& into = *found;
+        const StepRecord shown = r.element(r.observed);
+        const std::size_t attention_before = attention_bytes(into), bytes_before = record_bytes(into);
+        auto replace = [](auto& held, const auto& added) {
+            for (const auto& item : added) {
+                held.erase(std::remove_if(held.begin(), held.end(),
+                                          [&](const auto& h) { return h.layer == item.layer && h.role == item.role; }),
+                           held.end());
+                held.push_back(item);
+            }
+        };
+        replace(into.attention, shown.attention);
+        replace(into.capacity, shown.capacity);
+        if (!shown.retrieval.empty()) into.retrieval = shown.retrieval;
+        attention_bytes_ = attention_bytes_ - attention_before + attention_bytes(into);
+        bytes_ = bytes_ - bytes_before + record_bytes(into);
+        const std::size_t index = std::size_t(found - records_.begin());
+        lowest = std::min(lowest, index);
+        highest = std::max(highest, index);
+    }
+    // Rows recomputed earlier for older steps give way to these, so the heatmap's bytes stay bounded.
+    for (std::size_t i = 0; i < attention_kept_from_ && attention_bytes_ > kMaxAttentionBytes; ++i)
+        if ((i < lowest || i > highest) && !records_[i].attention.empty()) drop_attention(i);
+}
+
 void TraceStore::keep_at_most(std::size_t count) {
     max_records_ = std::max<std::size_t>(count, 2);
     thin();

@@ -38,6 +38,10 @@ public:
     void truncate(int64_t step);
     // Shows batch element `element` (0 .. batch - 1): the slices are cut again from what was recorded.
     void set_observed(int element);
+    // Adds what a view recomputed after the fact (view_recompute.h) to the shown element's records at those
+    // steps: attention rows and capacity of a layer replace any held, a read-back fills the step's. Records of
+    // another element than the one shown are left out (showing that element asks for them again).
+    void add_observed(const std::vector<BatchRecord>& recomputed);
     // Keeps about `count` records, evenly spaced, plus the heatmap's window of the newest steps: a run
     // of any length then takes bounded memory, drawn at a coarser step (the headless export's plots).
     void keep_at_most(std::size_t count);

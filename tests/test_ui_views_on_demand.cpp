@@ -1,0 +1,398 @@
+// Views on demand: what was not observed while stepping is computed after the fact, and equals a live observation.
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QtTest>
+
+#include <algorithm>
+#include <functional>
+
+#include "main_window.h"
+#include "plots/attention_plot.h"
+#include "plots/capacity_plot.h"
+#include "plots/performance_plot.h"
+#include "plots/plot_panel.h"
+#include "plots/spectrum_plot.h"
+#include "plots/token_view.h"
+#include "session/insight_records.h"
+#include "session/view_recompute.h"
+#include "stepscope/attention_kind.h"
+#include "ui_test_support.h"
+
+using namespace stepscope;
+using namespace stepscope::ui;
+using namespace stepscope::ui::testing;
+
+namespace {
+
+ObservationOptions observe(int layer, int element, const AttentionCapabilities& kind) {
+    ObservationOptions what;
+    what.layers = {layer};
+    what.attention = kind.attention_map;
+    what.spectrum = kind.spectrum;
+    what.batch_element = element;
+    what.attention_keys = kAttentionWindow;
+    return what;
+}
+
+const AttentionRows* rows_of(const StepRecord& r, int layer) {
+    for (const AttentionRows& a : r.attention)
+        if (a.layer == layer && a.role == AttentionRole::Self) return &a;
+    return nullptr;
+}
+
+// Every weight both rows hold for the keys from `first_key` on, head by head: equal to the bit.
+void compare_rows(const AttentionRows& live, const AttentionRows& again, int first_key, int64_t step) {
+    QCOMPARE(again.heads, live.heads);
+    QCOMPARE(again.is_signed, live.is_signed);
+    const int from = std::max({first_key, live.first_key, again.first_key});
+    const int to = std::min(live.first_key + live.keys, again.first_key + again.keys);
+    QVERIFY2(to > from, qPrintable(QStringLiteral("step %1: no keys in common").arg(step)));
+    for (int h = 0; h < live.heads; ++h)
+        for (int k = from; k < to; ++k) {
+            const float a = live.weights[size_t(h) * live.keys + size_t(k - live.first_key)];
+            const float b = again.weights[size_t(h) * again.keys + size_t(k - again.first_key)];
+            if (a != b && !(std::isnan(a) && std::isnan(b)))
+                QFAIL(qPrintable(QStringLiteral("step %1 head %2 key %3: live %4, recomputed %5")
+                                     .arg(step).arg(h).arg(k).arg(double(a), 0, 'g', 9).arg(double(b), 0, 'g', 9)));
+        }
+}
+
+void compare_capacity(const CapacityRecord& live, const CapacityRecord& again, int64_t step) {
+    const QString where = QStringLiteral("step %1").arg(step);
+    QVERIFY2(again.singular_values == live.singular_values, qPrintable(where + ": singular values"));
+    QVERIFY2(again.effective_rank == live.effective_rank, qPrintable(where + ": effective rank"));
+    QVERIFY2(again.denominator == live.denominator, qPrintable(where + ": denominator"));
+    QVERIFY2(again.min_denominator == live.min_denominator, qPrintable(where + ": min denominator"));
+    QVERIFY2(again.row_entropy == live.row_entropy, qPrintable(where + ": row entropy"));
+    QCOMPARE(again.cache_length, live.cache_length);
+}
+
+// A run of `spec` observing `what` from its first step, `steps` records of every element.
+std::vector<BatchRecord> stepped(Session& session, const ObservationOptions& what, int steps) {
+    session.set_observation(what);
+    std::vector<BatchRecord> out;
+    for (int t = 0; t < steps; ++t) out.push_back(session.advance());
+    return out;
+}
+
+// A view of the panel set up to show layer 1 (head 1) of a run: what the window tests ask after the fact.
+struct ViewCase {
+    QString name;
+    std::function<bool(const TraceStore&)> applies;
+    std::function<void(PlotPanel*)> show;
+    std::function<QString(PlotPanel*)> data;
+};
+
+std::vector<ViewCase> view_cases() {
+    auto linear = [](const TraceStore& t) { return t.linear(AttentionRole::Self) && t.kind(AttentionRole::Self).spectrum; };
+    return {
+        {"heatmap", [](const TraceStore& t) { return !t.linear(AttentionRole::Self) || t.kind(AttentionRole::Self).attention_map; },
+         [](PlotPanel* p) {
+             p->attention()->select(AttentionRole::Self, 1, 1);
+             p->showView(p->performance());
+         },
+         [](PlotPanel* p) { return p->attention()->csv(); }},
+        {"spectrum", linear,
+         [](PlotPanel* p) {
+             p->spectrum()->select(AttentionRole::Self, 1);
+             p->showView(p->spectrum());
+         },
+         [](PlotPanel* p) { return p->spectrum()->csv(); }},
+        {"capacity: effective rank", linear,
+         [](PlotPanel* p) {
+             p->capacity()->select(AttentionRole::Self, 1, CapacityPlot::Quantity::EffectiveRank);
+             p->showView(p->capacity());
+         },
+         [](PlotPanel* p) { return p->capacity()->csv(); }},
+        {"capacity: denominator", [](const TraceStore& t) { return t.kind(AttentionRole::Self).normalizer; },
+         [](PlotPanel* p) {
+             p->capacity()->select(AttentionRole::Self, 1, CapacityPlot::Quantity::Denominator);
+             p->showView(p->capacity());
+         },
+         [](PlotPanel* p) { return p->capacity()->csv(); }},
+        {"capacity: row entropy", [](const TraceStore& t) { return !t.linear(AttentionRole::Self); },
+         [](PlotPanel* p) {
+             p->capacity()->select(AttentionRole::Self, 1, CapacityPlot::Quantity::RowEntropy);
+             p->showView(p->capacity());
+         },
+         [](PlotPanel* p) { return p->capacity()->csv(); }},
+    };
+}
+
+// Waits for the steps and any view being computed to end, then draws everything.
+bool settle(MainWindow& window) {
+    const bool done = QTest::qWaitFor(
+        [&] {
+            window.plotPanel()->refreshNow();
+            return !window.controller()->busy() && !window.controller()->recomputing();
+        },
+        120000);
+    window.plotPanel()->refreshNow();
+    return done;
+}
+
+// The kinds of the registry an encoder's self attention takes.
+std::vector<std::string> self_kinds() {
+    std::vector<std::string> out;
+    for (const std::string& name : attention_kind_names()) {
+        try {
+            SessionSpec spec = small_spec(name);
+            Session::open(spec);
+            out.push_back(name);
+        } catch (const Error&) {
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+class ViewsOnDemandTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void registry_kinds_are_all_here() {
+        // The loops below cover every kind an encoder takes; at least those the issue names.
+        const auto kinds = self_kinds();
+        for (const char* named : {"linear", "full", "delta", "gated-delta", "gated-linear"})
+            QVERIFY2(std::find(kinds.begin(), kinds.end(), named) != kinds.end(), named);
+    }
+
+    // The engine-level promise: a run stepped observing layer 0 of element 0 recomputes layer 1 of element 2
+    // over the heatmap's window, and gets what a run observing layer 1 of element 2 recorded live, to the bit.
+    // With inputs known (blocks replay the unobserved prefix) and fed back with interventions (one at a time).
+    void recomputed_equals_live_for_every_kind() {
+        for (const std::string& name : self_kinds()) {
+            const AttentionCapabilities& kind = attention_capabilities(name);
+            for (const InputKind input : {InputKind::Random, InputKind::Feedback}) {
+                SessionSpec spec = small_spec(name, input);
+                if (input == InputKind::Feedback) {
+                    // A branch: a head ablated for the whole run, and where the kind can, a state edited on the way.
+                    Intervention ablation;
+                    ablation.kind = InterventionKind::AblateHead;
+                    ablation.layer = 1;
+                    ablation.head = 0;
+                    spec.interventions = {ablation};
+                    if (kind.scale_head) {
+                        Intervention scale;
+                        scale.kind = InterventionKind::ScaleHead;
+                        scale.layer = 1;
+                        scale.head = 1;
+                        scale.factor = 0.5;
+                        scale.step = 100;
+                        spec.interventions.push_back(scale);
+                    }
+                }
+                const int steps = 300;  // past the heatmap's 256-step window
+                auto as_stepped = Session::open(spec);
+                stepped(*as_stepped, observe(0, 0, kind), steps);
+                auto live = Session::open(spec);
+                live->set_observed(2);
+                const std::vector<BatchRecord> truth = stepped(*live, observe(1, 2, kind), steps);
+
+                ViewRequest request;
+                request.element = 2;
+                request.layer = 1;
+                request.first = steps - kAttentionWindow + 1;
+                request.last = steps;
+                request.attention = true;
+                request.spectrum = kind.spectrum;
+                int64_t reported = 0;
+                const auto again = recompute_views(*as_stepped, request, [&](int64_t done, int64_t) { reported = done; }, {});
+                QCOMPARE(int(again.size()), int(request.steps()));
+                QVERIFY(reported >= request.steps());
+                for (const BatchRecord& r : again) {
+                    const BatchRecord& t = truth[size_t(r.step - 1)];
+                    QCOMPARE(r.step, t.step);
+                    QCOMPARE(r.observed, 2);
+                    const StepRecord got = r.element(2), want = t.element(2);
+                    const AttentionRows* a = rows_of(want, 1);
+                    const AttentionRows* b = rows_of(got, 1);
+                    QVERIFY2(a && b, name.c_str());
+                    compare_rows(*a, *b, int(request.first - 1), r.step);
+                    const CapacityRecord* c = capacity_of(want, 1, AttentionRole::Self);
+                    const CapacityRecord* d = capacity_of(got, 1, AttentionRole::Self);
+                    QVERIFY2(c, (name + ": live").c_str());
+                    QVERIFY2(d, (name + ": recomputed").c_str());
+                    compare_capacity(*c, *d, r.step);
+                    // Only what was asked: layer 0 was not.
+                    QVERIFY(!rows_of(got, 0) && !capacity_of(got, 0, AttentionRole::Self));
+                }
+            }
+        }
+    }
+
+    // The window: every view, for each kind, shown after the fact for a layer, head and element not on screen
+    // while stepping, draws what a second window that showed them while stepping drew. The first window steps
+    // 300 steps and goes back to step 30, past the heatmap's window of recorded rows (so softmax rows too are
+    // computed again); the second steps 30 with the view shown. Time plots compare their first 30 steps.
+    void every_view_after_the_fact_equals_live() {
+        const int steps = 300, viewed = 30;
+        for (const std::string& name : self_kinds()) {
+            for (const ViewCase& view : view_cases()) {
+                const QString what = QString::fromStdString(name) + ": " + view.name;
+                SessionSpec spec = small_spec(name);
+                spec.batch = 3;
+                spec.observed = 1;
+                MainWindow after(spec);
+                QVERIFY(settle(after));
+                if (!view.applies(after.controller()->traces())) continue;
+                // Stepped showing layer 0, head 0 of element 1 and the speed tab.
+                after.controller()->step(steps);
+                QVERIFY(settle(after));
+                QSignalSpy started(after.controller(), &SessionController::viewsStarted);
+                // Then an earlier step, element 2 and the view's layer 1, head 1.
+                after.controller()->setViewStep(viewed);
+                after.controller()->setObserved(2);
+                view.show(after.plotPanel());
+                QVERIFY(settle(after));
+                QVERIFY2(!started.isEmpty(), qPrintable(what + ": nothing was computed"));
+                const QStringList got = view.data(after.plotPanel()).split('\n');
+
+                spec.observed = 2;
+                MainWindow live(spec);
+                QVERIFY(settle(live));
+                view.show(live.plotPanel());
+                QVERIFY(settle(live));
+                QSignalSpy live_started(live.controller(), &SessionController::viewsStarted);
+                live.controller()->step(viewed);
+                QVERIFY(settle(live));
+                QVERIFY2(live_started.isEmpty(), qPrintable(what + ": the live window computed after the fact"));
+                const QStringList want = view.data(live.plotPanel()).split('\n');
+                QVERIFY2(want.size() > 2, qPrintable(what + ": nothing shown live"));
+                QVERIFY2(got.size() >= want.size(), qPrintable(what + QStringLiteral(": after the fact shows less: %1 lines, live %2; %3").arg(got.size()).arg(want.size()).arg(got.join("|").left(300))));
+                for (int i = 0; i < want.size(); ++i)
+                    QVERIFY2(got[i] == want[i] || (i == want.size() - 1 && want[i].isEmpty()),
+                             qPrintable(what + QStringLiteral(": line %1 differs: '%2' after the fact, '%3' live")
+                                                   .arg(i).arg(got[i].left(120), want[i].left(120))));
+                QVERIFY(!after.plotPanel()->recomputeShown());
+            }
+        }
+    }
+
+    // Switching the shown element keeps the heatmap of past steps: its implicit rows are computed for the new one.
+    void switching_the_element_keeps_the_heatmap() {
+        for (const char* name : {"linear", "delta"}) {
+            SessionSpec spec = small_spec(name);
+            MainWindow window(spec);
+            QVERIFY(settle(window));
+            window.controller()->step(48);
+            QVERIFY(settle(window));
+            QCOMPARE(window.plotPanel()->attention()->rowsShown(), 48);
+            window.controller()->setObserved(0);
+            QVERIFY(settle(window));
+            QCOMPARE(window.plotPanel()->attention()->rowsShown(), 48);
+            QVERIFY(window.plotPanel()->attention()->shownNote().isEmpty());
+            QVERIFY(!window.plotPanel()->attention()->noteText().contains("Step on"));
+        }
+    }
+
+    // Recall read-back after the fact equals the one read while the Tokens tab was shown.
+    void read_back_after_the_fact_equals_live() {
+        SessionSpec spec;
+        spec.weights_path = QStringLiteral(STEPSCOPE_MODELS_DIR "/recall_linear.safetensors");
+        spec.config = TokenModel::load(spec.weights_path.toStdString())->transformer().config();
+        spec.input.kind = InputKind::Tokens;
+        spec.input.seed = 3;
+        spec.input.pairs = 4;
+        spec.batch = 3;
+        spec.observed = 1;
+        auto as_stepped = Session::open(spec);
+        ObservationOptions none;
+        stepped(*as_stepped, none, 8);
+        auto live = Session::open(spec);
+        live->set_observed(2);
+        ObservationOptions read;
+        read.read_back = true;
+        const auto truth = stepped(*live, read, 8);
+        ViewRequest request;
+        request.element = 2;
+        request.first = 1;
+        request.last = 8;
+        request.read_back = true;
+        const auto again = recompute_views(*as_stepped, request, {}, {});
+        QCOMPARE(int(again.size()), 8);
+        int compared = 0;
+        for (const BatchRecord& r : again) {
+            const auto& want = truth[size_t(r.step - 1)].retrieval;
+            QCOMPARE(r.retrieval.size(), want.size());
+            for (size_t i = 0; i < want.size(); ++i, ++compared) {
+                QCOMPARE(r.retrieval[i].key, want[i].key);
+                QCOMPARE(r.retrieval[i].value, want[i].value);
+                QCOMPARE(r.retrieval[i].probability, want[i].probability);
+                QCOMPARE(r.retrieval[i].correct, want[i].correct);
+            }
+        }
+        QVERIFY(compared > 0);
+    }
+
+    // A long recomputation runs in the worker: the window answers meanwhile, shows its progress, and Cancel
+    // stops it with the plots as they were; Compute starts it again and it completes.
+    void cancel_and_a_responsive_window() {
+        SessionSpec spec = small_spec("linear");
+        spec.config.n_layers = 3;
+        spec.config.n_heads = 4;
+        spec.config.query_dimensions = 32;
+        spec.config.value_dimensions = 32;
+        spec.config.feed_forward_dimensions = 256;
+        spec.batch = 8;
+        MainWindow window(spec);
+        QVERIFY(settle(window));
+        window.controller()->step(2000);
+        QVERIFY(settle(window));
+        PlotPanel* plots = window.plotPanel();
+        plots->attention()->select(AttentionRole::Self, 0, 0);
+        QVERIFY(settle(window));
+        // The effective rank of layer 2 over 2,000 steps: thousands of observed steps with their SVDs.
+        QElapsedTimer since_tick;
+        qint64 longest_gap = 0;
+        QTimer heartbeat;
+        QObject::connect(&heartbeat, &QTimer::timeout, [&] { longest_gap = std::max(longest_gap, since_tick.restart()); });
+        QSignalSpy failed(window.controller(), &SessionController::viewsFailed);
+        QSignalSpy progress(window.controller(), &SessionController::viewsProgress);
+        since_tick.start();
+        heartbeat.start(10);
+        plots->capacity()->select(AttentionRole::Self, 2, CapacityPlot::Quantity::EffectiveRank);
+        plots->showView(plots->capacity());
+        QTRY_VERIFY_WITH_TIMEOUT(plots->recomputeShown() && progress.count() >= 2, 60000);
+        QVERIFY(window.controller()->recomputing());
+        QVERIFY2(plots->recomputeText().contains("layer 2"), qPrintable(plots->recomputeText()));
+        // The window draws and answers while the worker computes.
+        const int frames = plots->frames();
+        plots->setSmoothing(0.5);
+        QTRY_VERIFY(plots->frames() > frames);
+        QVERIFY(window.controller()->recomputing());
+        for (QPushButton* button : plots->findChildren<QPushButton*>())
+            if (button->text() == "Cancel" && !button->isHidden()) button->click();
+        QTRY_VERIFY_WITH_TIMEOUT(!failed.isEmpty(), 30000);
+        heartbeat.stop();
+        QVERIFY2(longest_gap < 1000, qPrintable(QStringLiteral("the window stalled %1 ms").arg(longest_gap)));
+        QCOMPARE(failed.first().at(2).toBool(), true);
+        QVERIFY(!window.controller()->recomputing());
+        QVERIFY(plots->recomputeShown());
+        QVERIFY(plots->recomputeText().contains("cancelled"));
+        QVERIFY(plots->capacity()->computeNote().contains("Compute"));
+        // Cancelled: not computed again by itself.
+        QTest::qWait(300);
+        QVERIFY(!window.controller()->recomputing());
+        // Compute: the whole range, then nothing lacks.
+        for (QPushButton* button : plots->findChildren<QPushButton*>())
+            if (button->text() == "Compute" && !button->isHidden()) button->click();
+        QElapsedTimer computing;
+        computing.start();
+        longest_gap = 0;
+        since_tick.start();
+        heartbeat.start(10);
+        QVERIFY(settle(window));
+        heartbeat.stop();
+        // Meaningful only where the computation takes long: a window that waited for it would have stalled.
+        qInfo("computed in %lld ms, the window's longest wait %lld ms", computing.elapsed(), longest_gap);
+        QVERIFY(computing.elapsed() > 3 * longest_gap);
+        QVERIFY(plots->capacity()->missingObservations().empty());
+        QVERIFY(!plots->recomputeShown());
+    }
+};
+
+QTEST_MAIN(ViewsOnDemandTest)
+#include "test_ui_views_on_demand.moc"
