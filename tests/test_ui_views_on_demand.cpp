@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <functional>
 
+#include "intervene_panel.h"
 #include "main_window.h"
+#include "plots/output_plot.h"
 #include "plots/attention_plot.h"
 #include "plots/capacity_plot.h"
 #include "plots/performance_plot.h"
@@ -391,6 +393,59 @@ private slots:
         QVERIFY(computing.elapsed() > 3 * longest_gap);
         QVERIFY(plots->capacity()->missingObservations().empty());
         QVERIFY(!plots->recomputeShown());
+    }
+
+    // The Intervene panel edits the element shown, and follows it when another is shown.
+    void intervene_panel_defaults_to_the_element_shown() {
+        SessionSpec spec = small_spec("linear");
+        spec.batch = 4;
+        spec.observed = 3;
+        MainWindow window(spec);
+        QVERIFY(settle(window));
+        QCOMPARE(window.intervenePanel()->element(), 3);
+        window.controller()->step(5);
+        QVERIFY(settle(window));
+        QCOMPARE(window.intervenePanel()->element(), 3);
+        window.controller()->setObserved(1);
+        QCOMPARE(window.intervenePanel()->element(), 1);
+        window.intervenePanel()->choose(IntervenePanel::Action::EditInput, 0, 0, 2.0, 2, 0);
+        QCOMPARE(window.intervenePanel()->intervention().element, 2);
+        window.controller()->step(1);
+        QVERIFY(settle(window));
+        QCOMPARE(window.intervenePanel()->element(), 2);  // the user's choice stays while the element shown does
+    }
+
+    // An intervention at the last step: the original, stepped beside the branch, is drawn dashed past that step,
+    // and its values are those of the run without interventions.
+    void original_is_drawn_past_an_intervention_at_the_last_step() {
+        const SessionSpec spec = small_spec("linear", InputKind::Feedback);
+        MainWindow window(spec);
+        QVERIFY(settle(window));
+        window.controller()->step(20);
+        QVERIFY(settle(window));
+        window.intervenePanel()->choose(IntervenePanel::Action::AblateFromHere, 1, 0);
+        window.intervenePanel()->apply();
+        QVERIFY(settle(window));
+        PlotPanel* plots = window.plotPanel();
+        QVERIFY(plots->hasPinned());
+        QCOMPARE(plots->pinned().last_step(), int64_t(20));
+        window.controller()->step(10);
+        QVERIFY(settle(window));
+        QCOMPARE(window.controller()->lastStep(), int64_t(30));
+        QCOMPARE(plots->pinned().last_step(), int64_t(30));
+        Session original(window.controller()->traces().info().model, spec);
+        for (int t = 0; t < 30; ++t) {
+            const StepRecord want = original.advance().element(spec.observed);
+            QCOMPARE(plots->pinned().records()[size_t(t)].output, want.output);
+        }
+        // The branch differs from it after the ablation, and the outputs plot draws both to step 30.
+        QVERIFY(window.controller()->traces().records().back().output != plots->pinned().records().back().output);
+        const QStringList lines = plots->outputs()->csv().trimmed().split('\n');
+        const QStringList last = lines.back().split(',');
+        QCOMPARE(last.first(), QStringLiteral("30"));
+        QVERIFY2(std::none_of(last.begin(), last.end(), [](const QString& cell) { return cell.isEmpty(); }),
+                 qPrintable(lines.back()));
+        QVERIFY(lines.first().contains("pinned"));
     }
 };
 

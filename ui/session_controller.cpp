@@ -277,6 +277,10 @@ void SessionController::onStepped(const StepBatch& batch) {
     traces_.append(*batch.records);
     saved_ = false;
     emit recordsAppended(first);
+    std::vector<BatchRecord> originals;
+    for (const BatchRecord& r : *batch.records)
+        if (r.original) originals.push_back(*r.original);
+    if (!originals.empty()) emit originalStepped(originals);
     if (traces_.full()) refuseFullTraces();
     if (following) {
         view_step_ = traces_.last_step();

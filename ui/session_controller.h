@@ -80,6 +80,8 @@ signals:
     void runOpened();
     // Records from index `first` on are new.
     void recordsAppended(int first);
+    // A branch stepped on: its original's records of the same steps (what the original's dashed curves draw).
+    void originalStepped(const std::vector<stepscope::ui::BatchRecord>& records);
     // The run is about to drop its steps after `step` to branch there: traces() still holds them all.
     void branching(qint64 step);
     // Records after `step` were dropped.

@@ -268,9 +268,9 @@ QStringList PlotPanel::skippedPlots() const {
     if (!attention_->hasWeights())
         out << tr("%1 (no weights recorded at the viewed step)").arg(attention_->title());
     if (!written.contains(spectrum_))
-        out << tr("%1 (no singular values recorded: show its tab while stepping a linear layer)").arg(spectrum_->title());
+        out << tr("%1 (no singular values computed: show its tab on a linear layer to compute them)").arg(spectrum_->title());
     if (!written.contains(capacity_))
-        out << tr("%1 (nothing recorded for its quantity: show its tab while stepping)").arg(capacity_->title());
+        out << tr("%1 (nothing computed for its quantity: show its tab to compute it)").arg(capacity_->title());
     if (!written.contains(divergence_)) out << tr("%1 (no branch to compare)").arg(divergence_->title());
     if (!written.contains(head_grid_)) out << tr("%1 (no weights recorded)").arg(head_grid_->title());
     return out;
@@ -394,9 +394,10 @@ void PlotPanel::updateDivergenceMark() {
     for (PlotView* view : views()) view->markDivergence(at);
 }
 
-void PlotPanel::pin(const TraceStore& run, const QString& caption) {
+void PlotPanel::pin(const TraceStore& run, const QString& caption, bool original) {
     if (!run.has_run()) return;
     pinned_ = run.shown_only();
+    pinned_original_ = original;
     pinned_label_->setText(!caption.isEmpty() ? caption
                                               : tr("Pinned for comparison: %1, %2 steps, batch element %3 (dashed)")
                                                     .arg(run.info().label)
@@ -409,7 +410,17 @@ void PlotPanel::pin(const TraceStore& run, const QString& caption) {
     emit pinnedChanged(true);
 }
 
+void PlotPanel::appendOriginal(const std::vector<BatchRecord>& records) {
+    if (!pinned_original_ || !pinned_.has_run()) return;
+    const int first = pinned_.size();
+    pinned_.append_shown(records);
+    if (pinned_.size() == first) return;
+    for (PlotView* view : views()) view->pinnedAppendedFrom(first);
+    scheduleFrame();
+}
+
 void PlotPanel::unpin() {
+    pinned_original_ = false;
     pinned_ = TraceStore();
     pinned_label_->clear();
     unpin_button_->setVisible(false);

@@ -83,7 +83,8 @@ public:
 
     // Overlays the shown batch element of `run` on every plot (dashed) until unpin(); `caption` names
     // it above the plots.
-    void pin(const TraceStore& run, const QString& caption = {});
+    // `original`: the run is the original of the branch stepped next, and grows as the branch steps on.
+    void pin(const TraceStore& run, const QString& caption = {}, bool original = false);
     void unpin();
     bool hasPinned() const { return pinned_.has_run(); }
     const TraceStore& pinned() const { return pinned_; }
@@ -101,6 +102,8 @@ public slots:
     void setViewStep(qint64 step);
     // Draws everything pending now, shown or behind a tab (before an export).
     void refreshNow();
+    // The branch's original stepped on with it: a pinned original is drawn on past its last step.
+    void appendOriginal(const std::vector<stepscope::ui::BatchRecord>& records);
     // A view's recomputation, as the SessionController reports it.
     void viewsStarted(const stepscope::ui::ViewRequest& request);
     void viewsProgress(qint64 done, qint64 total);
@@ -142,6 +145,7 @@ private:
 
     const TraceStore* current_;
     TraceStore pinned_;
+    bool pinned_original_ = false;  // pinned_ is the current branch's original
     OutputPlot* outputs_;
     StatePlot* states_;
     AttentionPlot* attention_;

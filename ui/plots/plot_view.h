@@ -49,6 +49,8 @@ public:
     // What the view shows but the current run's records lack (an unobserved layer, element or step), to be
     // computed from the run's history; empty when nothing is missing or the view has nothing to look inside.
     virtual ViewRequest missingObservations() const { return {}; }
+    // The pinned run's records from index `first` on are new (a branch's original stepping on with it).
+    virtual void pinnedAppendedFrom(int /*first*/) { markDirty(); }
     // Records of the current run gained what a view lacked (views computed on demand): drawn again.
     virtual void observationsAdded() { rebuild(); }
     // A line a view shows where its values are still being computed, or why they are not (PlotPanel sets it).

@@ -95,12 +95,22 @@ void TraceStore::start(const RunInfo& info, std::size_t max_bytes) {
 void TraceStore::append(const std::vector<BatchRecord>& records) {
     for (const BatchRecord& r : records) {
         batch_records_.push_back(r);
+        batch_records_.back().original.reset();  // the original's curves are the pinned run's, not these traces'
         records_.push_back(r.element(info_.observed));
         attention_bytes_ += attention_bytes(records_.back()) + attention_bytes(batch_records_.back());
         bytes_ += record_bytes(records_.back()) + record_bytes(batch_records_.back());
     }
     trim_attention();
     thin();
+}
+
+void TraceStore::append_shown(const std::vector<BatchRecord>& records) {
+    for (const BatchRecord& r : records) {
+        if (r.step <= last_step()) continue;
+        records_.push_back(r.element(info_.observed));
+        records_.back().attention.clear();
+        bytes_ += record_bytes(records_.back());
+    }
 }
 
 void TraceStore::drop_attention(std::size_t index) {

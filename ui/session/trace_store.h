@@ -34,6 +34,8 @@ public:
     void start(const RunInfo& info, std::size_t max_bytes = kMaxTraceBytes);
     // Records in step order; attention weights older than the heatmap window are dropped.
     void append(const std::vector<BatchRecord>& records);
+    // A shown_only() copy: appends the shown element's slices of `records` (a branch's original stepping on).
+    void append_shown(const std::vector<BatchRecord>& records);
     // Keeps the records up to and including `step`: the run branched there.
     void truncate(int64_t step);
     // Shows batch element `element` (0 .. batch - 1): the slices are cut again from what was recorded.
