@@ -9,10 +9,13 @@
 
 #include "intervene_panel.h"
 #include "main_window.h"
+#include "gui_script.h"
 #include "plots/output_plot.h"
+#include "plots/view_list.h"
 #include "plots/attention_plot.h"
 #include "plots/capacity_plot.h"
 #include "plots/performance_plot.h"
+#include "plots/plot_export.h"
 #include "plots/plot_panel.h"
 #include "plots/spectrum_plot.h"
 #include "plots/token_view.h"
@@ -446,6 +449,71 @@ private slots:
         QVERIFY2(std::none_of(last.begin(), last.end(), [](const QString& cell) { return cell.isEmpty(); }),
                  qPrintable(lines.back()));
         QVERIFY(lines.first().contains("pinned"));
+    }
+
+    // The one list of views: each renders in its place, exports (or says why not), and `--view NAME` shows its tab.
+    // Over a softmax run and a linear branch, every plot of the list is exported by at least one of them.
+    void every_view_of_the_list_renders_exports_and_is_scripted() {
+        QSet<QString> exported;
+        for (const char* kind : {"full", "linear"}) {
+            SessionSpec spec = small_spec(kind, InputKind::Random);
+            if (QString(kind) == "linear") {
+                Intervention ablation;
+                ablation.kind = InterventionKind::AblateHead;
+                ablation.layer = 1;
+                spec.interventions = {ablation};
+            }
+            MainWindow window(spec);
+            window.resize(1280, 720);
+            QVERIFY(settle(window));
+            window.controller()->step(12);
+            QVERIFY(settle(window));
+            PlotPanel* plots = window.plotPanel();
+            QTemporaryDir dir;
+            for (const ViewEntry& entry : view_entries()) {
+                QWidget* page = plots->page(entry.name);
+                QVERIFY2(page, qPrintable(entry.name));
+                const bool tab = entry.place == ViewEntry::Place::Tab;
+                QCOMPARE(plots->tabs()->indexOf(page) >= 0, tab);
+                if (tab) {
+                    // Scripted: --view NAME parses and brings the tab to the front.
+                    const GuiOptions options = parse_gui_arguments({"--view", entry.name});
+                    QCOMPARE(int(options.actions.size()), 1);
+                    QCOMPARE(options.actions.front().value, entry.name);
+                    plots->showView(plots->page(options.actions.front().value));
+                    QCOMPARE(plots->tabs()->currentWidget(), page);
+                }
+                QVERIFY(settle(window));
+                auto* view = qobject_cast<PlotView*>(page);
+                if (!view) continue;  // the Tokens table: a page, no plot
+                QVERIFY(plots->allPlots().contains(view));
+                const QString why = view->notExported();
+                QCOMPARE(plots->plots().contains(view), why.isEmpty());
+                if (!why.isEmpty()) {
+                    QVERIFY2(plots->skippedPlots().contains(QStringLiteral("%1 (%2)").arg(view->title(), why)),
+                             qPrintable(plots->skippedPlots().join("; ")));
+                    continue;
+                }
+                const QString path = dir.filePath(view->fileStem() + ".png");
+                view->saveAs(path, QSize(640, 400));
+                QVERIFY2(QFileInfo(path).size() > 1000, qPrintable(kind + (": " + entry.name)));
+                QVERIFY2(!view->csv().isEmpty(), qPrintable(entry.name));
+                exported << entry.name;
+            }
+            // Export all writes exactly the plots that have something to show.
+            QTemporaryDir all;
+            const QStringList written = save_all_plots(*plots, all.path(), "png", 640, 400);
+            QCOMPARE(written.size(), plots->plots().size());
+        }
+        for (const ViewEntry& entry : view_entries())
+            if (entry.name != "tokens") QVERIFY2(exported.contains(entry.name), qPrintable(entry.name + " never exported"));
+        // A name not in the list is refused, naming those that are.
+        try {
+            parse_gui_arguments({"--view", "nonsense"});
+            QFAIL("--view nonsense was taken");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains(view_names().join(", ")), e.what());
+        }
     }
 };
 

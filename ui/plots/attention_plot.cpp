@@ -374,6 +374,8 @@ void AttentionPlot::fill() {
 
 QString AttentionPlot::shownNote() const { return note_->visible() ? note_->text() : QString(); }
 
+QString AttentionPlot::notExported() const { return hasWeights() ? QString() : tr("no weights at the viewed step"); }
+
 QString AttentionPlot::keyLabel() const { return plot()->xAxis->label(); }
 
 QString AttentionPlot::csv() const {

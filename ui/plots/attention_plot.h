@@ -28,6 +28,7 @@ public:
     void setViewStep(int64_t step) override;
     void refresh() override;
     QString csv() const override;
+    QString notExported() const override;
     // Axis label of the keys: "key step" or "memory element".
     QString keyLabel() const;
     void markDivergence(std::optional<int64_t> step) override;

@@ -6,6 +6,7 @@
 #include <QListView>
 #include <QSignalBlocker>
 #include <QStandardItemModel>
+#include <qcustomplot.h>
 
 #include <algorithm>
 
@@ -143,6 +144,14 @@ QString CapacityPlot::emptyNote() const {
         if (!current_->empty() && needsObservation()) return computeNote();
     }
     return TimePlot::emptyNote();
+}
+
+QString CapacityPlot::notExported() const {
+    // Capacity records come with any look inside (the heatmap's too), but the quantity chosen may have none.
+    const auto& graphs = currentGraphs();
+    return std::any_of(graphs.begin(), graphs.end(), [](QCPGraph* g) { return g->dataCount() > 0; })
+               ? QString()
+               : tr("nothing computed for its quantity: show its tab to compute it");
 }
 
 ViewRequest CapacityPlot::missingObservations() const {

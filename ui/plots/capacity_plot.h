@@ -36,6 +36,7 @@ public:
     bool needsReadBack() const;
     // The steps whose quantity was not recorded for the layer and element shown.
     ViewRequest missingObservations() const override;
+    QString notExported() const override;
 
 protected:
     std::vector<Series> series(const TraceStore& store) const override;

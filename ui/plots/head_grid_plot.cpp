@@ -66,6 +66,8 @@ HeadGridPlot::HeadGridPlot(QWidget* parent)
     });
 }
 
+QString HeadGridPlot::notExported() const { return shown_ > 0 ? QString() : tr("no weights recorded"); }
+
 void HeadGridPlot::rebuild() {
     markDirty();
 }

@@ -20,6 +20,7 @@ public:
     void setViewStep(int64_t step) override;
     void refresh() override;
     QString csv() const override;
+    QString notExported() const override;
     // The (layer, head) whose thumbnail lies under `position` (plot pixels); (-1, -1) between them.
     std::pair<int, int> headAt(const QPoint& position) const;
     // Thumbnails holding weights at the last refresh; for tests.

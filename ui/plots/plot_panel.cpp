@@ -27,6 +27,7 @@
 #include "plots/spectrum_plot.h"
 #include "plots/state_plot.h"
 #include "plots/token_view.h"
+#include "plots/view_list.h"
 #include "session/insight_records.h"
 
 namespace stepscope::ui {
@@ -61,15 +62,6 @@ QString non_finite_place(const StepRecord& r) {
 PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     : QWidget(parent),
       current_(current),
-      outputs_(new OutputPlot),
-      states_(new StatePlot),
-      attention_(new AttentionPlot),
-      performance_(new PerformancePlot),
-      spectrum_(new SpectrumPlot),
-      capacity_(new CapacityPlot),
-      divergence_(new DivergencePlot),
-      head_grid_(new HeadGridPlot),
-      tokens_(new TokenView(current)),
       tabs_(new QTabWidget),
       observed_(new QSpinBox),
       pinned_label_(new QLabel),
@@ -140,29 +132,33 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     recompute_row_->setVisible(false);
     connect(recompute_cancel_, &QPushButton::clicked, this, &PlotPanel::viewsCancelRequested);
     connect(recompute_again_, &QPushButton::clicked, this, &PlotPanel::viewsComputeRequested);
-    setComputeNote(tr("computed from the run's checkpoints when shown"));
 
     auto* top = new QSplitter(Qt::Horizontal);
-    top->addWidget(outputs_);
-    top->addWidget(states_);
     auto* bottom = new QSplitter(Qt::Horizontal);
-    bottom->addWidget(attention_);
     tabs_->setDocumentMode(true);
     // Narrower tabs: all seven fit beside the heatmap in a 1280-pixel window.
     tabs_->setStyleSheet(QStringLiteral("QTabBar::tab { padding: 4px 7px; }"));
-    // Short tab names, so that all of them fit a 1280-pixel window; the plots' titles say the rest.
-    tabs_->addTab(performance_, tr("Speed"));
-    tabs_->setTabToolTip(0, tr("Step latency and state memory"));
-    tabs_->addTab(spectrum_, tr("Spectrum"));
-    tabs_->setTabToolTip(1, tr("Spectrum of S: singular values of linear attention's state"));
-    tabs_->addTab(capacity_, tr("Capacity"));
-    tabs_->setTabToolTip(2, tr("State capacity over steps"));
-    tabs_->addTab(divergence_, tr("Divergence"));
-    tabs_->setTabToolTip(3, tr("Divergence of a branch from its original"));
-    tabs_->addTab(head_grid_, tr("Heads"));
-    tabs_->setTabToolTip(4, tr("Every layer x head's attention as a thumbnail: click one to open it"));
-    tabs_->addTab(tokens_, tr("Tokens"));
-    tabs_->setTabToolTip(5, tr("Token models: inputs, predictions and answers"));
+    // Every view from the one list, in its place; short tab names, the plots' titles say the rest.
+    for (const ViewEntry& entry : view_entries()) {
+        QWidget* page = entry.make(current_);
+        pages_.append({entry.name, page});
+        if (auto* view = qobject_cast<PlotView*>(page)) views_.append(view);
+        switch (entry.place) {
+            case ViewEntry::Place::TopRow: top->addWidget(page); break;
+            case ViewEntry::Place::Heatmap: bottom->addWidget(page); break;
+            case ViewEntry::Place::Tab: tabs_->setTabToolTip(tabs_->addTab(page, entry.tab), entry.tab_tip); break;
+        }
+    }
+    outputs_ = page<OutputPlot>();
+    states_ = page<StatePlot>();
+    attention_ = page<AttentionPlot>();
+    performance_ = page<PerformancePlot>();
+    spectrum_ = page<SpectrumPlot>();
+    capacity_ = page<CapacityPlot>();
+    divergence_ = page<DivergencePlot>();
+    head_grid_ = page<HeadGridPlot>();
+    tokens_ = page<TokenView>();
+    setComputeNote(tr("computed from the run's checkpoints when shown"));
     bottom->addWidget(tabs_);
     for (QSplitter* row : {top, bottom}) {
         row->setStretchFactor(0, 1);
@@ -207,17 +203,17 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
         if (!dirty_.isEmpty()) scheduleFrame();
     });
     // Linked time axes: a user's zoom or drag of one time plot, or its reset, is passed to the others.
-    const QList<PlotView*> timed{outputs_, states_, performance_, capacity_, divergence_};
-    for (PlotView* view : timed) {
+    const QList<TimePlot*> timed = timePlots();
+    for (TimePlot* view : timed) {
         connect(view, &PlotView::keyRangeChosen, this, [this, view, timed](const QCPRange& range) {
             if (!link_axes_->isChecked() || std::exchange(linking_, true)) return;
-            for (PlotView* other : timed)
+            for (TimePlot* other : timed)
                 if (other != view) other->showKeyRange(range);
             linking_ = false;
         });
         connect(view, &PlotView::viewReset, this, [this, view, timed] {
             if (!link_axes_->isChecked() || std::exchange(linking_, true)) return;
-            for (PlotView* other : timed)
+            for (TimePlot* other : timed)
                 if (other != view) other->resetView();
             linking_ = false;
         });
@@ -232,48 +228,38 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     rebuildAll();
 }
 
-QList<TimePlot*> PlotPanel::timePlots() const { return {outputs_, states_, performance_, capacity_, divergence_}; }
+QList<TimePlot*> PlotPanel::timePlots() const {
+    QList<TimePlot*> out;
+    for (PlotView* view : views_)
+        if (auto* timed = qobject_cast<TimePlot*>(view)) out << timed;
+    return out;
+}
 
 void PlotPanel::setBatchBand(int band) { band_->setCurrentIndex(band); }
 int PlotPanel::batchBand() const { return band_->currentIndex(); }
 
-QList<PlotView*> PlotPanel::views() const {
-    return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_, head_grid_};
-}
+QList<PlotView*> PlotPanel::views() const { return views_; }
 
-QList<PlotView*> PlotPanel::allPlots() const {
-    return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_, head_grid_};
-}
+QList<PlotView*> PlotPanel::allPlots() const { return views_; }
 
 QList<PlotView*> PlotPanel::plots() const {
-    QList<PlotView*> out{outputs_, states_, attention_, performance_};
-    const auto& records = current_->records();
-    if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) {
-            return std::any_of(r.capacity.begin(), r.capacity.end(), [](const CapacityRecord& c) { return c.rank > 0; });
-        }))
-        out << spectrum_;
-    // Capacity records come with any look inside (the heatmap's too), but the quantity chosen may have none.
-    const auto& capacity_graphs = capacity_->currentGraphs();
-    if (std::any_of(capacity_graphs.begin(), capacity_graphs.end(), [](QCPGraph* g) { return g->dataCount() > 0; }))
-        out << capacity_;
-    if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) { return !r.divergence.empty(); }))
-        out << divergence_;
-    if (head_grid_->thumbnailsShown() > 0) out << head_grid_;
+    QList<PlotView*> out;
+    for (PlotView* view : views_)
+        if (view->notExported().isEmpty()) out << view;
     return out;
 }
 
 QStringList PlotPanel::skippedPlots() const {
-    const QList<PlotView*> written = plots();
     QStringList out;
-    if (!attention_->hasWeights())
-        out << tr("%1 (no weights recorded at the viewed step)").arg(attention_->title());
-    if (!written.contains(spectrum_))
-        out << tr("%1 (no singular values computed: show its tab on a linear layer to compute them)").arg(spectrum_->title());
-    if (!written.contains(capacity_))
-        out << tr("%1 (nothing computed for its quantity: show its tab to compute it)").arg(capacity_->title());
-    if (!written.contains(divergence_)) out << tr("%1 (no branch to compare)").arg(divergence_->title());
-    if (!written.contains(head_grid_)) out << tr("%1 (no weights recorded)").arg(head_grid_->title());
+    for (PlotView* view : views_)
+        if (const QString why = view->notExported(); !why.isEmpty()) out << tr("%1 (%2)").arg(view->title(), why);
     return out;
+}
+
+QWidget* PlotPanel::page(const QString& name) const {
+    for (const auto& [page_name, page] : pages_)
+        if (page_name == name) return page;
+    return nullptr;
 }
 
 void PlotPanel::setTimeAxesLinked(bool linked) { link_axes_->setChecked(linked); }

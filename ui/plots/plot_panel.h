@@ -8,6 +8,7 @@
 #include <QWidget>
 
 #include <optional>
+#include <utility>
 
 #include "session/trace_store.h"
 #include "session/view_recompute.h"
@@ -52,8 +53,7 @@ public:
     DivergencePlot* divergence() const { return divergence_; }
     HeadGridPlot* headGrid() const { return head_grid_; }
     TokenView* tokens() const { return tokens_; }
-    // The plots to export: the four of every run, then the spectrum (singular values recorded),
-    // capacity (its quantity drawn) and divergence views when the run has something for them.
+    // The plots to export: each that has something to show (PlotView::notExported), in the list's order.
     QList<PlotView*> plots() const;
     // The plots plots() leaves out, each with why: "Spectrum of S (no singular values recorded: ...)".
     QStringList skippedPlots() const;
@@ -68,6 +68,14 @@ public:
     QTabWidget* tabs() const { return tabs_; }
     // Every plot plots() may list, whether this run has something for it or not.
     QList<PlotView*> allPlots() const;
+    // The view or page named `name` in the list of views (view_list.h), or null.
+    QWidget* page(const QString& name) const;
+    template <typename Page>
+    Page* page() const {
+        for (const auto& named : pages_)
+            if (auto* found = qobject_cast<Page*>(named.second)) return found;
+        return nullptr;
+    }
     // Brings `page` to the front of the tabs it shares (performance, spectrum, capacity, divergence, pages).
     void showView(QWidget* page);
     // Adds a page that is not a plot (the Intervene panel) to those tabs.
@@ -144,6 +152,8 @@ private:
     QList<TimePlot*> timePlots() const;
 
     const TraceStore* current_;
+    QList<std::pair<QString, QWidget*>> pages_;  // every view of view_entries(), by name, in its order
+    QList<PlotView*> views_;                      // those that are plots
     TraceStore pinned_;
     bool pinned_original_ = false;  // pinned_ is the current branch's original
     OutputPlot* outputs_;

@@ -42,6 +42,8 @@ public:
     virtual void setViewStep(int64_t step) = 0;
     // Brings the axes to the data (unless the user zoomed or panned) and draws. Called at screen rate.
     virtual void refresh() = 0;
+    // Why an export of every plot leaves this one out ("no branch to compare"); empty when it has something to show.
+    virtual QString notExported() const { return {}; }
     // What the plot shows as CSV with a header row (the context menu's "Copy data").
     virtual QString csv() const = 0;
     // Hides or shows a series, as a click on its legend entry does.

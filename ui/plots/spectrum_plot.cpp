@@ -139,6 +139,10 @@ void SpectrumPlot::refresh() {
     p->replot(QCustomPlot::rpQueuedReplot);
 }
 
+QString SpectrumPlot::notExported() const {
+    return heads_shown_ > 0 ? QString() : tr("no singular values at the viewed step: show its tab on a linear layer");
+}
+
 ViewRequest SpectrumPlot::missingObservations() const {
     if (!current_ || current_->empty() || !current_->linear(role()) || !current_->kind(role()).spectrum) return {};
     if (role() == AttentionRole::Cross && !current_->decoder()) return {};
