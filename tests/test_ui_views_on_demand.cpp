@@ -293,6 +293,29 @@ private slots:
         }
     }
 
+    // A recomputation is refused in one line, before it allocates, when it would pass the memory limit.
+    void recomputation_over_the_limit_is_refused() {
+        auto session = Session::open(small_spec("linear"));
+        for (int t = 0; t < 20; ++t) session->advance();
+        ViewRequest request;
+        request.layer = 1;
+        request.first = 1;
+        request.last = 20;
+        request.attention = true;
+        request.what = "implicit weights";
+        qputenv("STEPSCOPE_MAX_MEMORY", "16M");
+        QString message;
+        try {
+            recompute_views(*session, request, {}, {});
+        } catch (const Error& e) {
+            message = e.what();
+        }
+        qunsetenv("STEPSCOPE_MAX_MEMORY");
+        QVERIFY2(message.contains("refused") && message.contains("implicit weights of layer 1"), qPrintable(message));
+        QVERIFY(!message.contains('\n'));
+        QCOMPARE(int(recompute_views(*session, request, {}, {}).size()), 20);
+    }
+
     // Recall read-back after the fact equals the one read while the Tokens tab was shown.
     void read_back_after_the_fact_equals_live() {
         SessionSpec spec;

@@ -339,14 +339,25 @@ void GuiScript::next() {
             whenIdle();
             return;
         case GuiAction::Kind::Screenshot:
-            window_->plotPanel()->refreshNow();
-            QTimer::singleShot(kSettleMs, this, [this, path = action.value] {
-                screenshot(path);
-                next();
+            whenViewsComputed([this, path = action.value] {
+                QTimer::singleShot(kSettleMs, this, [this, path] {
+                    screenshot(path);
+                    next();
+                });
             });
             return;
     }
     QTimer::singleShot(0, this, &GuiScript::next);
+}
+
+void GuiScript::whenViewsComputed(const std::function<void()>& then) {
+    // Drawing the views makes them announce what they lack; one computed may show another that lacks more.
+    window_->plotPanel()->refreshNow();
+    if (!window_->controller()->recomputing()) {
+        then();
+        return;
+    }
+    QTimer::singleShot(50, this, [this, then] { whenViewsComputed(then); });
 }
 
 void GuiScript::screenshot(const QString& path) {

@@ -374,7 +374,13 @@ void AttentionPlot::fill() {
 
 QString AttentionPlot::shownNote() const { return note_->visible() ? note_->text() : QString(); }
 
-QString AttentionPlot::notExported() const { return hasWeights() ? QString() : tr("no weights at the viewed step"); }
+QString AttentionPlot::notExported() const {
+    // From the records, not from the last drawing: an export may come before the next frame.
+    const auto [first, last] = window();
+    for (int64_t s = first; s <= last; ++s)
+        if (const AttentionRows* a = rowsAt(s, selector_->layer(), role()); a && selector_->head() < a->heads) return {};
+    return tr("no weights at the viewed step");
+}
 
 QString AttentionPlot::keyLabel() const { return plot()->xAxis->label(); }
 

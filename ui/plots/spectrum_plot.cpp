@@ -140,7 +140,9 @@ void SpectrumPlot::refresh() {
 }
 
 QString SpectrumPlot::notExported() const {
-    return heads_shown_ > 0 ? QString() : tr("no singular values at the viewed step: show its tab on a linear layer");
+    const StepRecord* record = current_ ? current_->at_step(view_step_) : nullptr;
+    const CapacityRecord* c = record ? capacity_of(*record, layer(), role()) : nullptr;
+    return c && c->rank > 0 ? QString() : tr("no singular values at the viewed step: show its tab on a linear layer");
 }
 
 ViewRequest SpectrumPlot::missingObservations() const {

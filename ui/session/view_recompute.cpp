@@ -8,6 +8,7 @@
 #include "session/session.h"
 #include "session/step_probe.h"
 #include "stepscope/error.h"
+#include "stepscope/memory_budget.h"
 
 namespace stepscope::ui {
 
@@ -23,6 +24,26 @@ void keep_requested(BatchRecord& record, const ViewRequest& request) {
     if (!request.attention) record.attention.clear();
     record.layers.clear();
     record.updates.clear();
+}
+
+// What the recomputation holds at its peak: the model, the run's state and the working copy, a step's
+// observation (a layer's key history), and the records it returns.
+double estimate_bytes(const RunHistory& history, const ViewRequest& request) {
+    const ModelConfig& config = history.history_model().config();
+    RunShape run;
+    run.batch = history.history_batch();
+    run.steps = request.last;
+    run.state_copies = 3;
+    const double heads = std::max(config.n_heads, config.effective_cross_n_heads());
+    const double width = std::max(config.query_dimensions, config.value_dimensions);
+    // Softmax rows come for every element, implicit rows for the observed one, each over the window of keys.
+    const double rows = request.attention ? heads * kAttentionWindow * double(run.batch) : 0;
+    const double capacity = heads * (width + 4);
+    const double per_step = sizeof(BatchRecord) + sizeof(AttentionRows) + sizeof(CapacityRecord) +
+                            (rows + capacity) * sizeof(float);
+    const double history_bytes = double(ObservationOptions().history_bytes);
+    return estimate_model_bytes(config) + estimate_run_bytes(config, run) + history_bytes +
+           double(request.steps()) * per_step;
 }
 
 }  // namespace
@@ -54,6 +75,8 @@ std::vector<BatchRecord> recompute_views(const RunHistory& history, const ViewRe
         throw Error("batch element " + std::to_string(request.element) + " is outside 0.." + std::to_string(batch - 1));
     if (request.layer >= layers)
         throw Error("layer " + std::to_string(request.layer) + " is outside 0.." + std::to_string(layers - 1));
+
+    require_memory(estimate_bytes(history, request), "computing the " + request.describe().toStdString());
 
     // The observed steps begin after `start`: the map's keys from there on are the history's own.
     const int64_t start = request.first - 1;
