@@ -121,8 +121,12 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     auto* recompute = new QHBoxLayout(recompute_row_);
     recompute->setContentsMargins(6, 0, 6, 0);
     recompute_label_->setTextFormat(Qt::PlainText);
+    // A long description wraps rather than widening the window past a 1280-pixel screen.
+    recompute_label_->setWordWrap(true);
+    recompute_label_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     recompute->addWidget(recompute_label_, 1);
-    recompute_progress_->setMaximumWidth(220);
+    recompute_progress_->setMinimumWidth(
+        recompute_progress_->fontMetrics().horizontalAdvance(tr("step 0000000 of 0000000")) + 24);
     recompute_progress_->setTextVisible(true);
     recompute->addWidget(recompute_progress_);
     recompute->addWidget(recompute_cancel_);
@@ -158,7 +162,7 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     divergence_ = page<DivergencePlot>();
     head_grid_ = page<HeadGridPlot>();
     tokens_ = page<TokenView>();
-    setComputeNote(tr("computed from the run's checkpoints when shown"));
+    setComputeNote(tr("Computed from the run's checkpoints when shown"));
     bottom->addWidget(tabs_);
     for (QSplitter* row : {top, bottom}) {
         row->setStretchFactor(0, 1);
@@ -344,7 +348,7 @@ void PlotPanel::viewsStarted(const ViewRequest& request) {
     recompute_cancel_->setVisible(true);
     recompute_again_->setVisible(false);
     recompute_row_->setVisible(true);
-    setComputeNote(tr("computing them from the run's checkpoints (progress above the plots)…"));
+    setComputeNote(tr("Computing from the run's checkpoints (progress above the plots)…"));
 }
 
 void PlotPanel::viewsProgress(qint64 done, qint64 total) {
@@ -355,7 +359,7 @@ void PlotPanel::viewsProgress(qint64 done, qint64 total) {
 
 void PlotPanel::viewsRecomputed(const ViewRequest&) {
     recompute_row_->setVisible(false);
-    setComputeNote(tr("nothing to show there"));
+    setComputeNote(tr("Computed: nothing to show there"));
     for (PlotView* view : views()) view->observationsAdded();
     tokens_->rebuild();
     // What the views lack now (another view's wish, or nothing) is announced at the next frame.
@@ -370,7 +374,7 @@ void PlotPanel::viewsFailed(const ViewRequest& request, const QString& message, 
     recompute_cancel_->setVisible(false);
     recompute_again_->setVisible(true);
     recompute_row_->setVisible(true);
-    setComputeNote(tr("not computed (%1): press Compute above the plots to see them").arg(message));
+    setComputeNote(tr("Not computed (%1): press Compute above the plots").arg(message));
 }
 
 void PlotPanel::updateDivergenceMark() {
