@@ -355,6 +355,36 @@ private slots:
         QVERIFY(compared > 0);
     }
 
+    // In the window: the Tokens tab shown after stepping reads the viewed step's pairs back, as a live read did.
+    void tokens_tab_reads_back_after_the_fact() {
+        SessionSpec spec;
+        spec.weights_path = QStringLiteral(STEPSCOPE_MODELS_DIR "/recall_linear.safetensors");
+        spec.config = TokenModel::load(spec.weights_path.toStdString())->transformer().config();
+        spec.input.kind = InputKind::Tokens;
+        spec.input.seed = 3;
+        spec.input.pairs = 4;
+        spec.batch = 3;
+        spec.observed = 2;
+        MainWindow window(spec);
+        QVERIFY(settle(window));
+        window.plotPanel()->showView(window.plotPanel()->performance());
+        window.controller()->step(8);
+        QVERIFY(settle(window));
+        window.controller()->setViewStep(6);
+        QVERIFY(window.controller()->traces().at_step(6)->retrieval.empty());
+        window.plotPanel()->showView(window.plotPanel()->tokens());
+        QVERIFY(settle(window));
+        const auto& got = window.controller()->traces().at_step(6)->retrieval;
+        auto live = Session::open(spec);
+        ObservationOptions read;
+        read.read_back = true;
+        const auto truth = stepped(*live, read, 6);
+        const auto& want = truth.back().retrieval;
+        QVERIFY(!want.empty());
+        QCOMPARE(got.size(), want.size());
+        for (size_t i = 0; i < want.size(); ++i) QCOMPARE(got[i].probability, want[i].probability);
+    }
+
     // A long recomputation runs in the worker: the window answers meanwhile, shows its progress, and Cancel
     // stops it with the plots as they were; Compute starts it again and it completes.
     void cancel_and_a_responsive_window() {
