@@ -216,14 +216,63 @@ private slots:
                     const AttentionRows* b = rows_of(got, 1);
                     QVERIFY2(a && b, name.c_str());
                     compare_rows(*a, *b, int(request.first - 1), r.step);
+                    if (QTest::currentTestFailed()) return;
                     const CapacityRecord* c = capacity_of(want, 1, AttentionRole::Self);
                     const CapacityRecord* d = capacity_of(got, 1, AttentionRole::Self);
                     QVERIFY2(c, (name + ": live").c_str());
                     QVERIFY2(d, (name + ": recomputed").c_str());
                     compare_capacity(*c, *d, r.step);
+                    if (QTest::currentTestFailed()) return;
                     // Only what was asked: layer 0 was not.
                     QVERIFY(!rows_of(got, 0) && !capacity_of(got, 0, AttentionRole::Self));
                 }
+            }
+        }
+    }
+
+    // A decoder's cross attention, of each kind that may be one, recomputed after the fact equals its live observation.
+    void cross_attention_recomputed_equals_live() {
+        for (const std::string& name : attention_kind_names()) {
+            const AttentionCapabilities& kind = attention_capabilities(name);
+            if (!kind.cross) continue;
+            SessionSpec spec = small_spec("linear", InputKind::Random);
+            spec.config.kind = ModelKind::Decoder;
+            spec.config.self_attention_type = "causal-linear";
+            spec.config.cross_attention_type = name;
+            spec.memory.length = 9;
+            const int steps = 30;
+            auto as_stepped = Session::open(spec);
+            stepped(*as_stepped, observe(0, 0, kind), steps);
+            auto live = Session::open(spec);
+            live->set_observed(2);
+            ObservationOptions what = observe(1, 2, kind);
+            what.attention = true;
+            const auto truth = stepped(*live, what, steps);
+            ViewRequest request;
+            request.element = 2;
+            request.layer = 1;
+            request.role = AttentionRole::Cross;
+            request.first = 10;
+            request.last = steps;
+            request.attention = true;
+            request.spectrum = kind.spectrum;
+            const auto again = recompute_views(*as_stepped, request, {}, {});
+            QCOMPARE(int(again.size()), steps - 9);
+            for (const BatchRecord& r : again) {
+                const StepRecord got = r.element(2), want = truth[size_t(r.step - 1)].element(2);
+                auto cross = [](const StepRecord& s) -> const AttentionRows* {
+                    for (const AttentionRows& a : s.attention)
+                        if (a.layer == 1 && a.role == AttentionRole::Cross) return &a;
+                    return nullptr;
+                };
+                QVERIFY2(cross(want) && cross(got), name.c_str());
+                QVERIFY2(cross(got)->weights == cross(want)->weights, name.c_str());
+                QVERIFY(!capacity_of(got, 1, AttentionRole::Self));  // only the role asked for
+                const CapacityRecord* c = capacity_of(want, 1, AttentionRole::Cross);
+                const CapacityRecord* d = capacity_of(got, 1, AttentionRole::Cross);
+                QVERIFY2(c && d, name.c_str());
+                compare_capacity(*c, *d, r.step);
+                if (QTest::currentTestFailed()) return;
             }
         }
     }
