@@ -24,6 +24,7 @@
 #include "plots/spectrum_plot.h"
 #include "plots/state_plot.h"
 #include "plots/token_view.h"
+#include "plots/view_list.h"
 #include "session_controller.h"
 #include "stepscope/error.h"
 
@@ -170,10 +171,8 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             options.window_size = QSize(width, height);
         } else if (word == "--view") {
             const QString view = value();
-            if (!QStringList{"performance", "spectrum", "capacity", "divergence", "heads", "tokens", "intervene"}.contains(view))
-                throw usage(QStringLiteral("--view is '%1', not one of: performance, spectrum, capacity, divergence, "
-                                           "heads, tokens, intervene")
-                                .arg(view));
+            if (!view_names().contains(view))
+                throw usage(QStringLiteral("--view is '%1', not one of: %2").arg(view, view_names().join(", ")));
             options.actions.push_back({GuiAction::Kind::View, 0, {}, view, {}, false});
         } else if (word == "--band") {
             const QString band = value();
@@ -317,12 +316,7 @@ void GuiScript::next() {
             PlotPanel* plots = window_->plotPanel();
             if (action.key == "band") plots->setBatchBand(action.value == "minmax" ? 1 : action.value == "std" ? 2 : 0);
             else if (action.value == "intervene") window_->showIntervenePanel();
-            else if (action.value == "spectrum") plots->showView(plots->spectrum());
-            else if (action.value == "capacity") plots->showView(plots->capacity());
-            else if (action.value == "divergence") plots->showView(plots->divergence());
-            else if (action.value == "tokens") plots->showView(plots->tokens());
-            else if (action.value == "heads") plots->showView(plots->headGrid());
-            else plots->showView(plots->performance());
+            else plots->showView(plots->page(action.value));
             break;
         }
         case GuiAction::Kind::Attention:
@@ -345,14 +339,25 @@ void GuiScript::next() {
             whenIdle();
             return;
         case GuiAction::Kind::Screenshot:
-            window_->plotPanel()->refreshNow();
-            QTimer::singleShot(kSettleMs, this, [this, path = action.value] {
-                screenshot(path);
-                next();
+            whenViewsComputed([this, path = action.value] {
+                QTimer::singleShot(kSettleMs, this, [this, path] {
+                    screenshot(path);
+                    next();
+                });
             });
             return;
     }
     QTimer::singleShot(0, this, &GuiScript::next);
+}
+
+void GuiScript::whenViewsComputed(const std::function<void()>& then) {
+    // Drawing the views makes them announce what they lack; one computed may show another that lacks more.
+    window_->plotPanel()->refreshNow();
+    if (!window_->controller()->recomputing()) {
+        then();
+        return;
+    }
+    QTimer::singleShot(50, this, [this, then] { whenViewsComputed(then); });
 }
 
 void GuiScript::screenshot(const QString& path) {

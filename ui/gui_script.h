@@ -12,6 +12,7 @@
 #include <QStringList>
 #include <QTimer>
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -64,6 +65,8 @@ private:
     void next();
     void whenIdle();
     void screenshot(const QString& path);
+    // Calls `then` once the views shown lack nothing that is being computed for them (views on demand).
+    void whenViewsComputed(const std::function<void()>& then);
     // --report-throughput: starts timing a --steps action; report() prints what it measured.
     void measure(qint64 steps);
     void report();

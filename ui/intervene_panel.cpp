@@ -13,6 +13,8 @@
 #include <QStandardItemModel>
 #include <QVBoxLayout>
 
+#include <utility>
+
 #include "stepscope/attention_kind.h"
 
 #include "session/trace_store.h"
@@ -89,6 +91,8 @@ void IntervenePanel::setRun(const TraceStore& run, int64_t view_step, const std:
     decoder_ = run.decoder();
     layer_->setRange(0, std::max(0, run.layers() - 1));
     element_->setRange(0, std::max(0, run.info().batch - 1));
+    // The element edited is the one shown, until the user picks another; showing another element follows it.
+    if (std::exchange(shown_element_, run.info().observed) != run.info().observed) element_->setValue(run.info().observed);
     index_->setRange(0, std::max(0, run.width() - 1));
     head_->setProperty("self_heads", run.heads(AttentionRole::Self));
     head_->setProperty("cross_heads", run.heads(AttentionRole::Cross));
@@ -111,6 +115,8 @@ void IntervenePanel::setRun(const TraceStore& run, int64_t view_step, const std:
     apply_->setProperty("has_run", run.has_run());
     updateFields();
 }
+
+int IntervenePanel::element() const { return element_->value(); }
 
 void IntervenePanel::updateFields() {
     const Action a = Action(action_->currentIndex());

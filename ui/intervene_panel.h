@@ -45,6 +45,8 @@ public:
     // The intervention the form describes and whether it covers the whole run.
     Intervention intervention() const;
     bool wholeRun() const;
+    // The batch element an input or token edit changes: the one the plots show unless the user chose another.
+    int element() const;
 
 public slots:
     void apply();
@@ -70,6 +72,7 @@ private:
     QLabel* where_;
     QLabel* list_;
     bool decoder_ = false;
+    int shown_element_ = -1;  // the batch element the plots showed at the last setRun
 };
 
 }  // namespace stepscope::ui

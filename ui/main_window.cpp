@@ -219,9 +219,18 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     // A snapshot joins Open recent once its run opens, not when it was only chosen.
     connect(export_, &ExportController::snapshotOpened, this, [this](const QString& path) { pending_recent_ = path; });
     connect(plots_, &PlotPanel::observationChanged, controller_, &SessionController::setObservation);
+    // Views on demand: what the views shown lack is computed in the worker, with progress and Cancel.
+    connect(plots_, &PlotPanel::viewsWanted, controller_, &SessionController::recomputeViews);
+    connect(plots_, &PlotPanel::viewsCancelRequested, controller_, &SessionController::cancelViews);
+    connect(plots_, &PlotPanel::viewsComputeRequested, controller_, &SessionController::computeViewsAgain);
+    connect(controller_, &SessionController::viewsStarted, plots_, &PlotPanel::viewsStarted);
+    connect(controller_, &SessionController::viewsProgress, plots_, &PlotPanel::viewsProgress);
+    connect(controller_, &SessionController::viewsRecomputed, plots_, &PlotPanel::viewsRecomputed);
+    connect(controller_, &SessionController::viewsFailed, plots_, &PlotPanel::viewsFailed);
     connect(intervene_, &IntervenePanel::interveneRequested, this, [this](const Intervention& i, bool whole_run) {
         // The original stays on the plots, dashed, while the branch is drawn over it.
-        if (controller_->spec().interventions.empty() && !controller_->traces().empty()) plots_->pin(controller_->traces());
+        if (controller_->spec().interventions.empty() && !controller_->traces().empty())
+            plots_->pin(controller_->traces(), {}, /*original=*/true);
         controller_->intervene(i, whole_run);
     });
     connect(intervene_, &IntervenePanel::originalRequested, controller_, &SessionController::clearInterventions);
@@ -233,6 +242,8 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
         showStatus(tr("Branched: %1").arg(describe(controller_->spec().interventions.back())));
     });
     connect(controller_, &SessionController::viewStepChanged, this, &MainWindow::updateIntervenePanel);
+    connect(controller_, &SessionController::originalStepped, plots_, &PlotPanel::appendOriginal);
+    connect(controller_, &SessionController::observedChanged, this, &MainWindow::updateIntervenePanel);
     connect(export_, &ExportController::done, this, &MainWindow::clearError);
     connect(session_io_, &SessionIO::done, this, &MainWindow::clearError);
     for (QObject* source : {static_cast<QObject*>(export_), static_cast<QObject*>(session_io_)}) {

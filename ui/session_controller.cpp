@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <utility>
 
 #include "stepscope/memory_budget.h"
 
@@ -27,6 +28,26 @@ SessionController::SessionController(QObject* parent) : QObject(parent), worker_
         emit branched();
     });
     connect(worker_, &SessionWorker::commandDone, this, &SessionController::onCommandDone);
+    connect(worker_, &SessionWorker::viewsProgress, this, &SessionController::viewsProgress);
+    connect(worker_, &SessionWorker::viewsRecomputed, this, [this](const ViewRequest& request, const StepBatch& batch) {
+        views_in_flight_ = false;
+        views_done_ = request;
+        if (batch.records) traces_.add_observed(*batch.records);
+        emit viewsRecomputed(request);
+        pumpViews();
+    });
+    connect(worker_, &SessionWorker::viewsFailed, this,
+            [this](const ViewRequest& request, const QString& message, bool cancelled) {
+                views_in_flight_ = false;
+                // Stopped for steps or for another wish: computed again when the views still lack it.
+                const bool by_user = cancelled && std::exchange(views_user_cancel_, false);
+                if (by_user || !cancelled) views_done_ = request;
+                emit viewsFailed(request, message, by_user || !cancelled);
+                pumpViews();
+            });
+    connect(this, &SessionController::busyChanged, this, [this](bool busy) {
+        if (!busy) pumpViews();
+    });
     connect(&run_timer_, &QTimer::timeout, this, &SessionController::onRunTick);
     // An unbounded run ends only by an error or a cancel; a cancelled command's late report
     // must not stop the run that replaced it.
@@ -75,6 +96,7 @@ Checkpoint SessionController::stateAt(int64_t step) const {
 
 void SessionController::open(const SessionSpec& spec) {
     pause();
+    yieldViews();
     worker_->cancel();
     const uint64_t epoch = worker_->epoch();
     SessionWorker* worker = worker_;
@@ -87,6 +109,7 @@ void SessionController::step(qint64 count) {
         refuseFullTraces();
         return;
     }
+    yieldViews();
     // Scrubbed back: the run branches at the viewed step.
     const int64_t from = view_step_ < traces_.last_step() ? view_step_ : -1;
     const uint64_t epoch = worker_->epoch();
@@ -123,6 +146,7 @@ void SessionController::pause() {
     run_timer_.stop();
     if (rate_ == 0) worker_->cancel();
     emit playingChanged(false);
+    pumpViews();
 }
 
 void SessionController::onRunTick() {
@@ -133,6 +157,7 @@ void SessionController::onRunTick() {
 
 void SessionController::reset() {
     pause();
+    yieldViews();
     worker_->cancel();
     const uint64_t seed = (spec_.sequence_seed + 1) % (kMaxSeed + 1);
     SessionWorker* worker = worker_;
@@ -149,6 +174,7 @@ void SessionController::setViewStep(qint64 step) {
 void SessionController::setObserved(int element) {
     if (!hasRun() || element == traces_.info().observed) return;
     traces_.set_observed(element);
+    views_done_ = ViewRequest();
     element = traces_.info().observed;
     spec_.observed = element;
     SessionWorker* worker = worker_;
@@ -165,6 +191,7 @@ void SessionController::saveSnapshot(const QString& path) {
 
 void SessionController::openSnapshot(const QString& path) {
     pause();
+    yieldViews();
     worker_->cancel();
     SessionWorker* worker = worker_;
     post([worker, path] { worker->openSnapshot(path); });
@@ -178,6 +205,7 @@ void SessionController::setObservation(const ObservationOptions& what) {
 void SessionController::intervene(const Intervention& intervention, bool whole_run) {
     if (!hasRun()) return;
     pause();
+    yieldViews();
     worker_->cancel();
     const uint64_t epoch = worker_->epoch();
     const int64_t from = whole_run ? traces_.base_step() : view_step_;
@@ -193,7 +221,45 @@ void SessionController::clearInterventions() {
     open(spec);
 }
 
+void SessionController::recomputeViews(const ViewRequest& request) {
+    if (request == views_wanted_) return;
+    views_wanted_ = request;
+    // The wish in flight is no longer what the views lack: it gives way (its records are still added).
+    if (views_in_flight_) worker_->cancelViews();
+    pumpViews();
+}
+
+void SessionController::cancelViews() {
+    if (!views_in_flight_) return;
+    views_user_cancel_ = true;
+    worker_->cancelViews();
+}
+
+void SessionController::computeViewsAgain() {
+    views_done_ = ViewRequest();
+    pumpViews();
+}
+
+void SessionController::yieldViews() {
+    if (views_in_flight_) worker_->cancelViews();
+}
+
+void SessionController::pumpViews() {
+    if (views_in_flight_ || busy() || playing_ || !hasRun() || views_wanted_.empty() || views_wanted_ == views_done_)
+        return;
+    views_in_flight_ = true;
+    views_user_cancel_ = false;
+    const ViewRequest request = views_wanted_;
+    const uint64_t epoch = worker_->epoch(), view_epoch = worker_->viewEpoch();
+    SessionWorker* worker = worker_;
+    QMetaObject::invokeMethod(
+        worker_, [worker, request, epoch, view_epoch] { worker->recomputeViews(request, epoch, view_epoch); },
+        Qt::QueuedConnection);
+    emit viewsStarted(request);
+}
+
 void SessionController::onOpened(const RunInfo& info, const SessionSpec& spec) {
+    views_done_ = ViewRequest();
     spec_ = spec;
     traces_.start(info, info.model ? trace_budget(info.model->config(), info.batch) : kMaxTraceBytes);
     saved_ = false;
@@ -211,6 +277,10 @@ void SessionController::onStepped(const StepBatch& batch) {
     traces_.append(*batch.records);
     saved_ = false;
     emit recordsAppended(first);
+    std::vector<BatchRecord> originals;
+    for (const BatchRecord& r : *batch.records)
+        if (r.original) originals.push_back(*r.original);
+    if (!originals.empty()) emit originalStepped(originals);
     if (traces_.full()) refuseFullTraces();
     if (following) {
         view_step_ = traces_.last_step();
@@ -224,6 +294,7 @@ void SessionController::onRewound(qint64 step) {
         saved_ = false;
     }
     traces_.truncate(step);
+    views_done_ = ViewRequest();
     view_step_ = step;
     emit truncated(step);
     emit viewStepChanged(step);

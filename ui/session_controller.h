@@ -29,6 +29,8 @@ public:
     SessionSpec spec() const;
     bool hasRun() const { return traces_.has_run(); }
     bool busy() const { return pending_ > 0; }
+    // A view's recomputation (recomputeViews) is in flight or waits for the steps in flight.
+    bool recomputing() const { return views_in_flight_ || (!views_wanted_.empty() && views_wanted_ != views_done_); }
     bool playing() const { return playing_; }
     // The step the views show: the last one, or an earlier one while scrubbing.
     int64_t viewStep() const { return view_step_; }
@@ -65,11 +67,21 @@ public slots:
     void intervene(const stepscope::ui::Intervention& intervention, bool whole_run);
     // The same run without interventions, to the same step.
     void clearInterventions();
+    // Computes what a view shows but the records lack (view_recompute.h) in the worker once no steps are in
+    // flight, and adds it to traces(); a new wish replaces the one in flight, an empty one drops it. A wish
+    // once done (or cancelled by the user) is not computed again until the run changes or computeViewsAgain().
+    void recomputeViews(const stepscope::ui::ViewRequest& request);
+    // The user's Cancel of the recomputation in flight.
+    void cancelViews();
+    // The user's Compute: the wish cancelled or failed before is computed again.
+    void computeViewsAgain();
 
 signals:
     void runOpened();
     // Records from index `first` on are new.
     void recordsAppended(int first);
+    // A branch stepped on: its original's records of the same steps (what the original's dashed curves draw).
+    void originalStepped(const std::vector<stepscope::ui::BatchRecord>& records);
     // The run is about to drop its steps after `step` to branch there: traces() still holds them all.
     void branching(qint64 step);
     // Records after `step` were dropped.
@@ -86,6 +98,12 @@ signals:
     void snapshotSaved(const QString& path);
     // The run became a branch (spec().interventions lists what it changes).
     void branched();
+    // A view's recomputation began, advanced (steps of total), ended with its records in traces(), or failed
+    // (`cancelled` by the user, or why not).
+    void viewsStarted(const stepscope::ui::ViewRequest& request);
+    void viewsProgress(qint64 done, qint64 total);
+    void viewsRecomputed(const stepscope::ui::ViewRequest& request);
+    void viewsFailed(const stepscope::ui::ViewRequest& request, const QString& message, bool cancelled);
 
 private:
     template <typename Command>
@@ -97,6 +115,9 @@ private:
     // Stops stepping with a message: the traces reached kMaxTraceBytes.
     void refuseFullTraces();
     void onRunTick();
+    // Posts the wished recomputation when nothing else is in flight; stops one in flight that steps need.
+    void pumpViews();
+    void yieldViews();
 
     QThread thread_;
     SessionWorker* worker_;
@@ -108,6 +129,10 @@ private:
     bool saved_ = false;
     double rate_ = 0;
     QTimer run_timer_;
+    ViewRequest views_wanted_;     // the shown views' wish; empty when they lack nothing
+    ViewRequest views_done_;       // the last one computed, cancelled by the user or refused
+    bool views_in_flight_ = false;
+    bool views_user_cancel_ = false;
 };
 
 }  // namespace stepscope::ui

@@ -26,12 +26,10 @@ AttentionPlot::AttentionPlot(QWidget* parent)
                                 "or linear (differences between similar weights, and negative implicit weights)"));
     trailingControls()->addWidget(log_colours_);
     connect(log_colours_, &QCheckBox::toggled, this, [this] {
-        dirty_ = true;
-        emit needsReplot();
+        markDirty();
     });
     connect(selector_, &LayerSelector::changed, this, [this] {
-        dirty_ = true;
-        emit needsReplot();
+        markDirty();
     });
 
     QCustomPlot* p = plot();
@@ -137,6 +135,52 @@ std::optional<int> AttentionPlot::observedLayer() const {
     return selector_->layer();
 }
 
+std::pair<int64_t, int64_t> AttentionPlot::window() const {
+    const int64_t last = std::min<int64_t>(view_step_, current_ ? current_->last_step() : 0);
+    const int64_t first = std::max<int64_t>(current_ ? current_->base_step() + 1 : 1, last - kAttentionWindow + 1);
+    return {first, last};
+}
+
+const AttentionRows* AttentionPlot::rowsAt(int64_t step, int layer, AttentionRole role) const {
+    const StepRecord* rec = current_ ? current_->at_step(step) : nullptr;
+    if (!rec) return nullptr;
+    const AttentionRows* found = nullptr;
+    for (const AttentionRows& a : rec->attention)
+        if (a.layer == layer && a.role == role) found = &a;
+    return found;
+}
+
+ViewRequest AttentionPlot::missingObservations() const {
+    if (!current_ || current_->empty()) return {};
+    const AttentionRole r = role();
+    if (r == AttentionRole::Cross && !current_->decoder()) return {};
+    const bool linear = current_->linear(r);
+    if (linear && !current_->kind(r).attention_map) return {};
+    const int layer = selector_->layer();
+    const auto [first, last] = window();
+    // A self-attention row is whole when its keys reach back to the window's first key (cache index first - 1).
+    const bool keys_matter = linear && r == AttentionRole::Self;
+    int64_t lo = 0, hi = -1;
+    for (int64_t s = first; s <= last; ++s) {
+        if (!current_->at_step(s)) continue;  // thinned out of a long run: no row to fill
+        const AttentionRows* a = rowsAt(s, layer, r);
+        if (a && (!keys_matter || a->first_key <= first - 1)) continue;
+        if (hi < lo) lo = s;
+        hi = s;
+    }
+    if (hi < lo) return {};
+    ViewRequest request;
+    request.element = current_->info().observed;
+    request.layer = layer;
+    request.role = r;
+    // The keys a row holds begin where its observation began: the window's first step, for rows of the whole window.
+    request.first = keys_matter ? first : lo;
+    request.last = hi;
+    request.attention = true;
+    request.what = linear ? tr("implicit weights") : tr("softmax weights");
+    return request;
+}
+
 void AttentionPlot::markDivergence(std::optional<int64_t> step) {
     // Query steps run down the map: the first diverging one is a row.
     divergence_->setVisible(step.has_value());
@@ -150,8 +194,7 @@ AttentionRole AttentionPlot::role() const { return selector_->role(); }
 
 void AttentionPlot::select(AttentionRole role, int layer, int head) {
     selector_->select(role, layer, head);
-    dirty_ = true;
-    emit needsReplot();
+    markDirty();
 }
 
 void AttentionPlot::rebuild() {
@@ -162,20 +205,17 @@ void AttentionPlot::rebuild() {
         if (current_->linear(role()) && !current_->linear(other))
             selector_->select(other, selector_->layer(), selector_->head());
     }
-    dirty_ = true;
-    emit needsReplot();
+    markDirty();
 }
 
 void AttentionPlot::appendFrom(int) {
-    dirty_ = true;
-    emit needsReplot();
+    markDirty();
 }
 
 void AttentionPlot::setViewStep(int64_t step) {
     if (step == view_step_) return;
     view_step_ = step;
-    dirty_ = true;
-    emit needsReplot();
+    markDirty();
 }
 
 void AttentionPlot::fill() {
@@ -187,28 +227,19 @@ void AttentionPlot::fill() {
     QString note;
     const bool linear = current_ && current_->linear(r);
     if (!current_ || current_->empty()) note = tr("Press Step (F10) to run the model");
-    // The rows kept: query steps within the window up to the viewed step.
-    const int64_t last = std::min<int64_t>(view_step_, current_ ? current_->last_step() : 0);
-    const int64_t first = std::max<int64_t>(current_ ? current_->base_step() + 1 : 1, last - kAttentionWindow + 1);
+    const auto [first, last] = window();
     std::vector<const AttentionRows*> rows;
     if (note.isEmpty()) {
         for (int64_t s = first; s <= last; ++s) {
-            const StepRecord* rec = current_->at_step(s);
-            const AttentionRows* found = nullptr;
-            if (rec)
-                for (const AttentionRows& a : rec->attention)
-                    if (a.layer == layer && a.role == r && head < a.heads) found = &a;
-            rows.push_back(found);
+            const AttentionRows* found = rowsAt(s, layer, r);
+            rows.push_back(found && head < found->heads ? found : nullptr);
         }
         if (std::none_of(rows.begin(), rows.end(), [](const AttentionRows* a) { return a != nullptr; }))
-            note = linear ? tr("No implicit weights recorded for steps %1 to %2: linear attention's weights are "
-                               "recorded while this view shows its layer. Step on to see them.")
-                                .arg(first)
-                                .arg(last)
-                          : tr("No weights recorded for steps %1 to %2\n(the heatmap keeps the last %3 steps)")
-                                .arg(first)
-                                .arg(last)
-                                .arg(kAttentionWindow);
+            note = (linear ? tr("Implicit weights of steps %1 to %2, batch element %3:") : tr("Weights of steps %1 to %2, batch element %3:"))
+                       .arg(first)
+                       .arg(last)
+                       .arg(current_->info().observed) +
+                   '\n' + computeNote();
     }
     note_text_ = note;
     note_->setText(note);
@@ -343,6 +374,14 @@ void AttentionPlot::fill() {
 
 QString AttentionPlot::shownNote() const { return note_->visible() ? note_->text() : QString(); }
 
+QString AttentionPlot::notExported() const {
+    // From the records, not from the last drawing: an export may come before the next frame.
+    const auto [first, last] = window();
+    for (int64_t s = first; s <= last; ++s)
+        if (const AttentionRows* a = rowsAt(s, selector_->layer(), role()); a && selector_->head() < a->heads) return {};
+    return tr("no weights at the viewed step");
+}
+
 QString AttentionPlot::keyLabel() const { return plot()->xAxis->label(); }
 
 QString AttentionPlot::csv() const {
@@ -363,8 +402,7 @@ QString AttentionPlot::csv() const {
 }
 
 void AttentionPlot::refresh() {
-    if (dirty_ || following()) fill();
-    dirty_ = false;
+    if (takeDirty() || following()) fill();
     plot()->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -28,11 +28,15 @@ public:
     void setViewStep(int64_t step) override;
     void refresh() override;
     QString csv() const override;
+    QString notExported() const override;
     // Axis label of the keys: "key step" or "memory element".
     QString keyLabel() const;
     void markDivergence(std::optional<int64_t> step) override;
     // The layer whose implicit weights the view needs observed: the one shown, when its attention is linear.
     std::optional<int> observedLayer() const;
+    // The query steps of the window shown whose rows were not recorded (or not with the window's keys).
+    ViewRequest missingObservations() const override;
+    void observationsAdded() override { markDirty(); }
 
     int64_t viewStep() const { return view_step_; }
     // Cells drawn at the last refresh (query rows x key columns); for tests.
@@ -51,6 +55,10 @@ public:
 
 private:
     AttentionRole role() const;
+    // The query steps the map shows: the kAttentionWindow steps up to the viewed one, within the run.
+    std::pair<int64_t, int64_t> window() const;
+    // The rows recorded for `layer`, `role` at `step`, or null.
+    const AttentionRows* rowsAt(int64_t step, int layer, AttentionRole role) const;
     // Fills the map with the rows of the kAttentionWindow query steps up to the viewed step.
     void fill();
     // A log or linear scale of the weights as the "log" box says, or (the delta rules' signed weights) a
@@ -74,7 +82,6 @@ private:
     int64_t first_row_ = 0;
     QCPItemStraightLine* divergence_;
     int64_t view_step_ = 0;
-    bool dirty_ = true;
     int rows_shown_ = 0;
     bool signed_scale_ = false;
 };

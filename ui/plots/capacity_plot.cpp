@@ -6,6 +6,9 @@
 #include <QListView>
 #include <QSignalBlocker>
 #include <QStandardItemModel>
+#include <qcustomplot.h>
+
+#include <algorithm>
 
 #include "plots/layer_selector.h"
 #include "session/insight_records.h"
@@ -134,14 +137,58 @@ QString CapacityPlot::emptyNote() const {
         if (quantity() == Quantity::ReadBack) {
             const auto& tokens = current_->info().tokens;
             if (!tokens || tokens->task_name() != "recall") return tr("Token models with the recall task only");
-            if (!current_->empty()) return tr("Read back while this view shows it:\nstep on to see it");
+            if (!current_->empty()) return computeNote();
         } else if (!has_quantity(quantity(), current_->linear(role())))
             return current_->linear(role()) ? tr("Linear attention keeps no cache and has no softmax rows")
                                             : tr("Softmax attention has no S and Z");
-        if (!current_->empty() && needsObservation())
-            return tr("Recorded while this view shows the layer:\nstep on to see it");
+        if (!current_->empty() && needsObservation()) return computeNote();
     }
     return TimePlot::emptyNote();
+}
+
+QString CapacityPlot::notExported() const {
+    // Capacity records come with any look inside (the heatmap's too), but the quantity chosen may have none.
+    const auto& graphs = currentGraphs();
+    return std::any_of(graphs.begin(), graphs.end(), [](QCPGraph* g) { return g->dataCount() > 0; })
+               ? QString()
+               : tr("nothing computed for its quantity: show its tab to compute it");
+}
+
+ViewRequest CapacityPlot::missingObservations() const {
+    if (!current_ || current_->empty()) return {};
+    const AttentionRole r = role();
+    const int l = layer();
+    const bool read_back = needsReadBack();
+    if (read_back) {
+        const auto& tokens = current_->info().tokens;
+        if (!tokens || tokens->task_name() != "recall") return {};
+    } else if (!needsObservation() || (r == AttentionRole::Cross && !current_->decoder()) ||
+               !has_quantity(quantity(), current_->linear(r))) {
+        return {};
+    }
+    // The delta rules keep no Z: nothing of φ(q)·Z to compute.
+    const Quantity q = quantity();
+    if ((q == Quantity::Denominator || q == Quantity::MinDenominator) && !current_->kind(r).normalizer) return {};
+    const bool spectrum = needsSpectrum();
+    auto lacks = [&](const StepRecord& rec) {
+        if (read_back) return rec.retrieval.empty();
+        const CapacityRecord* c = capacity_of(rec, l, r);
+        return !c || (spectrum && c->effective_rank.empty());
+    };
+    const auto& records = current_->records();
+    const auto first = std::find_if(records.begin(), records.end(), lacks);
+    if (first == records.end()) return {};
+    const auto last = std::find_if(records.rbegin(), records.rend(), lacks);
+    ViewRequest request;
+    request.element = current_->info().observed;
+    request.layer = read_back ? -1 : l;
+    request.role = r;
+    request.first = first->step;
+    request.last = last->step;
+    request.spectrum = spectrum;
+    request.read_back = read_back;
+    request.what = yLabel();
+    return request;
 }
 
 std::vector<TimePlot::Series> CapacityPlot::series(const TraceStore& store) const {

@@ -34,6 +34,9 @@ public:
     bool needsSpectrum() const;
     // Whether the quantity shown is the stored pairs read back (ObservationOptions::read_back).
     bool needsReadBack() const;
+    // The steps whose quantity was not recorded for the layer and element shown.
+    ViewRequest missingObservations() const override;
+    QString notExported() const override;
 
 protected:
     std::vector<Series> series(const TraceStore& store) const override;

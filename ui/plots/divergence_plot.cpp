@@ -5,6 +5,7 @@
 #include <QLabel>
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace stepscope::ui {
@@ -29,6 +30,12 @@ QString DivergencePlot::emptyNote() const {
     if (current_ && current_->has_run() && !current_->empty())
         return tr("No branch: apply an intervention or edit an input\n(Run ▸ Intervene…) to compare with this run");
     return TimePlot::emptyNote();
+}
+
+QString DivergencePlot::notExported() const {
+    const bool branch = current_ && std::any_of(current_->records().begin(), current_->records().end(),
+                                                [](const StepRecord& r) { return !r.divergence.empty(); });
+    return branch ? QString() : tr("no branch to compare");
 }
 
 std::vector<TimePlot::Series> DivergencePlot::series(const TraceStore& store) const {

@@ -17,6 +17,9 @@ protected:
     QString yLabel() const override;
     QString y2Label() const override;
     QString emptyNote() const override;
+
+public:
+    QString notExported() const override;
 };
 
 }  // namespace stepscope::ui

@@ -66,26 +66,24 @@ HeadGridPlot::HeadGridPlot(QWidget* parent)
     });
 }
 
+QString HeadGridPlot::notExported() const { return shown_ > 0 ? QString() : tr("no weights recorded"); }
+
 void HeadGridPlot::rebuild() {
-    dirty_ = true;
-    emit needsReplot();
+    markDirty();
 }
 
 void HeadGridPlot::appendFrom(int) {
-    dirty_ = true;
-    emit needsReplot();
+    markDirty();
 }
 
 void HeadGridPlot::setViewStep(int64_t step) {
     if (step == view_step_) return;
     view_step_ = step;
-    dirty_ = true;
-    emit needsReplot();
+    markDirty();
 }
 
 void HeadGridPlot::refresh() {
-    if (!dirty_) return;
-    dirty_ = false;
+    if (!takeDirty()) return;
     QCustomPlot* p = plot();
     map_->data()->clear();
     shown_ = 0;

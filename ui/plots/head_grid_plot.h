@@ -20,6 +20,7 @@ public:
     void setViewStep(int64_t step) override;
     void refresh() override;
     QString csv() const override;
+    QString notExported() const override;
     // The (layer, head) whose thumbnail lies under `position` (plot pixels); (-1, -1) between them.
     std::pair<int, int> headAt(const QPoint& position) const;
     // Thumbnails holding weights at the last refresh; for tests.
@@ -37,7 +38,6 @@ private:
     QCPColorScale* scale_;
     QCPItemText* note_;
     int64_t view_step_ = 0;
-    bool dirty_ = true;
     int layers_ = 0, heads_ = 0;
     int rows_ = 0, columns_ = 0;  // of one thumbnail
     int shown_ = 0;

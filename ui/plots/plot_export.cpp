@@ -173,8 +173,6 @@ QStringList write_all_plots(PlotPanel& panel, const QString& directory, const QS
     panel.refreshNow();
     QStringList written;
     for (PlotView* view : panel.plots()) {
-        // A heatmap with only its note (no weights recorded: the layer was never looked inside) is no figure.
-        if (view == panel.attention() && !panel.attention()->hasWeights()) continue;
         const QString path = QDir(directory).filePath(view->fileStem() + "." + format);
         save_plot(view->plot(), path, width, height);
         written << view->fileStem() + "." + format;

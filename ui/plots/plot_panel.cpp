@@ -5,6 +5,7 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSignalBlocker>
 #include <QSlider>
@@ -26,6 +27,7 @@
 #include "plots/spectrum_plot.h"
 #include "plots/state_plot.h"
 #include "plots/token_view.h"
+#include "plots/view_list.h"
 #include "session/insight_records.h"
 
 namespace stepscope::ui {
@@ -60,15 +62,6 @@ QString non_finite_place(const StepRecord& r) {
 PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     : QWidget(parent),
       current_(current),
-      outputs_(new OutputPlot),
-      states_(new StatePlot),
-      attention_(new AttentionPlot),
-      performance_(new PerformancePlot),
-      spectrum_(new SpectrumPlot),
-      capacity_(new CapacityPlot),
-      divergence_(new DivergencePlot),
-      head_grid_(new HeadGridPlot),
-      tokens_(new TokenView(current)),
       tabs_(new QTabWidget),
       observed_(new QSpinBox),
       pinned_label_(new QLabel),
@@ -76,7 +69,12 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
       smoothing_(new QSlider(Qt::Horizontal)),
       smoothing_label_(new QLabel),
       link_axes_(new QCheckBox(tr("Link time axes"))),
-      band_(new QComboBox) {
+      band_(new QComboBox),
+      recompute_row_(new QWidget),
+      recompute_label_(new QLabel),
+      recompute_progress_(new QProgressBar),
+      recompute_cancel_(new QPushButton(tr("Cancel"))),
+      recompute_again_(new QPushButton(tr("Compute"))) {
     auto* bar = new QHBoxLayout;
     bar->setContentsMargins(6, 2, 6, 0);
     bar->addWidget(new QLabel(tr("Batch element shown:")));
@@ -119,27 +117,52 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     // A long caption wraps rather than widening the window past a 1280-pixel screen.
     pinned_label_->setWordWrap(true);
 
+    // A view recomputed from the run's history: what, how far, and Cancel; after a cancel, Compute.
+    auto* recompute = new QHBoxLayout(recompute_row_);
+    recompute->setContentsMargins(6, 0, 6, 0);
+    recompute_label_->setTextFormat(Qt::PlainText);
+    // A long description wraps rather than widening the window past a 1280-pixel screen.
+    recompute_label_->setWordWrap(true);
+    recompute_label_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    recompute->addWidget(recompute_label_, 1);
+    recompute_progress_->setMinimumWidth(
+        recompute_progress_->fontMetrics().horizontalAdvance(tr("step 0000000 of 0000000")) + 24);
+    recompute_progress_->setTextVisible(true);
+    recompute->addWidget(recompute_progress_);
+    recompute->addWidget(recompute_cancel_);
+    recompute->addWidget(recompute_again_);
+    recompute_cancel_->setToolTip(tr("Stop computing this view; the plots keep what they have"));
+    recompute_again_->setToolTip(tr("Compute what the views shown lack from the run's checkpoints"));
+    recompute_row_->setVisible(false);
+    connect(recompute_cancel_, &QPushButton::clicked, this, &PlotPanel::viewsCancelRequested);
+    connect(recompute_again_, &QPushButton::clicked, this, &PlotPanel::viewsComputeRequested);
+
     auto* top = new QSplitter(Qt::Horizontal);
-    top->addWidget(outputs_);
-    top->addWidget(states_);
     auto* bottom = new QSplitter(Qt::Horizontal);
-    bottom->addWidget(attention_);
     tabs_->setDocumentMode(true);
     // Narrower tabs: all seven fit beside the heatmap in a 1280-pixel window.
     tabs_->setStyleSheet(QStringLiteral("QTabBar::tab { padding: 4px 7px; }"));
-    // Short tab names, so that all of them fit a 1280-pixel window; the plots' titles say the rest.
-    tabs_->addTab(performance_, tr("Speed"));
-    tabs_->setTabToolTip(0, tr("Step latency and state memory"));
-    tabs_->addTab(spectrum_, tr("Spectrum"));
-    tabs_->setTabToolTip(1, tr("Spectrum of S: singular values of linear attention's state"));
-    tabs_->addTab(capacity_, tr("Capacity"));
-    tabs_->setTabToolTip(2, tr("State capacity over steps"));
-    tabs_->addTab(divergence_, tr("Divergence"));
-    tabs_->setTabToolTip(3, tr("Divergence of a branch from its original"));
-    tabs_->addTab(head_grid_, tr("Heads"));
-    tabs_->setTabToolTip(4, tr("Every layer x head's attention as a thumbnail: click one to open it"));
-    tabs_->addTab(tokens_, tr("Tokens"));
-    tabs_->setTabToolTip(5, tr("Token models: inputs, predictions and answers"));
+    // Every view from the one list, in its place; short tab names, the plots' titles say the rest.
+    for (const ViewEntry& entry : view_entries()) {
+        QWidget* page = entry.make(current_);
+        pages_.append({entry.name, page});
+        if (auto* view = qobject_cast<PlotView*>(page)) views_.append(view);
+        switch (entry.place) {
+            case ViewEntry::Place::TopRow: top->addWidget(page); break;
+            case ViewEntry::Place::Heatmap: bottom->addWidget(page); break;
+            case ViewEntry::Place::Tab: tabs_->setTabToolTip(tabs_->addTab(page, entry.tab), entry.tab_tip); break;
+        }
+    }
+    outputs_ = page<OutputPlot>();
+    states_ = page<StatePlot>();
+    attention_ = page<AttentionPlot>();
+    performance_ = page<PerformancePlot>();
+    spectrum_ = page<SpectrumPlot>();
+    capacity_ = page<CapacityPlot>();
+    divergence_ = page<DivergencePlot>();
+    head_grid_ = page<HeadGridPlot>();
+    tokens_ = page<TokenView>();
+    setComputeNote(tr("Computed from the run's checkpoints when shown"));
     bottom->addWidget(tabs_);
     for (QSplitter* row : {top, bottom}) {
         row->setStretchFactor(0, 1);
@@ -152,6 +175,7 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(bar);
     layout->addLayout(pinned_row);
+    layout->addWidget(recompute_row_);
     layout->addWidget(rows, 1);
 
     frame_timer_.setSingleShot(true);
@@ -183,17 +207,17 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
         if (!dirty_.isEmpty()) scheduleFrame();
     });
     // Linked time axes: a user's zoom or drag of one time plot, or its reset, is passed to the others.
-    const QList<PlotView*> timed{outputs_, states_, performance_, capacity_, divergence_};
-    for (PlotView* view : timed) {
+    const QList<TimePlot*> timed = timePlots();
+    for (TimePlot* view : timed) {
         connect(view, &PlotView::keyRangeChosen, this, [this, view, timed](const QCPRange& range) {
             if (!link_axes_->isChecked() || std::exchange(linking_, true)) return;
-            for (PlotView* other : timed)
+            for (TimePlot* other : timed)
                 if (other != view) other->showKeyRange(range);
             linking_ = false;
         });
         connect(view, &PlotView::viewReset, this, [this, view, timed] {
             if (!link_axes_->isChecked() || std::exchange(linking_, true)) return;
-            for (PlotView* other : timed)
+            for (TimePlot* other : timed)
                 if (other != view) other->resetView();
             linking_ = false;
         });
@@ -208,48 +232,38 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     rebuildAll();
 }
 
-QList<TimePlot*> PlotPanel::timePlots() const { return {outputs_, states_, performance_, capacity_, divergence_}; }
+QList<TimePlot*> PlotPanel::timePlots() const {
+    QList<TimePlot*> out;
+    for (PlotView* view : views_)
+        if (auto* timed = qobject_cast<TimePlot*>(view)) out << timed;
+    return out;
+}
 
 void PlotPanel::setBatchBand(int band) { band_->setCurrentIndex(band); }
 int PlotPanel::batchBand() const { return band_->currentIndex(); }
 
-QList<PlotView*> PlotPanel::views() const {
-    return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_, head_grid_};
-}
+QList<PlotView*> PlotPanel::views() const { return views_; }
 
-QList<PlotView*> PlotPanel::allPlots() const {
-    return {outputs_, states_, attention_, performance_, spectrum_, capacity_, divergence_, head_grid_};
-}
+QList<PlotView*> PlotPanel::allPlots() const { return views_; }
 
 QList<PlotView*> PlotPanel::plots() const {
-    QList<PlotView*> out{outputs_, states_, attention_, performance_};
-    const auto& records = current_->records();
-    if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) {
-            return std::any_of(r.capacity.begin(), r.capacity.end(), [](const CapacityRecord& c) { return c.rank > 0; });
-        }))
-        out << spectrum_;
-    // Capacity records come with any look inside (the heatmap's too), but the quantity chosen may have none.
-    const auto& capacity_graphs = capacity_->currentGraphs();
-    if (std::any_of(capacity_graphs.begin(), capacity_graphs.end(), [](QCPGraph* g) { return g->dataCount() > 0; }))
-        out << capacity_;
-    if (std::any_of(records.begin(), records.end(), [](const StepRecord& r) { return !r.divergence.empty(); }))
-        out << divergence_;
-    if (head_grid_->thumbnailsShown() > 0) out << head_grid_;
+    QList<PlotView*> out;
+    for (PlotView* view : views_)
+        if (view->notExported().isEmpty()) out << view;
     return out;
 }
 
 QStringList PlotPanel::skippedPlots() const {
-    const QList<PlotView*> written = plots();
     QStringList out;
-    if (!attention_->hasWeights())
-        out << tr("%1 (no weights recorded at the viewed step)").arg(attention_->title());
-    if (!written.contains(spectrum_))
-        out << tr("%1 (no singular values recorded: show its tab while stepping a linear layer)").arg(spectrum_->title());
-    if (!written.contains(capacity_))
-        out << tr("%1 (nothing recorded for its quantity: show its tab while stepping)").arg(capacity_->title());
-    if (!written.contains(divergence_)) out << tr("%1 (no branch to compare)").arg(divergence_->title());
-    if (!written.contains(head_grid_)) out << tr("%1 (no weights recorded)").arg(head_grid_->title());
+    for (PlotView* view : views_)
+        if (const QString why = view->notExported(); !why.isEmpty()) out << tr("%1 (%2)").arg(view->title(), why);
     return out;
+}
+
+QWidget* PlotPanel::page(const QString& name) const {
+    for (const auto& [page_name, page] : pages_)
+        if (page_name == name) return page;
+    return nullptr;
 }
 
 void PlotPanel::setTimeAxesLinked(bool linked) { link_axes_->setChecked(linked); }
@@ -301,6 +315,68 @@ void PlotPanel::updateObservation() {
     emit observationChanged(what);
 }
 
+ViewRequest PlotPanel::missingObservations() const {
+    if (!current_->has_run()) return {};
+    const ViewRequest heatmap = attention_->missingObservations();
+    if (!heatmap.empty()) return heatmap;
+    if (tabs_->currentWidget() == tokens_) return tokens_->missingObservations();
+    for (PlotView* view : views())
+        if (view != attention_ && tabs_->currentWidget() == view) return view->missingObservations();
+    return {};
+}
+
+void PlotPanel::updateWanted() {
+    const ViewRequest wanted = missingObservations();
+    if (wanted == wanted_) return;
+    wanted_ = wanted;
+    emit viewsWanted(wanted);
+}
+
+void PlotPanel::setComputeNote(const QString& note) {
+    for (PlotView* view : views()) view->setComputeNote(note);
+    tokens_->setComputeNote(note);
+}
+
+QString PlotPanel::recomputeText() const { return recompute_label_->text(); }
+
+bool PlotPanel::recomputeShown() const { return !recompute_row_->isHidden(); }
+
+void PlotPanel::viewsStarted(const ViewRequest& request) {
+    recompute_label_->setText(tr("Computing the %1 from the run's checkpoints…").arg(request.describe()));
+    recompute_progress_->setRange(0, 0);
+    recompute_progress_->setVisible(true);
+    recompute_cancel_->setVisible(true);
+    recompute_again_->setVisible(false);
+    recompute_row_->setVisible(true);
+    setComputeNote(tr("Computing from the run's checkpoints (progress above the plots)…"));
+}
+
+void PlotPanel::viewsProgress(qint64 done, qint64 total) {
+    recompute_progress_->setRange(0, int(std::min<qint64>(total, INT32_MAX)));
+    recompute_progress_->setValue(int(std::min<qint64>(done, INT32_MAX)));
+    recompute_progress_->setFormat(tr("step %v of %m"));
+}
+
+void PlotPanel::viewsRecomputed(const ViewRequest&) {
+    recompute_row_->setVisible(false);
+    setComputeNote(tr("Computed: nothing to show there"));
+    for (PlotView* view : views()) view->observationsAdded();
+    tokens_->rebuild();
+    // What the views lack now (another view's wish, or nothing) is announced at the next frame.
+    wanted_ = ViewRequest();
+    scheduleFrame();
+}
+
+void PlotPanel::viewsFailed(const ViewRequest& request, const QString& message, bool shown) {
+    if (!shown) return;  // gave way to steps or another wish: computed again when still lacking
+    recompute_label_->setText(tr("Not computed: the %1 (%2)").arg(request.describe(), message));
+    recompute_progress_->setVisible(false);
+    recompute_cancel_->setVisible(false);
+    recompute_again_->setVisible(true);
+    recompute_row_->setVisible(true);
+    setComputeNote(tr("Not computed (%1): press Compute above the plots").arg(message));
+}
+
 void PlotPanel::updateDivergenceMark() {
     const std::optional<int64_t> at = first_divergence(*current_);
     if (at == diverged_at_) return;
@@ -308,9 +384,10 @@ void PlotPanel::updateDivergenceMark() {
     for (PlotView* view : views()) view->markDivergence(at);
 }
 
-void PlotPanel::pin(const TraceStore& run, const QString& caption) {
+void PlotPanel::pin(const TraceStore& run, const QString& caption, bool original) {
     if (!run.has_run()) return;
     pinned_ = run.shown_only();
+    pinned_original_ = original;
     pinned_label_->setText(!caption.isEmpty() ? caption
                                               : tr("Pinned for comparison: %1, %2 steps, batch element %3 (dashed)")
                                                     .arg(run.info().label)
@@ -323,7 +400,17 @@ void PlotPanel::pin(const TraceStore& run, const QString& caption) {
     emit pinnedChanged(true);
 }
 
+void PlotPanel::appendOriginal(const std::vector<BatchRecord>& records) {
+    if (!pinned_original_ || !pinned_.has_run()) return;
+    const int first = pinned_.size();
+    pinned_.append_shown(records);
+    if (pinned_.size() == first) return;
+    for (PlotView* view : views()) view->pinnedAppendedFrom(first);
+    scheduleFrame();
+}
+
 void PlotPanel::unpin() {
+    pinned_original_ = false;
     pinned_ = TraceStore();
     pinned_label_->clear();
     unpin_button_->setVisible(false);
@@ -407,6 +494,7 @@ void PlotPanel::drawFrame(bool hidden_too) {
         tokens_stale_ = false;
     }
     ++frames_;
+    updateWanted();
 }
 
 void PlotPanel::refreshNow() {

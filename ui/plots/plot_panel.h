@@ -8,13 +8,16 @@
 #include <QWidget>
 
 #include <optional>
+#include <utility>
 
 #include "session/trace_store.h"
+#include "session/view_recompute.h"
 #include "stepscope/observation.h"
 
 class QCheckBox;
 class QComboBox;
 class QLabel;
+class QProgressBar;
 class QPushButton;
 class QSlider;
 class QSpinBox;
@@ -50,8 +53,7 @@ public:
     DivergencePlot* divergence() const { return divergence_; }
     HeadGridPlot* headGrid() const { return head_grid_; }
     TokenView* tokens() const { return tokens_; }
-    // The plots to export: the four of every run, then the spectrum (singular values recorded),
-    // capacity (its quantity drawn) and divergence views when the run has something for them.
+    // The plots to export: each that has something to show (PlotView::notExported), in the list's order.
     QList<PlotView*> plots() const;
     // The plots plots() leaves out, each with why: "Spectrum of S (no singular values recorded: ...)".
     QStringList skippedPlots() const;
@@ -66,16 +68,31 @@ public:
     QTabWidget* tabs() const { return tabs_; }
     // Every plot plots() may list, whether this run has something for it or not.
     QList<PlotView*> allPlots() const;
+    // The view or page named `name` in the list of views (view_list.h), or null.
+    QWidget* page(const QString& name) const;
+    template <typename Page>
+    Page* page() const {
+        for (const auto& named : pages_)
+            if (auto* found = qobject_cast<Page*>(named.second)) return found;
+        return nullptr;
+    }
     // Brings `page` to the front of the tabs it shares (performance, spectrum, capacity, divergence, pages).
     void showView(QWidget* page);
     // Adds a page that is not a plot (the Intervene panel) to those tabs.
     void addPage(QWidget* page, const QString& title);
     // What the views shown need looked inside: the attention map's linear layer, the spectrum's or capacity's.
     ObservationOptions observation() const;
+    // What the views shown lack of the run's records, the heatmap's first: computed from the run's history on
+    // demand (viewsWanted). Empty when they lack nothing.
+    ViewRequest missingObservations() const;
+    // The line above the plots while a view is computed (its progress and Cancel), or after a cancel (Compute).
+    QString recomputeText() const;
+    bool recomputeShown() const;
 
     // Overlays the shown batch element of `run` on every plot (dashed) until unpin(); `caption` names
     // it above the plots.
-    void pin(const TraceStore& run, const QString& caption = {});
+    // `original`: the run is the original of the branch stepped next, and grows as the branch steps on.
+    void pin(const TraceStore& run, const QString& caption = {}, bool original = false);
     void unpin();
     bool hasPinned() const { return pinned_.has_run(); }
     const TraceStore& pinned() const { return pinned_; }
@@ -93,6 +110,13 @@ public slots:
     void setViewStep(qint64 step);
     // Draws everything pending now, shown or behind a tab (before an export).
     void refreshNow();
+    // The branch's original stepped on with it: a pinned original is drawn on past its last step.
+    void appendOriginal(const std::vector<stepscope::ui::BatchRecord>& records);
+    // A view's recomputation, as the SessionController reports it.
+    void viewsStarted(const stepscope::ui::ViewRequest& request);
+    void viewsProgress(qint64 done, qint64 total);
+    void viewsRecomputed(const stepscope::ui::ViewRequest& request);
+    void viewsFailed(const stepscope::ui::ViewRequest& request, const QString& message, bool shown);
 
 signals:
     // The user chose another batch element to follow.
@@ -102,6 +126,10 @@ signals:
     void message(const QString& text);
     // The views shown need other layers looked inside (observation()).
     void observationChanged(const stepscope::ObservationOptions& what);
+    // The views shown lack `request` (empty: nothing), the user cancels its computation, or asks for it again.
+    void viewsWanted(const stepscope::ui::ViewRequest& request);
+    void viewsCancelRequested();
+    void viewsComputeRequested();
 
 private:
     // Starts the frame timer to fire a frame interval after the last frame (at once when that is past):
@@ -115,12 +143,19 @@ private:
     // Every view, shown or not.
     QList<PlotView*> views() const;
     void updateObservation();
+    // Announces missingObservations() when it changed.
+    void updateWanted();
+    // Gives every view the line they show where values are missing.
+    void setComputeNote(const QString& note);
     void updateDivergenceMark();
     // The time plots, which share smoothing, the batch band and linked axes.
     QList<TimePlot*> timePlots() const;
 
     const TraceStore* current_;
+    QList<std::pair<QString, QWidget*>> pages_;  // every view of view_entries(), by name, in its order
+    QList<PlotView*> views_;                      // those that are plots
     TraceStore pinned_;
+    bool pinned_original_ = false;  // pinned_ is the current branch's original
     OutputPlot* outputs_;
     StatePlot* states_;
     AttentionPlot* attention_;
@@ -147,6 +182,12 @@ private:
     QElapsedTimer last_frame_;   // since the last frame began
     QElapsedTimer last_append_;  // since records last arrived
     QSet<PlotView*> dirty_;
+    ViewRequest wanted_;  // as last announced
+    QWidget* recompute_row_;
+    QLabel* recompute_label_;
+    QProgressBar* recompute_progress_;
+    QPushButton* recompute_cancel_;
+    QPushButton* recompute_again_;
     int frames_ = 0;
 };
 

@@ -114,6 +114,17 @@ void PlotView::setSubtitle(const QString& subtitle) {
     fitDecorations();
 }
 
+void PlotView::markDirty() {
+    dirty_ = true;
+    emit needsReplot();
+}
+
+void PlotView::setComputeNote(const QString& note) {
+    if (note == compute_note_) return;
+    compute_note_ = note;
+    markDirty();
+}
+
 void PlotView::fitDecorations() { fit_decorations(plot_, plot_->width(), plot_->height()); }
 
 void PlotView::resetView() {

@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 #include "session/trace_store.h"
+#include "session/view_recompute.h"
 
 class QCPAbstractPlottable;
 class QCPRange;
@@ -40,10 +42,22 @@ public:
     virtual void setViewStep(int64_t step) = 0;
     // Brings the axes to the data (unless the user zoomed or panned) and draws. Called at screen rate.
     virtual void refresh() = 0;
+    // Why an export of every plot leaves this one out ("no branch to compare"); empty when it has something to show.
+    virtual QString notExported() const { return {}; }
     // What the plot shows as CSV with a header row (the context menu's "Copy data").
     virtual QString csv() const = 0;
     // Hides or shows a series, as a click on its legend entry does.
     virtual void toggleSeries(QCPAbstractPlottable* plottable);
+    // What the view shows but the current run's records lack (an unobserved layer, element or step), to be
+    // computed from the run's history; empty when nothing is missing or the view has nothing to look inside.
+    virtual ViewRequest missingObservations() const { return {}; }
+    // The pinned run's records from index `first` on are new (a branch's original stepping on with it).
+    virtual void pinnedAppendedFrom(int /*first*/) { markDirty(); }
+    // Records of the current run gained what a view lacked (views computed on demand): drawn again.
+    virtual void observationsAdded() { rebuild(); }
+    // A line a view shows where its values are still being computed, or why they are not (PlotPanel sets it).
+    void setComputeNote(const QString& note);
+    const QString& computeNote() const { return compute_note_; }
     // Marks the first step where a branch's output left its original's; none clears the mark.
     virtual void markDivergence(std::optional<int64_t> /*step*/) {}
     // The context menu: Copy image, Copy data as CSV, Save as…, Reset view.
@@ -70,6 +84,9 @@ signals:
     void viewReset();
 
 protected:
+    // What the view draws changed: refresh() redraws it at the panel's next frame (takeDirty() says so once).
+    void markDirty();
+    bool takeDirty() { return std::exchange(dirty_, false); }
     QHBoxLayout* controls() const { return controls_; }
     // Right of the selectors, for controls every plot of a kind shares.
     QHBoxLayout* trailingControls() const { return trailing_; }
@@ -94,11 +111,13 @@ private:
     void showContextMenu(const QPoint& position);
 
     bool following_ = true;
+    bool dirty_ = true;
     bool user_moving_ = false;  // a wheel or drag of the user's is moving the axes
     bool value_axis_chosen_ = false;
     bool drag_moves_values_ = false;
     QString title_;
     QString file_stem_;
+    QString compute_note_;
     QHBoxLayout* controls_;
     QHBoxLayout* trailing_;
     QCustomPlot* plot_;

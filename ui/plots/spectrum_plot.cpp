@@ -118,8 +118,13 @@ void SpectrumPlot::refresh() {
     if (!current_ || current_->empty()) note = tr("Press Step (F10) to run the model");
     else if (role() == AttentionRole::Cross && !current_->decoder()) note = tr("Encoders have no cross attention");
     else if (!current_->linear(role())) note = tr("Softmax attention keeps a key/value cache, not an S to decompose");
+    else if (view_step_ <= current_->base_step())
+        note = tr("S is empty before the first step: step, or scrub to a later step");
     else if (heads_shown_ == 0)
-        note = tr("No spectrum recorded at step %1:\nit is recorded while this view shows the layer").arg(view_step_);
+        note = tr("Spectrum of S at step %1, batch element %2:\n%3")
+                   .arg(view_step_)
+                   .arg(current_->info().observed)
+                   .arg(computeNote());
     note_->setText(note);
     note_->setVisible(!note.isEmpty());
     if (following() && heads_shown_ > 0) {
@@ -132,6 +137,28 @@ void SpectrumPlot::refresh() {
     // The legend lists the heads as the graphs come and go.
     fitDecorations();
     p->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString SpectrumPlot::notExported() const {
+    const StepRecord* record = current_ ? current_->at_step(view_step_) : nullptr;
+    const CapacityRecord* c = record ? capacity_of(*record, layer(), role()) : nullptr;
+    return c && c->rank > 0 ? QString() : tr("no singular values at the viewed step: show its tab on a linear layer");
+}
+
+ViewRequest SpectrumPlot::missingObservations() const {
+    if (!current_ || current_->empty() || !current_->linear(role()) || !current_->kind(role()).spectrum) return {};
+    if (role() == AttentionRole::Cross && !current_->decoder()) return {};
+    const StepRecord* record = current_->at_step(view_step_);
+    const CapacityRecord* c = record ? capacity_of(*record, layer(), role()) : nullptr;
+    if (!record || (c && c->rank > 0)) return {};
+    ViewRequest request;
+    request.element = current_->info().observed;
+    request.layer = layer();
+    request.role = role();
+    request.first = request.last = view_step_;
+    request.spectrum = true;
+    request.what = tr("spectrum of S");
+    return request;
 }
 
 QString SpectrumPlot::hoverText(const QPoint& position) const {

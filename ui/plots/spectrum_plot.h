@@ -23,6 +23,9 @@ public:
     void setViewStep(int64_t step) override;
     void refresh() override;
     QString csv() const override;
+    QString notExported() const override;
+    // The viewed step's singular values of the layer shown, when they were not recorded.
+    ViewRequest missingObservations() const override;
     // Heads drawn at the last refresh, for tests.
     int headsShown() const { return heads_shown_; }
     // What hovering at `position` (plot pixels) tells: head, index and σ; empty when no point is near.

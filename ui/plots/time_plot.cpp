@@ -386,6 +386,14 @@ void TimePlot::appendFrom(int first) {
     emit needsReplot();
 }
 
+void TimePlot::pinnedAppendedFrom(int first) {
+    if (!pinned_) return;
+    for (Drawn& drawn : drawn_)
+        if (drawn.pinned) fill(drawn, *pinned_, first);
+    if (drawsEveryPoint()) updateGraphs();
+    emit needsReplot();
+}
+
 void TimePlot::setViewStep(int64_t step) {
     view_step_ = step;
     updateCursor();

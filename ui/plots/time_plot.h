@@ -31,6 +31,7 @@ public:
     TimePlot(const QString& title, const QString& file_stem, QWidget* parent = nullptr);
 
     void rebuild() override;
+    void pinnedAppendedFrom(int first) override;
     void appendFrom(int first) override;
     void setViewStep(int64_t step) override;
     void refresh() override;

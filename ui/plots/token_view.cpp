@@ -106,6 +106,26 @@ void TokenView::showEvent(QShowEvent* event) {
 
 QString TokenView::summary() const { return summary_->text(); }
 
+void TokenView::setComputeNote(const QString& note) {
+    if (note == compute_note_) return;
+    compute_note_ = note;
+    rebuild();
+}
+
+ViewRequest TokenView::missingObservations() const {
+    const auto& tokens = current_->info().tokens;
+    const int last = viewedIndex();
+    if (!tokens || tokens->task_name() != "recall" || last < 0) return {};
+    const StepRecord& record = current_->records()[size_t(last)];
+    if (!record.retrieval.empty()) return {};
+    ViewRequest request;
+    request.element = current_->info().observed;
+    request.first = request.last = record.step;
+    request.read_back = true;
+    request.what = tr("stored pairs read back");
+    return request;
+}
+
 void TokenView::rebuild() {
     const auto& tokens = current_->info().tokens;
     if (!tokens) {
@@ -204,9 +224,10 @@ void TokenView::fillRetrieval(const StepRecord* record) {
     const std::vector<Retrieval> empty;
     const std::vector<Retrieval>& pairs = record ? record->retrieval : empty;
     if (pairs.empty()) {
-        retrieval_summary_->setText(tr("Nothing read back at step %1: pairs are read back after each step taken "
-                                       "while this tab is shown, once one is stored.")
-                                        .arg(record ? record->step : 0));
+        const bool stored = current_->info().tokens && current_->info().tokens->task_name() == "recall" && record;
+        retrieval_summary_->setText(stored && missingObservations().empty()
+                                        ? tr("Nothing stored to read back at step %1.").arg(record->step)
+                                        : tr("Read back after step %1: %2").arg(record ? record->step : 0).arg(compute_note_));
     } else {
         const auto right = std::count_if(pairs.begin(), pairs.end(), [](const Retrieval& r) { return r.correct; });
         double mean = 0;

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "session/trace_store.h"
+#include "session/view_recompute.h"
 
 class QLabel;
 class QTableWidget;
@@ -24,6 +25,10 @@ public:
     void rebuild();
     // The viewed step (-1: the last), shown at the next rebuild().
     void setViewStep(int64_t step);
+    // Recall: the viewed step's stored pairs read back, when they were not while stepping.
+    ViewRequest missingObservations() const;
+    // Where the read-back is still being computed, or why not (PlotPanel sets it).
+    void setComputeNote(const QString& note);
     // What the summary says ("Accuracy 14/16 = 0.875 ..."), for tests and the status bar.
     QString summary() const;
     const QTableWidget* steps() const { return steps_; }
@@ -41,6 +46,7 @@ private:
 
     const TraceStore* current_;
     int64_t view_step_ = -1;
+    QString compute_note_;
     QLabel* summary_;
     QTableWidget* steps_;
     QWidget* retrieval_side_;  // shown for the recall task only

@@ -176,7 +176,7 @@ BatchRecord Session::advance(std::vector<std::vector<float>>* layer_outputs) {
     if (input_.token_model()) record_tokens(record, fed, y);
     if (original_) {
         std::vector<std::vector<float>> original_outputs;
-        const BatchRecord original = original_->advance(&original_outputs);
+        BatchRecord original = original_->advance(&original_outputs);
         for (size_t l = 0; l < probe.layerOutputs().size() && l < original_outputs.size(); ++l)
             record.divergence.push_back(distance(probe.layerOutputs()[l], original_outputs[l]));
         record.divergence.push_back(distance(output_row(record, spec_.observed), output_row(original, spec_.observed)));
@@ -184,6 +184,7 @@ BatchRecord Session::advance(std::vector<std::vector<float>>* layer_outputs) {
         if (observed < record.tokens.size() && observed < original.tokens.size())
             record.tokens[observed].target_change =
                 record.tokens[observed].target_probability - original.tokens[observed].target_probability;
+        record.original = std::make_shared<const BatchRecord>(std::move(original));
     }
     if (layer_outputs) *layer_outputs = probe.layerOutputs();
     last_output_ = std::move(y);
@@ -238,19 +239,9 @@ void Session::require_step_fits() const {
 }
 
 void Session::replay(Checkpoint& c, int64_t step, const CancelCheck& cancelled) const {
-    RowMatrix x;
-    const StepOptions options{nullptr, nullptr, ablation_.empty() ? nullptr : &ablation_};
     while (c.state.step < step) {
         if (cancelled && cancelled()) throw RunCancelled{};
-        if (edits_state_at(c.state.step))
-            edit_state(c.state, [this, &c] { return original_->state_at(c.state.step).state; });
-        std::vector<TokenStep> fed;
-        next_input(c.state.step, c.last_output, c.last_tokens, x, fed);
-        RowMatrix y;
-        if (const Memory* memory = input_.memory()) model_->step(x, *memory, c.state, y, options);
-        else model_->step(x, c.state, y, options);
-        c.last_output = std::move(y);
-        c.last_tokens = std::move(fed);
+        step_on(c, nullptr, nullptr);
     }
 }
 

@@ -18,6 +18,7 @@
 
 #include "session/checkpoint_store.h"
 #include "session/input_source.h"
+#include "session/run_history.h"
 #include "session/session_spec.h"
 #include "session/step_record.h"
 #include "stepscope/error.h"
@@ -49,7 +50,7 @@ using CancelCheck = std::function<bool()>;
 // Thrown when a CancelCheck stopped a replay.
 struct RunCancelled {};
 
-class Session {
+class Session : public RunHistory {
 public:
     // Builds the model the spec names (random weights from its seed, or its weights file), reads its
     // input files and, when it names a snapshot, restores it. The spec's `steps` are not taken.
@@ -102,7 +103,19 @@ public:
     // The state at `step` with its config, seeds and session in the metadata, and the last output.
     void save_snapshot(const QString& path, int64_t step, const CancelCheck& cancelled = {}) const;
 
+    // The run's history for views recomputed after the fact (run_history.h; session_history.cpp).
+    const Model& history_model() const override { return *model_; }
+    int history_batch() const override { return spec_.batch; }
+    int64_t history_first_step() const override { return base_step(); }
+    int64_t history_last_step() const override { return current_step(); }
+    Checkpoint checkpoint_before(int64_t step) const override;
+    void step_on(Checkpoint& c, StepObserver* observer, Observation* observation) const override;
+    void step_on_to(Checkpoint& c, int64_t step, const std::function<bool(int64_t)>& stepped) const override;
+    std::vector<Retrieval> read_back_at(const Checkpoint& c, int element) const override;
+
 private:
+    // Whether steps from..to - 1 can run as the engine's blocks: an encoder fed known inputs, nothing edited.
+    bool replays_in_blocks(int64_t from, int64_t to) const;
     // Token input: each sequence's step as fed and the predictions from its output y (N, E), the
     // task's answers, and for recall the observed sequence's stored pairs read back through the state.
     void record_tokens(BatchRecord& record, const std::vector<TokenStep>& fed, const RowMatrix& y) const;

@@ -32,6 +32,7 @@ SessionWorker::SessionWorker() {
     qRegisterMetaType<RunInfo>();
     qRegisterMetaType<StepBatch>();
     qRegisterMetaType<SessionSpec>();
+    qRegisterMetaType<ViewRequest>();
 }
 
 SessionWorker::~SessionWorker() = default;
@@ -206,6 +207,28 @@ void SessionWorker::intervene(const Intervention& intervention, int64_t from, in
         }
     }
     emit commandDone();
+}
+
+void SessionWorker::recomputeViews(const ViewRequest& request, uint64_t epoch, uint64_t view_epoch) {
+    auto stopped = [this, epoch, view_epoch] { return cancelled(epoch) || view_epoch_.load() != view_epoch; };
+    try {
+        if (!session_) throw Error("there is no run to compute views of");
+        if (stopped()) throw RunCancelled{};
+        // Progress as often as the window draws it, not at every step.
+        auto last_report = std::chrono::steady_clock::now() - kFlushInterval;
+        auto progress = [this, &last_report](int64_t done, int64_t total) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_report < kFlushInterval && done < total) return;
+            last_report = now;
+            emit viewsProgress(done, total);
+        };
+        auto records = std::make_shared<std::vector<BatchRecord>>(recompute_views(*session_, request, progress, stopped));
+        emit viewsRecomputed(request, StepBatch{std::move(records)});
+    } catch (const RunCancelled&) {
+        emit viewsFailed(request, tr("cancelled"), true);
+    } catch (const std::exception& e) {
+        emit viewsFailed(request, message_of(e), false);
+    }
 }
 
 Checkpoint SessionWorker::stateAt(int64_t step) const {

@@ -17,6 +17,7 @@
 #include "session/session.h"
 #include "session/session_spec.h"
 #include "session/step_record.h"
+#include "session/view_recompute.h"
 
 namespace stepscope::ui {
 
@@ -33,6 +34,9 @@ public:
     // Any thread: the receiver of `stepped` has taken a batch. The worker keeps at most a few batches
     // unacknowledged, so a fast engine waits for the window instead of queueing records without bound.
     void acknowledge() { --unacknowledged_; }
+    // Any thread: a view recomputation in flight stops at its next step (cancel() stops it too).
+    void cancelViews() { ++view_epoch_; }
+    uint64_t viewEpoch() const { return view_epoch_.load(); }
 
     // Worker thread only, through queued invocations.
     // A new model and run; on failure the previous run stays and `failed` says why. Then takes spec.steps.
@@ -49,6 +53,8 @@ public:
     void setObservation(const stepscope::ObservationOptions& what);
     // Branches the run at step `from` (rewinding there), adds `intervention`, then steps on to `target`.
     void intervene(const Intervention& intervention, int64_t from, int64_t target, uint64_t epoch);
+    // Computes what `request` asks of a view from the run's history (view_recompute.h), with progress.
+    void recomputeViews(const ViewRequest& request, uint64_t epoch, uint64_t view_epoch);
     // The state at `step` (for tests and checks). Throws stepscope::Error when the run cannot give it.
     Checkpoint stateAt(int64_t step) const;
 
@@ -64,6 +70,10 @@ signals:
     void snapshotSaved(const QString& path);
     // The run became a branch: `spec` lists its interventions.
     void branched(const stepscope::ui::SessionSpec& spec);
+    // A view recomputation: steps done of total, then its records, or why there are none.
+    void viewsProgress(qint64 done, qint64 total);
+    void viewsRecomputed(const stepscope::ui::ViewRequest& request, const stepscope::ui::StepBatch& records);
+    void viewsFailed(const stepscope::ui::ViewRequest& request, const QString& message, bool cancelled);
     // Every command ends with this, whatever happened, so the controller can count what is in flight.
     void commandDone();
 
@@ -79,6 +89,7 @@ private:
     std::unique_ptr<Session> session_;
     ObservationOptions observation_;
     std::atomic<uint64_t> epoch_{0};
+    std::atomic<uint64_t> view_epoch_{0};
     std::atomic<int> unacknowledged_{0};
 };
 

@@ -121,6 +121,8 @@ struct BatchRecord {
     std::vector<float> divergence;
     std::vector<TokenPrediction> tokens;  // (N) with token input, else empty
     std::vector<Retrieval> retrieval;     // recall: the observed element's stored pairs read back
+    // A branch: its original's record of the same step, for the original's curves (not kept in the traces).
+    std::shared_ptr<const BatchRecord> original;
 
     int width() const { return batch > 0 ? int(outputs.size()) / batch : 0; }
     // The slice of batch element `n` (0 .. batch - 1); the observed element's alone has the

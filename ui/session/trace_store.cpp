@@ -95,12 +95,22 @@ void TraceStore::start(const RunInfo& info, std::size_t max_bytes) {
 void TraceStore::append(const std::vector<BatchRecord>& records) {
     for (const BatchRecord& r : records) {
         batch_records_.push_back(r);
+        batch_records_.back().original.reset();  // the original's curves are the pinned run's, not these traces'
         records_.push_back(r.element(info_.observed));
         attention_bytes_ += attention_bytes(records_.back()) + attention_bytes(batch_records_.back());
         bytes_ += record_bytes(records_.back()) + record_bytes(batch_records_.back());
     }
     trim_attention();
     thin();
+}
+
+void TraceStore::append_shown(const std::vector<BatchRecord>& records) {
+    for (const BatchRecord& r : records) {
+        if (r.step <= last_step()) continue;
+        records_.push_back(r.element(info_.observed));
+        records_.back().attention.clear();
+        bytes_ += record_bytes(records_.back());
+    }
 }
 
 void TraceStore::drop_attention(std::size_t index) {
@@ -149,6 +159,38 @@ void TraceStore::set_observed(int element) {
         bytes_ = bytes_ - bytes_before + record_bytes(shown);
         records_[i] = std::move(shown);
     }
+}
+
+void TraceStore::add_observed(const std::vector<BatchRecord>& recomputed) {
+    std::size_t lowest = records_.size(), highest = 0;
+    for (const BatchRecord& r : recomputed) {
+        if (r.observed != info_.observed) continue;
+        const auto found = std::lower_bound(records_.begin(), records_.end(), r.step,
+                                            [](const StepRecord& record, int64_t s) { return record.step < s; });
+        if (found == records_.end() || found->step != r.step) continue;
+        StepRecord& into = *found;
+        const StepRecord shown = r.element(r.observed);
+        const std::size_t attention_before = attention_bytes(into), bytes_before = record_bytes(into);
+        auto replace = [](auto& held, const auto& added) {
+            for (const auto& item : added) {
+                held.erase(std::remove_if(held.begin(), held.end(),
+                                          [&](const auto& h) { return h.layer == item.layer && h.role == item.role; }),
+                           held.end());
+                held.push_back(item);
+            }
+        };
+        replace(into.attention, shown.attention);
+        replace(into.capacity, shown.capacity);
+        if (!shown.retrieval.empty()) into.retrieval = shown.retrieval;
+        attention_bytes_ = attention_bytes_ - attention_before + attention_bytes(into);
+        bytes_ = bytes_ - bytes_before + record_bytes(into);
+        const std::size_t index = std::size_t(found - records_.begin());
+        lowest = std::min(lowest, index);
+        highest = std::max(highest, index);
+    }
+    // Rows recomputed earlier for older steps give way to these, so the heatmap's bytes stay bounded.
+    for (std::size_t i = 0; i < attention_kept_from_ && attention_bytes_ > kMaxAttentionBytes; ++i)
+        if ((i < lowest || i > highest) && !records_[i].attention.empty()) drop_attention(i);
 }
 
 void TraceStore::keep_at_most(std::size_t count) {

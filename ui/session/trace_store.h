@@ -34,10 +34,16 @@ public:
     void start(const RunInfo& info, std::size_t max_bytes = kMaxTraceBytes);
     // Records in step order; attention weights older than the heatmap window are dropped.
     void append(const std::vector<BatchRecord>& records);
+    // A shown_only() copy: appends the shown element's slices of `records` (a branch's original stepping on).
+    void append_shown(const std::vector<BatchRecord>& records);
     // Keeps the records up to and including `step`: the run branched there.
     void truncate(int64_t step);
     // Shows batch element `element` (0 .. batch - 1): the slices are cut again from what was recorded.
     void set_observed(int element);
+    // Adds what a view recomputed after the fact (view_recompute.h) to the shown element's records at those
+    // steps: attention rows and capacity of a layer replace any held, a read-back fills the step's. Records of
+    // another element than the one shown are left out (showing that element asks for them again).
+    void add_observed(const std::vector<BatchRecord>& recomputed);
     // Keeps about `count` records, evenly spaced, plus the heatmap's window of the newest steps: a run
     // of any length then takes bounded memory, drawn at a coarser step (the headless export's plots).
     void keep_at_most(std::size_t count);
