@@ -23,6 +23,7 @@
 #include "plots/plot_panel.h"
 #include "plots/spectrum_plot.h"
 #include "plots/state_plot.h"
+#include "plots/compare_view.h"
 #include "plots/token_view.h"
 #include "session_controller.h"
 #include "stepscope/error.h"
@@ -41,7 +42,7 @@ const char* const kGuiUsage =
     "  --window-size WxH  the window's size (a screenshot's default is 1600x1000)\n"
     "  --band KIND        time plots draw the element shown (element), or the batch mean in a min-max or std band\n"
     "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, heads, tokens,\n"
-    "                     intervene\n"
+    "                     intervene, compare (waits for its evaluation)\n"
     "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
     "  --state Q:L        plot quantity Q of self attention's layer L in the state plot: S, Z (or K, V), cache,\n"
     "                     beta, alpha, prediction-error (the last three: the delta-rule kinds)\n"
@@ -170,9 +171,9 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             options.window_size = QSize(width, height);
         } else if (word == "--view") {
             const QString view = value();
-            if (!QStringList{"performance", "spectrum", "capacity", "divergence", "heads", "tokens", "intervene"}.contains(view))
+            if (!QStringList{"performance", "spectrum", "capacity", "divergence", "heads", "tokens", "intervene", "compare"}.contains(view))
                 throw usage(QStringLiteral("--view is '%1', not one of: performance, spectrum, capacity, divergence, "
-                                           "heads, tokens, intervene")
+                                           "heads, tokens, intervene, compare")
                                 .arg(view));
             options.actions.push_back({GuiAction::Kind::View, 0, {}, view, {}, false});
         } else if (word == "--band") {
@@ -317,6 +318,11 @@ void GuiScript::next() {
             PlotPanel* plots = window_->plotPanel();
             if (action.key == "band") plots->setBatchBand(action.value == "minmax" ? 1 : action.value == "std" ? 2 : 0);
             else if (action.value == "intervene") window_->showIntervenePanel();
+            else if (action.value == "compare") {
+                plots->showView(window_->compareView());
+                waitForComparison();
+                return;
+            }
             else if (action.value == "spectrum") plots->showView(plots->spectrum());
             else if (action.value == "capacity") plots->showView(plots->capacity());
             else if (action.value == "divergence") plots->showView(plots->divergence());
@@ -353,6 +359,14 @@ void GuiScript::next() {
             return;
     }
     QTimer::singleShot(0, this, &GuiScript::next);
+}
+
+void GuiScript::waitForComparison() {
+    if (window_->compareView()->settled()) {
+        next();
+        return;
+    }
+    QTimer::singleShot(50, this, &GuiScript::waitForComparison);
 }
 
 void GuiScript::screenshot(const QString& path) {

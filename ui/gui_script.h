@@ -63,6 +63,8 @@ public:
 private:
     void next();
     void whenIdle();
+    // Goes on once the Compare-models view has evaluated every model it lists.
+    void waitForComparison();
     void screenshot(const QString& path);
     // --report-throughput: starts timing a --steps action; report() prints what it measured.
     void measure(qint64 steps);
