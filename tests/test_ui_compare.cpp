@@ -125,6 +125,12 @@ private slots:
             const ComparedPoint& point = view->curves()[size_t(pick.model)].points[size_t(pick.point)];
             const int pairs = int(point.position);
             const QString path = view->curvePaths()[pick.model];
+            // Hovering names the point; off the points nothing is named.
+            const QString hover = view->pointText(view->pointPosition(pick.model, pick.point, bytes));
+            QVERIFY2(hover.contains(QString::fromStdString(view->curves()[size_t(pick.model)].label)) &&
+                         hover.contains(QString::fromStdString(point.group) + ","),
+                     qPrintable(hover));
+            QVERIFY(view->pointText(QPoint(2, 2)).isEmpty());
             QSignalSpy requested(view, &CompareView::openRequested);
             QTest::mouseClick(view->plot(), Qt::LeftButton, {}, view->pointPosition(pick.model, pick.point, bytes));
             QCOMPARE(requested.size(), 1);

@@ -6,6 +6,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
+#include <QLocale>
+#include <QToolTip>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QVBoxLayout>
@@ -48,12 +50,12 @@ protected:
     }
 };
 
-// A log axis over [smallest, largest] padded by a tenth of the span on each side (a fixed state's
-// single x gets a decade around it).
+// A log axis over [smallest, largest] padded by a tenth of the span on each side, and at least a decade
+// wide: a fixed state's single x stays off the edges.
 void log_range(QCPAxis* axis, double smallest, double largest) {
     if (!(smallest > 0) || !(largest > 0)) return;
-    const double low = std::log10(smallest), high = std::log10(largest);
-    const double pad = high > low ? 0.1 * (high - low) : 0.5;
+    double low = std::log10(smallest), high = std::log10(largest);
+    const double pad = std::max(0.1 * (high - low), 0.5 * std::max(0.0, 1.0 - (high - low)));
     axis->setRange(std::pow(10, low - pad), std::pow(10, high + pad));
 }
 
@@ -84,7 +86,7 @@ CompareView::CompareView(QWidget* parent)
     layout->addLayout(controls);
     layout->addWidget(plot_, 1);
 
-    style_plot(plot_, tr("Recall against stored pairs and against state bytes: one curve per model"));
+    style_plot(plot_, tr("Recall against stored pairs and state bytes, one curve per model"));
     plot_->setInteractions({});
     // Row 1 becomes two axis rects side by side under the one title and over the one legend.
     pairs_rect_ = plot_->axisRect();
@@ -103,7 +105,7 @@ CompareView::CompareView(QWidget* parent)
         }
         rect->axis(QCPAxis::atBottom)->setScaleType(QCPAxis::stLogarithmic);
         rect->axis(QCPAxis::atLeft)->setRange(-0.02, 1.02);
-        set_axis_label(rect->axis(QCPAxis::atLeft), tr("accuracy on the stored queries"));
+        set_axis_label(rect->axis(QCPAxis::atLeft), tr("accuracy"));
     }
     auto pairs_ticker = QSharedPointer<QCPAxisTickerLog>::create();
     pairs_ticker->setLogBase(2);
@@ -111,13 +113,19 @@ CompareView::CompareView(QWidget* parent)
     pairs_rect_->axis(QCPAxis::atBottom)->setTicker(pairs_ticker);
     pairs_rect_->axis(QCPAxis::atBottom)->setLabel(QString::fromStdString(comparison_position_name({})));
     bytes_rect_->axis(QCPAxis::atBottom)->setTicker(QSharedPointer<ByteTicker>::create());
-    set_axis_label(bytes_rect_->axis(QCPAxis::atBottom), tr("attention state per sequence after the instance"));
+    set_axis_label(bytes_rect_->axis(QCPAxis::atBottom), tr("attention state per sequence"));
     plot_->setToolTip(tr("Click a point to open that model on a fresh recall instance of that K"));
 
     connect(plot_, &QCustomPlot::plottableClick, this,
             [this](QCPAbstractPlottable* plottable, int data_index, QMouseEvent*) {
                 if (auto* clicked = qobject_cast<QCPCurve*>(plottable)) onClicked(clicked, data_index);
             });
+    // Hovering a point names it, as the SVG of eval --compare does.
+    connect(plot_, &QCustomPlot::mouseMove, this, [this](QMouseEvent* event) {
+        const QString text = pointText(event->pos());
+        if (text.isEmpty()) QToolTip::hideText();
+        else QToolTip::showText(event->globalPosition().toPoint(), text, plot_);
+    });
     connect(add_, &QPushButton::clicked, this, [this] {
         const QString path = open_file_dialog(this, QStringLiteral("weights"), tr("Add a model to compare"),
                                               tr("safetensors (*.safetensors);;All files (*)"));
@@ -242,6 +250,22 @@ QPoint CompareView::pointPosition(int index, int point, bool bytes) const {
     const double x = rect->axis(QCPAxis::atBottom)->coordToPixel(bytes ? p.state_bytes : p.position);
     const double y = rect->axis(QCPAxis::atLeft)->coordToPixel(p.value);
     return QPoint(int(std::lround(x)), int(std::lround(y)));
+}
+
+QString CompareView::pointText(const QPoint& at) const {
+    constexpr double kReach = 8;  // pixels, QCustomPlot's selection tolerance
+    for (int m = int(curves_.size()) - 1; m >= 0; --m)  // the curve drawn last lies on top
+        for (int p = 0; p < int(curves_[size_t(m)].points.size()); ++p)
+            for (const bool bytes : {false, true})
+                if (QLineF(at, pointPosition(m, p, bytes)).length() <= kReach) {
+                    const ComparedPoint& point = curves_[size_t(m)].points[size_t(p)];
+                    return tr("%1: %2, %3 %4, state %5 bytes; click to open it on an instance of that K")
+                        .arg(QString::fromStdString(curves_[size_t(m)].label), QString::fromStdString(point.group),
+                             QString::fromStdString(curves_[size_t(m)].metric))
+                        .arg(point.value, 0, 'f', 3)
+                        .arg(QLocale().toString(point.state_bytes, 'f', 0));
+                }
+    return {};
 }
 
 void CompareView::redraw() {

@@ -47,6 +47,8 @@ public:
     QCPCurve* curve(int index, bool bytes) const;
     // Where point `point` of model `index` is drawn, in the plot widget's pixels.
     QPoint pointPosition(int index, int point, bool bytes) const;
+    // What a hover at `at` (plot pixels) shows: the point's model, group, value and state; empty off the points.
+    QString pointText(const QPoint& at) const;
     // The status line: what is being evaluated, what failed, or how to use the view.
     QString statusText() const;
 
