@@ -60,13 +60,15 @@ private slots:
         window.show();
         QVERIFY(wait_idle(*window.controller()));
         CompareView* view = window.compareView();
+        view->resize(1100, 600);
         QStringList recall;
         for (const DemoModel& demo : demo_models())
             if (demo.name.startsWith("recall_")) recall << demo.path;
         QCOMPARE(recall.size(), 5);
         QCOMPARE(view->models(), recall);
+        QVERIFY(view->isWindow() && !view->isVisible());
         QVERIFY(view->curves().empty());  // nothing is evaluated before the view is shown
-        window.plotPanel()->showView(view);
+        window.showCompareView();
         // The evaluation runs off the window's thread: the event loop turns while it goes.
         QTRY_VERIFY_WITH_TIMEOUT(view->busy(), 5000);
         QTRY_VERIFY_WITH_TIMEOUT(view->settled(), 120000);
@@ -115,7 +117,7 @@ private slots:
         window.show();
         QVERIFY(wait_idle(*window.controller()));
         CompareView* view = window.compareView();
-        window.plotPanel()->showView(view);
+        window.showCompareView();
         QTRY_VERIFY_WITH_TIMEOUT(view->settled(), 120000);
         QCOMPARE(int(view->curves().size()), 5);
         view->plot()->replot();
@@ -156,7 +158,7 @@ private slots:
             QCOMPARE(stored, pairs);
             QCOMPARE(stored + queries, recall_instance_steps(model->metadata(), pairs));
             QCOMPARE(window.plotPanel()->tabs()->currentWidget(), static_cast<QWidget*>(window.plotPanel()->tokens()));
-            window.plotPanel()->showView(view);
+            QVERIFY(view->isVisible());  // the comparison stays open beside the run it opened
             view->plot()->replot();
         }
     }

@@ -42,7 +42,8 @@ const char* const kGuiUsage =
     "  --window-size WxH  the window's size (a screenshot's default is 1600x1000)\n"
     "  --band KIND        time plots draw the element shown (element), or the batch mean in a min-max or std band\n"
     "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, heads, tokens,\n"
-    "                     intervene, compare (waits for its evaluation)\n"
+    "                     intervene, compare (a window of its own, which a later --screenshot saves;\n"
+    "                     waits for its evaluation)\n"
     "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
     "  --state Q:L        plot quantity Q of self attention's layer L in the state plot: S, Z (or K, V), cache,\n"
     "                     beta, alpha, prediction-error (the last three: the delta-rule kinds)\n"
@@ -319,7 +320,8 @@ void GuiScript::next() {
             if (action.key == "band") plots->setBatchBand(action.value == "minmax" ? 1 : action.value == "std" ? 2 : 0);
             else if (action.value == "intervene") window_->showIntervenePanel();
             else if (action.value == "compare") {
-                plots->showView(window_->compareView());
+                window_->showCompareView();
+                shot_ = window_->compareView();
                 waitForComparison();
                 return;
             }
@@ -373,8 +375,9 @@ void GuiScript::screenshot(const QString& path) {
     // The window's pixels as the window system shows them; a platform without a screen grab
     // (offscreen) renders the widgets instead.
     QPixmap pixmap;
-    if (QScreen* screen = window_->screen()) pixmap = screen->grabWindow(window_->winId());
-    if (pixmap.isNull()) pixmap = window_->grab();
+    QWidget* target = shot_ ? shot_ : window_;
+    if (QScreen* screen = target->screen()) pixmap = screen->grabWindow(target->winId());
+    if (pixmap.isNull()) pixmap = target->grab();
     QSaveFile file(path);
     const QByteArray format = QFileInfo(path).suffix().toLatin1();
     if (file.open(QIODevice::WriteOnly) && pixmap.save(&file, format.constData()) && file.commit())

@@ -71,6 +71,7 @@ private:
     void report();
 
     MainWindow* window_;
+    QWidget* shot_ = nullptr;  // what --screenshot saves instead of the main window (the Compare-models window)
     std::vector<GuiAction> actions_;
     size_t position_ = 0;
     bool form_changed_ = false;

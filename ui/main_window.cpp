@@ -80,7 +80,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
       export_(new ExportController(this, plots_, controller_)),
       session_io_(new SessionIO(this, controller_)),
       intervene_(new IntervenePanel),
-      compare_(new CompareView),
+      compare_(new CompareView(this)),
       apply_(new QPushButton(tr("Apply: new run"))),
       banner_(new QLabel),
       run_label_(new QLabel) {
@@ -134,7 +134,10 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     setCentralWidget(splitter);
     statusBar()->addPermanentWidget(run_label_);
     plots_->addPage(intervene_, tr("Intervene"));
-    plots_->addPage(compare_, tr("Compare models"));
+    // A window of its own: it compares model files, not the run, and its two panels want the room.
+    compare_->setWindowFlag(Qt::Window);
+    compare_->setWindowTitle(tr("Compare models — Stepscope"));
+    compare_->resize(1100, 600);
     connect(compare_, &CompareView::openRequested, this, [this](const QString& path, int pairs) {
         if (mayDiscardRun(tr("opening %1").arg(QFileInfo(path).fileName()))) loadWeights(path, pairs);
     });
@@ -282,7 +285,7 @@ void MainWindow::buildMenus() {
     if (shipped.isEmpty()) demos->setToolTip(tr("No demo models found beside the binary or in the source tree"));
     QAction* compare = file->addAction(tr("Compare models"));
     compare->setToolTip(tr("Recall of every shipped or opened recall model against stored pairs and state bytes"));
-    connect(compare, &QAction::triggered, this, [this] { plots_->showView(compare_); });
+    connect(compare, &QAction::triggered, this, &MainWindow::showCompareView);
     file->addAction(export_->openSnapshotAction());
     file->addAction(export_->saveSnapshotAction());
     file->addSeparator();
@@ -724,6 +727,12 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
 }
 
 void MainWindow::showIntervenePanel() { plots_->showView(intervene_); }
+
+void MainWindow::showCompareView() {
+    compare_->show();
+    compare_->raise();
+    compare_->activateWindow();
+}
 
 void MainWindow::updateIntervenePanel() {
     intervene_->setRun(controller_->traces(), controller_->viewStep(), controller_->spec().interventions);

@@ -43,6 +43,8 @@ public:
     SessionIO* sessionIO() const { return session_io_; }
     IntervenePanel* intervenePanel() const { return intervene_; }
     CompareView* compareView() const { return compare_; }
+    // Shows the Compare-models window (File ▸ Compare models), evaluating its models the first time.
+    void showCompareView();
     // Shows the Intervene panel, a tab under the plots (Run ▸ Intervene…).
     void showIntervenePanel();
     // The last error shown in the banner; empty when none is showing.
