@@ -231,7 +231,7 @@ QString CompareView::statusText() const {
     if (paths_.isEmpty()) text = tr("No recall models: add one with Add model…");
     else if (curves_.empty() && failures_.isEmpty()) text = tr("%n model(s) to evaluate", nullptr, int(paths_.size()));
     else
-        text = tr("%n model(s) on their stored instances (100 per K). Click a point to open that model on a fresh "
+        text = tr("%n model(s) on their stored evaluation sets. Click a point to open that model on a fresh "
                   "instance of that K.",
                   nullptr, int(curves_.size()));
     if (!failures_.isEmpty()) text += QStringLiteral(" ") + tr("Not compared: %1").arg(failures_.join(QStringLiteral("; ")));
