@@ -114,7 +114,6 @@ CompareView::CompareView(QWidget* parent)
     pairs_rect_->axis(QCPAxis::atBottom)->setLabel(QString::fromStdString(comparison_position_name({})));
     bytes_rect_->axis(QCPAxis::atBottom)->setTicker(QSharedPointer<ByteTicker>::create());
     set_axis_label(bytes_rect_->axis(QCPAxis::atBottom), tr("attention state per sequence"));
-    plot_->setToolTip(tr("Click a point to open that model on a fresh recall instance of that K"));
 
     connect(plot_, &QCustomPlot::plottableClick, this,
             [this](QCPAbstractPlottable* plottable, int data_index, QMouseEvent*) {
@@ -297,6 +296,19 @@ void CompareView::redraw() {
         }
     }
     if (!curves_.empty()) {
+        // Accuracy runs 0 to 1; another metric (bits per character of text models) spans its values.
+        const bool accuracy = curves_.front().metric == "accuracy";
+        double low = 0, high = 1;
+        if (!accuracy) {
+            low = INFINITY, high = -INFINITY;
+            for (const ComparedModel& model : curves_)
+                for (const ComparedPoint& point : model.points) low = std::min(low, point.value), high = std::max(high, point.value);
+        }
+        const double pad = std::max(0.02 * (high - low), 0.01);
+        for (QCPAxisRect* rect : {pairs_rect_, bytes_rect_}) {
+            rect->axis(QCPAxis::atLeft)->setRange(low - pad, high + pad);
+            set_axis_label(rect->axis(QCPAxis::atLeft), accuracy ? tr("accuracy") : QString::fromStdString(curves_.front().metric));
+        }
         pairs_rect_->axis(QCPAxis::atBottom)->setLabel(QString::fromStdString(comparison_position_name(curves_)));
         log_range(pairs_rect_->axis(QCPAxis::atBottom), small_x, large_x);
         log_range(bytes_rect_->axis(QCPAxis::atBottom), small_b, large_b);
