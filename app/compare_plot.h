@@ -6,18 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "stepscope/model_comparison.h"
+
 namespace stepscope::cli {
-
-struct ComparedPoint {
-    double position = 0;     // the left panel's x: stored pairs K for recall ("K=16"), else steps T
-    double state_bytes = 0;  // the right panel's x, one sequence's attention state
-    double value = 0;        // the metric
-};
-
-struct ComparedModel {
-    std::string label;  // e.g. "recall_delta (delta)"
-    std::vector<ComparedPoint> points;
-};
 
 // Two panels side by side, log2 x axis on the left, log10 on the right; `metric` names the y axis
 // ("accuracy" runs 0 to 1) and `position_name` the left x axis ("stored pairs K").

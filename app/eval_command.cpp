@@ -14,6 +14,7 @@
 #include "stepscope/atomic_file.h"
 #include "stepscope/config.h"
 #include "stepscope/error.h"
+#include "stepscope/model_comparison.h"
 #include "stepscope/token_model.h"
 #include "stepscope/token_tasks.h"
 
@@ -40,16 +41,6 @@ nlohmann::json trained(const TokenModel& model, const std::string& key) {
     return value.is_discarded() ? nlohmann::json(nullptr) : value;
 }
 
-// The left panel's x of a group: K of a recall group "K=16", else its steps T.
-double group_position(const GroupScore& group) {
-    if (group.name.rfind("K=", 0) == 0) {
-        char* end = nullptr;
-        const double pairs = std::strtod(group.name.c_str() + 2, &end);
-        if (end && *end == '\0' && pairs > 0) return pairs;
-    }
-    return double(group.steps);
-}
-
 std::string file_stem(const std::string& path) {
     const size_t slash = path.find_last_of('/');
     std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -61,41 +52,34 @@ int compare(const cli::Arguments& args) {
     const std::vector<std::string> paths = args.texts("compare");
     for (const std::string& path : paths)
         if (path.empty()) throw cli::UsageError{"--compare needs the model files to compare after it"};
-    std::vector<cli::ComparedModel> curves;
-    std::string metric;
-    bool recall = true;
+    std::vector<ComparedModel> curves;
     nlohmann::json out = nlohmann::json::array();
     for (const std::string& path : paths) {
         const auto model = TokenModel::load(path);
-        Evaluation result;
+        ComparedModel curve;
         try {
-            result = evaluate_stored(*model);
+            curve = compare_model(*model, file_stem(path));
         } catch (const Error& e) {
             throw Error(path + ": " + e.what());
         }
-        if (!metric.empty() && result.metric != metric)
-            throw Error(path + ": its metric is " + result.metric + ", the models before it " + metric +
-                        "; compare models of one task");
-        metric = result.metric;
-        recall = recall && model->task_name() == "recall";
-        const std::string& kind = model->transformer().config().attention_type;
-        cli::ComparedModel curve{file_stem(path) + " (" + kind + ")", {}};
-        nlohmann::json entry = {{"model", path}, {"attention_type", kind}, {"value", result.value}};
-        std::printf("%-28s %-12s", file_stem(path).c_str(), kind.c_str());
-        for (const GroupScore& group : result.groups) {
-            curve.points.push_back({group_position(group), group.state_bytes, group.value});
-            entry["groups"][group.name] = {{"value", group.value}, {"state_bytes", group.state_bytes},
-                                           {"steps", group.steps}};
-            std::printf("  %s %.3f (%.0f B)", group.name.c_str(), group.value, group.state_bytes);
+        if (const std::string mismatch = comparison_mismatch(curves, curve); !mismatch.empty())
+            throw Error(path + ": " + mismatch);
+        nlohmann::json entry = {{"model", path}, {"attention_type", curve.attention_type}, {"value", curve.value}};
+        std::printf("%-28s %-12s", file_stem(path).c_str(), curve.attention_type.c_str());
+        for (const ComparedPoint& point : curve.points) {
+            entry["groups"][point.group] = {{"value", point.value}, {"state_bytes", point.state_bytes},
+                                            {"steps", point.steps}, {"position", point.position}};
+            std::printf("  %s %.3f (%.0f B)", point.group.c_str(), point.value, point.state_bytes);
         }
         std::printf("\n");
         out.push_back(entry);
         curves.push_back(std::move(curve));
     }
+    const std::string metric = curves.empty() ? std::string() : curves.front().metric;
     if (args.has("json")) std::printf("%s\n", nlohmann::json{{"metric", metric}, {"models", out}}.dump().c_str());
     if (args.has("plot")) {
         const std::string plot = args.text("plot");
-        const std::string svg = cli::comparison_svg(curves, metric, recall ? "stored pairs K" : "steps per sequence");
+        const std::string svg = cli::comparison_svg(curves, metric, comparison_position_name(curves));
         write_file_atomically(plot, std::vector<uint8_t>(svg.begin(), svg.end()));
         std::fprintf(stderr, "wrote %s\n", plot.c_str());
     }

@@ -15,6 +15,7 @@
 #include "stepscope/attention_kind.h"
 #include "stepscope/config.h"
 #include "stepscope/error.h"
+#include "stepscope/model_comparison.h"
 #include "stepscope/safetensors.h"
 #include "stepscope/token_model.h"
 #include "stepscope/token_tasks.h"
@@ -393,6 +394,31 @@ private slots:
         const QJsonObject k64 = json["groups"].toObject()["K=64"].toObject();
         QCOMPARE(k64["steps"].toInt(), 80);
         QVERIFY(k64["state_bytes"].toDouble() > json["groups"].toObject()["K=4"].toObject()["state_bytes"].toDouble());
+    }
+
+    void a_comparison_curve_is_the_stored_evaluation() {
+        const auto recall = TokenModel::load(demo_path("recall_linear.safetensors"));
+        const auto text = TokenModel::load(demo_path("text_linear.safetensors"));
+        const Evaluation evaluation = evaluate_stored(*recall);
+        const ComparedModel curve = compare_model(*recall, "recall_linear");
+        QCOMPARE(QString::fromStdString(curve.label), QString("recall_linear (linear)"));
+        QCOMPARE(curve.value, evaluation.value);
+        QCOMPARE(curve.points.size(), evaluation.groups.size());
+        for (size_t i = 0; i < curve.points.size(); ++i) {
+            const GroupScore& group = evaluation.groups[i];
+            QCOMPARE(curve.points[i].group, group.name);
+            QCOMPARE(curve.points[i].position, double(std::stoi(group.name.substr(2))));  // "K=16" -> 16
+            QCOMPARE(curve.points[i].value, group.value);
+            QCOMPARE(curve.points[i].state_bytes, group.state_bytes);
+            QCOMPARE(curve.points[i].steps, group.steps);
+        }
+        QCOMPARE(QString::fromStdString(comparison_position_name({curve})), QString("stored pairs K"));
+        QVERIFY(comparison_mismatch({curve}, curve).empty());
+        // A text model's groups are windows: its x is the steps, and it cannot join a recall comparison.
+        const ComparedModel words = compare_model(*text, "text_linear");
+        QCOMPARE(words.points.front().position, double(words.points.front().steps));
+        QCOMPARE(QString::fromStdString(comparison_position_name({curve, words})), QString("steps per sequence"));
+        QVERIFY(QString::fromStdString(comparison_mismatch({curve}, words)).contains("compare models of one task"));
     }
 
     void eval_compares_models_in_one_svg() {

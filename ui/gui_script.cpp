@@ -23,6 +23,7 @@
 #include "plots/plot_panel.h"
 #include "plots/spectrum_plot.h"
 #include "plots/state_plot.h"
+#include "plots/compare_view.h"
 #include "plots/token_view.h"
 #include "plots/view_list.h"
 #include "session_controller.h"
@@ -42,7 +43,8 @@ const char* const kGuiUsage =
     "  --window-size WxH  the window's size (a screenshot's default is 1600x1000)\n"
     "  --band KIND        time plots draw the element shown (element), or the batch mean in a min-max or std band\n"
     "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, heads, tokens,\n"
-    "                     intervene\n"
+    "                     intervene, compare (a window of its own, which a later --screenshot saves;\n"
+    "                     waits for its evaluation)\n"
     "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
     "  --state Q:L        plot quantity Q of self attention's layer L in the state plot: S, Z (or K, V), cache,\n"
     "                     beta, alpha, prediction-error (the last three: the delta-rule kinds)\n"
@@ -171,8 +173,10 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             options.window_size = QSize(width, height);
         } else if (word == "--view") {
             const QString view = value();
-            if (!view_names().contains(view))
-                throw usage(QStringLiteral("--view is '%1', not one of: %2").arg(view, view_names().join(", ")));
+            // The compare view is a window of its own, not one of the panel's views.
+            const QStringList names = view_names() << QStringLiteral("compare");
+            if (!names.contains(view))
+                throw usage(QStringLiteral("--view is '%1', not one of: %2").arg(view, names.join(", ")));
             options.actions.push_back({GuiAction::Kind::View, 0, {}, view, {}, false});
         } else if (word == "--band") {
             const QString band = value();
@@ -316,7 +320,12 @@ void GuiScript::next() {
             PlotPanel* plots = window_->plotPanel();
             if (action.key == "band") plots->setBatchBand(action.value == "minmax" ? 1 : action.value == "std" ? 2 : 0);
             else if (action.value == "intervene") window_->showIntervenePanel();
-            else plots->showView(plots->page(action.value));
+            else if (action.value == "compare") {
+                window_->showCompareView();
+                shot_ = window_->compareView();
+                waitForComparison();
+                return;
+            } else plots->showView(plots->page(action.value));
             break;
         }
         case GuiAction::Kind::Attention:
@@ -360,12 +369,21 @@ void GuiScript::whenViewsComputed(const std::function<void()>& then) {
     QTimer::singleShot(50, this, [this, then] { whenViewsComputed(then); });
 }
 
+void GuiScript::waitForComparison() {
+    if (window_->compareView()->settled()) {
+        next();
+        return;
+    }
+    QTimer::singleShot(50, this, &GuiScript::waitForComparison);
+}
+
 void GuiScript::screenshot(const QString& path) {
     // The window's pixels as the window system shows them; a platform without a screen grab
     // (offscreen) renders the widgets instead.
     QPixmap pixmap;
-    if (QScreen* screen = window_->screen()) pixmap = screen->grabWindow(window_->winId());
-    if (pixmap.isNull()) pixmap = window_->grab();
+    QWidget* target = shot_ ? shot_ : window_;
+    if (QScreen* screen = target->screen()) pixmap = screen->grabWindow(target->winId());
+    if (pixmap.isNull()) pixmap = target->grab();
     QSaveFile file(path);
     const QByteArray format = QFileInfo(path).suffix().toLatin1();
     if (file.open(QIODevice::WriteOnly) && pixmap.save(&file, format.constData()) && file.commit())

@@ -64,6 +64,8 @@ public:
 private:
     void next();
     void whenIdle();
+    // Goes on once the Compare-models view has evaluated every model it lists.
+    void waitForComparison();
     void screenshot(const QString& path);
     // Calls `then` once the views shown lack nothing that is being computed for them (views on demand).
     void whenViewsComputed(const std::function<void()>& then);
@@ -72,6 +74,7 @@ private:
     void report();
 
     MainWindow* window_;
+    QWidget* shot_ = nullptr;  // what --screenshot saves instead of the main window (the Compare-models window)
     std::vector<GuiAction> actions_;
     size_t position_ = 0;
     bool form_changed_ = false;

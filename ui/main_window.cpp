@@ -32,6 +32,7 @@
 #include "input_panel.h"
 #include "intervene_panel.h"
 #include "model_panel.h"
+#include "plots/compare_view.h"
 #include "plots/divergence_plot.h"
 #include "plots/plot_panel.h"
 #include "plots/token_view.h"
@@ -79,6 +80,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
       export_(new ExportController(this, plots_, controller_)),
       session_io_(new SessionIO(this, controller_)),
       intervene_(new IntervenePanel),
+      compare_(new CompareView(this)),
       apply_(new QPushButton(tr("Apply: new run"))),
       banner_(new QLabel),
       run_label_(new QLabel) {
@@ -132,6 +134,13 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     setCentralWidget(splitter);
     statusBar()->addPermanentWidget(run_label_);
     plots_->addPage(intervene_, tr("Intervene"));
+    // A window of its own: it compares model files, not the run, and its two panels want the room.
+    compare_->setWindowFlag(Qt::Window);
+    compare_->setWindowTitle(tr("Compare models — Stepscope"));
+    compare_->resize(1100, 600);
+    connect(compare_, &CompareView::openRequested, this, [this](const QString& path, int pairs) {
+        if (mayDiscardRun(tr("opening %1").arg(QFileInfo(path).fileName()))) loadWeights(path, pairs);
+    });
     buildMenus();
 
     // A refusal of the input or the model is about what the form held: changing it takes the banner away.
@@ -285,6 +294,9 @@ void MainWindow::buildMenus() {
     }
     demos->setEnabled(!shipped.isEmpty());
     if (shipped.isEmpty()) demos->setToolTip(tr("No demo models found beside the binary or in the source tree"));
+    QAction* compare = file->addAction(tr("Compare models"));
+    compare->setToolTip(tr("Recall of every shipped or opened recall model against stored pairs and state bytes"));
+    connect(compare, &QAction::triggered, this, &MainWindow::showCompareView);
     file->addAction(export_->openSnapshotAction());
     file->addAction(export_->saveSnapshotAction());
     file->addSeparator();
@@ -558,17 +570,23 @@ void MainWindow::pinRun() {
     showStatus(tr("Pinned %1; the next run is drawn over it").arg(controller_->traces().info().label));
 }
 
-void MainWindow::loadWeights(const QString& path) {
+void MainWindow::loadWeights(const QString& path, int pairs) {
     steps_->clearProgress();
     SessionSpec spec = controller_->hasRun() ? controller_->spec() : SessionSpec{};
     input_->apply(spec);
+    int64_t steps = 0;
     // The form shows the file's model at once, so a refusal of the input is not a dead end. A
     // damaged file goes to the engine as it is: its message names what is wrong.
     try {
         const auto metadata = safetensors_metadata(path);
         // A token model takes tokens: a fresh task instance or a prompt, unless tokens were chosen already.
-        if (is_token_model(metadata) && (spec.input.kind != InputKind::Tokens || spec.weights_path != path))
+        if (is_token_model(metadata) &&
+            (pairs > 0 || spec.input.kind != InputKind::Tokens || spec.weights_path != path))
             spec.input = default_token_input(metadata, spec.input);
+        if (pairs > 0 && spec.input.pairs > 0) {
+            spec.input.pairs = pairs;
+            steps = recall_instance_steps(metadata, pairs);
+        }
         const auto text = metadata.find("config");
         if (text != metadata.end()) {
             spec.config = config_from_json(text->second);
@@ -598,7 +616,7 @@ void MainWindow::loadWeights(const QString& path) {
     }
     spec.weights_path = path;
     spec.snapshot_path.clear();
-    spec.steps = 0;
+    spec.steps = steps;
     controller_->open(spec);
 }
 
@@ -651,6 +669,8 @@ void MainWindow::onRunOpened() {
                                                          : weights.dir().dirName() + "/" + weights.fileName(),
                              spec.weights_path.isEmpty() ? QString() : weights.absoluteFilePath());
     if (!spec.weights_path.isEmpty()) addRecent(spec.weights_path);
+    if (info.tokens && info.tokens->task_name() == "recall" && !spec.weights_path.isEmpty())
+        compare_->addModel(spec.weights_path);
     const QString pending = std::exchange(pending_recent_, {});
     const QString opened = QFileInfo(pending).absoluteFilePath();
     if (!pending.isEmpty() && (QFileInfo(spec.snapshot_path).absoluteFilePath() == opened ||
@@ -718,6 +738,12 @@ void MainWindow::onFailed(const QString& context, const QString& message) {
 }
 
 void MainWindow::showIntervenePanel() { plots_->showView(intervene_); }
+
+void MainWindow::showCompareView() {
+    compare_->show();
+    compare_->raise();
+    compare_->activateWindow();
+}
 
 void MainWindow::updateIntervenePanel() {
     intervene_->setRun(controller_->traces(), controller_->viewStep(), controller_->spec().interventions);

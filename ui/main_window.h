@@ -16,6 +16,7 @@ class QPushButton;
 
 namespace stepscope::ui {
 
+class CompareView;
 class ExportController;
 class InputPanel;
 class IntervenePanel;
@@ -41,6 +42,9 @@ public:
     ExportController* exporter() const { return export_; }
     SessionIO* sessionIO() const { return session_io_; }
     IntervenePanel* intervenePanel() const { return intervene_; }
+    CompareView* compareView() const { return compare_; }
+    // Shows the Compare-models window (File ▸ Compare models), evaluating its models the first time.
+    void showCompareView();
     // Shows the Intervene panel, a tab under the plots (Run ▸ Intervene…).
     void showIntervenePanel();
     // The last error shown in the banner; empty when none is showing.
@@ -62,8 +66,9 @@ public slots:
     // Keeps the current run on the plots, dashed, to compare with the next.
     void pinRun();
     // Fills the model form from the file's config and opens it; an input of another width is
-    // offered a switch to the fed-back output.
-    void loadWeights(const QString& path);
+    // offered a switch to the fed-back output. With `pairs` > 0 a recall model opens on a fresh
+    // instance of that many pairs and steps through it (the Compare-models view's click).
+    void loadWeights(const QString& path, int pairs = 0);
     // Opens a model, snapshot, session or CSV input by what the file is (drops, Recent files).
     bool openFile(const QString& path);
     // The input becomes the previous output fed back, and the run opens again.
@@ -108,6 +113,7 @@ private:
     ExportController* export_;
     SessionIO* session_io_;
     IntervenePanel* intervene_;
+    CompareView* compare_;
     QPushButton* apply_;
     QLabel* banner_;
     QLabel* run_label_;

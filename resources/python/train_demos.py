@@ -6,7 +6,19 @@
             --steps 4000 --minutes 50 --out recall_$kind.safetensors --checkpoint recall_$kind.ckpt
     done
     # character models of the King James Bible (apt-get install bible-kjv)
-    /usr/bin/python3 resources/python/train_demos.py text --attention delta --minutes 75 --out text_delta.safetensors
+    # (text_linear: the defaults, d_model 64, 58 minutes; text_delta and text_softmax: d_model 128)
+    for kind in delta full; do
+        nice -n 19 /usr/bin/python3 resources/python/train_demos.py text --attention $kind --heads 4 --feed-forward 512 \
+            --seed 3 --minutes 76 --out text_${kind/full/softmax}.safetensors --checkpoint text_$kind.ckpt
+    done
+    # going on from a saved model of the same size: its weights, a fresh optimizer, warm-up and cosine schedule
+    /usr/bin/python3 resources/python/train_demos.py text --attention delta --heads 4 --feed-forward 512 \
+        --resume resources/models/text_delta.safetensors --lr 1e-3 --warmup 100 --seed 2 --minutes 90 --out more.safetensors
+
+Debian's torch multiplies matrices with the BLAS that libblas.so.3 points to, by default the reference
+(netlib) one: here a step took 7 to 10 times longer than with OpenBLAS, which needs no installation
+(`apt-get download libopenblas0-pthread`, `dpkg -x` it somewhere, then run with
+OPENBLAS_NUM_THREADS=1 LD_LIBRARY_PATH=<there>/usr/lib/x86_64-linux-gnu/openblas-pthread).
 
 fast-transformers cannot be installed here, so this file rebuilds its TransformerEncoder (post-norm
 layers, final LayerNorm) under the reference's state_dict names, with each attention kind in its
@@ -34,7 +46,7 @@ from torch.nn import functional as F
 warnings.filterwarnings("ignore", message="torch.triangular_solve is deprecated")  # 1.13: the fast one on CPU
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stepscope_io import save_model  # noqa: E402
+from stepscope_io import load_safetensors, save_model  # noqa: E402
 
 EPS = 1e-6  # the reference's attention eps
 KINDS = ("full", "linear", "gated-linear", "delta", "gated-delta")
@@ -298,6 +310,18 @@ def train(model, sample, budget, max_steps, checkpoint, log, lr=2e-3, warmup=200
     return elapsed, step
 
 
+def warm_start(model, path, config):
+    """Loads a saved model's weights (the same config) into `model`: training goes on from them."""
+    tensors, metadata = load_safetensors(path)
+    saved = json.loads(metadata["config"])
+    if saved != json.loads(json.dumps(config, sort_keys=True)):
+        raise SystemExit("%s has config %s, not %s" % (path, saved, config))
+    state = {name: torch.from_numpy(tensors[name.replace("transformer.", "", 1) if name.startswith("transformer.")
+                                            else name].copy())
+             for name in model.state_dict()}
+    model.load_state_dict(state)
+
+
 def save(path, model, config, vocabulary, task, groups, trained_value, per_group, seconds, steps):
     transformer = {name[len("transformer."):]: value for name, value in model.state_dict().items()
                    if name.startswith("transformer.")}
@@ -329,6 +353,14 @@ def main():
     parser.add_argument("--gate-bias", type=float, default=GATE_BIAS)
     parser.add_argument("--eval-examples", type=int, default=None, help="per group")
     parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--resume", default=None, metavar="FILE",
+                        help="warm-start from a saved model (its weights; a fresh optimizer and schedule)")
+    parser.add_argument("--warmup", type=int, default=200, help="warm-up steps")
+    parser.add_argument("--batch", type=int, default=None, help="sequences a step (recall 64, text 16)")
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--heads", type=int, default=2)
+    parser.add_argument("--head-width", type=int, default=32)
+    parser.add_argument("--feed-forward", type=int, default=None, help="recall 128, text 256")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -350,11 +382,11 @@ def main():
     if args.task == "recall":
         # Recall matches keys by content: the pair layout needs no positions, so none are learned.
         # d_model 64, 2 heads of 32: a delta-rule head holds up to 32 orthogonal keys.
-        config = encoder_config(args.attention, layers=2, heads=2, head_width=32, feed_forward=128,
-                                feature_map=key_map)
+        config = encoder_config(args.attention, layers=args.layers, heads=args.heads, head_width=args.head_width,
+                                feed_forward=args.feed_forward or 128, feature_map=key_map)
         vocabulary = recall_vocabulary()
         model = TokenModel(config, len(vocabulary), positions=0)
-        batch = lambda step: recall_batch(64, TRAIN_PAIRS[step % len(TRAIN_PAIRS)],
+        batch = lambda step: recall_batch(args.batch or 64, TRAIN_PAIRS[step % len(TRAIN_PAIRS)],
                                           torch.Generator().manual_seed(args.seed * 1000003 + step))
         evaluation = torch.Generator().manual_seed(12345)  # the same set for every twin
         examples = args.eval_examples or 100
@@ -364,8 +396,8 @@ def main():
         # No positions: the recurrent twins run to any length with a constant state, and the softmax
         # twin orders its cache by the causal mask alone; the token shift gives each step its bigram.
         context, long_window = 128, 2048
-        config = encoder_config(args.attention, layers=2, heads=2, head_width=32, feed_forward=256,
-                                feature_map=key_map)
+        config = encoder_config(args.attention, layers=args.layers, heads=args.heads, head_width=args.head_width,
+                                feed_forward=args.feed_forward or 256, feature_map=key_map)
         train_text, held_out = bible_texts()
         vocabulary = sorted(set(train_text) | set(held_out))
         index = {c: i for i, c in enumerate(vocabulary)}
@@ -375,7 +407,7 @@ def main():
 
         def batch(step):
             generator = torch.Generator().manual_seed(args.seed * 1000003 + step)
-            starts = torch.randint(0, len(train_ids) - context - 1, (16,), generator=generator)
+            starts = torch.randint(0, len(train_ids) - context - 1, (args.batch or 16,), generator=generator)
             windows = torch.stack([train_ids[s:s + context + 1] for s in starts.tolist()])
             return windows[:, :-1, None], windows[:, 1:]
 
@@ -390,7 +422,11 @@ def main():
         log("text: %d training characters, %d held out, %d distinct" % (len(train_ids), len(held_ids), len(vocabulary)))
 
     log("config %s, %d parameters" % (json.dumps(config), sum(p.numel() for p in model.parameters())))
-    seconds, steps = train(model, batch, args.minutes * 60, args.steps, args.checkpoint, log, lr=args.lr)
+    if args.resume:
+        warm_start(model, args.resume, config)
+        log("warm-started from %s" % args.resume)
+    seconds, steps = train(model, batch, args.minutes * 60, args.steps, args.checkpoint, log, lr=args.lr,
+                           warmup=args.warmup)
     value, per_group = evaluate(model, groups, metric)
     log("trained %d steps in %.0f s: %s %.4f %s" % (steps, seconds, metric, value, json.dumps(per_group)))
     save(args.out, model, config, vocabulary, task, groups, value, per_group, seconds, steps)

@@ -83,4 +83,8 @@ InputSpec default_token_input(const std::map<std::string, std::string>& metadata
     return tokens;
 }
 
+int recall_instance_steps(const std::map<std::string, std::string>& metadata, int pairs) {
+    return pairs + json_object(metadata, "task").value("queries").toInt();
+}
+
 }  // namespace stepscope::ui

@@ -31,4 +31,7 @@ bool is_token_model(const std::map<std::string, std::string>& metadata);
 // 32 pairs for the recall task, else a prompt ("And God said" for characters).
 InputSpec default_token_input(const std::map<std::string, std::string>& metadata, const InputSpec& input);
 
+// The steps of one recall instance of `pairs` pairs: the pairs, then the task's queries.
+int recall_instance_steps(const std::map<std::string, std::string>& metadata, int pairs);
+
 }  // namespace stepscope::ui
