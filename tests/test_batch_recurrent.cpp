@@ -98,14 +98,23 @@ private slots:
         }
         QCOMPARE(first, steps);
         QCOMPARE(blocked.step, stepped.step);
-        STEPSCOPE_COMPARE_CLOSE(attention.toStdString() + " block outputs", blocked_ys, stepped_ys, 1e-5, 0.0);
+        // q8 rounds each layer's input to 8 bits per block of 32 values. The block path agrees with stepping to the
+        // last bits of a float from step 1 on (f32 and bf16 here within 5e-7), not bit for bit, so an input on a
+        // rounding boundary can move by one quantum, 1/127 of its block's largest value, and what depends on it by
+        // about as much relatively: for q8 the bound is two quanta of the largest value compared, not 1e-5.
+        const auto bound = [&](const RowMatrix& reference) {
+            return precision == "q8" ? 2.0 / 127 * reference.cwiseAbs().maxCoeff() : 1e-5;
+        };
+        STEPSCOPE_COMPARE_CLOSE(attention.toStdString() + " block outputs", blocked_ys, stepped_ys, bound(stepped_ys),
+                                0.0);
         for (int l = 0; l < config.n_layers; ++l) {
             const AttentionState& a = stepped.layers[size_t(l)].self_attention;
             const AttentionState& b = blocked.layers[size_t(l)].self_attention;
             if (const LinearAttentionState* sums = a.find<LinearAttentionState>())
-                STEPSCOPE_COMPARE_CLOSE("block S", b.linear().sums, sums->sums, 1e-5, 0.0);
+                STEPSCOPE_COMPARE_CLOSE("block S", b.linear().sums, sums->sums, bound(sums->sums), 0.0);
             if (const KeyValueCache* cache = a.find<KeyValueCache>())
-                STEPSCOPE_COMPARE_CLOSE("block cache", b.cache().head_values(0), cache->head_values(0), 1e-5, 0.0);
+                STEPSCOPE_COMPARE_CLOSE("block cache", b.cache().head_values(0), cache->head_values(0),
+                                        bound(cache->head_values(0)), 0.0);
         }
     }
 
