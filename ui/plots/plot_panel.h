@@ -1,4 +1,4 @@
-// The four plots of a run, the pinned run they overlay, and the frame timer that paces their redraws.
+// The four plots of the viewed run, the other runs they draw beside it, and the frame timer that paces their redraws.
 #pragma once
 
 #include <QElapsedTimer>
@@ -9,6 +9,7 @@
 
 #include <optional>
 
+#include "plots/plot_view.h"
 #include "session/trace_store.h"
 #include "stepscope/observation.h"
 
@@ -73,12 +74,12 @@ public:
     // What the views shown need looked inside: the attention map's linear layer, the spectrum's or capacity's.
     ObservationOptions observation() const;
 
-    // Overlays the shown batch element of `run` on every plot (dashed) until unpin(); `caption` names
-    // it above the plots.
-    void pin(const TraceStore& run, const QString& caption = {});
-    void unpin();
-    bool hasPinned() const { return pinned_.has_run(); }
-    const TraceStore& pinned() const { return pinned_; }
+    // The viewed run (`current`, null before the first) and the runs every time plot draws beside it
+    // (dashed, in their colours), named above the plots.
+    void setRuns(const TraceStore* current, std::vector<RunOverlay> others);
+    const TraceStore* current() const { return current_; }
+    // The runs drawn beside the viewed one.
+    const std::vector<RunOverlay>& overlays() const { return overlays_; }
     // Smoothing of every time plot, 0 (off) to 0.99.
     void setSmoothing(double weight);
     double smoothing() const;
@@ -97,7 +98,6 @@ public slots:
 signals:
     // The user chose another batch element to follow.
     void observedChanged(int element);
-    void pinnedChanged(bool pinned);
     // A line for the status bar: a plot's context-menu result, or the first NaN or infinity of a run.
     void message(const QString& text);
     // The views shown need other layers looked inside (observation()).
@@ -120,7 +120,7 @@ private:
     QList<TimePlot*> timePlots() const;
 
     const TraceStore* current_;
-    TraceStore pinned_;
+    std::vector<RunOverlay> overlays_;
     OutputPlot* outputs_;
     StatePlot* states_;
     AttentionPlot* attention_;
@@ -136,7 +136,6 @@ private:
     std::optional<int64_t> diverged_at_;
     QSpinBox* observed_;
     QLabel* pinned_label_;
-    QPushButton* unpin_button_;
     QSlider* smoothing_;
     QLabel* smoothing_label_;
     QCheckBox* link_axes_;

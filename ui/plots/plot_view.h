@@ -1,10 +1,12 @@
-// A plot with its own selectors above it, fed from the current run's records and an optional pinned run.
+// A plot with its own selectors above it, fed from the viewed run's records and the other runs shown beside it.
 #pragma once
 
+#include <QColor>
 #include <QWidget>
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "session/trace_store.h"
 
@@ -15,6 +17,13 @@ class QHBoxLayout;
 class QMenu;
 
 namespace stepscope::ui {
+
+// A run drawn beside the viewed one (dashed, in its colour), named in legends, hover and the cursor.
+struct RunOverlay {
+    const TraceStore* store = nullptr;
+    QString name;
+    QColor color;
+};
 
 class PlotView : public QWidget {
     Q_OBJECT
@@ -30,7 +39,8 @@ public:
     QString shownTitle() const;
     QString fullTitle() const;
 
-    void setStores(const TraceStore* current, const TraceStore* pinned);
+    // The viewed run and the runs shown beside it; the first of those is the one single comparisons use.
+    void setStores(const TraceStore* current, std::vector<RunOverlay> overlays = {});
     // Adds what is selected to the title drawn in the plot (and so in its exported image).
     void setSubtitle(const QString& subtitle);
     // Everything again from the stores: a new run, a new selection, a branch or a pin.
@@ -87,7 +97,8 @@ protected:
     // The mouse moved over the plot with no button held (hover read-outs).
     virtual void hover(const QPoint&) {}
     const TraceStore* current_ = nullptr;
-    const TraceStore* pinned_ = nullptr;
+    std::vector<RunOverlay> overlays_;
+    const TraceStore* pinned_ = nullptr;  // the first overlay's, for views that compare with one run
 
 private:
     bool eventFilter(QObject* watched, QEvent* event) override;

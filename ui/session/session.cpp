@@ -273,6 +273,28 @@ void Session::rewind(int64_t step, const CancelCheck& cancelled) {
     last_tokens_ = std::move(c.last_tokens);
 }
 
+void Session::fast_forward(int64_t step, const CancelCheck& cancelled) {
+    if (step <= current_step()) return;
+    if (original_) original_->fast_forward(step, cancelled);
+    Checkpoint c{stepper_->state(), last_output_, last_tokens_};
+    // Replayed a checkpoint interval at a time, so that a later rewind finds them.
+    while (c.state.step < step) {
+        const int64_t next = std::min(step, c.state.step + checkpoints_.interval());
+        replay(c, next, cancelled);
+        if (rewindable_) checkpoints_.offer(c);
+    }
+    stepper_->set_state(c.state);
+    last_output_ = std::move(c.last_output);
+    last_tokens_ = std::move(c.last_tokens);
+}
+
+void Session::drop_interventions_from(int64_t step) {
+    auto& all = spec_.interventions;
+    all.erase(std::remove_if(all.begin(), all.end(), [step](const Intervention& i) { return i.step >= step; }), all.end());
+    ablation_ = ablation_of(all);
+    if (all.empty()) original_.reset();
+}
+
 void Session::reset(uint64_t sequence_seed) {
     stepper_->reset(sequence_seed);
     spec_.sequence_seed = sequence_seed;

@@ -78,6 +78,11 @@ public:
     void rewind(int64_t step, const CancelCheck& cancelled = {});
     // The state at an earlier step, leaving the run where it is.
     Checkpoint state_at(int64_t step, const CancelCheck& cancelled = {}) const;
+    // Steps on to `step` unobserved and unrecorded (a run rebuilt to branch from or continue where it
+    // was), keeping checkpoints on the way. Throws RunCancelled, the run where it was, when cancelled.
+    void fast_forward(int64_t step, const CancelCheck& cancelled = {});
+    // Forgets the interventions at `step` and later: a run rewound to `step` becomes its branch there.
+    void drop_interventions_from(int64_t step);
     // A new sequence: empty state and, for random feature maps, a new draw from `sequence_seed`.
     void reset(uint64_t sequence_seed);
     // The element the plots show, kept in the sessions and snapshots the run writes.

@@ -146,6 +146,7 @@ struct RunInfo {
 // Records travel in shared, immutable batches so a queued signal copies a pointer, not the data.
 struct StepBatch {
     std::shared_ptr<const std::vector<BatchRecord>> records;
+    int run = -1;  // the run they belong to (RunTree ids)
 };
 
 QString run_label(const ModelConfig& config);

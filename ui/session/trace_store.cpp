@@ -81,8 +81,51 @@ std::size_t trace_budget(const ModelConfig& config, int batch) {
     return std::size_t(std::clamp(limit - others, 0.0, double(kMaxTraceBytes)));
 }
 
+TraceStore::TraceStore() = default;
+
+TraceStore::TraceStore(const TraceStore& other) { *this = other; }
+
+TraceStore& TraceStore::operator=(const TraceStore& other) {
+    if (this == &other) return *this;
+    info_ = other.info_;
+    branch_step_ = other.branch_step_;
+    records_ = other.records_;
+    batch_records_ = other.batch_records_;
+    attention_kept_from_ = other.attention_kept_from_;
+    attention_bytes_ = other.attention_bytes_;
+    bytes_ = other.bytes_;
+    max_bytes_ = other.max_bytes_;
+    max_records_ = other.max_records_;
+    stride_ = other.stride_;
+    // The shared pieces stay the parent's; the own piece is this copy's.
+    rebuild_spans(other.span_.first(other.span_.shared_count()),
+                  other.batch_span_.first(other.batch_span_.shared_count()));
+    return *this;
+}
+
+void TraceStore::rebuild_spans(std::vector<RecordSpan<StepRecord>::Piece> shared,
+                               std::vector<RecordSpan<BatchRecord>::Piece> batch_shared) {
+    span_ = RecordSpan<StepRecord>(std::move(shared), &records_);
+    batch_span_ = RecordSpan<BatchRecord>(std::move(batch_shared), &batch_records_);
+}
+
+void TraceStore::start_branch(const TraceStore& parent, int64_t step, const RunInfo& info, std::size_t max_bytes) {
+    start(info, max_bytes);
+    step = std::clamp(step, parent.base_step(), parent.last_step());
+    info_.base_step = parent.base_step();
+    branch_step_ = step;
+    const auto count = [step](const auto& span) {
+        return std::size_t(std::upper_bound(span.begin(), span.end(), step,
+                                            [](int64_t s, const auto& r) { return s < r.step; }) -
+                           span.begin());
+    };
+    rebuild_spans(parent.span_.first(count(parent.span_)), parent.batch_span_.first(count(parent.batch_span_)));
+}
+
 void TraceStore::start(const RunInfo& info, std::size_t max_bytes) {
     info_ = info;
+    branch_step_ = info.base_step;
+    rebuild_spans();
     max_bytes_ = max_bytes;
     records_.clear();
     batch_records_.clear();
@@ -137,6 +180,7 @@ void TraceStore::truncate(int64_t step) {
     records_.resize(keep);
     batch_records_.resize(std::min(keep, batch_records_.size()));
     attention_kept_from_ = std::min(attention_kept_from_, records_.size());
+    span_ = RecordSpan<StepRecord>(span_.first(span_.shared_count()), &records_);
 }
 
 void TraceStore::set_observed(int element) {
@@ -190,7 +234,7 @@ void TraceStore::drop_off_stride() {
 TraceStore TraceStore::shown_only() const {
     TraceStore copy;
     copy.info_ = info_;
-    copy.records_ = records_;
+    copy.records_ = span_;
     copy.attention_kept_from_ = attention_kept_from_;
     for (const StepRecord& r : copy.records_) {
         copy.bytes_ += record_bytes(r);
@@ -200,9 +244,9 @@ TraceStore TraceStore::shown_only() const {
 }
 
 const StepRecord* TraceStore::at_step(int64_t step) const {
-    const auto found = std::lower_bound(records_.begin(), records_.end(), step,
+    const auto found = std::lower_bound(span_.begin(), span_.end(), step,
                                         [](const StepRecord& r, int64_t s) { return r.step < s; });
-    return found != records_.end() && found->step == step ? &*found : nullptr;
+    return found != span_.end() && found->step == step ? &*found : nullptr;
 }
 
 int TraceStore::layers() const { return has_run() ? info_.model->config().n_layers : 0; }
