@@ -54,7 +54,8 @@ void SessionIO::saveSession(const QString& path) {
         write_tree_file(path, controller_->sessionTree());
         controller_->markSaved();
         emit sessionSaved(path);
-        emit done(tr("Wrote %1 (%n run(s))", nullptr, controller_->runs().size()).arg(path));
+        const int runs = controller_->runs().size();
+        emit done(runs == 1 ? tr("Wrote %1 (1 run)").arg(path) : tr("Wrote %1 (%2 runs)").arg(path).arg(runs));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));
     }

@@ -142,7 +142,7 @@ std::vector<int> RunTree::descendants(int id) const {
 
 int RunTree::owner_of(int id, int64_t step) const {
     const Run* run = find(id);
-    while (run && run->parent >= 0 && run->branch_step() >= step) {
+    while (run && run->parent >= 0 && run->branch_step() > step) {
         const Run* parent = find(run->parent);
         if (!parent) break;
         run = parent;

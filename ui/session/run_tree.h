@@ -59,7 +59,8 @@ public:
     // Every run below `id` (branches of branches too).
     std::vector<int> descendants(int id) const;
 
-    // The run whose records `id` shows at `step`: `id` itself, or the ancestor it shares that step with.
+    // The run a branch of `id` at `step` leaves: `id` itself, or the ancestor whose records `id` shows
+    // there (the deepest whose branch step is at most `step`, so that interventions at one step stack).
     int owner_of(int id, int64_t step) const;
     // The runs whose records up to `step` are those of `owner` (the owner and the branches that left
     // it, or left them, after `step`): any of them can be rewound to `step` to branch from `owner` there.

@@ -288,11 +288,19 @@ void Session::fast_forward(int64_t step, const CancelCheck& cancelled) {
     last_tokens_ = std::move(c.last_tokens);
 }
 
-void Session::drop_interventions_from(int64_t step) {
-    auto& all = spec_.interventions;
-    all.erase(std::remove_if(all.begin(), all.end(), [step](const Intervention& i) { return i.step >= step; }), all.end());
-    ablation_ = ablation_of(all);
-    if (all.empty()) original_.reset();
+void Session::replace_interventions_from(int64_t step, const std::vector<Intervention>& later) {
+    for (const Intervention& i : later) check_intervention(i, std::max(i.step, step));
+    std::vector<Intervention> kept;
+    for (const Intervention& i : spec_.interventions)
+        if (i.step < step) kept.push_back(i);
+    for (Intervention i : later) {
+        i.step = std::max(i.step, step);
+        kept.push_back(i);
+    }
+    if (kept.empty()) original_.reset();
+    else if (!original_) original_ = without_interventions();
+    spec_.interventions = std::move(kept);
+    ablation_ = ablation_of(spec_.interventions);
 }
 
 void Session::reset(uint64_t sequence_seed) {

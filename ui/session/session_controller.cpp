@@ -183,9 +183,9 @@ StepOrder SessionController::branchOrder(int64_t step, int64_t count) const {
     order.parent = owner;
     order.from = step;
     order.spec = parent->spec;
-    // The parent's interventions from the branch step on are its own, not the branch's.
+    // The parent's interventions after the branch step are not the branch's; those at it stack with the branch's own.
     auto& edits = order.spec.interventions;
-    edits.erase(std::remove_if(edits.begin(), edits.end(), [step](const Intervention& i) { return i.step >= step; }),
+    edits.erase(std::remove_if(edits.begin(), edits.end(), [step](const Intervention& i) { return i.step > step; }),
                 edits.end());
     order.sharing = tree_.sharing(owner, step);
     order.count = count;
@@ -303,6 +303,12 @@ void SessionController::intervene(const Intervention& intervention, bool whole_r
     const int64_t from = whole_run ? traces().base_step() : view_step_;
     const int64_t target = traces().last_step();
     StepOrder order = branchOrder(from, std::max<int64_t>(0, target - from));
+    if (whole_run) {
+        // The viewed run again from its start, its own interventions kept where they are: a branch of it at its start.
+        order.parent = viewed_;
+        order.spec = tree_.find(viewed_)->spec;
+        order.sharing = tree_.sharing(viewed_, from);
+    }
     if (!roomForNewRun(order.spec)) return;
     order.run = newRunId();
     order.intervention = intervention;

@@ -42,10 +42,13 @@ std::unique_ptr<Session> SessionWorker::make_session(const SessionSpec& spec) co
                             session_->spec().weights_path == spec.weights_path &&
                             (!spec.weights_path.isEmpty() || session_->spec().weights_seed == spec.weights_seed);
     if (!same_model) return Session::open(spec);
+    QString part = QStringLiteral("device");
     try {
-        return std::make_unique<Session>(session_->model(), spec);
+        auto stepper = make_stepper(session_->model(), spec.device);
+        part = QStringLiteral("input");
+        return std::make_unique<Session>(session_->model(), spec, std::move(stepper));
     } catch (const Error& e) {
-        throw OpenError(QStringLiteral("input"), e.what(), e.parameter());
+        throw OpenError(part, e.what(), e.parameter());
     }
 }
 
@@ -187,7 +190,13 @@ void SessionWorker::ensure(const StepOrder& order, uint64_t epoch) {
         session_ = std::move(session);
         session_->fast_forward(order.from, cancel);
     }
-    if (order.parent >= 0) session_->drop_interventions_from(order.from);
+    if (order.parent < 0) return;
+    // A branch's session holds its interventions from the step on as the order lists them: the live
+    // run rewound there may have been another branch at that step, with edits of its own.
+    std::vector<Intervention> later;
+    for (const Intervention& i : order.spec.interventions)
+        if (i.step >= order.from) later.push_back(i);
+    session_->replace_interventions_from(order.from, later);
 }
 
 void SessionWorker::stepRun(const StepOrder& order, uint64_t epoch) {
