@@ -401,7 +401,7 @@ void MainWindow::showUsage() {
 bool MainWindow::mayDiscardRun(const QString& action) {
     if (!controller_->hasUnsavedWork()) return true;
     int unsaved = 0;
-    for (const auto& run : controller_->runs().runs()) unsaved += !run->saved && run->traces->own_size() > 0;
+    for (const auto& run : controller_->runs().runs()) unsaved += !run->saved() && run->traces->own_size() > 0;
     const QString runs = unsaved == 1 ? tr("1 run holds") : tr("%1 runs hold").arg(unsaved);
     const QString text = tr("%1 steps that are in no session file. Save the session before %2?").arg(runs, action);
     QMessageBox::StandardButton answer;

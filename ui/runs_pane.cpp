@@ -138,7 +138,7 @@ bool RunsPane::deleteRun(int id) {
     QString text = below.empty()       ? tr("Delete %1?").arg(runs.name(*run))
                    : below.size() == 1 ? tr("Delete %1 and its branch?").arg(runs.name(*run))
                                        : tr("Delete %1 and its %2 branches?").arg(runs.name(*run)).arg(below.size());
-    text += run->saved ? tr(" It is in the session file last saved.")
+    text += run->saved() ? tr(" It is in the session file last saved.")
                        : tr(" Its steps are in no session file: they are lost unless you save the session first.");
     const bool yes = ask_ ? ask_(text)
                           : QMessageBox::question(this, tr("Delete run"), text, QMessageBox::Yes | QMessageBox::Cancel,

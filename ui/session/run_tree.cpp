@@ -188,7 +188,7 @@ bool RunTree::rename(int id, const QString& name) {
     for (const auto& r : runs_)
         if (r->id != id && this->name(*r) == trimmed) return false;
     run->user_name = trimmed;
-    run->saved = false;
+    run->saved_step = -1;
     return true;
 }
 
@@ -203,11 +203,11 @@ void RunTree::set_observed(int element) {
 }
 
 bool RunTree::all_saved() const {
-    return std::all_of(runs_.begin(), runs_.end(), [](const auto& r) { return r->saved || r->traces->own_size() == 0; });
+    return std::all_of(runs_.begin(), runs_.end(), [](const auto& r) { return r->saved() || r->traces->own_size() == 0; });
 }
 
 void RunTree::mark_saved() {
-    for (auto& r : runs_) r->saved = true;
+    for (auto& r : runs_) r->saved_step = r->last_step();
 }
 
 const SessionSpec& SessionTree::viewed_spec() const {

@@ -26,7 +26,7 @@ struct Run {
     QString user_name;      // set by the user (or a session file); empty: the name says what the run is
     QString color;          // "#rrggbb"
     bool visible = true;    // drawn on the time plots beside the viewed run
-    bool saved = false;     // in a session file since its last step
+    int64_t saved_step = -1;  // the last step a session file holds of it; -1: none (or renamed since)
     SessionSpec spec;       // what reproduces the run from its start: model, input, seeds, interventions
     // Its records: the parent's up to branch_step() shared, then its own. Held by pointer so that
     // branches may point into it while the tree grows.
@@ -34,6 +34,8 @@ struct Run {
 
     int64_t branch_step() const { return traces->branch_step(); }
     int64_t last_step() const { return traces->last_step(); }
+    // A session file holds the run as it stands.
+    bool saved() const { return saved_step == last_step(); }
 };
 
 class RunTree {

@@ -385,7 +385,7 @@ void SessionController::onRunStarted(int run, int parent, qint64 branch_step, co
         if (!is_automatic_name(entry->second.name, run)) added.user_name = entry->second.name;
         added.color = entry->second.color;
         added.visible = entry->second.visible;
-        added.saved = true;
+        added.saved_step = added.traces->base_step() + entry->second.spec.steps;
         pending_entries_.erase(entry);
     }
     // A session file's runs each take the view as they start, until the one it viewed has.
@@ -405,7 +405,6 @@ void SessionController::onStepped(const StepBatch& batch) {
     const bool following = viewed && view_step_ == traces.last_step();
     const int first = traces.size();
     traces.append(*batch.records);
-    run->saved = false;
     if (viewed) emit recordsAppended(first);
     if (traces.full()) refuseFullTraces();
     if (following) {

@@ -48,7 +48,7 @@ public:
     void markSaved() { tree_.mark_saved(); }
     // The viewed run's steps are in a file (its traces).
     void markViewedSaved() {
-        if (Run* run = tree_.find(viewed_)) run->saved = true;
+        if (Run* run = tree_.find(viewed_)) run->saved_step = run->last_step();
     }
     // The whole tree as a session file lists it.
     SessionTree sessionTree() const;
