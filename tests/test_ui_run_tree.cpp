@@ -12,6 +12,7 @@
 #include "main_window.h"
 #include "model_panel.h"
 #include "runs_pane.h"
+#include "plots/divergence_plot.h"
 #include "plots/output_plot.h"
 #include "plots/plot_panel.h"
 #include "session/run_tree.h"
@@ -352,6 +353,48 @@ private slots:
         QVERIFY(!controller->runs().find(branch));
         QCOMPARE(tree->topLevelItemCount(), 1);
         QVERIFY(controller->hasRun());
+    }
+
+    // Divergence compares the viewed run with any run shown: a plain branch with its parent by default,
+    // two models on one input step by step.
+    void divergence_compares_any_two_runs() {
+        auto window = window_with_steps(8);
+        QVERIFY(window);
+        SessionController* controller = window->controller();
+        const int linear = controller->viewedRun();
+        controller->setViewStep(4);
+        controller->step(4);
+        QVERIFY(wait_idle(*controller));
+        DivergencePlot* divergence = window->plotPanel()->divergence();
+        window->plotPanel()->refreshNow();
+        QCOMPARE(divergence->comparedWith(), 0);  // the parent, the one run drawn beside
+        QVERIFY2(divergence->shownNote().contains("equal"), qPrintable(divergence->shownNote()));
+
+        QVERIFY(window->modelPanel()->setField("attention_type", "full"));
+        QVERIFY(window->applyForms());
+        QVERIFY(wait_idle(*controller));
+        controller->step(8);
+        QVERIFY(wait_idle(*controller));
+        const auto& overlays = window->plotPanel()->overlays();
+        int index = -1;
+        for (size_t i = 0; i < overlays.size(); ++i)
+            if (overlays[i].store == controller->runs().find(linear)->traces.get()) index = int(i);
+        QVERIFY(index >= 0);
+        divergence->compareWith(index);
+        window->plotPanel()->refreshNow();
+        QCOMPARE(divergence->currentGraphs().size(), size_t(1));
+        const StepRecord& full = *controller->traces().at_step(5);
+        const StepRecord& other = *controller->runs().find(linear)->traces->at_step(5);
+        double sum = 0;
+        for (size_t i = 0; i < full.output.size(); ++i) sum += std::pow(double(full.output[i]) - other.output[i], 2);
+        const auto data = divergence->currentGraphs().front()->data();
+        bool found = false;
+        for (auto it = data->constBegin(); it != data->constEnd(); ++it)
+            if (it->key == 5) {
+                QVERIFY(std::abs(it->value - std::sqrt(sum)) <= 1e-6 * std::sqrt(sum));
+                found = true;
+            }
+        QVERIFY(found);
     }
 
     // A refused scripted action ends the script with a non-zero exit code.

@@ -552,7 +552,7 @@ void MainWindow::updatePlotRuns() {
     QList<QPair<const void*, QString>> key{{viewed ? viewed->traces.get() : nullptr, QString()}};
     for (const auto& run : runs.runs()) {
         if (run.get() == viewed || !run->visible) continue;
-        others.push_back({run->traces.get(), runs.name(*run), QColor(run->color)});
+        others.push_back({run->traces.get(), runs.name(*run), QColor(run->color), viewed && run->id == viewed->parent});
         key.append({run->traces.get(), run->color + QString::number(run->last_step()) + runs.name(*run)});
     }
     if (key == plotted_runs_) return;
@@ -684,8 +684,13 @@ void MainWindow::onRunOpened() {
         updateTitle();
         return;
     }
-    showStatus(info.base_step > 0 ? tr("Continuing from the snapshot at step %1").arg(info.base_step)
-                                  : tr("New run: %1").arg(info.label));
+    const Run* viewed = controller_->runs().find(controller_->viewedRun());
+    if (!controller_->traces().empty())
+        showStatus(tr("Viewing %1: the steps go to it").arg(controller_->runs().name(*viewed)));
+    else
+        showStatus(info.base_step > 0 ? tr("Continuing from the snapshot at step %1").arg(info.base_step)
+                                      : tr("New run: %1").arg(controller_->runs().name(*viewed).section(':', 0, 0) +
+                                                             QStringLiteral(", ") + info.label));
     updateTitle();
 }
 

@@ -23,6 +23,7 @@ struct RunOverlay {
     const TraceStore* store = nullptr;
     QString name;
     QColor color;
+    bool parent = false;  // the viewed run's parent: what the divergence compares a branch with by default
 };
 
 class PlotView : public QWidget {
