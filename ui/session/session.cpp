@@ -74,6 +74,13 @@ std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
 std::unique_ptr<Session> Session::open(const SessionSpec& spec) {
     QString part = spec.weights_path.isEmpty() ? QStringLiteral("model") : QStringLiteral("weights");
     try {
+        // A random model's config and input are checked before it is built: refusing either costs no build.
+        if (spec.weights_path.isEmpty() && spec.input.kind != InputKind::Tokens) {
+            validate(spec.config);
+            part = QStringLiteral("input");
+            const InputSource probe(spec, spec.config);
+            part = QStringLiteral("model");
+        }
         auto model = build_model(spec);
         part = QStringLiteral("device");
         auto stepper = make_stepper(model, spec.device);
