@@ -36,7 +36,10 @@ DivergencePlot::DivergencePlot(QWidget* parent)
     plot()->yAxis->setNumberPrecision(2);
 }
 
-QString DivergencePlot::yLabel() const { return tr("‖y − y_original‖ (log scale)"); }
+QString DivergencePlot::yLabel() const {
+    if (comparedWith() >= 0) return tr("‖y − y(%1)‖ (log scale)").arg(compare_->currentText());
+    return tr("‖y − y_original‖ (log scale)");
+}
 
 QString DivergencePlot::emptyNote() const {
     if (comparedWith() >= 0 && current_ && !current_->empty())
