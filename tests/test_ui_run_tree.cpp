@@ -404,6 +404,11 @@ private slots:
         QVERIFY2(missing.exit_code != 0, qPrintable(missing.stderr_text));
         QVERIFY(missing.stderr_text.contains("no run 'run 9'"));
         QVERIFY(!QFile::exists(path("never.json")));
+        MainWindow window(small_spec("linear"));
+        QStringList keys;
+        for (const auto& [key, what] : window.shortcutList()) keys << key + " " + what;
+        QVERIFY2(keys.join('|').contains("Ctrl+I Intervene"), qPrintable(keys.join(" | ")));
+        QVERIFY2(keys.join('|').contains("Ctrl+P Show this run"), qPrintable(keys.join(" | ")));
         const auto help = stepscope::testing::run_stepscope({"--help"});
         for (const char* flag : {"--save-session", "--select-run", "--apply", "--steps", "--scrub", "--intervene",
                                  "--set", "--screenshot", "--view"})
