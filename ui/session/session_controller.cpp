@@ -2,6 +2,7 @@
 #include "session/session_controller.h"
 
 #include <QMetaObject>
+#include <QRegularExpression>
 
 #include <algorithm>
 #include <cmath>
@@ -22,9 +23,12 @@ constexpr double kMinStepsOfRoom = 16;
 
 QString bytes(double b) { return QString::fromStdString(byte_text(b)); }
 
-// Session files written before runs were a tree name their one run; loaded names that say what
-// the run is stay live names (their step range follows the run).
-bool is_automatic_name(const QString& name, int id) { return name.startsWith(QStringLiteral("run %1:").arg(id)); }
+// Names the tree gave ("run 3: linear (elu), ..., steps 0–100", or "run 1" for a session file of one run)
+// stay live when loaded: the run's number and step range follow the window's tree.
+bool is_automatic_name(const QString& name) {
+    static const QRegularExpression automatic(QStringLiteral("^run \\d+(:.*)?$"));
+    return automatic.match(name).hasMatch();
+}
 }  // namespace
 
 SessionController::SessionController(QObject* parent) : QObject(parent), worker_(new SessionWorker) {
@@ -382,7 +386,7 @@ void SessionController::onRunStarted(int run, int parent, qint64 branch_step, co
                                                    : tree_.add_root(run, info, spec, room);
     added.traces->set_observed(hasRun() ? traces().info().observed : info.observed);
     if (const auto entry = pending_entries_.find(run); entry != pending_entries_.end()) {
-        if (!is_automatic_name(entry->second.name, run)) added.user_name = entry->second.name;
+        if (!is_automatic_name(entry->second.name)) added.user_name = entry->second.name;
         added.color = entry->second.color;
         added.visible = entry->second.visible;
         added.saved_step = added.traces->base_step() + entry->second.spec.steps;
