@@ -299,6 +299,37 @@ private slots:
         QCOMPARE(asked.size(), 1);
     }
 
+    // A new run past the memory limit is refused in one line that says what to do; no run is dropped.
+    void a_new_run_over_the_limit_is_refused_and_drops_nothing() {
+        stepscope::testing::LimitScope limit("400M");
+        SessionController controller;
+        controller.open(small_spec("linear"));
+        QVERIFY(wait_idle(controller));
+        QSignalSpy failed(&controller, &SessionController::failed);
+        controller.step(100000000);  // until the traces fill what the limit leaves them
+        QVERIFY(wait_idle(controller, 600000));
+        QCOMPARE(failed.size(), 1);
+        QVERIFY2(failed[0][1].toString().contains("delete older runs"), qPrintable(failed[0][1].toString()));
+        const int64_t steps = controller.lastStep();
+        QVERIFY(steps > 1000);
+        controller.reset();
+        QVERIFY(wait_idle(controller));
+        QCOMPARE(failed.size(), 2);
+        QCOMPARE(failed[1][0].toString(), QString("memory"));
+        const QString message = failed[1][1].toString();
+        QVERIFY2(!message.contains('\n') && message.contains("STEPSCOPE_MAX_MEMORY") &&
+                     message.contains("save the session, then delete older runs"),
+                 qPrintable(message));
+        QCOMPARE(controller.runs().size(), 1);
+        QCOMPARE(controller.lastStep(), steps);
+        // Deleting the run makes room again.
+        controller.deleteRun(controller.viewedRun());
+        QVERIFY(controller.runs().empty());
+        controller.open(small_spec("linear"));
+        QVERIFY(wait_idle(controller));
+        QCOMPARE(controller.runs().size(), 1);
+    }
+
     // --- The Runs pane ---------------------------------------------------------------------------------
 
     void the_runs_pane_shows_the_tree_and_deleting_asks() {

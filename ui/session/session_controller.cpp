@@ -8,6 +8,7 @@
 #include <cmath>
 #include <exception>
 #include <map>
+#include <set>
 
 #include "stepscope/memory_budget.h"
 
@@ -118,16 +119,24 @@ Checkpoint SessionController::stateAt(int64_t step) const {
 }
 
 std::size_t SessionController::traceRoom(const ModelConfig& config, int batch) const {
-    const std::size_t budget = trace_budget(config, batch), held = tree_.bytes();
-    return budget > held ? budget - held : 0;
+    // Each run keeps its model (for its labels and shape): the models of the runs there are count too.
+    std::set<const Model*> models;
+    double held = double(tree_.bytes());
+    for (const auto& run : tree_.runs())
+        if (const auto& model = run->traces->info().model; model && models.insert(model.get()).second)
+            held += estimate_model_bytes(model->config());
+    const double budget = double(trace_budget(config, batch));
+    return budget > held ? std::size_t(budget - held) : 0;
 }
 
 bool SessionController::roomForNewRun(const SessionSpec& spec) {
+    // The first run takes what the limit leaves it, as its steps say when they reach it.
+    if (tree_.empty()) return true;
     const double room = double(traceRoom(spec.config, spec.batch));
     if (room >= kMinStepsOfRoom * trace_bytes_per_step(spec.config, spec.batch)) return true;
     emit failed(QStringLiteral("memory"),
-                tr("the %1 runs hold %2 of traces, all the memory limit leaves for them (%3, STEPSCOPE_MAX_MEMORY): "
-                   "save the session, then delete older runs in the Runs pane to start another")
+                tr("the %1 runs hold %2 of traces, with their models all the memory limit leaves for them (%3, "
+                   "STEPSCOPE_MAX_MEMORY): save the session, then delete older runs in the Runs pane to start another")
                     .arg(tree_.size())
                     .arg(bytes(double(tree_.bytes())), bytes(double(trace_budget(spec.config, spec.batch)))));
     return false;
@@ -408,9 +417,11 @@ void SessionController::onStepped(const StepBatch& batch) {
     // The view follows the newest step unless the user is looking at an earlier one.
     const bool following = viewed && view_step_ == traces.last_step();
     const int first = traces.size();
+    const bool was_full = traces.full();
     traces.append(*batch.records);
     if (viewed) emit recordsAppended(first);
-    if (traces.full()) refuseFullTraces();
+    // Said once: batches already in flight still arrive and are kept.
+    if (traces.full() && !was_full) refuseFullTraces();
     if (following) {
         view_step_ = traces.last_step();
         emit viewStepChanged(view_step_);
@@ -421,13 +432,12 @@ void SessionController::refuseFullTraces() {
     pause();
     worker_->cancel();
     const TraceStore& t = traces();
+    const QString others = tree_.size() > 1 ? tr(" beside the other %1 runs").arg(tree_.size() - 1) : QString();
     emit failed(QStringLiteral("step"),
-                tr("the run's traces hold %1 steps (%2), all the memory limit leaves them beside the other %3 runs "
-                   "(%4 at most); save the session, then delete older runs in the Runs pane, or export the traces")
+                tr("the run's traces hold %1 steps (%2), all the memory limit leaves them%3 (%4 at most); save the "
+                   "session, then delete older runs in the Runs pane, or export the traces and Reset")
                     .arg(t.own_size())
-                    .arg(bytes(double(t.bytes())))
-                    .arg(tree_.size() - 1)
-                    .arg(bytes(double(t.max_bytes()))));
+                    .arg(bytes(double(t.bytes())), others, bytes(double(t.max_bytes()))));
 }
 
 void SessionController::onCommandDone() {
