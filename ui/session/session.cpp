@@ -310,16 +310,6 @@ void Session::replace_interventions_from(int64_t step, const std::vector<Interve
     ablation_ = ablation_of(spec_.interventions);
 }
 
-void Session::reset(uint64_t sequence_seed) {
-    stepper_->reset(sequence_seed);
-    spec_.sequence_seed = sequence_seed;
-    spec_.snapshot_path.clear();
-    last_output_ = RowMatrix();
-    last_tokens_.clear();
-    checkpoints_.reset({stepper_->state(), {}, {}});
-    if (original_) original_->reset(sequence_seed);
-}
-
 void Session::set_rewindable(bool rewindable) {
     rewindable_ = rewindable;
     if (original_) original_->set_rewindable(rewindable);

@@ -84,8 +84,6 @@ public:
     // Replaces the interventions at `step` and later with `later` (each at its own step, `step` or
     // after): a run rewound to `step` becomes a branch there. Throws Error, unchanged, for one it cannot take.
     void replace_interventions_from(int64_t step, const std::vector<Intervention>& later);
-    // A new sequence: empty state and, for random feature maps, a new draw from `sequence_seed`.
-    void reset(uint64_t sequence_seed);
     // The element the plots show, kept in the sessions and snapshots the run writes.
     void set_observed(int element);
     // False for a run that never goes back (the headless export): no checkpoints are kept, and a

@@ -72,7 +72,7 @@ std::size_t trace_budget(const ModelConfig& config, int batch) {
     run.batch = std::max(batch, 1);
     run.steps = 1;
     run.state_copies = 2;
-    // The window itself (Qt, its plots and their copies of the shown element, a pinned run) takes
+    // The window itself (Qt, its plots and their copies of the shown element of each run drawn) takes
     // about 250 MB before any trace: the seed example at batch 256 peaked at 1.03 GiB under a 1 GiB
     // limit without this allowance.
     constexpr double kWindowBytes = 256.0 * 1024 * 1024;
@@ -164,28 +164,8 @@ void TraceStore::trim_attention() {
         drop_attention(attention_kept_from_++);
 }
 
-void TraceStore::truncate(int64_t step) {
-    auto after = std::upper_bound(records_.begin(), records_.end(), step,
-                                  [](int64_t s, const StepRecord& r) { return s < r.step; });
-    const std::size_t keep = std::size_t(after - records_.begin());
-    for (std::size_t i = keep; i < records_.size(); ++i) {
-        std::size_t attention = attention_bytes(records_[i]);
-        bytes_ -= record_bytes(records_[i]);
-        if (i < batch_records_.size()) {
-            attention += attention_bytes(batch_records_[i]);
-            bytes_ -= record_bytes(batch_records_[i]);
-        }
-        attention_bytes_ -= attention;
-    }
-    records_.resize(keep);
-    batch_records_.resize(std::min(keep, batch_records_.size()));
-    attention_kept_from_ = std::min(attention_kept_from_, records_.size());
-    span_ = RecordSpan<StepRecord>(span_.first(span_.shared_count()), &records_);
-}
-
 void TraceStore::set_observed(int element) {
     info_.observed = std::clamp(element, 0, std::max(0, info_.batch - 1));
-    if (batch_records_.size() != records_.size()) return;  // a shown_only() copy has nothing to slice
     for (std::size_t i = 0; i < records_.size(); ++i) {
         StepRecord shown = batch_records_[i].element(info_.observed);
         const std::size_t attention_before = attention_bytes(records_[i]), bytes_before = record_bytes(records_[i]);
@@ -229,18 +209,6 @@ void TraceStore::drop_off_stride() {
     records_.resize(kept);
     batch_records_.resize(kept);
     attention_kept_from_ = attention_kept_from;
-}
-
-TraceStore TraceStore::shown_only() const {
-    TraceStore copy;
-    copy.info_ = info_;
-    copy.records_ = span_;
-    copy.attention_kept_from_ = attention_kept_from_;
-    for (const StepRecord& r : copy.records_) {
-        copy.bytes_ += record_bytes(r);
-        copy.attention_bytes_ += attention_bytes(r);
-    }
-    return copy;
 }
 
 const StepRecord* TraceStore::at_step(int64_t step) const {

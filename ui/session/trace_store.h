@@ -1,4 +1,4 @@
-// The records of one run on the UI side: what the plots, the CSV export and a pinned comparison read.
+// The records of one run on the UI side: what the plots, the CSV export and the run tree read; a branch shares its parent's.
 //
 // Every batch element's records are kept (BatchRecord), and the shown element's slice beside them
 // (StepRecord, what the plots read): showing another element re-slices, it never steps again.
@@ -132,21 +132,17 @@ public:
                       std::size_t max_bytes = kMaxTraceBytes);
     // Records in step order; attention weights older than the heatmap window are dropped.
     void append(const std::vector<BatchRecord>& records);
-    // Keeps the records up to and including `step` (at least its branch step's).
-    void truncate(int64_t step);
     // Shows batch element `element` (0 .. batch - 1): the slices are cut again from what was recorded.
     void set_observed(int element);
     // Keeps about `count` records, evenly spaced, plus the heatmap's window of the newest steps: a run
     // of any length then takes bounded memory, drawn at a coarser step (the headless export's plots).
     void keep_at_most(std::size_t count);
-    // A copy holding the shown element's records only: what a pinned comparison draws, at 1/N the memory.
-    TraceStore shown_only() const;
 
     const RunInfo& info() const { return info_; }
     bool has_run() const { return info_.model != nullptr; }
     // The shown element's records, in step order, a branch's parent's first.
     const RecordSpan<StepRecord>& records() const { return span_; }
-    // Every element's records, index for index with records(); empty in a shown_only() copy.
+    // Every element's records, index for index with records().
     const RecordSpan<BatchRecord>& batch_records() const { return batch_span_; }
     int size() const { return static_cast<int>(span_.size()); }
     bool empty() const { return span_.empty(); }
