@@ -344,7 +344,7 @@ private slots:
         QVERIFY(wait_idle(*controller));
         RunsPane* pane = window->runsPane();
         QTreeWidget* tree = pane->tree();
-        QCOMPARE(tree->topLevelItemCount(), 2);
+        QTRY_COMPARE(tree->topLevelItemCount(), 2);
         QCOMPARE(tree->topLevelItem(0)->childCount(), 1);
         QTreeWidgetItem* child = tree->topLevelItem(0)->child(0);
         QVERIFY2(child->text(0).startsWith("run 2:") && child->text(1) == "5–7", qPrintable(child->text(0) + child->text(1)));
@@ -353,16 +353,19 @@ private slots:
         // Unchecking hides a run from the plots; the box is the run's.
         window->plotPanel()->refreshNow();
         QCOMPARE(int(window->plotPanel()->overlays().size()), 2);
-        child->setCheckState(0, Qt::Unchecked);
+        child->setCheckState(0, Qt::Unchecked);  // the pane redraws later: `child` stays valid until then
         QVERIFY(!controller->runs().find(branch)->visible);
+        QTest::qWait(1);
         QCOMPARE(int(window->plotPanel()->overlays().size()), 1);
         // Renamed in place; a name another run has is refused.
         pane->item(branch)->setText(0, "ablation try");
+        QTest::qWait(1);
         QCOMPARE(controller->runs().name(*controller->runs().find(branch)), QString("ablation try"));
         QVERIFY(controller->runs().find_by_name("ablation try"));
         QVERIFY(!controller->renameRun(branch, controller->runs().name(*controller->runs().runs().front())));
         // A click views (and so steps) a run.
         const int root = controller->runs().runs().front()->id;
+        QTRY_VERIFY(pane->item(root));
         emit tree->itemClicked(pane->item(root), 0);
         QCOMPARE(controller->viewedRun(), root);
         QCOMPARE(controller->lastStep(), qint64(10));
@@ -382,7 +385,7 @@ private slots:
         QVERIFY2(asked[0].contains("and its branch"), qPrintable(asked[0]));
         QCOMPARE(controller->runs().size(), 1);
         QVERIFY(!controller->runs().find(branch));
-        QCOMPARE(tree->topLevelItemCount(), 1);
+        QTRY_COMPARE(tree->topLevelItemCount(), 1);
         QVERIFY(controller->hasRun());
     }
 

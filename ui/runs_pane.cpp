@@ -12,10 +12,12 @@
 #include <QPixmap>
 #include <QPushButton>
 #include <QSignalBlocker>
+#include <QTimer>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
 #include <map>
+#include <utility>
 
 #include "session/session_controller.h"
 
@@ -65,9 +67,17 @@ RunsPane::RunsPane(SessionController* controller, QWidget* parent)
     connect(delete_, &QPushButton::clicked, this, [this] {
         if (QTreeWidgetItem* item = tree_->currentItem()) deleteRun(item->data(0, kIdRole).toInt());
     });
-    connect(controller_, &SessionController::runsChanged, this, &RunsPane::refresh);
-    connect(controller_, &SessionController::runOpened, this, &RunsPane::refresh);
+    connect(controller_, &SessionController::runsChanged, this, &RunsPane::scheduleRefresh);
+    connect(controller_, &SessionController::runOpened, this, &RunsPane::scheduleRefresh);
     refresh();
+}
+
+void RunsPane::scheduleRefresh() {
+    if (std::exchange(refresh_pending_, true)) return;
+    QTimer::singleShot(0, this, [this] {
+        refresh_pending_ = false;
+        refresh();
+    });
 }
 
 QTreeWidgetItem* RunsPane::item(int id) const {

@@ -35,6 +35,9 @@ public slots:
     void refresh();
 
 private:
+    // Refreshes once control returns to the event loop: a change made from an item's own signal (its box,
+    // its name) must not delete that item under Qt's feet.
+    void scheduleRefresh();
     void onItemChanged(QTreeWidgetItem* item, int column);
     void showMenu(const QPoint& position);
 
@@ -43,6 +46,7 @@ private:
     QPushButton* delete_;
     std::function<bool(const QString&)> ask_;
     bool filling_ = false;
+    bool refresh_pending_ = false;
 };
 
 }  // namespace stepscope::ui
