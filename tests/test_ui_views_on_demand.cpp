@@ -550,37 +550,48 @@ private slots:
         QCOMPARE(window.intervenePanel()->element(), 2);  // the user's choice stays while the element shown does
     }
 
-    // An intervention at the last step: the original, stepped beside the branch, is drawn dashed past that step,
-    // and its values are those of the run without interventions.
+    // An intervention at the last step: the run it left (its parent in the run tree, without interventions: the
+    // original) goes on beside the branch with the original's records, drawn dashed past that step, and its values
+    // are those of the run without interventions.
     void original_is_drawn_past_an_intervention_at_the_last_step() {
         const SessionSpec spec = small_spec("linear", InputKind::Feedback);
         MainWindow window(spec);
         QVERIFY(settle(window));
         window.controller()->step(20);
         QVERIFY(settle(window));
+        const int root = window.controller()->viewedRun();
         window.intervenePanel()->choose(IntervenePanel::Action::AblateFromHere, 1, 0);
         window.intervenePanel()->apply();
         QVERIFY(settle(window));
+        QVERIFY(window.controller()->viewedRun() != root);
         PlotPanel* plots = window.plotPanel();
-        QVERIFY(plots->hasPinned());
-        QCOMPARE(plots->pinned().last_step(), int64_t(20));
+        auto parent = [plots]() -> const RunOverlay* {
+            for (const RunOverlay& o : plots->overlays())
+                if (o.parent) return &o;
+            return nullptr;
+        };
+        QVERIFY(parent());
+        QCOMPARE(parent()->store, window.controller()->runs().find(root)->traces.get());
+        QCOMPARE(parent()->store->last_step(), int64_t(20));
         window.controller()->step(10);
         QVERIFY(settle(window));
         QCOMPARE(window.controller()->lastStep(), int64_t(30));
-        QCOMPARE(plots->pinned().last_step(), int64_t(30));
+        QVERIFY(parent());
+        const TraceStore& original_run = *parent()->store;
+        QCOMPARE(original_run.last_step(), int64_t(30));
         Session original(window.controller()->traces().info().model, spec);
         for (int t = 0; t < 30; ++t) {
             const StepRecord want = original.advance().element(spec.observed);
-            QCOMPARE(plots->pinned().records()[size_t(t)].output, want.output);
+            QCOMPARE(original_run.records()[size_t(t)].output, want.output);
         }
         // The branch differs from it after the ablation, and the outputs plot draws both to step 30.
-        QVERIFY(window.controller()->traces().records().back().output != plots->pinned().records().back().output);
+        QVERIFY(window.controller()->traces().records().back().output != original_run.records().back().output);
         const QStringList lines = plots->outputs()->csv().trimmed().split('\n');
         const QStringList last = lines.back().split(',');
         QCOMPARE(last.first(), QStringLiteral("30"));
         QVERIFY2(std::none_of(last.begin(), last.end(), [](const QString& cell) { return cell.isEmpty(); }),
                  qPrintable(lines.back()));
-        QVERIFY(lines.first().contains("pinned"));
+        QVERIFY(lines.first().contains(parent()->name.section(',', 0, 0)));
     }
 
     // The one list of views: each renders in its place, exports (or says why not), and `--view NAME` shows its tab.
