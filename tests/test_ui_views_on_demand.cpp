@@ -434,6 +434,60 @@ private slots:
         for (size_t i = 0; i < want.size(); ++i) QCOMPARE(got[i].probability, want[i].probability);
     }
 
+    // In the run tree: a branch the engine holds reads back from its own history, its steps up to the branch step
+    // into the parent's records (they are the parent's, shared); a run the engine does not hold is refused in one
+    // line and its records stay as they were.
+    void views_recompute_the_live_branch_and_refuse_another_run() {
+        SessionSpec spec;
+        spec.weights_path = QStringLiteral(STEPSCOPE_MODELS_DIR "/recall_linear.safetensors");
+        spec.config = TokenModel::load(spec.weights_path.toStdString())->transformer().config();
+        spec.input.kind = InputKind::Tokens;
+        spec.input.seed = 3;
+        spec.input.pairs = 4;
+        spec.batch = 3;
+        spec.observed = 2;
+        MainWindow window(spec);
+        QVERIFY(settle(window));
+        SessionController* controller = window.controller();
+        window.plotPanel()->showView(window.plotPanel()->performance());
+        controller->step(8);
+        QVERIFY(settle(window));
+        const int root = controller->viewedRun();
+        controller->setViewStep(4);
+        controller->step(4);
+        QVERIFY(settle(window));
+        QVERIFY(controller->viewedRun() != root);
+        auto live = Session::open(spec);
+        ObservationOptions read;
+        read.read_back = true;
+        const auto truth = stepped(*live, read, 8);
+        const TraceStore& parent = *controller->runs().find(root)->traces;
+        for (const int64_t step : {int64_t(3), int64_t(6)}) {
+            controller->setViewStep(step);
+            QVERIFY(controller->traces().at_step(step)->retrieval.empty());
+            window.plotPanel()->showView(window.plotPanel()->tokens());
+            QVERIFY(settle(window));
+            const auto& got = controller->traces().at_step(step)->retrieval;
+            const auto& want = truth[size_t(step - 1)].retrieval;
+            QVERIFY(!want.empty());
+            QCOMPARE(got.size(), want.size());
+            for (size_t i = 0; i < want.size(); ++i) QCOMPARE(got[i].probability, want[i].probability);
+            window.plotPanel()->showView(window.plotPanel()->performance());
+            QVERIFY(settle(window));
+        }
+        QVERIFY(!parent.at_step(3)->retrieval.empty());  // shared: the parent's record gained it
+        QVERIFY(parent.at_step(6)->retrieval.empty());   // the branch's own step is not the parent's
+        QSignalSpy failed(controller, &SessionController::viewsFailed);
+        QVERIFY(controller->selectRun(root));
+        controller->setViewStep(7);
+        window.plotPanel()->showView(window.plotPanel()->tokens());
+        QVERIFY(settle(window));
+        QCOMPARE(failed.size(), 1);
+        const QString message = failed.first().at(1).toString();
+        QVERIFY2(message.contains("another run") && !message.contains('\n'), qPrintable(message));
+        QVERIFY(parent.at_step(7)->retrieval.empty());
+    }
+
     // A long recomputation runs in the worker: the window answers meanwhile, shows its progress, and Cancel
     // stops it with the plots as they were; Compute starts it again and it completes.
     void cancel_and_a_responsive_window() {
