@@ -3,7 +3,7 @@
 #
 #   bash .ci/screenshot.sh [path/to/stepscope] [output.png]
 #
-# Builds nothing. The window steps the seed example 200 times, pins that run, switches to full
+# Builds nothing. The window steps the seed example 200 times (kept as a run, drawn dashed), switches to full
 # attention, steps 200 more and saves the window's pixels as the X server shows them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +19,7 @@ command -v xvfb-run >/dev/null || { echo "screenshot: xvfb-run is missing (apt-g
 settings=$(mktemp -d)
 trap 'rm -rf "$settings"' EXIT
 XDG_CONFIG_HOME="$settings" xvfb-run -a -s "-screen 0 1600x1000x24" \
-  "$binary" --steps 200 --pin --set attention_type=full --steps 200 --screenshot "$output"
+  "$binary" --steps 200 --set attention_type=full --steps 200 --screenshot "$output"
 echo "screenshot: $output"
 # The delta-rule family: the delta rule's signed implicit weights and its prediction error per head.
 delta="$(dirname "$output")/screenshot-delta.png"

@@ -9,11 +9,13 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 
 #include "arguments.h"
 #include "commands.h"
 #include "headless_export.h"
 #include "plots/plot_export.h"
+#include "session/run_tree.h"
 #include "session/session_spec.h"
 #include "session/step_record.h"
 #include "stepscope/error.h"
@@ -25,8 +27,12 @@ namespace {
 using namespace stepscope;
 
 constexpr const char* kUsage =
-    "usage: stepscope export (--config CONFIG.json | --session SESSION.json) [--steps N] --out DIR\n"
+    "usage: stepscope export (--config CONFIG.json | --session SESSION.json [--run NAME]) [--steps N] --out DIR\n"
     "                        [--format png|svg|pdf|jpg] [--width PX] [--height PX] [--device cpu|cuda]\n"
+    "       stepscope export --session SESSION.json --list-runs\n"
+    "  --run NAME picks one run of a session's tree (its name, or \"run N\"): its whole history is\n"
+    "  written, a branch's parent's steps before its branch step included. Without it: the run the\n"
+    "  session viewed. --list-runs prints the tree of runs and exits.\n"
     "  Steps the model N times (a session's own steps when --steps is absent) without a display and\n"
     "  writes into DIR: outputs, state_norms, attention and performance images, traces.csv (one row\n"
     "  per step and batch element), snapshot.safetensors (the final state) and session.json (to\n"
@@ -87,8 +93,42 @@ volatile std::sig_atomic_t interrupted_by = 0;
 
 void on_interrupt(int signal) { interrupted_by = signal; }
 
+// The entry of a session's tree named `name`, or by its leading "run N".
+const ui::RunEntry& find_run(const ui::SessionTree& tree, const QString& name) {
+    for (const ui::RunEntry& r : tree.runs)
+        if (r.name == name) return r;
+    for (const ui::RunEntry& r : tree.runs)
+        if (r.name.section(':', 0, 0) == name) return r;
+    QStringList names;
+    for (const ui::RunEntry& r : tree.runs) names << r.name.section(':', 0, 0);
+    throw cli::UsageError{"the session has no run " + quote_text(name.toStdString()) + " (it has: " +
+                          names.join(", ").toStdString() + "; see --list-runs)"};
+}
+
+// One line per run, a branch indented under its parent with its branch step.
+void list_runs(const ui::SessionTree& tree) {
+    std::map<QString, int> depth;
+    for (const ui::RunEntry& r : tree.runs) {
+        const int d = r.parent.isEmpty() ? 0 : depth[r.parent] + 1;
+        depth[r.name] = d;
+        const QString where = r.parent.isEmpty() ? QStringLiteral("root")
+                                                 : QStringLiteral("branch of %1 at step %2")
+                                                       .arg(r.parent.section(':', 0, 0))
+                                                       .arg(r.branch_step);
+        std::printf("%s%s  [%s, steps %lld to %lld%s]\n", QString(2 * d, ' ').toUtf8().constData(),
+                    r.name.toUtf8().constData(), where.toUtf8().constData(), static_cast<long long>(r.branch_step),
+                    static_cast<long long>(r.spec.steps), r.name == tree.viewed ? ", viewed" : "");
+    }
+}
+
 int export_run(const cli::Arguments& args) {
     if (args.has("config") == args.has("session")) throw cli::UsageError{"give exactly one of --config and --session"};
+    if ((args.has("run") || args.has("list-runs")) && !args.has("session"))
+        throw cli::UsageError{"--run and --list-runs read a --session"};
+    if (args.has("list-runs")) {
+        list_runs(ui::tree_from_file(QString::fromStdString(args.text("session"))));
+        return 0;
+    }
     const std::string format = args.text("format", "png");
     if (!ui::image_format_suffixes().contains(QString::fromStdString(format)))
         throw cli::UsageError{"option --format must be " + ui::image_format_choices().toStdString() + ", got " +
@@ -110,7 +150,12 @@ int export_run(const cli::Arguments& args) {
 
     ui::HeadlessExport job;
     const QString source = QString::fromStdString(args.has("config") ? args.text("config") : args.text("session"));
-    job.spec = ui::session_from_file(source);
+    if (args.has("session")) {
+        const ui::SessionTree tree = ui::tree_from_file(source);
+        job.spec = args.has("run") ? find_run(tree, QString::fromStdString(args.text("run"))).spec : tree.viewed_spec();
+    } else {
+        job.spec = ui::session_from_file(source);
+    }
     if (requested < 0 && args.has("config")) throw cli::UsageError{"missing option --steps"};
     job.steps = requested >= 0 ? requested : job.spec.steps;
     require_export_fits(job.spec, job.steps, out);
@@ -144,5 +189,6 @@ int export_run(const cli::Arguments& args) {
 
 int run_export(int argc, char** argv) {
     return cli::run_guarded("export", export_run, argc, argv,
-                            {"config", "session", "steps", "out", "format", "width", "height", "device"}, {}, kUsage);
+                            {"config", "session", "run", "steps", "out", "format", "width", "height", "device"}, {"list-runs"},
+                            kUsage);
 }

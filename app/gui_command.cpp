@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "gui_script.h"
 #include "main_window.h"
+#include "session/session_controller.h"
 #include "session/session_spec.h"
 
 int run_gui(int argc, char** argv) {
@@ -41,7 +42,14 @@ int run_gui(int argc, char** argv) {
     QApplication::setApplicationName(QStringLiteral("Stepscope"));
     QApplication::setApplicationVersion(QStringLiteral(STEPSCOPE_VERSION));
 
-    MainWindow window(spec);
+    // A session's runs, or a file by what it is, open in place of the seed example.
+    const bool opens_itself = options.tree.has_value() || !options.open_file.isEmpty();
+    MainWindow window(spec, nullptr, !opens_itself);
+    if (options.tree) window.controller()->openTree(*options.tree);
+    else if (!options.open_file.isEmpty() && !window.openFile(options.open_file)) {
+        std::fprintf(stderr, "stepscope: %s\n", qPrintable(window.errorText()));
+        return 2;
+    }
     QSettings settings;
     // A scripted screenshot has a fixed size so the README's picture does not depend on the last session;
     // a smaller screen (a 1280x720 check) bounds it.

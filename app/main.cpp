@@ -4,6 +4,9 @@
 #include <string>
 
 #include "commands.h"
+#ifdef STEPSCOPE_HAVE_GUI
+#include "gui_script.h"
+#endif
 
 namespace {
 
@@ -40,6 +43,10 @@ void print_usage() {
     std::printf("This build has no explorer window and no export: it was configured with STEPSCOPE_GUI=OFF.\n");
 #endif
     std::printf("Each command takes --help.\n");
+#ifdef STEPSCOPE_HAVE_GUI
+    // The window's own options and scripted actions.
+    std::printf("\n%s", stepscope::ui::kGuiUsage);
+#endif
 }
 
 }  // namespace

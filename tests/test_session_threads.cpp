@@ -53,6 +53,17 @@ class SessionThreadsTest : public QObject {
         return QTest::qWaitFor([&] { return commands_ >= commands; }, timeout_ms);
     }
 
+    // Steps run `run` (at step `from`) on `count` times.
+    static StepOrder continued(int run, const SessionSpec& spec, int64_t from, int64_t count) {
+        StepOrder order;
+        order.run = run;
+        order.from = from;
+        order.spec = spec;
+        order.sharing = {run};
+        order.count = count;
+        return order;
+    }
+
     Checkpoint state_at(int64_t step) {
         Checkpoint result;
         SessionWorker* worker = worker_;
@@ -66,13 +77,15 @@ private slots:
         worker_ = new SessionWorker;
         worker_->moveToThread(&thread_);
         connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
-        connect(worker_, &SessionWorker::opened, this, [this] { ++opened_; });
+        connect(worker_, &SessionWorker::runStarted, this, [this](int, int, qint64 branch_step) {
+            ++opened_;
+            last_step_ = branch_step;
+        });
         connect(worker_, &SessionWorker::stepped, this, [this](const StepBatch& batch) {
             worker_->acknowledge();  // any thread may acknowledge
             records_ += int64_t(batch.records->size());
             last_step_ = batch.records->back().step;
         });
-        connect(worker_, &SessionWorker::rewound, this, [this](qint64 step) { last_step_ = step; });
         connect(worker_, &SessionWorker::stepsFinished, this, [this](qint64, bool cancelled, const QString&) {
             ++finished_;
             cancelled_ = cancelled;
@@ -93,21 +106,32 @@ private slots:
             const uint64_t epoch = worker_->epoch();
             int64_t commands = commands_;
             const SessionSpec spec = small_spec(attention);
-            post([worker, spec, epoch] { worker->open(spec, epoch); });
-            post([worker, epoch] { worker->stepMany(300, -1, epoch); });
+            post([worker, spec, epoch] { worker->open(spec, 1, epoch); });
+            post([worker, spec, epoch] { worker->stepRun(continued(1, spec, 0, 300), epoch); });
             QVERIFY(idle(commands += 2));
             QCOMPARE(failures_, int64_t(0));
             QCOMPARE(last_step_, int64_t(300));
             const Checkpoint at_200 = state_at(200);
-            // Rewinding to 100 replays from a checkpoint; stepping on to 200 gives the same state.
-            post([worker, epoch] { worker->stepMany(100, 100, epoch); });
+            // A branch of run 1 at 100 rewinds the live session there (it shares those steps) from a
+            // checkpoint; stepping on to 200 gives the same state.
+            StepOrder branch = continued(2, spec, 100, 100);
+            branch.parent = 1;
+            branch.sharing = {1};
+            post([worker, branch, epoch] { worker->stepRun(branch, epoch); });
             QVERIFY(idle(++commands));
+            QCOMPARE(worker_->liveRun(), 2);
             QCOMPARE(last_step_, int64_t(200));
             QVERIFY(state_at(200).state == at_200.state);
-            // Snapshots and resets go through the same queue.
+            // Run 1 stepped on again is rebuilt where it was (step 300), not where the branch is.
+            post([worker, spec, epoch] { worker->stepRun(continued(1, spec, 300, 1), epoch); });
+            QVERIFY(idle(++commands));
+            QCOMPARE(last_step_, int64_t(301));
+            // Snapshots and new runs go through the same queue.
             const QString snapshot = dir_.filePath(QString::fromStdString(attention) + ".safetensors");
-            post([worker, snapshot, epoch] { worker->saveSnapshot(snapshot, 150, epoch); });
-            post([worker] { worker->reset(9); });
+            post([worker, snapshot, spec, epoch] { worker->saveSnapshot(snapshot, continued(1, spec, 301, 0), 150, epoch); });
+            SessionSpec reset = spec;
+            reset.sequence_seed = 9;
+            post([worker, reset, epoch] { worker->open(reset, 3, epoch); });
             QVERIFY(idle(commands += 2));
             QVERIFY(QFileInfo::exists(snapshot));
             QCOMPARE(failures_, int64_t(0));
@@ -119,7 +143,9 @@ private slots:
         SessionWorker* worker = worker_;
         const uint64_t epoch = worker_->epoch();
         const int64_t commands = commands_, records = records_;
-        post([worker, epoch] { worker->stepMany(100000000, -1, epoch); });
+        const int run = worker_->liveRun();
+        const SessionSpec spec = small_spec("linear");
+        post([worker, run, spec, epoch] { worker->stepRun(continued(run, spec, 0, 100000000), epoch); });
         QVERIFY(QTest::qWaitFor([&] { return records_ > records + 500; }, 60000));
         worker_->cancel();
         QVERIFY(idle(commands + 1));
@@ -127,7 +153,8 @@ private slots:
         // The run stays usable: a new command under the new epoch steps on.
         const uint64_t next = worker_->epoch();
         const int64_t before = last_step_;
-        post([worker, next] { worker->stepMany(5, -1, next); });
+        const int64_t from = before;
+        post([worker, run, spec, next, from] { worker->stepRun(continued(run, spec, from, 5), next); });
         QVERIFY(idle(commands + 2));
         QCOMPARE(last_step_, before + 5);
     }

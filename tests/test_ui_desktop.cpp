@@ -111,16 +111,16 @@ private slots:
         QAction* apply = menu_action(window, "Apply forms: new run");
         QVERIFY(apply);
         QCOMPARE(apply->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_Return));
-        QAction* unpin = menu_action(window, "Unpin");
-        QVERIFY(unpin);
-        QVERIFY(!unpin->isEnabled());
+        QAction* show = menu_action(window, "Show this run");
+        QVERIFY(show);
+        QCOMPARE(show->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_P));
+        QVERIFY(menu_action(window, "Delete run…"));
         QVERIFY(window.stepControls()->progressText().isEmpty());
         window.controller()->step(3);
         QVERIFY(wait_idle(*window.controller()));
-        window.pinRun();
-        QVERIFY(unpin->isEnabled());
-        unpin->trigger();
-        QVERIFY(!unpin->isEnabled());
+        window.controller()->setRunVisible(window.controller()->viewedRun(), false);
+        show->trigger();
+        QVERIFY(window.controller()->runs().find(window.controller()->viewedRun())->visible);
         QVERIFY(menu_action(window, "Usage (README)"));
     }
 
@@ -144,17 +144,28 @@ private slots:
         QVERIFY(plot.dimensionsError().isEmpty());
     }
 
-    void pinned_runs_say_which_element_they_follow() {
+    void other_runs_are_named_and_follow_the_element_shown() {
         MainWindow window(small_spec("linear"));
         QVERIFY(wait_idle(*window.controller()));
         window.controller()->step(4);
         QVERIFY(wait_idle(*window.controller()));
-        window.pinRun();
+        window.controller()->reset();
+        QVERIFY(wait_idle(*window.controller()));
+        window.controller()->step(4);
+        QVERIFY(wait_idle(*window.controller()));
         window.controller()->setObserved(2);
         QVERIFY(wait_idle(*window.controller()));
         window.plotPanel()->refreshNow();
+        // Every run shows the element chosen; the other run is in the legend by its name.
+        for (const auto& run : window.controller()->runs().runs()) QCOMPARE(run->traces->info().observed, 2);
+        QCustomPlot* plot = window.plotPanel()->outputs()->plot();
+        QStringList legend;
+        for (int i = 0; i < plot->legend->itemCount(); ++i)
+            if (auto* item = qobject_cast<QCPPlottableLegendItem*>(plot->legend->item(i)))
+                legend << item->plottable()->name();
+        QVERIFY2(legend.contains("run 1 (dashed)"), qPrintable(legend.join(" | ")));
         const QString title = window.plotPanel()->outputs()->fullTitle();
-        QVERIFY2(title.contains("element 2") && title.contains("pinned run element 1"), qPrintable(title));
+        QVERIFY2(title.contains("element 2"), qPrintable(title));
     }
 
     void weights_of_another_width_offer_the_fed_back_input() {
@@ -203,22 +214,18 @@ private slots:
         window.controller()->saveSnapshot(snapshot);
         QVERIFY(QTest::qWaitFor([&] { return QFile::exists(snapshot); }));
         QCOMPARE(file_kind(snapshot), FileKind::Snapshot);
-        // A dropped snapshot replaces the run, so the unsaved steps are asked about first.
+        // A dropped snapshot adds a run: nothing is lost, so nothing is asked.
         int asked = 0;
         window.setDiscardQuestion([&](const QString&) {
             ++asked;
             return QMessageBox::Cancel;
         });
-        QVERIFY(!window.openFile(snapshot));
-        QCOMPARE(asked, 1);
-        QCOMPARE(window.controller()->lastStep(), qint64(2));
-        window.setDiscardQuestion([&](const QString&) {
-            ++asked;
-            return QMessageBox::Discard;
-        });
         QVERIFY(window.openFile(snapshot));
-        QCOMPARE(asked, 2);
         QVERIFY(wait_idle(*window.controller()));
+        QCOMPARE(asked, 0);
+        QCOMPARE(window.controller()->runs().size(), 2);
+        QCOMPARE(window.controller()->runs().runs().front()->last_step(), qint64(2));
+        QCOMPARE(window.controller()->traces().base_step(), qint64(2));
         QCOMPARE(window.recentFiles().value(0), QFileInfo(snapshot).absoluteFilePath());
         QVERIFY(!window.openFile(dir_.filePath("nothing.txt")));
     }

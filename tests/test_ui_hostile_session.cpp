@@ -412,6 +412,72 @@ private slots:
         QVERIFY(!QFileInfo::exists(path("absurd_out")));
         QVERIFY(QDir(dir_.path()).entryList({".absurd_out*"}, QDir::Dirs | QDir::Hidden).isEmpty());
     }
+
+    // --- the "runs" array of a session's tree ----------------------------------------------------------
+
+    // A tree whose parents are unknown, circular or too short, or whose steps the memory limit cannot
+    // hold, is refused in one line by the window and by export, before any model is built.
+    void hostile_run_trees_are_refused_in_one_line() {
+        const auto run = [this](const QString& name, const QJsonValue& parent, double branch_step, double steps) {
+            QJsonObject r = small_session("linear", 0);
+            r.remove("format");
+            r.remove("version");
+            r["name"] = name;
+            r["parent"] = parent;
+            r["branch_step"] = branch_step;
+            r["steps"] = steps;
+            return r;
+        };
+        const auto tree = [](const QJsonArray& runs) {
+            return QJsonObject{{"format", "stepscope-session"}, {"version", 2}, {"runs", runs}};
+        };
+        const QJsonValue root = QJsonValue::Null;
+        struct Case {
+            QString name;
+            QJsonObject session;
+            QString clue;
+        };
+        const std::vector<Case> cases = {
+            {"unknown_parent", tree({run("a", root, 0, 10), run("b", "nobody", 5, 10)}),
+             "names parent 'nobody', which is not a run listed before it"},
+            {"cycle", tree({run("a", "b", 5, 10), run("b", "a", 5, 10)}), "which is not a run listed before it"},
+            {"own_parent", tree({run("a", "a", 0, 10)}), "which is not a run listed before it"},
+            {"past_parent", tree({run("a", root, 0, 10), run("b", "a", 11, 20)}),
+             "branches at step 11, past its parent's last step 10"},
+            {"before_branch", tree({run("a", root, 0, 10), run("b", "a", 8, 5)}), "reaches step 5, before its branch step 8"},
+            {"same_name", tree({run("a", root, 0, 10), run("a", root, 0, 10)}), "has the name of an earlier run"},
+            {"root_branch_step", tree({run("a", root, 3, 10)}), "its branch_step must be 0"},
+            {"huge", tree({run("a", root, 0, 1e9), run("b", "a", 0, 1e9)}), "over the memory limit"},
+            {"not_array", QJsonObject{{"format", "stepscope-session"}, {"version", 2}, {"runs", 3}}, "'runs' must be an array"},
+        };
+        for (const Case& c : cases) {
+            const QString file = path("tree_" + c.name + ".json");
+            write_json(file, c.session);
+            QElapsedTimer timer;
+            timer.start();
+            const CliResult exported =
+                run_cli({"export", "--session", file, "--out", path("tree_" + c.name + "_out")}, "1G", dir_.path());
+            VERIFY_REFUSED_IN_ONE_LINE(exported, c.clue);
+            VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", file, "--list-runs"}, "1G", dir_.path()), c.clue);
+            VERIFY_REFUSED_IN_ONE_LINE(run_cli({"--session", file, "--steps", "1"}, "1G", dir_.path()), c.clue);
+            QVERIFY2(timer.elapsed() < 20000, qPrintable(c.name));
+            QVERIFY(!QFileInfo::exists(path("tree_" + c.name + "_out")));
+        }
+        // A branch that does not share its parent's model cannot show its parent's steps.
+        QJsonArray runs{run("a", root, 0, 10), run("b", "a", 5, 10)};
+        QJsonObject other = runs[1].toObject();
+        other["weights"] = QJsonObject{{"seed", 99}};
+        runs[1] = other;
+        write_json(path("tree_other_model.json"), tree(runs));
+        VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", path("tree_other_model.json"), "--list-runs"}, {}, dir_.path()),
+                                   "does not share its parent's model");
+        // --run names a run the tree has.
+        write_json(path("tree_fine.json"), tree({run("a", root, 0, 4), run("b", "a", 2, 3)}));
+        VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", path("tree_fine.json"), "--run", "c", "--out",
+                                            path("tree_fine_out")},
+                                           {}, dir_.path()),
+                                   "the session has no run 'c'");
+    }
 };
 
 QTEST_MAIN(HostileSessionTest)

@@ -478,8 +478,9 @@ private slots:
         panel->apply();
         QVERIFY(wait_idle(*window.controller()));
         QCOMPARE(window.controller()->lastStep(), int64_t(8));
-        // The original stays pinned; the fork diverges at the step that consumed the edited input.
-        QVERIFY(window.plotPanel()->hasPinned());
+        // The original stays in the tree and on the plots; the fork diverges at the step that consumed the edited input.
+        QCOMPARE(window.controller()->runs().size(), 2);
+        QCOMPARE(int(window.plotPanel()->overlays().size()), 1);
         QCOMPARE(window.plotPanel()->divergenceMark(), std::optional<int64_t>(6));
         window.plotPanel()->refreshNow();
         QVERIFY(!window.plotPanel()->divergence()->currentGraphs().empty());

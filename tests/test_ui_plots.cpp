@@ -117,7 +117,7 @@ private slots:
     void time_plots_draw_long_runs_decimated() {
         TraceStore store = record(small_spec("linear"), 3000);
         OutputPlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.resize(500, 300);
         plot.show();
         QVERIFY(QTest::qWaitForWindowExposed(&plot));
@@ -166,7 +166,7 @@ private slots:
     void an_empty_plot_keeps_its_width() {
         TraceStore store = record(small_spec("linear"), 3);
         SpectrumPlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.resize(700, 400);
         plot.show();
         QVERIFY(QTest::qWaitForWindowExposed(&plot));
@@ -212,7 +212,7 @@ private slots:
         QVERIFY(low != high);
         AttentionPlot plot;
         TraceStore store = record(small_spec("full"), 5);
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.rebuild();
         plot.setViewStep(5);
         plot.refresh();
@@ -234,7 +234,7 @@ private slots:
         decoder.config.self_attention_type = "linear";
         decoder.config.cross_attention_type = "full";
         TraceStore store = record(decoder, 3);
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.rebuild();
         plot.setViewStep(3);
         plot.refresh();
@@ -251,7 +251,7 @@ private slots:
         QVERIFY(bytes < 1024 * 1024);
         PerformancePlot plot;
         plot.resize(600, 400);
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.rebuild();
         plot.refresh();
         QVERIFY(plot.memoryUnit() == "KiB" || plot.memoryUnit() == "B");
@@ -264,7 +264,7 @@ private slots:
     void empty_plots_forget_the_previous_range() {
         TraceStore store = record(small_spec("linear"), 6);
         OutputPlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.rebuild();
         plot.refresh();
         QVERIFY(plot.plot()->yAxis->range() != QCPRange(0, 1));
@@ -277,7 +277,7 @@ private slots:
     void titles_elide_at_their_end_and_legends_wrap() {
         TraceStore store = record(small_spec("full"), 4);
         StatePlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.resize(900, 300);
         plot.show();
         QVERIFY(QTest::qWaitForWindowExposed(&plot));
@@ -299,7 +299,7 @@ private slots:
     void legend_click_hides_and_shows_its_curve() {
         TraceStore store = record(small_spec("linear"), 10);
         OutputPlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.resize(700, 400);
         plot.show();
         QVERIFY(QTest::qWaitForWindowExposed(&plot));
@@ -320,7 +320,7 @@ private slots:
     void hover_and_cursor_tell_step_series_and_value() {
         TraceStore store = record(small_spec("linear"), 20);
         OutputPlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.resize(700, 400);
         plot.rebuild();
         plot.refresh();
@@ -344,7 +344,7 @@ private slots:
     void smoothing_draws_the_average_over_faint_raw_values() {
         TraceStore store = record(small_spec("linear"), 30);
         OutputPlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.rebuild();
         const int raw_graphs = plot.plot()->graphCount();
         plot.setSmoothing(0.9);

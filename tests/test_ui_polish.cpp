@@ -93,7 +93,7 @@ private slots:
     void first_steps_are_drawn() {
         TraceStore store = record(small_spec("full"), 1);
         AttentionPlot map;
-        map.setStores(&store, nullptr);
+        map.setStores(&store);
         map.resize(500, 400);
         map.rebuild();
         map.setViewStep(1);
@@ -109,12 +109,12 @@ private slots:
         map.setLogColours(true);
 
         OutputPlot outputs;
-        outputs.setStores(&store, nullptr);
+        outputs.setStores(&store);
         outputs.rebuild();
         outputs.refresh();
         QCOMPARE(outputs.currentGraphs().at(0)->scatterStyle().shape(), QCPScatterStyle::ssDisc);
         TraceStore longer = record(small_spec("full"), 3);
-        outputs.setStores(&longer, nullptr);
+        outputs.setStores(&longer);
         outputs.rebuild();
         QCOMPARE(outputs.currentGraphs().at(0)->scatterStyle().shape(), QCPScatterStyle::ssNone);
     }
@@ -123,7 +123,7 @@ private slots:
     void heatmap_texts_fit_their_width() {
         TraceStore store = record(small_spec("linear"), 4);
         AttentionPlot map;
-        map.setStores(&store, nullptr);
+        map.setStores(&store);
         map.resize(300, 300);
         map.show();
         QVERIFY(QTest::qWaitForWindowExposed(&map));
@@ -140,7 +140,7 @@ private slots:
         QVERIFY(!map.colourScale()->layout());
         QVERIFY(map.plot()->axisRect()->width() > map.plot()->width() * 7 / 10);
         TraceStore full = record(small_spec("full"), 4);
-        map.setStores(&full, nullptr);
+        map.setStores(&full);
         map.rebuild();
         map.refresh();
         map.plot()->replot();
@@ -154,7 +154,7 @@ private slots:
         spec.config.n_heads = 12;
         TraceStore store = record(spec, 30);
         StatePlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.resize(520, 260);
         plot.show();
         QVERIFY(QTest::qWaitForWindowExposed(&plot));
@@ -185,7 +185,7 @@ private slots:
     void smoothing_leaves_step_functions_alone() {
         TraceStore store = record(small_spec("full"), 12);
         PerformancePlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.rebuild();
         QCOMPARE(plot.plot()->graphCount(), 2);
         plot.setSmoothing(0.9);
@@ -196,7 +196,7 @@ private slots:
     void symlog_draws_signed_values() {
         TraceStore store = record(small_spec("linear"), 20);
         OutputPlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.resize(600, 400);
         plot.rebuild();
         plot.setScale(TimePlot::Scale::Symlog);
@@ -214,7 +214,7 @@ private slots:
     void batch_band_draws_mean_and_spread() {
         TraceStore store = record(small_spec("linear"), 10);  // batch 3
         OutputPlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.rebuild();
         QVERIFY(plot.bandGraphs().empty());
         plot.setBand(TimePlot::Band::MinMax);
@@ -286,7 +286,7 @@ private slots:
     void capacity_offers_what_the_kind_has() {
         TraceStore store = record(small_spec("linear"), 3);
         CapacityPlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.rebuild();
         QComboBox* combo = nullptr;
         for (QComboBox* c : plot.findChildren<QComboBox*>())
@@ -299,7 +299,7 @@ private slots:
         QVERIFY(!model->item(int(CapacityPlot::Quantity::RowEntropy))->isEnabled());
         QVERIFY(!model->item(int(CapacityPlot::Quantity::ReadBack))->isEnabled());
         TraceStore full = record(small_spec("full"), 3);
-        plot.setStores(&full, nullptr);
+        plot.setStores(&full);
         plot.rebuild();
         QVERIFY(model->item(int(CapacityPlot::Quantity::CacheLength))->isEnabled());
         QVERIFY(!model->item(int(CapacityPlot::Quantity::EffectiveRank))->isEnabled());
@@ -365,19 +365,19 @@ private slots:
         TraceStore store = record(small_spec("linear"), 5);
         TraceStore pinned = record(small_spec("full"), 5);
         OutputPlot plot;
-        plot.setStores(&store, &pinned);
+        plot.setStores(&store, {{&pinned, QStringLiteral("run 2: full"), QColor(Qt::red)}});
         plot.rebuild();
         const QString csv = plot.csv();
         const QString header = csv.section('\n', 0, 0);
         QVERIFY2(header.contains("y[0] (batch element 1)"), qPrintable(header));
-        QVERIFY2(header.contains("pinned run"), qPrintable(header));
+        QVERIFY2(header.contains("y[0] (batch element 1 of run 2: full)"), qPrintable(header));
         const int column = int(header.split(',').indexOf("y[0] (batch element 1)"));
         QVERIFY(column > 0);
         const QString value = csv.section('\n', 1, 1).section(',', column, column);
         QCOMPARE(value, QLocale::c().toString(double(store.at_step(1)->output[0]), 'g', 9));
 
         DivergencePlot divergence;
-        divergence.setStores(&store, nullptr);
+        divergence.setStores(&store);
         divergence.rebuild();
         divergence.refresh();
         QCOMPARE(divergence.plot()->legend->itemCount(), 0);
@@ -427,7 +427,7 @@ private slots:
         QVERIFY(index_list_error("0-3, 7", 8, 16).isEmpty());
         TraceStore store = record(small_spec("linear"), 2);
         OutputPlot plot;
-        plot.setStores(&store, nullptr);
+        plot.setStores(&store);
         plot.rebuild();
         QVERIFY(!plot.setDimensions("0-500"));
         QVERIFY2(plot.dimensionsError().contains("y has dims 0 to 15"), qPrintable(plot.dimensionsError()));

@@ -38,7 +38,7 @@ private slots:
         run.step(40);
         QVERIFY(wait_idle(run));
         const State before = run.stateAt(40).state;
-        QSignalSpy truncated(&run, &SessionController::truncated);
+        QSignalSpy branched(&run, &SessionController::branched);
         QSignalSpy observed(&run, &SessionController::observedChanged);
         run.setObserved(2);
         // No wait: the slice is there as the call returns.
@@ -58,7 +58,7 @@ private slots:
         QVERIFY(last.attention[0].weights == expected.back().attention[0].weights);
         QVERIFY(last.layers[1].self.first == expected.back().layers[1].self.first);
         QVERIFY(wait_idle(run));
-        QCOMPARE(truncated.size(), 0);
+        QCOMPARE(branched.size(), 0);
         QCOMPARE(run.lastStep(), qint64(40));
         QVERIFY(run.stateAt(40).state == before);
     }
@@ -68,7 +68,7 @@ private slots:
         SessionController run;
         run.open(small_spec("linear"));
         QVERIFY(wait_idle(run));
-        QSignalSpy truncated(&run, &SessionController::truncated);
+        QSignalSpy branched(&run, &SessionController::branched);
         run.play(0);
         QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > 50; }, 60000));
         const int before = run.traces().size();
@@ -79,7 +79,7 @@ private slots:
         QVERIFY(QTest::qWaitFor([&] { return run.traces().size() > before + 50; }, 60000));
         run.pause();
         QVERIFY(wait_idle(run));
-        QCOMPARE(truncated.size(), 0);
+        QCOMPARE(branched.size(), 0);
         QCOMPARE(run.traces().info().observed, 0);
         const int steps = run.traces().size();
         QCOMPARE(run.lastStep(), qint64(steps));
@@ -129,45 +129,54 @@ private slots:
         QCOMPARE(records[older - 1].output, chunk[size_t(records[older - 1].step - 1)].element(1).output);
     }
 
-    void stepping_after_scrubbing_back_pins_the_abandoned_branch() {
+    void stepping_after_scrubbing_back_keeps_the_run_and_shares_its_steps() {
         MainWindow window(small_spec("full"));
         SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
         run->step(30);
         QVERIFY(wait_idle(*run));
+        const int original = run->viewedRun();
         const std::vector<StepRecord> before = run->traces().records();
         run->setViewStep(12);
-        QSignalSpy branching(run, &SessionController::branching);
+        QSignalSpy branched(run, &SessionController::branched);
         run->step(1);
         QVERIFY(wait_idle(*run));
-        QCOMPARE(branching.size(), 1);
+        QCOMPARE(branched.size(), 1);
+        QCOMPARE(branched[0][1].toInt(), original);
+        QCOMPARE(branched[0][2].toLongLong(), qint64(12));
+        // The branch is viewed and stepped; the run it left keeps all 30 steps.
+        QVERIFY(run->viewedRun() != original);
         QCOMPARE(run->lastStep(), qint64(13));
-
-        const PlotPanel* plots = window.plotPanel();
-        QVERIFY(plots->hasPinned());
-        const TraceStore& pinned = plots->pinned();
-        QCOMPARE(pinned.last_step(), qint64(30));
-        QCOMPARE(pinned.size(), 30);
-        // The pin holds the shown element only: a fraction of the run's memory.
-        QVERIFY(pinned.batch_records().empty());
-        QVERIFY(pinned.bytes() / 30 < run->traces().bytes() / 13);
+        QCOMPARE(run->runs().size(), 2);
+        const TraceStore& kept = *run->runs().find(original)->traces;
+        QCOMPARE(kept.last_step(), qint64(30));
         for (size_t i = 0; i < before.size(); ++i)
-            QVERIFY2(pinned.records()[i].output == before[i].output, qPrintable(QString("step %1").arg(i + 1)));
+            QVERIFY2(kept.records()[i].output == before[i].output, qPrintable(QString("step %1").arg(i + 1)));
+        // The branch shows the run's first 12 records as its own without copying them: the same objects.
+        const TraceStore& branch = run->traces();
+        QCOMPARE(branch.size(), 13);
+        QCOMPARE(branch.own_size(), 1);
+        for (size_t i = 0; i < 12; ++i) QCOMPARE(&branch.records()[i], &kept.records()[i]);
+        QVERIFY(branch.bytes() * 5 < kept.bytes());
+        // The plots draw the run it left beside it, named.
+        QCOMPARE(int(window.plotPanel()->overlays().size()), 1);
+        QVERIFY(window.plotPanel()->overlays().front().name.startsWith("run 1:"));
         const QString status = window.statusBar()->currentMessage();
-        QVERIFY2(status.contains("Branched at step 12; the previous run (30 steps) is pinned"), qPrintable(status));
+        QVERIFY2(status.contains("Branched at step 12: run 1 keeps its steps to 30"), qPrintable(status));
     }
 
     void stepping_on_from_the_end_branches_nothing() {
         MainWindow window(small_spec("linear"));
         SessionController* run = window.controller();
         QVERIFY(wait_idle(*run));
-        QSignalSpy branching(run, &SessionController::branching);
+        QSignalSpy branched(run, &SessionController::branched);
         run->step(5);
         QVERIFY(wait_idle(*run));
         run->step(5);
         QVERIFY(wait_idle(*run));
-        QCOMPARE(branching.size(), 0);
-        QVERIFY(!window.plotPanel()->hasPinned());
+        QCOMPARE(branched.size(), 0);
+        QCOMPARE(run->runs().size(), 1);
+        QVERIFY(window.plotPanel()->overlays().empty());
     }
 
     void quitting_with_unsaved_steps_asks() {
@@ -191,35 +200,13 @@ private slots:
         QVERIFY(run->hasUnsavedWork());
         QVERIFY(!window.close());
         QCOMPARE(asked.size(), 1);
-        QVERIFY2(asked.first().contains("4 steps") && asked.first().contains("quitting"), qPrintable(asked.first()));
+        QVERIFY2(asked.first().contains("1 run holds steps") && asked.first().contains("quitting"), qPrintable(asked.first()));
         QVERIFY(window.isVisible());
         QCOMPARE(run->lastStep(), qint64(4));
 
         answer = QMessageBox::Discard;
         QVERIFY(window.close());
         QCOMPARE(asked.size(), 2);
-    }
-
-    void opening_a_session_or_snapshot_asks_and_cancel_keeps_the_run() {
-        MainWindow window(small_spec("linear"));
-        SessionController* run = window.controller();
-        QVERIFY(wait_idle(*run));
-        run->step(3);
-        QVERIFY(wait_idle(*run));
-        QStringList asked;
-        window.setDiscardQuestion([&](const QString& text) {
-            asked << text;
-            return QMessageBox::Cancel;
-        });
-        // Cancel returns before any file dialog opens.
-        window.sessionIO()->openAction()->trigger();
-        window.exporter()->openSnapshotAction()->trigger();
-        QCOMPARE(asked.size(), 2);
-        QVERIFY(asked[0].contains("opening a session"));
-        QVERIFY(asked[1].contains("opening a snapshot"));
-        QVERIFY(!window.mayDiscardRun("loading weights"));
-        QCOMPARE(asked.size(), 3);
-        QCOMPARE(run->lastStep(), qint64(3));
     }
 
     // Save in the question opens Save session; the run may go once the file is written, and stays

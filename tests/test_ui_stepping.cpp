@@ -106,13 +106,15 @@ private slots:
         QVERIFY(wait_idle(run));
         run.step(steps);
         QVERIFY(wait_idle(run));
-        QSignalSpy truncated(&run, &SessionController::truncated);
+        QSignalSpy branches(&run, &SessionController::branched);
         run.setViewStep(back_to);
         QCOMPARE(run.viewStep(), qint64(back_to));
         QCOMPARE(run.traces().size(), steps);  // scrubbing alone changes nothing
         run.step(then);
         QVERIFY(wait_idle(run));
-        QCOMPARE(truncated.size(), 1);
+        QCOMPARE(branches.size(), 1);
+        QCOMPARE(run.runs().size(), 2);  // the run scrubbed back keeps its steps beside the branch
+        QCOMPARE(run.runs().runs().front()->last_step(), qint64(steps));
         const int64_t end = back_to + then;
         QCOMPARE(run.lastStep(), qint64(end));
         QCOMPARE(run.viewStep(), qint64(end));

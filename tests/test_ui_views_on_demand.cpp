@@ -434,6 +434,60 @@ private slots:
         for (size_t i = 0; i < want.size(); ++i) QCOMPARE(got[i].probability, want[i].probability);
     }
 
+    // In the run tree: a branch the engine holds reads back from its own history, its steps up to the branch step
+    // into the parent's records (they are the parent's, shared); a run the engine does not hold is refused in one
+    // line and its records stay as they were.
+    void views_recompute_the_live_branch_and_refuse_another_run() {
+        SessionSpec spec;
+        spec.weights_path = QStringLiteral(STEPSCOPE_MODELS_DIR "/recall_linear.safetensors");
+        spec.config = TokenModel::load(spec.weights_path.toStdString())->transformer().config();
+        spec.input.kind = InputKind::Tokens;
+        spec.input.seed = 3;
+        spec.input.pairs = 4;
+        spec.batch = 3;
+        spec.observed = 2;
+        MainWindow window(spec);
+        QVERIFY(settle(window));
+        SessionController* controller = window.controller();
+        window.plotPanel()->showView(window.plotPanel()->performance());
+        controller->step(8);
+        QVERIFY(settle(window));
+        const int root = controller->viewedRun();
+        controller->setViewStep(4);
+        controller->step(4);
+        QVERIFY(settle(window));
+        QVERIFY(controller->viewedRun() != root);
+        auto live = Session::open(spec);
+        ObservationOptions read;
+        read.read_back = true;
+        const auto truth = stepped(*live, read, 8);
+        const TraceStore& parent = *controller->runs().find(root)->traces;
+        for (const int64_t step : {int64_t(3), int64_t(6)}) {
+            controller->setViewStep(step);
+            QVERIFY(controller->traces().at_step(step)->retrieval.empty());
+            window.plotPanel()->showView(window.plotPanel()->tokens());
+            QVERIFY(settle(window));
+            const auto& got = controller->traces().at_step(step)->retrieval;
+            const auto& want = truth[size_t(step - 1)].retrieval;
+            QVERIFY(!want.empty());
+            QCOMPARE(got.size(), want.size());
+            for (size_t i = 0; i < want.size(); ++i) QCOMPARE(got[i].probability, want[i].probability);
+            window.plotPanel()->showView(window.plotPanel()->performance());
+            QVERIFY(settle(window));
+        }
+        QVERIFY(!parent.at_step(3)->retrieval.empty());  // shared: the parent's record gained it
+        QVERIFY(parent.at_step(6)->retrieval.empty());   // the branch's own step is not the parent's
+        QSignalSpy failed(controller, &SessionController::viewsFailed);
+        QVERIFY(controller->selectRun(root));
+        controller->setViewStep(7);
+        window.plotPanel()->showView(window.plotPanel()->tokens());
+        QVERIFY(settle(window));
+        QCOMPARE(failed.size(), 1);
+        const QString message = failed.first().at(1).toString();
+        QVERIFY2(message.contains("another run") && !message.contains('\n'), qPrintable(message));
+        QVERIFY(parent.at_step(7)->retrieval.empty());
+    }
+
     // A long recomputation runs in the worker: the window answers meanwhile, shows its progress, and Cancel
     // stops it with the plots as they were; Compute starts it again and it completes.
     void cancel_and_a_responsive_window() {
@@ -550,37 +604,48 @@ private slots:
         QCOMPARE(window.intervenePanel()->element(), 2);  // the user's choice stays while the element shown does
     }
 
-    // An intervention at the last step: the original, stepped beside the branch, is drawn dashed past that step,
-    // and its values are those of the run without interventions.
+    // An intervention at the last step: the run it left (its parent in the run tree, without interventions: the
+    // original) goes on beside the branch with the original's records, drawn dashed past that step, and its values
+    // are those of the run without interventions.
     void original_is_drawn_past_an_intervention_at_the_last_step() {
         const SessionSpec spec = small_spec("linear", InputKind::Feedback);
         MainWindow window(spec);
         QVERIFY(settle(window));
         window.controller()->step(20);
         QVERIFY(settle(window));
+        const int root = window.controller()->viewedRun();
         window.intervenePanel()->choose(IntervenePanel::Action::AblateFromHere, 1, 0);
         window.intervenePanel()->apply();
         QVERIFY(settle(window));
+        QVERIFY(window.controller()->viewedRun() != root);
         PlotPanel* plots = window.plotPanel();
-        QVERIFY(plots->hasPinned());
-        QCOMPARE(plots->pinned().last_step(), int64_t(20));
+        auto parent = [plots]() -> const RunOverlay* {
+            for (const RunOverlay& o : plots->overlays())
+                if (o.parent) return &o;
+            return nullptr;
+        };
+        QVERIFY(parent());
+        QCOMPARE(parent()->store, window.controller()->runs().find(root)->traces.get());
+        QCOMPARE(parent()->store->last_step(), int64_t(20));
         window.controller()->step(10);
         QVERIFY(settle(window));
         QCOMPARE(window.controller()->lastStep(), int64_t(30));
-        QCOMPARE(plots->pinned().last_step(), int64_t(30));
+        QVERIFY(parent());
+        const TraceStore& original_run = *parent()->store;
+        QCOMPARE(original_run.last_step(), int64_t(30));
         Session original(window.controller()->traces().info().model, spec);
         for (int t = 0; t < 30; ++t) {
             const StepRecord want = original.advance().element(spec.observed);
-            QCOMPARE(plots->pinned().records()[size_t(t)].output, want.output);
+            QCOMPARE(original_run.records()[size_t(t)].output, want.output);
         }
         // The branch differs from it after the ablation, and the outputs plot draws both to step 30.
-        QVERIFY(window.controller()->traces().records().back().output != plots->pinned().records().back().output);
+        QVERIFY(window.controller()->traces().records().back().output != original_run.records().back().output);
         const QStringList lines = plots->outputs()->csv().trimmed().split('\n');
         const QStringList last = lines.back().split(',');
         QCOMPARE(last.first(), QStringLiteral("30"));
         QVERIFY2(std::none_of(last.begin(), last.end(), [](const QString& cell) { return cell.isEmpty(); }),
                  qPrintable(lines.back()));
-        QVERIFY(lines.first().contains("pinned"));
+        QVERIFY(lines.first().contains(parent()->name.section(',', 0, 0)));
     }
 
     // The one list of views: each renders in its place, exports (or says why not), and `--view NAME` shows its tab.

@@ -8,7 +8,7 @@
 #include "session/session.h"
 #include "session/session_spec.h"
 #include "session/trace_store.h"
-#include "session_controller.h"
+#include "session/session_controller.h"
 
 namespace stepscope::ui::testing {
 

@@ -17,7 +17,7 @@
 #include "plots/plot_panel.h"
 #include "plots/plot_view.h"
 #include "session/trace_csv.h"
-#include "session_controller.h"
+#include "session/session_controller.h"
 
 namespace stepscope::ui {
 
@@ -191,7 +191,7 @@ void ExportController::exportAnimation(const QString& path, QSize size) {
 void ExportController::exportTraces(const QString& path) {
     try {
         write_traces_csv(path, controller_->traces());
-        controller_->markSaved();
+        controller_->markViewedSaved();
         emit done(tr("Wrote %1 steps of %2 batch elements to %3")
                       .arg(controller_->traces().size())
                       .arg(controller_->traces().info().batch)

@@ -26,20 +26,27 @@
 #include "plots/compare_view.h"
 #include "plots/token_view.h"
 #include "plots/view_list.h"
-#include "session_controller.h"
+#include "session/session_controller.h"
+#include "session_io.h"
 #include "stepscope/error.h"
 
 namespace stepscope::ui {
 
 const char* const kGuiUsage =
-    "usage: stepscope [--session FILE | --config FILE] [--steps N] [--set KEY=VALUE] [--pin] [--scrub STEP]\n"
-    "                 [--screenshot FILE] ...\n"
-    "  Opens the explorer on the seed example, a session or a builder config, then runs the actions in order:\n"
-    "  --steps N          step N times\n"
+    "usage: stepscope [FILE | --session FILE | --config FILE] [--steps N] [--set KEY=VALUE] [--apply] [--scrub STEP]\n"
+    "                 [--select-run NAME] [--save-session FILE] [--screenshot FILE] ...\n"
+    "  Opens the explorer on the seed example, a session (every run of it) or a builder config, or FILE by what\n"
+    "  it is (a session, snapshot, model or CSV input), then runs the actions in order; a refused action ends\n"
+    "  the script with exit code 2 (a refused form: 1):\n"
+    "  --steps N          step the viewed run N times; scrubbed back, a new branch at the viewed step takes them\n"
     "  --set KEY=VALUE    set a model form field (e.g. attention_type=full); applied before the next action\n"
-    "  --pin              pin the run for comparison\n"
+    "  --apply            apply the forms now: a new run of their model, without interventions\n"
     "  --scrub STEP       view an earlier step on the timeline; the next --steps branches there\n"
-    "  --screenshot FILE  save the window as PNG, then quit when the actions are done\n"
+    "  --select-run NAME  view run NAME (its name in the Runs pane, or \"run N\"): the next --steps step it\n"
+    "  --pin              show this run: the viewed run stays drawn when another is viewed\n"
+    "  --save-session FILE write every run to a session file\n"
+    "  --screenshot FILE  save the window as PNG\n"
+    "  (with --screenshot or --save-session the window quits when the actions are done)\n"
     "  --window-size WxH  the window's size (a screenshot's default is 1600x1000)\n"
     "  --band KIND        time plots draw the element shown (element), or the batch mean in a min-max or std band\n"
     "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, heads, tokens,\n"
@@ -126,7 +133,7 @@ GuiAction parse_intervention(const QString& text) {
 
 bool GuiOptions::quits() const {
     for (const GuiAction& a : actions)
-        if (a.kind == GuiAction::Kind::Screenshot) return true;
+        if (a.kind == GuiAction::Kind::Screenshot || a.kind == GuiAction::Kind::SaveSession) return true;
     return false;
 }
 
@@ -141,8 +148,12 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
         if (word == "--help" || word == "-h") {
             options.help = true;
         } else if (word == "--session" || word == "--config") {
-            if (options.spec) throw usage(QStringLiteral("give one --session or --config"));
-            options.spec = session_from_file(value());
+            if (options.spec || !options.open_file.isEmpty())
+                throw usage(QStringLiteral("give one FILE, --session or --config"));
+            const QString path = value();
+            options.tree = tree_from_file(path);
+            options.spec = options.tree->viewed_spec();
+            if (word == "--config") options.tree.reset();
         } else if (word == "--steps") {
             const QString text = value();
             bool ok = false;
@@ -157,6 +168,12 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             options.actions.push_back({GuiAction::Kind::Set, 0, text.left(equals), text.mid(equals + 1), {}, false});
         } else if (word == "--pin") {
             options.actions.push_back({GuiAction::Kind::Pin, 0, {}, {}, {}, false});
+        } else if (word == "--apply") {
+            options.actions.push_back({GuiAction::Kind::Apply, 0, {}, {}, {}, false});
+        } else if (word == "--save-session") {
+            options.actions.push_back({GuiAction::Kind::SaveSession, 0, {}, value(), {}, false});
+        } else if (word == "--select-run") {
+            options.actions.push_back({GuiAction::Kind::SelectRun, 0, {}, value(), {}, false});
         } else if (word == "--scrub") {
             const QString text = value();
             bool ok = false;
@@ -210,8 +227,10 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             options.report_throughput = true;
         } else if (word == "--screenshot") {
             options.actions.push_back({GuiAction::Kind::Screenshot, 0, {}, value(), {}, false});
+        } else if (!word.startsWith(QLatin1String("-")) && options.open_file.isEmpty() && !options.spec) {
+            options.open_file = word;
         } else {
-            throw usage(QStringLiteral("unknown argument '%1' (see stepscope --help)").arg(word));
+            throw usage(QStringLiteral("unknown argument %1 (see stepscope --help)").arg(quoted(word)));
         }
     }
     return options;
@@ -235,11 +254,22 @@ GuiScript::GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool qu
             QTimer::singleShot(0, this, &GuiScript::next);
         }
     });
+    // Whatever the window refuses while the script runs ends it with exit code 2, once idle.
     connect(window_->controller(), &SessionController::failed, this,
             [this](const QString& context, const QString& message) {
                 std::fprintf(stderr, "stepscope: %s: %s\n", qPrintable(context), qPrintable(message));
-                if (intervening_) refused_ = true;
+                refused_ = true;
             });
+    connect(window_->controller(), &SessionController::stepsFinished, this,
+            [this](qint64, bool, const QString& error) {
+                if (error.isEmpty()) return;
+                std::fprintf(stderr, "stepscope: step: %s\n", qPrintable(error));
+                refused_ = true;
+            });
+    connect(window_->sessionIO(), &SessionIO::failed, this, [this](const QString& message) {
+        std::fprintf(stderr, "stepscope: %s\n", qPrintable(message));
+        refused_ = true;
+    });
 }
 
 void GuiScript::start() {
@@ -277,8 +307,7 @@ void GuiScript::report() {
 
 void GuiScript::next() {
     if (measured_steps_ > 0) report();
-    intervening_ = false;
-    // A refused --intervene was printed; the script stops there, as a refused form does.
+    // A refused action was printed; the script stops there, as a refused form does.
     if (refused_) {
         QApplication::exit(2);
         return;
@@ -288,7 +317,7 @@ void GuiScript::next() {
         return;
     }
     const GuiAction& action = actions_[position_];
-    if (form_changed_ && action.kind != GuiAction::Kind::Set) {
+    if (form_changed_ && action.kind != GuiAction::Kind::Set && action.kind != GuiAction::Kind::Apply) {
         form_changed_ = false;
         if (!window_->applyForms()) {
             std::fprintf(stderr, "stepscope: the form was refused: %s\n", qPrintable(window_->errorText()));
@@ -316,6 +345,28 @@ void GuiScript::next() {
         case GuiAction::Kind::Pin:
             window_->pinRun();
             break;
+        case GuiAction::Kind::Apply:
+            form_changed_ = false;
+            if (!window_->applyForms()) {
+                std::fprintf(stderr, "stepscope: the form was refused: %s\n", qPrintable(window_->errorText()));
+                QApplication::exit(1);
+                return;
+            }
+            whenIdle();
+            return;
+        case GuiAction::Kind::SaveSession:
+            window_->sessionIO()->saveSession(action.value);
+            break;
+        case GuiAction::Kind::SelectRun: {
+            const Run* run = window_->controller()->runs().find_by_name(action.value);
+            if (!run) {
+                std::fprintf(stderr, "stepscope: --select-run: no run %s\n", qPrintable(quoted(action.value)));
+                QApplication::exit(2);
+                return;
+            }
+            window_->controller()->selectRun(run->id);
+            break;
+        }
         case GuiAction::Kind::View: {
             PlotPanel* plots = window_->plotPanel();
             if (action.key == "band") plots->setBatchBand(action.value == "minmax" ? 1 : action.value == "std" ? 2 : 0);
@@ -343,7 +394,6 @@ void GuiScript::next() {
         case GuiAction::Kind::Intervene:
             window_->intervenePanel()->setRun(window_->controller()->traces(), window_->controller()->viewStep(),
                                               window_->controller()->spec().interventions);
-            intervening_ = true;
             emit window_->intervenePanel()->interveneRequested(action.intervention, action.whole_run);
             whenIdle();
             return;

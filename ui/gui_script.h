@@ -1,4 +1,5 @@
-// Command-line actions for the window (--steps, --set, --pin, --view, --scrub, --intervene, --screenshot): scripted demos and the README screenshot.
+// Command-line actions for the window (--steps, --set, --apply, --scrub, --intervene, --select-run, --save-session,
+// --screenshot ...): scripted demos, tests and the README screenshot.
 //
 //   stepscope --steps 200 --pin --set attention_type=full --steps 200 --screenshot shot.png
 //
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "session/intervention_spec.h"
+#include "session/run_tree.h"
 #include "session/session_spec.h"
 
 namespace stepscope::ui {
@@ -24,11 +26,13 @@ namespace stepscope::ui {
 class MainWindow;
 
 struct GuiAction {
-    enum class Kind { Steps, Set, Pin, Scrub, Screenshot, View, Attention, State, Intervene };
+    enum class Kind { Steps, Set, Pin, Scrub, Screenshot, View, Attention, State, Intervene, Apply, SaveSession, SelectRun };
     Kind kind = Kind::Steps;
     qint64 count = 0;  // Steps; Scrub: the step; State: the StatePlot::Quantity
     QString key;    // Set: the field; Attention: the role
-    QString value;  // Set: the field text; Screenshot: the file; View: the view; Attention: "layer:head"; State: the layer
+    // Set: the field text; Screenshot, SaveSession: the file; View: the view; Attention: "layer:head";
+    // State: the layer; SelectRun: the run's name
+    QString value;
     Intervention intervention;  // Intervene
     bool whole_run = false;     // Intervene
 };
@@ -40,11 +44,13 @@ GuiAction parse_intervention(const QString& text);
 
 struct GuiOptions {
     std::optional<SessionSpec> spec;  // --session or --config; the seed example otherwise
+    std::optional<SessionTree> tree;  // --session: every run of the file
+    QString open_file;                // stepscope FILE: a session, snapshot, model or CSV input
     std::vector<GuiAction> actions;
     bool help = false;
     QSize window_size;  // --window-size; invalid: the default
     bool report_throughput = false;  // --report-throughput
-    // True when the script ends the application (it took a screenshot).
+    // True when the script ends the application (it took a screenshot or saved a session).
     bool quits() const;
 };
 
@@ -80,8 +86,7 @@ private:
     bool form_changed_ = false;
     bool quit_at_end_;
     bool waiting_ = false;
-    bool intervening_ = false;  // an --intervene is in flight: a refusal of it fails the script (exit 2)
-    bool refused_ = false;
+    bool refused_ = false;  // an action was refused (printed): the script exits 2
     // While a --steps action is timed: its steps, the plots' frames before it, and a heartbeat whose
     // late ticks measure how long the event loop could not answer input.
     bool report_throughput_;

@@ -41,7 +41,7 @@ IntervenePanel::IntervenePanel(QWidget* parent)
                        tr("Copy layer's state from the original"), tr("Edit the next input"),
                        tr("Edit the next token (a fork)"), tr("Clear head's key/value cache")});
     action_->setToolTip(tr("Each intervention branches the run at the viewed step; the branch is stepped beside "
-                           "its original (the run without interventions), which stays pinned, dashed"));
+                           "its original (the run without interventions), which stays in the Runs pane, dashed"));
     role_->addItems({tr("self attention"), tr("cross attention")});
     // The dock stays narrow beside the plots: long choices are cut in the closed box, not the layout.
     action_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);

@@ -37,8 +37,9 @@
 #include "plots/plot_panel.h"
 #include "plots/token_view.h"
 #include "session/demo_models.h"
+#include "runs_pane.h"
 #include "session/file_kind.h"
-#include "session_controller.h"
+#include "session/session_controller.h"
 #include "session_io.h"
 #include "step_controls.h"
 #include "stepscope/config.h"
@@ -70,7 +71,7 @@ QUrl readme_url() {
 }
 }  // namespace
 
-MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
+MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent, bool open)
     : QMainWindow(parent),
       controller_(new SessionController(this)),
       model_(new ModelPanel),
@@ -81,6 +82,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
       session_io_(new SessionIO(this, controller_)),
       intervene_(new IntervenePanel),
       compare_(new CompareView(this)),
+      runs_pane_(new RunsPane(controller_)),
       apply_(new QPushButton(tr("Apply: new run"))),
       banner_(new QLabel),
       run_label_(new QLabel) {
@@ -108,6 +110,16 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     left_layout->setContentsMargins(0, 0, 0, 4);
     left_layout->addWidget(scroll, 1);
     left_layout->addWidget(apply_);
+    // The runs under the forms: every run kept, as a tree.
+    auto* runs_group = new QGroupBox(tr("Runs"));
+    (new QVBoxLayout(runs_group))->addWidget(runs_pane_);
+    runs_group->layout()->setContentsMargins(4, 4, 4, 4);
+    auto* left_split = new QSplitter(Qt::Vertical);
+    left_split->addWidget(left);
+    left_split->addWidget(runs_group);
+    left_split->setStretchFactor(0, 3);
+    left_split->setStretchFactor(1, 2);
+    left_split->setMinimumWidth(left->minimumSizeHint().width());
 
     banner_->setWordWrap(true);
     banner_->setStyleSheet(QStringLiteral("QLabel { background: #fdecea; color: #8a1c1c; border: 1px solid #f5c2c0; "
@@ -128,7 +140,7 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     banner_->setAutoFillBackground(true);
     plots_->installEventFilter(this);
     auto* splitter = new QSplitter(Qt::Horizontal);
-    splitter->addWidget(left);
+    splitter->addWidget(left_split);
     splitter->addWidget(right);
     splitter->setStretchFactor(1, 1);
     setCentralWidget(splitter);
@@ -138,9 +150,9 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     compare_->setWindowFlag(Qt::Window);
     compare_->setWindowTitle(tr("Compare models — Stepscope"));
     compare_->resize(1100, 600);
-    connect(compare_, &CompareView::openRequested, this, [this](const QString& path, int pairs) {
-        if (mayDiscardRun(tr("opening %1").arg(QFileInfo(path).fileName()))) loadWeights(path, pairs);
-    });
+    // Opening a model adds a run to the tree; the viewed one stays.
+    connect(compare_, &CompareView::openRequested, this,
+            [this](const QString& path, int pairs) { loadWeights(path, pairs); });
     buildMenus();
 
     // A refusal of the input or the model is about what the form held: changing it takes the banner away.
@@ -153,7 +165,6 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
         input_->setDecoder(model_->fieldText(QStringLiteral("kind")) == QLatin1String("decoder"));
     });
     connect(model_, &ModelPanel::loadWeightsRequested, this, [this] {
-        if (!mayDiscardRun(tr("loading weights"))) return;
         const QString path = open_file_dialog(this, QStringLiteral("weights"), tr("Load weights"),
                                               tr("safetensors (*.safetensors);;All files (*)"));
         if (!path.isEmpty()) loadWeights(path);
@@ -184,25 +195,29 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(controller_, &SessionController::recordsAppended, plots_, &PlotPanel::appendFrom);
     // The status bar's step follows the run as it goes, not only when a command ends.
     connect(controller_, &SessionController::recordsAppended, this, &MainWindow::updateTitle);
-    connect(controller_, &SessionController::truncated, plots_, &PlotPanel::rebuildAll);
     connect(controller_, &SessionController::observedChanged, plots_, &PlotPanel::rebuildAll);
     connect(controller_, &SessionController::viewStepChanged, this, [this](qint64 step) {
         steps_->setTimeline(controller_->traces().base_step(), controller_->lastStep(), step);
         plots_->setViewStep(step);
     });
     connect(controller_, &SessionController::failed, this, &MainWindow::onFailed);
-    // Stepping on from an earlier step drops the later ones: they stay on the plots as the pinned run.
-    connect(controller_, &SessionController::branching, this, [this](qint64 step) {
-        const QLocale locale;
+    connect(controller_, &SessionController::runsChanged, this, &MainWindow::updatePlotRuns);
+    // Stepping on from an earlier step, or intervening, starts a branch: the run it left keeps its steps.
+    connect(controller_, &SessionController::branched, this, [this](int run, int parent, qint64 step) {
         steps_->clearProgress();
-        const TraceStore& abandoned = controller_->traces();
-        const QString steps = locale.toString(qlonglong(abandoned.last_step() - abandoned.base_step()));
-        plots_->pin(abandoned, tr("Pinned: the previous branch, %1 steps, batch element %2 (dashed)")
-                                   .arg(steps)
-                                   .arg(abandoned.info().observed));
-        branch_note_ = tr("Branched at step %1; the previous run (%2 steps) is pinned")
-                           .arg(locale.toString(step), steps);
+        const RunTree& runs = controller_->runs();
+        const Run* branch = runs.find(run);
+        const Run* from = runs.find(parent);
+        if (!branch || !from) return;
+        branch_note_ = tr("Branched at step %1: %2 keeps its steps to %3")
+                           .arg(QLocale().toString(step), runs.name(*from).section(':', 0, 0),
+                                QLocale().toString(qlonglong(from->last_step())));
         showStatus(branch_note_);
+        if (branch->spec.interventions.size() > from->spec.interventions.size()) {
+            clearError();
+            plots_->showView(plots_->divergence());
+            updateIntervenePanel();
+        }
     });
     connect(controller_, &SessionController::stepsFinished, this, [this](qint64 done, bool cancelled, const QString& error) {
         const QString note = std::exchange(branch_note_, {});
@@ -236,22 +251,10 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
     connect(controller_, &SessionController::viewsProgress, plots_, &PlotPanel::viewsProgress);
     connect(controller_, &SessionController::viewsRecomputed, plots_, &PlotPanel::viewsRecomputed);
     connect(controller_, &SessionController::viewsFailed, plots_, &PlotPanel::viewsFailed);
-    connect(intervene_, &IntervenePanel::interveneRequested, this, [this](const Intervention& i, bool whole_run) {
-        // The original stays on the plots, dashed, while the branch is drawn over it.
-        if (controller_->spec().interventions.empty() && !controller_->traces().empty())
-            plots_->pin(controller_->traces(), {}, /*original=*/true);
-        controller_->intervene(i, whole_run);
-    });
+    // The branch is a run of its own; the run it left stays in the tree and on the plots.
+    connect(intervene_, &IntervenePanel::interveneRequested, controller_, &SessionController::intervene);
     connect(intervene_, &IntervenePanel::originalRequested, controller_, &SessionController::clearInterventions);
-    connect(controller_, &SessionController::branched, this, [this] {
-        clearError();
-        steps_->clearProgress();
-        plots_->showView(plots_->divergence());
-        updateIntervenePanel();
-        showStatus(tr("Branched: %1").arg(describe(controller_->spec().interventions.back())));
-    });
     connect(controller_, &SessionController::viewStepChanged, this, &MainWindow::updateIntervenePanel);
-    connect(controller_, &SessionController::originalStepped, plots_, &PlotPanel::appendOriginal);
     connect(controller_, &SessionController::observedChanged, this, &MainWindow::updateIntervenePanel);
     connect(export_, &ExportController::done, this, &MainWindow::clearError);
     connect(session_io_, &SessionIO::done, this, &MainWindow::clearError);
@@ -260,15 +263,13 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent)
         connect(source, SIGNAL(failed(QString)), this, SLOT(showError(QString)));
     }
 
-    session_io_->setReplaceGuard([this] { return mayDiscardRun(tr("opening a session")); });
-    export_->setReplaceGuard([this] { return mayDiscardRun(tr("opening a snapshot")); });
 
     model_->setConfig(spec.config);
     model_->setWeightsSeed(spec.weights_seed);
     input_->fill(spec);
     steps_->setHasRun(false);
     updateTitle();
-    controller_->open(spec);
+    if (open) controller_->open(spec);
 }
 
 MainWindow::~MainWindow() = default;
@@ -288,9 +289,7 @@ void MainWindow::buildMenus() {
     for (const DemoModel& demo : shipped) {
         QAction* action = demos->addAction(QStringLiteral("%1 — %2").arg(demo.name, demo.description));
         action->setToolTip(demo.path);
-        connect(action, &QAction::triggered, this, [this, path = demo.path] {
-            if (mayDiscardRun(tr("opening a demo model"))) loadWeights(path);
-        });
+        connect(action, &QAction::triggered, this, [this, path = demo.path] { loadWeights(path); });
     }
     demos->setEnabled(!shipped.isEmpty());
     if (shipped.isEmpty()) demos->setToolTip(tr("No demo models found beside the binary or in the source tree"));
@@ -321,14 +320,13 @@ void MainWindow::buildMenus() {
                             steps_->resetAction(), steps_->cancelAction()})
         run->addAction(action);
     run->addSeparator();
-    QAction* pin = run->addAction(tr("Pin run for comparison"));
+    QAction* pin = run->addAction(tr("Show this run"));
     pin->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
-    pin->setToolTip(tr("Keep this run on the plots, dashed, and overlay the next run on it"));
+    pin->setToolTip(tr("Keep the viewed run drawn, dashed, when another run is viewed (its box in the Runs pane)"));
     connect(pin, &QAction::triggered, this, &MainWindow::pinRun);
-    unpin_ = run->addAction(tr("Unpin"));
-    unpin_->setEnabled(plots_->hasPinned());
-    connect(unpin_, &QAction::triggered, plots_, &PlotPanel::unpin);
-    connect(plots_, &PlotPanel::pinnedChanged, unpin_, &QAction::setEnabled);
+    QAction* remove = run->addAction(tr("Delete run…"));
+    remove->setToolTip(tr("Delete the viewed run and its branches (asks first)"));
+    connect(remove, &QAction::triggered, this, [this] { runs_pane_->deleteRun(controller_->viewedRun()); });
     run->addSeparator();
     QAction* intervene = run->addAction(tr("Intervene…"));
     connect(intervene, &QAction::triggered, this, &MainWindow::showIntervenePanel);
@@ -423,16 +421,17 @@ void MainWindow::showUsage() {
 
 bool MainWindow::mayDiscardRun(const QString& action) {
     if (!controller_->hasUnsavedWork()) return true;
-    const QString text = tr("The run has %1 steps that are not saved. Save the session before %2?")
-                             .arg(QLocale().toString(qlonglong(controller_->lastStep() - controller_->traces().base_step())),
-                                  action);
+    int unsaved = 0;
+    for (const auto& run : controller_->runs().runs()) unsaved += !run->saved() && run->traces->own_size() > 0;
+    const QString runs = unsaved == 1 ? tr("1 run holds") : tr("%1 runs hold").arg(unsaved);
+    const QString text = tr("%1 steps that are in no session file. Save the session before %2?").arg(runs, action);
     QMessageBox::StandardButton answer;
     if (ask_discard_) {
         answer = ask_discard_(text);
     } else {
         QMessageBox box(QMessageBox::Warning, tr("Unsaved run"), text,
                         QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
-        box.setInformativeText(tr("A session reproduces the run exactly; Discard loses its steps."));
+        box.setInformativeText(tr("A session reproduces every run exactly; Discard loses their steps."));
         box.setDefaultButton(QMessageBox::Save);
         answer = QMessageBox::StandardButton(box.exec());
     }
@@ -483,11 +482,8 @@ bool MainWindow::openFile(const QString& path) {
         showError(tr("%1: no such file").arg(path));
         return false;
     }
+    // Opening a model, snapshot or session adds runs: the runs there are stay.
     const FileKind kind = file_kind(path);
-    // Opening a model, snapshot or session replaces the run, as the File menu's own actions do.
-    if ((kind == FileKind::Model || kind == FileKind::Snapshot || kind == FileKind::Session) &&
-        !mayDiscardRun(tr("opening %1").arg(QFileInfo(path).fileName())))
-        return false;
     // A file joins Open recent once it opened (onRunOpened, sessionOpened), never when it failed.
     switch (kind) {
     case FileKind::Model:
@@ -553,6 +549,8 @@ bool MainWindow::applyForms() {
         weights_config_ && architecture_difference(*config, *weights_config_).empty() ? weights_path_ : QString();
     spec.snapshot_path.clear();
     spec.steps = 0;
+    // A new model starts clean: the viewed run's interventions are about another model.
+    spec.interventions.clear();
     if (!input_->apply(spec)) {
         showError(tr("The input form is incomplete: see the message under it."));
         return false;
@@ -562,12 +560,25 @@ bool MainWindow::applyForms() {
 }
 
 void MainWindow::pinRun() {
-    if (!controller_->hasRun() || controller_->traces().empty()) {
-        showStatus(tr("Step the model first: there is nothing to pin"));
-        return;
+    if (!controller_->hasRun()) return;
+    controller_->setRunVisible(controller_->viewedRun(), true);
+    showStatus(tr("%1 stays drawn when another run is viewed")
+                   .arg(controller_->runs().name(*controller_->runs().find(controller_->viewedRun())).section(':', 0, 0)));
+}
+
+void MainWindow::updatePlotRuns() {
+    const RunTree& runs = controller_->runs();
+    const Run* viewed = runs.find(controller_->viewedRun());
+    std::vector<RunOverlay> others;
+    QList<QPair<const void*, QString>> key{{viewed ? viewed->traces.get() : nullptr, QString()}};
+    for (const auto& run : runs.runs()) {
+        if (run.get() == viewed || !run->visible) continue;
+        others.push_back({run->traces.get(), runs.name(*run), QColor(run->color), viewed && run->id == viewed->parent});
+        key.append({run->traces.get(), run->color + QString::number(run->last_step()) + runs.name(*run)});
     }
-    plots_->pin(controller_->traces());
-    showStatus(tr("Pinned %1; the next run is drawn over it").arg(controller_->traces().info().label));
+    if (key == plotted_runs_) return;
+    plotted_runs_ = key;
+    plots_->setRuns(viewed ? viewed->traces.get() : nullptr, std::move(others));
 }
 
 void MainWindow::loadWeights(const QString& path, int pairs) {
@@ -658,6 +669,13 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
 }
 
 void MainWindow::onRunOpened() {
+    plotted_runs_.clear();
+    updatePlotRuns();
+    if (!controller_->hasRun()) {
+        steps_->setHasRun(false);
+        updateTitle();
+        return;
+    }
     const SessionSpec spec = controller_->spec();
     const RunInfo& info = controller_->traces().info();
     model_->setConfig(spec.config);
@@ -682,7 +700,7 @@ void MainWindow::onRunOpened() {
     weights_config_ = spec.weights_path.isEmpty() ? std::nullopt : std::optional<ModelConfig>(spec.config);
     steps_->setHasRun(true);
     steps_->clearProgress();
-    plots_->rebuildAll();
+    steps_->setTimeline(controller_->traces().base_step(), controller_->lastStep(), controller_->viewStep());
     updateIntervenePanel();
     if (info.tokens) plots_->showView(plots_->tokens());
     clearError();
@@ -695,8 +713,13 @@ void MainWindow::onRunOpened() {
         updateTitle();
         return;
     }
-    showStatus(info.base_step > 0 ? tr("Continuing from the snapshot at step %1").arg(info.base_step)
-                                  : tr("New run: %1").arg(info.label));
+    const Run* viewed = controller_->runs().find(controller_->viewedRun());
+    if (!controller_->traces().empty())
+        showStatus(tr("Viewing %1: the steps go to it").arg(controller_->runs().name(*viewed)));
+    else
+        showStatus(info.base_step > 0 ? tr("Continuing from the snapshot at step %1").arg(info.base_step)
+                                      : tr("New run: %1").arg(controller_->runs().name(*viewed).section(':', 0, 0) +
+                                                             QStringLiteral(", ") + info.label));
     updateTitle();
 }
 

@@ -22,6 +22,7 @@ class InputPanel;
 class IntervenePanel;
 class ModelPanel;
 class PlotPanel;
+class RunsPane;
 class SessionController;
 class SessionIO;
 class StepControls;
@@ -30,8 +31,9 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
 
 public:
-    // Opens `spec` at once (the seed example when started without arguments).
-    explicit MainWindow(const SessionSpec& spec, QWidget* parent = nullptr);
+    // Opens `spec` at once (the seed example when started without arguments), unless `open` is false
+    // (the caller opens a file or a session's runs itself).
+    explicit MainWindow(const SessionSpec& spec, QWidget* parent = nullptr, bool open = true);
     ~MainWindow() override;
 
     SessionController* controller() const { return controller_; }
@@ -45,6 +47,7 @@ public:
     CompareView* compareView() const { return compare_; }
     // Shows the Compare-models window (File ▸ Compare models), evaluating its models the first time.
     void showCompareView();
+    RunsPane* runsPane() const { return runs_pane_; }
     // Shows the Intervene panel, a tab under the plots (Run ▸ Intervene…).
     void showIntervenePanel();
     // The last error shown in the banner; empty when none is showing.
@@ -56,14 +59,15 @@ public:
     // test replaces it.
     using DiscardQuestion = std::function<QMessageBox::StandardButton(const QString& text)>;
     void setDiscardQuestion(DiscardQuestion ask) { ask_discard_ = std::move(ask); }
-    // True when the current run may be replaced or closed by `action` ("quitting", ...): nothing is
-    // unsaved, or the user saved the session or chose to discard the steps.
+    // True when the window may close, losing the runs, by `action` ("quitting"): nothing is unsaved,
+    // or the user saved the session or chose to discard the runs. No other command drops a run.
     bool mayDiscardRun(const QString& action);
 
 public slots:
-    // A new run from the forms; false (with the reason shown) when a form is incomplete.
+    // A new run of the forms' model, without interventions; the runs there are stay. False (with the
+    // reason shown) when a form is incomplete.
     bool applyForms();
-    // Keeps the current run on the plots, dashed, to compare with the next.
+    // "Show this run": the viewed run stays drawn (dashed) when another is viewed.
     void pinRun();
     // Fills the model form from the file's config and opens it; an input of another width is
     // offered a switch to the fed-back output. With `pairs` > 0 a recall model opens on a fresh
@@ -89,6 +93,8 @@ private:
     void onFailed(const QString& context, const QString& message);
     void updateTitle();
     void updateIntervenePanel();
+    // Gives the plots the viewed run and the visible others, when they changed.
+    void updatePlotRuns();
     // Takes the error banner away: a later success, or the input it was about changed.
     void clearError();
     // Lays the error banner over the top edge of the plots, so it never moves them.
@@ -117,7 +123,9 @@ private:
     QPushButton* apply_;
     QLabel* banner_;
     QLabel* run_label_;
-    QAction* unpin_ = nullptr;
+    RunsPane* runs_pane_;
+    // What the plots were last given: the viewed store, then each other run's store, colour and last step.
+    QList<QPair<const void*, QString>> plotted_runs_;
     QMenu* recent_menu_ = nullptr;
     // Pause cancels an unbounded run: its "cancelled" report is a pause, said as one.
     bool pausing_ = false;

@@ -6,8 +6,9 @@
 #include <QFileInfo>
 
 #include "file_dialogs.h"
+#include "session/run_tree.h"
 #include "session/session_spec.h"
-#include "session_controller.h"
+#include "session/session_controller.h"
 
 namespace stepscope::ui {
 
@@ -37,7 +38,7 @@ SessionIO::SessionIO(QWidget* window, SessionController* run)
 
 void SessionIO::openSession(const QString& path) {
     try {
-        controller_->open(session_from_file(path));
+        controller_->openTree(tree_from_file(path));
         emit sessionOpened(path);
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));
@@ -50,10 +51,11 @@ void SessionIO::saveSession(const QString& path) {
         return;
     }
     try {
-        write_session_file(path, controller_->spec());
+        write_tree_file(path, controller_->sessionTree());
         controller_->markSaved();
         emit sessionSaved(path);
-        emit done(tr("Wrote %1 (%2 steps)").arg(path).arg(controller_->spec().steps));
+        const int runs = controller_->runs().size();
+        emit done(runs == 1 ? tr("Wrote %1 (1 run)").arg(path) : tr("Wrote %1 (%2 runs)").arg(path).arg(runs));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));
     }

@@ -9,6 +9,7 @@
 #include <qcustomplot.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "plots/layer_selector.h"
 #include "session/insight_records.h"
@@ -178,7 +179,7 @@ ViewRequest CapacityPlot::missingObservations() const {
     const auto& records = current_->records();
     const auto first = std::find_if(records.begin(), records.end(), lacks);
     if (first == records.end()) return {};
-    const auto last = std::find_if(records.rbegin(), records.rend(), lacks);
+    const auto last = std::find_if(std::make_reverse_iterator(records.end()), std::make_reverse_iterator(records.begin()), lacks);
     ViewRequest request;
     request.element = current_->info().observed;
     request.layer = read_back ? -1 : l;

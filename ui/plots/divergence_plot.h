@@ -4,6 +4,8 @@
 
 #include "plots/time_plot.h"
 
+class QComboBox;
+
 namespace stepscope::ui {
 
 class DivergencePlot : public TimePlot {
@@ -11,6 +13,12 @@ class DivergencePlot : public TimePlot {
 
 public:
     explicit DivergencePlot(QWidget* parent = nullptr);
+    void rebuild() override;
+    // Compares the viewed run with the run drawn beside it at `index` (0 ..), or with its original
+    // (the same run without interventions, -1); the choice is the "Compare with" box's.
+    void compareWith(int index);
+    int comparedWith() const;
+    QString notExported() const override;
 
 protected:
     std::vector<Series> series(const TraceStore& store) const override;
@@ -18,8 +26,10 @@ protected:
     QString y2Label() const override;
     QString emptyNote() const override;
 
-public:
-    QString notExported() const override;
+private:
+    QComboBox* compare_;
+    QString chosen_;  // what the user chose in the box, kept across rebuilds while that run is drawn
+    bool filling_ = false;
 };
 
 }  // namespace stepscope::ui

@@ -108,7 +108,7 @@ void OutputPlot::rebuild() {
         setSubtitle(tr("mean of the batch's %1 elements, %2").arg(batch).arg(band() == Band::MinMax ? tr("min–max band")
                                                                                                    : tr("± std band")));
     else
-        setSubtitle(other ? tr("batch element %1, pinned run element %2").arg(element).arg(pinned_->info().observed)
+        setSubtitle(other ? tr("batch element %1, other run element %2").arg(element).arg(pinned_->info().observed)
                           : tr("batch element %1").arg(element));
     TimePlot::rebuild();
 }

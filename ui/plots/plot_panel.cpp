@@ -65,7 +65,6 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
       tabs_(new QTabWidget),
       observed_(new QSpinBox),
       pinned_label_(new QLabel),
-      unpin_button_(new QPushButton(tr("Unpin"))),
       smoothing_(new QSlider(Qt::Horizontal)),
       smoothing_label_(new QLabel),
       link_axes_(new QCheckBox(tr("Link time axes"))),
@@ -93,7 +92,6 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     auto* pinned_row = new QHBoxLayout;
     pinned_row->setContentsMargins(6, 0, 6, 0);
     pinned_row->addWidget(pinned_label_, 1);
-    pinned_row->addWidget(unpin_button_);
     pinned_label_->setVisible(false);
     auto* smoothing_caption = new QLabel(tr("Smoothing"));
     smoothing_->setRange(0, 99);
@@ -112,10 +110,10 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     bar->addWidget(smoothing_caption);
     bar->addWidget(smoothing_);
     bar->addWidget(smoothing_label_);
-    unpin_button_->setVisible(false);
     pinned_label_->setStyleSheet(QStringLiteral("color: #555;"));
     // A long caption wraps rather than widening the window past a 1280-pixel screen.
     pinned_label_->setWordWrap(true);
+    pinned_label_->setTextFormat(Qt::RichText);
 
     // A view recomputed from the run's history: what, how far, and Cancel; after a cancel, Compute.
     auto* recompute = new QHBoxLayout(recompute_row_);
@@ -181,7 +179,7 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     frame_timer_.setSingleShot(true);
     connect(&frame_timer_, &QTimer::timeout, this, &PlotPanel::onFrame);
     for (PlotView* view : views()) {
-        view->setStores(current_, nullptr);
+        view->setStores(current_);
         connect(view, &PlotView::needsReplot, this, [this, view] {
             dirty_.insert(view);
             scheduleFrame();
@@ -228,7 +226,6 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
         emit message(tr("Heatmap: layer %1, head %2").arg(layer).arg(head));
     });
     connect(observed_, &QSpinBox::valueChanged, this, &PlotPanel::observedChanged);
-    connect(unpin_button_, &QPushButton::clicked, this, &PlotPanel::unpin);
     rebuildAll();
 }
 
@@ -384,40 +381,19 @@ void PlotPanel::updateDivergenceMark() {
     for (PlotView* view : views()) view->markDivergence(at);
 }
 
-void PlotPanel::pin(const TraceStore& run, const QString& caption, bool original) {
-    if (!run.has_run()) return;
-    pinned_ = run.shown_only();
-    pinned_original_ = original;
-    pinned_label_->setText(!caption.isEmpty() ? caption
-                                              : tr("Pinned for comparison: %1, %2 steps, batch element %3 (dashed)")
-                                                    .arg(run.info().label)
-                                                    .arg(run.last_step() - run.base_step())
-                                                    .arg(run.info().observed));
-    unpin_button_->setVisible(true);
-    pinned_label_->setVisible(true);
-    for (PlotView* view : views()) view->setStores(current_, &pinned_);
+void PlotPanel::setRuns(const TraceStore* current, std::vector<RunOverlay> others) {
+    static const TraceStore none;
+    current_ = current ? current : &none;
+    overlays_ = std::move(others);
+    QStringList names;
+    for (const RunOverlay& o : overlays_)
+        names << QStringLiteral("<span style=\"color:%1\">&#9644;</span> %2")
+                     .arg(o.color.name(), o.name.section(':', 0, 0).toHtmlEscaped());
+    pinned_label_->setText(tr("Also drawn, dashed (Runs pane): %1").arg(names.join(QStringLiteral(" &nbsp; "))));
+    pinned_label_->setVisible(!overlays_.empty());
+    for (PlotView* view : views()) view->setStores(current_, overlays_);
+    tokens_->setStore(current_);
     rebuildAll();
-    emit pinnedChanged(true);
-}
-
-void PlotPanel::appendOriginal(const std::vector<BatchRecord>& records) {
-    if (!pinned_original_ || !pinned_.has_run()) return;
-    const int first = pinned_.size();
-    pinned_.append_shown(records);
-    if (pinned_.size() == first) return;
-    for (PlotView* view : views()) view->pinnedAppendedFrom(first);
-    scheduleFrame();
-}
-
-void PlotPanel::unpin() {
-    pinned_original_ = false;
-    pinned_ = TraceStore();
-    pinned_label_->clear();
-    unpin_button_->setVisible(false);
-    pinned_label_->setVisible(false);
-    for (PlotView* view : views()) view->setStores(current_, nullptr);
-    rebuildAll();
-    emit pinnedChanged(false);
 }
 
 void PlotPanel::rebuildAll() {

@@ -1,4 +1,4 @@
-// The four plots of a run, the pinned run they overlay, and the frame timer that paces their redraws.
+// The four plots of the viewed run, the other runs they draw beside it, and the frame timer that paces their redraws.
 #pragma once
 
 #include <QElapsedTimer>
@@ -10,6 +10,7 @@
 #include <optional>
 #include <utility>
 
+#include "plots/plot_view.h"
 #include "session/trace_store.h"
 #include "session/view_recompute.h"
 #include "stepscope/observation.h"
@@ -89,13 +90,12 @@ public:
     QString recomputeText() const;
     bool recomputeShown() const;
 
-    // Overlays the shown batch element of `run` on every plot (dashed) until unpin(); `caption` names
-    // it above the plots.
-    // `original`: the run is the original of the branch stepped next, and grows as the branch steps on.
-    void pin(const TraceStore& run, const QString& caption = {}, bool original = false);
-    void unpin();
-    bool hasPinned() const { return pinned_.has_run(); }
-    const TraceStore& pinned() const { return pinned_; }
+    // The viewed run (`current`, null before the first) and the runs every time plot draws beside it
+    // (dashed, in their colours), named above the plots.
+    void setRuns(const TraceStore* current, std::vector<RunOverlay> others);
+    const TraceStore* current() const { return current_; }
+    // The runs drawn beside the viewed one.
+    const std::vector<RunOverlay>& overlays() const { return overlays_; }
     // Smoothing of every time plot, 0 (off) to 0.99.
     void setSmoothing(double weight);
     double smoothing() const;
@@ -110,8 +110,6 @@ public slots:
     void setViewStep(qint64 step);
     // Draws everything pending now, shown or behind a tab (before an export).
     void refreshNow();
-    // The branch's original stepped on with it: a pinned original is drawn on past its last step.
-    void appendOriginal(const std::vector<stepscope::ui::BatchRecord>& records);
     // A view's recomputation, as the SessionController reports it.
     void viewsStarted(const stepscope::ui::ViewRequest& request);
     void viewsProgress(qint64 done, qint64 total);
@@ -121,7 +119,6 @@ public slots:
 signals:
     // The user chose another batch element to follow.
     void observedChanged(int element);
-    void pinnedChanged(bool pinned);
     // A line for the status bar: a plot's context-menu result, or the first NaN or infinity of a run.
     void message(const QString& text);
     // The views shown need other layers looked inside (observation()).
@@ -154,8 +151,7 @@ private:
     const TraceStore* current_;
     QList<std::pair<QString, QWidget*>> pages_;  // every view of view_entries(), by name, in its order
     QList<PlotView*> views_;                      // those that are plots
-    TraceStore pinned_;
-    bool pinned_original_ = false;  // pinned_ is the current branch's original
+    std::vector<RunOverlay> overlays_;
     OutputPlot* outputs_;
     StatePlot* states_;
     AttentionPlot* attention_;
@@ -171,7 +167,6 @@ private:
     std::optional<int64_t> diverged_at_;
     QSpinBox* observed_;
     QLabel* pinned_label_;
-    QPushButton* unpin_button_;
     QSlider* smoothing_;
     QLabel* smoothing_label_;
     QCheckBox* link_axes_;

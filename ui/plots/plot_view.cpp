@@ -181,9 +181,10 @@ QMenu* PlotView::contextMenu() {
 
 void PlotView::showContextMenu(const QPoint& position) { contextMenu()->popup(plot_->mapToGlobal(position)); }
 
-void PlotView::setStores(const TraceStore* current, const TraceStore* pinned) {
+void PlotView::setStores(const TraceStore* current, std::vector<RunOverlay> overlays) {
     current_ = current;
-    pinned_ = pinned;
+    overlays_ = std::move(overlays);
+    pinned_ = overlays_.empty() ? nullptr : overlays_.front().store;
 }
 
 }  // namespace stepscope::ui

@@ -1,11 +1,13 @@
-// A plot with its own selectors above it, fed from the current run's records and an optional pinned run.
+// A plot with its own selectors above it, fed from the viewed run's records and the other runs shown beside it.
 #pragma once
 
+#include <QColor>
 #include <QWidget>
 
 #include <cstdint>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "session/trace_store.h"
 #include "session/view_recompute.h"
@@ -17,6 +19,14 @@ class QHBoxLayout;
 class QMenu;
 
 namespace stepscope::ui {
+
+// A run drawn beside the viewed one (dashed, in its colour), named in legends, hover and the cursor.
+struct RunOverlay {
+    const TraceStore* store = nullptr;
+    QString name;
+    QColor color;
+    bool parent = false;  // the viewed run's parent: what the divergence compares a branch with by default
+};
 
 class PlotView : public QWidget {
     Q_OBJECT
@@ -32,7 +42,8 @@ public:
     QString shownTitle() const;
     QString fullTitle() const;
 
-    void setStores(const TraceStore* current, const TraceStore* pinned);
+    // The viewed run and the runs shown beside it; the first of those is the one single comparisons use.
+    void setStores(const TraceStore* current, std::vector<RunOverlay> overlays = {});
     // Adds what is selected to the title drawn in the plot (and so in its exported image).
     void setSubtitle(const QString& subtitle);
     // Everything again from the stores: a new run, a new selection, a branch or a pin.
@@ -51,8 +62,6 @@ public:
     // What the view shows but the current run's records lack (an unobserved layer, element or step), to be
     // computed from the run's history; empty when nothing is missing or the view has nothing to look inside.
     virtual ViewRequest missingObservations() const { return {}; }
-    // The pinned run's records from index `first` on are new (a branch's original stepping on with it).
-    virtual void pinnedAppendedFrom(int /*first*/) { markDirty(); }
     // Records of the current run gained what a view lacked (views computed on demand): drawn again.
     virtual void observationsAdded() { rebuild(); }
     // A line a view shows where its values are still being computed, or why they are not (PlotPanel sets it).
@@ -104,7 +113,8 @@ protected:
     // The mouse moved over the plot with no button held (hover read-outs).
     virtual void hover(const QPoint&) {}
     const TraceStore* current_ = nullptr;
-    const TraceStore* pinned_ = nullptr;
+    std::vector<RunOverlay> overlays_;
+    const TraceStore* pinned_ = nullptr;  // the first overlay's, for views that compare with one run
 
 private:
     bool eventFilter(QObject* watched, QEvent* event) override;

@@ -69,7 +69,7 @@ int SpectrumPlot::draw(const TraceStore& store, bool pinned) {
         if (pinned) pen.setStyle(Qt::DashLine);
         graph->setPen(pen);
         graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 3));
-        graph->setName(pinned ? (h == 0 ? tr("pinned: %1 (dashed)").arg(store.info().label) : QString())
+        graph->setName(pinned ? (h == 0 ? tr("%1 (dashed)").arg(overlays_.front().name.section(':', 0, 0)) : QString())
                               : tr("head %1").arg(h));
         if (pinned && h > 0) graph->removeFromLegend();
         QVector<double> keys, values;
@@ -178,7 +178,7 @@ QString SpectrumPlot::hoverText(const QPoint& position) const {
             const bool pinned = g < p->graphCount() - heads_shown_;
             const int head = pinned ? g : g - (p->graphCount() - heads);
             text = tr("%1head %2\nσ%3 = %4")
-                       .arg(pinned ? tr("pinned run, ") : QString())
+                       .arg(pinned ? overlays_.front().name.section(':', 0, 0) + QStringLiteral(", ") : QString())
                        .arg(head)
                        .arg(qint64(it->key))
                        .arg(QLocale::c().toString(it->value, 'g', 6));

@@ -165,15 +165,23 @@ void TimePlot::setSmoothing(double weight) {
 }
 
 QString TimePlot::hiddenKey(const Drawn& drawn) const {
-    return drawn.pinned ? QStringLiteral("\npinned") : drawn.series.name;
+    return drawn.pinned ? QStringLiteral("\nrun ") + overlays_[size_t(drawn.overlay)].name : drawn.series.name;
 }
 
 bool TimePlot::visible(const Drawn& drawn) const { return !hidden_.contains(hiddenKey(drawn)); }
 
-void TimePlot::add(const Series& s, bool pinned, const QString& legend_name) {
+QString TimePlot::seriesLabel(const Drawn& drawn) const {
+    if (!drawn.pinned) return drawn.series.name;
+    return QStringLiteral("%1 · %2").arg(overlays_[size_t(drawn.overlay)].name.section(':', 0, 0), drawn.series.name);
+}
+
+void TimePlot::add(const Series& s, int overlay, const QString& legend_name) {
     QCustomPlot* p = plot();
     QCPAxis* value_axis = s.right_axis ? p->yAxis2 : p->yAxis;
-    const QColor color = pinned ? pinned_color(s.color) : series_color(s.color);
+    const bool pinned = overlay >= 0;
+    // Another run is drawn in its own colour, its series told apart by lightness.
+    const QColor color = pinned ? overlays_[size_t(overlay)].color.lighter(100 + 12 * (s.color % 5))
+                                : series_color(s.color);
     auto make = [&](const QColor& c, double width) {
         QCPGraph* graph = p->addGraph(p->xAxis, value_axis);
         QPen pen(c, width);
@@ -186,6 +194,7 @@ void TimePlot::add(const Series& s, bool pinned, const QString& legend_name) {
     Drawn drawn;
     drawn.series = s;
     drawn.pinned = pinned;
+    drawn.overlay = overlay;
     // The band lies under its curve: added first, drawn first.
     if (!pinned && band_ != Band::Element) {
         QColor fill = color;
@@ -348,20 +357,22 @@ void TimePlot::rebuild() {
     drawn_.clear();
     graphs_.clear();
     non_finite_step_.reset();
-    if (pinned_ && pinned_->has_run()) {
+    for (size_t o = 0; o < overlays_.size(); ++o) {
+        const TraceStore* store = overlays_[o].store;
+        if (!store || !store->has_run()) continue;
         bool first = true;
-        // One legend entry stands for the whole pinned run, naming the batch element it follows.
-        const QString name = tr("pinned, element %1").arg(pinned_->info().observed);
-        for (const Series& s : series(*pinned_)) {
-            add(s, true, first ? name : QString());
-            fill(drawn_.back(), *pinned_, 0);
+        // One legend entry stands for each other run, naming it (its leading "run N").
+        const QString name = overlays_[o].name.section(':', 0, 0) + tr(" (dashed)");
+        for (const Series& s : series(*store)) {
+            add(s, int(o), first ? name : QString());
+            fill(drawn_.back(), *store, 0);
             first = false;
         }
     }
     std::vector<Series> current;
     if (current_ && current_->has_run()) current = series(*current_);
     for (const Series& s : current) {
-        add(s, false, s.name);
+        add(s, -1, s.name);
         graphs_.push_back(drawn_.back().raw);
     }
     if (!current.empty()) fillCurrent(0);
@@ -383,14 +394,6 @@ void TimePlot::appendFrom(int first) {
     updateLegend();
     updateNonFiniteMarker();
     updateCursor();
-    emit needsReplot();
-}
-
-void TimePlot::pinnedAppendedFrom(int first) {
-    if (!pinned_) return;
-    for (Drawn& drawn : drawn_)
-        if (drawn.pinned) fill(drawn, *pinned_, first);
-    if (drawsEveryPoint()) updateGraphs();
     emit needsReplot();
 }
 
@@ -453,8 +456,10 @@ void TimePlot::updateCursor() {
     const QFontMetrics metrics(font);
     QStringList lines = text.split('\n');
     std::vector<QColor> colors{QColor()};  // the "step" line has no swatch
-    for (const Drawn& drawn : drawn_)
-        if (!drawn.pinned && visible(drawn)) colors.push_back(series_color(drawn.series.color));
+    for (bool others : {false, true})
+        for (const Drawn& drawn : drawn_)
+            if (drawn.pinned == others && visible(drawn))
+                colors.push_back(others ? drawn.raw->pen().color() : series_color(drawn.series.color));
     const int line_height = metrics.height();
     const int swatch = 12, pad = 4;
     const QRect axes = p->axisRect()->rect();
@@ -530,8 +535,13 @@ QString TimePlot::cursorText() const {
     QStringList lines{band_ == Band::Element ? tr("step %1").arg(view_step_) : tr("step %1, batch mean").arg(view_step_)};
     int shown = 0;
     bool any = false;
-    for (const Drawn& drawn : drawn_) {
-        if (drawn.pinned || !visible(drawn)) continue;
+    // The viewed run's series, then the other runs' (named by their run).
+    std::vector<const Drawn*> order;
+    for (bool others : {false, true})
+        for (const Drawn& drawn : drawn_)
+            if (drawn.pinned == others && visible(drawn)) order.push_back(&drawn);
+    for (const Drawn* listed : order) {
+        const Drawn& drawn = *listed;
         if (shown++ == kCursorLines) {
             lines << QStringLiteral("…");
             break;
@@ -541,7 +551,7 @@ QString TimePlot::cursorText() const {
         const auto at = std::lower_bound(drawn.keys.begin(), drawn.keys.end(), double(view_step_));
         if (at != drawn.keys.end() && *at == double(view_step_)) v = drawn.raw_values.data[size_t(at - drawn.keys.begin())];
         any = any || v.has_value();
-        lines << QStringLiteral("%1: %2").arg(drawn.series.name, v ? number(*v) : tr("none"));
+        lines << QStringLiteral("%1: %2").arg(seriesLabel(drawn), v ? number(*v) : tr("none"));
     }
     // Nothing recorded at the step (a view that looks inside only while shown): no box of "none".
     return shown > 0 && any ? lines.join('\n') : QString();
@@ -578,9 +588,9 @@ QString TimePlot::hoverText(const QPoint& position) const {
         const double distance = std::hypot(dx, dy);
         if (distance >= best) continue;
         best = distance;
-        const QString name = drawn.pinned ? tr("pinned %1, element %2: %3")
-                                                .arg(pinned_->info().label)
-                                                .arg(pinned_->info().observed)
+        const QString name = drawn.pinned ? tr("%1, element %2: %3")
+                                                .arg(overlays_[size_t(drawn.overlay)].name)
+                                                .arg(overlays_[size_t(drawn.overlay)].store->info().observed)
                                                 .arg(drawn.series.name)
                                           : drawn.series.name;
         text = tr("step %1\n%2: %3").arg(qint64(drawn.keys[i])).arg(name, number(values[i]));
@@ -636,10 +646,10 @@ QString TimePlot::csv() const {
 }
 
 QString TimePlot::columnName(const Drawn& drawn) const {
-    const TraceStore* store = drawn.pinned ? pinned_ : current_;
+    const TraceStore* store = drawn.pinned ? overlays_[size_t(drawn.overlay)].store : current_;
     const int element = store ? store->info().observed : 0;
     if (drawn.pinned)
-        return tr("%1 (batch element %2 of the pinned run %3)").arg(drawn.series.name).arg(element).arg(pinned_->info().label);
+        return tr("%1 (batch element %2 of %3)").arg(drawn.series.name).arg(element).arg(overlays_[size_t(drawn.overlay)].name);
     if (drawn.band_low) return tr("%1 (batch mean)").arg(drawn.series.name);
     return tr("%1 (batch element %2)").arg(drawn.series.name).arg(element);
 }

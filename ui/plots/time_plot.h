@@ -31,7 +31,6 @@ public:
     TimePlot(const QString& title, const QString& file_stem, QWidget* parent = nullptr);
 
     void rebuild() override;
-    void pinnedAppendedFrom(int first) override;
     void appendFrom(int first) override;
     void setViewStep(int64_t step) override;
     void refresh() override;
@@ -99,8 +98,9 @@ private:
     // One series on the plot: its raw graph and, while smoothing, the average over it.
     struct Drawn {
         Series series;
-        bool pinned = false;
-        QString legend_name;  // empty: no legend entry (the pinned run's series after its first)
+        bool pinned = false;  // a run beside the viewed one
+        int overlay = -1;     // its index in overlays_
+        QString legend_name;  // empty: no legend entry (another run's series after its first)
         QCPGraph* raw = nullptr;
         QCPGraph* smooth = nullptr;
         QCPGraph* band_low = nullptr;   // the batch band's edges (the high one fills down to the low)
@@ -111,7 +111,9 @@ private:
         int averaged = 0;    // finite values averaged so far
     };
 
-    void add(const Series& s, bool pinned, const QString& legend_name);
+    void add(const Series& s, int overlay, const QString& legend_name);
+    // What hover and the cursor call a series: another run's name before it.
+    QString seriesLabel(const Drawn& drawn) const;
     void fill(Drawn& drawn, const TraceStore& store, int first);
     // Appends one value (a gap when it is not finite) at `step`, smoothed when smoothing.
     void push(Drawn& drawn, int64_t step, double v);
@@ -138,7 +140,7 @@ private:
     QString hiddenKey(const Drawn& drawn) const;
     bool visible(const Drawn& drawn) const;
 
-    std::vector<Drawn> drawn_;  // the pinned run's series first, then the current run's
+    std::vector<Drawn> drawn_;  // the other runs' series first, then the viewed run's
     std::vector<QCPGraph*> graphs_;
     QSet<QString> hidden_;  // series the user hid from the legend, kept across rebuilds
     QCPItemStraightLine* cursor_;

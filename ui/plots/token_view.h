@@ -20,6 +20,8 @@ class TokenView : public QWidget {
 
 public:
     explicit TokenView(const TraceStore* current, QWidget* parent = nullptr);
+    // The viewed run's records (another run was selected).
+    void setStore(const TraceStore* current) { current_ = current; }
 
     // The table and summary again from the store, at once: a new run, element, branch or step viewed.
     void rebuild();

@@ -74,6 +74,13 @@ std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
 std::unique_ptr<Session> Session::open(const SessionSpec& spec) {
     QString part = spec.weights_path.isEmpty() ? QStringLiteral("model") : QStringLiteral("weights");
     try {
+        // A random model's config and input are checked before it is built: refusing either costs no build.
+        if (spec.weights_path.isEmpty() && spec.input.kind != InputKind::Tokens) {
+            validate(spec.config);
+            part = QStringLiteral("input");
+            const InputSource probe(spec, spec.config);
+            part = QStringLiteral("model");
+        }
         auto model = build_model(spec);
         part = QStringLiteral("device");
         auto stepper = make_stepper(model, spec.device);
@@ -264,14 +271,34 @@ void Session::rewind(int64_t step, const CancelCheck& cancelled) {
     last_tokens_ = std::move(c.last_tokens);
 }
 
-void Session::reset(uint64_t sequence_seed) {
-    stepper_->reset(sequence_seed);
-    spec_.sequence_seed = sequence_seed;
-    spec_.snapshot_path.clear();
-    last_output_ = RowMatrix();
-    last_tokens_.clear();
-    checkpoints_.reset({stepper_->state(), {}, {}});
-    if (original_) original_->reset(sequence_seed);
+void Session::fast_forward(int64_t step, const CancelCheck& cancelled) {
+    if (step <= current_step()) return;
+    if (original_) original_->fast_forward(step, cancelled);
+    Checkpoint c{stepper_->state(), last_output_, last_tokens_};
+    // Replayed a checkpoint interval at a time, so that a later rewind finds them.
+    while (c.state.step < step) {
+        const int64_t next = std::min(step, c.state.step + checkpoints_.interval());
+        replay(c, next, cancelled);
+        if (rewindable_) checkpoints_.offer(c);
+    }
+    stepper_->set_state(c.state);
+    last_output_ = std::move(c.last_output);
+    last_tokens_ = std::move(c.last_tokens);
+}
+
+void Session::replace_interventions_from(int64_t step, const std::vector<Intervention>& later) {
+    for (const Intervention& i : later) check_intervention(i, std::max(i.step, step));
+    std::vector<Intervention> kept;
+    for (const Intervention& i : spec_.interventions)
+        if (i.step < step) kept.push_back(i);
+    for (Intervention i : later) {
+        i.step = std::max(i.step, step);
+        kept.push_back(i);
+    }
+    if (kept.empty()) original_.reset();
+    else if (!original_) original_ = without_interventions();
+    spec_.interventions = std::move(kept);
+    ablation_ = ablation_of(spec_.interventions);
 }
 
 void Session::set_rewindable(bool rewindable) {

@@ -79,8 +79,12 @@ public:
     void rewind(int64_t step, const CancelCheck& cancelled = {});
     // The state at an earlier step, leaving the run where it is.
     Checkpoint state_at(int64_t step, const CancelCheck& cancelled = {}) const;
-    // A new sequence: empty state and, for random feature maps, a new draw from `sequence_seed`.
-    void reset(uint64_t sequence_seed);
+    // Steps on to `step` unobserved and unrecorded (a run rebuilt to branch from or continue where it
+    // was), keeping checkpoints on the way. Throws RunCancelled, the run where it was, when cancelled.
+    void fast_forward(int64_t step, const CancelCheck& cancelled = {});
+    // Replaces the interventions at `step` and later with `later` (each at its own step, `step` or
+    // after): a run rewound to `step` becomes a branch there. Throws Error, unchanged, for one it cannot take.
+    void replace_interventions_from(int64_t step, const std::vector<Intervention>& later);
     // The element the plots show, kept in the sessions and snapshots the run writes.
     void set_observed(int element);
     // False for a run that never goes back (the headless export): no checkpoints are kept, and a

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <set>
 
+#include "session/run_tree.h"
 #include "stepscope/error.h"
 #include "stepscope/regular_file.h"
 
@@ -222,6 +223,7 @@ SessionSpec session_from_file(const QString& path) {
     if (!document.isObject()) throw Error(QStringLiteral("%1: must hold a JSON object").arg(path).toStdString());
     const QJsonObject object = document.object();
     try {
+        if (object.contains("runs")) return tree_from_json(object).viewed_spec();
         if (object.contains("config")) return session_from_json(object);
         SessionSpec spec;
         spec.config = config_from_object(object);

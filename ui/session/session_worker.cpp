@@ -33,16 +33,33 @@ SessionWorker::SessionWorker() {
     qRegisterMetaType<StepBatch>();
     qRegisterMetaType<SessionSpec>();
     qRegisterMetaType<ViewRequest>();
+    qRegisterMetaType<StepOrder>();
 }
 
 SessionWorker::~SessionWorker() = default;
 
-void SessionWorker::open(const SessionSpec& spec, uint64_t epoch) {
+std::unique_ptr<Session> SessionWorker::make_session(const SessionSpec& spec) const {
+    const bool same_model = session_ && spec.snapshot_path.isEmpty() && session_->model()->config() == spec.config &&
+                            session_->spec().weights_path == spec.weights_path &&
+                            (!spec.weights_path.isEmpty() || session_->spec().weights_seed == spec.weights_seed);
+    if (!same_model) return Session::open(spec);
+    QString part = QStringLiteral("device");
     try {
-        auto session = Session::open(spec);
+        auto stepper = make_stepper(session_->model(), spec.device);
+        part = QStringLiteral("input");
+        return std::make_unique<Session>(session_->model(), spec, std::move(stepper));
+    } catch (const Error& e) {
+        throw OpenError(part, e.what(), e.parameter());
+    }
+}
+
+void SessionWorker::open(const SessionSpec& spec, int run, uint64_t epoch) {
+    try {
+        auto session = make_session(spec);
         session->set_observation(observation_);
         session_ = std::move(session);
-        emit opened(session_->info(), session_->spec());
+        live_ = run;
+        emit runStarted(run, -1, 0, session_->info(), session_->spec());
         runSteps(spec.steps, epoch);
     } catch (const OpenError& e) {
         emit failed(e.part(), QString::fromStdString(e.what()));
@@ -52,11 +69,37 @@ void SessionWorker::open(const SessionSpec& spec, uint64_t epoch) {
     emit commandDone();
 }
 
-void SessionWorker::openSnapshot(const QString& path) {
+void SessionWorker::openTree(const std::vector<TreeOrder>& runs, uint64_t epoch) {
+    for (const TreeOrder& r : runs) {
+        if (cancelled(epoch)) break;
+        try {
+            // A branch is its own session stepped unrecorded to its branch step: its interventions
+            // then apply where the file says, and the records before are its parent's.
+            auto session = make_session(r.spec);
+            session->set_observation(observation_);
+            session->fast_forward(r.branch_step, [this, epoch] { return cancelled(epoch); });
+            session_ = std::move(session);
+            live_ = r.run;
+            emit runStarted(r.run, r.parent, r.branch_step, session_->info(), session_->spec());
+            runSteps(r.spec.steps - r.branch_step, epoch);
+        } catch (const RunCancelled&) {
+            break;
+        } catch (const OpenError& e) {
+            emit failed(e.part(), QString::fromStdString(e.what()));
+            break;
+        } catch (const std::exception& e) {
+            emit failed(QStringLiteral("model"), message_of(e));
+            break;
+        }
+    }
+    emit commandDone();
+}
+
+void SessionWorker::openSnapshot(const QString& path, int run, const SessionSpec& model_of) {
     try {
         const SafetensorsFile file = read_safetensors(path.toStdString());
         const auto stored_session = file.metadata.find(kSessionMetadata);
-        std::unique_ptr<Session> session;
+        SessionSpec spec = model_of;
         if (stored_session != file.metadata.end()) {
             // Written by Stepscope: the session says how to rebuild the model and its inputs.
             QJsonParseError parse_error;
@@ -64,22 +107,20 @@ void SessionWorker::openSnapshot(const QString& path) {
                 QJsonDocument::fromJson(QByteArray::fromStdString(stored_session->second), &parse_error);
             if (!document.isObject())
                 throw Error(path.toStdString() + ": metadata 'stored_session' is not a JSON object");
-            SessionSpec spec = session_from_json(document.object());
-            spec.steps = 0;
+            spec = session_from_json(document.object());
             // The state is host data: it continues on this window's device, whichever one saved it.
             spec.device = session_ ? session_->device() : Device::Cpu;
-            const bool same_model = session_ && session_->model()->config() == spec.config &&
-                                    session_->spec().weights_path == spec.weights_path &&
-                                    session_->spec().weights_seed == spec.weights_seed;
-            session = std::make_unique<Session>(same_model ? session_->model() : build_model(spec), spec);
-        } else {
-            if (!session_) throw Error(path.toStdString() + ": no model to continue this snapshot with");
-            session = std::make_unique<Session>(session_->model(), session_->spec());
+        } else if (!session_) {
+            throw Error(path.toStdString() + ": no model to continue this snapshot with");
         }
+        spec.steps = 0;
+        spec.snapshot_path.clear();
+        auto session = make_session(spec);
         session->restore(path);
         session->set_observation(observation_);
         session_ = std::move(session);
-        emit opened(session_->info(), session_->spec());
+        live_ = run;
+        emit runStarted(run, -1, 0, session_->info(), session_->spec());
     } catch (const std::exception& e) {
         emit failed(QStringLiteral("snapshot"), message_of(e));
     }
@@ -96,7 +137,7 @@ bool SessionWorker::waitForRoom(uint64_t epoch) {
 
 void SessionWorker::send(std::shared_ptr<std::vector<BatchRecord>>& records) {
     ++unacknowledged_;
-    emit stepped(StepBatch{std::move(records)});
+    emit stepped(StepBatch{std::move(records), live_});
     records = std::make_shared<std::vector<BatchRecord>>();
 }
 
@@ -132,22 +173,57 @@ void SessionWorker::runSteps(int64_t count, uint64_t epoch) {
     emit stepsFinished(done, done < count && error.isEmpty(), error);
 }
 
-void SessionWorker::stepMany(int64_t count, int64_t from, uint64_t epoch) {
-    if (session_ && !cancelled(epoch) && from >= 0 && from < session_->current_step()) {
-        try {
-            session_->rewind(from, [this, epoch] { return cancelled(epoch); });
-            emit rewound(from);
-        } catch (const RunCancelled&) {
-            emit stepsFinished(0, true, {});
-            emit commandDone();
-            return;
-        } catch (const std::exception& e) {
-            emit stepsFinished(0, false, message_of(e));
-            emit commandDone();
-            return;
+void SessionWorker::ensure(const StepOrder& order, uint64_t epoch) {
+    const auto cancel = [this, epoch] { return cancelled(epoch); };
+    const bool live_shares =
+        session_ && std::find(order.sharing.begin(), order.sharing.end(), live_) != order.sharing.end() &&
+        session_->base_step() <= order.from && session_->current_step() >= order.from;
+    if (order.parent < 0 && live_ == order.run && session_ && session_->current_step() == order.from) return;
+    if (live_shares) {
+        if (session_->current_step() > order.from) {
+            live_ = -1;  // from here on the session is no run's until it becomes the order's
+            session_->rewind(order.from, cancel);
         }
+    } else {
+        live_ = -1;
+        auto session = make_session(order.spec);
+        session->set_observation(observation_);
+        session_ = std::move(session);
+        session_->fast_forward(order.from, cancel);
     }
-    runSteps(count, epoch);
+    if (order.parent < 0) return;
+    // A branch's session holds its interventions from the step on as the order lists them: the live
+    // run rewound there may have been another branch at that step, with edits of its own.
+    std::vector<Intervention> later;
+    for (const Intervention& i : order.spec.interventions)
+        if (i.step >= order.from) later.push_back(i);
+    session_->replace_interventions_from(order.from, later);
+}
+
+void SessionWorker::stepRun(const StepOrder& order, uint64_t epoch) {
+    if (cancelled(epoch)) {
+        emit commandDone();
+        return;
+    }
+    const QString context = order.intervention ? QStringLiteral("intervention") : QStringLiteral("step");
+    try {
+        ensure(order, epoch);
+        if (order.intervention) session_->intervene(*order.intervention);
+        live_ = order.run;
+        if (order.parent >= 0) emit runStarted(order.run, order.parent, order.from, session_->info(), session_->spec());
+    } catch (const RunCancelled&) {
+        emit stepsFinished(0, true, {});
+        emit commandDone();
+        return;
+    } catch (const std::exception& e) {
+        // A refused intervention leaves the live session at the branch step, no run's: rebuilt when next asked.
+        live_ = -1;
+        if (order.intervention) emit failed(context, message_of(e));
+        else emit stepsFinished(0, false, message_of(e));
+        emit commandDone();
+        return;
+    }
+    runSteps(order.count, epoch);
     emit commandDone();
 }
 
@@ -156,20 +232,18 @@ void SessionWorker::setObserved(int element) {
     emit commandDone();
 }
 
-void SessionWorker::reset(uint64_t sequence_seed) {
-    if (session_) {
-        try {
-            session_->reset(sequence_seed);
-            emit opened(session_->info(), session_->spec());
-        } catch (const std::exception& e) {
-            emit failed(QStringLiteral("step"), message_of(e));
-        }
-    }
-    emit commandDone();
-}
-
-void SessionWorker::saveSnapshot(const QString& path, int64_t step, uint64_t epoch) {
+void SessionWorker::saveSnapshot(const QString& path, const StepOrder& order, int64_t step, uint64_t epoch) {
     try {
+        const bool readable = session_ &&
+                              std::find(order.sharing.begin(), order.sharing.end(), live_) != order.sharing.end() &&
+                              session_->base_step() <= step && session_->current_step() >= step;
+        if (!readable) {
+            // Rebuilt where the run is: `sharing` named the runs whose records show that step.
+            StepOrder own = order;
+            own.sharing = {order.run};
+            ensure(own, epoch);
+            live_ = order.run;
+        }
         if (!session_) throw Error("no run to save");
         session_->save_snapshot(path, step, [this, epoch] { return cancelled(epoch); });
         emit snapshotSaved(path);
@@ -187,32 +261,15 @@ void SessionWorker::setObservation(const ObservationOptions& what) {
     emit commandDone();
 }
 
-void SessionWorker::intervene(const Intervention& intervention, int64_t from, int64_t target, uint64_t epoch) {
-    if (session_ && !cancelled(epoch)) {
-        try {
-            // Refused before anything is rewound: the run stays as it is.
-            if (from < session_->base_step() || from > session_->current_step())
-                throw Error("step " + std::to_string(from) + " is outside the run");
-            session_->check_intervention(intervention, from);
-            if (from < session_->current_step()) {
-                session_->rewind(from, [this, epoch] { return cancelled(epoch); });
-                emit rewound(from);
-            }
-            session_->intervene(intervention);
-            emit branched(session_->spec());
-            runSteps(std::max<int64_t>(0, target - from), epoch);
-        } catch (const RunCancelled&) {
-        } catch (const std::exception& e) {
-            emit failed(QStringLiteral("intervention"), message_of(e));
-        }
-    }
-    emit commandDone();
-}
-
-void SessionWorker::recomputeViews(const ViewRequest& request, uint64_t epoch, uint64_t view_epoch) {
+void SessionWorker::recomputeViews(const ViewRequest& request, int run, uint64_t epoch, uint64_t view_epoch) {
     auto stopped = [this, epoch, view_epoch] { return cancelled(epoch) || view_epoch_.load() != view_epoch; };
     try {
         if (!session_) throw Error("there is no run to compute views of");
+        // The live session's checkpoints are its run's (a branch rewound from its parent shares the parent's
+        // up to the branch step); another run's would give that run's values.
+        if (run != live_)
+            throw Error("the engine holds another run: step this run once (or select the run it last stepped), "
+                        "then Compute");
         if (stopped()) throw RunCancelled{};
         // Progress as often as the window draws it, not at every step.
         auto last_report = std::chrono::steady_clock::now() - kFlushInterval;

@@ -13,6 +13,8 @@
 #include <functional>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "session/session.h"
 #include "session/session_spec.h"
@@ -20,6 +22,27 @@
 #include "session/view_recompute.h"
 
 namespace stepscope::ui {
+
+// What a step command asks: step run `run` on, or start it as a branch of `parent` at `from`.
+struct StepOrder {
+    int run = -1;
+    int parent = -1;     // >= 0: `run` is a new branch of this run at `from`
+    int64_t from = 0;    // where the steps start: the run's last step, or the branch step
+    // The run's session (a branch: its parent's, less the interventions from `from` on).
+    SessionSpec spec;
+    // Runs that show the same records up to `from`: the live run can be rewound there when it is one.
+    std::vector<int> sharing;
+    int64_t count = 0;
+    std::optional<Intervention> intervention;  // added at `from` (a branch)
+};
+
+// A run of a session file, with the ids the window gives it.
+struct TreeOrder {
+    int run = -1;
+    int parent = -1;
+    int64_t branch_step = 0;
+    SessionSpec spec;
+};
 
 class SessionWorker : public QObject {
     Q_OBJECT
@@ -39,37 +62,38 @@ public:
     uint64_t viewEpoch() const { return view_epoch_.load(); }
 
     // Worker thread only, through queued invocations.
-    // A new model and run; on failure the previous run stays and `failed` says why. Then takes spec.steps.
-    void open(const SessionSpec& spec, uint64_t epoch);
-    // Continues from a snapshot: the session stored in it, else the current model.
-    void openSnapshot(const QString& path);
-    // `count` steps from step `from` (rewinding there first when the run is further on).
-    void stepMany(int64_t count, int64_t from, uint64_t epoch);
+    // A new run `run` (a root); on failure `failed` says why and no run starts. Then takes spec.steps.
+    void open(const SessionSpec& spec, int run, uint64_t epoch);
+    // A new run `run` from a snapshot: the session stored in it, else the model of run `model_of`.
+    void openSnapshot(const QString& path, int run, const SessionSpec& model_of);
+    // Every run of a session file, parents first, each stepped to its steps.
+    void openTree(const std::vector<TreeOrder>& runs, uint64_t epoch);
+    // Steps a run on, or starts a branch and steps it (see StepOrder).
+    void stepRun(const StepOrder& order, uint64_t epoch);
     // The element the plots show, for the sessions and snapshots the run writes: records hold every element.
     void setObserved(int element);
-    void reset(uint64_t sequence_seed);
-    void saveSnapshot(const QString& path, int64_t step, uint64_t epoch);
+    // Writes the state of `order.run` at `step` (order: that run continued where it is).
+    void saveSnapshot(const QString& path, const StepOrder& order, int64_t step, uint64_t epoch);
     // Looks inside the layers `what` names from the next step on, in this run and the runs opened later.
     void setObservation(const stepscope::ObservationOptions& what);
-    // Branches the run at step `from` (rewinding there), adds `intervention`, then steps on to `target`.
-    void intervene(const Intervention& intervention, int64_t from, int64_t target, uint64_t epoch);
-    // Computes what `request` asks of a view from the run's history (view_recompute.h), with progress.
-    void recomputeViews(const ViewRequest& request, uint64_t epoch, uint64_t view_epoch);
-    // The state at `step` (for tests and checks). Throws stepscope::Error when the run cannot give it.
+    // Computes what `request` asks of run `run`'s views from the live session's history (view_recompute.h),
+    // with progress; refused in one line when `run` is not the live run (its history is another run's).
+    void recomputeViews(const ViewRequest& request, int run, uint64_t epoch, uint64_t view_epoch);
+    // The state of the live run at `step` (for tests and checks). Throws stepscope::Error when it cannot.
     Checkpoint stateAt(int64_t step) const;
+    // The run the worker holds a session of (-1: none).
+    int liveRun() const { return live_; }
 
 signals:
-    void opened(const stepscope::ui::RunInfo& info, const stepscope::ui::SessionSpec& spec);
+    // Run `run` started: a root (parent -1) or a branch of `parent` at `branch_step`.
+    void runStarted(int run, int parent, qint64 branch_step, const stepscope::ui::RunInfo& info,
+                    const stepscope::ui::SessionSpec& spec);
     void stepped(const stepscope::ui::StepBatch& batch);
-    // The run went back to `step`: the records after it are gone.
-    void rewound(qint64 step);
     void progress(qint64 done, qint64 total);
     // A step command ended: all done, cancelled, or stopped by `error` (the run stays at its last good step).
     void stepsFinished(qint64 done, bool cancelled, const QString& error);
     void failed(const QString& context, const QString& message);
     void snapshotSaved(const QString& path);
-    // The run became a branch: `spec` lists its interventions.
-    void branched(const stepscope::ui::SessionSpec& spec);
     // A view recomputation: steps done of total, then its records, or why there are none.
     void viewsProgress(qint64 done, qint64 total);
     void viewsRecomputed(const stepscope::ui::ViewRequest& request, const stepscope::ui::StepBatch& records);
@@ -79,6 +103,11 @@ signals:
 
 private:
     void runSteps(int64_t count, uint64_t epoch);
+    // Puts the session where `order` starts: run `order.run` at `order.from`. Throws on failure (the
+    // live session is then no run's: live_ is -1).
+    void ensure(const StepOrder& order, uint64_t epoch);
+    // A session of `spec`, sharing the live session's model when it is the same one.
+    std::unique_ptr<Session> make_session(const SessionSpec& spec) const;
     // Waits until the receiver has room for another batch; false when `epoch` was cancelled meanwhile.
     bool waitForRoom(uint64_t epoch);
     // Hands `records` to the receiver and leaves an empty vector in their place.
@@ -87,6 +116,7 @@ private:
     bool cancelled(uint64_t epoch) const { return epoch_.load() != epoch; }
 
     std::unique_ptr<Session> session_;
+    int live_ = -1;
     ObservationOptions observation_;
     std::atomic<uint64_t> epoch_{0};
     std::atomic<uint64_t> view_epoch_{0};
@@ -96,3 +126,4 @@ private:
 }  // namespace stepscope::ui
 
 Q_DECLARE_METATYPE(stepscope::ui::SessionSpec)
+Q_DECLARE_METATYPE(stepscope::ui::StepOrder)

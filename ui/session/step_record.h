@@ -121,7 +121,8 @@ struct BatchRecord {
     std::vector<float> divergence;
     std::vector<TokenPrediction> tokens;  // (N) with token input, else empty
     std::vector<Retrieval> retrieval;     // recall: the observed element's stored pairs read back
-    // A branch: its original's record of the same step, for the original's curves (not kept in the traces).
+    // A branch: its original's record of the same step (not kept in the traces): a parent without
+    // interventions that the branch steps past goes on with these (SessionController).
     std::shared_ptr<const BatchRecord> original;
 
     int width() const { return batch > 0 ? int(outputs.size()) / batch : 0; }
@@ -148,6 +149,7 @@ struct RunInfo {
 // Records travel in shared, immutable batches so a queued signal copies a pointer, not the data.
 struct StepBatch {
     std::shared_ptr<const std::vector<BatchRecord>> records;
+    int run = -1;  // the run they belong to (RunTree ids)
 };
 
 QString run_label(const ModelConfig& config);

@@ -72,7 +72,7 @@ std::size_t trace_budget(const ModelConfig& config, int batch) {
     run.batch = std::max(batch, 1);
     run.steps = 1;
     run.state_copies = 2;
-    // The window itself (Qt, its plots and their copies of the shown element, a pinned run) takes
+    // The window itself (Qt, its plots and their copies of the shown element of each run drawn) takes
     // about 250 MB before any trace: the seed example at batch 256 peaked at 1.03 GiB under a 1 GiB
     // limit without this allowance.
     constexpr double kWindowBytes = 256.0 * 1024 * 1024;
@@ -81,8 +81,51 @@ std::size_t trace_budget(const ModelConfig& config, int batch) {
     return std::size_t(std::clamp(limit - others, 0.0, double(kMaxTraceBytes)));
 }
 
+TraceStore::TraceStore() = default;
+
+TraceStore::TraceStore(const TraceStore& other) { *this = other; }
+
+TraceStore& TraceStore::operator=(const TraceStore& other) {
+    if (this == &other) return *this;
+    info_ = other.info_;
+    branch_step_ = other.branch_step_;
+    records_ = other.records_;
+    batch_records_ = other.batch_records_;
+    attention_kept_from_ = other.attention_kept_from_;
+    attention_bytes_ = other.attention_bytes_;
+    bytes_ = other.bytes_;
+    max_bytes_ = other.max_bytes_;
+    max_records_ = other.max_records_;
+    stride_ = other.stride_;
+    // The shared pieces stay the parent's; the own piece is this copy's.
+    rebuild_spans(other.span_.first(other.span_.shared_count()),
+                  other.batch_span_.first(other.batch_span_.shared_count()));
+    return *this;
+}
+
+void TraceStore::rebuild_spans(std::vector<RecordSpan<StepRecord>::Piece> shared,
+                               std::vector<RecordSpan<BatchRecord>::Piece> batch_shared) {
+    span_ = RecordSpan<StepRecord>(std::move(shared), &records_);
+    batch_span_ = RecordSpan<BatchRecord>(std::move(batch_shared), &batch_records_);
+}
+
+void TraceStore::start_branch(const TraceStore& parent, int64_t step, const RunInfo& info, std::size_t max_bytes) {
+    start(info, max_bytes);
+    step = std::clamp(step, parent.base_step(), parent.last_step());
+    info_.base_step = parent.base_step();
+    branch_step_ = step;
+    const auto count = [step](const auto& span) {
+        return std::size_t(std::upper_bound(span.begin(), span.end(), step,
+                                            [](int64_t s, const auto& r) { return s < r.step; }) -
+                           span.begin());
+    };
+    rebuild_spans(parent.span_.first(count(parent.span_)), parent.batch_span_.first(count(parent.batch_span_)));
+}
+
 void TraceStore::start(const RunInfo& info, std::size_t max_bytes) {
     info_ = info;
+    branch_step_ = info.base_step;
+    rebuild_spans();
     max_bytes_ = max_bytes;
     records_.clear();
     batch_records_.clear();
@@ -95,22 +138,13 @@ void TraceStore::start(const RunInfo& info, std::size_t max_bytes) {
 void TraceStore::append(const std::vector<BatchRecord>& records) {
     for (const BatchRecord& r : records) {
         batch_records_.push_back(r);
-        batch_records_.back().original.reset();  // the original's curves are the pinned run's, not these traces'
+        batch_records_.back().original.reset();  // the original's records go to a run of their own, if any
         records_.push_back(r.element(info_.observed));
         attention_bytes_ += attention_bytes(records_.back()) + attention_bytes(batch_records_.back());
         bytes_ += record_bytes(records_.back()) + record_bytes(batch_records_.back());
     }
     trim_attention();
     thin();
-}
-
-void TraceStore::append_shown(const std::vector<BatchRecord>& records) {
-    for (const BatchRecord& r : records) {
-        if (r.step <= last_step()) continue;
-        records_.push_back(r.element(info_.observed));
-        records_.back().attention.clear();
-        bytes_ += record_bytes(records_.back());
-    }
 }
 
 void TraceStore::drop_attention(std::size_t index) {
@@ -131,27 +165,8 @@ void TraceStore::trim_attention() {
         drop_attention(attention_kept_from_++);
 }
 
-void TraceStore::truncate(int64_t step) {
-    auto after = std::upper_bound(records_.begin(), records_.end(), step,
-                                  [](int64_t s, const StepRecord& r) { return s < r.step; });
-    const std::size_t keep = std::size_t(after - records_.begin());
-    for (std::size_t i = keep; i < records_.size(); ++i) {
-        std::size_t attention = attention_bytes(records_[i]);
-        bytes_ -= record_bytes(records_[i]);
-        if (i < batch_records_.size()) {
-            attention += attention_bytes(batch_records_[i]);
-            bytes_ -= record_bytes(batch_records_[i]);
-        }
-        attention_bytes_ -= attention;
-    }
-    records_.resize(keep);
-    batch_records_.resize(std::min(keep, batch_records_.size()));
-    attention_kept_from_ = std::min(attention_kept_from_, records_.size());
-}
-
 void TraceStore::set_observed(int element) {
     info_.observed = std::clamp(element, 0, std::max(0, info_.batch - 1));
-    if (batch_records_.size() != records_.size()) return;  // a shown_only() copy has nothing to slice
     for (std::size_t i = 0; i < records_.size(); ++i) {
         StepRecord shown = batch_records_[i].element(info_.observed);
         const std::size_t attention_before = attention_bytes(records_[i]), bytes_before = record_bytes(records_[i]);
@@ -229,22 +244,10 @@ void TraceStore::drop_off_stride() {
     attention_kept_from_ = attention_kept_from;
 }
 
-TraceStore TraceStore::shown_only() const {
-    TraceStore copy;
-    copy.info_ = info_;
-    copy.records_ = records_;
-    copy.attention_kept_from_ = attention_kept_from_;
-    for (const StepRecord& r : copy.records_) {
-        copy.bytes_ += record_bytes(r);
-        copy.attention_bytes_ += attention_bytes(r);
-    }
-    return copy;
-}
-
 const StepRecord* TraceStore::at_step(int64_t step) const {
-    const auto found = std::lower_bound(records_.begin(), records_.end(), step,
+    const auto found = std::lower_bound(span_.begin(), span_.end(), step,
                                         [](const StepRecord& r, int64_t s) { return r.step < s; });
-    return found != records_.end() && found->step == step ? &*found : nullptr;
+    return found != span_.end() && found->step == step ? &*found : nullptr;
 }
 
 int TraceStore::layers() const { return has_run() ? info_.model->config().n_layers : 0; }
