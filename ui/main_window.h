@@ -120,10 +120,10 @@ private:
     SessionIO* session_io_;
     IntervenePanel* intervene_;
     CompareView* compare_;
+    RunsPane* runs_pane_;
     QPushButton* apply_;
     QLabel* banner_;
     QLabel* run_label_;
-    RunsPane* runs_pane_;
     // What the plots were last given: the viewed store, then each other run's store, colour and last step.
     QList<QPair<const void*, QString>> plotted_runs_;
     QMenu* recent_menu_ = nullptr;
