@@ -46,6 +46,9 @@ class RunTreeMemoryTest : public QObject {
 
 private slots:
     void branches_hold_only_their_own_steps() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        QSKIP("resident memory under a sanitizer is its shadow and quarantine, and 30,000 steps take too long");
+#endif
         const SessionSpec spec = seed_example();
         QCOMPARE(spec.batch, 10);
         auto session = Session::open(spec);
