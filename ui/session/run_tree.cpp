@@ -1,7 +1,6 @@
 // The tree of runs, their names and colours, and its session file form with the checks a hostile file meets.
 #include "session/run_tree.h"
 
-#include <QFile>
 #include <QFileInfo>
 #include <QRegularExpression>
 #include <QJsonArray>
@@ -15,7 +14,6 @@
 
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
-#include "stepscope/regular_file.h"
 
 namespace stepscope::ui {
 
@@ -348,28 +346,18 @@ SessionTree tree_from_json(const QJsonObject& object) {
 }
 
 SessionTree tree_from_file(const QString& path) {
-    constexpr uint64_t kMaxSessionFileBytes = 16 << 20;
-    if (!path.startsWith(QStringLiteral(":/")))
-        require_regular_file(path.toStdString(), kMaxSessionFileBytes, "Stepscope's limit for session and config files");
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly))
-        throw Error(QStringLiteral("%1: cannot open (%2)").arg(path, file.errorString()).toStdString());
-    QJsonParseError parse_error;
-    const QJsonDocument document = QJsonDocument::fromJson(file.readAll(), &parse_error);
-    if (parse_error.error != QJsonParseError::NoError || !document.isObject() ||
-        !document.object().contains(QStringLiteral("runs"))) {
-        // One run, a config or a broken file: the single-run reader says which.
+    const QJsonObject object = session_object_from_file(path);
+    try {
+        if (object.contains(QStringLiteral("runs"))) return tree_from_json(object);
+        // One run, or a config: a tree of one.
         SessionTree tree;
         RunEntry entry;
-        entry.spec = session_from_file(path);
+        entry.spec = single_session_from_object(object);
         entry.name = QStringLiteral("run 1");
         entry.color = run_color(0);
         tree.runs.push_back(entry);
         tree.viewed = entry.name;
         return tree;
-    }
-    try {
-        return tree_from_json(document.object());
     } catch (const Error& e) {
         throw Error(QStringLiteral("%1: %2").arg(path, QString::fromStdString(e.what())).toStdString());
     }

@@ -203,7 +203,7 @@ SessionSpec session_from_json(const QJsonObject& object) {
     return spec;
 }
 
-SessionSpec session_from_file(const QString& path) {
+QJsonObject session_object_from_file(const QString& path) {
     // A session or config is a few kilobytes: a device, a FIFO or a huge file is refused unread.
     // The application's own resources (":/configs/...") are not on disk.
     constexpr uint64_t kMaxSessionFileBytes = 16 << 20;
@@ -221,13 +221,21 @@ SessionSpec session_from_file(const QString& path) {
                         .arg(parse_error.errorString())
                         .toStdString());
     if (!document.isObject()) throw Error(QStringLiteral("%1: must hold a JSON object").arg(path).toStdString());
-    const QJsonObject object = document.object();
+    return document.object();
+}
+
+SessionSpec single_session_from_object(const QJsonObject& object) {
+    if (object.contains("config")) return session_from_json(object);
+    SessionSpec spec;
+    spec.config = config_from_object(object);
+    return spec;
+}
+
+SessionSpec session_from_file(const QString& path) {
+    const QJsonObject object = session_object_from_file(path);
     try {
         if (object.contains("runs")) return tree_from_json(object).viewed_spec();
-        if (object.contains("config")) return session_from_json(object);
-        SessionSpec spec;
-        spec.config = config_from_object(object);
-        return spec;
+        return single_session_from_object(object);
     } catch (const Error& e) {
         throw Error(QStringLiteral("%1: %2").arg(path, QString::fromStdString(e.what())).toStdString());
     }

@@ -71,6 +71,11 @@ SessionSpec session_from_json(const QJsonObject& object);
 
 // A session file, or a plain builder config (a JSON object without "config") with session defaults.
 SessionSpec session_from_file(const QString& path);
+// The JSON object of a session or config file, read within Stepscope's size limit; throws Error naming the path
+// for a file that is not one (not regular, too large, not JSON, not an object).
+QJsonObject session_object_from_file(const QString& path);
+// A one-run session's object, or a bare config's; throws Error.
+SessionSpec single_session_from_object(const QJsonObject& object);
 void write_session_file(const QString& path, const SessionSpec& spec);
 
 // The seed example of the reference's README, from the application resources.
