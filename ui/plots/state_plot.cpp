@@ -106,7 +106,7 @@ QString StatePlot::yLabel() const {
     QString label = current_ && current_->has_run() ? symbol(current_->linear(role()), q) : symbol(true, q);
     if (pinned_ && pinned_->has_run() && current_ && current_->has_run() &&
         pinned_->linear(role()) != current_->linear(role()))
-        label += QStringLiteral(" · pinned ") + symbol(pinned_->linear(role()), q);
+        label += QStringLiteral(" · dashed ") + symbol(pinned_->linear(role()), q);
     return label + tr(" (Frobenius norm)");
 }
 
