@@ -374,6 +374,13 @@ void set_parameter(ModelConfig& config, const std::string& key, const ParamValue
 
 namespace {
 
+// The attention types a config's modules use: self attention, and a decoder's cross attention.
+std::vector<std::string> configured_attention_types(const ModelConfig& c) {
+    std::vector<std::string> types = {c.self_attention()};
+    if (c.kind == ModelKind::Decoder) types.push_back(c.cross_attention_type);
+    return types;
+}
+
 std::string number_text(double value) {
     char text[32];
     std::snprintf(text, sizeof text, "%g", value);
@@ -382,8 +389,7 @@ std::string number_text(double value) {
 
 // Each set kind parameter belongs to a configured kind and lies in its declared range.
 void require_kind_parameters(const ModelConfig& c) {
-    std::vector<std::string> types = {c.self_attention()};
-    if (c.kind == ModelKind::Decoder) types.push_back(c.cross_attention_type);
+    const std::vector<std::string> types = configured_attention_types(c);
     for (const auto& [name, value] : c.kind_parameters) {
         const KindParameter* declared = nullptr;
         for (const auto& type : types)
@@ -475,8 +481,7 @@ namespace {
 // that differ only in stating a default are one model.
 std::map<std::string, double> effective_kind_parameters(const ModelConfig& c) {
     std::map<std::string, double> out = c.kind_parameters;
-    std::vector<std::string> types = {c.self_attention()};
-    if (c.kind == ModelKind::Decoder) types.push_back(c.cross_attention_type);
+    const std::vector<std::string> types = configured_attention_types(c);
     for (const auto& type : types)
         if (contains(attention_kind_names(), type))
             for (const KindParameter& parameter : attention_capabilities(type).parameters)
