@@ -277,6 +277,15 @@ void GuiScript::start() {
     whenIdle();
 }
 
+void GuiScript::applyForms() {
+    if (!window_->applyForms()) {
+        std::fprintf(stderr, "stepscope: the form was refused: %s\n", qPrintable(window_->errorText()));
+        QApplication::exit(1);
+        return;
+    }
+    whenIdle();
+}
+
 void GuiScript::whenIdle() {
     if (window_->controller()->busy() || !window_->controller()->hasRun()) waiting_ = true;
     else QTimer::singleShot(0, this, &GuiScript::next);
@@ -319,12 +328,7 @@ void GuiScript::next() {
     const GuiAction& action = actions_[position_];
     if (form_changed_ && action.kind != GuiAction::Kind::Set && action.kind != GuiAction::Kind::Apply) {
         form_changed_ = false;
-        if (!window_->applyForms()) {
-            std::fprintf(stderr, "stepscope: the form was refused: %s\n", qPrintable(window_->errorText()));
-            QApplication::exit(1);
-            return;
-        }
-        whenIdle();
+        applyForms();
         return;
     }
     ++position_;
@@ -347,12 +351,7 @@ void GuiScript::next() {
             break;
         case GuiAction::Kind::Apply:
             form_changed_ = false;
-            if (!window_->applyForms()) {
-                std::fprintf(stderr, "stepscope: the form was refused: %s\n", qPrintable(window_->errorText()));
-                QApplication::exit(1);
-                return;
-            }
-            whenIdle();
+            applyForms();
             return;
         case GuiAction::Kind::SaveSession:
             window_->sessionIO()->saveSession(action.value);

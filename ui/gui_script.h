@@ -70,6 +70,8 @@ public:
 private:
     void next();
     void whenIdle();
+    // A new run of the forms, then the next action once it is open; a refused form ends the script with 1.
+    void applyForms();
     // Goes on once the Compare-models view has evaluated every model it lists.
     void waitForComparison();
     void screenshot(const QString& path);
