@@ -23,7 +23,7 @@ int run_gui(int argc, char** argv) {
     try {
         options = parse_gui_arguments(arguments);
         if (options.help) {
-            std::printf("%s", kGuiUsage);
+            std::printf("%s", qPrintable(gui_usage()));
             return 0;
         }
         spec = options.spec ? *options.spec : seed_example();

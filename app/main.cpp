@@ -45,7 +45,7 @@ void print_usage() {
     std::printf("Each command takes --help.\n");
 #ifdef STEPSCOPE_HAVE_GUI
     // The window's own options and scripted actions.
-    std::printf("\n%s", stepscope::ui::kGuiUsage);
+    std::printf("\n%s", qPrintable(stepscope::ui::gui_usage()));
 #endif
 }
 

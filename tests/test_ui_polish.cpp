@@ -19,6 +19,7 @@
 #include <set>
 
 #include "export_controller.h"
+#include "gui_script.h"
 #include "input_panel.h"
 #include "main_window.h"
 #include "model_panel.h"
@@ -39,6 +40,7 @@
 #include "step_controls.h"
 #include "strict_spin_box.h"
 #include "ui_test_support.h"
+#include "window_commands.h"
 
 using namespace stepscope;
 using namespace stepscope::ui;
@@ -539,6 +541,49 @@ private slots:
         QVERIFY(!usage.contains("## Extending Stepscope"));
         window.showUsage();
         QVERIFY(window.findChild<QDialog*>("usageWindow"));
+    }
+
+    // The command table builds the menus, the shortcuts help and the scripted flags: each row is in all three.
+    void every_command_is_in_the_menus_the_shortcuts_and_the_flags() {
+        MainWindow window(small_spec("linear"));
+        QHash<int, QList<QAction*>> in_menus;
+        std::function<void(const QList<QAction*>&)> walk = [&](const QList<QAction*>& actions) {
+            for (QAction* action : actions) {
+                if (action->menu() && action_command(action) < 0) walk(action->menu()->actions());
+                if (action_command(action) >= 0) in_menus[action_command(action)].append(action);
+            }
+        };
+        walk(window.menuBar()->actions());
+        const QString help = gui_usage();
+        const auto shortcuts = window.shortcutList();
+        for (int id = 0; id <= int(CommandId::Screenshot); ++id) {
+            const WindowCommand& command = window_command(CommandId(id));
+            QCOMPARE(int(command.id), id);
+            QVERIFY2(command.menu || command.flag, command.text);
+            if (command.menu) {
+                QCOMPARE(in_menus.value(id).size(), 1);
+                const QKeySequence keys = command.shortcut.sequence();
+                QCOMPARE(in_menus.value(id).first()->shortcut(), keys);
+                if (!keys.isEmpty())
+                    QVERIFY2(shortcuts.contains({keys.toString(QKeySequence::NativeText),
+                                                 command_text(command).remove(QChar(0x2026))}),
+                             command.text);
+            } else {
+                QVERIFY(!in_menus.contains(id));
+            }
+            if (!command.flag) continue;
+            const QString flag = QStringLiteral("--") + command.flag;
+            QVERIFY2(help.contains(flag + (command.value ? QStringLiteral(" ") + command.value : QString())),
+                     qPrintable(flag));
+            QCOMPARE(command_for_flag(flag), &command);
+            if (command.value) {
+                QVERIFY_THROWS_EXCEPTION(stepscope::Error, parse_gui_arguments({flag}));
+            } else {
+                const GuiOptions options = parse_gui_arguments({flag});
+                QCOMPARE(options.actions.size(), size_t(1));
+                QCOMPARE(int(options.actions[0].command), id);
+            }
+        }
     }
 
 private:

@@ -299,7 +299,7 @@ private slots:
     void the_script_scrubs_back() {
         const GuiOptions options = parse_gui_arguments({"--steps", "9", "--scrub", "4", "--steps", "2"});
         QCOMPARE(options.actions.size(), size_t(3));
-        QVERIFY(options.actions[1].kind == GuiAction::Kind::Scrub);
+        QVERIFY(options.actions[1].command == CommandId::Scrub);
         QCOMPARE(options.actions[1].count, qint64(4));
         QVERIFY_THROWS_EXCEPTION(stepscope::Error, parse_gui_arguments({"--scrub", "four"}));
     }

@@ -18,6 +18,7 @@
 #include "plots/plot_view.h"
 #include "session/trace_csv.h"
 #include "session/session_controller.h"
+#include "window_commands.h"
 
 namespace stepscope::ui {
 
@@ -79,15 +80,12 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, SessionCon
       window_(window),
       plots_(plots),
       controller_(run),
-      export_plot_(new QAction(tr("Export plot…"), this)),
-      export_all_(new QAction(tr("Export all plots…"), this)),
-      export_traces_(new QAction(tr("Export traces (CSV)…"), this)),
-      export_animation_(new QAction(tr("Export heatmap animation…"), this)),
-      save_snapshot_(new QAction(tr("Save snapshot…"), this)),
-      open_snapshot_(new QAction(tr("Open snapshot…"), this)) {
-    export_plot_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
-    export_all_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
-    save_snapshot_->setToolTip(tr("The state at the viewed step, with its config, step and seeds"));
+      export_plot_(make_action(CommandId::ExportPlot, this)),
+      export_all_(make_action(CommandId::ExportAllPlots, this)),
+      export_traces_(make_action(CommandId::ExportTraces, this)),
+      export_animation_(make_action(CommandId::ExportAnimation, this)),
+      save_snapshot_(make_action(CommandId::SaveSnapshot, this)),
+      open_snapshot_(make_action(CommandId::OpenSnapshot, this)) {
     connect(export_plot_, &QAction::triggered, this, [this] {
         QStringList names;
         for (PlotView* view : plots_->plots()) names << view->title();
@@ -104,8 +102,6 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, SessionCon
         if (dir.isEmpty()) return;
         exportAllPlots(dir, choice.format, choice.size);
     });
-    export_animation_->setToolTip(tr("The heatmap at each step of its window up to the viewed step, as an animated "
-                                     "GIF (or MP4 where ffmpeg is installed)"));
     connect(export_animation_, &QAction::triggered, this, [this] {
         const QSize size = image_size_dialog(window_, tr("Heatmap animation: frame size"));
         if (size.isEmpty()) return;

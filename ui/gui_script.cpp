@@ -32,35 +32,20 @@
 
 namespace stepscope::ui {
 
-const char* const kGuiUsage =
-    "usage: stepscope [FILE | --session FILE | --config FILE] [--steps N] [--set KEY=VALUE] [--apply] [--scrub STEP]\n"
-    "                 [--select-run NAME] [--save-session FILE] [--screenshot FILE] ...\n"
-    "  Opens the explorer on the seed example, a session (every run of it) or a builder config, or FILE by what\n"
-    "  it is (a session, snapshot, model or CSV input), then runs the actions in order; a refused action ends\n"
-    "  the script with exit code 2 (a refused form: 1):\n"
-    "  --steps N          step the viewed run N times; scrubbed back, a new branch at the viewed step takes them\n"
-    "  --set KEY=VALUE    set a model form field (e.g. attention_type=full); applied before the next action\n"
-    "  --apply            apply the forms now: a new run of their model, without interventions\n"
-    "  --scrub STEP       view an earlier step on the timeline; the next --steps branches there\n"
-    "  --select-run NAME  view run NAME (its name in the Runs pane, or \"run N\"): the next --steps step it\n"
-    "  --pin              show this run: the viewed run stays drawn when another is viewed\n"
-    "  --save-session FILE write every run to a session file\n"
-    "  --screenshot FILE  save the window as PNG\n"
-    "  (with --screenshot or --save-session the window quits when the actions are done)\n"
-    "  --window-size WxH  the window's size (a screenshot's default is 1600x1000)\n"
-    "  --band KIND        time plots draw the element shown (element), or the batch mean in a min-max or std band\n"
-    "  --view NAME        bring a tabbed view to the front: performance, spectrum, capacity, divergence, heads, tokens,\n"
-    "                     intervene, compare (a window of its own, which a later --screenshot saves;\n"
-    "                     waits for its evaluation)\n"
-    "  --attention R:L:H  show attention role R (self or cross), layer L, head H in the heatmap\n"
-    "  --state Q:L        plot quantity Q of self attention's layer L in the state plot: S, Z (or K, V), cache,\n"
-    "                     beta, alpha, prediction-error (the last three: the delta-rule kinds)\n"
-    "  --intervene WHAT   branch at the viewed step: ablate:L:H, ablate-all:L:H, scale:L:H:F, zero:L:H, clear:L,\n"
-    "                     clear-head:L:H (a softmax head's cache), copy:L (from the original), input:N:I:V\n"
-    "                     (element N, component I of the next input) or token:N:TEXT (token runs: element N\n"
-    "                     reads TEXT at the next step)\n"
-    "  --report-throughput  after each --steps, print its steps per second, the plots' redraws per second and\n"
-    "                     the longest time the window could not answer input\n";
+QString gui_usage() {
+    return QStringLiteral(
+               "usage: stepscope [FILE | --session FILE | --config FILE] [--steps N] [--set KEY=VALUE] [--apply]\n"
+               "                 [--scrub STEP] [--select-run NAME] [--save-session FILE] [--screenshot FILE] ...\n"
+               "  Opens the explorer on the seed example, a session (every run of it) or a builder config, or FILE\n"
+               "  by what it is (a session, snapshot, model or CSV input), then runs the actions in order; a refused\n"
+               "  action ends the script with exit code 2 (a refused form: 1). With --screenshot or --save-session\n"
+               "  the window quits when the actions are done.\n"
+               "  --window-size WxH    the window's size (a screenshot's default is 1600x1000)\n"
+               "  --report-throughput after each --steps, print its steps per second, the plots' redraws per\n"
+               "                      second and the longest time the window could not answer input\n"
+               "Actions, each the same as its menu command where it has one:\n") +
+           scripted_flags_usage();
+}
 
 namespace {
 Error usage(const QString& message) { return Error(message.toStdString()); }
@@ -83,7 +68,7 @@ GuiAction parse_intervention(const QString& text) {
             throw usage(
                 QStringLiteral("--intervene token:N:TEXT needs a batch element and a step, got %1").arg(quoted(text)));
         GuiAction action;
-        action.kind = GuiAction::Kind::Intervene;
+        action.command = CommandId::Intervene;
         action.intervention.kind = InterventionKind::EditToken;
         action.intervention.element = element;
         action.intervention.tokens = tokens;
@@ -110,7 +95,7 @@ GuiAction parse_intervention(const QString& text) {
         numbers.push_back(number);
     }
     GuiAction action;
-    action.kind = GuiAction::Kind::Intervene;
+    action.command = CommandId::Intervene;
     Intervention& i = action.intervention;
     if (what == "input") {
         i.kind = InterventionKind::EditInput;
@@ -133,9 +118,82 @@ GuiAction parse_intervention(const QString& text) {
 
 bool GuiOptions::quits() const {
     for (const GuiAction& a : actions)
-        if (a.kind == GuiAction::Kind::Screenshot || a.kind == GuiAction::Kind::SaveSession) return true;
+        if (a.command == CommandId::Screenshot || a.command == CommandId::SaveSession) return true;
     return false;
 }
+
+namespace {
+// Checks a scripted flag's value and reads it into `action`.
+GuiAction read_action(const WindowCommand& command, const QString& text) {
+    GuiAction action;
+    action.command = command.id;
+    action.value = text;
+    switch (command.id) {
+        case CommandId::StepMany: {
+            bool ok = false;
+            action.count = text.toLongLong(&ok);
+            if (!ok || action.count < 1 || action.count > 10000000)
+                throw usage(QStringLiteral("--steps must be an integer from 1 to 10000000, got %1").arg(quoted(text)));
+            break;
+        }
+        case CommandId::Set: {
+            const int equals = text.indexOf('=');
+            if (equals <= 0) throw usage(QStringLiteral("--set needs KEY=VALUE, got %1").arg(quoted(text)));
+            action.key = text.left(equals);
+            action.value = text.mid(equals + 1);
+            break;
+        }
+        case CommandId::Scrub: {
+            bool ok = false;
+            action.count = text.toLongLong(&ok);
+            if (!ok || action.count < 0)
+                throw usage(QStringLiteral("--scrub needs a step from 0 on, got %1").arg(quoted(text)));
+            break;
+        }
+        case CommandId::View: {
+            // The compare view is a window of its own, not one of the panel's views.
+            const QStringList names = view_names() << QStringLiteral("compare");
+            if (!names.contains(text))
+                throw usage(QStringLiteral("--view is %1, not one of: %2").arg(quoted(text), names.join(", ")));
+            break;
+        }
+        case CommandId::Band:
+            if (!QStringList{"element", "minmax", "std"}.contains(text))
+                throw usage(QStringLiteral("--band is %1, not one of: element, minmax, std").arg(quoted(text)));
+            break;
+        case CommandId::Attention: {
+            const QStringList parts = text.split(':');
+            bool layer_ok = false, head_ok = false;
+            if (parts.size() == 3) {
+                parts[1].toInt(&layer_ok);
+                parts[2].toInt(&head_ok);
+            }
+            if (!layer_ok || !head_ok || (parts[0] != "self" && parts[0] != "cross"))
+                throw usage(QStringLiteral("--attention takes self:L:H or cross:L:H, got %1").arg(quoted(text)));
+            action.key = parts[0];
+            action.value = parts[1] + ':' + parts[2];
+            break;
+        }
+        case CommandId::State: {
+            static const QStringList quantities = {"S", "Z", "cache", "beta", "alpha", "prediction-error"};
+            const QStringList parts = text.split(':');
+            bool layer_ok = false;
+            if (parts.size() == 2) parts[1].toInt(&layer_ok);
+            if (!layer_ok || !quantities.contains(parts[0]))
+                throw usage(QStringLiteral("--state takes Q:L with Q one of %1, got %2")
+                                .arg(quantities.join(", "), quoted(text)));
+            action.count = quantities.indexOf(parts[0]);
+            action.value = parts[1];
+            break;
+        }
+        case CommandId::Intervene:
+            return parse_intervention(text);
+        default:
+            break;
+    }
+    return action;
+}
+}  // namespace
 
 GuiOptions parse_gui_arguments(const QStringList& arguments) {
     GuiOptions options;
@@ -154,79 +212,18 @@ GuiOptions parse_gui_arguments(const QStringList& arguments) {
             options.tree = tree_from_file(path);
             options.spec = options.tree->viewed_spec();
             if (word == "--config") options.tree.reset();
-        } else if (word == "--steps") {
-            const QString text = value();
-            bool ok = false;
-            const qint64 count = text.toLongLong(&ok);
-            if (!ok || count < 1 || count > 10000000)
-                throw usage(QStringLiteral("--steps must be an integer from 1 to 10000000, got '%1'").arg(text));
-            options.actions.push_back({GuiAction::Kind::Steps, count, {}, {}, {}, false});
-        } else if (word == "--set") {
-            const QString text = value();
-            const int equals = text.indexOf('=');
-            if (equals <= 0) throw usage(QStringLiteral("--set needs KEY=VALUE, got '%1'").arg(text));
-            options.actions.push_back({GuiAction::Kind::Set, 0, text.left(equals), text.mid(equals + 1), {}, false});
-        } else if (word == "--pin") {
-            options.actions.push_back({GuiAction::Kind::Pin, 0, {}, {}, {}, false});
-        } else if (word == "--apply") {
-            options.actions.push_back({GuiAction::Kind::Apply, 0, {}, {}, {}, false});
-        } else if (word == "--save-session") {
-            options.actions.push_back({GuiAction::Kind::SaveSession, 0, {}, value(), {}, false});
-        } else if (word == "--select-run") {
-            options.actions.push_back({GuiAction::Kind::SelectRun, 0, {}, value(), {}, false});
-        } else if (word == "--scrub") {
-            const QString text = value();
-            bool ok = false;
-            const qint64 step = text.toLongLong(&ok);
-            if (!ok || step < 0) throw usage(QStringLiteral("--scrub needs a step from 0 on, got '%1'").arg(text));
-            options.actions.push_back({GuiAction::Kind::Scrub, step, {}, {}, {}, false});
         } else if (word == "--window-size") {
             const QString text = value();
             const QStringList parts = text.split('x');
             const int width = parts.value(0).toInt(), height = parts.value(1).toInt();
             if (parts.size() != 2 || width < 320 || height < 240 || width > 8192 || height > 8192)
-                throw usage(QStringLiteral("--window-size needs WIDTHxHEIGHT from 320x240 to 8192x8192, got '%1'")
-                                .arg(text));
+                throw usage(QStringLiteral("--window-size needs WIDTHxHEIGHT from 320x240 to 8192x8192, got %1")
+                                .arg(quoted(text)));
             options.window_size = QSize(width, height);
-        } else if (word == "--view") {
-            const QString view = value();
-            // The compare view is a window of its own, not one of the panel's views.
-            const QStringList names = view_names() << QStringLiteral("compare");
-            if (!names.contains(view))
-                throw usage(QStringLiteral("--view is '%1', not one of: %2").arg(view, names.join(", ")));
-            options.actions.push_back({GuiAction::Kind::View, 0, {}, view, {}, false});
-        } else if (word == "--band") {
-            const QString band = value();
-            if (!QStringList{"element", "minmax", "std"}.contains(band))
-                throw usage(QStringLiteral("--band is '%1', not one of: element, minmax, std").arg(band));
-            options.actions.push_back({GuiAction::Kind::View, 0, QStringLiteral("band"), band, {}, false});
-        } else if (word == "--attention") {
-            const QString text = value();
-            const QStringList parts = text.split(':');
-            bool layer_ok = false, head_ok = false;
-            if (parts.size() == 3) {
-                parts[1].toInt(&layer_ok);
-                parts[2].toInt(&head_ok);
-            }
-            if (!layer_ok || !head_ok || (parts[0] != "self" && parts[0] != "cross"))
-                throw usage(QStringLiteral("--attention takes self:L:H or cross:L:H, got '%1'").arg(text));
-            options.actions.push_back({GuiAction::Kind::Attention, 0, parts[0], parts[1] + ':' + parts[2], {}, false});
-        } else if (word == "--state") {
-            const QString text = value();
-            static const QStringList quantities = {"S", "Z", "cache", "beta", "alpha", "prediction-error"};
-            const QStringList parts = text.split(':');
-            bool layer_ok = false;
-            if (parts.size() == 2) parts[1].toInt(&layer_ok);
-            if (!layer_ok || !quantities.contains(parts[0]))
-                throw usage(QStringLiteral("--state takes Q:L with Q one of %1, got '%2'")
-                                .arg(quantities.join(", "), QString::fromStdString(quote_text(text.toStdString()))));
-            options.actions.push_back({GuiAction::Kind::State, quantities.indexOf(parts[0]), {}, parts[1], {}, false});
-        } else if (word == "--intervene") {
-            options.actions.push_back(parse_intervention(value()));
         } else if (word == "--report-throughput") {
             options.report_throughput = true;
-        } else if (word == "--screenshot") {
-            options.actions.push_back({GuiAction::Kind::Screenshot, 0, {}, value(), {}, false});
+        } else if (const WindowCommand* command = command_for_flag(word)) {
+            options.actions.push_back(read_action(*command, command->value ? value() : QString()));
         } else if (!word.startsWith(QLatin1String("-")) && options.open_file.isEmpty() && !options.spec) {
             options.open_file = word;
         } else {
@@ -326,19 +323,19 @@ void GuiScript::next() {
         return;
     }
     const GuiAction& action = actions_[position_];
-    if (form_changed_ && action.kind != GuiAction::Kind::Set && action.kind != GuiAction::Kind::Apply) {
+    if (form_changed_ && action.command != CommandId::Set && action.command != CommandId::Apply) {
         form_changed_ = false;
         applyForms();
         return;
     }
     ++position_;
-    switch (action.kind) {
-        case GuiAction::Kind::Steps:
+    switch (action.command) {
+        case CommandId::StepMany:
             if (report_throughput_) measure(action.count);
             window_->controller()->step(action.count);
             whenIdle();
             return;
-        case GuiAction::Kind::Set:
+        case CommandId::Set:
             if (!window_->modelPanel()->setField(action.key, action.value)) {
                 std::fprintf(stderr, "stepscope: --set: no model field '%s'\n", qPrintable(action.key));
                 QApplication::exit(2);
@@ -346,17 +343,17 @@ void GuiScript::next() {
             }
             form_changed_ = true;
             break;
-        case GuiAction::Kind::Pin:
+        case CommandId::ShowRun:
             window_->pinRun();
             break;
-        case GuiAction::Kind::Apply:
+        case CommandId::Apply:
             form_changed_ = false;
             applyForms();
             return;
-        case GuiAction::Kind::SaveSession:
+        case CommandId::SaveSession:
             window_->sessionIO()->saveSession(action.value);
             break;
-        case GuiAction::Kind::SelectRun: {
+        case CommandId::SelectRun: {
             const Run* run = window_->controller()->runs().find_by_name(action.value);
             if (!run) {
                 std::fprintf(stderr, "stepscope: --select-run: no run %s\n", qPrintable(quoted(action.value)));
@@ -366,10 +363,12 @@ void GuiScript::next() {
             window_->controller()->selectRun(run->id);
             break;
         }
-        case GuiAction::Kind::View: {
+        case CommandId::Band:
+            window_->plotPanel()->setBatchBand(action.value == "minmax" ? 1 : action.value == "std" ? 2 : 0);
+            break;
+        case CommandId::View: {
             PlotPanel* plots = window_->plotPanel();
-            if (action.key == "band") plots->setBatchBand(action.value == "minmax" ? 1 : action.value == "std" ? 2 : 0);
-            else if (action.value == "intervene") window_->showIntervenePanel();
+            if (action.value == "intervene") window_->showIntervenePanel();
             else if (action.value == "compare") {
                 window_->showCompareView();
                 shot_ = window_->compareView();
@@ -378,25 +377,25 @@ void GuiScript::next() {
             } else plots->showView(plots->page(action.value));
             break;
         }
-        case GuiAction::Kind::Attention:
+        case CommandId::Attention:
             window_->plotPanel()->attention()->select(
                 action.key == "cross" ? AttentionRole::Cross : AttentionRole::Self,
                 action.value.section(':', 0, 0).toInt(), action.value.section(':', 1, 1).toInt());
             break;
-        case GuiAction::Kind::State:
+        case CommandId::State:
             window_->plotPanel()->states()->select(AttentionRole::Self, action.value.toInt(),
                                                    StatePlot::Quantity(action.count));
             break;
-        case GuiAction::Kind::Scrub:
+        case CommandId::Scrub:
             window_->controller()->setViewStep(action.count);
             break;
-        case GuiAction::Kind::Intervene:
+        case CommandId::Intervene:
             window_->intervenePanel()->setRun(window_->controller()->traces(), window_->controller()->viewStep(),
                                               window_->controller()->spec().interventions);
             emit window_->intervenePanel()->interveneRequested(action.intervention, action.whole_run);
             whenIdle();
             return;
-        case GuiAction::Kind::Screenshot:
+        case CommandId::Screenshot:
             whenViewsComputed([this, path = action.value] {
                 QTimer::singleShot(kSettleMs, this, [this, path] {
                     screenshot(path);
@@ -404,6 +403,8 @@ void GuiScript::next() {
                 });
             });
             return;
+        default:  // the menu-only commands have no flag
+            break;
     }
     QTimer::singleShot(0, this, &GuiScript::next);
 }

@@ -20,18 +20,19 @@
 #include "session/intervention_spec.h"
 #include "session/run_tree.h"
 #include "session/session_spec.h"
+#include "window_commands.h"
 
 namespace stepscope::ui {
 
 class MainWindow;
 
+// One scripted flag: the command it runs (window_commands.h) and its value.
 struct GuiAction {
-    enum class Kind { Steps, Set, Pin, Scrub, Screenshot, View, Attention, State, Intervene, Apply, SaveSession, SelectRun };
-    Kind kind = Kind::Steps;
-    qint64 count = 0;  // Steps; Scrub: the step; State: the StatePlot::Quantity
+    CommandId command = CommandId::StepMany;
+    qint64 count = 0;  // StepMany: the steps; Scrub: the step; State: the StatePlot::Quantity
     QString key;    // Set: the field; Attention: the role
-    // Set: the field text; Screenshot, SaveSession: the file; View: the view; Attention: "layer:head";
-    // State: the layer; SelectRun: the run's name
+    // Set: the field text; Screenshot, SaveSession: the file; View: the view; Band: the band; Attention:
+    // "layer:head"; State: the layer; SelectRun: the run's name
     QString value;
     Intervention intervention;  // Intervene
     bool whole_run = false;     // Intervene
@@ -54,7 +55,8 @@ struct GuiOptions {
     bool quits() const;
 };
 
-extern const char* const kGuiUsage;
+// `stepscope --help` for the window: its launch options, then the scripted flags of the command table.
+QString gui_usage();
 
 // Throws stepscope::Error with a one-line message for a bad command line or an unreadable file.
 GuiOptions parse_gui_arguments(const QStringList& arguments);

@@ -40,6 +40,7 @@
 #include "runs_pane.h"
 #include "session/file_kind.h"
 #include "session/session_controller.h"
+#include "window_commands.h"
 #include "session_io.h"
 #include "step_controls.h"
 #include "stepscope/config.h"
@@ -275,15 +276,83 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent, bool open)
 MainWindow::~MainWindow() = default;
 
 void MainWindow::buildMenus() {
-    QMenu* file = menuBar()->addMenu(tr("&File"));
-    file->addAction(session_io_->openAction());
-    file->addAction(session_io_->saveAction());
-    recent_menu_ = file->addMenu(tr("Open recent"));
-    updateRecentMenu();
-    file->addSeparator();
-    QAction* weights = file->addAction(tr("Load weights…"));
-    connect(weights, &QAction::triggered, model_, &ModelPanel::loadWeightsRequested);
-    QMenu* demos = file->addMenu(tr("Open demo model"));
+    // The actions the panels made for their commands, then the window's own.
+    QHash<int, QAction*> actions;
+    for (QAction* action : findChildren<QAction*>())
+        if (action_command(action) >= 0) actions.insert(action_command(action), action);
+    QHash<const char*, QMenu*> menus;
+    for (const WindowCommand& command : window_commands()) {
+        if (!command.menu) continue;
+        QMenu*& menu = menus[command.menu];
+        if (!menu) menu = menuBar()->addMenu(QCoreApplication::translate("WindowCommand", command.menu));
+        if (command.group_start) menu->addSeparator();
+        QAction* action = actions.value(int(command.id));
+        if (!action) action = windowAction(command.id);
+        menu->addAction(action);
+    }
+}
+
+QAction* MainWindow::windowAction(CommandId id) {
+    if (id == CommandId::OpenRecent) {
+        recent_menu_ = new QMenu(command_text(window_command(id)), this);
+        updateRecentMenu();
+        mark_action(recent_menu_->menuAction(), id);
+        return recent_menu_->menuAction();
+    }
+    if (id == CommandId::OpenDemo) {
+        QAction* demos = demoMenu()->menuAction();
+        mark_action(demos, id);
+        return demos;
+    }
+    QAction* action = make_action(id, this);
+    switch (id) {
+        case CommandId::LoadWeights:
+            connect(action, &QAction::triggered, model_, &ModelPanel::loadWeightsRequested);
+            break;
+        case CommandId::CompareModels:
+            connect(action, &QAction::triggered, this, &MainWindow::showCompareView);
+            break;
+        case CommandId::Quit:
+            connect(action, &QAction::triggered, this, &QWidget::close);
+            break;
+        case CommandId::Apply:
+            // The menu item carries the shortcut, so the menu shows it; the Apply button does the same.
+            connect(action, &QAction::triggered, this, &MainWindow::applyForms);
+            connect(model_, &ModelPanel::validityChanged, action, &QAction::setEnabled);
+            break;
+        case CommandId::ShowRun:
+            connect(action, &QAction::triggered, this, &MainWindow::pinRun);
+            break;
+        case CommandId::DeleteRun:
+            connect(action, &QAction::triggered, this, [this] { runs_pane_->deleteRun(controller_->viewedRun()); });
+            break;
+        case CommandId::Intervene:
+            connect(action, &QAction::triggered, this, &MainWindow::showIntervenePanel);
+            break;
+        case CommandId::Usage:
+            connect(action, &QAction::triggered, this, &MainWindow::showUsage);
+            break;
+        case CommandId::Shortcuts:
+            connect(action, &QAction::triggered, this, &MainWindow::showShortcuts);
+            break;
+        case CommandId::About:
+            connect(action, &QAction::triggered, this, [this] {
+                QMessageBox::about(this, tr("About Stepscope"),
+                                   tr("Stepscope %1\nStep recurrent transformers one element at a time and watch "
+                                      "their state.\nA C++ rebuild of fast-transformers' recurrent encoders and "
+                                      "decoders.\n\nUsage: %2")
+                                       .arg(QApplication::applicationVersion(), readme_url().toString()));
+            });
+            break;
+        default:
+            // A menu command whose panel made no action: a table row without its code.
+            qFatal("no action for window command %d", int(id));
+    }
+    return action;
+}
+
+QMenu* MainWindow::demoMenu() {
+    auto* demos = new QMenu(command_text(window_command(CommandId::OpenDemo)), this);
     demos->setToolTipsVisible(true);
     const QList<DemoModel> shipped = demo_models();
     for (const DemoModel& demo : shipped) {
@@ -293,94 +362,25 @@ void MainWindow::buildMenus() {
     }
     demos->setEnabled(!shipped.isEmpty());
     if (shipped.isEmpty()) demos->setToolTip(tr("No demo models found beside the binary or in the source tree"));
-    QAction* compare = file->addAction(tr("Compare models"));
-    compare->setToolTip(tr("Recall of every shipped or opened recall model against stored pairs and state bytes"));
-    connect(compare, &QAction::triggered, this, &MainWindow::showCompareView);
-    file->addAction(export_->openSnapshotAction());
-    file->addAction(export_->saveSnapshotAction());
-    file->addSeparator();
-    file->addAction(export_->exportPlotAction());
-    file->addAction(export_->exportAllAction());
-    file->addAction(export_->exportAnimationAction());
-    file->addAction(export_->exportTracesAction());
-    file->addSeparator();
-    QAction* quit = file->addAction(tr("Quit"));
-    // Ctrl+Q everywhere: the platform's standard Quit key is empty on some (offscreen, Windows).
-    quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));
-    connect(quit, &QAction::triggered, this, &QWidget::close);
-
-    QMenu* run = menuBar()->addMenu(tr("&Run"));
-    // The menu item carries the shortcut, so the menu shows it; the Apply button does the same.
-    QAction* apply = run->addAction(tr("Apply forms: new run"));
-    apply->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
-    connect(apply, &QAction::triggered, this, &MainWindow::applyForms);
-    connect(model_, &ModelPanel::validityChanged, apply, &QAction::setEnabled);
-    run->addSeparator();
-    for (QAction* action : {steps_->stepAction(), steps_->stepManyAction(), steps_->runAction(),
-                            steps_->resetAction(), steps_->cancelAction()})
-        run->addAction(action);
-    run->addSeparator();
-    QAction* pin = run->addAction(tr("Show this run"));
-    pin->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
-    pin->setToolTip(tr("Keep the viewed run drawn, dashed, when another run is viewed (its box in the Runs pane)"));
-    connect(pin, &QAction::triggered, this, &MainWindow::pinRun);
-    QAction* remove = run->addAction(tr("Delete run…"));
-    remove->setToolTip(tr("Delete the viewed run and its branches (asks first)"));
-    connect(remove, &QAction::triggered, this, [this] { runs_pane_->deleteRun(controller_->viewedRun()); });
-    run->addSeparator();
-    QAction* intervene = run->addAction(tr("Intervene…"));
-    connect(intervene, &QAction::triggered, this, &MainWindow::showIntervenePanel);
-    intervene->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_I));
-    intervene->setToolTip(tr("Ablate heads, edit the state or the next input at the viewed step: a branch compared "
-                             "with its original"));
-
-    QMenu* help = menuBar()->addMenu(tr("&Help"));
-    QAction* usage = help->addAction(tr("Usage (README)"));
-    usage->setShortcut(QKeySequence::HelpContents);
-    connect(usage, &QAction::triggered, this, &MainWindow::showUsage);
-    QAction* keys = help->addAction(tr("Keyboard shortcuts"));
-    connect(keys, &QAction::triggered, this, [this] {
-        // A table built from the actions themselves, so it lists every shortcut there is.
-        QString html = QStringLiteral("<table cellspacing=\"2\" cellpadding=\"2\">");
-        for (const auto& [key, what] : shortcutList())
-            html += QStringLiteral("<tr><td><b>%1</b></td><td>&nbsp;&nbsp;%2</td></tr>").arg(key.toHtmlEscaped(),
-                                                                                           what.toHtmlEscaped());
-        html += QStringLiteral("</table><p>") +
-                tr("On a plot: drag to pan and wheel to zoom the steps (with Ctrl: both axes), double-click to "
-                   "follow the data again, click a legend entry to hide or show its curve, right-click to copy, "
-                   "save or reset the view.") +
-                QStringLiteral("</p>");
-        QMessageBox box(QMessageBox::Information, tr("Keyboard shortcuts"), html, QMessageBox::Ok, this);
-        box.setTextFormat(Qt::RichText);
-        box.exec();
-    });
-    QAction* about = help->addAction(tr("About Stepscope"));
-    connect(about, &QAction::triggered, this, [this] {
-        QMessageBox::about(this, tr("About Stepscope"),
-                           tr("Stepscope %1\nStep recurrent transformers one element at a time and watch their "
-                              "state.\nA C++ rebuild of fast-transformers' recurrent encoders and decoders.\n\n"
-                              "Usage: %2")
-                               .arg(QApplication::applicationVersion(), readme_url().toString()));
-    });
+    return demos;
 }
 
-QList<QPair<QString, QString>> MainWindow::shortcutList() const {
-    QList<QPair<QString, QString>> rows;
-    QSet<QAction*> seen;
-    std::function<void(const QList<QAction*>&)> walk = [&](const QList<QAction*>& actions) {
-        for (QAction* action : actions) {
-            if (action->menu()) walk(action->menu()->actions());
-            if (seen.contains(action) || action->shortcut().isEmpty()) continue;
-            seen.insert(action);
-            QString what = action->text();
-            what.remove('&');
-            what.remove(QChar(0x2026));  // the ellipsis of "Intervene…"
-            rows.append({action->shortcut().toString(QKeySequence::NativeText), what.trimmed()});
-        }
-    };
-    walk(menuBar()->actions());
-    return rows;
+void MainWindow::showShortcuts() {
+    QString html = QStringLiteral("<table cellspacing=\"2\" cellpadding=\"2\">");
+    for (const auto& [key, what] : shortcutList())
+        html += QStringLiteral("<tr><td><b>%1</b></td><td>&nbsp;&nbsp;%2</td></tr>").arg(key.toHtmlEscaped(),
+                                                                                       what.toHtmlEscaped());
+    html += QStringLiteral("</table><p>") +
+            tr("On a plot: drag to pan and wheel to zoom the steps (with Ctrl: both axes), double-click to follow "
+               "the data again, click a legend entry to hide or show its curve, right-click to copy, save or reset "
+               "the view.") +
+            QStringLiteral("</p>");
+    QMessageBox box(QMessageBox::Information, tr("Keyboard shortcuts"), html, QMessageBox::Ok, this);
+    box.setTextFormat(Qt::RichText);
+    box.exec();
 }
+
+QList<QPair<QString, QString>> MainWindow::shortcutList() const { return shortcut_rows(); }
 
 QString MainWindow::usageMarkdown() {
     QString text;

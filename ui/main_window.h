@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "session/session_spec.h"
+#include "window_commands.h"
 
 class QAction;
 class QLabel;
@@ -86,7 +87,12 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    // The menus, from the command table (window_commands.h).
     void buildMenus();
+    // The action of a menu command the window runs itself.
+    QAction* windowAction(CommandId id);
+    QMenu* demoMenu();
+    void showShortcuts();
     void addRecent(const QString& path);
     void updateRecentMenu();
     void onRunOpened();
@@ -102,7 +108,7 @@ private:
     bool eventFilter(QObject* watched, QEvent* event) override;
 
 public:
-    // Every action with a shortcut, from the menus and the step controls: (keys, what), in menu order.
+    // Every command with a shortcut: (keys, what), in menu order.
     QList<QPair<QString, QString>> shortcutList() const;
     // The Usage section of the README (installed, else the copy built into the binary), as Markdown.
     static QString usageMarkdown();

@@ -9,6 +9,7 @@
 #include "session/run_tree.h"
 #include "session/session_spec.h"
 #include "session/session_controller.h"
+#include "window_commands.h"
 
 namespace stepscope::ui {
 
@@ -17,10 +18,8 @@ const QString kDialogKind = QStringLiteral("session");
 }
 
 SessionIO::SessionIO(QWidget* window, SessionController* run)
-    : QObject(window), window_(window), controller_(run), open_(new QAction(tr("Open session…"), this)),
-      save_(new QAction(tr("Save session…"), this)) {
-    open_->setShortcut(QKeySequence::Open);
-    save_->setShortcut(QKeySequence::Save);
+    : QObject(window), window_(window), controller_(run), open_(make_action(CommandId::OpenSession, this)),
+      save_(make_action(CommandId::SaveSession, this)) {
     connect(open_, &QAction::triggered, this, [this] {
         if (may_replace_ && !may_replace_()) return;
         const QString path =

@@ -12,6 +12,8 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include "window_commands.h"
+
 namespace stepscope::ui {
 
 namespace {
@@ -21,34 +23,20 @@ QToolButton* button_for(QAction* action) {
     button->setToolButtonStyle(Qt::ToolButtonTextOnly);
     return button;
 }
-
-QString with_shortcut(const QString& text, QAction* action) {
-    return QStringLiteral("%1 (%2)").arg(text, action->shortcut().toString(QKeySequence::NativeText));
-}
 }  // namespace
 
 StepControls::StepControls(QWidget* parent)
     : QWidget(parent),
-      step_(new QAction(tr("Step"), this)),
-      step_many_(new QAction(tr("Step N"), this)),
-      run_(new QAction(tr("Run"), this)),
-      reset_(new QAction(tr("Reset"), this)),
-      cancel_(new QAction(tr("Cancel"), this)),
+      step_(make_action(CommandId::Step, this)),
+      step_many_(make_action(CommandId::StepMany, this)),
+      run_(make_action(CommandId::RunPause, this)),
+      reset_(make_action(CommandId::Reset, this)),
+      cancel_(make_action(CommandId::Cancel, this)),
       count_(new QSpinBox),
       rate_(new QComboBox),
       progress_(new QProgressBar),
       timeline_(new QSlider(Qt::Horizontal)),
       position_(new QLabel) {
-    step_->setShortcut(QKeySequence(Qt::Key_F10));
-    step_many_->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_F10));
-    run_->setShortcut(QKeySequence(Qt::Key_F5));
-    reset_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
-    cancel_->setShortcut(QKeySequence(Qt::Key_Escape));
-    step_->setToolTip(with_shortcut(tr("Feed one sequence element"), step_));
-    step_many_->setToolTip(with_shortcut(tr("Feed N elements"), step_many_));
-    run_->setToolTip(with_shortcut(tr("Run / Pause at the chosen rate"), run_));
-    reset_->setToolTip(with_shortcut(tr("New sequence: empty state and a new random feature map draw"), reset_));
-    cancel_->setToolTip(with_shortcut(tr("Stop Step N"), cancel_));
     count_->setRange(1, 1000000);
     count_->setValue(100);
     count_->setToolTip(tr("N for Step N"));
