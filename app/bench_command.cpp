@@ -110,7 +110,7 @@ struct StepBytes {
 // The state is the one after the sequence: linear attention's stays the same size, full attention's
 // cache holds t steps at step t, so the average step reads it at (steps + 1) / 2 steps.
 // Whether the model's attention keeps a key/value cache, which a step reads whole, rather than S and Z.
-bool cached(const ModelConfig& config) { return attention_capabilities(config.attention_type).kept == KeptState::Cache; }
+bool cached(const ModelConfig& config) { return state_grows(attention_capabilities(config.attention_type)); }
 
 // Floating-point operations of a step, a multiply-add counting two: every matrix's weights once per batch
 // element, and attention's passes over its state (S read and written per head, or the average step's cache).

@@ -146,7 +146,11 @@ private slots:
         for (const std::string& name : self_attention_types()) {
             const AttentionCapabilities& kind = attention_capabilities(name);
             QCOMPARE(kind.name, name);
-            const bool sums = kind.kept == KeptState::Sums;
+            // What a kind keeps is named by its components, and the kind's own field agrees with them.
+            const bool sums = !state_grows(kind);
+            QCOMPARE(kind.kept == KeptState::Sums, sums);
+            QCOMPARE(kind.components.size(), size_t(sums && !kind.normalizer ? 1 : 2));
+            QCOMPARE(kind.map_on_request, sums);
             QCOMPARE(kind.feature_map, sums);
             QCOMPARE(kind.spectrum, sums);
             QCOMPARE(kind.scale_head, sums);
@@ -197,8 +201,9 @@ private slots:
             }
             // A device the kind does not declare refuses it by name, before any GPU is looked for.
             const QString refusal = error_of([&] { make_stepper(model, Device::Cuda); });
-            if (!kind.cuda) QVERIFY2(refusal.contains("'" + QString::fromStdString(name) + "'"), qPrintable(refusal));
-            QCOMPARE(QString::fromStdString(device_refusal(*model, Device::Cuda)).isEmpty(), kind.cuda);
+            const bool on_cuda = kind.cuda != CudaKernel::None;
+            if (!on_cuda) QVERIFY2(refusal.contains("'" + QString::fromStdString(name) + "'"), qPrintable(refusal));
+            QCOMPARE(QString::fromStdString(device_refusal(*model, Device::Cuda)).isEmpty(), on_cuda);
         }
         QVERIFY(!attention_capabilities("causal-linear").cross);
         QVERIFY(error_of([] { attention_capabilities("sparse"); }).contains("full, linear, causal-linear"));

@@ -34,7 +34,7 @@ Run run_recurrent(const Model& model, const SafetensorsFile& io) {
 }
 
 bool keeps_cache(const std::string& attention_type) {
-    return attention_capabilities(attention_type).kept == KeptState::Cache;
+    return state_grows(attention_capabilities(attention_type));
 }
 
 // Whether a module of the model keeps a key/value cache (softmax attention, self or cross).

@@ -347,7 +347,7 @@ private slots:
                 what.attention = attention;
                 what.spectrum = !attention;
                 const bool declared = attention ? offered.attention_map
-                                                : offered.spectrum || offered.kept == KeptState::Cache;
+                                                : offered.spectrum || offered.cache_entropy;
                 Observation observation(what);
                 Recorder recorder;
                 State state = model->new_state();

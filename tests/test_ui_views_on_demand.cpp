@@ -90,21 +90,21 @@ struct ViewCase {
 };
 
 std::vector<ViewCase> view_cases() {
-    auto linear = [](const TraceStore& t) { return t.linear(AttentionRole::Self) && t.kind(AttentionRole::Self).spectrum; };
+    auto spectrum = [](const TraceStore& t) { return t.kind(AttentionRole::Self).spectrum; };
     return {
-        {"heatmap", [](const TraceStore& t) { return !t.linear(AttentionRole::Self) || t.kind(AttentionRole::Self).attention_map; },
+        {"heatmap", [](const TraceStore& t) { return t.kind(AttentionRole::Self).attention_map; },
          [](PlotPanel* p) {
              p->attention()->select(AttentionRole::Self, 1, 1);
              p->showView(p->performance());
          },
          [](PlotPanel* p) { return p->attention()->csv(); }},
-        {"spectrum", linear,
+        {"spectrum", spectrum,
          [](PlotPanel* p) {
              p->spectrum()->select(AttentionRole::Self, 1);
              p->showView(p->spectrum());
          },
          [](PlotPanel* p) { return p->spectrum()->csv(); }},
-        {"capacity: effective rank", linear,
+        {"capacity: effective rank", spectrum,
          [](PlotPanel* p) {
              p->capacity()->select(AttentionRole::Self, 1, CapacityPlot::Quantity::EffectiveRank);
              p->showView(p->capacity());
@@ -116,7 +116,7 @@ std::vector<ViewCase> view_cases() {
              p->showView(p->capacity());
          },
          [](PlotPanel* p) { return p->capacity()->csv(); }},
-        {"capacity: row entropy", [](const TraceStore& t) { return !t.linear(AttentionRole::Self); },
+        {"capacity: row entropy", [](const TraceStore& t) { return t.kind(AttentionRole::Self).cache_entropy; },
          [](PlotPanel* p) {
              p->capacity()->select(AttentionRole::Self, 1, CapacityPlot::Quantity::RowEntropy);
              p->showView(p->capacity());

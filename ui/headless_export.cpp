@@ -57,12 +57,12 @@ QStringList export_into(StagedFolder& folder, const HeadlessExport& job,
     PlotPanel panel(&traces);
     panel.resize(job.width, job.height);
     panel.rebuildAll();
-    // Linear attention's state is looked inside for the whole run too, at the spectrum view's layer:
+    // A state with a spectrum is looked inside for the whole run too, at the spectrum view's layer:
     // its spectrum at the last step and the effective rank of S over every step are plots of their own.
     const int spectrum_layer = panel.spectrum()->layer();
     panel.capacity()->select(AttentionRole::Self, spectrum_layer, CapacityPlot::Quantity::EffectiveRank);
     auto with_spectrum = [&](ObservationOptions what) {
-        if (!traces.linear(AttentionRole::Self)) return what;
+        if (!traces.kind(AttentionRole::Self).spectrum) return what;
         if (std::find(what.layers.begin(), what.layers.end(), spectrum_layer) == what.layers.end())
             what.layers.push_back(spectrum_layer);
         what.spectrum = true;

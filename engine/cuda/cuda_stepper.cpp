@@ -238,7 +238,7 @@ void CudaStepper::self_attention(int layer, int batch, StepObserver* observer) {
     a.projection.multiply(context_.cublas, scratch_.x.data(), batch, scratch_.projected.data());
     const ProjectedHeads in{scratch_.projected.data(), a.projection.bias.data(), a.projection.out, 0, a.heads * D,
                             2 * a.heads * D};
-    if (a.kept == KeptState::Sums) {
+    if (a.kernel == CudaKernel::LinearSums) {
         if (!host.started) {
             state.sums.allocate_zeros(size_t(rows) * D * M, context_.stream);
             state.normalizer.allocate_zeros(size_t(rows) * D, context_.stream);
@@ -275,7 +275,7 @@ void CudaStepper::cross_attention(int layer, int batch, const Memory& memory, co
     if (!shell_.layers[layer].cross_attention.started) start_cross_attention(layer, memory, lengths);
     a.projection.multiply(context_.cublas, scratch_.x.data(), batch, scratch_.projected.data());
     const ProjectedHeads in{scratch_.projected.data(), a.projection.bias.data(), a.projection.out, 0, -1, -1};
-    if (a.kept == KeptState::Sums) {
+    if (a.kernel == CudaKernel::LinearSums) {
         linear_attention_step(in, a.shape(batch), a.feature_map, a.eps, state.sums.data(), state.normalizer.data(),
                               scratch_.heads.data(), context_.stream);
     } else {
@@ -303,7 +303,7 @@ void CudaStepper::start_cross_attention(int layer, const Memory& memory, const s
     a.key_projection.multiply(context_.cublas, scratch_.memory.data(), batch * length, scratch_.memory_keys.data());
     a.value_projection.multiply(context_.cublas, scratch_.memory.data(), batch * length,
                                 scratch_.memory_values.data());
-    if (a.kept == KeptState::Sums) {
+    if (a.kernel == CudaKernel::LinearSums) {
         state.sums.allocate(size_t(rows) * D * M);
         state.normalizer.allocate(size_t(rows) * D);
         linear_attention_memory(scratch_.memory_keys.data(), a.key_projection.bias.data(),
@@ -393,7 +393,7 @@ void CudaStepper::report_norms(StepObserver* observer, int layer, AttentionRole 
     const int rows = batch * a.heads, D = a.query_dims, M = a.value_dims;
     float* norms = scratch_.norms.data();
     StateNorms out;
-    out.is_linear = a.kept == KeptState::Sums;
+    out.is_linear = a.kernel == CudaKernel::LinearSums;
     out.batch = batch;
     out.heads = a.heads;
     if (out.is_linear) {
@@ -427,7 +427,7 @@ RowMatrix CudaStepper::download_rows(const float* device, long rows, long cols, 
 
 void CudaStepper::download(const DeviceAttention& a, const ModuleState& state, AttentionState& out) const {
     const long rows = long(shell_.batch) * a.heads, D = a.query_dims, M = a.value_dims;
-    if (a.kept == KeptState::Sums) {
+    if (a.kernel == CudaKernel::LinearSums) {
         out.linear().sums = download_rows(state.sums.data(), rows * D, M, M);
         out.linear().normalizer = download_rows(state.normalizer.data(), rows, D, D);
         return;
@@ -440,7 +440,7 @@ void CudaStepper::download(const DeviceAttention& a, const ModuleState& state, A
 // What an upload relies on: every tensor the shape the model and batch give it.
 void CudaStepper::upload(const DeviceAttention& a, const AttentionState& s, int batch, ModuleState& out) const {
     const size_t rows = size_t(batch) * a.heads, D = a.query_dims, M = a.value_dims;
-    if (a.kept == KeptState::Sums) {
+    if (a.kernel == CudaKernel::LinearSums) {
         out.sums.upload(s.linear().sums.data(), size_t(s.linear().sums.size()), context_.stream);
         out.normalizer.upload(s.linear().normalizer.data(), size_t(s.linear().normalizer.size()), context_.stream);
         return;

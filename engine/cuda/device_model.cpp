@@ -80,7 +80,7 @@ FeatureMapKind feature_map_kind(const AttentionModule& module, const ModelConfig
 DeviceAttention attention_constants(const AttentionModule& module, const ModelConfig& config) {
     const InnerAttention& inner = *module.inner;
     DeviceAttention a;
-    a.kept = module.kind->kept;
+    a.kernel = module.kind->cuda;
     if (module.kind->feature_map) a.feature_map = feature_map_kind(module, config);
     a.heads = inner.heads();
     a.query_dims = inner.query_dims();

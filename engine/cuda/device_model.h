@@ -21,7 +21,7 @@ struct DeviceNorm {
 // One attention module: its inner attention's constants, as the CPU's
 // InnerAttention reports them, and its projections.
 struct DeviceAttention {
-    KeptState kept = KeptState::Sums;                  // which kernels step it: linear or softmax attention
+    CudaKernel kernel = CudaKernel::LinearSums;        // which kernels step it, as its kind declares
     FeatureMapKind feature_map = FeatureMapKind::Elu;  // kinds with a feature map only
     int heads = 0, query_dims = 0, value_dims = 0;     // H, D, M
     float eps = 0, temperature = 0;

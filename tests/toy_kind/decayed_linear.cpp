@@ -19,10 +19,8 @@ public:
     DecayedLinearAttention() : SumsKind(true) {}
 
     AttentionCapabilities capabilities() const override {
-        AttentionCapabilities c;
-        c.description = "decayed linear attention (a test-only kind)";
-        c.kept = KeptState::Sums;
-        c.feature_map = c.spectrum = c.scale_head = c.normalizer = true;
+        AttentionCapabilities c = sums_capabilities("decayed linear attention (a test-only kind)");
+        c.feature_map = c.spectrum = c.scale_head = true;
         c.parameters = {{"decay", "Decay γ", 0.9, 0.0, 1.0, "How much of S and Z each step keeps before it writes"}};
         return c;
     }

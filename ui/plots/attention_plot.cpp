@@ -129,7 +129,8 @@ void AttentionPlot::wrapTexts() {
 
 std::optional<int> AttentionPlot::observedLayer() const {
     // Softmax weights come with every step; a kind without an exact map has nothing to observe here.
-    if (!current_ || !current_->has_run() || !current_->linear(role()) || !current_->kind(role()).attention_map)
+    if (!current_ || !current_->has_run() || !current_->kind(role()).map_on_request ||
+        !current_->kind(role()).attention_map)
         return std::nullopt;
     if (role() == AttentionRole::Cross && !current_->decoder()) return std::nullopt;
     return selector_->layer();
@@ -154,12 +155,12 @@ ViewRequest AttentionPlot::missingObservations() const {
     if (!current_ || current_->empty()) return {};
     const AttentionRole r = role();
     if (r == AttentionRole::Cross && !current_->decoder()) return {};
-    const bool linear = current_->linear(r);
-    if (linear && !current_->kind(r).attention_map) return {};
+    const AttentionCapabilities& kind = current_->kind(r);
+    if (!kind.attention_map) return {};
     const int layer = selector_->layer();
     const auto [first, last] = window();
     // A self-attention row is whole when its keys reach back to the window's first key (cache index first - 1).
-    const bool keys_matter = linear && r == AttentionRole::Self;
+    const bool keys_matter = kind.map_on_request && r == AttentionRole::Self;
     int64_t lo = 0, hi = -1;
     for (int64_t s = first; s <= last; ++s) {
         if (!current_->at_step(s)) continue;  // thinned out of a long run: no row to fill
@@ -177,7 +178,7 @@ ViewRequest AttentionPlot::missingObservations() const {
     request.first = keys_matter ? first : lo;
     request.last = hi;
     request.attention = true;
-    request.what = linear ? tr("implicit weights") : tr("softmax weights");
+    request.what = kind.map_on_request ? tr("implicit weights") : tr("softmax weights");
     return request;
 }
 
@@ -199,10 +200,11 @@ void AttentionPlot::select(AttentionRole role, int layer, int head) {
 
 void AttentionPlot::rebuild() {
     selector_->fitTo(current_);
-    // A decoder whose self attention is linear: its softmax cross attention has weights at every step, shown first.
+    // A decoder whose self attention's map is computed on request: its softmax cross attention has weights at every
+    // step, shown first.
     if (current_ && current_->decoder()) {
         const AttentionRole other = role() == AttentionRole::Self ? AttentionRole::Cross : AttentionRole::Self;
-        if (current_->linear(role()) && !current_->linear(other))
+        if (current_->kind(role()).map_on_request && !current_->kind(other).map_on_request)
             selector_->select(other, selector_->layer(), selector_->head());
     }
     markDirty();
@@ -225,7 +227,7 @@ void AttentionPlot::fill() {
     const int layer = selector_->layer(), head = selector_->head();
     setSubtitle(tr("layer %1, head %2, %3").arg(layer).arg(head).arg(r == AttentionRole::Cross ? tr("cross") : tr("self")));
     QString note;
-    const bool linear = current_ && current_->linear(r);
+    const bool implicit = current_ && current_->has_run() && current_->kind(r).map_on_request;
     if (!current_ || current_->empty()) note = tr("Press Step (F10) to run the model");
     const auto [first, last] = window();
     std::vector<const AttentionRows*> rows;
@@ -235,7 +237,7 @@ void AttentionPlot::fill() {
             rows.push_back(found && head < found->heads ? found : nullptr);
         }
         if (std::none_of(rows.begin(), rows.end(), [](const AttentionRows* a) { return a != nullptr; }))
-            note = (linear ? tr("Implicit weights of steps %1 to %2, batch element %3:") : tr("Weights of steps %1 to %2, batch element %3:"))
+            note = (implicit ? tr("Implicit weights of steps %1 to %2, batch element %3:") : tr("Weights of steps %1 to %2, batch element %3:"))
                        .arg(first)
                        .arg(last)
                        .arg(current_->info().observed) +
@@ -253,7 +255,7 @@ void AttentionPlot::fill() {
     if (scale_->dataScaleType() != (log ? QCPAxis::stLogarithmic : QCPAxis::stLinear) || is_signed != signed_scale_)
         setColourScale(log, is_signed);
     scale_->axis()->setLabel(is_signed ? tr("implicit weight (0 white)")
-                             : linear  ? (log ? tr("implicit weight (log scale)") : tr("implicit weight"))
+                             : implicit ? (log ? tr("implicit weight (log scale)") : tr("implicit weight"))
                                        : (log ? tr("softmax weight (log scale)") : tr("softmax weight")));
     QCustomPlot* p = plot();
     // Self attention: the key of cache index j is step j + 1. Cross: memory element j.
@@ -342,7 +344,7 @@ void AttentionPlot::fill() {
         extent = QCPRange(-reach, reach);
     }
     if (any) scale_->setDataRange(extent);
-    if (linear) {
+    if (implicit) {
         // The map of causal attention is a lower triangle: the caption sits in the empty upper right.
         // Named by the kind ("Linear attention", "Gated linear attention"), which a step's map does not say.
         QString kind = QString::fromStdString(current_->kind(r).description);

@@ -18,11 +18,34 @@ namespace stepscope::ui {
 
 namespace {
 
-// Whether attention of the kind `linear` has quantity `q`.
-bool has_quantity(CapacityPlot::Quantity q, bool linear) {
+// Whether `kind` declares what quantity `q` plots.
+bool has_quantity(CapacityPlot::Quantity q, const AttentionCapabilities& kind) {
     using Q = CapacityPlot::Quantity;
-    if (q == Q::ReadBack) return true;
-    return linear == (q != Q::CacheLength && q != Q::RowEntropy);
+    switch (q) {
+        case Q::EffectiveRank: return kind.spectrum;
+        case Q::NormalizerNorm:
+        case Q::Denominator:
+        case Q::MinDenominator: return kind.normalizer;
+        case Q::CacheLength: return state_grows(kind);
+        case Q::RowEntropy: return kind.cache_entropy;
+        case Q::ReadBack: return true;
+    }
+    return false;
+}
+
+// The quantity a run of `kind` starts on when the one chosen is not its own.
+CapacityPlot::Quantity first_quantity(const AttentionCapabilities& kind) {
+    using Q = CapacityPlot::Quantity;
+    for (Q q : {Q::EffectiveRank, Q::RowEntropy, Q::NormalizerNorm, Q::CacheLength})
+        if (has_quantity(q, kind)) return q;
+    return Q::ReadBack;
+}
+
+// "S and Z": what a kind keeps, for the notes.
+QString component_names(const AttentionCapabilities& kind) {
+    QStringList names;
+    for (const StateComponent& c : kind.components) names << QString::fromStdString(c.symbol);
+    return names.size() < 2 ? names.join(QString()) : names.mid(0, names.size() - 1).join(", ") + " and " + names.last();
 }
 
 }  // namespace
@@ -94,21 +117,21 @@ void CapacityPlot::updateSelectors() {
     selector_->fitTo(current_);
     // Only the quantities the run's attention has are offered: the others are hidden and disabled.
     if (current_ && current_->has_run()) {
-        const bool linear = current_->linear(role());
+        const AttentionCapabilities& kind = current_->kind(role());
         const auto& tokens = current_->info().tokens;
         const bool recall = tokens && tokens->task_name() == "recall";
         auto* model = qobject_cast<QStandardItemModel*>(quantity_->model());
         auto* list = qobject_cast<QListView*>(quantity_->view());
         for (int i = 0; i < quantity_->count(); ++i) {
             const Quantity q = Quantity(i);
-            const bool offered = q == Quantity::ReadBack ? recall : has_quantity(q, linear);
+            const bool offered = q == Quantity::ReadBack ? recall : has_quantity(q, kind);
             if (model) model->item(i)->setEnabled(offered);
             if (list) list->setRowHidden(i, !offered);
         }
     }
     // A run of the other attention kind starts on a quantity it has.
-    if (current_ && current_->has_run() && !has_quantity(quantity(), current_->linear(role())))
-        quantity_->setCurrentIndex(int(current_->linear(role()) ? Quantity::EffectiveRank : Quantity::RowEntropy));
+    if (current_ && current_->has_run() && !has_quantity(quantity(), current_->kind(role())))
+        quantity_->setCurrentIndex(int(first_quantity(current_->kind(role()))));
     quantity_->setToolTip(quantity_->currentData(Qt::ToolTipRole).toString());
 }
 
@@ -139,9 +162,11 @@ QString CapacityPlot::emptyNote() const {
             const auto& tokens = current_->info().tokens;
             if (!tokens || tokens->task_name() != "recall") return tr("Token models with the recall task only");
             if (!current_->empty()) return computeNote();
-        } else if (!has_quantity(quantity(), current_->linear(role())))
-            return current_->linear(role()) ? tr("Linear attention keeps no cache and has no softmax rows")
-                                            : tr("Softmax attention has no S and Z");
+        } else if (!has_quantity(quantity(), current_->kind(role()))) {
+            const AttentionCapabilities& kind = current_->kind(role());
+            return tr("%1 keeps %2: it has no %3")
+                .arg(QString::fromStdString(kind.description), component_names(kind), yLabel());
+        }
         if (!current_->empty() && needsObservation()) return computeNote();
     }
     return TimePlot::emptyNote();
@@ -164,12 +189,9 @@ ViewRequest CapacityPlot::missingObservations() const {
         const auto& tokens = current_->info().tokens;
         if (!tokens || tokens->task_name() != "recall") return {};
     } else if (!needsObservation() || (r == AttentionRole::Cross && !current_->decoder()) ||
-               !has_quantity(quantity(), current_->linear(r))) {
+               !has_quantity(quantity(), current_->kind(r))) {
         return {};
     }
-    // The delta rules keep no Z: nothing of φ(q)·Z to compute.
-    const Quantity q = quantity();
-    if ((q == Quantity::Denominator || q == Quantity::MinDenominator) && !current_->kind(r).normalizer) return {};
     const bool spectrum = needsSpectrum();
     auto lacks = [&](const StepRecord& rec) {
         if (read_back) return rec.retrieval.empty();
@@ -207,7 +229,7 @@ std::vector<TimePlot::Series> CapacityPlot::series(const TraceStore& store) cons
         };
         return {{tr("share answered right"), 0, false, read_back(false)}, {tr("mean p(value)"), 1, false, read_back(true)}};
     }
-    if (l >= store.layers() || (r == AttentionRole::Cross && !store.decoder()) || !has_quantity(q, store.linear(r)))
+    if (l >= store.layers() || (r == AttentionRole::Cross && !store.decoder()) || !has_quantity(q, store.kind(r)))
         return {};
     const QString where = tr("L%1 ").arg(l);
     if (q == Quantity::CacheLength)

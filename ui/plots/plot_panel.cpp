@@ -283,7 +283,7 @@ ObservationOptions PlotPanel::observation() const {
         observe(*layer);
         what.attention = true;
     }
-    if (tabs_->currentWidget() == spectrum_ && current_->has_run() && current_->linear(spectrum_->role())) {
+    if (tabs_->currentWidget() == spectrum_ && current_->has_run() && current_->kind(spectrum_->role()).spectrum) {
         observe(spectrum_->layer());
         what.spectrum = true;
     }

@@ -117,7 +117,8 @@ void SpectrumPlot::refresh() {
     QString note;
     if (!current_ || current_->empty()) note = tr("Press Step (F10) to run the model");
     else if (role() == AttentionRole::Cross && !current_->decoder()) note = tr("Encoders have no cross attention");
-    else if (!current_->linear(role())) note = tr("Softmax attention keeps a key/value cache, not an S to decompose");
+    else if (!current_->kind(role()).spectrum)
+        note = tr("%1 declares no spectrum of its state").arg(QString::fromStdString(current_->kind(role()).description));
     else if (view_step_ <= current_->base_step())
         note = tr("S is empty before the first step: step, or scrub to a later step");
     else if (heads_shown_ == 0)
@@ -146,7 +147,7 @@ QString SpectrumPlot::notExported() const {
 }
 
 ViewRequest SpectrumPlot::missingObservations() const {
-    if (!current_ || current_->empty() || !current_->linear(role()) || !current_->kind(role()).spectrum) return {};
+    if (!current_ || current_->empty() || !current_->kind(role()).spectrum) return {};
     if (role() == AttentionRole::Cross && !current_->decoder()) return {};
     const StepRecord* record = current_->at_step(view_step_);
     const CapacityRecord* c = record ? capacity_of(*record, layer(), role()) : nullptr;

@@ -1,4 +1,5 @@
-// State norms as the engine's observer reports them: ||S||, ||Z|| (linear) or ||K||, ||V||, cache length (full).
+// State norms as the engine's observer reports them, named by the kind's components: ||S||, ||Z|| (linear),
+// ||K||, ||V|| and the cache length (full), the delta rules' updates.
 #include "plots/state_plot.h"
 
 #include <QComboBox>
@@ -34,13 +35,28 @@ std::optional<Update> update_of(StatePlot::Quantity q) {
 
 bool is_update(StatePlot::Quantity q) { return update_of(q).has_value(); }
 
-QString symbol(bool linear, StatePlot::Quantity q) {
+// The component a norm quantity plots, in the kind's order; null for other quantities or past its components.
+const StateComponent* component_of(const AttentionCapabilities& kind, StatePlot::Quantity q) {
+    const size_t index = q == StatePlot::Quantity::First ? 0 : q == StatePlot::Quantity::Second ? 1 : size_t(-1);
+    return index < kind.components.size() ? &kind.components[index] : nullptr;
+}
+
+// Before a run the first two are S and Z, the seed example's.
+QString symbol(const TraceStore* store, AttentionRole role, StatePlot::Quantity q) {
     if (q == StatePlot::Quantity::CacheLength) return QStringLiteral("cache length");
     if (q == StatePlot::Quantity::WriteStrength) return QStringLiteral("β");
     if (q == StatePlot::Quantity::ForgetGate) return QStringLiteral("α");
     if (q == StatePlot::Quantity::PredictionError) return QStringLiteral("‖v − Sᵀk‖");
-    if (linear) return q == StatePlot::Quantity::First ? QStringLiteral("‖S‖") : QStringLiteral("‖Z‖");
-    return q == StatePlot::Quantity::First ? QStringLiteral("‖K‖") : QStringLiteral("‖V‖");
+    QString name = q == StatePlot::Quantity::First ? QStringLiteral("S") : QStringLiteral("Z");
+    if (store && store->has_run())
+        if (const StateComponent* c = component_of(store->kind(role), q)) name = QString::fromStdString(c->symbol);
+    return QStringLiteral("‖%1‖").arg(name);
+}
+
+// Two runs whose states are named differently (S against K): a norm of each on one axis.
+bool differ(const TraceStore* a, const TraceStore* b, AttentionRole role) {
+    return a && b && a->has_run() && b->has_run() &&
+           symbol(a, role, StatePlot::Quantity::First) != symbol(b, role, StatePlot::Quantity::First);
 }
 
 }  // namespace
@@ -79,17 +95,15 @@ void StatePlot::updateSelectors() {
     const QSignalBlocker blocker(quantity_);
     selector_->fitTo(current_);
     if (!current_ || !current_->has_run()) return;
-    const bool linear = current_->linear(role());
-    quantity_->setItemText(0, symbol(linear, Quantity::First) + tr(" per head"));
-    quantity_->setItemText(1, symbol(linear, Quantity::Second) + tr(" per head"));
+    quantity_->setItemText(0, symbol(current_, role(), Quantity::First) + tr(" per head"));
+    quantity_->setItemText(1, symbol(current_, role(), Quantity::Second) + tr(" per head"));
 }
 
 void StatePlot::rebuild() {
     updateSelectors();
     // ||S|| grows linearly and ||K|| like a square root: on one linear axis the smaller looks flat,
     // so a mixed comparison starts on a log axis (the user may switch it back).
-    const bool mixed = pinned_ && pinned_->has_run() && current_ && current_->has_run() &&
-                       pinned_->linear(role()) != current_->linear(role());
+    const bool mixed = differ(pinned_, current_, role());
     if (mixed && !mixed_kinds_) setLogScale(true);
     mixed_kinds_ = mixed;
     setSubtitle(tr("layer %1, %2").arg(selector_->layer()).arg(role() == AttentionRole::Cross ? tr("cross attention")
@@ -103,10 +117,8 @@ QString StatePlot::yLabel() const {
     if (q == Quantity::WriteStrength) return tr("β, write strength");
     if (q == Quantity::ForgetGate) return tr("α, forget gate");
     if (q == Quantity::PredictionError) return tr("‖v − Sᵀk‖, prediction error");
-    QString label = current_ && current_->has_run() ? symbol(current_->linear(role()), q) : symbol(true, q);
-    if (pinned_ && pinned_->has_run() && current_ && current_->has_run() &&
-        pinned_->linear(role()) != current_->linear(role()))
-        label += QStringLiteral(" · dashed ") + symbol(pinned_->linear(role()), q);
+    QString label = symbol(current_, role(), q);
+    if (differ(pinned_, current_, role())) label += QStringLiteral(" · dashed ") + symbol(pinned_, role(), q);
     return label + tr(" (Frobenius norm)");
 }
 
@@ -114,12 +126,15 @@ QString StatePlot::emptyNote() const {
     if (current_ && current_->has_run()) {
         if (role() == AttentionRole::Cross && !current_->decoder()) return tr("Encoders have no cross attention");
         const Quantity q = Quantity(quantity_->currentIndex());
-        if (q == Quantity::CacheLength && current_->linear(role()))
-            return tr("%1 keeps no cache: its state has a fixed size")
-                .arg(QString::fromStdString(current_->kind(role()).description));
+        const AttentionCapabilities& kind = current_->kind(role());
+        const QString description = QString::fromStdString(kind.description);
+        if (q == Quantity::CacheLength && !state_grows(kind))
+            return tr("%1 keeps no cache: its state has a fixed size").arg(description);
+        if ((q == Quantity::First || q == Quantity::Second) && !component_of(kind, q))
+            return tr("%1 keeps only %2").arg(description, symbol(current_, role(), Quantity::First));
         if (is_update(q))
             return tr("%1 reports no %2: the delta-rule kinds (delta, gated-delta, gated-linear) do")
-                .arg(QString::fromStdString(current_->kind(role()).description), symbol(true, q));
+                .arg(description, symbol(nullptr, role(), q));
     }
     return TimePlot::emptyNote();
 }
@@ -128,18 +143,18 @@ std::vector<TimePlot::Series> StatePlot::series(const TraceStore& store) const {
     const AttentionRole r = role();
     const int layer = selector_->layer();
     const Quantity q = Quantity(quantity_->currentIndex());
-    const bool linear = store.linear(r);
     if (layer >= store.layers() || (r == AttentionRole::Cross && !store.decoder())) return {};
+    const AttentionCapabilities& kind = store.kind(r);
     const QString where = tr("L%1 ").arg(layer);
     if (q == Quantity::CacheLength) {
-        if (linear) return {};
+        if (!state_grows(kind)) return {};
         return {{where + tr("cache length"), 0, false, [layer, r](const StepRecord& rec) {
                      const ModuleNorms& m = module(rec, layer, r);
                      return m.present ? std::optional<double>(m.cache_length) : std::nullopt;
                  }, true}};
     }
-    const AttentionCapabilities& kind = store.kind(r);
-    if ((q == Quantity::WriteStrength && !kind.write_strength) || (q == Quantity::ForgetGate && !kind.forget_gate) ||
+    if (((q == Quantity::First || q == Quantity::Second) && !component_of(kind, q)) ||
+        (q == Quantity::WriteStrength && !kind.write_strength) || (q == Quantity::ForgetGate && !kind.forget_gate) ||
         (q == Quantity::PredictionError && !kind.prediction_error))
         return {};
     std::vector<Series> out;

@@ -240,7 +240,7 @@ void Session::require_step_fits() const {
         require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run),
                        "step " + std::to_string(run.steps));
     } catch (const Error& e) {
-        if (attention_capabilities(config.self_attention()).kept != KeptState::Cache) throw;
+        if (!state_grows(attention_capabilities(config.self_attention()))) throw;
         throw Error(std::string(e.what()) + "; Reset, or use linear attention, whose state does not grow");
     }
 }

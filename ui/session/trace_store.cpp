@@ -262,8 +262,6 @@ int TraceStore::width() const { return has_run() ? info_.model->config().d_model
 
 bool TraceStore::decoder() const { return has_run() && info_.model->config().kind == ModelKind::Decoder; }
 
-bool TraceStore::linear(AttentionRole role) const { return has_run() && kind(role).kept == KeptState::Sums; }
-
 const AttentionCapabilities& TraceStore::kind(AttentionRole role) const {
     const ModelConfig& c = info_.model->config();
     return attention_capabilities(role == AttentionRole::Self ? c.self_attention() : c.cross_attention_type);

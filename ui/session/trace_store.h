@@ -170,7 +170,6 @@ public:
     int heads(AttentionRole role) const;
     int width() const;  // d_model
     bool decoder() const;
-    bool linear(AttentionRole role) const;
     // What the run's attention of `role` keeps and shows (attention_kind.h); the run must have a model.
     const AttentionCapabilities& kind(AttentionRole role) const;
 

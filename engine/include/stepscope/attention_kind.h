@@ -30,10 +30,27 @@ struct KindParameter {
     std::string help;          // one sentence: the form's tooltip
 };
 
+// The CUDA kernels (engine/cuda/) a kind can declare it steps with; None: the device refuses the kind.
+enum class CudaKernel {
+    None,
+    LinearSums,    // S += phi(k) v^T, Z += phi(k), o = phi(q)^T S / (phi(q) . Z + eps)
+    SoftmaxCache,  // append k and v, o = softmax(q K^T / T) V
+};
+
+// One part of what a kind keeps between steps, as the state plot, the traces' columns and --state name it.
+struct StateComponent {
+    std::string symbol;       // "S", "Z", "K", "V"
+    std::string description;  // what it holds, with its shape per head
+    bool grows = false;       // a row per step: the state grows with the sequence (a key/value cache)
+};
+
 struct AttentionCapabilities {
     std::string name;         // as configured: attention_type, self_attention_type, cross_attention_type
     std::string description;  // in a sentence: "linear attention", "softmax attention"
-    KeptState kept = KeptState::Sums;
+    KeptState kept = KeptState::Sums;  // read by the kinds' own code; the rest of Stepscope reads components
+    // What it keeps, in StateNorms' order (sums then normalizer, or keys then values): the names and norms the
+    // views show.
+    std::vector<StateComponent> components;
     bool feature_map = false;       // a feature map phi applies (feature_map, feature_map_dimensions)
     bool cross = false;             // a decoder may use it as cross attention
     bool spectrum = false;          // observable: the singular values of S, its effective rank, phi(q) . Z
@@ -46,13 +63,19 @@ struct AttentionCapabilities {
     std::vector<std::string> gates;
     bool normalizer = false;        // keeps Z beside S (linear, gated-linear): its norm is plotted
     bool attention_map = false;     // observable: the weights A[t, j] with o_t = sum_j A[t, j] v_j, exact
+    // Its map costs a pass over the history, so it is computed only for the layers an Observation names;
+    // otherwise (softmax) the weights come with every step.
+    bool map_on_request = false;
     bool signed_map = false;        // those weights can be negative and need not sum to 1 (an overwrite subtracts)
     bool write_strength = false;    // observable per head: beta_t
     bool forget_gate = false;       // observable per head: alpha_t
     bool prediction_error = false;  // observable per head: ||v_t - S_{t-1}^T k_t||, what the memory did not predict
-    bool cuda = false;              // the CUDA backend has its kernels; other kinds are refused there
+    CudaKernel cuda = CudaKernel::None;  // the kernel that steps it on CUDA
     std::vector<KindParameter> parameters;  // its own constants, in the order the form shows them
 };
+
+// True when a component grows with the sequence: its memory is then per step, and a long run may need Reset.
+bool state_grows(const AttentionCapabilities& kind);
 
 // The kinds in registry order.
 const std::vector<std::string>& attention_kind_names();

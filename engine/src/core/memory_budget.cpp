@@ -34,7 +34,7 @@ constexpr double kBuildCopies = 2;
 // The widths of one attention module and its kind.
 struct Module : ModuleWidths {
     const AttentionKind* kind = nullptr;
-    bool linear = false;  // keeps S and Z rather than a cache (and so no softmax weights in its scratch)
+    bool grows = false;  // keeps a cache that grows a row per step, and so softmax weights over it in its scratch
     bool orthogonal_draw = false;  // its feature map draws orthogonal blocks (FeatureMap::draws_orthogonal)
 };
 
@@ -42,7 +42,7 @@ Module module_widths(const ModelConfig& c, const std::string& type, int heads, i
     Module m;
     const AttentionCapabilities& kind = attention_capabilities(type);
     m.kind = &find_attention_kind(type);
-    m.linear = kind.kept == KeptState::Sums;
+    m.grows = state_grows(kind);
     m.heads = heads;
     m.query = query;
     m.value = value;
@@ -67,7 +67,7 @@ Module cross_widths(const ModelConfig& c) {
 
 // An orthogonal draw holds a (D, D) Gaussian and its Q besides omega.
 double draw_scratch_bytes(const Module& m) {
-    return m.linear && m.orthogonal_draw ? 2 * kFloat * m.query * m.query : 0;
+    return m.orthogonal_draw ? 2 * kFloat * m.query * m.query : 0;
 }
 
 // One step's buffers (step_scratch.h) for the batch: activations, projections, features, softmax weights.
@@ -76,12 +76,12 @@ double scratch_bytes(const ModelConfig& c, const RunShape& run) {
     const double s = double(run.memory_length);
     const Module self = self_widths(c);
     double floats = n * (4 * e + c.feed_forward_dimensions);
-    floats += n * self.heads * (3 * self.query + 2 * self.value + 2 * self.features + (self.linear ? 0 : t));
+    floats += n * self.heads * (3 * self.query + 2 * self.value + 2 * self.features + (self.grows ? t : 0));
     double bytes = kFloat * floats + draw_scratch_bytes(self);
     if (c.kind == ModelKind::Decoder) {
         const Module cross = cross_widths(c);
         const double cross_floats =
-            n * cross.heads * (2 * cross.query + 2 * cross.value + cross.features * (1 + s) + (cross.linear ? 0 : s));
+            n * cross.heads * (2 * cross.query + 2 * cross.value + cross.features * (1 + s) + (cross.grows ? s : 0));
         bytes += kFloat * cross_floats + draw_scratch_bytes(cross);
     }
     return bytes;
@@ -119,7 +119,7 @@ double estimate_state_bytes(const ModelConfig& c, const RunShape& run) {
 double sequence_state_bytes(const ModelConfig& c, int64_t steps) {
     const Module self = self_widths(c);
     const double per_layer =
-        attention_capabilities(c.self_attention()).kept == KeptState::Cache
+        self.grows
             ? self.cache_element_bytes * double(steps) * self.heads * (self.query + self.value)
             : self.kind->state_bytes(self, 1, steps) - kFloat * self.query * self.omega_columns;
     return c.n_layers * per_layer;
@@ -136,8 +136,8 @@ double estimate_step_work(const ModelConfig& config, const RunShape& run) {
     const Module self = self_widths(config);
     const double per_step = self.heads * double(self.query + self.value + self.features);
     // A cache kind reads every earlier step: t (t + 1) / 2 keys and values in all; sums read a fixed state.
-    work += self.linear ? n * t * layers * self.heads * double(std::max(self.features, self.query)) * self.value
-                        : n * t * (t + 1) / 2 * layers * per_step;
+    work += self.grows ? n * t * (t + 1) / 2 * layers * per_step
+                       : n * t * layers * self.heads * double(std::max(self.features, self.query)) * self.value;
     if (config.kind == ModelKind::Decoder) {
         const Module cross = cross_widths(config);
         work += n * t * layers * cross.heads * double(run.memory_length) * double(cross.query + cross.value);

@@ -129,7 +129,8 @@ void check_options(const Model& model, const StepOptions& options, long batch) {
         const AttentionCapabilities& kind = *module.kind;
         if (what.attention && !kind.attention_map)
             throw Error("attention type '" + kind.name + "' (" + kind.description + ") has no exact attention map");
-        if (what.spectrum && !kind.spectrum && kind.kept == KeptState::Sums)
+        // A cache kind observes its rows' entropy where a kind with S observes its spectrum.
+        if (what.spectrum && !kind.spectrum && !kind.cache_entropy)
             throw Error("attention type '" + kind.name + "' (" + kind.description + ") has no spectrum of S");
     }
 }

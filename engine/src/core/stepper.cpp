@@ -92,7 +92,7 @@ DeviceStatus cuda_status() { return {false, "this build of Stepscope has no CUDA
 std::string device_refusal(const Model& model, Device device) {
     if (device == Device::Cpu) return {};
     for (const AttentionModule& module : model.attention_modules())
-        if (!module.kind->cuda)
+        if (module.kind->cuda == CudaKernel::None)
             return "attention type '" + module.kind->name + "' (" + module.kind->description +
                    ") has no CUDA kernels yet; step this model with --device cpu";
     return {};

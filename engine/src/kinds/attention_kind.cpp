@@ -57,6 +57,10 @@ const Registered& registered(const std::string& name) {
 
 }  // namespace
 
+bool state_grows(const AttentionCapabilities& kind) {
+    return std::any_of(kind.components.begin(), kind.components.end(), [](const StateComponent& c) { return c.grows; });
+}
+
 const std::vector<std::string>& attention_kind_names() {
     static const std::vector<std::string> names = [] {
         std::vector<std::string> out;

@@ -19,9 +19,7 @@ public:
     DeltaRule() : SumsKind(false) {}
 
     AttentionCapabilities capabilities() const override {
-        AttentionCapabilities c;
-        c.description = Gated ? "gated delta rule" : "delta rule";
-        c.kept = KeptState::Sums;
+        AttentionCapabilities c = sums_capabilities(Gated ? "gated delta rule" : "delta rule");
         c.feature_map = c.spectrum = c.scale_head = true;
         c.attention_map = c.signed_map = true;
         c.write_strength = c.prediction_error = true;

@@ -17,7 +17,7 @@ public:
     AttentionCapabilities capabilities() const override {
         AttentionCapabilities c = LinearAttention::capabilities();
         c.description = "gated linear attention";
-        c.cuda = false;
+        c.cuda = CudaKernel::None;
         c.forget_gate = true;
         c.gates = {"gate_projection"};
         return c;

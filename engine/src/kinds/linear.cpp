@@ -7,10 +7,9 @@
 namespace stepscope {
 
 AttentionCapabilities LinearAttention::capabilities() const {
-    AttentionCapabilities c;
-    c.description = "linear attention";
-    c.kept = KeptState::Sums;
-    c.feature_map = c.spectrum = c.scale_head = c.normalizer = c.attention_map = c.cuda = true;
+    AttentionCapabilities c = sums_capabilities("linear attention");
+    c.feature_map = c.spectrum = c.scale_head = c.attention_map = true;
+    c.cuda = CudaKernel::LinearSums;
     return c;
 }
 

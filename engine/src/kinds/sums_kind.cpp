@@ -6,6 +6,17 @@
 
 namespace stepscope {
 
+AttentionCapabilities SumsKind::sums_capabilities(const std::string& description) const {
+    AttentionCapabilities c;
+    c.description = description;
+    c.kept = KeptState::Sums;
+    c.normalizer = normalizer_;
+    c.map_on_request = true;
+    c.components = {{"S", "the memory its queries read, (F, M) per head"}};
+    if (normalizer_) c.components.push_back({"Z", "the sum of the keys' features, (F) per head: the normaliser"});
+    return c;
+}
+
 void SumsKind::start(const InnerAttention& inner, AttentionState& state, int batch) const {
     const long rows = long(batch) * inner.heads();
     LinearAttentionState& sums = state.linear();

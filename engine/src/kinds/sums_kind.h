@@ -28,6 +28,8 @@ public:
     double state_bytes(const ModuleWidths& m, double batch, int64_t steps) const override;
 
 protected:
+    // What every kind with sums declares: S, and Z where it normalises; a kind adds its views and devices.
+    AttentionCapabilities sums_capabilities(const std::string& description) const;
     // A zero state for `batch` sequences, on the sequence's first step.
     void start(const InnerAttention& inner, AttentionState& state, int batch) const;
     // phi of this step's keys and queries into s.phi_keys and s.phi_queries.
