@@ -172,11 +172,11 @@ private slots:
             State state = model->new_state();
             RowMatrix y;
             model->step(RowMatrix::Ones(2, config.d_model()), state, y, &observed);
-            QCOMPARE(observed.norms.is_linear, sums);
+            QCOMPARE(observed.norms.components.size(), kind.components.size());
             QCOMPARE(model->attention_modules().front().kind, &kind);
             // What a step reports per head is what the kind declares, and nothing it does not.
             const size_t rows = 2 * size_t(config.n_heads);
-            QCOMPARE(observed.norms.normalizer.size(), sums && kind.normalizer ? rows : size_t(0));
+            for (const std::vector<float>& component : observed.norms.components) QCOMPARE(component.size(), rows);
             QCOMPARE(observed.norms.write_strength.size(), kind.write_strength ? rows : size_t(0));
             QCOMPARE(observed.norms.forget_gate.size(), kind.forget_gate ? rows : size_t(0));
             QCOMPARE(observed.norms.prediction_error.size(), kind.prediction_error ? rows : size_t(0));

@@ -44,12 +44,11 @@ struct Recorder : StepObserver {
         append(weights);
     }
     void state_norms(int layer, AttentionRole role, const StateNorms& n) override {
-        calls << QString("norms %1 %2 linear %3 (%4, %5) %6 %7 %8 %9 length %10")
-                     .arg(layer).arg(int(role)).arg(n.is_linear).arg(n.batch).arg(n.heads)
-                     .arg(n.sums.size()).arg(n.normalizer.size()).arg(n.keys.size()).arg(n.values.size())
-                     .arg(n.cache_length);
-        for (const auto* part : {&n.sums, &n.normalizer, &n.keys, &n.values})
-            norms.insert(norms.end(), part->begin(), part->end());
+        QString sizes;
+        for (const std::vector<float>& part : n.components) sizes += QString(" %1").arg(part.size());
+        calls << QString("norms %1 %2 (%3, %4)%5 length %6")
+                     .arg(layer).arg(int(role)).arg(n.batch).arg(n.heads).arg(sizes).arg(n.cache_length);
+        for (const std::vector<float>& part : n.components) norms.insert(norms.end(), part.begin(), part.end());
     }
     void append(const ConstMatrixRef& m) {
         for (Eigen::Index r = 0; r < m.rows(); ++r)

@@ -289,28 +289,31 @@ private slots:
         QVERIFY(cache.bytes() >= size_t(2 * 100 * 2 * 3 * (4 + 5)) * sizeof(float));
     }
 
+    // Each component a kind declares is reported as the norm of its snapshot tensor ("state.L.c"), head by head.
     void observed_norms_match_independent_computation() {
-        for (const char* self : {"linear", "full"}) {
-            const auto model = Model::create_random(small_config(ModelKind::Encoder, self), 5);
+        for (const std::string& type : attention_kind_names()) {
+            const AttentionCapabilities& kind = attention_capabilities(type);
+            const auto model = Model::create_random(small_config(ModelKind::Encoder, type), 5);
             State state = model->new_state();
             Recorder recorder;
             run(*model, state, 0, 6, {}, &recorder);
             QCOMPARE(recorder.outputs, 6 * 2);
             const StateNorms& norms = recorder.norms.at({1, int(AttentionRole::Self)});
             const TensorMap tensors = state_tensors(*model, state);
-            const Tensor& first = tensors.at("state.1.0");  // S (N,H,F,M) or keys (N,H,T,D)
-            const Tensor& second = tensors.at("state.1.1");
-            const long per_head_first = first.numel() / 6, per_head_second = second.numel() / 6;
-            for (int r = 0; r < 6; ++r) {
-                double a = 0, b = 0;
-                for (long i = 0; i < per_head_first; ++i) a += std::pow(first.values[r * per_head_first + i], 2);
-                for (long i = 0; i < per_head_second; ++i) b += std::pow(second.values[r * per_head_second + i], 2);
-                const auto& observed_a = norms.is_linear ? norms.sums : norms.keys;
-                const auto& observed_b = norms.is_linear ? norms.normalizer : norms.values;
-                QVERIFY(std::abs(observed_a[r] - std::sqrt(a)) < 1e-4 * (1 + std::sqrt(a)));
-                QVERIFY(std::abs(observed_b[r] - std::sqrt(b)) < 1e-4 * (1 + std::sqrt(b)));
+            QCOMPARE(norms.components.size(), kind.components.size());
+            for (size_t c = 0; c < kind.components.size(); ++c) {
+                // S (N,H,F,M), Z (N,H,F), or keys (N,H,T,D) and values (N,H,T,M): 6 heads in all.
+                const Tensor& tensor = tensors.at("state.1." + std::to_string(c));
+                const long per_head = tensor.numel() / 6;
+                for (int r = 0; r < 6; ++r) {
+                    double squares = 0;
+                    for (long i = 0; i < per_head; ++i) squares += std::pow(tensor.values[r * per_head + i], 2);
+                    const double expected = std::sqrt(squares);
+                    QVERIFY2(std::abs(norms.components[c].at(size_t(r)) - expected) < 1e-4 * (1 + expected),
+                             type.c_str());
+                }
             }
-            if (!norms.is_linear) {
+            if (state_grows(kind)) {
                 QCOMPARE(norms.cache_length, 6);
                 const RowMatrix& w = recorder.weights.at({0, int(AttentionRole::Self)});
                 QCOMPARE(w.cols(), 6L);

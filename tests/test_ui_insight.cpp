@@ -43,7 +43,7 @@ struct EngineMaps : StepObserver {
 
 const AttentionRows* linear_rows(const StepRecord& r, int layer) {
     for (const AttentionRows& a : r.attention)
-        if (a.is_linear && a.layer == layer && a.role == AttentionRole::Self) return &a;
+        if (a.implicit && a.layer == layer && a.role == AttentionRole::Self) return &a;
     return nullptr;
 }
 
@@ -140,7 +140,7 @@ private slots:
         const StepRecord& r = run.traces().records().back();
         const AttentionRows* cross = nullptr;
         for (const AttentionRows& a : r.attention)
-            if (a.is_linear && a.layer == 1 && a.role == AttentionRole::Cross) cross = &a;
+            if (a.implicit && a.layer == 1 && a.role == AttentionRole::Cross) cross = &a;
         QVERIFY2(cross, "linear cross attention of an observed layer records its implicit weights");
         QCOMPARE(cross->keys, 9);
         const CapacityRecord* c = capacity_of(r, 1, AttentionRole::Cross);
@@ -264,7 +264,7 @@ private slots:
         run.step(4);
         QVERIFY(wait_idle(run));
         const CapacityRecord* c = capacity_of(run.traces().records().back(), 0, AttentionRole::Self);
-        QVERIFY(c && c->is_linear);
+        QVERIFY(c && c->rank > 0);
         QCOMPARE(c->rank, 8);
         QCOMPARE(int(c->singular_values.size()), c->heads * c->rank);
         for (int h = 0; h < c->heads; ++h) {
@@ -283,7 +283,7 @@ private slots:
         QVERIFY(wait_idle(full));
         for (const StepRecord& r : full.traces().records()) {
             const CapacityRecord* s = capacity_of(r, 1, AttentionRole::Self);
-            QVERIFY(s && !s->is_linear);
+            QVERIFY(s && s->rank == 0 && !s->row_entropy.empty());
             QCOMPARE(int64_t(s->cache_length), r.step);
             // A first step attends only to itself: entropy 0; later rows spread.
             if (r.step == 1) QCOMPARE(s->row_entropy[0], 0.0f);

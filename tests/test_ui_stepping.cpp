@@ -75,7 +75,7 @@ private slots:
         QCOMPARE(run->traces().size(), 3);
         QCOMPARE(run->traces().records()[2].layers.size(), size_t(8));
         QCOMPARE(run->traces().records()[2].layers[7].self.first.size(), size_t(12));
-        QVERIFY(run->traces().records()[2].layers[7].self.is_linear);
+        QCOMPARE(run->traces().records()[2].layers[7].self.second.size(), size_t(12));  // ||Z|| beside ||S||
         window.plotPanel()->refreshNow();
         QCOMPARE(points(window.plotPanel()->states()), 3);
     }

@@ -50,7 +50,7 @@ QStringList export_into(StagedFolder& folder, const HeadlessExport& job,
     traces.start(session->info());
     traces.keep_at_most(kHeadlessPlottedSteps);
     // Every step goes to the CSV as it is taken: the traces on disk, not in memory.
-    TraceCsvWriter csv(folder.stagedPath(QStringLiteral("traces.csv")), traces.width(), traces.info().tokens);
+    TraceCsvWriter csv(folder.stagedPath(QStringLiteral("traces.csv")), traces);
     // The panel exists before the steps: its heatmap names the layer whose implicit map linear
     // attention needs looked inside. The heatmap keeps the last kAttentionWindow queries over their
     // last kAttentionWindow keys, so looking inside starts that many steps earlier still.

@@ -393,10 +393,9 @@ void CudaStepper::report_norms(StepObserver* observer, int layer, AttentionRole 
     const int rows = batch * a.heads, D = a.query_dims, M = a.value_dims;
     float* norms = scratch_.norms.data();
     StateNorms out;
-    out.is_linear = a.kernel == CudaKernel::LinearSums;
     out.batch = batch;
     out.heads = a.heads;
-    if (out.is_linear) {
+    if (a.kernel == CudaKernel::LinearSums) {
         row_norms(state.sums.data(), rows, long(D) * M, long(D) * M, norms, context_.stream);
         row_norms(state.normalizer.data(), rows, D, D, norms + rows, context_.stream);
     } else {
@@ -408,10 +407,8 @@ void CudaStepper::report_norms(StepObserver* observer, int layer, AttentionRole 
     std::vector<float> both(2 * size_t(rows));
     scratch_.norms.download(both.data(), both.size(), context_.stream);
     context_.synchronize();
-    std::vector<float>& first = out.is_linear ? out.sums : out.keys;
-    std::vector<float>& second = out.is_linear ? out.normalizer : out.values;
-    first.assign(both.begin(), both.begin() + rows);
-    second.assign(both.begin() + rows, both.end());
+    // Both kernels keep two components: S and Z, or K and V.
+    out.components = {std::vector<float>(both.begin(), both.begin() + rows), std::vector<float>(both.begin() + rows, both.end())};
     observer->state_norms(layer, role, out);
 }
 

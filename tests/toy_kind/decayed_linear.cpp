@@ -35,7 +35,6 @@ public:
         linear_attention_step(s.phi_keys, s.values, s.phi_queries, inner.eps(), state.linear(), s.heads, norms,
                               decay_.data());
         if (norms) {
-            norms->is_linear = true;
             norms->batch = batch;
             norms->heads = inner.heads();
         }

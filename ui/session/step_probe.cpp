@@ -32,13 +32,12 @@ void StepProbe::state_norms(int layer, AttentionRole role, const StateNorms& nor
     if (layer < 0 || layer >= static_cast<int>(record_.layers.size()) || norms.heads <= 0) return;
     ModuleNorms& out = role == AttentionRole::Self ? record_.layers[layer].self : record_.layers[layer].cross;
     out.present = true;
-    out.is_linear = norms.is_linear;
     out.cache_length = norms.cache_length;
     const size_t size = size_t(record_.batch) * norms.heads;
-    const std::vector<float>& first = norms.is_linear ? norms.sums : norms.keys;
-    const std::vector<float>& second = norms.is_linear ? norms.normalizer : norms.values;
-    if (first.size() >= size) out.first.assign(first.begin(), first.begin() + long(size));
-    if (second.size() >= size) out.second.assign(second.begin(), second.begin() + long(size));
+    for (size_t c = 0; c < std::min<size_t>(norms.components.size(), 2); ++c) {
+        const std::vector<float>& from = norms.components[c];
+        if (from.size() >= size) (c == 0 ? out.first : out.second).assign(from.begin(), from.begin() + long(size));
+    }
     if (role == AttentionRole::Self) keep_updates(layer, norms, size);
 }
 
@@ -55,11 +54,11 @@ void StepProbe::keep_updates(int layer, const StateNorms& norms, size_t size) {
 }
 
 void StepProbe::attention_map(int layer, AttentionRole role, const AttentionMap& map) {
-    // Softmax weights arrive through attention_weights at every step; maps add linear attention's.
+    // Softmax weights arrive through attention_weights at every step; maps add the implicit ones.
     const int row = record_.observed - map.first_batch;
-    if (!map.is_linear || row < 0 || row >= map.batch || map.heads <= 0) return;
+    if (!map.implicit || row < 0 || row >= map.batch || map.heads <= 0) return;
     AttentionRows out;
-    out.is_linear = true;
+    out.implicit = true;
     out.is_signed = map.is_signed;
     out.layer = layer;
     out.role = role;
@@ -86,7 +85,6 @@ void StepProbe::state_capacity(int layer, AttentionRole role, const StateCapacit
     CapacityRecord out;
     out.layer = layer;
     out.role = role;
-    out.is_linear = capacity.is_linear;
     out.heads = capacity.heads;
     out.effective_rank = own(capacity.effective_rank);
     out.denominator = own(capacity.denominator);

@@ -47,11 +47,11 @@ StepRecord BatchRecord::element(int n) const {
     const bool observed_element = n == observed;
     out.attention.reserve(attention.size());
     for (const AttentionRows& rows : attention) {
-        if (rows.is_linear) {
+        if (rows.implicit) {
             if (observed_element) out.attention.push_back(rows);
             continue;
         }
-        out.attention.push_back({rows.is_linear, rows.is_signed, rows.layer, rows.role, rows.heads, rows.first_key,
+        out.attention.push_back({rows.implicit, rows.is_signed, rows.layer, rows.role, rows.heads, rows.first_key,
                                  rows.keys, slice(rows.weights, n, size_t(rows.heads) * size_t(rows.keys))});
     }
     if (n < int(tokens.size())) out.token = tokens[size_t(n)];

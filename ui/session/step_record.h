@@ -24,10 +24,10 @@ namespace stepscope::ui {
 // The state norms of one attention module, one value per head: (H) in a StepRecord, (N, H) in a BatchRecord.
 struct ModuleNorms {
     bool present = false;
-    bool is_linear = false;
-    std::vector<float> first;   // linear: ||S||; full: ||K||
-    std::vector<float> second;  // linear: ||Z||; full: ||V||
-    int cache_length = 0;       // full: cached steps (self) or memory length (cross)
+    // The kind's components' norms in its order (AttentionCapabilities::components): ||S||, ||Z|| or ||K||, ||V||.
+    std::vector<float> first;
+    std::vector<float> second;  // empty where the kind keeps one component
+    int cache_length = 0;       // a growing state: cached steps (self) or memory length (cross)
 };
 
 // What the delta-rule family reports of each step's update (StateNorms), in this order; a record keeps them
@@ -45,7 +45,7 @@ struct LayerNorms {
 // (N, heads, keys) in a BatchRecord. The implicit weights of linear attention (observed layers
 // only, see AttentionMap) exist for the observed element alone: (heads, keys) in both.
 struct AttentionRows {
-    bool is_linear = false;
+    bool implicit = false;   // computed from the state for the observed element (AttentionMap), not softmax
     bool is_signed = false;  // the delta rules' implicit weights: negative where a later key overwrote
     int layer = 0;
     AttentionRole role = AttentionRole::Self;
@@ -59,7 +59,6 @@ struct AttentionRows {
 struct CapacityRecord {
     int layer = 0;
     AttentionRole role = AttentionRole::Self;
-    bool is_linear = false;
     int heads = 0;
     int rank = 0;                         // singular values per head; 0 when the spectrum was not observed
     std::vector<float> singular_values;   // (heads, rank), each head descending

@@ -5,6 +5,8 @@
 
 #include <QStringList>
 
+#include <algorithm>
+
 #include "session/trace_store.h"
 #include "stepscope/error.h"
 
@@ -17,15 +19,16 @@ Error file_error(const QString& path, const QString& what) {
 }
 
 // Column names of one attention module's norms, matching the values `module_values` writes.
-void module_header(QStringList& columns, const QString& prefix, const ModuleNorms& m, int batch) {
-    if (!m.present || batch <= 0) return;
-    const QString first = m.is_linear ? QStringLiteral("S") : QStringLiteral("K");
-    const QString second = m.is_linear ? QStringLiteral("Z") : QStringLiteral("V");
-    for (size_t h = 0; h < m.first.size() / size_t(batch); ++h)
-        columns << QStringLiteral("%1_%2norm_h%3").arg(prefix, first).arg(h);
-    for (size_t h = 0; h < m.second.size() / size_t(batch); ++h)
-        columns << QStringLiteral("%1_%2norm_h%3").arg(prefix, second).arg(h);
-    if (!m.is_linear) columns << QStringLiteral("%1_cache_length").arg(prefix);
+void module_header(QStringList& columns, const QString& prefix, const ModuleNorms& m, int batch,
+                   const AttentionCapabilities* kind) {
+    if (!m.present || batch <= 0 || !kind) return;
+    const std::vector<float>* norms[] = {&m.first, &m.second};
+    for (size_t c = 0; c < std::min<size_t>(2, kind->components.size()); ++c) {
+        const QString symbol = QString::fromStdString(kind->components[c].symbol);
+        for (size_t h = 0; h < norms[c]->size() / size_t(batch); ++h)
+            columns << QStringLiteral("%1_%2norm_h%3").arg(prefix, symbol).arg(h);
+    }
+    if (state_grows(*kind)) columns << QStringLiteral("%1_cache_length").arg(prefix);
 }
 
 // The delta-rule family's columns of layer `l`'s self attention, matching `update_values`; none for other kinds.
@@ -45,13 +48,13 @@ void update_values(QTextStream& out, const BatchRecord& r, int l, int n) {
 }
 
 // The norms of element `n` of a module holding (N, H) values.
-void module_values(QTextStream& out, const ModuleNorms& m, int n, int batch) {
-    if (!m.present) return;
+void module_values(QTextStream& out, const ModuleNorms& m, int n, int batch, const AttentionCapabilities* kind) {
+    if (!m.present || !kind) return;
     for (const std::vector<float>* values : {&m.first, &m.second}) {
         const size_t heads = values->size() / size_t(batch);
         for (size_t h = 0; h < heads; ++h) out << ',' << (*values)[size_t(n) * heads + h];
     }
-    if (!m.is_linear) out << ',' << m.cache_length;
+    if (state_grows(*kind)) out << ',' << m.cache_length;
 }
 
 // A token as a CSV field: control characters as their escapes, quoted when it holds a comma or a quote.
@@ -73,8 +76,12 @@ void token_values(QTextStream& out, const TokenModel& model, const TokenPredicti
 
 }  // namespace
 
-TraceCsvWriter::TraceCsvWriter(const QString& path, int width, std::shared_ptr<const TokenModel> tokens)
-    : path_(path), width_(width), tokens_(std::move(tokens)), file_(path) {
+TraceCsvWriter::TraceCsvWriter(const QString& path, const TraceStore& traces)
+    : path_(path), width_(traces.width()), tokens_(traces.info().tokens), file_(path) {
+    if (traces.has_run()) {
+        self_kind_ = &traces.kind(AttentionRole::Self);
+        if (traces.decoder()) cross_kind_ = &traces.kind(AttentionRole::Cross);
+    }
     if (!file_.open(QIODevice::WriteOnly | QIODevice::Text)) throw file_error(path_, file_.errorString());
     out_.setDevice(&file_);
     out_.setRealNumberPrecision(8);
@@ -86,9 +93,10 @@ void TraceCsvWriter::write_header(const BatchRecord* first) {
     for (int d = 0; d < width; ++d) columns << QStringLiteral("y%1").arg(d);
     if (first)
         for (size_t l = 0; l < first->layers.size(); ++l) {
-            module_header(columns, QStringLiteral("L%1_self").arg(l), first->layers[l].self, first->batch);
+            module_header(columns, QStringLiteral("L%1_self").arg(l), first->layers[l].self, first->batch, self_kind_);
             update_header(columns, *first, int(l));
-            module_header(columns, QStringLiteral("L%1_cross").arg(l), first->layers[l].cross, first->batch);
+            module_header(columns, QStringLiteral("L%1_cross").arg(l), first->layers[l].cross, first->batch,
+                          cross_kind_);
         }
     if (tokens_) columns << QStringList{"token", "prediction", "p_prediction", "answer", "p_answer", "right"};
     out_ << columns.join(',') << '\n';
@@ -103,9 +111,9 @@ void TraceCsvWriter::write(const BatchRecord& r) {
              << r.output_norms[size_t(n)];
         for (int d = 0; d < width; ++d) out_ << ',' << r.outputs[size_t(n) * width + d];
         for (size_t l = 0; l < r.layers.size(); ++l) {
-            module_values(out_, r.layers[l].self, n, r.batch);
+            module_values(out_, r.layers[l].self, n, r.batch, self_kind_);
             update_values(out_, r, int(l), n);
-            module_values(out_, r.layers[l].cross, n, r.batch);
+            module_values(out_, r.layers[l].cross, n, r.batch, cross_kind_);
         }
         if (tokens_ && n < int(r.tokens.size())) token_values(out_, *tokens_, r.tokens[size_t(n)]);
         out_ << '\n';
@@ -120,7 +128,7 @@ void TraceCsvWriter::commit() {
 }
 
 void write_traces_csv(const QString& path, const TraceStore& traces) {
-    TraceCsvWriter csv(path, traces.width(), traces.info().tokens);
+    TraceCsvWriter csv(path, traces);
     for (const BatchRecord& r : traces.batch_records()) csv.write(r);
     csv.commit();
 }

@@ -24,18 +24,25 @@ namespace stepscope {
 
 // Norms of one attention state, per batch element and head: index n*H + h.
 struct StateNorms {
-    bool is_linear = false;
     int batch = 0;
     int heads = 0;
-    std::vector<float> sums;        // linear: ||S[n,h]||_F
-    std::vector<float> normalizer;  // linear: ||Z[n,h]||_2
-    std::vector<float> keys;        // full: ||K[n,h]||_F over the cached keys
-    std::vector<float> values;      // full: ||V[n,h]||_F over the cached values
-    int cache_length = 0;           // full: cached steps (self) or memory length (cross)
+    // The norms of each of the kind's components (AttentionCapabilities::components), in its order, each
+    // (N*H): ||S||_F and ||Z||_2 (linear), ||S||_F (the delta rules), or ||K||_F and ||V||_F over the cached
+    // steps (full). Empty before the state has started.
+    std::vector<std::vector<float>> components;
+    int cache_length = 0;  // a growing state: its cached steps (self) or memory length (cross)
     // The delta-rule family, where the kind declares them (AttentionCapabilities); empty otherwise.
     std::vector<float> write_strength;    // beta_t
     std::vector<float> forget_gate;       // alpha_t
     std::vector<float> prediction_error;  // ||v_t - S_{t-1}^T k_t||, S_{t-1} after the forget gate
+
+    // Component `index`'s norms, sized for `rows`, for a kind to write; a step reuses the last step's vectors.
+    // A later call may move the vector (not its floats): hold its data(), not a reference to it.
+    std::vector<float>& component(size_t index, size_t rows) {
+        if (components.size() <= index) components.resize(index + 1);
+        components[index].resize(rows);
+        return components[index];
+    }
 };
 
 // The weights one step's queries gave the values, for softmax and linear
@@ -48,7 +55,7 @@ struct StateNorms {
 // (delta_rule_weights.h) need not sum to 1 and are negative where a later
 // key overwrote what an earlier one wrote (is_signed).
 struct AttentionMap {
-    bool is_linear = false;  // implicit weights of a kind with a fixed-size state, not softmax weights
+    bool implicit = false;  // weights computed from a fixed-size state (exact), not softmax weights
     int first_batch = 0;  // the first batch element covered
     int batch = 0;        // batch elements covered
     int heads = 0;        // H
@@ -61,11 +68,10 @@ struct AttentionMap {
 // How much one attention state holds after a step, per covered batch element
 // and head: index (n - first_batch)*H + h. ||Z|| is StateNorms::normalizer.
 struct StateCapacity {
-    bool is_linear = false;
     int first_batch = 0;
     int batch = 0;
     int heads = 0;
-    // Linear attention. The spectrum fields are filled when the Observation asks for it.
+    // A kind with S (a spectrum); the spectrum fields are filled when the Observation asks for it.
     int rank = 0;                        // min(D, M): D the feature map's width
     RowMatrix singular_values;           // (batch*H, rank), of S (D, M), descending
     std::vector<float> effective_rank;   // exp(-sum p_i log p_i), p_i = sigma_i / sum sigma; 0 for S = 0

@@ -22,9 +22,9 @@ Covered covered(const Observation& observation, int batch, int heads) {
     return {first_batch, count, first_batch * heads, count * heads};
 }
 
-void send_map(const LayerStep& step, AttentionRole role, bool is_linear, const Covered& c, int heads,
+void send_map(const LayerStep& step, AttentionRole role, bool implicit, const Covered& c, int heads,
               int first_key, const ConstMatrixRef& weights, bool is_signed = false) {
-    step.observer->attention_map(step.layer, role, AttentionMap{is_linear, c.first_batch, c.batch, heads, first_key,
+    step.observer->attention_map(step.layer, role, AttentionMap{implicit, c.first_batch, c.batch, heads, first_key,
                                                                  weights, is_signed});
 }
 
@@ -34,7 +34,6 @@ void send_linear_capacity(const InnerAttention& inner, const ConstMatrixRef& phi
     const int heads = inner.heads(), features = inner.feature_dims();
     const RowMatrix& normalizer = state.linear().normalizer;
     StateCapacity capacity;
-    capacity.is_linear = true;
     capacity.first_batch = c.first_batch;
     capacity.batch = c.batch;
     capacity.heads = heads;

@@ -96,10 +96,8 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
                            const float* decay) {
     const int rows = static_cast<int>(phi_k.rows()), features = static_cast<int>(phi_k.cols());
     const long width = values.cols();
-    if (norms) {
-        norms->sums.resize(size_t(rows));
-        norms->normalizer.resize(size_t(rows));
-    }
+    float* sums_norms = norms ? norms->component(0, size_t(rows)).data() : nullptr;
+    float* normalizer_norms = norms ? norms->component(1, size_t(rows)).data() : nullptr;
     // The run-time dispatched kernel: in a portable build Eigen's packets here are SSE only.
     const auto head_step = kernels::linear_kernels().linear_attention_head;
     for_each_head(rows, long(features) * width, [&](int r) {
@@ -113,9 +111,9 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
         head_step(phi_k.row(r).data(), phi_q.row(r).data(), values.row(r).data(), features, width,
                   state.sums.row(long(r) * features).data(), out.row(r).data());
         out.row(r) *= normaliser;
-        if (!norms) return;
-        norms->sums[size_t(r)] = state.sums.middleRows(long(r) * features, features).norm();
-        norms->normalizer[size_t(r)] = state.normalizer.row(r).norm();
+        if (!sums_norms) return;
+        sums_norms[r] = state.sums.middleRows(long(r) * features, features).norm();
+        normalizer_norms[r] = state.normalizer.row(r).norm();
     });
 }
 

@@ -67,7 +67,7 @@ void delta_rule_step(const ConstMatrixRef& keys, const ConstMatrixRef& values, c
                      MatrixRef out, StateNorms* norms) {
     const int rows = static_cast<int>(keys.rows()), features = static_cast<int>(keys.cols());
     const int width = static_cast<int>(values.cols());
-    if (norms) norms->sums.resize(size_t(rows));
+    float* sums_norms = norms ? norms->component(0, size_t(rows)).data() : nullptr;
     // The run-time dispatched passes: in a portable build Eigen's packets here are SSE only.
     const kernels::LinearKernels& kernels = kernels::linear_kernels();
     for_each_head(rows, 3L * features * width, [&](int r) {
@@ -85,7 +85,7 @@ void delta_rule_step(const ConstMatrixRef& keys, const ConstMatrixRef& values, c
         kernels.linear_attention_head(keys.row(r).data(), queries.row(r).data(), written, features, width, state,
                                       head);
         for (int m = 0; m < width; ++m) written[m] = scale_out * head[m];
-        if (norms) norms->sums[size_t(r)] = Eigen::Map<const Vector>(state, long(features) * width).norm();
+        if (sums_norms) sums_norms[r] = Eigen::Map<const Vector>(state, long(features) * width).norm();
     });
 }
 

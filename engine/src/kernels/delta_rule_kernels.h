@@ -17,7 +17,7 @@ namespace stepscope {
 //   S <- S + beta k e^T         (write the difference)
 //   out = scale S^T q
 // keys, queries (N*H, F) of unit length; values (N*H, M); beta, alpha (N*H); sums S (N*H*F, M) ->
-// errors e (N*H, M), out (N*H, M). With `norms`, ||S|| of each row after its update (norms->sums).
+// errors e (N*H, M), out (N*H, M). With `norms`, ||S|| of each row after its update (norms' first component).
 void delta_rule_step(const ConstMatrixRef& keys, const ConstMatrixRef& values, const ConstMatrixRef& queries,
                      const float* beta, const float* alpha, float scale, RowMatrix& sums, MatrixRef errors,
                      MatrixRef out, StateNorms* norms = nullptr);

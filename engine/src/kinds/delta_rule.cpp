@@ -89,10 +89,9 @@ private:
     static void report(AttentionScratch& s, int batch, int heads, const float* beta, const float* alpha) {
         StateNorms& norms = s.norms;
         const long rows = long(batch) * heads;
-        norms.is_linear = true;
         norms.batch = batch;
         norms.heads = heads;
-        norms.normalizer.clear();
+        norms.components.resize(1);  // S alone
         norms.write_strength.assign(beta, beta + rows);
         if (alpha) norms.forget_gate.assign(alpha, alpha + rows);
         norms.prediction_error.resize(size_t(rows));

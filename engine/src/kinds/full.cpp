@@ -171,11 +171,10 @@ public:
         if (!cache) return norms;
         norms.cache_length = cache->length;
         if (cache->rows() != rows) return norms;
-        norms.keys.resize(rows);
-        norms.values.resize(rows);
+        norms.components.assign(2, std::vector<float>(size_t(rows)));
         for (int r = 0; r < rows; ++r) {
-            norms.keys[r] = cache->head_keys_norm(r);
-            norms.values[r] = cache->head_values_norm(r);
+            norms.components[0][r] = cache->head_keys_norm(r);
+            norms.components[1][r] = cache->head_values_norm(r);
         }
         return norms;
     }

@@ -33,7 +33,6 @@ public:
         StateNorms* norms = step.observer ? &s.norms : nullptr;
         linear_attention_step(s.phi_keys, s.values, s.phi_queries, inner.eps(), state.linear(), s.heads, norms, alpha);
         if (norms) {
-            norms->is_linear = true;
             norms->batch = batch;
             norms->heads = heads;
             norms->forget_gate.assign(alpha, alpha + long(batch) * heads);

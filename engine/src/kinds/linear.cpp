@@ -21,7 +21,6 @@ void LinearAttention::self_step(const InnerAttention& inner, AttentionScratch& s
     // An observer gets the norms of S and Z: read during the step, while each head's rows are in cache.
     StateNorms* norms = step.observer ? &s.norms : nullptr;
     if (norms) {
-        norms->is_linear = true;
         norms->batch = batch;
         norms->heads = inner.heads();
     }

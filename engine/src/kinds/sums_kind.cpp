@@ -74,18 +74,16 @@ void SumsKind::get_tensors(const InnerAttention& inner, const TensorMap& tensors
 
 StateNorms SumsKind::norms(const AttentionState& state, int batch, int heads) const {
     StateNorms norms;
-    norms.is_linear = true;
     norms.batch = batch;
     norms.heads = heads;
     const int rows = batch * heads;
     const LinearAttentionState* s = state.find<LinearAttentionState>();
     if (!s || s->normalizer.rows() != rows) return norms;
     const long features = rows ? s->sums.rows() / rows : 0;
-    norms.sums.resize(rows);
-    for (int r = 0; r < rows; ++r) norms.sums[r] = s->sums.middleRows(long(r) * features, features).norm();
+    norms.components.assign(normalizer_ ? 2 : 1, std::vector<float>(size_t(rows)));
+    for (int r = 0; r < rows; ++r) norms.components[0][r] = s->sums.middleRows(long(r) * features, features).norm();
     if (!normalizer_) return norms;
-    norms.normalizer.resize(rows);
-    for (int r = 0; r < rows; ++r) norms.normalizer[r] = s->normalizer.row(r).norm();
+    for (int r = 0; r < rows; ++r) norms.components[1][r] = s->normalizer.row(r).norm();
     return norms;
 }
 
