@@ -402,11 +402,12 @@ void SessionController::pumpViews() {
     views_user_cancel_ = false;
     views_run_ = viewed_;
     const ViewRequest request = views_wanted_;
-    const int run = viewed_;
+    // The viewed run where it is: the worker makes it the live run first when another one is.
+    const StepOrder order = continueOrder(viewed_, 0);
     const uint64_t epoch = worker_->epoch(), view_epoch = worker_->viewEpoch();
     SessionWorker* worker = worker_;
     QMetaObject::invokeMethod(
-        worker_, [worker, request, run, epoch, view_epoch] { worker->recomputeViews(request, run, epoch, view_epoch); },
+        worker_, [worker, request, order, epoch, view_epoch] { worker->recomputeViews(request, order, epoch, view_epoch); },
         Qt::QueuedConnection);
     emit viewsStarted(request);
 }
