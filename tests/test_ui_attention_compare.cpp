@@ -11,6 +11,7 @@
 
 #include "plots/attention_compare.h"
 #include "plots/attention_plot.h"
+#include "session/session.h"
 #include "session/trace_store.h"
 #include "ui_test_support.h"
 
@@ -34,6 +35,24 @@ SessionSpec seeded(const std::string& attention, int weights_seed) {
     SessionSpec spec = small_spec(attention);
     spec.weights_seed = weights_seed;
     return spec;
+}
+
+// A run of `spec` observing layer 0 of its shown element from its first step, maps over the newest `keys` keys
+// (0: every key held).
+TraceStore observed_record(const SessionSpec& spec, int steps, int keys = 0) {
+    auto session = Session::open(spec);
+    ObservationOptions what;
+    what.layers = {0};
+    what.attention = true;
+    what.batch_element = spec.observed;
+    what.attention_keys = keys;
+    session->set_observation(what);
+    TraceStore store;
+    store.start(session->info());
+    std::vector<BatchRecord> records;
+    for (int t = 0; t < steps; ++t) records.push_back(session->advance());
+    store.append(records);
+    return store;
 }
 
 // `plot` drawing `viewed` with `others` shown beside it, at step `step`.
@@ -157,6 +176,47 @@ private slots:
             QVERIFY(plot.hasWeights());  // the viewed map stays
             QVERIFY(!plot.comparedMaps().otherAxes()->visible());
         }
+    }
+
+    // A delta rule's signed weights beside softmax weights: both maps on one linear scale centred at 0.
+    void signed_weights_put_both_maps_on_a_scale_centred_at_zero() {
+        const TraceStore viewed = record(seeded("full", 7), 30), delta = observed_record(seeded("delta", 8), 30);
+        AttentionPlot plot;
+        show(plot, viewed, {{&delta, "run 2", Qt::red, true}}, 30);
+        QVERIFY2(plot.comparedMaps().shown(), qPrintable(plot.compareLine()));
+        QCOMPARE(plot.colourScale()->dataScaleType(), QCPAxis::stLinear);
+        QCOMPARE(plot.comparedMaps().otherMap()->dataScaleType(), QCPAxis::stLinear);
+        const QCPRange range = plot.colourScale()->dataRange();
+        QCOMPARE(range.lower, -range.upper);
+        QCOMPARE(plot.comparedMaps().otherMap()->dataRange(), range);
+        double reach = 0;
+        int negative = 0;
+        for (const std::vector<double>* cells : {&plot.otherCells()})
+            for (double w : *cells)
+                if (!std::isnan(w)) {
+                    reach = std::max(reach, std::abs(w));
+                    negative += w < 0;
+                }
+        // The delta rule's overwritten values are drawn, not left blank as a log scale would.
+        int recorded_negative = 0;
+        for (int64_t step = 1; step <= 30; ++step)
+            for (int key = 0; key < step; ++key) recorded_negative += recorded_weight(delta, step, 0, key) < 0;
+        QVERIFY(recorded_negative > 0);
+        QCOMPARE(negative, recorded_negative);
+        QVERIFY(reach <= range.upper);
+    }
+
+    // Maps kept over fewer keys (an observation's key window) do not compare cell for cell: said, not drawn.
+    void another_number_of_keys_is_named() {
+        const TraceStore viewed = observed_record(seeded("linear", 7), 6), windowed = observed_record(seeded("linear", 8), 6, 3);
+        AttentionPlot plot;
+        show(plot, viewed, {{&windowed, "run 2", Qt::red, true}}, 6);
+        QVERIFY2(plot.compareLine().contains("run 2 has another number of keys at step 4"), qPrintable(plot.compareLine()));
+        QVERIFY(!plot.comparedMaps().shown());
+        // The same observation on both sides compares.
+        const TraceStore whole = observed_record(seeded("linear", 8), 6);
+        show(plot, viewed, {{&whole, "run 2", Qt::red, true}}, 6);
+        QVERIFY2(plot.comparedMaps().shown(), qPrintable(plot.compareLine()));
     }
 
     // The compared maps go into the exported figure, which is larger than the viewed map alone would need.
