@@ -127,6 +127,17 @@ private slots:
         QVERIFY(maps.otherAxes()->rect().left() > plot.plot()->axisRect()->rect().right());
         QVERIFY(maps.differenceAxes()->rect().left() > maps.otherAxes()->rect().right());
         QCOMPARE(maps.otherAxes()->axis(QCPAxis::atBottom)->range(), plot.plot()->xAxis->range());
+        // The wheel over the difference map zooms the viewed map's axes, and the other maps follow them.
+        const QCPRange before = plot.plot()->xAxis->range();
+        const QPointF centre = maps.differenceAxes()->rect().center();
+        QWheelEvent wheel(centre, plot.plot()->mapToGlobal(centre), QPoint(), QPoint(0, 120), Qt::NoButton,
+                          Qt::NoModifier, Qt::NoScrollPhase, false);
+        QApplication::sendEvent(plot.plot(), &wheel);
+        plot.plot()->replot();
+        QVERIFY(plot.plot()->xAxis->range().size() < before.size());
+        QCOMPARE(maps.otherAxes()->axis(QCPAxis::atBottom)->range(), plot.plot()->xAxis->range());
+        QCOMPARE(maps.differenceAxes()->axis(QCPAxis::atLeft)->range(), plot.plot()->yAxis->range());
+        plot.resetView();
 
         // No other run: the viewed map alone, as before.
         plot.compareWith(-1);

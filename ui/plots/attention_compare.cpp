@@ -41,7 +41,7 @@ void style_compared_axes(QCPAxisRect* axes) {
         axis->setTicker(ticker);
     }
     axes->axis(QCPAxis::atTop)->setLabelPadding(2);
-    // Beside the viewed map they need no room of their own for labels: the three fit a 1280-pixel window.
+    // Without step labels of their own they need only narrow margins: more of a narrow pane goes to the cells.
     axes->setMinimumSize(30, 50);
     axes->setMinimumMargins(QMargins(6, 15, 6, 15));
 }
@@ -142,6 +142,9 @@ ComparedMaps::ComparedMaps(QCustomPlot* plot, QCPColorScale* shared, QCPMarginGr
             axis->setLabelFont(plot->xAxis->labelFont());
             axis->setTickLabelFont(plot->xAxis->tickLabelFont());
         }
+        // A drag or the wheel over either map moves the viewed map's axes, which all three follow.
+        axes->setRangeDragAxes(plot->xAxis, plot->yAxis);
+        axes->setRangeZoomAxes(plot->xAxis, plot->yAxis);
         axes->setVisible(false);
     }
     other_ = new QCPColorMap(other_axes_->axis(QCPAxis::atBottom), other_axes_->axis(QCPAxis::atLeft));
