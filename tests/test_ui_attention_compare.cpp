@@ -173,7 +173,7 @@ private slots:
             int layer;
             const char* said;
         } cases[] = {{&shorter, 0, "run 2 has no record of steps 4 to 6 (it ends at step 3)"},
-                     {&unobserved, 0, "run 2 has no weights of layer 0, head 0 at steps 1 to 6 (not observed there; view it to compute them)"},
+                     {&unobserved, 0, "run 2 did not observe layer 0 at steps 1 to 6 (view it to compute them)"},
                      {&one_layer, 1, "run 2 has no layer 1, head 0"}};
         for (const auto& c : cases) {
             show(plot, viewed, {{c.store, "run 2: other", Qt::red, true}}, 6);

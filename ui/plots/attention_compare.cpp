@@ -117,9 +117,8 @@ OtherRows other_rows(const TraceStore& viewed_run, const std::vector<const Atten
         return refuse(no_step ? QObject::tr("has no record of %1 (it ends at step %2)")
                                     .arg(step_range(unseen_lo, unseen_hi))
                                     .arg(other.last_step())
-                              : QObject::tr("has no weights of layer %1, head %2 at %3 (not observed there; view it to compute them)")
+                              : QObject::tr("did not observe layer %1 at %2 (view it to compute them)")
                                     .arg(layer)
-                                    .arg(head)
                                     .arg(step_range(unseen_lo, unseen_hi)));
     if (keys_at >= 0) return refuse(QObject::tr("has another number of keys at step %1").arg(keys_at));
     return out;

@@ -168,7 +168,8 @@ void AttentionPlot::wrapTexts() {
     }
     const QString note = wrap_to_width(note_text_, note_->font(), std::max(100, p->axisRect()->width() - 16));
     if (note_->text() != note) note_->setText(note);
-    const QString line = QFontMetrics(compare_line_->font()).elidedText(compare_line_text_, Qt::ElideRight, std::max(120, p->width() - 24));
+    // Wrapped rather than cut in a narrow pane: its end says what to do.
+    const QString line = wrap_to_width(compare_line_text_, compare_line_->font(), std::max(120, p->width() - 24));
     if (compare_line_->text() != line) {
         compare_line_->setText(line);
         compare_line_->setMargins(line.isEmpty() ? QMargins(0, 0, 0, 0) : QMargins(8, 0, 8, 2));
