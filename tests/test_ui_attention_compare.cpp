@@ -172,9 +172,10 @@ private slots:
             const TraceStore* store;
             int layer;
             const char* said;
-        } cases[] = {{&shorter, 0, "run 2 has no record of steps 4 to 6 (it ends at step 3)"},
-                     {&unobserved, 0, "run 2 did not observe layer 0 at steps 1 to 6 (view it to compute them)"},
-                     {&one_layer, 1, "run 2 has no layer 1, head 0"}};
+            bool computable;  // from the other run's history, on the user's word
+        } cases[] = {{&shorter, 0, "run 2 has no record of steps 4 to 6 (it ends at step 3)", false},
+                     {&unobserved, 0, "run 2 did not observe layer 0 at steps 1 to 6", true},
+                     {&one_layer, 1, "run 2 has no layer 1, head 0", false}};
         for (const auto& c : cases) {
             show(plot, viewed, {{c.store, "run 2: other", Qt::red, true}}, 6);
             plot.select(AttentionRole::Self, c.layer, 0);
@@ -186,6 +187,8 @@ private slots:
             QVERIFY(plot.otherCells().empty());
             QVERIFY(plot.hasWeights());  // the viewed map stays
             QVERIFY(!plot.comparedMaps().otherAxes()->visible());
+            QCOMPARE(plot.computeComparedOffered(), c.computable);
+            QVERIFY(plot.missingObservations().empty());  // nothing computed unasked
         }
     }
 

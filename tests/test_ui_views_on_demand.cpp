@@ -504,8 +504,9 @@ private slots:
             QVERIFY(controller->traces().at_step(step)->output == ten[size_t(step - 1)].element(2).output);
     }
 
-    // The heatmap of a run of another model than the one the engine holds, after the fact, equals a live
-    // observation; the compared heatmap then draws the two runs' maps and their difference.
+    // The heatmap compared with a run of another model than the one the engine holds: that run's map, not observed
+    // while it stepped, is computed after the fact and equals a live observation; the two maps and their difference
+    // are drawn.
     void heatmap_of_another_model_after_the_fact_compares() {
         SessionSpec spec = small_spec("linear");
         MainWindow window(spec);
@@ -523,11 +524,21 @@ private slots:
         QVERIFY(settle(window));
         const int full = controller->viewedRun();
         QVERIFY(full != linear);
-        // The linear run, not the live one, viewed: its implicit weights of layer 1 are computed on demand.
-        QVERIFY(controller->selectRun(linear));
+        // The full run viewed with the linear one shown; layer 1 was observed in neither.
+        controller->setRunVisible(linear, true);
+        const TraceStore& linear_traces = *controller->runs().find(linear)->traces;
+        QVERIFY(!rows_of(*linear_traces.at_step(6), 1));
         panel->attention()->select(AttentionRole::Self, 1, 1);
         QVERIFY(settle(window));
-        const TraceStore& linear_traces = *controller->runs().find(linear)->traces;
+        AttentionPlot* heatmap = panel->attention();
+        QCOMPARE(heatmap->comparedWith(), 0);
+        // Said, and computed only when asked: that run's session then replaces the viewed run's in the engine.
+        QVERIFY2(heatmap->compareLine().contains("did not observe layer 1"), qPrintable(heatmap->compareLine()));
+        QVERIFY(!rows_of(*linear_traces.at_step(6), 1));
+        QVERIFY(heatmap->computeComparedOffered());
+        heatmap->computeCompared();
+        QVERIFY(settle(window));
+        QVERIFY(!heatmap->computeComparedOffered());
         auto live = Session::open(spec);
         live->set_observed(spec.observed);
         const auto truth = stepped(*live, observe(1, spec.observed, attention_capabilities("linear")), 6);
@@ -536,12 +547,7 @@ private slots:
             QVERIFY2(got, qPrintable(QString("step %1").arg(step)));
             compare_rows(*rows_of(truth[size_t(step - 1)].element(spec.observed), 1), *got, 0, step);
         }
-        // The full run viewed with the linear one shown: its map beside the linear run's, and their difference.
-        controller->setRunVisible(linear, true);
-        QVERIFY(controller->selectRun(full));
-        panel->attention()->select(AttentionRole::Self, 1, 1);
-        QVERIFY(settle(window));
-        AttentionPlot* heatmap = panel->attention();
+        QCOMPARE(controller->viewedRun(), full);
         QVERIFY2(heatmap->compareLine().isEmpty(), qPrintable(heatmap->compareLine()));
         QVERIFY(!heatmap->differenceCells().empty());
         const int columns = int(heatmap->differenceCells().size()) / heatmap->rowsShown();

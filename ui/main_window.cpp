@@ -574,7 +574,8 @@ void MainWindow::updatePlotRuns() {
     QList<QPair<const void*, QString>> key{{viewed ? viewed->traces.get() : nullptr, viewed_name}};
     for (const auto& run : runs.runs()) {
         if (run.get() == viewed || !run->visible) continue;
-        others.push_back({run->traces.get(), runs.name(*run), QColor(run->color), viewed && run->id == viewed->parent});
+        others.push_back(
+            {run->traces.get(), runs.name(*run), QColor(run->color), viewed && run->id == viewed->parent, run->id});
         key.append({run->traces.get(), run->color + QString::number(run->last_step()) + runs.name(*run)});
     }
     if (key == plotted_runs_) return;

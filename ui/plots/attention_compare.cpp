@@ -113,13 +113,15 @@ OtherRows other_rows(const TraceStore& viewed_run, const std::vector<const Atten
         if (!same && keys_at < 0) keys_at = step;
         out.rows.back() = b;
     }
-    if (unseen_lo >= 0)
+    if (unseen_lo >= 0) {
+        out.unobserved = !no_step;
         return refuse(no_step ? QObject::tr("has no record of %1 (it ends at step %2)")
                                     .arg(step_range(unseen_lo, unseen_hi))
                                     .arg(other.last_step())
-                              : QObject::tr("did not observe layer %1 at %2 (view it to compute them)")
+                              : QObject::tr("did not observe layer %1 at %2")
                                     .arg(layer)
                                     .arg(step_range(unseen_lo, unseen_hi)));
+    }
     if (keys_at >= 0) return refuse(QObject::tr("has another number of keys at step %1").arg(keys_at));
     return out;
 }

@@ -30,6 +30,8 @@ struct OtherRows {
     std::vector<const AttentionRows*> rows;
     // Empty when `rows` holds a row for every viewed row over the same keys; else why not, in one line.
     QString missing;
+    // The other run has those steps but did not observe them: they can be computed from its history.
+    bool unobserved = false;
 };
 
 // Looks up `other`'s rows of `layer`, `role`, `head` at the viewed rows' steps. They compare when `other` recorded

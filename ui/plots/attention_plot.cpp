@@ -5,6 +5,7 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPushButton>
 #include <qcustomplot.h>
 
 #include <algorithm>
@@ -35,12 +36,21 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     compare_layout->setContentsMargins(4, 0, 4, 0);
     compare_layout->addWidget(new QLabel(tr("Compare with")));
     compare_layout->addWidget(compare_);
+    // Another run's map is computed from its history only when asked: that run becomes the engine's, and
+    // stepping the viewed run then rebuilds its own session first.
+    compute_other_ = new QPushButton(tr("Compute its map"));
+    compute_other_->setToolTip(tr("Compute the compared run's weights of this layer over these steps from its "
+                                  "history, in the worker (progress above the plots)"));
+    compute_other_->setVisible(false);
+    connect(compute_other_, &QPushButton::clicked, this, &AttentionPlot::computeCompared);
+    compare_layout->addWidget(compute_other_);
     compare_layout->addStretch(1);
     compare_row_->setVisible(false);
     addRowUnderControls(compare_row_);
     connect(compare_, &QComboBox::currentIndexChanged, this, [this] {
         if (filling_) return;
         chosen_ = compare_->currentText();
+        compute_other_asked_ = false;
         markDirty();
     });
     controls()->addStretch(1);
@@ -216,6 +226,14 @@ void AttentionPlot::compareWith(int index) { compare_->setCurrentIndex(std::clam
 
 int AttentionPlot::comparedWith() const { return compare_->currentData().toInt(); }
 
+void AttentionPlot::computeCompared() {
+    compute_other_asked_ = true;
+    compute_other_->setVisible(false);
+    markDirty();
+}
+
+bool AttentionPlot::computeComparedOffered() const { return !compute_other_->isHidden(); }
+
 void AttentionPlot::arrangeMaps(bool weights, bool comparing) {
     std::vector<QCPLayoutElement*> want{plot()->axisRect()};
     if (comparing) want.push_back(compared_->otherAxes());
@@ -262,25 +280,43 @@ const AttentionRows* AttentionPlot::rowsAt(int64_t step, int layer, AttentionRol
 
 ViewRequest AttentionPlot::missingObservations() const {
     if (!current_ || current_->empty()) return {};
+    const ViewRequest own = missingIn(*current_);
+    if (!own.empty()) return own;
+    // The run compared with, where it lacks rows of this map and the user asked: computed for it, as though viewed.
+    if (!compute_other_asked_) return {};
+    const int compared = comparedWith();
+    if (compared < 0 || compared >= int(overlays_.size()) || overlays_[size_t(compared)].id < 0) return {};
+    const RunOverlay& other = overlays_[size_t(compared)];
+    if (!other.store->has_run() || other.store->info().observed != current_->info().observed) return {};
+    ViewRequest request = missingIn(*other.store);
+    if (request.empty()) return {};
+    request.run = other.id;
+    request.what = tr("%1 of %2").arg(request.what, other.name.section(':', 0, 0));
+    return request;
+}
+
+ViewRequest AttentionPlot::missingIn(const TraceStore& store) const {
+    if (store.empty()) return {};
     const AttentionRole r = role();
-    if (r == AttentionRole::Cross && !current_->decoder()) return {};
-    const bool linear = current_->linear(r);
-    if (linear && !current_->kind(r).attention_map) return {};
+    if (r == AttentionRole::Cross && !store.decoder()) return {};
+    const bool linear = store.linear(r);
+    if (linear && !store.kind(r).attention_map) return {};
     const int layer = selector_->layer();
+    if (layer >= store.layers()) return {};
     const auto [first, last] = window();
     // A self-attention row is whole when its keys reach back to the window's first key (cache index first - 1).
     const bool keys_matter = linear && r == AttentionRole::Self;
     int64_t lo = 0, hi = -1;
     for (int64_t s = first; s <= last; ++s) {
-        if (!current_->at_step(s)) continue;  // thinned out of a long run: no row to fill
-        const AttentionRows* a = rowsAt(s, layer, r);
+        if (!store.at_step(s)) continue;  // thinned out of a long run, or past its end: no row to fill
+        const AttentionRows* a = attention_rows(store, s, layer, r);
         if (a && (!keys_matter || a->first_key <= first - 1)) continue;
         if (hi < lo) lo = s;
         hi = s;
     }
     if (hi < lo) return {};
     ViewRequest request;
-    request.element = current_->info().observed;
+    request.element = store.info().observed;
     request.layer = layer;
     request.role = r;
     // The keys a row holds begin where its observation began: the window's first step, for rows of the whole window.
@@ -380,6 +416,9 @@ void AttentionPlot::fill() {
     }
     setSubtitle(subtitle);
     const bool comparing = !other.rows.empty();
+    // Asked once, for what the window showed then: a later window asks again.
+    if (comparing) compute_other_asked_ = false;
+    compute_other_->setVisible(other.unobserved && !compute_other_asked_);
     // The delta rules' signed weights take a linear scale centred at 0, whatever the box says; so do both maps
     // when either run's are signed, as they share one scale.
     auto any_signed = [](const std::vector<const AttentionRows*>& of) {

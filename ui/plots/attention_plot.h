@@ -10,6 +10,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QPushButton;
 class QCPLayoutGrid;
 class QCPMarginGroup;
 class QCPAxisTicker;
@@ -43,7 +44,8 @@ public:
     void markDivergence(std::optional<int64_t> step) override;
     // The layer whose implicit weights the view needs observed: the one shown, when its attention is linear.
     std::optional<int> observedLayer() const;
-    // The query steps of the window shown whose rows were not recorded (or not with the window's keys).
+    // The query steps of the window shown whose rows were not recorded (or not with the window's keys); then
+    // those the run compared with lacks (ViewRequest::run names it).
     ViewRequest missingObservations() const override;
     void observationsAdded() override { markDirty(); }
 
@@ -73,6 +75,10 @@ public:
     // rowsShown() x the viewed map's columns; empty while no comparison is drawn.
     const std::vector<double>& otherCells() const { return other_cells_; }
     const std::vector<double>& differenceCells() const { return difference_cells_; }
+    // Computes the compared run's rows the map lacks, as the "Compute its map" button (shown while that run did not
+    // observe them) does.
+    void computeCompared();
+    bool computeComparedOffered() const;
     // The line saying why no comparison is drawn ("No comparison: run 1 has no record of step 40"), or empty.
     QString compareLine() const { return compare_line_text_; }
 
@@ -80,6 +86,8 @@ private:
     AttentionRole role() const;
     // The query steps the map shows: the kAttentionWindow steps up to the viewed one, within the run.
     std::pair<int64_t, int64_t> window() const;
+    // What `store` lacks of the rows of the window shown.
+    ViewRequest missingIn(const TraceStore& store) const;
     // The rows recorded for `layer`, `role` at `step`, or null.
     const AttentionRows* rowsAt(int64_t step, int layer, AttentionRole role) const;
     // Fills the map with the rows of the kAttentionWindow query steps up to the viewed step.
@@ -120,6 +128,8 @@ private:
     bool signed_scale_ = false;
     QComboBox* compare_;
     QWidget* compare_row_;
+    QPushButton* compute_other_;
+    bool compute_other_asked_ = false;  // the compared run's missing rows are wanted (missingObservations)
     QString chosen_;  // the user's choice in the box, kept across rebuilds while that run is shown
     bool filling_ = false;
     QCPLayoutGrid* row_;           // the maps and their scales, side by side

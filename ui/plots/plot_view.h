@@ -26,6 +26,7 @@ struct RunOverlay {
     QString name;
     QColor color;
     bool parent = false;  // the viewed run's parent: what the divergence compares a branch with by default
+    int id = -1;          // its id in the run tree: views on demand compute a compared map of it by this
 };
 
 class PlotView : public QWidget {
