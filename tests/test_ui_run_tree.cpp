@@ -403,6 +403,10 @@ private slots:
         window->plotPanel()->refreshNow();
         QCOMPARE(divergence->comparedWith(), 0);  // the parent, the one run drawn beside
         QVERIFY2(divergence->shownNote().contains("equal"), qPrintable(divergence->shownNote()));
+        auto short_name = [controller](int id) { return controller->runs().name(*controller->runs().find(id)).section(':', 0, 0); };
+        const QString branch_title = QString("%1 against %2").arg(short_name(controller->viewedRun()), short_name(linear));
+        QVERIFY2(divergence->fullTitle().contains(branch_title), qPrintable(divergence->fullTitle()));
+        QVERIFY(!divergence->fullTitle().contains("original"));
 
         QVERIFY(window->modelPanel()->setField("attention_type", "full"));
         QVERIFY(window->applyForms());
@@ -416,6 +420,13 @@ private slots:
         QVERIFY(index >= 0);
         divergence->compareWith(index);
         window->plotPanel()->refreshNow();
+        // The title names both runs compared, never "the original".
+        const QString title = QString("%1 against %2").arg(short_name(controller->viewedRun()), short_name(linear));
+        QVERIFY2(divergence->fullTitle().contains(title), qPrintable(divergence->fullTitle()));
+        divergence->compareWith(-1);
+        QVERIFY2(divergence->fullTitle().contains(short_name(controller->viewedRun()) + " against its original"),
+                 qPrintable(divergence->fullTitle()));
+        divergence->compareWith(index);
         QCOMPARE(divergence->currentGraphs().size(), size_t(1));
         const StepRecord& full = *controller->traces().at_step(5);
         const StepRecord& other = *controller->runs().find(linear)->traces->at_step(5);

@@ -9,6 +9,7 @@
 
 #include "intervene_panel.h"
 #include "main_window.h"
+#include "model_panel.h"
 #include "gui_script.h"
 #include "plots/output_plot.h"
 #include "plots/view_list.h"
@@ -437,7 +438,7 @@ private slots:
     // In the run tree: a branch the engine holds reads back from its own history, its steps up to the branch step
     // into the parent's records (they are the parent's, shared); a run the engine does not hold is refused in one
     // line and its records stay as they were.
-    void views_recompute_the_live_branch_and_refuse_another_run() {
+    void views_recompute_the_live_branch_and_any_other_run() {
         SessionSpec spec;
         spec.weights_path = QStringLiteral(STEPSCOPE_MODELS_DIR "/recall_linear.safetensors");
         spec.config = TokenModel::load(spec.weights_path.toStdString())->transformer().config();
@@ -477,15 +478,90 @@ private slots:
         }
         QVERIFY(!parent.at_step(3)->retrieval.empty());  // shared: the parent's record gained it
         QVERIFY(parent.at_step(6)->retrieval.empty());   // the branch's own step is not the parent's
+        // The root is not the run the engine holds (the branch is): it becomes the live run, stepped unrecorded to
+        // where it is, and its view is computed from its own history.
         QSignalSpy failed(controller, &SessionController::viewsFailed);
+        const int branch = controller->viewedRun();
         QVERIFY(controller->selectRun(root));
         controller->setViewStep(7);
+        QVERIFY(parent.at_step(7)->retrieval.empty());
         window.plotPanel()->showView(window.plotPanel()->tokens());
         QVERIFY(settle(window));
-        QCOMPARE(failed.size(), 1);
-        const QString message = failed.first().at(1).toString();
-        QVERIFY2(message.contains("another run") && !message.contains('\n'), qPrintable(message));
-        QVERIFY(parent.at_step(7)->retrieval.empty());
+        QCOMPARE(failed.size(), 0);
+        const auto& got = parent.at_step(7)->retrieval;
+        QCOMPARE(got.size(), truth[6].retrieval.size());
+        for (size_t i = 0; i < got.size(); ++i) QCOMPARE(got[i].probability, truth[6].retrieval[i].probability);
+        // Stepping the branch again rebuilds its session where it is: its steps go on as one run's would.
+        window.plotPanel()->showView(window.plotPanel()->performance());
+        QVERIFY(controller->selectRun(branch));
+        controller->step(2);
+        QVERIFY(settle(window));
+        QCOMPARE(controller->lastStep(), qint64(10));
+        auto fresh = Session::open(spec);
+        std::vector<BatchRecord> ten;
+        for (int t = 0; t < 10; ++t) ten.push_back(fresh->advance());
+        for (const int64_t step : {int64_t(9), int64_t(10)})
+            QVERIFY(controller->traces().at_step(step)->output == ten[size_t(step - 1)].element(2).output);
+    }
+
+    // The heatmap compared with a run of another model than the one the engine holds: that run's map, not observed
+    // while it stepped, is computed after the fact and equals a live observation; the two maps and their difference
+    // are drawn.
+    void heatmap_of_another_model_after_the_fact_compares() {
+        SessionSpec spec = small_spec("linear");
+        MainWindow window(spec);
+        QVERIFY(settle(window));
+        SessionController* controller = window.controller();
+        PlotPanel* panel = window.plotPanel();
+        panel->showView(panel->performance());
+        controller->step(6);
+        QVERIFY(settle(window));
+        const int linear = controller->viewedRun();
+        QVERIFY(window.modelPanel()->setField("attention_type", "full"));
+        QVERIFY(window.applyForms());
+        QVERIFY(settle(window));
+        controller->step(6);
+        QVERIFY(settle(window));
+        const int full = controller->viewedRun();
+        QVERIFY(full != linear);
+        // The full run viewed with the linear one shown; layer 1 was observed in neither.
+        controller->setRunVisible(linear, true);
+        const TraceStore& linear_traces = *controller->runs().find(linear)->traces;
+        QVERIFY(!rows_of(*linear_traces.at_step(6), 1));
+        panel->attention()->select(AttentionRole::Self, 1, 1);
+        QVERIFY(settle(window));
+        AttentionPlot* heatmap = panel->attention();
+        QCOMPARE(heatmap->comparedWith(), 0);
+        // Said, and computed only when asked: that run's session then replaces the viewed run's in the engine.
+        QVERIFY2(heatmap->compareLine().contains("did not observe layer 1"), qPrintable(heatmap->compareLine()));
+        QVERIFY(!rows_of(*linear_traces.at_step(6), 1));
+        QVERIFY(heatmap->computeComparedOffered());
+        heatmap->computeCompared();
+        QVERIFY(settle(window));
+        QVERIFY(!heatmap->computeComparedOffered());
+        auto live = Session::open(spec);
+        live->set_observed(spec.observed);
+        const auto truth = stepped(*live, observe(1, spec.observed, attention_capabilities("linear")), 6);
+        for (int64_t step = 1; step <= 6; ++step) {
+            const AttentionRows* got = rows_of(*linear_traces.at_step(step), 1);
+            QVERIFY2(got, qPrintable(QString("step %1").arg(step)));
+            compare_rows(*rows_of(truth[size_t(step - 1)].element(spec.observed), 1), *got, 0, step);
+        }
+        QCOMPARE(controller->viewedRun(), full);
+        QVERIFY2(heatmap->compareLine().isEmpty(), qPrintable(heatmap->compareLine()));
+        QVERIFY(!heatmap->differenceCells().empty());
+        const int columns = int(heatmap->differenceCells().size()) / heatmap->rowsShown();
+        const TraceStore& full_traces = controller->traces();
+        for (int q = 0; q < heatmap->rowsShown(); ++q) {
+            const AttentionRows* a = rows_of(*full_traces.at_step(q + 1), 1);
+            const AttentionRows* b = rows_of(*linear_traces.at_step(q + 1), 1);
+            for (int k = 0; k <= q; ++k) {
+                const double d = heatmap->differenceCells()[size_t(q * columns + k)];
+                const double want = double(a->weights[size_t(a->keys) + size_t(k - a->first_key)]) -
+                                    double(b->weights[size_t(b->keys) + size_t(k - b->first_key)]);
+                QCOMPARE(d, want);
+            }
+        }
     }
 
     // A long recomputation runs in the worker: the window answers meanwhile, shows its progress, and Cancel

@@ -570,15 +570,17 @@ void MainWindow::updatePlotRuns() {
     const RunTree& runs = controller_->runs();
     const Run* viewed = runs.find(controller_->viewedRun());
     std::vector<RunOverlay> others;
-    QList<QPair<const void*, QString>> key{{viewed ? viewed->traces.get() : nullptr, QString()}};
+    const QString viewed_name = viewed ? runs.name(*viewed) : QString();
+    QList<QPair<const void*, QString>> key{{viewed ? viewed->traces.get() : nullptr, viewed_name}};
     for (const auto& run : runs.runs()) {
         if (run.get() == viewed || !run->visible) continue;
-        others.push_back({run->traces.get(), runs.name(*run), QColor(run->color), viewed && run->id == viewed->parent});
+        others.push_back(
+            {run->traces.get(), runs.name(*run), QColor(run->color), viewed && run->id == viewed->parent, run->id});
         key.append({run->traces.get(), run->color + QString::number(run->last_step()) + runs.name(*run)});
     }
     if (key == plotted_runs_) return;
     plotted_runs_ = key;
-    plots_->setRuns(viewed ? viewed->traces.get() : nullptr, std::move(others));
+    plots_->setRuns(viewed ? viewed->traces.get() : nullptr, std::move(others), viewed_name);
 }
 
 void MainWindow::loadWeights(const QString& path, int pairs) {

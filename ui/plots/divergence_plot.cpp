@@ -14,7 +14,7 @@
 namespace stepscope::ui {
 
 DivergencePlot::DivergencePlot(QWidget* parent)
-    : TimePlot(tr("Divergence from the original"), QStringLiteral("divergence"), parent), compare_(new QComboBox) {
+    : TimePlot(tr("Divergence"), QStringLiteral("divergence"), parent), compare_(new QComboBox), note_(new QLabel) {
     compare_->setToolTip(tr("The run the viewed run is compared with: its original (the same run without "
                             "interventions, per layer), or any run drawn beside it (their outputs, step by step; "
                             "runs of two models compare where their outputs have one width)"));
@@ -23,15 +23,16 @@ DivergencePlot::DivergencePlot(QWidget* parent)
     connect(compare_, &QComboBox::currentIndexChanged, this, [this] {
         if (filling_) return;
         chosen_ = compare_->currentText();
+        nameComparedRuns();
         selectionChanged();
     });
-    auto* note = new QLabel(tr("‖y − y_original‖ of the element shown, per layer · orange line: first step beyond 1e-6"));
-    note->setToolTip(tr("A branch (an intervention or an edited input) is stepped beside its original, the same "
-                        "run without interventions; each step compares their layer outputs."));
-    note->setStyleSheet(QStringLiteral("color: gray;"));
+    note_->setToolTip(tr("A branch (an intervention or an edited input) is stepped beside its original, the same "
+                         "run without interventions; each step compares their layer outputs. Another run shown "
+                         "compares by its outputs at the same steps."));
+    note_->setStyleSheet(QStringLiteral("color: gray;"));
     // Wraps in a narrow tab rather than widening the window past a 1280-pixel screen.
-    note->setWordWrap(true);
-    controls()->addWidget(note, 1);
+    note_->setWordWrap(true);
+    controls()->addWidget(note_, 1);
     setLogScale(true);
     // Distances often span less than a decade: whole-decade labels alone would repeat.
     plot()->yAxis->setNumberPrecision(2);
@@ -68,7 +69,23 @@ void DivergencePlot::rebuild() {
     if (index < 0) index = !branch && parent >= 0 ? parent + 1 : 0;
     compare_->setCurrentIndex(index);
     filling_ = false;
+    nameComparedRuns();
     TimePlot::rebuild();
+}
+
+void DivergencePlot::nameComparedRuns() {
+    const int other = comparedWith();
+    const QString viewed = viewedShortName();
+    if (other >= 0 && other < int(overlays_.size())) {
+        const QString name = overlays_[size_t(other)].name.section(':', 0, 0);
+        setSubtitle(tr("%1 against %2").arg(viewed, name));
+        note_->setText(tr("‖y − y(%1)‖ of the element shown, at the steps both runs have · orange line: first step "
+                          "where %2 left its original")
+                           .arg(name, viewed));
+    } else {
+        setSubtitle(tr("%1 against its original").arg(viewed));
+        note_->setText(tr("‖y − y_original‖ of the element shown, per layer · orange line: first step beyond 1e-6"));
+    }
 }
 
 void DivergencePlot::compareWith(int index) { compare_->setCurrentIndex(std::clamp(index + 1, 0, compare_->count() - 1)); }

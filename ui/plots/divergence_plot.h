@@ -5,6 +5,7 @@
 #include "plots/time_plot.h"
 
 class QComboBox;
+class QLabel;
 
 namespace stepscope::ui {
 
@@ -27,7 +28,11 @@ protected:
     QString emptyNote() const override;
 
 private:
+    // Names the two runs compared in the title and the line above the plot.
+    void nameComparedRuns();
+
     QComboBox* compare_;
+    QLabel* note_;
     QString chosen_;  // what the user chose in the box, kept across rebuilds while that run is drawn
     bool filling_ = false;
 };

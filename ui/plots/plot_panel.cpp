@@ -381,7 +381,7 @@ void PlotPanel::updateDivergenceMark() {
     for (PlotView* view : views()) view->markDivergence(at);
 }
 
-void PlotPanel::setRuns(const TraceStore* current, std::vector<RunOverlay> others) {
+void PlotPanel::setRuns(const TraceStore* current, std::vector<RunOverlay> others, const QString& viewed_name) {
     static const TraceStore none;
     current_ = current ? current : &none;
     overlays_ = std::move(others);
@@ -391,7 +391,7 @@ void PlotPanel::setRuns(const TraceStore* current, std::vector<RunOverlay> other
                      .arg(o.color.name(), o.name.section(':', 0, 0).toHtmlEscaped());
     pinned_label_->setText(tr("Also drawn, dashed (Runs pane): %1").arg(names.join(QStringLiteral(" &nbsp; "))));
     pinned_label_->setVisible(!overlays_.empty());
-    for (PlotView* view : views()) view->setStores(current_, overlays_);
+    for (PlotView* view : views()) view->setStores(current_, overlays_, viewed_name);
     tokens_->setStore(current_);
     rebuildAll();
 }

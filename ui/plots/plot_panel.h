@@ -92,7 +92,7 @@ public:
 
     // The viewed run (`current`, null before the first) and the runs every time plot draws beside it
     // (dashed, in their colours), named above the plots.
-    void setRuns(const TraceStore* current, std::vector<RunOverlay> others);
+    void setRuns(const TraceStore* current, std::vector<RunOverlay> others, const QString& viewed_name = {});
     const TraceStore* current() const { return current_; }
     // The runs drawn beside the viewed one.
     const std::vector<RunOverlay>& overlays() const { return overlays_; }

@@ -102,6 +102,10 @@ void PlotView::addRowUnderControls(QWidget* widget) {
     static_cast<QVBoxLayout*>(layout())->insertWidget(1, widget);
 }
 
+QString PlotView::viewedShortName() const {
+    return viewed_name_.isEmpty() ? tr("the viewed run") : viewed_name_.section(':', 0, 0);
+}
+
 QString PlotView::fullTitle() const { return plot_->property("fullTitle").toString(); }
 
 QString PlotView::shownTitle() const {
@@ -181,8 +185,9 @@ QMenu* PlotView::contextMenu() {
 
 void PlotView::showContextMenu(const QPoint& position) { contextMenu()->popup(plot_->mapToGlobal(position)); }
 
-void PlotView::setStores(const TraceStore* current, std::vector<RunOverlay> overlays) {
+void PlotView::setStores(const TraceStore* current, std::vector<RunOverlay> overlays, const QString& viewed_name) {
     current_ = current;
+    viewed_name_ = viewed_name;
     overlays_ = std::move(overlays);
     pinned_ = overlays_.empty() ? nullptr : overlays_.front().store;
 }

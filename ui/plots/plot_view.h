@@ -26,6 +26,7 @@ struct RunOverlay {
     QString name;
     QColor color;
     bool parent = false;  // the viewed run's parent: what the divergence compares a branch with by default
+    int id = -1;          // its id in the run tree: views on demand compute a compared map of it by this
 };
 
 class PlotView : public QWidget {
@@ -36,6 +37,8 @@ public:
 
     QCustomPlot* plot() const { return plot_; }
     const QString& title() const { return title_; }
+    // The viewed run's short name ("run 3", before the name's colon), or "the viewed run" when none was given.
+    QString viewedShortName() const;
     // The file name an "export all" gives this plot, without suffix.
     const QString& fileStem() const { return file_stem_; }
     // The title as drawn: the subtitle joined on, elided to the plot's width.
@@ -43,7 +46,7 @@ public:
     QString fullTitle() const;
 
     // The viewed run and the runs shown beside it; the first of those is the one single comparisons use.
-    void setStores(const TraceStore* current, std::vector<RunOverlay> overlays = {});
+    void setStores(const TraceStore* current, std::vector<RunOverlay> overlays = {}, const QString& viewed_name = {});
     // Adds what is selected to the title drawn in the plot (and so in its exported image).
     void setSubtitle(const QString& subtitle);
     // Everything again from the stores: a new run, a new selection, a branch or a pin.
@@ -115,6 +118,7 @@ protected:
     const TraceStore* current_ = nullptr;
     std::vector<RunOverlay> overlays_;
     const TraceStore* pinned_ = nullptr;  // the first overlay's, for views that compare with one run
+    QString viewed_name_;                 // the viewed run's name in the Runs pane (empty: none given)
 
 private:
     bool eventFilter(QObject* watched, QEvent* event) override;

@@ -36,7 +36,7 @@ const std::vector<ViewEntry>& view_entries() {
         {"spectrum", P::Tab, tr("Spectrum"), tr("Spectrum of S: singular values of linear attention's state"),
          plot<SpectrumPlot>()},
         {"capacity", P::Tab, tr("Capacity"), tr("State capacity over steps"), plot<CapacityPlot>()},
-        {"divergence", P::Tab, tr("Divergence"), tr("Divergence of a branch from its original"), plot<DivergencePlot>()},
+        {"divergence", P::Tab, tr("Divergence"), tr("Divergence of the viewed run from its original or another run shown"), plot<DivergencePlot>()},
         {"heads", P::Tab, tr("Heads"), tr("Every layer x head's attention as a thumbnail: click one to open it"),
          plot<HeadGridPlot>()},
         {"tokens", P::Tab, tr("Tokens"), tr("Token models: inputs, predictions and answers"),

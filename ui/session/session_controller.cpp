@@ -49,7 +49,7 @@ SessionController::SessionController(QObject* parent) : QObject(parent), worker_
         views_in_flight_ = false;
         // Computed for a run the user has since left: the records still go to that run's line.
         if (batch.records) addObserved(views_run_, *batch.records);
-        if (views_run_ == viewed_) {
+        if (views_run_ == viewed_ || views_run_ == request.run) {
             views_done_ = request;
             emit viewsRecomputed(request);
         }
@@ -60,7 +60,7 @@ SessionController::SessionController(QObject* parent) : QObject(parent), worker_
                 views_in_flight_ = false;
                 // Stopped for steps or for another wish: computed again when the views still lack it.
                 const bool by_user = cancelled && std::exchange(views_user_cancel_, false);
-                if (views_run_ == viewed_) {
+                if (views_run_ == viewed_ || views_run_ == request.run) {
                     if (by_user || !cancelled) views_done_ = request;
                     emit viewsFailed(request, message, by_user || !cancelled);
                 }
@@ -398,15 +398,19 @@ void SessionController::yieldViews() {
 void SessionController::pumpViews() {
     if (views_in_flight_ || busy() || playing_ || !hasRun() || views_wanted_.empty() || views_wanted_ == views_done_)
         return;
+    // The viewed run, or another run shown whose map the heatmap compares with.
+    const int run = views_wanted_.run >= 0 ? views_wanted_.run : viewed_;
+    if (!tree_.find(run)) return;
     views_in_flight_ = true;
     views_user_cancel_ = false;
-    views_run_ = viewed_;
+    views_run_ = run;
     const ViewRequest request = views_wanted_;
-    const int run = viewed_;
+    // That run where it is: the worker makes it the live run first when another one is.
+    const StepOrder order = continueOrder(run, 0);
     const uint64_t epoch = worker_->epoch(), view_epoch = worker_->viewEpoch();
     SessionWorker* worker = worker_;
     QMetaObject::invokeMethod(
-        worker_, [worker, request, run, epoch, view_epoch] { worker->recomputeViews(request, run, epoch, view_epoch); },
+        worker_, [worker, request, order, epoch, view_epoch] { worker->recomputeViews(request, order, epoch, view_epoch); },
         Qt::QueuedConnection);
     emit viewsStarted(request);
 }

@@ -173,8 +173,7 @@ void SessionWorker::runSteps(int64_t count, uint64_t epoch) {
     emit stepsFinished(done, done < count && error.isEmpty(), error);
 }
 
-void SessionWorker::ensure(const StepOrder& order, uint64_t epoch) {
-    const auto cancel = [this, epoch] { return cancelled(epoch); };
+void SessionWorker::ensure(const StepOrder& order, const std::function<bool()>& cancel) {
     const bool live_shares =
         session_ && std::find(order.sharing.begin(), order.sharing.end(), live_) != order.sharing.end() &&
         session_->base_step() <= order.from && session_->current_step() >= order.from;
@@ -207,7 +206,7 @@ void SessionWorker::stepRun(const StepOrder& order, uint64_t epoch) {
     }
     const QString context = order.intervention ? QStringLiteral("intervention") : QStringLiteral("step");
     try {
-        ensure(order, epoch);
+        ensure(order, [this, epoch] { return cancelled(epoch); });
         if (order.intervention) session_->intervene(*order.intervention);
         live_ = order.run;
         if (order.parent >= 0) emit runStarted(order.run, order.parent, order.from, session_->info(), session_->spec());
@@ -241,7 +240,7 @@ void SessionWorker::saveSnapshot(const QString& path, const StepOrder& order, in
             // Rebuilt where the run is: `sharing` named the runs whose records show that step.
             StepOrder own = order;
             own.sharing = {order.run};
-            ensure(own, epoch);
+            ensure(own, [this, epoch] { return cancelled(epoch); });
             live_ = order.run;
         }
         if (!session_) throw Error("no run to save");
@@ -261,15 +260,19 @@ void SessionWorker::setObservation(const ObservationOptions& what) {
     emit commandDone();
 }
 
-void SessionWorker::recomputeViews(const ViewRequest& request, int run, uint64_t epoch, uint64_t view_epoch) {
+void SessionWorker::recomputeViews(const ViewRequest& request, const StepOrder& order, uint64_t epoch,
+                                   uint64_t view_epoch) {
     auto stopped = [this, epoch, view_epoch] { return cancelled(epoch) || view_epoch_.load() != view_epoch; };
     try {
-        if (!session_) throw Error("there is no run to compute views of");
         // The live session's checkpoints are its run's (a branch rewound from its parent shares the parent's
-        // up to the branch step); another run's would give that run's values.
-        if (run != live_)
-            throw Error("the engine holds another run: step this run once (or select the run it last stepped), "
-                        "then Compute");
+        // up to the branch step); another run's would give that run's values. So another run viewed becomes the
+        // live one first, as a step of it would make it: its session, stepped unrecorded to where it is.
+        if (order.run != live_) {
+            if (order.run < 0) throw Error("there is no run to compute views of");
+            ensure(order, stopped);
+            live_ = order.run;
+        }
+        if (!session_) throw Error("there is no run to compute views of");
         if (stopped()) throw RunCancelled{};
         // Progress as often as the window draws it, not at every step.
         auto last_report = std::chrono::steady_clock::now() - kFlushInterval;

@@ -76,9 +76,10 @@ public:
     void saveSnapshot(const QString& path, const StepOrder& order, int64_t step, uint64_t epoch);
     // Looks inside the layers `what` names from the next step on, in this run and the runs opened later.
     void setObservation(const stepscope::ObservationOptions& what);
-    // Computes what `request` asks of run `run`'s views from the live session's history (view_recompute.h),
-    // with progress; refused in one line when `run` is not the live run (its history is another run's).
-    void recomputeViews(const ViewRequest& request, int run, uint64_t epoch, uint64_t view_epoch);
+    // Computes what `request` asks of run `order.run`'s views from its session's history (view_recompute.h),
+    // with progress. When another run is live, `order` (that run continued where it is, no steps) first makes
+    // the session that run's, stepped unrecorded to its last step as stepping it would.
+    void recomputeViews(const ViewRequest& request, const StepOrder& order, uint64_t epoch, uint64_t view_epoch);
     // The state of the live run at `step` (for tests and checks). Throws stepscope::Error when it cannot.
     Checkpoint stateAt(int64_t step) const;
     // The run the worker holds a session of (-1: none).
@@ -103,9 +104,9 @@ signals:
 
 private:
     void runSteps(int64_t count, uint64_t epoch);
-    // Puts the session where `order` starts: run `order.run` at `order.from`. Throws on failure (the
-    // live session is then no run's: live_ is -1).
-    void ensure(const StepOrder& order, uint64_t epoch);
+    // Puts the session where `order` starts: run `order.run` at `order.from`, until `cancelled` (RunCancelled).
+    // Throws on failure (the live session is then no run's: live_ is -1).
+    void ensure(const StepOrder& order, const std::function<bool()>& cancelled);
     // A session of `spec`, sharing the live session's model when it is the same one.
     std::unique_ptr<Session> make_session(const SessionSpec& spec) const;
     // Waits until the receiver has room for another batch; false when `epoch` was cancelled meanwhile.

@@ -32,6 +32,7 @@ struct ViewRequest {
     bool read_back = false;       // recall: the stored pairs read back through the state after each step
     // Short reason shown while it is computed: "implicit weights", "spectrum of S", ...
     QString what;
+    int run = -1;  // the run it is computed for: -1 the viewed run, else a run shown beside it (a compared map)
 
     bool empty() const { return last < first || (layer < 0 && !read_back); }
     int64_t steps() const { return last - first + 1; }
@@ -39,7 +40,7 @@ struct ViewRequest {
     QString describe() const;
     bool operator==(const ViewRequest& o) const {
         return element == o.element && layer == o.layer && role == o.role && first == o.first && last == o.last &&
-               attention == o.attention && spectrum == o.spectrum && read_back == o.read_back;
+               attention == o.attention && spectrum == o.spectrum && read_back == o.read_back && run == o.run;
     }
     bool operator!=(const ViewRequest& o) const { return !(*this == o); }
 };
