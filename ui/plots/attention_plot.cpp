@@ -142,7 +142,7 @@ std::pair<int64_t, int64_t> AttentionPlot::window() const {
 }
 
 const AttentionRows* AttentionPlot::rowsAt(int64_t step, int layer, AttentionRole role) const {
-    const StepRecord* rec = current_ ? current_->at_step(step) : nullptr;
+    const std::optional<StepRecord> rec = current_ ? current_->at_step(step) : std::nullopt;
     if (!rec) return nullptr;
     const AttentionRows* found = nullptr;
     for (const AttentionRows& a : rec->attention)
