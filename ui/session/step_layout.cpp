@@ -12,7 +12,8 @@ namespace {
 constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
 
 // A module's word: flags in the low bits, the cache length above them, stored bit for bit in a float slot.
-enum ModuleBits : uint32_t { kPresent = 1, kLinear = 2, kFirst = 4, kSecond = 8, kLengthShift = 4 };
+constexpr uint32_t kPresent = 1, kLinear = 2, kFirst = 4, kSecond = 8;
+constexpr int kLengthShift = 4;
 
 float word_to_float(uint32_t word) {
     float out;

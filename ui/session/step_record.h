@@ -1,8 +1,8 @@
 // What one step leaves for the plots and the traces, as plain values that cross threads by copy.
 //
-// The engine's observations of every batch element travel and stay together (BatchRecord), so
-// that showing another element is a slice of what was recorded, never a recomputation; the plots
-// read the shown element's slice (StepRecord).
+// The engine's observations of every batch element travel together (BatchRecord) and a run keeps
+// them compactly (step_layout.h), so that showing another element is a view of what was recorded,
+// never a recomputation; the plots read the shown element's view (StepRecord).
 #pragma once
 
 #include <QMetaType>
