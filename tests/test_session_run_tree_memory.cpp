@@ -70,8 +70,9 @@ private slots:
             QCOMPARE(branch.traces->size(), int(at + kBranchSteps));
             QCOMPARE(branch.traces->own_size(), int(kBranchSteps));
             // The shared steps are the root's own records, not copies.
-            QCOMPARE(&branch.traces->records()[size_t(at - 1)], &root.traces->records()[size_t(at - 1)]);
-            QCOMPARE(&branch.traces->batch_records()[0], &root.traces->batch_records()[0]);
+            QCOMPARE(branch.traces->records()[size_t(at - 1)].output.data(),
+                     root.traces->records()[size_t(at - 1)].output.data());
+            QCOMPARE(branch.traces->records()[0].output.data(), root.traces->records()[0].output.data());
             QCOMPARE(branch.traces->records()[size_t(at)].step, at + 1);
             branch_own += branch.traces->bytes();
             copied_would_be += per_step * double(at + kBranchSteps);

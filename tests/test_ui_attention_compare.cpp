@@ -23,7 +23,7 @@ namespace {
 
 // The weight `store` recorded of layer 0, self attention, head `head` at query `step` for cache index `key`, or NaN.
 double recorded_weight(const TraceStore& store, int64_t step, int head, int key) {
-    const StepRecord* r = store.at_step(step);
+    const std::optional<StepRecord> r = store.at_step(step);
     if (!r) return std::nan("");
     for (const AttentionRows& a : r->attention)
         if (a.layer == 0 && a.role == AttentionRole::Self && key >= a.first_key && key < a.first_key + a.keys)

@@ -150,7 +150,7 @@ private slots:
             // The run read K stored pairs (unscored), then the queries (scored), as the instance lays them out.
             int stored = 0, queries = 0;
             for (const StepRecord& record : window.controller()->traces().records()) {
-                QVERIFY(record.token.has_value());
+                QVERIFY(record.token != nullptr);
                 if (record.token->target < 0) ++stored;
                 else ++queries;
                 QCOMPARE(int(record.token->input.size()), 2);

@@ -428,8 +428,8 @@ private slots:
                  qPrintable(divergence->fullTitle()));
         divergence->compareWith(index);
         QCOMPARE(divergence->currentGraphs().size(), size_t(1));
-        const StepRecord& full = *controller->traces().at_step(5);
-        const StepRecord& other = *controller->runs().find(linear)->traces->at_step(5);
+        const StepRecord full = *controller->traces().at_step(5);
+        const StepRecord other = *controller->runs().find(linear)->traces->at_step(5);
         double sum = 0;
         for (size_t i = 0; i < full.output.size(); ++i) sum += std::pow(double(full.output[i]) - other.output[i], 2);
         const auto data = divergence->currentGraphs().front()->data();

@@ -424,7 +424,7 @@ private slots:
         QVERIFY(window.controller()->traces().at_step(6)->retrieval.empty());
         window.plotPanel()->showView(window.plotPanel()->tokens());
         QVERIFY(settle(window));
-        const auto& got = window.controller()->traces().at_step(6)->retrieval;
+        const auto got = window.controller()->traces().at_step(6)->retrieval;
         auto live = Session::open(spec);
         ObservationOptions read;
         read.read_back = true;
@@ -468,7 +468,7 @@ private slots:
             QVERIFY(controller->traces().at_step(step)->retrieval.empty());
             window.plotPanel()->showView(window.plotPanel()->tokens());
             QVERIFY(settle(window));
-            const auto& got = controller->traces().at_step(step)->retrieval;
+            const auto got = controller->traces().at_step(step)->retrieval;
             const auto& want = truth[size_t(step - 1)].retrieval;
             QVERIFY(!want.empty());
             QCOMPARE(got.size(), want.size());

@@ -49,7 +49,8 @@ void style_compared_axes(QCPAxisRect* axes) {
 }  // namespace
 
 const AttentionRows* attention_rows(const TraceStore& store, int64_t step, int layer, AttentionRole role) {
-    const StepRecord* rec = store.at_step(step);
+    // The rows are kept in the store: a pointer to them outlives the step's view.
+    const std::optional<StepRecord> rec = store.at_step(step);
     if (!rec) return nullptr;
     const AttentionRows* found = nullptr;
     for (const AttentionRows& a : rec->attention)

@@ -237,14 +237,14 @@ std::vector<TimePlot::Series> CapacityPlot::series(const TraceStore& store) cons
                      const CapacityRecord* c = capacity_of(rec, l, r);
                      if (c) return c->cache_length;
                      if (l >= int(rec.layers.size())) return std::nullopt;
-                     const ModuleNorms& m = r == AttentionRole::Self ? rec.layers[size_t(l)].self
+                     const ModuleNormsView m = r == AttentionRole::Self ? rec.layers[size_t(l)].self
                                                                      : rec.layers[size_t(l)].cross;
                      return m.present ? std::optional<double>(m.cache_length) : std::nullopt;
                  }, true}};
     std::vector<Series> out;
     for (int h = 0; h < store.heads(r); ++h) {
         auto value = [l, r, q, h](const StepRecord& rec) -> std::optional<double> {
-            auto at = [h](const std::vector<float>& v) {
+            auto at = [h](FloatView v) {
                 return h < int(v.size()) ? std::optional<double>(v[size_t(h)]) : std::nullopt;
             };
             if (q == Quantity::NormalizerNorm) {

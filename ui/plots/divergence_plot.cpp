@@ -108,7 +108,7 @@ std::vector<TimePlot::Series> DivergencePlot::series(const TraceStore& store) co
         const TraceStore* with = overlays_[size_t(other)].store;
         const QString name = overlays_[size_t(other)].name.section(':', 0, 0);
         out.push_back({tr("‖y − y(%1)‖").arg(name), 0, false, [with](const StepRecord& r) -> std::optional<double> {
-                           const StepRecord* o = with->at_step(r.step);
+                           const std::optional<StepRecord> o = with->at_step(r.step);
                            if (!o) return std::nullopt;
                            const auto d = output_distance(r, *o);
                            return d && *d > 0 ? d : std::nullopt;
@@ -119,7 +119,7 @@ std::vector<TimePlot::Series> DivergencePlot::series(const TraceStore& store) co
                            return double(r.token->target_probability);
                        }});
         out.push_back({tr("p(answer), %1").arg(name), 2, true, [with](const StepRecord& r) -> std::optional<double> {
-                           const StepRecord* o = with->at_step(r.step);
+                           const std::optional<StepRecord> o = with->at_step(r.step);
                            if (!o || !o->token || o->token->target < 0) return std::nullopt;
                            return double(o->token->target_probability);
                        }});

@@ -113,7 +113,7 @@ void HeadGridPlot::refresh() {
     std::vector<bool> any(size_t(layers_) * size_t(heads_), false);
     double lowest = std::numeric_limits<double>::infinity(), highest = 0;
     for (int64_t s = first; s <= last; ++s) {
-        const StepRecord* rec = current_->at_step(s);
+        const std::optional<StepRecord> rec = current_->at_step(s);
         if (!rec) continue;
         const int q = int(s - first);
         for (const AttentionRows& a : rec->attention) {

@@ -40,7 +40,7 @@ constexpr int kFrameMs = 25;
 // to 59-73% of `bench`, 15 to 74-79%, 12 to 82-91%.
 constexpr int kSteppingFrameMs = 83;
 
-bool finite(const std::vector<float>& values) {
+bool finite(FloatView values) {
     return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
 }
 
@@ -48,7 +48,7 @@ bool finite(const std::vector<float>& values) {
 // layers and the output); empty when every value is finite.
 QString non_finite_place(const StepRecord& r) {
     for (size_t l = 0; l < r.layers.size(); ++l) {
-        const LayerNorms& layer = r.layers[l];
+        const LayerNormsView layer = r.layers[l];
         if (!finite(layer.self.first) || !finite(layer.self.second))
             return PlotPanel::tr("layer %1 (self attention state)").arg(l);
         if (!finite(layer.cross.first) || !finite(layer.cross.second))

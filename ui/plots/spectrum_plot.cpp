@@ -59,7 +59,7 @@ void SpectrumPlot::setViewStep(int64_t step) {
 }
 
 int SpectrumPlot::draw(const TraceStore& store, bool pinned) {
-    const StepRecord* record = store.at_step(view_step_);
+    const std::optional<StepRecord> record = store.at_step(view_step_);
     const CapacityRecord* c = record ? capacity_of(*record, layer(), role()) : nullptr;
     if (!c || c->rank == 0) return 0;
     QCustomPlot* p = plot();
@@ -89,7 +89,7 @@ int SpectrumPlot::draw(const TraceStore& store, bool pinned) {
 
 QString SpectrumPlot::csv() const {
     // The current run's singular values at the viewed step: one row per index, one column per head.
-    const StepRecord* record = current_ ? current_->at_step(view_step_) : nullptr;
+    const std::optional<StepRecord> record = current_ ? current_->at_step(view_step_) : std::nullopt;
     const CapacityRecord* c = record ? capacity_of(*record, layer(), role()) : nullptr;
     if (!c || c->rank == 0) return {};
     QString out = QStringLiteral("index");
@@ -141,7 +141,7 @@ void SpectrumPlot::refresh() {
 }
 
 QString SpectrumPlot::notExported() const {
-    const StepRecord* record = current_ ? current_->at_step(view_step_) : nullptr;
+    const std::optional<StepRecord> record = current_ ? current_->at_step(view_step_) : std::nullopt;
     const CapacityRecord* c = record ? capacity_of(*record, layer(), role()) : nullptr;
     return c && c->rank > 0 ? QString() : tr("no singular values at the viewed step: show its tab on a linear layer");
 }
@@ -149,7 +149,7 @@ QString SpectrumPlot::notExported() const {
 ViewRequest SpectrumPlot::missingObservations() const {
     if (!current_ || current_->empty() || !current_->kind(role()).spectrum) return {};
     if (role() == AttentionRole::Cross && !current_->decoder()) return {};
-    const StepRecord* record = current_->at_step(view_step_);
+    const std::optional<StepRecord> record = current_->at_step(view_step_);
     const CapacityRecord* c = record ? capacity_of(*record, layer(), role()) : nullptr;
     if (!record || (c && c->rank > 0)) return {};
     ViewRequest request;

@@ -17,9 +17,8 @@ namespace stepscope::ui {
 
 namespace {
 
-const ModuleNorms& module(const StepRecord& r, int layer, AttentionRole role) {
-    static const ModuleNorms none;
-    if (layer >= int(r.layers.size())) return none;
+ModuleNormsView module(const StepRecord& r, int layer, AttentionRole role) {
+    if (layer >= int(r.layers.size())) return {};
     return role == AttentionRole::Self ? r.layers[size_t(layer)].self : r.layers[size_t(layer)].cross;
 }
 
@@ -149,7 +148,7 @@ std::vector<TimePlot::Series> StatePlot::series(const TraceStore& store) const {
     if (q == Quantity::CacheLength) {
         if (!state_grows(kind)) return {};
         return {{where + tr("cache length"), 0, false, [layer, r](const StepRecord& rec) {
-                     const ModuleNorms& m = module(rec, layer, r);
+                     const ModuleNormsView m = module(rec, layer, r);
                      return m.present ? std::optional<double>(m.cache_length) : std::nullopt;
                  }, true}};
     }
@@ -171,8 +170,8 @@ std::vector<TimePlot::Series> StatePlot::series(const TraceStore& store) const {
     }
     for (int h = 0; h < heads; ++h) {
         out.push_back({tr("head %1").arg(h), h, false, [layer, r, q, h](const StepRecord& rec) {
-                           const ModuleNorms& m = module(rec, layer, r);
-                           const std::vector<float>& v = q == Quantity::First ? m.first : m.second;
+                           const ModuleNormsView m = module(rec, layer, r);
+                           const FloatView v = q == Quantity::First ? m.first : m.second;
                            return h < int(v.size()) ? std::optional<double>(v[size_t(h)]) : std::nullopt;
                        }});
     }

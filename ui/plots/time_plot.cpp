@@ -245,8 +245,9 @@ void TimePlot::fill(Drawn& drawn, const TraceStore& store, int first) {
 }
 
 void TimePlot::fillCurrent(int first) {
-    const auto& batch = current_->batch_records();
-    if (band_ == Band::Element || batch.size() != current_->records().size()) {
+    const auto& records = current_->records();
+    const int batch = current_->info().batch;
+    if (band_ == Band::Element || batch <= 0) {
         for (Drawn& drawn : drawn_)
             if (!drawn.pinned) fill(drawn, *current_, first);
         return;
@@ -255,9 +256,9 @@ void TimePlot::fillCurrent(int first) {
     constexpr double nan = std::numeric_limits<double>::quiet_NaN();
     std::vector<StepRecord> slices;
     std::vector<double> values;
-    for (size_t i = size_t(first); i < batch.size(); ++i) {
+    for (size_t i = size_t(first); i < records.size(); ++i) {
         slices.clear();
-        for (int n = 0; n < batch[i].batch; ++n) slices.push_back(batch[i].element(n));
+        for (int n = 0; n < batch; ++n) slices.push_back(records.element(i, n));
         for (Drawn& drawn : drawn_) {
             if (drawn.pinned) continue;
             values.clear();
@@ -286,7 +287,7 @@ void TimePlot::fillCurrent(int first) {
                 }
             }
             // A quantity only the observed element has (capacity, divergence) is its value alone.
-            push(drawn, batch[i].step, mean);
+            push(drawn, slices.front().step, mean);
             drawn.band_low_values.push(low);
             drawn.band_high_values.push(high);
         }
@@ -530,7 +531,7 @@ QPixmap TimePlot::cursorPixmap() const { return cursor_label_->visible() ? curso
 
 QString TimePlot::cursorText() const {
     if (!current_ || current_->empty() || view_step_ >= current_->last_step()) return {};
-    const StepRecord* record = current_->at_step(view_step_);
+    const std::optional<StepRecord> record = current_->at_step(view_step_);
     if (!record) return {};
     QStringList lines{band_ == Band::Element ? tr("step %1").arg(view_step_) : tr("step %1, batch mean").arg(view_step_)};
     int shown = 0;

@@ -11,7 +11,7 @@ QString shown_tokens(const TokenModel& model, const TokenStep& step) {
 
 QString step_token_text(const TraceStore* store, int64_t step) {
     if (!store || !store->info().tokens) return {};
-    const StepRecord* record = store->at_step(step);
+    const std::optional<StepRecord> record = store->at_step(step);
     if (!record || !record->token) return {};
     return shown_tokens(*store->info().tokens, record->token->input);
 }

@@ -139,7 +139,9 @@ void TokenView::rebuild() {
     retrieval_side_->setVisible(tokens->task_name() == "recall");
     const int last = viewedIndex();
     fillSteps(last);
-    fillRetrieval(last >= 0 ? &current_->records()[size_t(last)] : nullptr);
+    const std::optional<StepRecord> record =
+        last >= 0 ? std::optional<StepRecord>(current_->records()[size_t(last)]) : std::nullopt;
+    fillRetrieval(record ? &*record : nullptr);
 }
 
 void TokenView::fillSteps(int last) {
@@ -221,8 +223,7 @@ void TokenView::fillSteps(int last) {
 
 void TokenView::fillRetrieval(const StepRecord* record) {
     const TokenModel& model = *current_->info().tokens;
-    const std::vector<Retrieval> empty;
-    const std::vector<Retrieval>& pairs = record ? record->retrieval : empty;
+    const ListView<Retrieval> pairs = record ? record->retrieval : ListView<Retrieval>();
     if (pairs.empty()) {
         const bool stored = current_->info().tokens && current_->info().tokens->task_name() == "recall" && record;
         retrieval_summary_->setText(stored && missingObservations().empty()

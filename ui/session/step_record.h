@@ -1,13 +1,15 @@
 // What one step leaves for the plots and the traces, as plain values that cross threads by copy.
 //
-// The engine's observations of every batch element travel and stay together (BatchRecord), so
-// that showing another element is a slice of what was recorded, never a recomputation; the plots
-// read the shown element's slice (StepRecord).
+// The engine's observations of every batch element travel together (BatchRecord) and a run keeps
+// them compactly (step_layout.h), so that showing another element is a view of what was recorded,
+// never a recomputation; the plots read the shown element's view (StepRecord).
 #pragma once
 
 #include <QMetaType>
 #include <QString>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -82,24 +84,90 @@ struct TokenPrediction {
     bool generated = false;
 };
 
-// One step of the batch element the plots show.
+// A read-only run of values kept elsewhere (a trace's block, a record's vector): indexed and
+// iterated like a const std::vector, compared with one and copied into one.
+template <typename T>
+class ListView {
+public:
+    ListView() = default;
+    ListView(const T* data, std::size_t size) : data_(size > 0 ? data : nullptr), size_(size) {}
+    ListView(const std::vector<T>& all) : ListView(all.data(), all.size()) {}  // NOLINT: views the vector
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    const T* data() const { return data_; }
+    const T* begin() const { return data_; }
+    const T* end() const { return data_ + size_; }
+    const T& operator[](std::size_t i) const { return data_[i]; }
+    const T& front() const { return data_[0]; }
+    const T& back() const { return data_[size_ - 1]; }
+    operator std::vector<T>() const { return std::vector<T>(begin(), end()); }  // NOLINT: a copy on request
+    friend bool operator==(const ListView& a, const ListView& b) {
+        return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());
+    }
+    friend bool operator!=(const ListView& a, const ListView& b) { return !(a == b); }
+    friend bool operator==(const ListView& a, const std::vector<T>& b) { return a == ListView(b); }
+    friend bool operator==(const std::vector<T>& a, const ListView& b) { return ListView(a) == b; }
+    friend bool operator!=(const ListView& a, const std::vector<T>& b) { return !(a == b); }
+    friend bool operator!=(const std::vector<T>& a, const ListView& b) { return !(a == b); }
+
+private:
+    const T* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+using FloatView = ListView<float>;
+
+class StepLayout;
+
+// One attention module's norms of the shown element, (H) each, as a view of the run's records.
+struct ModuleNormsView {
+    bool present = false;
+    FloatView first;   // the kind's components' norms in its order: ||S||, ||Z|| or ||K||, ||V||
+    FloatView second;
+    int cache_length = 0;
+};
+
+struct LayerNormsView {
+    ModuleNormsView self;
+    ModuleNormsView cross;
+};
+
+// The layers of one element's step block (step_layout.h): layers[l] reads layer l's norms.
+class LayersView {
+public:
+    LayersView() = default;
+    LayersView(const StepLayout* layout, const float* block, int element)
+        : layout_(layout), block_(block), element_(element) {}
+    std::size_t size() const;
+    bool empty() const { return size() == 0; }
+    LayerNormsView operator[](std::size_t layer) const;
+
+private:
+    const StepLayout* layout_ = nullptr;
+    const float* block_ = nullptr;
+    int element_ = 0;
+};
+
+// One step of the batch element the plots show: a view of what the run's traces keep (TraceStore),
+// built on every read without copying, valid while the run's records are (they are only appended to).
 struct StepRecord {
     int64_t step = 0;  // sequence elements consumed after this step (1 for the first)
     double latency_ms = 0;
     int64_t state_bytes = 0;
-    std::vector<float> output;  // y of the shown element, (E)
-    float output_norm = 0;      // ||y|| of the shown element
-    std::vector<LayerNorms> layers;
+    FloatView output;       // y of the shown element, (E)
+    float output_norm = 0;  // ||y|| of the shown element
+    LayersView layers;
     // The delta-rule family's self attention: (L, kUpdates, H), NaN where the kind reports no such value.
-    std::vector<float> updates;
-    std::vector<AttentionRows> attention;  // kept for the most recent kAttentionWindow steps only
-    std::vector<CapacityRecord> capacity;  // the observed layers'
+    FloatView updates;
+    ListView<AttentionRows> attention;  // kept for the most recent kAttentionWindow steps only
+    ListView<CapacityRecord> capacity;  // the observed layers'
     // A branch: ||y_l - y_l(original)|| of the observed element for each layer l, then for the
     // output; empty for a run without interventions.
-    std::vector<float> divergence;
-    std::optional<TokenPrediction> token;  // token input only
+    FloatView divergence;
+    const TokenPrediction* token = nullptr;  // token input only
     // Recall: each pair stored so far read back through the state after this step.
-    std::vector<Retrieval> retrieval;
+    ListView<Retrieval> retrieval;
+    // What a view of a record outside any run (BatchRecord::element) keeps alive; empty otherwise.
+    std::shared_ptr<const void> owner;
 };
 
 // One step of every batch element: what the traces keep and the CSV writes.
@@ -111,7 +179,7 @@ struct BatchRecord {
     std::vector<float> outputs;        // y, (N, E)
     std::vector<float> output_norms;   // ||y|| per element, (N)
     std::vector<LayerNorms> layers;    // first, second: (N, H)
-    std::vector<float> updates;        // the delta-rule family: (L, kUpdates, N, H), as in a StepRecord
+    std::vector<float> updates;        // the delta-rule family: (L, kUpdates, N, H)
     std::vector<AttentionRows> attention;  // implicit maps: the observed element's only
     // The engine looks inside the layers (capacity, implicit maps) and compares a branch with its
     // original (divergence) for one element, the observed one: these belong to it alone.
@@ -126,7 +194,8 @@ struct BatchRecord {
 
     int width() const { return batch > 0 ? int(outputs.size()) / batch : 0; }
     // The slice of batch element `n` (0 .. batch - 1); the observed element's alone has the
-    // capacity, divergence and implicit maps.
+    // capacity, divergence and implicit maps. It holds a compact copy of this record (for tests and
+    // one-off reads; a run's records are read through TraceStore).
     StepRecord element(int n) const;
 };
 

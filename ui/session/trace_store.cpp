@@ -1,4 +1,4 @@
-// Run records of every batch element with the shown element's slice, attention weights kept for a bounded window.
+// Run records of every batch element, kept compactly, attention weights kept for a bounded window.
 #include "session/trace_store.h"
 
 #include <algorithm>
@@ -9,57 +9,6 @@
 #include "stepscope/memory_budget.h"
 
 namespace stepscope::ui {
-
-namespace {
-
-template <typename Record>
-std::size_t attention_bytes(const Record& r) {
-    std::size_t total = r.attention.capacity() * sizeof(AttentionRows);
-    for (const AttentionRows& rows : r.attention) total += rows.weights.capacity() * sizeof(float);
-    return total;
-}
-
-std::size_t norms_bytes(const std::vector<LayerNorms>& layers) {
-    std::size_t total = layers.capacity() * sizeof(LayerNorms);
-    for (const LayerNorms& layer : layers)
-        for (const ModuleNorms* m : {&layer.self, &layer.cross})
-            total += (m->first.capacity() + m->second.capacity()) * sizeof(float);
-    return total;
-}
-
-template <typename Record>
-std::size_t insight_bytes(const Record& r) {
-    std::size_t total = r.capacity.capacity() * sizeof(CapacityRecord) + r.divergence.capacity() * sizeof(float);
-    for (const CapacityRecord& c : r.capacity)
-        total += (c.singular_values.capacity() + c.effective_rank.capacity() + c.denominator.capacity() +
-                  c.min_denominator.capacity() + c.row_entropy.capacity()) * sizeof(float);
-    return total;
-}
-
-std::size_t token_bytes(const TokenPrediction& p) {
-    return p.input.capacity() * sizeof(int64_t) + p.top.capacity() * sizeof(Prediction);
-}
-
-std::size_t record_bytes(const StepRecord& r) {
-    return sizeof(StepRecord) + (r.output.capacity() + r.updates.capacity()) * sizeof(float) + norms_bytes(r.layers) +
-           attention_bytes(r) +
-           insight_bytes(r) + (r.token ? token_bytes(*r.token) : 0) + r.retrieval.capacity() * sizeof(Retrieval);
-}
-
-std::size_t record_bytes(const BatchRecord& r) {
-    std::size_t tokens = r.tokens.capacity() * sizeof(TokenPrediction) + r.retrieval.capacity() * sizeof(Retrieval);
-    for (const TokenPrediction& p : r.tokens) tokens += token_bytes(p);
-    return sizeof(BatchRecord) + (r.outputs.capacity() + r.output_norms.capacity() + r.updates.capacity()) * sizeof(float) +
-           norms_bytes(r.layers) + attention_bytes(r) + insight_bytes(r) + tokens;
-}
-
-template <typename Record>
-void clear_attention(Record& r) {
-    r.attention.clear();
-    r.attention.shrink_to_fit();
-}
-
-}  // namespace
 
 std::size_t trace_budget(const ModelConfig& config, int batch) {
     double limit = 0;
@@ -90,10 +39,9 @@ TraceStore& TraceStore::operator=(const TraceStore& other) {
     info_ = other.info_;
     branch_step_ = other.branch_step_;
     records_ = other.records_;
-    batch_records_ = other.batch_records_;
     attention_kept_from_ = other.attention_kept_from_;
     attention_bytes_ = other.attention_bytes_;
-    bytes_ = other.bytes_;
+    observation_bytes_ = other.observation_bytes_;
     max_bytes_ = other.max_bytes_;
     max_records_ = other.max_records_;
     stride_ = other.stride_;
@@ -105,8 +53,8 @@ TraceStore& TraceStore::operator=(const TraceStore& other) {
 
 void TraceStore::rebuild_spans(std::vector<RecordSpan<StepRecord>::Piece> shared,
                                std::vector<RecordSpan<BatchRecord>::Piece> batch_shared) {
-    span_ = RecordSpan<StepRecord>(std::move(shared), &records_);
-    batch_span_ = RecordSpan<BatchRecord>(std::move(batch_shared), &batch_records_);
+    span_ = RecordSpan<StepRecord>(std::move(shared), &records_, info_.observed);
+    batch_span_ = RecordSpan<BatchRecord>(std::move(batch_shared), &records_);
 }
 
 void TraceStore::start_branch(const TraceStore& parent, int64_t step, const RunInfo& info, std::size_t max_bytes) {
@@ -119,7 +67,8 @@ void TraceStore::start_branch(const TraceStore& parent, int64_t step, const RunI
                                             [](int64_t s, const auto& r) { return s < r.step; }) -
                            span.begin());
     };
-    rebuild_spans(parent.span_.first(count(parent.span_)), parent.batch_span_.first(count(parent.batch_span_)));
+    const std::size_t shared = count(parent.span_);
+    rebuild_spans(parent.span_.first(shared), parent.batch_span_.first(shared));
 }
 
 void TraceStore::start(const RunInfo& info, std::size_t max_bytes) {
@@ -128,34 +77,42 @@ void TraceStore::start(const RunInfo& info, std::size_t max_bytes) {
     rebuild_spans();
     max_bytes_ = max_bytes;
     records_.clear();
-    batch_records_.clear();
     attention_kept_from_ = 0;
     attention_bytes_ = 0;
-    bytes_ = 0;
+    observation_bytes_ = 0;
     stride_ = 1;
+}
+
+StepObservations* TraceStore::observations(std::size_t index) { return records_.head(index).observations.get(); }
+
+void TraceStore::forget_if_empty(std::size_t index) {
+    StepHead& head = records_.head(index);
+    if (!head.observations || !head.observations->empty()) return;
+    observation_bytes_ -= head.observations->bytes();
+    head.observations.reset();
 }
 
 void TraceStore::append(const std::vector<BatchRecord>& records) {
     for (const BatchRecord& r : records) {
-        batch_records_.push_back(r);
-        batch_records_.back().original.reset();  // the original's records go to a run of their own, if any
-        records_.push_back(r.element(info_.observed));
-        attention_bytes_ += attention_bytes(records_.back()) + attention_bytes(batch_records_.back());
-        bytes_ += record_bytes(records_.back()) + record_bytes(batch_records_.back());
+        records_.push_back(r);  // not its original: that goes to a run of its own, if any
+        if (StepObservations* seen = observations(records_.size() - 1)) {
+            seen->show(info_.observed, records_.layout().batch());
+            attention_bytes_ += seen->attention_bytes();
+            observation_bytes_ += seen->bytes();
+        }
     }
     trim_attention();
     thin();
 }
 
 void TraceStore::drop_attention(std::size_t index) {
-    std::size_t dropped = attention_bytes(records_[index]);
-    clear_attention(records_[index]);
-    if (index < batch_records_.size()) {
-        dropped += attention_bytes(batch_records_[index]);
-        clear_attention(batch_records_[index]);
-    }
-    attention_bytes_ -= dropped;
-    bytes_ -= dropped;
+    StepObservations* seen = observations(index);
+    if (!seen) return;
+    const std::size_t attention = seen->attention_bytes(), before = seen->bytes();
+    seen->drop_attention();
+    attention_bytes_ -= attention;
+    observation_bytes_ = observation_bytes_ - before + seen->bytes();
+    forget_if_empty(index);
 }
 
 void TraceStore::trim_attention() {
@@ -167,12 +124,15 @@ void TraceStore::trim_attention() {
 
 void TraceStore::set_observed(int element) {
     info_.observed = std::clamp(element, 0, std::max(0, info_.batch - 1));
-    for (std::size_t i = 0; i < records_.size(); ++i) {
-        StepRecord shown = batch_records_[i].element(info_.observed);
-        const std::size_t attention_before = attention_bytes(records_[i]), bytes_before = record_bytes(records_[i]);
-        attention_bytes_ = attention_bytes_ - attention_before + attention_bytes(shown);
-        bytes_ = bytes_ - bytes_before + record_bytes(shown);
-        records_[i] = std::move(shown);
+    span_ = RecordSpan<StepRecord>(span_.first(span_.shared_count()), &records_, info_.observed);
+    // Only the softmax rows are cut per element, and only the heatmap's window holds any.
+    for (std::size_t i = attention_kept_from_; i < records_.size(); ++i) {
+        StepObservations* seen = observations(i);
+        if (!seen || seen->attention.empty()) continue;
+        const std::size_t attention = seen->attention_bytes(), before = seen->bytes();
+        seen->show(info_.observed, records_.layout().batch());
+        attention_bytes_ = attention_bytes_ - attention + seen->attention_bytes();
+        observation_bytes_ = observation_bytes_ - before + seen->bytes();
     }
 }
 
@@ -180,12 +140,30 @@ void TraceStore::add_observed(const std::vector<BatchRecord>& recomputed) {
     std::size_t lowest = records_.size(), highest = 0;
     for (const BatchRecord& r : recomputed) {
         if (r.observed != info_.observed) continue;
-        const auto found = std::lower_bound(records_.begin(), records_.end(), r.step,
-                                            [](const StepRecord& record, int64_t s) { return record.step < s; });
-        if (found == records_.end() || found->step != r.step) continue;
-        StepRecord& into = *found;
-        const StepRecord shown = r.element(r.observed);
-        const std::size_t attention_before = attention_bytes(into), bytes_before = record_bytes(into);
+        std::size_t lo = 0, hi = records_.size();
+        while (lo < hi) {
+            const std::size_t mid = (lo + hi) / 2;
+            if (records_.head(mid).step < r.step) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == records_.size() || records_.head(lo).step != r.step) continue;
+        StepHead& head = records_.head(lo);
+        if (!head.observations) {
+            head.observations = std::make_unique<StepObservations>();
+            head.observations->observed = head.observations->divergence_of = head.observed;
+            observation_bytes_ += head.observations->bytes();
+        }
+        StepObservations& into = *head.observations;
+        const std::size_t attention_before = into.attention_bytes(), bytes_before = into.bytes();
+        if (into.observed != r.observed) {
+            // What the engine saw inside another element gives way: showing that one asks for it again.
+            into.attention.erase(std::remove_if(into.attention.begin(), into.attention.end(),
+                                                [](const AttentionRows& a) { return a.implicit; }),
+                                 into.attention.end());
+            into.capacity.clear();
+            into.retrieval.clear();
+            into.observed = r.observed;
+        }
         auto replace = [](auto& held, const auto& added) {
             for (const auto& item : added) {
                 held.erase(std::remove_if(held.begin(), held.end(),
@@ -194,18 +172,20 @@ void TraceStore::add_observed(const std::vector<BatchRecord>& recomputed) {
                 held.push_back(item);
             }
         };
-        replace(into.attention, shown.attention);
-        replace(into.capacity, shown.capacity);
-        if (!shown.retrieval.empty()) into.retrieval = shown.retrieval;
-        attention_bytes_ = attention_bytes_ - attention_before + attention_bytes(into);
-        bytes_ = bytes_ - bytes_before + record_bytes(into);
-        const std::size_t index = std::size_t(found - records_.begin());
-        lowest = std::min(lowest, index);
-        highest = std::max(highest, index);
+        replace(into.attention, r.attention);
+        replace(into.capacity, r.capacity);
+        if (!r.retrieval.empty()) into.retrieval = r.retrieval;
+        into.show(info_.observed, records_.layout().batch());
+        attention_bytes_ = attention_bytes_ - attention_before + into.attention_bytes();
+        observation_bytes_ = observation_bytes_ - bytes_before + into.bytes();
+        lowest = std::min(lowest, lo);
+        highest = std::max(highest, lo);
     }
     // Rows recomputed earlier for older steps give way to these, so the heatmap's bytes stay bounded.
-    for (std::size_t i = 0; i < attention_kept_from_ && attention_bytes_ > kMaxAttentionBytes; ++i)
-        if ((i < lowest || i > highest) && !records_[i].attention.empty()) drop_attention(i);
+    for (std::size_t i = 0; i < attention_kept_from_ && attention_bytes_ > kMaxAttentionBytes; ++i) {
+        const StepObservations* seen = observations(i);
+        if ((i < lowest || i > highest) && seen && !seen->attention.empty()) drop_attention(i);
+    }
 }
 
 void TraceStore::keep_at_most(std::size_t count) {
@@ -225,29 +205,34 @@ void TraceStore::thin() {
 
 void TraceStore::drop_off_stride() {
     const std::size_t window_from = records_.size() - std::min(records_.size(), std::size_t(kAttentionWindow));
-    std::size_t kept = 0, attention_kept_from = attention_kept_from_;
-    for (std::size_t i = 0; i < records_.size(); ++i) {
-        if (i < window_from && (records_[i].step - info_.base_step) % stride_ != 0) {
-            bytes_ -= record_bytes(records_[i]) + record_bytes(batch_records_[i]);
-            attention_bytes_ -= attention_bytes(records_[i]) + attention_bytes(batch_records_[i]);
-            if (i < attention_kept_from_) --attention_kept_from;
-            continue;
+    std::size_t attention_kept_from = attention_kept_from_;
+    auto keep = [&](std::size_t i) {
+        if (i >= window_from || (records_.head(i).step - info_.base_step) % stride_ == 0) return true;
+        if (const StepObservations* seen = records_.head(i).observations.get()) {
+            observation_bytes_ -= seen->bytes();
+            attention_bytes_ -= seen->attention_bytes();
         }
-        if (kept != i) {
-            records_[kept] = std::move(records_[i]);
-            batch_records_[kept] = std::move(batch_records_[i]);
-        }
-        ++kept;
-    }
-    records_.resize(kept);
-    batch_records_.resize(kept);
+        if (i < attention_kept_from_) --attention_kept_from;
+        return false;
+    };
+    records_.keep_if(keep);
     attention_kept_from_ = attention_kept_from;
 }
 
-const StepRecord* TraceStore::at_step(int64_t step) const {
-    const auto found = std::lower_bound(span_.begin(), span_.end(), step,
-                                        [](const StepRecord& r, int64_t s) { return r.step < s; });
-    return found != span_.end() && found->step == step ? &*found : nullptr;
+std::optional<StepRecord> TraceStore::at_step(int64_t step) const {
+    std::size_t lo = 0, hi = span_.size();
+    // Reads only the steps, not whole records, on the way.
+    auto step_at = [this](std::size_t i) {
+        if (i >= span_.shared_count()) return records_.head(i - span_.shared_count()).step;
+        return span_[i].step;
+    };
+    while (lo < hi) {
+        const std::size_t mid = (lo + hi) / 2;
+        if (step_at(mid) < step) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == span_.size() || step_at(lo) != step) return std::nullopt;
+    return span_[lo];
 }
 
 int TraceStore::layers() const { return has_run() ? info_.model->config().n_layers : 0; }
