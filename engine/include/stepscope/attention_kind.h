@@ -12,12 +12,6 @@
 
 namespace stepscope {
 
-// What a kind keeps between steps.
-enum class KeptState {
-    Sums,   // a fixed size per head: S (D, M), and Z (D) where the kind normalises (linear kinds, delta rules)
-    Cache,  // a key/value cache that grows by a step each step (softmax)
-};
-
 // A number a kind reads besides the common builder parameters, declared by the kind itself: --set, a
 // config's JSON, the model form and validation read this declaration, so a kind's constant needs no field in
 // ModelConfig. The common parameters stay there because the reference's builders accept them whatever the
@@ -47,7 +41,6 @@ struct StateComponent {
 struct AttentionCapabilities {
     std::string name;         // as configured: attention_type, self_attention_type, cross_attention_type
     std::string description;  // in a sentence: "linear attention", "softmax attention"
-    KeptState kept = KeptState::Sums;  // read by the kinds' own code; the rest of Stepscope reads components
     // What it keeps, in StateNorms' order (sums then normalizer, or keys then values): the names and norms the
     // views show.
     std::vector<StateComponent> components;

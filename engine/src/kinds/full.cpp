@@ -36,7 +36,6 @@ public:
     AttentionCapabilities capabilities() const override {
         AttentionCapabilities c;
         c.description = "softmax attention";
-        c.kept = KeptState::Cache;
         c.components = {{"K", "the cached keys, (t, D) per head", true}, {"V", "the cached values, (t, M) per head", true}};
         c.cache_entropy = c.clear_head = c.attention_map = true;
         c.cuda = CudaKernel::SoftmaxCache;

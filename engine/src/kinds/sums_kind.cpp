@@ -9,7 +9,6 @@ namespace stepscope {
 AttentionCapabilities SumsKind::sums_capabilities(const std::string& description) const {
     AttentionCapabilities c;
     c.description = description;
-    c.kept = KeptState::Sums;
     c.normalizer = normalizer_;
     c.map_on_request = true;
     c.components = {{"S", "the memory its queries read, (F, M) per head"}};
