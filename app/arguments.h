@@ -27,7 +27,7 @@ public:
     bool has(const std::string& name) const { return values_.count(name) > 0; }
     // Every value of a repeatable option, in command-line order.
     std::vector<std::string> texts(const std::string& name) const;
-    std::string text(const std::string& name) const;                          // required
+    std::string text(const std::string& name) const;  // required
     std::string text(const std::string& name, const std::string& fallback) const;
     // An integer in [minimum, maximum]; the error names the option.
     long integer(const std::string& name, long fallback, long minimum, long maximum) const;

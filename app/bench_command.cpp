@@ -60,8 +60,8 @@ struct BenchOptions {
     int steps = 100;
     int repeats = 5;
     bool json = false;
-    bool bandwidth = false;  // --bandwidth: probe the machine's read bandwidth between the runs
-    int block = 0;           // --block T: also a known sequence, stepped and in blocks of T
+    bool bandwidth = false;      // --bandwidth: probe the machine's read bandwidth between the runs
+    int block = 0;               // --block T: also a known sequence, stepped and in blocks of T
     ObservationOptions observe;  // nothing observed unless --observe
 };
 
@@ -130,14 +130,14 @@ StepBytes step_bytes(const Model& model, const State& state, int batch, int step
     const ModelConfig& config = model.config();
     StepBytes bytes;
     for (const auto& [name, shape] : model.tensor_shapes())
-        bytes.weights += double(numel_of(shape)) * (shape.size() == 2 ? bytes_per_weight(config.precision) : sizeof(float));
+        bytes.weights +=
+            double(numel_of(shape)) * (shape.size() == 2 ? bytes_per_weight(config.precision) : sizeof(float));
     const double cache_element_bytes =
         cache_precision_from_name(config.cache_precision) == CachePrecision::Bf16 ? 2 : sizeof(float);
     if (cached(config))
         bytes.state = cache_element_bytes * config.n_layers * batch * config.n_heads *
                       (config.query_dimensions + config.value_dimensions) * (steps + 1) / 2.0;
-    else
-        bytes.state = double(state.bytes());
+    else bytes.state = double(state.bytes());
     return bytes;
 }
 
@@ -270,28 +270,31 @@ int bench(const cli::Arguments& args) {
             "\"cache_precision\": \"%s\", \"device\": \"%s\", \"repeats\": %d, \"ms_per_step\": %.6g, "
             "\"ms_per_step_median\": %.6g, \"steps_per_second\": %.6g, \"state_bytes\": %zu, \"kernels\": \"%s\"",
             config.attention_type.c_str(), options.batch, options.steps, threads, config.precision.c_str(),
-            config.cache_precision.c_str(), device_name(options.device), options.repeats, best, middle, 1000.0 / best, state_bytes,
-            linear_kernel_isa());
-        std::printf(", \"weight_bytes\": %.0f, \"state_read_bytes\": %.0f, \"bytes_per_step\": %.0f, "
-                    "\"gb_per_second\": %.6g",
-                    read.weights, read.state, read.total(), gb_per_second);
+            config.cache_precision.c_str(), device_name(options.device), options.repeats, best, middle, 1000.0 / best,
+            state_bytes, linear_kernel_isa());
+        std::printf(
+            ", \"weight_bytes\": %.0f, \"state_read_bytes\": %.0f, \"bytes_per_step\": %.0f, "
+            "\"gb_per_second\": %.6g",
+            read.weights, read.state, read.total(), gb_per_second);
         std::printf(", \"gflops_per_second\": %.6g", gflops);
         if (probe)
-            std::printf(", \"probe_gb_per_second\": %.6g, \"bandwidth_ratio\": %.6g, \"probe_gflops_per_second\": %.6g, "
-                        "\"roofline_gflops_per_second\": %.6g, \"roofline_ratio\": %.6g",
-                        probe_gb_per_second, gb_per_second / probe_gb_per_second, probe_gflops, roofline_gflops,
-                        gflops / roofline_gflops);
+            std::printf(
+                ", \"probe_gb_per_second\": %.6g, \"bandwidth_ratio\": %.6g, \"probe_gflops_per_second\": %.6g, "
+                "\"roofline_gflops_per_second\": %.6g, \"roofline_ratio\": %.6g",
+                probe_gb_per_second, gb_per_second / probe_gb_per_second, probe_gflops, roofline_gflops,
+                gflops / roofline_gflops);
         if (observing(options))
-            std::printf(", \"observe\": \"%s\", \"observed_layer\": %d, \"observed_element\": %d, "
-                        "\"observed_ms_per_step\": %.6g, \"observed_ms_per_step_median\": %.6g, "
-                        "\"observed_ratio\": %.6g",
-                        views.c_str(), options.observe.layers.front(), options.observe.batch_element, observed_best,
-                        observed_middle, observed_best / best);
+            std::printf(
+                ", \"observe\": \"%s\", \"observed_layer\": %d, \"observed_element\": %d, "
+                "\"observed_ms_per_step\": %.6g, \"observed_ms_per_step_median\": %.6g, "
+                "\"observed_ratio\": %.6g",
+                views.c_str(), options.observe.layers.front(), options.observe.batch_element, observed_best,
+                observed_middle, observed_best / best);
         if (options.block)
-            std::printf(", \"block\": %d, \"known_ms_per_step\": %.6g, \"block_ms_per_step\": %.6g, "
-                        "\"block_speedup\": %.6g, \"block_max_deviation\": %.3g",
-                        options.block, known.stepped_ms, known.block_ms, known.stepped_ms / known.block_ms,
-                        known.deviation);
+            std::printf(
+                ", \"block\": %d, \"known_ms_per_step\": %.6g, \"block_ms_per_step\": %.6g, "
+                "\"block_speedup\": %.6g, \"block_max_deviation\": %.3g",
+                options.block, known.stepped_ms, known.block_ms, known.stepped_ms / known.block_ms, known.deviation);
         std::printf("}\n");
         return 0;
     }
@@ -299,27 +302,28 @@ int bench(const cli::Arguments& args) {
                 config.attention_type.c_str(), config.n_layers, config.n_heads, config.query_dimensions,
                 config.feed_forward_dimensions, options.batch, options.steps, threads, config.precision.c_str(),
                 cached(config) ? (", cache " + config.cache_precision).c_str() : "", device_name(options.device));
-    std::printf("  kernels:        %s (STEPSCOPE_ISA=baseline|avx2|avx512|avx512bf16 chooses another)\n", linear_kernel_isa());
+    std::printf("  kernels:        %s (STEPSCOPE_ISA=baseline|avx2|avx512|avx512bf16 chooses another)\n",
+                linear_kernel_isa());
     std::printf("  ms per step:    %.4g best, %.4g median of %d runs\n", best, middle, options.repeats);
     std::printf("  steps per sec:  %.1f\n", 1000.0 / best);
     std::printf("  state bytes:    %zu\n", state_bytes);
     std::printf("  bytes per step: %s (weights %s, %s %s), %.1f GB/s at the best time\n",
-                byte_text(read.total()).c_str(), byte_text(read.weights).c_str(),
-                cached(config) ? "cache" : "state", byte_text(read.state).c_str(), gb_per_second);
+                byte_text(read.total()).c_str(), byte_text(read.weights).c_str(), cached(config) ? "cache" : "state",
+                byte_text(read.state).c_str(), gb_per_second);
     std::printf("  arithmetic:     %.3g GFLOP per step, %.1f GFLOP/s at the best time (%.2f FLOP per byte read)\n",
                 flops * 1e-9, gflops, flops / read.total());
     if (probe) {
         std::printf("  read bandwidth: %.1f GB/s (probe, best of %d): the step reads at %.2fx of it\n",
                     probe_gb_per_second, options.repeats, gb_per_second / probe_gb_per_second);
-        std::printf("  roofline:       %.1f GFLOP/s (the lower of %.1f GB/s x %.2f FLOP/byte and the probe's %.1f "
-                    "GFLOP/s): the step reached %.0f%% of it\n",
-                    roofline_gflops, probe_gb_per_second, flops / read.total(), probe_gflops,
-                    100.0 * gflops / roofline_gflops);
+        std::printf(
+            "  roofline:       %.1f GFLOP/s (the lower of %.1f GB/s x %.2f FLOP/byte and the probe's %.1f "
+            "GFLOP/s): the step reached %.0f%% of it\n",
+            roofline_gflops, probe_gb_per_second, flops / read.total(), probe_gflops, 100.0 * gflops / roofline_gflops);
     }
     if (options.block)
-        std::printf("  known inputs:   %.4g ms per step stepped, %.4g in blocks of %d: %.2fx faster, outputs within %.2g\n",
-                    known.stepped_ms, known.block_ms, options.block, known.stepped_ms / known.block_ms,
-                    known.deviation);
+        std::printf(
+            "  known inputs:   %.4g ms per step stepped, %.4g in blocks of %d: %.2fx faster, outputs within %.2g\n",
+            known.stepped_ms, known.block_ms, options.block, known.stepped_ms / known.block_ms, known.deviation);
     if (observing(options)) {
         const int element = options.observe.batch_element;
         const std::string which = element < 0 ? "every batch element" : "batch element " + std::to_string(element);
@@ -333,9 +337,9 @@ int bench(const cli::Arguments& args) {
 }  // namespace
 
 int run_bench(int argc, char** argv) {
-    return stepscope::cli::run_guarded(
-        "bench", bench, argc, argv,
-        {"attention", "batch", "steps", "threads", "precision", "cache-precision", "device", "repeats", "layers", "heads",
-         "head-dimensions", "feed-forward", "observe", "observe-layer", "observe-element", "block"},
-        {"json", "bandwidth"}, kUsage);
+    return stepscope::cli::run_guarded("bench", bench, argc, argv,
+                                       {"attention", "batch", "steps", "threads", "precision", "cache-precision",
+                                        "device", "repeats", "layers", "heads", "head-dimensions", "feed-forward",
+                                        "observe", "observe-layer", "observe-element", "block"},
+                                       {"json", "bandwidth"}, kUsage);
 }

@@ -73,14 +73,16 @@ std::string axes(const Panel& p, const std::string& x_title, const std::string& 
             if (power * factor <= p.high * 1.0001) ticks.push_back(power * factor);
     for (const double tick : ticks) {
         const double x = p.x(tick);
-        svg += format("<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#ddd\"/>\n", x, kTop, x, kTop + kPanelHeight);
+        svg += format("<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#ddd\"/>\n", x, kTop, x,
+                      kTop + kPanelHeight);
         svg += format("<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">", x, kTop + kPanelHeight + 16) +
                escaped(bytes ? byte_label(tick) : format("%g", tick)) + "</text>\n";
     }
     const double step = (p.y_high - p.y_low) / 5;
     for (int i = 0; i <= 5; ++i) {
         const double value = p.y_low + i * step, y = p.y(value);
-        svg += format("<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#ddd\"/>\n", p.x0, y, p.x0 + kPanelWidth, y);
+        svg +=
+            format("<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#ddd\"/>\n", p.x0, y, p.x0 + kPanelWidth, y);
         svg += format("<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.2f</text>\n", p.x0 - 6, y + 4, value);
     }
     svg += format("<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">", p.x0 + kPanelWidth / 2, kTop + kPanelHeight + 36) +
@@ -96,10 +98,11 @@ std::string curve(const Panel& p, const ComparedModel& model, bool bytes, const 
     for (const ComparedPoint& point : model.points) {
         const double x = p.x(bytes ? point.state_bytes : point.position), y = p.y(point.value);
         points += format("%.1f,%.1f ", x, y);
-        marks += format("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"", x, y) + colour + "\"><title>" +
-                 escaped(model.label) + ": " +
-                 format(bytes ? "%g bytes, %.3f" : "%g, %.3f", bytes ? point.state_bytes : point.position, point.value) +
-                 "</title></circle>\n";
+        marks +=
+            format("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"", x, y) + colour + "\"><title>" +
+            escaped(model.label) + ": " +
+            format(bytes ? "%g bytes, %.3f" : "%g, %.3f", bytes ? point.state_bytes : point.position, point.value) +
+            "</title></circle>\n";
     }
     return std::string("<polyline fill=\"none\" stroke-width=\"2\" stroke=\"") + colour + "\" points=\"" + points +
            "\"/>\n" + marks;
@@ -129,15 +132,17 @@ std::string comparison_svg(const std::vector<ComparedModel>& models, const std::
     const double height = legend_top + kLegendHeight * double((models.size() + 2) / 3) + 10;
     const std::string y_title = accuracy ? "accuracy" : metric == "bits_per_character" ? "bits per character" : metric;
 
-    std::string svg = format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-                             "viewBox=\"0 0 %g %g\" font-family=\"DejaVu Sans, sans-serif\" font-size=\"12\">\n",
-                             width, height, width, height);
+    std::string svg = format(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+        "viewBox=\"0 0 %g %g\" font-family=\"DejaVu Sans, sans-serif\" font-size=\"12\">\n",
+        width, height, width, height);
     svg += format("<rect width=\"%g\" height=\"%g\" fill=\"white\"/>\n", width, height);
     svg += format("<text x=\"%g\" y=\"22\" font-size=\"14\">", kLeft) + escaped(y_title + " against " + position_name) +
            "</text>\n";
     svg += format("<text x=\"%g\" y=\"22\" font-size=\"14\">", right.x0) +
            escaped(y_title + " against state bytes per sequence") + "</text>\n";
-    svg += axes(left, position_name, y_title, false) + axes(right, "attention state per sequence (bytes)", y_title, true);
+    svg +=
+        axes(left, position_name, y_title, false) + axes(right, "attention state per sequence (bytes)", y_title, true);
     for (size_t i = 0; i < models.size(); ++i) {
         const char* colour = kColours[i % (sizeof kColours / sizeof *kColours)];
         svg += "<g>\n" + curve(left, models[i], false, colour) + curve(right, models[i], true, colour) + "</g>\n";

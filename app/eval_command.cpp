@@ -67,8 +67,10 @@ int compare(const cli::Arguments& args) {
         nlohmann::json entry = {{"model", path}, {"attention_type", curve.attention_type}, {"value", curve.value}};
         std::printf("%-28s %-12s", file_stem(path).c_str(), curve.attention_type.c_str());
         for (const ComparedPoint& point : curve.points) {
-            entry["groups"][point.group] = {{"value", point.value}, {"state_bytes", point.state_bytes},
-                                            {"steps", point.steps}, {"position", point.position}};
+            entry["groups"][point.group] = {{"value", point.value},
+                                            {"state_bytes", point.state_bytes},
+                                            {"steps", point.steps},
+                                            {"position", point.position}};
             std::printf("  %s %.3f (%.0f B)", point.group.c_str(), point.value, point.state_bytes);
         }
         std::printf("\n");
@@ -116,8 +118,10 @@ int eval(const cli::Arguments& args) {
         out["scored"] = result.scored;
         out["groups"] = nlohmann::json::object();
         for (const GroupScore& group : result.groups) {
-            nlohmann::json entry = {{"value", group.value},   {"examples", group.examples},
-                                    {"scored", group.scored}, {"steps", group.steps},
+            nlohmann::json entry = {{"value", group.value},
+                                    {"examples", group.examples},
+                                    {"scored", group.scored},
+                                    {"steps", group.steps},
                                     {"state_bytes", group.state_bytes}};
             if (trained_values.is_object() && trained_values.contains(group.name))
                 entry["trained_value"] = trained_values[group.name];
@@ -129,8 +133,8 @@ int eval(const cli::Arguments& args) {
         return 0;
     }
     std::printf("%s: task %s, %s attention, %ld examples, %ld scored positions\n", path.c_str(),
-                model->task_name().c_str(), model->transformer().config().attention_type.c_str(),
-                long(result.examples), long(result.scored));
+                model->task_name().c_str(), model->transformer().config().attention_type.c_str(), long(result.examples),
+                long(result.scored));
     for (const GroupScore& group : result.groups) {
         std::printf("  %-10s %s %.4f", group.name.c_str(), result.metric.c_str(), group.value);
         if (trained_values.is_object() && trained_values.contains(group.name) && trained_values[group.name].is_number())

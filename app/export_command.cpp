@@ -101,8 +101,8 @@ const ui::RunEntry& find_run(const ui::SessionTree& tree, const QString& name) {
         if (r.name.section(':', 0, 0) == name) return r;
     QStringList names;
     for (const ui::RunEntry& r : tree.runs) names << r.name.section(':', 0, 0);
-    throw cli::UsageError{"the session has no run " + quote_text(name.toStdString()) + " (it has: " +
-                          names.join(", ").toStdString() + "; see --list-runs)"};
+    throw cli::UsageError{"the session has no run " + quote_text(name.toStdString()) +
+                          " (it has: " + names.join(", ").toStdString() + "; see --list-runs)"};
 }
 
 // One line per run, a branch indented under its parent with its branch step.
@@ -111,10 +111,10 @@ void list_runs(const ui::SessionTree& tree) {
     for (const ui::RunEntry& r : tree.runs) {
         const int d = r.parent.isEmpty() ? 0 : depth[r.parent] + 1;
         depth[r.name] = d;
-        const QString where = r.parent.isEmpty() ? QStringLiteral("root")
-                                                 : QStringLiteral("branch of %1 at step %2")
-                                                       .arg(r.parent.section(':', 0, 0))
-                                                       .arg(r.branch_step);
+        const QString where =
+            r.parent.isEmpty()
+                ? QStringLiteral("root")
+                : QStringLiteral("branch of %1 at step %2").arg(r.parent.section(':', 0, 0)).arg(r.branch_step);
         std::printf("%s%s  [%s, steps %lld to %lld%s]\n", QString(2 * d, ' ').toUtf8().constData(),
                     r.name.toUtf8().constData(), where.toUtf8().constData(), static_cast<long long>(r.branch_step),
                     static_cast<long long>(r.spec.steps), r.name == tree.viewed ? ", viewed" : "");
@@ -189,6 +189,6 @@ int export_run(const cli::Arguments& args) {
 
 int run_export(int argc, char** argv) {
     return cli::run_guarded("export", export_run, argc, argv,
-                            {"config", "session", "run", "steps", "out", "format", "width", "height", "device"}, {"list-runs"},
-                            kUsage);
+                            {"config", "session", "run", "steps", "out", "format", "width", "height", "device"},
+                            {"list-runs"}, kUsage);
 }

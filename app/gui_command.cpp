@@ -32,8 +32,9 @@ int run_gui(int argc, char** argv) {
         return 2;
     }
     if (!std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY") && !std::getenv("QT_QPA_PLATFORM")) {
-        std::fprintf(stderr, "stepscope: no display (DISPLAY is not set); run it under xvfb-run, "
-                             "or use `stepscope export` for plots without a window\n");
+        std::fprintf(stderr,
+                     "stepscope: no display (DISPLAY is not set); run it under xvfb-run, "
+                     "or use `stepscope export` for plots without a window\n");
         return 2;
     }
 
@@ -58,7 +59,8 @@ int run_gui(int argc, char** argv) {
     else if (scripted) window.resize(QSize(1600, 1000).boundedTo(window.screen()->availableSize()));
     else if (!window.restoreGeometry(settings.value(QStringLiteral("mainwindow/geometry")).toByteArray()))
         window.resize(1500, 950);
-    if (!scripted && !options.window_size.isValid()) window.restoreState(settings.value(QStringLiteral("mainwindow/state")).toByteArray());
+    if (!scripted && !options.window_size.isValid())
+        window.restoreState(settings.value(QStringLiteral("mainwindow/state")).toByteArray());
     window.show();
     GuiScript script(&window, options.actions, scripted, options.report_throughput);
     script.start();

@@ -83,13 +83,12 @@ double view_bytes(const ModelConfig& config, const ObservationOptions& what, dou
     return 4 * floats;
 }
 
-const Tensor& input_tensor(const SafetensorsFile& file, const std::string& path, const std::string& name,
-                           size_t rank) {
+const Tensor& input_tensor(const SafetensorsFile& file, const std::string& path, const std::string& name, size_t rank) {
     const auto found = file.tensors.find(name);
     if (found == file.tensors.end()) throw Error(path + ": no tensor '" + name + "'");
     if (found->second.shape.size() != rank || found->second.dtype == DType::I64)
-        throw Error(path + ": tensor '" + name + "' must be a float tensor of rank " + std::to_string(rank) +
-                    ", got " + found->second.shape_string());
+        throw Error(path + ": tensor '" + name + "' must be a float tensor of rank " + std::to_string(rank) + ", got " +
+                    found->second.shape_string());
     return found->second;
 }
 
@@ -116,8 +115,8 @@ int replay(const cli::Arguments& args) {
     run.state_copies = 3;  // the live state, its tensors for the output, their serialised bytes
     run.kept_bytes = 3.0 * double(x.values.size()) * sizeof(float);  // x, y and y's serialised bytes
     try {
-        require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run), "replaying " + std::to_string(steps) + " steps of batch " +
-                                                            std::to_string(batch));
+        require_memory(estimate_model_bytes(config) + estimate_run_bytes(config, run),
+                       "replaying " + std::to_string(steps) + " steps of batch " + std::to_string(batch));
     } catch (const Error& e) {
         throw Error(inputs_path + ": " + e.what());
     }

@@ -72,11 +72,11 @@ inline MeasuredRun run_measured(const QList<QByteArray>& arguments, const QStrin
 }  // namespace stepscope::testing
 
 // A bad command line: exit code 2 and one line on stderr, "stepscope COMMAND: ...".
-#define STEPSCOPE_VERIFY_USAGE_ERROR(command, arguments)                                                 \
-    do {                                                                                                 \
-        const auto result_ = ::stepscope::testing::run_stepscope(arguments);                             \
-        QVERIFY2(result_.exit_code == 2, qPrintable((arguments).join(' ')));                             \
-        QCOMPARE(result_.stderr_text.trimmed().count('\n'), 0);                                          \
-        QVERIFY2(result_.stderr_text.startsWith(QStringLiteral("stepscope " command ": ")),              \
-                 qPrintable(result_.stderr_text));                                                       \
+#define STEPSCOPE_VERIFY_USAGE_ERROR(command, arguments)                                    \
+    do {                                                                                    \
+        const auto result_ = ::stepscope::testing::run_stepscope(arguments);                \
+        QVERIFY2(result_.exit_code == 2, qPrintable((arguments).join(' ')));                \
+        QCOMPARE(result_.stderr_text.trimmed().count('\n'), 0);                             \
+        QVERIFY2(result_.stderr_text.startsWith(QStringLiteral("stepscope " command ": ")), \
+                 qPrintable(result_.stderr_text));                                          \
     } while (0)

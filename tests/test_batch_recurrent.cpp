@@ -22,7 +22,8 @@ private slots:
             if (!attention_capabilities(kind).feature_map) continue;
             for (const std::string& map : feature_map_names())
                 if (map != "elu")
-                    QTest::newRow((kind + "/" + map).c_str()) << QString::fromStdString(kind) << QString::fromStdString(map);
+                    QTest::newRow((kind + "/" + map).c_str())
+                        << QString::fromStdString(kind) << QString::fromStdString(map);
         }
     }
 
@@ -51,7 +52,8 @@ private slots:
             model->step(xs.middleRows(long(t) * batch, batch), state, y);
             recurrent_ys.middleRows(long(t) * batch, batch) = y;
         }
-        STEPSCOPE_COMPARE_CLOSE(attention.toStdString() + "/" + feature_map.toStdString(), recurrent_ys, batch_ys, 1e-4, 0.0);
+        STEPSCOPE_COMPARE_CLOSE(attention.toStdString() + "/" + feature_map.toStdString(), recurrent_ys, batch_ys, 1e-4,
+                                0.0);
     }
 
     void block_equals_stepping_data() {

@@ -16,8 +16,8 @@ using stepscope::testing::run_stepscope;
 namespace {
 
 // A model small enough that a few steps take milliseconds.
-const QStringList kSmallModel = {"--layers", "2", "--heads", "2", "--head-dimensions", "8", "--feed-forward", "32",
-                                 "--repeats", "2"};
+const QStringList kSmallModel = {"--layers",       "2",  "--heads",   "2", "--head-dimensions", "8",
+                                 "--feed-forward", "32", "--repeats", "2"};
 
 }  // namespace
 
@@ -32,9 +32,12 @@ private slots:
         QTest::addColumn<QString>("precision");
         QTest::addColumn<int>("batch");
         QTest::addColumn<int>("threads");
-        QTest::newRow("linear f32") << "linear" << "f32" << 3 << 1;
-        QTest::newRow("full bf16") << "full" << "bf16" << 1 << 2;
-        QTest::newRow("linear q8") << "linear" << "q8" << 10 << 2;
+        QTest::newRow("linear f32") << "linear"
+                                    << "f32" << 3 << 1;
+        QTest::newRow("full bf16") << "full"
+                                   << "bf16" << 1 << 2;
+        QTest::newRow("linear q8") << "linear"
+                                   << "q8" << 10 << 2;
     }
 
     void prints_one_json_object() {
@@ -43,9 +46,9 @@ private slots:
         QFETCH(int, batch);
         QFETCH(int, threads);
         const CliResult result = run_stepscope(QStringList{"bench", "--steps", "5", "--json", "--attention", attention,
-                                                        "--precision", precision, "--batch", QString::number(batch),
-                                                        "--threads", QString::number(threads)} +
-                                            kSmallModel);
+                                                           "--precision", precision, "--batch", QString::number(batch),
+                                                           "--threads", QString::number(threads)} +
+                                               kSmallModel);
         QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
         QCOMPARE(result.stdout_text.trimmed().count('\n'), 0);
         QJsonParseError error;
@@ -113,10 +116,10 @@ private slots:
 
     // The observed run is timed beside the plain one; the ratio is what the bench reports, not what it asserts.
     void observing_adds_the_observed_figures() {
-        const CliResult result = run_stepscope(QStringList{"bench", "--steps", "4", "--json", "--batch", "3", "--observe",
-                                                           "attention,spectrum", "--observe-layer", "1",
-                                                           "--observe-element", "2"} +
-                                               kSmallModel);
+        const CliResult result =
+            run_stepscope(QStringList{"bench", "--steps", "4", "--json", "--batch", "3", "--observe",
+                                      "attention,spectrum", "--observe-layer", "1", "--observe-element", "2"} +
+                          kSmallModel);
         QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
         const QJsonObject json = QJsonDocument::fromJson(result.stdout_text.toUtf8()).object();
         QCOMPARE(json.value("observe").toString(), QString("attention,spectrum"));
@@ -124,7 +127,8 @@ private slots:
         QCOMPARE(json.value("observed_element").toInt(), 2);
         for (const char* key : {"ms_per_step", "observed_ms_per_step", "observed_ms_per_step_median", "observed_ratio"})
             QVERIFY2(json.value(key).isDouble() && json.value(key).toDouble() > 0, key);
-        const CliResult table = run_stepscope(QStringList{"bench", "--steps", "3", "--observe", "spectrum"} + kSmallModel);
+        const CliResult table =
+            run_stepscope(QStringList{"bench", "--steps", "3", "--observe", "spectrum"} + kSmallModel);
         QVERIFY2(table.exit_code == 0, qPrintable(table.stderr_text));
         QVERIFY2(table.stdout_text.contains("observing spectrum of layer 0, every batch element"),
                  qPrintable(table.stdout_text));

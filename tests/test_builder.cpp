@@ -28,7 +28,8 @@ bool same_tensors(const TensorMap& a, const TensorMap& b) {
     if (a.size() != b.size()) return false;
     for (const auto& [name, tensor] : a) {
         const auto other = b.find(name);
-        if (other == b.end() || other->second.shape != tensor.shape || other->second.values.size() != tensor.values.size())
+        if (other == b.end() || other->second.shape != tensor.shape ||
+            other->second.values.size() != tensor.values.size())
             return false;
         if (std::memcmp(tensor.values.data(), other->second.values.data(), tensor.values.size() * sizeof(float)) != 0)
             return false;
@@ -41,7 +42,8 @@ double status_bytes(const char* field) {
     std::ifstream status("/proc/self/status");
     std::string line;
     while (std::getline(status, line))
-        if (line.rfind(std::string(field) + ":", 0) == 0) return 1024.0 * std::stod(line.substr(std::strlen(field) + 1));
+        if (line.rfind(std::string(field) + ":", 0) == 0)
+            return 1024.0 * std::stod(line.substr(std::strlen(field) + 1));
     return -1;
 }
 
@@ -54,7 +56,8 @@ bool reset_peak_resident() {
 }
 
 ModelConfig small_config(ModelKind kind, const std::string& attention) {
-    ModelConfig config = kind == ModelKind::Encoder ? RecurrentEncoderBuilder().config() : RecurrentDecoderBuilder().config();
+    ModelConfig config =
+        kind == ModelKind::Encoder ? RecurrentEncoderBuilder().config() : RecurrentDecoderBuilder().config();
     config.n_layers = 2;
     config.n_heads = 2;
     config.query_dimensions = config.value_dimensions = 4;
@@ -86,7 +89,8 @@ private slots:
     }
 
     void decoder_cross_defaults_follow_the_self_attention() {
-        auto builder = RecurrentDecoderBuilder::from_kwargs({{"n_heads", int64_t(3)}, {"value_dimensions", int64_t(5)}});
+        auto builder =
+            RecurrentDecoderBuilder::from_kwargs({{"n_heads", int64_t(3)}, {"value_dimensions", int64_t(5)}});
         const ModelConfig& c = builder.config();
         QCOMPARE(c.effective_cross_n_heads(), 3);
         QCOMPARE(c.effective_cross_value_dimensions(), 5);
@@ -113,23 +117,38 @@ private slots:
     void rejects_with_the_key_named_data() {
         QTest::addColumn<QString>("json");
         QTest::addColumn<QString>("key");
-        QTest::newRow("unknown key") << R"({"n_layer": 2})" << "n_layer";
-        QTest::newRow("zero heads") << R"({"n_heads": 0})" << "n_heads";
-        QTest::newRow("negative dims") << R"({"query_dimensions": -4})" << "query_dimensions";
-        QTest::newRow("unknown attention") << R"({"attention_type": "reformer"})" << "attention_type";
-        QTest::newRow("wrong type") << R"({"n_layers": "eight"})" << "n_layers";
-        QTest::newRow("fractional int") << R"({"n_layers": 2.5})" << "n_layers";
-        QTest::newRow("bool for int") << R"({"value_dimensions": true})" << "value_dimensions";
-        QTest::newRow("activation") << R"({"activation": "tanh"})" << "activation";
-        QTest::newRow("dropout") << R"({"dropout": 1.5})" << "dropout";
-        QTest::newRow("softmax_temp") << R"({"softmax_temp": -1})" << "softmax_temp";
-        QTest::newRow("feature map") << R"({"feature_map": "cosine"})" << "feature_map";
+        QTest::newRow("unknown key") << R"({"n_layer": 2})"
+                                     << "n_layer";
+        QTest::newRow("zero heads") << R"({"n_heads": 0})"
+                                    << "n_heads";
+        QTest::newRow("negative dims") << R"({"query_dimensions": -4})"
+                                       << "query_dimensions";
+        QTest::newRow("unknown attention") << R"({"attention_type": "reformer"})"
+                                           << "attention_type";
+        QTest::newRow("wrong type") << R"({"n_layers": "eight"})"
+                                    << "n_layers";
+        QTest::newRow("fractional int") << R"({"n_layers": 2.5})"
+                                        << "n_layers";
+        QTest::newRow("bool for int") << R"({"value_dimensions": true})"
+                                      << "value_dimensions";
+        QTest::newRow("activation") << R"({"activation": "tanh"})"
+                                    << "activation";
+        QTest::newRow("dropout") << R"({"dropout": 1.5})"
+                                 << "dropout";
+        QTest::newRow("softmax_temp") << R"({"softmax_temp": -1})"
+                                      << "softmax_temp";
+        QTest::newRow("feature map") << R"({"feature_map": "cosine"})"
+                                     << "feature_map";
         QTest::newRow("feature dims") << R"({"feature_map": "favor", "feature_map_dimensions": -3})"
                                       << "feature_map_dimensions";
-        QTest::newRow("eps") << R"({"eps": -0.1})" << "eps";
-        QTest::newRow("precision") << R"({"precision": "f16"})" << "precision";
-        QTest::newRow("array value") << R"({"n_layers": [1]})" << "n_layers";
-        QTest::newRow("wrong kind") << R"({"kind": "decoder"})" << "kind";
+        QTest::newRow("eps") << R"({"eps": -0.1})"
+                             << "eps";
+        QTest::newRow("precision") << R"({"precision": "f16"})"
+                                   << "precision";
+        QTest::newRow("array value") << R"({"n_layers": [1]})"
+                                     << "n_layers";
+        QTest::newRow("wrong kind") << R"({"kind": "decoder"})"
+                                    << "kind";
     }
 
     void rejects_with_the_key_named() {
@@ -243,10 +262,12 @@ private slots:
                 ModelConfig out_of_range = config;
                 set_parameter(out_of_range, parameter.name, parameter.maximum + 1);
                 const QString range = error_of([&] { validate(out_of_range); });
-                QVERIFY2(range.contains("'" + QString::fromStdString(parameter.name) + "' must be in"), qPrintable(range));
+                QVERIFY2(range.contains("'" + QString::fromStdString(parameter.name) + "' must be in"),
+                         qPrintable(range));
                 for (const std::string& other : attention_kind_names()) {
                     const auto& others = attention_capabilities(other).parameters;
-                    if (std::any_of(others.begin(), others.end(), [&](const KindParameter& p) { return p.name == parameter.name; }))
+                    if (std::any_of(others.begin(), others.end(),
+                                    [&](const KindParameter& p) { return p.name == parameter.name; }))
                         continue;
                     ModelConfig foreign = config;
                     foreign.attention_type = other;
@@ -278,8 +299,9 @@ private slots:
     }
 
     void decoder_rejects_unknown_cross_attention() {
-        const QString message = error_of(
-            [] { RecurrentDecoderBuilder::from_kwargs({{"cross_attention_type", std::string("causal-linear")}}); });
+        const QString message = error_of([] {
+            RecurrentDecoderBuilder::from_kwargs({{"cross_attention_type", std::string("causal-linear")}});
+        });
         QVERIFY2(message.contains("cross_attention_type"), qPrintable(message));
     }
 
@@ -296,7 +318,8 @@ private slots:
     }
 
     void get_builds_a_model_with_the_reference_parameter_names() {
-        auto builder = RecurrentEncoderBuilder::from_kwargs({{"n_layers", int64_t(2)}, {"n_heads", int64_t(2)},
+        auto builder = RecurrentEncoderBuilder::from_kwargs({{"n_layers", int64_t(2)},
+                                                             {"n_heads", int64_t(2)},
                                                              {"query_dimensions", int64_t(4)},
                                                              {"value_dimensions", int64_t(4)},
                                                              {"feed_forward_dimensions", int64_t(16)}});
@@ -352,13 +375,15 @@ private slots:
                     config.precision = precision;
                     const TensorMap given = random_parameters(config, 5);
                     const auto model = Model::from_tensors(config, given);
-                    const std::string what = attention + " " + precision + (kind == ModelKind::Decoder ? " decoder" : "");
+                    const std::string what =
+                        attention + " " + precision + (kind == ModelKind::Decoder ? " decoder" : "");
                     QVERIFY2(same_tensors(model->tensors(), given), what.c_str());
                     QCOMPARE(model->tensor_shapes().size(), given.size());
                     for (const auto& [name, shape] : model->tensor_shapes()) QCOMPARE(shape, given.at(name).shape);
                     // Moved in, the map is freed layer by layer into the same model.
                     TensorMap moved = given;
-                    QVERIFY2(same_tensors(Model::from_tensors(config, std::move(moved))->tensors(), given), what.c_str());
+                    QVERIFY2(same_tensors(Model::from_tensors(config, std::move(moved))->tensors(), given),
+                             what.c_str());
                 }
     }
 

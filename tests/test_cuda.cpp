@@ -22,9 +22,9 @@ using testing::error_of;
 
 namespace {
 
-#define STEPSCOPE_REQUIRE_CUDA()                                                                \
-    do {                                                                                        \
-        const DeviceStatus status_ = cuda_status();                                             \
+#define STEPSCOPE_REQUIRE_CUDA()                                                                                \
+    do {                                                                                                        \
+        const DeviceStatus status_ = cuda_status();                                                             \
         if (!status_.available) QSKIP(qPrintable("no CUDA device: " + QString::fromStdString(status_.reason))); \
     } while (0)
 
@@ -47,7 +47,12 @@ struct Recorder : StepObserver {
         QString sizes;
         for (const std::vector<float>& part : n.components) sizes += QString(" %1").arg(part.size());
         calls << QString("norms %1 %2 (%3, %4)%5 length %6")
-                     .arg(layer).arg(int(role)).arg(n.batch).arg(n.heads).arg(sizes).arg(n.cache_length);
+                     .arg(layer)
+                     .arg(int(role))
+                     .arg(n.batch)
+                     .arg(n.heads)
+                     .arg(sizes)
+                     .arg(n.cache_length);
         for (const std::vector<float>& part : n.components) norms.insert(norms.end(), part.begin(), part.end());
     }
     void append(const ConstMatrixRef& m) {
@@ -169,8 +174,7 @@ private slots:
         auto gpu = make_stepper(model, Device::Cuda);
         const std::vector<float> expected = run_case(*cpu, io), actual = run_case(*gpu, io);
         QCOMPARE(actual.size(), expected.size());
-        qInfo("%s: max |y_cuda - y_cpu| = %.3g", case_name.c_str(),
-              testing::max_deviation(actual, expected).worst);
+        qInfo("%s: max |y_cuda - y_cpu| = %.3g", case_name.c_str(), testing::max_deviation(actual, expected).worst);
         STEPSCOPE_COMPARE_CLOSE(case_name + " y", actual, expected, 1e-4, 0.0);
         compare_states(*model, gpu->state(), cpu->state(), 1e-4, case_name);
         QCOMPARE(gpu->step_count(), cpu->step_count());
@@ -282,8 +286,8 @@ private slots:
         const State middle_cpu = cpu->state(), middle_gpu = gpu->state();
         compare_states(*model, middle_gpu, middle_cpu, 1e-4, "after 20 steps");
 
-        const RowMatrix next = Eigen::Map<const RowMatrix>(first_gpu.data() + first_gpu.size() - x.size(), x.rows(),
-                                                           x.cols());
+        const RowMatrix next =
+            Eigen::Map<const RowMatrix>(first_gpu.data() + first_gpu.size() - x.size(), x.rows(), x.cols());
         const std::vector<float> rest = feed_back(*gpu, next, 20);
         gpu->set_state(middle_gpu);
         QVERIFY(gpu->state() == middle_gpu);

@@ -163,7 +163,8 @@ private slots:
             QCOMPARE(fast.cols(), map->output_dims());
             QCOMPARE(scalar.rows(), rows);
             QCOMPARE(scalar.cols(), map->output_dims());
-            STEPSCOPE_COMPARE_CLOSE(name.toStdString() + " seed " + std::to_string(seed), fast, scalar, kAbsolute, kRelative);
+            STEPSCOPE_COMPARE_CLOSE(name.toStdString() + " seed " + std::to_string(seed), fast, scalar, kAbsolute,
+                                    kRelative);
         }
     }
 
@@ -365,7 +366,8 @@ private slots:
         STEPSCOPE_COMPARE_CLOSE("grf temp 1", features(*grf, x, omega), plain, kAbsolute, kRelative);
         // x sqrt(4) = 2x, and relu is positively homogeneous.
         const RowMatrix doubled = 2 * plain;
-        STEPSCOPE_COMPARE_CLOSE("grf temp 4", features(*feature_map("grf", 9, 12, 4.0), x, omega), doubled, kAbsolute, kRelative);
+        STEPSCOPE_COMPARE_CLOSE("grf temp 4", features(*feature_map("grf", 9, 12, 4.0), x, omega), doubled, kAbsolute,
+                                kRelative);
     }
 
     void orthogonal_random_matrix_blocks_data() {

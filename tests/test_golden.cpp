@@ -33,9 +33,7 @@ Run run_recurrent(const Model& model, const SafetensorsFile& io) {
     return run;
 }
 
-bool keeps_cache(const std::string& attention_type) {
-    return state_grows(attention_capabilities(attention_type));
-}
+bool keeps_cache(const std::string& attention_type) { return state_grows(attention_capabilities(attention_type)); }
 
 // Whether a module of the model keeps a key/value cache (softmax attention, self or cross).
 bool keeps_cache(const ModelConfig& config) {

@@ -5,7 +5,6 @@
 #include <QElapsedTimer>
 #include <QTemporaryDir>
 
-
 #include <cmath>
 #include <filesystem>
 #include <functional>

@@ -183,7 +183,8 @@ private slots:
         }
         const RowMatrix straight = recorder.maps.at({0, 0});
         State branch = states[3];
-        for (int t = 3; t < 6; ++t) model->step(input(t, batch, width), branch, y, StepOptions{&recorder, &observation});
+        for (int t = 3; t < 6; ++t)
+            model->step(input(t, batch, width), branch, y, StepOptions{&recorder, &observation});
         QCOMPARE(recorder.maps.at({0, 0}), straight);
         State fresh = model->new_state();
         model->step(input(0, batch, width), fresh, y, StepOptions{&recorder, &observation});
@@ -253,18 +254,22 @@ private slots:
                                         HeadAblation{0, 0, -1}, HeadAblation{0, 0, 0, AttentionRole::Cross}}) {
             Ablation ablation;
             ablation.heads.push_back(bad);
-            QVERIFY(!testing::error_of([&] { model->step(x, state, y, StepOptions{nullptr, nullptr, &ablation}); }).isEmpty());
+            QVERIFY(!testing::error_of([&] {
+                         model->step(x, state, y, StepOptions{nullptr, nullptr, &ablation});
+                     }).isEmpty());
         }
         ObservationOptions far = everything({5});
         Observation layer_five(far);
         Recorder recorder;
-        QVERIFY(testing::error_of([&] { model->step(x, state, y, StepOptions{&recorder, &layer_five}); })
-                    .contains("layer 5"));
+        QVERIFY(testing::error_of([&] {
+                    model->step(x, state, y, StepOptions{&recorder, &layer_five});
+                }).contains("layer 5"));
         ObservationOptions element = everything({0});
         element.batch_element = 2;
         Observation third(element);
-        QVERIFY(testing::error_of([&] { model->step(x, state, y, StepOptions{&recorder, &third}); })
-                    .contains("batch element 2"));
+        QVERIFY(testing::error_of([&] {
+                    model->step(x, state, y, StepOptions{&recorder, &third});
+                }).contains("batch element 2"));
         QCOMPARE(state.step, int64_t(0));
     }
 
@@ -281,7 +286,8 @@ private slots:
         for (int n = 0; n < 2; ++n)
             for (int h = 0; h < heads; ++h) {
                 const long row = n * heads + h;
-                const RowMatrix expected = h == 2 ? RowMatrix::Zero(features, 4) : RowMatrix(b.sums.middleRows(row * features, features));
+                const RowMatrix expected =
+                    h == 2 ? RowMatrix::Zero(features, 4) : RowMatrix(b.sums.middleRows(row * features, features));
                 QCOMPARE(RowMatrix(s.sums.middleRows(row * features, features)), expected);
                 QCOMPARE(s.normalizer.row(row).cwiseAbs().maxCoeff() == 0.0f, h == 2);
             }
@@ -298,7 +304,8 @@ private slots:
         const auto full = Model::create_random(small_config("full"), 7);
         State cached = full->new_state();
         full->step(input(0, 2, full->config().d_model()), cached, y);
-        QVERIFY(testing::error_of([&] { scale_head(*full, cached, 0, AttentionRole::Self, 0, 0); }).contains("softmax"));
+        QVERIFY(
+            testing::error_of([&] { scale_head(*full, cached, 0, AttentionRole::Self, 0, 0); }).contains("softmax"));
     }
 
     // A cleared cache attends to the next step alone; a cleared linear state restarts its sums.
@@ -346,14 +353,14 @@ private slots:
                 what.layers = {1};
                 what.attention = attention;
                 what.spectrum = !attention;
-                const bool declared = attention ? offered.attention_map
-                                                : offered.spectrum || offered.cache_entropy;
+                const bool declared = attention ? offered.attention_map : offered.spectrum || offered.cache_entropy;
                 Observation observation(what);
                 Recorder recorder;
                 State state = model->new_state();
                 RowMatrix y;
-                const QString error = testing::error_of(
-                    [&] { model->step(input(0, 2, model->config().d_model()), state, y, StepOptions{&recorder, &observation}); });
+                const QString error = testing::error_of([&] {
+                    model->step(input(0, 2, model->config().d_model()), state, y, StepOptions{&recorder, &observation});
+                });
                 if (declared) {
                     QVERIFY2(error.isEmpty(), qPrintable(error));
                     QCOMPARE(recorder.maps.count({1, 0}) == 1, attention);
@@ -439,8 +446,9 @@ private slots:
         const auto linear = Model::create_random(small_config("linear"), 10);
         State sums = linear->new_state();
         linear->step(input(0, 2, width), sums, y);
-        QVERIFY(testing::error_of([&] { clear_head_cache(*linear, sums, 0, AttentionRole::Self, 0); })
-                    .contains("linear attention"));
+        QVERIFY(testing::error_of([&] {
+                    clear_head_cache(*linear, sums, 0, AttentionRole::Self, 0);
+                }).contains("linear attention"));
     }
 
     // After a clear at step s the head weighs steps before s 0 and sums to 1 over s..t, the other heads

@@ -116,9 +116,8 @@ private slots:
                         linear.forward_scalar(x, scalar);
                         QCOMPARE(fast.rows(), batch);
                         QCOMPARE(fast.cols(), out);
-                        const std::string what = std::string(format_name(format)) + " linear " +
-                                                 std::to_string(batch) + "x" + std::to_string(in) + " -> " +
-                                                 std::to_string(out);
+                        const std::string what = std::string(format_name(format)) + " linear " + std::to_string(batch) +
+                                                 "x" + std::to_string(in) + " -> " + std::to_string(out);
                         STEPSCOPE_COMPARE_CLOSE(what, fast, scalar, kAbsolute, kRelative);
                     }
     }
@@ -314,7 +313,8 @@ private slots:
                 for (const long features : {1L, 7L, 32L})
                     for (const long values : {1L, 5L, 32L, 33L}) {
                         seed += 7;
-                        RowMatrix keys = random_matrix(rows, features, seed), queries = random_matrix(rows, features, seed + 1);
+                        RowMatrix keys = random_matrix(rows, features, seed),
+                                  queries = random_matrix(rows, features, seed + 1);
                         normalize_rows(keys);
                         normalize_rows(queries);
                         const RowMatrix v = random_matrix(rows, values, seed + 2);
@@ -324,7 +324,8 @@ private slots:
                         RowMatrix fast = state, scalar = state, observed = state;
                         RowMatrix errors_fast(rows, values), errors_scalar(rows, values);
                         RowMatrix out_fast(rows, values), out_scalar(rows, values);
-                        delta_rule_step(keys, v, queries, gates.row(0).data(), alpha, 0.25f, fast, errors_fast, out_fast);
+                        delta_rule_step(keys, v, queries, gates.row(0).data(), alpha, 0.25f, fast, errors_fast,
+                                        out_fast);
                         reference::delta_rule_step(keys, v, queries, gates.row(0).data(), alpha, 0.25f, scalar,
                                                    errors_scalar, out_scalar);
                         STEPSCOPE_COMPARE_CLOSE("delta S", fast, scalar, kAbsolute, kRelative);

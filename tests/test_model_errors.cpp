@@ -58,13 +58,20 @@ private slots:
     void damaged_weight_files_name_the_problem_data() {
         QTest::addColumn<QString>("damage");
         QTest::addColumn<QString>("clue");
-        QTest::newRow("truncated") << "truncated" << "offset";
-        QTest::newRow("header past end") << "header" << "header";
-        QTest::newRow("missing tensor") << "missing" << "layers.1.norm2.bias";
-        QTest::newRow("wrong shape") << "shape" << "layers.0.linear1.weight";
-        QTest::newRow("wrong dtype") << "dtype" << "layers.0.norm1.weight";
-        QTest::newRow("no config") << "config" << "config";
-        QTest::newRow("missing file") << "absent" << "absent.safetensors";
+        QTest::newRow("truncated") << "truncated"
+                                   << "offset";
+        QTest::newRow("header past end") << "header"
+                                         << "header";
+        QTest::newRow("missing tensor") << "missing"
+                                        << "layers.1.norm2.bias";
+        QTest::newRow("wrong shape") << "shape"
+                                     << "layers.0.linear1.weight";
+        QTest::newRow("wrong dtype") << "dtype"
+                                     << "layers.0.norm1.weight";
+        QTest::newRow("no config") << "config"
+                                   << "config";
+        QTest::newRow("missing file") << "absent"
+                                      << "absent.safetensors";
     }
 
     void damaged_weight_files_name_the_problem() {
@@ -134,14 +141,18 @@ private slots:
         const Memory memory = random_memory(2, 5, 8, {5, 3});
         model->step(random_input(2, 8, 1), memory, state, y);
         const State before = state;
-        QVERIFY(error_of([&] { model->step(random_input(2, 8, 2), random_memory(2, 5, 8, {0, 3}), state, y); })
-                    .contains("outside 1..5"));
-        QVERIFY(error_of([&] { model->step(random_input(2, 8, 2), random_memory(2, 5, 8, {6, 3}), state, y); })
-                    .contains("memory_lengths[0]"));
-        QVERIFY(error_of([&] { model->step(random_input(2, 8, 2), random_memory(2, 5, 6, {}), state, y); })
-                    .contains("memory has shape"));
-        QVERIFY(error_of([&] { model->step(random_input(2, 8, 2), random_memory(2, 5, 8, {5, 3}), state, y); })
-                    .contains("memory changed"));
+        QVERIFY(error_of([&] {
+                    model->step(random_input(2, 8, 2), random_memory(2, 5, 8, {0, 3}), state, y);
+                }).contains("outside 1..5"));
+        QVERIFY(error_of([&] {
+                    model->step(random_input(2, 8, 2), random_memory(2, 5, 8, {6, 3}), state, y);
+                }).contains("memory_lengths[0]"));
+        QVERIFY(error_of([&] {
+                    model->step(random_input(2, 8, 2), random_memory(2, 5, 6, {}), state, y);
+                }).contains("memory has shape"));
+        QVERIFY(error_of([&] {
+                    model->step(random_input(2, 8, 2), random_memory(2, 5, 8, {5, 3}), state, y);
+                }).contains("memory changed"));
         QVERIFY(error_of([&] { model->step(random_input(2, 8, 2), state, y); }).contains("decoder"));
         QVERIFY(state == before);
         model->step(random_input(2, 8, 2), memory, state, y);
@@ -174,8 +185,9 @@ private slots:
         const QString message = error_of([&] { load_snapshot(path("linear_state.safetensors"), *full); });
         QVERIFY2(message.contains("another model"), qPrintable(message));
         // A weights file is not a snapshot.
-        QVERIFY(error_of([&] { load_snapshot(testing::golden_path("enc_linear", "model.safetensors"), *linear); })
-                    .contains("not a Stepscope state snapshot"));
+        QVERIFY(error_of([&] {
+                    load_snapshot(testing::golden_path("enc_linear", "model.safetensors"), *linear);
+                }).contains("not a Stepscope state snapshot"));
     }
 };
 

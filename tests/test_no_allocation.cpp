@@ -92,8 +92,8 @@ ModelConfig seed_example(ModelKind kind, const std::string& attention, int layer
 }
 
 struct Counted {
-    long allocations = 0;      // in steps that did not grow a key/value cache
-    long growing_steps = 0;    // steps that grew one (full attention; geometric, so rare)
+    long allocations = 0;    // in steps that did not grow a key/value cache
+    long growing_steps = 0;  // steps that grew one (full attention; geometric, so rare)
 };
 
 // Runs kSteps fed-back steps and counts allocations from step kFirstCounted on.
@@ -158,18 +158,28 @@ private slots:
         QTest::addColumn<QString>("precision");
         QTest::addColumn<QString>("cache_precision");
         const int encoder = int(ModelKind::Encoder), decoder = int(ModelKind::Decoder);
-        QTest::newRow("small linear encoder") << encoder << "linear" << 2 << 4 << 8 << 64 << 10 << "f32" << "f32";
-        QTest::newRow("small full encoder") << encoder << "full" << 2 << 4 << 8 << 64 << 10 << "f32" << "f32";
-        QTest::newRow("small linear decoder") << decoder << "linear" << 2 << 4 << 8 << 64 << 3 << "f32" << "f32";
-        QTest::newRow("small full decoder") << decoder << "full" << 2 << 4 << 8 << 64 << 3 << "f32" << "f32";
-        QTest::newRow("seed example, batch 1") << encoder << "linear" << 8 << 12 << 32 << 1536 << 1 << "f32" << "f32";
-        QTest::newRow("seed example, batch 10") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10 << "f32" << "f32";
+        QTest::newRow("small linear encoder") << encoder << "linear" << 2 << 4 << 8 << 64 << 10 << "f32"
+                                              << "f32";
+        QTest::newRow("small full encoder") << encoder << "full" << 2 << 4 << 8 << 64 << 10 << "f32"
+                                            << "f32";
+        QTest::newRow("small linear decoder") << decoder << "linear" << 2 << 4 << 8 << 64 << 3 << "f32"
+                                              << "f32";
+        QTest::newRow("small full decoder") << decoder << "full" << 2 << 4 << 8 << 64 << 3 << "f32"
+                                            << "f32";
+        QTest::newRow("seed example, batch 1") << encoder << "linear" << 8 << 12 << 32 << 1536 << 1 << "f32"
+                                               << "f32";
+        QTest::newRow("seed example, batch 10") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10 << "f32"
+                                                << "f32";
         // q8 quantises each input into a per-thread buffer, grown once.
-        QTest::newRow("small linear decoder, q8") << decoder << "linear" << 2 << 4 << 8 << 64 << 3 << "q8" << "f32";
-        QTest::newRow("seed example, batch 10, q8") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10 << "q8" << "f32";
+        QTest::newRow("small linear decoder, q8") << decoder << "linear" << 2 << 4 << 8 << 64 << 3 << "q8"
+                                                  << "f32";
+        QTest::newRow("seed example, batch 10, q8") << encoder << "linear" << 8 << 12 << 32 << 1536 << 10 << "q8"
+                                                    << "f32";
         // A bfloat16 cache grows as a float one does.
-        QTest::newRow("small full encoder, bf16 cache") << encoder << "full" << 2 << 4 << 8 << 64 << 10 << "f32" << "bf16";
-        QTest::newRow("small full decoder, bf16 cache") << decoder << "full" << 2 << 4 << 8 << 64 << 3 << "f32" << "bf16";
+        QTest::newRow("small full encoder, bf16 cache") << encoder << "full" << 2 << 4 << 8 << 64 << 10 << "f32"
+                                                        << "bf16";
+        QTest::newRow("small full decoder, bf16 cache") << decoder << "full" << 2 << 4 << 8 << 64 << 3 << "f32"
+                                                        << "bf16";
         // Every registered kind, with each weight format.
         for (const std::string& attention : attention_kind_names())
             for (const char* precision : {"f32", "bf16", "q8"}) {

@@ -23,10 +23,9 @@ private slots:
         QFETCH(double, tolerance);
         const std::string case_name = name.toStdString();
         const QString out = dir_.path() + "/" + name + ".safetensors";
-        const CliResult result = run_stepscope({"replay", "--model",
-                                             QString::fromStdString(testing::golden_path(case_name, "model.safetensors")),
-                                             "--inputs", QString::fromStdString(testing::golden_path(case_name, "io.safetensors")),
-                                             "--output", out});
+        const CliResult result = run_stepscope(
+            {"replay", "--model", QString::fromStdString(testing::golden_path(case_name, "model.safetensors")),
+             "--inputs", QString::fromStdString(testing::golden_path(case_name, "io.safetensors")), "--output", out});
         QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
         const SafetensorsFile produced = read_safetensors(out.toStdString());
         const SafetensorsFile expected = read_safetensors(testing::golden_path(case_name, "io.safetensors"));
@@ -34,7 +33,8 @@ private slots:
             if (tensor != "y" && tensor.rfind("state.", 0) != 0) continue;
             QVERIFY2(produced.tensors.count(tensor), tensor.c_str());
             QCOMPARE(produced.tensors.at(tensor).shape, values.shape);
-            STEPSCOPE_COMPARE_CLOSE(case_name + " " + tensor, produced.tensors.at(tensor).values, values.values, tolerance, 0.0);
+            STEPSCOPE_COMPARE_CLOSE(case_name + " " + tensor, produced.tensors.at(tensor).values, values.values,
+                                    tolerance, 0.0);
         }
     }
 

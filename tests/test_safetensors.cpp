@@ -125,8 +125,8 @@ private slots:
         SafetensorsFile file;
         const float one_and_half_ulp = 1.0f + std::ldexp(1.0f, -8);          // tie: rounds to even, 1.0
         const float one_and_three_halves = 1.0f + 3 * std::ldexp(1.0f, -8);  // tie: rounds to even, 1 + 2^-6
-        Tensor tensor = Tensor::f32(
-            {5}, {1.0f, -2.5f, one_and_half_ulp, one_and_three_halves, std::numeric_limits<float>::quiet_NaN()});
+        Tensor tensor = Tensor::f32({5}, {1.0f, -2.5f, one_and_half_ulp, one_and_three_halves,
+                                          std::numeric_limits<float>::quiet_NaN()});
         tensor.dtype = DType::BF16;
         file.tensors["half"] = tensor;
         const std::vector<uint8_t> bytes = serialize_safetensors(file);

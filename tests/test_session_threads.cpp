@@ -128,7 +128,9 @@ private slots:
             QCOMPARE(last_step_, int64_t(301));
             // Snapshots and new runs go through the same queue.
             const QString snapshot = dir_.filePath(QString::fromStdString(attention) + ".safetensors");
-            post([worker, snapshot, spec, epoch] { worker->saveSnapshot(snapshot, continued(1, spec, 301, 0), 150, epoch); });
+            post([worker, snapshot, spec, epoch] {
+                worker->saveSnapshot(snapshot, continued(1, spec, 301, 0), 150, epoch);
+            });
             SessionSpec reset = spec;
             reset.sequence_seed = 9;
             post([worker, reset, epoch] { worker->open(reset, 3, epoch); });

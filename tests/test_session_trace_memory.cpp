@@ -18,8 +18,8 @@ namespace {
 std::size_t expected_step_bytes(const ModelConfig& c, int batch) {
     const bool decoder = c.kind == ModelKind::Decoder;
     const std::size_t modules = std::size_t(c.n_layers) * (decoder ? 2 : 1);
-    const std::size_t heads = std::size_t(c.n_layers) * (std::size_t(c.n_heads) +
-                                                         (decoder ? std::size_t(c.effective_cross_n_heads()) : 0));
+    const std::size_t heads =
+        std::size_t(c.n_layers) * (std::size_t(c.n_heads) + (decoder ? std::size_t(c.effective_cross_n_heads()) : 0));
     const AttentionCapabilities& kind = attention_capabilities(c.self_attention());
     const bool updates = kind.write_strength || kind.forget_gate || kind.prediction_error;
     const std::size_t element = std::size_t(c.d_model()) + 1 + 2 * heads +

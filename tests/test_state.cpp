@@ -84,22 +84,47 @@ private slots:
         QTest::addColumn<QString>("cross");
         QTest::addColumn<QString>("feature_map");
         QTest::addColumn<QString>("cache_precision");
-        QTest::newRow("linear encoder") << int(ModelKind::Encoder) << "linear" << "full" << "elu" << "f32";
-        QTest::newRow("full encoder") << int(ModelKind::Encoder) << "full" << "full" << "elu" << "f32";
-        QTest::newRow("full encoder, bf16 cache") << int(ModelKind::Encoder) << "full" << "full" << "elu" << "bf16";
-        QTest::newRow("favor encoder (drawn omega)")
-            << int(ModelKind::Encoder) << "linear" << "full" << "favor" << "f32";
-        QTest::newRow("linear decoder") << int(ModelKind::Decoder) << "linear" << "linear" << "elu" << "f32";
-        QTest::newRow("full decoder") << int(ModelKind::Decoder) << "full" << "full" << "elu" << "f32";
-        QTest::newRow("full decoder, bf16 cache") << int(ModelKind::Decoder) << "full" << "full" << "elu" << "bf16";
-        QTest::newRow("grf decoder") << int(ModelKind::Decoder) << "linear" << "linear" << "grf" << "f32";
+        QTest::newRow("linear encoder") << int(ModelKind::Encoder) << "linear"
+                                        << "full"
+                                        << "elu"
+                                        << "f32";
+        QTest::newRow("full encoder") << int(ModelKind::Encoder) << "full"
+                                      << "full"
+                                      << "elu"
+                                      << "f32";
+        QTest::newRow("full encoder, bf16 cache") << int(ModelKind::Encoder) << "full"
+                                                  << "full"
+                                                  << "elu"
+                                                  << "bf16";
+        QTest::newRow("favor encoder (drawn omega)") << int(ModelKind::Encoder) << "linear"
+                                                     << "full"
+                                                     << "favor"
+                                                     << "f32";
+        QTest::newRow("linear decoder") << int(ModelKind::Decoder) << "linear"
+                                        << "linear"
+                                        << "elu"
+                                        << "f32";
+        QTest::newRow("full decoder") << int(ModelKind::Decoder) << "full"
+                                      << "full"
+                                      << "elu"
+                                      << "f32";
+        QTest::newRow("full decoder, bf16 cache") << int(ModelKind::Decoder) << "full"
+                                                  << "full"
+                                                  << "elu"
+                                                  << "bf16";
+        QTest::newRow("grf decoder") << int(ModelKind::Decoder) << "linear"
+                                     << "linear"
+                                     << "grf"
+                                     << "f32";
         // Every registered kind as an encoder's and a decoder's self attention.
         for (const std::string& self : attention_kind_names()) {
             const QString name = QString::fromStdString(self);
-            QTest::newRow(qPrintable(name + " encoder (registry)"))
-                << int(ModelKind::Encoder) << name << "full" << "elu" << "f32";
-            QTest::newRow(qPrintable(name + " decoder (registry)"))
-                << int(ModelKind::Decoder) << name << "linear" << "elu" << "f32";
+            QTest::newRow(qPrintable(name + " encoder (registry)")) << int(ModelKind::Encoder) << name << "full"
+                                                                    << "elu"
+                                                                    << "f32";
+            QTest::newRow(qPrintable(name + " decoder (registry)")) << int(ModelKind::Decoder) << name << "linear"
+                                                                    << "elu"
+                                                                    << "f32";
         }
     }
 
@@ -137,10 +162,14 @@ private slots:
     void inconsistent_snapshots_are_refused_data() {
         QTest::addColumn<QString>("damage");
         QTest::addColumn<QString>("named");
-        QTest::newRow("cross cache shorter than its memory") << "short cache" << "caches 1 memory elements";
-        QTest::newRow("memory length past the memory") << "long length" << "memory length 1000";
-        QTest::newRow("memory length zero") << "zero length" << "memory length 0";
-        QTest::newRow("layers with different memories") << "other memory" << "another memory";
+        QTest::newRow("cross cache shorter than its memory") << "short cache"
+                                                             << "caches 1 memory elements";
+        QTest::newRow("memory length past the memory") << "long length"
+                                                       << "memory length 1000";
+        QTest::newRow("memory length zero") << "zero length"
+                                            << "memory length 0";
+        QTest::newRow("layers with different memories") << "other memory"
+                                                        << "another memory";
     }
 
     void inconsistent_snapshots_are_refused() {
@@ -164,7 +193,8 @@ private slots:
             }
         } else if (damage == "long length" || damage == "zero length") {
             for (const char* layer : {"state.0.cross", "state.1.cross"})
-                file.tensors.at(std::string(layer) + ".memory_lengths").integers[0] = damage == "long length" ? 1000 : 0;
+                file.tensors.at(std::string(layer) + ".memory_lengths").integers[0] =
+                    damage == "long length" ? 1000 : 0;
         } else {
             file.tensors.at("state.1.cross.memory_lengths").integers[1] = 1;
         }

@@ -138,16 +138,16 @@ inline std::string describe(const std::string& what, const Deviation& d, const V
 
 // Passes when both containers hold as many values and every |actual - expected| <= absolute +
 // relative * |expected|. Containers: std::vector, Eigen matrices and blocks, compared in row-major order.
-#define STEPSCOPE_COMPARE_CLOSE(what, actual, expected, absolute, relative)                                   \
-    do {                                                                                                      \
-        const std::vector<double> actual_ = ::stepscope::testing::values_of(actual);                          \
-        const std::vector<double> expected_ = ::stepscope::testing::values_of(expected);                      \
-        if (actual_.size() != expected_.size())                                                               \
-            QFAIL(::stepscope::testing::describe_sizes(what, actual_.size(), expected_.size()).c_str());      \
-        const auto dev_ = ::stepscope::testing::max_deviation(actual_, expected_);                            \
-        if (!dev_.finite) QFAIL(::stepscope::testing::describe(what, dev_).c_str());                          \
+#define STEPSCOPE_COMPARE_CLOSE(what, actual, expected, absolute, relative)                                    \
+    do {                                                                                                       \
+        const std::vector<double> actual_ = ::stepscope::testing::values_of(actual);                           \
+        const std::vector<double> expected_ = ::stepscope::testing::values_of(expected);                       \
+        if (actual_.size() != expected_.size())                                                                \
+            QFAIL(::stepscope::testing::describe_sizes(what, actual_.size(), expected_.size()).c_str());       \
+        const auto dev_ = ::stepscope::testing::max_deviation(actual_, expected_);                             \
+        if (!dev_.finite) QFAIL(::stepscope::testing::describe(what, dev_).c_str());                           \
         const auto violation_ = ::stepscope::testing::worst_violation(actual_, expected_, absolute, relative); \
-        if (violation_.ratio > 1) QFAIL(::stepscope::testing::describe(what, dev_, violation_).c_str());      \
+        if (violation_.ratio > 1) QFAIL(::stepscope::testing::describe(what, dev_, violation_).c_str());       \
     } while (0)
 
 // The message of the Error `body` throws, or "" when it does not throw.

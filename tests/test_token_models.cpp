@@ -109,7 +109,8 @@ private slots:
     // run in blocks (eval, a prompt) give the logits of stepping, across block boundaries of every size.
     void blocks_equal_steps_for_every_kind_data() {
         QTest::addColumn<QString>("kind");
-        for (const std::string& kind : self_attention_types()) QTest::newRow(kind.c_str()) << QString::fromStdString(kind);
+        for (const std::string& kind : self_attention_types())
+            QTest::newRow(kind.c_str()) << QString::fromStdString(kind);
     }
 
     void blocks_equal_steps_for_every_kind() {
@@ -123,7 +124,8 @@ private slots:
         const auto model = TokenModel::from_file(file);
         const auto tokens = random_tokens(*model, 75, 3, 1);
         for (const int block : {1, 7, 32, 75})
-            compare_blocks_with_steps(*model, tokens, block, kind.toStdString() + " in blocks of " + std::to_string(block));
+            compare_blocks_with_steps(*model, tokens, block,
+                                      kind.toStdString() + " in blocks of " + std::to_string(block));
     }
 
     // The shipped models themselves, on the first sequences of their own evaluation sets.
@@ -144,7 +146,8 @@ private slots:
         for (long t = 0; t < length; ++t)
             for (long n = 0; n < 4; ++n)
                 for (long s = 0; s < width; ++s)
-                    tokens[size_t(t)][size_t(n)].push_back(stored.integers[size_t((n * stored.shape[1] + t) * width + s)]);
+                    tokens[size_t(t)][size_t(n)].push_back(
+                        stored.integers[size_t((n * stored.shape[1] + t) * width + s)]);
         compare_blocks_with_steps(*model, tokens, model->transformer().block_steps(4), file.toStdString());
     }
 
@@ -195,9 +198,10 @@ private slots:
             const ModelConfig& c = model->transformer().config();
             const double heads = c.n_layers * c.n_heads, d = c.query_dimensions, m = c.value_dimensions;
             for (const GroupScore& group : evaluate_stored(*model).groups) {
-                const double expected = c.attention_type == "full"                                   ? 4 * heads * group.steps * (d + m)
-                                        : c.attention_type == "linear" || c.attention_type == "gated-linear" ? 4 * heads * d * (m + 1)
-                                                                                                    : 4 * heads * d * m;
+                const double expected = c.attention_type == "full" ? 4 * heads * group.steps * (d + m)
+                                        : c.attention_type == "linear" || c.attention_type == "gated-linear"
+                                            ? 4 * heads * d * (m + 1)
+                                            : 4 * heads * d * m;
                 QVERIFY2(group.state_bytes == expected, qPrintable(QString("%1 %2: %3, expected %4")
                                                                        .arg(kind, QString::fromStdString(group.name))
                                                                        .arg(group.state_bytes)
@@ -335,11 +339,15 @@ private slots:
         expect_error(mutated([](SafetensorsFile& f) { f.metadata["vocabulary"] = "[\"a\", \"a\"]"; }), "repeats");
         expect_error(mutated([](SafetensorsFile& f) { f.metadata["vocabulary"] = "{not json"; }), "not valid JSON");
         expect_error(mutated([](SafetensorsFile& f) { f.metadata["task"] = "[1, 2]"; }), "JSON object");
-        expect_error(mutated([](SafetensorsFile& f) { f.tensors["embedding.weight"] = Tensor::f32_zeros({257, 31}); }),
+        expect_error(mutated([](SafetensorsFile& f) {
+                         f.tensors["embedding.weight"] = Tensor::f32_zeros({257, 31});
+                     }),
                      "embedding.weight");
         expect_error(mutated([](SafetensorsFile& f) { f.tensors["positions.weight"] = Tensor::f32_zeros({80}); }),
                      "positions.weight");
-        expect_error(mutated([](SafetensorsFile& f) { f.tensors["positions.weight"] = Tensor::f32_zeros({80, 31}); }),
+        expect_error(mutated([](SafetensorsFile& f) {
+                         f.tensors["positions.weight"] = Tensor::f32_zeros({80, 31});
+                     }),
                      "positions.weight");
         expect_error(mutated([](SafetensorsFile& f) { f.tensors["readout.bias"] = Tensor::f32_zeros({256}); }),
                      "readout.bias");
@@ -359,10 +367,13 @@ private slots:
             return [file] { evaluate_stored(*TokenModel::from_file(file)); };
         };
         expect_error(evaluated([](SafetensorsFile& f) { f.metadata.erase("task"); }), "no task");
-        expect_error(evaluated([](SafetensorsFile& f) { f.tensors.erase("evaluation.0.tokens"); }), "no evaluation set");
+        expect_error(evaluated([](SafetensorsFile& f) { f.tensors.erase("evaluation.0.tokens"); }),
+                     "no evaluation set");
         expect_error(evaluated([](SafetensorsFile& f) { f.tensors.erase("evaluation.1.targets"); }),
                      "evaluation.1.targets");
-        expect_error(evaluated([](SafetensorsFile& f) { f.tensors["evaluation.0.targets"] = Tensor::i64({1, 1}, {0}); }),
+        expect_error(evaluated([](SafetensorsFile& f) {
+                         f.tensors["evaluation.0.targets"] = Tensor::i64({1, 1}, {0});
+                     }),
                      "do not match");
         expect_error(evaluated([](SafetensorsFile& f) { f.tensors["evaluation.0.tokens"].integers[0] = 999; }),
                      "outside the vocabulary");
@@ -380,8 +391,8 @@ private slots:
     }
 
     void eval_command_prints_the_json_the_issue_names() {
-        const CliResult result =
-            run_stepscope({"eval", "--model", QString::fromStdString(demo_path("recall_softmax.safetensors")), "--json"});
+        const CliResult result = run_stepscope(
+            {"eval", "--model", QString::fromStdString(demo_path("recall_softmax.safetensors")), "--json"});
         QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
         const QJsonObject json = QJsonDocument::fromJson(result.stdout_text.toUtf8()).object();
         QCOMPARE(json["task"].toString(), QString("recall"));
@@ -440,15 +451,17 @@ private slots:
         QCOMPARE(text.count("<circle"), 30);   // K = 4 ... 64
         QVERIFY(text.contains("recall_delta (delta)"));
         // Models of another metric, no files, and a plot without models are refused in one line.
-        STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--compare", arguments[2],
-                                                          QString::fromStdString(demo_path("text_linear.safetensors"))}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("eval",
+                                     (QStringList{"eval", "--compare", arguments[2],
+                                                  QString::fromStdString(demo_path("text_linear.safetensors"))}));
         STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--compare", "--json"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--model", arguments[2], "--plot", svg}));
     }
 
     void generate_command_repeats_itself() {
         const QStringList arguments{"generate", "--model", QString::fromStdString(demo_path("text_linear.safetensors")),
-                                    "--prompt", "And God", "--steps", "30"};
+                                    "--prompt", "And God", "--steps",
+                                    "30"};
         const CliResult first = run_stepscope(arguments), second = run_stepscope(arguments);
         QVERIFY2(first.exit_code == 0, qPrintable(first.stderr_text));
         QVERIFY(first.stdout_text.startsWith("And God"));
@@ -458,7 +471,8 @@ private slots:
 
     void commands_refuse_bad_input_in_one_line() {
         const QString text_model = QString::fromStdString(demo_path("text_linear.safetensors"));
-        const QString golden = QString::fromStdString(std::string(STEPSCOPE_GOLDEN_DIR) + "/enc_linear/model.safetensors");
+        const QString golden =
+            QString::fromStdString(std::string(STEPSCOPE_GOLDEN_DIR) + "/enc_linear/model.safetensors");
         STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--model", golden}));
         STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("replay", (QStringList{"replay", "--model", text_model, "--inputs",
@@ -466,12 +480,13 @@ private slots:
                                                                                    "/enc_linear/io.safetensors"),
                                                             "--output", dir_.path() + "/out.safetensors"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("eval", (QStringList{"eval", "--model", dir_.path() + "/missing.safetensors"}));
-        STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", golden, "--prompt", "a", "--steps", "1"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("generate",
+                                     (QStringList{"generate", "--model", golden, "--prompt", "a", "--steps", "1"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "a"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("generate",
                                      (QStringList{"generate", "--model", text_model, "--prompt", "a", "--steps", "x"}));
-        STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "",
-                                                              "--steps", "3"}));
+        STEPSCOPE_VERIFY_USAGE_ERROR("generate",
+                                     (QStringList{"generate", "--model", text_model, "--prompt", "", "--steps", "3"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "a",
                                                               "--steps", "3", "--temperature", "-1"}));
         STEPSCOPE_VERIFY_USAGE_ERROR("generate", (QStringList{"generate", "--model", text_model, "--prompt", "a",

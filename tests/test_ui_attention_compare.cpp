@@ -108,7 +108,7 @@ private slots:
                 ++compared;
             }
         QCOMPARE(compared, 6 * 7 / 2);  // the causal lower triangle
-        QVERIFY(largest > 1e-4);         // two models' weights differ
+        QVERIFY(largest > 1e-4);        // two models' weights differ
         // One colour scale for both maps, over both maps' weights; the difference on its own, centred at 0.
         QCOMPARE(maps.otherMap()->colorScale(), plot.colourScale());
         QCOMPARE(maps.otherMap()->dataRange(), plot.colourMap()->dataRange());
@@ -116,11 +116,14 @@ private slots:
         const QCPRange range = plot.colourScale()->dataRange();
         for (const std::vector<double>* cells : {&plot.otherCells()})
             for (double w : *cells)
-                if (!std::isnan(w)) QVERIFY2(w >= range.lower * (1 - 1e-12) && w <= range.upper * (1 + 1e-12), qPrintable(QString::number(w)));
+                if (!std::isnan(w))
+                    QVERIFY2(w >= range.lower * (1 - 1e-12) && w <= range.upper * (1 + 1e-12),
+                             qPrintable(QString::number(w)));
         const QCPRange diverging = maps.differenceScale()->dataRange();
         QCOMPARE(diverging.lower, -diverging.upper);
         QCOMPARE(diverging.upper, largest);
-        QVERIFY2(maps.differenceScale()->axis()->label().contains("run 1 − run 2"), qPrintable(maps.differenceScale()->axis()->label()));
+        QVERIFY2(maps.differenceScale()->axis()->label().contains("run 1 − run 2"),
+                 qPrintable(maps.differenceScale()->axis()->label()));
         QVERIFY(plot.fullTitle().contains("run 1 against run 2"));
         // Every map in view and laid out side by side.
         QVERIFY(maps.otherAxes()->visible() && maps.differenceAxes()->visible());
@@ -151,7 +154,8 @@ private slots:
 
     // The parent is the default among several runs shown.
     void the_parent_is_compared_by_default() {
-        const TraceStore viewed = record(seeded("full", 7), 4), a = record(seeded("full", 8), 4), b = record(seeded("full", 9), 4);
+        const TraceStore viewed = record(seeded("full", 7), 4), a = record(seeded("full", 8), 4),
+                         b = record(seeded("full", 9), 4);
         AttentionPlot plot;
         show(plot, viewed, {{&a, "run 2", Qt::red, false}, {&b, "run 3", Qt::blue, true}}, 4);
         QCOMPARE(plot.comparedWith(), 1);
@@ -222,10 +226,12 @@ private slots:
 
     // Maps kept over fewer keys (an observation's key window) do not compare cell for cell: said, not drawn.
     void another_number_of_keys_is_named() {
-        const TraceStore viewed = observed_record(seeded("linear", 7), 6), windowed = observed_record(seeded("linear", 8), 6, 3);
+        const TraceStore viewed = observed_record(seeded("linear", 7), 6),
+                         windowed = observed_record(seeded("linear", 8), 6, 3);
         AttentionPlot plot;
         show(plot, viewed, {{&windowed, "run 2", Qt::red, true}}, 6);
-        QVERIFY2(plot.compareLine().contains("run 2 has another number of keys at step 4"), qPrintable(plot.compareLine()));
+        QVERIFY2(plot.compareLine().contains("run 2 has another number of keys at step 4"),
+                 qPrintable(plot.compareLine()));
         QVERIFY(!plot.comparedMaps().shown());
         // The same observation on both sides compares.
         const TraceStore whole = observed_record(seeded("linear", 8), 6);

@@ -42,7 +42,8 @@ Pick loneliest_point(const CompareView& view, bool bytes) {
             double nearest = std::numeric_limits<double>::infinity();
             for (int n = 0; n < int(curves.size()); ++n)
                 for (int q = 0; q < int(curves[size_t(n)].points.size()); ++q)
-                    if (n != m || q != p) nearest = std::min(nearest, QLineF(at, view.pointPosition(n, q, bytes)).length());
+                    if (n != m || q != p)
+                        nearest = std::min(nearest, QLineF(at, view.pointPosition(n, q, bytes)).length());
             if (nearest > best_distance) best_distance = nearest, best = {m, p, bytes};
         }
     return best;
@@ -85,8 +86,9 @@ private slots:
         arguments << recall << "--json";
         const stepscope::testing::CliResult result = stepscope::testing::run_stepscope(arguments);
         QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
-        const QJsonArray models =
-            QJsonDocument::fromJson(result.stdout_text.trimmed().split('\n').last().toUtf8()).object()["models"].toArray();
+        const QJsonArray models = QJsonDocument::fromJson(result.stdout_text.trimmed().split('\n').last().toUtf8())
+                                      .object()["models"]
+                                      .toArray();
         QCOMPARE(models.size(), 5);
         for (int m = 0; m < 5; ++m) {
             const ComparedModel& curve = view->curves()[size_t(m)];

@@ -48,8 +48,9 @@ private slots:
 
     void every_field_has_its_own_help() {
         ModelPanel panel;
-        const QStringList keys = {"n_layers", "n_heads", "eps", "softmax_temp", "dropout", "attention_dropout",
-                                  "feature_map", "feature_map_dimensions", "query_dimensions", "value_dimensions"};
+        const QStringList keys = {"n_layers",         "n_heads",           "eps",         "softmax_temp",
+                                  "dropout",          "attention_dropout", "feature_map", "feature_map_dimensions",
+                                  "query_dimensions", "value_dimensions"};
         QSet<QString> helps;
         for (const QString& key : keys) {
             const QString help = panel.helpFor(key);
@@ -68,9 +69,10 @@ private slots:
         panel.show();
         QVERIFY(QTest::qWaitForWindowExposed(&panel));
         QVERIFY(panel.setField("value_dimensions", "5000"));
-        panel.showEngineError(Error("parameter 'value_dimensions' is far too large for anything this form could "
-                                    "ever build, and this sentence is long so that it needs three lines",
-                                    "value_dimensions"));
+        panel.showEngineError(
+            Error("parameter 'value_dimensions' is far too large for anything this form could "
+                  "ever build, and this sentence is long so that it needs three lines",
+                  "value_dimensions"));
         QTest::qWait(50);
         QLabel* shown = nullptr;
         for (QLabel* label : panel.findChildren<QLabel*>())
@@ -92,8 +94,8 @@ private slots:
         QVERIFY(seed);
         seed->setValue(1);
         auto wheel = [seed] {
-            QWheelEvent event(QPointF(5, 5), seed->mapToGlobal(QPointF(5, 5)), QPoint(), QPoint(0, -120),
-                              Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+            QWheelEvent event(QPointF(5, 5), seed->mapToGlobal(QPointF(5, 5)), QPoint(), QPoint(0, -120), Qt::NoButton,
+                              Qt::NoModifier, Qt::NoScrollPhase, false);
             QApplication::sendEvent(seed, &event);
         };
         wheel();
@@ -249,7 +251,8 @@ private slots:
         // The export looks inside the heatmap's linear layer: the implicit map is a figure.
         QVERIFY(QFile::exists(QDir(out).filePath("attention.svg")));
         QProcess refused;
-        refused.start(STEPSCOPE_BINARY, {"export", "--config", "x.json", "--steps", "1", "--out", out, "--format", "gif"});
+        refused.start(STEPSCOPE_BINARY,
+                      {"export", "--config", "x.json", "--steps", "1", "--out", out, "--format", "gif"});
         QVERIFY(refused.waitForFinished(30000));
         QCOMPARE(refused.exitCode(), 2);
         QVERIFY(refused.readAllStandardError().contains("png, svg, pdf or jpg"));

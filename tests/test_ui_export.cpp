@@ -83,8 +83,10 @@ private slots:
 
     // The one list of formats drives the writer and the dialogs: each entry writes a file of its kind.
     void every_listed_format_is_written_and_offered() {
-        const QMap<QString, QByteArray> magic = {
-            {"png", "\x89PNG"}, {"jpg", "\xFF\xD8"}, {"pdf", "%PDF-"}, {"svg", "<?xml"}};
+        const QMap<QString, QByteArray> magic = {{"png", "\x89PNG"},
+                                                 {"jpg", "\xFF\xD8"},
+                                                 {"pdf", "%PDF-"},
+                                                 {"svg", "<?xml"}};
         MainWindow window(small_spec("linear"));
         QVERIFY(wait_idle(*window.controller()));
         window.controller()->step(3);
@@ -232,8 +234,8 @@ private slots:
         const SessionSpec spec = session_from_file(QDir(job.directory).filePath("session.json"));
         QCOMPARE(spec.steps, int64_t(6));
         auto session = Session::open(spec);
-        const State snapshot = load_snapshot(QDir(job.directory).filePath("snapshot.safetensors").toStdString(),
-                                             *session->model());
+        const State snapshot =
+            load_snapshot(QDir(job.directory).filePath("snapshot.safetensors").toStdString(), *session->model());
         for (int i = 0; i < 6; ++i) session->advance();
         QVERIFY(snapshot == session->state());
     }

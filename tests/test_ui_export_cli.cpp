@@ -41,8 +41,8 @@ private slots:
         env.remove("WAYLAND_DISPLAY");
         env.remove("QT_QPA_PLATFORM");
         process.setProcessEnvironment(env);
-        process.start(STEPSCOPE_BINARY, {"export", "--config", config_, "--steps", "12", "--out", out, "--width",
-                                         "640", "--height", "400"});
+        process.start(STEPSCOPE_BINARY, {"export", "--config", config_, "--steps", "12", "--out", out, "--width", "640",
+                                         "--height", "400"});
         QVERIFY(process.waitForFinished(120000));
         QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
         for (const char* stem : {"outputs", "state_norms", "attention", "performance"})
@@ -71,9 +71,9 @@ private slots:
         QTest::newRow("bad steps") << QStringList{"export", "--config", "a", "--steps", "many", "--out", "x"};
         QTest::newRow("unknown option") << QStringList{"export", "--colour", "red"};
         QTest::newRow("missing file") << QStringList{"export", "--config", "/nonexistent.json", "--steps", "3",
-                                                     "--out", "x"};
-        QTest::newRow("bad format") << QStringList{"export", "--config", "a", "--steps", "3", "--out", "x",
-                                                   "--format", "gif"};
+                                                     "--out",  "x"};
+        QTest::newRow("bad format") << QStringList{"export", "--config", "a",        "--steps", "3",
+                                                   "--out",  "x",        "--format", "gif"};
     }
     void bad_arguments_exit_two_with_one_line() {
         QFETCH(QStringList, arguments);
@@ -102,8 +102,9 @@ private slots:
         const CliResult result = run_stepscope({"--config", config_, "--window-size", "800x600", "--report-throughput",
                                                 "--steps", "300", "--screenshot", shot});
         QVERIFY2(result.exit_code == 0, qPrintable(result.stderr_text));
-        const QRegularExpression line(R"(throughput: 300 steps in ([0-9.]+) s: ([0-9.]+) steps/s, ([0-9.]+) redraws/s, )"
-                                      R"(longest event-loop stall ([0-9]+) ms)");
+        const QRegularExpression line(
+            R"(throughput: 300 steps in ([0-9.]+) s: ([0-9.]+) steps/s, ([0-9.]+) redraws/s, )"
+            R"(longest event-loop stall ([0-9]+) ms)");
         const QRegularExpressionMatch match = line.match(result.stdout_text);
         QVERIFY2(match.hasMatch(), qPrintable(result.stdout_text));
         QVERIFY(match.captured(2).toDouble() > 0);  // steps per second

@@ -39,8 +39,7 @@ struct CliResult {
 };
 
 // The binary with `set` added to the environment and `unset` removed from it.
-CliResult run_cli(const QStringList& arguments, const QMap<QString, QString>& set = {},
-                  const QStringList& unset = {}) {
+CliResult run_cli(const QStringList& arguments, const QMap<QString, QString>& set = {}, const QStringList& unset = {}) {
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
     for (auto it = set.cbegin(); it != set.cend(); ++it) environment.insert(it.key(), it.value());
     for (const QString& name : unset) environment.remove(name);
@@ -53,19 +52,17 @@ CliResult run_cli(const QStringList& arguments, const QMap<QString, QString>& se
 }
 
 // Exit code 2 and exactly one line on stderr holding `clue`.
-#define VERIFY_REFUSED_IN_ONE_LINE(result, clue)                                                  \
-    do {                                                                                          \
-        const CliResult& r_ = (result);                                                           \
-        QVERIFY2(r_.exit_code == 2, qPrintable(r_.stderr_text));                                  \
-        QVERIFY2(r_.stderr_text.endsWith('\n') && r_.stderr_text.count('\n') == 1,                \
-                 qPrintable("not one line: " + r_.stderr_text));                                  \
-        QVERIFY2(r_.stderr_text.contains(clue), qPrintable(r_.stderr_text));                      \
-        QVERIFY2(!r_.stderr_text.contains("bad_alloc"), qPrintable(r_.stderr_text));              \
+#define VERIFY_REFUSED_IN_ONE_LINE(result, clue)                                     \
+    do {                                                                             \
+        const CliResult& r_ = (result);                                              \
+        QVERIFY2(r_.exit_code == 2, qPrintable(r_.stderr_text));                     \
+        QVERIFY2(r_.stderr_text.endsWith('\n') && r_.stderr_text.count('\n') == 1,   \
+                 qPrintable("not one line: " + r_.stderr_text));                     \
+        QVERIFY2(r_.stderr_text.contains(clue), qPrintable(r_.stderr_text));         \
+        QVERIFY2(!r_.stderr_text.contains("bad_alloc"), qPrintable(r_.stderr_text)); \
     } while (0)
 
-ModelConfig small_config(const std::string& attention = "full") {
-    return ui::testing::small_spec(attention).config;
-}
+ModelConfig small_config(const std::string& attention = "full") { return ui::testing::small_spec(attention).config; }
 
 ModelConfig small_decoder(const std::string& cross = "full") {
     ModelConfig config = small_config();
@@ -121,8 +118,8 @@ private slots:
         QCOMPARE(parse_byte_count("2GB"), uint64_t(2) << 30);
         QCOMPARE(parse_byte_count("1T"), uint64_t(1) << 40);
         QCOMPARE(parse_byte_count(" 1.5G "), uint64_t(3) << 29);
-        for (const char* bad : {"", "abc", "0", "-1", "0.1", "1..5G", ".", "2X", "G", "99999999999999999999",
-                                "16777216T"}) {
+        for (const char* bad :
+             {"", "abc", "0", "-1", "0.1", "1..5G", ".", "2X", "G", "99999999999999999999", "16777216T"}) {
             const QString message = error_of([&] { parse_byte_count(bad); });
             QVERIFY2(message.contains(kLimitVariable), bad);
             QVERIFY2(one_line(message), bad);
@@ -151,7 +148,8 @@ private slots:
         LimitScope limit("2G");
         const QString message = error_of([] { require_memory(6.4e9, "this model"); });
         QCOMPARE(message,
-                 QString("refused: this model needs about 6.4 GB, over the memory limit of 2.1 GB (STEPSCOPE_MAX_MEMORY)"));
+                 QString(
+                     "refused: this model needs about 6.4 GB, over the memory limit of 2.1 GB (STEPSCOPE_MAX_MEMORY)"));
         QVERIFY(error_of([] { require_memory(2.0e9, "this model"); }).isEmpty());
     }
 
@@ -237,14 +235,19 @@ private slots:
     void absurd_configs_are_refused_data() {
         QTest::addColumn<QString>("json");
         QTest::addColumn<QString>("clue");
-        QTest::newRow("5,000 cross heads") << R"({"kind": "decoder", "cross_n_heads": 5000})" << "'cross_n_heads'";
-        QTest::newRow("query dimensions 1e6") << R"({"query_dimensions": 1000000})" << "'query_dimensions'";
+        QTest::newRow("5,000 cross heads") << R"({"kind": "decoder", "cross_n_heads": 5000})"
+                                           << "'cross_n_heads'";
+        QTest::newRow("query dimensions 1e6") << R"({"query_dimensions": 1000000})"
+                                              << "'query_dimensions'";
         QTest::newRow("favor with 2e7 features")
             << R"({"attention_type": "linear", "feature_map": "favor", "feature_map_dimensions": 20000000})"
             << "'feature_map_dimensions'";
-        QTest::newRow("1e8 layers") << R"({"n_layers": 100000000})" << "'n_layers'";
-        QTest::newRow("2e9 layers") << R"({"n_layers": 2000000000})" << "'n_layers'";
-        QTest::newRow("65,537 full layers") << R"({"attention_type": "full", "n_layers": 65537})" << "'n_layers'";
+        QTest::newRow("1e8 layers") << R"({"n_layers": 100000000})"
+                                    << "'n_layers'";
+        QTest::newRow("2e9 layers") << R"({"n_layers": 2000000000})"
+                                    << "'n_layers'";
+        QTest::newRow("65,537 full layers") << R"({"attention_type": "full", "n_layers": 65537})"
+                                            << "'n_layers'";
         QTest::newRow("favor, 10,000 query dimensions")
             << R"({"attention_type": "linear", "feature_map": "favor", "query_dimensions": 10000})"
             << "'query_dimensions'";
@@ -259,7 +262,8 @@ private slots:
             << R"({"attention_type": "linear", "feature_map": "favor", "query_dimensions": 1024, "n_layers": 64,
                   "n_heads": 1, "feature_map_dimensions": 65536})"
             << "'feature_map_dimensions'";
-        QTest::newRow("d_model past the bound") << R"({"n_heads": 1024, "value_dimensions": 1024})" << "d_model";
+        QTest::newRow("d_model past the bound") << R"({"n_heads": 1024, "value_dimensions": 1024})"
+                                                << "d_model";
         QTest::newRow("feed forward 1e9") << R"({"feed_forward_dimensions": 1000000000})"
                                           << "'feed_forward_dimensions'";
     }
@@ -363,8 +367,9 @@ private slots:
     void the_commands_refuse_devices_and_pipes_in_one_line() {
         const QString fifo = path("cli_fifo");
         QCOMPARE(::mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
-        VERIFY_REFUSED_IN_ONE_LINE(
-            run_cli({"replay", "--model", "/dev/zero", "--inputs", fifo, "--output", path("o.safetensors")}), "device");
+        VERIFY_REFUSED_IN_ONE_LINE(run_cli({"replay", "--model", "/dev/zero", "--inputs", fifo, "--output",
+                                            path("o.safetensors")}),
+                                   "device");
         VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--config", fifo, "--steps", "1", "--out", path("fifo_out")}),
                                    "pipe");
     }
@@ -397,10 +402,10 @@ private slots:
         SafetensorsFile io;
         io.tensors["x"] = Tensor::f32_zeros({2000, 3, config.d_model()});
         write_safetensors(inputs.toStdString(), io);
-        VERIFY_REFUSED_IN_ONE_LINE(
-            run_cli({"replay", "--model", model, "--inputs", inputs, "--output", path("o.safetensors")},
-                    {{kLimitVariable, "3M"}}),
-            "long.safetensors: refused: replaying 2000 steps of batch 3 needs about");
+        VERIFY_REFUSED_IN_ONE_LINE(run_cli({"replay", "--model", model, "--inputs", inputs, "--output",
+                                            path("o.safetensors")},
+                                           {{kLimitVariable, "3M"}}),
+                                   "long.safetensors: refused: replaying 2000 steps of batch 3 needs about");
     }
 
     // --- bench, export and the explorer's runs ------------------------------------------------------
@@ -478,11 +483,16 @@ private slots:
     void snapshot_metadata_is_range_checked_data() {
         QTest::addColumn<QString>("key");
         QTest::addColumn<QString>("value");
-        QTest::newRow("step = INT64_MAX") << "step" << "9223372036854775807";
-        QTest::newRow("step past 2^53") << "step" << "9007199254740993";
-        QTest::newRow("batch = 2^32 + 2") << "batch" << "4294967298";
-        QTest::newRow("a sign") << "step" << "+5";
-        QTest::newRow("seed past int64") << "sequence_seed" << "18446744073709551615";
+        QTest::newRow("step = INT64_MAX") << "step"
+                                          << "9223372036854775807";
+        QTest::newRow("step past 2^53") << "step"
+                                        << "9007199254740993";
+        QTest::newRow("batch = 2^32 + 2") << "batch"
+                                          << "4294967298";
+        QTest::newRow("a sign") << "step"
+                                << "+5";
+        QTest::newRow("seed past int64") << "sequence_seed"
+                                         << "18446744073709551615";
     }
 
     void snapshot_metadata_is_range_checked() {
@@ -568,7 +578,8 @@ private slots:
         write_file(token, file_with_header("{\"a\": " + std::string(200000, '7') + "x}"));
         const QString token_message = error_of([&] { read_safetensors(token.toStdString()); });
         QVERIFY2(one_line(token_message) && token_message.size() < 600, qPrintable(token_message.left(600)));
-        const QString config_message = error_of([] { config_from_json("{\"n_layers\": 1" + std::string(60000, ' ') + "@"); });
+        const QString config_message =
+            error_of([] { config_from_json("{\"n_layers\": 1" + std::string(60000, ' ') + "@"); });
         QVERIFY2(config_message.size() < 600, qPrintable(config_message.left(600)));
         const QString key_message = error_of([] { config_from_json("{\"bad\\nkey\\u001b\": 1}"); });
         QVERIFY2(one_line(key_message) && !key_message.contains('\x1b'), qPrintable(key_message));

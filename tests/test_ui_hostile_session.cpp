@@ -316,8 +316,7 @@ private slots:
             QJsonObject intervention{{"kind", kind}, {"step", 0}};
             if (kind == "edit-input")
                 intervention = QJsonObject{{"kind", kind}, {"step", 0}, {"element", 0}, {"index", 0}};
-            else
-                intervention = QJsonObject{{"kind", kind}, {"step", 0}, {"layer", 0}, {"head", 0}};
+            else intervention = QJsonObject{{"kind", kind}, {"step", 0}, {"layer", 0}, {"head", 0}};
             for (const double value : {1e39, 1e308}) {
                 intervention[key] = value;
                 QJsonObject session = small_session("linear", 2);
@@ -444,11 +443,13 @@ private slots:
             {"own_parent", tree({run("a", "a", 0, 10)}), "which is not a run listed before it"},
             {"past_parent", tree({run("a", root, 0, 10), run("b", "a", 11, 20)}),
              "branches at step 11, past its parent's last step 10"},
-            {"before_branch", tree({run("a", root, 0, 10), run("b", "a", 8, 5)}), "reaches step 5, before its branch step 8"},
+            {"before_branch", tree({run("a", root, 0, 10), run("b", "a", 8, 5)}),
+             "reaches step 5, before its branch step 8"},
             {"same_name", tree({run("a", root, 0, 10), run("a", root, 0, 10)}), "has the name of an earlier run"},
             {"root_branch_step", tree({run("a", root, 3, 10)}), "its branch_step must be 0"},
             {"huge", tree({run("a", root, 0, 1e9), run("b", "a", 0, 1e9)}), "over the memory limit"},
-            {"not_array", QJsonObject{{"format", "stepscope-session"}, {"version", 2}, {"runs", 3}}, "'runs' must be an array"},
+            {"not_array", QJsonObject{{"format", "stepscope-session"}, {"version", 2}, {"runs", 3}},
+             "'runs' must be an array"},
         };
         for (const Case& c : cases) {
             const QString file = path("tree_" + c.name + ".json");
@@ -458,7 +459,8 @@ private slots:
             const CliResult exported =
                 run_cli({"export", "--session", file, "--out", path("tree_" + c.name + "_out")}, "1G", dir_.path());
             VERIFY_REFUSED_IN_ONE_LINE(exported, c.clue);
-            VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", file, "--list-runs"}, "1G", dir_.path()), c.clue);
+            VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", file, "--list-runs"}, "1G", dir_.path()),
+                                       c.clue);
             VERIFY_REFUSED_IN_ONE_LINE(run_cli({"--session", file, "--steps", "1"}, "1G", dir_.path()), c.clue);
             QVERIFY2(timer.elapsed() < 20000, qPrintable(c.name));
             QVERIFY(!QFileInfo::exists(path("tree_" + c.name + "_out")));
@@ -469,7 +471,8 @@ private slots:
         other["weights"] = QJsonObject{{"seed", 99}};
         runs[1] = other;
         write_json(path("tree_other_model.json"), tree(runs));
-        VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", path("tree_other_model.json"), "--list-runs"}, {}, dir_.path()),
+        VERIFY_REFUSED_IN_ONE_LINE(run_cli({"export", "--session", path("tree_other_model.json"), "--list-runs"}, {},
+                                           dir_.path()),
                                    "does not share its parent's model");
         // --run names a run the tree has.
         write_json(path("tree_fine.json"), tree({run("a", root, 0, 4), run("b", "a", 2, 3)}));

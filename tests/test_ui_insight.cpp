@@ -205,8 +205,8 @@ private slots:
             QCOMPARE(rows->is_signed, declared.signed_map);
             // (L, 3, H) per record: beta in (0, 1) per head, alpha where the kind gates, errors >= 0.
             const int heads = 2, layers = 2;
-            QCOMPARE(last.updates.size(), declared.write_strength || declared.forget_gate ? size_t(layers * 3 * heads)
-                                                                                            : size_t(0));
+            QCOMPARE(last.updates.size(),
+                     declared.write_strength || declared.forget_gate ? size_t(layers * 3 * heads) : size_t(0));
             for (int h = 0; h < heads && !last.updates.empty(); ++h) {
                 const float beta = last.updates[size_t((1 * 3 + 0) * heads + h)];
                 const float alpha = last.updates[size_t((1 * 3 + 1) * heads + h)];
@@ -238,9 +238,8 @@ private slots:
     }
 
     void scripted_interventions_parse() {
-        const GuiOptions options =
-            parse_gui_arguments({"--steps", "5", "--scrub", "2", "--intervene", "scale:1:0:0.25", "--view",
-                                 "divergence", "--attention", "cross:0:1"});
+        const GuiOptions options = parse_gui_arguments({"--steps", "5", "--scrub", "2", "--intervene", "scale:1:0:0.25",
+                                                        "--view", "divergence", "--attention", "cross:0:1"});
         QCOMPARE(int(options.actions.size()), 5);
         const Intervention& i = options.actions[2].intervention;
         QCOMPARE(i.kind, InterventionKind::ScaleHead);
@@ -478,7 +477,8 @@ private slots:
         panel->apply();
         QVERIFY(wait_idle(*window.controller()));
         QCOMPARE(window.controller()->lastStep(), int64_t(8));
-        // The original stays in the tree and on the plots; the fork diverges at the step that consumed the edited input.
+        // The original stays in the tree and on the plots; the fork diverges at the step that consumed the edited
+        // input.
         QCOMPARE(window.controller()->runs().size(), 2);
         QCOMPARE(int(window.plotPanel()->overlays().size()), 1);
         QCOMPARE(window.plotPanel()->divergenceMark(), std::optional<int64_t>(6));
@@ -511,7 +511,8 @@ private slots:
     void strict_intervention_json_data() {
         QTest::addColumn<QString>("json");
         QTest::addColumn<QString>("named");
-        QTest::newRow("not an array") << R"({"config": {}, "interventions": 3})" << "'interventions'";
+        QTest::newRow("not an array") << R"({"config": {}, "interventions": 3})"
+                                      << "'interventions'";
         QTest::newRow("unknown kind") << R"({"config": {}, "interventions": [{"kind": "melt", "step": 0}]})"
                                       << "interventions[0].kind";
         QTest::newRow("missing head")

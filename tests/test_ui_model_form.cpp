@@ -72,13 +72,20 @@ private slots:
     void numbers_are_parsed_and_checked_data() {
         QTest::addColumn<QString>("key");
         QTest::addColumn<QString>("text");
-        QTest::newRow("temperature not a number") << "softmax_temp" << "warm";
-        QTest::newRow("negative temperature") << "softmax_temp" << "-1";
-        QTest::newRow("negative eps") << "eps" << "-0.5";
-        QTest::newRow("dropout of one") << "dropout" << "1";
-        QTest::newRow("empty eps") << "eps" << "";
-        QTest::newRow("zero query dimensions") << "query_dimensions" << "0";
-        QTest::newRow("zero feed-forward") << "feed_forward_dimensions" << "0";
+        QTest::newRow("temperature not a number") << "softmax_temp"
+                                                  << "warm";
+        QTest::newRow("negative temperature") << "softmax_temp"
+                                              << "-1";
+        QTest::newRow("negative eps") << "eps"
+                                      << "-0.5";
+        QTest::newRow("dropout of one") << "dropout"
+                                        << "1";
+        QTest::newRow("empty eps") << "eps"
+                                   << "";
+        QTest::newRow("zero query dimensions") << "query_dimensions"
+                                               << "0";
+        QTest::newRow("zero feed-forward") << "feed_forward_dimensions"
+                                           << "0";
     }
     void numbers_are_parsed_and_checked() {
         QFETCH(QString, key);
@@ -143,7 +150,8 @@ private slots:
 
     void engine_errors_go_next_to_the_field_they_name() {
         ModelPanel panel;
-        panel.showEngineError(Error("parameter 'feature_map_dimensions' is too small for favor", "feature_map_dimensions"));
+        panel.showEngineError(
+            Error("parameter 'feature_map_dimensions' is too small for favor", "feature_map_dimensions"));
         QVERIFY(panel.errorFor("feature_map_dimensions").contains("too small"));
         panel.showEngineError(Error("something without a key"));
         QCOMPARE(panel.errorFor({}), QString("something without a key"));

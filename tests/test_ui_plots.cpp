@@ -151,7 +151,8 @@ private slots:
     void captions_wrap_to_the_width_given() {
         QFont font;
         font.setPointSizeF(7.5);
-        const QString text = "linear attention: implicit weights\nkeys kept while observed, from step 1\nrows need not be sparse";
+        const QString text =
+            "linear attention: implicit weights\nkeys kept while observed, from step 1\nrows need not be sparse";
         const int width = QFontMetrics(font).horizontalAdvance("keys kept while observed,") + 1;
         const QString wrapped = wrap_to_width(text, font, width);
         QVERIFY(wrapped.split('\n').size() > text.split('\n').size());

@@ -171,15 +171,20 @@ private slots:
         QVERIFY(!box.isEmpty());
         const QRect axes = plot.plot()->axisRect()->rect();
         QVERIFY2(axes.contains(box), qPrintable(QString("box %1,%2 %3x%4 in %5,%6 %7x%8")
-                                                    .arg(box.x()).arg(box.y()).arg(box.width()).arg(box.height())
-                                                    .arg(axes.x()).arg(axes.y()).arg(axes.width()).arg(axes.height())));
+                                                    .arg(box.x())
+                                                    .arg(box.y())
+                                                    .arg(box.width())
+                                                    .arg(box.height())
+                                                    .arg(axes.x())
+                                                    .arg(axes.y())
+                                                    .arg(axes.width())
+                                                    .arg(axes.height())));
         const QImage image = plot.cursorPixmap().toImage();
         QCOMPARE(qAlpha(image.pixel(image.width() / 2, image.height() / 2)), 255);
         // A swatch of head 0's colour on its line.
         bool swatch = false;
         for (int x = 0; x < 20 && !swatch; ++x)
-            for (int y = 0; y < image.height() && !swatch; ++y)
-                swatch = QColor(image.pixel(x, y)) == series_color(0);
+            for (int y = 0; y < image.height() && !swatch; ++y) swatch = QColor(image.pixel(x, y)) == series_color(0);
         QVERIFY(swatch);
     }
 
@@ -259,7 +264,8 @@ private slots:
         QCOMPARE(grid->headAt(lower_right), std::make_pair(1, 1));
         emit grid->headChosen(1, 1);
         panel->refreshNow();
-        QVERIFY2(panel->attention()->fullTitle().contains("layer 1, head 1"), qPrintable(panel->attention()->fullTitle()));
+        QVERIFY2(panel->attention()->fullTitle().contains("layer 1, head 1"),
+                 qPrintable(panel->attention()->fullTitle()));
     }
 
     // 28. The heatmap over steps as an animated GIF that Qt reads back frame by frame.
@@ -476,8 +482,9 @@ private slots:
         QVERIFY(items->item(source->findData(int(InputKind::Tokens)))->isEnabled());
         // 16. A long refusal under the form keeps the height of all its lines.
         panel.resize(260, 600);
-        panel.showError(QString("x50.csv: rows have 50 values; the model needs a multiple of its width 16 "
-                                "(batch elements side by side)"));
+        panel.showError(
+            QString("x50.csv: rows have 50 values; the model needs a multiple of its width 16 "
+                    "(batch elements side by side)"));
         QLabel* error = nullptr;
         for (QLabel* label : panel.findChildren<QLabel*>())
             if (label->text().startsWith("x50.csv")) error = label;
@@ -502,7 +509,7 @@ private slots:
         MainWindow window(spec);
         QVERIFY(wait_idle(*window.controller()));
         QCOMPARE(window.controller()->traces().info().batch, 3);  // 48 = 3 x 16
-        window.loadWeights(kGoldenModel);                          // 24 wide: 48 = 2 x 24
+        window.loadWeights(kGoldenModel);                         // 24 wide: 48 = 2 x 24
         QVERIFY(wait_idle(*window.controller()));
         QCOMPARE(window.controller()->traces().info().batch, 2);
         QVERIFY2(window.errorText().contains("batch 2 of width 24"), qPrintable(window.errorText()));

@@ -126,9 +126,9 @@ private slots:
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert("QT_QPA_PLATFORM", "offscreen");
         window.setProcessEnvironment(env);
-        window.start(STEPSCOPE_BINARY, {"--steps", "100", "--scrub", "50", "--steps", "20", "--scrub", "20", "--steps",
-                                        "10", "--set", "attention_type=full", "--apply", "--steps", "30",
-                                        "--save-session", session});
+        window.start(STEPSCOPE_BINARY,
+                     {"--steps", "100", "--scrub", "50", "--steps", "20", "--scrub", "20", "--steps", "10", "--set",
+                      "attention_type=full", "--apply", "--steps", "30", "--save-session", session});
         QVERIFY(window.waitForFinished(240000));
         QVERIFY2(window.exitCode() == 0, window.readAllStandardError().constData());
 
@@ -139,7 +139,10 @@ private slots:
             int64_t branch_step, steps;
             const char* attention;
         };
-        const Expected expected[] = {{-1, 0, 100, "linear"}, {0, 50, 70, "linear"}, {0, 20, 30, "linear"}, {-1, 0, 30, "full"}};
+        const Expected expected[] = {{-1, 0, 100, "linear"},
+                                     {0, 50, 70, "linear"},
+                                     {0, 20, 30, "linear"},
+                                     {-1, 0, 30, "full"}};
         for (int i = 0; i < 4; ++i) {
             const RunEntry& r = tree.runs[size_t(i)];
             QCOMPARE(r.parent, expected[i].parent < 0 ? QString() : tree.runs[size_t(expected[i].parent)].name);
@@ -170,7 +173,8 @@ private slots:
         QCOMPARE(listed.exit_code, 0);
         const QStringList lines = listed.stdout_text.split('\n', Qt::SkipEmptyParts);
         QCOMPARE(lines.size(), 4);
-        QVERIFY2(lines[1].startsWith("  run 2:") && lines[1].contains("branch of run 1 at step 50"), qPrintable(lines[1]));
+        QVERIFY2(lines[1].startsWith("  run 2:") && lines[1].contains("branch of run 1 at step 50"),
+                 qPrintable(lines[1]));
         QVERIFY2(lines[3].startsWith("run 4:") && lines[3].contains("viewed"), qPrintable(lines[3]));
 
         // The window reopens the tree and reproduces every run: its records equal a fresh run of its session.
@@ -185,7 +189,8 @@ private slots:
             const auto fresh = fresh_outputs(tree.runs[size_t(i)].spec, expected[i].steps);
             QCOMPARE(int(run.traces->batch_records().size()), int(expected[i].steps));
             for (size_t t = 0; t < fresh.size(); ++t)
-                QVERIFY2(run.traces->batch_records()[t].outputs == fresh[t], qPrintable(QString("run %1 step %2").arg(i).arg(t + 1)));
+                QVERIFY2(run.traces->batch_records()[t].outputs == fresh[t],
+                         qPrintable(QString("run %1 step %2").arg(i).arg(t + 1)));
         }
         QCOMPARE(again.runs().name(*again.runs().find(again.viewedRun())), tree.runs[3].name);
         QVERIFY(!again.hasUnsavedWork());
@@ -194,19 +199,22 @@ private slots:
     // --- No command drops a run ---------------------------------------------------------------------------
 
     void apply_keeps_every_run_and_starts_without_interventions() {
-        keeps_every_run("Apply", [](MainWindow& w) {
-            Intervention scale;
-            scale.kind = InterventionKind::ScaleHead;
-            scale.layer = 0;
-            scale.head = 1;
-            scale.factor = 0;
-            w.controller()->setViewStep(3);
-            w.controller()->intervene(scale, false);
-            QVERIFY(wait_idle(*w.controller()));
-            QCOMPARE(int(w.controller()->spec().interventions.size()), 1);
-            QVERIFY(w.modelPanel()->setField("attention_type", "full"));
-            QVERIFY(w.applyForms());
-        }, 2);
+        keeps_every_run(
+            "Apply",
+            [](MainWindow& w) {
+                Intervention scale;
+                scale.kind = InterventionKind::ScaleHead;
+                scale.layer = 0;
+                scale.head = 1;
+                scale.factor = 0;
+                w.controller()->setViewStep(3);
+                w.controller()->intervene(scale, false);
+                QVERIFY(wait_idle(*w.controller()));
+                QCOMPARE(int(w.controller()->spec().interventions.size()), 1);
+                QVERIFY(w.modelPanel()->setField("attention_type", "full"));
+                QVERIFY(w.applyForms());
+            },
+            2);
     }
 
     void apply_checks_cheap_things_before_building() {
@@ -276,7 +284,8 @@ private slots:
             csv.write(row.join(',').toUtf8() + '\n');
         }
         csv.close();
-        keeps_every_run("Open session", [this](MainWindow& w) { QVERIFY(w.openFile(path("two.json"))); }, 2);
+        keeps_every_run(
+            "Open session", [this](MainWindow& w) { QVERIFY(w.openFile(path("two.json"))); }, 2);
         keeps_every_run("Open snapshot", [this](MainWindow& w) { QVERIFY(w.openFile(path("snap.safetensors"))); });
         keeps_every_run("Open CSV", [this](MainWindow& w) { QVERIFY(w.openFile(path("input.csv"))); });
     }
@@ -347,7 +356,8 @@ private slots:
         QTRY_COMPARE(tree->topLevelItemCount(), 2);
         QCOMPARE(tree->topLevelItem(0)->childCount(), 1);
         QTreeWidgetItem* child = tree->topLevelItem(0)->child(0);
-        QVERIFY2(child->text(0).startsWith("run 2:") && child->text(1) == "5–7", qPrintable(child->text(0) + child->text(1)));
+        QVERIFY2(child->text(0).startsWith("run 2:") && child->text(1) == "5–7",
+                 qPrintable(child->text(0) + child->text(1)));
         QCOMPARE(child->checkState(0), Qt::Checked);
 
         // Unchecking hides a run from the plots; the box is the run's.
@@ -403,8 +413,11 @@ private slots:
         window->plotPanel()->refreshNow();
         QCOMPARE(divergence->comparedWith(), 0);  // the parent, the one run drawn beside
         QVERIFY2(divergence->shownNote().contains("equal"), qPrintable(divergence->shownNote()));
-        auto short_name = [controller](int id) { return controller->runs().name(*controller->runs().find(id)).section(':', 0, 0); };
-        const QString branch_title = QString("%1 against %2").arg(short_name(controller->viewedRun()), short_name(linear));
+        auto short_name = [controller](int id) {
+            return controller->runs().name(*controller->runs().find(id)).section(':', 0, 0);
+        };
+        const QString branch_title =
+            QString("%1 against %2").arg(short_name(controller->viewedRun()), short_name(linear));
         QVERIFY2(divergence->fullTitle().contains(branch_title), qPrintable(divergence->fullTitle()));
         QVERIFY(!divergence->fullTitle().contains("original"));
 
@@ -444,8 +457,8 @@ private slots:
 
     // A refused scripted action ends the script with a non-zero exit code.
     void a_refused_scripted_action_exits_non_zero() {
-        const auto missing = stepscope::testing::run_stepscope({"--steps", "2", "--select-run", "run 9", "--save-session",
-                                                                path("never.json")});
+        const auto missing = stepscope::testing::run_stepscope(
+            {"--steps", "2", "--select-run", "run 9", "--save-session", path("never.json")});
         QVERIFY2(missing.exit_code != 0, qPrintable(missing.stderr_text));
         QVERIFY(missing.stderr_text.contains("no run 'run 9'"));
         QVERIFY(!QFile::exists(path("never.json")));

@@ -200,7 +200,8 @@ private slots:
         QVERIFY(run->hasUnsavedWork());
         QVERIFY(!window.close());
         QCOMPARE(asked.size(), 1);
-        QVERIFY2(asked.first().contains("1 run holds steps") && asked.first().contains("quitting"), qPrintable(asked.first()));
+        QVERIFY2(asked.first().contains("1 run holds steps") && asked.first().contains("quitting"),
+                 qPrintable(asked.first()));
         QVERIFY(window.isVisible());
         QCOMPARE(run->lastStep(), qint64(4));
 

@@ -48,16 +48,24 @@ private slots:
     void strict_reading_data() {
         QTest::addColumn<QString>("json");
         QTest::addColumn<QString>("named");
-        QTest::newRow("unknown key") << R"({"config": {}, "colour": 1})" << "colour";
-        QTest::newRow("no config") << R"({"batch": 2})" << "config";
-        QTest::newRow("bad batch") << R"({"config": {}, "batch": -3})" << "batch";
-        QTest::newRow("bad source") << R"({"config": {}, "input": {"source": "radio"}})" << "input.source";
-        QTest::newRow("bad config value") << R"({"config": {"n_heads": 0}})" << "n_heads";
+        QTest::newRow("unknown key") << R"({"config": {}, "colour": 1})"
+                                     << "colour";
+        QTest::newRow("no config") << R"({"batch": 2})"
+                                   << "config";
+        QTest::newRow("bad batch") << R"({"config": {}, "batch": -3})"
+                                   << "batch";
+        QTest::newRow("bad source") << R"({"config": {}, "input": {"source": "radio"}})"
+                                    << "input.source";
+        QTest::newRow("bad config value") << R"({"config": {"n_heads": 0}})"
+                                          << "n_heads";
         QTest::newRow("seed the form cannot show") << R"({"config": {}, "weights": {"seed": 4294967296}})"
                                                    << "weights.seed";
-        QTest::newRow("batch the form cannot show") << R"({"config": {}, "batch": 2048})" << "batch";
-        QTest::newRow("unknown device") << R"({"config": {}, "device": "tpu"})" << "'device' is 'tpu'";
-        QTest::newRow("file without path") << R"({"config": {}, "input": {"source": "file"}})" << "input.path";
+        QTest::newRow("batch the form cannot show") << R"({"config": {}, "batch": 2048})"
+                                                    << "batch";
+        QTest::newRow("unknown device") << R"({"config": {}, "device": "tpu"})"
+                                        << "'device' is 'tpu'";
+        QTest::newRow("file without path") << R"({"config": {}, "input": {"source": "file"}})"
+                                           << "input.path";
     }
     void strict_reading() {
         QFETCH(QString, json);

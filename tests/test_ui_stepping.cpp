@@ -89,10 +89,10 @@ private slots:
         QTest::addColumn<int>("then");
         QTest::newRow("full, random input") << "full" << int(InputKind::Random) << "elu" << 10 << 4 << 3;
         QTest::newRow("linear, fed back") << "linear" << int(InputKind::Feedback) << "elu" << 10 << 4 << 3;
-        QTest::newRow("favor, fed back, past a checkpoint") << "linear" << int(InputKind::Feedback) << "favor" << 70
-                                                            << 66 << 5;
-        QTest::newRow("sinusoid, back to the start") << "causal-linear" << int(InputKind::Sinusoid) << "elu" << 6 << 0
-                                                     << 2;
+        QTest::newRow("favor, fed back, past a checkpoint")
+            << "linear" << int(InputKind::Feedback) << "favor" << 70 << 66 << 5;
+        QTest::newRow("sinusoid, back to the start")
+            << "causal-linear" << int(InputKind::Sinusoid) << "elu" << 6 << 0 << 2;
     }
     void scrubbing_back_and_stepping_on_equals_a_fresh_run() {
         QFETCH(QString, attention);

@@ -118,19 +118,20 @@ private slots:
         }
         QVERIFY(scored > 0);
         // Another sequence of the batch draws another instance.
-        QVERIFY(records[0].tokens[1].input != records[0].tokens[0].input || records[1].tokens[1].input != records[1].tokens[0].input);
+        QVERIFY(records[0].tokens[1].input != records[0].tokens[0].input ||
+                records[1].tokens[1].input != records[1].tokens[0].input);
     }
 
     // After the prompt the run feeds its own predictions: greedy, as `stepscope generate` does.
     void feedback_is_generation() {
-        const SessionSpec spec = token_spec("text_linear", [](InputSpec& i) { i.text = "And God said"; }, 1);
+        const SessionSpec spec = token_spec(
+            "text_linear", [](InputSpec& i) { i.text = "And God said"; }, 1);
         auto session = Session::open(spec);
         const auto model = session->info().tokens;
         const auto prompt = model->tokenize("And God said");
         const auto generated = generate(*model, prompt, {10, 0, 0});
         const auto records = advance(*session, int(prompt.size()) + 10);
-        for (size_t i = 0; i < 10; ++i)
-            QCOMPARE(records[prompt.size() + i].tokens[0].input, TokenStep{generated[i]});
+        for (size_t i = 0; i < 10; ++i) QCOMPARE(records[prompt.size() + i].tokens[0].input, TokenStep{generated[i]});
         // Sampled: the same seed gives the same text, and a rewind replays it.
         const SessionSpec sampled = token_spec("text_linear", [](InputSpec& i) {
             i.text = "The";
@@ -206,8 +207,10 @@ private slots:
         QElapsedTimer timer;
         timer.start();
         QString pairs;
-        for (int i = 0; i < kMaxTokenText / 12; ++i) pairs += QStringLiteral("k%1+v%2 k%1+? ").arg(i % 128).arg(i % 100);
-        auto session = Session::open(token_spec("recall_linear", [&](InputSpec& in) { in.text = pairs; }, kMaxBatch));
+        for (int i = 0; i < kMaxTokenText / 12; ++i)
+            pairs += QStringLiteral("k%1+v%2 k%1+? ").arg(i % 128).arg(i % 100);
+        auto session = Session::open(token_spec(
+            "recall_linear", [&](InputSpec& in) { in.text = pairs; }, kMaxBatch));
         session->advance();
         const BatchRecord second = session->advance();
         QCOMPARE(int(second.tokens.size()), kMaxBatch);
@@ -279,7 +282,8 @@ private slots:
         store.start(session->info());
         store.append(advance(*session, 30));
         const auto& records = store.records();
-        const auto first = std::find_if(records.begin(), records.end(), [](const StepRecord& r) { return r.token->generated; });
+        const auto first =
+            std::find_if(records.begin(), records.end(), [](const StepRecord& r) { return r.token->generated; });
         QVERIFY(first != records.end() && first != records.begin());
         QVERIFY(std::all_of(first, records.end(), [](const StepRecord& r) { return r.token->generated; }));
         TokenView view(&store);
@@ -311,7 +315,8 @@ private slots:
             QCOMPARE(view.steps()->item(t, 4)->text().isEmpty(), p.target < 0);
         }
         QVERIFY(scored > 0);
-        QVERIFY2(view.summary().contains(QStringLiteral("%1 of %2").arg(right).arg(scored)), qPrintable(view.summary()));
+        QVERIFY2(view.summary().contains(QStringLiteral("%1 of %2").arg(right).arg(scored)),
+                 qPrintable(view.summary()));
         QCOMPARE(view.retrieval()->rowCount(), 32);
         // Scrubbed back: rows end at the viewed step.
         view.setViewStep(20);
@@ -386,7 +391,8 @@ private slots:
 
     // A branch: the change in the answer's probability is the difference with the run without it.
     void a_branch_reports_the_change_in_the_answers_probability() {
-        const SessionSpec spec = token_spec("recall_softmax", [](InputSpec& i) { i.pairs = 16; }, 1);
+        const SessionSpec spec = token_spec(
+            "recall_softmax", [](InputSpec& i) { i.pairs = 16; }, 1);
         auto original = Session::open(spec), branch = Session::open(spec);
         advance(*original, 16);
         advance(*branch, 16);
@@ -409,7 +415,8 @@ private slots:
 
     // A fork: the first query asks for another stored key; the branch answers that key's value.
     void a_token_fork_asks_another_question() {
-        const SessionSpec spec = token_spec("recall_softmax", [](InputSpec& i) { i.pairs = 8; }, 1);
+        const SessionSpec spec = token_spec(
+            "recall_softmax", [](InputSpec& i) { i.pairs = 8; }, 1);
         auto session = Session::open(spec);
         const auto model = session->info().tokens;
         const TaskInstance instance = draw_recall_instance(*model, 8, spec.input.seed);

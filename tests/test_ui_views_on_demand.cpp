@@ -60,7 +60,11 @@ void compare_rows(const AttentionRows& live, const AttentionRows& again, int fir
             const float b = again.weights[size_t(h) * again.keys + size_t(k - again.first_key)];
             if (a != b && !(std::isnan(a) && std::isnan(b)))
                 QFAIL(qPrintable(QStringLiteral("step %1 head %2 key %3: live %4, recomputed %5")
-                                     .arg(step).arg(h).arg(k).arg(double(a), 0, 'g', 9).arg(double(b), 0, 'g', 9)));
+                                     .arg(step)
+                                     .arg(h)
+                                     .arg(k)
+                                     .arg(double(a), 0, 'g', 9)
+                                     .arg(double(b), 0, 'g', 9)));
         }
 }
 
@@ -205,7 +209,8 @@ private slots:
                 request.attention = true;
                 request.spectrum = kind.spectrum;
                 int64_t reported = 0;
-                const auto again = recompute_views(*as_stepped, request, [&](int64_t done, int64_t) { reported = done; }, {});
+                const auto again =
+                    recompute_views(*as_stepped, request, [&](int64_t done, int64_t) { reported = done; }, {});
                 QCOMPARE(int(again.size()), int(request.steps()));
                 QVERIFY(reported >= request.steps());
                 for (const BatchRecord& r : again) {
@@ -316,11 +321,16 @@ private slots:
                 QVERIFY2(live_started.isEmpty(), qPrintable(what + ": the live window computed after the fact"));
                 const QStringList want = view.data(live.plotPanel()).split('\n');
                 QVERIFY2(want.size() > 2, qPrintable(what + ": nothing shown live"));
-                QVERIFY2(got.size() >= want.size(), qPrintable(what + QStringLiteral(": after the fact shows less: %1 lines, live %2; %3").arg(got.size()).arg(want.size()).arg(got.join("|").left(300))));
+                QVERIFY2(got.size() >= want.size(),
+                         qPrintable(what + QStringLiteral(": after the fact shows less: %1 lines, live %2; %3")
+                                               .arg(got.size())
+                                               .arg(want.size())
+                                               .arg(got.join("|").left(300))));
                 for (int i = 0; i < want.size(); ++i)
                     QVERIFY2(got[i] == want[i] || (i == want.size() - 1 && want[i].isEmpty()),
                              qPrintable(what + QStringLiteral(": line %1 differs: '%2' after the fact, '%3' live")
-                                                   .arg(i).arg(got[i].left(120), want[i].left(120))));
+                                                   .arg(i)
+                                                   .arg(got[i].left(120), want[i].left(120))));
                 QVERIFY(!after.plotPanel()->recomputeShown());
             }
         }
@@ -585,7 +595,8 @@ private slots:
         QElapsedTimer since_tick;
         qint64 longest_gap = 0;
         QTimer heartbeat;
-        QObject::connect(&heartbeat, &QTimer::timeout, [&] { longest_gap = std::max(longest_gap, since_tick.restart()); });
+        QObject::connect(&heartbeat, &QTimer::timeout,
+                         [&] { longest_gap = std::max(longest_gap, since_tick.restart()); });
         QSignalSpy failed(window.controller(), &SessionController::viewsFailed);
         QSignalSpy progress(window.controller(), &SessionController::viewsProgress);
         since_tick.start();
@@ -779,7 +790,8 @@ private slots:
             QCOMPARE(written.size(), plots->plots().size());
         }
         for (const ViewEntry& entry : view_entries())
-            if (entry.name != "tokens") QVERIFY2(exported.contains(entry.name), qPrintable(entry.name + " never exported"));
+            if (entry.name != "tokens")
+                QVERIFY2(exported.contains(entry.name), qPrintable(entry.name + " never exported"));
         // A name not in the list is refused, naming those that are.
         try {
             parse_gui_arguments({"--view", "nonsense"});

@@ -1,4 +1,5 @@
-// stepscope replay --observe / --ablate on the golden cases: against the reference's views and a brute-force recomputation.
+// stepscope replay --observe / --ablate on the golden cases: against the reference's views and a brute-force
+// recomputation.
 //
 // The recomputation shares nothing with the engine's step but its scalar
 // feature maps: projections, layer norms, the attention weights (a plain loop
@@ -33,8 +34,7 @@ using Mat = Eigen::MatrixXd;
 // The reference's view of what a golden case does, recomputed in double.
 class Recomputation {
 public:
-    Recomputation(const Model& model, const SafetensorsFile& io)
-        : tensors_(model.tensors()), config_(model.config()) {
+    Recomputation(const Model& model, const SafetensorsFile& io) : tensors_(model.tensors()), config_(model.config()) {
         const Tensor& x = io.tensors.at("x");
         steps_ = x.shape[0];
         batch_ = x.shape[1];
@@ -56,7 +56,8 @@ public:
         outputs_.assign(config_.n_layers, Mat(steps_ * batch_, config_.d_model()));
         for (long t = 0; t < steps_; ++t)
             for (int l = 0; l < config_.n_layers; ++l)
-                outputs_[l].middleRows(t * batch_, batch_) = capture.outputs[size_t(t * config_.n_layers + l)].cast<double>();
+                outputs_[l].middleRows(t * batch_, batch_) =
+                    capture.outputs[size_t(t * config_.n_layers + l)].cast<double>();
     }
 
     long steps() const { return steps_; }
@@ -108,8 +109,8 @@ public:
         const auto map = make_feature_map(options);
         const auto omega = tensors_.find(omega_name(prefix));
         RowMatrix phi;
-        map->apply_scalar(x.cast<float>(), omega == tensors_.end() ? RowMatrix() : matrix_of(omega->second),
-                          phi, layout);
+        map->apply_scalar(x.cast<float>(), omega == tensors_.end() ? RowMatrix() : matrix_of(omega->second), phi,
+                          layout);
         return phi.cast<double>();
     }
 
@@ -160,7 +161,7 @@ public:
         const std::string p = cross_prefix(layer);
         const Mat q = linear(p + ".query_projection", query_input);
         const Mat k = linear(p + ".key_projection", memory_.values.cast<double>());  // rows (n, s)
-        Mat kh(N * S * H, D);  // rows (n, s, h)
+        Mat kh(N * S * H, D);                                                        // rows (n, s, h)
         for (long r = 0; r < N * S; ++r)
             for (long h = 0; h < H; ++h) kh.row(r * H + h) = k.row(r).segment(h * D, D);
         const Mat phi_k = is_linear ? features(p, kh, {int(N), int(S), int(H)}) : Mat();
@@ -178,7 +179,7 @@ public:
                     double total = 0;
                     for (long s = 0; s < valid; ++s) {
                         row[s] = is_linear ? phi_q.row(n * H + h).dot(phi_k.row((n * S + s) * H + h))
-                                        : std::exp(temperature * qh.row(n * H + h).dot(kh.row((n * S + s) * H + h)));
+                                           : std::exp(temperature * qh.row(n * H + h).dot(kh.row((n * S + s) * H + h)));
                         total += row[s];
                     }
                     for (long s = 0; s < valid; ++s) row[s] /= is_linear ? total + config_.eps : total;
@@ -214,7 +215,8 @@ private:
 
 std::vector<double> values_of(const Mat& m) {
     std::vector<double> out(size_t(m.size()));
-    Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(out.data(), m.rows(), m.cols()) = m;
+    Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(out.data(), m.rows(), m.cols()) =
+        m;
     return out;
 }
 
@@ -268,12 +270,12 @@ class ViewsTest : public QObject {
     QTemporaryDir dir_;
 
     SafetensorsFile replay(const std::string& case_name, const QStringList& extra) {
-        const QString out = dir_.path() + "/" + QString::fromStdString(case_name) + extra.join("_").remove(',') +
-                            ".safetensors";
+        const QString out =
+            dir_.path() + "/" + QString::fromStdString(case_name) + extra.join("_").remove(',') + ".safetensors";
         const CliResult result = run_stepscope(
-            QStringList{"replay", "--model", QString::fromStdString(testing::golden_path(case_name, "model.safetensors")),
-                        "--inputs", QString::fromStdString(testing::golden_path(case_name, "io.safetensors")),
-                        "--output", out} +
+            QStringList{"replay", "--model",
+                        QString::fromStdString(testing::golden_path(case_name, "model.safetensors")), "--inputs",
+                        QString::fromStdString(testing::golden_path(case_name, "io.safetensors")), "--output", out} +
             extra);
         if (result.exit_code != 0) qWarning("%s", qPrintable(result.stderr_text));
         return result.exit_code == 0 ? read_safetensors(out.toStdString()) : SafetensorsFile{};
@@ -282,7 +284,8 @@ class ViewsTest : public QObject {
 private slots:
     void encoder_views_match_reference_and_recomputation_data() {
         QTest::addColumn<QString>("name");
-        for (const char* name : {"enc_linear", "enc_full", "enc_linear_feedback", "enc_favor"}) QTest::newRow(name) << name;
+        for (const char* name : {"enc_linear", "enc_full", "enc_linear_feedback", "enc_favor"})
+            QTest::newRow(name) << name;
     }
 
     void encoder_views_match_reference_and_recomputation() {
@@ -315,8 +318,7 @@ private slots:
             }
             if (golden.count("attention." + std::to_string(l))) {
                 const std::vector<float>& wanted = golden.at("attention." + std::to_string(l)).values;
-                STEPSCOPE_COMPARE_CLOSE(where + " attention vs reference", attention.values, wanted, 1e-4,
-                                        0.0);
+                STEPSCOPE_COMPARE_CLOSE(where + " attention vs reference", attention.values, wanted, 1e-4, 0.0);
             }
 
             // The weights times the values reproduce the layer's output.
@@ -341,23 +343,24 @@ private slots:
             }
             // (The comparison macro reads its arguments per element: relative values are computed first.)
             const std::vector<double> produced = relative_rows(spectrum.values, sigma, rank);
-            const std::vector<double> jacobi = relative_rows(std::vector<float>(sigma.begin(), sigma.end()), sigma, rank);
-            STEPSCOPE_COMPARE_CLOSE(where + " spectrum vs Jacobi SVD (relative)", produced, jacobi, 1e-4,
-                                    0.0);
+            const std::vector<double> jacobi =
+                relative_rows(std::vector<float>(sigma.begin(), sigma.end()), sigma, rank);
+            STEPSCOPE_COMPARE_CLOSE(where + " spectrum vs Jacobi SVD (relative)", produced, jacobi, 1e-4, 0.0);
             if (golden.count("spectrum." + std::to_string(l))) {
                 const Tensor& want = golden.at("spectrum." + std::to_string(l));
                 const std::vector<double> scale(want.values.begin(), want.values.end());
                 const std::vector<double> produced_scaled = relative_rows(spectrum.values, scale, rank);
                 const std::vector<double> wanted = relative_rows(want.values, scale, rank);
-                STEPSCOPE_COMPARE_CLOSE(where + " spectrum vs reference (relative)", produced_scaled, wanted, 1e-4, 0.0);
+                STEPSCOPE_COMPARE_CLOSE(where + " spectrum vs reference (relative)", produced_scaled, wanted, 1e-4,
+                                        0.0);
             }
         }
     }
 
     void ablated_head_matches_reference_and_zeroed_weights_data() {
         QTest::addColumn<QString>("name");
-        for (const char* name :
-             {"enc_linear", "enc_full", "enc_linear_feedback", "enc_favor", "dec_linear", "enc_delta", "enc_gated_linear"})
+        for (const char* name : {"enc_linear", "enc_full", "enc_linear_feedback", "enc_favor", "dec_linear",
+                                 "enc_delta", "enc_gated_linear"})
             QTest::newRow(name) << name;
     }
 
@@ -394,8 +397,8 @@ private slots:
         STEPSCOPE_COMPARE_CLOSE(case_name + " ablated y vs zeroed weights", y.values, expected, 1e-4, 0.0);
         const std::string views = testing::golden_path(case_name, "views.safetensors");
         // The delta-rule family's views hold no ablated run: the zeroed weights above are their check.
-        const SafetensorsFile golden = QFile::exists(QString::fromStdString(views)) ? read_safetensors(views)
-                                                                                    : SafetensorsFile{};
+        const SafetensorsFile golden =
+            QFile::exists(QString::fromStdString(views)) ? read_safetensors(views) : SafetensorsFile{};
         if (golden.tensors.count("y_ablated")) {
             const Tensor& wanted = golden.tensors.at("y_ablated");
             STEPSCOPE_COMPARE_CLOSE(case_name + " ablated y vs reference", y.values, wanted.values, 1e-4, 0.0);
@@ -432,8 +435,7 @@ private slots:
             const Tensor& cross = views.tensors.at("cross_attention." + std::to_string(l));
             QCOMPARE(cross.shape, (std::vector<int64_t>{N, Hc, T, S}));
             const std::vector<double> self_expected = reference.self_weights(l, config.self_attention_type != "full");
-            STEPSCOPE_COMPARE_CLOSE(where + " self attention vs recomputed", self.values, self_expected, 1e-4,
-                                    0.0);
+            STEPSCOPE_COMPARE_CLOSE(where + " self attention vs recomputed", self.values, self_expected, 1e-4, 0.0);
             for (long n = 0; n < N; ++n)
                 for (long h = 0; h < Hc; ++h)
                     for (long t = 0; t < T; ++t)
@@ -443,17 +445,21 @@ private slots:
             // Self attention's weights give the cross attention's queries; its weights give the output.
             const Mat x = reference.input(l);
             const Mat self_values = reference.linear(reference.self_prefix(l) + ".value_projection", x);
-            const Mat self_attended = reference.attend(self, self_values, H, M, [&](long n, long j) { return j * N + n; });
-            const Mat h1 = reference.layer_norm(layer + ".norm1",
-                                                x + reference.linear(reference.self_prefix(l) + ".out_projection", self_attended));
-            const std::vector<double> cross_expected = reference.cross_weights(l, config.cross_attention_type != "full", h1);
-            STEPSCOPE_COMPARE_CLOSE(where + " cross attention vs recomputed", cross.values, cross_expected,
-                                    1e-4, 0.0);
+            const Mat self_attended =
+                reference.attend(self, self_values, H, M, [&](long n, long j) { return j * N + n; });
+            const Mat h1 =
+                reference.layer_norm(layer + ".norm1",
+                                     x + reference.linear(reference.self_prefix(l) + ".out_projection", self_attended));
+            const std::vector<double> cross_expected =
+                reference.cross_weights(l, config.cross_attention_type != "full", h1);
+            STEPSCOPE_COMPARE_CLOSE(where + " cross attention vs recomputed", cross.values, cross_expected, 1e-4, 0.0);
             const Mat memory_values =
                 reference.linear(reference.cross_prefix(l) + ".value_projection", memory.values.cast<double>());
-            const Mat cross_attended = reference.attend(cross, memory_values, Hc, Mc, [&](long n, long s) { return n * S + s; });
-            const Mat h2 = reference.layer_norm(
-                layer + ".norm2", h1 + reference.linear(reference.cross_prefix(l) + ".out_projection", cross_attended));
+            const Mat cross_attended =
+                reference.attend(cross, memory_values, Hc, Mc, [&](long n, long s) { return n * S + s; });
+            const Mat h2 = reference.layer_norm(layer + ".norm2",
+                                                h1 + reference.linear(reference.cross_prefix(l) + ".out_projection",
+                                                                      cross_attended));
             const std::vector<double> output = values_of(reference.feed_forward(l, h2, "norm3"));
             const std::vector<double> stepped = values_of(reference.output(l));
             STEPSCOPE_COMPARE_CLOSE(where + " output from the weights", output, stepped, 1e-4, 0.0);
@@ -499,8 +505,7 @@ private slots:
     void every_kind_with_a_map_reproduces_its_output_data() {
         QTest::addColumn<QString>("attention");
         for (const std::string& kind : attention_kind_names())
-            if (attention_capabilities(kind).attention_map)
-                QTest::newRow(kind.c_str()) << QString::fromStdString(kind);
+            if (attention_capabilities(kind).attention_map) QTest::newRow(kind.c_str()) << QString::fromStdString(kind);
     }
 
     // On random weights and inputs, the map a kind observes is exact: its weights times the values are the

@@ -91,8 +91,8 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, SessionCon
         for (PlotView* view : plots_->plots()) names << view->title();
         const ImageChoice choice = ask_image(window_, names, false);
         if (!choice.accepted) return;
-        const QString path = savePath(tr("Export plot"), image_format_filter(),
-                                      plots_->plots()[choice.plot]->fileStem() + ".png");
+        const QString path =
+            savePath(tr("Export plot"), image_format_filter(), plots_->plots()[choice.plot]->fileStem() + ".png");
         if (!path.isEmpty()) exportPlot(choice.plot, path, choice.size);
     });
     connect(export_all_, &QAction::triggered, this, [this] {
@@ -105,7 +105,8 @@ ExportController::ExportController(QWidget* window, PlotPanel* plots, SessionCon
     connect(export_animation_, &QAction::triggered, this, [this] {
         const QSize size = image_size_dialog(window_, tr("Heatmap animation: frame size"));
         if (size.isEmpty()) return;
-        const QString path = savePath(tr("Export heatmap animation"), animation_filter(), QStringLiteral("attention.gif"));
+        const QString path =
+            savePath(tr("Export heatmap animation"), animation_filter(), QStringLiteral("attention.gif"));
         if (!path.isEmpty()) exportAnimation(path, size);
     });
     connect(export_traces_, &QAction::triggered, this, [this] {
@@ -178,7 +179,8 @@ void ExportController::exportAnimation(const QString& path, QSize size) {
     const int64_t first = std::max<int64_t>(traces.base_step() + 1, traces.last_step() - kAttentionWindow + 1);
     try {
         const int frames = write_heatmap_animation(*plots_->attention(), path, size, std::min(first, last), last);
-        emit done(tr("Wrote %1 (%2 frames, steps %3 to %4)").arg(path).arg(frames).arg(std::min(first, last)).arg(last));
+        emit done(
+            tr("Wrote %1 (%2 frames, steps %3 to %4)").arg(path).arg(frames).arg(std::min(first, last)).arg(last));
     } catch (const std::exception& e) {
         emit failed(QString::fromStdString(e.what()));
     }

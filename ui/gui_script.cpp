@@ -186,10 +186,8 @@ GuiAction read_action(const WindowCommand& command, const QString& text) {
             action.value = parts[1];
             break;
         }
-        case CommandId::Intervene:
-            return parse_intervention(text);
-        default:
-            break;
+        case CommandId::Intervene: return parse_intervention(text);
+        default: break;
     }
     return action;
 }
@@ -241,9 +239,8 @@ GuiScript::GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool qu
       report_throughput_(report_throughput) {
     heartbeat_.setInterval(kHeartbeatMs);
     heartbeat_.setTimerType(Qt::PreciseTimer);
-    connect(&heartbeat_, &QTimer::timeout, this, [this] {
-        longest_stall_ms_ = std::max(longest_stall_ms_, since_tick_.restart() - kHeartbeatMs);
-    });
+    connect(&heartbeat_, &QTimer::timeout, this,
+            [this] { longest_stall_ms_ = std::max(longest_stall_ms_, since_tick_.restart() - kHeartbeatMs); });
     connect(window_->controller(), &SessionController::busyChanged, this, [this](bool busy) {
         if (!busy && waiting_) {
             waiting_ = false;
@@ -257,12 +254,11 @@ GuiScript::GuiScript(MainWindow* window, std::vector<GuiAction> actions, bool qu
                 std::fprintf(stderr, "stepscope: %s: %s\n", qPrintable(context), qPrintable(message));
                 refused_ = true;
             });
-    connect(window_->controller(), &SessionController::stepsFinished, this,
-            [this](qint64, bool, const QString& error) {
-                if (error.isEmpty()) return;
-                std::fprintf(stderr, "stepscope: step: %s\n", qPrintable(error));
-                refused_ = true;
-            });
+    connect(window_->controller(), &SessionController::stepsFinished, this, [this](qint64, bool, const QString& error) {
+        if (error.isEmpty()) return;
+        std::fprintf(stderr, "stepscope: step: %s\n", qPrintable(error));
+        refused_ = true;
+    });
     connect(window_->sessionIO(), &SessionIO::failed, this, [this](const QString& message) {
         std::fprintf(stderr, "stepscope: %s\n", qPrintable(message));
         refused_ = true;
@@ -343,16 +339,12 @@ void GuiScript::next() {
             }
             form_changed_ = true;
             break;
-        case CommandId::ShowRun:
-            window_->pinRun();
-            break;
+        case CommandId::ShowRun: window_->pinRun(); break;
         case CommandId::Apply:
             form_changed_ = false;
             applyForms();
             return;
-        case CommandId::SaveSession:
-            window_->sessionIO()->saveSession(action.value);
-            break;
+        case CommandId::SaveSession: window_->sessionIO()->saveSession(action.value); break;
         case CommandId::SelectRun: {
             const Run* run = window_->controller()->runs().find_by_name(action.value);
             if (!run) {
@@ -378,17 +370,16 @@ void GuiScript::next() {
             break;
         }
         case CommandId::Attention:
-            window_->plotPanel()->attention()->select(
-                action.key == "cross" ? AttentionRole::Cross : AttentionRole::Self,
-                action.value.section(':', 0, 0).toInt(), action.value.section(':', 1, 1).toInt());
+            window_->plotPanel()->attention()->select(action.key == "cross" ? AttentionRole::Cross
+                                                                            : AttentionRole::Self,
+                                                      action.value.section(':', 0, 0).toInt(),
+                                                      action.value.section(':', 1, 1).toInt());
             break;
         case CommandId::State:
             window_->plotPanel()->states()->select(AttentionRole::Self, action.value.toInt(),
                                                    StatePlot::Quantity(action.count));
             break;
-        case CommandId::Scrub:
-            window_->controller()->setViewStep(action.count);
-            break;
+        case CommandId::Scrub: window_->controller()->setViewStep(action.count); break;
         case CommandId::Intervene:
             window_->intervenePanel()->setRun(window_->controller()->traces(), window_->controller()->viewStep(),
                                               window_->controller()->spec().interventions);

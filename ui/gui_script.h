@@ -30,7 +30,7 @@ class MainWindow;
 struct GuiAction {
     CommandId command = CommandId::StepMany;
     qint64 count = 0;  // StepMany: the steps; Scrub: the step; State: the StatePlot::Quantity
-    QString key;    // Set: the field; Attention: the role
+    QString key;       // Set: the field; Attention: the role
     // Set: the field text; Screenshot, SaveSession: the file; View: the view; Band: the band; Attention:
     // "layer:head"; State: the layer; SelectRun: the run's name
     QString value;
@@ -49,7 +49,7 @@ struct GuiOptions {
     QString open_file;                // stepscope FILE: a session, snapshot, model or CSV input
     std::vector<GuiAction> actions;
     bool help = false;
-    QSize window_size;  // --window-size; invalid: the default
+    QSize window_size;               // --window-size; invalid: the default
     bool report_throughput = false;  // --report-throughput
     // True when the script ends the application (it took a screenshot or saved a session).
     bool quits() const;

@@ -19,7 +19,7 @@ constexpr std::size_t kHeadlessPlottedSteps = 2048;
 constexpr std::size_t kHeadlessChunk = 256;
 
 struct HeadlessExport {
-    SessionSpec spec;           // its own `steps` are replaced by `steps`
+    SessionSpec spec;  // its own `steps` are replaced by `steps`
     int64_t steps = 0;
     QString directory;
     QString format = QStringLiteral("png");
@@ -31,8 +31,8 @@ struct HeadlessExport {
 };
 
 // Needs a QApplication (the plots are widgets; the offscreen platform will do). Writes
-// <stem>.<format> per plot (for linear attention also its spectrum and capacity), traces.csv, snapshot.safetensors and session.json into the
-// directory as one StagedFolder; returns the paths. Throws stepscope::Error naming what failed,
+// <stem>.<format> per plot (for linear attention also its spectrum and capacity), traces.csv, snapshot.safetensors and
+// session.json into the directory as one StagedFolder; returns the paths. Throws stepscope::Error naming what failed,
 // and then the directory is exactly as it was (or still absent). The traces go to disk as the run
 // steps, so memory stays flat however long the run; plots of runs longer than a few thousand steps
 // draw every k-th step (and every step of the heatmap's window).

@@ -58,9 +58,11 @@ InputPanel::InputPanel(QWidget* parent)
     source_->addItem(tr("sinusoid"), int(InputKind::Sinusoid));
     source_->addItem(tr("file (safetensors x or CSV)"), int(InputKind::File));
     source_->addItem(tr("tokens (a model with a token head)"), int(InputKind::Tokens));
-    source_->setToolTip(tr("Fed back: each output is the next input, starting from a random x0 (the README's example)"));
-    seed_->setToolTip(tr("Seed of the random inputs (and of x0 when outputs are fed back); for tokens, of the drawn "
-                         "recall instances and of sampled generation"));
+    source_->setToolTip(
+        tr("Fed back: each output is the next input, starting from a random x0 (the README's example)"));
+    seed_->setToolTip(
+        tr("Seed of the random inputs (and of x0 when outputs are fed back); for tokens, of the drawn "
+           "recall instances and of sampled generation"));
     sequence_seed_->setToolTip(tr("Seed of random feature maps' draws for this sequence; Reset moves to the next"));
     period_->setRange(1, 1e6);
     period_->setDecimals(1);
@@ -82,14 +84,16 @@ InputPanel::InputPanel(QWidget* parent)
     token_mode_->setToolTip(tr("After the prompt, each prediction is the next input (generation)"));
     token_text_->setPlaceholderText(tr("text, or steps like k3+v9 k3+?"));
     pairs_->setValue(32);
-    pairs_->setToolTip(tr("Key+value pairs of each drawn instance (one instance per sequence, from the input seed), "
-                          "then the task's queries"));
+    pairs_->setToolTip(
+        tr("Key+value pairs of each drawn instance (one instance per sequence, from the input seed), "
+           "then the task's queries"));
     temperature_->setRange(0, 100);
     temperature_->setDecimals(2);
     temperature_->setSingleStep(0.1);
     temperature_->setSpecialValueText(tr("greedy"));
-    temperature_->setToolTip(tr("Generation after the prompt: greedy at 0, else sampled at this temperature "
-                                "from the input seed"));
+    temperature_->setToolTip(
+        tr("Generation after the prompt: greedy at 0, else sampled at this temperature "
+           "from the input seed"));
     auto* tokens_form = new QFormLayout(tokens_group_);
     tokens_form->addRow(tr("Given as"), token_mode_);
     tokens_form->addRow(tr("Prompt"), token_text_);
@@ -138,7 +142,8 @@ InputPanel::InputPanel(QWidget* parent)
             emit changed();
         });
     // A refusal is about the input it named: choosing another one takes the message away.
-    for (QLineEdit* edit : {path_, memory_path_, token_text_}) connect(edit, &QLineEdit::textChanged, this, [this] { showError({}); });
+    for (QLineEdit* edit : {path_, memory_path_, token_text_})
+        connect(edit, &QLineEdit::textChanged, this, [this] { showError({}); });
     take_wheel_only_when_focused(this);
     fill(SessionSpec{});
 }
@@ -198,9 +203,12 @@ bool InputPanel::apply(SessionSpec& spec) {
         return false;
     }
     // A typed number out of range is refused as typed, never silently changed.
-    const std::pair<StrictSpinBox*, QString> numbers[] = {
-        {seed_, tr("Input seed")},   {batch_, tr("Batch")},           {sequence_seed_, tr("Sequence seed")},
-        {pairs_, tr("Pairs K")},     {memory_seed_, tr("Memory seed")}, {memory_length_, tr("Length S")}};
+    const std::pair<StrictSpinBox*, QString> numbers[] = {{seed_, tr("Input seed")},
+                                                          {batch_, tr("Batch")},
+                                                          {sequence_seed_, tr("Sequence seed")},
+                                                          {pairs_, tr("Pairs K")},
+                                                          {memory_seed_, tr("Memory seed")},
+                                                          {memory_length_, tr("Length S")}};
     for (const auto& [box, name] : numbers) {
         if (!box->isEnabled() || !box->isVisibleTo(this) || box->rangeError().isEmpty()) continue;
         showError(tr("%1: %2").arg(name, box->rangeError()));

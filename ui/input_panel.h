@@ -1,4 +1,5 @@
-// The input form: where the sequence comes from (random, sinusoid, fed-back output, file, tokens), and a decoder's memory.
+// The input form: where the sequence comes from (random, sinusoid, fed-back output, file, tokens), and a decoder's
+// memory.
 #pragma once
 
 #include <QWidget>

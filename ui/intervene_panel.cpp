@@ -40,8 +40,9 @@ IntervenePanel::IntervenePanel(QWidget* parent)
                        tr("Scale head's S and Z"), tr("Zero head's S and Z"), tr("Clear layer's state"),
                        tr("Copy layer's state from the original"), tr("Edit the next input"),
                        tr("Edit the next token (a fork)"), tr("Clear head's key/value cache")});
-    action_->setToolTip(tr("Each intervention branches the run at the viewed step; the branch is stepped beside "
-                           "its original (the run without interventions), which stays in the Runs pane, dashed"));
+    action_->setToolTip(
+        tr("Each intervention branches the run at the viewed step; the branch is stepped beside "
+           "its original (the run without interventions), which stays in the Runs pane, dashed"));
     role_->addItems({tr("self attention"), tr("cross attention")});
     // The dock stays narrow beside the plots: long choices are cut in the closed box, not the layout.
     action_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
@@ -55,8 +56,9 @@ IntervenePanel::IntervenePanel(QWidget* parent)
     element_->setToolTip(tr("The batch element whose next input changes"));
     index_->setToolTip(tr("The component of the input vector (0 .. d_model − 1)"));
     token_->setPlaceholderText(tr("k3+v9, or a character"));
-    token_->setToolTip(tr("Token runs: what the batch element reads at the next step instead; the run goes on "
-                          "from there as a fork, beside its original"));
+    token_->setToolTip(
+        tr("Token runs: what the batch element reads at the next step instead; the run goes on "
+           "from there as a fork, beside its original"));
     auto* form = new QFormLayout;
     form->addRow(tr("Action"), action_);
     form->addRow(tr("Attention"), role_);
@@ -92,7 +94,8 @@ void IntervenePanel::setRun(const TraceStore& run, int64_t view_step, const std:
     layer_->setRange(0, std::max(0, run.layers() - 1));
     element_->setRange(0, std::max(0, run.info().batch - 1));
     // The element edited is the one shown, until the user picks another; showing another element follows it.
-    if (std::exchange(shown_element_, run.info().observed) != run.info().observed) element_->setValue(run.info().observed);
+    if (std::exchange(shown_element_, run.info().observed) != run.info().observed)
+        element_->setValue(run.info().observed);
     index_->setRange(0, std::max(0, run.width() - 1));
     head_->setProperty("self_heads", run.heads(AttentionRole::Self));
     head_->setProperty("cross_heads", run.heads(AttentionRole::Cross));
@@ -100,9 +103,9 @@ void IntervenePanel::setRun(const TraceStore& run, int64_t view_step, const std:
     for (const AttentionRole role : {AttentionRole::Self, AttentionRole::Cross}) {
         const ModelConfig* config = run.has_run() ? &run.info().model->config() : nullptr;
         const bool cross = role == AttentionRole::Cross;
-        const bool clears = config && (!cross || decoder_) &&
-                            attention_capabilities(cross ? config->cross_attention_type : config->self_attention())
-                                .clear_head;
+        const bool clears =
+            config && (!cross || decoder_) &&
+            attention_capabilities(cross ? config->cross_attention_type : config->self_attention()).clear_head;
         head_->setProperty(cross ? "cross_clears" : "self_clears", clears);
     }
     where_->setText(run.has_run() ? tr("Branches at step %1 (scrub the timeline to choose another)").arg(view_step)

@@ -123,8 +123,9 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent, bool open)
     left_split->setMinimumWidth(left->minimumSizeHint().width());
 
     banner_->setWordWrap(true);
-    banner_->setStyleSheet(QStringLiteral("QLabel { background: #fdecea; color: #8a1c1c; border: 1px solid #f5c2c0; "
-                                          "padding: 4px 8px; }"));
+    banner_->setStyleSheet(
+        QStringLiteral("QLabel { background: #fdecea; color: #8a1c1c; border: 1px solid #f5c2c0; "
+                       "padding: 4px 8px; }"));
     banner_->setVisible(false);
     connect(banner_, &QLabel::linkActivated, this, [this](const QString& link) {
         if (link == QLatin1String(kSwitchInputLink)) switchInputToFeedback();
@@ -220,21 +221,21 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent, bool open)
             updateIntervenePanel();
         }
     });
-    connect(controller_, &SessionController::stepsFinished, this, [this](qint64 done, bool cancelled, const QString& error) {
-        const QString note = std::exchange(branch_note_, {});
-        const QString lead = note.isEmpty() ? QString() : note + QStringLiteral(". ");
-        if (error.isEmpty() && done > 0) clearError();
-        if (!error.isEmpty()) showError(lead + tr("Stopped after %1 steps: %2").arg(done).arg(error));
-        else if (cancelled && pausing_) {
-            showStatus(lead + tr("Paused at step %1").arg(controller_->lastStep()));
-            steps_->showPaused(controller_->lastStep());
-        }
-        else if (cancelled) showStatus(lead + tr("Cancelled after %1 steps").arg(done));
-        else if (done > 0 && !controller_->playing())
-            showStatus(lead + tr("Stepped %1; now at step %2").arg(done).arg(controller_->lastStep()));
-        pausing_ = false;
-        updateTitle();
-    });
+    connect(controller_, &SessionController::stepsFinished, this,
+            [this](qint64 done, bool cancelled, const QString& error) {
+                const QString note = std::exchange(branch_note_, {});
+                const QString lead = note.isEmpty() ? QString() : note + QStringLiteral(". ");
+                if (error.isEmpty() && done > 0) clearError();
+                if (!error.isEmpty()) showError(lead + tr("Stopped after %1 steps: %2").arg(done).arg(error));
+                else if (cancelled && pausing_) {
+                    showStatus(lead + tr("Paused at step %1").arg(controller_->lastStep()));
+                    steps_->showPaused(controller_->lastStep());
+                } else if (cancelled) showStatus(lead + tr("Cancelled after %1 steps").arg(done));
+                else if (done > 0 && !controller_->playing())
+                    showStatus(lead + tr("Stepped %1; now at step %2").arg(done).arg(controller_->lastStep()));
+                pausing_ = false;
+                updateTitle();
+            });
     connect(controller_, &SessionController::snapshotSaved, this,
             [this](const QString& path) { showStatus(tr("Saved snapshot %1").arg(path)); });
     connect(plots_, &PlotPanel::observedChanged, controller_, &SessionController::setObserved);
@@ -263,7 +264,6 @@ MainWindow::MainWindow(const SessionSpec& spec, QWidget* parent, bool open)
         connect(source, SIGNAL(done(QString)), this, SLOT(showStatus(QString)));
         connect(source, SIGNAL(failed(QString)), this, SLOT(showError(QString)));
     }
-
 
     model_->setConfig(spec.config);
     model_->setWeightsSeed(spec.weights_seed);
@@ -309,32 +309,20 @@ QAction* MainWindow::windowAction(CommandId id) {
         case CommandId::LoadWeights:
             connect(action, &QAction::triggered, model_, &ModelPanel::loadWeightsRequested);
             break;
-        case CommandId::CompareModels:
-            connect(action, &QAction::triggered, this, &MainWindow::showCompareView);
-            break;
-        case CommandId::Quit:
-            connect(action, &QAction::triggered, this, &QWidget::close);
-            break;
+        case CommandId::CompareModels: connect(action, &QAction::triggered, this, &MainWindow::showCompareView); break;
+        case CommandId::Quit: connect(action, &QAction::triggered, this, &QWidget::close); break;
         case CommandId::Apply:
             // The menu item carries the shortcut, so the menu shows it; the Apply button does the same.
             connect(action, &QAction::triggered, this, &MainWindow::applyForms);
             connect(model_, &ModelPanel::validityChanged, action, &QAction::setEnabled);
             break;
-        case CommandId::ShowRun:
-            connect(action, &QAction::triggered, this, &MainWindow::pinRun);
-            break;
+        case CommandId::ShowRun: connect(action, &QAction::triggered, this, &MainWindow::pinRun); break;
         case CommandId::DeleteRun:
             connect(action, &QAction::triggered, this, [this] { runs_pane_->deleteRun(controller_->viewedRun()); });
             break;
-        case CommandId::Intervene:
-            connect(action, &QAction::triggered, this, &MainWindow::showIntervenePanel);
-            break;
-        case CommandId::Usage:
-            connect(action, &QAction::triggered, this, &MainWindow::showUsage);
-            break;
-        case CommandId::Shortcuts:
-            connect(action, &QAction::triggered, this, &MainWindow::showShortcuts);
-            break;
+        case CommandId::Intervene: connect(action, &QAction::triggered, this, &MainWindow::showIntervenePanel); break;
+        case CommandId::Usage: connect(action, &QAction::triggered, this, &MainWindow::showUsage); break;
+        case CommandId::Shortcuts: connect(action, &QAction::triggered, this, &MainWindow::showShortcuts); break;
         case CommandId::About:
             connect(action, &QAction::triggered, this, [this] {
                 QMessageBox::about(this, tr("About Stepscope"),
@@ -368,8 +356,8 @@ QMenu* MainWindow::demoMenu() {
 void MainWindow::showShortcuts() {
     QString html = QStringLiteral("<table cellspacing=\"2\" cellpadding=\"2\">");
     for (const auto& [key, what] : shortcutList())
-        html += QStringLiteral("<tr><td><b>%1</b></td><td>&nbsp;&nbsp;%2</td></tr>").arg(key.toHtmlEscaped(),
-                                                                                       what.toHtmlEscaped());
+        html += QStringLiteral("<tr><td><b>%1</b></td><td>&nbsp;&nbsp;%2</td></tr>")
+                    .arg(key.toHtmlEscaped(), what.toHtmlEscaped());
     html += QStringLiteral("</table><p>") +
             tr("On a plot: drag to pan and wheel to zoom the steps (with Ctrl: both axes), double-click to follow "
                "the data again, click a legend entry to hide or show its curve, right-click to copy, save or reset "
@@ -486,33 +474,29 @@ bool MainWindow::openFile(const QString& path) {
     const FileKind kind = file_kind(path);
     // A file joins Open recent once it opened (onRunOpened, sessionOpened), never when it failed.
     switch (kind) {
-    case FileKind::Model:
-        loadWeights(path);
-        return true;
-    case FileKind::Snapshot:
-        pending_recent_ = path;
-        controller_->openSnapshot(path);
-        return true;
-    case FileKind::Session:
-        session_io_->openSession(path);
-        return true;
-    case FileKind::Input: {
-        pending_recent_ = path;
-        SessionSpec spec = controller_->hasRun() ? controller_->spec() : SessionSpec{};
-        spec.input.kind = InputKind::File;
-        spec.input.path = path;
-        spec.snapshot_path.clear();
-        spec.steps = 0;
-        input_->fill(spec);
-        if (!applyForms()) {
-            pending_recent_.clear();
-            return false;
+        case FileKind::Model: loadWeights(path); return true;
+        case FileKind::Snapshot:
+            pending_recent_ = path;
+            controller_->openSnapshot(path);
+            return true;
+        case FileKind::Session: session_io_->openSession(path); return true;
+        case FileKind::Input: {
+            pending_recent_ = path;
+            SessionSpec spec = controller_->hasRun() ? controller_->spec() : SessionSpec{};
+            spec.input.kind = InputKind::File;
+            spec.input.path = path;
+            spec.snapshot_path.clear();
+            spec.steps = 0;
+            input_->fill(spec);
+            if (!applyForms()) {
+                pending_recent_.clear();
+                return false;
+            }
+            return true;
         }
-        return true;
-    }
-    case FileKind::Unknown:
-        showError(tr("%1: not a Stepscope model, snapshot, session (.json) or input (.csv)").arg(path));
-        return false;
+        case FileKind::Unknown:
+            showError(tr("%1: not a Stepscope model, snapshot, session (.json) or input (.csv)").arg(path));
+            return false;
     }
     return true;
 }
@@ -562,8 +546,9 @@ bool MainWindow::applyForms() {
 void MainWindow::pinRun() {
     if (!controller_->hasRun()) return;
     controller_->setRunVisible(controller_->viewedRun(), true);
-    showStatus(tr("%1 stays drawn when another run is viewed")
-                   .arg(controller_->runs().name(*controller_->runs().find(controller_->viewedRun())).section(':', 0, 0)));
+    showStatus(
+        tr("%1 stays drawn when another run is viewed")
+            .arg(controller_->runs().name(*controller_->runs().find(controller_->viewedRun())).section(':', 0, 0)));
 }
 
 void MainWindow::updatePlotRuns() {
@@ -693,8 +678,9 @@ void MainWindow::onRunOpened() {
         compare_->addModel(spec.weights_path);
     const QString pending = std::exchange(pending_recent_, {});
     const QString opened = QFileInfo(pending).absoluteFilePath();
-    if (!pending.isEmpty() && (QFileInfo(spec.snapshot_path).absoluteFilePath() == opened ||
-                               (spec.input.kind == InputKind::File && QFileInfo(spec.input.path).absoluteFilePath() == opened)))
+    if (!pending.isEmpty() &&
+        (QFileInfo(spec.snapshot_path).absoluteFilePath() == opened ||
+         (spec.input.kind == InputKind::File && QFileInfo(spec.input.path).absoluteFilePath() == opened)))
         addRecent(pending);
     input_->setTokenModel(bool(info.tokens));
     input_->fill(spec);
@@ -720,8 +706,9 @@ void MainWindow::onRunOpened() {
         showStatus(tr("Viewing %1: the steps go to it").arg(controller_->runs().name(*viewed)));
     else
         showStatus(info.base_step > 0 ? tr("Continuing from the snapshot at step %1").arg(info.base_step)
-                                      : tr("New run: %1").arg(controller_->runs().name(*viewed).section(':', 0, 0) +
-                                                             QStringLiteral(", ") + info.label));
+                                      : tr("New run: %1")
+                                            .arg(controller_->runs().name(*viewed).section(':', 0, 0) +
+                                                 QStringLiteral(", ") + info.label));
     updateTitle();
 }
 

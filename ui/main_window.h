@@ -116,7 +116,6 @@ public:
     void showUsage();
 
 private:
-
     SessionController* controller_;
     ModelPanel* model_;
     InputPanel* input_;

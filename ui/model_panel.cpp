@@ -47,7 +47,7 @@ void show_error(QLabel* label, const QString& text) {
 }
 
 // Keys of decoders only, and of encoders only: disabled for the other kind.
-const QStringList kDecoderKeys = {"self_attention_type", "cross_attention_type", "cross_n_heads",
+const QStringList kDecoderKeys = {"self_attention_type",    "cross_attention_type",   "cross_n_heads",
                                   "cross_query_dimensions", "cross_value_dimensions", "cross_model_dimensions"};
 const QStringList kEncoderKeys = {"attention_type"};
 
@@ -83,7 +83,8 @@ ModelPanel::ModelPanel(QWidget* parent)
     addField(form, "cross_attention_type", tr("Cross attention"),
              comboField(to_qt(cross_attention_types()),
                         [](const ModelConfig& c) { return QString::fromStdString(c.cross_attention_type); }),
-             help(tr("The decoder's attention over its memory"), QString::fromStdString(defaults.cross_attention_type)));
+             help(tr("The decoder's attention over its memory"),
+                  QString::fromStdString(defaults.cross_attention_type)));
     addField(form, "n_layers", tr("Layers"), spinField(64, &ModelConfig::n_layers),
              help(tr("Number of transformer layers"), QString::number(defaults.n_layers)));
     addField(form, "n_heads", tr("Heads"), spinField(64, &ModelConfig::n_heads),
@@ -98,7 +99,8 @@ ModelPanel::ModelPanel(QWidget* parent)
              help(tr("Hidden width of each layer's feed-forward block"),
                   QString::number(defaults.feed_forward_dimensions)));
     addField(form, "activation", tr("Activation"),
-             comboField(to_qt(activation_names()), [](const ModelConfig& c) { return QString::fromStdString(c.activation); }),
+             comboField(to_qt(activation_names()),
+                        [](const ModelConfig& c) { return QString::fromStdString(c.activation); }),
              help(tr("Feed-forward activation"), QString::fromStdString(defaults.activation)));
     {
         Field field;
@@ -145,8 +147,10 @@ ModelPanel::ModelPanel(QWidget* parent)
              help(tr("Width of the memory's elements; 0: cross heads x cross value dims"),
                   tr("cross_n_heads x cross_value_dimensions")));
     addField(form, "precision", tr("Weight precision"),
-             comboField(to_qt(precision_names()), [](const ModelConfig& c) { return QString::fromStdString(c.precision); }),
-             help(tr("Storage of the weights (Stepscope): bfloat16, or 8-bit blocks of 32 with a scale (CPU only)"), "f32"));
+             comboField(to_qt(precision_names()),
+                        [](const ModelConfig& c) { return QString::fromStdString(c.precision); }),
+             help(tr("Storage of the weights (Stepscope): bfloat16, or 8-bit blocks of 32 with a scale (CPU only)"),
+                  "f32"));
     addField(form, "cache_precision", tr("Cache precision"),
              comboField(to_qt(cache_precision_names()),
                         [](const ModelConfig& c) { return QString::fromStdString(c.cache_precision); }),
@@ -159,17 +163,17 @@ ModelPanel::ModelPanel(QWidget* parent)
             if (fields_.contains(key)) continue;
             Field field = numberField(
                 [kind, name = parameter.name](const ModelConfig& c) -> std::optional<double> {
-                    const bool configured = c.self_attention() == kind ||
-                                            (c.kind == ModelKind::Decoder && c.cross_attention_type == kind);
+                    const bool configured =
+                        c.self_attention() == kind || (c.kind == ModelKind::Decoder && c.cross_attention_type == kind);
                     return configured ? std::optional<double>(c.kind_parameter(kind, name)) : std::nullopt;
                 },
                 true);
             field.value = [editor = field.editor, value = field.value]() -> std::optional<ParamValue> {
                 return editor->isEnabled() ? value() : std::nullopt;
             };
-            addField(form, key, QString::fromStdString(parameter.label),
-                     field, help(QString::fromStdString(parameter.help + " (" + kind + ")"),
-                                 QString::number(parameter.default_value)));
+            addField(form, key, QString::fromStdString(parameter.label), field,
+                     help(QString::fromStdString(parameter.help + " (" + kind + ")"),
+                          QString::number(parameter.default_value)));
             kind_parameter_keys_ << key;
         }
 
@@ -264,8 +268,7 @@ ModelPanel::Field ModelPanel::spinField(int maximum, int ModelConfig::*member, c
     return field;
 }
 
-ModelPanel::Field ModelPanel::numberField(std::function<std::optional<double>(const ModelConfig&)> get,
-                                          bool optional) {
+ModelPanel::Field ModelPanel::numberField(std::function<std::optional<double>(const ModelConfig&)> get, bool optional) {
     Field field;
     auto* edit = new QLineEdit;
     if (optional) edit->setPlaceholderText(tr("default"));
@@ -322,7 +325,9 @@ bool ModelPanel::setField(const QString& key, const QString& text) {
     return true;
 }
 
-QString ModelPanel::fieldText(const QString& key) const { return fields_.contains(key) ? fields_[key].text() : QString(); }
+QString ModelPanel::fieldText(const QString& key) const {
+    return fields_.contains(key) ? fields_[key].text() : QString();
+}
 
 QString ModelPanel::errorFor(const QString& key) const {
     if (key.isEmpty()) return general_error_->text();
@@ -346,9 +351,9 @@ void ModelPanel::updateEnabled() {
     const bool decoder = fields_.value("kind").text() == "decoder";
     for (const QString& key : kDecoderKeys) fields_[key].editor->setEnabled(decoder);
     for (const QString& key : kEncoderKeys) fields_[key].editor->setEnabled(!decoder);
-    const QStringList types = decoder ? QStringList{fields_.value("self_attention_type").text(),
-                                                    fields_.value("cross_attention_type").text()}
-                                      : QStringList{fields_.value("attention_type").text()};
+    const QStringList types =
+        decoder ? QStringList{fields_.value("self_attention_type").text(), fields_.value("cross_attention_type").text()}
+                : QStringList{fields_.value("attention_type").text()};
     for (const QString& key : kind_parameter_keys_) {
         bool declared = false;
         for (const QString& type : types)

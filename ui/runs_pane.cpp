@@ -41,8 +41,9 @@ RunsPane::RunsPane(SessionController* controller, QWidget* parent)
     : QWidget(parent), controller_(controller), tree_(new QTreeWidget), delete_(new QPushButton(tr("Delete…"))) {
     tree_->setColumnCount(2);
     tree_->setHeaderLabels({tr("Run"), tr("Steps")});
-    tree_->setToolTip(tr("Click a run to view and step it; its box draws it beside the viewed run on every time plot; "
-                         "double-click (F2) renames it. A branch sits under its parent."));
+    tree_->setToolTip(
+        tr("Click a run to view and step it; its box draws it beside the viewed run on every time plot; "
+           "double-click (F2) renames it. A branch sits under its parent."));
     tree_->header()->setSectionResizeMode(0, QHeaderView::Stretch);
     tree_->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
     tree_->header()->setStretchLastSection(false);
@@ -60,9 +61,8 @@ RunsPane::RunsPane(SessionController* controller, QWidget* parent)
     layout->addLayout(buttons);
 
     connect(tree_, &QTreeWidget::itemChanged, this, &RunsPane::onItemChanged);
-    connect(tree_, &QTreeWidget::itemClicked, this, [this](QTreeWidgetItem* item) {
-        controller_->selectRun(item->data(0, kIdRole).toInt());
-    });
+    connect(tree_, &QTreeWidget::itemClicked, this,
+            [this](QTreeWidgetItem* item) { controller_->selectRun(item->data(0, kIdRole).toInt()); });
     connect(tree_, &QTreeWidget::customContextMenuRequested, this, &RunsPane::showMenu);
     connect(delete_, &QPushButton::clicked, this, [this] {
         if (QTreeWidgetItem* item = tree_->currentItem()) deleteRun(item->data(0, kIdRole).toInt());
@@ -149,7 +149,7 @@ bool RunsPane::deleteRun(int id) {
                    : below.size() == 1 ? tr("Delete %1 and its branch?").arg(runs.name(*run))
                                        : tr("Delete %1 and its %2 branches?").arg(runs.name(*run)).arg(below.size());
     text += run->saved() ? tr(" It is in the session file last saved.")
-                       : tr(" Its steps are in no session file: they are lost unless you save the session first.");
+                         : tr(" Its steps are in no session file: they are lost unless you save the session first.");
     const bool yes = ask_ ? ask_(text)
                           : QMessageBox::question(this, tr("Delete run"), text, QMessageBox::Yes | QMessageBox::Cancel,
                                                   QMessageBox::Cancel) == QMessageBox::Yes;

@@ -18,7 +18,10 @@ const QString kDialogKind = QStringLiteral("session");
 }
 
 SessionIO::SessionIO(QWidget* window, SessionController* run)
-    : QObject(window), window_(window), controller_(run), open_(make_action(CommandId::OpenSession, this)),
+    : QObject(window),
+      window_(window),
+      controller_(run),
+      open_(make_action(CommandId::OpenSession, this)),
       save_(make_action(CommandId::SaveSession, this)) {
     connect(open_, &QAction::triggered, this, [this] {
         if (may_replace_ && !may_replace_()) return;

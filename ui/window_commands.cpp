@@ -86,7 +86,8 @@ std::vector<WindowCommand> build_table() {
 
         flag_only(CommandId::Set, "set", "KEY=VALUE",
                   "set a model form field (e.g. attention_type=full); applied before the next action"),
-        flag_only(CommandId::Scrub, "scrub", "STEP", "view an earlier step on the timeline; the next --steps branches there"),
+        flag_only(CommandId::Scrub, "scrub", "STEP",
+                  "view an earlier step on the timeline; the next --steps branches there"),
         flag_only(CommandId::SelectRun, "select-run", "NAME",
                   "view run NAME (its name in the Runs pane, or \"run N\"): the next --steps step it"),
         flag_only(CommandId::View, "view", "NAME",
@@ -186,8 +187,9 @@ QString scripted_flags_usage() {
     QString text;
     for (const WindowCommand& c : window_commands()) {
         if (!c.flag) continue;
-        const QString flag = QStringLiteral("  --%1%2").arg(QLatin1String(c.flag),
-                                                            c.value ? QLatin1Char(' ') + QLatin1String(c.value) : QString());
+        const QString flag =
+            QStringLiteral("  --%1%2")
+                .arg(QLatin1String(c.flag), c.value ? QLatin1Char(' ') + QLatin1String(c.value) : QString());
         const QStringList lines = QString::fromUtf8(c.flag_help).split('\n');
         text += flag.leftJustified(kFlagColumn - 1) + ' ' + lines.first() + '\n';
         for (int i = 1; i < lines.size(); ++i) text += QString(kFlagColumn, ' ') + lines[i] + '\n';

@@ -17,14 +17,42 @@ namespace stepscope::ui {
 
 enum class CommandId {
     // File
-    OpenSession, SaveSession, OpenRecent, LoadWeights, OpenDemo, CompareModels, OpenSnapshot, SaveSnapshot,
-    ExportPlot, ExportAllPlots, ExportAnimation, ExportTraces, Quit,
+    OpenSession,
+    SaveSession,
+    OpenRecent,
+    LoadWeights,
+    OpenDemo,
+    CompareModels,
+    OpenSnapshot,
+    SaveSnapshot,
+    ExportPlot,
+    ExportAllPlots,
+    ExportAnimation,
+    ExportTraces,
+    Quit,
     // Run
-    Apply, Step, StepMany, RunPause, Reset, Cancel, ShowRun, DeleteRun, Intervene,
+    Apply,
+    Step,
+    StepMany,
+    RunPause,
+    Reset,
+    Cancel,
+    ShowRun,
+    DeleteRun,
+    Intervene,
     // Help
-    Usage, Shortcuts, About,
+    Usage,
+    Shortcuts,
+    About,
     // Scripted flags with no menu item
-    Set, Scrub, SelectRun, View, Band, Attention, State, Screenshot,
+    Set,
+    Scrub,
+    SelectRun,
+    View,
+    Band,
+    Attention,
+    State,
+    Screenshot,
 };
 
 // A platform's standard key (Open, Save, Help) or fixed keys. A standard key is looked up only when asked for,
@@ -45,9 +73,9 @@ struct WindowCommand {
     const char* text = nullptr;  // the menu item, or what the flag does
     CommandShortcut shortcut;
     const char* tip = nullptr;
-    bool group_start = false;      // a separator above it in its menu
-    const char* flag = nullptr;    // the scripted flag without its dashes ("steps"); nullptr: none
-    const char* value = nullptr;   // the flag's value ("N"); nullptr: the flag takes none
+    bool group_start = false;         // a separator above it in its menu
+    const char* flag = nullptr;       // the scripted flag without its dashes ("steps"); nullptr: none
+    const char* value = nullptr;      // the flag's value ("N"); nullptr: the flag takes none
     const char* flag_help = nullptr;  // its `stepscope --help` text; '\n' starts an indented line
 
     // Table-building steps, so a row reads as one line.

@@ -14,9 +14,7 @@ inline void check(cudaError_t status, const char* call) {
 }
 
 // After a kernel launch: a bad configuration shows here, a fault at the next synchronising call.
-inline void check_launch(const char* kernel) {
-    check(cudaGetLastError(), kernel);
-}
+inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 
 }  // namespace stepscope::cuda
 

@@ -183,7 +183,7 @@ private:
     Widths widths_;
     std::vector<LayerStates> states_;
     DeviceBuffer<int> memory_lengths_;  // (N) the valid memory elements, shared by every cross attention
-    State shell_;  // the state's host parts: batch, step, seed, started, memory; no tensors
+    State shell_;                       // the state's host parts: batch, step, seed, started, memory; no tensors
     Scratch scratch_;
     bool broken_ = false;  // a step failed midway: some layers stepped, others not
 };
@@ -236,8 +236,8 @@ void CudaStepper::self_attention(int layer, int batch, StepObserver* observer) {
     AttentionState& host = shell_.layers[layer].self_attention;
     const int rows = batch * a.heads, D = a.query_dims, M = a.value_dims;
     a.projection.multiply(context_.cublas, scratch_.x.data(), batch, scratch_.projected.data());
-    const ProjectedHeads in{scratch_.projected.data(), a.projection.bias.data(), a.projection.out, 0, a.heads * D,
-                            2 * a.heads * D};
+    const ProjectedHeads in{
+        scratch_.projected.data(), a.projection.bias.data(), a.projection.out, 0, a.heads * D, 2 * a.heads * D};
     if (a.kernel == CudaKernel::LinearSums) {
         if (!host.started) {
             state.sums.allocate_zeros(size_t(rows) * D * M, context_.stream);
@@ -301,8 +301,7 @@ void CudaStepper::start_cross_attention(int layer, const Memory& memory, const s
     host.memory = memory.values;
     host.memory_lengths = lengths;
     a.key_projection.multiply(context_.cublas, scratch_.memory.data(), batch * length, scratch_.memory_keys.data());
-    a.value_projection.multiply(context_.cublas, scratch_.memory.data(), batch * length,
-                                scratch_.memory_values.data());
+    a.value_projection.multiply(context_.cublas, scratch_.memory.data(), batch * length, scratch_.memory_values.data());
     if (a.kernel == CudaKernel::LinearSums) {
         state.sums.allocate(size_t(rows) * D * M);
         state.normalizer.allocate(size_t(rows) * D);
@@ -408,7 +407,8 @@ void CudaStepper::report_norms(StepObserver* observer, int layer, AttentionRole 
     scratch_.norms.download(both.data(), both.size(), context_.stream);
     context_.synchronize();
     // Both kernels keep two components: S and Z, or K and V.
-    out.components = {std::vector<float>(both.begin(), both.begin() + rows), std::vector<float>(both.begin() + rows, both.end())};
+    out.components = {std::vector<float>(both.begin(), both.begin() + rows),
+                      std::vector<float>(both.begin() + rows, both.end())};
     observer->state_norms(layer, role, out);
 }
 
@@ -453,10 +453,9 @@ void CudaStepper::upload(const DeviceAttention& a, const AttentionState& s, int 
     STEPSCOPE_CUDA_CHECK(cudaMemcpy2DAsync(out.keys.data(), out.capacity * D * sizeof(float), s.cache().keys.data(),
                                            s.cache().keys.cols() * sizeof(float), out.length * D * sizeof(float), rows,
                                            cudaMemcpyHostToDevice, context_.stream));
-    STEPSCOPE_CUDA_CHECK(cudaMemcpy2DAsync(out.values.data(), out.capacity * M * sizeof(float),
-                                           s.cache().values.data(), s.cache().values.cols() * sizeof(float),
-                                           out.length * M * sizeof(float), rows, cudaMemcpyHostToDevice,
-                                           context_.stream));
+    STEPSCOPE_CUDA_CHECK(cudaMemcpy2DAsync(out.values.data(), out.capacity * M * sizeof(float), s.cache().values.data(),
+                                           s.cache().values.cols() * sizeof(float), out.length * M * sizeof(float),
+                                           rows, cudaMemcpyHostToDevice, context_.stream));
 }
 
 // The host shell holds the memory; the sums and caches are counted as allocated on the device.

@@ -98,14 +98,15 @@ void full_attention_step(const ProjectedHeads& in, const HeadShape& shape, float
                          const int* lengths, float* weights, int weights_stride, float* out, cudaStream_t stream) {
     const size_t shared = (shape.query_dims + kThreads) * sizeof(float);
     step_kernel<<<shape.batch * shape.heads, kThreads, shared, stream>>>(in, shape, temperature, cache, lengths,
-                                                                        weights, weights_stride, out);
+                                                                         weights, weights_stride, out);
     check_launch("full attention step kernel");
 }
 
 void memory_to_cache(const float* projected, const float* bias, int batch, int length, int heads, int width,
                      int capacity, float* cache, cudaStream_t stream) {
-    memory_to_cache_kernel<<<batch * length, threads_for(heads * width, 256), 0, stream>>>(
-        projected, bias, length, heads, width, capacity, cache);
+    memory_to_cache_kernel<<<batch * length, threads_for(heads * width, 256), 0, stream>>>(projected, bias, length,
+                                                                                           heads, width, capacity,
+                                                                                           cache);
     check_launch("memory to cache kernel");
 }
 

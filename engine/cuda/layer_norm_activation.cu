@@ -26,8 +26,7 @@ __global__ void residual_layer_norm_kernel(float* x, const float* y, const float
     for (int i = threadIdx.x; i < width; i += blockDim.x) row[i] = (row[i] - mean) * inverse * weight[i] + bias[i];
 }
 
-__global__ void bias_activation_kernel(float* x, const float* bias, ActivationKind activation, long count,
-                                       int width) {
+__global__ void bias_activation_kernel(float* x, const float* bias, ActivationKind activation, long count, int width) {
     for (long i = blockIdx.x * long(blockDim.x) + threadIdx.x; i < count; i += long(gridDim.x) * blockDim.x) {
         const float v = x[i] + bias[i % width];
         x[i] = activation == ActivationKind::Relu ? fmaxf(v, 0.0f) : 0.5f * v * (1.0f + erff(v * float(M_SQRT1_2)));
@@ -37,8 +36,9 @@ __global__ void bias_activation_kernel(float* x, const float* bias, ActivationKi
 __global__ void round_to_bf16_kernel(const float* x, float* out, long count) {
     for (long i = blockIdx.x * long(blockDim.x) + threadIdx.x; i < count; i += long(gridDim.x) * blockDim.x) {
         const unsigned bits = __float_as_uint(x[i]);
-        const unsigned rounded = (bits & 0x7fffffffu) > 0x7f800000u ? (bits | 0x400000u) & 0xffff0000u
-                                                                    : (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+        const unsigned rounded = (bits & 0x7fffffffu) > 0x7f800000u
+                                     ? (bits | 0x400000u) & 0xffff0000u
+                                     : (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
         out[i] = __uint_as_float(rounded);
     }
 }
@@ -53,13 +53,11 @@ int blocks_for(long count) {
 
 void residual_layer_norm(float* x, const float* y, const float* y_bias, const float* weight, const float* bias,
                          float eps, int rows, int width, cudaStream_t stream) {
-    residual_layer_norm_kernel<<<rows, threads_for(width, 256), 0, stream>>>(x, y, y_bias, weight, bias, eps,
-                                                                             width);
+    residual_layer_norm_kernel<<<rows, threads_for(width, 256), 0, stream>>>(x, y, y_bias, weight, bias, eps, width);
     check_launch("residual layer norm kernel");
 }
 
-void bias_activation(float* x, const float* bias, ActivationKind activation, int rows, int width,
-                     cudaStream_t stream) {
+void bias_activation(float* x, const float* bias, ActivationKind activation, int rows, int width, cudaStream_t stream) {
     const long count = long(rows) * width;
     bias_activation_kernel<<<blocks_for(count), 256, 0, stream>>>(x, bias, activation, count, width);
     check_launch("bias activation kernel");

@@ -19,8 +19,7 @@ void residual_layer_norm(float* x, const float* y, const float* y_bias, const fl
 
 // x (N, F) in place: x = act(x + bias). relu, or gelu(v) = v/2 (1 + erf(v / sqrt 2)) exactly, as F.gelu.
 // CPU reference: Linear::forward's bias and apply_activation (linear.cpp, normalization.cpp).
-void bias_activation(float* x, const float* bias, ActivationKind activation, int rows, int width,
-                     cudaStream_t stream);
+void bias_activation(float* x, const float* bias, ActivationKind activation, int rows, int width, cudaStream_t stream);
 
 // out (count) = x rounded to bfloat16 (to nearest even, a NaN stays a quiet NaN), as floats: the input of a
 // bfloat16 product. CPU reference: round_to_bf16 (bfloat16.h).

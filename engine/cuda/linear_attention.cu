@@ -88,8 +88,8 @@ __global__ void memory_kernel(const float* keys, const float* key_bias, const fl
 
 }  // namespace
 
-void linear_attention_step(const ProjectedHeads& in, const HeadShape& shape, FeatureMapKind map, float eps,
-                           float* sums, float* normalizer, float* out, cudaStream_t stream) {
+void linear_attention_step(const ProjectedHeads& in, const HeadShape& shape, FeatureMapKind map, float eps, float* sums,
+                           float* normalizer, float* out, cudaStream_t stream) {
     const int D = shape.query_dims, M = shape.value_dims;
     const int threads = threads_for(D > M ? D : M, 256);
     const size_t shared = (2 * D + M + 32) * sizeof(float);
@@ -98,8 +98,8 @@ void linear_attention_step(const ProjectedHeads& in, const HeadShape& shape, Fea
 }
 
 void linear_attention_memory(const float* keys, const float* key_bias, const float* values, const float* value_bias,
-                             const int* lengths, int length, const HeadShape& shape, FeatureMapKind map,
-                             float* sums, float* normalizer, cudaStream_t stream) {
+                             const int* lengths, int length, const HeadShape& shape, FeatureMapKind map, float* sums,
+                             float* normalizer, cudaStream_t stream) {
     const int threads = threads_for(shape.query_dims * shape.value_dims, 256);
     memory_kernel<<<shape.batch * shape.heads, threads, 0, stream>>>(keys, key_bias, values, value_bias, lengths,
                                                                      length, shape, map, sums, normalizer);

@@ -17,8 +17,8 @@ enum class FeatureMapKind { Elu, Relu };
 // sums (N*H*D, M), normalizer (N*H, D), out (N, H*M) = (N*H, M).
 // With in.key_offset < 0 only the readout runs (cross attention).
 // CPU reference: linear_attention_update and linear_attention_readout (attention_kernels.cpp).
-void linear_attention_step(const ProjectedHeads& in, const HeadShape& shape, FeatureMapKind map, float eps,
-                           float* sums, float* normalizer, float* out, cudaStream_t stream);
+void linear_attention_step(const ProjectedHeads& in, const HeadShape& shape, FeatureMapKind map, float eps, float* sums,
+                           float* normalizer, float* out, cudaStream_t stream);
 
 // Cross attention's state, built once from the projected memory:
 //   S[n*H + h] = sum_{s < lengths[n]} phi(k_s) v_s^T,  Z[n*H + h] = sum_{s < lengths[n]} phi(k_s)
@@ -26,7 +26,7 @@ void linear_attention_step(const ProjectedHeads& in, const HeadShape& shape, Fea
 // plus key_bias (H*D) and value_bias (H*M); lengths (N) on the device.
 // CPU reference: the linear branch of RecurrentCrossAttentionLayer::start (attention_layer.cpp).
 void linear_attention_memory(const float* keys, const float* key_bias, const float* values, const float* value_bias,
-                             const int* lengths, int length, const HeadShape& shape, FeatureMapKind map,
-                             float* sums, float* normalizer, cudaStream_t stream);
+                             const int* lengths, int length, const HeadShape& shape, FeatureMapKind map, float* sums,
+                             float* normalizer, cudaStream_t stream);
 
 }  // namespace stepscope::cuda

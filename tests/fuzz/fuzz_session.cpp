@@ -14,8 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         const stepscope::ui::SessionSpec spec = stepscope::ui::session_from_file(path);
         // An accepted session writes and reads back as the same run.
-        const stepscope::ui::SessionSpec again =
-            stepscope::ui::session_from_json(stepscope::ui::session_to_json(spec));
+        const stepscope::ui::SessionSpec again = stepscope::ui::session_from_json(stepscope::ui::session_to_json(spec));
         if (again.config != spec.config || again.steps != spec.steps || again.batch != spec.batch) __builtin_trap();
     } catch (const stepscope::Error&) {
     }

@@ -14,8 +14,7 @@ namespace stepscope::fuzz {
 class ScratchFile {
 public:
     explicit ScratchFile(const std::string& suffix)
-        : path_(std::filesystem::temp_directory_path() /
-                ("stepscope-fuzz-" + std::to_string(getpid()) + suffix)) {}
+        : path_(std::filesystem::temp_directory_path() / ("stepscope-fuzz-" + std::to_string(getpid()) + suffix)) {}
     ~ScratchFile() { std::filesystem::remove(path_); }
 
     // Replaces the file's contents with the input; returns its path.

@@ -40,7 +40,8 @@ public:
         }
     }
 
-    // Per head, out_t = sum_{j<=t} gamma^(t-j) phi(q_t).phi(k_j) v_j / (sum_{j<=t} gamma^(t-j) phi(q_t).phi(k_j) + eps).
+    // Per head, out_t = sum_{j<=t} gamma^(t-j) phi(q_t).phi(k_j) v_j / (sum_{j<=t} gamma^(t-j) phi(q_t).phi(k_j) +
+    // eps).
     void self_batch(const InnerAttention& inner, const RowMatrix& queries, const RowMatrix& keys,
                     const RowMatrix& values, const RowMatrix& /*gates*/, int steps, int batch, uint64_t sequence_seed,
                     RowMatrix& attended) const override {
@@ -57,7 +58,8 @@ public:
                 Vector numerator = Vector::Zero(inner.value_dims());
                 float denominator = inner.eps(), weight = 1;
                 for (int j = t; j >= 0; --j, weight *= decay) {
-                    const float similarity = weight * phi_q.row(t * rows_per_step + r).dot(phi_k.row(j * rows_per_step + r));
+                    const float similarity =
+                        weight * phi_q.row(t * rows_per_step + r).dot(phi_k.row(j * rows_per_step + r));
                     numerator += similarity * values.row(j * rows_per_step + r).transpose();
                     denominator += similarity;
                 }

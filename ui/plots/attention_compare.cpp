@@ -66,7 +66,8 @@ std::vector<double> attention_cells(const std::vector<const AttentionRows*>& row
         for (int k = 0; k < columns; ++k) {
             const int key = key_lo + k;
             if (key >= a->first_key && key < a->first_key + a->keys)
-                cells[q * size_t(columns) + size_t(k)] = a->weights[size_t(head) * size_t(a->keys) + size_t(key - a->first_key)];
+                cells[q * size_t(columns) + size_t(k)] =
+                    a->weights[size_t(head) * size_t(a->keys) + size_t(key - a->first_key)];
         }
     }
     return cells;
@@ -86,7 +87,8 @@ OtherRows other_rows(const TraceStore& viewed_run, const std::vector<const Atten
     if (layer >= other.layers() || head >= other.heads(role))
         return refuse(QObject::tr("has no layer %1, head %2").arg(layer).arg(head));
     if (!other.kind(role).attention_map)
-        return refuse(QObject::tr("(%1) has no attention map").arg(QString::fromStdString(other.kind(role).description)));
+        return refuse(
+            QObject::tr("(%1) has no attention map").arg(QString::fromStdString(other.kind(role).description)));
     if (other.info().observed != viewed_run.info().observed)
         return refuse(QObject::tr("shows batch element %1, not %2 (its batch holds %3)")
                           .arg(other.info().observed)
@@ -116,12 +118,11 @@ OtherRows other_rows(const TraceStore& viewed_run, const std::vector<const Atten
     }
     if (unseen_lo >= 0) {
         out.unobserved = !no_step;
-        return refuse(no_step ? QObject::tr("has no record of %1 (it ends at step %2)")
-                                    .arg(step_range(unseen_lo, unseen_hi))
-                                    .arg(other.last_step())
-                              : QObject::tr("did not observe layer %1 at %2")
-                                    .arg(layer)
-                                    .arg(step_range(unseen_lo, unseen_hi)));
+        return refuse(
+            no_step ? QObject::tr("has no record of %1 (it ends at step %2)")
+                          .arg(step_range(unseen_lo, unseen_hi))
+                          .arg(other.last_step())
+                    : QObject::tr("did not observe layer %1 at %2").arg(layer).arg(step_range(unseen_lo, unseen_hi)));
     }
     if (keys_at >= 0) return refuse(QObject::tr("has another number of keys at step %1").arg(keys_at));
     return out;
@@ -164,7 +165,8 @@ ComparedMaps::ComparedMaps(QCustomPlot* plot, QCPColorScale* shared, QCPMarginGr
     difference_scale_->axis()->setNumberPrecision(3);
     difference_scale_->axis()->setLabelFont(plot->xAxis->labelFont());
     difference_scale_->axis()->setTickLabelFont(plot->xAxis->tickLabelFont());
-    // After setColorScale, which hands the scale's gradient to the map: white is 0, grey a cell either map leaves blank.
+    // After setColorScale, which hands the scale's gradient to the map: white is 0, grey a cell either map leaves
+    // blank.
     QCPColorGradient gradient = diverging_gradient();
     gradient.setNanHandling(QCPColorGradient::nhNanColor);
     gradient.setNanColor(QColor(225, 225, 225));
@@ -173,7 +175,8 @@ ComparedMaps::ComparedMaps(QCustomPlot* plot, QCPColorScale* shared, QCPMarginGr
 }
 
 void ComparedMaps::setShown(bool shown) {
-    for (QCPLayoutElement* element : std::initializer_list<QCPLayoutElement*>{other_axes_, difference_axes_, difference_scale_})
+    for (QCPLayoutElement* element :
+         std::initializer_list<QCPLayoutElement*>{other_axes_, difference_axes_, difference_scale_})
         element->setVisible(shown);
     shown_ = shown;
 }
@@ -183,24 +186,28 @@ void ComparedMaps::draw(const std::vector<double>& other_shown, const std::vecto
                         const QString& other_name) {
     // As the viewed map: an axis of one cell holds it twice, half a cell either side of its coordinate.
     const int map_columns = std::max(2, columns), map_rows = std::max(2, rows);
-    const QCPRange keys = columns > 1 ? QCPRange(first_key, first_key + columns - 1) : QCPRange(first_key - 0.5, first_key + 0.5);
+    const QCPRange keys =
+        columns > 1 ? QCPRange(first_key, first_key + columns - 1) : QCPRange(first_key - 0.5, first_key + 0.5);
     const QCPRange steps = rows > 1 ? QCPRange(double(first_row), double(last_row))
                                     : QCPRange(double(first_row) - 0.5, double(first_row) + 0.5);
     double reach = 0;
     for (double d : difference)
         if (std::isfinite(d)) reach = std::max(reach, std::abs(d));
-    const std::pair<QCPColorMap*, const std::vector<double>*> maps[] = {{other_, &other_shown}, {difference_, &difference}};
+    const std::pair<QCPColorMap*, const std::vector<double>*> maps[] = {{other_, &other_shown},
+                                                                        {difference_, &difference}};
     for (const auto& [map, cells] : maps) {
         map->data()->setSize(map_columns, map_rows);
         map->data()->setRange(keys, steps);
         for (int q = 0; q < map_rows; ++q)
             for (int k = 0; k < map_columns; ++k)
-                map->data()->setCell(k, q, (*cells)[size_t(std::min(q, rows - 1)) * size_t(columns) + size_t(std::min(k, columns - 1))]);
+                map->data()->setCell(
+                    k, q, (*cells)[size_t(std::min(q, rows - 1)) * size_t(columns) + size_t(std::min(k, columns - 1))]);
     }
     // Centred at 0, so white is no difference and the sign reads by colour; two equal maps still get a labelled range.
     if (reach == 0) reach = 1e-9;
     difference_scale_->setDataRange(QCPRange(-reach, reach));
-    difference_scale_->setProperty("fullLabel", QObject::tr("difference %1 − %2 (0 white)").arg(viewed_name, other_name));
+    difference_scale_->setProperty("fullLabel",
+                                   QObject::tr("difference %1 − %2 (0 white)").arg(viewed_name, other_name));
     other_axes_->setProperty("fullLabel", other_name);
     difference_axes_->setProperty("fullLabel", QObject::tr("%1 − %2").arg(viewed_name, other_name));
 }
@@ -221,8 +228,9 @@ void ComparedMaps::fitLabels() {
     for (QCPAxisRect* axes : {other_axes_, difference_axes_}) {
         // The name over a narrow map (a 1280x720 window) is cut rather than run into its neighbour.
         QCPAxis* top = axes->axis(QCPAxis::atTop);
-        const QString label = QFontMetrics(top->labelFont())
-                                  .elidedText(axes->property("fullLabel").toString(), Qt::ElideRight, axes->outerRect().width() + 8);
+        const QString label =
+            QFontMetrics(top->labelFont())
+                .elidedText(axes->property("fullLabel").toString(), Qt::ElideRight, axes->outerRect().width() + 8);
         if (top->label() != label) top->setLabel(label);
     }
     QCPAxis* bar = difference_scale_->axis();

@@ -25,8 +25,9 @@ AttentionPlot::AttentionPlot(QWidget* parent)
       log_colours_(new QCheckBox(tr("log"))),
       compare_(new QComboBox) {
     controls()->addWidget(selector_);
-    compare_->setToolTip(tr("Another run shown (Runs pane): its map of the same layer, head, batch element and steps "
-                            "on this map's colour scale, and the difference of the two"));
+    compare_->setToolTip(
+        tr("Another run shown (Runs pane): its map of the same layer, head, batch element and steps "
+           "on this map's colour scale, and the difference of the two"));
     // A row of its own, shown while another run is drawn: the selectors' row already fills the heatmap's width
     // in a 1280x720 window. A long run name is elided, its whole name in the tooltip.
     compare_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
@@ -39,8 +40,9 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     // Another run's map is computed from its history only when asked: that run becomes the engine's, and
     // stepping the viewed run then rebuilds its own session first.
     compute_other_ = new QPushButton(tr("Compute its map"));
-    compute_other_->setToolTip(tr("Compute the compared run's weights of this layer over these steps from its "
-                                  "history, in the worker (progress above the plots)"));
+    compute_other_->setToolTip(
+        tr("Compute the compared run's weights of this layer over these steps from its "
+           "history, in the worker (progress above the plots)"));
     compute_other_->setVisible(false);
     connect(compute_other_, &QPushButton::clicked, this, &AttentionPlot::computeCompared);
     compare_layout->addWidget(compute_other_);
@@ -55,15 +57,12 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     });
     controls()->addStretch(1);
     log_colours_->setChecked(true);
-    log_colours_->setToolTip(tr("Colour scale of the weights: logarithmic (weights span orders of magnitude) "
-                                "or linear (differences between similar weights, and negative implicit weights)"));
+    log_colours_->setToolTip(
+        tr("Colour scale of the weights: logarithmic (weights span orders of magnitude) "
+           "or linear (differences between similar weights, and negative implicit weights)"));
     trailingControls()->addWidget(log_colours_);
-    connect(log_colours_, &QCheckBox::toggled, this, [this] {
-        markDirty();
-    });
-    connect(selector_, &LayerSelector::changed, this, [this] {
-        markDirty();
-    });
+    connect(log_colours_, &QCheckBox::toggled, this, [this] { markDirty(); });
+    connect(selector_, &LayerSelector::changed, this, [this] { markDirty(); });
 
     QCustomPlot* p = plot();
     p->legend->setVisible(false);
@@ -74,8 +73,8 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     // token fed at that step when a token model runs.
     // Beside another run's map, the step numbers alone: three maps share the width tokens would take.
     for (int i = 0; i < 2; ++i) {
-        QSharedPointer<QCPAxisTickerFixed> ticker(new TokenStepTicker<QCPAxisTickerFixed>(
-            [this] { return current_; }, QStringLiteral(" ")));
+        QSharedPointer<QCPAxisTickerFixed> ticker(
+            new TokenStepTicker<QCPAxisTickerFixed>([this] { return current_; }, QStringLiteral(" ")));
         QSharedPointer<QCPAxisTickerFixed> plain(new QCPAxisTickerFixed);
         for (QCPAxisTickerFixed* t : {ticker.data(), plain.data()}) {
             t->setTickStep(1);
@@ -134,11 +133,12 @@ AttentionPlot::AttentionPlot(QWidget* parent)
     divergence_ = new QCPItemStraightLine(p);
     divergence_->setPen(QPen(QColor(230, 120, 0), 1.2, Qt::DashDotLine));  // as the time plots mark it
     divergence_->setVisible(false);
-    setToolTip(tr("Softmax attention: its weights. Linear attention: the implicit weights\n"
-                  "A[t,j] = φ(q_t)·φ(k_j) / (φ(q_t)·Z_t + ε), Z_t = Σ_{j≤t} φ(k_j), which reproduce its output\n"
-                  "exactly. They are computed from a history of φ(k_j) kept only while the layer is observed\n"
-                  "(this view shown; at most 64 MiB per layer, older keys drop out). Rows sum to just under 1\n"
-                  "but need not be sparse, and the signed random features of rff and smoothed-rff can make weights negative."));
+    setToolTip(tr(
+        "Softmax attention: its weights. Linear attention: the implicit weights\n"
+        "A[t,j] = φ(q_t)·φ(k_j) / (φ(q_t)·Z_t + ε), Z_t = Σ_{j≤t} φ(k_j), which reproduce its output\n"
+        "exactly. They are computed from a history of φ(k_j) kept only while the layer is observed\n"
+        "(this view shown; at most 64 MiB per layer, older keys drop out). Rows sum to just under 1\n"
+        "but need not be sparse, and the signed random features of rff and smoothed-rff can make weights negative."));
 }
 
 AttentionPlot::~AttentionPlot() = default;
@@ -167,7 +167,8 @@ void AttentionPlot::setColourScale(bool log, bool is_signed) {
 void AttentionPlot::wrapTexts() {
     QCustomPlot* p = plot();
     // As many step labels as the map's size holds: four-digit steps in a narrow map do not run together.
-    const int across = std::clamp(p->axisRect()->width() / 60, 2, 8), down = std::clamp(p->axisRect()->height() / 40, 2, 8);
+    const int across = std::clamp(p->axisRect()->width() / 60, 2, 8),
+              down = std::clamp(p->axisRect()->height() / 40, 2, 8);
     if (p->xAxis->ticker()->tickCount() != across) p->xAxis->ticker()->setTickCount(across);
     if (p->yAxis->ticker()->tickCount() != down) p->yAxis->ticker()->setTickCount(down);
     const QString caption = wrap_to_width(caption_text_, caption_->font(), std::max(120, p->width() - 24));
@@ -190,8 +191,9 @@ void AttentionPlot::wrapTexts() {
 
 void AttentionPlot::fitLabels() {
     // Along the colour bar, cut to its height rather than run past the plot. A label's length moves no margin.
-    const QString scale_label = QFontMetrics(scale_->axis()->labelFont())
-                                    .elidedText(scale_label_, Qt::ElideRight, std::max(40, scale_->outerRect().height() - 4));
+    const QString scale_label =
+        QFontMetrics(scale_->axis()->labelFont())
+            .elidedText(scale_label_, Qt::ElideRight, std::max(40, scale_->outerRect().height() - 4));
     if (scale_->axis()->label() != scale_label) scale_->axis()->setLabel(scale_label);
     if (!compared_->shown()) return;
     compared_->fitLabels();
@@ -199,8 +201,9 @@ void AttentionPlot::fitLabels() {
     const QFontMetrics metrics(plot()->xAxis2->labelFont());
     const int room = axes->width() + 2 * axes->margins().right();
     // "run 2 (viewed)", or the name alone where that does not fit.
-    const QString viewed = metrics.elidedText(metrics.horizontalAdvance(viewed_label_) <= room ? viewed_label_ : viewedShortName(),
-                                              Qt::ElideRight, room);
+    const QString viewed =
+        metrics.elidedText(metrics.horizontalAdvance(viewed_label_) <= room ? viewed_label_ : viewedShortName(),
+                           Qt::ElideRight, room);
     if (plot()->xAxis2->label() != viewed) plot()->xAxis2->setLabel(viewed);
 }
 
@@ -222,7 +225,9 @@ void AttentionPlot::fillCompareChoices() {
     filling_ = false;
 }
 
-void AttentionPlot::compareWith(int index) { compare_->setCurrentIndex(std::clamp(index + 1, 0, compare_->count() - 1)); }
+void AttentionPlot::compareWith(int index) {
+    compare_->setCurrentIndex(std::clamp(index + 1, 0, compare_->count() - 1));
+}
 
 int AttentionPlot::comparedWith() const { return compare_->currentData().toInt(); }
 
@@ -357,9 +362,7 @@ void AttentionPlot::rebuild() {
     markDirty();
 }
 
-void AttentionPlot::appendFrom(int) {
-    markDirty();
-}
+void AttentionPlot::appendFrom(int) { markDirty(); }
 
 void AttentionPlot::setViewStep(int64_t step) {
     if (step == view_step_) return;
@@ -374,7 +377,8 @@ void AttentionPlot::fill() {
     difference_cells_.clear();
     const AttentionRole r = role();
     const int layer = selector_->layer(), head = selector_->head();
-    QString subtitle = tr("layer %1, head %2, %3").arg(layer).arg(head).arg(r == AttentionRole::Cross ? tr("cross") : tr("self"));
+    QString subtitle =
+        tr("layer %1, head %2, %3").arg(layer).arg(head).arg(r == AttentionRole::Cross ? tr("cross") : tr("self"));
     QString note;
     const bool implicit = current_ && current_->has_run() && current_->kind(r).map_on_request;
     if (!current_ || current_->empty()) note = tr("Press Step (F10) to run the model");
@@ -386,7 +390,8 @@ void AttentionPlot::fill() {
             rows.push_back(found && head < found->heads ? found : nullptr);
         }
         if (std::none_of(rows.begin(), rows.end(), [](const AttentionRows* a) { return a != nullptr; }))
-            note = (implicit ? tr("Implicit weights of steps %1 to %2, batch element %3:") : tr("Weights of steps %1 to %2, batch element %3:"))
+            note = (implicit ? tr("Implicit weights of steps %1 to %2, batch element %3:")
+                             : tr("Weights of steps %1 to %2, batch element %3:"))
                        .arg(first)
                        .arg(last)
                        .arg(current_->info().observed) +
@@ -431,8 +436,12 @@ void AttentionPlot::fill() {
     log_colours_->setEnabled(!is_signed);
     if (scale_->dataScaleType() != (log ? QCPAxis::stLogarithmic : QCPAxis::stLinear) || is_signed != signed_scale_)
         setColourScale(log, is_signed);
-    const QString weight_kind = comparing ? tr("weight, both maps") : implicit ? tr("implicit weight") : tr("softmax weight");
-    scale_label_ = is_signed ? tr("%1 (0 white)").arg(weight_kind) : log ? tr("%1 (log scale)").arg(weight_kind) : weight_kind;
+    const QString weight_kind = comparing  ? tr("weight, both maps")
+                                : implicit ? tr("implicit weight")
+                                           : tr("softmax weight");
+    scale_label_ = is_signed ? tr("%1 (0 white)").arg(weight_kind)
+                   : log     ? tr("%1 (log scale)").arg(weight_kind)
+                             : weight_kind;
     compare_line_text_ = other.missing;
     QCustomPlot* p = plot();
     const auto& tickers = comparing ? plain_tickers_ : token_tickers_;
@@ -475,7 +484,8 @@ void AttentionPlot::fill() {
         for (size_t i = 0; i < values.size(); ++i) {
             drawn[i] = shown(values[i]);
             if (std::isnan(drawn[i])) continue;
-            extent = any ? QCPRange(std::min(extent.lower, drawn[i]), std::max(extent.upper, drawn[i])) : QCPRange(drawn[i], drawn[i]);
+            extent = any ? QCPRange(std::min(extent.lower, drawn[i]), std::max(extent.upper, drawn[i]))
+                         : QCPRange(drawn[i], drawn[i]);
             any = true;
         }
     };
@@ -491,8 +501,8 @@ void AttentionPlot::fill() {
                                          : QCPRange(double(first) - 0.5, double(first) + 0.5));
     for (int q = 0; q < map_rows; ++q)
         for (int k = 0; k < map_columns; ++k)
-            map_->data()->setCell(k, q, cells_[size_t(std::min(q, row_count - 1)) * size_t(columns) +
-                                               size_t(std::min(k, columns - 1))]);
+            map_->data()->setCell(
+                k, q, cells_[size_t(std::min(q, row_count - 1)) * size_t(columns) + size_t(std::min(k, columns - 1))]);
     rows_shown_ = row_count;
     if (comparing) {
         // The other run's weights widen the one scale both maps are drawn on; the UI only subtracts.
@@ -551,7 +561,8 @@ QString AttentionPlot::notExported() const {
     // From the records, not from the last drawing: an export may come before the next frame.
     const auto [first, last] = window();
     for (int64_t s = first; s <= last; ++s)
-        if (const AttentionRows* a = rowsAt(s, selector_->layer(), role()); a && selector_->head() < a->heads) return {};
+        if (const AttentionRows* a = rowsAt(s, selector_->layer(), role()); a && selector_->head() < a->heads)
+            return {};
     return tr("no weights at the viewed step");
 }
 

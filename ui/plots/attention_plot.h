@@ -130,14 +130,15 @@ private:
     QWidget* compare_row_;
     QPushButton* compute_other_;
     bool compute_other_asked_ = false;  // the compared run's missing rows are wanted (missingObservations)
-    QString chosen_;  // the user's choice in the box, kept across rebuilds while that run is shown
+    QString chosen_;                    // the user's choice in the box, kept across rebuilds while that run is shown
     bool filling_ = false;
-    QCPLayoutGrid* row_;           // the maps and their scales, side by side
+    QCPLayoutGrid* row_;  // the maps and their scales, side by side
     QCPMarginGroup* margins_;
     QCPTextElement* compare_line_;  // why the chosen run has no map to compare, over the maps
     QString compare_line_text_;
     QString scale_label_;
-    QString viewed_label_;  // over the viewed map while another's stands beside it  // the colour bar's label before it is cut to the bar's height
+    QString viewed_label_;  // over the viewed map while another's stands beside it  // the colour bar's label before it
+                            // is cut to the bar's height
     // The step axes' tickers (x, y): the tokens fed at each step, or the numbers alone beside another map.
     QSharedPointer<QCPAxisTicker> token_tickers_[2], plain_tickers_[2];
     std::unique_ptr<ComparedMaps> compared_;

@@ -45,7 +45,8 @@ CapacityPlot::Quantity first_quantity(const AttentionCapabilities& kind) {
 QString component_names(const AttentionCapabilities& kind) {
     QStringList names;
     for (const StateComponent& c : kind.components) names << QString::fromStdString(c.symbol);
-    return names.size() < 2 ? names.join(QString()) : names.mid(0, names.size() - 1).join(", ") + " and " + names.last();
+    return names.size() < 2 ? names.join(QString())
+                            : names.mid(0, names.size() - 1).join(", ") + " and " + names.last();
 }
 
 }  // namespace
@@ -62,8 +63,7 @@ CapacityPlot::CapacityPlot(QWidget* parent)
                               "S (D × M): 1 when one direction holds everything, min(D, M) when all are equal"),
                            Qt::ToolTipRole);
     quantity_->setItemData(1, tr("‖Z‖₂ with Z = Σ φ(k): the normaliser linear attention divides by"), Qt::ToolTipRole);
-    quantity_->setItemData(2, tr("The denominator φ(q_t)·Z_t (without ε) of the batch element shown"),
-                           Qt::ToolTipRole);
+    quantity_->setItemData(2, tr("The denominator φ(q_t)·Z_t (without ε) of the batch element shown"), Qt::ToolTipRole);
     quantity_->setItemData(3,
                            tr("The least φ(q_t)·Z_t over the whole batch: linear attention turns unstable "
                               "where it nears 0"),
@@ -137,8 +137,9 @@ void CapacityPlot::updateSelectors() {
 
 void CapacityPlot::rebuild() {
     updateSelectors();
-    setSubtitle(tr("layer %1, %2").arg(layer()).arg(role() == AttentionRole::Cross ? tr("cross attention")
-                                                                                  : tr("self attention")));
+    setSubtitle(tr("layer %1, %2")
+                    .arg(layer())
+                    .arg(role() == AttentionRole::Cross ? tr("cross attention") : tr("self attention")));
     TimePlot::rebuild();
 }
 
@@ -201,7 +202,8 @@ ViewRequest CapacityPlot::missingObservations() const {
     const auto& records = current_->records();
     const auto first = std::find_if(records.begin(), records.end(), lacks);
     if (first == records.end()) return {};
-    const auto last = std::find_if(std::make_reverse_iterator(records.end()), std::make_reverse_iterator(records.begin()), lacks);
+    const auto last =
+        std::find_if(std::make_reverse_iterator(records.end()), std::make_reverse_iterator(records.begin()), lacks);
     ViewRequest request;
     request.element = current_->info().observed;
     request.layer = read_back ? -1 : l;
@@ -227,20 +229,23 @@ std::vector<TimePlot::Series> CapacityPlot::series(const TraceStore& store) cons
                 return sum / double(rec.retrieval.size());
             };
         };
-        return {{tr("share answered right"), 0, false, read_back(false)}, {tr("mean p(value)"), 1, false, read_back(true)}};
+        return {{tr("share answered right"), 0, false, read_back(false)},
+                {tr("mean p(value)"), 1, false, read_back(true)}};
     }
     if (l >= store.layers() || (r == AttentionRole::Cross && !store.decoder()) || !has_quantity(q, store.kind(r)))
         return {};
     const QString where = tr("L%1 ").arg(l);
     if (q == Quantity::CacheLength)
-        return {{where + tr("cache length"), 0, false, [l, r](const StepRecord& rec) -> std::optional<double> {
+        return {{where + tr("cache length"), 0, false,
+                 [l, r](const StepRecord& rec) -> std::optional<double> {
                      const CapacityRecord* c = capacity_of(rec, l, r);
                      if (c) return c->cache_length;
                      if (l >= int(rec.layers.size())) return std::nullopt;
-                     const ModuleNormsView m = r == AttentionRole::Self ? rec.layers[size_t(l)].self
-                                                                     : rec.layers[size_t(l)].cross;
+                     const ModuleNormsView m =
+                         r == AttentionRole::Self ? rec.layers[size_t(l)].self : rec.layers[size_t(l)].cross;
                      return m.present ? std::optional<double>(m.cache_length) : std::nullopt;
-                 }, true}};
+                 },
+                 true}};
     std::vector<Series> out;
     for (int h = 0; h < store.heads(r); ++h) {
         auto value = [l, r, q, h](const StepRecord& rec) -> std::optional<double> {

@@ -1,4 +1,5 @@
-// Plot: how much one layer's attention state holds over steps, per head (effective rank, ||Z||, phi(q).Z; cache and row entropy).
+// Plot: how much one layer's attention state holds over steps, per head (effective rank, ||Z||, phi(q).Z; cache and row
+// entropy).
 #pragma once
 
 #include "plots/time_plot.h"

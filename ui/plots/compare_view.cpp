@@ -230,10 +230,12 @@ QString CompareView::statusText() const {
     if (paths_.isEmpty()) text = tr("No recall models: add one with Add model…");
     else if (curves_.empty() && failures_.isEmpty()) text = tr("%n model(s) to evaluate", nullptr, int(paths_.size()));
     else
-        text = tr("%n model(s) on their stored evaluation sets. Click a point to open that model on a fresh "
-                  "instance of that K.",
-                  nullptr, int(curves_.size()));
-    if (!failures_.isEmpty()) text += QStringLiteral(" ") + tr("Not compared: %1").arg(failures_.join(QStringLiteral("; ")));
+        text =
+            tr("%n model(s) on their stored evaluation sets. Click a point to open that model on a fresh "
+               "instance of that K.",
+               nullptr, int(curves_.size()));
+    if (!failures_.isEmpty())
+        text += QStringLiteral(" ") + tr("Not compared: %1").arg(failures_.join(QStringLiteral("; ")));
     return text;
 }
 
@@ -252,7 +254,7 @@ QPoint CompareView::pointPosition(int index, int point, bool bytes) const {
 }
 
 QString CompareView::pointText(const QPoint& at) const {
-    constexpr double kReach = 8;  // pixels, QCustomPlot's selection tolerance
+    constexpr double kReach = 8;                        // pixels, QCustomPlot's selection tolerance
     for (int m = int(curves_.size()) - 1; m >= 0; --m)  // the curve drawn last lies on top
         for (int p = 0; p < int(curves_[size_t(m)].points.size()); ++p)
             for (const bool bytes : {false, true})
@@ -302,12 +304,14 @@ void CompareView::redraw() {
         if (!accuracy) {
             low = INFINITY, high = -INFINITY;
             for (const ComparedModel& model : curves_)
-                for (const ComparedPoint& point : model.points) low = std::min(low, point.value), high = std::max(high, point.value);
+                for (const ComparedPoint& point : model.points)
+                    low = std::min(low, point.value), high = std::max(high, point.value);
         }
         const double pad = std::max(0.02 * (high - low), 0.01);
         for (QCPAxisRect* rect : {pairs_rect_, bytes_rect_}) {
             rect->axis(QCPAxis::atLeft)->setRange(low - pad, high + pad);
-            set_axis_label(rect->axis(QCPAxis::atLeft), accuracy ? tr("accuracy") : QString::fromStdString(curves_.front().metric));
+            set_axis_label(rect->axis(QCPAxis::atLeft),
+                           accuracy ? tr("accuracy") : QString::fromStdString(curves_.front().metric));
         }
         pairs_rect_->axis(QCPAxis::atBottom)->setLabel(QString::fromStdString(comparison_position_name(curves_)));
         log_range(pairs_rect_->axis(QCPAxis::atBottom), small_x, large_x);

@@ -75,12 +75,12 @@ private:
     QPushButton* again_;
     QProgressBar* progress_;
     QLabel* status_;
-    QStringList paths_;                // every model listed
-    QStringList curve_paths_;          // the models evaluated, in the order of paths_
+    QStringList paths_;        // every model listed
+    QStringList curve_paths_;  // the models evaluated, in the order of paths_
     std::vector<ComparedModel> curves_;
     std::vector<QCPCurve*> pairs_curves_, bytes_curves_;
-    QStringList failures_;             // "name: why" of models that could not be evaluated
-    QStringList queued_;               // handed to the runner and not yet answered
+    QStringList failures_;  // "name: why" of models that could not be evaluated
+    QStringList queued_;    // handed to the runner and not yet answered
     bool shown_ = false;
 };
 

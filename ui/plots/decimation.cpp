@@ -45,8 +45,8 @@ long pixel_column(double key, double lower, double upper, int columns) {
     return std::min(long(columns), long((key - lower) * columns / (upper - lower)));
 }
 
-void decimate_min_max(const std::vector<double>& keys, const std::vector<double>& values, double lower,
-                      double upper, int columns, QVector<double>& drawn_keys, QVector<double>& drawn_values) {
+void decimate_min_max(const std::vector<double>& keys, const std::vector<double>& values, double lower, double upper,
+                      int columns, QVector<double>& drawn_keys, QVector<double>& drawn_values) {
     columns = std::max(1, columns);
     if (long(keys.size()) <= 4L * columns) {
         drawn_keys = QVector<double>(keys.begin(), keys.end());

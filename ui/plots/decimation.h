@@ -19,7 +19,7 @@ long pixel_column(double key, double lower, double upper, int columns);
 // keys ascending. Writes the points of [lower, upper) to draw over `columns` pixel columns, plus the
 // nearest point on each side outside it (lines leave the view as they should); every point of the
 // series when it has no more than four a column, every point in view when those have no more.
-void decimate_min_max(const std::vector<double>& keys, const std::vector<double>& values, double lower,
-                      double upper, int columns, QVector<double>& drawn_keys, QVector<double>& drawn_values);
+void decimate_min_max(const std::vector<double>& keys, const std::vector<double>& values, double lower, double upper,
+                      int columns, QVector<double>& drawn_keys, QVector<double>& drawn_values);
 
 }  // namespace stepscope::ui

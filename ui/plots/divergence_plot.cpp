@@ -15,9 +15,10 @@ namespace stepscope::ui {
 
 DivergencePlot::DivergencePlot(QWidget* parent)
     : TimePlot(tr("Divergence"), QStringLiteral("divergence"), parent), compare_(new QComboBox), note_(new QLabel) {
-    compare_->setToolTip(tr("The run the viewed run is compared with: its original (the same run without "
-                            "interventions, per layer), or any run drawn beside it (their outputs, step by step; "
-                            "runs of two models compare where their outputs have one width)"));
+    compare_->setToolTip(
+        tr("The run the viewed run is compared with: its original (the same run without "
+           "interventions, per layer), or any run drawn beside it (their outputs, step by step; "
+           "runs of two models compare where their outputs have one width)"));
     controls()->addWidget(new QLabel(tr("Compare with")));
     controls()->addWidget(compare_);
     connect(compare_, &QComboBox::currentIndexChanged, this, [this] {
@@ -26,9 +27,10 @@ DivergencePlot::DivergencePlot(QWidget* parent)
         nameComparedRuns();
         selectionChanged();
     });
-    note_->setToolTip(tr("A branch (an intervention or an edited input) is stepped beside its original, the same "
-                         "run without interventions; each step compares their layer outputs. Another run shown "
-                         "compares by its outputs at the same steps."));
+    note_->setToolTip(
+        tr("A branch (an intervention or an edited input) is stepped beside its original, the same "
+           "run without interventions; each step compares their layer outputs. Another run shown "
+           "compares by its outputs at the same steps."));
     note_->setStyleSheet(QStringLiteral("color: gray;"));
     // Wraps in a narrow tab rather than widening the window past a 1280-pixel screen.
     note_->setWordWrap(true);
@@ -47,8 +49,9 @@ QString DivergencePlot::emptyNote() const {
     if (comparedWith() >= 0 && current_ && !current_->empty())
         return tr("The runs' outputs are equal at every step both have,\nor of different widths");
     if (current_ && current_->has_run() && !current_->empty())
-        return tr("No branch: apply an intervention or edit an input\n(Run ▸ Intervene…), or compare with another run "
-                  "shown");
+        return tr(
+            "No branch: apply an intervention or edit an input\n(Run ▸ Intervene…), or compare with another run "
+            "shown");
     return TimePlot::emptyNote();
 }
 
@@ -88,7 +91,9 @@ void DivergencePlot::nameComparedRuns() {
     }
 }
 
-void DivergencePlot::compareWith(int index) { compare_->setCurrentIndex(std::clamp(index + 1, 0, compare_->count() - 1)); }
+void DivergencePlot::compareWith(int index) {
+    compare_->setCurrentIndex(std::clamp(index + 1, 0, compare_->count() - 1));
+}
 
 int DivergencePlot::comparedWith() const { return compare_->currentData().toInt(); }
 

@@ -68,13 +68,9 @@ HeadGridPlot::HeadGridPlot(QWidget* parent)
 
 QString HeadGridPlot::notExported() const { return shown_ > 0 ? QString() : tr("no weights recorded"); }
 
-void HeadGridPlot::rebuild() {
-    markDirty();
-}
+void HeadGridPlot::rebuild() { markDirty(); }
 
-void HeadGridPlot::appendFrom(int) {
-    markDirty();
-}
+void HeadGridPlot::appendFrom(int) { markDirty(); }
 
 void HeadGridPlot::setViewStep(int64_t step) {
     if (step == view_step_) return;
@@ -165,7 +161,9 @@ std::pair<int, int> HeadGridPlot::headAt(const QPoint& position) const {
 void HeadGridPlot::hover(const QPoint& position) {
     const auto [layer, head] = headAt(position);
     if (layer < 0) QToolTip::hideText();
-    else QToolTip::showText(plot()->mapToGlobal(position), tr("layer %1, head %2: click to open").arg(layer).arg(head), plot());
+    else
+        QToolTip::showText(plot()->mapToGlobal(position), tr("layer %1, head %2: click to open").arg(layer).arg(head),
+                           plot());
 }
 
 QString HeadGridPlot::csv() const {

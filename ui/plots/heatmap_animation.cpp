@@ -38,14 +38,15 @@ int write_heatmap_animation(AttentionPlot& map, const QString& path, QSize size,
                             int max_frames) {
     const QString suffix = QFileInfo(path).suffix().toLower();
     if (!animation_format_available(suffix))
-        throw Error(QStringLiteral("%1: an animation is a .gif%2").arg(path, ffmpeg().isEmpty() ? QString() : " or .mp4").toStdString());
+        throw Error(QStringLiteral("%1: an animation is a .gif%2")
+                        .arg(path, ffmpeg().isEmpty() ? QString() : " or .mp4")
+                        .toStdString());
     if (last < first) throw Error(QStringLiteral("%1: no steps to animate").arg(path).toStdString());
     // Evenly spaced steps, the last one always.
     std::vector<int64_t> steps;
     const int64_t count = last - first + 1;
     const int frames = int(std::min<int64_t>(count, std::max(1, max_frames)));
-    for (int i = 0; i < frames; ++i)
-        steps.push_back(frames == 1 ? last : first + (count - 1) * i / (frames - 1));
+    for (int i = 0; i < frames; ++i) steps.push_back(frames == 1 ? last : first + (count - 1) * i / (frames - 1));
     const int64_t shown = map.viewStep();
     const double scale = export_scale(size.width(), size.height());
     auto frame = [&](int64_t step) {
@@ -64,13 +65,14 @@ int write_heatmap_animation(AttentionPlot& map, const QString& path, QSize size,
             for (size_t i = 0; i < steps.size(); ++i)
                 frame(steps[i]).save(dir.filePath(QStringLiteral("frame%1.png").arg(i, 5, 10, QChar('0'))));
             // Written beside the target, then renamed into place, as every export is.
-            const QString staged = QFileInfo(path).dir().filePath(QStringLiteral(".%1.partial.mp4").arg(QFileInfo(path).completeBaseName()));
+            const QString staged = QFileInfo(path).dir().filePath(
+                QStringLiteral(".%1.partial.mp4").arg(QFileInfo(path).completeBaseName()));
             QProcess process;
             process.start(ffmpeg(), {QStringLiteral("-y"), QStringLiteral("-loglevel"), QStringLiteral("error"),
-                                     QStringLiteral("-framerate"), QString::number(kFramesPerSecond), QStringLiteral("-i"),
-                                     dir.filePath(QStringLiteral("frame%05d.png")), QStringLiteral("-vf"),
-                                     QStringLiteral("scale=trunc(iw/2)*2:trunc(ih/2)*2"), QStringLiteral("-pix_fmt"),
-                                     QStringLiteral("yuv420p"), staged});
+                                     QStringLiteral("-framerate"), QString::number(kFramesPerSecond),
+                                     QStringLiteral("-i"), dir.filePath(QStringLiteral("frame%05d.png")),
+                                     QStringLiteral("-vf"), QStringLiteral("scale=trunc(iw/2)*2:trunc(ih/2)*2"),
+                                     QStringLiteral("-pix_fmt"), QStringLiteral("yuv420p"), staged});
             if (!process.waitForFinished(600000) || process.exitCode() != 0) {
                 QFile::remove(staged);
                 throw Error(QStringLiteral("%1: ffmpeg failed: %2")
@@ -78,7 +80,8 @@ int write_heatmap_animation(AttentionPlot& map, const QString& path, QSize size,
                                 .toStdString());
             }
             QFile::remove(path);
-            if (!QFile::rename(staged, path)) throw Error(QStringLiteral("%1: cannot be written").arg(path).toStdString());
+            if (!QFile::rename(staged, path))
+                throw Error(QStringLiteral("%1: cannot be written").arg(path).toStdString());
         }
     } catch (...) {
         map.setViewStep(shown);

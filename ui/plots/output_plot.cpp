@@ -38,7 +38,8 @@ QString index_list_error(const QString& text, int max_count, int width) {
         const long last = bounds.size() == 2 ? bounds[1].trimmed().toLong(&ok_last) : first;
         if (!ok_first || (bounds.size() == 2 && !ok_last) || bounds.size() > 2)
             return OutputPlot::tr("'%1' is not a dim or a range: %2").arg(part.trimmed(), example);
-        if (last < first) return OutputPlot::tr("%1 runs backwards: write %2-%3").arg(part.trimmed()).arg(last).arg(first);
+        if (last < first)
+            return OutputPlot::tr("%1 runs backwards: write %2-%3").arg(part.trimmed()).arg(last).arg(first);
         if (first < 0) return OutputPlot::tr("dims start at 0");
         if (width > 0 && last >= width)
             return OutputPlot::tr("%1 is out of range: y has dims 0 to %2").arg(last).arg(width - 1);
@@ -70,8 +71,7 @@ OutputPlot::OutputPlot(QWidget* parent)
     addRowUnderControls(dimensions_error_);
     controls()->addStretch(1);
     connect(mode_, &QComboBox::currentIndexChanged, this, [this](int index) { showNorm(index == 1); });
-    connect(dimensions_edit_, &QLineEdit::editingFinished, this,
-            [this] { setDimensions(dimensions_edit_->text()); });
+    connect(dimensions_edit_, &QLineEdit::editingFinished, this, [this] { setDimensions(dimensions_edit_->text()); });
 }
 
 bool OutputPlot::setDimensions(const QString& text) {
@@ -105,8 +105,9 @@ void OutputPlot::rebuild() {
     const bool other = pinned_ && pinned_->has_run() && pinned_->info().observed != element;
     const int batch = current_ && current_->has_run() ? current_->info().batch : 1;
     if (band() != Band::Element)
-        setSubtitle(tr("mean of the batch's %1 elements, %2").arg(batch).arg(band() == Band::MinMax ? tr("min–max band")
-                                                                                                   : tr("± std band")));
+        setSubtitle(tr("mean of the batch's %1 elements, %2")
+                        .arg(batch)
+                        .arg(band() == Band::MinMax ? tr("min–max band") : tr("± std band")));
     else
         setSubtitle(other ? tr("batch element %1, other run element %2").arg(element).arg(pinned_->info().observed)
                           : tr("batch element %1").arg(element));
@@ -128,8 +129,7 @@ std::vector<TimePlot::Series> OutputPlot::series(const TraceStore& store) const 
         const int d = dimensions_[i];
         if (d >= store.width()) continue;
         out.push_back({QStringLiteral("y[%1]").arg(d), i, false, [d](const StepRecord& r) {
-                           return d < int(r.output.size()) ? std::optional<double>(r.output[size_t(d)])
-                                                           : std::nullopt;
+                           return d < int(r.output.size()) ? std::optional<double>(r.output[size_t(d)]) : std::nullopt;
                        }});
     }
     return out;

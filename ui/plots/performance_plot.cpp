@@ -12,8 +12,9 @@ namespace stepscope::ui {
 PerformancePlot::PerformancePlot(QWidget* parent)
     : TimePlot(tr("Step latency and state memory"), QStringLiteral("performance"), parent) {
     auto* note = new QLabel(tr("latency: one step, observed · memory: the state's bytes"));
-    note->setToolTip(tr("Latency is the wall time of one step with the plots' observer, timed as stepscope bench "
-                        "times it; memory is the bytes the attention state holds."));
+    note->setToolTip(
+        tr("Latency is the wall time of one step with the plots' observer, timed as stepscope bench "
+           "times it; memory is the bytes the attention state holds."));
     note->setStyleSheet(QStringLiteral("color: gray;"));
     // Wraps in a narrow tab rather than widening the window past a 1280-pixel screen.
     note->setWordWrap(true);

@@ -95,7 +95,8 @@ void save_svg(QCustomPlot* plot, const QString& path, int width, int height, dou
 // replace `path` atomically.
 void save_pdf(QCustomPlot* plot, const QString& path, int width, int height, double scale) {
     QTemporaryFile rendered(QFileInfo(path).absoluteDir().filePath(QStringLiteral(".stepscope-plot-XXXXXX.pdf")));
-    if (!rendered.open()) throw file_error(path, QStringLiteral("could not be written (%1)").arg(rendered.errorString()));
+    if (!rendered.open())
+        throw file_error(path, QStringLiteral("could not be written (%1)").arg(rendered.errorString()));
     rendered.close();
     bool ok = false;
     draw_at(plot, int(std::ceil(width / scale)), int(std::ceil(height / scale)),

@@ -57,7 +57,7 @@ QString non_finite_place(const StepRecord& r) {
     if (!finite(r.output) || !std::isfinite(r.output_norm)) return PlotPanel::tr("the output");
     return {};
 }
-}
+}  // namespace
 
 PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     : QWidget(parent),
@@ -82,9 +82,10 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     observed_->setKeyboardTracking(false);
     bar->addWidget(observed_);
     band_->addItems({tr("that element"), tr("batch mean, min–max band"), tr("batch mean ± std band")});
-    band_->setToolTip(tr("Time plots draw the element shown, or the mean over every element of the batch in a band "
-                         "from the least to the greatest value, or one standard deviation either side. Quantities "
-                         "looked inside (capacity, divergence) exist for the element shown only."));
+    band_->setToolTip(
+        tr("Time plots draw the element shown, or the mean over every element of the batch in a band "
+           "from the least to the greatest value, or one standard deviation either side. Quantities "
+           "looked inside (capacity, divergence) exist for the element shown only."));
     bar->addWidget(band_);
     bar->addStretch(1);
     // The pinned run's caption has a row of its own, shown while a run is pinned: in the bar it
@@ -96,15 +97,17 @@ PlotPanel::PlotPanel(const TraceStore* current, QWidget* parent)
     auto* smoothing_caption = new QLabel(tr("Smoothing"));
     smoothing_->setRange(0, 99);
     smoothing_->setMaximumWidth(160);
-    smoothing_->setToolTip(tr("Exponential moving average of the curves over time, as TensorBoard smooths; "
-                              "the raw values stay faint behind. 0 is off."));
+    smoothing_->setToolTip(
+        tr("Exponential moving average of the curves over time, as TensorBoard smooths; "
+           "the raw values stay faint behind. 0 is off."));
     smoothing_caption->setToolTip(smoothing_->toolTip());
     smoothing_label_->setMinimumWidth(smoothing_label_->fontMetrics().horizontalAdvance(QStringLiteral("0.00")) + 4);
     smoothing_label_->setText(QStringLiteral("0.00"));
     link_axes_->setChecked(true);
-    link_axes_->setToolTip(tr("Zooming or dragging the steps of one time plot moves the others; double-click or "
-                              "Reset view follows the data again on all of them. The wheel zooms time only; "
-                              "with Ctrl, both axes."));
+    link_axes_->setToolTip(
+        tr("Zooming or dragging the steps of one time plot moves the others; double-click or "
+           "Reset view follows the data again on all of them. The wheel zooms time only; "
+           "with Ctrl, both axes."));
     bar->addWidget(link_axes_);
     bar->addSpacing(12);
     bar->addWidget(smoothing_caption);
@@ -298,8 +301,8 @@ ObservationOptions PlotPanel::observation() const {
             what.spectrum = !kind.attention_map && kind.spectrum;
         }
     }
-    what.read_back = current_->info().tokens &&
-                     (tabs_->currentWidget() == tokens_ || (tabs_->currentWidget() == capacity_ && capacity_->needsReadBack()));
+    what.read_back = current_->info().tokens && (tabs_->currentWidget() == tokens_ ||
+                                                 (tabs_->currentWidget() == capacity_ && capacity_->needsReadBack()));
     return what;
 }
 

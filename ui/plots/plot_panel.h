@@ -150,7 +150,7 @@ private:
 
     const TraceStore* current_;
     QList<std::pair<QString, QWidget*>> pages_;  // every view of view_entries(), by name, in its order
-    QList<PlotView*> views_;                      // those that are plots
+    QList<PlotView*> views_;                     // those that are plots
     std::vector<RunOverlay> overlays_;
     OutputPlot* outputs_;
     StatePlot* states_;

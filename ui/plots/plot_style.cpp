@@ -8,11 +8,11 @@ namespace stepscope::ui {
 
 namespace {
 // matplotlib's tab10, then ten darker or more saturated hues apart from them (16 heads need 16 colours).
-const QColor kPalette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),   QColor(214, 39, 40),
-                           QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127),
-                           QColor(188, 189, 34),  QColor(23, 190, 207), QColor(0, 0, 128),    QColor(128, 128, 0),
-                           QColor(0, 128, 128),   QColor(128, 0, 0),    QColor(230, 171, 2),  QColor(84, 39, 143),
-                           QColor(27, 94, 32),    QColor(199, 21, 133), QColor(96, 125, 139), QColor(166, 86, 40)};
+const QColor kPalette[] = {QColor(31, 119, 180),  QColor(255, 127, 14), QColor(44, 160, 44),   QColor(214, 39, 40),
+                           QColor(148, 103, 189), QColor(140, 86, 75),  QColor(227, 119, 194), QColor(127, 127, 127),
+                           QColor(188, 189, 34),  QColor(23, 190, 207), QColor(0, 0, 128),     QColor(128, 128, 0),
+                           QColor(0, 128, 128),   QColor(128, 0, 0),    QColor(230, 171, 2),   QColor(84, 39, 143),
+                           QColor(27, 94, 32),    QColor(199, 21, 133), QColor(96, 125, 139),  QColor(166, 86, 40)};
 constexpr int kPaletteSize = sizeof(kPalette) / sizeof(kPalette[0]);
 
 // matplotlib's viridis at nine evenly spaced stops.
@@ -38,7 +38,8 @@ QColor series_color(int index) {
 
 QColor pinned_color(int index) {
     QColor c = series_color(index);
-    return QColor::fromHsvF(c.hsvHueF() < 0 ? 0 : c.hsvHueF(), c.hsvSaturationF() * 0.45, std::min(1.0, c.valueF() * 0.6 + 0.4));
+    return QColor::fromHsvF(c.hsvHueF() < 0 ? 0 : c.hsvHueF(), c.hsvSaturationF() * 0.45,
+                            std::min(1.0, c.valueF() * 0.6 + 0.4));
 }
 
 QCPColorGradient viridis_gradient() {
@@ -278,7 +279,8 @@ void fit_decorations(QCustomPlot* plot, int width, int height) {
     for (QCPAxis* axis : {plot->yAxis, plot->yAxis2}) {
         const QString full = axis->property("fullLabel").toString();
         if (full.isEmpty()) continue;
-        const QString elided = QFontMetrics(axis->labelFont()).elidedText(full, Qt::ElideRight, std::max(40, height - 110));
+        const QString elided =
+            QFontMetrics(axis->labelFont()).elidedText(full, Qt::ElideRight, std::max(40, height - 110));
         if (axis->label() != elided) axis->setLabel(elided);
     }
     QCPLegend* legend = plot->legend;

@@ -54,39 +54,38 @@ PlotView::PlotView(const QString& title, const QString& file_stem, QWidget* pare
 bool PlotView::eventFilter(QObject* watched, QEvent* event) {
     if (watched != plot_) return QWidget::eventFilter(watched, event);
     switch (event->type()) {
-    case QEvent::Wheel: {
-        following_ = false;  // a wheel zoom means the user wants this view: stop following the data
-        const bool both = static_cast<QWheelEvent*>(event)->modifiers() & Qt::ControlModifier;
-        plot_->axisRect()->setRangeZoom(both ? Qt::Horizontal | Qt::Vertical : wheelZoom());
-        value_axis_chosen_ = value_axis_chosen_ || both || (wheelZoom() & Qt::Vertical);
-        user_moving_ = true;
-        // QCustomPlot zooms when it handles the event, after this filter: the flag ends after that.
-        QMetaObject::invokeMethod(this, [this] { user_moving_ = false; }, Qt::QueuedConnection);
-        break;
-    }
-    case QEvent::MouseButtonPress: {
-        // A drag pans what the wheel zooms: time only on a time plot, unless Ctrl is held.
-        const bool both = static_cast<QMouseEvent*>(event)->modifiers() & Qt::ControlModifier;
-        plot_->axisRect()->setRangeDrag(both ? Qt::Horizontal | Qt::Vertical : wheelZoom());
-        if (both || (wheelZoom() & Qt::Vertical)) drag_moves_values_ = true;
-        else drag_moves_values_ = false;
-        break;
-    }
-    case QEvent::MouseMove:
-        if (QApplication::mouseButtons() != Qt::NoButton) {
-            value_axis_chosen_ = value_axis_chosen_ || drag_moves_values_;
-            following_ = false;
+        case QEvent::Wheel: {
+            following_ = false;  // a wheel zoom means the user wants this view: stop following the data
+            const bool both = static_cast<QWheelEvent*>(event)->modifiers() & Qt::ControlModifier;
+            plot_->axisRect()->setRangeZoom(both ? Qt::Horizontal | Qt::Vertical : wheelZoom());
+            value_axis_chosen_ = value_axis_chosen_ || both || (wheelZoom() & Qt::Vertical);
             user_moving_ = true;
-            QMetaObject::invokeMethod(this, [this] { user_moving_ = false; }, Qt::QueuedConnection);
-        } else {
-            hover(static_cast<QMouseEvent*>(event)->position().toPoint());
+            // QCustomPlot zooms when it handles the event, after this filter: the flag ends after that.
+            QMetaObject::invokeMethod(
+                this, [this] { user_moving_ = false; }, Qt::QueuedConnection);
+            break;
         }
-        break;
-    case QEvent::Resize:
-        fitDecorations();
-        break;
-    default:
-        break;
+        case QEvent::MouseButtonPress: {
+            // A drag pans what the wheel zooms: time only on a time plot, unless Ctrl is held.
+            const bool both = static_cast<QMouseEvent*>(event)->modifiers() & Qt::ControlModifier;
+            plot_->axisRect()->setRangeDrag(both ? Qt::Horizontal | Qt::Vertical : wheelZoom());
+            if (both || (wheelZoom() & Qt::Vertical)) drag_moves_values_ = true;
+            else drag_moves_values_ = false;
+            break;
+        }
+        case QEvent::MouseMove:
+            if (QApplication::mouseButtons() != Qt::NoButton) {
+                value_axis_chosen_ = value_axis_chosen_ || drag_moves_values_;
+                following_ = false;
+                user_moving_ = true;
+                QMetaObject::invokeMethod(
+                    this, [this] { user_moving_ = false; }, Qt::QueuedConnection);
+            } else {
+                hover(static_cast<QMouseEvent*>(event)->position().toPoint());
+            }
+            break;
+        case QEvent::Resize: fitDecorations(); break;
+        default: break;
     }
     return QWidget::eventFilter(watched, event);
 }
@@ -98,9 +97,7 @@ void PlotView::toggleSeries(QCPAbstractPlottable* plottable) {
     emit needsReplot();
 }
 
-void PlotView::addRowUnderControls(QWidget* widget) {
-    static_cast<QVBoxLayout*>(layout())->insertWidget(1, widget);
-}
+void PlotView::addRowUnderControls(QWidget* widget) { static_cast<QVBoxLayout*>(layout())->insertWidget(1, widget); }
 
 QString PlotView::viewedShortName() const {
     return viewed_name_.isEmpty() ? tr("the viewed run") : viewed_name_.section(':', 0, 0);

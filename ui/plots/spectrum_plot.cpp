@@ -18,8 +18,9 @@ SpectrumPlot::SpectrumPlot(QWidget* parent)
       selector_(new LayerSelector(/*with_head=*/false)) {
     controls()->addWidget(selector_);
     controls()->addStretch(1);
-    setToolTip(tr("Singular values σ₁ ≥ σ₂ ≥ … of each head's state S = Σ φ(k) vᵀ (D × M) after the viewed step. "
-                  "Effective rank (State capacity view): exp(−Σ pᵢ log pᵢ), pᵢ = σᵢ / Σⱼ σⱼ."));
+    setToolTip(
+        tr("Singular values σ₁ ≥ σ₂ ≥ … of each head's state S = Σ φ(k) vᵀ (D × M) after the viewed step. "
+           "Effective rank (State capacity view): exp(−Σ pᵢ log pᵢ), pᵢ = σᵢ / Σⱼ σⱼ."));
     connect(selector_, &LayerSelector::changed, this, [this] {
         follow();
         emit needsReplot();
@@ -118,7 +119,8 @@ void SpectrumPlot::refresh() {
     if (!current_ || current_->empty()) note = tr("Press Step (F10) to run the model");
     else if (role() == AttentionRole::Cross && !current_->decoder()) note = tr("Encoders have no cross attention");
     else if (!current_->kind(role()).spectrum)
-        note = tr("%1 declares no spectrum of its state").arg(QString::fromStdString(current_->kind(role()).description));
+        note =
+            tr("%1 declares no spectrum of its state").arg(QString::fromStdString(current_->kind(role()).description));
     else if (view_step_ <= current_->base_step())
         note = tr("S is empty before the first step: step, or scrub to a later step");
     else if (heads_shown_ == 0)

@@ -66,11 +66,12 @@ StatePlot::StatePlot(QWidget* parent)
       quantity_(new QComboBox) {
     quantity_->addItems({tr("‖S‖ / ‖K‖"), tr("‖Z‖ / ‖V‖"), tr("cache length"), tr("β (write) per head"),
                          tr("α (forget) per head"), tr("‖v − Sᵀk‖ per head")});
-    quantity_->setToolTip(tr("Linear attention: ‖S‖ = ‖Σ φ(k) vᵀ‖, ‖Z‖ = ‖Σ φ(k)‖. "
-                             "Full attention: norms of the cached keys K and values V, and the cache length.\n"
-                             "The delta rules write β (v − Sᵀk) at key k: β is how strongly each step writes, "
-                             "‖v − Sᵀk‖ how much the memory failed to predict v;\n"
-                             "gated kinds first multiply the state by the forget gate α."));
+    quantity_->setToolTip(
+        tr("Linear attention: ‖S‖ = ‖Σ φ(k) vᵀ‖, ‖Z‖ = ‖Σ φ(k)‖. "
+           "Full attention: norms of the cached keys K and values V, and the cache length.\n"
+           "The delta rules write β (v − Sᵀk) at key k: β is how strongly each step writes, "
+           "‖v − Sᵀk‖ how much the memory failed to predict v;\n"
+           "gated kinds first multiply the state by the forget gate α."));
     controls()->addWidget(selector_);
     controls()->addWidget(quantity_);
     controls()->addStretch(1);
@@ -105,8 +106,9 @@ void StatePlot::rebuild() {
     const bool mixed = differ(pinned_, current_, role());
     if (mixed && !mixed_kinds_) setLogScale(true);
     mixed_kinds_ = mixed;
-    setSubtitle(tr("layer %1, %2").arg(selector_->layer()).arg(role() == AttentionRole::Cross ? tr("cross attention")
-                                                                                             : tr("self attention")));
+    setSubtitle(tr("layer %1, %2")
+                    .arg(selector_->layer())
+                    .arg(role() == AttentionRole::Cross ? tr("cross attention") : tr("self attention")));
     TimePlot::rebuild();
 }
 
@@ -147,10 +149,12 @@ std::vector<TimePlot::Series> StatePlot::series(const TraceStore& store) const {
     const QString where = tr("L%1 ").arg(layer);
     if (q == Quantity::CacheLength) {
         if (!state_grows(kind)) return {};
-        return {{where + tr("cache length"), 0, false, [layer, r](const StepRecord& rec) {
+        return {{where + tr("cache length"), 0, false,
+                 [layer, r](const StepRecord& rec) {
                      const ModuleNormsView m = module(rec, layer, r);
                      return m.present ? std::optional<double>(m.cache_length) : std::nullopt;
-                 }, true}};
+                 },
+                 true}};
     }
     if (((q == Quantity::First || q == Quantity::Second) && !component_of(kind, q)) ||
         (q == Quantity::WriteStrength && !kind.write_strength) || (q == Quantity::ForgetGate && !kind.forget_gate) ||

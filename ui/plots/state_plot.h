@@ -15,7 +15,14 @@ class StatePlot : public TimePlot {
 public:
     // Which number of the state: ||S|| or ||K||, ||Z|| or ||V||, the cache length, or what the delta-rule family
     // reports of each step's update: the write strength beta, the forget gate alpha, the prediction error.
-    enum class Quantity { First = 0, Second = 1, CacheLength = 2, WriteStrength = 3, ForgetGate = 4, PredictionError = 5 };
+    enum class Quantity {
+        First = 0,
+        Second = 1,
+        CacheLength = 2,
+        WriteStrength = 3,
+        ForgetGate = 4,
+        PredictionError = 5
+    };
 
     explicit StatePlot(QWidget* parent = nullptr);
 

@@ -73,9 +73,10 @@ TimePlot::TimePlot(const QString& title, const QString& file_stem, QWidget* pare
     divergence_->setVisible(false);
     note_ = add_note(p);
     scale_box_->addItems({tr("linear"), tr("log"), tr("symlog")});
-    scale_box_->setToolTip(tr("Value axis: linear; log (values ≤ 0 have no place on it and are not drawn); or "
-                              "symlog, sign(y)·log(1 + |y|/c), linear near 0 and logarithmic beyond, for signed "
-                              "values that span decades"));
+    scale_box_->setToolTip(
+        tr("Value axis: linear; log (values ≤ 0 have no place on it and are not drawn); or "
+           "symlog, sign(y)·log(1 + |y|/c), linear near 0 and logarithmic beyond, for signed "
+           "values that span decades"));
     trailingControls()->addWidget(scale_box_);
     connect(scale_box_, &QComboBox::currentIndexChanged, this, [this](int index) { setScale(Scale(index)); });
     // A zoom, a drag or a resize shows other columns: decimate again at the next frame.
@@ -180,8 +181,8 @@ void TimePlot::add(const Series& s, int overlay, const QString& legend_name) {
     QCPAxis* value_axis = s.right_axis ? p->yAxis2 : p->yAxis;
     const bool pinned = overlay >= 0;
     // Another run is drawn in its own colour, its series told apart by lightness.
-    const QColor color = pinned ? overlays_[size_t(overlay)].color.lighter(100 + 12 * (s.color % 5))
-                                : series_color(s.color);
+    const QColor color =
+        pinned ? overlays_[size_t(overlay)].color.lighter(100 + 12 * (s.color % 5)) : series_color(s.color);
     auto make = [&](const QColor& c, double width) {
         QCPGraph* graph = p->addGraph(p->xAxis, value_axis);
         QPen pen(c, width);
@@ -427,7 +428,8 @@ void TimePlot::updateLegend() {
     QCPLegend* legend = plot()->legend;
     std::vector<QCPGraph*> wanted;
     for (const Drawn& drawn : drawn_)
-        if (!drawn.legend_name.isEmpty() && !drawn.keys.empty()) wanted.push_back(drawn.smooth ? drawn.smooth : drawn.raw);
+        if (!drawn.legend_name.isEmpty() && !drawn.keys.empty())
+            wanted.push_back(drawn.smooth ? drawn.smooth : drawn.raw);
     std::vector<QCPGraph*> listed;
     for (int i = 0; i < legend->itemCount(); ++i)
         if (auto* item = qobject_cast<QCPPlottableLegendItem*>(legend->item(i)))
@@ -533,7 +535,8 @@ QString TimePlot::cursorText() const {
     if (!current_ || current_->empty() || view_step_ >= current_->last_step()) return {};
     const std::optional<StepRecord> record = current_->at_step(view_step_);
     if (!record) return {};
-    QStringList lines{band_ == Band::Element ? tr("step %1").arg(view_step_) : tr("step %1, batch mean").arg(view_step_)};
+    QStringList lines{band_ == Band::Element ? tr("step %1").arg(view_step_)
+                                             : tr("step %1, batch mean").arg(view_step_)};
     int shown = 0;
     bool any = false;
     // The viewed run's series, then the other runs' (named by their run).
@@ -550,7 +553,8 @@ QString TimePlot::cursorText() const {
         // The value drawn at the step: the element's, or the batch's mean in a band.
         std::optional<double> v;
         const auto at = std::lower_bound(drawn.keys.begin(), drawn.keys.end(), double(view_step_));
-        if (at != drawn.keys.end() && *at == double(view_step_)) v = drawn.raw_values.data[size_t(at - drawn.keys.begin())];
+        if (at != drawn.keys.end() && *at == double(view_step_))
+            v = drawn.raw_values.data[size_t(at - drawn.keys.begin())];
         any = any || v.has_value();
         lines << QStringLiteral("%1: %2").arg(seriesLabel(drawn), v ? number(*v) : tr("none"));
     }
@@ -620,8 +624,10 @@ QString TimePlot::csv() const {
         if (!drawn.band_low) continue;
         const QString edge = band_ == Band::MinMax ? tr("batch min") : tr("batch mean − std");
         const QString other = band_ == Band::MinMax ? tr("batch max") : tr("batch mean + std");
-        table.push_back({QStringLiteral("%1 (%2)").arg(drawn.series.name, edge), &drawn.keys, &drawn.band_low_values.data});
-        table.push_back({QStringLiteral("%1 (%2)").arg(drawn.series.name, other), &drawn.keys, &drawn.band_high_values.data});
+        table.push_back(
+            {QStringLiteral("%1 (%2)").arg(drawn.series.name, edge), &drawn.keys, &drawn.band_low_values.data});
+        table.push_back(
+            {QStringLiteral("%1 (%2)").arg(drawn.series.name, other), &drawn.keys, &drawn.band_high_values.data});
     }
     std::map<double, std::vector<QString>> rows;
     QStringList header{QStringLiteral("step")};
@@ -650,7 +656,10 @@ QString TimePlot::columnName(const Drawn& drawn) const {
     const TraceStore* store = drawn.pinned ? overlays_[size_t(drawn.overlay)].store : current_;
     const int element = store ? store->info().observed : 0;
     if (drawn.pinned)
-        return tr("%1 (batch element %2 of %3)").arg(drawn.series.name).arg(element).arg(overlays_[size_t(drawn.overlay)].name);
+        return tr("%1 (batch element %2 of %3)")
+            .arg(drawn.series.name)
+            .arg(element)
+            .arg(overlays_[size_t(drawn.overlay)].name);
     if (drawn.band_low) return tr("%1 (batch mean)").arg(drawn.series.name);
     return tr("%1 (batch element %2)").arg(drawn.series.name).arg(element);
 }

@@ -103,7 +103,7 @@ private:
         QString legend_name;  // empty: no legend entry (another run's series after its first)
         QCPGraph* raw = nullptr;
         QCPGraph* smooth = nullptr;
-        QCPGraph* band_low = nullptr;   // the batch band's edges (the high one fills down to the low)
+        QCPGraph* band_low = nullptr;  // the batch band's edges (the high one fills down to the low)
         QCPGraph* band_high = nullptr;
         std::vector<double> keys;  // steps, ascending
         Values raw_values, smooth_values, band_low_values, band_high_values;

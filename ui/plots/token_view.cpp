@@ -65,9 +65,10 @@ TokenView::TokenView(const TraceStore* current, QWidget* parent)
     summary_->setWordWrap(true);
     summary_->setTextFormat(Qt::PlainText);  // text models read '<' and '&' too
     retrieval_summary_->setWordWrap(true);
-    retrieval_summary_->setToolTip(tr("Each pair stored so far, queried as key+? from a copy of the state after the "
-                                      "viewed step: the probability the model gives its value, and whether the value "
-                                      "is its most probable answer"));
+    retrieval_summary_->setToolTip(
+        tr("Each pair stored so far, queried as key+? from a copy of the state after the "
+           "viewed step: the probability the model gives its value, and whether the value "
+           "is its most probable answer"));
     auto* left = new QWidget;
     auto* left_layout = new QVBoxLayout(left);
     left_layout->setContentsMargins(0, 0, 0, 0);
@@ -129,8 +130,9 @@ ViewRequest TokenView::missingObservations() const {
 void TokenView::rebuild() {
     const auto& tokens = current_->info().tokens;
     if (!tokens) {
-        summary_->setText(tr("Token models only: open a demo model (File > Open demo model) or a model with a token head, "
-                             "and choose token input."));
+        summary_->setText(
+            tr("Token models only: open a demo model (File > Open demo model) or a model with a token head, "
+               "and choose token input."));
         steps_->setRowCount(0);
         retrieval_summary_->clear();
         retrieval_->setRowCount(0);
@@ -155,29 +157,32 @@ void TokenView::fillSteps(int last) {
         right += token->correct ? 1 : 0;
     }
     const int64_t step = last >= 0 ? records[size_t(last)].step : 0;
-    summary_->setText(scored ? tr("Up to step %1: %2 of %3 answers right, accuracy %4")
-                                   .arg(step)
-                                   .arg(right)
-                                   .arg(scored)
-                                   .arg(double(right) / scored, 0, 'f', 3)
-                             : tr("Up to step %1: no answer scored yet (%2)")
-                                   .arg(step)
-                                   .arg(QString::fromStdString(model.task_name().empty() ? "no task" : model.task_name())));
+    summary_->setText(
+        scored ? tr("Up to step %1: %2 of %3 answers right, accuracy %4")
+                     .arg(step)
+                     .arg(right)
+                     .arg(scored)
+                     .arg(double(right) / scored, 0, 'f', 3)
+               : tr("Up to step %1: no answer scored yet (%2)")
+                     .arg(step)
+                     .arg(QString::fromStdString(model.task_name().empty() ? "no task" : model.task_name())));
     if (model.character_vocabulary() && last >= 0) {
         // Text reads best as text: the characters fed so far, the latest kTextShown of them.
         QString text;
         for (int i = std::max(0, last - kTextShown + 1); i <= last; ++i)
             if (const auto& token = records[size_t(i)].token) text += shown_tokens(model, token->input);
-        summary_->setText(summary_->text() + tr("\nRead so far: %1").arg(text.replace(QStringLiteral("␣"), QStringLiteral(" "))));
+        summary_->setText(summary_->text() +
+                          tr("\nRead so far: %1").arg(text.replace(QStringLiteral("␣"), QStringLiteral(" "))));
     }
     // Where the prompt (a recall instance's pairs and queries) ended: later inputs are the model's own.
     int ended = -1;
     for (int i = 0; i <= last && ended < 0; ++i)
         if (records[size_t(i)].token && records[size_t(i)].token->generated) ended = i;
     if (ended >= 0)
-        summary_->setText(summary_->text() + tr("\nThe %1 ended at step %2: later inputs are the model's own predictions")
-                                                 .arg(model.task_name() == "recall" ? tr("recall instance") : tr("prompt"))
-                                                 .arg(records[size_t(ended)].step - 1));
+        summary_->setText(summary_->text() +
+                          tr("\nThe %1 ended at step %2: later inputs are the model's own predictions")
+                              .arg(model.task_name() == "recall" ? tr("recall instance") : tr("prompt"))
+                              .arg(records[size_t(ended)].step - 1));
     const int first = std::max(0, last - kRows + 1);
     steps_->setUpdatesEnabled(false);
     steps_->setRowCount(last >= 0 ? last - first + 1 : 0);
@@ -201,17 +206,19 @@ void TokenView::fillSteps(int last) {
         predicted->setToolTip(predicted->text());
         steps_->setItem(row, 2, predicted);
         const bool scored_here = p.target >= 0;
-        steps_->setItem(row, 3, item(scored_here ? QStringLiteral("%1 (p %2)")
-                                                       .arg(shown_tokens(model, {p.target}))
-                                                       .arg(p.target_probability, 0, 'f', 2)
-                                                 : QString()));
+        steps_->setItem(row, 3,
+                        item(scored_here ? QStringLiteral("%1 (p %2)")
+                                               .arg(shown_tokens(model, {p.target}))
+                                               .arg(p.target_probability, 0, 'f', 2)
+                                         : QString()));
         auto* mark = item(scored_here ? (p.correct ? tr("✓ right") : tr("✗ wrong")) : QString());
         mark->setForeground(p.correct ? kRight : kWrong);
         steps_->setItem(row, 4, mark);
         // Changes that round to zero read as 0.000, not as a signed zero.
         const double change = std::abs(p.target_change) < 5e-4 ? 0.0 : double(p.target_change);
-        steps_->setItem(row, 5, item(std::isnan(p.target_change) ? QString() : QString::asprintf("%+.3f", change),
-                                     Qt::AlignRight | Qt::AlignVCenter));
+        steps_->setItem(row, 5,
+                        item(std::isnan(p.target_change) ? QString() : QString::asprintf("%+.3f", change),
+                             Qt::AlignRight | Qt::AlignVCenter));
     }
     // The change against the original exists for a branch only.
     const bool branch = std::any_of(records.begin() + first, records.begin() + (last + 1),
@@ -226,9 +233,10 @@ void TokenView::fillRetrieval(const StepRecord* record) {
     const ListView<Retrieval> pairs = record ? record->retrieval : ListView<Retrieval>();
     if (pairs.empty()) {
         const bool stored = current_->info().tokens && current_->info().tokens->task_name() == "recall" && record;
-        retrieval_summary_->setText(stored && missingObservations().empty()
-                                        ? tr("Nothing stored to read back at step %1.").arg(record->step)
-                                        : tr("Read back after step %1: %2").arg(record ? record->step : 0).arg(compute_note_));
+        retrieval_summary_->setText(
+            stored && missingObservations().empty()
+                ? tr("Nothing stored to read back at step %1.").arg(record->step)
+                : tr("Read back after step %1: %2").arg(record ? record->step : 0).arg(compute_note_));
     } else {
         const auto right = std::count_if(pairs.begin(), pairs.end(), [](const Retrieval& r) { return r.correct; });
         double mean = 0;

@@ -106,8 +106,9 @@ void StagedFolder::commit() {
     }
     std::error_code failure;
     fs::rename(native(staging_), native(directory_), failure);
-    if (failure) throw file_error(directory_, QStringLiteral("cannot create the folder (%1)")
-                                                  .arg(QString::fromStdString(failure.message())));
+    if (failure)
+        throw file_error(
+            directory_, QStringLiteral("cannot create the folder (%1)").arg(QString::fromStdString(failure.message())));
     staging_.clear();
 }
 
@@ -146,10 +147,8 @@ void StagedFolder::replaceFiles() {
     } catch (const fs::filesystem_error& e) {
         for (auto move = moved.rbegin(); move != moved.rend(); ++move) {
             std::error_code ignored;
-            if (move->removed)
-                fs::rename(move->backup, move->target, ignored);
-            else if (move->backup.empty())
-                fs::remove(move->target, ignored);
+            if (move->removed) fs::rename(move->backup, move->target, ignored);
+            else if (move->backup.empty()) fs::remove(move->target, ignored);
             else fs::rename(move->backup, move->target, ignored);
         }
         throw file_error(current, QStringLiteral("cannot be replaced (%1); the folder keeps its previous files")

@@ -77,8 +77,7 @@ void CheckpointStore::thin() {
         auto off_interval = [&](const Checkpoint& c) {
             return c.state.step != base && c.state.step != newest && (c.state.step - base) % interval_ != 0;
         };
-        checkpoints_.erase(std::remove_if(checkpoints_.begin(), checkpoints_.end(), off_interval),
-                           checkpoints_.end());
+        checkpoints_.erase(std::remove_if(checkpoints_.begin(), checkpoints_.end(), off_interval), checkpoints_.end());
     }
 }
 

@@ -39,7 +39,8 @@ QList<DemoModel> demo_models() {
     QList<DemoModel> demos;
     const QString folder = demo_models_folder();
     if (folder.isEmpty()) return demos;
-    for (const QFileInfo& file : QDir(folder).entryInfoList({QStringLiteral("*.safetensors")}, QDir::Files, QDir::Name)) {
+    for (const QFileInfo& file :
+         QDir(folder).entryInfoList({QStringLiteral("*.safetensors")}, QDir::Files, QDir::Name)) {
         DemoModel demo{file.absoluteFilePath(), file.completeBaseName(), {}};
         try {
             demo.description = describe_token_model(safetensors_metadata(demo.path));
@@ -67,8 +68,8 @@ QString describe_token_model(const std::map<std::string, std::string>& metadata)
     QString line = QStringLiteral("%1, %2, %3 layers").arg(what, attention).arg(config.value("n_layers").toInt());
     if (const auto trained = metadata.find("trained_value"); trained != metadata.end()) {
         const QString metric = task.value("metric").toString();
-        line += QStringLiteral("; %1 %2").arg(metric == QLatin1String("bits_per_character") ? QStringLiteral("bits/char")
-                                                                                            : metric)
+        line += QStringLiteral("; %1 %2")
+                    .arg(metric == QLatin1String("bits_per_character") ? QStringLiteral("bits/char") : metric)
                     .arg(QString::fromStdString(trained->second).toDouble(), 0, 'f', 3);
     }
     return line;

@@ -1,4 +1,5 @@
-// The demo models shipped in resources/models: where they are, one line on each, and the input a run of one starts with.
+// The demo models shipped in resources/models: where they are, one line on each, and the input a run of one starts
+// with.
 #pragma once
 
 #include <QList>

@@ -141,10 +141,8 @@ std::vector<float> read_csv(const QString& path, int width, int64_t& steps, int&
             } else if (numeric) {
                 if (c != ' ' && c != '\t') line_has_text = true;
                 // A cell too long for a number is not one; the rest of the line need not be kept.
-                if (cell.size() < kMaxCsvCell)
-                    cell += c;
-                else
-                    numeric = false;
+                if (cell.size() < kMaxCsvCell) cell += c;
+                else numeric = false;
             }
         }
     }
@@ -168,9 +166,8 @@ std::vector<float> read_safetensors_x(const QString& path, int width, int64_t& s
         throw file_error(path, QStringLiteral("tensor 'x' must be a float tensor (T, N, E), got %1")
                                    .arg(QString::fromStdString(x.shape_string())));
     if (x.shape[2] != width)
-        throw file_error(path, QStringLiteral("tensor 'x' is %1 wide, the model's d_model is %2")
-                                   .arg(x.shape[2])
-                                   .arg(width));
+        throw file_error(path,
+                         QStringLiteral("tensor 'x' is %1 wide, the model's d_model is %2").arg(x.shape[2]).arg(width));
     if (x.shape[0] < 1 || x.shape[1] < 1 || x.shape[1] > kMaxBatch)
         throw file_error(path, QStringLiteral("tensor 'x' %1 needs at least one step and 1 to %2 sequences")
                                    .arg(QString::fromStdString(x.shape_string()))
@@ -235,7 +232,8 @@ float uniform(uint64_t seed, uint64_t stream, uint64_t index) {
 InputSource::InputSource(const SessionSpec& spec, const ModelConfig& config, std::shared_ptr<const TokenModel> tokens)
     : spec_(spec.input), batch_(spec.batch), width_(config.d_model()), token_model_(std::move(tokens)) {
     if (spec_.kind == InputKind::Tokens) {
-        if (!token_model_) throw Error("token input needs a model with a token head (Open demo model, or Load weights)");
+        if (!token_model_)
+            throw Error("token input needs a model with a token head (Open demo model, or Load weights)");
         if (spec_.pairs > 0) {
             // The drawn prompts are held whole: counted, with the model, before any is drawn.
             require_memory(estimate_model_bytes(token_model_->transformer().config()) +

@@ -17,8 +17,7 @@ public:
     // and what does not fit; generated sources never throw.
     // Token input needs `tokens`, the model's token head: the typed steps are checked against its
     // vocabulary (unknown token, id out of range) or a recall instance is drawn per sequence.
-    InputSource(const SessionSpec& spec, const ModelConfig& config,
-                std::shared_ptr<const TokenModel> tokens = nullptr);
+    InputSource(const SessionSpec& spec, const ModelConfig& config, std::shared_ptr<const TokenModel> tokens = nullptr);
 
     int batch() const { return batch_; }
     // The bytes the source holds: a file's values, drawn prompts and their targets, a memory.
@@ -50,8 +49,8 @@ private:
     InputSpec spec_;
     int batch_ = 0;
     int width_ = 0;
-    int64_t steps_ = 0;           // file sources
-    std::vector<float> values_;   // file sources: (T, N, E) row-major
+    int64_t steps_ = 0;          // file sources
+    std::vector<float> values_;  // file sources: (T, N, E) row-major
     bool decoder_ = false;
     Memory memory_;
     std::shared_ptr<const TokenModel> token_model_;

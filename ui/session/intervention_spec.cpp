@@ -12,9 +12,9 @@ namespace stepscope::ui {
 
 namespace {
 
-constexpr InterventionKind kKinds[] = {InterventionKind::AblateHead, InterventionKind::ScaleHead,
-                                       InterventionKind::ClearLayer, InterventionKind::CopyFromOriginal,
-                                       InterventionKind::EditInput, InterventionKind::EditToken,
+constexpr InterventionKind kKinds[] = {InterventionKind::AblateHead,    InterventionKind::ScaleHead,
+                                       InterventionKind::ClearLayer,    InterventionKind::CopyFromOriginal,
+                                       InterventionKind::EditInput,     InterventionKind::EditToken,
                                        InterventionKind::ClearHeadCache};
 
 // Text from the file, quoted, escaped and cut short (error.h).
@@ -82,7 +82,11 @@ QString describe(const Intervention& i) {
         case InterventionKind::CopyFromOriginal:
             return QStringLiteral("copy L%1 state from the original at step %2").arg(i.layer).arg(i.step);
         case InterventionKind::EditInput:
-            return QStringLiteral("input x[%1][%2] = %3 at step %4").arg(i.element).arg(i.index).arg(i.value).arg(i.step);
+            return QStringLiteral("input x[%1][%2] = %3 at step %4")
+                .arg(i.element)
+                .arg(i.index)
+                .arg(i.value)
+                .arg(i.step);
         case InterventionKind::EditToken:
             return QStringLiteral("element %1 fed %2 at step %3").arg(i.element).arg(quoted(i.tokens)).arg(i.step);
         case InterventionKind::ClearHeadCache:
@@ -127,9 +131,8 @@ std::vector<Intervention> interventions_from_json(const QJsonValue& value) {
     std::vector<Intervention> out;
     const QJsonArray array = value.toArray();
     for (int i = 0; i < array.size(); ++i) {
-        if (!array[i].isObject()) throw Error(QStringLiteral("session key 'interventions[%1]' must be an object")
-                                                  .arg(i)
-                                                  .toStdString());
+        if (!array[i].isObject())
+            throw Error(QStringLiteral("session key 'interventions[%1]' must be an object").arg(i).toStdString());
         const QJsonObject o = array[i].toObject();
         Intervention v;
         const QString kind = o.value("kind").toString();

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <vector>
 
-
 #include "stepscope/intervention.h"
 
 namespace stepscope::ui {

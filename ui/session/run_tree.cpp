@@ -163,7 +163,8 @@ QString RunTree::name(const Run& run) const {
     const SessionSpec& spec = run.spec;
     QStringList parts;
     QString model = run_label(spec.config);
-    if (!spec.weights_path.isEmpty()) model += QStringLiteral(" (%1)").arg(QFileInfo(spec.weights_path).completeBaseName());
+    if (!spec.weights_path.isEmpty())
+        model += QStringLiteral(" (%1)").arg(QFileInfo(spec.weights_path).completeBaseName());
     parts << model << input_words(spec);
     if (spec.sequence_seed != 0) parts << QStringLiteral("sequence %1").arg(spec.sequence_seed);
     QStringList edits;
@@ -171,7 +172,8 @@ QString RunTree::name(const Run& run) const {
     if (!edits.isEmpty()) parts << edits.join(QStringLiteral(", "));
     const QLocale locale = QLocale::c();
     const int64_t from = run.parent >= 0 ? run.branch_step() : run.traces->base_step();
-    parts << QStringLiteral("steps %1–%2").arg(locale.toString(qlonglong(from)), locale.toString(qlonglong(run.last_step())));
+    parts << QStringLiteral("steps %1–%2")
+                 .arg(locale.toString(qlonglong(from)), locale.toString(qlonglong(run.last_step())));
     return QStringLiteral("run %1: %2").arg(run.id).arg(parts.join(QStringLiteral(", ")));
 }
 
@@ -201,7 +203,8 @@ void RunTree::set_observed(int element) {
 }
 
 bool RunTree::all_saved() const {
-    return std::all_of(runs_.begin(), runs_.end(), [](const auto& r) { return r->saved() || r->traces->own_size() == 0; });
+    return std::all_of(runs_.begin(), runs_.end(),
+                       [](const auto& r) { return r->saved() || r->traces->own_size() == 0; });
 }
 
 void RunTree::mark_saved() {
@@ -264,7 +267,10 @@ SessionTree tree_from_json(const QJsonObject& object) {
     const QJsonArray runs = object.value("runs").toArray();
     if (runs.isEmpty()) throw Error("session key 'runs' lists no run");
     if (runs.size() > kMaxRuns)
-        throw Error(QStringLiteral("session key 'runs' lists %1 runs, more than %2").arg(runs.size()).arg(kMaxRuns).toStdString());
+        throw Error(QStringLiteral("session key 'runs' lists %1 runs, more than %2")
+                        .arg(runs.size())
+                        .arg(kMaxRuns)
+                        .toStdString());
     std::map<QString, int> index_of;
     double trace_bytes = 0, own_steps = 0;
     for (int i = 0; i < runs.size(); ++i) {
@@ -287,13 +293,15 @@ SessionTree tree_from_json(const QJsonObject& object) {
         if (o.contains("color")) {
             const QString color = o.value("color").toString();
             static const QRegularExpression hex(QStringLiteral("^#[0-9a-fA-F]{6}$"));
-            if (!hex.match(color).hasMatch()) throw bad_run(i, entry.name, QStringLiteral("key 'color' must be #rrggbb"));
+            if (!hex.match(color).hasMatch())
+                throw bad_run(i, entry.name, QStringLiteral("key 'color' must be #rrggbb"));
             entry.color = color;
         } else {
             entry.color = run_color(i);
         }
         if (o.contains("visible")) {
-            if (!o.value("visible").isBool()) throw bad_run(i, entry.name, QStringLiteral("key 'visible' must be true or false"));
+            if (!o.value("visible").isBool())
+                throw bad_run(i, entry.name, QStringLiteral("key 'visible' must be true or false"));
             entry.visible = o.value("visible").toBool();
         }
         for (const char* key : {"name", "parent", "branch_step", "color", "visible"}) o.remove(QLatin1String(key));
@@ -303,23 +311,29 @@ SessionTree tree_from_json(const QJsonObject& object) {
             throw bad_run(i, entry.name, QString::fromStdString(e.what()));
         }
         if (!entry.spec.snapshot_path.isEmpty() && !entry.parent.isEmpty())
-            throw bad_run(i, entry.name, QStringLiteral("is a branch that names a snapshot: only a root continues one"));
+            throw bad_run(i, entry.name,
+                          QStringLiteral("is a branch that names a snapshot: only a root continues one"));
         const int64_t last = entry.spec.steps;
         if (entry.parent.isEmpty()) {
-            if (entry.branch_step != 0) throw bad_run(i, entry.name, QStringLiteral("is a root (parent null): its branch_step must be 0"));
+            if (entry.branch_step != 0)
+                throw bad_run(i, entry.name, QStringLiteral("is a root (parent null): its branch_step must be 0"));
         } else {
             const auto found = index_of.find(entry.parent);
             if (found == index_of.end())
                 throw bad_run(i, entry.name,
-                              QStringLiteral("names parent %1, which is not a run listed before it (unknown, or a cycle)")
+                              QStringLiteral(
+                                  "names parent %1, which is not a run listed before it (unknown, or a cycle)")
                                   .arg(quoted(entry.parent)));
             const RunEntry& p = tree.runs[size_t(found->second)];
             if (entry.branch_step > p.spec.steps)
-                throw bad_run(i, entry.name, QStringLiteral("branches at step %1, past its parent's last step %2")
-                                                 .arg(entry.branch_step)
-                                                 .arg(p.spec.steps));
+                throw bad_run(i, entry.name,
+                              QStringLiteral("branches at step %1, past its parent's last step %2")
+                                  .arg(entry.branch_step)
+                                  .arg(p.spec.steps));
             if (last < entry.branch_step)
-                throw bad_run(i, entry.name, QStringLiteral("reaches step %1, before its branch step %2").arg(last).arg(entry.branch_step));
+                throw bad_run(
+                    i, entry.name,
+                    QStringLiteral("reaches step %1, before its branch step %2").arg(last).arg(entry.branch_step));
             if (shared_part(entry.spec, entry.branch_step) != shared_part(p.spec, entry.branch_step))
                 throw bad_run(i, entry.name,
                               QStringLiteral("does not share its parent's model, input, seeds and interventions "
@@ -341,7 +355,8 @@ SessionTree tree_from_json(const QJsonObject& object) {
                         .toStdString());
     tree.viewed = object.value("viewed").toString(tree.runs.front().name);
     if (!index_of.count(tree.viewed))
-        throw Error(QStringLiteral("session key 'viewed' names %1, which is no run").arg(quoted(tree.viewed)).toStdString());
+        throw Error(
+            QStringLiteral("session key 'viewed' names %1, which is no run").arg(quoted(tree.viewed)).toStdString());
     return tree;
 }
 

@@ -22,12 +22,12 @@ namespace stepscope::ui {
 
 struct Run {
     int id = 0;
-    int parent = -1;        // the run it branched from; -1 for a root
-    QString user_name;      // set by the user (or a session file); empty: the name says what the run is
-    QString color;          // "#rrggbb"
-    bool visible = true;    // drawn on the time plots beside the viewed run
+    int parent = -1;          // the run it branched from; -1 for a root
+    QString user_name;        // set by the user (or a session file); empty: the name says what the run is
+    QString color;            // "#rrggbb"
+    bool visible = true;      // drawn on the time plots beside the viewed run
     int64_t saved_step = -1;  // the last step a session file holds of it; -1: none (or renamed since)
-    SessionSpec spec;       // what reproduces the run from its start: model, input, seeds, interventions
+    SessionSpec spec;         // what reproduces the run from its start: model, input, seeds, interventions
     // Its records: the parent's up to branch_step() shared, then its own. Held by pointer so that
     // branches may point into it while the tree grows.
     std::unique_ptr<TraceStore> traces = std::make_unique<TraceStore>();
@@ -93,11 +93,11 @@ QString run_color(int n);
 // One run as the session file lists it (the "runs" array): its session with the tree's keys.
 struct RunEntry {
     QString name;
-    QString parent;          // empty: a root
+    QString parent;  // empty: a root
     int64_t branch_step = 0;
     QString color;
     bool visible = true;
-    SessionSpec spec;        // spec.steps: the last step it reached, from its start
+    SessionSpec spec;  // spec.steps: the last step it reached, from its start
 };
 
 // A session file's whole tree: its runs, parents first, and the one the window shows.

@@ -64,7 +64,8 @@ std::shared_ptr<const Model> build_model(const SessionSpec& spec) {
             // A damaged header: the engine's reader below names what is wrong.
         }
         if (tokens)
-            throw Error(spec.weights_path.toStdString() + ": a model with a token head reads tokens: choose the token input");
+            throw Error(spec.weights_path.toStdString() +
+                        ": a model with a token head reads tokens: choose the token input");
     }
     if (!spec.weights_path.isEmpty()) return load_model(spec.weights_path.toStdString(), spec.config);
     require_model_fits(spec.config);
@@ -364,9 +365,9 @@ void Session::check_interventions(const std::vector<Intervention>& interventions
 
 bool Session::edits_state_at(int64_t step) const {
     return std::any_of(spec_.interventions.begin(), spec_.interventions.end(), [step](const Intervention& i) {
-        return i.step == step && (i.kind == InterventionKind::ScaleHead || i.kind == InterventionKind::ClearLayer ||
-                                  i.kind == InterventionKind::ClearHeadCache ||
-                                  i.kind == InterventionKind::CopyFromOriginal);
+        return i.step == step &&
+               (i.kind == InterventionKind::ScaleHead || i.kind == InterventionKind::ClearLayer ||
+                i.kind == InterventionKind::ClearHeadCache || i.kind == InterventionKind::CopyFromOriginal);
     });
 }
 
@@ -493,8 +494,8 @@ void Session::save_snapshot(const QString& path, int64_t step, const CancelCheck
     session.snapshot_path.clear();
     SnapshotInfo info;
     info.extra[kSessionMetadata] = QJsonDocument(session_to_json(session)).toJson(QJsonDocument::Compact).toStdString();
-    info.extra["weights"] = spec_.weights_path.isEmpty() ? "seed " + std::to_string(spec_.weights_seed)
-                                                         : spec_.weights_path.toStdString();
+    info.extra["weights"] =
+        spec_.weights_path.isEmpty() ? "seed " + std::to_string(spec_.weights_seed) : spec_.weights_path.toStdString();
     info.extra["input_source"] = input_kind_name(spec_.input.kind).toStdString();
     info.extra["input_seed"] = std::to_string(spec_.input.seed);
     SafetensorsFile file = make_snapshot(*model_, c.state, info);

@@ -137,8 +137,8 @@ private:
     // The input x (N, E) of step `step` after `previous_output`, with the interventions' edits; a
     // token run's fed tokens in `fed`.
     // `previous` is what was fed at step - 1 (a token-shift model embeds it too).
-    void next_input(int64_t step, const RowMatrix& previous_output, const std::vector<TokenStep>& previous, RowMatrix& x,
-                    std::vector<TokenStep>& fed) const;
+    void next_input(int64_t step, const RowMatrix& previous_output, const std::vector<TokenStep>& previous,
+                    RowMatrix& x, std::vector<TokenStep>& fed) const;
     // The one step an EditToken intervention feeds; throws Error for text that is not one step.
     TokenStep edited_token(const Intervention& intervention) const;
     bool edits_state_at(int64_t step) const;
@@ -155,9 +155,9 @@ private:
     CheckpointStore checkpoints_;
     bool rewindable_ = true;
     std::unique_ptr<Observation> observation_;  // null when nothing is looked inside
-    bool read_back_ = false;                     // recall: stored pairs read back after each step
-    Ablation ablation_;                          // the AblateHead interventions
-    std::unique_ptr<Session> original_;           // a branch's original, stepped in lockstep; null otherwise
+    bool read_back_ = false;                    // recall: stored pairs read back after each step
+    Ablation ablation_;                         // the AblateHead interventions
+    std::unique_ptr<Session> original_;         // a branch's original, stepped in lockstep; null otherwise
 };
 
 // The tensor a snapshot carries besides the state: the last output, the next input when fed back.

@@ -410,7 +410,8 @@ void SessionController::pumpViews() {
     const uint64_t epoch = worker_->epoch(), view_epoch = worker_->viewEpoch();
     SessionWorker* worker = worker_;
     QMetaObject::invokeMethod(
-        worker_, [worker, request, order, epoch, view_epoch] { worker->recomputeViews(request, order, epoch, view_epoch); },
+        worker_,
+        [worker, request, order, epoch, view_epoch] { worker->recomputeViews(request, order, epoch, view_epoch); },
         Qt::QueuedConnection);
     emit viewsStarted(request);
 }

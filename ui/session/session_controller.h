@@ -173,9 +173,9 @@ private:
     bool playing_ = false;
     double rate_ = 0;
     QTimer run_timer_;
-    ViewRequest views_wanted_;     // the shown views' wish; empty when they lack nothing
-    ViewRequest views_done_;       // the last one computed, cancelled by the user or refused
-    int views_run_ = -1;           // the run the wish in flight is computed for
+    ViewRequest views_wanted_;  // the shown views' wish; empty when they lack nothing
+    ViewRequest views_done_;    // the last one computed, cancelled by the user or refused
+    int views_run_ = -1;        // the run the wish in flight is computed for
     bool views_in_flight_ = false;
     bool views_user_cancel_ = false;
 };

@@ -60,7 +60,8 @@ QJsonObject child(const QJsonObject& object, const QString& key) {
 }
 
 InputSpec input_from_json(const QJsonObject& o) {
-    require_known(o, QStringLiteral("input"), {"source", "seed", "period", "path", "text", "ids", "pairs", "temperature"});
+    require_known(o, QStringLiteral("input"),
+                  {"source", "seed", "period", "path", "text", "ids", "pairs", "temperature"});
     InputSpec input;
     const QString source = o.contains("source") ? text(o, "source", "input.") : input_kind_name(input.kind);
     if (source == "random") input.kind = InputKind::Random;
@@ -68,8 +69,9 @@ InputSpec input_from_json(const QJsonObject& o) {
     else if (source == "feedback") input.kind = InputKind::Feedback;
     else if (source == "file") input.kind = InputKind::File;
     else if (source == "tokens") input.kind = InputKind::Tokens;
-    else throw bad("input.source",
-                   QStringLiteral("is %1, not one of: random, sinusoid, feedback, file, tokens").arg(quoted(source)));
+    else
+        throw bad("input.source",
+                  QStringLiteral("is %1, not one of: random, sinusoid, feedback, file, tokens").arg(quoted(source)));
     input.seed = integer(o, "seed", input.seed, "input.", kMaxSeed);
     if (o.contains("period")) {
         input.period = o.value("period").toDouble(-1);
@@ -158,7 +160,8 @@ QJsonObject session_to_json(const SessionSpec& spec) {
     }
     out["input"] = input;
     if (spec.config.kind == ModelKind::Decoder) {
-        QJsonObject memory{{"source", memory_kind_name(spec.memory.kind)}, {"seed", double(spec.memory.seed)},
+        QJsonObject memory{{"source", memory_kind_name(spec.memory.kind)},
+                           {"seed", double(spec.memory.seed)},
                            {"length", spec.memory.length}};
         if (spec.memory.kind == MemoryKind::File) memory["path"] = spec.memory.path;
         out["memory"] = memory;
@@ -174,8 +177,9 @@ QJsonObject session_to_json(const SessionSpec& spec) {
 }
 
 SessionSpec session_from_json(const QJsonObject& object) {
-    require_known(object, {}, {"format", "version", "config", "weights", "input", "memory", "batch",
-                               "sequence_seed", "observed", "snapshot", "steps", "device", "interventions"});
+    require_known(object, {},
+                  {"format", "version", "config", "weights", "input", "memory", "batch", "sequence_seed", "observed",
+                   "snapshot", "steps", "device", "interventions"});
     if (object.contains("format") && object.value("format").toString() != kFormat)
         throw bad("format", QStringLiteral("must be '%1'").arg(kFormat));
     if (integer(object, "version", 1, {}) != 1) throw bad("version", QStringLiteral("must be 1"));
@@ -197,7 +201,8 @@ SessionSpec session_from_json(const QJsonObject& object) {
     if (object.contains("device")) {
         const QString device = text(object, "device", {});
         if (device == "cuda") spec.device = Device::Cuda;
-        else if (device != "cpu") throw bad("device", QStringLiteral("is %1, not one of: cpu, cuda").arg(quoted(device)));
+        else if (device != "cpu")
+            throw bad("device", QStringLiteral("is %1, not one of: cpu, cuda").arg(quoted(device)));
     }
     if (object.contains("interventions")) spec.interventions = interventions_from_json(object.value("interventions"));
     return spec;
@@ -208,7 +213,8 @@ QJsonObject session_object_from_file(const QString& path) {
     // The application's own resources (":/configs/...") are not on disk.
     constexpr uint64_t kMaxSessionFileBytes = 16 << 20;
     if (!path.startsWith(QStringLiteral(":/")))
-        require_regular_file(path.toStdString(), kMaxSessionFileBytes, "Stepscope's limit for session and config files");
+        require_regular_file(path.toStdString(), kMaxSessionFileBytes,
+                             "Stepscope's limit for session and config files");
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
         throw Error(QStringLiteral("%1: cannot open (%2)").arg(path, file.errorString()).toStdString());

@@ -30,10 +30,10 @@ struct InputSpec {
     QString path;        // File: safetensors x (T, N, E) or CSV, one step per row
     // Tokens (a model with a token head): the prompt, then generation from the model's predictions,
     // greedy or sampled at `temperature` from `seed`.
-    QString text;           // typed steps: text, or token ids when `ids` ("12+140 12+256")
+    QString text;  // typed steps: text, or token ids when `ids` ("12+140 12+256")
     bool ids = false;
-    int pairs = 0;          // > 0: a fresh recall instance of this many pairs per sequence, drawn from `seed`
-    double temperature = 0; // 0: greedy
+    int pairs = 0;           // > 0: a fresh recall instance of this many pairs per sequence, drawn from `seed`
+    double temperature = 0;  // 0: greedy
 };
 
 // A decoder's memory: random with a random valid length per sequence, or a file.
@@ -52,10 +52,10 @@ struct SessionSpec {
     MemorySpec memory;
     int batch = 10;  // N, unless the input file fixes it
     uint64_t sequence_seed = 0;
-    int observed = 0;        // the batch element the plots follow
-    QString snapshot_path;   // non-empty: the run continued from this snapshot
-    int64_t steps = 0;       // steps taken after the start
-    Device device = Device::Cpu;  // where the model steps
+    int observed = 0;                         // the batch element the plots follow
+    QString snapshot_path;                    // non-empty: the run continued from this snapshot
+    int64_t steps = 0;                        // steps taken after the start
+    Device device = Device::Cpu;              // where the model steps
     std::vector<Intervention> interventions;  // a branch: what it changes, in the order applied
 };
 

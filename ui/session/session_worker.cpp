@@ -174,9 +174,9 @@ void SessionWorker::runSteps(int64_t count, uint64_t epoch) {
 }
 
 void SessionWorker::ensure(const StepOrder& order, const std::function<bool()>& cancel) {
-    const bool live_shares =
-        session_ && std::find(order.sharing.begin(), order.sharing.end(), live_) != order.sharing.end() &&
-        session_->base_step() <= order.from && session_->current_step() >= order.from;
+    const bool live_shares = session_ &&
+                             std::find(order.sharing.begin(), order.sharing.end(), live_) != order.sharing.end() &&
+                             session_->base_step() <= order.from && session_->current_step() >= order.from;
     if (order.parent < 0 && live_ == order.run && session_ && session_->current_step() == order.from) return;
     if (live_shares) {
         if (session_->current_step() > order.from) {
@@ -282,7 +282,8 @@ void SessionWorker::recomputeViews(const ViewRequest& request, const StepOrder& 
             last_report = now;
             emit viewsProgress(done, total);
         };
-        auto records = std::make_shared<std::vector<BatchRecord>>(recompute_views(*session_, request, progress, stopped));
+        auto records =
+            std::make_shared<std::vector<BatchRecord>>(recompute_views(*session_, request, progress, stopped));
         emit viewsRecomputed(request, StepBatch{std::move(records)});
     } catch (const RunCancelled&) {
         emit viewsFailed(request, tr("cancelled"), true);

@@ -26,8 +26,8 @@ namespace stepscope::ui {
 // What a step command asks: step run `run` on, or start it as a branch of `parent` at `from`.
 struct StepOrder {
     int run = -1;
-    int parent = -1;     // >= 0: `run` is a new branch of this run at `from`
-    int64_t from = 0;    // where the steps start: the run's last step, or the branch step
+    int parent = -1;   // >= 0: `run` is a new branch of this run at `from`
+    int64_t from = 0;  // where the steps start: the run's last step, or the branch step
     // The run's session (a branch: its parent's, less the interventions from `from` on).
     SessionSpec spec;
     // Runs that show the same records up to `from`: the live run can be rewound there when it is one.

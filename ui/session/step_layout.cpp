@@ -66,7 +66,8 @@ void StepObservations::show(int n, int batch) {
         }
         // Softmax rows are (N, heads, keys): element n's block.
         const std::size_t count = std::size_t(rows.heads) * std::size_t(rows.keys), begin = std::size_t(n) * count;
-        AttentionRows own{rows.implicit, rows.is_signed, rows.layer, rows.role, rows.heads, rows.first_key, rows.keys, {}};
+        AttentionRows own{rows.implicit, rows.is_signed, rows.layer, rows.role,
+                          rows.heads,    rows.first_key, rows.keys,  {}};
         if (batch > 0 && rows.weights.size() >= begin + count)
             own.weights.assign(rows.weights.begin() + long(begin), rows.weights.begin() + long(begin + count));
         shown_attention.push_back(std::move(own));
@@ -136,8 +137,7 @@ void StepLayout::pack(const BatchRecord& r, float* block) const {
             if (n == 0) word = (first ? kFirst : 0) | (second ? kSecond : 0);
             if (!norms || !norms->present) std::fill(at, at + 2 * heads, kMissing);
         }
-        if (norms && norms->present)
-            word |= kPresent | (uint32_t(std::max(norms->cache_length, 0)) << kLengthShift);
+        if (norms && norms->present) word |= kPresent | (uint32_t(std::max(norms->cache_length, 0)) << kLengthShift);
         block[m] = word_to_float(word);
     }
     if (!updates_) return;
@@ -148,7 +148,8 @@ void StepLayout::pack(const BatchRecord& r, float* block) const {
         float* at = elements + std::size_t(n) * element_floats() + module_offset(modules);
         for (std::size_t b = 0; b < rows; ++b)
             for (std::size_t h = 0; h < heads; ++h)
-                at[b * heads + h] = whole ? r.updates[(b * std::size_t(batch_) + std::size_t(n)) * heads + h] : kMissing;
+                at[b * heads + h] =
+                    whole ? r.updates[(b * std::size_t(batch_) + std::size_t(n)) * heads + h] : kMissing;
     }
 }
 

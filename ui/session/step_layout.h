@@ -18,8 +18,8 @@ namespace stepscope::ui {
 // What one step observed beyond outputs and norms: attention rows (the heatmap's window only),
 // capacity, divergence, tokens and read-backs, as a BatchRecord holds them.
 struct StepObservations {
-    int observed = 0;        // the element looked inside: capacity, implicit maps and read-back are its
-    int divergence_of = 0;   // the element the divergence was measured for
+    int observed = 0;                      // the element looked inside: capacity, implicit maps and read-back are its
+    int divergence_of = 0;                 // the element the divergence was measured for
     std::vector<AttentionRows> attention;  // softmax rows of every element, (N, heads, keys); implicit maps
     std::vector<CapacityRecord> capacity;
     std::vector<float> divergence;
@@ -46,7 +46,7 @@ struct StepHead {
     double latency_ms = 0;
     int64_t state_bytes = 0;
     bool has_updates = false;
-    int observed = 0;  // BatchRecord::observed
+    int observed = 0;                                // BatchRecord::observed
     std::unique_ptr<StepObservations> observations;  // null when the step has none
 };
 

@@ -42,8 +42,7 @@ void StepProbe::state_norms(int layer, AttentionRole role, const StateNorms& nor
 }
 
 void StepProbe::keep_updates(int layer, const StateNorms& norms, size_t size) {
-    const std::vector<float>* reported[kUpdates] = {&norms.write_strength, &norms.forget_gate,
-                                                     &norms.prediction_error};
+    const std::vector<float>* reported[kUpdates] = {&norms.write_strength, &norms.forget_gate, &norms.prediction_error};
     if (std::all_of(std::begin(reported), std::end(reported), [](auto* v) { return v->empty(); })) return;
     if (record_.updates.empty())
         record_.updates.assign(record_.layers.size() * kUpdates * size, std::numeric_limits<float>::quiet_NaN());

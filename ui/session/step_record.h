@@ -62,22 +62,22 @@ struct CapacityRecord {
     int layer = 0;
     AttentionRole role = AttentionRole::Self;
     int heads = 0;
-    int rank = 0;                         // singular values per head; 0 when the spectrum was not observed
-    std::vector<float> singular_values;   // (heads, rank), each head descending
-    std::vector<float> effective_rank;    // (heads) or empty
-    std::vector<float> denominator;       // (heads): phi(q) . Z of the observed element
-    std::vector<float> min_denominator;   // (heads): the least phi(q) . Z over the batch
-    int cache_length = 0;                 // softmax
-    std::vector<float> row_entropy;       // (heads), softmax, in nats
+    int rank = 0;                        // singular values per head; 0 when the spectrum was not observed
+    std::vector<float> singular_values;  // (heads, rank), each head descending
+    std::vector<float> effective_rank;   // (heads) or empty
+    std::vector<float> denominator;      // (heads): phi(q) . Z of the observed element
+    std::vector<float> min_denominator;  // (heads): the least phi(q) . Z over the batch
+    int cache_length = 0;                // softmax
+    std::vector<float> row_entropy;      // (heads), softmax, in nats
 };
 
 // A token model's step of one sequence: what it read and what it predicts next.
 struct TokenPrediction {
-    TokenStep input;               // the step's tokens (a recall pair holds two)
-    std::vector<Prediction> top;   // the most probable next tokens, most probable first
-    int64_t target = -1;           // the task's answer to this step, -1 where nothing is scored
+    TokenStep input;              // the step's tokens (a recall pair holds two)
+    std::vector<Prediction> top;  // the most probable next tokens, most probable first
+    int64_t target = -1;          // the task's answer to this step, -1 where nothing is scored
     float target_probability = std::numeric_limits<float>::quiet_NaN();
-    bool correct = false;          // the target is the most probable token
+    bool correct = false;  // the target is the most probable token
     // A branch's observed element: p(target) minus the original's at this step; NaN otherwise.
     float target_change = std::numeric_limits<float>::quiet_NaN();
     // Past the prompt (a recall instance, typed text): the input is the model's own prediction.
@@ -121,7 +121,7 @@ class StepLayout;
 // One attention module's norms of the shown element, (H) each, as a view of the run's records.
 struct ModuleNormsView {
     bool present = false;
-    FloatView first;   // the kind's components' norms in its order: ||S||, ||Z|| or ||K||, ||V||
+    FloatView first;  // the kind's components' norms in its order: ||S||, ||Z|| or ||K||, ||V||
     FloatView second;
     int cache_length = 0;
 };
@@ -175,11 +175,11 @@ struct BatchRecord {
     int64_t step = 0;
     double latency_ms = 0;
     int64_t state_bytes = 0;
-    int batch = 0;                     // N
-    std::vector<float> outputs;        // y, (N, E)
-    std::vector<float> output_norms;   // ||y|| per element, (N)
-    std::vector<LayerNorms> layers;    // first, second: (N, H)
-    std::vector<float> updates;        // the delta-rule family: (L, kUpdates, N, H)
+    int batch = 0;                         // N
+    std::vector<float> outputs;            // y, (N, E)
+    std::vector<float> output_norms;       // ||y|| per element, (N)
+    std::vector<LayerNorms> layers;        // first, second: (N, H)
+    std::vector<float> updates;            // the delta-rule family: (L, kUpdates, N, H)
     std::vector<AttentionRows> attention;  // implicit maps: the observed element's only
     // The engine looks inside the layers (capacity, implicit maps) and compares a branch with its
     // original (divergence) for one element, the observed one: these belong to it alone.
@@ -206,12 +206,12 @@ constexpr int kAttentionWindow = 256;
 struct RunInfo {
     std::shared_ptr<const Model> model;
     std::shared_ptr<const TokenModel> tokens;  // with token input: the model's head and vocabulary
-    QString label;         // "linear (elu)", "full", ...
-    QString weights;       // "seed 1" or the file
+    QString label;                             // "linear (elu)", "full", ...
+    QString weights;                           // "seed 1" or the file
     int batch = 0;
-    int64_t base_step = 0; // the step the run starts from (non-zero after Open snapshot)
+    int64_t base_step = 0;  // the step the run starts from (non-zero after Open snapshot)
     uint64_t sequence_seed = 0;
-    int observed = 0;      // the batch element the plots show
+    int observed = 0;  // the batch element the plots show
 };
 
 // Records travel in shared, immutable batches so a queued signal copies a pointer, not the data.

@@ -33,7 +33,9 @@ public:
     const float* block(std::size_t i) const {
         return chunks_[i / chunk_steps_]->blocks.data() + (i % chunk_steps_) * layout_.floats();
     }
-    float* block(std::size_t i) { return chunks_[i / chunk_steps_]->blocks.data() + (i % chunk_steps_) * layout_.floats(); }
+    float* block(std::size_t i) {
+        return chunks_[i / chunk_steps_]->blocks.data() + (i % chunk_steps_) * layout_.floats();
+    }
     // Element `n`'s step i, a view; the whole step i, a copy.
     StepRecord element(std::size_t i, int n) const { return layout_.view(head(i), block(i), n); }
     BatchRecord batch(std::size_t i) const { return layout_.unpack(head(i), block(i)); }
@@ -98,11 +100,28 @@ public:
         Record operator*() const { return (*span_)[i_]; }
         pointer operator->() const { return {(*span_)[i_]}; }
         Record operator[](difference_type n) const { return (*span_)[std::size_t(difference_type(i_) + n)]; }
-        const_iterator& operator++() { ++i_; return *this; }
-        const_iterator operator++(int) { auto old = *this; ++i_; return old; }
-        const_iterator& operator--() { --i_; return *this; }
-        const_iterator operator--(int) { auto old = *this; --i_; return old; }
-        const_iterator& operator+=(difference_type n) { i_ = std::size_t(difference_type(i_) + n); return *this; }
+        const_iterator& operator++() {
+            ++i_;
+            return *this;
+        }
+        const_iterator operator++(int) {
+            auto old = *this;
+            ++i_;
+            return old;
+        }
+        const_iterator& operator--() {
+            --i_;
+            return *this;
+        }
+        const_iterator operator--(int) {
+            auto old = *this;
+            --i_;
+            return old;
+        }
+        const_iterator& operator+=(difference_type n) {
+            i_ = std::size_t(difference_type(i_) + n);
+            return *this;
+        }
         const_iterator& operator-=(difference_type n) { return *this += -n; }
         friend const_iterator operator+(const_iterator a, difference_type n) { return a += n; }
         friend const_iterator operator+(difference_type n, const_iterator a) { return a += n; }

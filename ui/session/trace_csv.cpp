@@ -36,7 +36,8 @@ void update_header(QStringList& columns, const BatchRecord& r, int l) {
     if (r.updates.empty() || r.batch <= 0) return;
     const size_t heads = r.updates.size() / (r.layers.size() * kUpdates * size_t(r.batch));
     for (const char* name : {"beta", "alpha", "prediction_error"})
-        for (size_t h = 0; h < heads; ++h) columns << QStringLiteral("L%1_self_%2_h%3").arg(l).arg(QLatin1String(name)).arg(h);
+        for (size_t h = 0; h < heads; ++h)
+            columns << QStringLiteral("L%1_self_%2_h%3").arg(l).arg(QLatin1String(name)).arg(h);
 }
 
 void update_values(QTextStream& out, const BatchRecord& r, int l, int n) {
@@ -60,8 +61,11 @@ void module_values(QTextStream& out, const ModuleNorms& m, int n, int batch, con
 // A token as a CSV field: control characters as their escapes, quoted when it holds a comma or a quote.
 QString token_field(const TokenModel& model, const TokenStep& step) {
     QString text = QString::fromStdString(model.step_text(step));
-    text.replace('\\', QStringLiteral("\\\\")).replace('\n', QStringLiteral("\\n")).replace('\r', QStringLiteral("\\r"))
-        .replace('\t', QStringLiteral("\\t")).replace('\f', QStringLiteral("\\f"));
+    text.replace('\\', QStringLiteral("\\\\"))
+        .replace('\n', QStringLiteral("\\n"))
+        .replace('\r', QStringLiteral("\\r"))
+        .replace('\t', QStringLiteral("\\t"))
+        .replace('\f', QStringLiteral("\\f"));
     if (text.contains(',') || text.contains('"')) text = '"' + text.replace('"', QStringLiteral("\"\"")) + '"';
     return text;
 }
@@ -107,8 +111,7 @@ void TraceCsvWriter::write(const BatchRecord& r) {
     if (!header_written_) write_header(&r);
     const int width = r.width();
     for (int n = 0; n < r.batch; ++n) {
-        out_ << r.step << ',' << n << ',' << r.latency_ms << ',' << r.state_bytes << ','
-             << r.output_norms[size_t(n)];
+        out_ << r.step << ',' << n << ',' << r.latency_ms << ',' << r.state_bytes << ',' << r.output_norms[size_t(n)];
         for (int d = 0; d < width; ++d) out_ << ',' << r.outputs[size_t(n) * width + d];
         for (size_t l = 0; l < r.layers.size(); ++l) {
             module_values(out_, r.layers[l].self, n, r.batch, self_kind_);

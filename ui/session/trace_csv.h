@@ -6,9 +6,9 @@
 //
 // Columns: step, batch, latency_ms, state_bytes, output_norm, y0 .. y{E-1}, then per layer and
 // attention module the state norms per head, named by the kind's components (L0_self_Snorm_h0 ..,
-// L0_self_Znorm_h0 .., or L0_self_Knorm_h0 .. and, for a state that grows, L0_self_cache_length). A token model's run adds, per row, the input step's tokens,
-// the most probable next token and its probability, and the task's answer, its probability and
-// whether the prediction was right (empty where nothing is scored): token, prediction, p_prediction,
+// L0_self_Znorm_h0 .., or L0_self_Knorm_h0 .. and, for a state that grows, L0_self_cache_length). A token model's run
+// adds, per row, the input step's tokens, the most probable next token and its probability, and the task's answer, its
+// probability and whether the prediction was right (empty where nothing is scored): token, prediction, p_prediction,
 // answer, p_answer, right.
 #pragma once
 

@@ -25,8 +25,8 @@ std::size_t trace_budget(const ModelConfig& config, int batch) {
     // about 250 MB before any trace: the seed example at batch 256 peaked at 1.03 GiB under a 1 GiB
     // limit without this allowance.
     constexpr double kWindowBytes = 256.0 * 1024 * 1024;
-    const double others = kWindowBytes + estimate_model_bytes(config) + estimate_run_bytes(config, run) +
-                          double(checkpoint_budget());
+    const double others =
+        kWindowBytes + estimate_model_bytes(config) + estimate_run_bytes(config, run) + double(checkpoint_budget());
     return std::size_t(std::clamp(limit - others, 0.0, double(kMaxTraceBytes)));
 }
 
@@ -63,9 +63,9 @@ void TraceStore::start_branch(const TraceStore& parent, int64_t step, const RunI
     info_.base_step = parent.base_step();
     branch_step_ = step;
     const auto count = [step](const auto& span) {
-        return std::size_t(std::upper_bound(span.begin(), span.end(), step,
-                                            [](int64_t s, const auto& r) { return s < r.step; }) -
-                           span.begin());
+        return std::size_t(
+            std::upper_bound(span.begin(), span.end(), step, [](int64_t s, const auto& r) { return s < r.step; }) -
+            span.begin());
     };
     const std::size_t shared = count(parent.span_);
     rebuild_spans(parent.span_.first(shared), parent.batch_span_.first(shared));

@@ -1,4 +1,5 @@
-// The records of one run on the UI side: what the plots, the CSV export and the run tree read; a branch shares its parent's.
+// The records of one run on the UI side: what the plots, the CSV export and the run tree read; a branch shares its
+// parent's.
 //
 // Every batch element's outputs and norms are kept in one block of floats per step (step_layout.h);
 // the plots read the shown element's StepRecord, a view built on each read, so showing another

@@ -19,8 +19,7 @@ void keep_requested(BatchRecord& record, const ViewRequest& request) {
     auto other = [&](const auto& item) { return item.layer != request.layer || item.role != request.role; };
     record.attention.erase(std::remove_if(record.attention.begin(), record.attention.end(), other),
                            record.attention.end());
-    record.capacity.erase(std::remove_if(record.capacity.begin(), record.capacity.end(), other),
-                          record.capacity.end());
+    record.capacity.erase(std::remove_if(record.capacity.begin(), record.capacity.end(), other), record.capacity.end());
     if (!request.attention) record.attention.clear();
     record.layers.clear();
     record.updates.clear();
@@ -39,8 +38,8 @@ double estimate_bytes(const RunHistory& history, const ViewRequest& request) {
     // Softmax rows come for every element, implicit rows for the observed one, each over the window of keys.
     const double rows = request.attention ? heads * kAttentionWindow * double(run.batch) : 0;
     const double capacity = heads * (width + 4);
-    const double per_step = sizeof(BatchRecord) + sizeof(AttentionRows) + sizeof(CapacityRecord) +
-                            (rows + capacity) * sizeof(float);
+    const double per_step =
+        sizeof(BatchRecord) + sizeof(AttentionRows) + sizeof(CapacityRecord) + (rows + capacity) * sizeof(float);
     const double history_bytes = double(ObservationOptions().history_bytes);
     return estimate_model_bytes(config) + estimate_run_bytes(config, run) + history_bytes +
            double(request.steps()) * per_step;
@@ -49,8 +48,9 @@ double estimate_bytes(const RunHistory& history, const ViewRequest& request) {
 }  // namespace
 
 QString ViewRequest::describe() const {
-    const QString steps = first == last ? QCoreApplication::translate("ViewRequest", "step %1").arg(first)
-                                        : QCoreApplication::translate("ViewRequest", "steps %1 to %2").arg(first).arg(last);
+    const QString steps = first == last
+                              ? QCoreApplication::translate("ViewRequest", "step %1").arg(first)
+                              : QCoreApplication::translate("ViewRequest", "steps %1 to %2").arg(first).arg(last);
     const QString where =
         layer < 0 ? QString()
                   : QCoreApplication::translate("ViewRequest", " of layer %1 (%2)")
@@ -69,7 +69,8 @@ std::vector<BatchRecord> recompute_views(const RunHistory& history, const ViewRe
     if (request.empty()) return {};
     if (request.first <= first_step || request.last > last_step)
         throw Error("steps " + std::to_string(request.first) + " to " + std::to_string(request.last) +
-                    " are outside the run (" + std::to_string(first_step + 1) + " to " + std::to_string(last_step) + ")");
+                    " are outside the run (" + std::to_string(first_step + 1) + " to " + std::to_string(last_step) +
+                    ")");
     const int batch = history.history_batch(), layers = history.history_model().config().n_layers;
     if (request.element < 0 || request.element >= batch)
         throw Error("batch element " + std::to_string(request.element) + " is outside 0.." + std::to_string(batch - 1));

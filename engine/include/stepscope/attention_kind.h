@@ -17,11 +17,11 @@ namespace stepscope {
 // ModelConfig. The common parameters stay there because the reference's builders accept them whatever the
 // attention type (a config fast-transformers loads must load here).
 struct KindParameter {
-    std::string name;          // its key: "decay"
-    std::string label;         // the form's label: "Decay γ"
+    std::string name;   // its key: "decay"
+    std::string label;  // the form's label: "Decay γ"
     double default_value = 0;
     double minimum = 0, maximum = 0;  // validation accepts the closed range
-    std::string help;          // one sentence: the form's tooltip
+    std::string help;                 // one sentence: the form's tooltip
 };
 
 // The CUDA kernels (engine/cuda/) a kind can declare it steps with; None: the device refuses the kind.
@@ -54,8 +54,8 @@ struct AttentionCapabilities {
     // Per-head scalars projected from the layer's input, Linear(d_model, H) each, stored as
     // "{prefix}.{name}.weight" and ".bias": "beta_projection" (write strength), "gate_projection" (forget gate).
     std::vector<std::string> gates;
-    bool normalizer = false;        // keeps Z beside S (linear, gated-linear): its norm is plotted
-    bool attention_map = false;     // observable: the weights A[t, j] with o_t = sum_j A[t, j] v_j, exact
+    bool normalizer = false;     // keeps Z beside S (linear, gated-linear): its norm is plotted
+    bool attention_map = false;  // observable: the weights A[t, j] with o_t = sum_j A[t, j] v_j, exact
     // Its map costs a pass over the history, so it is computed only for the layers an Observation names;
     // otherwise (softmax) the weights come with every step.
     bool map_on_request = false;
@@ -63,7 +63,7 @@ struct AttentionCapabilities {
     bool write_strength = false;    // observable per head: beta_t
     bool forget_gate = false;       // observable per head: alpha_t
     bool prediction_error = false;  // observable per head: ||v_t - S_{t-1}^T k_t||, what the memory did not predict
-    CudaKernel cuda = CudaKernel::None;  // the kernel that steps it on CUDA
+    CudaKernel cuda = CudaKernel::None;     // the kernel that steps it on CUDA
     std::vector<KindParameter> parameters;  // its own constants, in the order the form shows them
 };
 

@@ -14,18 +14,18 @@ namespace stepscope {
 enum class ModelKind { Encoder, Decoder };
 
 // The config's names that a built model steps by, parsed once (the *_from_name functions below).
-enum class Precision { F32, Bf16, Q8 };  // how the linear layers keep their weights
+enum class Precision { F32, Bf16, Q8 };   // how the linear layers keep their weights
 enum class CachePrecision { F32, Bf16 };  // how softmax attention keeps its key/value cache
-enum class Activation { Relu, Gelu };  // the feed-forward activation
+enum class Activation { Relu, Gelu };     // the feed-forward activation
 
 // Every field carries the reference default (fast_transformers.builders).
 // Zero in a cross_* field or in feature_map_dimensions means "the reference's
 // default", which the effective_* accessors resolve.
 struct ModelConfig {
     ModelKind kind = ModelKind::Encoder;
-    std::string attention_type = "full";       // encoders
-    std::string self_attention_type = "full";  // decoders
-    std::string cross_attention_type = "full"; // decoders
+    std::string attention_type = "full";        // encoders
+    std::string self_attention_type = "full";   // decoders
+    std::string cross_attention_type = "full";  // decoders
     int n_layers = 4;
     int n_heads = 4;
     int query_dimensions = 64;
@@ -33,8 +33,8 @@ struct ModelConfig {
     int feed_forward_dimensions = 1024;
     std::string activation = "relu";
     bool final_normalization = true;
-    double dropout = 0.1;            // accepted, inference only
-    double attention_dropout = 0.1;  // accepted, inference only
+    double dropout = 0.1;                // accepted, inference only
+    double attention_dropout = 0.1;      // accepted, inference only
     std::optional<double> softmax_temp;  // full attention: 1/sqrt(query_dimensions) when absent
     double eps = 1e-6;
     std::string feature_map = "elu";
@@ -44,7 +44,7 @@ struct ModelConfig {
     int cross_query_dimensions = 0;
     int cross_value_dimensions = 0;
     int cross_model_dimensions = 0;
-    std::string precision = "f32";  // Stepscope: weight storage, one of precision_names()
+    std::string precision = "f32";        // Stepscope: weight storage, one of precision_names()
     std::string cache_precision = "f32";  // Stepscope: key/value cache storage, one of cache_precision_names()
     // Stepscope: the parameters the configured kinds declare (AttentionCapabilities::parameters) that were set;
     // an absent one keeps the kind's default.

@@ -61,8 +61,7 @@ public:
 
     // phi = feature map of x. x (R, D), phi (R, F); omega (D, C) or empty for
     // deterministic maps. The fast path (Eigen products, vectorised transcendental).
-    virtual void apply(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi,
-                       RowLayout layout) const = 0;
+    virtual void apply(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi, RowLayout layout) const = 0;
 
     // The same function in plain scalar loops: the reference the tests hold
     // the fast path to.

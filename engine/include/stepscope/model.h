@@ -56,9 +56,9 @@ struct StepOptions {
 constexpr double kBlockBufferBytes = 64.0 * (1 << 20);
 
 struct Memory {
-    RowMatrix values;  // (N*S, E_mem), rows ordered (n, s)
-    int batch = 0;     // N
-    int length = 0;    // S
+    RowMatrix values;              // (N*S, E_mem), rows ordered (n, s)
+    int batch = 0;                 // N
+    int length = 0;                // S
     std::vector<int64_t> lengths;  // (N) in 1..S, or empty for all S
 };
 
@@ -76,8 +76,7 @@ public:
     // missing tensor, a wrong shape or an integer dtype; unknown tensors are
     // an error too, since they mean the file belongs to another architecture.
     // Given the map to keep, it frees each layer's tensors once that layer is built.
-    static std::shared_ptr<const Model> from_tensors(const ModelConfig& config,
-                                                     const TensorMap& tensors);
+    static std::shared_ptr<const Model> from_tensors(const ModelConfig& config, const TensorMap& tensors);
     static std::shared_ptr<const Model> from_tensors(const ModelConfig& config, TensorMap&& tensors);
 
     const ModelConfig& config() const { return config_; }
@@ -100,8 +99,7 @@ public:
     // Encoder step: x (N, E) -> y (N, E). Throws Error, leaving `state` as it
     // was, when x is not d_model wide, N changed within the sequence, or the
     // model is a decoder.
-    void step(const ConstMatrixRef& x, State& state, RowMatrix& y,
-              StepObserver* observer = nullptr) const;
+    void step(const ConstMatrixRef& x, State& state, RowMatrix& y, StepObserver* observer = nullptr) const;
     // The same, observed as `options` asks and with its heads ablated; an
     // ablation naming a layer or head the model lacks throws Error too.
     void step(const ConstMatrixRef& x, State& state, RowMatrix& y, const StepOptions& options) const;

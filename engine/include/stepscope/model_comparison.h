@@ -22,11 +22,11 @@ struct ComparedPoint {
 };
 
 struct ComparedModel {
-    std::string label;           // "recall_delta (delta)": the name given, then the attention kind
+    std::string label;  // "recall_delta (delta)": the name given, then the attention kind
     std::string attention_type;
-    std::string task;            // the task's name ("recall", "text")
-    std::string metric;          // accuracy | bits_per_character
-    double value = 0;            // over every scored position of every group
+    std::string task;                   // the task's name ("recall", "text")
+    std::string metric;                 // accuracy | bits_per_character
+    double value = 0;                   // over every scored position of every group
     std::vector<ComparedPoint> points;  // one per group, in the file's order
 };
 
@@ -35,8 +35,7 @@ double group_position(const GroupScore& group);
 
 // Runs the model's stored evaluation set (evaluate_stored, which throws Error for a model without one)
 // and returns its curve, labelled "`name` (attention kind)".
-ComparedModel compare_model(const TokenModel& model, const std::string& name,
-                            const EvaluationProgress& progress = {});
+ComparedModel compare_model(const TokenModel& model, const std::string& name, const EvaluationProgress& progress = {});
 
 // Why `next` cannot be drawn beside `models` ("its metric is bits_per_character, the models before it
 // accuracy; compare models of one task"), or empty when it can.

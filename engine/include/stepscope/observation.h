@@ -57,10 +57,10 @@ private:
 };
 
 struct ObservationOptions {
-    std::vector<int> layers;        // observed layers; empty observes none
-    bool attention = false;         // attention maps (AttentionMap)
-    bool spectrum = false;          // singular values and effective rank of S (StateCapacity)
-    int batch_element = -1;         // the batch element looked at; -1 for all of them
+    std::vector<int> layers;                            // observed layers; empty observes none
+    bool attention = false;                             // attention maps (AttentionMap)
+    bool spectrum = false;                              // singular values and effective rank of S (StateCapacity)
+    int batch_element = -1;                             // the batch element looked at; -1 for all of them
     std::size_t history_bytes = std::size_t(64) << 20;  // per observed layer
     // Self attention maps of linear attention over the newest this many held keys only (a window a
     // view shows), so a step's map costs the window, not the history; 0 for every held key.

@@ -55,12 +55,12 @@ struct StateNorms {
 // (delta_rule_weights.h) need not sum to 1 and are negative where a later
 // key overwrote what an earlier one wrote (is_signed).
 struct AttentionMap {
-    bool implicit = false;  // weights computed from a fixed-size state (exact), not softmax weights
-    int first_batch = 0;  // the first batch element covered
-    int batch = 0;        // batch elements covered
-    int heads = 0;        // H
-    int first_key = 0;    // the key of column 0: self attention, a step of the sequence (above 0 once
-                          // a linear history dropped old steps or a cache was cleared); cross, 0
+    bool implicit = false;   // weights computed from a fixed-size state (exact), not softmax weights
+    int first_batch = 0;     // the first batch element covered
+    int batch = 0;           // batch elements covered
+    int heads = 0;           // H
+    int first_key = 0;       // the key of column 0: self attention, a step of the sequence (above 0 once
+                             // a linear history dropped old steps or a cache was cleared); cross, 0
     ConstMatrixRef weights;  // (batch*H, K)
     bool is_signed = false;  // the delta rules': negative where a later key overwrote a value
 };
@@ -78,8 +78,8 @@ struct StateCapacity {
     std::vector<float> denominator;      // phi(q_t) . Z_t, without eps: near 0 linear attention turns unstable
     std::vector<float> min_denominator;  // (H): the minimum of phi(q_t) . Z_t over the whole batch
     // Softmax attention.
-    int cache_length = 0;                // cached keys (self) or memory elements (cross)
-    std::vector<float> row_entropy;      // -sum a log a of this step's weights, in nats
+    int cache_length = 0;            // cached keys (self) or memory elements (cross)
+    std::vector<float> row_entropy;  // -sum a log a of this step's weights, in nats
 };
 
 class StepObserver {
@@ -90,8 +90,7 @@ public:
     // Softmax weights of full attention, (N*H, T): row n*H + h over the T keys
     // (self: the cache so far; cross: the S memory elements, masked ones 0).
     // Sent at every step; attention_map carries both kinds for observed layers.
-    virtual void attention_weights(int /*layer*/, AttentionRole /*role*/,
-                                   const ConstMatrixRef& /*weights*/) {}
+    virtual void attention_weights(int /*layer*/, AttentionRole /*role*/, const ConstMatrixRef& /*weights*/) {}
     // The layer's attention state norms after this step's update.
     virtual void state_norms(int /*layer*/, AttentionRole /*role*/, const StateNorms& /*norms*/) {}
     // Observed layers only (Observation::attention): this step's attention weights.

@@ -26,16 +26,13 @@ struct SnapshotInfo {
 // The state's tensors under the snapshot names, in the reference's shapes.
 TensorMap state_tensors(const Model& model, const State& state);
 
-SafetensorsFile make_snapshot(const Model& model, const State& state,
-                              const SnapshotInfo& info = {});
-void save_snapshot(const std::string& path, const Model& model, const State& state,
-                   const SnapshotInfo& info = {});
+SafetensorsFile make_snapshot(const Model& model, const State& state, const SnapshotInfo& info = {});
+void save_snapshot(const std::string& path, const Model& model, const State& state, const SnapshotInfo& info = {});
 
 // Rebuilds the State for `model`. Throws Error, returning nothing, when the
 // snapshot's config differs from the model's ("a state from another model"),
 // a tensor is missing or has the wrong shape.
-State restore_snapshot(const Model& model, const SafetensorsFile& file,
-                       SnapshotInfo* info = nullptr);
+State restore_snapshot(const Model& model, const SafetensorsFile& file, SnapshotInfo* info = nullptr);
 State load_snapshot(const std::string& path, const Model& model, SnapshotInfo* info = nullptr);
 
 }  // namespace stepscope

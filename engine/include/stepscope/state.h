@@ -47,9 +47,9 @@ struct KeyValueCache {
     RowMatrix values;         // f32: (N*H, capacity*M)
     Bf16Matrix keys_bf16;     // bf16: (N*H, capacity*D)
     Bf16Matrix values_bf16;   // bf16: (N*H, capacity*M)
-    int key_dims = 0;    // D
-    int value_dims = 0;  // M
-    int length = 0;      // T
+    int key_dims = 0;         // D
+    int value_dims = 0;       // M
+    int length = 0;           // T
     std::vector<int> starts;  // (N*H) in 0..T, or empty
 
     static constexpr int kCapacityQuantum = 16;

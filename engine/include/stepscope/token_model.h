@@ -90,8 +90,8 @@ public:
     // One step of N sequences: embed at state.step (with `previous`, the tokens
     // of the step before, for a token-shift model), the transformer, the
     // readout. Throws Error leaving `state` unchanged.
-    void step(const std::vector<TokenStep>& tokens, State& state, RowMatrix& logits,
-              StepObserver* observer = nullptr, const std::vector<TokenStep>* previous = nullptr) const;
+    void step(const std::vector<TokenStep>& tokens, State& state, RowMatrix& logits, StepObserver* observer = nullptr,
+              const std::vector<TokenStep>* previous = nullptr) const;
     // T known steps at once, steps[t] the N sequences' tokens of step state.step + t: every step embedded,
     // the transformer over the block (Model::step_block: each product once over the block's rows), one
     // readout -> logits (T*N, V), rows (t, n); the same as T calls of step() to rounding (within 1e-5).

@@ -51,9 +51,9 @@ Evaluation evaluate_stored(const TokenModel& model, const EvaluationProgress& pr
 constexpr double kMinTemperature = 1e-6;
 
 struct GenerationOptions {
-    int steps = 1;             // tokens to generate
-    double temperature = 0;    // 0: greedy (argmax); else sample softmax(logits / temperature)
-    uint64_t seed = 0;         // the sampler's seed
+    int steps = 1;           // tokens to generate
+    double temperature = 0;  // 0: greedy (argmax); else sample softmax(logits / temperature)
+    uint64_t seed = 0;       // the sampler's seed
 };
 
 // The token a step's logits choose: the argmax when `temperature` is 0, else a draw from

@@ -39,8 +39,7 @@ int as_int(const std::string& key, const ParamValue& value) {
     }
     // A whole double (JSON writers may emit 8.0) is accepted as an integer.
     if (const auto* d = std::get_if<double>(&value)) {
-        if (std::isfinite(*d) && std::floor(*d) == *d && std::abs(*d) < 1e9)
-            return static_cast<int>(*d);
+        if (std::isfinite(*d) && std::floor(*d) == *d && std::abs(*d) < 1e9) return static_cast<int>(*d);
     }
     throw wrong_type(key, "an integer", value);
 }
@@ -126,7 +125,8 @@ std::string joined(const std::vector<std::string>& names) {
 void require_at_most(const std::string& key, int64_t value, int64_t maximum) {
     if (value > maximum)
         throw Error("parameter '" + key + "' is " + std::to_string(value) + ", above Stepscope's limit of " +
-                    std::to_string(maximum), key);
+                        std::to_string(maximum),
+                    key);
 }
 
 void require_positive(const char* key, int value, int64_t maximum) {
@@ -146,7 +146,7 @@ void require_non_negative(const char* key, int value, int64_t maximum) {
 void require_product_at_most(const char* product, const char* heads, const char* dims, int64_t value) {
     if (value > kMaxModelDimensions)
         throw Error(std::string(product) + " = '" + heads + "' x '" + dims + "' is " + std::to_string(value) +
-                    ", above Stepscope's limit of " + std::to_string(kMaxModelDimensions),
+                        ", above Stepscope's limit of " + std::to_string(kMaxModelDimensions),
                     product);
 }
 
@@ -175,14 +175,15 @@ void require_feasible_feature_draw(const ModelConfig& c, const FeatureMap& self_
         char figures[64];
         std::snprintf(figures, sizeof figures, "%.1e, above Stepscope's limit of %.1e", work, kMaxFeatureDrawWork);
         throw Error("parameters 'feature_map_dimensions', 'query_dimensions' and 'n_layers' ask " + c.feature_map +
-                    " for QR work of about " + figures + " per sequence (seconds on every Reset)",
+                        " for QR work of about " + figures + " per sequence (seconds on every Reset)",
                     "feature_map_dimensions");
     }
 }
 
 void require_one_of(const char* key, const std::string& value, const std::vector<std::string>& allowed) {
     if (!contains(allowed, value))
-        throw Error(std::string("parameter '") + key + "' is " + quote_text(value) + ", not one of: " + joined(allowed), key);
+        throw Error(std::string("parameter '") + key + "' is " + quote_text(value) + ", not one of: " + joined(allowed),
+                    key);
 }
 
 void require_dropout(const char* key, double value) {
@@ -204,7 +205,8 @@ ParamValue from_json_value(const std::string& key, const json& value) {
         case json::value_t::string: return value.get<std::string>();
         default:
             throw Error("parameter " + quote_text(key) + " has an unsupported JSON type (" +
-                        std::string(value.type_name()) + ")", key);
+                            std::string(value.type_name()) + ")",
+                        key);
     }
 }
 
@@ -242,9 +244,7 @@ double ModelConfig::kind_parameter(const std::string& type, const std::string& p
     throw Error("attention type " + quote_text(type) + " declares no parameter " + quote_text(parameter), parameter);
 }
 
-bool ModelConfig::operator==(const ModelConfig& o) const {
-    return config_to_json(*this) == config_to_json(o);
-}
+bool ModelConfig::operator==(const ModelConfig& o) const { return config_to_json(*this) == config_to_json(o); }
 
 std::string architecture_difference(const ModelConfig& requested, const ModelConfig& file) {
     const nlohmann::json want = nlohmann::json::parse(config_to_json(requested));
@@ -280,8 +280,7 @@ struct Named {
 };
 
 // Adding a precision, a cache precision or an activation is one line here (and its enum value in config.h).
-constexpr Named<Precision> kPrecisions[] = {
-    {"f32", Precision::F32}, {"bf16", Precision::Bf16}, {"q8", Precision::Q8}};
+constexpr Named<Precision> kPrecisions[] = {{"f32", Precision::F32}, {"bf16", Precision::Bf16}, {"q8", Precision::Q8}};
 constexpr Named<CachePrecision> kCachePrecisions[] = {{"f32", CachePrecision::F32}, {"bf16", CachePrecision::Bf16}};
 constexpr Named<Activation> kActivations[] = {{"relu", Activation::Relu}, {"gelu", Activation::Gelu}};
 
@@ -296,8 +295,8 @@ template <typename Value, size_t N>
 Value parse(const char* key, const std::string& name, const Named<Value> (&table)[N]) {
     for (const auto& entry : table)
         if (name == entry.name) return entry.value;
-    throw Error("parameter '" + std::string(key) + "' is " + quote_text(name) + ", not one of: " +
-                    joined(names_of(table)),
+    throw Error("parameter '" + std::string(key) + "' is " + quote_text(name) +
+                    ", not one of: " + joined(names_of(table)),
                 key);
 }
 
@@ -471,9 +470,7 @@ ParamMap params_from_json(const std::string& json_text) {
     return params;
 }
 
-ModelConfig config_from_json(const std::string& json_text) {
-    return config_from_params(params_from_json(json_text));
-}
+ModelConfig config_from_json(const std::string& json_text) { return config_from_params(params_from_json(json_text)); }
 
 namespace {
 

@@ -66,9 +66,7 @@ Module cross_widths(const ModelConfig& c) {
 }
 
 // An orthogonal draw holds a (D, D) Gaussian and its Q besides omega.
-double draw_scratch_bytes(const Module& m) {
-    return m.orthogonal_draw ? 2 * kFloat * m.query * m.query : 0;
-}
+double draw_scratch_bytes(const Module& m) { return m.orthogonal_draw ? 2 * kFloat * m.query * m.query : 0; }
 
 // One step's buffers (step_scratch.h) for the batch: activations, projections, features, softmax weights.
 double scratch_bytes(const ModelConfig& c, const RunShape& run) {
@@ -118,10 +116,9 @@ double estimate_state_bytes(const ModelConfig& c, const RunShape& run) {
 
 double sequence_state_bytes(const ModelConfig& c, int64_t steps) {
     const Module self = self_widths(c);
-    const double per_layer =
-        self.grows
-            ? self.cache_element_bytes * double(steps) * self.heads * (self.query + self.value)
-            : self.kind->state_bytes(self, 1, steps) - kFloat * self.query * self.omega_columns;
+    const double per_layer = self.grows
+                                 ? self.cache_element_bytes * double(steps) * self.heads * (self.query + self.value)
+                                 : self.kind->state_bytes(self, 1, steps) - kFloat * self.query * self.omega_columns;
     return c.n_layers * per_layer;
 }
 

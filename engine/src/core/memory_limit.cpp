@@ -93,7 +93,7 @@ void require_memory(double bytes, const std::string& what) {
     const uint64_t limit = memory_limit();
     if (bytes <= double(limit)) return;
     const char* source = std::getenv(kLimitVariable) ? "(STEPSCOPE_MAX_MEMORY)"
-                                                      : "(the memory available; STEPSCOPE_MAX_MEMORY sets another)";
+                                                     : "(the memory available; STEPSCOPE_MAX_MEMORY sets another)";
     throw Error("refused: " + what + " needs about " + byte_text(bytes) + ", over the memory limit of " +
                 byte_text(double(limit)) + " " + source);
 }

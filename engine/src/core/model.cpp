@@ -56,8 +56,9 @@ void check_memory(const ModelConfig& config, const Memory& memory, const State& 
         throw Error("memory has batch " + std::to_string(memory.batch) + ", the input has " + std::to_string(batch));
     if (memory.length <= 0) throw Error("memory is empty");
     if (memory.values.rows() != long(memory.batch) * memory.length || memory.values.cols() != width)
-        throw Error("memory has shape " + shape_text(memory.values.rows(), memory.values.cols()) +
-                    ", expected (N*S, cross_model_dimensions) = " + shape_text(long(memory.batch) * memory.length, width));
+        throw Error(
+            "memory has shape " + shape_text(memory.values.rows(), memory.values.cols()) +
+            ", expected (N*S, cross_model_dimensions) = " + shape_text(long(memory.batch) * memory.length, width));
     if (!memory.lengths.empty()) {
         if (long(memory.lengths.size()) != batch)
             throw Error("memory_lengths has " + std::to_string(memory.lengths.size()) + " entries for batch " +
@@ -79,7 +80,6 @@ void check_memory(const ModelConfig& config, const Memory& memory, const State& 
         cross.memory != memory.values || !same_lengths)
         throw Error("the memory changed within a sequence (reset the state to start a new sequence)");
 }
-
 
 // Names a module in a message; built only when a check fails, so checking allocates nothing.
 struct Where {
@@ -145,8 +145,7 @@ std::shared_ptr<const Model> Model::build(const ModelConfig& config, const Tenso
     std::shared_ptr<Model> model(new Model(config));
     if (config.kind == ModelKind::Encoder)
         model->encoder_ = std::make_unique<RecurrentTransformerEncoder>(config, tensors);
-    else
-        model->decoder_ = std::make_unique<RecurrentTransformerDecoder>(config, tensors);
+    else model->decoder_ = std::make_unique<RecurrentTransformerDecoder>(config, tensors);
     model->precision_ = precision_from_name(config.precision);
     model->activation_ = activation_from_name(config.activation);
     for (int i = 0; i < config.n_layers; ++i) {
@@ -343,8 +342,7 @@ namespace {
 std::shared_ptr<const Model> load_model_as(const std::string& path, const ModelConfig* requested) {
     SafetensorsFile file = read_safetensors(path);
     const auto config = file.metadata.find("config");
-    if (config == file.metadata.end())
-        throw Error(path + ": no builder config in __metadata__.config");
+    if (config == file.metadata.end()) throw Error(path + ": no builder config in __metadata__.config");
     if (file.tensors.count("embedding.weight"))
         throw Error(path + ": a token model (it has embedding.weight): use stepscope eval or generate");
     try {

@@ -49,8 +49,7 @@ void allow_omega(std::map<std::string, int>& optional, const std::string& prefix
 }  // namespace
 
 std::string self_attention_prefix(const ModelConfig& config, int layer) {
-    return "layers." + std::to_string(layer) +
-           (config.kind == ModelKind::Encoder ? ".attention" : ".self_attention");
+    return "layers." + std::to_string(layer) + (config.kind == ModelKind::Encoder ? ".attention" : ".self_attention");
 }
 
 std::string cross_attention_prefix(int layer) { return "layers." + std::to_string(layer) + ".cross_attention"; }
@@ -70,9 +69,8 @@ std::vector<ParameterSpec> layer_specs(const ModelConfig& config, int i) {
                   config.query_dimensions, config.value_dimensions);
     if (config.kind == ModelKind::Decoder)
         add_attention(specs, cross_attention_prefix(i), config.cross_attention_type, d_model,
-                      config.effective_cross_model_dimensions(),
-                      config.effective_cross_n_heads(), config.effective_cross_query_dimensions(),
-                      config.effective_cross_value_dimensions());
+                      config.effective_cross_model_dimensions(), config.effective_cross_n_heads(),
+                      config.effective_cross_query_dimensions(), config.effective_cross_value_dimensions());
     add_linear(specs, layer + ".linear1", config.feed_forward_dimensions, d_model);
     add_linear(specs, layer + ".linear2", d_model, config.feed_forward_dimensions);
     add_norm(specs, layer + ".norm1", d_model);
@@ -126,8 +124,7 @@ int64_t parameter_count(const ModelConfig& config) {
                         (d_ff * d_model + d_ff) + (d_model * d_ff + d_model) + (decoder ? 6 : 4) * d_model;
     if (decoder)
         per_layer += attention_count(config.cross_attention_type, d_model, config.effective_cross_model_dimensions(),
-                                     config.effective_cross_n_heads(),
-                                     config.effective_cross_query_dimensions(),
+                                     config.effective_cross_n_heads(), config.effective_cross_query_dimensions(),
                                      config.effective_cross_value_dimensions());
     return per_layer * config.n_layers + (config.final_normalization ? 2 * d_model : 0);
 }
@@ -158,12 +155,13 @@ constexpr long kDrawGrain = 1L << 16;
 // [0, 1) in steps of 2^-24 (a float's precision), as torch's uniform_(-bound, bound) draws in float32.
 void draw_uniform(const std::string& name, uint64_t seed, float bound, std::vector<float>& values) {
     const uint64_t stream = mix64(seed * kGolden ^ name_hash(name));
-    tbb::parallel_for(tbb::blocked_range<size_t>(0, values.size(), kDrawGrain), [&](const tbb::blocked_range<size_t>& r) {
-        for (size_t i = r.begin(); i < r.end(); ++i) {
-            const float u = float(mix64(stream + (i + 1) * kGolden) >> 40) * 0x1p-24f;
-            values[i] = -bound + 2 * bound * u;
-        }
-    });
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, values.size(), kDrawGrain),
+                      [&](const tbb::blocked_range<size_t>& r) {
+                          for (size_t i = r.begin(); i < r.end(); ++i) {
+                              const float u = float(mix64(stream + (i + 1) * kGolden) >> 40) * 0x1p-24f;
+                              values[i] = -bound + 2 * bound * u;
+                          }
+                      });
 }
 
 TensorMap random_tensors(const std::vector<ParameterSpec>& specs, uint64_t seed) {
@@ -245,9 +243,7 @@ RowMatrix matrix_of(const Tensor& tensor) {
     return Eigen::Map<const RowMatrix>(tensor.values.data(), rows, cols);
 }
 
-Vector vector_of(const Tensor& tensor) {
-    return Eigen::Map<const Vector>(tensor.values.data(), tensor.numel());
-}
+Vector vector_of(const Tensor& tensor) { return Eigen::Map<const Vector>(tensor.values.data(), tensor.numel()); }
 
 WeightFormat weight_format(const ModelConfig& config) {
     switch (precision_from_name(config.precision)) {

@@ -19,7 +19,7 @@ struct ParameterSpec {
     std::string name;            // e.g. layers.0.attention.query_projection.weight
     std::vector<int64_t> shape;  // linear weights are (out_features, in_features)
     Init init = Init::Uniform;
-    int64_t fan_in = 1;          // uniform bound 1/sqrt(fan_in), as torch.nn.Linear
+    int64_t fan_in = 1;  // uniform bound 1/sqrt(fan_in), as torch.nn.Linear
 };
 
 // The attention modules' name prefixes: "layers.{i}.attention" for encoders,

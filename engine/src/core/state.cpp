@@ -139,8 +139,7 @@ RowMatrix KeyValueCache::head_keys(int row) const {
 }
 
 RowMatrix KeyValueCache::head_values(int row) const {
-    return bf16() ? head_of(values_bf16, row, length, value_dims)
-                  : RowMatrix(head_of(values, row, length, value_dims));
+    return bf16() ? head_of(values_bf16, row, length, value_dims) : RowMatrix(head_of(values, row, length, value_dims));
 }
 
 float KeyValueCache::head_keys_norm(int row) const {

@@ -22,10 +22,10 @@ Covered covered(const Observation& observation, int batch, int heads) {
     return {first_batch, count, first_batch * heads, count * heads};
 }
 
-void send_map(const LayerStep& step, AttentionRole role, bool implicit, const Covered& c, int heads,
-              int first_key, const ConstMatrixRef& weights, bool is_signed = false) {
-    step.observer->attention_map(step.layer, role, AttentionMap{implicit, c.first_batch, c.batch, heads, first_key,
-                                                                 weights, is_signed});
+void send_map(const LayerStep& step, AttentionRole role, bool implicit, const Covered& c, int heads, int first_key,
+              const ConstMatrixRef& weights, bool is_signed = false) {
+    step.observer->attention_map(step.layer, role,
+                                 AttentionMap{implicit, c.first_batch, c.batch, heads, first_key, weights, is_signed});
 }
 
 // Denominators phi(q) . Z, the minimum per head over the whole batch, and the spectrum if asked for.
@@ -58,13 +58,12 @@ void send_linear_capacity(const InnerAttention& inner, const ConstMatrixRef& phi
 
 }  // namespace
 
-void observe_linear_self(const InnerAttention& inner, const AttentionScratch& s, const AttentionState& state,
-                         int batch, const LayerStep& step) {
+void observe_linear_self(const InnerAttention& inner, const AttentionScratch& s, const AttentionState& state, int batch,
+                         const LayerStep& step) {
     const Covered c = covered(*step.observation, batch, inner.heads());
     const auto phi_q = s.phi_queries.middleRows(c.first, c.count);
     if (step.observation->options().attention) {
-        FeatureHistory& history =
-            step.observation->self_history(step.layer, c.count, inner.feature_dims(), step.step);
+        FeatureHistory& history = step.observation->self_history(step.layer, c.count, inner.feature_dims(), step.step);
         history.append(s.phi_keys.middleRows(c.first, c.count));
         const int newest = step.observation->options().attention_keys;
         const int first_column = newest > 0 ? std::max(0, history.length() - newest) : 0;
@@ -97,8 +96,8 @@ void observe_delta_rule_self(const InnerAttention& inner, const AttentionScratch
         RowMatrix weights(c.count, history.length());
         for (int i = 0; i < c.count; ++i)
             for (int j = 0; j < history.length(); ++j)
-                weights(i, j) = scale * s.phi_queries.row(c.first + i).dot(
-                                            Eigen::Map<const RowVector>(history.features_of(i, j), features));
+                weights(i, j) = scale * s.phi_queries.row(c.first + i)
+                                            .dot(Eigen::Map<const RowVector>(history.features_of(i, j), features));
         send_map(step, AttentionRole::Self, true, c, inner.heads(), static_cast<int>(history.first_step()), weights,
                  true);
     }

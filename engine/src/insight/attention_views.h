@@ -11,8 +11,8 @@ namespace stepscope {
 
 // Linear self attention, after this step's update of `state`:
 //   s.phi_queries, s.phi_keys (N*H, F) of this step.
-void observe_linear_self(const InnerAttention& inner, const AttentionScratch& s, const AttentionState& state,
-                         int batch, const LayerStep& step);
+void observe_linear_self(const InnerAttention& inner, const AttentionScratch& s, const AttentionState& state, int batch,
+                         const LayerStep& step);
 
 // Linear cross attention: s.phi_queries (N*H, F) of this step, `memory_phi_keys`
 // (N*S*H, F) of the memory, rows (n, s, h).

@@ -32,7 +32,6 @@ void check_head(const InnerAttention& inner, int layer, AttentionRole role, int 
                     " attention is outside 0.." + std::to_string(inner.heads() - 1));
 }
 
-
 // A head's module, checked to exist and to offer `offered` (one of its kind's capabilities), and its
 // state, null while the sequence has not started (nothing to edit yet).
 struct HeadEdit {
@@ -67,8 +66,8 @@ void check_ablation(const Model& model, const Ablation& ablation) {
 }
 
 void scale_head(const Model& model, State& state, int layer, AttentionRole role, int head, float factor) {
-    const HeadEdit edit = head_edit(model, state, layer, role, head, &AttentionCapabilities::scale_head,
-                                    "it has no S and Z to scale");
+    const HeadEdit edit =
+        head_edit(model, state, layer, role, head, &AttentionCapabilities::scale_head, "it has no S and Z to scale");
     if (edit.state) edit.inner.kind().scale_head(edit.inner, *edit.state, state.batch, head, factor);
 }
 
@@ -100,7 +99,7 @@ void copy_layer_state(const Model& model, State& target, const State& source, in
     const AttentionState& own = target.layers.front().cross_attention;
     const RowMatrix& memory = from.cross_attention.memory;
     if (model.is_decoder() && (memory.rows() != own.memory.rows() || memory.cols() != own.memory.cols() ||
-                            memory != own.memory || from.cross_attention.memory_lengths != own.memory_lengths))
+                               memory != own.memory || from.cross_attention.memory_lengths != own.memory_lengths))
         throw Error("activation patching between decoder runs needs the same memory in both");
     target.layers[size_t(layer)] = from;
 }

@@ -69,8 +69,7 @@ FeatureHistory& Observation::self_history(int layer, int rows, int features, int
     if (history.rows() != rows || history.features() != features || history.window() != std::max(1, window) ||
         step < history.first_step() || step > history.end_step() || (rewritten && step < history.end_step()))
         history.restart(rows, features, window, step);
-    else if (step < history.end_step())
-        history.truncate(step);
+    else if (step < history.end_step()) history.truncate(step);
     return history;
 }
 

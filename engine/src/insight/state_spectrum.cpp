@@ -127,16 +127,13 @@ void singular_values(const ConstMatrixRef& sums, int features, RowMatrix& singul
         // only its lower triangle is formed.
         const Eigen::MatrixXd s = sums.middleRows(long(r) * features, features).cast<double>();
         Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(rank, rank);
-        if (features <= value_dims)
-            gram.selfadjointView<Eigen::Lower>().rankUpdate(s);
-        else
-            gram.selfadjointView<Eigen::Lower>().rankUpdate(s.transpose());
+        if (features <= value_dims) gram.selfadjointView<Eigen::Lower>().rankUpdate(s);
+        else gram.selfadjointView<Eigen::Lower>().rankUpdate(s.transpose());
         Eigen::VectorXd eigenvalues(rank), off(std::max(rank - 1, 0)), v(rank), w(rank);
         tridiagonalize(gram, eigenvalues.data(), off.data(), v, w);
         tridiagonal_eigenvalues(eigenvalues.data(), off.data(), rank);
         std::sort(eigenvalues.begin(), eigenvalues.end(), std::greater<double>());
-        for (int i = 0; i < rank; ++i)
-            singular(r, i) = static_cast<float>(std::sqrt(std::max(0.0, eigenvalues[i])));
+        for (int i = 0; i < rank; ++i) singular(r, i) = static_cast<float>(std::sqrt(std::max(0.0, eigenvalues[i])));
     });
 }
 

@@ -1,4 +1,5 @@
-// Plain references of the views' fast paths (implicit_attention.h, state_spectrum.h), which the tests compare them with.
+// Plain references of the views' fast paths (implicit_attention.h, state_spectrum.h), which the tests compare them
+// with.
 #pragma once
 
 #include <vector>

@@ -133,7 +133,8 @@ DType parse_dtype(const std::string& name, const json& value) {
     if (text == "F32") return DType::F32;
     if (text == "I64") return DType::I64;
     if (text == "BF16") return DType::BF16;
-    throw Error(tensor_label(name) + " has unsupported dtype " + quote_text(text) + " (Stepscope reads F32, BF16 and I64)");
+    throw Error(tensor_label(name) + " has unsupported dtype " + quote_text(text) +
+                " (Stepscope reads F32, BF16 and I64)");
 }
 
 std::vector<int64_t> parse_shape(const std::string& name, const json& value) {
@@ -255,8 +256,9 @@ std::string header_text(const SafetensorsFile& file) {
     for (const auto& [name, tensor] : file.tensors) {
         check_storage(name, tensor);
         const uint64_t bytes = uint64_t(tensor.numel()) * item_size(tensor.dtype);
-        header[name] = {
-            {"dtype", dtype_name(tensor.dtype)}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + bytes}}};
+        header[name] = {{"dtype", dtype_name(tensor.dtype)},
+                        {"shape", tensor.shape},
+                        {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
     std::string text;
@@ -295,10 +297,8 @@ SafetensorsFile parse_safetensors(const std::vector<uint8_t>& bytes) {
     SafetensorsFile file;
     std::vector<TensorEntry> entries;
     for (const auto& [name, value] : header.items()) {
-        if (name == kMetadataKey)
-            file.metadata = parse_metadata(value);
-        else
-            entries.push_back(parse_entry(name, value, sections));
+        if (name == kMetadataKey) file.metadata = parse_metadata(value);
+        else entries.push_back(parse_entry(name, value, sections));
     }
     reject_overlaps(entries);
     const uint8_t* data = bytes.data() + sections.data_start;
@@ -308,8 +308,9 @@ SafetensorsFile parse_safetensors(const std::vector<uint8_t>& bytes) {
 
 // The file and its decoded tensors are in memory together.
 SafetensorsFile read_safetensors(const std::string& path) {
-    const std::vector<uint8_t> bytes = read_regular_file(path, memory_limit() / 2, "half the memory limit (the file and "
-                                                                                     "its tensors are held together)");
+    const std::vector<uint8_t> bytes = read_regular_file(path, memory_limit() / 2,
+                                                         "half the memory limit (the file and "
+                                                         "its tensors are held together)");
     try {
         return parse_safetensors(bytes);
     } catch (const Error& e) {

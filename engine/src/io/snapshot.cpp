@@ -45,8 +45,8 @@ void get_state(const SafetensorsFile& file, const AttentionModule& module, Atten
     const Tensor& memory = require_shape(file.tensors, name + ".memory", 3, {batch});
     const Tensor& lengths = require(file.tensors, name + ".memory_lengths");
     if (lengths.dtype != DType::I64 || lengths.shape != std::vector<int64_t>{batch})
-        throw Error("snapshot tensor '" + name + ".memory_lengths' must be I64 of shape (" +
-                    std::to_string(batch) + ")");
+        throw Error("snapshot tensor '" + name + ".memory_lengths' must be I64 of shape (" + std::to_string(batch) +
+                    ")");
     s.memory = matrix(memory, long(batch) * memory.shape[1]);
     s.memory_lengths.assign(lengths.integers.begin(), lengths.integers.end());
 }
@@ -59,8 +59,7 @@ int64_t metadata_integer(const SafetensorsFile& file, const std::string& key, in
     const auto found = file.metadata.find(key);
     if (found == file.metadata.end()) throw Error("snapshot metadata has no '" + key + "'");
     const std::string& text = found->second;
-    const bool digits = !text.empty() && text.size() <= 19 &&
-                        text.find_first_not_of("0123456789") == std::string::npos;
+    const bool digits = !text.empty() && text.size() <= 19 && text.find_first_not_of("0123456789") == std::string::npos;
     if (!digits) throw Error("snapshot metadata '" + key + "' is not a non-negative integer: " + quote_text(text));
     const unsigned long long value = std::stoull(text);
     if (value > uint64_t(maximum))

@@ -21,7 +21,9 @@ const Tensor& snapshot::require_shape(const TensorMap& tensors, const std::strin
     bool ok = tensor.shape.size() == rank && tensor.dtype != DType::I64;
     for (size_t i = 0; ok && i < leading.size(); ++i) ok = tensor.shape[i] == leading[i];
     for (size_t i = 0; ok && i < tensor.shape.size(); ++i) ok = tensor.shape[i] >= 0;
-    if (!ok) throw Error("snapshot tensor '" + name + "' has shape " + tensor.shape_string() + ", which does not fit the model");
+    if (!ok)
+        throw Error("snapshot tensor '" + name + "' has shape " + tensor.shape_string() +
+                    ", which does not fit the model");
     return tensor;
 }
 

@@ -39,20 +39,17 @@ float dot(const float* a, const float* b, int n) {
     return total;
 }
 
-
 int valid_keys(const KeyValueCache& cache, const std::vector<int>& valid_lengths, int row, int heads) {
     return valid_lengths.empty() ? cache.length : valid_lengths[row / heads];
 }
 
 }  // namespace
 
-void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
-                             LinearAttentionState& state) {
+void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, LinearAttentionState& state) {
     const int rows = static_cast<int>(phi_k.rows()), features = static_cast<int>(phi_k.cols());
     state.normalizer += phi_k;
     for_each_head(rows, long(features) * values.cols(), [&](int r) {
-        state.sums.middleRows(long(r) * features, features).noalias() +=
-            phi_k.row(r).transpose() * values.row(r);
+        state.sums.middleRows(long(r) * features, features).noalias() += phi_k.row(r).transpose() * values.row(r);
     });
 }
 
@@ -67,8 +64,8 @@ void reference::linear_attention_update(const ConstMatrixRef& phi_k, const Const
     }
 }
 
-void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
-                              float eps, MatrixRef out) {
+void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state, float eps,
+                              MatrixRef out) {
     const int rows = static_cast<int>(phi_q.rows()), features = static_cast<int>(phi_q.cols());
     for_each_head(rows, long(features) * out.cols(), [&](int r) {
         const float normaliser = 1.0f / (phi_q.row(r).dot(state.normalizer.row(r)) + eps);
@@ -76,8 +73,8 @@ void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttention
     });
 }
 
-void reference::linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
-                                         float eps, MatrixRef out) {
+void reference::linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state, float eps,
+                                         MatrixRef out) {
     const long features = phi_q.cols(), value_dims = out.cols();
     for (long r = 0; r < phi_q.rows(); ++r) {
         float dot = 0;
@@ -146,8 +143,8 @@ void prefetch_row(const Element* row, long elements) {
 template <typename Element, typename Dots, typename WeightedRows>
 void full_attention_over(const ConstMatrixRef& queries, const KeyValueCache& cache, const Element* all_keys,
                          const Element* all_values, Dots scaled_dots, WeightedRows weighted_rows,
-                         void (*softmax)(float*, int), float temperature,
-                         const std::vector<int>& valid_lengths, int heads, MatrixRef out, RowMatrix& weights) {
+                         void (*softmax)(float*, int), float temperature, const std::vector<int>& valid_lengths,
+                         int heads, MatrixRef out, RowMatrix& weights) {
     const int rows = static_cast<int>(queries.rows());
     const int key_dims = cache.key_dims, value_dims = cache.value_dims;
     const long key_stride = long(cache.capacity()) * key_dims, value_stride = long(cache.capacity()) * value_dims;
@@ -196,8 +193,7 @@ void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, f
 }
 
 void reference::full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
-                               const std::vector<int>& valid_lengths, int heads, MatrixRef out,
-                               RowMatrix& weights) {
+                               const std::vector<int>& valid_lengths, int heads, MatrixRef out, RowMatrix& weights) {
     const long rows = queries.rows(), key_dims = cache.key_dims, value_dims = cache.value_dims;
     weights.resize(rows, cache.length);
     for (long r = 0; r < rows; ++r) {

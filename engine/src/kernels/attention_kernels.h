@@ -14,13 +14,11 @@ namespace stepscope {
 
 // Linear attention, state update:  S += phi(k) v^T,  Z += phi(k)
 //   phi_k (N*H, F), values (N*H, M); state S (N*H*F, M), Z (N*H, F).
-void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
-                             LinearAttentionState& state);
+void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, LinearAttentionState& state);
 
 // Linear attention, readout:  out = phi(q)^T S / (phi(q) . Z + eps)
 //   phi_q (N*H, F) -> out (N*H, M).
-void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
-                              float eps, MatrixRef out);
+void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state, float eps, MatrixRef out);
 
 // Linear attention, a whole step: the update, then the readout from the
 // updated state, in one pass over S (which a step otherwise reads three times).
@@ -40,22 +38,17 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
 // cache.start(row) on; with none left its output is 0. `weights` (N*H, >= T)
 // receives a, masked keys and those before the start 0.
 void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
-                    const std::vector<int>& valid_lengths, int heads, MatrixRef out,
-                    RowMatrix& weights);
+                    const std::vector<int>& valid_lengths, int heads, MatrixRef out, RowMatrix& weights);
 
 // The same kernels in plain loops: what tests hold the fast paths to.
 namespace reference {
 
-void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
-                             LinearAttentionState& state);
-void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state,
-                              float eps, MatrixRef out);
-void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
-                           const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state, MatrixRef out,
-                           const float* decay = nullptr);
-void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache,
-                    float temperature, const std::vector<int>& valid_lengths, int heads,
-                    MatrixRef out, RowMatrix& weights);
+void linear_attention_update(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, LinearAttentionState& state);
+void linear_attention_readout(const ConstMatrixRef& phi_q, const LinearAttentionState& state, float eps, MatrixRef out);
+void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
+                           float eps, LinearAttentionState& state, MatrixRef out, const float* decay = nullptr);
+void full_attention(const ConstMatrixRef& queries, const KeyValueCache& cache, float temperature,
+                    const std::vector<int>& valid_lengths, int heads, MatrixRef out, RowMatrix& weights);
 
 }  // namespace reference
 

@@ -14,9 +14,7 @@ namespace stepscope {
 namespace {
 
 // x (n) *= factor, a fixed instruction sequence wherever x lies.
-void scale(float* x, long n, float factor) {
-    Eigen::Map<Eigen::ArrayXf>(x, n) *= factor;
-}
+void scale(float* x, long n, float factor) { Eigen::Map<Eigen::ArrayXf>(x, n) *= factor; }
 
 // G (T, T): G[t, j] = alpha_{j+1} ... alpha_t for j <= t, 0 above the diagonal; from cumulative logs in double,
 // so that a long product neither underflows nor loses the ratio.
@@ -82,16 +80,15 @@ void delta_rule_step(const ConstMatrixRef& keys, const ConstMatrixRef& values, c
         float* written = out.row(r).data();
         for (int m = 0; m < width; ++m) written[m] = beta[r] * error[m];
         float head[kMaxHeadDimensions];
-        kernels.linear_attention_head(keys.row(r).data(), queries.row(r).data(), written, features, width, state,
-                                      head);
+        kernels.linear_attention_head(keys.row(r).data(), queries.row(r).data(), written, features, width, state, head);
         for (int m = 0; m < width; ++m) written[m] = scale_out * head[m];
         if (sums_norms) sums_norms[r] = Eigen::Map<const Vector>(state, long(features) * width).norm();
     });
 }
 
-void reference::delta_rule_step(const ConstMatrixRef& keys, const ConstMatrixRef& values,
-                                const ConstMatrixRef& queries, const float* beta, const float* alpha,
-                                float scale_out, RowMatrix& sums, MatrixRef errors, MatrixRef out) {
+void reference::delta_rule_step(const ConstMatrixRef& keys, const ConstMatrixRef& values, const ConstMatrixRef& queries,
+                                const float* beta, const float* alpha, float scale_out, RowMatrix& sums,
+                                MatrixRef errors, MatrixRef out) {
     const long features = keys.cols(), width = values.cols();
     for (long r = 0; r < keys.rows(); ++r) {
         auto S = [&](long f, long m) -> float& { return sums(r * features + f, m); };

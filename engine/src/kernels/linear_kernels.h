@@ -83,14 +83,13 @@ struct LinearKernels {
     void (*scaled_dots)(const float* query, const float* keys, int count, int dims, float scale, float* scores);
     void (*weighted_rows)(const float* a, const float* rows, int count, int width, float* out);
     // The same passes over a bfloat16 cache (keys and rows as bfloat16 bits), summed in floats as above.
-    void (*scaled_dots_bf16)(const float* query, const uint16_t* keys, int count, int dims, float scale,
-                             float* scores);
+    void (*scaled_dots_bf16)(const float* query, const uint16_t* keys, int count, int dims, float scale, float* scores);
     void (*weighted_rows_bf16)(const float* a, const uint16_t* rows, int count, int width, float* out);
 };
 
-const LinearKernels& baseline_kernels();  // x86-64-v2: SSE4.1, no FMA
-const LinearKernels& avx2_kernels();      // x86-64-v3: AVX2 and FMA
-const LinearKernels& avx512_kernels();    // x86-64-v4 and AVX-512 VNNI
+const LinearKernels& baseline_kernels();     // x86-64-v2: SSE4.1, no FMA
+const LinearKernels& avx2_kernels();         // x86-64-v3: AVX2 and FMA
+const LinearKernels& avx512_kernels();       // x86-64-v4 and AVX-512 VNNI
 const LinearKernels& avx512_bf16_kernels();  // and AVX-512 BF16: bf16 products by vdpbf16ps
 
 // The best set this CPU runs, or the one STEPSCOPE_ISA names (baseline, avx2, avx512, avx512bf16) where the

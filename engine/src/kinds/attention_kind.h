@@ -63,8 +63,7 @@ public:
     // Kinds that the registry does not offer as cross attention keep the default, which throws: config
     // validation refuses them first.
     virtual void cross_start(const InnerAttention& inner, AttentionScratch& s, const RowMatrix& keys,
-                             const RowMatrix& values, int batch, AttentionState& state,
-                             uint64_t sequence_seed) const;
+                             const RowMatrix& values, int batch, AttentionState& state, uint64_t sequence_seed) const;
 
     // Cross attention, one step: s.queries (N*H, D) -> s.heads (N*H, M).
     virtual void cross_step(const InnerAttention& inner, const MemoryProjection& memory, AttentionScratch& s,
@@ -79,8 +78,8 @@ public:
     // The state in a snapshot: tensors "{name}.0" and "{name}.1" in the reference's shapes, and back.
     virtual void put_tensors(const InnerAttention& inner, const AttentionState& state, int batch,
                              const std::string& name, TensorMap& out) const = 0;
-    virtual void get_tensors(const InnerAttention& inner, const TensorMap& tensors, const std::string& name,
-                             int batch, AttentionState& state) const = 0;
+    virtual void get_tensors(const InnerAttention& inner, const TensorMap& tensors, const std::string& name, int batch,
+                             AttentionState& state) const = 0;
 
     // Norms per batch element and head, for observers.
     virtual StateNorms norms(const AttentionState& state, int batch, int heads) const = 0;

@@ -44,8 +44,7 @@ public:
         delta_rule_step(s.phi_keys, s.values, s.phi_queries, beta, alpha, scale(inner), state.linear().sums, s.errors,
                         s.heads, norms);
         if (norms) report(s, batch, heads, beta, alpha);
-        if (step.observation)
-            observe_delta_rule_self(inner, s, state, beta, alpha, scale(inner), batch, step);
+        if (step.observation) observe_delta_rule_self(inner, s, state, beta, alpha, scale(inner), batch, step);
     }
 
     // Per batch element and head, the parallel form's weights A (delta_rule_weights) times the values.

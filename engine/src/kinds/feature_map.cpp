@@ -47,9 +47,7 @@ void require_at_least(const FeatureMapOptions& options, int n, int minimum) {
 }
 
 // Rows are ordered (outer, reduce, inner): row = (o * reduce + k) * inner + i.
-Index layout_row(RowLayout layout, int o, int k, int i) {
-    return (Index(o) * layout.reduce + k) * layout.inner + i;
-}
+Index layout_row(RowLayout layout, int o, int k, int i) { return (Index(o) * layout.reduce + k) * layout.inner + i; }
 
 void require_layout(const std::string& map, RowLayout layout, Index rows) {
     if (layout.outer < 1 || layout.reduce < 1 || layout.inner < 1 ||
@@ -62,8 +60,7 @@ void require_layout(const std::string& map, RowLayout layout, Index rows) {
 // What every map shares: its name (for messages) and D.
 class NamedFeatureMap : public FeatureMap {
 protected:
-    explicit NamedFeatureMap(const FeatureMapOptions& options)
-        : name_(options.name), dims_(options.query_dimensions) {}
+    explicit NamedFeatureMap(const FeatureMapOptions& options) : name_(options.name), dims_(options.query_dimensions) {}
 
     // A wrong width is a caller's bug that Eigen only asserts on in debug builds.
     void require_width(const ConstMatrixRef& x) const {
@@ -211,8 +208,7 @@ public:
 
 protected:
     RandomFourierFeatures(const FeatureMapOptions& options, int n)
-        : RandomFeatureMap(options, n, temperature_or(options, default_softmax_temp(options.query_dimensions)),
-                           false) {
+        : RandomFeatureMap(options, n, temperature_or(options, default_softmax_temp(options.query_dimensions)), false) {
         require_at_least(options, n, 2);
     }
 
@@ -457,8 +453,8 @@ FeatureMapOptions feature_map_options(const ModelConfig& config, int query_dims)
 
 std::unique_ptr<FeatureMap> make_feature_map(const FeatureMapOptions& options) {
     const auto& maps = registry();
-    const auto found = std::find_if(maps.begin(), maps.end(),
-                                    [&](const Registered& map) { return options.name == map.name; });
+    const auto found =
+        std::find_if(maps.begin(), maps.end(), [&](const Registered& map) { return options.name == map.name; });
     if (found == maps.end()) {
         std::string names;
         for (const auto& name : feature_map_names()) names += (names.empty() ? "" : ", ") + name;

@@ -36,7 +36,8 @@ public:
     AttentionCapabilities capabilities() const override {
         AttentionCapabilities c;
         c.description = "softmax attention";
-        c.components = {{"K", "the cached keys, (t, D) per head", true}, {"V", "the cached values, (t, M) per head", true}};
+        c.components = {{"K", "the cached keys, (t, D) per head", true},
+                        {"V", "the cached values, (t, M) per head", true}};
         c.cache_entropy = c.clear_head = c.attention_map = true;
         c.cuda = CudaKernel::SoftmaxCache;
         c.max_steps = KeyValueCache::kMaxLength;

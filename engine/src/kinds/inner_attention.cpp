@@ -32,8 +32,7 @@ void LayerStep::silence(AttentionRole role, RowMatrix& heads, int head_count) co
 }
 
 InnerAttention::InnerAttention(const ModelConfig& config, const std::string& type, int heads, int query_dims,
-                               int value_dims, const TensorMap& tensors, const std::string& prefix,
-                               uint64_t draw_tag)
+                               int value_dims, const TensorMap& tensors, const std::string& prefix, uint64_t draw_tag)
     : kind_(&find_attention_kind(type)),
       capabilities_(&attention_capabilities(type)),
       heads_(heads),
@@ -82,8 +81,7 @@ const RowMatrix& InnerAttention::omega(AttentionState& state, uint64_t sequence_
     return state.omega;
 }
 
-void InnerAttention::features(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi,
-                              RowLayout layout) const {
+void InnerAttention::features(const ConstMatrixRef& x, const RowMatrix& omega, RowMatrix& phi, RowLayout layout) const {
     feature_map_->apply(x, omega, phi, layout);
 }
 

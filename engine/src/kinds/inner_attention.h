@@ -40,8 +40,8 @@ struct LayerStep {
 // constants of its formula.
 class InnerAttention {
 public:
-    InnerAttention(const ModelConfig& config, const std::string& type, int heads, int query_dims,
-                   int value_dims, const TensorMap& tensors, const std::string& prefix, uint64_t draw_tag);
+    InnerAttention(const ModelConfig& config, const std::string& type, int heads, int query_dims, int value_dims,
+                   const TensorMap& tensors, const std::string& prefix, uint64_t draw_tag);
 
     const AttentionKind& kind() const { return *kind_; }
     // The kind's capabilities under the name it was configured by.
@@ -78,7 +78,7 @@ private:
     int heads_, query_dims_, value_dims_;
     float eps_, temperature_;
     CachePrecision cache_precision_;
-    std::vector<float> parameters_;  // the kind's declared parameters, in its declaration's order
+    std::vector<float> parameters_;            // the kind's declared parameters, in its declaration's order
     std::unique_ptr<FeatureMap> feature_map_;  // kinds with a feature map only
     RowMatrix stored_omega_;
     uint64_t draw_tag_;

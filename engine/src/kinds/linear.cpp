@@ -91,9 +91,8 @@ void LinearAttention::cross_start(const InnerAttention& inner, AttentionScratch&
             }
 }
 
-void LinearAttention::cross_step(const InnerAttention& inner, const MemoryProjection& memory,
-                                 AttentionScratch& s, AttentionState& state, uint64_t sequence_seed,
-                                 const LayerStep& step) const {
+void LinearAttention::cross_step(const InnerAttention& inner, const MemoryProjection& memory, AttentionScratch& s,
+                                 AttentionState& state, uint64_t sequence_seed, const LayerStep& step) const {
     const int heads = inner.heads(), batch = static_cast<int>(s.queries.rows()) / heads;
     inner.features(s.queries, inner.omega(state, sequence_seed), s.phi_queries, RowLayout{batch, heads, 1});
     linear_attention_readout(s.phi_queries, state.linear(), inner.eps(), s.heads);

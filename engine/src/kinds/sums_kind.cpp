@@ -45,16 +45,16 @@ std::string SumsKind::misfit(const InnerAttention& inner, const AttentionState& 
     return {};
 }
 
-void SumsKind::put_tensors(const InnerAttention& inner, const AttentionState& state, int batch,
-                           const std::string& name, TensorMap& out) const {
+void SumsKind::put_tensors(const InnerAttention& inner, const AttentionState& state, int batch, const std::string& name,
+                           TensorMap& out) const {
     const LinearAttentionState& s = state.linear();
     const int heads = inner.heads(), features = inner.feature_dims();
     out[name + ".0"] = snapshot::tensor_of(s.sums, {batch, heads, features, inner.value_dims()});
     if (normalizer_) out[name + ".1"] = snapshot::tensor_of(s.normalizer, {batch, heads, features});
 }
 
-void SumsKind::get_tensors(const InnerAttention& inner, const TensorMap& tensors, const std::string& name,
-                           int batch, AttentionState& state) const {
+void SumsKind::get_tensors(const InnerAttention& inner, const TensorMap& tensors, const std::string& name, int batch,
+                           AttentionState& state) const {
     const int heads = inner.heads(), features = inner.feature_dims();
     const Tensor& sums = snapshot::require_shape(tensors, name + ".0", 4, {batch, heads, features, inner.value_dims()});
     LinearAttentionState& s = state.linear();
@@ -86,8 +86,7 @@ StateNorms SumsKind::norms(const AttentionState& state, int batch, int heads) co
     return norms;
 }
 
-void SumsKind::scale_head(const InnerAttention& inner, AttentionState& state, int batch, int head,
-                          float factor) const {
+void SumsKind::scale_head(const InnerAttention& inner, AttentionState& state, int batch, int head, float factor) const {
     LinearAttentionState& s = state.linear();
     const int features = inner.feature_dims(), heads = inner.heads();
     for (int n = 0; n < batch; ++n) {

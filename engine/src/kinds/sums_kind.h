@@ -33,8 +33,8 @@ protected:
     // A zero state for `batch` sequences, on the sequence's first step.
     void start(const InnerAttention& inner, AttentionState& state, int batch) const;
     // phi of this step's keys and queries into s.phi_keys and s.phi_queries.
-    void step_features(const InnerAttention& inner, AttentionScratch& s, AttentionState& state,
-                       uint64_t sequence_seed, int batch) const;
+    void step_features(const InnerAttention& inner, AttentionScratch& s, AttentionState& state, uint64_t sequence_seed,
+                       int batch) const;
 
 private:
     bool normalizer_;

@@ -45,17 +45,19 @@ void split_gates(const RowMatrix& projected, int offset, int heads, int count, R
 
 RecurrentAttentionLayer::RecurrentAttentionLayer(const ModelConfig& config, const TensorMap& tensors,
                                                  const std::string& prefix, int layer)
-    : inner_(config, config.self_attention(), config.n_heads, config.query_dimensions, config.value_dimensions,
-             tensors, prefix, 2 * uint64_t(layer)),
+    : inner_(config, config.self_attention(), config.n_heads, config.query_dimensions, config.value_dimensions, tensors,
+             prefix, 2 * uint64_t(layer)),
       out_projection_(linear_from(tensors, prefix + ".out_projection", weight_format(config))) {
     std::vector<std::string> parts;
-    for (const char* name : {".query_projection", ".key_projection", ".value_projection"}) parts.push_back(prefix + name);
+    for (const char* name : {".query_projection", ".key_projection", ".value_projection"})
+        parts.push_back(prefix + name);
     for (const std::string& gate : inner_.capabilities().gates) parts.push_back(prefix + "." + gate);
     projection_ = fused_linear_from(tensors, parts, weight_format(config));
 }
 
 void RecurrentAttentionLayer::store(const std::string& prefix, TensorMap& out) const {
-    const long queries = long(inner_.heads()) * inner_.query_dims(), values = long(inner_.heads()) * inner_.value_dims();
+    const long queries = long(inner_.heads()) * inner_.query_dims(),
+               values = long(inner_.heads()) * inner_.value_dims();
     store_linear(projection_, 0, queries, prefix + ".query_projection", out);
     store_linear(projection_, queries, queries, prefix + ".key_projection", out);
     store_linear(projection_, 2 * queries, values, prefix + ".value_projection", out);
@@ -68,8 +70,8 @@ void RecurrentAttentionLayer::store(const std::string& prefix, TensorMap& out) c
     inner_.store(prefix, out);
 }
 
-void RecurrentAttentionLayer::split(const RowMatrix& projected, RowMatrix& queries, RowMatrix& keys,
-                                   RowMatrix& values, RowMatrix& gates) const {
+void RecurrentAttentionLayer::split(const RowMatrix& projected, RowMatrix& queries, RowMatrix& keys, RowMatrix& values,
+                                    RowMatrix& gates) const {
     const int heads = inner_.heads(), query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
     split_heads(projected, 0, heads, query_dims, queries);
     split_heads(projected, heads * query_dims, heads, query_dims, keys);
@@ -115,9 +117,11 @@ RecurrentCrossAttentionLayer::RecurrentCrossAttentionLayer(const ModelConfig& co
     : inner_(config, config.cross_attention_type, config.effective_cross_n_heads(),
              config.effective_cross_query_dimensions(), config.effective_cross_value_dimensions(), tensors,
              cross_attention_prefix(layer), 2 * uint64_t(layer) + 1),
-      query_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".query_projection", weight_format(config))),
+      query_projection_(
+          linear_from(tensors, cross_attention_prefix(layer) + ".query_projection", weight_format(config))),
       key_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".key_projection", weight_format(config))),
-      value_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".value_projection", weight_format(config))),
+      value_projection_(
+          linear_from(tensors, cross_attention_prefix(layer) + ".value_projection", weight_format(config))),
       out_projection_(linear_from(tensors, cross_attention_prefix(layer) + ".out_projection", weight_format(config))) {}
 
 void RecurrentCrossAttentionLayer::store(const std::string& prefix, TensorMap& out) const {
@@ -137,14 +141,14 @@ void RecurrentCrossAttentionLayer::start(const Memory& memory, AttentionState& s
         state.memory_lengths[n] = static_cast<int>(memory.lengths[n]);
     memory_keys(memory.values, s.keys);
     RowMatrix values;
-    value_projection_.forward(memory.values, values);                      // (N*S, H*M), rows (n, s)
+    value_projection_.forward(memory.values, values);                       // (N*S, H*M), rows (n, s)
     split_heads(values, 0, inner_.heads(), inner_.value_dims(), s.values);  // rows (n, s, h)
     inner_.kind().cross_start(inner_, s, s.keys, s.values, batch, state, sequence_seed);
 }
 
 void RecurrentCrossAttentionLayer::memory_keys(const RowMatrix& memory, RowMatrix& keys) const {
     RowMatrix projected;
-    key_projection_.forward(memory, projected);                               // (N*S, H*D), rows (n, s)
+    key_projection_.forward(memory, projected);                            // (N*S, H*D), rows (n, s)
     split_heads(projected, 0, inner_.heads(), inner_.query_dims(), keys);  // rows (n, s, h)
 }
 

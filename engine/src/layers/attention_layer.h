@@ -24,8 +24,7 @@ struct AttentionScratch;
 // Self attention, one element at a time: RecurrentAttentionLayer.
 class RecurrentAttentionLayer {
 public:
-    RecurrentAttentionLayer(const ModelConfig& config, const TensorMap& tensors, const std::string& prefix,
-                            int layer);
+    RecurrentAttentionLayer(const ModelConfig& config, const TensorMap& tensors, const std::string& prefix, int layer);
 
     const InnerAttention& inner() const { return inner_; }
     // Its weights under the reference's names below `prefix` (for saving).

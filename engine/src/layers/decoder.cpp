@@ -8,8 +8,8 @@
 
 namespace stepscope {
 
-RecurrentTransformerDecoderLayer::RecurrentTransformerDecoderLayer(const ModelConfig& config,
-                                                                   const TensorMap& tensors, int layer)
+RecurrentTransformerDecoderLayer::RecurrentTransformerDecoderLayer(const ModelConfig& config, const TensorMap& tensors,
+                                                                   int layer)
     : self_attention_(config, tensors, self_attention_prefix(config, layer), layer),
       cross_attention_(config, tensors, layer),
       feed_forward_(config, tensors, "layers." + std::to_string(layer)),
@@ -50,8 +50,8 @@ void RecurrentTransformerDecoder::store(const ModelConfig& config, TensorMap& ou
     if (norm_) store_layer_norm(*norm_, "norm", out);
 }
 
-void RecurrentTransformerDecoder::forward(const ConstMatrixRef& x, const Memory& memory, State& state,
-                                          RowMatrix& y, const StepOptions& options) const {
+void RecurrentTransformerDecoder::forward(const ConstMatrixRef& x, const Memory& memory, State& state, RowMatrix& y,
+                                          const StepOptions& options) const {
     StepScratch& s = state.scratch.get();
     step_layers(x, int(layers_.size()), norm_, s, y, options.observer, [&](int i, RowMatrix& h) {
         layers_[i].forward(h, memory, state.layers[i], state.sequence_seed, s, LayerStep::of(options, state.step, i));

@@ -1,4 +1,5 @@
-// RecurrentTransformerDecoderLayer and RecurrentTransformerDecoder: self attention, cross attention over a memory, feed-forward.
+// RecurrentTransformerDecoderLayer and RecurrentTransformerDecoder: self attention, cross attention over a memory,
+// feed-forward.
 #pragma once
 
 #include <optional>
@@ -19,8 +20,8 @@ public:
 
     // x (N, E) in place:  x = norm1(x + self_attn(x));  x = norm2(x + cross_attn(x, memory));
     //                     x = norm3(x + ff(x))
-    void forward(RowMatrix& x, const Memory& memory, LayerState& state, uint64_t sequence_seed,
-                 StepScratch& scratch, const LayerStep& step) const;
+    void forward(RowMatrix& x, const Memory& memory, LayerState& state, uint64_t sequence_seed, StepScratch& scratch,
+                 const LayerStep& step) const;
 
 private:
     RecurrentAttentionLayer self_attention_;

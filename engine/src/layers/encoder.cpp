@@ -35,8 +35,8 @@ void FeedForward::store(const std::string& layer_prefix, TensorMap& out) const {
     store_linear(linear2, layer_prefix + ".linear2", out);
 }
 
-RecurrentTransformerEncoderLayer::RecurrentTransformerEncoderLayer(const ModelConfig& config,
-                                                                   const TensorMap& tensors, int layer)
+RecurrentTransformerEncoderLayer::RecurrentTransformerEncoderLayer(const ModelConfig& config, const TensorMap& tensors,
+                                                                   int layer)
     : attention_(config, tensors, self_attention_prefix(config, layer), layer),
       feed_forward_(config, tensors, "layers." + std::to_string(layer)),
       norm1_(layer_norm_from(tensors, "layers." + std::to_string(layer) + ".norm1")),
@@ -67,8 +67,8 @@ void RecurrentTransformerEncoderLayer::forward_batch(RowMatrix& xs, int steps, u
 }
 
 void RecurrentTransformerEncoderLayer::forward_block(RowMatrix& xs, int steps, AttentionState& state,
-                                                     uint64_t sequence_seed, StepScratch& s,
-                                                     const StepOptions& options, int64_t first_step, int layer) const {
+                                                     uint64_t sequence_seed, StepScratch& s, const StepOptions& options,
+                                                     int64_t first_step, int layer) const {
     StepScratch::Block& block = s.block;
     attention_.forward_block(xs, steps, state, sequence_seed, s, block.attended,
                              [&](int t) { return LayerStep::of(options, first_step + t, layer); });

@@ -50,7 +50,7 @@ void reference::apply_activation(Activation activation, MatrixRef x) {
         for (Eigen::Index i = 0; i < x.cols(); ++i) {
             const float v = x(n, i);
             x(n, i) = activation == Activation::Relu ? (v > 0 ? v : 0.0f)
-                                                      : 0.5f * v * (1.0f + std::erf(v * float(M_SQRT1_2)));
+                                                     : 0.5f * v * (1.0f + std::erf(v * float(M_SQRT1_2)));
         }
     }
 }

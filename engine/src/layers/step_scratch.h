@@ -23,7 +23,7 @@ struct AttentionScratch {
 };
 
 struct StepScratch {
-    RowMatrix x;             // (N, E) the running activation
+    RowMatrix x;  // (N, E) the running activation
     AttentionScratch self_attention;
     AttentionScratch cross_attention;
     RowMatrix attended;      // (N, E) after the output projection

@@ -35,8 +35,8 @@ std::string comparison_mismatch(const std::vector<ComparedModel>& models, const 
 }
 
 std::string comparison_position_name(const std::vector<ComparedModel>& models) {
-    const bool recall = std::all_of(models.begin(), models.end(),
-                                    [](const ComparedModel& model) { return model.task == "recall"; });
+    const bool recall =
+        std::all_of(models.begin(), models.end(), [](const ComparedModel& model) { return model.task == "recall"; });
     return recall ? "stored pairs K" : "steps per sequence";
 }
 

@@ -91,8 +91,7 @@ std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& f
     for (const auto& [name, tensor] : file.tensors) {
         if (name.compare(0, kEvaluationPrefix.size(), kEvaluationPrefix) == 0)
             model->evaluation_.emplace(name.substr(kEvaluationPrefix.size()), tensor);
-        else if (!is_head_tensor(name))
-            transformer.emplace(name, tensor);
+        else if (!is_head_tensor(name)) transformer.emplace(name, tensor);
     }
     // The transformer as the engine holds it, and the head's matrices, within the memory limit.
     check_parameters(config, transformer);
@@ -113,7 +112,8 @@ std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& f
         if (file.tensors.count(name) && file.tensors.at(name).shape[0] != vocabulary_size)
             throw Error(std::string("tensor '") + name + "' has " + std::to_string(file.tensors.at(name).shape[0]) +
                         " rows, the vocabulary " + std::to_string(vocabulary_size) + " tokens");
-    if (file.tensors.count("positions.weight")) model->positions_ = head_matrix(file.tensors, "positions.weight", width);
+    if (file.tensors.count("positions.weight"))
+        model->positions_ = head_matrix(file.tensors, "positions.weight", width);
     model->readout_bias_ = Vector::Zero(vocabulary_size);
     if (const auto bias = file.tensors.find("readout.bias"); bias != file.tensors.end()) {
         if (bias->second.dtype == DType::I64 || bias->second.shape != std::vector<int64_t>{vocabulary_size})
@@ -134,7 +134,8 @@ std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& f
             throw Error("__metadata__.task is not valid JSON");
         }
         if (!object.is_object()) throw Error("__metadata__.task must be a JSON object");
-        if (object.contains("name") && !object["name"].is_string()) throw Error("__metadata__.task name must be a string");
+        if (object.contains("name") && !object["name"].is_string())
+            throw Error("__metadata__.task name must be a string");
         model->task_json_ = task->second;
         model->task_name_ = object.value("name", "");
     }
@@ -168,7 +169,7 @@ std::vector<TokenStep> TokenModel::tokenize(const std::string& text) const {
         if (word.empty()) return;
         TokenStep tokens;
         size_t begin = 0;
-        for (size_t plus = word.find('+'); ; plus = word.find('+', begin)) {
+        for (size_t plus = word.find('+');; plus = word.find('+', begin)) {
             tokens.push_back(token_id(word.substr(begin, plus == std::string::npos ? plus : plus - begin)));
             if (plus == std::string::npos) break;
             begin = plus + 1;
@@ -201,7 +202,8 @@ void TokenModel::embed(const std::vector<TokenStep>& tokens, int64_t step, RowMa
                     " learned positions (steps 1 to " + std::to_string(positions()) + ")");
     const bool shifted = token_shift() && step > 0;
     if (shifted && (!previous || previous->size() != tokens.size()))
-        throw Error("this model's token shift needs the tokens of step " + std::to_string(step - 1) + " of every sequence");
+        throw Error("this model's token shift needs the tokens of step " + std::to_string(step - 1) +
+                    " of every sequence");
     auto add_rows = [&](const RowMatrix& table, const TokenStep& ids, long n) {
         for (const int64_t id : ids) {
             if (id < 0 || id >= vocabulary_size())
@@ -230,8 +232,8 @@ RowMatrix TokenModel::probabilities(const ConstMatrixRef& logits) {
     return p;
 }
 
-void TokenModel::step(const std::vector<TokenStep>& tokens, State& state, RowMatrix& logits,
-                      StepObserver* observer, const std::vector<TokenStep>* previous) const {
+void TokenModel::step(const std::vector<TokenStep>& tokens, State& state, RowMatrix& logits, StepObserver* observer,
+                      const std::vector<TokenStep>* previous) const {
     RowMatrix x, y;
     embed(tokens, state.step, x, previous);
     transformer_->step(x, state, y, observer);

@@ -175,9 +175,7 @@ RecallLayout recall_layout(const TokenModel& model) {
     return layout;
 }
 
-bool is_query(const TokenStep& step, const RecallLayout& layout) {
-    return step.size() == 2 && step[1] == layout.null;
-}
+bool is_query(const TokenStep& step, const RecallLayout& layout) { return step.size() == 2 && step[1] == layout.null; }
 
 }  // namespace
 
@@ -248,7 +246,8 @@ std::vector<std::pair<int64_t, int64_t>> stored_pairs(const TokenModel& model, c
     std::vector<std::pair<int64_t, int64_t>> pairs;
     for (size_t t = 0; t < std::min(count, steps.size()); ++t) {
         if (steps[t].size() != 2 || is_query(steps[t], layout)) continue;
-        const auto same_key = std::find_if(pairs.begin(), pairs.end(), [&](const auto& p) { return p.first == steps[t][0]; });
+        const auto same_key =
+            std::find_if(pairs.begin(), pairs.end(), [&](const auto& p) { return p.first == steps[t][0]; });
         if (same_key != pairs.end()) same_key->second = steps[t][1];
         else pairs.emplace_back(steps[t][0], steps[t][1]);
     }
@@ -369,7 +368,7 @@ std::vector<int64_t> generate(const TokenModel& model, const std::vector<TokenSt
     std::mt19937_64 random(options.seed);
     State state = model.transformer().new_state();
     RowMatrix logits;
-    const int64_t total = fed;  // the steps fed: the prompt, then each token but the last
+    const int64_t total = fed;        // the steps fed: the prompt, then each token but the last
     std::vector<TokenStep> previous;  // the step before, for a token shift
     // The prompt but its last step is known: blocks of steps (TokenModel::step_block).
     const size_t block = size_t(model.transformer().block_steps(1));
