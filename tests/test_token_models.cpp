@@ -198,10 +198,10 @@ private slots:
             const ModelConfig& c = model->transformer().config();
             const double heads = c.n_layers * c.n_heads, d = c.query_dimensions, m = c.value_dimensions;
             for (const GroupScore& group : evaluate_stored(*model).groups) {
-                const double expected = c.attention_type == "full" ? 4 * heads * group.steps * (d + m)
-                                        : c.attention_type == "linear" || c.attention_type == "gated-linear"
-                                            ? 4 * heads * d * (m + 1)
-                                            : 4 * heads * d * m;
+                // What the kind declares it keeps: K and V a row per step, or S (F, M) and Z (F) where it normalises.
+                const AttentionCapabilities& keeps = attention_capabilities(c.attention_type);
+                const double expected = state_grows(keeps) ? 4 * heads * group.steps * (d + m)
+                                                           : 4 * heads * d * (m + (keeps.normalizer ? 1 : 0));
                 QVERIFY2(group.state_bytes == expected, qPrintable(QString("%1 %2: %3, expected %4")
                                                                        .arg(kind, QString::fromStdString(group.name))
                                                                        .arg(group.state_bytes)
