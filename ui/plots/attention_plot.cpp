@@ -208,18 +208,20 @@ void AttentionPlot::fitLabels() {
 }
 
 void AttentionPlot::fillCompareChoices() {
-    // Nothing, then every run drawn beside this one; the parent by default, else the first of them.
+    // Nothing, then every run drawn beside this one; the parent by default, else the first that has steps (a run
+    // not stepped yet has no map to compare), else nothing.
     filling_ = true;
     compare_->clear();
     compare_->addItem(tr("no other run"), -1);
-    int parent = -1;
+    int parent = -1, stepped = -1;
     for (size_t i = 0; i < overlays_.size(); ++i) {
         compare_->addItem(overlays_[i].name.section(':', 0, 0), int(i));
         compare_->setItemData(compare_->count() - 1, overlays_[i].name, Qt::ToolTipRole);
         if (overlays_[i].parent && parent < 0) parent = int(i);
+        if (overlays_[i].store && !overlays_[i].store->empty() && stepped < 0) stepped = int(i);
     }
     int index = chosen_.isEmpty() ? -1 : compare_->findText(chosen_);
-    if (index < 0) index = parent >= 0 ? parent + 1 : std::min(1, compare_->count() - 1);
+    if (index < 0) index = (parent >= 0 ? parent : stepped) + 1;
     compare_->setCurrentIndex(index);
     compare_row_->setVisible(compare_->count() > 1);
     filling_ = false;

@@ -52,9 +52,9 @@ QString symbol(const TraceStore* store, AttentionRole role, StatePlot::Quantity 
     return QStringLiteral("‖%1‖").arg(name);
 }
 
-// Two runs whose states are named differently (S against K): a norm of each on one axis.
+// Two runs with steps whose states are named differently (S against K): a norm of each on one axis.
 bool differ(const TraceStore* a, const TraceStore* b, AttentionRole role) {
-    return a && b && a->has_run() && b->has_run() &&
+    return a && b && !a->empty() && !b->empty() &&
            symbol(a, role, StatePlot::Quantity::First) != symbol(b, role, StatePlot::Quantity::First);
 }
 
