@@ -66,7 +66,7 @@ struct AttentionMap {
 };
 
 // How much one attention state holds after a step, per covered batch element
-// and head: index (n - first_batch)*H + h. ||Z|| is StateNorms::normalizer.
+// and head: index (n - first_batch)*H + h. ||Z|| is StateNorms' second component.
 struct StateCapacity {
     int first_batch = 0;
     int batch = 0;
