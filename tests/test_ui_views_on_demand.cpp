@@ -498,7 +498,7 @@ private slots:
         window.plotPanel()->showView(window.plotPanel()->tokens());
         QVERIFY(settle(window));
         QCOMPARE(failed.size(), 0);
-        const auto& got = parent.at_step(7)->retrieval;
+        const auto got = parent.at_step(7)->retrieval;  // a view of the store, not of the step's temporary record
         QCOMPARE(got.size(), truth[6].retrieval.size());
         for (size_t i = 0; i < got.size(); ++i) QCOMPARE(got[i].probability, truth[6].retrieval[i].probability);
         // Stepping the branch again rebuilds its session where it is: its steps go on as one run's would.
