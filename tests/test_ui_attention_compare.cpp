@@ -40,19 +40,12 @@ SessionSpec seeded(const std::string& attention, int weights_seed) {
 // A run of `spec` observing layer 0 of its shown element from its first step, maps over the newest `keys` keys
 // (0: every key held).
 TraceStore observed_record(const SessionSpec& spec, int steps, int keys = 0) {
-    auto session = Session::open(spec);
     ObservationOptions what;
     what.layers = {0};
     what.attention = true;
     what.batch_element = spec.observed;
     what.attention_keys = keys;
-    session->set_observation(what);
-    TraceStore store;
-    store.start(session->info());
-    std::vector<BatchRecord> records;
-    for (int t = 0; t < steps; ++t) records.push_back(session->advance());
-    store.append(records);
-    return store;
+    return record(spec, steps, what);
 }
 
 // `plot` drawing `viewed` with `others` shown beside it, at step `step`.

@@ -51,9 +51,10 @@ inline Checkpoint fresh_run(const SessionController& run, int64_t steps, std::ve
     return session.state_at(session.current_step());
 }
 
-// A run of `steps` records of `spec`, without the worker thread.
-inline TraceStore record(const SessionSpec& spec, int steps) {
+// A run of `steps` records of `spec`, without the worker thread, observing `what` from the first step.
+inline TraceStore record(const SessionSpec& spec, int steps, const ObservationOptions& what = {}) {
     auto session = Session::open(spec);
+    session->set_observation(what);
     TraceStore store;
     store.start(session->info());
     std::vector<BatchRecord> records;
