@@ -1,4 +1,5 @@
 // Stepping: every plot gets the new steps, scrubbing back and stepping on equals a fresh run, Step N cancels.
+#include <QComboBox>
 #include <QElapsedTimer>
 #include <QtTest>
 #include <qcustomplot.h>
@@ -11,6 +12,7 @@
 #include "plots/plot_panel.h"
 #include "plots/state_plot.h"
 #include "session/checkpoint_store.h"
+#include "stepscope/attention_kind.h"
 #include "ui_test_support.h"
 
 using namespace stepscope;
@@ -78,6 +80,36 @@ private slots:
         QCOMPARE(run->traces().records()[2].layers[7].self.second.size(), size_t(12));  // ||Z|| beside ||S||
         window.plotPanel()->refreshNow();
         QCOMPARE(points(window.plotPanel()->states()), 3);
+    }
+
+    // The state plot names each norm by the kind's components and says in its tooltip what the component holds;
+    // a kind with one component has no second norm to plot.
+    void state_norms_are_named_by_the_kinds_components() {
+        for (const std::string& name : attention_kind_names()) {
+            const AttentionCapabilities& kind = attention_capabilities(name);
+            MainWindow window(small_spec(name.c_str()));
+            SessionController* run = window.controller();
+            QVERIFY(wait_idle(*run));
+            run->step(2);
+            QVERIFY(wait_idle(*run));
+            window.plotPanel()->refreshNow();
+            QComboBox* quantity = nullptr;
+            for (QComboBox* box : window.plotPanel()->states()->findChildren<QComboBox*>())
+                if (box->itemText(0).endsWith(" per head")) quantity = box;
+            QVERIFY2(quantity, name.c_str());
+            for (int c = 0; c < 2; ++c) {
+                const bool declared = c < int(kind.components.size());
+                if (declared) {
+                    const StateComponent& component = kind.components[size_t(c)];
+                    QCOMPARE(quantity->itemText(c), QStringLiteral("‖%1‖ per head").arg(component.symbol.c_str()));
+                    QCOMPARE(quantity->itemData(c, Qt::ToolTipRole).toString(),
+                             QString::fromStdString(component.description));
+                }
+                window.plotPanel()->states()->select(AttentionRole::Self, 0, StatePlot::Quantity(c));
+                window.plotPanel()->refreshNow();
+                QCOMPARE(points(window.plotPanel()->states()) > 0, declared);
+            }
+        }
     }
 
     void scrubbing_back_and_stepping_on_equals_a_fresh_run_data() {

@@ -95,8 +95,13 @@ void StatePlot::updateSelectors() {
     const QSignalBlocker blocker(quantity_);
     selector_->fitTo(current_);
     if (!current_ || !current_->has_run()) return;
-    quantity_->setItemText(0, symbol(current_, role(), Quantity::First) + tr(" per head"));
-    quantity_->setItemText(1, symbol(current_, role(), Quantity::Second) + tr(" per head"));
+    // Each norm's tooltip says what its component holds, as the kind describes it.
+    const AttentionCapabilities& kind = current_->kind(role());
+    for (const Quantity q : {Quantity::First, Quantity::Second}) {
+        quantity_->setItemText(int(q), symbol(current_, role(), q) + tr(" per head"));
+        const StateComponent* c = component_of(kind, q);
+        quantity_->setItemData(int(q), c ? QString::fromStdString(c->description) : QString(), Qt::ToolTipRole);
+    }
 }
 
 void StatePlot::rebuild() {
