@@ -142,6 +142,19 @@ bool settle(MainWindow& window) {
     return done;
 }
 
+// The shipped linear recall model on three sequences of four pairs (seed 3), element `observed` shown.
+SessionSpec recall_spec(int observed) {
+    SessionSpec spec;
+    spec.weights_path = QStringLiteral(STEPSCOPE_MODELS_DIR "/recall_linear.safetensors");
+    spec.config = TokenModel::load(spec.weights_path.toStdString())->transformer().config();
+    spec.input.kind = InputKind::Tokens;
+    spec.input.seed = 3;
+    spec.input.pairs = 4;
+    spec.batch = 3;
+    spec.observed = observed;
+    return spec;
+}
+
 // The kinds of the registry an encoder's self attention takes.
 std::vector<std::string> self_kinds() {
     std::vector<std::string> out;
@@ -378,14 +391,7 @@ private slots:
 
     // Recall read-back after the fact equals the one read while the Tokens tab was shown.
     void read_back_after_the_fact_equals_live() {
-        SessionSpec spec;
-        spec.weights_path = QStringLiteral(STEPSCOPE_MODELS_DIR "/recall_linear.safetensors");
-        spec.config = TokenModel::load(spec.weights_path.toStdString())->transformer().config();
-        spec.input.kind = InputKind::Tokens;
-        spec.input.seed = 3;
-        spec.input.pairs = 4;
-        spec.batch = 3;
-        spec.observed = 1;
+        const SessionSpec spec = recall_spec(1);
         auto as_stepped = Session::open(spec);
         ObservationOptions none;
         stepped(*as_stepped, none, 8);
@@ -417,14 +423,7 @@ private slots:
 
     // In the window: the Tokens tab shown after stepping reads the viewed step's pairs back, as a live read did.
     void tokens_tab_reads_back_after_the_fact() {
-        SessionSpec spec;
-        spec.weights_path = QStringLiteral(STEPSCOPE_MODELS_DIR "/recall_linear.safetensors");
-        spec.config = TokenModel::load(spec.weights_path.toStdString())->transformer().config();
-        spec.input.kind = InputKind::Tokens;
-        spec.input.seed = 3;
-        spec.input.pairs = 4;
-        spec.batch = 3;
-        spec.observed = 2;
+        const SessionSpec spec = recall_spec(2);
         MainWindow window(spec);
         QVERIFY(settle(window));
         window.plotPanel()->showView(window.plotPanel()->performance());
@@ -446,17 +445,10 @@ private slots:
     }
 
     // In the run tree: a branch the engine holds reads back from its own history, its steps up to the branch step
-    // into the parent's records (they are the parent's, shared); a run the engine does not hold is refused in one
-    // line and its records stay as they were.
+    // into the parent's records (they are the parent's, shared); a run the engine does not hold is made live first
+    // and reads back as a live run did, and the branch then steps on as a fresh session would.
     void views_recompute_the_live_branch_and_any_other_run() {
-        SessionSpec spec;
-        spec.weights_path = QStringLiteral(STEPSCOPE_MODELS_DIR "/recall_linear.safetensors");
-        spec.config = TokenModel::load(spec.weights_path.toStdString())->transformer().config();
-        spec.input.kind = InputKind::Tokens;
-        spec.input.seed = 3;
-        spec.input.pairs = 4;
-        spec.batch = 3;
-        spec.observed = 2;
+        const SessionSpec spec = recall_spec(2);
         MainWindow window(spec);
         QVERIFY(settle(window));
         SessionController* controller = window.controller();
