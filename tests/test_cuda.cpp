@@ -17,6 +17,10 @@
 #include "stepscope/stepper.h"
 #include "test_support.h"
 
+#ifdef STEPSCOPE_HAVE_CUDA
+#include "cublas_library.h"
+#endif
+
 using namespace stepscope;
 using testing::error_of;
 
@@ -158,6 +162,19 @@ private slots:
         const auto model = Model::create_random(config, 1);
         const QString message = error_of([&] { make_stepper(model, Device::Cuda); });
         QVERIFY2(message.contains(QString::fromStdString(status.reason)), qPrintable(message));
+    }
+
+    // cuBLAS is not linked, so a process that never steps on the device does not map it; the first CUDA
+    // stepper opens it, and it opens without a GPU too.
+    void cublas_opens_on_demand() {
+#ifdef STEPSCOPE_HAVE_CUDA
+        const auto& library = cuda::cublas_library();
+        QVERIFY(library.create && library.destroy && library.set_stream && library.get_stream &&
+                library.set_math_mode && library.sgemm && library.status_string);
+        QVERIFY(!QString(library.status_string(CUBLAS_STATUS_NOT_INITIALIZED)).isEmpty());
+#else
+        QSKIP("built without CUDA");
+#endif
     }
 
     void golden_cases_match_the_cpu_data() { testing::add_golden_rows(/*cuda_only=*/true); }

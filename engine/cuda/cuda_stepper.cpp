@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cache_capacity.h"
+#include "cublas_library.h"
 #include "cuda_check.h"
 #include "device_model.h"
 #include "full_attention.cuh"
@@ -27,19 +28,20 @@ public:
     Context() {
         STEPSCOPE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
         try {
-            STEPSCOPE_CUBLAS_CHECK(cublasCreate(&cublas));
-            STEPSCOPE_CUBLAS_CHECK(cublasSetStream(cublas, stream));
+            const CublasLibrary& library = cublas_library();
+            STEPSCOPE_CUBLAS_CHECK(library.create(&cublas));
+            STEPSCOPE_CUBLAS_CHECK(library.set_stream(cublas, stream));
             // Plain float32 products: TF32 tensor cores round operands to 10
             // mantissa bits, far outside the 1e-4 agreement with the CPU.
-            STEPSCOPE_CUBLAS_CHECK(cublasSetMathMode(cublas, CUBLAS_DEFAULT_MATH));
+            STEPSCOPE_CUBLAS_CHECK(library.set_math_mode(cublas, CUBLAS_DEFAULT_MATH));
         } catch (...) {
-            if (cublas) cublasDestroy(cublas);
+            if (cublas) cublas_library().destroy(cublas);
             cudaStreamDestroy(stream);
             throw;
         }
     }
     ~Context() {
-        cublasDestroy(cublas);
+        cublas_library().destroy(cublas);
         cudaStreamDestroy(stream);
     }
     Context(const Context&) = delete;

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "cublas_library.h"
 #include "layer_norm_activation.cuh"
 #include "stepscope/error.h"
 
@@ -10,7 +11,7 @@ namespace stepscope::cuda {
 
 void check_cublas(cublasStatus_t status, const char* call) {
     if (status != CUBLAS_STATUS_SUCCESS)
-        throw Error(std::string("cuBLAS: ") + call + " failed: " + cublasGetStatusString(status));
+        throw Error(std::string("cuBLAS: ") + call + " failed: " + cublas_library().status_string(status));
 }
 
 DeviceLinear DeviceLinear::upload(const std::vector<float>& weight, const std::vector<float>& bias, int out, int in,
@@ -34,14 +35,14 @@ void DeviceLinear::multiply(cublasHandle_t handle, const float* x, int rows, flo
     const float one = 1.0f, zero = 0.0f;
     if (bf16_inputs) {
         cudaStream_t stream;
-        STEPSCOPE_CUBLAS_CHECK(cublasGetStream(handle, &stream));
+        STEPSCOPE_CUBLAS_CHECK(cublas_library().get_stream(handle, &stream));
         const std::size_t count = std::size_t(rows) * in;
         if (rounded_input.size() < count) rounded_input.allocate(count);
         copy_rounded_to_bf16(x, rounded_input.data(), long(count), stream);
         x = rounded_input.data();
     }
     STEPSCOPE_CUBLAS_CHECK(
-        cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, weight.data(), in, x, in, &zero, y, out));
+        cublas_library().sgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, weight.data(), in, x, in, &zero, y, out));
 }
 
 }  // namespace stepscope::cuda

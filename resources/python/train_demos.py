@@ -361,6 +361,7 @@ def main():
     parser.add_argument("--heads", type=int, default=2)
     parser.add_argument("--head-width", type=int, default=32)
     parser.add_argument("--feed-forward", type=int, default=None, help="recall 128, text 256")
+    parser.add_argument("--context", type=int, default=128, help="text: characters a training window")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -395,7 +396,7 @@ def main():
     else:
         # No positions: the recurrent twins run to any length with a constant state, and the softmax
         # twin orders its cache by the causal mask alone; the token shift gives each step its bigram.
-        context, long_window = 128, 2048
+        context, long_window = args.context, 2048
         config = encoder_config(args.attention, layers=args.layers, heads=args.heads, head_width=args.head_width,
                                 feed_forward=args.feed_forward or 256, feature_map=key_map)
         train_text, held_out = bible_texts()

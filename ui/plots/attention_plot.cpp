@@ -137,7 +137,7 @@ AttentionPlot::AttentionPlot(QWidget* parent)
         "Softmax attention: its weights. Linear attention: the implicit weights\n"
         "A[t,j] = φ(q_t)·φ(k_j) / (φ(q_t)·Z_t + ε), Z_t = Σ_{j≤t} φ(k_j), which reproduce its output\n"
         "exactly. They are computed from a history of φ(k_j) kept only while the layer is observed\n"
-        "(this view shown; at most 64 MiB per layer, older keys drop out). Rows sum to just under 1\n"
+        "(this view shown), for the 256 newest keys a row shows. Rows sum to just under 1\n"
         "but need not be sparse, and the signed random features of rff and smoothed-rff can make weights negative."));
 }
 

@@ -7,7 +7,8 @@
 // and the maps start at a later key (AttentionMap::first_key). For the seed
 // example (batch 10, 12 heads, 32 features) a step adds 15 KiB per layer, so
 // the default 64 MiB holds the last 4,369 steps; observing one batch element
-// holds ten times as many.
+// holds ten times as many. While a view asks for the newest `attention_keys`
+// keys only, the ring holds those and no more.
 //
 // An Observation follows one run: stepping a state whose step count is not the
 // history's end restarts the history there (a new sequence), or, when it lies
@@ -62,8 +63,8 @@ struct ObservationOptions {
     bool spectrum = false;                              // singular values and effective rank of S (StateCapacity)
     int batch_element = -1;                             // the batch element looked at; -1 for all of them
     std::size_t history_bytes = std::size_t(64) << 20;  // per observed layer
-    // Self attention maps of linear attention over the newest this many held keys only (a window a
-    // view shows), so a step's map costs the window, not the history; 0 for every held key.
+    // Self attention maps of linear attention over the newest this many keys only (a window a view
+    // shows), so a step's map and the held history cost the window; 0 for every held key.
     int attention_keys = 0;
     // Token models with a recall task: the stored pairs read back through the state after each step
     // (token_tasks.h read_back), one extra step of the batch per pair; layers need not be observed.
@@ -83,7 +84,7 @@ public:
     // The self-attention key features of `layer`, made to end at `step` (see
     // above) for rows of `features`. A `rewritten` history (keys that every
     // later step changes, as the delta rules' are) cannot be cut back to an
-    // earlier step and restarts there instead; while a view asks for the
+    // earlier step and restarts there instead. While a view asks for the
     // newest attention_keys only, it holds no more than those.
     FeatureHistory& self_history(int layer, int rows, int features, int64_t step, bool rewritten = false);
     // Bytes the histories hold.

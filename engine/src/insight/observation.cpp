@@ -65,7 +65,8 @@ FeatureHistory& Observation::self_history(int layer, int rows, int features, int
     FeatureHistory& history = histories_[size_t(layer)];
     const std::size_t step_bytes = std::size_t(rows) * features * sizeof(float);
     int window = static_cast<int>(std::min<std::size_t>(options_.history_bytes / step_bytes, 1 << 30));
-    if (rewritten && options_.attention_keys > 0) window = std::min(window, options_.attention_keys);
+    // Maps over the newest attention_keys keys read no older ones: holding more would only cost memory.
+    if (options_.attention_keys > 0) window = std::min(window, options_.attention_keys);
     if (history.rows() != rows || history.features() != features || history.window() != std::max(1, window) ||
         step < history.first_step() || step > history.end_step() || (rewritten && step < history.end_step()))
         history.restart(rows, features, window, step);
