@@ -53,7 +53,7 @@ std::vector<ColumnExtent> column_extents(const Keys& keys, const Values& values,
 }
 
 // The drawn points hold each column's extremes and ends exactly as the full data does.
-void verify_columns_kept(const std::vector<double>& keys, const std::vector<double>& values,
+void verify_columns_kept(const SeriesData& keys, const SeriesData& values,
                          const QVector<double>& drawn_keys, const QVector<double>& drawn_values, double lower,
                          double upper, int columns) {
     QVERIFY(std::is_sorted(drawn_keys.begin(), drawn_keys.end()));
@@ -88,7 +88,7 @@ private slots:
     // A random walk with gaps, decimated over its whole range and a zoomed one.
     void decimation_keeps_every_columns_extremes_and_ends() {
         std::srand(5);
-        std::vector<double> keys, values;
+        SeriesData keys, values;
         double walk = 0;
         for (int i = 0; i < 20000; ++i) {
             keys.push_back(i + (i > 9000 ? 500 : 0));  // a stretch without steps
@@ -107,7 +107,7 @@ private slots:
             QVERIFY(std::any_of(drawn_values.begin(), drawn_values.end(), [](double v) { return std::isnan(v); }));
         }
         // A series of at most four points a column is drawn whole, whatever the view.
-        const std::vector<double> few_keys(keys.begin(), keys.begin() + 400), few(values.begin(), values.begin() + 400);
+        const SeriesData few_keys(keys.begin(), keys.begin() + 400), few(values.begin(), values.begin() + 400);
         decimate_min_max(few_keys, few, 100, 200, 100, drawn_keys, drawn_values);
         QCOMPARE(drawn_keys.size(), 400);
         QCOMPARE(drawn_keys.back(), few_keys.back());
@@ -123,7 +123,7 @@ private slots:
         QVERIFY(QTest::qWaitForWindowExposed(&plot));
         plot.rebuild();
         plot.refresh();
-        std::vector<double> keys, values;
+        SeriesData keys, values;
         for (const StepRecord& r : store.records()) {
             keys.push_back(double(r.step));
             values.push_back(r.output[0]);

@@ -174,7 +174,7 @@ QString CapacityPlot::emptyNote() const {
 }
 
 QString CapacityPlot::notExported() const {
-    // Capacity records come with any look inside (the heatmap's too), but the quantity chosen may have none.
+    // Capacity records come while this tab is shown, or computed on demand; the quantity chosen may have none.
     const auto& graphs = currentGraphs();
     return std::any_of(graphs.begin(), graphs.end(), [](QCPGraph* g) { return g->dataCount() > 0; })
                ? QString()

@@ -13,7 +13,7 @@ namespace {
 struct Column {
     long first = -1, last = -1, lowest = -1, highest = -1, nan = -1;
 
-    void add(long i, double value, const std::vector<double>& values) {
+    void add(long i, double value, const SeriesData& values) {
         if (first < 0) first = i;
         last = i;
         if (std::isnan(value)) {
@@ -24,7 +24,7 @@ struct Column {
         if (highest < 0 || value > values[size_t(highest)]) highest = i;
     }
 
-    void emit_to(const std::vector<double>& keys, const std::vector<double>& values, QVector<double>& drawn_keys,
+    void emit_to(const SeriesData& keys, const SeriesData& values, QVector<double>& drawn_keys,
                  QVector<double>& drawn_values) const {
         std::array<long, 5> kept{first, lowest, highest, nan, last};
         std::sort(kept.begin(), kept.end());
@@ -45,8 +45,8 @@ long pixel_column(double key, double lower, double upper, int columns) {
     return std::min(long(columns), long((key - lower) * columns / (upper - lower)));
 }
 
-void decimate_min_max(const std::vector<double>& keys, const std::vector<double>& values, double lower, double upper,
-                      int columns, QVector<double>& drawn_keys, QVector<double>& drawn_values) {
+void decimate_min_max(const SeriesData& keys, const SeriesData& values, double lower, double upper, int columns,
+                      QVector<double>& drawn_keys, QVector<double>& drawn_values) {
     columns = std::max(1, columns);
     if (long(keys.size()) <= 4L * columns) {
         drawn_keys = QVector<double>(keys.begin(), keys.end());

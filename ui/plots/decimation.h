@@ -13,13 +13,17 @@
 
 namespace stepscope::ui {
 
+// A plotted series' steps or values. Floats, as the traces keep them: a step number is exact in a float up
+// to 2^24, far past the steps a run's traces can hold, and a float series costs half a double one.
+using SeriesData = std::vector<float>;
+
 // The pixel column of `key` when [lower, upper) is split into `columns`: -1 left of it, `columns` right.
 long pixel_column(double key, double lower, double upper, int columns);
 
 // keys ascending. Writes the points of [lower, upper) to draw over `columns` pixel columns, plus the
 // nearest point on each side outside it (lines leave the view as they should); every point of the
 // series when it has no more than four a column, every point in view when those have no more.
-void decimate_min_max(const std::vector<double>& keys, const std::vector<double>& values, double lower, double upper,
-                      int columns, QVector<double>& drawn_keys, QVector<double>& drawn_values);
+void decimate_min_max(const SeriesData& keys, const SeriesData& values, double lower, double upper, int columns,
+                      QVector<double>& drawn_keys, QVector<double>& drawn_values);
 
 }  // namespace stepscope::ui

@@ -279,6 +279,8 @@ ObservationOptions PlotPanel::observation() const {
     ObservationOptions what;
     // The heatmap shows the newest keys only: their weights alone are computed, whatever the history holds.
     what.attention_keys = kAttentionWindow;
+    // Only the Capacity tab reads the denominators and entropies; kept for every step, they cost a long run.
+    what.capacity = false;
     auto observe = [&what](int layer) {
         if (std::find(what.layers.begin(), what.layers.end(), layer) == what.layers.end()) what.layers.push_back(layer);
     };
@@ -292,9 +294,10 @@ ObservationOptions PlotPanel::observation() const {
     }
     if (tabs_->currentWidget() == capacity_ && capacity_->needsObservation()) {
         observe(capacity_->layer());
+        what.capacity = true;
         what.spectrum = what.spectrum || capacity_->needsSpectrum();
-        // Denominators and row entropy come with any observation; attention keeps the histories small, where
-        // the kind has a map to observe.
+        // Denominators and row entropy come with `capacity` on an observed layer; attention keeps the
+        // histories small, where the kind has a map to observe.
         if (!what.spectrum && current_->has_run()) {
             const AttentionCapabilities& kind = current_->kind(capacity_->role());
             what.attention = kind.attention_map;
@@ -309,7 +312,8 @@ ObservationOptions PlotPanel::observation() const {
 void PlotPanel::updateObservation() {
     const ObservationOptions what = observation();
     if (what.layers == observation_.layers && what.attention == observation_.attention &&
-        what.spectrum == observation_.spectrum && what.read_back == observation_.read_back)
+        what.spectrum == observation_.spectrum && what.capacity == observation_.capacity &&
+        what.read_back == observation_.read_back)
         return;
     observation_ = what;
     emit observationChanged(what);

@@ -223,7 +223,7 @@ void TimePlot::add(const Series& s, int overlay, const QString& legend_name) {
 }
 
 void TimePlot::push(Drawn& drawn, int64_t step, double v) {
-    drawn.keys.push_back(double(step));
+    drawn.keys.push_back(float(step));
     // A NaN leaves a gap in the curve; infinities would wreck the axis range, so they do too.
     const bool finite = std::isfinite(v);
     drawn.raw_values.push(finite ? v : std::numeric_limits<double>::quiet_NaN());
@@ -581,7 +581,7 @@ QString TimePlot::hoverText(const QPoint& position) const {
     QString text;
     for (const Drawn& drawn : drawn_) {
         if (!visible(drawn) || drawn.keys.empty()) continue;
-        const std::vector<double>& values = drawn.smooth ? drawn.smooth_values.data : drawn.raw_values.data;
+        const SeriesData& values = drawn.smooth ? drawn.smooth_values.data : drawn.raw_values.data;
         QCPGraph* graph = drawn.smooth ? drawn.smooth : drawn.raw;
         // The nearest step by key, from every value rather than the decimated ones drawn.
         size_t i = size_t(std::lower_bound(drawn.keys.begin(), drawn.keys.end(), key) - drawn.keys.begin());
@@ -615,8 +615,8 @@ QString TimePlot::csv() const {
     // band adds its low and high edges after each mean.
     struct Column {
         QString name;
-        const std::vector<double>* keys;
-        const std::vector<double>* values;
+        const SeriesData* keys;
+        const SeriesData* values;
     };
     std::vector<Column> table;
     for (const Drawn& drawn : drawn_) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "plots/decimation.h"
 #include "plots/plot_view.h"
 
 class QComboBox;
@@ -90,7 +91,7 @@ protected:
 private:
     // Every value of one graph, which holds only what is drawn, and their extent for the axes.
     struct Values {
-        std::vector<double> data;
+        SeriesData data;
         QCPRange all, positive;  // of the finite values; of those above 0 (a log axis)
         bool any = false, any_positive = false;
         void push(double v);
@@ -105,7 +106,7 @@ private:
         QCPGraph* smooth = nullptr;
         QCPGraph* band_low = nullptr;  // the batch band's edges (the high one fills down to the low)
         QCPGraph* band_high = nullptr;
-        std::vector<double> keys;  // steps, ascending
+        SeriesData keys;  // steps, ascending
         Values raw_values, smooth_values, band_low_values, band_high_values;
         double average = 0;  // the running EMA before bias correction
         int averaged = 0;    // finite values averaged so far

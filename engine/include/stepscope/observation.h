@@ -61,6 +61,9 @@ struct ObservationOptions {
     std::vector<int> layers;                            // observed layers; empty observes none
     bool attention = false;                             // attention maps (AttentionMap)
     bool spectrum = false;                              // singular values and effective rank of S (StateCapacity)
+    // The rest of StateCapacity for the observed layers: phi(q) . Z, a cache's length and row entropy. A
+    // view that shows none of it leaves it off, and a long run keeps nothing of it.
+    bool capacity = true;
     int batch_element = -1;                             // the batch element looked at; -1 for all of them
     std::size_t history_bytes = std::size_t(64) << 20;  // per observed layer
     // Self attention maps of linear attention over the newest this many keys only (a window a view

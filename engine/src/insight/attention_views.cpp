@@ -31,6 +31,7 @@ void send_map(const LayerStep& step, AttentionRole role, bool implicit, const Co
 // Denominators phi(q) . Z, the minimum per head over the whole batch, and the spectrum if asked for.
 void send_linear_capacity(const InnerAttention& inner, const ConstMatrixRef& phi_q, const AttentionState& state,
                           int batch, AttentionRole role, const Covered& c, const LayerStep& step) {
+    if (!step.observation->options().capacity && !step.observation->options().spectrum) return;
     const int heads = inner.heads(), features = inner.feature_dims();
     const RowMatrix& normalizer = state.linear().normalizer;
     StateCapacity capacity;
@@ -158,6 +159,7 @@ void observe_full(const InnerAttention& inner, const AttentionScratch& s, const 
     // A self-attention cache holds the last cache.length steps, this one included.
     const int first_key = role == AttentionRole::Self ? static_cast<int>(step.step + 1 - length) : 0;
     if (step.observation->options().attention) send_map(step, role, false, c, inner.heads(), first_key, weights);
+    if (!step.observation->options().capacity && !step.observation->options().spectrum) return;
     StateCapacity capacity;
     capacity.first_batch = c.first_batch;
     capacity.batch = c.batch;
