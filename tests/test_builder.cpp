@@ -1,7 +1,9 @@
 // Builders and config: reference defaults, strict parameter names and types, impossible values.
-#include <QtTest>
-
+// oneTBB before Qt, whose emit macro breaks oneTBB's headers.
 #include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+
+#include <QtTest>
 
 #include <algorithm>
 #include <cmath>
@@ -408,6 +410,8 @@ private slots:
     // The estimate checked against the memory limit before a build must cover what the build takes:
     // the growth of the resident high-water mark over building a 100 MB model (large enough that the
     // process's own allocations are noise), and not exceed it by more than the 25% memory_budget.h states.
+    // The estimate allows for every worker building a layer at once; on a loaded machine fewer may, so
+    // the bound from above is checked on one worker, where the peak does not depend on the scheduler.
     void model_estimate_covers_the_measured_peak_within_25_percent() {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
         QSKIP("a sanitizer's shadow memory and quarantine are not the model's");
@@ -417,23 +421,35 @@ private slots:
         config.n_heads = 8;
         config.query_dimensions = config.value_dimensions = 64;
         config.feed_forward_dimensions = 2048;
-        for (const std::string& precision : {std::string("f32"), std::string("bf16")}) {
-            config.precision = precision;
+        struct Measured {
+            double estimate = 0, peak = -1;
+            QString what;
+        };
+        auto measure = [&config](const QString& how) {
+            Measured m;
             const double before = status_bytes("VmRSS");
-            if (before < 0 || !reset_peak_resident()) QSKIP("no /proc/self/status or clear_refs here");
-            double peak = 0;
+            if (before < 0 || !reset_peak_resident()) return m;
             {
                 const auto model = Model::create_random(config, 1);
-                peak = status_bytes("VmHWM") - before;
+                m.peak = status_bytes("VmHWM") - before;
             }
-            const double estimate = estimate_model_bytes(config);
-            const QString what = QString("%1: estimate %2 MB, measured peak %3 MB")
-                                     .arg(QString::fromStdString(precision))
-                                     .arg(estimate / 1e6, 0, 'f', 1)
-                                     .arg(peak / 1e6, 0, 'f', 1);
-            qInfo("%s", qPrintable(what));
-            QVERIFY2(estimate >= peak, qPrintable(what));
-            QVERIFY2(estimate <= 1.25 * peak, qPrintable(what));
+            m.estimate = estimate_model_bytes(config);
+            m.what = QString("%1, %2: estimate %3 MB, measured peak %4 MB")
+                         .arg(QString::fromStdString(config.precision), how)
+                         .arg(m.estimate / 1e6, 0, 'f', 1)
+                         .arg(m.peak / 1e6, 0, 'f', 1);
+            qInfo("%s", qPrintable(m.what));
+            return m;
+        };
+        for (const std::string& precision : {std::string("f32"), std::string("bf16")}) {
+            config.precision = precision;
+            const Measured every = measure("every worker");
+            if (every.peak < 0) QSKIP("no /proc/self/status or clear_refs here");
+            QVERIFY2(every.estimate >= every.peak, qPrintable(every.what));
+            Measured one;
+            tbb::task_arena(1).execute([&] { one = measure("one worker"); });
+            QVERIFY2(one.estimate >= one.peak, qPrintable(one.what));
+            QVERIFY2(one.estimate <= 1.25 * one.peak, qPrintable(one.what));
         }
     }
 };

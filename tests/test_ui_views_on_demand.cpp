@@ -366,6 +366,28 @@ private slots:
         }
     }
 
+    // The heatmap's look inside keeps no capacity records, which only the Capacity tab reads: a long run keeps
+    // none of them until the tab shows, which then computes them for every step, and keeps them coming.
+    void capacity_is_kept_only_for_its_tab() {
+        for (const char* name : {"linear", "full"}) {
+            MainWindow window(small_spec(name));
+            QVERIFY(settle(window));
+            window.controller()->step(20);
+            QVERIFY(settle(window));
+            const TraceStore& traces = window.controller()->traces();
+            QVERIFY(window.plotPanel()->attention()->rowsShown() > 0);
+            for (const StepRecord& r : traces.records()) QVERIFY2(r.capacity.empty(), name);
+            window.plotPanel()->capacity()->select(AttentionRole::Self, 0, CapacityPlot::Quantity::Denominator);
+            window.plotPanel()->showView(window.plotPanel()->capacity());
+            QVERIFY(settle(window));
+            window.controller()->step(5);
+            QVERIFY(settle(window));
+            QCOMPARE(int(traces.records().size()), 25);
+            for (const StepRecord& r : traces.records())
+                QVERIFY2(capacity_of(r, 0, AttentionRole::Self), qPrintable(QString::number(r.step)));
+        }
+    }
+
     // A recomputation is refused in one line, before it allocates, when it would pass the memory limit.
     void recomputation_over_the_limit_is_refused() {
         auto session = Session::open(small_spec("linear"));

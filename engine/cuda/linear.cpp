@@ -41,8 +41,8 @@ void DeviceLinear::multiply(cublasHandle_t handle, const float* x, int rows, flo
         copy_rounded_to_bf16(x, rounded_input.data(), long(count), stream);
         x = rounded_input.data();
     }
-    STEPSCOPE_CUBLAS_CHECK(
-        cublas_library().sgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, weight.data(), in, x, in, &zero, y, out));
+    STEPSCOPE_CUBLAS_CHECK(cublas_library().sgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, weight.data(),
+                                                  in, x, in, &zero, y, out));
 }
 
 }  // namespace stepscope::cuda

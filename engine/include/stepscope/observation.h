@@ -58,9 +58,9 @@ private:
 };
 
 struct ObservationOptions {
-    std::vector<int> layers;                            // observed layers; empty observes none
-    bool attention = false;                             // attention maps (AttentionMap)
-    bool spectrum = false;                              // singular values and effective rank of S (StateCapacity)
+    std::vector<int> layers;  // observed layers; empty observes none
+    bool attention = false;   // attention maps (AttentionMap)
+    bool spectrum = false;    // singular values and effective rank of S (StateCapacity)
     // The rest of StateCapacity for the observed layers: phi(q) . Z, a cache's length and row entropy. A
     // view that shows none of it leaves it off, and a long run keeps nothing of it.
     bool capacity = true;
