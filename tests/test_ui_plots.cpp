@@ -53,9 +53,8 @@ std::vector<ColumnExtent> column_extents(const Keys& keys, const Values& values,
 }
 
 // The drawn points hold each column's extremes and ends exactly as the full data does.
-void verify_columns_kept(const SeriesData& keys, const SeriesData& values,
-                         const QVector<double>& drawn_keys, const QVector<double>& drawn_values, double lower,
-                         double upper, int columns) {
+void verify_columns_kept(const SeriesData& keys, const SeriesData& values, const QVector<double>& drawn_keys,
+                         const QVector<double>& drawn_values, double lower, double upper, int columns) {
     QVERIFY(std::is_sorted(drawn_keys.begin(), drawn_keys.end()));
     const auto full = column_extents(keys, values, lower, upper, columns);
     const auto drawn = column_extents(drawn_keys, drawn_values, lower, upper, columns);
