@@ -59,16 +59,21 @@ private slots:
     void block_equals_stepping_data() {
         QTest::addColumn<QString>("attention");
         QTest::addColumn<QString>("precision");
+        QTest::addColumn<bool>("ablated");
         for (const std::string& kind : attention_kind_names())
             for (const char* precision : {"f32", "bf16", "q8"})
-                QTest::newRow((kind + " " + precision).c_str()) << QString::fromStdString(kind) << precision;
+                for (const bool ablated : {false, true})
+                    QTest::newRow((kind + " " + precision + (ablated ? " ablated" : "")).c_str())
+                        << QString::fromStdString(kind) << precision << ablated;
     }
 
-    // Known inputs in blocks of uneven lengths (Model::step_block) against one step at a time, a head ablated
-    // from the middle of a block: the outputs and the state within 1e-5, the step count exact.
+    // Known inputs in blocks of uneven lengths (Model::step_block) against one step at a time, plain (where a
+    // kind takes a block whole) and with a head ablated from the middle of a block (which steps each block):
+    // the outputs and the state within 1e-5, the step count exact.
     void block_equals_stepping() {
         QFETCH(QString, attention);
         QFETCH(QString, precision);
+        QFETCH(bool, ablated);
         ModelConfig config;
         config.attention_type = attention.toStdString();
         config.precision = precision.toStdString();
@@ -82,7 +87,7 @@ private slots:
         std::srand(5);
         const RowMatrix xs = RowMatrix::Random(long(steps) * batch, width);
         Ablation ablation;
-        ablation.heads.push_back({1, 2, 9});
+        if (ablated) ablation.heads.push_back({1, 2, 9});
         const StepOptions options{nullptr, nullptr, &ablation};
 
         State stepped = model->new_state(4), blocked = model->new_state(4);

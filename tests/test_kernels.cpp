@@ -304,6 +304,34 @@ private slots:
                 }
     }
 
+    // A block of T steps, each head's steps in turn: the scalar reference stepped T times, and the fast step
+    // T times bit for bit (the arithmetic of each step is the same).
+    void linear_attention_block_matches_steps() {
+        unsigned seed = 200;
+        for (const long rows : {1L, 12L, 120L})
+            for (const int steps : {1, 5, 16}) {
+                const long features = 32, values = 33;
+                seed += 3;
+                const auto [state, first_k, first_v, first_q] = linear_attention_case(rows, features, values, seed);
+                const RowMatrix phi_k = random_matrix(steps * rows, features, seed + 1).cwiseAbs();
+                const RowMatrix phi_q = random_matrix(steps * rows, features, seed + 2).cwiseAbs();
+                const RowMatrix v = random_matrix(steps * rows, values, seed + 3);
+                LinearAttentionState blocked = state, stepped = state, scalar = state;
+                RowMatrix out_block(steps * rows, values), out_step(rows, values), out_scalar(rows, values);
+                linear_attention_block(phi_k, v, phi_q, 1e-6f, steps, blocked, out_block);
+                for (int t = 0; t < steps; ++t) {
+                    const auto at = [&](const RowMatrix& m) { return m.middleRows(long(t) * rows, rows); };
+                    linear_attention_step(at(phi_k), at(v), at(phi_q), 1e-6f, stepped, out_step);
+                    reference::linear_attention_step(at(phi_k), at(v), at(phi_q), 1e-6f, scalar, out_scalar);
+                    QCOMPARE(RowMatrix(at(out_block)), out_step);
+                    STEPSCOPE_COMPARE_CLOSE("block out", RowMatrix(at(out_block)), out_scalar, kAbsolute, kRelative);
+                }
+                QCOMPARE(blocked.sums, stepped.sums);
+                QCOMPARE(blocked.normalizer, stepped.normalizer);
+                STEPSCOPE_COMPARE_CLOSE("block S", blocked.sums, scalar.sums, kAbsolute, kRelative);
+            }
+    }
+
     // The delta rule with and without its forget gate, over shapes below, at and past a vector: S, the
     // prediction errors, the output and the observed norms against the plain loops.
     void delta_rule_step_matches_scalar() {

@@ -334,8 +334,11 @@ void Model::step_block(const ConstMatrixRef& xs, int steps, State& state, RowMat
 int Model::block_steps(long batch, int most) const {
     const ModelConfig& c = config_;
     const double heads = c.n_heads, gates = double(modules_.front().kind->gates.size());
+    // BlockScratch: projected, heads, attended, hidden, feed_forward, and the split heads of a kind that takes a
+    // block at once (queries, keys, their features, values and outputs).
     const double row_floats = double(c.feed_forward_dimensions) + 4.0 * double(c.d_model()) +
-                              heads * (2.0 * c.query_dimensions + 2.0 * c.value_dimensions + gates);
+                              heads * (2.0 * c.query_dimensions + 2.0 * c.value_dimensions + gates) +
+                              heads * (4.0 * c.query_dimensions + 2.0 * c.value_dimensions);
     const double steps = kBlockBufferBytes / (sizeof(float) * row_floats * double(std::max(1L, batch)));
     return static_cast<int>(std::clamp(steps, 1.0, double(std::max(1, most))));
 }

@@ -88,6 +88,34 @@ void reference::linear_attention_readout(const ConstMatrixRef& phi_q, const Line
     }
 }
 
+namespace {
+
+// One head's step: Z += phi_k, S += phi_k v^T and out = phi_q^T S / (phi_q . Z + eps), state row r, inputs and
+// out at row `row` (r itself in a step, t*R + r in a block).
+void linear_head_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q, float eps,
+                      LinearAttentionState& state, MatrixRef out, int r, long row) {
+    const int features = static_cast<int>(phi_k.cols());
+    // The run-time dispatched kernel: in a portable build Eigen's packets here are SSE only.
+    const auto head_step = kernels::linear_kernels().linear_attention_head;
+    state.normalizer.row(r) += phi_k.row(row);
+    const float normaliser = 1.0f / (dot(phi_q.row(row).data(), state.normalizer.row(r).data(), features) + eps);
+    // out accumulates phi_q^T S row by row of S, right after that row's update.
+    head_step(phi_k.row(row).data(), phi_q.row(row).data(), values.row(row).data(), features, values.cols(),
+              state.sums.row(long(r) * features).data(), out.row(row).data());
+    out.row(row) *= normaliser;
+}
+
+}  // namespace
+
+void linear_attention_block(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
+                            float eps, int steps, LinearAttentionState& state, MatrixRef out) {
+    const int rows = static_cast<int>(state.normalizer.rows());
+    const long work = long(steps) * phi_k.cols() * values.cols();
+    for_each_head(rows, work, [&](int r) {
+        for (int t = 0; t < steps; ++t) linear_head_step(phi_k, values, phi_q, eps, state, out, r, long(t) * rows + r);
+    });
+}
+
 void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
                            float eps, LinearAttentionState& state, MatrixRef out, StateNorms* norms,
                            const float* decay) {
@@ -95,19 +123,12 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
     const long width = values.cols();
     float* sums_norms = norms ? norms->component(0, size_t(rows)).data() : nullptr;
     float* normalizer_norms = norms ? norms->component(1, size_t(rows)).data() : nullptr;
-    // The run-time dispatched kernel: in a portable build Eigen's packets here are SSE only.
-    const auto head_step = kernels::linear_kernels().linear_attention_head;
     for_each_head(rows, long(features) * width, [&](int r) {
         if (decay) {
             state.sums.middleRows(long(r) * features, features) *= decay[r];
             state.normalizer.row(r) *= decay[r];
         }
-        state.normalizer.row(r) += phi_k.row(r);
-        const float normaliser = 1.0f / (dot(phi_q.row(r).data(), state.normalizer.row(r).data(), features) + eps);
-        // out accumulates phi_q^T S row by row of S, right after that row's update.
-        head_step(phi_k.row(r).data(), phi_q.row(r).data(), values.row(r).data(), features, width,
-                  state.sums.row(long(r) * features).data(), out.row(r).data());
-        out.row(r) *= normaliser;
+        linear_head_step(phi_k, values, phi_q, eps, state, out, r, r);
         if (!sums_norms) return;
         sums_norms[r] = state.sums.middleRows(long(r) * features, features).norm();
         normalizer_norms[r] = state.normalizer.row(r).norm();

@@ -30,6 +30,12 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
                            float eps, LinearAttentionState& state, MatrixRef out, StateNorms* norms = nullptr,
                            const float* decay = nullptr);
 
+// T steps of linear_attention_step without norms or decay, each head's T steps in turn while its S stays
+// in cache: rows (t, r) of phi_k, phi_q (T*R, F), values and out (T*R, M), R = N*H rows a step. Each
+// step's arithmetic is linear_attention_step's, so the outputs and state equal T calls of it bit for bit.
+void linear_attention_block(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q,
+                            float eps, int steps, LinearAttentionState& state, MatrixRef out);
+
 // Softmax attention of one query per head over a cache:
 //   a = softmax(temperature * K q) over the valid keys,  out = V^T a
 // queries (N*H, D) -> out (N*H, M). `valid_lengths` (N) limits the keys of

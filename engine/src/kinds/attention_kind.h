@@ -18,6 +18,7 @@ namespace stepscope {
 
 class InnerAttention;
 struct AttentionScratch;
+struct BlockScratch;
 struct LayerStep;
 
 // What a cross attention's kind may ask of its layer: the keys (N*S*H, D) of the memory (N*S, E), rows
@@ -50,6 +51,15 @@ public:
     // it asks for, before any head is silenced.
     virtual void self_step(const InnerAttention& inner, AttentionScratch& s, AttentionState& state,
                            uint64_t sequence_seed, const LayerStep& step) const = 0;
+
+    // Self attention over T known steps at once (Model::step_block), unobserved and unablated: b.queries,
+    // b.keys (T*N*H, D) and b.values (T*N*H, M), rows (t, n, h) -> b.head_outputs, rows likewise, and `state`
+    // as T calls of self_step would leave them, bit for bit. Returns false, touching nothing, where the
+    // kind takes a block one self_step at a time (the default).
+    virtual bool self_block(const InnerAttention& /*inner*/, BlockScratch& /*b*/, AttentionState& /*state*/,
+                            uint64_t /*sequence_seed*/, int /*steps*/, int /*batch*/) const {
+        return false;
+    }
 
     // The causal batch form over a new sequence: queries, keys (T*N*H, D), values (T*N*H, M) and the
     // capabilities' gates (G, T*N*H) as projected (before any squashing), rows (t, n, h) -> attended

@@ -92,6 +92,19 @@ void RecurrentAttentionLayer::attend(AttentionScratch& s, AttentionState& state,
     report(step.observer, step.layer, AttentionRole::Self, inner_, state, s, batch);
 }
 
+bool RecurrentAttentionLayer::attend_block(BlockScratch& b, AttentionState& state, uint64_t sequence_seed, int steps,
+                                           int batch) const {
+    const int heads = inner_.heads(), query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
+    // The block's split carries no gates: a gated kind (gated-linear, the delta rules) steps.
+    if (!inner_.capabilities().gates.empty()) return false;
+    split_heads(b.projected, 0, heads, query_dims, b.queries);
+    split_heads(b.projected, heads * query_dims, heads, query_dims, b.keys);
+    split_heads(b.projected, 2 * heads * query_dims, heads, value_dims, b.values);
+    if (!inner_.kind().self_block(inner_, b, state, sequence_seed, steps, batch)) return false;
+    state.started = true;
+    return true;
+}
+
 void RecurrentAttentionLayer::forward(const ConstMatrixRef& x, AttentionState& state, uint64_t sequence_seed,
                                       StepScratch& scratch, RowMatrix& out, const LayerStep& step) const {
     AttentionScratch& s = scratch.self_attention;

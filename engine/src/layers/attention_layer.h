@@ -47,6 +47,9 @@ private:
     // One step's attention from its fused projection s.projected (N, ...) to s.heads (N*H, M): split, the
     // kind's step, the ablation and the report.
     void attend(AttentionScratch& s, AttentionState& state, uint64_t sequence_seed, const LayerStep& step) const;
+    // A block's attention at once, from b.projected (T*N, ...) to b.head_outputs (T*N*H, M), where the kind
+    // takes a block whole (AttentionKind::self_block); false, leaving the state as it was, where it steps.
+    bool attend_block(BlockScratch& b, AttentionState& state, uint64_t sequence_seed, int steps, int batch) const;
 
     // Splits the fused projection into s.queries, s.keys, s.values and s.gates.
     void split(const RowMatrix& projected, RowMatrix& queries, RowMatrix& keys, RowMatrix& values,
@@ -92,9 +95,14 @@ void RecurrentAttentionLayer::forward_block(const ConstMatrixRef& xs, int steps,
                                             uint64_t sequence_seed, StepScratch& scratch, RowMatrix& out,
                                             StepOf step_of) const {
     AttentionScratch& s = scratch.self_attention;
-    StepScratch::Block& block = scratch.block;
+    BlockScratch& block = scratch.block;
     const long batch = xs.rows() / steps;
     projection_.forward(xs, block.projected);
+    const LayerStep first = step_of(0);
+    if (!first.ablation && !first.observer && attend_block(block, state, sequence_seed, steps, int(batch))) {
+        out_projection_.forward(merged_heads(block.head_outputs, static_cast<int>(xs.rows())), out);
+        return;
+    }
     ensure_shape(block.heads, xs.rows(), long(inner_.heads()) * inner_.value_dims());
     for (int t = 0; t < steps; ++t) {
         ensure_shape(s.projected, batch, block.projected.cols());

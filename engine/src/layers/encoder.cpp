@@ -69,7 +69,7 @@ void RecurrentTransformerEncoderLayer::forward_batch(RowMatrix& xs, int steps, u
 void RecurrentTransformerEncoderLayer::forward_block(RowMatrix& xs, int steps, AttentionState& state,
                                                      uint64_t sequence_seed, StepScratch& s, const StepOptions& options,
                                                      int64_t first_step, int layer) const {
-    StepScratch::Block& block = s.block;
+    BlockScratch& block = s.block;
     attention_.forward_block(xs, steps, state, sequence_seed, s, block.attended,
                              [&](int t) { return LayerStep::of(options, first_step + t, layer); });
     xs += block.attended;

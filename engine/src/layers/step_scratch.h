@@ -22,6 +22,23 @@ struct AttentionScratch {
     StateNorms norms;       // an observed step's, when its kind read them during the step; heads 0 otherwise
 };
 
+// A block of T known steps (Model::step_block): the step's buffers over T*N rows.
+struct BlockScratch {
+    RowMatrix projected;     // (T*N, H*D + H*D + H*M + H*G)
+    RowMatrix heads;         // (T*N, H*M) every step's attention output per head, merged
+    RowMatrix attended;      // (T*N, E)
+    RowMatrix hidden;        // (T*N, d_ff)
+    RowMatrix feed_forward;  // (T*N, E)
+    // Self attention's heads over the block, rows (t, n, h), for the kinds that take a block at once
+    // (AttentionKind::self_block).
+    RowMatrix queries;       // (T*N*H, D)
+    RowMatrix keys;          // (T*N*H, D)
+    RowMatrix values;        // (T*N*H, M)
+    RowMatrix phi_queries;   // (T*N*H, F)
+    RowMatrix phi_keys;      // (T*N*H, F)
+    RowMatrix head_outputs;  // (T*N*H, M)
+};
+
 struct StepScratch {
     RowMatrix x;  // (N, E) the running activation
     AttentionScratch self_attention;
@@ -29,14 +46,7 @@ struct StepScratch {
     RowMatrix attended;      // (N, E) after the output projection
     RowMatrix hidden;        // (N, d_ff)
     RowMatrix feed_forward;  // (N, E)
-    // A block of T known steps (Model::step_block): the same buffers over T*N rows.
-    struct Block {
-        RowMatrix projected;     // (T*N, H*D + H*D + H*M + H*G)
-        RowMatrix heads;         // (T*N, H*M) every step's attention output per head, merged
-        RowMatrix attended;      // (T*N, E)
-        RowMatrix hidden;        // (T*N, d_ff)
-        RowMatrix feed_forward;  // (T*N, E)
-    } block;
+    BlockScratch block;
 };
 
 // Resizes only when the shape differs: Eigen's resize reallocates otherwise too.
