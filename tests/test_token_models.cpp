@@ -47,7 +47,7 @@ void expect_error(const std::function<void()>& body, const std::string& fragment
 }
 
 // Logits of `steps` (T of N sequences' tokens) run one step at a time and in blocks of `block` steps, from a
-// new state each; both states then take one more step, whose logits must agree too.
+// new state each, bit for bit; both states then take one more step, whose logits must be equal too.
 void compare_blocks_with_steps(const TokenModel& model, const std::vector<std::vector<TokenStep>>& steps, int block,
                                const std::string& what) {
     const long batch = long(steps.front().size());
@@ -69,11 +69,11 @@ void compare_blocks_with_steps(const TokenModel& model, const std::vector<std::v
         before = part.back();
     }
     QCOMPARE(block_state.step, step_state.step);
-    STEPSCOPE_COMPARE_CLOSE(what + " block", blocked, stepped, 1e-5, 1e-5);
+    QVERIFY2(blocked == stepped, (what + " block").c_str());
     RowMatrix next_step, next_block;
     model.step(steps.front(), step_state, next_step, nullptr, &steps.back());
     model.step(steps.front(), block_state, next_block, nullptr, &steps.back());
-    STEPSCOPE_COMPARE_CLOSE(what + " state after the blocks", next_block, next_step, 1e-5, 1e-5);
+    QVERIFY2(next_block == next_step, (what + " state after the blocks").c_str());
 }
 
 // T steps of N sequences of one token each, drawn from `seed` over the vocabulary.

@@ -30,6 +30,8 @@
 
 namespace stepscope {
 
+class Linear;
+
 // The token ids of one step of one sequence, whose embeddings add up (a recall
 // pair puts its key and its value at one position).
 using TokenStep = std::vector<int64_t>;
@@ -94,7 +96,7 @@ public:
               const std::vector<TokenStep>* previous = nullptr) const;
     // T known steps at once, steps[t] the N sequences' tokens of step state.step + t: every step embedded,
     // the transformer over the block (Model::step_block: each product once over the block's rows), one
-    // readout -> logits (T*N, V), rows (t, n); the same as T calls of step() to rounding (within 1e-5).
+    // readout -> logits (T*N, V), rows (t, n); the same as T calls of step(), bit for bit.
     // `previous` as step()'s for the block's first step. Throws Error leaving `state` unchanged.
     void step_block(const std::vector<std::vector<TokenStep>>& steps, State& state, RowMatrix& logits,
                     const std::vector<TokenStep>* previous = nullptr) const;
@@ -106,8 +108,9 @@ private:
     RowMatrix embedding_;  // (V, E)
     RowMatrix positions_;  // (P, E), P may be 0
     RowMatrix shift_;      // (V, E), or empty without a token shift
-    RowMatrix readout_;    // (V, E)
-    Vector readout_bias_;  // (V), zeros when the file has none
+    // (V, E) and its bias (zeros when the file has none), in the dense layers' panels: each row's logits are
+    // summed in the same order however many rows a call reads, so a block's equal its steps'.
+    std::shared_ptr<const Linear> readout_;
     std::vector<std::string> vocabulary_;
     bool characters_ = false;
     std::string task_json_, task_name_;

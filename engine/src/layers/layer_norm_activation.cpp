@@ -7,14 +7,37 @@
 
 namespace stepscope {
 
+namespace {
+
+// term(i) summed over i < n in 16 lanes and then across them, in that order at any address: Eigen's sums
+// start their packets at the first aligned element, so a row met in a step and again in a block (at
+// another alignment) would round differently.
+template <typename Term>
+float fixed_order_sum(Eigen::Index n, Term term) {
+    constexpr int kLanes = 16;
+    float lanes[kLanes] = {};
+    Eigen::Index i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int j = 0; j < kLanes; ++j) lanes[j] += term(i + j);
+    for (int j = 0; i < n; ++i, ++j) lanes[j] += term(i);
+    float total = 0;
+    for (float lane : lanes) total += lane;
+    return total;
+}
+
+}  // namespace
+
 // y = (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance as torch.
 void LayerNorm::apply(MatrixRef x) const {
-    const float width = static_cast<float>(x.cols());
+    const Eigen::Index columns = x.cols();
+    const float width = static_cast<float>(columns);
     for (Eigen::Index n = 0; n < x.rows(); ++n) {
         auto row = x.row(n).array();
-        const float mean = row.sum() / width;
+        const float* values = x.row(n).data();
+        const float mean = fixed_order_sum(columns, [values](Eigen::Index i) { return values[i]; }) / width;
         row -= mean;
-        const float variance = row.square().sum() / width;
+        const float variance =
+            fixed_order_sum(columns, [values](Eigen::Index i) { return values[i] * values[i]; }) / width;
         row *= 1.0f / std::sqrt(variance + kEps);
         row = row * weight.transpose().array() + bias.transpose().array();
     }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/parameters.h"
+#include "layers/linear.h"
 #include "stepscope/error.h"
 #include "stepscope/memory_budget.h"
 
@@ -106,7 +107,7 @@ std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& f
     model->vocabulary_ = parse_vocabulary(vocabulary_text->second);
     const auto vocabulary_size = static_cast<int64_t>(model->vocabulary_.size());
     model->embedding_ = head_matrix(file.tensors, "embedding.weight", width);
-    model->readout_ = head_matrix(file.tensors, "readout.weight", width);
+    const RowMatrix readout = head_matrix(file.tensors, "readout.weight", width);
     if (file.tensors.count("shift.weight")) model->shift_ = head_matrix(file.tensors, "shift.weight", width);
     for (const char* name : {"embedding.weight", "readout.weight", "shift.weight"})
         if (file.tensors.count(name) && file.tensors.at(name).shape[0] != vocabulary_size)
@@ -114,14 +115,15 @@ std::shared_ptr<const TokenModel> TokenModel::from_file(const SafetensorsFile& f
                         " rows, the vocabulary " + std::to_string(vocabulary_size) + " tokens");
     if (file.tensors.count("positions.weight"))
         model->positions_ = head_matrix(file.tensors, "positions.weight", width);
-    model->readout_bias_ = Vector::Zero(vocabulary_size);
+    Vector readout_bias = Vector::Zero(vocabulary_size);
     if (const auto bias = file.tensors.find("readout.bias"); bias != file.tensors.end()) {
         if (bias->second.dtype == DType::I64 || bias->second.shape != std::vector<int64_t>{vocabulary_size})
             throw Error("tensor 'readout.bias' is " + std::string(dtype_name(bias->second.dtype)) + " of shape " +
                         bias->second.shape_string() + ", expected F32 or BF16 of shape (" +
                         std::to_string(vocabulary_size) + ")");
-        model->readout_bias_ = vector_of(bias->second);
+        readout_bias = vector_of(bias->second);
     }
+    model->readout_ = std::make_shared<const Linear>(readout, readout_bias);
 
     model->characters_ = true;
     for (const std::string& token : model->vocabulary_)
@@ -221,10 +223,7 @@ void TokenModel::embed(const std::vector<TokenStep>& tokens, int64_t step, RowMa
     }
 }
 
-void TokenModel::readout(const ConstMatrixRef& y, RowMatrix& logits) const {
-    logits.noalias() = y * readout_.transpose();
-    logits.rowwise() += readout_bias_.transpose();
-}
+void TokenModel::readout(const ConstMatrixRef& y, RowMatrix& logits) const { readout_->forward(y, logits); }
 
 RowMatrix TokenModel::probabilities(const ConstMatrixRef& logits) {
     RowMatrix p = (logits.colwise() - logits.rowwise().maxCoeff()).array().exp();
