@@ -90,13 +90,15 @@ void reference::linear_attention_readout(const ConstMatrixRef& phi_q, const Line
 
 namespace {
 
+// The run-time dispatched kernel of one head's S: in a portable build Eigen's packets here are SSE only.
+using HeadStep = decltype(kernels::LinearKernels::linear_attention_head);
+
 // One head's step: Z += phi_k, S += phi_k v^T and out = phi_q^T S / (phi_q . Z + eps), state row r, inputs and
 // out at row `row` (r itself in a step, t*R + r in a block).
-void linear_head_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& values, const ConstMatrixRef& phi_q, float eps,
-                      LinearAttentionState& state, MatrixRef out, int r, long row) {
+inline void linear_head_step(HeadStep head_step, const ConstMatrixRef& phi_k, const ConstMatrixRef& values,
+                             const ConstMatrixRef& phi_q, float eps, LinearAttentionState& state, MatrixRef out, int r,
+                             long row) {
     const int features = static_cast<int>(phi_k.cols());
-    // The run-time dispatched kernel: in a portable build Eigen's packets here are SSE only.
-    const auto head_step = kernels::linear_kernels().linear_attention_head;
     state.normalizer.row(r) += phi_k.row(row);
     const float normaliser = 1.0f / (dot(phi_q.row(row).data(), state.normalizer.row(r).data(), features) + eps);
     // out accumulates phi_q^T S row by row of S, right after that row's update.
@@ -111,8 +113,10 @@ void linear_attention_block(const ConstMatrixRef& phi_k, const ConstMatrixRef& v
                             float eps, int steps, LinearAttentionState& state, MatrixRef out) {
     const int rows = static_cast<int>(state.normalizer.rows());
     const long work = long(steps) * phi_k.cols() * values.cols();
+    const HeadStep head_step = kernels::linear_kernels().linear_attention_head;
     for_each_head(rows, work, [&](int r) {
-        for (int t = 0; t < steps; ++t) linear_head_step(phi_k, values, phi_q, eps, state, out, r, long(t) * rows + r);
+        for (int t = 0; t < steps; ++t)
+            linear_head_step(head_step, phi_k, values, phi_q, eps, state, out, r, long(t) * rows + r);
     });
 }
 
@@ -123,12 +127,13 @@ void linear_attention_step(const ConstMatrixRef& phi_k, const ConstMatrixRef& va
     const long width = values.cols();
     float* sums_norms = norms ? norms->component(0, size_t(rows)).data() : nullptr;
     float* normalizer_norms = norms ? norms->component(1, size_t(rows)).data() : nullptr;
+    const HeadStep head_step = kernels::linear_kernels().linear_attention_head;
     for_each_head(rows, long(features) * width, [&](int r) {
         if (decay) {
             state.sums.middleRows(long(r) * features, features) *= decay[r];
             state.normalizer.row(r) *= decay[r];
         }
-        linear_head_step(phi_k, values, phi_q, eps, state, out, r, r);
+        linear_head_step(head_step, phi_k, values, phi_q, eps, state, out, r, r);
         if (!sums_norms) return;
         sums_norms[r] = state.sums.middleRows(long(r) * features, features).norm();
         normalizer_norms[r] = state.normalizer.row(r).norm();
