@@ -116,8 +116,9 @@ public:
     // state as T calls of step(), bit for bit. An encoder unobserved runs its projections and feed-forward
     // blocks as one product over the block's rows, reading the weights once per block rather than once per
     // step, and advances the attention state step by step inside the block (a kind may take it whole,
-    // AttentionKind::self_block); a decoder or an observed block steps one element at a time. Ablations apply at each
-    // step. Throws Error, leaving `state` as it was, where step() would at any of the block's steps.
+    // AttentionKind::self_block); a decoder or an observed block steps one element at a time. Ablations
+    // apply at each step. Throws Error, leaving `state` as it was, where step() would at any of the block's
+    // steps.
     void step_block(const ConstMatrixRef& xs, int steps, State& state, RowMatrix& ys,
                     const StepOptions& options = {}) const;
     // How many steps of batch `batch` a block should hold: at most `most`, and few enough that its buffers
