@@ -99,6 +99,11 @@ void AttentionKind::cross_start(const InnerAttention& /*inner*/, AttentionScratc
     throw Error(capabilities().description + " has no cross attention");
 }
 
+void AttentionKind::self_block(const InnerAttention& /*inner*/, BlockScratch& /*b*/, AttentionState& /*state*/,
+                               uint64_t /*sequence_seed*/, int /*steps*/, int /*batch*/) const {
+    throw Error(capabilities().description + " takes a block one step at a time");
+}
+
 void AttentionKind::cross_step(const InnerAttention& /*inner*/, const MemoryProjection& /*memory*/,
                                AttentionScratch& /*s*/, AttentionState& /*state*/, uint64_t /*sequence_seed*/,
                                const LayerStep& /*step*/) const {

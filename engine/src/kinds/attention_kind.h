@@ -52,14 +52,14 @@ public:
     virtual void self_step(const InnerAttention& inner, AttentionScratch& s, AttentionState& state,
                            uint64_t sequence_seed, const LayerStep& step) const = 0;
 
-    // Self attention over T known steps at once (Model::step_block), unobserved and unablated: b.queries,
-    // b.keys (T*N*H, D) and b.values (T*N*H, M), rows (t, n, h) -> b.head_outputs, rows likewise, and `state`
-    // as T calls of self_step would leave them, bit for bit. Returns false, touching nothing, where the
-    // kind takes a block one self_step at a time (the default).
-    virtual bool self_block(const InnerAttention& /*inner*/, BlockScratch& /*b*/, AttentionState& /*state*/,
-                            uint64_t /*sequence_seed*/, int /*steps*/, int /*batch*/) const {
-        return false;
-    }
+    // Whether self_block takes a block of this module whole; otherwise (the default) a block runs self_step
+    // at each of its steps.
+    virtual bool takes_blocks(const InnerAttention& /*inner*/) const { return false; }
+    // Self attention over T known steps at once (Model::step_block), unobserved and unablated, where
+    // takes_blocks: b.queries, b.keys (T*N*H, D) and b.values (T*N*H, M), rows (t, n, h) -> b.head_outputs,
+    // rows likewise, and `state` as T calls of self_step would leave them, bit for bit.
+    virtual void self_block(const InnerAttention& inner, BlockScratch& b, AttentionState& state, uint64_t sequence_seed,
+                            int steps, int batch) const;
 
     // The causal batch form over a new sequence: queries, keys (T*N*H, D), values (T*N*H, M) and the
     // capabilities' gates (G, T*N*H) as projected (before any squashing), rows (t, n, h) -> attended

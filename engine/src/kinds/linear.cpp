@@ -28,10 +28,12 @@ void LinearAttention::self_step(const InnerAttention& inner, AttentionScratch& s
     if (step.observation) observe_linear_self(inner, s, state, batch, step);
 }
 
-bool LinearAttention::self_block(const InnerAttention& inner, BlockScratch& b, AttentionState& state,
+bool LinearAttention::takes_blocks(const InnerAttention& inner) const {
+    return inner.feature_map() && inner.feature_map()->pointwise() != PointwiseMap::None;
+}
+
+void LinearAttention::self_block(const InnerAttention& inner, BlockScratch& b, AttentionState& state,
                                  uint64_t sequence_seed, int steps, int batch) const {
-    const FeatureMap* map = inner.feature_map();
-    if (!map || map->pointwise() == PointwiseMap::None) return false;
     if (!state.started) start(inner, state, batch);
     // A pointwise map gives each element what the step's call gives it, whatever rows it is called on.
     const RowMatrix& omega = inner.omega(state, sequence_seed);
@@ -40,7 +42,6 @@ bool LinearAttention::self_block(const InnerAttention& inner, BlockScratch& b, A
     inner.features(b.queries, omega, b.phi_queries, layout);
     ensure_shape(b.head_outputs, b.values.rows(), b.values.cols());
     linear_attention_block(b.phi_keys, b.values, b.phi_queries, inner.eps(), steps, state.linear(), b.head_outputs);
-    return true;
 }
 
 void LinearAttention::batch_features(const InnerAttention& inner, const RowMatrix& queries, const RowMatrix& keys,

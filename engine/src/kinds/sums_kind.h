@@ -49,7 +49,8 @@ public:
     void self_step(const InnerAttention& inner, AttentionScratch& s, AttentionState& state, uint64_t sequence_seed,
                    const LayerStep& step) const override;
     // Pointwise feature maps (elu, relu) only: a random map steps, whatever its draw.
-    bool self_block(const InnerAttention& inner, BlockScratch& b, AttentionState& state, uint64_t sequence_seed,
+    bool takes_blocks(const InnerAttention& inner) const override;
+    void self_block(const InnerAttention& inner, BlockScratch& b, AttentionState& state, uint64_t sequence_seed,
                     int steps, int batch) const override;
     void self_batch(const InnerAttention& inner, const RowMatrix& queries, const RowMatrix& keys,
                     const RowMatrix& values, const RowMatrix& gates, int steps, int batch, uint64_t sequence_seed,

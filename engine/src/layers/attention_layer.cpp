@@ -96,11 +96,11 @@ bool RecurrentAttentionLayer::attend_block(BlockScratch& b, AttentionState& stat
                                            int batch) const {
     const int heads = inner_.heads(), query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
     // The block's split carries no gates: a gated kind (gated-linear, the delta rules) steps.
-    if (!inner_.capabilities().gates.empty()) return false;
+    if (!inner_.capabilities().gates.empty() || !inner_.kind().takes_blocks(inner_)) return false;
     split_heads(b.projected, 0, heads, query_dims, b.queries);
     split_heads(b.projected, heads * query_dims, heads, query_dims, b.keys);
     split_heads(b.projected, 2 * heads * query_dims, heads, value_dims, b.values);
-    if (!inner_.kind().self_block(inner_, b, state, sequence_seed, steps, batch)) return false;
+    inner_.kind().self_block(inner_, b, state, sequence_seed, steps, batch);
     state.started = true;
     return true;
 }
