@@ -355,6 +355,8 @@ private slots:
             },
             "holds 0 steps");
         refused([](SafetensorsFile& f) { f.tensors["state.1.0"].values[5] = std::nanf(""); }, "not finite");
+        // Finite, but a key of 2.5e38 overflows the next step's scores to NaN (found by fuzz_snapshot).
+        refused([](SafetensorsFile& f) { f.tensors["state.1.0"].values[5] = -2.47e38f; }, "would overflow");
         refused(
             [](SafetensorsFile& f) {
                 f.tensors["state.7.starts"] = Tensor::i64({2, 2}, {0, 0, 0, 0});

@@ -2,6 +2,7 @@
 #include "stepscope/snapshot.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <set>
 
@@ -54,6 +55,9 @@ void get_state(const SafetensorsFile& file, const AttentionModule& module, Atten
 // The largest step a snapshot may claim: sessions keep steps as JSON numbers, exact up to 2^53,
 // and every step count after it (+1, differences) stays far from int64's end.
 constexpr int64_t kMaxSnapshotStep = int64_t(1) << 53;
+// The largest magnitude a state value may have: far past what a run's sums reach (unit-size values summed
+// over a billion steps), and small enough that a step's dot products and LayerNorm's squares stay finite.
+constexpr float kMaxStateMagnitude = 1e15f;
 
 int64_t metadata_integer(const SafetensorsFile& file, const std::string& key, int64_t maximum) {
     const auto found = file.metadata.find(key);
@@ -124,8 +128,9 @@ State restore_snapshot(const Model& model, const SafetensorsFile& file, Snapshot
                             " steps, but the snapshot's metadata says step " + std::to_string(state.step));
         }
     }
-    // Every state tensor belongs to a module of the model, and holds finite numbers: a state with an
-    // infinity or a NaN would only spread it.
+    // Every state tensor belongs to a module of the model, and holds finite numbers of a size a step can
+    // use: a state with an infinity or a NaN would only spread it, and one near the float range would
+    // overflow into one at the next step.
     std::set<std::string> known;
     for (const AttentionModule& module : model.attention_modules())
         for (const char* suffix : {".0", ".1", ".starts", ".omega", ".memory", ".memory_lengths"})
@@ -136,10 +141,17 @@ State restore_snapshot(const Model& model, const SafetensorsFile& file, Snapshot
             throw Error("snapshot tensor " + quote_text(name) + " belongs to no attention module of the model (" +
                         std::to_string(model.config().n_layers) + " layers)");
         if (state.step == 0) continue;
-        for (const float value : tensor.values)
+        for (const float value : tensor.values) {
             if (!std::isfinite(value))
                 throw Error("snapshot tensor " + quote_text(name) +
                             " holds a value that is not finite (NaN or infinity)");
+            if (std::abs(value) > kMaxStateMagnitude) {
+                char figures[96];
+                std::snprintf(figures, sizeof figures, " holds a value of magnitude %.2g, beyond %.0e", std::abs(value),
+                              double(kMaxStateMagnitude));
+                throw Error("snapshot tensor " + quote_text(name) + figures + ": stepping on would overflow");
+            }
+        }
     }
     if (info) {
         info->extra = file.metadata;
