@@ -94,12 +94,9 @@ void RecurrentAttentionLayer::attend(AttentionScratch& s, AttentionState& state,
 
 bool RecurrentAttentionLayer::attend_block(BlockScratch& b, AttentionState& state, uint64_t sequence_seed, int steps,
                                            int batch) const {
-    const int heads = inner_.heads(), query_dims = inner_.query_dims(), value_dims = inner_.value_dims();
-    // The block's split carries no gates: a gated kind (gated-linear, the delta rules) steps.
+    // The block form takes no gates: a gated kind (gated-linear, the delta rules) steps.
     if (!inner_.capabilities().gates.empty() || !inner_.kind().takes_blocks(inner_)) return false;
-    split_heads(b.projected, 0, heads, query_dims, b.queries);
-    split_heads(b.projected, heads * query_dims, heads, query_dims, b.keys);
-    split_heads(b.projected, 2 * heads * query_dims, heads, value_dims, b.values);
+    split(b.projected, b.queries, b.keys, b.values, b.gates);
     inner_.kind().self_block(inner_, b, state, sequence_seed, steps, batch);
     state.started = true;
     return true;

@@ -34,6 +34,7 @@ struct BlockScratch {
     RowMatrix queries;       // (T*N*H, D)
     RowMatrix keys;          // (T*N*H, D)
     RowMatrix values;        // (T*N*H, M)
+    RowMatrix gates;         // (G, T*N*H), empty: the kinds that take a block have no gates
     RowMatrix phi_queries;   // (T*N*H, F)
     RowMatrix phi_keys;      // (T*N*H, F)
     RowMatrix head_outputs;  // (T*N*H, M)
